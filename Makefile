@@ -1,0 +1,139 @@
+# tsl - Token Status List in C. A hand-written Makefile in the manner of zlib's.
+#
+#   make            build/libtsl.a, build/libtsl.so, build/tsl
+#   make test       the whole suite (unit, vectors, fuzz corpus replay, CLI, Python
+#                   cross-checks); last line "tests: N passed, N failed"
+#   make check      the same suite under ASan and UBSan in build-asan/, then the
+#                   export check of libtsl.so
+#   make fuzz       libFuzzer targets under clang, FUZZ_SECONDS each (default 60)
+#   make bench      JSON lines per case (see BENCHMARKS.md)
+#   make demo       install missing Debian packages (as root), build, run the main job
+#   make install    PREFIX=/usr/local DESTDIR=
+#   WERROR=1        turn warnings into errors (CI does)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+DESTDIR ?=
+
+BUILD ?= build
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototypes \
+       -Wmissing-prototypes -Wformat=2 -Wvla
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+CPPFLAGS_ALL = -Iinclude -Isrc -D_GNU_SOURCE $(CPPFLAGS)
+CFLAGS_ALL = -std=c11 $(WARN) $(CFLAGS)
+LIBS = -lcbor -ljansson -ldeflate -lz -lcrypto -lpthread
+
+SOVERSION = 0
+VERSION = 0.1.0
+
+LIB_SRC = $(sort $(wildcard src/*.c))
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TOOL_SRC = $(sort $(wildcard tools/*.c))
+TOOL_OBJ = $(TOOL_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC = tests/run.c $(sort $(wildcard tests/test_*.c))
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
+FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES = $(FUZZ_SRC:tests/fuzz/%.c=%)
+
+.PHONY: all lib tools test check fuzz bench demo install uninstall clean deps
+all: lib tools
+lib: $(BUILD)/libtsl.a $(BUILD)/libtsl.so
+tools: $(BUILD)/tsl
+
+$(BUILD)/src/%.o: src/%.c include/tsl.h src/tsl_int.h $(wildcard src/*_int.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -DTSL_BUILDING -fPIC -fvisibility=hidden $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/tools/%.o: tools/%.c include/tsl.h $(wildcard tools/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -Itools $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/tests/%.o: tests/%.c include/tsl.h tests/tt.h src/tsl_int.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -Itests $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libtsl.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libtsl.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libtsl.so.$(SOVERSION) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The command links the static library: one self-contained binary.
+$(BUILD)/tsl: $(TOOL_OBJ) $(BUILD)/libtsl.a
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libtsl.a $(LIBS)
+
+$(BUILD)/tests/run: $(TEST_OBJ) $(BUILD)/libtsl.a
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libtsl.a $(LIBS)
+
+# Fuzz targets built with the standalone replay driver (any compiler), so the corpus
+# and every crash regression replay in `make test`.
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(BUILD)/libtsl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(BUILD)/libtsl.a $(LIBS)
+
+$(BUILD)/bench: tests/bench.c $(BUILD)/libtsl.a
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O2 -o $@ $< $(BUILD)/libtsl.a $(LIBS)
+
+test: all $(BUILD)/tests/run $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+	@BUILD=$(BUILD) sh tests/run_all.sh
+
+# ASan cannot start under `ulimit -v`, so allocations are capped through ASAN_OPTIONS:
+# an unbounded allocation fails the run instead of passing quietly.
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+check:
+	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all
+	ASAN_OPTIONS=max_allocation_size_mb=256:allocator_may_return_null=1:detect_leaks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSL_SANITIZED=1 \
+	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" test
+	$(MAKE) lib
+	sh tests/check_exports.sh $(BUILD)/libtsl.so
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p build-fuzz
+	@for t in $(FUZZ_NAMES); do \
+	  clang $(CPPFLAGS_ALL) -DTSL_BUILDING -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -o build-fuzz/$$t tests/fuzz/$$t.c $(LIB_SRC) $(LIBS) || exit 1; \
+	  mkdir -p build-fuzz/corpus-$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	  build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=256 -rss_limit_mb=1024 \
+	    -artifact_prefix=build-fuzz/ build-fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+bench: $(BUILD)/bench $(BUILD)/tsl
+	@BUILD=$(BUILD) sh tests/bench.sh
+
+deps:
+	@sh scripts/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh $(BUILD)
+
+tsl.pc: tsl.pc.in
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: all tsl.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
+	install -m 644 $(BUILD)/libtsl.a $(DESTDIR)$(LIBDIR)/libtsl.a
+	install -m 755 $(BUILD)/libtsl.so $(DESTDIR)$(LIBDIR)/libtsl.so.$(VERSION)
+	ln -sf libtsl.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtsl.so.$(SOVERSION)
+	ln -sf libtsl.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libtsl.so
+	install -m 644 include/tsl.h $(DESTDIR)$(INCLUDEDIR)/tsl.h
+	install -m 644 tsl.pc $(DESTDIR)$(LIBDIR)/pkgconfig/tsl.pc
+	install -m 755 $(BUILD)/tsl $(DESTDIR)$(BINDIR)/tsl
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libtsl.a $(DESTDIR)$(LIBDIR)/libtsl.so* \
+	      $(DESTDIR)$(INCLUDEDIR)/tsl.h $(DESTDIR)$(LIBDIR)/pkgconfig/tsl.pc $(DESTDIR)$(BINDIR)/tsl
+
+clean:
+	rm -rf build build-asan build-fuzz tsl.pc

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Install the Debian 12 packages tsl needs to build, test and benchmark.
+# Run as root (CI and `make demo` do); as another user it only reports what is missing.
+set -eu
+
+PKGS="build-essential pkg-config zlib1g-dev libdeflate-dev libssl-dev libcbor-dev
+libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev sqlite3
+clang libclang-rt-14-dev python3 python3-cryptography python3-jwcrypto python3-cbor2
+curl"
+
+missing=""
+for p in $PKGS; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing Debian packages:$missing" >&2
+    echo "deps: run as root, or: sudo apt-get install$missing" >&2
+    exit 2
+fi
+echo "deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2

@@ -1,0 +1,57 @@
+/* tsl_int.h - declarations shared between libtsl's source files; never installed.
+ * Library-internal symbols with external linkage are prefixed tslp_ and hidden by
+ * -fvisibility=hidden; only TSL_API symbols are exported. */
+#ifndef TSL_INT_H
+#define TSL_INT_H
+
+#include "tsl.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#if defined(__GNUC__)
+#define TSLP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TSLP_PRINTF(f, a)
+#endif
+
+/* Records an error (first error wins) and returns code, so callers can write
+ * `return tslp_fail(err, TSL_ERR_MALFORMED, off, "lst: ...");`. err may be NULL. */
+tsl_status tslp_fail(tsl_error *err, tsl_status code, size_t offset, const char *fmt, ...)
+    TSLP_PRINTF(4, 5);
+
+/* Prefixes the message already in err with "what: " (used when a lower layer's error is
+ * reported in the context of a field, e.g. "lst: " + "bad Adler-32 checksum"). */
+void tslp_error_prefix(tsl_error *err, const char *what);
+
+/* The effective limits: lim or the defaults, zero fields defaulted, clamped to the
+ * ceilings. */
+void tslp_limits_resolve(const tsl_limits *lim, tsl_limits *out);
+
+/* Allocation goes through these so that tests can fail the Nth allocation and check that
+ * every path returns TSL_ERR_NOMEM without leaking. */
+void *tslp_malloc(size_t n);
+void *tslp_calloc(size_t n, size_t size);
+void *tslp_realloc(void *p, size_t n);
+void tslp_free(void *p);
+/* Test hook: when set >0, the Nth allocation from now fails (1 = the next one). */
+void tslp_test_fail_alloc_after(long n);
+
+/* The struct behind the opaque tsl_list. */
+struct tsl_list {
+    unsigned bits;     /* 1, 2, 4 or 8 */
+    uint64_t size;     /* entries */
+    size_t nbytes;     /* ceil(size * bits / 8) */
+    uint8_t *data;     /* nbytes bytes; NULL when nbytes == 0 */
+    char *aggregation_uri;
+};
+
+/* Creates a list that adopts data (allocated with tslp_malloc) of nbytes bytes, whose
+ * size is nbytes * 8 / bits. On failure data is freed. */
+tsl_status tslp_list_adopt(unsigned bits, uint8_t *data, size_t nbytes, tsl_list **out,
+                           tsl_error *err);
+
+/* True for 1, 2, 4, 8. */
+bool tslp_bits_ok(uint64_t bits);
+
+#endif /* TSL_INT_H */
