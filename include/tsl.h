@@ -128,6 +128,10 @@ TSL_API unsigned tsl_list_bits(const tsl_list *l);
 /* Number of entries. */
 TSL_API uint64_t tsl_list_size(const tsl_list *l);
 
+/* Bytes of the zlib stream l was decoded from (tsl_list_decompress() and the parsers),
+ * or 0 for a list built another way. */
+TSL_API size_t tsl_list_compressed_size(const tsl_list *l);
+
 /* The packed bytes, valid until l is changed or freed; *len receives their count. */
 TSL_API const uint8_t *tsl_list_bytes(const tsl_list *l, size_t *len);
 

@@ -48,9 +48,17 @@ void tslp_error_prefix(tsl_error *err, const char *what)
 {
     if (err == NULL || err->code == TSL_OK)
         return;
-    char tmp[TSL_ERROR_MSG_SIZE];
-    snprintf(tmp, sizeof tmp, "%s: %s", what, err->msg);
-    memcpy(err->msg, tmp, sizeof tmp);
+    /* Shift the message right and write "what: " in front, truncating at the end. */
+    size_t w = strlen(what) + 2, m = strlen(err->msg);
+    if (w >= sizeof err->msg)
+        return;
+    if (m > sizeof err->msg - 1 - w)
+        m = sizeof err->msg - 1 - w;
+    memmove(err->msg + w, err->msg, m);
+    err->msg[w + m] = '\0';
+    memcpy(err->msg, what, w - 2);
+    err->msg[w - 2] = ':';
+    err->msg[w - 1] = ' ';
 }
 
 const char *tsl_status_name(unsigned value)

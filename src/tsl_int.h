@@ -44,6 +44,7 @@ struct tsl_list {
     size_t nbytes;     /* ceil(size * bits / 8) */
     uint8_t *data;     /* nbytes bytes; NULL when nbytes == 0 */
     char *aggregation_uri;
+    size_t compressed_size; /* of the zlib stream it came from, 0 if none */
 };
 
 /* Creates a list that adopts data (allocated with tslp_malloc) of nbytes bytes, whose
@@ -53,5 +54,10 @@ tsl_status tslp_list_adopt(unsigned bits, uint8_t *data, size_t nbytes, tsl_list
 
 /* True for 1, 2, 4, 8. */
 bool tslp_bits_ok(uint64_t bits);
+
+/* Builds a list from a parsed StatusList JSON object (a jansson json_t *, kept as void *
+ * so this header does not need jansson.h). Used by the JWT parser for `status_list`. */
+tsl_status tslp_list_from_json_value(const void *value, const tsl_limits *lim,
+                                     tsl_list **out, tsl_error *err);
 
 #endif /* TSL_INT_H */

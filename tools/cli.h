@@ -1,0 +1,61 @@
+/* cli.h - what the tsl subcommands share: exit codes, input reading with limits, a line
+ * reader with a bounded line length, strict number parsing, and error printing. */
+#ifndef TSL_CLI_H
+#define TSL_CLI_H
+
+#include "tsl.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes: 0 success, 1 input rejected or check failed, 2 usage or I/O error. */
+enum { EXIT_OK = 0, EXIT_REJECT = 1, EXIT_USAGE = 2 };
+
+/* The longest line the line reader accepts; a longer one is an error naming its line. */
+#define CLI_MAX_LINE 4096
+
+/* Prints "tsl CMD: message" on stderr. */
+void cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Exit code for a library failure: I/O, memory and argument trouble are 2, the rest
+ * (the input was rejected) are 1. */
+int cli_exit_for(tsl_status st);
+
+/* Prints the library error for cmd and returns cli_exit_for(). */
+int cli_fail(const char *cmd, const tsl_error *err, tsl_status st);
+
+/* Reads all of path ("-" or NULL for stdin) into a NUL-terminated buffer of at most max
+ * bytes. Returns EXIT_OK, EXIT_USAGE (cannot open/read) or EXIT_REJECT (over max), with
+ * the message printed. Free *buf with free(). */
+int cli_read_all(const char *cmd, const char *path, size_t max, unsigned char **buf,
+                 size_t *len);
+
+/* Opens path for reading ("-" or NULL is stdin); prints the error and returns NULL. */
+FILE *cli_open(const char *cmd, const char *path);
+
+/* A bounded line reader over a FILE. */
+typedef struct {
+    FILE *f;
+    char buf[CLI_MAX_LINE + 2];
+    unsigned long lineno;
+} cli_lines;
+
+/* Reads the next line into r->buf without its newline. Returns 1 for a line, 0 at the
+ * end, -1 for a line longer than CLI_MAX_LINE (the rest of it is skipped) and -2 for a
+ * NUL byte in the line or a read error. */
+int cli_next_line(cli_lines *r);
+
+/* Strict decimal parsing: digits only, no sign, no spaces, no overflow. */
+bool cli_parse_u64(const char *s, uint64_t *out);
+
+/* Parses a status value: a decimal number or a registered name (VALID, INVALID,
+ * SUSPENDED, APPLICATION_SPECIFIC; case-insensitive). */
+bool cli_parse_status(const char *s, unsigned *out);
+
+/* Subcommands. */
+int cmd_encode(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
+
+#endif /* TSL_CLI_H */

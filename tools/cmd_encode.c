@@ -1,0 +1,236 @@
+/* cmd_encode.c - `tsl encode`: build a status list from lines "IDX VALUE" and print the
+ * StatusList object, JSON by default or the CBOR map's bytes with --cbor. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Without --size the list grows to the highest index; this bounds what one input line
+ * can make us allocate. Lists beyond it need an explicit --size. */
+#define ENCODE_MAX_GROW_BYTES ((uint64_t)512 << 20)
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tsl encode --bits B [--size N] [--cbor] [--level L]\n"
+            "                  [--aggregation-uri URI] [FILE|-]\n"
+            "\n"
+            "Reads lines \"IDX VALUE\" (VALUE a number below 2^B or VALID, INVALID,\n"
+            "SUSPENDED, APPLICATION_SPECIFIC; blank lines and # comments allowed; later\n"
+            "lines win) and prints the StatusList object: JSON {\"bits\",\"lst\"} on one\n"
+            "line, or with --cbor the CBOR map's raw bytes. Entries not listed are 0.\n"
+            "\n"
+            "  --bits B       bits per entry: 1, 2, 4 or 8 (required)\n"
+            "  --size N       number of entries; without it the list covers the highest\n"
+            "                 index, rounded up to a whole byte (at most 512 MiB packed)\n"
+            "  --cbor         print the CBOR map (spec section 4.3) instead of JSON\n"
+            "  --level L      compression level 1 (fastest) to 12 (smallest, default);\n"
+            "                 %d is the fast choice\n"
+            "  --aggregation-uri URI   add aggregation_uri (spec section 9.2)\n"
+            "\n"
+            "Exit status: 0 success, 1 input rejected (the line is named), 2 usage or I/O.\n",
+            TSL_LEVEL_FAST);
+}
+
+/* Grows l so that idx fits, doubling to keep the number of reallocations small. */
+static int grow(tsl_list *l, uint64_t idx, unsigned long lineno)
+{
+    uint64_t size = tsl_list_size(l);
+    if (idx < size)
+        return EXIT_OK;
+    unsigned bits = tsl_list_bits(l);
+    if (idx >= ENCODE_MAX_GROW_BYTES * 8 / bits) {
+        cli_err("encode",
+                "line %lu: index %llu would make the list larger than %llu MiB; give "
+                "--size to allow it",
+                lineno, (unsigned long long)idx,
+                (unsigned long long)(ENCODE_MAX_GROW_BYTES >> 20));
+        return EXIT_REJECT;
+    }
+    uint64_t want = size < 1024 ? 1024 : size * 2;
+    if (want <= idx)
+        want = idx + 1;
+    if (want > ENCODE_MAX_GROW_BYTES * 8 / bits)
+        want = ENCODE_MAX_GROW_BYTES * 8 / bits;
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status st = tsl_list_resize(l, want, &err);
+    return st == TSL_OK ? EXIT_OK : cli_fail("encode", &err, st);
+}
+
+/* Parses one input line into idx and value; returns 0 for a line with no entry. */
+static int parse_line(char *line, unsigned long lineno, uint64_t *idx, unsigned *value)
+{
+    char *hash = strchr(line, '#');
+    if (hash != NULL)
+        *hash = '\0';
+    char *save = NULL;
+    char *a = strtok_r(line, " \t", &save);
+    if (a == NULL)
+        return 0;
+    char *b = strtok_r(NULL, " \t", &save);
+    char *c = strtok_r(NULL, " \t", &save);
+    if (b == NULL || c != NULL) {
+        cli_err("encode", "line %lu: expected \"IDX VALUE\"", lineno);
+        return -1;
+    }
+    if (!cli_parse_u64(a, idx)) {
+        cli_err("encode", "line %lu: index \"%.40s\" is not a non-negative integer", lineno,
+                a);
+        return -1;
+    }
+    if (!cli_parse_status(b, value)) {
+        cli_err("encode", "line %lu: status \"%.40s\" is not a number 0-255 or a status name",
+                lineno, b);
+        return -1;
+    }
+    return 1;
+}
+
+int cmd_encode(int argc, char **argv)
+{
+    static const struct option opts[] = {{"bits", required_argument, NULL, 'b'},
+                                         {"size", required_argument, NULL, 's'},
+                                         {"cbor", no_argument, NULL, 'c'},
+                                         {"level", required_argument, NULL, 'l'},
+                                         {"aggregation-uri", required_argument, NULL, 'a'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    uint64_t bits = 0, size = 0, level = TSL_LEVEL_DEFAULT;
+    bool have_size = false, cbor = false;
+    const char *agg = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if (!cli_parse_u64(optarg, &bits) || (bits != 1 && bits != 2 && bits != 4 &&
+                                                  bits != 8)) {
+                cli_err("encode", "--bits: \"%s\" is not 1, 2, 4 or 8", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 's':
+            if (!cli_parse_u64(optarg, &size)) {
+                cli_err("encode", "--size: \"%s\" is not a non-negative integer", optarg);
+                return EXIT_USAGE;
+            }
+            have_size = true;
+            break;
+        case 'c': cbor = true; break;
+        case 'l':
+            if (!cli_parse_u64(optarg, &level) || level < 1 || level > 12) {
+                cli_err("encode", "--level: \"%s\" is not 1 to 12", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'a': agg = optarg; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (bits == 0) {
+        cli_err("encode", "--bits is required");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (argc - optind > 1) {
+        cli_err("encode", "one input file at most");
+        return EXIT_USAGE;
+    }
+    const char *path = optind < argc ? argv[optind] : NULL;
+
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_list *l = NULL;
+    tsl_status st = tsl_list_new((unsigned)bits, have_size ? size : 0, &l, &err);
+    if (st != TSL_OK)
+        return cli_fail("encode", &err, st);
+    FILE *f = cli_open("encode", path);
+    if (f == NULL) {
+        tsl_list_free(l);
+        return EXIT_USAGE;
+    }
+    cli_lines r = {.f = f};
+    int rc = EXIT_OK, got;
+    uint64_t highest = 0;
+    bool any = false;
+    while (rc == EXIT_OK && (got = cli_next_line(&r)) != 0) {
+        if (got == -1) {
+            cli_err("encode", "line %lu: longer than %d bytes", r.lineno, CLI_MAX_LINE);
+            rc = EXIT_REJECT;
+            break;
+        }
+        if (got == -2) {
+            cli_err("encode", "line %lu: NUL byte or read error", r.lineno + 1);
+            rc = EXIT_REJECT;
+            break;
+        }
+        uint64_t idx;
+        unsigned value;
+        int p = parse_line(r.buf, r.lineno, &idx, &value);
+        if (p < 0) {
+            rc = EXIT_REJECT;
+            break;
+        }
+        if (p == 0)
+            continue;
+        if (value >> bits != 0) {
+            cli_err("encode", "line %lu: value %u does not fit in %u bits", r.lineno, value,
+                    (unsigned)bits);
+            rc = EXIT_REJECT;
+            break;
+        }
+        if (have_size && idx >= size) {
+            cli_err("encode", "line %lu: index %llu is out of range (size %llu)", r.lineno,
+                    (unsigned long long)idx, (unsigned long long)size);
+            rc = EXIT_REJECT;
+            break;
+        }
+        if (!have_size && (rc = grow(l, idx, r.lineno)) != EXIT_OK)
+            break;
+        tsl_list_set(l, idx, value);
+        if (!any || idx > highest)
+            highest = idx;
+        any = true;
+    }
+    if (f != stdin)
+        fclose(f);
+    if (rc == EXIT_OK && !have_size) {
+        if (!any) {
+            cli_err("encode", "no entries in the input; give --size for an all-0 list");
+            rc = EXIT_REJECT;
+        } else {
+            /* Cover the highest index with a size in bits that is a multiple of 8
+             * (spec section 13.4). */
+            uint64_t per = 8 / bits;
+            uint64_t n = (highest / per + 1) * per;
+            st = tsl_list_resize(l, n, &err);
+            if (st != TSL_OK)
+                rc = cli_fail("encode", &err, st);
+        }
+    }
+    if (rc == EXIT_OK && agg != NULL && (st = tsl_list_set_aggregation_uri(l, agg, &err)))
+        rc = cli_fail("encode", &err, st);
+    if (rc != EXIT_OK) {
+        tsl_list_free(l);
+        return rc;
+    }
+
+    void *out = NULL;
+    size_t out_len = 0;
+    if (cbor)
+        st = tsl_list_to_cbor(l, (int)level, (uint8_t **)&out, &out_len, &err);
+    else
+        st = tsl_list_to_json(l, (int)level, (char **)&out, &out_len, &err);
+    tsl_list_free(l);
+    if (st != TSL_OK)
+        return cli_fail("encode", &err, st);
+    int ok = fwrite(out, 1, out_len, stdout) == out_len && (cbor || putchar('\n') != EOF);
+    tsl_free(out);
+    if (!ok || fflush(stdout) != 0) {
+        cli_err("encode", "write error on standard output");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}

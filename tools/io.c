@@ -1,0 +1,170 @@
+/* io.c - input handling for the tsl command: whole-input reads under a byte limit, a
+ * line reader that refuses overlong lines instead of buffering them, strict numbers. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void cli_err(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "tsl %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_exit_for(tsl_status st)
+{
+    switch (st) {
+    case TSL_OK: return EXIT_OK;
+    case TSL_ERR_IO:
+    case TSL_ERR_NOMEM:
+    case TSL_ERR_ARG: return EXIT_USAGE;
+    default: return EXIT_REJECT;
+    }
+}
+
+int cli_fail(const char *cmd, const tsl_error *err, tsl_status st)
+{
+    cli_err(cmd, "%s", err->msg[0] ? err->msg : tsl_strerror(st));
+    return cli_exit_for(st);
+}
+
+FILE *cli_open(const char *cmd, const char *path)
+{
+    if (path == NULL || strcmp(path, "-") == 0)
+        return stdin;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        cli_err(cmd, "%s: %s", path, strerror(errno));
+    return f;
+}
+
+int cli_read_all(const char *cmd, const char *path, size_t max, unsigned char **buf,
+                 size_t *len)
+{
+    FILE *f = cli_open(cmd, path);
+    if (f == NULL)
+        return EXIT_USAGE;
+    const char *name = f == stdin ? "standard input" : path;
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *b = malloc(cap + 1);
+    int rc = EXIT_OK;
+    while (b != NULL) {
+        size_t want = cap - n;
+        size_t r = fread(b + n, 1, want, f);
+        n += r;
+        if (r < want) {
+            if (ferror(f)) {
+                cli_err(cmd, "%s: read error: %s", name, strerror(errno));
+                rc = EXIT_USAGE;
+            }
+            break;
+        }
+        if (n > max) {
+            cli_err(cmd, "%s: larger than the input limit of %zu bytes", name, max);
+            rc = EXIT_REJECT;
+            break;
+        }
+        /* Grow by doubling, but never beyond max + 1 (enough to see "over the limit"). */
+        size_t ncap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
+        unsigned char *nb = realloc(b, ncap + 1);
+        if (nb == NULL) {
+            free(b);
+            b = NULL;
+            break;
+        }
+        b = nb;
+        cap = ncap;
+    }
+    if (f != stdin)
+        fclose(f);
+    if (b == NULL) {
+        cli_err(cmd, "%s: out of memory", name);
+        return EXIT_USAGE;
+    }
+    if (rc == EXIT_OK && n > max) {
+        cli_err(cmd, "%s: larger than the input limit of %zu bytes", name, max);
+        rc = EXIT_REJECT;
+    }
+    if (rc != EXIT_OK) {
+        free(b);
+        return rc;
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return EXIT_OK;
+}
+
+int cli_next_line(cli_lines *r)
+{
+    if (fgets(r->buf, sizeof r->buf, r->f) == NULL)
+        return ferror(r->f) ? -2 : 0;
+    r->lineno++;
+    size_t n = strlen(r->buf);
+    if (n > 0 && r->buf[n - 1] == '\n') {
+        r->buf[--n] = '\0';
+    } else if (!feof(r->f)) {
+        /* No newline and not at the end: the line is longer than the buffer. Skip the
+         * rest of it without storing it, so a 1 GB line costs nothing. */
+        int c;
+        while ((c = getc(r->f)) != EOF && c != '\n')
+            ;
+        return -1;
+    } else if (n == sizeof r->buf - 1) {
+        return -1;
+    }
+    /* fgets stops at NUL silently; a line holding one would be misread. */
+    if (memchr(r->buf, '\0', n) != NULL)
+        return -2;
+    if (n > 0 && r->buf[n - 1] == '\r')
+        r->buf[--n] = '\0';
+    return 1;
+}
+
+bool cli_parse_u64(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return false;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_parse_status(const char *s, unsigned *out)
+{
+    static const struct {
+        const char *name;
+        unsigned value;
+    } names[] = {{"VALID", TSL_STATUS_VALID},
+                 {"INVALID", TSL_STATUS_INVALID},
+                 {"SUSPENDED", TSL_STATUS_SUSPENDED},
+                 {"APPLICATION_SPECIFIC", TSL_STATUS_APPLICATION_SPECIFIC}};
+    uint64_t v;
+    if (cli_parse_u64(s, &v)) {
+        if (v > 255)
+            return false;
+        *out = (unsigned)v;
+        return true;
+    }
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (strcasecmp(s, names[k].name) == 0) {
+            *out = names[k].value;
+            return true;
+        }
+    return false;
+}

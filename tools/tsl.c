@@ -1,0 +1,47 @@
+/* tsl.c - the tsl command: one binary, one subcommand per job. Each subcommand parses
+ * its own options and returns the exit code (0 ok, 1 rejected, 2 usage or I/O). */
+#include "cli.h"
+
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"encode", cmd_encode, "build a StatusList (JSON or CBOR) from \"IDX VALUE\" lines"},
+    {"decode", cmd_decode, "inspect a StatusList: summary or --index lookups"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tsl COMMAND [OPTIONS] [ARGS]\n\n"
+               "Token Status List (draft-ietf-oauth-status-list-21) tools.\n\n"
+               "Commands:\n");
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        fprintf(f, "  %-8s %s\n", commands[k].name, commands[k].summary);
+    fprintf(f, "\n'tsl COMMAND --help' describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("tsl %s\n", TSL_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (strcmp(cmd, commands[k].name) == 0)
+            return commands[k].run(argc - 1, argv + 1);
+    fprintf(stderr, "tsl: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return EXIT_USAGE;
+}
