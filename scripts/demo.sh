@@ -9,7 +9,7 @@ N=1000000
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-ms() { date +%s%N | awk '{ printf "%d", $1 / 1000000 }'; }
+ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # awk's srand(42)/rand() is the seeded generator: N/100 draws, duplicates allowed.
 awk -v n="$N" 'BEGIN { srand(42); for (i = 0; i < n / 100; i++) printf "%d INVALID\n", int(rand() * n) }' \
@@ -33,7 +33,7 @@ echo
 echo "tsl decode list.json:"
 sed 's/^/  /' "$tmp/summary.txt"
 echo
-echo "tsl decode --index $first --index 1 list.cbor:"
-"$TSL" decode --index "$first" --index 1 "$tmp/list.cbor" | sed 's/^/  /'
+echo "tsl decode --index $first --index $((first + 1)) list.cbor:"
+"$TSL" decode --index "$first" --index "$((first + 1))" "$tmp/list.cbor" | sed 's/^/  /'
 echo
 echo "The JSON begins: $(cut -c 1-72 "$tmp/list.json")..."
