@@ -1,0 +1,109 @@
+#!/bin/sh
+# bench.sh - `make bench`: runs every benchmark case in its own process (so each peak
+# RSS is that case's own) and prints one JSON line per case on stdout. See BENCHMARKS.md
+# for the cases, the generator and the targets.
+#
+#   BUILD=build sh tests/bench.sh            all cases
+#   BENCH_SIZES="1000000" sh tests/bench.sh  only some list sizes (default 10^6 10^7 10^8)
+#
+# Library cases come from $BUILD/bench (tests/bench.c). The CLI cases measure the peak
+# RSS of `$BUILD/tsl encode` and `$BUILD/tsl decode` on the 10^8-entry, 1-bit, 1% list,
+# with /usr/bin/time when it is installed (Debian package `time`), otherwise with a
+# wait4() wrapper in /usr/bin/python3 (deps.sh installs python3).
+set -u
+
+BUILD=${BUILD:-build}
+BENCH=$BUILD/bench
+TSL=$BUILD/tsl
+SIZES=${BENCH_SIZES:-"1000000 10000000 100000000"}
+CLI_N=100000000
+
+if [ ! -x "$BENCH" ]; then
+    echo "bench: $BENCH not built (make bench builds it)" >&2
+    exit 2
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tsl-bench.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+status=0
+run() {
+    "$BENCH" "$@" || {
+        echo "bench: case '$*' failed" >&2
+        status=1
+    }
+}
+
+for n in $SIZES; do
+    for bits in 1 8; do
+        lst=$tmp/lst-$n-$bits
+        run encode "$n" "$bits" 0 "$lst"
+        if [ -s "$lst" ]; then
+            run decode "$n" "$bits" "$lst" 0
+        fi
+        rm -f "$lst"
+        run lookup "$n" "$bits"
+    done
+done
+# The fast level at the largest size: the trade-off the header documents.
+run encode "$CLI_N" 1 6
+
+# Runs "$@" with stdout to $out_file and sets rss_kb, secs and rc.
+measure() {
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -o "$tmp/time" -f '%M %e' "$@" >"$out_file"
+        rc=$?
+        read -r rss_kb secs <"$tmp/time" || true
+    else
+        /usr/bin/python3 -c '
+import os, sys, time
+t0 = time.monotonic()
+out = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+pid = os.fork()
+if pid == 0:
+    os.dup2(out, 1)
+    try:
+        os.execv(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, st, ru = os.wait4(pid, 0)
+print(ru.ru_maxrss, "%.2f" % (time.monotonic() - t0))
+sys.exit(os.waitstatus_to_exitcode(st) & 255)
+' "$out_file" "$@" >"$tmp/time"
+        rc=$?
+        read -r rss_kb secs <"$tmp/time" || true
+    fi
+    rss_kb=${rss_kb:-null}
+    secs=${secs:-null}
+}
+
+cli_case() {
+    name=$1
+    shift
+    out_file=$1
+    shift
+    measure "$@"
+    bytes=$(wc -c <"$out_file" | tr -d ' ')
+    printf '{"case":"%s","n":%s,"bits":1,"peak_rss_kb":%s,"seconds":%s,"exit":%s,"output_bytes":%s}\n' \
+        "$name" "$CLI_N" "$rss_kb" "$secs" "$rc" "$bytes"
+    if [ "$rc" -ne 0 ]; then
+        echo "bench: $name: $* exited $rc" >&2
+        status=1
+    fi
+}
+
+if [ -x "$TSL" ]; then
+    if "$BENCH" gen "$CLI_N" 1 >"$tmp/input.txt"; then
+        cli_case cli_encode_rss "$tmp/out.json" \
+            "$TSL" encode --bits 1 --size "$CLI_N" "$tmp/input.txt"
+        cli_case cli_decode_rss "$tmp/decoded.txt" "$TSL" decode "$tmp/out.json"
+    else
+        echo "bench: generating the CLI input failed" >&2
+        status=1
+    fi
+else
+    echo "bench: $TSL not built; CLI cases skipped" >&2
+    status=1
+fi
+exit $status
