@@ -50,7 +50,15 @@ typedef enum {
     TSL_ERR_INDEX,       /* an index is outside the list */
     TSL_ERR_VALUE,       /* a status value does not fit in the list's bits */
     TSL_ERR_UNSUPPORTED, /* well formed, but a feature or parameter we do not accept */
-    TSL_ERR_IO           /* reading or writing a file failed */
+    TSL_ERR_IO,          /* reading or writing a file failed */
+    TSL_ERR_ALG,         /* algorithm unknown, "none", or not in the allow-list */
+    TSL_ERR_KEY,         /* no usable key: unreadable, wrong type for alg, no kid match */
+    TSL_ERR_SIGNATURE,   /* the signature or MAC does not verify */
+    TSL_ERR_TYP,         /* the token's typ is not the Status List Token type */
+    TSL_ERR_EXPIRED,     /* exp has passed, or iat lies in the future */
+    TSL_ERR_CLAIM,       /* a claim is missing, mistyped or does not match (sub, ttl) */
+    TSL_ERR_TRUST,       /* a certificate chain does not reach a trust anchor, or EKU */
+    TSL_ERR_CRYPTO       /* the crypto library failed unexpectedly */
 } tsl_status;
 
 #define TSL_ERROR_MSG_SIZE 256
@@ -219,9 +227,10 @@ TSL_API tsl_status tsl_b64url_decode(const char *in, size_t len, uint8_t **out,
 TSL_API tsl_status tsl_list_to_json(const tsl_list *l, int level, char **out,
                                     size_t *out_len, tsl_error *err);
 
-/* Parses a StatusList JSON object (duplicate keys rejected; unknown members ignored;
- * bits must be the integer 1, 2, 4 or 8; lst a non-empty base64url string;
- * aggregation_uri a string when present) and inflates lst within lim. */
+/* Parses a StatusList JSON object (duplicate keys rejected; nesting bounded by
+ * lim->max_depth; unknown members ignored; bits must be the integer 1, 2, 4 or 8; lst a
+ * non-empty base64url string; aggregation_uri a string when present, null being read
+ * as absent) and inflates lst within lim. */
 TSL_API tsl_status tsl_list_from_json(const char *json, size_t len,
                                       const tsl_limits *lim, tsl_list **out,
                                       tsl_error *err);
@@ -238,6 +247,248 @@ TSL_API tsl_status tsl_list_to_cbor(const tsl_list *l, int level, uint8_t **out,
 TSL_API tsl_status tsl_list_from_cbor(const uint8_t *cbor, size_t len,
                                       const tsl_limits *lim, tsl_list **out,
                                       tsl_error *err);
+
+/* ---------------------------------------------------------------------------------- */
+/* Algorithms and keys                                                                  */
+
+/* The algorithms we sign and verify with. "none" is not one of them and never will be. */
+typedef enum {
+    TSL_ALG_UNKNOWN = 0,
+    TSL_ALG_ES256, /* ECDSA P-256 SHA-256; JOSE and COSE use raw r||s (64 bytes) */
+    TSL_ALG_ES384, /* ECDSA P-384 SHA-384 (96 bytes) */
+    TSL_ALG_ES512, /* ECDSA P-521 SHA-512 (132 bytes) */
+    TSL_ALG_EDDSA, /* Ed25519 */
+    TSL_ALG_RS256, /* RSASSA-PKCS1-v1_5; RSA keys must be at least 2048 bits */
+    TSL_ALG_RS384,
+    TSL_ALG_RS512,
+    TSL_ALG_PS256, /* RSASSA-PSS, salt length = hash length */
+    TSL_ALG_PS384,
+    TSL_ALG_PS512,
+    TSL_ALG_HS256 /* HMAC SHA-256 (a MAC: JWT, or COSE_Mac0 for CWT) */
+} tsl_alg;
+
+#define TSL_ALG_COUNT 12
+/* Allow-lists are bit masks of these. */
+#define TSL_ALG_BIT(a) (1u << (unsigned)(a))
+/* Every signature algorithm; HS256 is a MAC and must be allowed explicitly. */
+#define TSL_ALGS_SIGNATURE (((1u << TSL_ALG_COUNT) - 1) & ~1u & ~TSL_ALG_BIT(TSL_ALG_HS256))
+
+/* "ES256", "EdDSA", ... or NULL for TSL_ALG_UNKNOWN. Static. */
+TSL_API const char *tsl_alg_name(tsl_alg alg);
+
+/* The algorithm named by a JOSE "alg" (exact, case-sensitive) or TSL_ALG_UNKNOWN, which
+ * is also the answer for "none". */
+TSL_API tsl_alg tsl_alg_from_name(const char *name);
+
+/* The COSE algorithm identifier (-7 ES256, -35, -36, -8 EdDSA, -257..-259 RS*,
+ * -37..-39 PS*, 5 HMAC 256/256), or 0 for TSL_ALG_UNKNOWN. */
+TSL_API int64_t tsl_alg_cose_id(tsl_alg alg);
+
+/* The algorithm for a COSE identifier, or TSL_ALG_UNKNOWN. */
+TSL_API tsl_alg tsl_alg_from_cose_id(int64_t id);
+
+/* A public key, a private key (which can also verify), or an HMAC secret, with an
+ * optional kid and the certificate it came from, if any. Reference counted inside; the
+ * caller's handle is freed with tsl_key_free(). */
+typedef struct tsl_key tsl_key;
+
+/* Reads one key from PEM text: a private key (PKCS#8 unencrypted, SEC1 "EC PRIVATE KEY",
+ * PKCS#1 "RSA PRIVATE KEY"), a public key (SPKI "PUBLIC KEY", PKCS#1 "RSA PUBLIC KEY")
+ * or an X.509 certificate (its public key; the certificate is kept). The first PEM block
+ * is used. Errors: TSL_ERR_MALFORMED (not PEM, bad DER), TSL_ERR_UNSUPPORTED (a key
+ * type or curve we do not sign with, an encrypted key), TSL_ERR_KEY (RSA under 2048
+ * bits). */
+TSL_API tsl_status tsl_key_from_pem(const char *pem, size_t len, tsl_key **out,
+                                    tsl_error *err);
+
+/* Reads one JWK (RFC 7517): kty "EC" (P-256, P-384, P-521), "OKP" (Ed25519), "RSA" or
+ * "oct" (at least 32 bytes, for HS256). With "d" (or "k") it is private. "kid" and
+ * "alg" are kept; a key with "alg" can only be used with that algorithm. Members are
+ * checked strictly (base64url, lengths, the point on the curve). */
+TSL_API tsl_status tsl_key_from_jwk(const char *json, size_t len, tsl_key **out,
+                                    tsl_error *err);
+
+/* Reads a key file: PEM or JWK, told apart by the content. A file with private
+ * material must be a regular file not readable or writable by group or others
+ * (TSL_ERR_KEY names the mode), as ssh does for its keys. TSL_ERR_IO if unreadable. */
+TSL_API tsl_status tsl_key_load(const char *path, tsl_key **out, tsl_error *err);
+
+TSL_API void tsl_key_free(tsl_key *key);
+
+/* 1 if the key can sign (private key or HMAC secret), else 0. */
+TSL_API int tsl_key_is_private(const tsl_key *key);
+
+/* The key's kid, or NULL. Valid until the key is changed or freed. */
+TSL_API const char *tsl_key_kid(const tsl_key *key);
+
+/* Sets (a copy of) the kid, or removes it with NULL. */
+TSL_API tsl_status tsl_key_set_kid(tsl_key *key, const char *kid, tsl_error *err);
+
+/* The algorithm a key signs with when none is asked for: the JWK's "alg" if it had
+ * one, else ES256/ES384/ES512 by curve, EdDSA for Ed25519, PS256 for RSA, HS256 for a
+ * secret. */
+TSL_API tsl_alg tsl_key_default_alg(const tsl_key *key);
+
+/* TSL_OK if the key can be used with alg (type, curve and the JWK's "alg" agree), else
+ * TSL_ERR_KEY with a message naming both. */
+TSL_API tsl_status tsl_key_check_alg(const tsl_key *key, tsl_alg alg, tsl_error *err);
+
+/* The RFC 7638 JWK SHA-256 thumbprint, base64url: the kid `tsl keygen` assigns. Free
+ * *out with tsl_free(). */
+TSL_API tsl_status tsl_key_thumbprint(const tsl_key *key, char **out, tsl_error *err);
+
+/* The public JWK as compact JSON (never the private members; an HMAC secret has no
+ * public form and gives TSL_ERR_KEY), with "kid" if the key has one. Free with
+ * tsl_free(). */
+TSL_API tsl_status tsl_key_to_public_jwk(const tsl_key *key, char **out, tsl_error *err);
+
+/* The private key as PEM (PKCS#8), or for an HMAC secret, a private JWK. Free with
+ * tsl_free(); the library wipes its own copies, the caller should wipe this one. */
+TSL_API tsl_status tsl_key_to_private(const tsl_key *key, char **out, tsl_error *err);
+
+/* Generates a new key for alg (RSA: 3072 bits; HS256: 32 random bytes) from OpenSSL's
+ * CSPRNG. */
+TSL_API tsl_status tsl_key_generate(tsl_alg alg, tsl_key **out, tsl_error *err);
+
+/* A set of keys to verify with, matched by kid. */
+typedef struct tsl_keyset tsl_keyset;
+
+TSL_API tsl_status tsl_keyset_new(tsl_keyset **out, tsl_error *err);
+TSL_API void tsl_keyset_free(tsl_keyset *set);
+
+/* Adds a reference to key (the caller keeps and still frees its own handle). */
+TSL_API tsl_status tsl_keyset_add(tsl_keyset *set, tsl_key *key, tsl_error *err);
+
+/* Adds every key of a JWKS ({"keys": [...]}) text. A key whose kty we do not support is
+ * skipped (RFC 7517 section 5); a malformed one is an error. */
+TSL_API tsl_status tsl_keyset_add_jwks(tsl_keyset *set, const char *json, size_t len,
+                                       tsl_error *err);
+
+/* Adds the key or keys of a file: PEM, JWK or JWKS (checked as tsl_key_load()). */
+TSL_API tsl_status tsl_keyset_load(tsl_keyset *set, const char *path, tsl_error *err);
+
+TSL_API size_t tsl_keyset_count(const tsl_keyset *set);
+
+/* The i-th key (borrowed), or NULL past the end. */
+TSL_API const tsl_key *tsl_keyset_get(const tsl_keyset *set, size_t i);
+
+/* Trust anchors for x5c / x5chain: X.509 certificates. */
+typedef struct tsl_trust tsl_trust;
+
+TSL_API tsl_status tsl_trust_new(tsl_trust **out, tsl_error *err);
+TSL_API void tsl_trust_free(tsl_trust *trust);
+
+/* Adds every certificate in PEM text (TSL_ERR_MALFORMED if there is none). */
+TSL_API tsl_status tsl_trust_add_pem(tsl_trust *trust, const char *pem, size_t len,
+                                     tsl_error *err);
+
+/* Adds every certificate in a PEM file. */
+TSL_API tsl_status tsl_trust_load(tsl_trust *trust, const char *path, tsl_error *err);
+
+/* A certificate chain as DER blobs, leaf first: what tsl_token_params.x5c takes. */
+typedef struct {
+    size_t count;
+    uint8_t **der;
+    size_t *len;
+} tsl_cert_chain;
+
+/* Reads every CERTIFICATE block of a PEM file, in order (TSL_ERR_MALFORMED if there is
+ * none). Free with tsl_cert_chain_free(). */
+TSL_API tsl_status tsl_cert_chain_load(const char *path, tsl_cert_chain *out,
+                                       tsl_error *err);
+TSL_API void tsl_cert_chain_free(tsl_cert_chain *chain);
+
+/* The placeholder OID of id-kp-oauthStatusSigning: the spec still has it as
+ * 1.3.6.1.5.5.7.3.TBD, so callers that require the EKU pass the OID their ecosystem
+ * uses; this default is what our tests and `tsl keygen` certificates use. */
+#define TSL_EKU_STATUS_SIGNING_DEFAULT "1.3.6.1.5.5.7.3.99"
+
+/* ---------------------------------------------------------------------------------- */
+/* Status List Tokens (section 5): JWT and CWT                                         */
+
+typedef enum { TSL_FORMAT_JWT = 1, TSL_FORMAT_CWT = 2 } tsl_format;
+
+/* What to put in a token. Strings are borrowed for the call. */
+typedef struct {
+    tsl_format format;         /* 0 means JWT */
+    tsl_alg alg;               /* TSL_ALG_UNKNOWN: tsl_key_default_alg(key) */
+    const char *kid;           /* NULL: the key's kid, if it has one */
+    const uint8_t *const *x5c; /* DER certificates, leaf first (x5c / x5chain), or NULL */
+    const size_t *x5c_len;
+    size_t x5c_count;
+    const char *sub;           /* REQUIRED: the URI the list is served at */
+    const char *iss;           /* optional */
+    int64_t iat;               /* 0: the current time */
+    int64_t exp;               /* 0: absent (the spec RECOMMENDS one) */
+    int64_t ttl;               /* 0: absent (RECOMMENDED); otherwise positive */
+    int level;                 /* compression level of lst; 0: TSL_LEVEL_DEFAULT */
+} tsl_token_params;
+
+/* Signs l into a Status List Token. JWT: compact serialization, header
+ * {"alg","typ":"statuslist+jwt"[,"kid"][,"x5c"]}, claims sub, iat[, exp][, ttl][, iss],
+ * status_list; *out is NUL-terminated text. CWT: COSE_Sign1 with tag 18 (COSE_Mac0 with
+ * tag 17 for HS256), never tag 61; protected {1: alg, 16: "application/statuslist+cwt"},
+ * unprotected {4: kid[, 33: x5chain]}; claims 2 sub, 6 iat, 4 exp, 65534 ttl,
+ * 65533 status_list[, 1 iss]; *out is the raw CBOR bytes. Free *out with tsl_free().
+ * Errors: TSL_ERR_ARG (no sub, ttl <= 0), TSL_ERR_KEY (not a private key, or one that
+ * does not fit alg), TSL_ERR_ALG. */
+TSL_API tsl_status tsl_token_sign(const tsl_list *l, const tsl_token_params *p,
+                                  const tsl_key *key, uint8_t **out, size_t *out_len,
+                                  tsl_error *err);
+
+/* A parsed Status List Token. */
+typedef struct tsl_token tsl_token;
+
+/* Parses a token without checking its signature. The form is detected: a JWT in
+ * compact serialization (text), or a CWT as raw CBOR bytes; a CWT given as hex or
+ * base64url text is decoded first. Checked here, before any key is involved:
+ * structure and encodings; typ (TSL_ERR_TYP); alg known and not "none" (TSL_ERR_ALG);
+ * no unknown crit; for CWT tag 18 or 17 (tag 61, an untagged array, COSE_Sign and
+ * COSE_Mac are rejected) and alg matching the tag; required claims present and well
+ * typed (TSL_ERR_CLAIM): sub, iat, status_list, and exp, ttl (positive), iss when
+ * present (null or undefined optional members mean absent); the list inflates within
+ * lim. Free with tsl_token_free(). */
+TSL_API tsl_status tsl_token_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
+                                   tsl_token **out, tsl_error *err);
+
+TSL_API void tsl_token_free(tsl_token *t);
+
+/* How to verify. Zero-initialise and set what you need. */
+typedef struct {
+    const tsl_keyset *keys;  /* keys matched by kid (all keys when the token has none) */
+    const tsl_trust *trust;  /* anchors for a token's x5c / x5chain; without anchors a
+                              * token's certificates are never trusted */
+    uint32_t algs;           /* allow-list of TSL_ALG_BIT()s; 0: TSL_ALGS_SIGNATURE */
+    const char *sub;         /* expected sub (the Referenced Token's uri); NULL: any */
+    int64_t now;             /* 0: the current time */
+    int64_t max_skew;        /* seconds iat may lie ahead of now; < 0: 0; default 0 */
+    int require_eku;         /* the x5c leaf must carry eku_oid */
+    const char *eku_oid;     /* NULL: TSL_EKU_STATUS_SIGNING_DEFAULT */
+} tsl_verify_opts;
+
+/* Verifies a parsed token: alg in the allow-list (TSL_ERR_ALG), a key (TSL_ERR_KEY,
+ * TSL_ERR_TRUST), the signature or MAC (TSL_ERR_SIGNATURE), exp not passed and iat not
+ * ahead of now + max_skew (TSL_ERR_EXPIRED), sub equal to o->sub (TSL_ERR_CLAIM).
+ * Every failure names its reason. */
+TSL_API tsl_status tsl_token_verify(const tsl_token *t, const tsl_verify_opts *o,
+                                    tsl_error *err);
+
+TSL_API tsl_format tsl_token_format(const tsl_token *t);
+TSL_API tsl_alg tsl_token_alg(const tsl_token *t);
+/* The kid, or NULL (*len receives its length; a CWT kid is a byte string). */
+TSL_API const uint8_t *tsl_token_kid(const tsl_token *t, size_t *len);
+TSL_API const char *tsl_token_sub(const tsl_token *t);
+TSL_API const char *tsl_token_iss(const tsl_token *t); /* NULL if absent */
+TSL_API int64_t tsl_token_iat(const tsl_token *t);
+/* 1 and *v set when the claim is present, else 0. */
+TSL_API int tsl_token_exp(const tsl_token *t, int64_t *v);
+TSL_API int tsl_token_ttl(const tsl_token *t, int64_t *v);
+/* The list, borrowed: valid until the token is freed. */
+TSL_API const tsl_list *tsl_token_list(const tsl_token *t);
+
+/* The header and claims as one JSON object, for display: {"format","header":{...},
+ * "claims":{...}} with status_list shown as its bits and sizes. Free with tsl_free(). */
+TSL_API tsl_status tsl_token_to_json(const tsl_token *t, char **out, tsl_error *err);
 
 /* ---------------------------------------------------------------------------------- */
 /* Memory                                                                               */

@@ -148,3 +148,56 @@ tsl_status tsl_b64url_decode(const char *in, size_t len, uint8_t **out, size_t *
     *out_len = n;
     return TSL_OK;
 }
+
+/* Standard base64 (x5c in JOSE headers is base64 with padding, not base64url): checked
+ * strictly by mapping to the url alphabet and reusing the decoder above. */
+tsl_status tslp_b64std_encode(const uint8_t *in, size_t len, char **out, size_t *out_len,
+                              tsl_error *err)
+{
+    char *s;
+    size_t n;
+    tsl_status st = tsl_b64url_encode(in, len, &s, &n, err);
+    if (st != TSL_OK)
+        return st;
+    size_t padded = (n + 3) / 4 * 4;
+    char *p = tslp_realloc(s, padded + 1);
+    if (p == NULL) {
+        tslp_free(s);
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory for base64");
+    }
+    for (size_t k = 0; k < n; k++)
+        p[k] = p[k] == '-' ? '+' : p[k] == '_' ? '/' : p[k];
+    for (size_t k = n; k < padded; k++)
+        p[k] = '=';
+    p[padded] = '\0';
+    *out = p;
+    if (out_len != NULL)
+        *out_len = padded;
+    return TSL_OK;
+}
+
+tsl_status tslp_b64std_decode(const char *in, size_t len, uint8_t **out, size_t *out_len,
+                              tsl_error *err)
+{
+    if (len % 4 != 0)
+        return tslp_fail(err, TSL_ERR_MALFORMED, len,
+                         "base64: length %zu is not a multiple of 4", len);
+    size_t pad = 0;
+    while (pad < 2 && pad < len && in[len - 1 - pad] == '=')
+        pad++;
+    char *u = tslp_malloc(len + 1);
+    if (u == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory for base64");
+    for (size_t k = 0; k < len - pad; k++) {
+        char c = in[k];
+        if (c == '-' || c == '_') {
+            tslp_free(u);
+            return tslp_fail(err, TSL_ERR_MALFORMED, k,
+                             "base64: '%c' at offset %zu is base64url, expected base64", c, k);
+        }
+        u[k] = c == '+' ? '-' : c == '/' ? '_' : c;
+    }
+    tsl_status st = tsl_b64url_decode(u, len - pad, out, out_len, err);
+    tslp_free(u);
+    return st;
+}

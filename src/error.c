@@ -17,6 +17,14 @@ const char *tsl_strerror(tsl_status code)
     case TSL_ERR_VALUE: return "status value too large for bits";
     case TSL_ERR_UNSUPPORTED: return "unsupported";
     case TSL_ERR_IO: return "I/O error";
+    case TSL_ERR_ALG: return "algorithm not allowed";
+    case TSL_ERR_KEY: return "no usable key";
+    case TSL_ERR_SIGNATURE: return "signature does not verify";
+    case TSL_ERR_TYP: return "wrong token type";
+    case TSL_ERR_EXPIRED: return "token expired or not yet valid";
+    case TSL_ERR_CLAIM: return "claim missing or invalid";
+    case TSL_ERR_TRUST: return "certificate not trusted";
+    case TSL_ERR_CRYPTO: return "crypto library failure";
     }
     return "unknown error";
 }

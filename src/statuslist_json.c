@@ -141,15 +141,12 @@ tsl_status tsl_list_from_json(const char *json, size_t len, const tsl_limits *li
         return tslp_fail(err, TSL_ERR_ARG, 0, "json: NULL argument");
     tsl_limits L;
     tslp_limits_resolve(lim, &L);
-    if (len > L.max_input)
-        return tslp_fail(err, TSL_ERR_LIMIT, 0,
-                         "json: %zu bytes exceeds the input limit of %zu", len, L.max_input);
-    json_error_t jerr;
-    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL)
-        return tslp_fail(err, TSL_ERR_MALFORMED, (size_t)jerr.position,
-                         "json: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
-    tsl_status st = tslp_list_from_json_value(root, &L, out, err);
+    void *v = NULL;
+    tsl_status st = tslp_json_load(json, len, &L, &v, "json", err);
+    if (st != TSL_OK)
+        return st;
+    json_t *root = v;
+    st = tslp_list_from_json_value(root, &L, out, err);
     json_decref(root);
     return st;
 }

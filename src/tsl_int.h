@@ -60,4 +60,16 @@ bool tslp_bits_ok(uint64_t bits);
 tsl_status tslp_list_from_json_value(const void *value, const tsl_limits *lim,
                                      tsl_list **out, tsl_error *err);
 
+/* Standard base64 with padding (RFC 4648 section 4), as JOSE's x5c uses it. */
+tsl_status tslp_b64std_encode(const uint8_t *in, size_t len, char **out, size_t *out_len,
+                              tsl_error *err);
+tsl_status tslp_b64std_decode(const char *in, size_t len, uint8_t **out, size_t *out_len,
+                              tsl_error *err);
+
+/* Parses untrusted JSON into a jansson json_t * (returned as void *): input size and
+ * nesting depth checked against lim first, duplicate keys rejected. `what` prefixes
+ * messages ("json", "jwt header", "jwk"). */
+tsl_status tslp_json_load(const char *text, size_t len, const tsl_limits *lim, void **out,
+                          const char *what, tsl_error *err);
+
 #endif /* TSL_INT_H */
