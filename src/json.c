@@ -45,6 +45,8 @@ tsl_status tslp_json_load(const char *text, size_t len, const tsl_limits *lim, v
                          L.max_depth);
     json_error_t jerr;
     json_t *v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (v == NULL && json_error_code(&jerr) == json_error_out_of_memory)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "%s: out of memory", what);
     if (v == NULL)
         return tslp_fail(err, TSL_ERR_MALFORMED, (size_t)jerr.position,
                          "%s: %s (line %d, column %d)", what, jerr.text, jerr.line,
