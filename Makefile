@@ -78,10 +78,14 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(BUILD)/libtsl.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(BUILD)/libtsl.a $(LIBS)
 
+# A small signing tool for the signature interop check (tests/sig_xcheck.py).
+$(BUILD)/sigtool: tests/sigtool.c $(BUILD)/libtsl.a
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libtsl.a $(LIBS)
+
 $(BUILD)/bench: tests/bench.c $(BUILD)/libtsl.a
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O2 -o $@ $< $(BUILD)/libtsl.a $(LIBS)
 
-test: all $(BUILD)/tests/run $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+test: all $(BUILD)/tests/run $(BUILD)/sigtool $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 	@BUILD=$(BUILD) sh tests/run_all.sh
 
 # ASan cannot start under `ulimit -v`, so allocations are capped through ASAN_OPTIONS:

@@ -455,7 +455,9 @@ TSL_API void tsl_token_free(tsl_token *t);
 
 /* How to verify. Zero-initialise and set what you need. */
 typedef struct {
-    const tsl_keyset *keys;  /* keys matched by kid (all keys when the token has none) */
+    const tsl_keyset *keys;  /* candidate keys: those whose kid equals the token's, and
+                              * those given without a kid (trusted for any kid); every
+                              * key when the token has no kid */
     const tsl_trust *trust;  /* anchors for a token's x5c / x5chain; without anchors a
                               * token's certificates are never trusted */
     uint32_t algs;           /* allow-list of TSL_ALG_BIT()s; 0: TSL_ALGS_SIGNATURE */

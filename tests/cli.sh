@@ -424,4 +424,87 @@ for bad_line in 'abc' '1' '1 x' '-1 1' '1 1 1' '0x10 1' '18446744073709551616 1'
     expect_reject "encode line '$bad_line'" 'line 2'
 done
 
+# ---------------------------------------------------------------------------------------
+# Signed Status List Tokens: keygen, sign, decode --key.
+URI=https://example.com/statuslists/cli
+# expect_str NAME TEXT: exit 0 and stdout is TEXT plus a newline.
+expect_str() {
+    printf '%s\n' "$2" >"$T/want"
+    expect_out "$1" "$T/want"
+}
+t keygen --alg ES256 --out "$T/k.pem"
+expect_rc "keygen ES256" 0
+cp "$T/out" "$T/k.pub.jwk"
+if [ "$(stat -c %a "$T/k.pem")" = 600 ]; then ok; else bad "keygen: private key mode $(stat -c %a "$T/k.pem")"; fi
+kid=$(py "import json; print(json.load(open('$T/k.pub.jwk'))['kid'])")
+if [ -n "$kid" ] && ! grep -q '"d"' "$T/k.pub.jwk"; then ok; else bad "keygen: public JWK has no kid or has d"; fi
+t keygen --alg ES256 --out "$T/k.pem"
+expect_usage "keygen refuses to overwrite"
+t keygen --alg none
+expect_usage "keygen --alg none"
+t keygen --alg EdDSA --out "$T/other.pem"
+cp "$T/out" "$T/other.pub.jwk"
+
+printf '0 1\n5 1\n9 1\n' >"$T/rev.txt"
+t encode --bits 1 --size 16 "$T/rev.txt"
+cp "$T/out" "$T/list.json"
+ti "$T/list.json" sign --key "$T/k.pem" --sub "$URI" --ttl 60 --exp 3600
+expect_rc "sign jwt" 0
+cp "$T/out" "$T/tok.jwt"
+hdr=$(py "import base64,json; h=open('$T/tok.jwt').read().split('.')[0]; print(json.loads(base64.urlsafe_b64decode(h+'=='))['kid'])")
+same "sign: kid defaults to the keygen thumbprint" "$hdr" "$kid"
+ti "$T/tok.jwt" decode --key "$T/k.pub.jwk" --uri "$URI" --index 0 --index 1
+expect_str "decode --key jwt --index" "$(printf '0\t1\n1\t0')"
+ti "$T/tok.jwt" decode --key "$T/k.pub.jwk" --uri "$URI.x"
+expect_reject "decode jwt with another uri" 'sub'
+ti "$T/tok.jwt" decode --key "$T/other.pub.jwk"
+expect_reject "decode jwt with an unrelated key" 'key|verify'
+ti "$T/tok.jwt" decode --index 9
+if [ "$rc" -eq 0 ] && grep -q 'NOT verified' "$T/err" && [ "$(cat "$T/out")" = "$(printf '9\t1')" ]; then
+    ok
+else
+    bad "decode jwt without a key: exit $rc, stderr $(errline)"
+fi
+ti "$T/tok.jwt" decode --json
+if py "import json,sys; d=json.load(open('$T/out')); sys.exit(0 if d['verified'] is False and d['format']=='jwt' and d['claims']['sub']=='$URI' and d['counts']=={'0':13,'1':3} else 1)"; then
+    ok
+else
+    bad "decode jwt --json summary: $(head -c 300 "$T/out")"
+fi
+
+ti "$T/list.json" sign --key "$T/k.pem" --sub "$URI" --format cwt
+expect_rc "sign cwt" 0
+cp "$T/out" "$T/tok.cwt"
+first=$(od -An -tx1 -N1 "$T/tok.cwt" | tr -d ' ')
+same "sign cwt: COSE_Sign1 tag 18" "$first" "d2"
+ti "$T/tok.cwt" decode --key "$T/k.pub.jwk" --uri "$URI" --index 5
+expect_str "decode --key cwt --index" "$(printf '5\t1')"
+py "print(open('$T/tok.cwt','rb').read().hex())" >"$T/tok.hex"
+ti "$T/tok.hex" decode --key "$T/k.pub.jwk" --index 5
+expect_str "decode --key cwt as hex text" "$(printf '5\t1')"
+
+ti "$T/list.json" sign --key "$T/k.pem" --sub "$URI" --iat 1000 --exp 10
+cp "$T/out" "$T/expired.jwt"
+ti "$T/expired.jwt" decode --key "$T/k.pub.jwk"
+expect_reject "decode an expired token" 'expired'
+ti "$T/tok.jwt" decode --key "$T/k.pub.jwk" --now 100
+expect_reject "decode a token issued in the future" 'future'
+
+# The spec's token verifies with the spec's key (a PEM without kid).
+py "import json; print(json.load(open('$VEC/sec8_2_status_list_token_jwt.json'))['compact_jws'])" >"$T/spec.jwt"
+ti "$T/spec.jwt" decode --key "$VEC/keys/example_es256_kid12.public.pem" --uri https://example.com/statuslists/1 --index 0 --index 15
+expect_str "decode the spec's 8.2 token" "$(printf '0\t1\n15\t1')"
+
+# Key files with private material must not be readable by others.
+chmod 644 "$T/k.pem"
+ti "$T/list.json" sign --key "$T/k.pem" --sub "$URI"
+expect_reject "sign with a world-readable private key" 'mode|permission'
+chmod 600 "$T/k.pem"
+t sign --key "$T/k.pem"
+expect_usage "sign without --sub"
+ti "$T/list.json" sign --key "$T/missing.pem" --sub "$URI"
+if [ "$rc" -ne 0 ] && [ -s "$T/err" ]; then ok; else bad "sign with a missing key file: exit $rc"; fi
+ti "$T/rev.txt" sign --key "$T/k.pem" --sub "$URI"
+expect_reject "sign input that is not a StatusList" 'StatusList'
+
 finish

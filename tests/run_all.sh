@@ -90,6 +90,11 @@ part cli sh tests/cli.sh "$BUILD"
 # missing module is a failure, not a skip.
 if [ -x "$PY" ]; then
     part xcheck "$PY" tests/xcheck.py "$BUILD"
+    # Tokens: our JWTs and CWTs against jwcrypto and a COSE check on cbor2 and
+    # cryptography, and theirs against ours, for every algorithm.
+    part token_xcheck "$PY" tests/token_xcheck.py "$BUILD"
+    # Raw signatures and JWKs for every algorithm against cryptography and jwcrypto.
+    part sigxcheck "$PY" tests/sig_xcheck.py "$BUILD"
 else
     echo "run_all: $PY is missing (run scripts/deps.sh)" >&2
     total_fail=$((total_fail + 1))

@@ -6,67 +6,99 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DECODE_MAX_INDEXES 1024
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: tsl decode [--index I]... [--json] [--max-inflated BYTES] [FILE|-]\n"
+            "usage: tsl decode [--index I]... [--json] [--key KEY]... [--trust CERT]...\n"
+            "                  [--uri URI] [--now UNIXTIME] [--alg ALG]... [--require-eku]\n"
+            "                  [--eku-oid OID] [--max-inflated BYTES] [FILE|-]\n"
             "\n"
-            "Reads a StatusList object, JSON (spec section 4.2) or CBOR (section 4.3),\n"
-            "detected from its first byte. With --index, prints \"I<TAB>VALUE\" for each\n"
-            "index; without, a summary: bits, entries, compressed and raw bytes, and the\n"
+            "Reads a StatusList object (JSON, spec section 4.2, or CBOR, 4.3) or a Status\n"
+            "List Token (a JWT, or a CWT as raw bytes, hex or base64url), told apart by the\n"
+            "bytes. With --index, prints \"I<TAB>VALUE\" for each index; without, a summary:\n"
+            "the token's header and claims, bits, entries, compressed and raw bytes, and the\n"
             "count of entries per value.\n"
+            "\n"
+            "A token is verified first when --key or --trust is given: typ, alg allow-list,\n"
+            "signature, exp, iat, and sub against --uri; any failure exits 1 with its reason.\n"
+            "Without them the signature is NOT verified, which is said on stderr (and as\n"
+            "\"verified\": false with --json), and lookups are still answered.\n"
             "\n"
             "  --index I           look up entry I (repeatable, up to %d)\n"
             "  --json              print the summary (and lookups) as one JSON object\n"
+            "  --key KEY           verification key: PEM, JWK or JWKS (repeatable)\n"
+            "  --trust CERT        trust anchor certificates (PEM) for x5c / x5chain\n"
+            "  --uri URI           the expected sub (the Referenced Token's uri)\n"
+            "  --now UNIXTIME      the time to check exp and iat against (default: now)\n"
+            "  --skew SECONDS      how far iat may lie in the future (default 0)\n"
+            "  --alg ALG           allow ALG (repeatable); default: every signature algorithm,\n"
+            "                      plus HS256 when a --key is a secret\n"
+            "  --require-eku       the x5c leaf must have the status-signing EKU\n"
+            "  --eku-oid OID       that EKU's OID (default %s, the spec's is TBD)\n"
             "  --max-inflated N    refuse lists that inflate to more than N bytes\n"
             "                      (default %zu)\n"
             "\n"
-            "Exit status: 0 success, 1 input rejected or an index out of range, 2 usage or\n"
-            "I/O error.\n",
-            DECODE_MAX_INDEXES, (size_t)TSL_DEFAULT_MAX_INFLATED);
+            "Exit status: 0 success, 1 input rejected, verification failed or an index out of\n"
+            "range, 2 usage or I/O error.\n",
+            DECODE_MAX_INDEXES, TSL_EKU_STATUS_SIGNING_DEFAULT,
+            (size_t)TSL_DEFAULT_MAX_INFLATED);
 }
 
-typedef enum { FMT_JSON, FMT_CBOR } input_format;
+typedef struct {
+    const char *format; /* json, cbor, jwt, cwt */
+    const tsl_list *list;
+    const tsl_token *token; /* NULL for a bare StatusList */
+    bool verified;
+} decoded;
 
-/* Tells JSON from CBOR by the first byte: '{' (after white space) or a CBOR map head. */
-static int detect(const unsigned char *b, size_t n, input_format *fmt)
+static void print_time(const char *name, int64_t t)
 {
-    size_t k = 0;
-    while (k < n && (b[k] == ' ' || b[k] == '\t' || b[k] == '\r' || b[k] == '\n'))
-        k++;
-    if (k < n && b[k] == '{') {
-        *fmt = FMT_JSON;
-        return 0;
-    }
-    if (n > 0 && (b[0] >> 5) == 5) {
-        *fmt = FMT_CBOR;
-        return 0;
-    }
-    if (n == 0)
-        cli_err("decode", "input is empty");
-    else
-        cli_err("decode",
-                "input is neither a StatusList JSON object nor a CBOR map (first byte "
-                "0x%02x)",
-                b[0]);
-    return -1;
+    char buf[64] = "";
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) != NULL)
+        strftime(buf, sizeof buf, " (%Y-%m-%dT%H:%M:%SZ)", &tm);
+    printf("%s: %lld%s\n", name, (long long)t, buf);
 }
 
-static int print_summary(const tsl_list *l, input_format fmt, bool json,
-                         const uint64_t *idx, const unsigned *vals, size_t nidx)
+static void print_token_text(const tsl_token *t, bool verified)
 {
+    printf("signature: %s\n", verified ? "verified" : "NOT verified");
+    printf("alg: %s\n", tsl_alg_name(tsl_token_alg(t)));
+    size_t kl;
+    const uint8_t *kid = tsl_token_kid(t, &kl);
+    if (kid != NULL)
+        printf("kid: %.*s\n", (int)kl, (const char *)kid);
+    printf("sub: %s\n", tsl_token_sub(t));
+    if (tsl_token_iss(t) != NULL)
+        printf("iss: %s\n", tsl_token_iss(t));
+    print_time("iat", tsl_token_iat(t));
+    int64_t v;
+    if (tsl_token_exp(t, &v))
+        print_time("exp", v);
+    if (tsl_token_ttl(t, &v))
+        printf("ttl: %lld\n", (long long)v);
+}
+
+static int print_summary(const decoded *d, bool json, const uint64_t *idx,
+                         const unsigned *vals, size_t nidx)
+{
+    const tsl_list *l = d->list;
     uint64_t counts[256];
     tsl_list_count(l, counts);
     size_t raw;
     tsl_list_bytes(l, &raw);
     const char *agg = tsl_list_aggregation_uri(l);
-    const char *fname = fmt == FMT_JSON ? "json" : "cbor";
     if (!json) {
-        printf("format: %s\nbits: %u\nentries: %llu\ncompressed_bytes: %zu\nraw_bytes: %zu\n",
-               fname, tsl_list_bits(l), (unsigned long long)tsl_list_size(l),
+        printf("format: %s\n", d->format);
+        if (d->token != NULL)
+            print_token_text(d->token, d->verified);
+        printf("bits: %u\nentries: %llu\ncompressed_bytes: %zu\nraw_bytes: %zu\n",
+               tsl_list_bits(l), (unsigned long long)tsl_list_size(l),
                tsl_list_compressed_size(l), raw);
         if (agg != NULL)
             printf("aggregation_uri: %s\n", agg);
@@ -76,8 +108,25 @@ static int print_summary(const tsl_list *l, input_format fmt, bool json,
                        (unsigned long long)counts[v]);
         return EXIT_OK;
     }
-    json_t *o = json_object();
-    json_object_set_new(o, "format", json_string(fname));
+    json_t *o = NULL;
+    if (d->token != NULL) {
+        char *text = NULL;
+        tsl_error err;
+        tsl_error_clear(&err);
+        if (tsl_token_to_json(d->token, &text, &err) == TSL_OK)
+            o = json_loads(text, 0, NULL);
+        tsl_free(text);
+        if (o != NULL)
+            json_object_set_new(o, "verified", json_boolean(d->verified));
+    } else {
+        o = json_object();
+        if (o != NULL)
+            json_object_set_new(o, "format", json_string(d->format));
+    }
+    if (o == NULL) {
+        cli_err("decode", "out of memory");
+        return EXIT_USAGE;
+    }
     json_object_set_new(o, "bits", json_integer(tsl_list_bits(l)));
     json_object_set_new(o, "entries", json_integer((json_int_t)tsl_list_size(l)));
     json_object_set_new(o, "compressed_bytes",
@@ -112,10 +161,62 @@ static int print_summary(const tsl_list *l, input_format fmt, bool json,
     return EXIT_OK;
 }
 
+/* What to verify a token with, from the command line. */
+typedef struct {
+    tsl_keyset *keys;
+    tsl_trust *trust;
+    tsl_verify_opts opts;
+    bool any_secret;
+} verify_setup;
+
+static int add_key(verify_setup *v, const char *path)
+{
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status st = TSL_OK;
+    if (v->keys == NULL)
+        st = tsl_keyset_new(&v->keys, &err);
+    size_t before = v->keys ? tsl_keyset_count(v->keys) : 0;
+    if (st == TSL_OK)
+        st = tsl_keyset_load(v->keys, path, &err);
+    if (st != TSL_OK) {
+        cli_err("decode", "--key %s: %s", path, err.msg);
+        return cli_exit_for(st) == EXIT_REJECT ? EXIT_USAGE : cli_exit_for(st);
+    }
+    for (size_t k = before; k < tsl_keyset_count(v->keys); k++)
+        if (tsl_key_default_alg(tsl_keyset_get(v->keys, k)) == TSL_ALG_HS256)
+            v->any_secret = true;
+    return EXIT_OK;
+}
+
+static int add_trust(verify_setup *v, const char *path)
+{
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status st = TSL_OK;
+    if (v->trust == NULL)
+        st = tsl_trust_new(&v->trust, &err);
+    if (st == TSL_OK)
+        st = tsl_trust_load(v->trust, path, &err);
+    if (st != TSL_OK) {
+        cli_err("decode", "--trust %s: %s", path, err.msg);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 int cmd_decode(int argc, char **argv)
 {
     static const struct option opts[] = {{"index", required_argument, NULL, 'i'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"key", required_argument, NULL, 'k'},
+                                         {"trust", required_argument, NULL, 't'},
+                                         {"uri", required_argument, NULL, 'u'},
+                                         {"now", required_argument, NULL, 'n'},
+                                         {"skew", required_argument, NULL, 's'},
+                                         {"alg", required_argument, NULL, 'a'},
+                                         {"require-eku", no_argument, NULL, 'E'},
+                                         {"eku-oid", required_argument, NULL, 'O'},
                                          {"max-inflated", required_argument, NULL, 'm'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -125,79 +226,130 @@ int cmd_decode(int argc, char **argv)
     bool json = false;
     tsl_limits lim;
     tsl_limits_default(&lim);
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    verify_setup v;
+    memset(&v, 0, sizeof v);
+    int c, rc = EXIT_OK;
+    uint64_t n;
+    while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'i':
             if (nidx == DECODE_MAX_INDEXES) {
                 cli_err("decode", "more than %d --index options", DECODE_MAX_INDEXES);
-                return EXIT_USAGE;
-            }
-            if (!cli_parse_u64(optarg, &idx[nidx])) {
+                rc = EXIT_USAGE;
+            } else if (!cli_parse_u64(optarg, &idx[nidx++])) {
                 cli_err("decode", "--index: \"%s\" is not a non-negative integer", optarg);
-                return EXIT_USAGE;
+                rc = EXIT_USAGE;
             }
-            nidx++;
             break;
         case 'j': json = true; break;
-        case 'm': {
-            uint64_t m;
-            if (!cli_parse_u64(optarg, &m) || m == 0 || m > TSL_MAX_INFLATED_CEILING) {
-                cli_err("decode", "--max-inflated: \"%s\" is not 1 to %zu", optarg,
-                        (size_t)TSL_MAX_INFLATED_CEILING);
-                return EXIT_USAGE;
+        case 'k': rc = add_key(&v, optarg); break;
+        case 't': rc = add_trust(&v, optarg); break;
+        case 'u': v.opts.sub = optarg; break;
+        case 'n':
+        case 's':
+            if (!cli_parse_u64(optarg, &n) || n > (uint64_t)INT64_MAX / 2) {
+                cli_err("decode", "--%s: \"%s\" is not a number of seconds",
+                        c == 'n' ? "now" : "skew", optarg);
+                rc = EXIT_USAGE;
+            } else if (c == 'n') {
+                v.opts.now = (int64_t)n;
+            } else {
+                v.opts.max_skew = (int64_t)n;
             }
-            lim.max_inflated = (size_t)m;
+            break;
+        case 'a': {
+            tsl_alg a = tsl_alg_from_name(optarg);
+            if (a == TSL_ALG_UNKNOWN) {
+                cli_err("decode", "--alg: \"%s\" is not a supported algorithm", optarg);
+                rc = EXIT_USAGE;
+            }
+            v.opts.algs |= TSL_ALG_BIT(a);
             break;
         }
-        case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
+        case 'E': v.opts.require_eku = 1; break;
+        case 'O': v.opts.eku_oid = optarg; break;
+        case 'm':
+            if (!cli_parse_u64(optarg, &n) || n == 0 || n > TSL_MAX_INFLATED_CEILING) {
+                cli_err("decode", "--max-inflated: \"%s\" is not 1 to %zu", optarg,
+                        (size_t)TSL_MAX_INFLATED_CEILING);
+                rc = EXIT_USAGE;
+            }
+            lim.max_inflated = (size_t)n;
+            break;
+        case 'h': usage(stdout); rc = -1; break;
+        default: usage(stderr); rc = EXIT_USAGE; break;
         }
     }
-    if (argc - optind > 1) {
+    if (rc == EXIT_OK && argc - optind > 1) {
         cli_err("decode", "one input file at most");
-        return EXIT_USAGE;
+        rc = EXIT_USAGE;
     }
-    unsigned char *buf;
-    size_t len;
-    int rc = cli_read_all("decode", optind < argc ? argv[optind] : NULL, lim.max_input, &buf,
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    if (rc == EXIT_OK)
+        rc = cli_read_all("decode", optind < argc ? argv[optind] : NULL, lim.max_input, &buf,
                           &len);
-    if (rc != EXIT_OK)
-        return rc;
-    input_format fmt;
-    if (detect(buf, len, &fmt) != 0) {
-        free(buf);
-        return EXIT_REJECT;
-    }
     tsl_error err;
     tsl_error_clear(&err);
+    tsl_status st = TSL_OK;
     tsl_list *l = NULL;
-    tsl_status st = fmt == FMT_JSON
-                        ? tsl_list_from_json((const char *)buf, len, &lim, &l, &err)
-                        : tsl_list_from_cbor(buf, len, &lim, &l, &err);
-    free(buf);
-    if (st != TSL_OK)
-        return cli_fail("decode", &err, st);
-
-    /* Check every index before printing any, so output is all or nothing. */
-    for (size_t k = 0; k < nidx; k++) {
-        if (tsl_list_get(l, idx[k], &vals[k]) != TSL_OK) {
-            cli_err("decode", "index %llu is out of range (the list has %llu entries)",
-                    (unsigned long long)idx[k], (unsigned long long)tsl_list_size(l));
-            tsl_list_free(l);
-            return EXIT_REJECT;
+    tsl_token *t = NULL;
+    decoded d = {NULL, NULL, NULL, false};
+    cli_input in = rc == EXIT_OK ? cli_detect(buf, len) : CLI_IN_EMPTY;
+    if (rc == EXIT_OK && in != CLI_IN_TOKEN) {
+        st = cli_parse_statuslist(buf, len, &lim, &l, &err);
+        d.format = in == CLI_IN_JSON ? "json" : "cbor";
+        d.list = l;
+        if (st == TSL_OK && (v.keys != NULL || v.trust != NULL))
+            fprintf(stderr, "tsl decode: note: a bare StatusList carries no signature; "
+                            "--key/--trust were not used\n");
+    } else if (rc == EXIT_OK) {
+        st = tsl_token_parse(buf, len, &lim, &t, &err);
+        if (st == TSL_OK) {
+            d.format = tsl_token_format(t) == TSL_FORMAT_JWT ? "jwt" : "cwt";
+            d.list = tsl_token_list(t);
+            d.token = t;
+            if (v.keys != NULL || v.trust != NULL) {
+                if (v.opts.algs == 0)
+                    v.opts.algs = TSL_ALGS_SIGNATURE |
+                                  (v.any_secret ? TSL_ALG_BIT(TSL_ALG_HS256) : 0);
+                v.opts.keys = v.keys;
+                v.opts.trust = v.trust;
+                st = tsl_token_verify(t, &v.opts, &err);
+                d.verified = st == TSL_OK;
+            } else {
+                fprintf(stderr, "tsl decode: warning: signature NOT verified (no --key or "
+                                "--trust given)\n");
+            }
         }
     }
-    if (nidx > 0 && !json) {
-        for (size_t k = 0; k < nidx; k++)
-            printf("%llu\t%u\n", (unsigned long long)idx[k], vals[k]);
-    } else {
-        rc = print_summary(l, fmt, json, idx, vals, nidx);
+    free(buf);
+    if (rc == EXIT_OK && st != TSL_OK)
+        rc = cli_fail("decode", &err, st);
+
+    /* Check every index before printing any, so output is all or nothing. */
+    for (size_t k = 0; rc == EXIT_OK && k < nidx; k++) {
+        if (tsl_list_get(d.list, idx[k], &vals[k]) != TSL_OK) {
+            cli_err("decode", "index %llu is out of range (the list has %llu entries)",
+                    (unsigned long long)idx[k], (unsigned long long)tsl_list_size(d.list));
+            rc = EXIT_REJECT;
+        }
+    }
+    if (rc == EXIT_OK) {
+        if (nidx > 0 && !json) {
+            for (size_t k = 0; k < nidx; k++)
+                printf("%llu\t%u\n", (unsigned long long)idx[k], vals[k]);
+        } else {
+            rc = print_summary(&d, json, idx, vals, nidx);
+        }
+        if (fflush(stdout) != 0) {
+            cli_err("decode", "write error on standard output");
+            rc = EXIT_USAGE;
+        }
     }
     tsl_list_free(l);
-    if (fflush(stdout) != 0) {
-        cli_err("decode", "write error on standard output");
-        return EXIT_USAGE;
-    }
-    return rc;
+    tsl_token_free(t);
+    tsl_keyset_free(v.keys);
+    tsl_trust_free(v.trust);
+    return rc < 0 ? EXIT_OK : rc;
 }

@@ -23,10 +23,20 @@ int cli_exit_for(tsl_status st)
     switch (st) {
     case TSL_OK: return EXIT_OK;
     case TSL_ERR_IO:
+    case TSL_ERR_CRYPTO:
     case TSL_ERR_NOMEM:
     case TSL_ERR_ARG: return EXIT_USAGE;
     default: return EXIT_REJECT;
     }
+}
+
+tsl_status cli_error(tsl_error *err, tsl_status code, const char *msg)
+{
+    if (err->code == TSL_OK) {
+        err->code = code;
+        snprintf(err->msg, sizeof err->msg, "%s", msg);
+    }
+    return code;
 }
 
 int cli_fail(const char *cmd, const tsl_error *err, tsl_status st)
@@ -126,6 +136,33 @@ int cli_next_line(cli_lines *r)
     if (n > 0 && r->buf[n - 1] == '\r')
         r->buf[--n] = '\0';
     return 1;
+}
+
+cli_input cli_detect(const unsigned char *buf, size_t len)
+{
+    size_t k = 0;
+    while (k < len && (buf[k] == ' ' || buf[k] == '\t' || buf[k] == '\r' || buf[k] == '\n'))
+        k++;
+    if (k == len)
+        return CLI_IN_EMPTY;
+    if (buf[k] == '{')
+        return CLI_IN_JSON;
+    if (buf[0] >> 5 == 5)
+        return CLI_IN_CBOR;
+    return CLI_IN_TOKEN;
+}
+
+tsl_status cli_parse_statuslist(const unsigned char *buf, size_t len, const tsl_limits *lim,
+                                tsl_list **out, tsl_error *err)
+{
+    switch (cli_detect(buf, len)) {
+    case CLI_IN_JSON: return tsl_list_from_json((const char *)buf, len, lim, out, err);
+    case CLI_IN_CBOR: return tsl_list_from_cbor(buf, len, lim, out, err);
+    case CLI_IN_EMPTY: return cli_error(err, TSL_ERR_MALFORMED, "input is empty");
+    default:
+        return cli_error(err, TSL_ERR_MALFORMED,
+                         "input is neither a StatusList JSON object nor a CBOR map");
+    }
 }
 
 bool cli_parse_u64(const char *s, uint64_t *out)

@@ -10,7 +10,9 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"encode", cmd_encode, "build a StatusList (JSON or CBOR) from \"IDX VALUE\" lines"},
-    {"decode", cmd_decode, "inspect a StatusList: summary or --index lookups"},
+    {"decode", cmd_decode, "inspect (and verify) a StatusList or Status List Token"},
+    {"sign", cmd_sign, "sign a StatusList into a Status List Token (JWT or CWT)"},
+    {"keygen", cmd_keygen, "generate a signing key; print its public JWK"},
 };
 
 static void usage(FILE *f)

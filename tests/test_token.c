@@ -1,0 +1,504 @@
+/* test_token.c - Status List Tokens: the spec's JWT and CWT verify with the kid-12 key
+ * and decode to their statuses; every derived token case in
+ * derived_negative_and_edge_cases.json is accepted or rejected for its stated reason;
+ * sign/parse/verify round trips for every algorithm in both forms; the checks of
+ * tsl_token_verify() one by one. */
+#include "tt.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+
+#define VEC "testvectors/"
+
+static json_t *load_json(const char *path)
+{
+    size_t n;
+    unsigned char *b = tt_read_file(path, &n);
+    json_error_t e;
+    json_t *v = json_loadb((const char *)b, n, 0, &e);
+    free(b);
+    return v;
+}
+
+/* The spec's example key (P-256, kid "12"), public half, from its PEM. */
+static tsl_key *example_key(void)
+{
+    size_t n;
+    unsigned char *pem = tt_read_file(VEC "keys/example_es256_kid12.public.pem", &n);
+    tsl_key *k = NULL;
+    if (tsl_key_from_pem((const char *)pem, n, &k, NULL) == TSL_OK)
+        tsl_key_set_kid(k, "12", NULL);
+    free(pem);
+    return k;
+}
+
+static tsl_keyset *example_keyset(void)
+{
+    tsl_keyset *s = NULL;
+    tsl_key *k = example_key();
+    if (k == NULL || tsl_keyset_new(&s, NULL) != TSL_OK || tsl_keyset_add(s, k, NULL) != TSL_OK) {
+        tsl_key_free(k);
+        tsl_keyset_free(s);
+        return NULL;
+    }
+    tsl_key_free(k);
+    return s;
+}
+
+static uint8_t *unhex(const char *h, size_t *n)
+{
+    size_t len = strlen(h) / 2;
+    uint8_t *b = malloc(len + 1);
+    for (size_t k = 0; k < len; k++) {
+        unsigned v;
+        sscanf(h + 2 * k, "%2x", &v);
+        b[k] = (uint8_t)v;
+    }
+    *n = len;
+    return b;
+}
+
+TT_TEST(token_spec_jwt_8_2)
+{
+    json_t *v = load_json(VEC "sec8_2_status_list_token_jwt.json");
+    TT_CHECK(v != NULL);
+    const char *jws = json_string_value(json_object_get(v, "compact_jws"));
+    tsl_token *t;
+    TT_OK(tsl_token_parse((const uint8_t *)jws, strlen(jws), NULL, &t, NULL));
+    tsl_keyset *ks = example_keyset();
+    TT_CHECK(ks != NULL);
+    tsl_verify_opts o;
+    memset(&o, 0, sizeof o);
+    o.keys = ks;
+    o.sub = "https://example.com/statuslists/1";
+    o.now = 1700000000;
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status st = tsl_token_verify(t, &o, &err);
+    if (st != TSL_OK)
+        fprintf(stderr, "  %s\n", err.msg);
+    TT_OK(st);
+    TT_EQ_U(tsl_token_format(t), TSL_FORMAT_JWT);
+    TT_EQ_U(tsl_token_alg(t), TSL_ALG_ES256);
+    TT_EQ_STR(tsl_token_iss(t), "https://example.com");
+    int64_t exp = 0, ttl = 0;
+    TT_CHECK(tsl_token_exp(t, &exp) && exp == 2291720170);
+    TT_CHECK(tsl_token_ttl(t, &ttl) && ttl == 43200);
+    json_t *lookups = json_object_get(v, "expected_lookups");
+    TT_CHECK(json_array_size(lookups) == 16);
+    for (size_t k = 0; k < json_array_size(lookups); k++) {
+        json_t *e = json_array_get(lookups, k);
+        unsigned val;
+        TT_OK(tsl_list_get(tsl_token_list(t), (uint64_t)json_integer_value(json_object_get(e, "idx")),
+                           &val));
+        TT_EQ_U(val, json_integer_value(json_object_get(e, "status")));
+    }
+    /* The same token against another uri, or after exp, or with ES256 not allowed. */
+    o.sub = "https://example.com/statuslists/2";
+    TT_ERR(tsl_token_verify(t, &o, NULL), TSL_ERR_CLAIM);
+    o.sub = NULL;
+    o.now = 2291720170;
+    TT_ERR(tsl_token_verify(t, &o, NULL), TSL_ERR_EXPIRED);
+    o.now = 1686920170 - 10;
+    TT_ERR(tsl_token_verify(t, &o, NULL), TSL_ERR_EXPIRED); /* iat in the future */
+    o.max_skew = 10;
+    TT_OK(tsl_token_verify(t, &o, NULL));
+    o.algs = TSL_ALG_BIT(TSL_ALG_EDDSA);
+    TT_ERR(tsl_token_verify(t, &o, NULL), TSL_ERR_ALG);
+    tsl_token_free(t);
+    tsl_keyset_free(ks);
+    json_decref(v);
+}
+
+TT_TEST(token_spec_cwt_5_2)
+{
+    json_t *v = load_json(VEC "sec5_2_status_list_token_cwt.json");
+    TT_CHECK(v != NULL);
+    size_t n;
+    uint8_t *b = unhex(json_string_value(json_object_get(v, "cose_sign1_tagged_hex")), &n);
+    tsl_token *t;
+    TT_OK(tsl_token_parse(b, n, NULL, &t, NULL));
+    tsl_keyset *ks = example_keyset();
+    tsl_verify_opts o;
+    memset(&o, 0, sizeof o);
+    o.keys = ks;
+    o.sub = "https://example.com/statuslists/1";
+    o.now = 1700000000;
+    TT_OK(tsl_token_verify(t, &o, NULL));
+    TT_EQ_U(tsl_token_format(t), TSL_FORMAT_CWT);
+    size_t kl;
+    const uint8_t *kid = tsl_token_kid(t, &kl);
+    TT_CHECK(kl == 2 && memcmp(kid, "12", 2) == 0);
+    unsigned val;
+    TT_OK(tsl_list_get(tsl_token_list(t), 0, &val));
+    TT_EQ_U(val, 1);
+    TT_OK(tsl_list_get(tsl_token_list(t), 1, &val));
+    TT_EQ_U(val, 0);
+    tsl_token_free(t);
+    /* The same bytes as hex text and as base64url text are detected. */
+    const char *hex = json_string_value(json_object_get(v, "cose_sign1_tagged_hex"));
+    TT_OK(tsl_token_parse((const uint8_t *)hex, strlen(hex), NULL, &t, NULL));
+    TT_OK(tsl_token_verify(t, &o, NULL));
+    tsl_token_free(t);
+    char *b64;
+    size_t bl;
+    TT_OK(tsl_b64url_encode(b, n, &b64, &bl, NULL));
+    TT_OK(tsl_token_parse((const uint8_t *)b64, bl, NULL, &t, NULL));
+    TT_OK(tsl_token_verify(t, &o, NULL));
+    tsl_token_free(t);
+    tsl_free(b64);
+    /* One flipped signature bit. */
+    b[n - 1] ^= 1;
+    TT_OK(tsl_token_parse(b, n, NULL, &t, NULL));
+    TT_ERR(tsl_token_verify(t, &o, NULL), TSL_ERR_SIGNATURE);
+    tsl_token_free(t);
+    free(b);
+    tsl_keyset_free(ks);
+    json_decref(v);
+}
+
+/* What each derived case must give, and a word its message must contain. */
+static const struct {
+    const char *name;
+    tsl_status code;
+    const char *why;
+} expect_jwt[] = {
+    {"valid", TSL_OK, NULL},
+    {"typ-missing", TSL_ERR_TYP, "typ: missing"},
+    {"typ-JWT", TSL_ERR_TYP, "\"JWT\""},
+    {"typ-full-media-type", TSL_OK, NULL},
+    {"sub-mismatch", TSL_ERR_CLAIM, "does not match"},
+    {"expired", TSL_ERR_EXPIRED, "exp"},
+    {"missing-iat", TSL_ERR_CLAIM, "iat: missing"},
+    {"missing-sub", TSL_ERR_CLAIM, "sub: missing"},
+    {"missing-status_list", TSL_ERR_CLAIM, "status_list: missing"},
+    {"ttl-zero", TSL_ERR_CLAIM, "ttl"},
+    {"no-exp-no-ttl", TSL_OK, NULL},
+    {"alg-none", TSL_ERR_ALG, "none"},
+    {"bad-signature", TSL_ERR_SIGNATURE, "does not verify"},
+}, expect_cwt[] = {
+    {"valid", TSL_OK, NULL},
+    {"wrapped-in-CWT-tag-61", TSL_ERR_MALFORMED, "tag 61"},
+    {"untagged-COSE_Sign1", TSL_ERR_MALFORMED, "untagged"},
+    {"typ-short-form", TSL_ERR_TYP, "statuslist+cwt"},
+    {"typ-in-unprotected-only", TSL_ERR_TYP, "protected"},
+    {"status-list-under-65535", TSL_ERR_CLAIM, "65533"},
+    {"lst-as-text-base64url", TSL_ERR_MALFORMED, "byte string"},
+    {"sub-mismatch", TSL_ERR_CLAIM, "does not match"},
+};
+
+/* Parses and verifies one derived case the way a relying party would. */
+static tsl_status run_case(const uint8_t *b, size_t n, const char *uri, int64_t now,
+                           tsl_error *err)
+{
+    tsl_token *t = NULL;
+    tsl_status st = tsl_token_parse(b, n, NULL, &t, err);
+    if (st != TSL_OK)
+        return st;
+    tsl_keyset *ks = example_keyset();
+    tsl_verify_opts o;
+    memset(&o, 0, sizeof o);
+    o.keys = ks;
+    o.sub = uri;
+    o.now = now;
+    st = tsl_token_verify(t, &o, err);
+    tsl_keyset_free(ks);
+    tsl_token_free(t);
+    return st;
+}
+
+TT_TEST(token_derived_jwt_cases)
+{
+    json_t *v = load_json(VEC "derived_negative_and_edge_cases.json");
+    json_t *cases = json_object_get(v, "jwt_cases");
+    TT_CHECK(json_array_size(cases) >= 10);
+    for (size_t k = 0; k < json_array_size(cases); k++) {
+        json_t *c = json_array_get(cases, k);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        size_t e = 0;
+        while (e < sizeof expect_jwt / sizeof expect_jwt[0] && strcmp(expect_jwt[e].name, name))
+            e++;
+        if (e == sizeof expect_jwt / sizeof expect_jwt[0]) {
+            tt_failf(__FILE__, __LINE__, "jwt case %s has no expectation here", name);
+            return;
+        }
+        const char *jws = json_string_value(json_object_get(c, "compact_jws"));
+        const char *uri = json_string_value(json_object_get(c, "referenced_token_uri"));
+        json_t *vt = json_object_get(c, "verification_time");
+        int64_t now = vt ? (int64_t)strtoll(json_is_string(vt) ? json_string_value(vt) : "0",
+                                            NULL, 10)
+                         : 0;
+        if (json_is_integer(vt))
+            now = (int64_t)json_integer_value(vt);
+        tsl_error err;
+        tsl_error_clear(&err);
+        tsl_status st = run_case((const uint8_t *)jws, strlen(jws),
+                                 uri ? uri : "https://example.com/statuslists/1", now, &err);
+        if (st != expect_jwt[e].code) {
+            tt_failf(__FILE__, __LINE__, "jwt case %s: %s (%s), expected %s", name,
+                     tsl_strerror(st), err.msg, tsl_strerror(expect_jwt[e].code));
+            return;
+        }
+        if (expect_jwt[e].why != NULL)
+            TT_CONTAINS(err.msg, expect_jwt[e].why);
+    }
+    json_decref(v);
+}
+
+TT_TEST(token_derived_cwt_cases)
+{
+    json_t *v = load_json(VEC "derived_negative_and_edge_cases.json");
+    json_t *cases = json_object_get(v, "cwt_cases");
+    TT_CHECK(json_array_size(cases) >= 5);
+    for (size_t k = 0; k < json_array_size(cases); k++) {
+        json_t *c = json_array_get(cases, k);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        size_t e = 0;
+        while (e < sizeof expect_cwt / sizeof expect_cwt[0] && strcmp(expect_cwt[e].name, name))
+            e++;
+        if (e == sizeof expect_cwt / sizeof expect_cwt[0]) {
+            tt_failf(__FILE__, __LINE__, "cwt case %s has no expectation here", name);
+            return;
+        }
+        size_t n;
+        uint8_t *b = unhex(json_string_value(json_object_get(c, "hex")), &n);
+        tsl_error err;
+        tsl_error_clear(&err);
+        tsl_status st = run_case(b, n, "https://example.com/statuslists/1", 1700000000, &err);
+        free(b);
+        if (st != expect_cwt[e].code) {
+            tt_failf(__FILE__, __LINE__, "cwt case %s: %s (%s), expected %s", name,
+                     tsl_strerror(st), err.msg, tsl_strerror(expect_cwt[e].code));
+            return;
+        }
+        if (expect_cwt[e].why != NULL)
+            TT_CONTAINS(err.msg, expect_cwt[e].why);
+    }
+    json_decref(v);
+}
+
+/* A small list with a known pattern, for round trips. */
+static tsl_list *pattern_list(unsigned bits, uint64_t n)
+{
+    tsl_list *l = NULL;
+    if (tsl_list_new(bits, n, &l, NULL) != TSL_OK)
+        return NULL;
+    for (uint64_t i = 0; i < n; i += 3)
+        tsl_list_set(l, i, (unsigned)(i / 3 % (1u << bits)));
+    return l;
+}
+
+TT_TEST(token_roundtrip_every_alg_both_forms)
+{
+    tsl_list *l = pattern_list(2, 1000);
+    TT_CHECK(l != NULL);
+    for (int a = TSL_ALG_ES256; a <= TSL_ALG_HS256; a++) {
+        tsl_key *k;
+        TT_OK(tsl_key_generate((tsl_alg)a, &k, NULL));
+        TT_OK(tsl_key_set_kid(k, "k1", NULL));
+        tsl_keyset *ks;
+        TT_OK(tsl_keyset_new(&ks, NULL));
+        TT_OK(tsl_keyset_add(ks, k, NULL));
+        for (int f = TSL_FORMAT_JWT; f <= TSL_FORMAT_CWT; f++) {
+            tsl_token_params p;
+            memset(&p, 0, sizeof p);
+            p.format = (tsl_format)f;
+            p.sub = "https://example.com/lists/7";
+            p.iat = 1700000000;
+            p.exp = 1700086400;
+            p.ttl = 300;
+            p.level = 6;
+            uint8_t *tok;
+            size_t tl;
+            TT_OK(tsl_token_sign(l, &p, k, &tok, &tl, NULL));
+            if (f == TSL_FORMAT_CWT)
+                TT_EQ_U(tok[0], a == TSL_ALG_HS256 ? 0xD1 : 0xD2); /* tag 17 or 18 */
+            tsl_token *t;
+            TT_OK(tsl_token_parse(tok, tl, NULL, &t, NULL));
+            tsl_verify_opts o;
+            memset(&o, 0, sizeof o);
+            o.keys = ks;
+            o.sub = p.sub;
+            o.now = 1700000100;
+            o.algs = TSL_ALGS_SIGNATURE | TSL_ALG_BIT(TSL_ALG_HS256);
+            tsl_error err;
+            tsl_error_clear(&err);
+            tsl_status st = tsl_token_verify(t, &o, &err);
+            if (st != TSL_OK)
+                tt_failf(__FILE__, __LINE__, "%s %s: %s", tsl_alg_name((tsl_alg)a),
+                         f == TSL_FORMAT_JWT ? "jwt" : "cwt", err.msg);
+            TT_OK(st);
+            TT_EQ_U(tsl_token_alg(t), a);
+            TT_EQ_U(tsl_token_iat(t), p.iat);
+            size_t n1, n2;
+            const uint8_t *b1 = tsl_list_bytes(l, &n1);
+            const uint8_t *b2 = tsl_list_bytes(tsl_token_list(t), &n2);
+            TT_EQ_U(n1, n2);
+            TT_EQ_MEM(b2, b1, n1);
+            /* HS256 is a MAC: not allowed unless asked for. */
+            o.algs = 0;
+            TT_ERR(tsl_token_verify(t, &o, NULL),
+                   a == TSL_ALG_HS256 ? TSL_ERR_ALG : TSL_OK);
+            tsl_token_free(t);
+            /* Tampering with any byte of the signed part breaks the signature. */
+            size_t at = f == TSL_FORMAT_JWT ? 20 : tl / 2;
+            tok[at] ^= 0x01;
+            if (tsl_token_parse(tok, tl, NULL, &t, NULL) == TSL_OK) {
+                o.algs = TSL_ALGS_SIGNATURE | TSL_ALG_BIT(TSL_ALG_HS256);
+                TT_CHECK(tsl_token_verify(t, &o, NULL) != TSL_OK);
+                tsl_token_free(t);
+            }
+            tsl_free(tok);
+        }
+        tsl_keyset_free(ks);
+        tsl_key_free(k);
+    }
+    tsl_list_free(l);
+}
+
+TT_TEST(token_key_resolution)
+{
+    tsl_list *l = pattern_list(1, 64);
+    tsl_key *k, *other;
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &k, NULL));
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &other, NULL));
+    TT_OK(tsl_key_set_kid(k, "right", NULL));
+    TT_OK(tsl_key_set_kid(other, "wrong", NULL));
+    tsl_token_params p;
+    memset(&p, 0, sizeof p);
+    p.sub = "https://x/1";
+    uint8_t *tok;
+    size_t tl;
+    TT_OK(tsl_token_sign(l, &p, k, &tok, &tl, NULL));
+    tsl_token *t;
+    TT_OK(tsl_token_parse(tok, tl, NULL, &t, NULL));
+    size_t kl;
+    TT_CHECK(memcmp(tsl_token_kid(t, &kl), "right", 5) == 0); /* the key's kid is used */
+
+    tsl_keyset *ks;
+    TT_OK(tsl_keyset_new(&ks, NULL));
+    tsl_verify_opts o;
+    memset(&o, 0, sizeof o);
+    o.keys = ks;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_token_verify(t, &o, &err), TSL_ERR_KEY); /* empty set */
+    TT_OK(tsl_keyset_add(ks, other, NULL));
+    tsl_error_clear(&err);
+    TT_ERR(tsl_token_verify(t, &o, &err), TSL_ERR_KEY); /* no key with that kid */
+    TT_CONTAINS(err.msg, "kid \"right\"");
+    /* The right key material under the wrong kid still does not verify... */
+    TT_OK(tsl_key_set_kid(other, "right", NULL));
+    tsl_error_clear(&err);
+    TT_ERR(tsl_token_verify(t, &o, &err), TSL_ERR_SIGNATURE);
+    tsl_keyset_free(ks);
+    /* ...and the right key does. A public copy is enough to verify. */
+    char *jwk;
+    TT_OK(tsl_key_to_public_jwk(k, &jwk, NULL));
+    tsl_key *pub;
+    TT_OK(tsl_key_from_jwk(jwk, strlen(jwk), &pub, NULL));
+    TT_CHECK(!tsl_key_is_private(pub));
+    TT_OK(tsl_keyset_new(&ks, NULL));
+    TT_OK(tsl_keyset_add(ks, pub, NULL));
+    o.keys = ks;
+    TT_OK(tsl_token_verify(t, &o, NULL));
+    /* A token with no kid is tried against every key. */
+    tsl_token_free(t);
+    tsl_free(tok);
+    TT_OK(tsl_key_set_kid(k, NULL, NULL));
+    TT_OK(tsl_token_sign(l, &p, k, &tok, &tl, NULL));
+    TT_OK(tsl_token_parse(tok, tl, NULL, &t, NULL));
+    TT_CHECK(tsl_token_kid(t, &kl) == NULL);
+    TT_OK(tsl_token_verify(t, &o, NULL));
+    /* Without any key or trust anchor nothing verifies. */
+    o.keys = NULL;
+    TT_ERR(tsl_token_verify(t, &o, NULL), TSL_ERR_KEY);
+    o.require_eku = 1;
+    TT_ERR(tsl_token_verify(t, &o, NULL), TSL_ERR_TRUST);
+    /* Signing needs the private key and a matching alg. */
+    p.alg = TSL_ALG_ES384;
+    TT_ERR(tsl_token_sign(l, &p, k, &tok, &tl, NULL), TSL_ERR_KEY);
+    p.alg = TSL_ALG_UNKNOWN;
+    TT_ERR(tsl_token_sign(l, &p, pub, &tok, &tl, NULL), TSL_ERR_KEY);
+    p.sub = NULL;
+    TT_ERR(tsl_token_sign(l, &p, k, &tok, &tl, NULL), TSL_ERR_ARG);
+    tsl_token_free(t);
+    tsl_free(tok);
+    tsl_free(jwk);
+    tsl_keyset_free(ks);
+    tsl_key_free(pub);
+    tsl_key_free(k);
+    tsl_key_free(other);
+    tsl_list_free(l);
+}
+
+TT_TEST(token_parse_rejections)
+{
+    static const struct {
+        const char *in;
+        tsl_status code;
+        const char *why;
+    } bad[] = {
+        {"", TSL_ERR_MALFORMED, "empty"},
+        {"not a token", TSL_ERR_MALFORMED, "neither"},
+        {"a.b", TSL_ERR_MALFORMED, "three"},
+        {"a.b.c.d.e", TSL_ERR_MALFORMED, "JWE"},
+        /* {"alg":"ES256","typ":"statuslist+jwt","crit":["exp"]} */
+        {"eyJhbGciOiJFUzI1NiIsInR5cCI6InN0YXR1c2xpc3Qrand0IiwiY3JpdCI6WyJleHAiXX0.e30.AA",
+         TSL_ERR_UNSUPPORTED, "crit"},
+        /* {"alg":"HS999","typ":"statuslist+jwt"} */
+        {"eyJhbGciOiJIUzk5OSIsInR5cCI6InN0YXR1c2xpc3Qrand0In0.e30.AA", TSL_ERR_ALG, "HS999"},
+        /* {"alg":"ES256","typ":"statuslist+jwt"} . [] */
+        {"eyJhbGciOiJFUzI1NiIsInR5cCI6InN0YXR1c2xpc3Qrand0In0.W10.AA", TSL_ERR_MALFORMED,
+         "not a JSON object"},
+        /* header is not base64url */
+        {"ey+J.e30.AA", TSL_ERR_MALFORMED, "jwt header: base64url"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        tsl_token *t = NULL;
+        tsl_error err;
+        tsl_error_clear(&err);
+        TT_ERR(tsl_token_parse((const uint8_t *)bad[k].in, strlen(bad[k].in), NULL, &t, &err),
+               bad[k].code);
+        TT_CHECK(t == NULL);
+        TT_CONTAINS(err.msg, bad[k].why);
+    }
+    /* COSE_Sign (98) and a Sign1 with a MAC alg are named. */
+    static const uint8_t sign98[] = {0xD8, 0x62, 0x84, 0x40, 0xA0, 0x40, 0x80};
+    tsl_token *t = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_token_parse(sign98, sizeof sign98, NULL, &t, &err), TSL_ERR_MALFORMED);
+    TT_CONTAINS(err.msg, "COSE_Sign (98)");
+}
+
+TT_TEST(token_to_json)
+{
+    tsl_list *l = pattern_list(4, 10);
+    tsl_key *k;
+    TT_OK(tsl_key_generate(TSL_ALG_EDDSA, &k, NULL));
+    tsl_token_params p;
+    memset(&p, 0, sizeof p);
+    p.format = TSL_FORMAT_CWT;
+    p.sub = "https://x/2";
+    p.iss = "https://issuer";
+    p.kid = "\x01\x02";
+    p.iat = 1;
+    uint8_t *tok;
+    size_t tl;
+    TT_OK(tsl_token_sign(l, &p, k, &tok, &tl, NULL));
+    tsl_token *t;
+    TT_OK(tsl_token_parse(tok, tl, NULL, &t, NULL));
+    char *j;
+    TT_OK(tsl_token_to_json(t, &j, NULL));
+    TT_CONTAINS(j, "\"format\":\"cwt\"");
+    TT_CONTAINS(j, "\"alg\":\"EdDSA\"");
+    TT_CONTAINS(j, "\"kid\":{\"hex\":\"0102\"}");
+    TT_CONTAINS(j, "\"iss\":\"https://issuer\"");
+    TT_CONTAINS(j, "\"bits\":4");
+    tsl_free(j);
+    tsl_token_free(t);
+    tsl_free(tok);
+    tsl_key_free(k);
+    tsl_list_free(l);
+}

@@ -1,0 +1,119 @@
+/* cmd_keygen.c - `tsl keygen`: make a new signing key, write the private half with safe
+ * permissions, print the public JWK with a kid derived from its RFC 7638 thumbprint. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tsl keygen --alg ALG [--out FILE]\n"
+            "\n"
+            "Generates a key for ALG (ES256 ES384 ES512 EdDSA RS256..PS512 HS256) and prints\n"
+            "its public JWK on standard output, with \"kid\" set to the RFC 7638 thumbprint.\n"
+            "The private key (PEM, PKCS#8; for HS256 a private JWK) goes to FILE, created\n"
+            "with mode 0600 and never overwritten; without --out it is printed first, on\n"
+            "standard output.\n"
+            "\n"
+            "Exit status: 0 success, 2 usage or I/O error (FILE exists, cannot be written).\n");
+}
+
+/* Writes text to a new file only the owner can read. */
+static int write_private(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        cli_err("keygen", "%s: %s", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    size_t n = strlen(text), off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, text + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            cli_err("keygen", "%s: %s", path, strerror(errno));
+            close(fd);
+            return EXIT_USAGE;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        cli_err("keygen", "%s: %s", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+int cmd_keygen(int argc, char **argv)
+{
+    static const struct option opts[] = {{"alg", required_argument, NULL, 'a'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    tsl_alg alg = TSL_ALG_UNKNOWN;
+    const char *out = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            if ((alg = tsl_alg_from_name(optarg)) == TSL_ALG_UNKNOWN) {
+                cli_err("keygen", "--alg: \"%s\" is not a supported algorithm", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'o': out = optarg; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (alg == TSL_ALG_UNKNOWN || optind != argc) {
+        cli_err("keygen", alg == TSL_ALG_UNKNOWN ? "--alg is required" : "unexpected argument");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_key *key = NULL;
+    char *kid = NULL, *priv = NULL, *pub = NULL;
+    tsl_status st = tsl_key_generate(alg, &key, &err);
+    if (st == TSL_OK)
+        st = tsl_key_thumbprint(key, &kid, &err);
+    if (st == TSL_OK)
+        st = tsl_key_set_kid(key, kid, &err);
+    if (st == TSL_OK)
+        st = tsl_key_to_private(key, &priv, &err);
+    /* An HMAC secret has no public half to print. */
+    if (st == TSL_OK && alg != TSL_ALG_HS256)
+        st = tsl_key_to_public_jwk(key, &pub, &err);
+    int rc = st == TSL_OK ? EXIT_OK : cli_fail("keygen", &err, st);
+    if (rc == EXIT_OK) {
+        if (out != NULL)
+            rc = write_private(out, priv);
+        else
+            fputs(priv, stdout);
+    }
+    if (rc == EXIT_OK) {
+        if (pub != NULL)
+            printf("%s\n", pub);
+        else
+            fprintf(stderr, "tsl keygen: HS256 secret, kid %s\n", kid);
+        if (fflush(stdout) != 0) {
+            cli_err("keygen", "write error on standard output");
+            rc = EXIT_USAGE;
+        }
+    }
+    if (priv != NULL) {
+        /* Do not leave the private key in freed memory. */
+        explicit_bzero(priv, strlen(priv));
+        tsl_free(priv);
+    }
+    tsl_free(pub);
+    tsl_free(kid);
+    tsl_key_free(key);
+    return rc;
+}
