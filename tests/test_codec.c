@@ -322,3 +322,38 @@ TT_TEST(json_alloc_failure_sweep)
     }
     TT_CHECK(succeeded);
 }
+
+TT_TEST(compress_parallel_chunk_joins)
+{
+    /* Lists over 1 MiB are compressed in chunks and joined (src/deflate.c). Different
+     * contents put each chunk's end at different bit positions within its last byte;
+     * stock zlib must inflate every join to the original bytes. */
+    static const uint64_t seeds[] = {1, 2, 3, 5, 8, 13};
+    for (size_t k = 0; k < sizeof seeds / sizeof seeds[0]; k++) {
+        const size_t n = ((size_t)3 << 20) + 123 * k;
+        tsl_list *l;
+        TT_OK(tsl_list_new(8, n, &l, NULL));
+        uint64_t s = seeds[k];
+        for (size_t i = 0; i < n; i++) {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            /* sparse, with a dense stretch in each chunk */
+            if ((i >> 16) % 5 == k % 5 || s % 97 == 0)
+                TT_OK(tsl_list_set(l, i, (unsigned)(s >> 56)));
+        }
+        uint8_t *z;
+        size_t zl;
+        TT_OK(tsl_list_compress(l, 9, &z, &zl, NULL));
+        uint8_t *back = malloc(n + 1);
+        uLongf bl = n + 1;
+        TT_EQ_U(uncompress(back, &bl, z, zl), Z_OK);
+        TT_EQ_U(bl, n);
+        size_t nb;
+        const uint8_t *b = tsl_list_bytes(l, &nb);
+        TT_EQ_MEM(back, b, n);
+        free(back);
+        tsl_free(z);
+        tsl_list_free(l);
+    }
+}
