@@ -17,6 +17,12 @@
  *   bench gen N BITS                   prints "IDX VALUE" for every non-zero entry of
  *                                      the generated list, ascending: input for
  *                                      `tsl encode`
+ *   bench token N BITS FORMAT ALG      a Status List Token of the list (FORMAT jwt or
+ *                                      cwt, ALG ES256 or EdDSA): signs per second
+ *                                      (compression included), the decode (parse and
+ *                                      inflate) on its own, verifications per second of
+ *                                      the parsed token, and a bare OpenSSL verify of
+ *                                      the same bytes and signature for comparison
  *
  * The generator (documented in BENCHMARKS.md): a list of N entries of BITS bits, all 0,
  * then N/100 draws of xorshift64 (shifts 13, 7, 17) from seed 42. Draw r sets entry
@@ -28,7 +34,12 @@
  * Peak RSS is getrusage(RUSAGE_SELF).ru_maxrss (KiB on Linux). Times are wall clock
  * (CLOCK_MONOTONIC); encode also reports cpu_seconds (CLOCK_PROCESS_CPUTIME_ID) for a
  * machine where other processes compete for the cores. */
+#include "crypto.h"
+#include "token_int.h"
 #include "tsl.h"
+
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -365,8 +376,137 @@ static void usage(void)
                     "       bench decode N BITS [FILE [LEVEL]]\n"
                     "       bench lookup N BITS [COUNT]\n"
                     "       bench zlib N BITS [LEVEL]\n"
-                    "       bench gen N BITS\n");
+                    "       bench gen N BITS\n"
+                    "       bench token N BITS jwt|cwt ES256|EdDSA\n");
     exit(2);
+}
+
+/* ECDSA raw r||s to DER, for the bare OpenSSL comparison. */
+static unsigned char *raw_to_der(const uint8_t *sig, size_t len, size_t *der_len)
+{
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(sig, (int)(len / 2), NULL);
+    BIGNUM *s = BN_bin2bn(sig + len / 2, (int)(len / 2), NULL);
+    unsigned char *der = NULL;
+    if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1)
+        return NULL;
+    int n = i2d_ECDSA_SIG(es, &der);
+    ECDSA_SIG_free(es);
+    *der_len = n > 0 ? (size_t)n : 0;
+    return n > 0 ? der : NULL;
+}
+
+/* One verification as an application calling OpenSSL directly would do it. */
+static int bare_verify(EVP_PKEY *pk, const EVP_MD *md, const uint8_t *sig, size_t sig_len,
+                       const uint8_t *msg, size_t len)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = c != NULL && EVP_DigestVerifyInit(c, NULL, md, NULL, pk) == 1 &&
+             EVP_DigestVerify(c, sig, sig_len, msg, len) == 1;
+    EVP_MD_CTX_free(c);
+    return ok;
+}
+
+static int cmd_token(uint64_t n, unsigned bits, const char *format, const char *alg_name)
+{
+    tsl_alg alg = tsl_alg_from_name(alg_name);
+    tsl_format fmt = strcmp(format, "cwt") == 0 ? TSL_FORMAT_CWT : TSL_FORMAT_JWT;
+    if (alg != TSL_ALG_ES256 && alg != TSL_ALG_EDDSA)
+        usage();
+    tsl_list *l = generate(n, bits);
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_key *key = NULL;
+    tsl_keyset *ks = NULL;
+    tsl_status st = tsl_key_generate(alg, &key, &err);
+    if (st == TSL_OK)
+        st = tsl_keyset_new(&ks, &err);
+    if (st == TSL_OK)
+        st = tsl_keyset_add(ks, key, &err);
+    if (st != TSL_OK)
+        die("key", st, &err);
+    tsl_token_params p;
+    memset(&p, 0, sizeof p);
+    p.format = fmt;
+    p.alg = alg;
+    p.sub = "https://example.com/statuslists/bench";
+    p.iat = 1700000000;
+    p.exp = 1800000000;
+    p.ttl = 3600;
+
+    /* Signing: compression of the list included, as a publisher pays it. */
+    const int sign_rounds = 5;
+    uint8_t *tok = NULL;
+    size_t tok_len = 0;
+    double t0 = now();
+    for (int k = 0; k < sign_rounds; k++) {
+        tsl_free(tok);
+        if ((st = tsl_token_sign(l, &p, key, &tok, &tok_len, &err)) != TSL_OK)
+            die("sign", st, &err);
+    }
+    double sign_s = (now() - t0) / sign_rounds;
+
+    /* Decode: parse, base64url, inflate; best of 3. */
+    double parse_s = 1e9;
+    tsl_token *t = NULL;
+    for (int k = 0; k < REPEATS; k++) {
+        tsl_token_free(t);
+        t = NULL;
+        double a = now();
+        if ((st = tsl_token_parse(tok, tok_len, NULL, &t, &err)) != TSL_OK)
+            die("parse", st, &err);
+        double d = now() - a;
+        if (d < parse_s)
+            parse_s = d;
+    }
+
+    /* Verification of the parsed token, and the bare OpenSSL call on the same bytes. */
+    const int rounds = 2000;
+    tsl_verify_opts o;
+    memset(&o, 0, sizeof o);
+    o.keys = ks;
+    o.sub = p.sub;
+    o.now = 1700000100;
+    double best_ours = 1e9, best_bare = 1e9;
+    size_t sig_len = t->sig_len;
+    unsigned char *sig = t->sig;
+    unsigned char *der = NULL;
+    const EVP_MD *md = NULL;
+    if (alg == TSL_ALG_ES256) {
+        der = raw_to_der(t->sig, t->sig_len, &sig_len);
+        sig = der;
+        md = EVP_sha256();
+    }
+    for (int r = 0; r < REPEATS; r++) {
+        double a = now();
+        for (int k = 0; k < rounds; k++)
+            if ((st = tsl_token_verify(t, &o, &err)) != TSL_OK)
+                die("verify", st, &err);
+        double ours = (now() - a) / rounds;
+        a = now();
+        for (int k = 0; k < rounds; k++)
+            if (!bare_verify(key->pkey, md, sig, sig_len, t->tbs, t->tbs_len))
+                die("bare verify", TSL_ERR_SIGNATURE, &err);
+        double bare = (now() - a) / rounds;
+        if (ours < best_ours)
+            best_ours = ours;
+        if (bare < best_bare)
+            best_bare = bare;
+    }
+    printf("{\"case\":\"token\",\"n\":%" PRIu64 ",\"bits\":%u,\"format\":\"%s\",\"alg\":\"%s\","
+           "\"token_bytes\":%zu,\"sign_per_second\":%.1f,\"sign_seconds\":%.6f,"
+           "\"decode_seconds\":%.6f,\"verify_per_second\":%.0f,"
+           "\"openssl_verify_per_second\":%.0f,\"verify_cost_ratio\":%.3f,"
+           "\"peak_rss_kb\":%ld}\n",
+           n, bits, format, alg_name, tok_len, 1 / sign_s, sign_s, parse_s, 1 / best_ours,
+           1 / best_bare, best_ours / best_bare, peak_rss_kb());
+    OPENSSL_free(der);
+    tsl_token_free(t);
+    tsl_free(tok);
+    tsl_keyset_free(ks);
+    tsl_key_free(key);
+    tsl_list_free(l);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -405,6 +545,8 @@ int main(int argc, char **argv)
             usage();
         return cmd_zlib(n, (unsigned)bits, (int)level);
     }
+    if (strcmp(cmd, "token") == 0 && argc == 6)
+        return cmd_token(n, (unsigned)bits, argv[4], argv[5]);
     if (strcmp(cmd, "gen") == 0 && argc == 4)
         return cmd_gen(n, (unsigned)bits);
     usage();

@@ -46,6 +46,12 @@ for n in $SIZES; do
         run lookup "$n" "$bits"
     done
 done
+# Status List Tokens of a 10^6-entry list: sign, decode, verify vs bare OpenSSL.
+for fmt in jwt cwt; do
+    for alg in ES256 EdDSA; do
+        run token 1000000 1 "$fmt" "$alg"
+    done
+done
 # The fast level at the largest size: the trade-off the header documents.
 run encode "$CLI_N" 1 6
 
