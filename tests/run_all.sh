@@ -86,6 +86,12 @@ done
 # 3. The command-line contract.
 part cli sh tests/cli.sh "$BUILD"
 
+# 3b. make install with PREFIX and DESTDIR, and a program built with pkg-config. Not
+# under the sanitizers: the installed library would need their runtime to link.
+if [ "${TSL_SANITIZED:-}" != 1 ]; then
+    part install sh tests/install.sh "$BUILD"
+fi
+
 # 4. Cross-checks against Python's zlib, base64 and cbor2. deps.sh installs them, so a
 # missing module is a failure, not a skip.
 if [ -x "$PY" ]; then

@@ -1279,3 +1279,98 @@ TT_TEST(alg_names_and_cose_ids)
     TT_EQ_U(tsl_alg_from_cose_id(-6), TSL_ALG_UNKNOWN); /* "direct" */
     TT_EQ_U(tsl_alg_cose_id(TSL_ALG_UNKNOWN), 0);
 }
+
+/* ---- tokens carrying x5c / x5chain ---- */
+
+/* Signs a small list with the PKI's leaf key, carrying chain x[0..n) in the header. */
+static tsl_status sign_with_chain(tsl_format f, X509 **x, size_t n, uint8_t **tok,
+                                  size_t *tl)
+{
+    char *pem = pem_of(pki.leaf_key, OSSL_KEYMGMT_SELECT_KEYPAIR, "PrivateKeyInfo");
+    tsl_key *k = NULL;
+    tsl_list *l = NULL;
+    uint8_t *der[4] = {NULL};
+    size_t len[4];
+    for (size_t i = 0; i < n; i++)
+        len[i] = (size_t)i2d_X509(x[i], &der[i]);
+    tsl_token_params p;
+    memset(&p, 0, sizeof p);
+    p.format = f;
+    p.sub = "https://example.com/statuslists/x5c";
+    p.iat = T0 + 100;
+    p.exp = T0 + 2 * YEAR;
+    p.x5c = (const uint8_t *const *)der;
+    p.x5c_len = len;
+    p.x5c_count = n;
+    tsl_status st = from_pem_str(pem, &k, NULL);
+    if (st == TSL_OK)
+        st = tsl_list_new(1, 16, &l, NULL);
+    if (st == TSL_OK)
+        st = tsl_list_set(l, 3, 1);
+    if (st == TSL_OK)
+        st = tsl_token_sign(l, &p, k, tok, tl, NULL);
+    for (size_t i = 0; i < n; i++)
+        OPENSSL_free(der[i]);
+    tsl_list_free(l);
+    tsl_key_free(k);
+    free(pem);
+    return st;
+}
+
+static tsl_status verify_token(const uint8_t *tok, size_t tl, X509 *anchor, int eku,
+                               time_t now, tsl_error *err)
+{
+    tsl_token *t = NULL;
+    tsl_trust *trust = anchor ? trust_of(anchor) : NULL;
+    tsl_error_clear(err);
+    tsl_status st = tsl_token_parse(tok, tl, NULL, &t, err);
+    if (st == TSL_OK) {
+        tsl_verify_opts o;
+        memset(&o, 0, sizeof o);
+        o.trust = trust;
+        o.require_eku = eku;
+        o.now = now;
+        st = tsl_token_verify(t, &o, err);
+    }
+    tsl_token_free(t);
+    tsl_trust_free(trust);
+    return st;
+}
+
+TT_TEST(token_x5c_chains_to_anchor)
+{
+    TT_CHECK(make_pki());
+    for (int f = TSL_FORMAT_JWT; f <= TSL_FORMAT_CWT; f++) {
+        uint8_t *tok;
+        size_t tl;
+        tsl_error err;
+        X509 *chain1[] = {pki.leaf};
+        TT_OK(sign_with_chain((tsl_format)f, chain1, 1, &tok, &tl));
+        TT_OK(verify_token(tok, tl, pki.ca, 1, T0 + YEAR, &err));
+        TT_ERR(verify_token(tok, tl, pki.other_ca, 0, T0 + YEAR, &err), TSL_ERR_TRUST);
+        /* The token's own certificate is never trusted without an anchor. */
+        TT_ERR(verify_token(tok, tl, NULL, 0, T0 + YEAR, &err), TSL_ERR_TRUST);
+        TT_CONTAINS(err.msg, "trust anchors");
+        /* A leaf past its notAfter fails even though the token has not expired. */
+        TT_ERR(verify_token(tok, tl, pki.ca, 0, T0 + 11 * YEAR, &err), TSL_ERR_TRUST);
+        tsl_free(tok);
+
+        X509 *noeku[] = {pki.leaf_noeku};
+        TT_OK(sign_with_chain((tsl_format)f, noeku, 1, &tok, &tl));
+        TT_OK(verify_token(tok, tl, pki.ca, 0, T0 + YEAR, &err));
+        TT_ERR(verify_token(tok, tl, pki.ca, 1, T0 + YEAR, &err), TSL_ERR_TRUST);
+        TT_CONTAINS(err.msg, "EKU");
+        tsl_free(tok);
+
+        X509 *via_int[] = {pki.leaf_by_int, pki.inter};
+        TT_OK(sign_with_chain((tsl_format)f, via_int, 2, &tok, &tl));
+        TT_OK(verify_token(tok, tl, pki.ca, 1, T0 + YEAR, &err));
+        tsl_free(tok);
+
+        /* A chain whose leaf holds another key: the signature check fails. */
+        X509 *wrong[] = {pki.inter};
+        TT_OK(sign_with_chain((tsl_format)f, wrong, 1, &tok, &tl));
+        TT_CHECK(verify_token(tok, tl, pki.ca, 0, T0 + YEAR, &err) != TSL_OK);
+        tsl_free(tok);
+    }
+}
