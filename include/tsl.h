@@ -495,6 +495,153 @@ TSL_API const tsl_list *tsl_token_list(const tsl_token *t);
 TSL_API tsl_status tsl_token_to_json(const tsl_token *t, char **out, tsl_error *err);
 
 /* ---------------------------------------------------------------------------------- */
+/* Update batches: "IDX STATUS" and "FIRST-LAST STATUS" lines                           */
+
+/* A parsed batch of status changes, kept as ranges (a range line never expands). */
+typedef struct tsl_batch tsl_batch;
+
+/* One item: entries first..last (inclusive) get value. */
+typedef struct {
+    uint64_t first, last;
+    uint32_t value;
+    uint64_t line; /* the input line it came from, 1-based */
+} tsl_batch_item;
+
+/* A status name or number: VALID, INVALID, SUSPENDED, APPLICATION_SPECIFIC (any case)
+ * or a decimal number 0-255. Returns 1 and sets *value, or 0. */
+TSL_API int tsl_status_parse(const char *text, size_t len, unsigned *value);
+
+/* A new, empty batch for a list of `size` entries of `bits` bits: every item added is
+ * checked against both. Errors: TSL_ERR_ARG (bits), TSL_ERR_NOMEM. */
+TSL_API tsl_status tsl_batch_new(unsigned bits, uint64_t size, tsl_batch **out,
+                                 tsl_error *err);
+TSL_API void tsl_batch_free(tsl_batch *b);
+
+/* Parses one input line (without its newline; a trailing '\r' is allowed): blank,
+ * a '#' comment, "IDX STATUS" or "FIRST-LAST STATUS", fields separated by spaces or
+ * tabs, a '#' comment may follow. Numbers are decimal without sign; a range must not be
+ * reversed; indices must be below the size; the value must fit in bits (SUSPENDED needs
+ * bits >= 2). At most TSL_BATCH_MAX_LINE bytes. Errors: TSL_ERR_MALFORMED,
+ * TSL_ERR_INDEX, TSL_ERR_VALUE, TSL_ERR_LIMIT, each message starting "line N: ". On
+ * error the batch is unchanged. */
+#define TSL_BATCH_MAX_LINE 4096
+TSL_API tsl_status tsl_batch_add_line(tsl_batch *b, const char *line, size_t len,
+                                      uint64_t lineno, tsl_error *err);
+
+/* Adds one item directly (same checks; lineno 0 means "not from a line"). */
+TSL_API tsl_status tsl_batch_add(tsl_batch *b, uint64_t first, uint64_t last,
+                                 unsigned value, uint64_t lineno, tsl_error *err);
+
+/* Items in input order, and how many entries they cover in all. */
+TSL_API size_t tsl_batch_count(const tsl_batch *b);
+TSL_API const tsl_batch_item *tsl_batch_items(const tsl_batch *b);
+TSL_API uint64_t tsl_batch_entries(const tsl_batch *b);
+
+/* Applies the batch to l in order (later items win), all or nothing. With final_invalid
+ * set, an entry that is INVALID (1) in l may not become anything else: the first such
+ * item fails the whole call with TSL_ERR_VALUE and "line N: index I is INVALID, which is
+ * final". */
+TSL_API tsl_status tsl_batch_apply(const tsl_batch *b, tsl_list *l, int final_invalid,
+                                   tsl_error *err);
+
+/* ---------------------------------------------------------------------------------- */
+/* The issuer store (SQLite): lists, allocation, updates, published tokens              */
+
+/* One SQLite file shared safely by several processes: WAL journal, synchronous=FULL,
+ * writers serialised by BEGIN IMMEDIATE with a busy timeout. Once a changing call
+ * returns TSL_OK its change is durable; a process killed mid-call leaves the previous
+ * state whole. A handle is used by one thread at a time. */
+typedef struct tsl_store tsl_store;
+
+/* Opens (and on first use creates) the store at path. TSL_ERR_IO names the SQLite
+ * error; a file that is not a tsl store gives TSL_ERR_MALFORMED. */
+TSL_API tsl_status tsl_store_open(const char *path, tsl_store **out, tsl_error *err);
+TSL_API void tsl_store_close(tsl_store *st);
+
+/* Which token forms a list publishes (bit mask). */
+#define TSL_PUBLISH_JWT 1u
+#define TSL_PUBLISH_CWT 2u
+
+/* A list's settings. Strings are borrowed on input and owned by the store's result
+ * (valid until tsl_list_info_free()) on output. */
+typedef struct {
+    const char *id;          /* [A-Za-z0-9._-], 1 to 64 characters */
+    const char *uri;         /* the sub of its tokens, where it is served */
+    unsigned bits;           /* 1, 2, 4, 8 */
+    uint64_t size;           /* entries */
+    const char *key_path;    /* signing key: a path, never the key itself */
+    tsl_alg alg;             /* TSL_ALG_UNKNOWN: from the key */
+    const char *kid;         /* NULL: from the key (its kid or thumbprint) */
+    const char *x5c_path;    /* certificate chain PEM, or NULL */
+    int64_t lifetime;        /* exp - iat of published tokens, seconds; 0: 86400 */
+    int64_t ttl;             /* ttl claim, seconds; 0: absent */
+    unsigned formats;        /* TSL_PUBLISH_*; 0: both */
+    uint64_t decoys;         /* entries set to decoy_value at creation, never allocated */
+    unsigned decoy_value;    /* 0: INVALID */
+    int final_invalid;       /* on creation: 1 (INVALID is final) unless set to -1 */
+    const char *aggregation_uri; /* NULL: none */
+    /* Filled in by the store on output: */
+    int64_t created, updated; /* unix seconds */
+    uint64_t allocated;       /* indices handed out so far */
+    uint64_t capacity;        /* size - decoys: how many can ever be allocated */
+    int64_t last_published;   /* iat of the newest token, 0 if none */
+    uint64_t version;         /* increases with every committed change of statuses */
+} tsl_list_info;
+
+/* Creates a list, all entries VALID except the decoys. Checks the id, bits, size (1 to
+ * TSL_STORE_MAX_SIZE entries), decoys (fewer than size), that the key file loads and
+ * fits alg, and the x5c file. TSL_ERR_ARG for a bad setting, TSL_ERR_UNSUPPORTED for an
+ * id that exists. */
+#define TSL_STORE_MAX_SIZE ((uint64_t)1 << 36)
+TSL_API tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_info *info,
+                                         tsl_error *err);
+
+/* Lists the ids, sorted; *ids is an array of *n strings, freed with
+ * tsl_store_ids_free(). */
+TSL_API tsl_status tsl_store_list_ids(tsl_store *st, char ***ids, size_t *n,
+                                      tsl_error *err);
+TSL_API void tsl_store_ids_free(char **ids, size_t n);
+
+/* Reads a list's settings and counters. TSL_ERR_INDEX if there is no such list. */
+TSL_API tsl_status tsl_store_list_info(tsl_store *st, const char *id, tsl_list_info *out,
+                                       tsl_error *err);
+TSL_API void tsl_list_info_free(tsl_list_info *info);
+
+/* Loads a list's current statuses (with its aggregation_uri) into a new tsl_list;
+ * *version receives the version read (may be NULL). */
+TSL_API tsl_status tsl_store_list_load(tsl_store *st, const char *id, tsl_list **out,
+                                       uint64_t *version, tsl_error *err);
+
+/* Allocates n indices, distinct from every index ever handed out by this list and from
+ * its decoys, in an order drawn from a keyed pseudorandom permutation whose key comes
+ * from the CSPRNG (README: "Index allocation"). Fails with TSL_ERR_LIMIT, allocating
+ * nothing, when fewer than n are left. out must have room for n. */
+TSL_API tsl_status tsl_store_alloc(tsl_store *st, const char *id, uint64_t n,
+                                   uint64_t *out, tsl_error *err);
+
+/* Applies a batch in one transaction, all or nothing, rewriting only the chunks it
+ * touches, and records it in the audit trail with `source` (a file name, "-", "set").
+ * force: allow changing INVALID entries of a list whose INVALID is final. dry_run:
+ * check everything, change nothing. *changed (may be NULL) receives the number of
+ * entries whose value changed. */
+TSL_API tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_batch *b,
+                                    int force, int dry_run, const char *source,
+                                    uint64_t *changed, tsl_error *err);
+
+/* Signs the current statuses in every configured format (or only `formats` if non-zero)
+ * with the list's key, records the tokens in the history and drops recorded tokens that
+ * expired more than `retention` seconds ago (< 0: keep all). now 0: the current time. */
+TSL_API tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats,
+                                     int64_t now, int64_t retention, tsl_error *err);
+
+/* The newest recorded token of a form (at == 0), or the newest one with
+ * iat <= at < exp. TSL_ERR_INDEX if none. *out (tsl_free) is the token's bytes; iat and
+ * exp may be NULL. */
+TSL_API tsl_status tsl_store_token(tsl_store *st, const char *id, tsl_format format,
+                                   int64_t at, uint8_t **out, size_t *out_len,
+                                   int64_t *iat, int64_t *exp, tsl_error *err);
+
+/* ---------------------------------------------------------------------------------- */
 /* Memory                                                                               */
 
 /* Frees memory the library returned through a `uint8_t **` or `char **` result. */

@@ -50,9 +50,6 @@ int cli_next_line(cli_lines *r);
 /* Strict decimal parsing: digits only, no sign, no spaces, no overflow. */
 bool cli_parse_u64(const char *s, uint64_t *out);
 
-/* Parses a status value: a decimal number or a registered name (VALID, INVALID,
- * SUSPENDED, APPLICATION_SPECIFIC; case-insensitive). */
-bool cli_parse_status(const char *s, unsigned *out);
 
 /* What an input holds, told from its first bytes: a StatusList JSON object ('{' after
  * white space), a StatusList CBOR map (a map head), or else a token (JWT text, CWT bytes,

@@ -80,7 +80,7 @@ static int parse_line(char *line, unsigned long lineno, uint64_t *idx, unsigned 
                 a);
         return -1;
     }
-    if (!cli_parse_status(b, value)) {
+    if (!tsl_status_parse(b, strlen(b), value)) {
         cli_err("encode", "line %lu: status \"%.40s\" is not a number 0-255 or a status name",
                 lineno, b);
         return -1;

@@ -6,7 +6,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 void cli_err(const char *cmd, const char *fmt, ...)
 {
@@ -180,28 +179,4 @@ bool cli_parse_u64(const char *s, uint64_t *out)
     }
     *out = v;
     return true;
-}
-
-bool cli_parse_status(const char *s, unsigned *out)
-{
-    static const struct {
-        const char *name;
-        unsigned value;
-    } names[] = {{"VALID", TSL_STATUS_VALID},
-                 {"INVALID", TSL_STATUS_INVALID},
-                 {"SUSPENDED", TSL_STATUS_SUSPENDED},
-                 {"APPLICATION_SPECIFIC", TSL_STATUS_APPLICATION_SPECIFIC}};
-    uint64_t v;
-    if (cli_parse_u64(s, &v)) {
-        if (v > 255)
-            return false;
-        *out = (unsigned)v;
-        return true;
-    }
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-        if (strcasecmp(s, names[k].name) == 0) {
-            *out = names[k].value;
-            return true;
-        }
-    return false;
 }
