@@ -198,6 +198,12 @@ TSL_API tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri,
 TSL_API tsl_status tsl_list_compress(const tsl_list *l, int level, uint8_t **out,
                                      size_t *out_len, tsl_error *err);
 
+/* Compresses l now and keeps the stream with it, so that later tsl_list_compress(),
+ * tsl_list_to_json(), tsl_list_to_cbor() and tsl_token_sign() calls at the same level
+ * reuse it instead of compressing again (a publisher signing JWT and CWT compresses
+ * once). Any change to the list's entries drops it. level as tsl_list_compress(). */
+TSL_API tsl_status tsl_list_precompress(tsl_list *l, int level, tsl_error *err);
+
 /* Inflates a zlib stream into a new list of `bits`. Strict: a gzip stream, a raw
  * deflate stream, a bad header, a bad Adler-32 checksum, a truncated stream and bytes
  * after the end of the stream are TSL_ERR_MALFORMED, each with its own message. More

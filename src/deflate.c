@@ -207,6 +207,10 @@ static tsl_status compress_parallel(const uint8_t *in, size_t len, int level, ui
     return TSL_OK;
 }
 
+/* Compresses without looking at the cache. */
+static tsl_status compress_now(const tsl_list *l, int level, uint8_t **out, size_t *out_len,
+                               tsl_error *err);
+
 tsl_status tsl_list_compress(const tsl_list *l, int level, uint8_t **out, size_t *out_len,
                              tsl_error *err)
 {
@@ -216,6 +220,41 @@ tsl_status tsl_list_compress(const tsl_list *l, int level, uint8_t **out, size_t
         level = TSL_LEVEL_DEFAULT;
     if (level < 1 || level > 12)
         return tslp_fail(err, TSL_ERR_ARG, 0, "compress: level %d is not 1 to 12", level);
+    if (l->zcache != NULL && l->zcache_level == level) {
+        uint8_t *copy = tslp_malloc(l->zcache_len);
+        if (copy == NULL)
+            return tslp_fail(err, TSL_ERR_NOMEM, 0, "compress: out of memory");
+        memcpy(copy, l->zcache, l->zcache_len);
+        *out = copy;
+        *out_len = l->zcache_len;
+        return TSL_OK;
+    }
+    return compress_now(l, level, out, out_len, err);
+}
+
+tsl_status tsl_list_precompress(tsl_list *l, int level, tsl_error *err)
+{
+    if (l == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "compress: NULL argument");
+    if (level == 0)
+        level = TSL_LEVEL_DEFAULT;
+    if (l->zcache != NULL && l->zcache_level == level)
+        return TSL_OK;
+    uint8_t *z = NULL;
+    size_t zl = 0;
+    tsl_status st = tsl_list_compress(l, level, &z, &zl, err);
+    if (st != TSL_OK)
+        return st;
+    tslp_list_changed(l);
+    l->zcache = z;
+    l->zcache_len = zl;
+    l->zcache_level = level;
+    return TSL_OK;
+}
+
+static tsl_status compress_now(const tsl_list *l, int level, uint8_t **out, size_t *out_len,
+                               tsl_error *err)
+{
     /* Fast levels take milliseconds even for large lists: chunking would only cost
      * size there. */
     if (l->nbytes > CHUNK_BYTES && level >= 9)

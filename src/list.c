@@ -104,10 +104,18 @@ tsl_status tsl_list_from_bytes(unsigned bits, const uint8_t *bytes, size_t len,
     return tslp_list_adopt(bits, copy, len, out, err);
 }
 
+void tslp_list_changed(tsl_list *l)
+{
+    tslp_free(l->zcache);
+    l->zcache = NULL;
+    l->zcache_len = 0;
+}
+
 void tsl_list_free(tsl_list *l)
 {
     if (l == NULL)
         return;
+    tslp_list_changed(l);
     tslp_free(l->data);
     tslp_free(l->aggregation_uri);
     tslp_free(l);
@@ -170,6 +178,7 @@ tsl_status tsl_list_resize(tsl_list *l, uint64_t size, tsl_error *err)
     }
     l->size = size;
     clear_padding(l);
+    tslp_list_changed(l);
     return TSL_OK;
 }
 
@@ -203,6 +212,8 @@ tsl_status tsl_list_set(tsl_list *l, uint64_t idx, unsigned value)
     if (value >> l->bits != 0)
         return TSL_ERR_VALUE;
     put(l, idx, value);
+    if (l->zcache != NULL)
+        tslp_list_changed(l);
     return TSL_OK;
 }
 
@@ -235,6 +246,7 @@ tsl_status tsl_list_set_range(tsl_list *l, uint64_t first, uint64_t last, unsign
     }
     while (i <= last)
         put(l, i++, value);
+    tslp_list_changed(l);
     return TSL_OK;
 }
 
@@ -256,6 +268,7 @@ tsl_status tsl_list_apply(tsl_list *l, const tsl_entry *entries, size_t n, tsl_e
     }
     for (size_t k = 0; k < n; k++)
         put(l, entries[k].index, entries[k].value);
+    tslp_list_changed(l);
     return TSL_OK;
 }
 

@@ -45,7 +45,13 @@ struct tsl_list {
     uint8_t *data;     /* nbytes bytes; NULL when nbytes == 0 */
     char *aggregation_uri;
     size_t compressed_size; /* of the zlib stream it came from, 0 if none */
+    uint8_t *zcache;        /* tsl_list_precompress(): the stream at zcache_level */
+    size_t zcache_len;
+    int zcache_level;
 };
+
+/* Drops the precompressed stream: every change to a list's entries calls this. */
+void tslp_list_changed(tsl_list *l);
 
 /* Creates a list that adopts data (allocated with tslp_malloc) of nbytes bytes, whose
  * size is nbytes * 8 / bits. On failure data is freed. */

@@ -357,3 +357,47 @@ TT_TEST(compress_parallel_chunk_joins)
         tsl_list_free(l);
     }
 }
+
+TT_TEST(compress_precompressed_reused_until_changed)
+{
+    tsl_list *l;
+    TT_OK(tsl_list_new(1, 4096, &l, NULL));
+    TT_OK(tsl_list_set(l, 9, 1));
+    TT_OK(tsl_list_precompress(l, 0, NULL));
+    uint8_t *a, *b;
+    size_t al, bl;
+    TT_OK(tsl_list_compress(l, 0, &a, &al, NULL));
+    /* The cache is what compress gives: inflating it yields the list. */
+    tsl_list *back;
+    TT_OK(tsl_list_decompress(1, a, al, NULL, &back, NULL));
+    unsigned v;
+    TT_OK(tsl_list_get(back, 9, &v));
+    TT_EQ_U(v, 1);
+    tsl_list_free(back);
+    /* A change drops it: the next stream holds the new entry. */
+    TT_OK(tsl_list_set(l, 10, 1));
+    TT_OK(tsl_list_compress(l, 0, &b, &bl, NULL));
+    TT_OK(tsl_list_decompress(1, b, bl, NULL, &back, NULL));
+    TT_OK(tsl_list_get(back, 10, &v));
+    TT_EQ_U(v, 1);
+    tsl_list_free(back);
+    tsl_free(a);
+    tsl_free(b);
+    /* Ranges, batches and resizes drop it too. */
+    TT_OK(tsl_list_precompress(l, 0, NULL));
+    TT_OK(tsl_list_set_range(l, 100, 200, 1, NULL));
+    TT_OK(tsl_list_compress(l, 0, &b, &bl, NULL));
+    TT_OK(tsl_list_decompress(1, b, bl, NULL, &back, NULL));
+    TT_OK(tsl_list_get(back, 150, &v));
+    TT_EQ_U(v, 1);
+    tsl_list_free(back);
+    tsl_free(b);
+    TT_OK(tsl_list_precompress(l, 0, NULL));
+    TT_OK(tsl_list_resize(l, 8192, NULL));
+    TT_OK(tsl_list_compress(l, 0, &b, &bl, NULL));
+    TT_OK(tsl_list_decompress(1, b, bl, NULL, &back, NULL));
+    TT_EQ_U(tsl_list_size(back), 8192);
+    tsl_list_free(back);
+    tsl_free(b);
+    tsl_list_free(l);
+}

@@ -1,0 +1,684 @@
+/* test_store.c - the issuer store and the allocation permutation: list creation and
+ * settings round trips, id checks, allocation (distinct, in range, never a decoy,
+ * exhaustion allocating nothing), the permutation being a bijection, batch updates
+ * across chunk boundaries with INVALID finality, dry runs, publishing and verifying
+ * tokens of both forms, the token history and retention, and a second handle and a
+ * reopened store seeing committed state. Every test works in its own temp directory. */
+#include "tt.h"
+#include "store_int.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A temp directory with a store and an ES256 key file. */
+typedef struct {
+    char dir[64];
+    char db[128];
+    char key[128];
+    tsl_store *st;
+} fixture;
+
+static int write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(text);
+    int ok = write(fd, text, n) == (ssize_t)n;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static int fx_open(fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/tsl-store-XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    snprintf(f->db, sizeof f->db, "%s/tsl.db", f->dir);
+    snprintf(f->key, sizeof f->key, "%s/key.pem", f->dir);
+    tsl_key *k = NULL;
+    char *pem = NULL;
+    if (tsl_key_generate(TSL_ALG_ES256, &k, NULL) != TSL_OK ||
+        tsl_key_to_private(k, &pem, NULL) != TSL_OK || write_file(f->key, pem, 0600) != 0)
+        return -1;
+    tsl_free(pem);
+    tsl_key_free(k);
+    tsl_error err;
+    tsl_error_clear(&err);
+    if (tsl_store_open(f->db, &f->st, &err) != TSL_OK) {
+        fprintf(stderr, "  open: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Closes the store and removes the directory (it holds only plain files). */
+static void fx_close(fixture *f)
+{
+    tsl_store_close(f->st);
+    f->st = NULL;
+    DIR *d = opendir(f->dir);
+    struct dirent *e;
+    char path[400];
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", f->dir, e->d_name);
+        unlink(path);
+    }
+    if (d != NULL)
+        closedir(d);
+    if (rmdir(f->dir) != 0)
+        fprintf(stderr, "  could not remove %s\n", f->dir);
+}
+
+static tsl_list_info settings(const fixture *f, const char *id, unsigned bits,
+                              uint64_t size)
+{
+    tsl_list_info in;
+    memset(&in, 0, sizeof in);
+    in.id = id;
+    in.uri = "https://example.com/statuslists/1";
+    in.bits = bits;
+    in.size = size;
+    in.key_path = f->key;
+    return in;
+}
+
+static tsl_status create(fixture *f, const char *id, unsigned bits, uint64_t size)
+{
+    tsl_list_info in = settings(f, id, bits, size);
+    return tsl_store_list_create(f->st, &in, NULL);
+}
+
+static unsigned entry(fixture *f, const char *id, uint64_t idx)
+{
+    tsl_list *l = NULL;
+    unsigned v = 999;
+    if (tsl_store_list_load(f->st, id, &l, NULL, NULL) == TSL_OK)
+        tsl_list_get(l, idx, &v);
+    tsl_list_free(l);
+    return v;
+}
+
+/* Applies "first last value" triples as one batch from lines 1, 2, ... */
+static tsl_status update(fixture *f, const char *id, unsigned bits, uint64_t size,
+                         const uint64_t *t, size_t n, int force, int dry, uint64_t *changed,
+                         tsl_error *err)
+{
+    tsl_batch *b = NULL;
+    tsl_status s = tsl_batch_new(bits, size, &b, err);
+    for (size_t k = 0; s == TSL_OK && k < n; k++)
+        s = tsl_batch_add(b, t[3 * k], t[3 * k + 1], (unsigned)t[3 * k + 2], k + 1, err);
+    if (s == TSL_OK)
+        s = tsl_store_update(f->st, id, b, force, dry, "test", changed, err);
+    tsl_batch_free(b);
+    return s;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+TT_TEST(perm_bijection)
+{
+    static const uint64_t sizes[] = {1, 2, 3, 4, 5, 17, 1000, 65537};
+    uint8_t key[TSLP_PERM_KEY_BYTES];
+    for (size_t k = 0; k < sizeof key; k++)
+        key[k] = (uint8_t)(k * 37 + 1);
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        uint64_t n = sizes[s];
+        uint8_t *seen = calloc(n, 1);
+        TT_CHECK(seen != NULL);
+        tslp_perm p;
+        TT_OK(tslp_perm_init(&p, key, n, NULL));
+        for (uint64_t x = 0; x < n; x++) {
+            uint64_t y = n;
+            TT_OK(tslp_perm_at(&p, x, &y, NULL));
+            TT_CHECK(y < n);
+            TT_CHECK(!seen[y]);
+            seen[y] = 1;
+        }
+        TT_ERR(tslp_perm_at(&p, n, &n, NULL), TSL_ERR_ARG);
+        tslp_perm_done(&p);
+        free(seen);
+    }
+    /* Another key, another order. */
+    tslp_perm a, b;
+    uint8_t key2[TSLP_PERM_KEY_BYTES];
+    memcpy(key2, key, sizeof key2);
+    key2[0] ^= 1;
+    TT_OK(tslp_perm_init(&a, key, 1000000, NULL));
+    TT_OK(tslp_perm_init(&b, key2, 1000000, NULL));
+    int same = 0;
+    for (uint64_t x = 0; x < 100; x++) {
+        uint64_t ya, yb;
+        TT_OK(tslp_perm_at(&a, x, &ya, NULL));
+        TT_OK(tslp_perm_at(&b, x, &yb, NULL));
+        same += ya == yb;
+    }
+    tslp_perm_done(&a);
+    tslp_perm_done(&b);
+    TT_CHECK(same < 5);
+}
+
+TT_TEST(store_create_info_roundtrip)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    struct stat sb;
+    TT_CHECK(stat(f.db, &sb) == 0 && (sb.st_mode & 077) == 0);
+    tsl_list_info in = settings(&f, "list-1", 2, 1000);
+    in.kid = "k1";
+    in.lifetime = 3600;
+    in.ttl = 300;
+    in.formats = TSL_PUBLISH_CWT;
+    in.aggregation_uri = "https://example.com/agg";
+    in.final_invalid = -1;
+    in.alg = TSL_ALG_ES256;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_OK(tsl_store_list_create(f.st, &in, &err));
+    TT_OK(create(&f, "a", 1, 10));
+    tsl_list_info out;
+    TT_OK(tsl_store_list_info(f.st, "list-1", &out, NULL));
+    TT_EQ_STR(out.id, "list-1");
+    TT_EQ_STR(out.uri, in.uri);
+    TT_EQ_U(out.bits, 2);
+    TT_EQ_U(out.size, 1000);
+    TT_CHECK(out.key_path[0] == '/');
+    TT_EQ_STR(out.kid, "k1");
+    TT_CHECK(out.x5c_path == NULL);
+    TT_EQ_U(out.alg, TSL_ALG_ES256);
+    TT_EQ_U(out.lifetime, 3600);
+    TT_EQ_U(out.ttl, 300);
+    TT_EQ_U(out.formats, TSL_PUBLISH_CWT);
+    TT_EQ_STR(out.aggregation_uri, "https://example.com/agg");
+    TT_EQ_U(out.final_invalid, 0);
+    TT_EQ_U(out.decoy_value, TSL_STATUS_INVALID);
+    TT_EQ_U(out.allocated, 0);
+    TT_EQ_U(out.capacity, 1000);
+    TT_EQ_U(out.version, 0);
+    TT_EQ_U(out.last_published, 0);
+    TT_CHECK(out.created > 0 && out.updated == out.created);
+    tsl_list_info_free(&out);
+    TT_CHECK(out.id == NULL);
+    TT_OK(tsl_store_list_info(f.st, "a", &out, NULL));
+    TT_EQ_U(out.lifetime, 86400);
+    TT_EQ_U(out.formats, TSL_PUBLISH_JWT | TSL_PUBLISH_CWT);
+    TT_EQ_U(out.final_invalid, 1);
+    TT_CHECK(out.kid == NULL && out.aggregation_uri == NULL);
+    tsl_list_info_free(&out);
+    char **ids;
+    size_t n;
+    TT_OK(tsl_store_list_ids(f.st, &ids, &n, NULL));
+    TT_EQ_U(n, 2);
+    TT_EQ_STR(ids[0], "a");
+    TT_EQ_STR(ids[1], "list-1");
+    tsl_store_ids_free(ids, n);
+    tsl_list *l = NULL;
+    uint64_t version = 9;
+    TT_OK(tsl_store_list_load(f.st, "list-1", &l, &version, NULL));
+    TT_EQ_U(version, 0);
+    TT_EQ_U(tsl_list_size(l), 1000);
+    TT_EQ_U(tsl_list_bits(l), 2);
+    TT_EQ_STR(tsl_list_aggregation_uri(l), "https://example.com/agg");
+    uint64_t counts[256];
+    tsl_list_count(l, counts);
+    TT_EQ_U(counts[0], 1000);
+    tsl_list_free(l);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_list_info(f.st, "nope", &out, &err), TSL_ERR_INDEX);
+    TT_CONTAINS(err.msg, "list \"nope\": no such list");
+    fx_close(&f);
+}
+
+TT_TEST(store_create_checks)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    static const char *bad[] = {"", "a b", "a/b", "é", "x;DROP TABLE lists",
+                                "0123456789012345678901234567890123456789012345678901234567890"
+                                "1234"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+        TT_ERR(create(&f, bad[k], 1, 10), TSL_ERR_ARG);
+    TT_OK(create(&f, "0123456789012345678901234567890123456789012345678901234567890123", 1,
+                 10));
+    TT_OK(create(&f, "A.b_c-9", 1, 10));
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_list_info in = settings(&f, "A.b_c-9", 1, 10);
+    TT_ERR(tsl_store_list_create(f.st, &in, &err), TSL_ERR_UNSUPPORTED);
+    TT_CONTAINS(err.msg, "already exists");
+    TT_ERR(create(&f, "z", 3, 10), TSL_ERR_ARG);
+    TT_ERR(create(&f, "z", 1, 0), TSL_ERR_ARG);
+    TT_ERR(create(&f, "z", 1, TSL_STORE_MAX_SIZE + 1), TSL_ERR_ARG);
+    in = settings(&f, "z", 1, 10);
+    in.decoys = 10;
+    TT_ERR(tsl_store_list_create(f.st, &in, NULL), TSL_ERR_ARG);
+    in.decoys = 1;
+    in.decoy_value = TSL_STATUS_SUSPENDED;
+    TT_ERR(tsl_store_list_create(f.st, &in, NULL), TSL_ERR_ARG);
+    in = settings(&f, "z", 1, 10);
+    in.key_path = "/nonexistent/key.pem";
+    TT_ERR(tsl_store_list_create(f.st, &in, NULL), TSL_ERR_IO);
+    in = settings(&f, "z", 1, 10);
+    in.alg = TSL_ALG_RS256;
+    TT_ERR(tsl_store_list_create(f.st, &in, NULL), TSL_ERR_KEY);
+    in = settings(&f, "z", 1, 10);
+    in.uri = NULL;
+    TT_ERR(tsl_store_list_create(f.st, &in, NULL), TSL_ERR_ARG);
+    char **ids;
+    size_t n;
+    TT_OK(tsl_store_list_ids(f.st, &ids, &n, NULL));
+    TT_EQ_U(n, 2);
+    tsl_store_ids_free(ids, n);
+    fx_close(&f);
+}
+
+TT_TEST(store_open_refuses_foreign)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    char path[160];
+    tsl_store *st = NULL;
+    snprintf(path, sizeof path, "%s/text", f.dir);
+    TT_CHECK(write_file(path, "this is not a database, not at all, no sir, not one bit\n",
+                        0600) == 0);
+    TT_ERR(tsl_store_open(path, &st, NULL), TSL_ERR_MALFORMED);
+    /* Another application's SQLite file. */
+    snprintf(path, sizeof path, "%s/other.db", f.dir);
+    sqlite3 *db;
+    TT_CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    TT_CHECK(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_open(path, &st, &err), TSL_ERR_MALFORMED);
+    TT_CONTAINS(err.msg, "not a tsl store");
+    /* A newer schema. */
+    TT_CHECK(sqlite3_open(f.db, &db) == SQLITE_OK);
+    TT_CHECK(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+                          NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_open(f.db, &st, &err), TSL_ERR_UNSUPPORTED);
+    TT_CONTAINS(err.msg, "newer");
+    fx_close(&f);
+}
+
+TT_TEST(store_alloc_distinct_and_decoys)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    tsl_list_info in = settings(&f, "d", 2, 5000);
+    in.decoys = 500;
+    in.decoy_value = TSL_STATUS_SUSPENDED;
+    TT_OK(tsl_store_list_create(f.st, &in, NULL));
+    tsl_list *l = NULL;
+    TT_OK(tsl_store_list_load(f.st, "d", &l, NULL, NULL));
+    uint64_t counts[256];
+    tsl_list_count(l, counts);
+    TT_EQ_U(counts[TSL_STATUS_SUSPENDED], 500);
+    TT_EQ_U(counts[0], 4500);
+    uint64_t *got = calloc(4500, sizeof *got);
+    TT_CHECK(got != NULL);
+    /* In several calls, as separate commands would. */
+    TT_OK(tsl_store_alloc(f.st, "d", 1, got, NULL));
+    TT_OK(tsl_store_alloc(f.st, "d", 999, got + 1, NULL));
+    TT_OK(tsl_store_alloc(f.st, "d", 3000, got + 1000, NULL));
+    TT_OK(tsl_store_alloc(f.st, "d", 500, got + 4000, NULL));
+    for (size_t k = 0; k < 4500; k++) {
+        unsigned v;
+        TT_CHECK(got[k] < 5000);
+        TT_OK(tsl_list_get(l, got[k], &v));
+        TT_EQ_U(v, 0); /* never a decoy */
+    }
+    qsort(got, 4500, sizeof *got, cmp_u64);
+    for (size_t k = 1; k < 4500; k++)
+        TT_CHECK(got[k] != got[k - 1]);
+    tsl_list_free(l);
+    tsl_list_info out;
+    TT_OK(tsl_store_list_info(f.st, "d", &out, NULL));
+    TT_EQ_U(out.allocated, 4500);
+    TT_EQ_U(out.capacity, 4500);
+    TT_EQ_U(out.decoys, 500);
+    TT_EQ_U(out.version, 0);
+    tsl_list_info_free(&out);
+    uint64_t one;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_alloc(f.st, "d", 1, &one, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "list \"d\": only 0 of 4500 indices left");
+    TT_ERR(tsl_store_alloc(f.st, "nope", 1, &one, NULL), TSL_ERR_INDEX);
+    free(got);
+    fx_close(&f);
+}
+
+TT_TEST(store_alloc_exhaustion_allocates_nothing)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "s", 1, 10));
+    uint64_t out[11];
+    TT_OK(tsl_store_alloc(f.st, "s", 7, out, NULL));
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_alloc(f.st, "s", 4, out, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "only 3 of 10 indices left");
+    tsl_list_info info;
+    TT_OK(tsl_store_list_info(f.st, "s", &info, NULL));
+    TT_EQ_U(info.allocated, 7);
+    tsl_list_info_free(&info);
+    TT_OK(tsl_store_alloc(f.st, "s", 3, out + 7, NULL));
+    qsort(out, 10, sizeof *out, cmp_u64);
+    for (uint64_t k = 0; k < 10; k++)
+        TT_EQ_U(out[k], k);
+    TT_ERR(tsl_store_alloc(f.st, "s", 1, out, NULL), TSL_ERR_LIMIT);
+    TT_OK(tsl_store_alloc(f.st, "s", 0, NULL, NULL));
+    fx_close(&f);
+}
+
+TT_TEST(store_update_ranges_across_chunks)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    /* 1-bit: 524288 entries per chunk; 2-bit: 262144. */
+    const uint64_t size1 = 3 * 524288 + 1000, size2 = 2 * 262144 + 7;
+    TT_OK(create(&f, "one", 1, size1));
+    TT_OK(create(&f, "two", 2, size2));
+    const uint64_t t1[] = {524288 - 3, 2 * 524288 + 5, 1, /* spans three chunks */
+                           size1 - 1, size1 - 1, 1,       /* the very last entry */
+                           0, 0, 1};
+    uint64_t changed = 0;
+    TT_OK(update(&f, "one", 1, size1, t1, 3, 0, 0, &changed, NULL));
+    TT_EQ_U(changed, 524288 + 9 + 1 + 1);
+    tsl_list *l = NULL;
+    uint64_t version;
+    TT_OK(tsl_store_list_load(f.st, "one", &l, &version, NULL));
+    TT_EQ_U(version, 1);
+    uint64_t counts[256];
+    tsl_list_count(l, counts);
+    TT_EQ_U(counts[1], changed);
+    unsigned v;
+    TT_OK(tsl_list_get(l, 524288 - 4, &v));
+    TT_EQ_U(v, 0);
+    TT_OK(tsl_list_get(l, 524288 - 3, &v));
+    TT_EQ_U(v, 1);
+    TT_OK(tsl_list_get(l, 2 * 524288 + 5, &v));
+    TT_EQ_U(v, 1);
+    TT_OK(tsl_list_get(l, 2 * 524288 + 6, &v));
+    TT_EQ_U(v, 0);
+    tsl_list_free(l);
+    /* 2-bit, mixed values, later items win, and a reference list agrees. */
+    const uint64_t t2[] = {10, 262144 + 100, 2, 262140, 262150, 3, 262145, 262145, 0,
+                           size2 - 3, size2 - 1, 2, 5, 5, 1};
+    TT_OK(update(&f, "two", 2, size2, t2, 5, 0, 0, &changed, NULL));
+    tsl_list *ref = NULL;
+    TT_OK(tsl_list_new(2, size2, &ref, NULL));
+    for (size_t k = 0; k < 5; k++)
+        TT_OK(tsl_list_set_range(ref, t2[3 * k], t2[3 * k + 1], (unsigned)t2[3 * k + 2],
+                                 NULL));
+    tsl_list_count(ref, counts);
+    TT_EQ_U(changed, size2 - counts[0]);
+    TT_OK(tsl_store_list_load(f.st, "two", &l, NULL, NULL));
+    size_t la, lb;
+    const uint8_t *a = tsl_list_bytes(l, &la), *b = tsl_list_bytes(ref, &lb);
+    TT_EQ_U(la, lb);
+    TT_EQ_MEM(a, b, la);
+    tsl_list_free(l);
+    /* Setting the same values again changes nothing and keeps the version. */
+    TT_OK(update(&f, "two", 2, size2, t2 + 12, 1, 0, 0, &changed, NULL));
+    TT_EQ_U(changed, 0);
+    uint64_t v2;
+    TT_OK(tsl_store_list_load(f.st, "two", &l, &v2, NULL));
+    TT_EQ_U(v2, 1);
+    tsl_list_free(l);
+    tsl_list_free(ref);
+    fx_close(&f);
+}
+
+TT_TEST(store_update_invalid_is_final)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "l", 2, 100000));
+    const uint64_t inv[] = {70000, 70000, 1, 50, 60, 1};
+    TT_OK(update(&f, "l", 2, 100000, inv, 2, 0, 0, NULL, NULL));
+    /* A range over an INVALID entry, reported by its line and index. */
+    const uint64_t back[] = {0, 0, 2, 40, 99, 0};
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(update(&f, "l", 2, 100000, back, 2, 0, 0, NULL, &err), TSL_ERR_VALUE);
+    TT_EQ_STR(err.msg, "line 2: index 50 is INVALID, which is final; use --force");
+    TT_EQ_U(entry(&f, "l", 0), 0); /* all or nothing */
+    /* Within one batch too: INVALID then VALID. */
+    const uint64_t twice[] = {7, 7, 1, 7, 7, 0};
+    tsl_error_clear(&err);
+    TT_ERR(update(&f, "l", 2, 100000, twice, 2, 0, 0, NULL, &err), TSL_ERR_VALUE);
+    TT_CONTAINS(err.msg, "line 2: index 7 is INVALID");
+    /* INVALID to INVALID is no change and allowed. */
+    TT_OK(update(&f, "l", 2, 100000, inv, 1, 0, 0, NULL, NULL));
+    uint64_t changed = 9;
+    TT_OK(update(&f, "l", 2, 100000, back, 2, 1, 0, &changed, NULL));
+    TT_EQ_U(changed, 1 + 11);
+    TT_EQ_U(entry(&f, "l", 50), 0);
+    TT_EQ_U(entry(&f, "l", 0), 2);
+    /* The per-list policy off. */
+    tsl_list_info in = settings(&f, "free", 1, 100);
+    in.final_invalid = -1;
+    TT_OK(tsl_store_list_create(f.st, &in, NULL));
+    const uint64_t a[] = {3, 3, 1}, b[] = {3, 3, 0};
+    TT_OK(update(&f, "free", 1, 100, a, 1, 0, 0, NULL, NULL));
+    TT_OK(update(&f, "free", 1, 100, b, 1, 0, 0, NULL, NULL));
+    TT_EQ_U(entry(&f, "free", 3), 0);
+    fx_close(&f);
+}
+
+TT_TEST(store_update_dry_run_and_checks)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "l", 1, 1000));
+    const uint64_t t[] = {0, 99, 1};
+    uint64_t changed = 0;
+    TT_OK(update(&f, "l", 1, 1000, t, 1, 0, 1, &changed, NULL));
+    TT_EQ_U(changed, 100);
+    tsl_list *l = NULL;
+    uint64_t version = 9;
+    TT_OK(tsl_store_list_load(f.st, "l", &l, &version, NULL));
+    TT_EQ_U(version, 0);
+    uint64_t counts[256];
+    tsl_list_count(l, counts);
+    TT_EQ_U(counts[0], 1000);
+    tsl_list_free(l);
+    /* SUSPENDED on a 1-bit list: the batch refuses it, and so does the store when the
+     * batch was made for other bits. */
+    tsl_batch *b = NULL;
+    TT_OK(tsl_batch_new(1, 1000, &b, NULL));
+    TT_CHECK(tsl_batch_add(b, 1, 1, TSL_STATUS_SUSPENDED, 1, NULL) != TSL_OK);
+    tsl_batch_free(b);
+    const uint64_t s[] = {5, 5, 2};
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(update(&f, "l", 2, 1000, s, 1, 0, 0, NULL, &err), TSL_ERR_VALUE);
+    TT_CONTAINS(err.msg, "SUSPENDED needs bits of at least 2");
+    const uint64_t far[] = {999, 1000, 1};
+    TT_ERR(update(&f, "l", 1, 2000, far, 1, 0, 0, NULL, NULL), TSL_ERR_INDEX);
+    TT_ERR(update(&f, "nope", 1, 1000, t, 1, 0, 0, NULL, NULL), TSL_ERR_INDEX);
+    /* Versions count committed changes; the audit trail has every batch. */
+    TT_OK(update(&f, "l", 1, 1000, t, 1, 0, 0, NULL, NULL));
+    TT_OK(update(&f, "l", 1, 1000, far, 0, 0, 0, NULL, NULL));
+    tsl_list_info info;
+    TT_OK(tsl_store_list_info(f.st, "l", &info, NULL));
+    TT_EQ_U(info.version, 1);
+    tsl_list_info_free(&info);
+    sqlite3_stmt *q;
+    TT_CHECK(sqlite3_prepare_v2(f.st->db,
+                                "SELECT count(*), sum(changed) FROM batches WHERE kind = "
+                                "'update' AND list_id = 'l'",
+                                -1, &q, NULL) == SQLITE_OK);
+    TT_CHECK(sqlite3_step(q) == SQLITE_ROW);
+    TT_EQ_U(sqlite3_column_int64(q, 0), 2);
+    TT_EQ_U(sqlite3_column_int64(q, 1), 100);
+    sqlite3_finalize(q);
+    fx_close(&f);
+}
+
+static tsl_status verify_with_key(const char *key_path, const uint8_t *tok, size_t len,
+                                  const char *sub, tsl_token **out)
+{
+    tsl_key *k = NULL;
+    tsl_keyset *ks = NULL;
+    tsl_token *t = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status s = tsl_key_load(key_path, &k, &err);
+    if (s == TSL_OK)
+        s = tsl_keyset_new(&ks, &err);
+    if (s == TSL_OK)
+        s = tsl_keyset_add(ks, k, &err);
+    if (s == TSL_OK)
+        s = tsl_token_parse(tok, len, NULL, &t, &err);
+    if (s == TSL_OK) {
+        tsl_verify_opts o;
+        memset(&o, 0, sizeof o);
+        o.keys = ks;
+        o.sub = sub;
+        o.now = tsl_token_iat(t);
+        s = tsl_token_verify(t, &o, &err);
+    }
+    if (s != TSL_OK)
+        fprintf(stderr, "  verify: %s\n", err.msg);
+    tsl_keyset_free(ks);
+    tsl_key_free(k);
+    if (s == TSL_OK)
+        *out = t;
+    else
+        tsl_token_free(t);
+    return s;
+}
+
+TT_TEST(store_publish_and_history)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    tsl_list_info in = settings(&f, "p", 2, 300000);
+    in.lifetime = 1000;
+    in.ttl = 60;
+    TT_OK(tsl_store_list_create(f.st, &in, NULL));
+    const uint64_t t[] = {3, 3, 1, 200000, 299999, 2};
+    TT_OK(update(&f, "p", 2, 300000, t, 2, 0, 0, NULL, NULL));
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_OK(tsl_store_publish(f.st, "p", 0, 1000000, -1, &err));
+    tsl_list *stored = NULL;
+    TT_OK(tsl_store_list_load(f.st, "p", &stored, NULL, NULL));
+    static const tsl_format forms[] = {TSL_FORMAT_JWT, TSL_FORMAT_CWT};
+    for (int k = 0; k < 2; k++) {
+        uint8_t *tok = NULL;
+        size_t len;
+        int64_t iat, exp;
+        TT_OK(tsl_store_token(f.st, "p", forms[k], 0, &tok, &len, &iat, &exp, NULL));
+        TT_EQ_U(iat, 1000000);
+        TT_EQ_U(exp, 1001000);
+        tsl_token *tk = NULL;
+        TT_OK(verify_with_key(f.key, tok, len, in.uri, &tk));
+        tsl_free(tok);
+        TT_EQ_U(tsl_token_format(tk), forms[k]);
+        int64_t ttl;
+        TT_CHECK(tsl_token_ttl(tk, &ttl) && ttl == 60);
+        TT_CHECK(tsl_token_kid(tk, &len) != NULL); /* the key's thumbprint */
+        size_t la, lb;
+        const uint8_t *a = tsl_list_bytes(tsl_token_list(tk), &la);
+        const uint8_t *b = tsl_list_bytes(stored, &lb);
+        TT_EQ_U(la, lb);
+        TT_EQ_MEM(a, b, la);
+        tsl_token_free(tk);
+    }
+    tsl_list_free(stored);
+    tsl_list_info info;
+    TT_OK(tsl_store_list_info(f.st, "p", &info, NULL));
+    TT_EQ_U(info.last_published, 1000000);
+    tsl_list_info_free(&info);
+    /* Later tokens; the history answers by time. */
+    TT_OK(tsl_store_publish(f.st, "p", TSL_PUBLISH_JWT, 1000500, -1, NULL));
+    TT_OK(tsl_store_publish(f.st, "p", TSL_PUBLISH_JWT, 1002000, -1, NULL));
+    int64_t iat;
+    uint8_t *tok;
+    size_t len;
+    TT_OK(tsl_store_token(f.st, "p", TSL_FORMAT_JWT, 1000100, &tok, &len, &iat, NULL, NULL));
+    TT_EQ_U(iat, 1000000);
+    tsl_free(tok);
+    TT_OK(tsl_store_token(f.st, "p", TSL_FORMAT_JWT, 1000600, &tok, &len, &iat, NULL, NULL));
+    TT_EQ_U(iat, 1000500);
+    tsl_free(tok);
+    TT_OK(tsl_store_token(f.st, "p", TSL_FORMAT_JWT, 0, &tok, &len, &iat, NULL, NULL));
+    TT_EQ_U(iat, 1002000);
+    tsl_free(tok);
+    TT_OK(tsl_store_token(f.st, "p", TSL_FORMAT_CWT, 0, &tok, &len, &iat, NULL, NULL));
+    TT_EQ_U(iat, 1000000);
+    tsl_free(tok);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_token(f.st, "p", TSL_FORMAT_CWT, 1001500, &tok, &len, NULL, NULL, &err),
+           TSL_ERR_INDEX);
+    TT_CONTAINS(err.msg, "no cwt token valid at 1001500");
+    TT_ERR(tsl_store_token(f.st, "p", TSL_FORMAT_JWT, 999999, &tok, &len, NULL, NULL, NULL),
+           TSL_ERR_INDEX);
+    /* Retention: tokens that expired more than 100 s before now go. */
+    TT_OK(tsl_store_publish(f.st, "p", TSL_PUBLISH_JWT, 1001600, 100, NULL));
+    TT_ERR(tsl_store_token(f.st, "p", TSL_FORMAT_JWT, 1000100, &tok, &len, NULL, NULL, NULL),
+           TSL_ERR_INDEX);
+    TT_ERR(tsl_store_token(f.st, "p", TSL_FORMAT_CWT, 0, &tok, &len, NULL, NULL, NULL),
+           TSL_ERR_INDEX);
+    TT_OK(tsl_store_token(f.st, "p", TSL_FORMAT_JWT, 1001450, &tok, &len, &iat, NULL, NULL));
+    TT_EQ_U(iat, 1000500);
+    tsl_free(tok);
+    TT_ERR(tsl_store_publish(f.st, "nope", 0, 0, -1, NULL), TSL_ERR_INDEX);
+    fx_close(&f);
+}
+
+TT_TEST(store_second_handle_and_reopen)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    tsl_store *other = NULL;
+    TT_OK(tsl_store_open(f.db, &other, NULL));
+    TT_OK(create(&f, "x", 1, 100));
+    tsl_list_info info;
+    TT_OK(tsl_store_list_info(other, "x", &info, NULL));
+    tsl_list_info_free(&info);
+    const uint64_t t[] = {42, 42, 1};
+    TT_OK(update(&f, "x", 1, 100, t, 1, 0, 0, NULL, NULL));
+    uint64_t idx[60], more[40];
+    TT_OK(tsl_store_alloc(other, "x", 60, idx, NULL));
+    TT_OK(tsl_store_alloc(f.st, "x", 40, more, NULL));
+    tsl_list *l = NULL;
+    TT_OK(tsl_store_list_load(other, "x", &l, NULL, NULL));
+    unsigned v;
+    TT_OK(tsl_list_get(l, 42, &v));
+    TT_EQ_U(v, 1);
+    tsl_list_free(l);
+    tsl_store_close(other);
+    tsl_store_close(f.st);
+    f.st = NULL;
+    TT_OK(tsl_store_open(f.db, &f.st, NULL));
+    TT_OK(tsl_store_list_info(f.st, "x", &info, NULL));
+    TT_EQ_U(info.allocated, 100);
+    TT_EQ_U(info.version, 1);
+    tsl_list_info_free(&info);
+    TT_EQ_U(entry(&f, "x", 42), 1);
+    uint64_t all[100];
+    memcpy(all, idx, sizeof idx);
+    memcpy(all + 60, more, sizeof more);
+    qsort(all, 100, sizeof *all, cmp_u64);
+    for (uint64_t k = 0; k < 100; k++)
+        TT_EQ_U(all[k], k);
+    fx_close(&f);
+}
