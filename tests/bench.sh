@@ -112,4 +112,62 @@ else
     echo "bench: $TSL not built; CLI cases skipped" >&2
     status=1
 fi
+# The issuer store on a 10^8-entry 1-bit list in a temporary database: `tsl update` of
+# 10^6 random changes from a file (committed durably), one `tsl set` (end to end, in
+# ms: best and worst of 5), `tsl alloc -n 100000`, `tsl publish` of both forms and of
+# each alone, and `tsl get` / `tsl token` / `tsl list show`; each with its peak RSS.
+# Targets (BENCHMARKS.md): update <= 5 s, set <= 50 ms, alloc <= 2 s, publish <= twice
+# the core encode, every peak RSS <= 3 x 12.5 MB + 32 MB = 71,200 KiB.
+store_case() {
+    name=$1
+    shift
+    out_file=$tmp/store.out
+    measure "$@"
+    printf '{"case":"%s","n":%s,"bits":1,"peak_rss_kb":%s,"seconds":%s,"exit":%s}\n' \
+        "$name" "$CLI_N" "$rss_kb" "$secs" "$rc"
+    if [ "$rc" -ne 0 ]; then
+        echo "bench: $name: $* exited $rc: $(head -c 300 "$out_file")" >&2
+        status=1
+    fi
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+if [ -x "$TSL" ]; then
+    sdb=$tmp/store.db
+    if "$TSL" keygen --alg ES256 --out "$tmp/store.pem" >/dev/null; then
+        store_case store_create "$TSL" list create B --uri https://example.com/sl/b \
+            --bits 1 --size "$CLI_N" --key "$tmp/store.pem" --db "$sdb"
+        # 10^6 random indices set INVALID (a 1-bit list has no other change).
+        awk -v n="$CLI_N" 'BEGIN { srand(42)
+            for (i = 0; i < 1000000; i++) printf "%d 1\n", int(rand() * n) }' \
+            >"$tmp/store.upd"
+        store_case store_update_1e6 "$TSL" update B "$tmp/store.upd" --db "$sdb"
+        best=999999
+        worst=0
+        k=0
+        while [ $k -lt 5 ]; do
+            t0=$(now_ms)
+            "$TSL" set B $((k * 7919 + 13)) INVALID --db "$sdb" || status=1
+            t1=$(now_ms)
+            ms=$((t1 - t0))
+            [ "$ms" -lt "$best" ] && best=$ms
+            [ "$ms" -gt "$worst" ] && worst=$ms
+            k=$((k + 1))
+        done
+        out_file=$tmp/store.out
+        measure "$TSL" set B 99999999 INVALID --db "$sdb"
+        printf '{"case":"store_set","n":%s,"bits":1,"ms_best":%s,"ms_worst":%s,"peak_rss_kb":%s,"exit":%s}\n' \
+            "$CLI_N" "$best" "$worst" "$rss_kb" "$rc"
+        store_case store_alloc_1e5 "$TSL" alloc B -n 100000 --db "$sdb"
+        store_case store_publish_both "$TSL" publish B --db "$sdb"
+        store_case store_publish_jwt "$TSL" publish B --format jwt --db "$sdb"
+        store_case store_publish_cwt "$TSL" publish B --format cwt --db "$sdb"
+        store_case store_get "$TSL" get B 0 99999999 --db "$sdb"
+        store_case store_token_jwt "$TSL" token B --db "$sdb"
+        store_case store_list_show "$TSL" list show B --json --db "$sdb"
+    else
+        echo "bench: keygen failed; store cases skipped" >&2
+        status=1
+    fi
+fi
 exit $status

@@ -85,6 +85,7 @@ done
 
 # 3. The command-line contract.
 part cli sh tests/cli.sh "$BUILD"
+part store sh tests/store.sh "$BUILD"
 
 # 3b. make install with PREFIX and DESTDIR, and a program built with pkg-config. Not
 # under the sanitizers: the installed library would need their runtime to link.

@@ -38,13 +38,15 @@ FILE *cli_open(const char *cmd, const char *path);
 /* A bounded line reader over a FILE. */
 typedef struct {
     FILE *f;
-    char buf[CLI_MAX_LINE + 2];
-    unsigned long lineno;
+    char buf[CLI_MAX_LINE + 1];
+    size_t len;            /* of the line in buf, without its newline */
+    unsigned long lineno;  /* of the line just read (or refused) */
 } cli_lines;
 
-/* Reads the next line into r->buf without its newline. Returns 1 for a line, 0 at the
- * end, -1 for a line longer than CLI_MAX_LINE (the rest of it is skipped) and -2 for a
- * NUL byte in the line or a read error. */
+/* Reads the next line into r->buf (NUL-terminated, without its '\n'; a '\r' before it
+ * is kept for the caller to judge). Returns 1 for a line, 0 at the end, -1 for a line
+ * longer than CLI_MAX_LINE (the rest is not read), -2 for a read error and -3 for a line
+ * holding a NUL byte. */
 int cli_next_line(cli_lines *r);
 
 /* Strict decimal parsing: digits only, no sign, no spaces, no overflow. */
@@ -69,5 +71,13 @@ int cmd_encode(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
+/* The issuer store (tools/store_cli.c and the cmd_*.c beside it). */
+int cmd_list(int argc, char **argv);
+int cmd_alloc(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_update(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 
 #endif /* TSL_CLI_H */

@@ -66,11 +66,12 @@ static int parse_line(char *line, unsigned long lineno, uint64_t *idx, unsigned 
     if (hash != NULL)
         *hash = '\0';
     char *save = NULL;
-    char *a = strtok_r(line, " \t", &save);
+    /* A CR before the newline (a file from Windows) is white space here. */
+    char *a = strtok_r(line, " \t\r", &save);
     if (a == NULL)
         return 0;
-    char *b = strtok_r(NULL, " \t", &save);
-    char *c = strtok_r(NULL, " \t", &save);
+    char *b = strtok_r(NULL, " \t\r", &save);
+    char *c = strtok_r(NULL, " \t\r", &save);
     if (b == NULL || c != NULL) {
         cli_err("encode", "line %lu: expected \"IDX VALUE\"", lineno);
         return -1;
@@ -162,7 +163,12 @@ int cmd_encode(int argc, char **argv)
             break;
         }
         if (got == -2) {
-            cli_err("encode", "line %lu: NUL byte or read error", r.lineno + 1);
+            cli_err("encode", "%s: read error", path ? path : "standard input");
+            rc = EXIT_USAGE;
+            break;
+        }
+        if (got == -3) {
+            cli_err("encode", "line %lu: contains a NUL byte", r.lineno);
             rc = EXIT_REJECT;
             break;
         }

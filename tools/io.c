@@ -113,27 +113,29 @@ int cli_read_all(const char *cmd, const char *path, size_t max, unsigned char **
 
 int cli_next_line(cli_lines *r)
 {
-    if (fgets(r->buf, sizeof r->buf, r->f) == NULL)
-        return ferror(r->f) ? -2 : 0;
-    r->lineno++;
-    size_t n = strlen(r->buf);
-    if (n > 0 && r->buf[n - 1] == '\n') {
-        r->buf[--n] = '\0';
-    } else if (!feof(r->f)) {
-        /* No newline and not at the end: the line is longer than the buffer. Skip the
-         * rest of it without storing it, so a 1 GB line costs nothing. */
-        int c;
-        while ((c = getc(r->f)) != EOF && c != '\n')
-            ;
-        return -1;
-    } else if (n == sizeof r->buf - 1) {
-        return -1;
+    /* Byte by byte (getc_unlocked is a macro over the stdio buffer): a NUL anywhere is
+     * seen, and an overlong line is refused at byte CLI_MAX_LINE + 1 without reading
+     * the rest of it, since every caller stops at the first bad line. */
+    size_t n = 0;
+    bool nul = false;
+    int c;
+    while ((c = getc_unlocked(r->f)) != EOF && c != '\n') {
+        if (n == CLI_MAX_LINE) {
+            r->lineno++;
+            return -1;
+        }
+        nul |= c == '\0';
+        r->buf[n++] = (char)c;
     }
-    /* fgets stops at NUL silently; a line holding one would be misread. */
-    if (memchr(r->buf, '\0', n) != NULL)
+    if (c == EOF && ferror(r->f))
         return -2;
-    if (n > 0 && r->buf[n - 1] == '\r')
-        r->buf[--n] = '\0';
+    if (c == EOF && n == 0)
+        return 0;
+    r->lineno++;
+    if (nul)
+        return -3;
+    r->buf[n] = '\0';
+    r->len = n;
     return 1;
 }
 

@@ -13,6 +13,13 @@ static const struct {
     {"decode", cmd_decode, "inspect (and verify) a StatusList or Status List Token"},
     {"sign", cmd_sign, "sign a StatusList into a Status List Token (JWT or CWT)"},
     {"keygen", cmd_keygen, "generate a signing key; print its public JWK"},
+    {"list", cmd_list, "create, list and show status lists in the issuer store"},
+    {"alloc", cmd_alloc, "allocate indices of a stored list for new credentials"},
+    {"set", cmd_set, "set the status of one index of a stored list"},
+    {"get", cmd_get, "print the status of indices of a stored list"},
+    {"update", cmd_update, "apply a file of \"IDX STATUS\" lines to a stored list"},
+    {"publish", cmd_publish, "sign a stored list's statuses and record the tokens"},
+    {"token", cmd_token, "print a stored list's current (or past) token"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,97 @@
+/* cmd_alloc.c - `tsl alloc ID [-n COUNT]`: hand out COUNT new indices of a stored
+ * list, one per line, each never handed out before and never a decoy. */
+#include "store_cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tsl alloc ID [-n COUNT] [--db PATH]\n"
+            "\n"
+            "Allocates COUNT (default 1) indices of list ID for new Referenced Tokens and\n"
+            "prints them, one per line. Each is distinct from every index the list ever\n"
+            "handed out and from its decoys; the order is a keyed pseudorandom permutation,\n"
+            "so indices say nothing about issuance order. All or nothing: if fewer than\n"
+            "COUNT are left, none is allocated.\n"
+            "\n"
+            "  -n, --count COUNT  how many indices (default 1)\n"
+            "  --db PATH          the store (default: $TSL_DB, else %s)\n"
+            "\n"
+            "Exit status: 0 success, 1 unknown list or not enough free indices, 2 usage or\n"
+            "I/O error.\n",
+            STORE_CLI_DEFAULT_DB);
+}
+
+int cmd_alloc(int argc, char **argv)
+{
+    static const struct option opts[] = {{"count", required_argument, NULL, 'n'},
+                                         {"db", required_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    uint64_t n = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (!cli_parse_u64(optarg, &n) || n == 0) {
+                cli_err("alloc", "-n: \"%s\" is not a positive integer", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'D': db = optarg; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        cli_err("alloc", "exactly one list ID is required");
+        return EXIT_USAGE;
+    }
+    const char *id = argv[optind];
+    tsl_store *store = NULL;
+    int rc = store_cli_open("alloc", db, &store);
+    if (rc != EXIT_OK)
+        return rc;
+    tsl_list_info info;
+    if ((rc = store_cli_info("alloc", store, id, &info)) != EXIT_OK) {
+        tsl_store_close(store);
+        return rc;
+    }
+    /* Refuse a count beyond what is left before sizing the output array by it; the
+     * store checks again inside its transaction. */
+    uint64_t left = info.capacity - info.allocated;
+    tsl_list_info_free(&info);
+    if (n > left) {
+        cli_err("alloc", "%s: %llu indices asked for, %llu left", id,
+                (unsigned long long)n, (unsigned long long)left);
+        tsl_store_close(store);
+        return EXIT_REJECT;
+    }
+    uint64_t *out = n <= SIZE_MAX / sizeof *out ? malloc((size_t)n * sizeof *out) : NULL;
+    if (out == NULL) {
+        cli_err("alloc", "out of memory for %llu indices", (unsigned long long)n);
+        tsl_store_close(store);
+        return EXIT_USAGE;
+    }
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status st = tsl_store_alloc(store, id, n, out, &err);
+    tsl_store_close(store);
+    if (st != TSL_OK) {
+        free(out);
+        return cli_fail("alloc", &err, st);
+    }
+    for (uint64_t k = 0; k < n; k++)
+        printf("%llu\n", (unsigned long long)out[k]);
+    free(out);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        /* The indices are allocated either way; say so, so they can be found again. */
+        cli_err("alloc", "write error on standard output (the indices stay allocated)");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}

@@ -1,0 +1,437 @@
+/* cmd_list.c - `tsl list create|ls|show`: define a status list in the issuer store
+ * (its URI, bits, size, signing key and token settings), list the ids, and show one
+ * list's settings and counters, as text or as one JSON object. */
+#include "store_cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tsl list create ID --uri URI --bits B --size N --key KEY [--alg ALG]\n"
+            "                [--kid KID] [--x5c PEM] [--ttl S] [--lifetime S]\n"
+            "                [--formats jwt,cwt] [--decoys N] [--decoy-value STATUS]\n"
+            "                [--aggregation-uri URI] [--no-final-invalid] [--db PATH]\n"
+            "       tsl list ls [--db PATH]\n"
+            "       tsl list show ID [--json] [--db PATH]\n"
+            "\n"
+            "create  adds a list of N entries of B bits, all VALID except the decoys.\n"
+            "  ID                 1 to 64 of A-Z a-z 0-9 . _ -\n"
+            "  --uri URI          where the list is served: the sub of its tokens\n"
+            "  --bits B           bits per entry: 1, 2, 4 or 8\n"
+            "  --size N           number of entries\n"
+            "  --key KEY          signing key file (PEM or JWK); its absolute path is\n"
+            "                     recorded, never the key\n"
+            "  --alg ALG          default from the key, as `tsl sign` does\n"
+            "  --kid KID          default: the key's kid, else its RFC 7638 thumbprint\n"
+            "  --x5c PEM          certificate chain for x5c / x5chain\n"
+            "  --ttl S            ttl claim of the tokens (default: none)\n"
+            "  --lifetime S       exp - iat of the tokens (default 86400)\n"
+            "  --formats F        jwt, cwt or jwt,cwt (default) for `tsl publish`\n"
+            "  --decoys N         entries set to the decoy value and never allocated\n"
+            "  --decoy-value V    status of the decoys (default INVALID)\n"
+            "  --aggregation-uri URI   aggregation_uri of the StatusList\n"
+            "  --no-final-invalid allow INVALID entries to change without --force\n"
+            "ls      prints the ids, one per line.\n"
+            "show    prints the settings, counts per status, allocated, free (capacity -\n"
+            "        allocated), last published and version; --json: one JSON object.\n"
+            "\n"
+            "  --db PATH          the store (default: $TSL_DB, else %s)\n"
+            "\n"
+            "Exit status: 0 success, 1 rejected (unknown or existing id, bad key), 2 usage\n"
+            "or I/O error.\n",
+            STORE_CLI_DEFAULT_DB);
+}
+
+/* The absolute path of an existing file, so the list still finds it from elsewhere.
+ * Free the result. */
+static char *absolute(const char *what, const char *path)
+{
+    char *p = realpath(path, NULL);
+    if (p == NULL)
+        cli_err("list", "%s %s: %s", what, path, strerror(errno));
+    return p;
+}
+
+static int list_create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"uri", required_argument, NULL, 'u'},
+        {"bits", required_argument, NULL, 'b'},
+        {"size", required_argument, NULL, 's'},
+        {"key", required_argument, NULL, 'k'},
+        {"alg", required_argument, NULL, 'a'},
+        {"kid", required_argument, NULL, 'i'},
+        {"x5c", required_argument, NULL, 'x'},
+        {"ttl", required_argument, NULL, 't'},
+        {"lifetime", required_argument, NULL, 'l'},
+        {"formats", required_argument, NULL, 'f'},
+        {"decoys", required_argument, NULL, 'd'},
+        {"decoy-value", required_argument, NULL, 'v'},
+        {"aggregation-uri", required_argument, NULL, 'g'},
+        {"no-final-invalid", no_argument, NULL, 'F'},
+        {"db", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    tsl_list_info info;
+    memset(&info, 0, sizeof info);
+    info.final_invalid = 1;
+    const char *db = NULL, *key_arg = NULL, *x5c_arg = NULL;
+    uint64_t v;
+    bool have_size = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'u': info.uri = optarg; break;
+        case 'b':
+            if (!cli_parse_u64(optarg, &v) || (v != 1 && v != 2 && v != 4 && v != 8)) {
+                cli_err("list", "--bits: \"%s\" is not 1, 2, 4 or 8", optarg);
+                return EXIT_USAGE;
+            }
+            info.bits = (unsigned)v;
+            break;
+        case 's':
+            if (!cli_parse_u64(optarg, &info.size) || info.size == 0 ||
+                info.size > TSL_STORE_MAX_SIZE) {
+                cli_err("list", "--size: \"%s\" is not a number of entries from 1 to "
+                        "%llu", optarg, (unsigned long long)TSL_STORE_MAX_SIZE);
+                return EXIT_USAGE;
+            }
+            have_size = true;
+            break;
+        case 'k': key_arg = optarg; break;
+        case 'a':
+            if ((info.alg = tsl_alg_from_name(optarg)) == TSL_ALG_UNKNOWN) {
+                cli_err("list", "--alg: \"%s\" is not a supported algorithm", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'i': info.kid = optarg; break;
+        case 'x': x5c_arg = optarg; break;
+        case 't':
+        case 'l':
+            if (!store_cli_parse_seconds(optarg, c == 't' ? &info.ttl : &info.lifetime)) {
+                cli_err("list", "--%s: \"%s\" is not a positive number of seconds",
+                        c == 't' ? "ttl" : "lifetime", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'f':
+            if (!store_cli_parse_formats(optarg, &info.formats)) {
+                cli_err("list", "--formats: \"%s\" is not jwt, cwt or jwt,cwt", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'd':
+            if (!cli_parse_u64(optarg, &info.decoys)) {
+                cli_err("list", "--decoys: \"%s\" is not a non-negative integer", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'v': {
+            unsigned dv;
+            if (!tsl_status_parse(optarg, strlen(optarg), &dv)) {
+                cli_err("list", "--decoy-value: \"%s\" is not a status name or 0-255",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            if (dv == TSL_STATUS_VALID) {
+                cli_err("list",
+                        "--decoy-value: VALID is what unused entries already are");
+                return EXIT_USAGE;
+            }
+            info.decoy_value = dv;
+            break;
+        }
+        case 'g': info.aggregation_uri = optarg; break;
+        case 'F': info.final_invalid = -1; break;
+        case 'D': db = optarg; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        cli_err("list", "create: the list ID is required");
+        return EXIT_USAGE;
+    }
+    if (argc - optind > 1) {
+        cli_err("list", "create: one ID only, \"%s\" is extra", argv[optind + 1]);
+        return EXIT_USAGE;
+    }
+    info.id = argv[optind];
+    if (info.uri == NULL || info.bits == 0 || !have_size || key_arg == NULL) {
+        cli_err("list", "create: --uri, --bits, --size and --key are required");
+        return EXIT_USAGE;
+    }
+    if (info.decoys >= info.size) {
+        cli_err("list", "--decoys: %llu is not fewer than the %llu entries",
+                (unsigned long long)info.decoys, (unsigned long long)info.size);
+        return EXIT_USAGE;
+    }
+    if (info.decoy_value >> info.bits != 0) {
+        cli_err("list", "--decoy-value: %u does not fit in %u bits", info.decoy_value,
+                info.bits);
+        return EXIT_USAGE;
+    }
+
+    /* Check the key here too, to resolve the algorithm as `tsl sign` would and to name
+     * the problem before anything is written. */
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_key *key = NULL;
+    tsl_status st = tsl_key_load(key_arg, &key, &err);
+    if (st == TSL_OK && !tsl_key_is_private(key))
+        st = cli_error(&err, TSL_ERR_KEY, "--key: not a private key or secret");
+    if (st == TSL_OK && info.alg == TSL_ALG_UNKNOWN)
+        info.alg = tsl_key_default_alg(key);
+    if (st == TSL_OK)
+        st = tsl_key_check_alg(key, info.alg, &err);
+    tsl_key_free(key);
+    if (st != TSL_OK)
+        return cli_fail("list", &err, st);
+
+    char *key_path = absolute("--key", key_arg);
+    char *x5c_path = x5c_arg != NULL ? absolute("--x5c", x5c_arg) : NULL;
+    if (key_path == NULL || (x5c_arg != NULL && x5c_path == NULL)) {
+        free(key_path);
+        free(x5c_path);
+        return EXIT_USAGE;
+    }
+    info.key_path = key_path;
+    info.x5c_path = x5c_path;
+
+    tsl_store *store = NULL;
+    int rc = store_cli_open("list", db, &store);
+    if (rc == EXIT_OK && (st = tsl_store_list_create(store, &info, &err)) != TSL_OK)
+        rc = cli_fail("list", &err, st);
+    tsl_store_close(store);
+    free(key_path);
+    free(x5c_path);
+    return rc;
+}
+
+static int list_ls(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'D': db = optarg; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_err("list", "ls: takes no arguments, \"%s\" is extra", argv[optind]);
+        return EXIT_USAGE;
+    }
+    tsl_store *store = NULL;
+    int rc = store_cli_open("list", db, &store);
+    if (rc != EXIT_OK)
+        return rc;
+    tsl_error err;
+    tsl_error_clear(&err);
+    char **ids = NULL;
+    size_t n = 0;
+    tsl_status st = tsl_store_list_ids(store, &ids, &n, &err);
+    if (st != TSL_OK) {
+        rc = cli_fail("list", &err, st);
+    } else {
+        for (size_t k = 0; k < n; k++)
+            printf("%s\n", ids[k]);
+        tsl_store_ids_free(ids, n);
+        if (fflush(stdout) != 0) {
+            cli_err("list", "write error on standard output");
+            rc = EXIT_USAGE;
+        }
+    }
+    tsl_store_close(store);
+    return rc;
+}
+
+/* Sets key to an integer, or to null when absent is true. */
+static void put_int(json_t *o, const char *key, long long v, bool absent)
+{
+    json_object_set_new(o, key, absent ? json_null() : json_integer(v));
+}
+
+static void put_str(json_t *o, const char *key, const char *s)
+{
+    json_object_set_new(o, key, s != NULL ? json_string(s) : json_null());
+}
+
+static int show_json(const tsl_list_info *in, const uint64_t counts[256],
+                     uint64_t version)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return EXIT_USAGE;
+    put_str(o, "id", in->id);
+    put_str(o, "uri", in->uri);
+    put_int(o, "bits", in->bits, false);
+    put_int(o, "size", (long long)in->size, false);
+    put_str(o, "key", in->key_path);
+    put_str(o, "alg", tsl_alg_name(in->alg));
+    put_str(o, "kid", in->kid);
+    put_str(o, "x5c", in->x5c_path);
+    put_int(o, "lifetime", in->lifetime, false);
+    put_int(o, "ttl", in->ttl, in->ttl == 0);
+    json_t *fm = json_array();
+    unsigned formats = in->formats ? in->formats : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
+    if (formats & TSL_PUBLISH_JWT)
+        json_array_append_new(fm, json_string("jwt"));
+    if (formats & TSL_PUBLISH_CWT)
+        json_array_append_new(fm, json_string("cwt"));
+    json_object_set_new(o, "formats", fm);
+    put_int(o, "decoys", (long long)in->decoys, false);
+    put_int(o, "decoy_value", in->decoy_value, false);
+    json_object_set_new(o, "final_invalid", json_boolean(in->final_invalid > 0));
+    put_str(o, "aggregation_uri", in->aggregation_uri);
+    put_int(o, "created", in->created, false);
+    put_int(o, "updated", in->updated, false);
+    json_t *cs = json_object();
+    char buf[8];
+    for (unsigned v = 0; v < (1u << in->bits); v++)
+        if (counts[v] != 0 || v <= TSL_STATUS_INVALID)
+            json_object_set_new(cs, store_cli_status_label(v, buf),
+                                json_integer((long long)counts[v]));
+    json_object_set_new(o, "counts", cs);
+    put_int(o, "allocated", (long long)in->allocated, false);
+    put_int(o, "capacity", (long long)in->capacity, false);
+    put_int(o, "free", (long long)(in->capacity - in->allocated), false);
+    put_int(o, "last_published", in->last_published, in->last_published == 0);
+    put_int(o, "version", (long long)version, false);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (text == NULL)
+        return EXIT_USAGE;
+    int ok = printf("%s\n", text) >= 0;
+    free(text);
+    return ok ? EXIT_OK : EXIT_USAGE;
+}
+
+static void show_text(const tsl_list_info *in, const uint64_t counts[256],
+                      uint64_t version)
+{
+    char buf[8];
+#define ROW(name, fmt, ...) printf("%-16s" fmt "\n", name, __VA_ARGS__)
+    ROW("id", "%s", in->id);
+    ROW("uri", "%s", in->uri);
+    ROW("bits", "%u", in->bits);
+    ROW("size", "%llu", (unsigned long long)in->size);
+    ROW("key", "%s", in->key_path);
+    ROW("alg", "%s", in->alg ? tsl_alg_name(in->alg) : "(from the key)");
+    ROW("kid", "%s", in->kid ? in->kid : "(from the key)");
+    ROW("x5c", "%s", in->x5c_path ? in->x5c_path : "-");
+    ROW("lifetime", "%lld", (long long)in->lifetime);
+    if (in->ttl)
+        ROW("ttl", "%lld", (long long)in->ttl);
+    else
+        ROW("ttl", "%s", "-");
+    ROW("formats", "%s", store_cli_formats_name(in->formats));
+    ROW("decoys", "%llu", (unsigned long long)in->decoys);
+    if (in->decoys)
+        ROW("decoy_value", "%s", store_cli_status_label(in->decoy_value, buf));
+    ROW("final_invalid", "%s", in->final_invalid > 0 ? "yes" : "no");
+    ROW("aggregation_uri", "%s", in->aggregation_uri ? in->aggregation_uri : "-");
+    ROW("created", "%lld", (long long)in->created);
+    ROW("updated", "%lld", (long long)in->updated);
+    for (unsigned v = 0; v < (1u << in->bits); v++)
+        if (counts[v] != 0 || v <= TSL_STATUS_INVALID)
+            ROW(store_cli_status_label(v, buf), "%llu", (unsigned long long)counts[v]);
+    ROW("allocated", "%llu", (unsigned long long)in->allocated);
+    ROW("free", "%llu", (unsigned long long)(in->capacity - in->allocated));
+    if (in->last_published)
+        ROW("last_published", "%lld", (long long)in->last_published);
+    else
+        ROW("last_published", "%s", "never");
+    ROW("version", "%llu", (unsigned long long)version);
+#undef ROW
+}
+
+static int list_show(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"db", required_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    bool json = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = true; break;
+        case 'D': db = optarg; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        cli_err("list", "show: exactly one list ID is required");
+        return EXIT_USAGE;
+    }
+    const char *id = argv[optind];
+    tsl_store *store = NULL;
+    int rc = store_cli_open("list", db, &store);
+    if (rc != EXIT_OK)
+        return rc;
+    tsl_list_info info;
+    rc = store_cli_info("list", store, id, &info);
+    if (rc != EXIT_OK) {
+        tsl_store_close(store);
+        return rc;
+    }
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_list *l = NULL;
+    uint64_t version = 0;
+    tsl_status st = tsl_store_list_load(store, id, &l, &version, &err);
+    if (st != TSL_OK) {
+        rc = cli_fail("list", &err, st);
+    } else {
+        uint64_t counts[256];
+        tsl_list_count(l, counts);
+        tsl_list_free(l);
+        if (json)
+            rc = show_json(&info, counts, version);
+        else
+            show_text(&info, counts, version);
+        if (rc == EXIT_OK && fflush(stdout) != 0) {
+            cli_err("list", "write error on standard output");
+            rc = EXIT_USAGE;
+        }
+    }
+    tsl_list_info_free(&info);
+    tsl_store_close(store);
+    return rc;
+}
+
+int cmd_list(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 ||
+        strcmp(sub, "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(sub, "create") == 0)
+        return list_create(argc - 1, argv + 1);
+    if (strcmp(sub, "ls") == 0)
+        return list_ls(argc - 1, argv + 1);
+    if (strcmp(sub, "show") == 0)
+        return list_show(argc - 1, argv + 1);
+    cli_err("list", "unknown subcommand \"%s\" (create, ls, show)", sub);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,211 @@
+/* cmd_publish.c - `tsl publish ID` signs a stored list's current statuses into Status
+ * List Tokens with the list's key and records them (dropping old ones past the
+ * retention); `tsl token ID` prints the current recorded token, or the one valid at a
+ * given time: JWT text and a newline, or the CWT's raw bytes. */
+#include "store_cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void publish_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tsl publish ID [--format jwt|cwt] [--retention S|forever]\n"
+            "                   [--now UNIXTIME] [--db PATH]\n"
+            "\n"
+            "Signs the current statuses of list ID with its key, in every form the list was\n"
+            "created with (or only --format), records the tokens, and prints one line per\n"
+            "token: form, size, iat, exp.\n"
+            "\n"
+            "  --format F      jwt or cwt (default: the list's formats)\n"
+            "  --retention S   drop recorded tokens that expired more than S seconds ago\n"
+            "                  (default %lld, 30 days); forever keeps them all\n"
+            "  --now UNIXTIME  sign as of this time (default: now)\n"
+            "  --db PATH       the store (default: $TSL_DB, else %s)\n"
+            "\n"
+            "Exit status: 0 success, 1 rejected (unknown list, key unusable), 2 usage or\n"
+            "I/O error.\n",
+            (long long)STORE_CLI_DEFAULT_RETENTION, STORE_CLI_DEFAULT_DB);
+}
+
+static void token_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tsl token ID [--format jwt|cwt] [--at UNIXTIME] [--db PATH]\n"
+            "\n"
+            "Prints the newest recorded token of list ID, or with --at the newest one valid\n"
+            "at that time (iat <= UNIXTIME < exp): the compact JWT and a newline, or with\n"
+            "--format cwt the CWT's raw bytes.\n"
+            "\n"
+            "  --format F      jwt or cwt (default: jwt, or cwt for a list that publishes\n"
+            "                  only CWTs)\n"
+            "  --at UNIXTIME   the token valid at that time\n"
+            "  --db PATH       the store (default: $TSL_DB, else %s)\n"
+            "\n"
+            "Exit status: 0 success, 1 unknown list or no such token, 2 usage or I/O.\n",
+            STORE_CLI_DEFAULT_DB);
+}
+
+int cmd_publish(int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"retention", required_argument, NULL, 'r'},
+                                         {"now", required_argument, NULL, 'T'},
+                                         {"db", required_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    unsigned formats = 0;
+    int64_t retention = STORE_CLI_DEFAULT_RETENTION, now = 0;
+    uint64_t v;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': {
+            tsl_format fm;
+            if (!store_cli_parse_format(optarg, &fm)) {
+                cli_err("publish", "--format: \"%s\" is not jwt or cwt", optarg);
+                return EXIT_USAGE;
+            }
+            formats = fm == TSL_FORMAT_JWT ? TSL_PUBLISH_JWT : TSL_PUBLISH_CWT;
+            break;
+        }
+        case 'r':
+            if (strcmp(optarg, "forever") == 0) {
+                retention = -1;
+            } else if (cli_parse_u64(optarg, &v) && v <= (uint64_t)INT64_MAX / 2) {
+                retention = (int64_t)v;
+            } else {
+                cli_err("publish", "--retention: \"%s\" is not a number of seconds or "
+                                   "forever", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'T':
+            if (!store_cli_parse_seconds(optarg, &now)) {
+                cli_err("publish", "--now: \"%s\" is not a positive unix time", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'D': db = optarg; break;
+        case 'h': publish_usage(stdout); return EXIT_OK;
+        default: publish_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        cli_err("publish", "exactly one list ID is required");
+        return EXIT_USAGE;
+    }
+    const char *id = argv[optind];
+    tsl_store *store = NULL;
+    int rc = store_cli_open("publish", db, &store);
+    if (rc != EXIT_OK)
+        return rc;
+    tsl_list_info info;
+    if ((rc = store_cli_info("publish", store, id, &info)) != EXIT_OK) {
+        tsl_store_close(store);
+        return rc;
+    }
+    unsigned done = formats != 0 ? formats
+                    : info.formats != 0 ? info.formats
+                                        : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
+    tsl_list_info_free(&info);
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status st = tsl_store_publish(store, id, formats, now, retention, &err);
+    if (st != TSL_OK) {
+        tsl_store_close(store);
+        return cli_fail("publish", &err, st);
+    }
+    /* Report what was recorded, read back from the store. */
+    for (unsigned k = 0; k < 2 && rc == EXIT_OK; k++) {
+        unsigned bit = k == 0 ? TSL_PUBLISH_JWT : TSL_PUBLISH_CWT;
+        if (!(done & bit))
+            continue;
+        uint8_t *tok = NULL;
+        size_t len = 0;
+        int64_t iat = 0, exp = 0;
+        st = tsl_store_token(store, id, k == 0 ? TSL_FORMAT_JWT : TSL_FORMAT_CWT, 0, &tok,
+                             &len, &iat, &exp, &err);
+        if (st != TSL_OK) {
+            rc = cli_fail("publish", &err, st);
+            break;
+        }
+        tsl_free(tok);
+        printf("%s: published %s, %zu bytes, iat %lld, exp %lld\n", id,
+               k == 0 ? "jwt" : "cwt", len, (long long)iat, (long long)exp);
+    }
+    tsl_store_close(store);
+    if (rc == EXIT_OK && fflush(stdout) != 0) {
+        cli_err("publish", "write error on standard output (the tokens are recorded)");
+        rc = EXIT_USAGE;
+    }
+    return rc;
+}
+
+int cmd_token(int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"at", required_argument, NULL, 'a'},
+                                         {"db", required_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    tsl_format format = 0;
+    int64_t at = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (!store_cli_parse_format(optarg, &format)) {
+                cli_err("token", "--format: \"%s\" is not jwt or cwt", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'a':
+            if (!store_cli_parse_seconds(optarg, &at)) {
+                cli_err("token", "--at: \"%s\" is not a positive unix time", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'D': db = optarg; break;
+        case 'h': token_usage(stdout); return EXIT_OK;
+        default: token_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        cli_err("token", "exactly one list ID is required");
+        return EXIT_USAGE;
+    }
+    const char *id = argv[optind];
+    tsl_store *store = NULL;
+    int rc = store_cli_open("token", db, &store);
+    if (rc != EXIT_OK)
+        return rc;
+    if (format == 0) {
+        tsl_list_info info;
+        if ((rc = store_cli_info("token", store, id, &info)) != EXIT_OK) {
+            tsl_store_close(store);
+            return rc;
+        }
+        format = info.formats == TSL_PUBLISH_CWT ? TSL_FORMAT_CWT : TSL_FORMAT_JWT;
+        tsl_list_info_free(&info);
+    }
+    tsl_error err;
+    tsl_error_clear(&err);
+    uint8_t *tok = NULL;
+    size_t len = 0;
+    tsl_status st = tsl_store_token(store, id, format, at, &tok, &len, NULL, NULL, &err);
+    tsl_store_close(store);
+    if (st != TSL_OK)
+        return cli_fail("token", &err, st);
+    int ok = fwrite(tok, 1, len, stdout) == len &&
+             (format == TSL_FORMAT_CWT || putchar('\n') != EOF);
+    tsl_free(tok);
+    if (!ok || fflush(stdout) != 0) {
+        cli_err("token", "write error on standard output");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}

@@ -1,0 +1,173 @@
+/* cmd_status.c - `tsl set ID IDX STATUS` changes one entry of a stored list (a batch
+ * of one, through the same checks and audit trail as `tsl update`); `tsl get ID
+ * IDX...` prints "IDX<TAB>NAME" for each index asked for. */
+#include "store_cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void set_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tsl set ID IDX STATUS [--force] [--db PATH]\n"
+            "\n"
+            "Sets entry IDX of list ID to STATUS: VALID, INVALID, SUSPENDED,\n"
+            "APPLICATION_SPECIFIC (any case) or a number below 2^bits. The change is\n"
+            "durable when the command returns.\n"
+            "\n"
+            "  --force     change an INVALID entry (INVALID is final unless the list was\n"
+            "              created with --no-final-invalid)\n"
+            "  --db PATH   the store (default: $TSL_DB, else %s)\n"
+            "\n"
+            "Exit status: 0 success, 1 rejected (unknown list, index out of range, value\n"
+            "too large for the bits, INVALID is final), 2 usage or I/O error.\n",
+            STORE_CLI_DEFAULT_DB);
+}
+
+static void get_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tsl get ID IDX... [--db PATH]\n"
+            "\n"
+            "Prints \"IDX<TAB>NAME\" for each IDX of list ID, in the order given: VALID,\n"
+            "INVALID, SUSPENDED, APPLICATION_SPECIFIC for 0 to 3, else the number. Every\n"
+            "index is checked before anything is printed.\n"
+            "\n"
+            "  --db PATH   the store (default: $TSL_DB, else %s)\n"
+            "\n"
+            "Exit status: 0 success, 1 unknown list or index out of range, 2 usage or I/O.\n",
+            STORE_CLI_DEFAULT_DB);
+}
+
+int cmd_set(int argc, char **argv)
+{
+    static const struct option opts[] = {{"force", no_argument, NULL, 'f'},
+                                         {"db", required_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    bool force = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': force = true; break;
+        case 'D': db = optarg; break;
+        case 'h': set_usage(stdout); return EXIT_OK;
+        default: set_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 3) {
+        cli_err("set", "expected ID IDX STATUS");
+        set_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *id = argv[optind], *idx_s = argv[optind + 1], *val_s = argv[optind + 2];
+    uint64_t idx;
+    unsigned value;
+    if (!cli_parse_u64(idx_s, &idx)) {
+        cli_err("set", "index \"%.40s\" is not a non-negative integer", idx_s);
+        return EXIT_REJECT;
+    }
+    if (!tsl_status_parse(val_s, strlen(val_s), &value)) {
+        cli_err("set",
+                "unknown status \"%.40s\" (VALID, INVALID, SUSPENDED, "
+                "APPLICATION_SPECIFIC or a number)",
+                val_s);
+        return EXIT_REJECT;
+    }
+    tsl_store *store = NULL;
+    int rc = store_cli_open("set", db, &store);
+    if (rc != EXIT_OK)
+        return rc;
+    tsl_list_info info;
+    if ((rc = store_cli_info("set", store, id, &info)) != EXIT_OK) {
+        tsl_store_close(store);
+        return rc;
+    }
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_batch *b = NULL;
+    tsl_status st = tsl_batch_new(info.bits, info.size, &b, &err);
+    tsl_list_info_free(&info);
+    if (st == TSL_OK)
+        st = tsl_batch_add(b, idx, idx, value, 0, &err);
+    if (st == TSL_OK)
+        st = tsl_store_update(store, id, b, force, 0, "set", NULL, &err);
+    if (st != TSL_OK)
+        rc = cli_fail("set", &err, st);
+    tsl_batch_free(b);
+    tsl_store_close(store);
+    return rc;
+}
+
+int cmd_get(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'D': db = optarg; break;
+        case 'h': get_usage(stdout); return EXIT_OK;
+        default: get_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (argc - optind < 2) {
+        cli_err("get", "expected ID and at least one IDX");
+        get_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *id = argv[optind];
+    size_t n = (size_t)(argc - optind - 1);
+    uint64_t *idx = malloc(n * sizeof *idx);
+    if (idx == NULL) {
+        cli_err("get", "out of memory");
+        return EXIT_USAGE;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const char *s = argv[optind + 1 + (int)k];
+        if (!cli_parse_u64(s, &idx[k])) {
+            cli_err("get", "index \"%.40s\" is not a non-negative integer", s);
+            free(idx);
+            return EXIT_REJECT;
+        }
+    }
+    tsl_store *store = NULL;
+    int rc = store_cli_open("get", db, &store);
+    if (rc != EXIT_OK) {
+        free(idx);
+        return rc;
+    }
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_list *l = NULL;
+    tsl_status st = tsl_store_list_load(store, id, &l, NULL, &err);
+    tsl_store_close(store);
+    if (st != TSL_OK) {
+        free(idx);
+        return cli_fail("get", &err, st);
+    }
+    uint64_t size = tsl_list_size(l);
+    for (size_t k = 0; k < n && rc == EXIT_OK; k++)
+        if (idx[k] >= size) {
+            cli_err("get", "index %llu is out of range (size %llu)",
+                    (unsigned long long)idx[k], (unsigned long long)size);
+            rc = EXIT_REJECT;
+        }
+    for (size_t k = 0; k < n && rc == EXIT_OK; k++) {
+        unsigned v = 0;
+        char buf[8];
+        tsl_list_get(l, idx[k], &v);
+        printf("%llu\t%s\n", (unsigned long long)idx[k], store_cli_status_label(v, buf));
+    }
+    tsl_list_free(l);
+    free(idx);
+    if (rc == EXIT_OK && fflush(stdout) != 0) {
+        cli_err("get", "write error on standard output");
+        rc = EXIT_USAGE;
+    }
+    return rc;
+}

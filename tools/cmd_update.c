@@ -1,0 +1,162 @@
+/* cmd_update.c - `tsl update ID [FILE|-]`: read "IDX STATUS" / "FIRST-LAST STATUS"
+ * lines, check the whole input first (any bad line rejects the batch, naming it), then
+ * apply it to the stored list in one transaction and print a summary. */
+#include "store_cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tsl update ID [--dry-run] [--force] [--db PATH] [FILE|-]\n"
+            "\n"
+            "Reads lines \"IDX STATUS\" or \"FIRST-LAST STATUS\" (STATUS: VALID, INVALID,\n"
+            "SUSPENDED, APPLICATION_SPECIFIC or a number below 2^bits; blank lines and #\n"
+            "comments allowed; at most %d bytes a line; later lines win) from FILE or\n"
+            "standard input. The whole input is checked first: one bad line rejects the\n"
+            "batch, naming the line, and nothing changes. Otherwise the batch is applied in\n"
+            "one durable transaction and a summary is printed. A progress display appears\n"
+            "on standard error when it is a terminal.\n"
+            "\n"
+            "  --dry-run   check everything and report what would change; write nothing\n"
+            "  --force     allow changing INVALID entries (INVALID is final unless the\n"
+            "              list was created with --no-final-invalid)\n"
+            "  --db PATH   the store (default: $TSL_DB, else %s)\n"
+            "\n"
+            "Exit status: 0 applied, 1 input rejected (the line is named), 2 usage or I/O.\n",
+            CLI_MAX_LINE, STORE_CLI_DEFAULT_DB);
+}
+
+/* Reads every line of f into b. Returns EXIT_OK or the exit code, message printed. */
+static int read_batch(FILE *f, const char *name, tsl_batch *b, store_cli_progress *pg,
+                      uint64_t *lines)
+{
+    cli_lines r = {.f = f};
+    uint64_t bytes = 0;
+    tsl_error err;
+    tsl_error_clear(&err);
+    int got;
+    while ((got = cli_next_line(&r)) != 0) {
+        if (got == -1) {
+            store_cli_progress_end(pg);
+            cli_err("update", "line %lu: longer than %d bytes", r.lineno, CLI_MAX_LINE);
+            return EXIT_REJECT;
+        }
+        if (got == -2) {
+            store_cli_progress_end(pg);
+            cli_err("update", "%s: read error: %s", name, strerror(errno));
+            return EXIT_USAGE;
+        }
+        if (got == -3) {
+            store_cli_progress_end(pg);
+            cli_err("update", "line %lu: contains a NUL byte", r.lineno);
+            return EXIT_REJECT;
+        }
+        bytes += r.len + 1;
+        tsl_status st = tsl_batch_add_line(b, r.buf, r.len, r.lineno, &err);
+        if (st != TSL_OK) {
+            store_cli_progress_end(pg);
+            return cli_fail("update", &err, st);
+        }
+        store_cli_progress_lines(pg, r.lineno, bytes);
+    }
+    *lines = r.lineno;
+    return EXIT_OK;
+}
+
+int cmd_update(int argc, char **argv)
+{
+    static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+                                         {"force", no_argument, NULL, 'f'},
+                                         {"db", required_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *db = NULL;
+    bool force = false, dry_run = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': dry_run = true; break;
+        case 'f': force = true; break;
+        case 'D': db = optarg; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        cli_err("update", "the list ID is required");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (argc - optind > 2) {
+        cli_err("update", "one input file at most");
+        return EXIT_USAGE;
+    }
+    const char *id = argv[optind];
+    const char *path = optind + 1 < argc ? argv[optind + 1] : "-";
+
+    tsl_store *store = NULL;
+    int rc = store_cli_open("update", db, &store);
+    if (rc != EXIT_OK)
+        return rc;
+    tsl_list_info info;
+    if ((rc = store_cli_info("update", store, id, &info)) != EXIT_OK) {
+        tsl_store_close(store);
+        return rc;
+    }
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_batch *b = NULL;
+    tsl_status st = tsl_batch_new(info.bits, info.size, &b, &err);
+    tsl_list_info_free(&info);
+    if (st != TSL_OK) {
+        tsl_store_close(store);
+        return cli_fail("update", &err, st);
+    }
+    FILE *f = cli_open("update", path);
+    if (f == NULL) {
+        tsl_batch_free(b);
+        tsl_store_close(store);
+        return EXIT_USAGE;
+    }
+    const char *name = f == stdin ? "standard input" : path;
+    struct stat sb;
+    uint64_t total = 0; /* the input's size, for the progress bar, when known */
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode))
+        total = (uint64_t)sb.st_size;
+    store_cli_progress pg;
+    store_cli_progress_init(&pg, "update", total);
+    uint64_t lines = 0;
+    rc = read_batch(f, name, b, &pg, &lines);
+    if (f != stdin)
+        fclose(f);
+
+    uint64_t changed = 0;
+    if (rc == EXIT_OK) {
+        char what[96];
+        snprintf(what, sizeof what, "%s %llu entries", dry_run ? "checking" : "applying",
+                 (unsigned long long)tsl_batch_entries(b));
+        store_cli_progress_busy(&pg, what);
+        st = tsl_store_update(store, id, b, force, dry_run, path, &changed, &err);
+        store_cli_progress_end(&pg);
+        if (st != TSL_OK)
+            rc = cli_fail("update", &err, st);
+    }
+    if (rc == EXIT_OK) {
+        printf("%s: %llu lines, %zu changes covering %llu entries; %llu %s\n", id,
+               (unsigned long long)lines, tsl_batch_count(b),
+               (unsigned long long)tsl_batch_entries(b), (unsigned long long)changed,
+               dry_run ? "would change (dry run: nothing written)" : "changed");
+        if (fflush(stdout) != 0) {
+            cli_err("update", "write error on standard output (the update is applied)");
+            rc = EXIT_USAGE;
+        }
+    }
+    tsl_batch_free(b);
+    tsl_store_close(store);
+    return rc;
+}

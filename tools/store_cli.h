@@ -1,0 +1,78 @@
+/* store_cli.h - what the issuer-store subcommands (list, alloc, set, get, update,
+ * publish, token) share: where the database is, opening it, option values common to
+ * several of them, status labels, and the progress display on a terminal. */
+#ifndef TSL_STORE_CLI_H
+#define TSL_STORE_CLI_H
+
+#include "cli.h"
+
+#include <pthread.h>
+#include <time.h>
+
+/* The database when neither --db nor $TSL_DB names one. */
+#define STORE_CLI_DEFAULT_DB "./tsl.db"
+
+/* How long `tsl publish` keeps recorded tokens after they expire (30 days). */
+#define STORE_CLI_DEFAULT_RETENTION ((int64_t)30 * 86400)
+
+/* The database path: opt (--db) if given, else $TSL_DB if set and not empty, else
+ * STORE_CLI_DEFAULT_DB. */
+const char *store_cli_db_path(const char *opt);
+
+/* Opens the store named by store_cli_db_path(db_opt). Returns EXIT_OK, or prints
+ * "tsl CMD: DB: reason" and returns the exit code. */
+int store_cli_open(const char *cmd, const char *db_opt, tsl_store **out);
+
+/* Reads a list's settings; prints the error and returns its exit code on failure (an
+ * unknown id is 1). Free *info with tsl_list_info_free() after EXIT_OK. */
+int store_cli_info(const char *cmd, tsl_store *st, const char *id, tsl_list_info *info);
+
+/* The label `tsl get` prints for a value: VALID, INVALID, SUSPENDED,
+ * APPLICATION_SPECIFIC for 0 to 3 (names tsl_status_parse() reads back), else the
+ * decimal number, written into buf. */
+const char *store_cli_status_label(unsigned value, char buf[8]);
+
+/* "jwt", "cwt" -> one format. */
+bool store_cli_parse_format(const char *s, tsl_format *out);
+
+/* "jwt", "cwt", "jwt,cwt" (any order, no repeats) -> TSL_PUBLISH_* mask. */
+bool store_cli_parse_formats(const char *s, unsigned *out);
+
+/* A positive number of seconds that fits comfortably in int64_t. */
+bool store_cli_parse_seconds(const char *s, int64_t *out);
+
+/* "jwt", "cwt" or "jwt,cwt" for a TSL_PUBLISH_* mask (0 means both). Static. */
+const char *store_cli_formats_name(unsigned formats);
+
+/* Progress on stderr while a long command runs, shown only when stderr is a terminal
+ * and redrawn at most ten times a second. Phase one counts input lines (with a bar
+ * when the input's size is known); phase two, during one library call that reports
+ * nothing, shows the elapsed time from a helper thread. */
+typedef struct {
+    bool on;            /* stderr is a terminal */
+    const char *cmd;
+    struct timespec t0; /* start of the current phase */
+    struct timespec last_draw;
+    uint64_t total_bytes; /* 0: unknown */
+    /* The busy phase. */
+    bool thread_running;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+    char what[96];
+} store_cli_progress;
+
+void store_cli_progress_init(store_cli_progress *p, const char *cmd,
+                             uint64_t total_bytes);
+
+/* Called for every input line: cheap; redraws when 100 ms have passed. */
+void store_cli_progress_lines(store_cli_progress *p, uint64_t lines, uint64_t bytes);
+
+/* Starts the elapsed-time display for `what` ("applying 1000000 entries"). */
+void store_cli_progress_busy(store_cli_progress *p, const char *what);
+
+/* Stops any display and clears its line, so that what follows starts on a clean line. */
+void store_cli_progress_end(store_cli_progress *p);
+
+#endif /* TSL_STORE_CLI_H */
