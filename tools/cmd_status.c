@@ -77,19 +77,13 @@ int cmd_set(int argc, char **argv)
         return EXIT_REJECT;
     }
     tsl_store *store = NULL;
-    int rc = store_cli_open("set", db, &store);
+    tsl_batch *b = NULL;
+    int rc = store_cli_batch("set", db, id, &store, &b);
     if (rc != EXIT_OK)
         return rc;
-    tsl_list_info info;
-    if ((rc = store_cli_info("set", store, id, &info)) != EXIT_OK) {
-        tsl_store_close(store);
-        return rc;
-    }
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_batch *b = NULL;
-    tsl_status st = tsl_batch_new(info.bits, info.size, &b, &err);
-    tsl_list_info_free(&info);
+    tsl_status st = TSL_OK;
     if (st == TSL_OK)
         st = tsl_batch_add(b, idx, idx, value, 0, &err);
     if (st == TSL_OK)

@@ -100,23 +100,10 @@ int cmd_update(int argc, char **argv)
     const char *path = optind + 1 < argc ? argv[optind + 1] : "-";
 
     tsl_store *store = NULL;
-    int rc = store_cli_open("update", db, &store);
+    tsl_batch *b = NULL;
+    int rc = store_cli_batch("update", db, id, &store, &b);
     if (rc != EXIT_OK)
         return rc;
-    tsl_list_info info;
-    if ((rc = store_cli_info("update", store, id, &info)) != EXIT_OK) {
-        tsl_store_close(store);
-        return rc;
-    }
-    tsl_error err;
-    tsl_error_clear(&err);
-    tsl_batch *b = NULL;
-    tsl_status st = tsl_batch_new(info.bits, info.size, &b, &err);
-    tsl_list_info_free(&info);
-    if (st != TSL_OK) {
-        tsl_store_close(store);
-        return cli_fail("update", &err, st);
-    }
     FILE *f = cli_open("update", path);
     if (f == NULL) {
         tsl_batch_free(b);
@@ -141,7 +128,9 @@ int cmd_update(int argc, char **argv)
         snprintf(what, sizeof what, "%s %llu entries", dry_run ? "checking" : "applying",
                  (unsigned long long)tsl_batch_entries(b));
         store_cli_progress_busy(&pg, what);
-        st = tsl_store_update(store, id, b, force, dry_run, path, &changed, &err);
+        tsl_error err;
+        tsl_error_clear(&err);
+        tsl_status st = tsl_store_update(store, id, b, force, dry_run, path, &changed, &err);
         store_cli_progress_end(&pg);
         if (st != TSL_OK)
             rc = cli_fail("update", &err, st);

@@ -218,3 +218,25 @@ void store_cli_progress_end(store_cli_progress *p)
     fputs("\r\033[K", stderr);
     fflush(stderr);
 }
+
+int store_cli_batch(const char *cmd, const char *db_opt, const char *id, tsl_store **st,
+                    tsl_batch **b)
+{
+    int rc = store_cli_open(cmd, db_opt, st);
+    if (rc != EXIT_OK)
+        return rc;
+    tsl_list_info info;
+    if ((rc = store_cli_info(cmd, *st, id, &info)) != EXIT_OK) {
+        tsl_store_close(*st);
+        return rc;
+    }
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status s = tsl_batch_new(info.bits, info.size, b, &err);
+    tsl_list_info_free(&info);
+    if (s != TSL_OK) {
+        tsl_store_close(*st);
+        return cli_fail(cmd, &err, s);
+    }
+    return EXIT_OK;
+}

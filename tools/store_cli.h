@@ -27,6 +27,11 @@ int store_cli_open(const char *cmd, const char *db_opt, tsl_store **out);
  * unknown id is 1). Free *info with tsl_list_info_free() after EXIT_OK. */
 int store_cli_info(const char *cmd, tsl_store *st, const char *id, tsl_list_info *info);
 
+/* Opens the store and starts an empty batch sized for list id (its bits and size).
+ * Prints the error and returns its exit code on failure, with nothing left open. */
+int store_cli_batch(const char *cmd, const char *db_opt, const char *id, tsl_store **st,
+                    tsl_batch **b);
+
 /* The label `tsl get` prints for a value: VALID, INVALID, SUSPENDED,
  * APPLICATION_SPECIFIC for 0 to 3 (names tsl_status_parse() reads back), else the
  * decimal number, written into buf. */
