@@ -648,6 +648,30 @@ TSL_API tsl_status tsl_store_token(tsl_store *st, const char *id, tsl_format for
                                    int64_t *iat, int64_t *exp, tsl_error *err);
 
 /* ---------------------------------------------------------------------------------- */
+/* HTTP helpers for publishers (spec section 8, RFC 9110)                               */
+
+#define TSL_MEDIA_JWT "application/statuslist+jwt"
+#define TSL_MEDIA_CWT "application/statuslist+cwt"
+
+/* Chooses the form to serve for an Accept header (RFC 9110 section 12.5.1): media
+ * ranges with q-values, "* / *" and "application/ *" wildcards (without the spaces),
+ * several types, any case. Among the forms in `available` (TSL_PUBLISH_* bits), the one
+ * with the highest q wins, an exact type counting over a wildcard; ties go to dflt, then
+ * JWT. A missing or empty header (accept NULL or len 0) gets dflt if available.
+ * Malformed elements are ignored. Returns TSL_FORMAT_JWT or TSL_FORMAT_CWT, or 0 when
+ * nothing acceptable is available (answer 406). */
+TSL_API int tsl_http_choose_format(const char *accept, size_t len, unsigned available,
+                                   tsl_format dflt);
+
+/* 1 if an Accept-Encoding header allows gzip (a "gzip" or "x-gzip" coding, or "*",
+ * with q > 0 and not excluded by "gzip;q=0"), else 0. */
+TSL_API int tsl_http_accepts_gzip(const char *accept_encoding, size_t len);
+
+/* Parses the value of a `time` query parameter: decimal unix seconds, no sign, at most
+ * 19 digits. Returns 1 and sets *t, or 0 (answer 400). */
+TSL_API int tsl_http_parse_time(const char *text, size_t len, int64_t *t);
+
+/* ---------------------------------------------------------------------------------- */
 /* Memory                                                                               */
 
 /* Frees memory the library returned through a `uint8_t **` or `char **` result. */
