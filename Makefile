@@ -67,7 +67,7 @@ $(BUILD)/libtsl.so: $(LIB_OBJ)
 
 # The command links the static library: one self-contained binary.
 $(BUILD)/tsl: $(TOOL_OBJ) $(BUILD)/libtsl.a
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libtsl.a $(LIBS)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libtsl.a $(LIBS) -lmicrohttpd
 
 $(BUILD)/tests/run: $(TEST_OBJ) $(BUILD)/libtsl.a
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libtsl.a $(LIBS)

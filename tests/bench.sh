@@ -170,4 +170,8 @@ if [ -x "$TSL" ]; then
         status=1
     fi
 fi
+
+# HTTP serving: wrk against tsl serve and against nginx serving `tsl export` of the same
+# token (tests/bench_serve.sh prints serve_tsl, serve_nginx and serve_ratio).
+sh tests/bench_serve.sh "$BUILD" || status=1
 exit $status

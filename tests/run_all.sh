@@ -86,6 +86,12 @@ done
 # 3. The command-line contract.
 part cli sh tests/cli.sh "$BUILD"
 part store sh tests/store.sh "$BUILD"
+# HTTP: tsl serve and nginx serving `tsl export` (about a minute; includes a 5 s wrk
+# run and an idle-client timeout). Not under the sanitizers: the load and timeout
+# checks measure the plain build's RSS and timing.
+if [ "${TSL_SANITIZED:-}" != 1 ]; then
+    part serve sh tests/serve.sh "$BUILD"
+fi
 
 # 3b. make install with PREFIX and DESTDIR, and a program built with pkg-config. Not
 # under the sanitizers: the installed library would need their runtime to link.

@@ -79,5 +79,7 @@ int cmd_get(int argc, char **argv);
 int cmd_update(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif /* TSL_CLI_H */

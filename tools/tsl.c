@@ -20,6 +20,8 @@ static const struct {
     {"update", cmd_update, "apply a file of \"IDX STATUS\" lines to a stored list"},
     {"publish", cmd_publish, "sign a stored list's statuses and record the tokens"},
     {"token", cmd_token, "print a stored list's current (or past) token"},
+    {"serve", cmd_serve, "serve the stored lists over HTTP, re-signing as they change"},
+    {"export", cmd_export, "write the current tokens and an nginx.conf for static hosting"},
 };
 
 static void usage(FILE *f)

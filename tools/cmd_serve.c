@@ -1,0 +1,317 @@
+/* cmd_serve.c - `tsl serve`: the publisher's HTTP endpoint (spec section 8). Parses the
+ * options, starts the publisher thread (serve_snapshot.c) after publishing what is
+ * missing, starts one libmicrohttpd daemon per --listen address with bounded
+ * connections, memory and timeouts, then waits for SIGTERM or SIGINT: it stops
+ * accepting, lets requests in flight finish, and exits 0. */
+#include "serve.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_LISTEN 16
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+#define DEFAULT_THREADS 2
+#define MAX_THREADS 256
+#define CONNECTION_LIMIT 1024
+/* Per connection: bounds the request line and headers (MHD answers 414/431 beyond). */
+#define CONNECTION_MEMORY (32u * 1024u)
+/* Seconds of inactivity before a connection is closed: slow clients are cut off. */
+#define CONNECTION_TIMEOUT 10
+/* How long SIGTERM waits for requests in flight. */
+#define DRAIN_SECONDS 10
+
+typedef struct {
+    const char *text;
+    struct sockaddr_storage sa;
+    bool v6;
+    struct MHD_Daemon *d;
+    MHD_socket quiesced;
+} listener;
+
+static void serve_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tsl serve [--db PATH] [--listen ADDR:PORT]... [--threads N]\n"
+            "                 [--default-format jwt|cwt] [--history]\n"
+            "                 [--aggregation-path PATH] [--publish-interval S]\n"
+            "                 [--access-log FILE]\n"
+            "\n"
+            "Serves every list of the store at the path of its uri (GET, HEAD, OPTIONS),\n"
+            "choosing JWT or CWT by Accept, with ETag, Last-Modified, Cache-Control, CORS and\n"
+            "gzip for JWTs. A background thread re-signs a list when its statuses change or\n"
+            "its token has used two thirds of its lifetime; nothing is signed per request.\n"
+            "Also serves /healthz and /metrics (Prometheus text).\n"
+            "\n"
+            "  --db PATH               the store (default: $TSL_DB, else %s)\n"
+            "  --listen ADDR:PORT      address to listen on, repeatable; IPv6 as [::1]:8080;\n"
+            "                          port 0 picks a free port (default %s)\n"
+            "  --threads N             worker threads per address (default %d)\n"
+            "  --default-format F      jwt or cwt, for no Accept or a wildcard (default jwt)\n"
+            "  --history               answer ?time=UNIXTIME with the token valid then\n"
+            "                          (default off: 501, as section 12.7 recommends)\n"
+            "  --aggregation-path P    serve {\"status_lists\": [...]} at path P\n"
+            "  --publish-interval S    seconds between publishing rounds, e.g. 1 or 0.5\n"
+            "                          (default 1)\n"
+            "  --access-log FILE       append one line per request to FILE\n"
+            "\n"
+            "Prints \"tsl serve: listening on ADDR:PORT\" on stderr when ready. SIGTERM or\n"
+            "SIGINT: stop accepting, finish requests in flight, exit 0.\n"
+            "Exit status: 1 cannot serve the store as it is (two lists on one path),\n"
+            "2 usage, I/O or address error.\n",
+            STORE_CLI_DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_THREADS);
+}
+
+/* "1", "0.5", "2.25": seconds, to milliseconds; 1 ms to one day. */
+static bool parse_interval(const char *s, int64_t *ms)
+{
+    int64_t whole = 0, frac = 0, scale = 1000;
+    const char *p = s;
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        whole = whole * 10 + (*p - '0');
+        if (whole > 86400)
+            return false;
+    }
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (scale > 1) {
+                scale /= 10;
+                frac += (*p - '0') * scale;
+            }
+        }
+    }
+    if (*p != '\0')
+        return false;
+    *ms = whole * 1000 + frac;
+    return *ms >= 1 && *ms <= 86400 * 1000;
+}
+
+/* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:0". */
+static bool parse_listen(const char *s, listener *l)
+{
+    char host[64];
+    const char *port;
+    memset(l, 0, sizeof *l);
+    l->text = s;
+    l->quiesced = MHD_INVALID_SOCKET;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (end == NULL || end[1] != ':' || (size_t)(end - s - 1) >= sizeof host)
+            return false;
+        memcpy(host, s + 1, (size_t)(end - s - 1));
+        host[end - s - 1] = '\0';
+        port = end + 2;
+        l->v6 = true;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (colon == NULL || (size_t)(colon - s) >= sizeof host || colon == s)
+            return false;
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+        port = colon + 1;
+    }
+    uint64_t p;
+    if (!cli_parse_u64(port, &p) || p > 65535)
+        return false;
+    if (l->v6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&l->sa;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)p);
+        return inet_pton(AF_INET6, host, &a->sin6_addr) == 1;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)&l->sa;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)p);
+    return inet_pton(AF_INET, host, &a->sin_addr) == 1;
+}
+
+static struct MHD_Daemon *start_daemon(serve_ctx *ctx, listener *l, unsigned threads)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (l->v6)
+        flags |= MHD_USE_IPv6;
+    uint16_t port = l->v6 ? ntohs(((struct sockaddr_in6 *)&l->sa)->sin6_port)
+                          : ntohs(((struct sockaddr_in *)&l->sa)->sin_port);
+    return MHD_start_daemon(
+        flags, port, NULL, NULL, serve_handle, ctx,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&l->sa,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_NOTIFY_COMPLETED, serve_completed, ctx,
+        MHD_OPTION_UNESCAPE_CALLBACK, serve_unescape, NULL,
+        MHD_OPTION_END);
+}
+
+static void print_ready(const listener *l)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
+    char host[INET6_ADDRSTRLEN];
+    if (l->v6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&l->sa)->sin6_addr, host,
+                  sizeof host);
+    else
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&l->sa)->sin_addr, host,
+                  sizeof host);
+    unsigned port = di != NULL ? di->port : 0;
+    fprintf(stderr, l->v6 ? "tsl serve: listening on [%s]:%u\n"
+                          : "tsl serve: listening on %s:%u\n", host, port);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'D'},
+        {"listen", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'},
+        {"default-format", required_argument, NULL, 'f'},
+        {"history", no_argument, NULL, 'H'},
+        {"aggregation-path", required_argument, NULL, 'a'},
+        {"publish-interval", required_argument, NULL, 'i'},
+        {"access-log", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    static serve_ctx ctx; /* large (counters): not on the stack */
+    memset(&ctx, 0, sizeof ctx);
+    listener ls[MAX_LISTEN];
+    size_t nls = 0;
+    const char *db = NULL, *log_path = NULL;
+    unsigned threads = DEFAULT_THREADS;
+    ctx.dflt = TSL_FORMAT_JWT;
+    ctx.interval_ms = 1000;
+    ctx.retention = STORE_CLI_DEFAULT_RETENTION;
+    ctx.log_fd = -1;
+    uint64_t v;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'D': db = optarg; break;
+        case 'l':
+            if (nls == MAX_LISTEN) {
+                cli_err("serve", "at most %d --listen addresses", MAX_LISTEN);
+                return EXIT_USAGE;
+            }
+            if (!parse_listen(optarg, &ls[nls])) {
+                cli_err("serve", "--listen: \"%s\" is not ADDR:PORT (IPv6: [ADDR]:PORT)",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            nls++;
+            break;
+        case 't':
+            if (!cli_parse_u64(optarg, &v) || v == 0 || v > MAX_THREADS) {
+                cli_err("serve", "--threads: \"%s\" is not 1 to %d", optarg, MAX_THREADS);
+                return EXIT_USAGE;
+            }
+            threads = (unsigned)v;
+            break;
+        case 'f':
+            if (!store_cli_parse_format(optarg, &ctx.dflt)) {
+                cli_err("serve", "--default-format: \"%s\" is not jwt or cwt", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'H': ctx.history = true; break;
+        case 'a':
+            if (optarg[0] != '/' || strlen(optarg) > 1024) {
+                cli_err("serve", "--aggregation-path: \"%s\" does not start with /", optarg);
+                return EXIT_USAGE;
+            }
+            ctx.agg_path = optarg;
+            break;
+        case 'i':
+            if (!parse_interval(optarg, &ctx.interval_ms)) {
+                cli_err("serve", "--publish-interval: \"%s\" is not seconds (0.001 to "
+                                 "86400)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'L': log_path = optarg; break;
+        case 'h': serve_usage(stdout); return EXIT_OK;
+        default: serve_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        cli_err("serve", "unexpected argument \"%s\"", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (nls == 0 && !parse_listen(DEFAULT_LISTEN, &ls[nls++]))
+        return EXIT_USAGE;
+    if (log_path != NULL) {
+        ctx.log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (ctx.log_fd < 0) {
+            cli_err("serve", "--access-log %s: %s", log_path, strerror(errno));
+            return EXIT_USAGE;
+        }
+    }
+    ctx.db_path = store_cli_db_path(db);
+
+    /* Signals are taken by sigwait() in this thread: block them before any thread
+     * starts, so every thread inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    serve_ctx_init(&ctx);
+    int rc = store_cli_open("serve", db, &ctx.pub_store);
+    if (rc == EXIT_OK)
+        rc = serve_publisher_start(&ctx);
+    for (size_t k = 0; rc == EXIT_OK && k < nls; k++) {
+        if ((ls[k].d = start_daemon(&ctx, &ls[k], threads)) == NULL) {
+            cli_err("serve", "cannot listen on %s: %s", ls[k].text,
+                    errno != 0 ? strerror(errno) : "address unusable");
+            rc = EXIT_USAGE;
+        }
+    }
+    if (rc == EXIT_OK) {
+        for (size_t k = 0; k < nls; k++)
+            print_ready(&ls[k]);
+        int sig = 0;
+        while (sigwait(&sigs, &sig) != 0)
+            ;
+        fprintf(stderr, "tsl serve: %s, finishing requests in flight\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        for (size_t k = 0; k < nls; k++)
+            ls[k].quiesced = MHD_quiesce_daemon(ls[k].d);
+        struct timespec t0, now, pause = {0, 20 * 1000000L};
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+            if (atomic_load(&ctx.inflight) <= 0)
+                break;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec - t0.tv_sec >= DRAIN_SECONDS)
+                break;
+            nanosleep(&pause, NULL);
+        }
+    }
+    serve_publisher_stop(&ctx);
+    for (size_t k = 0; k < nls; k++) {
+        if (ls[k].d != NULL)
+            MHD_stop_daemon(ls[k].d);
+        if (ls[k].quiesced != MHD_INVALID_SOCKET)
+            close(ls[k].quiesced);
+    }
+    tsl_store_close(ctx.pub_store);
+    serve_ctx_destroy(&ctx);
+    if (ctx.log_fd >= 0)
+        close(ctx.log_fd);
+    return rc;
+}

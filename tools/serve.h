@@ -1,0 +1,154 @@
+/* serve.h - what the three parts of `tsl serve` share: the immutable, reference-counted
+ * snapshot of everything served (built by the publisher thread in serve_snapshot.c),
+ * the server's state and counters (set up in cmd_serve.c), and the request handler
+ * (serve_http.c). Request threads only read snapshots; nothing is signed or compressed
+ * on the request path. */
+#ifndef TSL_SERVE_H
+#define TSL_SERVE_H
+
+#include "store_cli.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+/* A strong entity tag: a quote, 32 hex digits (the first 16 bytes of SHA-256 of the
+ * body), a quote, NUL. */
+#define SERVE_ETAG_SIZE 36
+/* An IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", and room to spare. */
+#define SERVE_DATE_SIZE 40
+/* The health text the publisher keeps (problems beyond this are cut). */
+#define SERVE_HEALTH_SIZE 4096
+
+/* One published form of a list: the token bytes and what the headers say about them. */
+typedef struct {
+    bool present;
+    uint8_t *body; /* the token: JWT text or CWT bytes (tsl_free) */
+    size_t len;
+    uint8_t *gz; /* JWT only: the body gzip-encoded at publish time (free), or NULL */
+    size_t gz_len;
+    char etag[SERVE_ETAG_SIZE];
+    char etag_gz[SERVE_ETAG_SIZE];
+    char last_modified[SERVE_DATE_SIZE]; /* of iat */
+    int64_t iat, exp;
+} serve_form;
+
+/* A list as served: immutable once built, shared by consecutive snapshots. */
+typedef struct {
+    atomic_uint refs;
+    char *id;
+    char *uri;
+    char *path;       /* the path of uri: where it is served */
+    unsigned formats; /* TSL_PUBLISH_* bits of the forms present */
+    int64_t ttl;      /* the list's ttl setting, 0: none */
+    serve_form form[2]; /* [0] JWT, [1] CWT */
+} serve_list;
+
+/* Everything served at one moment. Taken with serve_snapshot_acquire(), given back with
+ * serve_snapshot_release(); the last release frees it. */
+typedef struct {
+    atomic_uint refs;
+    size_t n;
+    serve_list **lists; /* sorted by path, no two alike */
+    char *agg;          /* {"status_lists":[...]} */
+    size_t agg_len;
+    char agg_etag[SERVE_ETAG_SIZE];
+} serve_snapshot;
+
+/* Response status codes counted in /metrics, and the formats they are split by. */
+#define SERVE_NCODES 13
+#define SERVE_NFMT 4 /* none, jwt, cwt, json */
+extern const unsigned serve_codes[SERVE_NCODES];
+extern const char *const serve_fmt_names[SERVE_NFMT];
+enum { SERVE_FMT_NONE = 0, SERVE_FMT_JWT = 1, SERVE_FMT_CWT = 2, SERVE_FMT_JSON = 3 };
+
+struct serve_pubstate; /* the publisher's own bookkeeping (serve_snapshot.c) */
+
+/* The server. Options are set before serve_publisher_start() and then only read. */
+typedef struct {
+    /* Options. */
+    const char *db_path;
+    tsl_format dflt;       /* --default-format */
+    bool history;          /* --history */
+    const char *agg_path;  /* --aggregation-path, or NULL */
+    int64_t interval_ms;   /* --publish-interval */
+    int64_t retention;     /* of recorded tokens, seconds */
+    int log_fd;            /* --access-log, or -1 */
+    pthread_mutex_t log_mu;
+
+    /* The current snapshot. */
+    pthread_mutex_t snap_mu;
+    serve_snapshot *snap;
+
+    /* The store handle (pub_store) is shared by the publisher and history reads (rare)
+     * under this lock, taken per store call or per list. One handle, not two: opening a
+     * second handle on the same file in one process drops the first one's POSIX locks
+     * (close() of any descriptor of the file does), after which another process may
+     * checkpoint and delete the WAL under it. */
+    pthread_mutex_t store_mu;
+
+    /* What is wrong, as the publisher last saw it ("" when nothing). */
+    pthread_mutex_t health_mu;
+    char health[SERVE_HEALTH_SIZE];
+
+    /* The publisher thread. */
+    tsl_store *pub_store;
+    pthread_t pub_thread;
+    bool pub_running;
+    pthread_mutex_t pub_mu;
+    pthread_cond_t pub_cv;
+    bool stop;
+    struct serve_pubstate *pub;
+
+    /* Counters for /metrics. */
+    atomic_ullong requests[SERVE_NCODES + 1][SERVE_NFMT]; /* last row: other codes */
+    atomic_ullong bytes;
+    atomic_ullong publishes_ok, publishes_err;
+    atomic_int inflight; /* requests begun and not completed */
+} serve_ctx;
+
+/* serve_snapshot.c */
+
+/* Initialises ctx's locks and state (options already set). */
+void serve_ctx_init(serve_ctx *ctx);
+void serve_ctx_destroy(serve_ctx *ctx);
+
+/* One publishing round in the caller's thread (publish what is missing or stale, build
+ * the first snapshot), then starts the publisher thread. Returns EXIT_OK, or prints why
+ * it cannot serve (store unreadable, two lists on one path) and returns the exit code. */
+int serve_publisher_start(serve_ctx *ctx);
+
+/* Stops the publisher thread and waits for it. */
+void serve_publisher_stop(serve_ctx *ctx);
+
+/* A reference to the current snapshot (never NULL after serve_publisher_start()). */
+serve_snapshot *serve_snapshot_acquire(serve_ctx *ctx);
+void serve_snapshot_release(serve_snapshot *s);
+/* Adds a reference to a snapshot already held. */
+void serve_snapshot_ref(serve_snapshot *s);
+
+/* The list served at path (len bytes), or NULL. */
+const serve_list *serve_snapshot_find(const serve_snapshot *s, const char *path,
+                                      size_t len);
+
+/* The strong ETag of bytes: quoted hex of the first 16 bytes of their SHA-256. */
+void serve_etag(const uint8_t *p, size_t len, char out[SERVE_ETAG_SIZE]);
+
+/* The IMF-fixdate of t. */
+void serve_http_date(int64_t t, char out[SERVE_DATE_SIZE]);
+
+/* serve_http.c */
+
+/* The MHD access handler and completion callback; cls is the serve_ctx. */
+enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char *url,
+                             const char *method, const char *version,
+                             const char *upload_data, size_t *upload_data_size,
+                             void **con_cls);
+/* Percent-decoding of the path and query arguments that leaves "%00" as it is, so a
+ * NUL never cuts a path short. */
+size_t serve_unescape(void *cls, struct MHD_Connection *conn, char *s);
+void serve_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                     enum MHD_RequestTerminationCode toe);
+
+#endif /* TSL_SERVE_H */
