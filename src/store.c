@@ -368,7 +368,13 @@ tsl_status tslp_store_load_chunks(tsl_store *st, const tsl_list_info *info,
  * by others (SQLite gives the -wal and -shm files the database file's mode). */
 static tsl_status precreate(const char *path, tsl_error *err)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* Only a file that does not exist yet is opened (and closed) here: closing any
+     * descriptor of a file drops every POSIX lock this process holds on it, which
+     * would strip the locks of another open handle on the same store and let another
+     * process delete the live WAL under it. */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST)
+        return TSL_OK;
     if (fd < 0)
         return tslp_fail(err, TSL_ERR_IO, 0, "store %s: %s", path, strerror(errno));
     close(fd);

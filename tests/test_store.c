@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* A temp directory with a store and an ES256 key file. */
@@ -680,5 +681,39 @@ TT_TEST(store_second_handle_and_reopen)
     qsort(all, 100, sizeof *all, cmp_u64);
     for (uint64_t k = 0; k < 100; k++)
         TT_EQ_U(all[k], k);
+    fx_close(&f);
+}
+
+TT_TEST(store_second_handle_keeps_locks_across_processes)
+{
+    /* Regression: opening a second handle used to open and close the database file,
+     * and closing any descriptor drops every POSIX lock the process holds on the file:
+     * the first handle lost the shared lock that WAL mode keeps on the database, so
+     * another process could think it was the last user and delete the live WAL.
+     * Checked at the lock itself: SQLite's shared-lock range (from 0x40000002, 510
+     * bytes) must stay unlockable for writing by another process. */
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "w", 1, 1000));
+    const uint64_t t0[] = {5, 5, 1};
+    TT_OK(update(&f, "w", 1, 1000, t0, 1, 0, 0, NULL, NULL));
+    tsl_store *second = NULL;
+    TT_OK(tsl_store_open(f.db, &second, NULL));
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(f.db, O_RDWR);
+        struct flock fl;
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        fl.l_start = 0x40000002;
+        fl.l_len = 510;
+        /* Exit 0 when the lock is refused: the parent still holds its shared lock. */
+        _exit(fd >= 0 && fcntl(fd, F_SETLK, &fl) == -1 ? 0 : 1);
+    }
+    int status = 0;
+    TT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+    TT_EQ_U(WEXITSTATUS(status), 0);
+    tsl_store_close(second);
     fx_close(&f);
 }
