@@ -27,7 +27,7 @@ WARN += -Werror
 endif
 CPPFLAGS_ALL = -Iinclude -Isrc -D_GNU_SOURCE $(CPPFLAGS)
 CFLAGS_ALL = -std=c11 $(WARN) $(CFLAGS)
-LIBS = -lsqlite3 -lcbor -ljansson -ldeflate -lz -lcrypto -lpthread -lm
+LIBS = -lsqlite3 -lcbor -ljansson -ldeflate -lz -lcurl -lcrypto -lpthread -lm
 
 SOVERSION = 0
 VERSION = 0.1.0

@@ -672,6 +672,106 @@ TSL_API int tsl_http_accepts_gzip(const char *accept_encoding, size_t len);
 TSL_API int tsl_http_parse_time(const char *text, size_t len, int64_t *t);
 
 /* ---------------------------------------------------------------------------------- */
+/* Referenced Tokens (spec section 6) and the relying party's check (section 8.3)      */
+
+typedef enum {
+    TSL_REF_JWT = 1, /* a JWT with a "status" claim */
+    TSL_REF_SDJWT,   /* SD-JWT or SD-JWT VC (RFC 9901): issuer JWT ~ disclosures ~ [KB-JWT] */
+    TSL_REF_CWT,     /* a CWT (COSE_Sign1) with claim 65535 */
+    TSL_REF_MDOC     /* ISO mdoc: DeviceResponse, Document, IssuerSigned or IssuerAuth */
+} tsl_ref_kind;
+
+/* A Referenced Token that passed its own validation, and the entry it points at. */
+typedef struct tsl_ref tsl_ref;
+
+/* How to validate a Referenced Token (spec section 8.3 step 0). */
+typedef struct {
+    const tsl_keyset *keys;  /* issuer keys, matched by kid */
+    const tsl_trust *trust;  /* anchors for x5c / x5chain (mdoc IssuerAuth needs them) */
+    uint32_t algs;           /* allow-list; 0: TSL_ALGS_SIGNATURE */
+    int64_t now;             /* 0: the current time */
+    int64_t max_skew;        /* seconds of clock skew for exp, nbf and iat */
+} tsl_ref_opts;
+
+/* Detects the form from the bytes (JWT text; SD-JWT text with '~'; CWT or mdoc CBOR,
+ * raw, hex or base64url), validates it by its own rules (signature, exp/nbf/iat; for
+ * SD-JWT every disclosure's digest in _sd and, when present, the key-binding JWT signed
+ * by cnf.jwk with a matching sd_hash; for mdoc the IssuerAuth signature and its
+ * x5chain against o->trust and the MSO validity) and reads status.status_list
+ * {idx, uri} (for mdoc the MSO's "status"). An invalid token is rejected before any
+ * status is looked at. TSL_ERR_CLAIM when the status reference is missing or
+ * malformed. */
+TSL_API tsl_status tsl_ref_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
+                                 const tsl_ref_opts *o, tsl_ref **out, tsl_error *err);
+TSL_API void tsl_ref_free(tsl_ref *r);
+TSL_API tsl_ref_kind tsl_ref_kind_of(const tsl_ref *r);
+TSL_API const char *tsl_ref_uri(const tsl_ref *r);   /* valid until r is freed */
+TSL_API uint64_t tsl_ref_idx(const tsl_ref *r);
+
+/* The relying party's status check (section 8.3): a verifier holds trust, limits, a
+ * cache of Status List Tokens and a way to fetch them. */
+typedef struct tsl_verifier tsl_verifier;
+
+/* Fetches url with the given Accept header. On TSL_OK, *body (tsl_free) and *len hold
+ * the response body, and *content_type (tsl_free) its Content-Type. Redirects, TLS and
+ * timeouts are the callback's business; non-2xx answers are errors (TSL_ERR_IO). */
+typedef tsl_status (*tsl_fetch_fn)(void *ctx, const char *url, const char *accept,
+                                   uint8_t **body, size_t *len, char **content_type,
+                                   tsl_error *err);
+
+typedef struct {
+    const tsl_keyset *keys;  /* keys for Referenced Tokens and Status List Tokens */
+    const tsl_trust *trust;  /* anchors for x5c / x5chain */
+    uint32_t algs;           /* allow-list; 0: TSL_ALGS_SIGNATURE */
+    int require_eku;         /* Status List Token x5c leaf must carry eku_oid */
+    const char *eku_oid;     /* NULL: TSL_EKU_STATUS_SIGNING_DEFAULT */
+    int64_t max_skew;        /* seconds, for exp/nbf/iat of both tokens */
+    int64_t min_cache, max_cache; /* bounds on how long a list token is cached, seconds:
+                                   * ttl (or exp) clamped to them; 0: 60 and 86400 */
+    size_t max_body;         /* largest response accepted; 0: 16 MiB */
+    long timeout_ms;         /* total fetch time; 0: 10000 */
+    int max_redirects;       /* 0: 5; < 0: none */
+    int allow_http;          /* plain http:// allowed (default: https only) */
+    tsl_fetch_fn fetch;      /* NULL: the built-in libcurl client */
+    void *fetch_ctx;
+    const char *cache_dir;   /* NULL: memory only; else also files in this directory */
+    tsl_limits limits;       /* zeroes: defaults */
+} tsl_verifier_opts;
+
+TSL_API tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out,
+                                    tsl_error *err);
+TSL_API void tsl_verifier_free(tsl_verifier *v);
+
+/* Supplies a Status List Token offline; it is used for the Referenced Tokens whose uri
+ * equals its sub, instead of fetching. */
+TSL_API tsl_status tsl_verifier_add_list_token(tsl_verifier *v, const uint8_t *tok,
+                                               size_t len, tsl_error *err);
+
+/* The outcome of a check, step by step. */
+typedef struct {
+    tsl_ref_kind kind;       /* the Referenced Token's form */
+    char uri[512];           /* its status_list uri (cut at 511 bytes) */
+    uint64_t idx;
+    unsigned value;          /* the status value, when determined */
+    int determined;          /* 1 when value holds the status */
+    int from_cache;          /* the list token came from the cache (no request) */
+    int fetched;             /* a request was made */
+} tsl_check_result;
+
+/* Runs section 8.3 on a Referenced Token: validate it (an invalid one is rejected and
+ * nothing is fetched), resolve its Status List Token (offline, cache, or fetch with an
+ * Accept naming CWT first for CWT and mdoc, JWT first for JWT and SD-JWT), verify that
+ * (typ, signature, sub == uri, iat, exp, positive ttl; with `time` != 0 also
+ * iat <= time <= exp after asking for ?time=), check idx against the list and read the
+ * value. now 0: the current time. Returns TSL_OK when the status was determined (the
+ * caller judges res->value: only 0 is VALID); TSL_ERR_INDEX when idx is out of bounds;
+ * the Referenced Token's own error when it is invalid; and any other error when the
+ * status could not be determined. Safe to call from several threads on one verifier. */
+TSL_API tsl_status tsl_verifier_check(tsl_verifier *v, const uint8_t *token, size_t len,
+                                      int64_t now, int64_t time, tsl_check_result *res,
+                                      tsl_error *err);
+
+/* ---------------------------------------------------------------------------------- */
 /* Memory                                                                               */
 
 /* Frees memory the library returned through a `uint8_t **` or `char **` result. */

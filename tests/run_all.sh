@@ -92,6 +92,8 @@ part store sh tests/store.sh "$BUILD"
 if [ "${TSL_SANITIZED:-}" != 1 ]; then
     part serve sh tests/serve.sh "$BUILD"
 fi
+# The relying party: tsl verify offline and against tsl serve over loopback (about 10 s).
+part verify sh tests/verify.sh "$BUILD"
 
 # 3b. make install with PREFIX and DESTDIR, and a program built with pkg-config. Not
 # under the sanitizers: the installed library would need their runtime to link.

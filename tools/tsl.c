@@ -22,6 +22,7 @@ static const struct {
     {"token", cmd_token, "print a stored list's current (or past) token"},
     {"serve", cmd_serve, "serve the stored lists over HTTP, re-signing as they change"},
     {"export", cmd_export, "write the current tokens and an nginx.conf for static hosting"},
+    {"verify", cmd_verify, "check a Referenced Token's status (fetching its Status List Token)"},
 };
 
 static void usage(FILE *f)

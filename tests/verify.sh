@@ -1,0 +1,362 @@
+#!/bin/sh
+# verify.sh - `tsl verify`, the relying party: the spec's CWT Referenced Token with the
+# spec's CWT Status List Token given offline (INVALID at idx 0), then end to end over
+# loopback against `tsl serve`: a JWT Referenced Token signed here with jwcrypto is
+# VALID, a second check within ttl makes no request (counted by /metrics), `tsl update`
+# revokes it and it turns INVALID once the cache expires; and the failures with their
+# exit codes: untrusted keys (3 for the list token, 1 for the Referenced Token), bad
+# signatures, an expired list token, a sub mismatch, 404, a wrong Content-Type, a
+# timeout and a body over the cap (a python listener), an index out of range, a time
+# outside iat..exp, plain http without --allow-http; redirects (followed, gzip, the sub
+# checked against the uri asked for, a loop, credentials refused) and ?time= history.
+#
+# Usage: sh tests/verify.sh [BUILD_DIR]   (run from the project root; about 20 s)
+# Needs /usr/bin/python3 with jwcrypto, curl. Closing line: "verify: N passed, N failed".
+
+BUILD=${1:-build}
+TSL=$BUILD/tsl
+PY=/usr/bin/python3
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL $*" >&2
+}
+# expect NAME WANT GOT: passes when the exit status GOT is WANT.
+expect() {
+    if [ "$3" -eq "$2" ]; then ok; else bad "$1: exit $3, expected $2 ($(head -c 300 "$T/err" | tr '\n' '|'))"; fi
+}
+same() {
+    if [ "$2" = "$3" ]; then ok; else bad "$1: '$2' != '$3'"; fi
+}
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/tsl-verify.XXXXXX") || exit 2
+SPID=""
+HPID=""
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+    for _p in $SPID $HPID; do
+        kill "$_p" 2>/dev/null
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+
+finish() {
+    echo "verify: $pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+    exit $?
+}
+
+if [ ! -x "$TSL" ]; then
+    bad "$TSL is missing"
+    finish
+fi
+if ! "$PY" -c 'import jwcrypto' 2>/dev/null; then
+    bad "$PY with jwcrypto is missing (Debian: python3-jwcrypto)"
+    finish
+fi
+
+# ---------------------------------------------------------------------------------- #
+# The spec's CWT pair, offline.
+
+"$PY" - "$T" <<'EOF'
+import binascii, json, sys
+for name, out in [("sec6_3_referenced_token_cwt", "rt.cwt"),
+                  ("sec5_2_status_list_token_cwt", "lt.cwt")]:
+    d = json.load(open("testvectors/%s.json" % name))
+    open(sys.argv[1] + "/" + out, "wb").write(binascii.unhexlify(d["cose_sign1_tagged_hex"]))
+EOF
+K12=testvectors/keys/example_es256_kid12.public.pem
+out=$("$TSL" verify --key "$K12" --list-token "$T/lt.cwt" "$T/rt.cwt" 2>"$T/err")
+expect "spec CWT: exit" 1 $?
+same "spec CWT: status" "$out" "INVALID"
+"$TSL" verify --json --trust "$K12" --list-token "$T/lt.cwt" "$T/rt.cwt" >"$T/out" 2>"$T/err"
+expect "spec CWT --json (key via --trust)" 1 $?
+if grep -q '"idx":0' "$T/out" && grep -q '"status":"INVALID"' "$T/out" &&
+    grep -q '"source":"offline"' "$T/out"; then ok; else bad "spec CWT --json: $(cat "$T/out")"; fi
+# the list token has iat 1686920170: a time before it is outside iat..exp
+"$TSL" verify --key "$K12" --list-token "$T/lt.cwt" --time 1686920000 "$T/rt.cwt" \
+    >/dev/null 2>"$T/err"
+expect "spec CWT: --time before iat" 3 $?
+out=$("$TSL" verify --key "$K12" --list-token "$T/lt.cwt" --time 1686920171 "$T/rt.cwt" 2>"$T/err")
+expect "spec CWT: --time inside iat..exp" 1 $?
+same "spec CWT: status at time" "$out" "INVALID"
+# the list token expires in 2042: later it is expired
+"$TSL" verify --key "$K12" --list-token "$T/lt.cwt" --now 2291720171 "$T/rt.cwt" \
+    >/dev/null 2>"$T/err"
+rc=$?
+# (the Referenced Token expires at the same time, so this is a rejection of it: 1)
+expect "spec CWT: both expired" 1 $rc
+
+# ---------------------------------------------------------------------------------- #
+# A store served by tsl serve over loopback.
+
+free_port() {
+    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+DB=$T/tsl.db
+PORT=$(free_port)
+BASE=http://127.0.0.1:$PORT
+URI1=$BASE/statuslists/1
+"$TSL" keygen --alg ES256 --out "$T/k.pem" >"$T/list.jwk" 2>"$T/err"
+expect "keygen" 0 $?
+"$TSL" list create L1 --uri "$URI1" --bits 2 --size 1000 --ttl 3 --lifetime 3600 \
+    --key "$T/k.pem" --db "$DB" >/dev/null 2>"$T/err"
+expect "list create" 0 $?
+IDX=$("$TSL" alloc L1 --db "$DB" 2>"$T/err")
+expect "alloc" 0 $?
+"$TSL" publish L1 --db "$DB" >/dev/null 2>"$T/err"
+expect "publish" 0 $?
+
+# The Referenced Token issuer's key and a signer: rt.py URI IDX EXP [KEYFILE] > token.
+cat >"$T/rt.py" <<'EOF'
+import json, sys, time
+from jwcrypto import jwk, jws
+uri, idx, exp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+key = jwk.JWK.from_json(open(sys.argv[4]).read())
+claims = {"iss": "https://issuer.example", "iat": int(time.time()) - 60, "exp": exp,
+          "status": {"status_list": {"idx": idx, "uri": uri}}}
+s = jws.JWS(json.dumps(claims).encode())
+s.add_signature(key, alg="ES256", protected=json.dumps(
+    {"alg": "ES256", "kid": key.get("kid"), "typ": "JWT"}))
+print(s.serialize(compact=True))
+EOF
+"$PY" - "$T" <<'EOF'
+import sys
+from jwcrypto import jwk
+for name in ("issuer", "other"):
+    k = jwk.JWK.generate(kty="EC", crv="P-256", kid=name + "-1")
+    open(sys.argv[1] + "/" + name + ".jwk", "w").write(k.export_private())
+    open(sys.argv[1] + "/" + name + ".pub.jwk", "w").write(k.export_public())
+EOF
+chmod 600 "$T/issuer.jwk" "$T/other.jwk"
+FAR=$(($(date +%s) + 86400 * 365))
+rt() { "$PY" "$T/rt.py" "$1" "$2" "$FAR" "${3:-$T/issuer.jwk}" >"$4"; }
+rt "$URI1" "$IDX" "" "$T/rt1.jwt"
+KEYS="--key $T/list.jwk --key $T/issuer.pub.jwk"
+
+# start the server
+"$TSL" serve --db "$DB" --listen "127.0.0.1:$PORT" --publish-interval 0.5 --history \
+    2>"$T/serve.log" &
+SPID=$!
+n=0
+while [ $n -lt 100 ] && ! grep -q 'listening on' "$T/serve.log" 2>/dev/null; do
+    kill -0 "$SPID" 2>/dev/null || break
+    sleep 0.1
+    n=$((n + 1))
+done
+if ! grep -q 'listening on' "$T/serve.log"; then
+    bad "tsl serve did not start: $(head -c 300 "$T/serve.log" | tr '\n' '|')"
+    finish
+fi
+requests() {
+    curl -sS --max-time 5 "$BASE/metrics" 2>/dev/null |
+        awk 'index($0, "tsl_requests_total") == 1 && $0 ~ /format="(jwt|cwt)"/ {s += $NF} END {print s + 0}'
+}
+
+# shellcheck disable=SC2086 # KEYS holds several words on purpose
+out=$("$TSL" verify $KEYS --allow-http --cache "$T/cache" --min-cache 1 "$T/rt1.jwt" 2>"$T/err")
+expect "e2e: fresh token" 0 $?
+same "e2e: status" "$out" "VALID"
+r0=$(requests)
+# shellcheck disable=SC2086
+out=$("$TSL" verify $KEYS --allow-http --cache "$T/cache" --min-cache 1 --json "$T/rt1.jwt" \
+    2>"$T/err")
+expect "e2e: second check within ttl" 0 $?
+r1=$(requests)
+if echo "$out" | grep -q '"source":"cache"'; then ok; else bad "e2e: second check not from the cache: $out"; fi
+# token requests only (/metrics itself is not one of them)
+if [ "$r0" -ge 1 ]; then ok; else bad "e2e: the first check made no token request ($r0)"; fi
+if [ "$r1" -eq "$r0" ]; then ok; else bad "e2e: a check within ttl made requests ($r0 -> $r1)"; fi
+
+# plain http is refused without --allow-http
+# shellcheck disable=SC2086
+"$TSL" verify $KEYS --min-cache 1 "$T/rt1.jwt" >/dev/null 2>"$T/err"
+expect "e2e: http without --allow-http" 3 $?
+
+# revoke, wait for the republished token and for the cache (ttl 3) to expire
+TBEFORE=$(date +%s)
+sleep 1
+echo "$IDX INVALID" | "$TSL" update L1 --db "$DB" - >/dev/null 2>"$T/err"
+expect "update" 0 $?
+sleep 4
+# shellcheck disable=SC2086
+out=$("$TSL" verify $KEYS --allow-http --cache "$T/cache" --min-cache 1 "$T/rt1.jwt" 2>"$T/err")
+expect "e2e: revoked" 1 $?
+same "e2e: revoked status" "$out" "INVALID"
+
+# untrusted keys: without the list's key the status is undetermined (3); without the
+# issuer's key the Referenced Token is rejected (1)
+"$TSL" verify --key "$T/issuer.pub.jwk" --allow-http "$T/rt1.jwt" >/dev/null 2>"$T/err"
+expect "untrusted list token key" 3 $?
+"$TSL" verify --key "$T/list.jwk" --allow-http "$T/rt1.jwt" >/dev/null 2>"$T/err"
+expect "untrusted Referenced Token key" 1 $?
+# a Referenced Token signed by another key, and a tampered one
+rt "$URI1" "$IDX" "$T/other.jwk" "$T/rt-other.jwt"
+# shellcheck disable=SC2086
+"$TSL" verify $KEYS --allow-http "$T/rt-other.jwt" >/dev/null 2>"$T/err"
+expect "Referenced Token by an unknown key" 1 $?
+sed 's/.\(..\)$/A\1/' "$T/rt1.jwt" >"$T/rt-bad.jwt"
+if cmp -s "$T/rt1.jwt" "$T/rt-bad.jwt"; then sed 's/.\(..\)$/B\1/' "$T/rt1.jwt" >"$T/rt-bad.jwt"; fi
+# shellcheck disable=SC2086
+"$TSL" verify $KEYS --allow-http "$T/rt-bad.jwt" >/dev/null 2>"$T/err"
+expect "Referenced Token with a bad signature" 1 $?
+# a list token with a bad signature, given offline
+"$TSL" token L1 --db "$DB" >"$T/lt.jwt" 2>"$T/err"
+expect "token" 0 $?
+tr -d '\n' <"$T/lt.jwt" | sed 's/.\(..\)$/A\1/' >"$T/lt-bad.jwt"
+if cmp -s "$T/lt.jwt" "$T/lt-bad.jwt"; then tr -d '\n' <"$T/lt.jwt" | sed 's/.\(..\)$/B\1/' >"$T/lt-bad.jwt"; fi
+# shellcheck disable=SC2086
+"$TSL" verify $KEYS --list-token "$T/lt-bad.jwt" "$T/rt1.jwt" >/dev/null 2>"$T/err"
+expect "list token with a bad signature" 3 $?
+# the good one offline: INVALID, no request
+# shellcheck disable=SC2086
+out=$("$TSL" verify $KEYS --list-token "$T/lt.jwt" "$T/rt1.jwt" 2>"$T/err")
+expect "offline list token" 1 $?
+same "offline list token status" "$out" "INVALID"
+# an expired list token (lifetime 3600; the Referenced Token lives a year)
+# shellcheck disable=SC2086
+"$TSL" verify $KEYS --list-token "$T/lt.jwt" --now $(($(date +%s) + 7200)) "$T/rt1.jwt" \
+    >/dev/null 2>"$T/err"
+expect "expired list token" 3 $?
+# out of range index, over HTTP
+rt "$URI1" 5000 "" "$T/rt-oob.jwt"
+# shellcheck disable=SC2086
+"$TSL" verify $KEYS --allow-http "$T/rt-oob.jwt" >/dev/null 2>"$T/err"
+expect "index out of range" 1 $?
+# a time outside iat..exp, over HTTP with ?time= (history has no token then: 404)
+# shellcheck disable=SC2086
+"$TSL" verify $KEYS --allow-http --time 1000000000 "$T/rt1.jwt" >/dev/null 2>"$T/err"
+expect "time before any token" 3 $?
+# the status before the revocation, from the server's history (?time=)
+# shellcheck disable=SC2086
+out=$("$TSL" verify $KEYS --allow-http --time "$TBEFORE" --json "$T/rt1.jwt" 2>"$T/err")
+expect "time before the revocation" 0 $?
+if echo "$out" | grep -q '"status":"VALID"'; then ok; else bad "history: $out"; fi
+# a time inside the current token's window
+# shellcheck disable=SC2086
+out=$("$TSL" verify $KEYS --allow-http --time "$(date +%s)" "$T/rt1.jwt" 2>"$T/err")
+expect "time now" 1 $?
+same "time now status" "$out" "INVALID"
+
+# ---------------------------------------------------------------------------------- #
+# A python listener for what tsl serve never does: a token at another path (sub
+# mismatch), 404, a wrong Content-Type, a body over the cap, and never answering.
+
+HPORT=$(free_port)
+cat >"$T/h.py" <<'EOF'
+import http.server, sys, time
+import gzip
+tok = open(sys.argv[2], "rb").read().strip()
+redir_tok = open(sys.argv[3], "rb").read().strip()
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        p = self.path
+        if p == "/slow":
+            time.sleep(30)
+            return
+        if p in ("/redir", "/loop", "/cred"):
+            loc = {"/redir": "/redir-target", "/loop": "/loop",
+                   "/cred": "http://user:pw@127.0.0.1:%s/redir-target" % sys.argv[1]}[p]
+            self.send_response(302); self.send_header("Location", loc)
+            self.send_header("Content-Length", "0"); self.end_headers()
+            return
+        if p == "/redir-target":
+            body = redir_tok
+            if "gzip" in self.headers.get("Accept-Encoding", ""):
+                body = gzip.compress(body)
+                open(sys.argv[4], "a").write("gzip\n")
+                self.send_response(200)
+                self.send_header("Content-Encoding", "gzip")
+            else:
+                self.send_response(200)
+            self.send_header("Content-Type", "application/statuslist+jwt")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if p == "/missing":
+            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+            return
+        body, ct = tok, "application/statuslist+jwt"
+        if p == "/ctype":
+            ct = "text/plain"
+        if p == "/big":
+            body = b"x" * 3000000
+        self.send_response(200)
+        self.send_header("Content-Type", ct)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+class S(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+S(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+EOF
+H=http://127.0.0.1:$HPORT
+# a list token whose sub is the redirecting uri (never the post-redirect URL); entry 0
+# is SUSPENDED
+echo "0 SUSPENDED" | "$TSL" encode --bits 2 --size 16 >"$T/sl.json" 2>"$T/err"
+expect "encode" 0 $?
+"$TSL" sign --key "$T/k.pem" --sub "$H/redir" --ttl 60 --exp 3600 "$T/sl.json" \
+    >"$T/lt-redir.jwt" 2>"$T/err"
+expect "sign" 0 $?
+"$PY" "$T/h.py" "$HPORT" "$T/lt.jwt" "$T/lt-redir.jwt" "$T/gzip.log" 2>"$T/h.log" &
+HPID=$!
+n=0
+while [ $n -lt 50 ] && ! curl -s -o /dev/null "http://127.0.0.1:$HPORT/missing"; do
+    sleep 0.1
+    n=$((n + 1))
+done
+for case in sub:3 missing:3 ctype:3 big:3 slow:3; do
+    name=${case%%:*}
+    want=${case#*:}
+    rt "$H/$name" 0 "" "$T/rt-$name.jwt"
+    start=$(date +%s)
+    # shellcheck disable=SC2086
+    "$TSL" verify $KEYS --allow-http --timeout 1500 --max-body 1000000 "$T/rt-$name.jwt" \
+        >/dev/null 2>"$T/err"
+    expect "python listener /$name" "$want" $?
+    case $name in
+    sub) if grep -q 'sub' "$T/err"; then ok; else bad "/sub: message '$(cat "$T/err")'"; fi ;;
+    missing) if grep -q '404' "$T/err"; then ok; else bad "/missing: message '$(cat "$T/err")'"; fi ;;
+    big) if grep -q 'larger\|over' "$T/err"; then ok; else bad "/big: message '$(cat "$T/err")'"; fi ;;
+    slow)
+        el=$(($(date +%s) - start))
+        if [ "$el" -le 5 ]; then ok; else bad "/slow: took $el s with --timeout 1500"; fi ;;
+    ctype) if grep -qi 'content-type' "$T/err"; then ok; else bad "/ctype: message '$(cat "$T/err")'"; fi ;;
+    esac
+done
+
+# a redirect is followed (gzip accepted); sub is checked against the uri asked for
+rt "$H/redir" 0 "" "$T/rt-redir.jwt"
+# shellcheck disable=SC2086
+out=$("$TSL" verify $KEYS --allow-http "$T/rt-redir.jwt" 2>"$T/err")
+expect "redirect followed" 1 $?
+same "redirect followed: status" "$out" "SUSPENDED"
+if grep -q gzip "$T/gzip.log" 2>/dev/null; then ok; else bad "the token was not asked for gzipped"; fi
+# the same token reached without the redirect: sub mismatch
+rt "$H/redir-target" 0 "" "$T/rt-target.jwt"
+# shellcheck disable=SC2086
+"$TSL" verify $KEYS --allow-http "$T/rt-target.jwt" >/dev/null 2>"$T/err"
+expect "post-redirect URL is not the sub" 3 $?
+# a redirect loop ends at the limit; a redirect to a URL with credentials is refused
+for name in loop cred; do
+    rt "$H/$name" 0 "" "$T/rt-$name.jwt"
+    # shellcheck disable=SC2086
+    "$TSL" verify $KEYS --allow-http "$T/rt-$name.jwt" >/dev/null 2>"$T/err"
+    expect "redirect /$name" 3 $?
+    case $name in
+    loop) if grep -q 'more than 5 redirects' "$T/err"; then ok; else bad "/loop: message '$(cat "$T/err")'"; fi ;;
+    cred) if grep -q 'credentials' "$T/err"; then ok; else bad "/cred: message '$(cat "$T/err")'"; fi ;;
+    esac
+done
+
+kill "$SPID" 2>/dev/null
+wait "$SPID" 2>/dev/null
+SPID=""
+finish

@@ -1,0 +1,343 @@
+/* cmd_verify.c - `tsl verify`: the relying party's check of a Referenced Token (spec
+ * section 8.3): validate it, get its Status List Token (given offline, from the cache
+ * or over HTTP), verify that, and print the status. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Exit code for "the status could not be determined". */
+#define EXIT_UNDETERMINED 3
+#define VERIFY_MAX_LIST_TOKENS 64
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tsl verify [--trust FILE]... [--key FILE]... [--list-token FILE]...\n"
+            "                  [--cache DIR] [--time T] [--now T] [--allow-http] [--json]\n"
+            "                  [--min-cache S] [--max-cache S] [--timeout MS]\n"
+            "                  [--max-body BYTES] [--skew S] [TOKEN_FILE|-]\n"
+            "\n"
+            "Checks the status of a Referenced Token (JWT, SD-JWT, CWT or mdoc): validates\n"
+            "the token, resolves its Status List Token (a --list-token whose sub is the\n"
+            "token's uri, the cache, or an HTTPS request), verifies that token (signature,\n"
+            "typ, sub, iat, exp, ttl) and prints the status: VALID, INVALID, SUSPENDED, or\n"
+            "the number with APPLICATION_SPECIFIC or UNKNOWN.\n"
+            "\n"
+            "  --trust FILE        trust anchor certificates (PEM), or else public keys, a JWK\n"
+            "                      or a JWKS (repeatable)\n"
+            "  --key FILE          verification key: PEM, JWK or JWKS (repeatable)\n"
+            "  --list-token FILE   a Status List Token to use instead of fetching (repeatable)\n"
+            "  --cache DIR         keep fetched Status List Tokens in DIR across runs\n"
+            "  --time T            the status at unix time T (asks the server for ?time=T)\n"
+            "  --now T             the current time (default: the clock)\n"
+            "  --allow-http        allow plain http:// (default: https only)\n"
+            "  --min-cache S       cache a list token at least S seconds (default 60)\n"
+            "  --max-cache S       and at most S seconds (default 86400)\n"
+            "  --timeout MS        total time of a fetch (default 10000)\n"
+            "  --max-body BYTES    largest response accepted (default 16 MiB)\n"
+            "  --skew S            clock skew allowed for exp, nbf and iat (default 0)\n"
+            "  --json              print each step and its outcome as one JSON object\n"
+            "\n"
+            "Exit status: 0 VALID; 1 the Referenced Token must be rejected (status not VALID,\n"
+            "index out of bounds, or the token itself invalid); 2 usage or I/O error; 3 the\n"
+            "status could not be determined (fetch failed, the Status List Token failed a\n"
+            "check, no trusted key).\n");
+}
+
+typedef struct {
+    tsl_keyset *keys;
+    tsl_trust *trust;
+    int hs256; /* a secret key was given: allow HS256 */
+} verify_keys;
+
+static int ensure_keys(verify_keys *k, tsl_error *err)
+{
+    if (k->keys == NULL && tsl_keyset_new(&k->keys, err) != TSL_OK)
+        return 0;
+    return 1;
+}
+
+static int add_key(verify_keys *k, const char *opt, const char *path)
+{
+    tsl_error err;
+    tsl_error_clear(&err);
+    if (!ensure_keys(k, &err)) {
+        cli_err("verify", "%s", err.msg);
+        return EXIT_USAGE;
+    }
+    size_t before = tsl_keyset_count(k->keys);
+    tsl_status st = tsl_keyset_load(k->keys, path, &err);
+    if (st != TSL_OK) {
+        cli_err("verify", "%s %s: %s", opt, path, err.msg);
+        return EXIT_USAGE;
+    }
+    for (size_t i = before; i < tsl_keyset_count(k->keys); i++)
+        if (tsl_key_default_alg(tsl_keyset_get(k->keys, i)) == TSL_ALG_HS256)
+            k->hs256 = 1;
+    return EXIT_OK;
+}
+
+/* --trust: certificates become anchors; a file without certificates is read as keys. */
+static int add_trust(verify_keys *k, const char *path)
+{
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_trust *t = NULL;
+    tsl_status st = tsl_trust_new(&t, &err);
+    if (st == TSL_OK)
+        st = tsl_trust_load(t, path, &err);
+    tsl_trust_free(t);
+    if (st == TSL_OK) {
+        tsl_error_clear(&err);
+        if (k->trust == NULL && tsl_trust_new(&k->trust, &err) != TSL_OK) {
+            cli_err("verify", "%s", err.msg);
+            return EXIT_USAGE;
+        }
+        if (tsl_trust_load(k->trust, path, &err) != TSL_OK) {
+            cli_err("verify", "--trust %s: %s", path, err.msg);
+            return EXIT_USAGE;
+        }
+        return EXIT_OK;
+    }
+    if (st == TSL_ERR_IO) {
+        cli_err("verify", "--trust %s: %s", path, err.msg);
+        return EXIT_USAGE;
+    }
+    return add_key(k, "--trust", path);
+}
+
+static int parse_num(const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+    if (!cli_parse_u64(s, out) || *out > max) {
+        cli_err("verify", "--%s: bad number \"%s\"", opt, s);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+/* The status line: a name, or the number with its name for the other values. */
+static void status_text(unsigned v, char *buf, size_t n)
+{
+    if (v <= TSL_STATUS_SUSPENDED)
+        snprintf(buf, n, "%s", tsl_status_name(v));
+    else
+        snprintf(buf, n, "%u %s", v, tsl_status_name(v));
+}
+
+static const char *kind_name(tsl_ref_kind k)
+{
+    switch (k) {
+    case TSL_REF_JWT: return "jwt";
+    case TSL_REF_SDJWT: return "sd-jwt";
+    case TSL_REF_CWT: return "cwt";
+    case TSL_REF_MDOC: return "mdoc";
+    }
+    return "unknown";
+}
+
+static json_t *step(const char *name, int ok, const char *detail)
+{
+    json_t *o = json_pack("{s:s,s:b}", "step", name, "ok", ok);
+    if (o != NULL && detail != NULL)
+        json_object_set_new(o, "detail", json_string(detail));
+    return o;
+}
+
+static void print_json(tsl_status st, const tsl_check_result *r, const tsl_error *err,
+                       int code)
+{
+    json_t *o = json_object();
+    json_t *steps = json_array();
+    if (o == NULL || steps == NULL) {
+        json_decref(o);
+        json_decref(steps);
+        return;
+    }
+    int ref_ok = r->kind != 0;
+    json_array_append_new(steps, step("referenced_token", ref_ok, ref_ok ? NULL : err->msg));
+    if (ref_ok) {
+        json_object_set_new(o, "kind", json_string(kind_name(r->kind)));
+        json_object_set_new(o, "uri", json_string(r->uri));
+        json_object_set_new(o, "idx", json_integer((json_int_t)r->idx));
+        const char *src = r->from_cache ? "cache" : r->fetched ? "fetch" : "offline";
+        int lt_ok = st == TSL_OK || st == TSL_ERR_INDEX;
+        json_t *s = step("status_list_token", lt_ok, lt_ok ? NULL : err->msg);
+        json_object_set_new(s, "source", json_string(src));
+        json_array_append_new(steps, s);
+        if (lt_ok)
+            json_array_append_new(steps, step("index", st == TSL_OK,
+                                              st == TSL_OK ? NULL : err->msg));
+    }
+    json_object_set_new(o, "steps", steps);
+    if (st == TSL_OK && r->determined) {
+        json_object_set_new(o, "value", json_integer(r->value));
+        json_object_set_new(o, "status", json_string(tsl_status_name(r->value)));
+    } else {
+        json_object_set_new(o, "error", json_string(tsl_strerror(st)));
+    }
+    json_object_set_new(o, "exit", json_integer(code));
+    char *text = json_dumps(o, JSON_COMPACT);
+    if (text != NULL)
+        printf("%s\n", text);
+    free(text);
+    json_decref(o);
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {{"trust", required_argument, NULL, 't'},
+                                         {"key", required_argument, NULL, 'k'},
+                                         {"list-token", required_argument, NULL, 'l'},
+                                         {"cache", required_argument, NULL, 'c'},
+                                         {"time", required_argument, NULL, 'T'},
+                                         {"now", required_argument, NULL, 'n'},
+                                         {"allow-http", no_argument, NULL, 'H'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"min-cache", required_argument, NULL, 'm'},
+                                         {"max-cache", required_argument, NULL, 'M'},
+                                         {"timeout", required_argument, NULL, 'o'},
+                                         {"max-body", required_argument, NULL, 'b'},
+                                         {"skew", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    verify_keys k = {NULL, NULL, 0};
+    tsl_verifier_opts vo;
+    memset(&vo, 0, sizeof vo);
+    const char *lists[VERIFY_MAX_LIST_TOKENS];
+    size_t nlists = 0;
+    int64_t now = 0, at = 0;
+    bool json = false;
+    int rc = EXIT_OK, c;
+    uint64_t n;
+    optind = 1;
+    opterr = 0;
+    while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': rc = add_trust(&k, optarg); break;
+        case 'k': rc = add_key(&k, "--key", optarg); break;
+        case 'l':
+            if (nlists == VERIFY_MAX_LIST_TOKENS) {
+                cli_err("verify", "more than %d --list-token options",
+                        VERIFY_MAX_LIST_TOKENS);
+                rc = EXIT_USAGE;
+            } else {
+                lists[nlists++] = optarg;
+            }
+            break;
+        case 'c': vo.cache_dir = optarg; break;
+        case 'T':
+            if ((rc = parse_num("time", optarg, INT64_MAX / 2, &n)) == EXIT_OK) {
+                at = (int64_t)n;
+                if (at == 0) {
+                    cli_err("verify", "--time: must be positive");
+                    rc = EXIT_USAGE;
+                }
+            }
+            break;
+        case 'n':
+            if ((rc = parse_num("now", optarg, INT64_MAX / 2, &n)) == EXIT_OK)
+                now = (int64_t)n;
+            break;
+        case 'H': vo.allow_http = 1; break;
+        case 'j': json = true; break;
+        case 'm':
+            if ((rc = parse_num("min-cache", optarg, INT64_MAX / 4, &n)) == EXIT_OK)
+                vo.min_cache = (int64_t)n;
+            break;
+        case 'M':
+            if ((rc = parse_num("max-cache", optarg, INT64_MAX / 4, &n)) == EXIT_OK)
+                vo.max_cache = (int64_t)n;
+            break;
+        case 'o':
+            if ((rc = parse_num("timeout", optarg, 86400000, &n)) == EXIT_OK)
+                vo.timeout_ms = (long)n;
+            break;
+        case 'b':
+            if ((rc = parse_num("max-body", optarg, (uint64_t)1 << 30, &n)) == EXIT_OK)
+                vo.max_body = (size_t)n;
+            break;
+        case 's':
+            if ((rc = parse_num("skew", optarg, 86400 * 365, &n)) == EXIT_OK)
+                vo.max_skew = (int64_t)n;
+            break;
+        case 'h': usage(stdout); goto out;
+        default:
+            cli_err("verify", "unknown or incomplete option \"%s\"", argv[optind - 1]);
+            rc = EXIT_USAGE;
+        }
+    }
+    if (rc != EXIT_OK)
+        goto out;
+    if (optind + 1 < argc) {
+        cli_err("verify", "one token file at most");
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    vo.keys = k.keys;
+    vo.trust = k.trust;
+    vo.algs = TSL_ALGS_SIGNATURE | (k.hs256 ? TSL_ALG_BIT(TSL_ALG_HS256) : 0);
+
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_verifier *v = NULL;
+    tsl_status st = tsl_verifier_new(&vo, &v, &err);
+    if (st != TSL_OK) {
+        rc = cli_fail("verify", &err, st);
+        goto out;
+    }
+    for (size_t i = 0; i < nlists && rc == EXIT_OK; i++) {
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        rc = cli_read_all("verify", lists[i], TSL_DEFAULT_MAX_INPUT, &buf, &len);
+        if (rc != EXIT_OK) {
+            rc = EXIT_USAGE;
+            break;
+        }
+        tsl_error_clear(&err);
+        st = tsl_verifier_add_list_token(v, buf, len, &err);
+        free(buf);
+        if (st != TSL_OK) {
+            cli_err("verify", "--list-token %s: %s", lists[i], err.msg);
+            rc = EXIT_UNDETERMINED;
+        }
+    }
+    unsigned char *tok = NULL;
+    size_t tlen = 0;
+    if (rc == EXIT_OK) {
+        rc = cli_read_all("verify", optind < argc ? argv[optind] : NULL,
+                          TSL_DEFAULT_MAX_INPUT, &tok, &tlen);
+        if (rc == EXIT_REJECT)
+            rc = EXIT_REJECT; /* the token is over the input limit: rejected */
+    }
+    if (rc == EXIT_OK) {
+        tsl_check_result res;
+        tsl_error_clear(&err);
+        st = tsl_verifier_check(v, tok, tlen, now, at, &res, &err);
+        if (st == TSL_OK)
+            rc = res.value == TSL_STATUS_VALID ? EXIT_OK : EXIT_REJECT;
+        else if (st == TSL_ERR_NOMEM || st == TSL_ERR_ARG)
+            rc = EXIT_USAGE;
+        else if (res.kind == 0 || st == TSL_ERR_INDEX)
+            rc = EXIT_REJECT; /* the Referenced Token itself, or its index */
+        else
+            rc = EXIT_UNDETERMINED;
+        if (json) {
+            print_json(st, &res, &err, rc);
+        } else if (st == TSL_OK) {
+            char line[64];
+            status_text(res.value, line, sizeof line);
+            printf("%s\n", line);
+        }
+        if (st != TSL_OK)
+            cli_err("verify", "%s", err.msg[0] ? err.msg : tsl_strerror(st));
+    }
+    free(tok);
+    tsl_verifier_free(v);
+out:
+    tsl_keyset_free(k.keys);
+    tsl_trust_free(k.trust);
+    return rc;
+}
