@@ -643,35 +643,6 @@ static tsl_status cwt_ref(const tslp_cbor_node *root, const tsl_limits *lim,
 /* ---------------------------------------------------------------------------------- */
 /* Detection and the public calls                                                       */
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Hex text to bytes; false if it is not hex (or out of memory). */
-static bool from_hex(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
-{
-    if (len == 0 || len % 2 != 0)
-        return false;
-    for (size_t k = 0; k < len; k++)
-        if (hexval(in[k]) < 0)
-            return false;
-    uint8_t *b = tslp_malloc(len / 2);
-    if (b == NULL)
-        return false;
-    for (size_t k = 0; k < len / 2; k++)
-        b[k] = (uint8_t)(hexval(in[2 * k]) << 4 | hexval(in[2 * k + 1]));
-    *out = b;
-    *out_len = len / 2;
-    return true;
-}
-
 static bool is_space(uint8_t c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -751,7 +722,7 @@ tsl_status tsl_ref_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
         } else if (memchr(s, '.', n) != NULL) {
             r->kind = TSL_REF_JWT;
             st = jwt_ref((const char *)s, n, &L, o, now, r, err);
-        } else if (from_hex(s, n, &bin, &bin_len) ||
+        } else if (tslp_hex_decode(s, n, &bin, &bin_len) ||
                    tsl_b64url_decode((const char *)s, n, &bin, &bin_len, NULL) == TSL_OK) {
             if (bin_len > 0 && (bin[0] >> 5 == 4 || bin[0] >> 5 == 5 || bin[0] >> 5 == 6))
                 st = cbor_ref(bin, bin_len, &L, o, now, r, err);

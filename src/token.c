@@ -51,35 +51,6 @@ tsl_status tsl_token_sign(const tsl_list *l, const tsl_token_params *p, const ts
 /* ---------------------------------------------------------------------------------- */
 /* Parsing                                                                              */
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes hex text, or returns false if it is not hex. */
-static bool from_hex(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
-{
-    if (len == 0 || len % 2 != 0)
-        return false;
-    for (size_t k = 0; k < len; k++)
-        if (hexval(in[k]) < 0)
-            return false;
-    uint8_t *b = tslp_malloc(len / 2);
-    if (b == NULL)
-        return false;
-    for (size_t k = 0; k < len / 2; k++)
-        b[k] = (uint8_t)(hexval(in[2 * k]) << 4 | hexval(in[2 * k + 1]));
-    *out = b;
-    *out_len = len / 2;
-    return true;
-}
-
 static bool is_space(uint8_t c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -119,7 +90,7 @@ tsl_status tsl_token_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
             st = tslp_fail(err, TSL_ERR_MALFORMED, 0, "token: empty input");
         } else if (memchr(s, '.', n) != NULL) {
             st = tslp_jwt_parse(t, (const char *)s, n, &L, err);
-        } else if (from_hex(s, n, &bin, &bin_len) ||
+        } else if (tslp_hex_decode(s, n, &bin, &bin_len) ||
                    tsl_b64url_decode((const char *)s, n, &bin, &bin_len, NULL) == TSL_OK) {
             st = tslp_cwt_parse(t, bin, bin_len, &L, err);
             tslp_free(bin);

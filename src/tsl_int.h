@@ -78,4 +78,8 @@ tsl_status tslp_b64std_decode(const char *in, size_t len, uint8_t **out, size_t 
 tsl_status tslp_json_load(const char *text, size_t len, const tsl_limits *lim, void **out,
                           const char *what, tsl_error *err);
 
+/* Hex text to bytes (b64url.c); false if it is not hex or memory ran out. Free *out
+ * with tslp_free. */
+bool tslp_hex_decode(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
+
 #endif /* TSL_INT_H */
