@@ -232,3 +232,22 @@ bool tslp_hex_decode(const uint8_t *in, size_t len, uint8_t **out, size_t *out_l
     *out_len = len / 2;
     return true;
 }
+
+const uint8_t *tslp_trim(const uint8_t *in, size_t len, size_t *start, size_t *n)
+{
+    size_t a = 0, b = len;
+    while (a < b && (in[a] == ' ' || in[a] == '\t' || in[a] == '\r' || in[a] == '\n'))
+        a++;
+    while (b > a &&
+           (in[b - 1] == ' ' || in[b - 1] == '\t' || in[b - 1] == '\r' || in[b - 1] == '\n'))
+        b--;
+    *start = a;
+    *n = b - a;
+    return in + a;
+}
+
+bool tslp_text_to_bytes(const uint8_t *s, size_t n, uint8_t **out, size_t *out_len)
+{
+    return tslp_hex_decode(s, n, out, out_len) ||
+           tsl_b64url_decode((const char *)s, n, out, out_len, NULL) == TSL_OK;
+}

@@ -643,11 +643,6 @@ static tsl_status cwt_ref(const tslp_cbor_node *root, const tsl_limits *lim,
 /* ---------------------------------------------------------------------------------- */
 /* Detection and the public calls                                                       */
 
-static bool is_space(uint8_t c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 /* Binary CBOR: a tagged COSE_Sign1 (or CWT tag) is a CWT; a map is an mdoc
  * (DeviceResponse, Document or IssuerSigned); a COSE_Sign1, tagged or not, is an mdoc
  * IssuerAuth when its payload is tag 24 (encoded CBOR), else a CWT. */
@@ -705,13 +700,8 @@ tsl_status tsl_ref_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
     if (len > 0 && (major == 4 || major == 5 || major == 6)) {
         st = cbor_ref(in, len, &L, o, now, r, err);
     } else {
-        size_t a = 0, b = len;
-        while (a < b && is_space(in[a]))
-            a++;
-        while (b > a && is_space(in[b - 1]))
-            b--;
-        const uint8_t *s = in + a;
-        size_t n = b - a;
+        size_t a = 0, n = 0;
+        const uint8_t *s = tslp_trim(in, len, &a, &n);
         uint8_t *bin = NULL;
         size_t bin_len = 0;
         if (n == 0) {
@@ -722,8 +712,7 @@ tsl_status tsl_ref_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
         } else if (memchr(s, '.', n) != NULL) {
             r->kind = TSL_REF_JWT;
             st = jwt_ref((const char *)s, n, &L, o, now, r, err);
-        } else if (tslp_hex_decode(s, n, &bin, &bin_len) ||
-                   tsl_b64url_decode((const char *)s, n, &bin, &bin_len, NULL) == TSL_OK) {
+        } else if (tslp_text_to_bytes(s, n, &bin, &bin_len)) {
             if (bin_len > 0 && (bin[0] >> 5 == 4 || bin[0] >> 5 == 5 || bin[0] >> 5 == 6))
                 st = cbor_ref(bin, bin_len, &L, o, now, r, err);
             else

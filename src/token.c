@@ -51,11 +51,6 @@ tsl_status tsl_token_sign(const tsl_list *l, const tsl_token_params *p, const ts
 /* ---------------------------------------------------------------------------------- */
 /* Parsing                                                                              */
 
-static bool is_space(uint8_t c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 tsl_status tsl_token_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
                            tsl_token **out, tsl_error *err)
 {
@@ -77,21 +72,15 @@ tsl_status tsl_token_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
     if (len > 0 && (major == 6 || major == 4)) {
         st = tslp_cwt_parse(t, in, len, &L, err);
     } else {
-        size_t a = 0, b = len;
-        while (a < b && is_space(in[a]))
-            a++;
-        while (b > a && is_space(in[b - 1]))
-            b--;
-        const uint8_t *s = in + a;
-        size_t n = b - a;
+        size_t a = 0, n = 0;
+        const uint8_t *s = tslp_trim(in, len, &a, &n);
         uint8_t *bin = NULL;
         size_t bin_len = 0;
         if (n == 0) {
             st = tslp_fail(err, TSL_ERR_MALFORMED, 0, "token: empty input");
         } else if (memchr(s, '.', n) != NULL) {
             st = tslp_jwt_parse(t, (const char *)s, n, &L, err);
-        } else if (tslp_hex_decode(s, n, &bin, &bin_len) ||
-                   tsl_b64url_decode((const char *)s, n, &bin, &bin_len, NULL) == TSL_OK) {
+        } else if (tslp_text_to_bytes(s, n, &bin, &bin_len)) {
             st = tslp_cwt_parse(t, bin, bin_len, &L, err);
             tslp_free(bin);
         } else {

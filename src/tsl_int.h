@@ -82,4 +82,12 @@ tsl_status tslp_json_load(const char *text, size_t len, const tsl_limits *lim, v
  * with tslp_free. */
 bool tslp_hex_decode(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
 
+/* The text between leading and trailing white space: *start is its offset in `in`, *n
+ * its length; returns in + *start. */
+const uint8_t *tslp_trim(const uint8_t *in, size_t len, size_t *start, size_t *n);
+
+/* Binary CBOR written as text (hex, else base64url) back to bytes; false if it is
+ * neither. Free *out with tslp_free. Used where a CWT or mdoc may arrive pasted. */
+bool tslp_text_to_bytes(const uint8_t *s, size_t n, uint8_t **out, size_t *out_len);
+
 #endif /* TSL_INT_H */
