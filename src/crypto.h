@@ -111,6 +111,10 @@ tsl_status tslp_verify(const tsl_key *key, tsl_alg alg, const uint8_t *msg, size
 /* SHA-256 of in. TSL_ERR_CRYPTO if OpenSSL fails. */
 tsl_status tslp_sha256(const uint8_t *in, size_t len, uint8_t out[32]);
 
+/* SHA-256, SHA-384 or SHA-512 (bits 256, 384, 512) of in into out (bits / 8 bytes).
+ * TSL_ERR_ARG for other sizes, TSL_ERR_CRYPTO if OpenSSL fails. */
+tsl_status tslp_sha2(unsigned bits, const uint8_t *in, size_t len, uint8_t *out);
+
 /* ---- trust (trust.c) ---- */
 
 /* Verifies a chain given leaf first as DER certificates against the trust anchors at

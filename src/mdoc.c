@@ -3,7 +3,10 @@
  * a bare IssuerAuth (an untagged COSE_Sign1). The IssuerAuth is verified with the leaf
  * of its x5chain (label 33) once that chain reaches the caller's trust anchors; its
  * payload is tag 24 around the MobileSecurityObject, whose validityInfo must hold now
- * and whose "status" carries status_list {idx, uri} (draft -15 section 6.3.2). */
+ * and whose "status" carries status_list {idx, uri} (draft -15 section 6.3.2). The data
+ * elements presented in nameSpaces are matched against the MSO's valueDigests; the
+ * deviceSigned part is not checked (its signature covers a session transcript only the
+ * reader of a live presentation has). */
 #include "cbor_int.h"
 #include "ref_int.h"
 #include "crypto.h"
@@ -90,7 +93,8 @@ static tsl_status mso_time(const tslp_cbor_node *vi, const char *name, int64_t *
 
 /* Finds the IssuerAuth in whatever wraps it. */
 static tsl_status find_issuer_auth(const tslp_cbor_node *root, const tslp_cbor_node **ia,
-                                   const tslp_cbor_node **doc_type, tsl_error *err)
+                                   const tslp_cbor_node **doc_type,
+                                   const tslp_cbor_node **issuer_signed, tsl_error *err)
 {
     const tslp_cbor_node *n = root;
     if (n->type == TSLP_CBOR_MAP && tslp_cbor_map_get_text(n, "documents") != NULL) {
@@ -107,6 +111,7 @@ static tsl_status find_issuer_auth(const tslp_cbor_node *root, const tslp_cbor_n
     }
     if (n->type == TSLP_CBOR_MAP) {
         const tslp_cbor_node *a = tslp_cbor_map_get_text(n, "issuerAuth");
+        *issuer_signed = n;
         if (a == NULL)
             return tslp_fail(err, TSL_ERR_MALFORMED, n->offset,
                              "mdoc: no documents, issuerSigned or issuerAuth");
@@ -122,6 +127,108 @@ static tsl_status find_issuer_auth(const tslp_cbor_node *root, const tslp_cbor_n
     return TSL_OK;
 }
 
+/* The data elements an IssuerSigned presents (nameSpaces: {ns: [IssuerSignedItemBytes]})
+ * must be the ones the issuer signed: each item is tag 24 around a byte string holding
+ * a map with digestID, and the digestAlgorithm hash of the item's whole encoding (tag
+ * included, ISO/IEC 18013-5 section 9.1.2.4) must equal valueDigests[ns][digestID]. A
+ * tampered element makes the whole mdoc invalid, as a bad disclosure does an SD-JWT. */
+static tsl_status check_value_digests(const tslp_cbor_node *issuer_signed,
+                                      const tslp_cbor_node *mso, const tslp_cbor_doc *doc,
+                                      const tsl_limits *lim, tsl_error *err)
+{
+    const tslp_cbor_node *nss = tslp_cbor_map_get_text(issuer_signed, "nameSpaces");
+    if (nss == NULL)
+        return TSL_OK; /* nothing presented, nothing to match */
+    if (nss->type != TSLP_CBOR_MAP)
+        return tslp_fail(err, TSL_ERR_MALFORMED, nss->offset, "mdoc: nameSpaces: %s, "
+                         "expected map", tslp_cbor_type_name(nss->type));
+    const tslp_cbor_node *alg = tslp_cbor_map_get_text(mso, "digestAlgorithm");
+    const char *a = NULL;
+    size_t al = 0;
+    unsigned bits = 0;
+    if (tslp_cbor_get_text(alg, &a, &al)) {
+        if (al == 7 && memcmp(a, "SHA-256", 7) == 0)
+            bits = 256;
+        else if (al == 7 && memcmp(a, "SHA-384", 7) == 0)
+            bits = 384;
+        else if (al == 7 && memcmp(a, "SHA-512", 7) == 0)
+            bits = 512;
+    }
+    if (bits == 0)
+        return tslp_fail(err, TSL_ERR_UNSUPPORTED, alg ? alg->offset : 0,
+                         "mdoc: digestAlgorithm: %s%.*s%s, expected SHA-256, SHA-384 or "
+                         "SHA-512", a ? "\"" : "", a ? (int)(al > 40 ? 40 : al) : 7,
+                         a ? a : "missing", a ? "\"" : "");
+    const tslp_cbor_node *vd = tslp_cbor_map_get_text(mso, "valueDigests");
+    if (vd == NULL || vd->type != TSLP_CBOR_MAP)
+        return tslp_fail(err, TSL_ERR_CLAIM, 0, "mdoc: valueDigests: missing or not a map");
+    const tslp_cbor_node *k = nss->child;
+    for (size_t i = 0; i < nss->count; i++, k = k->next->next) {
+        const char *ns = NULL;
+        size_t nl = 0;
+        if (!tslp_cbor_get_text(k, &ns, &nl))
+            return tslp_fail(err, TSL_ERR_MALFORMED, k->offset,
+                             "mdoc: nameSpaces: key is %s, expected text string",
+                             tslp_cbor_type_name(k->type));
+        const tslp_cbor_node *items = k->next, *ids = NULL;
+        for (const tslp_cbor_node *vk = vd->child; vk != NULL; vk = vk->next->next)
+            if (vk->type == TSLP_CBOR_TEXT && vk->len == nl &&
+                (nl == 0 || memcmp(vk->str, ns, nl) == 0))
+                ids = vk->next;
+        if (ids == NULL || ids->type != TSLP_CBOR_MAP)
+            return tslp_fail(err, TSL_ERR_CLAIM, k->offset,
+                             "mdoc: nameSpaces \"%.*s\": no valueDigests for it",
+                             (int)(nl > 60 ? 60 : nl), ns);
+        if (items->type != TSLP_CBOR_ARRAY)
+            return tslp_fail(err, TSL_ERR_MALFORMED, items->offset,
+                             "mdoc: nameSpaces \"%.*s\": %s, expected array",
+                             (int)(nl > 60 ? 60 : nl), ns, tslp_cbor_type_name(items->type));
+        size_t j = 0;
+        for (const tslp_cbor_node *it = items->child; it != NULL; it = it->next, j++) {
+            if (it->type != TSLP_CBOR_TAG || it->u != 24 || it->child->type != TSLP_CBOR_BYTES)
+                return tslp_fail(err, TSL_ERR_MALFORMED, it->offset,
+                                 "mdoc: nameSpaces \"%.*s\"[%zu]: expected tag 24 around a "
+                                 "byte string (IssuerSignedItemBytes)",
+                                 (int)(nl > 60 ? 60 : nl), ns, j);
+            tslp_cbor_doc *idoc = NULL;
+            tsl_status st = tslp_cbor_parse(it->child->str, it->child->len, lim, NULL, &idoc,
+                                            err);
+            if (st != TSL_OK) {
+                tslp_error_prefix(err, "mdoc: IssuerSignedItem");
+                return st;
+            }
+            uint64_t id = 0;
+            bool have_id = idoc->root->type == TSLP_CBOR_MAP &&
+                           tslp_cbor_get_uint(tslp_cbor_map_get_text(idoc->root, "digestID"),
+                                              &id);
+            tslp_cbor_free(idoc);
+            if (!have_id)
+                return tslp_fail(err, TSL_ERR_MALFORMED, it->offset,
+                                 "mdoc: nameSpaces \"%.*s\"[%zu]: no unsigned digestID",
+                                 (int)(nl > 60 ? 60 : nl), ns, j);
+            const tslp_cbor_node *want = NULL;
+            for (const tslp_cbor_node *dk = ids->child; dk != NULL; dk = dk->next->next)
+                if (dk->type == TSLP_CBOR_UINT && dk->u == id)
+                    want = dk->next;
+            uint8_t got[64];
+            if (want == NULL || want->type != TSLP_CBOR_BYTES || want->len != bits / 8)
+                return tslp_fail(err, TSL_ERR_CLAIM, it->offset,
+                                 "mdoc: nameSpaces \"%.*s\"[%zu]: digestID %llu has no "
+                                 "%u-bit digest in valueDigests",
+                                 (int)(nl > 60 ? 60 : nl), ns, j, (unsigned long long)id,
+                                 bits);
+            if (tslp_sha2(bits, doc->input + it->offset, it->enc_len, got) != TSL_OK)
+                return tslp_fail(err, TSL_ERR_CRYPTO, 0, "mdoc: digest failed");
+            if (memcmp(got, want->str, bits / 8) != 0)
+                return tslp_fail(err, TSL_ERR_SIGNATURE, it->offset,
+                                 "mdoc: nameSpaces \"%.*s\"[%zu] (digestID %llu): the digest "
+                                 "does not match valueDigests: the data element was altered",
+                                 (int)(nl > 60 ? 60 : nl), ns, j, (unsigned long long)id);
+        }
+    }
+    return TSL_OK;
+}
+
 tsl_status tslp_mdoc_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
                            const tsl_ref_opts *o, int64_t now, char **uri, uint64_t *idx,
                            tsl_error *err)
@@ -130,8 +237,8 @@ tsl_status tslp_mdoc_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
     tsl_status st = tslp_cbor_parse(in, len, lim, NULL, &doc, err);
     if (st != TSL_OK)
         return st;
-    const tslp_cbor_node *ia = NULL, *pl = NULL, *doc_type = NULL;
-    st = find_issuer_auth(doc->root, &ia, &doc_type, err);
+    const tslp_cbor_node *ia = NULL, *pl = NULL, *doc_type = NULL, *issuer_signed = NULL;
+    st = find_issuer_auth(doc->root, &ia, &doc_type, &issuer_signed, err);
     if (st == TSL_OK)
         st = tslp_ref_cose_sign1(ia, lim, o, now, true, "mdoc: issuerAuth", &pl, err);
     /* The payload: tag 24 (encoded CBOR data item) around a byte string holding the
@@ -188,6 +295,8 @@ tsl_status tslp_mdoc_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
             st = tslp_fail(err, TSL_ERR_CLAIM, doc_type->offset,
                            "mdoc: the Document's docType is not the MSO's docType");
     }
+    if (st == TSL_OK && issuer_signed != NULL)
+        st = check_value_digests(issuer_signed, mso, doc, lim, err);
     if (st == TSL_OK)
         st = tslp_ref_status_cbor(tslp_cbor_map_get_text(mso, "status"), "mdoc: status", uri,
                                   idx, err);

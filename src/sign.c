@@ -339,3 +339,18 @@ tsl_status tslp_sha256(const uint8_t *in, size_t len, uint8_t out[32])
     }
     return TSL_OK;
 }
+
+tsl_status tslp_sha2(unsigned bits, const uint8_t *in, size_t len, uint8_t *out)
+{
+    const EVP_MD *md = bits == 256 ? EVP_sha256() : bits == 384 ? EVP_sha384()
+                     : bits == 512 ? EVP_sha512() : NULL;
+    unsigned int n = 0;
+    if (md == NULL)
+        return TSL_ERR_ARG;
+    if (EVP_Digest(len ? in : (const uint8_t *)"", len, out, &n, md, NULL) != 1 ||
+        n != bits / 8) {
+        ERR_clear_error();
+        return TSL_ERR_CRYPTO;
+    }
+    return TSL_OK;
+}

@@ -438,6 +438,101 @@ TT_TEST(ref_mdoc_vector)
     json_decref(v);
 }
 
+/* An IssuerSigned around the vector's IssuerAuth, presenting one data element of
+ * namespace ns (tag 24 around an IssuerSignedItem with digestID id, or a bare map when
+ * tagged is 0). The vector's MSO has valueDigests for some "org.iso.18013.5.1" IDs,
+ * whose items the draft never printed: any item we make is an altered one. */
+static uint8_t *issuer_signed_with(const uint8_t *ia, size_t ian, const char *ns, uint64_t id,
+                                   int tagged, size_t *len)
+{
+    tslp_cw w;
+    uint8_t *item = NULL, *out = NULL;
+    size_t il = 0;
+    tslp_cw_init(&w, 256);
+    tslp_cw_map(&w, 4);
+    tslp_cw_cstr(&w, "digestID");
+    tslp_cw_uint(&w, id);
+    tslp_cw_cstr(&w, "random");
+    tslp_cw_bytes(&w, (const uint8_t *)"0123456789abcdef", 16);
+    tslp_cw_cstr(&w, "elementIdentifier");
+    tslp_cw_cstr(&w, "family_name");
+    tslp_cw_cstr(&w, "elementValue");
+    tslp_cw_cstr(&w, "Mallory");
+    if (tslp_cw_finish(&w, &item, &il, NULL) != TSL_OK)
+        return NULL;
+    tslp_cw_init(&w, ian + il + 128);
+    tslp_cw_map(&w, 2);
+    tslp_cw_cstr(&w, "nameSpaces");
+    tslp_cw_map(&w, ns != NULL ? 1 : 0);
+    if (ns != NULL) {
+        tslp_cw_cstr(&w, ns);
+        tslp_cw_array(&w, 1);
+        if (tagged) {
+            tslp_cw_tag(&w, 24);
+            tslp_cw_bytes(&w, item, il);
+        } else {
+            tslp_cw_raw(&w, item, il);
+        }
+    }
+    tslp_cw_cstr(&w, "issuerAuth");
+    tslp_cw_raw(&w, ia, ian);
+    tsl_free(item);
+    if (tslp_cw_finish(&w, &out, len, NULL) != TSL_OK)
+        return NULL;
+    return out;
+}
+
+TT_TEST(ref_mdoc_value_digests)
+{
+    json_t *v = load_json(VEC "historical_rev15_sec6_3_2_mdoc_issuerauth.json");
+    const char *hex = json_string_value(json_object_get(v, "issuer_auth_cose_sign1_untagged_hex"));
+    const char *chex = json_string_value(json_object_get(
+        json_object_get(json_object_get(v, "unprotected_header"), "33 (x5chain)"), "bstr_hex"));
+    TT_CHECK(hex != NULL && chex != NULL);
+    size_t n, cn, len;
+    uint8_t *raw = unhex(hex, &n), *cert = unhex(chex, &cn);
+    char *pem = cert_pem(cert, cn);
+    tsl_trust *trust = NULL;
+    TT_OK(tsl_trust_new(&trust, NULL));
+    TT_OK(tsl_trust_add_pem(trust, pem, strlen(pem), NULL));
+    tsl_ref_opts o = opts(NULL, 1735689600);
+    o.trust = trust;
+    tsl_ref *r = NULL;
+    tsl_error err;
+    static const struct {
+        const char *ns;
+        uint64_t id;
+        int tagged;
+        tsl_status st;
+        const char *msg;
+    } cases[] = {
+        {NULL, 0, 1, TSL_OK, NULL}, /* nothing presented */
+        {"org.iso.18013.5.1", 2, 1, TSL_ERR_SIGNATURE, "digestID 2): the digest does not match"},
+        {"org.iso.18013.5.1", 999999, 1, TSL_ERR_CLAIM, "digestID 999999 has no 256-bit"},
+        {"org.example.other", 0, 1, TSL_ERR_CLAIM, "no valueDigests for it"},
+        {"org.iso.18013.5.1", 0, 0, TSL_ERR_MALFORMED, "expected tag 24"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t *is = issuer_signed_with(raw, n, cases[i].ns, cases[i].id, cases[i].tagged, &len);
+        TT_CHECK(is != NULL);
+        tsl_error_clear(&err);
+        tsl_status st = tsl_ref_parse(is, len, NULL, &o, &r, &err);
+        TT_EQ_U(st, cases[i].st);
+        if (cases[i].msg != NULL)
+            TT_CONTAINS(err.msg, cases[i].msg);
+        if (st == TSL_OK) {
+            TT_EQ_U(tsl_ref_idx(r), 412);
+            tsl_ref_free(r);
+        }
+        tsl_free(is);
+    }
+    tsl_trust_free(trust);
+    free(pem);
+    free(raw);
+    free(cert);
+    json_decref(v);
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* Generated JWT and CWT Referenced Tokens                                               */
 

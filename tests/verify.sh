@@ -1,17 +1,27 @@
 #!/bin/sh
-# verify.sh - `tsl verify`, the relying party: the spec's CWT Referenced Token with the
-# spec's CWT Status List Token given offline (INVALID at idx 0), then end to end over
-# loopback against `tsl serve`: a JWT Referenced Token signed here with jwcrypto is
-# VALID, a second check within ttl makes no request (counted by /metrics), `tsl update`
-# revokes it and it turns INVALID once the cache expires; and the failures with their
-# exit codes: untrusted keys (3 for the list token, 1 for the Referenced Token), bad
-# signatures, an expired list token, a sub mismatch, 404, a wrong Content-Type, a
-# timeout and a body over the cap (a python listener), an index out of range, a time
-# outside iat..exp, plain http without --allow-http; redirects (followed, gzip, the sub
-# checked against the uri asked for, a loop, credentials refused) and ?time= history.
+# verify.sh - `tsl verify`, the relying party.
+# - The spec's Referenced Token examples with the spec's Status List Tokens given
+#   offline: the CWT (INVALID at idx 0), the SD-JWT (INVALID at idx 0), the decoded JWT
+#   example (signed here: the spec prints no signature; INVALID) and the historical mdoc
+#   IssuerAuth (idx 412, outside the spec's 16-entry list; SUSPENDED in a list signed
+#   here).
+# - End to end over loopback against `tsl serve`: a JWT, an SD-JWT VC with a key-binding
+#   JWT, a CWT and an mdoc DeviceResponse, all made by tests/rt_issue.py (jwcrypto,
+#   cryptography, cbor2: not libtsl), pointing at one list in a store, are VALID (CWT
+#   and mdoc fetch the CWT form); a second check within ttl makes no request (counted by
+#   /metrics); `tsl update` revokes them and they turn INVALID or SUSPENDED once the
+#   list is republished and the cache expires.
+# - Failures with their exit codes: untrusted keys and mdoc chains, bad signatures on
+#   either token, an altered SD-JWT disclosure or mdoc data element, an expired list
+#   token, a sub mismatch, a wrong typ, 404, 500, a wrong Content-Type, a timeout, a
+#   body over the cap, a zip bomb (a python listener), an index out of range, a time
+#   outside iat..exp, plain http without --allow-http; redirects (followed, gzip, the
+#   sub checked against the uri asked for, a loop, credentials refused) and ?time=
+#   history.
 #
-# Usage: sh tests/verify.sh [BUILD_DIR]   (run from the project root; about 20 s)
-# Needs /usr/bin/python3 with jwcrypto, curl. Closing line: "verify: N passed, N failed".
+# Usage: sh tests/verify.sh [BUILD_DIR]   (run from the project root; about 25 s)
+# Needs /usr/bin/python3 with jwcrypto, cryptography and cbor2, and curl.
+# Closing line: "verify: N passed, N failed".
 
 BUILD=${1:-build}
 TSL=$BUILD/tsl
@@ -55,10 +65,11 @@ if [ ! -x "$TSL" ]; then
     bad "$TSL is missing"
     finish
 fi
-if ! "$PY" -c 'import jwcrypto' 2>/dev/null; then
-    bad "$PY with jwcrypto is missing (Debian: python3-jwcrypto)"
+if ! "$PY" -c 'import jwcrypto, cryptography, cbor2' 2>/dev/null; then
+    bad "$PY with jwcrypto, cryptography and cbor2 is missing (Debian: python3-jwcrypto python3-cryptography python3-cbor2)"
     finish
 fi
+ISSUE="$PY tests/rt_issue.py"
 
 # ---------------------------------------------------------------------------------- #
 # The spec's CWT pair, offline.
@@ -92,6 +103,63 @@ rc=$?
 # (the Referenced Token expires at the same time, so this is a rejection of it: 1)
 expect "spec CWT: both expired" 1 $rc
 
+# The spec's SD-JWT (RFC 9901 example issuer key) with the spec's JWT Status List Token
+# (section 8.2): idx 0 is INVALID.
+"$PY" - "$T" <<'EOF'
+import json, sys
+v = json.load(open("testvectors/sec6_2_referenced_token_jose.json"))
+open(sys.argv[1] + "/rt-spec.sdjwt", "w").write(v["sd_jwt"]["serialized"])
+v = json.load(open("testvectors/sec8_2_status_list_token_jwt.json"))
+open(sys.argv[1] + "/lt-spec.jwt", "w").write(v["compact_jws"])
+v = json.load(open("testvectors/historical_rev15_sec6_3_2_mdoc_issuerauth.json"))
+open(sys.argv[1] + "/rt-spec.mdoc.hex", "w").write(v["issuer_auth_cose_sign1_untagged_hex"])
+open(sys.argv[1] + "/ds-spec.hex", "w").write(
+    v["unprotected_header"]["33 (x5chain)"]["bstr_hex"])
+EOF
+K9901=testvectors/keys/rfc9901_example_issuer_es256.public.pem
+out=$("$TSL" verify --key "$K9901" --key "$K12" --list-token "$T/lt-spec.jwt" \
+    "$T/rt-spec.sdjwt" 2>"$T/err")
+expect "spec SD-JWT: exit" 1 $?
+same "spec SD-JWT: status" "$out" "INVALID"
+# without the issuer's key the SD-JWT itself is rejected
+"$TSL" verify --key "$K12" --list-token "$T/lt-spec.jwt" "$T/rt-spec.sdjwt" >/dev/null \
+    2>"$T/err"
+expect "spec SD-JWT without its issuer key" 1 $?
+if grep -q 'sd-jwt' "$T/err"; then ok; else bad "spec SD-JWT untrusted: '$(cat "$T/err")'"; fi
+# the decoded JWT example of section 6.2, signed here with the kid 12 example key
+$ISSUE specjwt testvectors/keys/example_es256_kid12.private.pem >"$T/rt-spec.jwt"
+out=$("$TSL" verify --key "$K12" --list-token "$T/lt-spec.jwt" "$T/rt-spec.jwt" 2>"$T/err")
+expect "spec JWT: exit" 1 $?
+same "spec JWT: status" "$out" "INVALID"
+# The historical mdoc IssuerAuth (draft -15), its DS certificate pinned as the anchor,
+# at a time inside the certificate's validity: idx 412 is outside the spec's list
+$ISSUE cert-pem "$(cat "$T/ds-spec.hex")" >"$T/ds-spec.pem"
+MDOC_NOW=1735689600
+"$TSL" verify --trust "$T/ds-spec.pem" --key "$K12" --list-token "$T/lt-spec.jwt" \
+    --now $MDOC_NOW "$T/rt-spec.mdoc.hex" >/dev/null 2>"$T/err"
+expect "spec mdoc: index outside the spec's list" 1 $?
+if grep -q 'index 412 is outside the list (16 entries)' "$T/err"; then ok; else
+    bad "spec mdoc: message '$(cat "$T/err")'"
+fi
+# a list for its uri, signed here, with entry 412 SUSPENDED
+"$TSL" keygen --alg ES256 --out "$T/k.pem" >"$T/list.jwk" 2>"$T/err"
+expect "keygen" 0 $?
+echo "412 SUSPENDED" | "$TSL" encode --bits 2 --size 1000 >"$T/sl412.json" 2>"$T/err"
+"$TSL" sign --key "$T/k.pem" --sub https://example.com/statuslists/1 --format cwt \
+    --iat $((MDOC_NOW - 60)) --exp 3600 "$T/sl412.json" >"$T/lt412.cwt" 2>"$T/err"
+expect "sign the list of the mdoc" 0 $?
+out=$("$TSL" verify --trust "$T/ds-spec.pem" --key "$T/list.jwk" --list-token "$T/lt412.cwt" \
+    --now $MDOC_NOW "$T/rt-spec.mdoc.hex" 2>"$T/err")
+expect "spec mdoc: exit" 1 $?
+same "spec mdoc: status" "$out" "SUSPENDED"
+# the certificate expired in 2025-10; and no trust anchor at all
+"$TSL" verify --trust "$T/ds-spec.pem" --key "$T/list.jwk" --list-token "$T/lt412.cwt" \
+    --now 1767225600 "$T/rt-spec.mdoc.hex" >/dev/null 2>"$T/err"
+expect "spec mdoc: certificate expired" 1 $?
+"$TSL" verify --key "$T/list.jwk" --list-token "$T/lt412.cwt" --now $MDOC_NOW \
+    "$T/rt-spec.mdoc.hex" >/dev/null 2>"$T/err"
+expect "spec mdoc: no trust anchor" 1 $?
+
 # ---------------------------------------------------------------------------------- #
 # A store served by tsl serve over loopback.
 
@@ -102,42 +170,27 @@ DB=$T/tsl.db
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
 URI1=$BASE/statuslists/1
-"$TSL" keygen --alg ES256 --out "$T/k.pem" >"$T/list.jwk" 2>"$T/err"
-expect "keygen" 0 $?
 "$TSL" list create L1 --uri "$URI1" --bits 2 --size 1000 --ttl 3 --lifetime 3600 \
     --key "$T/k.pem" --db "$DB" >/dev/null 2>"$T/err"
 expect "list create" 0 $?
-IDX=$("$TSL" alloc L1 --db "$DB" 2>"$T/err")
+"$TSL" alloc L1 -n 4 --db "$DB" >"$T/idx" 2>"$T/err"
 expect "alloc" 0 $?
+IDX=$(sed -n 1p "$T/idx")
+IDX_SD=$(sed -n 2p "$T/idx")
+IDX_CWT=$(sed -n 3p "$T/idx")
+IDX_MDOC=$(sed -n 4p "$T/idx")
 "$TSL" publish L1 --db "$DB" >/dev/null 2>"$T/err"
 expect "publish" 0 $?
 
-# The Referenced Token issuer's key and a signer: rt.py URI IDX EXP [KEYFILE] > token.
-cat >"$T/rt.py" <<'EOF'
-import json, sys, time
-from jwcrypto import jwk, jws
-uri, idx, exp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-key = jwk.JWK.from_json(open(sys.argv[4]).read())
-claims = {"iss": "https://issuer.example", "iat": int(time.time()) - 60, "exp": exp,
-          "status": {"status_list": {"idx": idx, "uri": uri}}}
-s = jws.JWS(json.dumps(claims).encode())
-s.add_signature(key, alg="ES256", protected=json.dumps(
-    {"alg": "ES256", "kid": key.get("kid"), "typ": "JWT"}))
-print(s.serialize(compact=True))
-EOF
-"$PY" - "$T" <<'EOF'
-import sys
-from jwcrypto import jwk
-for name in ("issuer", "other"):
-    k = jwk.JWK.generate(kty="EC", crv="P-256", kid=name + "-1")
-    open(sys.argv[1] + "/" + name + ".jwk", "w").write(k.export_private())
-    open(sys.argv[1] + "/" + name + ".pub.jwk", "w").write(k.export_public())
-EOF
-chmod 600 "$T/issuer.jwk" "$T/other.jwk"
+# The Referenced Token issuers' keys and certificates (tests/rt_issue.py keys).
+$ISSUE keys "$T"
 FAR=$(($(date +%s) + 86400 * 365))
-rt() { "$PY" "$T/rt.py" "$1" "$2" "$FAR" "${3:-$T/issuer.jwk}" >"$4"; }
+rt() { $ISSUE jwt "${3:-$T/issuer.jwk}" "$1" "$2" "$FAR" >"$4"; }
 rt "$URI1" "$IDX" "" "$T/rt1.jwt"
-KEYS="--key $T/list.jwk --key $T/issuer.pub.jwk"
+$ISSUE sdjwt "$T/issuer.jwk" "$URI1" "$IDX_SD" "$FAR" "$T/holder.jwk" >"$T/rt1.sdjwt"
+$ISSUE cwt "$T/issuer.jwk" "$URI1" "$IDX_CWT" "$FAR" >"$T/rt1.cwt"
+$ISSUE mdoc "$T/ds.key.pem" "$T/ds.pem" "$URI1" "$IDX_MDOC" "$FAR" >"$T/rt1.mdoc"
+KEYS="--key $T/list.jwk --key $T/issuer.pub.jwk --trust $T/iaca.pem"
 
 # start the server
 "$TSL" serve --db "$DB" --listen "127.0.0.1:$PORT" --publish-interval 0.5 --history \
@@ -153,9 +206,12 @@ if ! grep -q 'listening on' "$T/serve.log"; then
     bad "tsl serve did not start: $(head -c 300 "$T/serve.log" | tr '\n' '|')"
     finish
 fi
+# requests [FORMAT]: token requests served so far, of one form or of both (/metrics
+# itself is not one of them)
 requests() {
     curl -sS --max-time 5 "$BASE/metrics" 2>/dev/null |
-        awk 'index($0, "tsl_requests_total") == 1 && $0 ~ /format="(jwt|cwt)"/ {s += $NF} END {print s + 0}'
+        awk -v f="${1:-jwt|cwt}" 'index($0, "tsl_requests_total") == 1 &&
+            $0 ~ ("format=\"(" f ")\"") {s += $NF} END {print s + 0}'
 }
 
 # shellcheck disable=SC2086 # KEYS holds several words on purpose
@@ -169,9 +225,33 @@ out=$("$TSL" verify $KEYS --allow-http --cache "$T/cache" --min-cache 1 --json "
 expect "e2e: second check within ttl" 0 $?
 r1=$(requests)
 if echo "$out" | grep -q '"source":"cache"'; then ok; else bad "e2e: second check not from the cache: $out"; fi
-# token requests only (/metrics itself is not one of them)
 if [ "$r0" -ge 1 ]; then ok; else bad "e2e: the first check made no token request ($r0)"; fi
 if [ "$r1" -eq "$r0" ]; then ok; else bad "e2e: a check within ttl made requests ($r0 -> $r1)"; fi
+
+# The SD-JWT VC (JWT form first in Accept), the CWT and the mdoc (CWT form first), each
+# with a cache of its own so that each makes its request.
+c0=$(requests cwt)
+j0=$(requests jwt)
+for f in sdjwt cwt mdoc; do
+    # shellcheck disable=SC2086
+    out=$("$TSL" verify $KEYS --allow-http --cache "$T/cache-$f" --min-cache 1 --json \
+        "$T/rt1.$f" 2>"$T/err")
+    expect "e2e $f: fresh" 0 $?
+    if echo "$out" | grep -q '"status":"VALID"' && echo "$out" | grep -q '"source":"fetch"'
+    then ok; else bad "e2e $f: $out"; fi
+done
+c1=$(requests cwt)
+j1=$(requests jwt)
+same "e2e: CWT and mdoc fetched the CWT form" "$((c1 - c0))" 2
+same "e2e: the SD-JWT VC fetched the JWT form" "$((j1 - j0))" 1
+# within ttl: no request for any of them
+for f in sdjwt cwt mdoc; do
+    # shellcheck disable=SC2086
+    "$TSL" verify $KEYS --allow-http --cache "$T/cache-$f" --min-cache 1 "$T/rt1.$f" \
+        >/dev/null 2>"$T/err"
+    expect "e2e $f: within ttl" 0 $?
+done
+same "e2e: checks within ttl made no request" "$(requests)" "$((c1 + j1))"
 
 # plain http is refused without --allow-http
 # shellcheck disable=SC2086
@@ -181,13 +261,53 @@ expect "e2e: http without --allow-http" 3 $?
 # revoke, wait for the republished token and for the cache (ttl 3) to expire
 TBEFORE=$(date +%s)
 sleep 1
-echo "$IDX INVALID" | "$TSL" update L1 --db "$DB" - >/dev/null 2>"$T/err"
+printf '%s INVALID\n%s INVALID\n%s SUSPENDED\n%s INVALID\n' "$IDX" "$IDX_SD" "$IDX_CWT" \
+    "$IDX_MDOC" | "$TSL" update L1 --db "$DB" - >/dev/null 2>"$T/err"
 expect "update" 0 $?
 sleep 4
 # shellcheck disable=SC2086
 out=$("$TSL" verify $KEYS --allow-http --cache "$T/cache" --min-cache 1 "$T/rt1.jwt" 2>"$T/err")
 expect "e2e: revoked" 1 $?
 same "e2e: revoked status" "$out" "INVALID"
+for case in sdjwt:INVALID cwt:SUSPENDED mdoc:INVALID; do
+    f=${case%%:*}
+    # shellcheck disable=SC2086
+    out=$("$TSL" verify $KEYS --allow-http --cache "$T/cache-$f" --min-cache 1 "$T/rt1.$f" \
+        2>"$T/err")
+    expect "e2e $f: revoked" 1 $?
+    same "e2e $f: revoked status" "$out" "${case#*:}"
+done
+
+# Referenced Tokens rejected before any fetch (exit 1): an mdoc whose chain does not
+# reach the anchor, an mdoc with an altered data element, an SD-JWT VC with an altered
+# disclosure, a CWT by a key nobody trusts.
+$ISSUE mdoc "$T/rogue.key.pem" "$T/rogue.pem" "$URI1" "$IDX_MDOC" "$FAR" >"$T/rt-rogue.mdoc"
+"$PY" - "$T" <<'EOF'
+import base64, cbor2, json, sys
+T = sys.argv[1]
+d = cbor2.loads(open(T + "/rt1.mdoc", "rb").read())
+items = d["documents"][0]["issuerSigned"]["nameSpaces"]["org.iso.18013.5.1"]
+it = cbor2.loads(items[0].value)
+it["elementValue"] = "Mallory"
+items[0] = cbor2.CBORTag(24, cbor2.dumps(it))
+open(T + "/rt-altered.mdoc", "wb").write(cbor2.dumps(d))
+parts = open(T + "/rt1.sdjwt").read().strip().split("~")
+dec = json.loads(base64.urlsafe_b64decode(parts[1] + "==="))
+dec[2] = "Mallory"
+parts[1] = base64.urlsafe_b64encode(json.dumps(dec).encode()).rstrip(b"=").decode()
+open(T + "/rt-altered.sdjwt", "w").write("~".join(parts))
+EOF
+$ISSUE cwt "$T/other.jwk" "$URI1" "$IDX_CWT" "$FAR" >"$T/rt-other.cwt"
+for case in rogue.mdoc:certificate altered.mdoc:altered altered.sdjwt:disclosure \
+    other.cwt:key; do
+    f=${case%%:*}
+    r0=$(requests)
+    # shellcheck disable=SC2086
+    "$TSL" verify $KEYS --allow-http "$T/rt-$f" >/dev/null 2>"$T/err"
+    expect "rejected Referenced Token $f" 1 $?
+    if grep -q "${case#*:}" "$T/err"; then ok; else bad "$f: message '$(cat "$T/err")'"; fi
+    same "rejected Referenced Token $f: no request" "$(requests)" "$r0"
+done
 
 # untrusted keys: without the list's key the status is undetermined (3); without the
 # issuer's key the Referenced Token is rejected (1)
@@ -245,7 +365,8 @@ same "time now status" "$out" "INVALID"
 
 # ---------------------------------------------------------------------------------- #
 # A python listener for what tsl serve never does: a token at another path (sub
-# mismatch), 404, a wrong Content-Type, a body over the cap, and never answering.
+# mismatch), 404, 500, a wrong Content-Type, a body over the cap, never answering, a
+# zip bomb and a wrong typ.
 
 HPORT=$(free_port)
 cat >"$T/h.py" <<'EOF'
@@ -253,6 +374,8 @@ import http.server, sys, time
 import gzip
 tok = open(sys.argv[2], "rb").read().strip()
 redir_tok = open(sys.argv[3], "rb").read().strip()
+odd = {"/bomb": open(sys.argv[5], "rb").read().strip(),
+       "/typ": open(sys.argv[6], "rb").read().strip()}
 class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_GET(self):
@@ -283,7 +406,11 @@ class H(http.server.BaseHTTPRequestHandler):
         if p == "/missing":
             self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
             return
-        body, ct = tok, "application/statuslist+jwt"
+        if p == "/error":
+            self.send_response(500); self.send_header("Content-Length", "5"); self.end_headers()
+            self.wfile.write(b"oops\n")
+            return
+        body, ct = odd.get(p, tok), "application/statuslist+jwt"
         if p == "/ctype":
             ct = "text/plain"
         if p == "/big":
@@ -305,14 +432,19 @@ expect "encode" 0 $?
 "$TSL" sign --key "$T/k.pem" --sub "$H/redir" --ttl 60 --exp 3600 "$T/sl.json" \
     >"$T/lt-redir.jwt" 2>"$T/err"
 expect "sign" 0 $?
-"$PY" "$T/h.py" "$HPORT" "$T/lt.jwt" "$T/lt-redir.jwt" "$T/gzip.log" 2>"$T/h.log" &
+# a zip bomb: 80 MiB of zeros in about 80 KB of zlib (the inflate cap is 64 MiB); a
+# token whose typ is "JWT"
+$ISSUE listjwt "$T/k.pem" "$H/bomb" --zeros 83886080 >"$T/lt-bomb.jwt"
+$ISSUE listjwt "$T/k.pem" "$H/typ" --typ JWT >"$T/lt-typ.jwt"
+"$PY" "$T/h.py" "$HPORT" "$T/lt.jwt" "$T/lt-redir.jwt" "$T/gzip.log" "$T/lt-bomb.jwt" \
+    "$T/lt-typ.jwt" 2>"$T/h.log" &
 HPID=$!
 n=0
 while [ $n -lt 50 ] && ! curl -s -o /dev/null "http://127.0.0.1:$HPORT/missing"; do
     sleep 0.1
     n=$((n + 1))
 done
-for case in sub:3 missing:3 ctype:3 big:3 slow:3; do
+for case in sub:3 missing:3 error:3 ctype:3 big:3 slow:3 bomb:3 typ:3; do
     name=${case%%:*}
     want=${case#*:}
     rt "$H/$name" 0 "" "$T/rt-$name.jwt"
@@ -324,6 +456,9 @@ for case in sub:3 missing:3 ctype:3 big:3 slow:3; do
     case $name in
     sub) if grep -q 'sub' "$T/err"; then ok; else bad "/sub: message '$(cat "$T/err")'"; fi ;;
     missing) if grep -q '404' "$T/err"; then ok; else bad "/missing: message '$(cat "$T/err")'"; fi ;;
+    error) if grep -q '500' "$T/err"; then ok; else bad "/error: message '$(cat "$T/err")'"; fi ;;
+    bomb) if grep -q 'inflat' "$T/err"; then ok; else bad "/bomb: message '$(cat "$T/err")'"; fi ;;
+    typ) if grep -q 'typ' "$T/err"; then ok; else bad "/typ: message '$(cat "$T/err")'"; fi ;;
     big) if grep -q 'larger\|over' "$T/err"; then ok; else bad "/big: message '$(cat "$T/err")'"; fi ;;
     slow)
         el=$(($(date +%s) - start))
