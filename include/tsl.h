@@ -691,13 +691,21 @@ typedef struct {
     uint32_t algs;           /* allow-list; 0: TSL_ALGS_SIGNATURE */
     int64_t now;             /* 0: the current time */
     int64_t max_skew;        /* seconds of clock skew for exp, nbf and iat */
+    /* Key binding (SD-JWT's KB-JWT, RFC 9901 section 7.3). A KB-JWT, when present, must
+     * carry iat, aud, nonce and sd_hash; these ask more of it: */
+    int require_kb;          /* a KB-JWT must be present (other forms are refused: this
+                              * library checks no key binding for them) */
+    const char *kb_aud;      /* non-NULL: a KB-JWT must be present, aud equal to this */
+    const char *kb_nonce;    /* non-NULL: a KB-JWT must be present, nonce equal to this */
+    int64_t kb_max_age;      /* > 0: the KB-JWT's iat at most this many seconds old */
 } tsl_ref_opts;
 
 /* Detects the form from the bytes (JWT text; SD-JWT text with '~'; CWT or mdoc CBOR,
  * raw, hex or base64url), validates it by its own rules (signature, exp/nbf/iat; for
  * SD-JWT every disclosure's digest in _sd and, when present, the key-binding JWT signed
  * by cnf.jwk with a matching sd_hash; for mdoc the IssuerAuth signature and its
- * x5chain against o->trust and the MSO validity) and reads status.status_list
+ * x5chain against o->trust, the MSO validity, and the presented data elements against
+ * the MSO's valueDigests) and reads status.status_list
  * {idx, uri} (for mdoc the MSO's "status"). An invalid token is rejected before any
  * status is looked at. TSL_ERR_CLAIM when the status reference is missing or
  * malformed. */
@@ -736,6 +744,9 @@ typedef struct {
     void *fetch_ctx;
     const char *cache_dir;   /* NULL: memory only; else also files in this directory */
     tsl_limits limits;       /* zeroes: defaults */
+    int require_kb;          /* key binding for every check: as in tsl_ref_opts */
+    const char *kb_aud;      /* the verifier's own identifier, for KB-JWT aud */
+    int64_t kb_max_age;
 } tsl_verifier_opts;
 
 TSL_API tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out,
@@ -770,6 +781,19 @@ typedef struct {
 TSL_API tsl_status tsl_verifier_check(tsl_verifier *v, const uint8_t *token, size_t len,
                                       int64_t now, int64_t time, tsl_check_result *res,
                                       tsl_error *err);
+
+/* What varies from one presentation to the next. */
+typedef struct {
+    int64_t now;          /* 0: the current time */
+    int64_t time;         /* != 0: the status at that unix time (?time=) */
+    const char *kb_nonce; /* the nonce this presentation's KB-JWT must carry */
+    const char *kb_aud;   /* non-NULL: replaces the verifier's kb_aud for this check */
+} tsl_check_opts;
+
+/* tsl_verifier_check() with per-presentation options (co may be NULL). */
+TSL_API tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token,
+                                           size_t len, const tsl_check_opts *co,
+                                           tsl_check_result *res, tsl_error *err);
 
 /* ---------------------------------------------------------------------------------- */
 /* Memory                                                                               */

@@ -725,6 +725,16 @@ tsl_status tsl_ref_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
                            "or base64url)");
         }
     }
+    /* Key binding is checked for SD-JWT only: a JWT or CWT has none, and an mdoc's
+     * deviceAuth signs a session transcript only the live reader has. Asked for it,
+     * the other forms fail closed. */
+    if (st == TSL_OK && r->kind != TSL_REF_SDJWT &&
+        (o->require_kb || o->kb_aud != NULL || o->kb_nonce != NULL))
+        st = tslp_fail(err, TSL_ERR_CLAIM, 0,
+                       "referenced token: key binding is required, and this library checks "
+                       "it for SD-JWT only, not for %s",
+                       r->kind == TSL_REF_JWT ? "a JWT" : r->kind == TSL_REF_CWT ? "a CWT"
+                                                                              : "an mdoc");
     if (st != TSL_OK) {
         tsl_ref_free(r);
         return st;

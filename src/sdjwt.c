@@ -258,8 +258,24 @@ static tsl_status check_disclosures(json_t *payload, const char *in, const size_
     return s.st;
 }
 
-/* The key-binding JWT: typ "kb+jwt", signed by cnf.jwk, sd_hash over everything up to
- * and including the last '~', iat not ahead of now. */
+/* true when the KB-JWT's aud (a string, or an array of strings as RFC 7519 allows)
+ * names want. */
+static bool aud_names(const json_t *aud, const char *want)
+{
+    if (json_is_string(aud))
+        return strcmp(json_string_value(aud), want) == 0;
+    size_t i;
+    const json_t *a;
+    json_array_foreach(aud, i, a)
+        if (json_is_string(a) && strcmp(json_string_value(a), want) == 0)
+            return true;
+    return false;
+}
+
+/* The key-binding JWT (RFC 9901 sections 4.3 and 7.3): typ "kb+jwt", signed by
+ * cnf.jwk, sd_hash over everything up to and including the last '~', iat not ahead of
+ * now (nor older than kb_max_age), aud and nonce present and, when the caller names
+ * them, equal to what it expects. */
 static tsl_status check_kb(const json_t *payload, const char *in, size_t presented,
                            const char *kb, size_t kb_len, const tsl_limits *lim,
                            const tsl_ref_opts *o, int64_t now, tsl_error *err)
@@ -301,6 +317,27 @@ static tsl_status check_kb(const json_t *payload, const char *in, size_t present
                                               "a number");
     if (st == TSL_OK)
         st = tslp_ref_jwt_times(c, now, o->max_skew, "sd-jwt: key-binding jwt", err);
+    if (st == TSL_OK && o->kb_max_age > 0 &&
+        json_number_value(iat) < (double)(now - o->kb_max_age - o->max_skew))
+        st = tslp_fail(err, TSL_ERR_EXPIRED, 0,
+                       "sd-jwt: key-binding jwt: iat %.0f is more than %lld s old",
+                       json_number_value(iat), (long long)o->kb_max_age);
+    const json_t *aud = json_object_get(c, "aud");
+    if (st == TSL_OK && !json_is_string(aud) && !json_is_array(aud))
+        st = tslp_fail(err, TSL_ERR_CLAIM, 0, "sd-jwt: key-binding jwt: aud: %s",
+                       aud ? "not a string" : "missing");
+    if (st == TSL_OK && o->kb_aud != NULL && !aud_names(aud, o->kb_aud))
+        st = tslp_fail(err, TSL_ERR_CLAIM, 0,
+                       "sd-jwt: key-binding jwt: aud does not name \"%.80s\"", o->kb_aud);
+    const json_t *nonce = json_object_get(c, "nonce");
+    if (st == TSL_OK && !json_is_string(nonce))
+        st = tslp_fail(err, TSL_ERR_CLAIM, 0, "sd-jwt: key-binding jwt: nonce: %s",
+                       nonce ? "not a string" : "missing");
+    if (st == TSL_OK && o->kb_nonce != NULL &&
+        strcmp(json_string_value(nonce), o->kb_nonce) != 0)
+        st = tslp_fail(err, TSL_ERR_CLAIM, 0,
+                       "sd-jwt: key-binding jwt: nonce is not the one this presentation was "
+                       "asked for");
     json_decref(h);
     json_decref(c);
     return st;
@@ -360,6 +397,9 @@ tsl_status tslp_sdjwt_parse(const char *in, size_t len, const tsl_limits *lim,
         st = check_disclosures(c, in, off, dl, nd, lim, err);
     if (st == TSL_OK && presented < len)
         st = check_kb(c, in, presented, last, len - presented, lim, o, now, err);
+    else if (st == TSL_OK && (o->require_kb || o->kb_aud != NULL || o->kb_nonce != NULL))
+        st = tslp_fail(err, TSL_ERR_CLAIM, 0,
+                       "sd-jwt: no key-binding JWT, and key binding is required");
     if (st == TSL_OK)
         st = tslp_ref_status_json(c, uri, idx, err);
     json_decref(h);

@@ -46,6 +46,7 @@ typedef struct offline {
 struct tsl_verifier {
     tsl_verifier_opts o; /* fetch_ctx points at cfg when o.fetch was NULL */
     char *eku_oid;
+    char *kb_aud;
     char *cache_dir;
     tslp_fetch_cfg cfg;
     pthread_mutex_t mu;
@@ -95,14 +96,20 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
         v->o.max_redirects = DEFAULT_MAX_REDIRECTS;
     if (v->o.max_skew < 0)
         v->o.max_skew = 0;
+    if (v->o.kb_max_age < 0)
+        v->o.kb_max_age = 0;
     if (v->o.eku_oid != NULL && (v->eku_oid = dup_str(v->o.eku_oid)) == NULL)
         goto nomem;
     v->o.eku_oid = v->eku_oid;
+    if (v->o.kb_aud != NULL && (v->kb_aud = dup_str(v->o.kb_aud)) == NULL)
+        goto nomem;
+    v->o.kb_aud = v->kb_aud;
     if (v->o.cache_dir != NULL && (v->cache_dir = dup_str(v->o.cache_dir)) == NULL)
         goto nomem;
     v->o.cache_dir = v->cache_dir;
     if (v->cache_dir != NULL && mkdir(v->cache_dir, 0700) != 0 && errno != EEXIST) {
         tslp_free(v->eku_oid);
+        tslp_free(v->kb_aud);
         tslp_free(v->cache_dir);
         tslp_free(v);
         return tslp_fail(err, TSL_ERR_IO, 0, "verifier: cache directory: %s", strerror(errno));
@@ -122,6 +129,7 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
     return TSL_OK;
 nomem:
     tslp_free(v->eku_oid);
+    tslp_free(v->kb_aud);
     tslp_free(v->cache_dir);
     tslp_free(v);
     return tslp_fail(err, TSL_ERR_NOMEM, 0, "verifier: out of memory");
@@ -144,6 +152,7 @@ void tsl_verifier_free(tsl_verifier *v)
     }
     pthread_mutex_destroy(&v->mu);
     tslp_free(v->eku_oid);
+    tslp_free(v->kb_aud);
     tslp_free(v->cache_dir);
     tslp_free(v);
 }
@@ -472,6 +481,21 @@ tsl_status tsl_verifier_check(tsl_verifier *v, const uint8_t *token, size_t len,
                               int64_t now, int64_t time, tsl_check_result *res,
                               tsl_error *err)
 {
+    tsl_check_opts co;
+    memset(&co, 0, sizeof co);
+    co.now = now;
+    co.time = time;
+    return tsl_verifier_check_opts(v, token, len, &co, res, err);
+}
+
+tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t len,
+                                   const tsl_check_opts *co, tsl_check_result *res,
+                                   tsl_error *err)
+{
+    static const tsl_check_opts none;
+    if (co == NULL)
+        co = &none;
+    int64_t now = co->now, time = co->time;
     if (v == NULL || token == NULL || res == NULL || time < 0)
         return tslp_fail(err, TSL_ERR_ARG, 0, "verifier: bad argument");
     memset(res, 0, sizeof *res);
@@ -485,6 +509,10 @@ tsl_status tsl_verifier_check(tsl_verifier *v, const uint8_t *token, size_t len,
     ro.algs = v->o.algs;
     ro.now = now;
     ro.max_skew = v->o.max_skew;
+    ro.require_kb = v->o.require_kb;
+    ro.kb_aud = co->kb_aud != NULL ? co->kb_aud : v->o.kb_aud;
+    ro.kb_nonce = co->kb_nonce;
+    ro.kb_max_age = v->o.kb_max_age;
     tsl_ref *ref = NULL;
     tsl_status st = tsl_ref_parse(token, len, &v->o.limits, &ro, &ref, err);
     if (st != TSL_OK)

@@ -10,10 +10,13 @@ round trip.
       issuer.jwk / issuer.pub.jwk (P-256, kid "issuer-1"), other.jwk / other.pub.jwk
       (kid "other-1"), holder.jwk; an mdoc IACA root (iaca.pem), a document signer
       certificate it issued (ds.pem, ds.key.pem: digitalSignature, EKU mdoc DS) and a
-      self-signed impostor (rogue.pem, rogue.key.pem).
+      self-signed impostor (rogue.pem, rogue.key.pem); a CA for Status List Token
+      signers (statusca.pem) and two signers it issued, status.pem with the
+      status-signing EKU 1.3.6.1.5.5.7.3.99 and status-noeku.pem without (.key.pem).
   rt_issue.py jwt KEY.jwk URI IDX EXP                 a JWT with a status claim
-  rt_issue.py sdjwt KEY.jwk URI IDX EXP [HOLDER.jwk]  an SD-JWT VC (typ dc+sd-jwt); with
-                                                      HOLDER a key-binding JWT too
+  rt_issue.py sdjwt KEY.jwk URI IDX EXP [HOLDER.jwk [NONCE]]
+      an SD-JWT VC (typ dc+sd-jwt); with HOLDER a key-binding JWT too, aud
+      "https://verifier.example", nonce NONCE (default: random)
   rt_issue.py cwt KEY.jwk URI IDX EXP                 a CWT: COSE_Sign1, tag 18, claim
                                                       65535, kid in the unprotected header
   rt_issue.py mdoc KEY.pem CERT.pem URI IDX EXP       an mdoc DeviceResponse whose MSO
@@ -103,7 +106,7 @@ def cmd_keys(d):
                                        serialization.NoEncryption()))
         os.close(fd)
 
-    def cert(subject, issuer, pub, signer, ca, serial):
+    def cert(subject, issuer, pub, signer, ca, serial, eku="1.0.18013.5.1.2"):
         b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
              .public_key(pub).serial_number(serial)
              .not_valid_before(now - datetime.timedelta(days=1))
@@ -115,9 +118,9 @@ def cmd_keys(d):
         else:
             b = b.add_extension(x509.KeyUsage(True, False, False, False, False, False, False,
                                               False, False), critical=True)
-            # ISO 18013-5 mdoc document signer: 1.0.18013.5.1.2
+            # by default the ISO 18013-5 mdoc document signer, 1.0.18013.5.1.2
             b = b.add_extension(x509.ExtendedKeyUsage(
-                [x509.ObjectIdentifier("1.0.18013.5.1.2")]), critical=True)
+                [x509.ObjectIdentifier(eku)]), critical=True)
         return b.sign(signer, hashes.SHA256())
 
     iaca_key = ec.generate_private_key(ec.SECP256R1())
@@ -130,6 +133,16 @@ def cmd_keys(d):
     rogue_key = ec.generate_private_key(ec.SECP256R1())
     save("rogue", rogue_key, cert(name("test DS"), name("test DS"), rogue_key.public_key(),
                                   rogue_key, False, 3))
+    # Status List Token signers under a CA of their own: one with the status-signing
+    # EKU (the placeholder 1.3.6.1.5.5.7.3.99 the library defaults to), one without.
+    sca_key = ec.generate_private_key(ec.SECP256R1())
+    sca = cert(name("status CA"), name("status CA"), sca_key.public_key(), sca_key, True, 4)
+    save("statusca", sca_key, sca)
+    for stem, eku, serial in (("status", "1.3.6.1.5.5.7.3.99", 5),
+                              ("status-noeku", "1.3.6.1.5.5.7.3.2", 6)):
+        k = ec.generate_private_key(ec.SECP256R1())
+        save(stem, k, cert(name(stem), sca.subject, k.public_key(), sca_key, False, serial,
+                           eku))
 
 
 # ---- Referenced Tokens ------------------------------------------------------------ #
@@ -146,7 +159,7 @@ def disclosure(name, value):
     return d, b64u(hashlib.sha256(d.encode()).digest())
 
 
-def cmd_sdjwt(keyfile, uri, idx, exp, holder_file=None):
+def cmd_sdjwt(keyfile, uri, idx, exp, holder_file=None, nonce=None):
     """An SD-JWT VC (RFC 9901, SD-JWT VC draft): selectively disclosable given_name,
     family_name and birthdate, an address object whose members are disclosable
     themselves, a nationalities array with one disclosable element, and a decoy digest;
@@ -187,7 +200,7 @@ def cmd_sdjwt(keyfile, uri, idx, exp, holder_file=None):
         print(presented)
         return
     kb = {"iat": int(time.time()) - 5, "aud": "https://verifier.example",
-          "nonce": b64u(os.urandom(12)),
+          "nonce": nonce or b64u(os.urandom(12)),
           "sd_hash": b64u(hashlib.sha256(presented.encode()).digest())}
     print(presented + jws_compact(holder, {"alg": "ES256", "typ": "kb+jwt"}, kb))
 
@@ -290,7 +303,7 @@ def main(a):
         cmd_jwt(rest[0], rest[1], int(rest[2]), int(rest[3]))
     elif cmd == "sdjwt":
         cmd_sdjwt(rest[0], rest[1], int(rest[2]), int(rest[3]),
-                  rest[4] if len(rest) > 4 else None)
+                  rest[4] if len(rest) > 4 else None, rest[5] if len(rest) > 5 else None)
     elif cmd == "cwt":
         cmd_cwt(rest[0], rest[1], int(rest[2]), int(rest[3]))
     elif cmd == "mdoc":

@@ -826,6 +826,99 @@ TT_TEST(ref_sdjwt_kb)
     tsl_key_free(hk);
 }
 
+/* Key binding asked for by the caller: aud, nonce, a maximum age, and a KB-JWT
+ * required at all (RFC 9901 section 7.3). */
+TT_TEST(ref_sdjwt_kb_policy)
+{
+    tsl_key *ik = NULL, *hk = NULL;
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &ik, NULL));
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &hk, NULL));
+    tsl_keyset *ks = keyset_of(ik);
+    char *hjwk = NULL;
+    TT_OK(tsl_key_to_public_jwk(hk, &hjwk, NULL));
+    char payload[2048];
+    snprintf(payload, sizeof payload,
+             "{\"iat\":1699990000,\"cnf\":{\"jwk\":%s},\"status\":{\"status_list\":"
+             "{\"idx\":5,\"uri\":\"" URI1 "\"}}}",
+             hjwk);
+    char *ij = sign_jwt(ik, TSL_ALG_ES256, "{\"alg\":\"ES256\",\"typ\":\"dc+sd-jwt\"}", payload);
+    TT_CHECK(ij != NULL);
+    char presented[4096];
+    snprintf(presented, sizeof presented, "%s~", ij);
+    char *sdh = digest_of(presented);
+    static const struct {
+        const char *claims; /* around sd_hash */
+        const char *aud, *nonce;
+        int64_t max_age;
+        tsl_status st;
+        const char *msg;
+    } cases[] = {
+        {"\"aud\":\"https://v.example\",\"nonce\":\"n-1\"", "https://v.example", "n-1", 0,
+         TSL_OK, NULL},
+        {"\"aud\":[\"x\",\"https://v.example\"],\"nonce\":\"n-1\"", "https://v.example", NULL,
+         60, TSL_OK, NULL},
+        {"\"aud\":\"https://v.example\",\"nonce\":\"n-1\"", "https://other.example", NULL, 0,
+         TSL_ERR_CLAIM, "aud does not name"},
+        {"\"aud\":\"https://v.example\",\"nonce\":\"n-1\"", NULL, "n-2", 0, TSL_ERR_CLAIM,
+         "nonce is not the one"},
+        {"\"nonce\":\"n-1\"", NULL, NULL, 0, TSL_ERR_CLAIM, "aud: missing"},
+        {"\"aud\":\"https://v.example\"", NULL, NULL, 0, TSL_ERR_CLAIM, "nonce: missing"},
+        {"\"aud\":\"https://v.example\",\"nonce\":7", NULL, NULL, 0, TSL_ERR_CLAIM,
+         "nonce: not a string"},
+        {"\"aud\":\"https://v.example\",\"nonce\":\"n-1\"", NULL, NULL, 5, TSL_ERR_EXPIRED,
+         "more than 5 s old"},
+    };
+    tsl_ref *r = NULL;
+    tsl_error err;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char kbp[512], full[8192];
+        snprintf(kbp, sizeof kbp, "{\"iat\":1699999990,%s,\"sd_hash\":\"%s\"}", cases[i].claims,
+                 sdh);
+        char *kb = sign_jwt(hk, TSL_ALG_ES256, "{\"alg\":\"ES256\",\"typ\":\"kb+jwt\"}", kbp);
+        TT_CHECK(kb != NULL);
+        snprintf(full, sizeof full, "%s%s", presented, kb);
+        tsl_ref_opts o = opts(ks, NOW); /* NOW is 10 s after the KB-JWT's iat */
+        o.kb_aud = cases[i].aud;
+        o.kb_nonce = cases[i].nonce;
+        o.kb_max_age = cases[i].max_age;
+        tsl_status st = parse_text(full, &o, &r, &err);
+        TT_EQ_U(st, cases[i].st);
+        if (cases[i].msg != NULL)
+            TT_CONTAINS(err.msg, cases[i].msg);
+        if (st == TSL_OK) {
+            TT_EQ_U(tsl_ref_idx(r), 5);
+            tsl_ref_free(r);
+        }
+        tsl_free(kb);
+    }
+    /* No KB-JWT: fine unless key binding is asked for. */
+    tsl_ref_opts o = opts(ks, NOW);
+    TT_OK(parse_text(presented, &o, &r, &err));
+    tsl_ref_free(r);
+    o.require_kb = 1;
+    TT_ERR(parse_text(presented, &o, &r, &err), TSL_ERR_CLAIM);
+    TT_CONTAINS(err.msg, "no key-binding JWT");
+    o.require_kb = 0;
+    o.kb_nonce = "n-1";
+    TT_ERR(parse_text(presented, &o, &r, &err), TSL_ERR_CLAIM);
+    /* A plain JWT has no key binding to check: refused when it is required. */
+    char *plain = sign_jwt(ik, TSL_ALG_ES256, "{\"alg\":\"ES256\",\"typ\":\"JWT\"}", payload);
+    o.kb_nonce = NULL;
+    TT_OK(parse_text(plain, &o, &r, &err));
+    tsl_ref_free(r);
+    o.require_kb = 1;
+    TT_ERR(parse_text(plain, &o, &r, &err), TSL_ERR_CLAIM);
+    TT_CONTAINS(err.msg, "for SD-JWT only, not for a JWT");
+    TT_CHECK(r == NULL);
+    tsl_free(plain);
+    tsl_free(sdh);
+    tsl_free(ij);
+    tsl_free(hjwk);
+    tsl_keyset_free(ks);
+    tsl_key_free(ik);
+    tsl_key_free(hk);
+}
+
 TT_TEST(ref_detection)
 {
     tsl_ref_opts o = opts(NULL, NOW);

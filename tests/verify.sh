@@ -11,6 +11,8 @@
 #   and mdoc fetch the CWT form); a second check within ttl makes no request (counted by
 #   /metrics); `tsl update` revokes them and they turn INVALID or SUSPENDED once the
 #   list is republished and the cache expires.
+# - Key binding asked for (--aud, --nonce, --require-kb, --kb-max-age) and the
+#   status-signing EKU required (--require-eku, --eku-oid), offline.
 # - Failures with their exit codes: untrusted keys and mdoc chains, bad signatures on
 #   either token, an altered SD-JWT disclosure or mdoc data element, an expired list
 #   token, a sub mismatch, a wrong typ, 404, 500, a wrong Content-Type, a timeout, a
@@ -307,6 +309,62 @@ for case in rogue.mdoc:certificate altered.mdoc:altered altered.sdjwt:disclosure
     expect "rejected Referenced Token $f" 1 $?
     if grep -q "${case#*:}" "$T/err"; then ok; else bad "$f: message '$(cat "$T/err")'"; fi
     same "rejected Referenced Token $f: no request" "$(requests)" "$r0"
+done
+
+# Key binding asked for by the verifier (--aud, --nonce, --require-kb), offline.
+KBU=https://kb.example/statuslists/1
+echo "1 INVALID" | "$TSL" encode --bits 1 --size 16 >"$T/sl16.json" 2>"$T/err"
+"$TSL" sign --key "$T/k.pem" --sub "$KBU" --ttl 60 --exp 3600 "$T/sl16.json" \
+    >"$T/lt-kb.jwt" 2>"$T/err"
+expect "sign the key-binding list" 0 $?
+$ISSUE sdjwt "$T/issuer.jwk" "$KBU" 0 "$FAR" "$T/holder.jwk" nonce-123 >"$T/rt-kb.sdjwt"
+$ISSUE sdjwt "$T/issuer.jwk" "$KBU" 0 "$FAR" >"$T/rt-nokb.sdjwt"
+$ISSUE cwt "$T/issuer.jwk" "$KBU" 0 "$FAR" >"$T/rt-kb.cwt"
+KBKEYS="--key $T/list.jwk --key $T/issuer.pub.jwk --list-token $T/lt-kb.jwt"
+for case in "0|rt-kb.sdjwt|" "0|rt-kb.sdjwt|--aud https://verifier.example --nonce nonce-123" \
+    "0|rt-kb.sdjwt|--require-kb --kb-max-age 600" "1|rt-kb.sdjwt|--nonce nonce-456|nonce" \
+    "1|rt-kb.sdjwt|--aud https://elsewhere.example|aud" \
+    "0|rt-nokb.sdjwt|" "1|rt-nokb.sdjwt|--require-kb|no key-binding JWT" \
+    "1|rt-nokb.sdjwt|--nonce nonce-123|no key-binding JWT" \
+    "1|rt-kb.cwt|--require-kb|SD-JWT only"; do
+    want=${case%%|*}
+    rest=${case#*|}
+    f=${rest%%|*}
+    rest=${rest#*|}
+    args=${rest%%|*}
+    msg=${rest#"$args"}
+    msg=${msg#|}
+    # shellcheck disable=SC2086 # KBKEYS and args hold several words on purpose
+    "$TSL" verify $KBKEYS $args "$T/$f" >/dev/null 2>"$T/err"
+    expect "key binding: $f $args" "$want" $?
+    if [ -n "$msg" ]; then
+        if grep -q "$msg" "$T/err"; then ok; else bad "key binding $f $args: '$(cat "$T/err")'"; fi
+    fi
+done
+
+# The status-signing EKU (--require-eku, --eku-oid): list tokens signed through x5c by
+# leaves under a CA of their own, one with the EKU and one without.
+EKU=https://eku.example/statuslists/1
+"$TSL" sign --key "$T/status.key.pem" --x5c "$T/status.pem" --sub "$EKU" --ttl 60 \
+    --exp 3600 "$T/sl16.json" >"$T/lt-eku.jwt" 2>"$T/err"
+expect "sign with the EKU leaf" 0 $?
+"$TSL" sign --key "$T/status-noeku.key.pem" --x5c "$T/status-noeku.pem" --sub "$EKU" \
+    --ttl 60 --exp 3600 "$T/sl16.json" >"$T/lt-noeku.jwt" 2>"$T/err"
+expect "sign with the leaf without EKU" 0 $?
+rt "$EKU" 0 "" "$T/rt-eku.jwt"
+for case in "0:lt-eku.jwt:--require-eku" "3:lt-noeku.jwt:--require-eku" \
+    "0:lt-noeku.jwt:" "3:lt-eku.jwt:--eku-oid 1.3.6.1.5.5.7.3.98"; do
+    want=${case%%:*}
+    rest=${case#*:}
+    f=${rest%%:*}
+    args=${rest#*:}
+    # shellcheck disable=SC2086 # args holds several words on purpose
+    "$TSL" verify --trust "$T/statusca.pem" --key "$T/issuer.pub.jwk" --list-token "$T/$f" \
+        $args "$T/rt-eku.jwt" >/dev/null 2>"$T/err"
+    expect "EKU: $f $args" "$want" $?
+    if [ "$want" -eq 3 ]; then
+        if grep -q 'EKU' "$T/err"; then ok; else bad "EKU $f $args: '$(cat "$T/err")'"; fi
+    fi
 done
 
 # untrusted keys: without the list's key the status is undetermined (3); without the

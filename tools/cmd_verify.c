@@ -18,7 +18,9 @@ static void usage(FILE *f)
             "usage: tsl verify [--trust FILE]... [--key FILE]... [--list-token FILE]...\n"
             "                  [--cache DIR] [--time T] [--now T] [--allow-http] [--json]\n"
             "                  [--min-cache S] [--max-cache S] [--timeout MS]\n"
-            "                  [--max-body BYTES] [--skew S] [TOKEN_FILE|-]\n"
+            "                  [--max-body BYTES] [--skew S] [--require-eku]\n"
+            "                  [--eku-oid OID] [--aud AUD] [--nonce N] [--require-kb]\n"
+            "                  [--kb-max-age S] [TOKEN_FILE|-]\n"
             "\n"
             "Checks the status of a Referenced Token (JWT, SD-JWT, CWT or mdoc): validates\n"
             "the token, resolves its Status List Token (a --list-token whose sub is the\n"
@@ -39,12 +41,22 @@ static void usage(FILE *f)
             "  --timeout MS        total time of a fetch (default 10000)\n"
             "  --max-body BYTES    largest response accepted (default 16 MiB)\n"
             "  --skew S            clock skew allowed for exp, nbf and iat (default 0)\n"
+            "  --require-eku       a Status List Token signed through x5c / x5chain must\n"
+            "                      have the status-signing EKU in its leaf certificate\n"
+            "  --eku-oid OID       that EKU's OID (default %s, the\n"
+            "                      spec's is TBD); implies --require-eku\n"
+            "  --aud AUD           the SD-JWT's key-binding JWT must be present, with aud AUD\n"
+            "  --nonce N           ... and with nonce N\n"
+            "  --require-kb        a key-binding JWT must be present (refuses JWT, CWT and\n"
+            "                      mdoc, whose key binding is not checked here)\n"
+            "  --kb-max-age S      the key-binding JWT's iat at most S seconds old\n"
             "  --json              print each step and its outcome as one JSON object\n"
             "\n"
             "Exit status: 0 VALID; 1 the Referenced Token must be rejected (status not VALID,\n"
             "index out of bounds, or the token itself invalid); 2 usage or I/O error; 3 the\n"
             "status could not be determined (fetch failed, the Status List Token failed a\n"
-            "check, no trusted key).\n");
+            "check, no trusted key).\n",
+            TSL_EKU_STATUS_SIGNING_DEFAULT);
 }
 
 typedef struct {
@@ -201,11 +213,19 @@ int cmd_verify(int argc, char **argv)
                                          {"timeout", required_argument, NULL, 'o'},
                                          {"max-body", required_argument, NULL, 'b'},
                                          {"skew", required_argument, NULL, 's'},
+                                         {"require-eku", no_argument, NULL, 'E'},
+                                         {"eku-oid", required_argument, NULL, 'O'},
+                                         {"aud", required_argument, NULL, 'a'},
+                                         {"nonce", required_argument, NULL, 'N'},
+                                         {"require-kb", no_argument, NULL, 'K'},
+                                         {"kb-max-age", required_argument, NULL, 'A'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     verify_keys k = {NULL, NULL, 0};
     tsl_verifier_opts vo;
     memset(&vo, 0, sizeof vo);
+    tsl_check_opts co;
+    memset(&co, 0, sizeof co);
     const char *lists[VERIFY_MAX_LIST_TOKENS];
     size_t nlists = 0;
     int64_t now = 0, at = 0;
@@ -263,6 +283,18 @@ int cmd_verify(int argc, char **argv)
             if ((rc = parse_num("skew", optarg, 86400 * 365, &n)) == EXIT_OK)
                 vo.max_skew = (int64_t)n;
             break;
+        case 'E': vo.require_eku = 1; break;
+        case 'O':
+            vo.require_eku = 1;
+            vo.eku_oid = optarg;
+            break;
+        case 'a': vo.kb_aud = optarg; break;
+        case 'N': co.kb_nonce = optarg; break;
+        case 'K': vo.require_kb = 1; break;
+        case 'A':
+            if ((rc = parse_num("kb-max-age", optarg, 86400 * 365, &n)) == EXIT_OK)
+                vo.kb_max_age = (int64_t)n;
+            break;
         case 'h': usage(stdout); goto out;
         default:
             cli_err("verify", "unknown or incomplete option \"%s\"", argv[optind - 1]);
@@ -307,15 +339,16 @@ int cmd_verify(int argc, char **argv)
     unsigned char *tok = NULL;
     size_t tlen = 0;
     if (rc == EXIT_OK) {
+        /* A token over the input limit comes back as EXIT_REJECT: it is rejected. */
         rc = cli_read_all("verify", optind < argc ? argv[optind] : NULL,
                           TSL_DEFAULT_MAX_INPUT, &tok, &tlen);
-        if (rc == EXIT_REJECT)
-            rc = EXIT_REJECT; /* the token is over the input limit: rejected */
     }
     if (rc == EXIT_OK) {
         tsl_check_result res;
         tsl_error_clear(&err);
-        st = tsl_verifier_check(v, tok, tlen, now, at, &res, &err);
+        co.now = now;
+        co.time = at;
+        st = tsl_verifier_check_opts(v, tok, tlen, &co, &res, &err);
         if (st == TSL_OK)
             rc = res.value == TSL_STATUS_VALID ? EXIT_OK : EXIT_REJECT;
         else if (st == TSL_ERR_NOMEM || st == TSL_ERR_ARG)
