@@ -740,6 +740,8 @@ typedef struct {
     long timeout_ms;         /* total fetch time; 0: 10000 */
     int max_redirects;       /* 0: 5; < 0: none */
     int allow_http;          /* plain http:// allowed (default: https only) */
+    const char *ca_file;     /* the built-in client's TLS trust: a PEM file of CA
+                              * certificates instead of the system's; NULL: the system's */
     tsl_fetch_fn fetch;      /* NULL: the built-in libcurl client */
     void *fetch_ctx;
     const char *cache_dir;   /* NULL: memory only; else also files in this directory */

@@ -11,6 +11,7 @@ typedef struct {
     size_t max_body;   /* largest body accepted (after content decoding) */
     long timeout_ms;   /* total time of one fetch, connect included */
     int max_redirects; /* < 0: redirects are not followed */
+    const char *ca_file; /* PEM CA certificates for TLS instead of the system's, or NULL */
 } tslp_fetch_cfg;
 
 /* A tsl_fetch_fn over libcurl; ctx is a const tslp_fetch_cfg *. One easy handle per

@@ -47,6 +47,7 @@ struct tsl_verifier {
     tsl_verifier_opts o; /* fetch_ctx points at cfg when o.fetch was NULL */
     char *eku_oid;
     char *kb_aud;
+    char *ca_file;
     char *cache_dir;
     tslp_fetch_cfg cfg;
     pthread_mutex_t mu;
@@ -104,12 +105,16 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
     if (v->o.kb_aud != NULL && (v->kb_aud = dup_str(v->o.kb_aud)) == NULL)
         goto nomem;
     v->o.kb_aud = v->kb_aud;
+    if (v->o.ca_file != NULL && (v->ca_file = dup_str(v->o.ca_file)) == NULL)
+        goto nomem;
+    v->o.ca_file = v->ca_file;
     if (v->o.cache_dir != NULL && (v->cache_dir = dup_str(v->o.cache_dir)) == NULL)
         goto nomem;
     v->o.cache_dir = v->cache_dir;
     if (v->cache_dir != NULL && mkdir(v->cache_dir, 0700) != 0 && errno != EEXIST) {
         tslp_free(v->eku_oid);
         tslp_free(v->kb_aud);
+        tslp_free(v->ca_file);
         tslp_free(v->cache_dir);
         tslp_free(v);
         return tslp_fail(err, TSL_ERR_IO, 0, "verifier: cache directory: %s", strerror(errno));
@@ -118,6 +123,7 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
     v->cfg.max_body = v->o.max_body;
     v->cfg.timeout_ms = v->o.timeout_ms;
     v->cfg.max_redirects = v->o.max_redirects < 0 ? -1 : v->o.max_redirects;
+    v->cfg.ca_file = v->ca_file;
     if (v->o.fetch == NULL) {
         v->o.fetch = tslp_fetch_curl;
         v->o.fetch_ctx = &v->cfg;
@@ -130,6 +136,7 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
 nomem:
     tslp_free(v->eku_oid);
     tslp_free(v->kb_aud);
+    tslp_free(v->ca_file);
     tslp_free(v->cache_dir);
     tslp_free(v);
     return tslp_fail(err, TSL_ERR_NOMEM, 0, "verifier: out of memory");
@@ -153,6 +160,7 @@ void tsl_verifier_free(tsl_verifier *v)
     pthread_mutex_destroy(&v->mu);
     tslp_free(v->eku_oid);
     tslp_free(v->kb_aud);
+    tslp_free(v->ca_file);
     tslp_free(v->cache_dir);
     tslp_free(v);
 }

@@ -12,7 +12,8 @@ round trip.
       certificate it issued (ds.pem, ds.key.pem: digitalSignature, EKU mdoc DS) and a
       self-signed impostor (rogue.pem, rogue.key.pem); a CA for Status List Token
       signers (statusca.pem) and two signers it issued, status.pem with the
-      status-signing EKU 1.3.6.1.5.5.7.3.99 and status-noeku.pem without (.key.pem).
+      status-signing EKU 1.3.6.1.5.5.7.3.99 and status-noeku.pem without (.key.pem);
+      a TLS CA (tlsca.pem) and a server certificate for 127.0.0.1 (tls.pem, tls.key.pem).
   rt_issue.py jwt KEY.jwk URI IDX EXP                 a JWT with a status claim
   rt_issue.py sdjwt KEY.jwk URI IDX EXP [HOLDER.jwk [NONCE]]
       an SD-JWT VC (typ dc+sd-jwt); with HOLDER a key-binding JWT too, aud
@@ -34,6 +35,7 @@ Tokens go to stdout (text forms with a newline, CBOR forms as raw bytes).
 import base64
 import datetime
 import hashlib
+import ipaddress
 import json
 import os
 import sys
@@ -133,6 +135,22 @@ def cmd_keys(d):
     rogue_key = ec.generate_private_key(ec.SECP256R1())
     save("rogue", rogue_key, cert(name("test DS"), name("test DS"), rogue_key.public_key(),
                                   rogue_key, False, 3))
+    # A TLS server certificate for 127.0.0.1 under a CA of its own (tlsca.pem), for
+    # the HTTPS tests: tls.pem, tls.key.pem.
+    tca_key = ec.generate_private_key(ec.SECP256R1())
+    tca = cert(name("TLS CA"), name("TLS CA"), tca_key.public_key(), tca_key, True, 7)
+    save("tlsca", tca_key, tca)
+    tls_key = ec.generate_private_key(ec.SECP256R1())
+    tls = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(tca.subject)
+           .public_key(tls_key.public_key()).serial_number(8)
+           .not_valid_before(now - datetime.timedelta(days=1))
+           .not_valid_after(now + datetime.timedelta(days=30))
+           .add_extension(x509.SubjectAlternativeName(
+               [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+           .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                          critical=False)
+           .sign(tca_key, hashes.SHA256()))
+    save("tls", tls_key, tls)
     # Status List Token signers under a CA of their own: one with the status-signing
     # EKU (the placeholder 1.3.6.1.5.5.7.3.99 the library defaults to), one without.
     sca_key = ec.generate_private_key(ec.SECP256R1())

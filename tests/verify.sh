@@ -17,7 +17,8 @@
 #   either token, an altered SD-JWT disclosure or mdoc data element, an expired list
 #   token, a sub mismatch, a wrong typ, 404, 500, a wrong Content-Type, a timeout, a
 #   body over the cap, a zip bomb (a python listener), an index out of range, a time
-#   outside iat..exp, plain http without --allow-http; redirects (followed, gzip, the
+#   outside iat..exp, plain http without --allow-http; HTTPS (a CA given with --cacert,
+#   the system's CAs refusing it, a host name mismatch); redirects (followed, gzip, the
 #   sub checked against the uri asked for, a loop, credentials refused) and ?time=
 #   history.
 #
@@ -47,9 +48,10 @@ same() {
 T=$(mktemp -d "${TMPDIR:-/tmp}/tsl-verify.XXXXXX") || exit 2
 SPID=""
 HPID=""
+TPID=""
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-    for _p in $SPID $HPID; do
+    for _p in $SPID $HPID $TPID; do
         kill "$_p" 2>/dev/null
     done
     rm -rf "$T"
@@ -420,6 +422,59 @@ if echo "$out" | grep -q '"status":"VALID"'; then ok; else bad "history: $out"; 
 out=$("$TSL" verify $KEYS --allow-http --time "$(date +%s)" "$T/rt1.jwt" 2>"$T/err")
 expect "time now" 1 $?
 same "time now status" "$out" "INVALID"
+
+# HTTPS: a python TLS listener with a certificate for 127.0.0.1 from a CA of the test's
+# own. Trusted with --cacert it is VALID; with the system's CAs the certificate is
+# refused; by another host name (localhost) the name does not match.
+SPORT=$(free_port)
+S=https://127.0.0.1:$SPORT
+cat >"$T/s.py" <<'EOF'
+import http.server, ssl, sys
+tok = open(sys.argv[2], "rb").read().strip()
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/statuslist+jwt")
+        self.send_header("Content-Length", str(len(tok)))
+        self.end_headers()
+        self.wfile.write(tok)
+class S(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+s = S(("127.0.0.1", int(sys.argv[1])), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+s.serve_forever()
+EOF
+"$TSL" sign --key "$T/k.pem" --sub "$S/statuslists/1" --ttl 60 --exp 3600 "$T/sl16.json" \
+    >"$T/lt-tls.jwt" 2>"$T/err"
+expect "sign the HTTPS list" 0 $?
+"$PY" "$T/s.py" "$SPORT" "$T/lt-tls.jwt" "$T/tls.pem" "$T/tls.key.pem" 2>"$T/s.log" &
+TPID=$!
+n=0
+while [ $n -lt 50 ] && ! curl -s -o /dev/null --cacert "$T/tlsca.pem" "$S/"; do
+    sleep 0.1
+    n=$((n + 1))
+done
+rt "$S/statuslists/1" 1 "" "$T/rt-tls.jwt"
+out=$("$TSL" verify --key "$T/list.jwk" --key "$T/issuer.pub.jwk" --cacert "$T/tlsca.pem" \
+    "$T/rt-tls.jwt" 2>"$T/err")
+expect "https with --cacert" 1 $?
+same "https with --cacert: status" "$out" "INVALID"
+"$TSL" verify --key "$T/list.jwk" --key "$T/issuer.pub.jwk" "$T/rt-tls.jwt" >/dev/null \
+    2>"$T/err"
+expect "https, the system's CAs" 3 $?
+if grep -qi 'certificate' "$T/err"; then ok; else bad "https untrusted: '$(cat "$T/err")'"; fi
+rt "https://localhost:$SPORT/statuslists/1" 1 "" "$T/rt-tls-name.jwt"
+"$TSL" verify --key "$T/list.jwk" --key "$T/issuer.pub.jwk" --cacert "$T/tlsca.pem" \
+    "$T/rt-tls-name.jwt" >/dev/null 2>"$T/err"
+expect "https, another host name" 3 $?
+if grep -qi 'name\|certificate' "$T/err"; then ok; else bad "https name: '$(cat "$T/err")'"; fi
+"$TSL" verify --key "$T/list.jwk" --cacert "$T/no-such.pem" "$T/rt-tls.jwt" >/dev/null \
+    2>"$T/err"
+expect "--cacert missing file" 2 $?
+kill "$TPID" 2>/dev/null
 
 # ---------------------------------------------------------------------------------- #
 # A python listener for what tsl serve never does: a token at another path (sub

@@ -3,10 +3,12 @@
  * or over HTTP), verify that, and print the status. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Exit code for "the status could not be determined". */
 #define EXIT_UNDETERMINED 3
@@ -16,7 +18,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: tsl verify [--trust FILE]... [--key FILE]... [--list-token FILE]...\n"
-            "                  [--cache DIR] [--time T] [--now T] [--allow-http] [--json]\n"
+            "                  [--cache DIR] [--time T] [--now T] [--allow-http]\n"
+            "                  [--cacert FILE] [--json]\n"
             "                  [--min-cache S] [--max-cache S] [--timeout MS]\n"
             "                  [--max-body BYTES] [--skew S] [--require-eku]\n"
             "                  [--eku-oid OID] [--aud AUD] [--nonce N] [--require-kb]\n"
@@ -36,6 +39,8 @@ static void usage(FILE *f)
             "  --time T            the status at unix time T (asks the server for ?time=T)\n"
             "  --now T             the current time (default: the clock)\n"
             "  --allow-http        allow plain http:// (default: https only)\n"
+            "  --cacert FILE       trust these CA certificates (PEM) for HTTPS instead of\n"
+            "                      the system's\n"
             "  --min-cache S       cache a list token at least S seconds (default 60)\n"
             "  --max-cache S       and at most S seconds (default 86400)\n"
             "  --timeout MS        total time of a fetch (default 10000)\n"
@@ -207,6 +212,7 @@ int cmd_verify(int argc, char **argv)
                                          {"time", required_argument, NULL, 'T'},
                                          {"now", required_argument, NULL, 'n'},
                                          {"allow-http", no_argument, NULL, 'H'},
+                                         {"cacert", required_argument, NULL, 'C'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"min-cache", required_argument, NULL, 'm'},
                                          {"max-cache", required_argument, NULL, 'M'},
@@ -262,6 +268,14 @@ int cmd_verify(int argc, char **argv)
                 now = (int64_t)n;
             break;
         case 'H': vo.allow_http = 1; break;
+        case 'C':
+            /* Checked here so that a typo is a usage error, not a failed fetch (3). */
+            if (access(optarg, R_OK) != 0) {
+                cli_err("verify", "--cacert %s: %s", optarg, strerror(errno));
+                rc = EXIT_USAGE;
+            }
+            vo.ca_file = optarg;
+            break;
         case 'j': json = true; break;
         case 'm':
             if ((rc = parse_num("min-cache", optarg, INT64_MAX / 4, &n)) == EXIT_OK)
