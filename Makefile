@@ -82,8 +82,9 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(BUILD)/libtsl.a
 $(BUILD)/sigtool: tests/sigtool.c $(BUILD)/libtsl.a
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libtsl.a $(LIBS)
 
-$(BUILD)/bench: tests/bench.c $(BUILD)/libtsl.a
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O2 -o $@ $< $(BUILD)/libtsl.a $(LIBS)
+BENCH_SRC = tests/bench.c tests/bench_verify.c
+$(BUILD)/bench: $(BENCH_SRC) tests/bench.h $(BUILD)/libtsl.a
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O2 -o $@ $(BENCH_SRC) $(BUILD)/libtsl.a $(LIBS)
 
 test: all $(BUILD)/tests/run $(BUILD)/sigtool $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 	@BUILD=$(BUILD) sh tests/run_all.sh

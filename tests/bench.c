@@ -23,6 +23,16 @@
  *                                      inflate) on its own, verifications per second of
  *                                      the parsed token, and a bare OpenSSL verify of
  *                                      the same bytes and signature for comparison
+ *   bench verify_warm N BITS [kb]      tsl_verifier_check() of an ES256 SD-JWT VC in a
+ *                                      loop on one thread, its Status List Token in the
+ *                                      verifier's memory cache after the first check;
+ *                                      kb: with a key-binding JWT (tests/bench_verify.c)
+ *   bench verify_cold N BITS URL KEY [COUNT]
+ *                                      COUNT (default 200) fresh verifiers, each with one
+ *                                      check whose list token is fetched from URL (a
+ *                                      `tsl serve` of the generator list) with the
+ *                                      built-in libcurl client; KEY is the list's public
+ *                                      key; min, median, p90, p99, max ms
  *
  * The generator (documented in BENCHMARKS.md): a list of N entries of BITS bits, all 0,
  * then N/100 draws of xorshift64 (shifts 13, 7, 17) from seed 42. Draw r sets entry
@@ -34,6 +44,7 @@
  * Peak RSS is getrusage(RUSAGE_SELF).ru_maxrss (KiB on Linux). Times are wall clock
  * (CLOCK_MONOTONIC); encode also reports cpu_seconds (CLOCK_PROCESS_CPUTIME_ID) for a
  * machine where other processes compete for the cores. */
+#include "bench.h"
 #include "crypto.h"
 #include "token_int.h"
 #include "tsl.h"
@@ -49,12 +60,10 @@
 #include <time.h>
 #include <zlib.h>
 
-#define BENCH_SEED 42
 #define LOOKUP_SEED 4242
 #define LOOKUP_DEFAULT 10000000
-#define REPEATS 3
 
-static uint64_t xorshift64(uint64_t *s)
+uint64_t bench_xorshift64(uint64_t *s)
 {
     uint64_t x = *s;
     x ^= x << 13;
@@ -64,7 +73,7 @@ static uint64_t xorshift64(uint64_t *s)
     return x;
 }
 
-static double now(void)
+double bench_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -80,7 +89,7 @@ static double cpu_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static long peak_rss_kb(void)
+long bench_peak_rss_kb(void)
 {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0)
@@ -88,7 +97,7 @@ static long peak_rss_kb(void)
     return ru.ru_maxrss;
 }
 
-static void die(const char *what, tsl_status st, const tsl_error *err)
+void bench_die(const char *what, tsl_status st, const tsl_error *err)
 {
     fprintf(stderr, "bench: %s: %s%s%s\n", what, tsl_strerror(st),
             err != NULL && err->msg[0] ? ": " : "", err != NULL ? err->msg : "");
@@ -107,22 +116,22 @@ static uint64_t parse_u64(const char *s, const char *what)
 }
 
 /* Builds the documented list: N/100 seeded draws, with replacement. */
-static tsl_list *generate(uint64_t n, unsigned bits)
+tsl_list *bench_generate(uint64_t n, unsigned bits)
 {
     tsl_list *l = NULL;
     tsl_error err;
     tsl_error_clear(&err);
     tsl_status st = tsl_list_new(bits, n, &l, &err);
     if (st != TSL_OK)
-        die("tsl_list_new", st, &err);
+        bench_die("tsl_list_new", st, &err);
     uint64_t s = BENCH_SEED, draws = n / 100;
     unsigned maxv = (1u << bits) - 1;
     for (uint64_t k = 0; k < draws; k++) {
-        uint64_t r = xorshift64(&s);
+        uint64_t r = bench_xorshift64(&s);
         unsigned v = bits == 1 ? 1 : 1 + (unsigned)((r >> 32) % maxv);
         st = tsl_list_set(l, r % n, v);
         if (st != TSL_OK)
-            die("tsl_list_set", st, NULL);
+            bench_die("tsl_list_set", st, NULL);
     }
     return l;
 }
@@ -146,15 +155,15 @@ static char *encode_lst(const tsl_list *l, int level, size_t *zlen, size_t *lst_
     tsl_error_clear(&err);
     uint8_t *z = NULL;
     char *lst = NULL;
-    double t0 = now();
+    double t0 = bench_now();
     tsl_status st = tsl_list_compress(l, level, &z, zlen, &err);
     if (st != TSL_OK)
-        die("tsl_list_compress", st, &err);
-    double t1 = now();
+        bench_die("tsl_list_compress", st, &err);
+    double t1 = bench_now();
     st = tsl_b64url_encode(z, *zlen, &lst, lst_len, &err);
     if (st != TSL_OK)
-        die("tsl_b64url_encode", st, &err);
-    double t2 = now();
+        bench_die("tsl_b64url_encode", st, &err);
+    double t2 = bench_now();
     tsl_free(z);
     *t_compress = t1 - t0;
     *t_b64 = t2 - t1;
@@ -163,13 +172,13 @@ static char *encode_lst(const tsl_list *l, int level, size_t *zlen, size_t *lst_
 
 static int cmd_encode(uint64_t n, unsigned bits, int level, const char *out)
 {
-    double c0 = cpu_now(), t0 = now();
-    tsl_list *l = generate(n, bits);
-    double t1 = now();
+    double c0 = cpu_now(), t0 = bench_now();
+    tsl_list *l = bench_generate(n, bits);
+    double t1 = bench_now();
     size_t zlen = 0, lst_len = 0;
     double tc = 0, tb = 0;
     char *lst = encode_lst(l, level, &zlen, &lst_len, &tc, &tb);
-    double t2 = now(), c2 = cpu_now();
+    double t2 = bench_now(), c2 = cpu_now();
     uint64_t set = set_entries(l);
     tsl_list_free(l);
     if (out != NULL) {
@@ -185,7 +194,7 @@ static int cmd_encode(uint64_t n, unsigned bits, int level, const char *out)
            "\"build_seconds\":%.6f,\"compress_seconds\":%.6f,\"b64_seconds\":%.6f,"
            "\"compressed_bytes\":%zu,\"lst_chars\":%zu,\"peak_rss_kb\":%ld}\n",
            n, bits, effective_level(level), set, t2 - t0, c2 - c0, t1 - t0, tc, tb, zlen,
-           lst_len, peak_rss_kb());
+           lst_len, bench_peak_rss_kb());
     return 0;
 }
 
@@ -224,14 +233,14 @@ static int cmd_decode(uint64_t n, unsigned bits, const char *in, int level)
     if (in != NULL) {
         lst = read_text(in, &lst_len);
     } else {
-        tsl_list *src = generate(n, bits);
+        tsl_list *src = bench_generate(n, bits);
         size_t zlen = 0;
         double tc, tb;
         char *enc = encode_lst(src, 0, &zlen, &lst_len, &tc, &tb);
         tsl_list_free(src);
         lst = malloc(lst_len ? lst_len : 1);
         if (lst == NULL)
-            die("malloc", TSL_ERR_NOMEM, NULL);
+            bench_die("malloc", TSL_ERR_NOMEM, NULL);
         memcpy(lst, enc, lst_len);
         tsl_free(enc);
     }
@@ -250,15 +259,15 @@ static int cmd_decode(uint64_t n, unsigned bits, const char *in, int level)
         tsl_error_clear(&err);
         uint8_t *z = NULL;
         tsl_list *l = NULL;
-        double t0 = now();
+        double t0 = bench_now();
         tsl_status st = tsl_b64url_decode(lst, lst_len, &z, &zlen, &err);
         if (st != TSL_OK)
-            die("tsl_b64url_decode", st, &err);
-        double t1 = now();
+            bench_die("tsl_b64url_decode", st, &err);
+        double t1 = bench_now();
         st = tsl_list_decompress(bits, z, zlen, &lim, &l, &err);
         if (st != TSL_OK)
-            die("tsl_list_decompress", st, &err);
-        double t2 = now();
+            bench_die("tsl_list_decompress", st, &err);
+        double t2 = bench_now();
         tsl_free(z);
         if (rep == 0 || t2 - t0 < best) {
             best = t2 - t0;
@@ -281,32 +290,32 @@ static int cmd_decode(uint64_t n, unsigned bits, const char *in, int level)
            "\"inflate_seconds\":%.6f,\"compressed_bytes\":%zu,\"lst_chars\":%zu,"
            "\"peak_rss_kb\":%ld}\n",
            n, bits, level, set, REPEATS, best, best_b64, best_inflate, zlen, lst_len,
-           peak_rss_kb());
+           bench_peak_rss_kb());
     return 0;
 }
 
 static int cmd_lookup(uint64_t n, unsigned bits, uint64_t count)
 {
-    tsl_list *l = generate(n, bits);
+    tsl_list *l = bench_generate(n, bits);
     /* Indices are drawn before timing so that only tsl_list_get is measured. */
     uint64_t *idx = malloc(count * sizeof *idx);
     if (idx == NULL)
-        die("malloc", TSL_ERR_NOMEM, NULL);
+        bench_die("malloc", TSL_ERR_NOMEM, NULL);
     uint64_t s = LOOKUP_SEED;
     for (uint64_t k = 0; k < count; k++)
-        idx[k] = xorshift64(&s) % n;
+        idx[k] = bench_xorshift64(&s) % n;
 
     double best = 0;
     uint64_t checksum = 0;
     for (int rep = 0; rep < REPEATS; rep++) {
         uint64_t sum = 0, bad = 0;
-        double t0 = now();
+        double t0 = bench_now();
         for (uint64_t k = 0; k < count; k++) {
             unsigned v = 0;
             bad += tsl_list_get(l, idx[k], &v) != TSL_OK;
             sum += v;
         }
-        double t = now() - t0;
+        double t = bench_now() - t0;
         if (bad != 0) {
             fprintf(stderr, "bench: %" PRIu64 " lookups failed\n", bad);
             return 1;
@@ -321,22 +330,22 @@ static int cmd_lookup(uint64_t n, unsigned bits, uint64_t count)
            ",\"runs\":%d,\"seconds\":%.6f,\"lookups_per_second\":%.0f,\"checksum\":%" PRIu64
            ",\"peak_rss_kb\":%ld}\n",
            n, bits, count, REPEATS, best, best > 0 ? (double)count / best : 0.0, checksum,
-           peak_rss_kb());
+           bench_peak_rss_kb());
     return 0;
 }
 
 static int cmd_zlib(uint64_t n, unsigned bits, int level)
 {
-    tsl_list *l = generate(n, bits);
+    tsl_list *l = bench_generate(n, bits);
     size_t len = 0;
     const uint8_t *b = tsl_list_bytes(l, &len);
     uLongf zlen = compressBound((uLong)len);
     uint8_t *z = malloc(zlen);
     if (z == NULL)
-        die("malloc", TSL_ERR_NOMEM, NULL);
-    double c0 = cpu_now(), t0 = now();
+        bench_die("malloc", TSL_ERR_NOMEM, NULL);
+    double c0 = cpu_now(), t0 = bench_now();
     int rc = compress2(z, &zlen, b, (uLong)len, level);
-    double t1 = now(), c1 = cpu_now();
+    double t1 = bench_now(), c1 = cpu_now();
     free(z);
     tsl_list_free(l);
     if (rc != Z_OK) {
@@ -346,13 +355,13 @@ static int cmd_zlib(uint64_t n, unsigned bits, int level)
     printf("{\"case\":\"zlib_compress\",\"n\":%" PRIu64 ",\"bits\":%u,\"level\":%d,"
            "\"compress_seconds\":%.6f,\"cpu_seconds\":%.6f,\"compressed_bytes\":%lu,"
            "\"peak_rss_kb\":%ld}\n",
-           n, bits, level, t1 - t0, c1 - c0, (unsigned long)zlen, peak_rss_kb());
+           n, bits, level, t1 - t0, c1 - c0, (unsigned long)zlen, bench_peak_rss_kb());
     return 0;
 }
 
 static int cmd_gen(uint64_t n, unsigned bits)
 {
-    tsl_list *l = generate(n, bits);
+    tsl_list *l = bench_generate(n, bits);
     size_t len = 0;
     const uint8_t *b = tsl_list_bytes(l, &len);
     unsigned per = 8 / bits, mask = (1u << bits) - 1;
@@ -377,12 +386,14 @@ static void usage(void)
                     "       bench lookup N BITS [COUNT]\n"
                     "       bench zlib N BITS [LEVEL]\n"
                     "       bench gen N BITS\n"
-                    "       bench token N BITS jwt|cwt ES256|EdDSA\n");
+                    "       bench token N BITS jwt|cwt ES256|EdDSA\n"
+                    "       bench verify_warm N BITS [kb]\n"
+                    "       bench verify_cold N BITS URL KEYFILE [COUNT]\n");
     exit(2);
 }
 
 /* ECDSA raw r||s to DER, for the bare OpenSSL comparison. */
-static unsigned char *raw_to_der(const uint8_t *sig, size_t len, size_t *der_len)
+unsigned char *bench_raw_to_der(const uint8_t *sig, size_t len, size_t *der_len)
 {
     ECDSA_SIG *es = ECDSA_SIG_new();
     BIGNUM *r = BN_bin2bn(sig, (int)(len / 2), NULL);
@@ -397,8 +408,8 @@ static unsigned char *raw_to_der(const uint8_t *sig, size_t len, size_t *der_len
 }
 
 /* One verification as an application calling OpenSSL directly would do it. */
-static int bare_verify(EVP_PKEY *pk, const EVP_MD *md, const uint8_t *sig, size_t sig_len,
-                       const uint8_t *msg, size_t len)
+int bench_bare_verify(EVP_PKEY *pk, const EVP_MD *md, const uint8_t *sig, size_t sig_len,
+                      const uint8_t *msg, size_t len)
 {
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     int ok = c != NULL && EVP_DigestVerifyInit(c, NULL, md, NULL, pk) == 1 &&
@@ -413,7 +424,7 @@ static int cmd_token(uint64_t n, unsigned bits, const char *format, const char *
     tsl_format fmt = strcmp(format, "cwt") == 0 ? TSL_FORMAT_CWT : TSL_FORMAT_JWT;
     if (alg != TSL_ALG_ES256 && alg != TSL_ALG_EDDSA)
         usage();
-    tsl_list *l = generate(n, bits);
+    tsl_list *l = bench_generate(n, bits);
     tsl_error err;
     tsl_error_clear(&err);
     tsl_key *key = NULL;
@@ -424,7 +435,7 @@ static int cmd_token(uint64_t n, unsigned bits, const char *format, const char *
     if (st == TSL_OK)
         st = tsl_keyset_add(ks, key, &err);
     if (st != TSL_OK)
-        die("key", st, &err);
+        bench_die("key", st, &err);
     tsl_token_params p;
     memset(&p, 0, sizeof p);
     p.format = fmt;
@@ -438,13 +449,13 @@ static int cmd_token(uint64_t n, unsigned bits, const char *format, const char *
     const int sign_rounds = 5;
     uint8_t *tok = NULL;
     size_t tok_len = 0;
-    double t0 = now();
+    double t0 = bench_now();
     for (int k = 0; k < sign_rounds; k++) {
         tsl_free(tok);
         if ((st = tsl_token_sign(l, &p, key, &tok, &tok_len, &err)) != TSL_OK)
-            die("sign", st, &err);
+            bench_die("sign", st, &err);
     }
-    double sign_s = (now() - t0) / sign_rounds;
+    double sign_s = (bench_now() - t0) / sign_rounds;
 
     /* Decode: parse, base64url, inflate; best of 3. */
     double parse_s = 1e9;
@@ -452,10 +463,10 @@ static int cmd_token(uint64_t n, unsigned bits, const char *format, const char *
     for (int k = 0; k < REPEATS; k++) {
         tsl_token_free(t);
         t = NULL;
-        double a = now();
+        double a = bench_now();
         if ((st = tsl_token_parse(tok, tok_len, NULL, &t, &err)) != TSL_OK)
-            die("parse", st, &err);
-        double d = now() - a;
+            bench_die("parse", st, &err);
+        double d = bench_now() - a;
         if (d < parse_s)
             parse_s = d;
     }
@@ -473,21 +484,21 @@ static int cmd_token(uint64_t n, unsigned bits, const char *format, const char *
     unsigned char *der = NULL;
     const EVP_MD *md = NULL;
     if (alg == TSL_ALG_ES256) {
-        der = raw_to_der(t->sig, t->sig_len, &sig_len);
+        der = bench_raw_to_der(t->sig, t->sig_len, &sig_len);
         sig = der;
         md = EVP_sha256();
     }
     for (int r = 0; r < REPEATS; r++) {
-        double a = now();
+        double a = bench_now();
         for (int k = 0; k < rounds; k++)
             if ((st = tsl_token_verify(t, &o, &err)) != TSL_OK)
-                die("verify", st, &err);
-        double ours = (now() - a) / rounds;
-        a = now();
+                bench_die("verify", st, &err);
+        double ours = (bench_now() - a) / rounds;
+        a = bench_now();
         for (int k = 0; k < rounds; k++)
-            if (!bare_verify(key->pkey, md, sig, sig_len, t->tbs, t->tbs_len))
-                die("bare verify", TSL_ERR_SIGNATURE, &err);
-        double bare = (now() - a) / rounds;
+            if (!bench_bare_verify(key->pkey, md, sig, sig_len, t->tbs, t->tbs_len))
+                bench_die("bare verify", TSL_ERR_SIGNATURE, &err);
+        double bare = (bench_now() - a) / rounds;
         if (ours < best_ours)
             best_ours = ours;
         if (bare < best_bare)
@@ -499,7 +510,7 @@ static int cmd_token(uint64_t n, unsigned bits, const char *format, const char *
            "\"openssl_verify_per_second\":%.0f,\"verify_cost_ratio\":%.3f,"
            "\"peak_rss_kb\":%ld}\n",
            n, bits, format, alg_name, tok_len, 1 / sign_s, sign_s, parse_s, 1 / best_ours,
-           1 / best_bare, best_ours / best_bare, peak_rss_kb());
+           1 / best_bare, best_ours / best_bare, bench_peak_rss_kb());
     OPENSSL_free(der);
     tsl_token_free(t);
     tsl_free(tok);
@@ -547,6 +558,17 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "token") == 0 && argc == 6)
         return cmd_token(n, (unsigned)bits, argv[4], argv[5]);
+    if (strcmp(cmd, "verify_warm") == 0 && argc <= 5) {
+        if (argc == 5 && strcmp(argv[4], "kb") != 0)
+            usage();
+        return bench_verify_warm(n, (unsigned)bits, argc == 5);
+    }
+    if (strcmp(cmd, "verify_cold") == 0 && (argc == 6 || argc == 7)) {
+        uint64_t count = argc > 6 ? parse_u64(argv[6], "COUNT") : 200;
+        if (count == 0)
+            usage();
+        return bench_verify_cold(n, (unsigned)bits, argv[4], argv[5], count);
+    }
     if (strcmp(cmd, "gen") == 0 && argc == 4)
         return cmd_gen(n, (unsigned)bits);
     usage();

@@ -5,6 +5,8 @@
 #
 #   BUILD=build sh tests/bench.sh            all cases
 #   BENCH_SIZES="1000000" sh tests/bench.sh  only some list sizes (default 10^6 10^7 10^8)
+#   BENCH_ONLY=verify sh tests/bench.sh      only the relying party's cases (verify_warm,
+#                                            verify_warm_kb, verify_cold)
 #
 # Library cases come from $BUILD/bench (tests/bench.c). The CLI cases measure the peak
 # RSS of `$BUILD/tsl encode` and `$BUILD/tsl decode` on the 10^8-entry, 1-bit, 1% list,
@@ -24,7 +26,13 @@ if [ ! -x "$BENCH" ]; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tsl-bench.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT
+VPID=""
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+    [ -n "$VPID" ] && kill "$VPID" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 status=0
@@ -34,6 +42,83 @@ run() {
         status=1
     }
 }
+
+# The relying party's check (tests/bench_verify.c) of an ES256 SD-JWT VC against the
+# 10^6-entry one-bit generator list. Warm: the list token in the verifier's memory
+# cache, without and with a key-binding JWT. Cold: a fresh verifier per check fetching
+# the list from a real `tsl serve` on 127.0.0.1 (a store holding `bench gen`, so the
+# bench knows every entry's value), 200 times.
+VERIFY_N=1000000
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+verify_cold() {
+    vd=$tmp/verify
+    mkdir -p "$vd"
+    if [ ! -x "$TSL" ]; then
+        echo "bench: $TSL not built; verify_cold skipped" >&2
+        return 1
+    fi
+    if ! "$TSL" keygen --alg ES256 --out "$vd/list.pem" >"$vd/list.jwk" 2>"$vd/err" ||
+        ! "$BENCH" gen "$VERIFY_N" 1 >"$vd/revoked.txt"; then
+        echo "bench: verify_cold setup: $(head -c 300 "$vd/err")" >&2
+        return 1
+    fi
+    # The list's uri names the port, so a port lost to another process between
+    # free_port and tsl serve means a new store: at most 5 tries.
+    k=0
+    while [ $k -lt 5 ] && [ -z "$VPID" ]; do
+        k=$((k + 1))
+        port=$(free_port) || return 1
+        url=http://127.0.0.1:$port/statuslists/bench
+        db=$vd/tsl-$k.db
+        { "$TSL" list create V --uri "$url" --bits 1 --size "$VERIFY_N" --lifetime 86400 \
+            --ttl 300 --key "$vd/list.pem" --db "$db" &&
+            "$TSL" update V "$vd/revoked.txt" --db "$db" &&
+            "$TSL" publish V --db "$db"; } >/dev/null 2>"$vd/err" || {
+            echo "bench: verify_cold store: $(head -c 300 "$vd/err")" >&2
+            return 1
+        }
+        "$TSL" serve --db "$db" --listen "127.0.0.1:$port" 2>"$vd/serve.log" &
+        VPID=$!
+        n=0
+        while [ $n -lt 100 ] && ! grep -q 'listening on' "$vd/serve.log"; do
+            kill -0 "$VPID" 2>/dev/null || break
+            sleep 0.1
+            n=$((n + 1))
+        done
+        if ! grep -q 'listening on' "$vd/serve.log"; then
+            kill "$VPID" 2>/dev/null
+            wait "$VPID" 2>/dev/null
+            VPID=""
+        fi
+    done
+    if [ -z "$VPID" ]; then
+        echo "bench: tsl serve did not start: $(head -c 300 "$vd/serve.log" | tr '\n' '|')" >&2
+        return 1
+    fi
+    rc=0
+    "$BENCH" verify_cold "$VERIFY_N" 1 "$url" "$vd/list.jwk" 200 || rc=1
+    kill -TERM "$VPID"
+    wait "$VPID" || {
+        echo "bench: tsl serve exited $? after SIGTERM" >&2
+        rc=1
+    }
+    VPID=""
+    return $rc
+}
+verify_cases() {
+    run verify_warm "$VERIFY_N" 1
+    run verify_warm "$VERIFY_N" 1 kb
+    verify_cold || {
+        echo "bench: case 'verify_cold' failed" >&2
+        status=1
+    }
+}
+if [ "${BENCH_ONLY:-}" = verify ]; then
+    verify_cases
+    exit $status
+fi
 
 for n in $SIZES; do
     for bits in 1 8; do
@@ -52,6 +137,7 @@ for fmt in jwt cwt; do
         run token 1000000 1 "$fmt" "$alg"
     done
 done
+verify_cases
 # The fast level at the largest size: the trade-off the header documents.
 run encode "$CLI_N" 1 6
 

@@ -1,0 +1,37 @@
+/* bench.h - what the two halves of the `bench` binary share: tests/bench.c (lists,
+ * tokens, the command line) and tests/bench_verify.c (the relying party's check).
+ * Only the benchmark includes it. */
+#ifndef TSL_BENCH_H
+#define TSL_BENCH_H
+
+#include "tsl.h"
+
+#include <openssl/evp.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BENCH_SEED 42
+#define REPEATS 3
+
+uint64_t bench_xorshift64(uint64_t *s);
+double bench_now(void);   /* CLOCK_MONOTONIC, seconds */
+long bench_peak_rss_kb(void);
+void bench_die(const char *what, tsl_status st, const tsl_error *err);
+/* The documented generator list: N entries of BITS bits, N/100 draws from seed 42. */
+tsl_list *bench_generate(uint64_t n, unsigned bits);
+
+/* ECDSA raw r||s to DER (OPENSSL_free), for a bare OpenSSL verify. */
+unsigned char *bench_raw_to_der(const uint8_t *sig, size_t len, size_t *der_len);
+/* One verification as an application calling OpenSSL directly would do it: a new
+ * EVP_MD_CTX, EVP_DigestVerifyInit, EVP_DigestVerify. */
+int bench_bare_verify(EVP_PKEY *pk, const EVP_MD *md, const uint8_t *sig, size_t sig_len,
+                      const uint8_t *msg, size_t len);
+
+/* bench verify_warm N BITS [kb] and bench verify_cold N BITS URL KEYFILE [COUNT]
+ * (bench_verify.c); each prints one JSON line and returns the exit status. */
+int bench_verify_warm(uint64_t n, unsigned bits, int kb);
+int bench_verify_cold(uint64_t n, unsigned bits, const char *url, const char *keyfile,
+                      uint64_t count);
+
+#endif /* TSL_BENCH_H */
