@@ -17,6 +17,8 @@ set -u
 BUILD=${BUILD:-build}
 BENCH=$BUILD/bench
 TSL=$BUILD/tsl
+# shellcheck source=tests/serve_wait.sh
+. "$(dirname "$0")/serve_wait.sh"
 SIZES=${BENCH_SIZES:-"1000000 10000000 100000000"}
 CLI_N=100000000
 
@@ -79,19 +81,8 @@ verify_cold() {
             echo "bench: verify_cold store: $(head -c 300 "$vd/err")" >&2
             return 1
         }
-        "$TSL" serve --db "$db" --listen "127.0.0.1:$port" 2>"$vd/serve.log" &
-        VPID=$!
-        n=0
-        while [ $n -lt 100 ] && ! grep -q 'listening on' "$vd/serve.log"; do
-            kill -0 "$VPID" 2>/dev/null || break
-            sleep 0.1
-            n=$((n + 1))
-        done
-        if ! grep -q 'listening on' "$vd/serve.log"; then
-            kill "$VPID" 2>/dev/null
-            wait "$VPID" 2>/dev/null
-            VPID=""
-        fi
+        serve_bg "$vd/serve.log" --db "$db" --listen "127.0.0.1:$port"
+        VPID=$SERVE_PID
     done
     if [ -z "$VPID" ]; then
         echo "bench: tsl serve did not start: $(head -c 300 "$vd/serve.log" | tr '\n' '|')" >&2

@@ -18,6 +18,8 @@ set -u
 
 BUILD=${1:-${BUILD:-build}}
 TSL=$BUILD/tsl
+# shellcheck source=tests/serve_wait.sh
+. "$(dirname "$0")/serve_wait.sh"
 PY=/usr/bin/python3
 THREADS=${SERVE_THREADS:-2}
 CONNS=${SERVE_CONNS:-64}
@@ -104,20 +106,8 @@ if "$TSL" serve --help >/dev/null 2>&1; then
     while [ $k -lt 5 ] && [ -z "$SPID" ]; do
         k=$((k + 1))
         port=$(free_port)
-        "$TSL" serve --db "$DB" --listen "127.0.0.1:$port" --threads "$THREADS" \
-            2>"$T/serve.log" &
-        SPID=$!
-        n=0
-        while [ $n -lt 100 ] && ! grep -q 'listening on' "$T/serve.log"; do
-            kill -0 "$SPID" 2>/dev/null || break
-            sleep 0.1
-            n=$((n + 1))
-        done
-        if ! grep -q 'listening on' "$T/serve.log"; then
-            kill "$SPID" 2>/dev/null
-            wait "$SPID" 2>/dev/null
-            SPID=""
-        fi
+        serve_bg "$T/serve.log" --db "$DB" --listen "127.0.0.1:$port" --threads "$THREADS"
+        SPID=$SERVE_PID
     done
     if [ -n "$SPID" ]; then
         url=http://127.0.0.1:$port$LPATH

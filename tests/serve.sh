@@ -21,6 +21,8 @@
 
 BUILD=${1:-build}
 TSL=$BUILD/tsl
+# shellcheck source=tests/serve_wait.sh
+. "$(dirname "$0")/serve_wait.sh"
 PY=/usr/bin/python3
 URI1=https://example.com/statuslists/1
 URI2=https://example.com/statuslists/2
@@ -383,17 +385,10 @@ start_serve() {
     while [ $_try -lt 5 ]; do
         _try=$((_try + 1))
         SPORT=$(free_port)
-        "$TSL" serve --db "$DB" --listen "127.0.0.1:$SPORT" "$@" 2>"$_log" &
-        LAST_PID=$!
-        _n=0
-        while [ $_n -lt 100 ]; do
-            if grep -q 'listening on' "$_log" 2>/dev/null; then return 0; fi
-            kill -0 "$LAST_PID" 2>/dev/null || break
-            sleep 0.1
-            _n=$((_n + 1))
-        done
-        kill "$LAST_PID" 2>/dev/null
-        wait "$LAST_PID" 2>/dev/null
+        if serve_bg "$_log" --db "$DB" --listen "127.0.0.1:$SPORT" "$@"; then
+            LAST_PID=$SERVE_PID
+            return 0
+        fi
         grep -qi 'in use' "$_log" || break
     done
     echo "serve: tsl serve did not start: $(head -c 300 "$_log" | tr '\n' '|')" >&2

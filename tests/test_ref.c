@@ -338,16 +338,32 @@ static char *cert_pem(const uint8_t *der, size_t n)
     return pem;
 }
 
+/* The historical mdoc vector: *v (json_decref) holds *hex, the IssuerAuth as hex text;
+ * *raw (free) its bytes; *pem (free) its DS certificate as PEM. 0 if it cannot be read. */
+static int mdoc_vector(json_t **v, const char **hex, uint8_t **raw, size_t *n, char **pem)
+{
+    *v = load_json(VEC "historical_rev15_sec6_3_2_mdoc_issuerauth.json");
+    *hex = json_string_value(json_object_get(*v, "issuer_auth_cose_sign1_untagged_hex"));
+    const char *chex = json_string_value(json_object_get(
+        json_object_get(json_object_get(*v, "unprotected_header"), "33 (x5chain)"), "bstr_hex"));
+    if (*hex == NULL || chex == NULL)
+        return 0;
+    size_t cn;
+    uint8_t *cert = unhex(chex, &cn);
+    *raw = unhex(*hex, n);
+    *pem = cert != NULL ? cert_pem(cert, cn) : NULL;
+    free(cert);
+    return *raw != NULL && *pem != NULL;
+}
+
 TT_TEST(ref_mdoc_vector)
 {
-    json_t *v = load_json(VEC "historical_rev15_sec6_3_2_mdoc_issuerauth.json");
-    const char *hex = json_string_value(json_object_get(v, "issuer_auth_cose_sign1_untagged_hex"));
-    const char *chex = json_string_value(json_object_get(
-        json_object_get(json_object_get(v, "unprotected_header"), "33 (x5chain)"), "bstr_hex"));
-    TT_CHECK(hex != NULL && chex != NULL);
-    size_t n, cn;
-    uint8_t *raw = unhex(hex, &n), *cert = unhex(chex, &cn);
-    char *pem = cert_pem(cert, cn);
+    json_t *v = NULL;
+    const char *hex = NULL;
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    char *pem = NULL;
+    TT_CHECK(mdoc_vector(&v, &hex, &raw, &n, &pem));
     tsl_trust *trust = NULL, *empty = NULL;
     TT_OK(tsl_trust_new(&trust, NULL));
     TT_OK(tsl_trust_new(&empty, NULL));
@@ -434,7 +450,6 @@ TT_TEST(ref_mdoc_vector)
     tsl_trust_free(empty);
     free(pem);
     free(raw);
-    free(cert);
     json_decref(v);
 }
 
@@ -484,14 +499,12 @@ static uint8_t *issuer_signed_with(const uint8_t *ia, size_t ian, const char *ns
 
 TT_TEST(ref_mdoc_value_digests)
 {
-    json_t *v = load_json(VEC "historical_rev15_sec6_3_2_mdoc_issuerauth.json");
-    const char *hex = json_string_value(json_object_get(v, "issuer_auth_cose_sign1_untagged_hex"));
-    const char *chex = json_string_value(json_object_get(
-        json_object_get(json_object_get(v, "unprotected_header"), "33 (x5chain)"), "bstr_hex"));
-    TT_CHECK(hex != NULL && chex != NULL);
-    size_t n, cn, len;
-    uint8_t *raw = unhex(hex, &n), *cert = unhex(chex, &cn);
-    char *pem = cert_pem(cert, cn);
+    json_t *v = NULL;
+    const char *hex = NULL;
+    uint8_t *raw = NULL;
+    size_t n = 0, len;
+    char *pem = NULL;
+    TT_CHECK(mdoc_vector(&v, &hex, &raw, &n, &pem));
     tsl_trust *trust = NULL;
     TT_OK(tsl_trust_new(&trust, NULL));
     TT_OK(tsl_trust_add_pem(trust, pem, strlen(pem), NULL));
@@ -529,7 +542,6 @@ TT_TEST(ref_mdoc_value_digests)
     tsl_trust_free(trust);
     free(pem);
     free(raw);
-    free(cert);
     json_decref(v);
 }
 

@@ -28,6 +28,8 @@
 
 BUILD=${1:-build}
 TSL=$BUILD/tsl
+# shellcheck source=tests/serve_wait.sh
+. "$(dirname "$0")/serve_wait.sh"
 PY=/usr/bin/python3
 
 pass=0
@@ -197,16 +199,9 @@ $ISSUE mdoc "$T/ds.key.pem" "$T/ds.pem" "$URI1" "$IDX_MDOC" "$FAR" >"$T/rt1.mdoc
 KEYS="--key $T/list.jwk --key $T/issuer.pub.jwk --trust $T/iaca.pem"
 
 # start the server
-"$TSL" serve --db "$DB" --listen "127.0.0.1:$PORT" --publish-interval 0.5 --history \
-    2>"$T/serve.log" &
-SPID=$!
-n=0
-while [ $n -lt 100 ] && ! grep -q 'listening on' "$T/serve.log" 2>/dev/null; do
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.1
-    n=$((n + 1))
-done
-if ! grep -q 'listening on' "$T/serve.log"; then
+serve_bg "$T/serve.log" --db "$DB" --listen "127.0.0.1:$PORT" --publish-interval 0.5 --history
+SPID=$SERVE_PID
+if [ -z "$SPID" ]; then
     bad "tsl serve did not start: $(head -c 300 "$T/serve.log" | tr '\n' '|')"
     finish
 fi
