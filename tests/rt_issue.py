@@ -20,6 +20,8 @@ round trip.
       "https://verifier.example", nonce NONCE (default: random)
   rt_issue.py cwt KEY.jwk URI IDX EXP                 a CWT: COSE_Sign1, tag 18, claim
                                                       65535, kid in the unprotected header
+  rt_issue.py jwt-x5c KEY.pem CERT.pem URI IDX EXP    a JWT with the certificate in x5c
+  rt_issue.py cwt-x5c KEY.pem CERT.pem URI IDX EXP    a CWT with it in x5chain (label 33)
   rt_issue.py mdoc KEY.pem CERT.pem URI IDX EXP       an mdoc DeviceResponse whose MSO
                                                       carries status (draft -15 6.3.2)
   rt_issue.py listjwt KEY.pem SUB [--typ T] [--zeros N] [--bits B]
@@ -172,6 +174,29 @@ def cmd_jwt(keyfile, uri, idx, exp):
     print(jws_compact(key, {"alg": "ES256", "kid": key.get("kid"), "typ": "JWT"}, claims))
 
 
+def cert_der(certfile):
+    return x509.load_pem_x509_certificate(open(certfile, "rb").read()).public_bytes(
+        serialization.Encoding.DER)
+
+
+def cmd_jwt_x5c(keyfile, certfile, uri, idx, exp):
+    """A JWT signed by a certificate's key, the certificate in x5c (RFC 7515 4.1.6)."""
+    key = jwk.JWK.from_pem(open(keyfile, "rb").read())
+    claims = {"iss": "https://issuer.example", "iat": int(time.time()) - 60, "exp": exp,
+              "status": status(uri, idx)}
+    print(jws_compact(key, {"alg": "ES256", "typ": "JWT",
+                            "x5c": [base64.b64encode(cert_der(certfile)).decode()]}, claims))
+
+
+def cmd_cwt_x5c(keyfile, certfile, uri, idx, exp):
+    """A CWT signed by a certificate's key, the certificate in x5chain (label 33)."""
+    priv = serialization.load_pem_private_key(open(keyfile, "rb").read(), None)
+    claims = {1: "https://issuer.example", 6: int(time.time()) - 60, 4: exp,
+              65535: status(uri, idx)}
+    arr = cose_sign1(priv, {1: -7}, {33: cert_der(certfile)}, cbor2.dumps(claims))
+    sys.stdout.buffer.write(cbor2.dumps(cbor2.CBORTag(18, arr)))
+
+
 def disclosure(name, value):
     d = b64u(json.dumps([b64u(os.urandom(16)), name, value]).encode())
     return d, b64u(hashlib.sha256(d.encode()).digest())
@@ -322,6 +347,10 @@ def main(a):
     elif cmd == "sdjwt":
         cmd_sdjwt(rest[0], rest[1], int(rest[2]), int(rest[3]),
                   rest[4] if len(rest) > 4 else None, rest[5] if len(rest) > 5 else None)
+    elif cmd == "jwt-x5c":
+        cmd_jwt_x5c(rest[0], rest[1], rest[2], int(rest[3]), int(rest[4]))
+    elif cmd == "cwt-x5c":
+        cmd_cwt_x5c(rest[0], rest[1], rest[2], int(rest[3]), int(rest[4]))
     elif cmd == "cwt":
         cmd_cwt(rest[0], rest[1], int(rest[2]), int(rest[3]))
     elif cmd == "mdoc":

@@ -12,7 +12,8 @@
 #   /metrics); `tsl update` revokes them and they turn INVALID or SUSPENDED once the
 #   list is republished and the cache expires.
 # - Key binding asked for (--aud, --nonce, --require-kb, --kb-max-age) and the
-#   status-signing EKU required (--require-eku, --eku-oid), offline.
+#   status-signing EKU required (--require-eku, --eku-oid); Referenced Tokens signed
+#   through x5c / x5chain under an anchor and under another, offline.
 # - Failures with their exit codes: untrusted keys and mdoc chains, bad signatures on
 #   either token, an altered SD-JWT disclosure or mdoc data element, an expired list
 #   token, a sub mismatch, a wrong typ, 404, 500, a wrong Content-Type, a timeout, a
@@ -337,6 +338,20 @@ for case in "0|rt-kb.sdjwt|" "0|rt-kb.sdjwt|--aud https://verifier.example --non
     if [ -n "$msg" ]; then
         if grep -q "$msg" "$T/err"; then ok; else bad "key binding $f $args: '$(cat "$T/err")'"; fi
     fi
+done
+
+# Referenced Tokens signed through a certificate (JWT x5c, CWT x5chain): trusted when
+# the chain reaches a --trust anchor, rejected (1) under another anchor.
+$ISSUE jwt-x5c "$T/ds.key.pem" "$T/ds.pem" "$KBU" 0 "$FAR" >"$T/rt-x5c.jwt"
+$ISSUE cwt-x5c "$T/ds.key.pem" "$T/ds.pem" "$KBU" 0 "$FAR" >"$T/rt-x5c.cwt"
+for f in rt-x5c.jwt rt-x5c.cwt; do
+    out=$("$TSL" verify --trust "$T/iaca.pem" --key "$T/list.jwk" --list-token "$T/lt-kb.jwt" \
+        "$T/$f" 2>"$T/err")
+    expect "$f under its anchor" 0 $?
+    same "$f under its anchor: status" "$out" "VALID"
+    "$TSL" verify --trust "$T/statusca.pem" --key "$T/list.jwk" --list-token "$T/lt-kb.jwt" \
+        "$T/$f" >/dev/null 2>"$T/err"
+    expect "$f under another anchor" 1 $?
 done
 
 # The status-signing EKU (--require-eku, --eku-oid): list tokens signed through x5c by
