@@ -74,7 +74,7 @@ $(BUILD)/tests/run: $(TEST_OBJ) $(BUILD)/libtsl.a
 
 # Fuzz targets built with the standalone replay driver (any compiler), so the corpus
 # and every crash regression replay in `make test`.
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(BUILD)/libtsl.a
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(wildcard tests/fuzz/*.h) $(BUILD)/libtsl.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(BUILD)/libtsl.a $(LIBS)
 

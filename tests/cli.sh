@@ -11,22 +11,11 @@
 
 BUILD=${1:-build}
 TSL=$BUILD/tsl
+SUITE=cli
+# shellcheck source=tests/harness.sh
+. "$(dirname "$0")/harness.sh"
 PY=/usr/bin/python3
 VEC=testvectors
-
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $*" >&2
-}
-finish() {
-    echo "cli: $pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit $?
-}
 
 if [ ! -x "$TSL" ]; then
     echo "cli: $TSL is missing (run make)" >&2
@@ -36,26 +25,6 @@ fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/tsl-cli.XXXXXX") || exit 2
 trap 'rm -rf "$T"' EXIT INT TERM
-
-# t ARGS...: runs tsl with stdin from /dev/null; sets rc, leaves $T/out and $T/err.
-t() {
-    "$TSL" "$@" </dev/null >"$T/out" 2>"$T/err"
-    rc=$?
-}
-# ti FILE ARGS...: the same with stdin from FILE.
-ti() {
-    _in=$1
-    shift
-    "$TSL" "$@" <"$_in" >"$T/out" 2>"$T/err"
-    rc=$?
-}
-
-errline() { head -c 300 "$T/err" | tr '\n' '|'; }
-
-# expect_rc NAME CODE: the last run exited with CODE.
-expect_rc() {
-    if [ "$rc" -eq "$2" ]; then ok; else bad "$1: exit $rc, expected $2; stderr: $(errline)"; fi
-}
 
 # expect_usage NAME: exit 2 and something on stderr.
 expect_usage() {

@@ -108,3 +108,48 @@ int main(int argc, char **argv)
     printf("unit: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
+
+json_t *tt_load_json(const char *path)
+{
+    size_t n;
+    unsigned char *b = tt_read_file(path, &n);
+    json_error_t e;
+    json_t *v = json_loadb((const char *)b, n, JSON_REJECT_DUPLICATES, &e);
+    free(b);
+    if (v == NULL) {
+        fprintf(stderr, "tt: %s: %s (line %d)\n", path, e.text, e.line);
+        exit(2);
+    }
+    return v;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+uint8_t *tt_unhex(const char *hex, size_t *len)
+{
+    size_t n = strlen(hex);
+    if (n % 2 != 0)
+        return NULL;
+    uint8_t *out = malloc(n / 2 + 1);
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            free(out);
+            return NULL;
+        }
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    *len = n / 2;
+    return out;
+}

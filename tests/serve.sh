@@ -21,6 +21,9 @@
 
 BUILD=${1:-build}
 TSL=$BUILD/tsl
+SUITE=serve
+# shellcheck source=tests/harness.sh
+. "$(dirname "$0")/harness.sh"
 # shellcheck source=tests/serve_wait.sh
 . "$(dirname "$0")/serve_wait.sh"
 PY=/usr/bin/python3
@@ -33,20 +36,9 @@ JWT=application/statuslist+jwt
 CWT=application/statuslist+cwt
 IDLE_LIMIT=30 # seconds an idle connection may stay open
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $*" >&2
-}
-note() { echo "serve: $*"; }
 # check NAME STATUS: passes when STATUS (of the last command) is 0.
 check() {
     if [ "$2" -eq 0 ]; then ok; else bad "$1"; fi
-}
-same() {
-    if [ "$2" = "$3" ]; then ok; else bad "$1: '$2' != '$3'"; fi
 }
 
 SPID=""
@@ -59,11 +51,6 @@ cleanup() {
         kill "$_p" 2>/dev/null
     done
     rm -rf "$T"
-}
-finish() {
-    echo "serve: $pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit $?
 }
 
 if [ ! -x "$TSL" ]; then
@@ -148,7 +135,6 @@ if buf:
 else:
     print("closed after %.1f s" % (time.time() - t0))
 EOF
-
 
 # A free TCP port on 127.0.0.1 (the kernel's choice; a start that still loses the race
 # is retried by the callers).

@@ -15,23 +15,11 @@
 
 BUILD=${1:-build}
 TSL=$BUILD/tsl
+SUITE=store
+# shellcheck source=tests/harness.sh
+. "$(dirname "$0")/harness.sh"
 PY=/usr/bin/python3
 URI=https://example.com/statuslists/1
-
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $*" >&2
-}
-note() { echo "store: $*"; }
-finish() {
-    echo "store: $pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit $?
-}
 
 if [ ! -x "$TSL" ]; then
     echo "store: $TSL is missing (run make)" >&2
@@ -45,23 +33,6 @@ trap 'rm -rf "$T"' EXIT INT TERM
 DB=$T/tsl.db
 unset TSL_DB
 
-# t ARGS...: runs tsl with stdin from /dev/null; sets rc, leaves $T/out and $T/err.
-t() {
-    "$TSL" "$@" </dev/null >"$T/out" 2>"$T/err"
-    rc=$?
-}
-# ti FILE ARGS...: the same with stdin from FILE.
-ti() {
-    _in=$1
-    shift
-    "$TSL" "$@" <"$_in" >"$T/out" 2>"$T/err"
-    rc=$?
-}
-errline() { head -c 300 "$T/err" | tr '\n' '|'; }
-
-expect_rc() {
-    if [ "$rc" -eq "$2" ]; then ok; else bad "$1: exit $rc, expected $2; stderr: $(errline)"; fi
-}
 # expect_ok NAME: exit 0, nothing on stderr.
 expect_ok() {
     if [ "$rc" -eq 0 ] && [ ! -s "$T/err" ]; then ok; else
@@ -95,9 +66,6 @@ expect_str() {
     fi
 }
 # same NAME GOT WANT: GOT equals WANT.
-same() {
-    if [ "$2" = "$3" ]; then ok; else bad "$1: '$2' != '$3'"; fi
-}
 # check NAME CONDITION-EXIT-STATUS: a plain assertion on the last command.
 check() {
     if [ "$2" -eq 0 ]; then ok; else bad "$1"; fi

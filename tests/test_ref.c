@@ -18,29 +18,6 @@
 #define URI1 "https://example.com/statuslists/1"
 #define NOW 1700000000
 
-static json_t *load_json(const char *path)
-{
-    size_t n;
-    unsigned char *b = tt_read_file(path, &n);
-    json_error_t e;
-    json_t *v = json_loadb((const char *)b, n, 0, &e);
-    free(b);
-    return v;
-}
-
-static uint8_t *unhex(const char *h, size_t *n)
-{
-    size_t len = strlen(h) / 2;
-    uint8_t *b = malloc(len + 1);
-    for (size_t k = 0; k < len; k++) {
-        unsigned v;
-        sscanf(h + 2 * k, "%2x", &v);
-        b[k] = (uint8_t)v;
-    }
-    *n = len;
-    return b;
-}
-
 /* A keyset holding one key (the set takes its own reference). */
 static tsl_keyset *keyset_of(tsl_key *k)
 {
@@ -212,14 +189,14 @@ static uint8_t *cwt_claims(int64_t iat, int64_t exp, int64_t nbf, int64_t idx, c
 
 TT_TEST(ref_cwt_vector)
 {
-    json_t *v = load_json(VEC "sec6_3_referenced_token_cwt.json");
+    json_t *v = tt_load_json(VEC "sec6_3_referenced_token_cwt.json");
     const char *hex = json_string_value(json_object_get(v, "cose_sign1_tagged_hex"));
     TT_CHECK(hex != NULL);
     tsl_keyset *ks = file_keyset(VEC "keys/example_es256_kid12.jwk.json", NULL);
     TT_CHECK(ks != NULL);
     tsl_ref_opts o = opts(ks, NOW);
     size_t n;
-    uint8_t *raw = unhex(hex, &n);
+    uint8_t *raw = tt_unhex(hex, &n);
     tsl_ref *r = NULL;
     tsl_error err;
     tsl_error_clear(&err);
@@ -253,7 +230,7 @@ TT_TEST(ref_cwt_vector)
 
 TT_TEST(ref_sdjwt_vector)
 {
-    json_t *v = load_json(VEC "sec6_2_referenced_token_jose.json");
+    json_t *v = tt_load_json(VEC "sec6_2_referenced_token_jose.json");
     const char *sd = json_string_value(
         json_object_get(json_object_get(v, "sd_jwt"), "serialized"));
     TT_CHECK(sd != NULL);
@@ -342,15 +319,15 @@ static char *cert_pem(const uint8_t *der, size_t n)
  * *raw (free) its bytes; *pem (free) its DS certificate as PEM. 0 if it cannot be read. */
 static int mdoc_vector(json_t **v, const char **hex, uint8_t **raw, size_t *n, char **pem)
 {
-    *v = load_json(VEC "historical_rev15_sec6_3_2_mdoc_issuerauth.json");
+    *v = tt_load_json(VEC "historical_rev15_sec6_3_2_mdoc_issuerauth.json");
     *hex = json_string_value(json_object_get(*v, "issuer_auth_cose_sign1_untagged_hex"));
     const char *chex = json_string_value(json_object_get(
         json_object_get(json_object_get(*v, "unprotected_header"), "33 (x5chain)"), "bstr_hex"));
     if (*hex == NULL || chex == NULL)
         return 0;
     size_t cn;
-    uint8_t *cert = unhex(chex, &cn);
-    *raw = unhex(*hex, n);
+    uint8_t *cert = tt_unhex(chex, &cn);
+    *raw = tt_unhex(*hex, n);
     *pem = cert != NULL ? cert_pem(cert, cn) : NULL;
     free(cert);
     return *raw != NULL && *pem != NULL;
@@ -978,9 +955,9 @@ static void nomem_loop(const uint8_t *in, size_t len, const tsl_ref_opts *o, uin
 
 TT_TEST(ref_nomem)
 {
-    json_t *v = load_json(VEC "sec6_3_referenced_token_cwt.json");
+    json_t *v = tt_load_json(VEC "sec6_3_referenced_token_cwt.json");
     size_t n;
-    uint8_t *raw = unhex(json_string_value(json_object_get(v, "cose_sign1_tagged_hex")), &n);
+    uint8_t *raw = tt_unhex(json_string_value(json_object_get(v, "cose_sign1_tagged_hex")), &n);
     tsl_keyset *ks = file_keyset(VEC "keys/example_es256_kid12.jwk.json", NULL);
     tsl_ref_opts o = opts(ks, NOW);
     nomem_loop(raw, n, &o, 0);
@@ -998,9 +975,9 @@ TT_TEST(ref_nomem)
     TT_CHECK(!tt_failed);
 
     unsigned char *md = tt_read_file("tests/fuzz/corpus/fuzz_mdoc/device_response.cbor", &n);
-    v = load_json(VEC "historical_rev15_sec6_3_2_mdoc_issuerauth.json");
+    v = tt_load_json(VEC "historical_rev15_sec6_3_2_mdoc_issuerauth.json");
     size_t cn;
-    uint8_t *cert = unhex(json_string_value(json_object_get(
+    uint8_t *cert = tt_unhex(json_string_value(json_object_get(
                               json_object_get(json_object_get(v, "unprotected_header"),
                                               "33 (x5chain)"),
                               "bstr_hex")),

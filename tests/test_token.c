@@ -10,16 +10,6 @@
 
 #define VEC "testvectors/"
 
-static json_t *load_json(const char *path)
-{
-    size_t n;
-    unsigned char *b = tt_read_file(path, &n);
-    json_error_t e;
-    json_t *v = json_loadb((const char *)b, n, 0, &e);
-    free(b);
-    return v;
-}
-
 /* The spec's example key (P-256, kid "12"), public half, from its PEM. */
 static tsl_key *example_key(void)
 {
@@ -45,22 +35,9 @@ static tsl_keyset *example_keyset(void)
     return s;
 }
 
-static uint8_t *unhex(const char *h, size_t *n)
-{
-    size_t len = strlen(h) / 2;
-    uint8_t *b = malloc(len + 1);
-    for (size_t k = 0; k < len; k++) {
-        unsigned v;
-        sscanf(h + 2 * k, "%2x", &v);
-        b[k] = (uint8_t)v;
-    }
-    *n = len;
-    return b;
-}
-
 TT_TEST(token_spec_jwt_8_2)
 {
-    json_t *v = load_json(VEC "sec8_2_status_list_token_jwt.json");
+    json_t *v = tt_load_json(VEC "sec8_2_status_list_token_jwt.json");
     TT_CHECK(v != NULL);
     const char *jws = json_string_value(json_object_get(v, "compact_jws"));
     tsl_token *t;
@@ -112,10 +89,10 @@ TT_TEST(token_spec_jwt_8_2)
 
 TT_TEST(token_spec_cwt_5_2)
 {
-    json_t *v = load_json(VEC "sec5_2_status_list_token_cwt.json");
+    json_t *v = tt_load_json(VEC "sec5_2_status_list_token_cwt.json");
     TT_CHECK(v != NULL);
     size_t n;
-    uint8_t *b = unhex(json_string_value(json_object_get(v, "cose_sign1_tagged_hex")), &n);
+    uint8_t *b = tt_unhex(json_string_value(json_object_get(v, "cose_sign1_tagged_hex")), &n);
     tsl_token *t;
     TT_OK(tsl_token_parse(b, n, NULL, &t, NULL));
     tsl_keyset *ks = example_keyset();
@@ -209,7 +186,7 @@ static tsl_status run_case(const uint8_t *b, size_t n, const char *uri, int64_t 
 
 TT_TEST(token_derived_jwt_cases)
 {
-    json_t *v = load_json(VEC "derived_negative_and_edge_cases.json");
+    json_t *v = tt_load_json(VEC "derived_negative_and_edge_cases.json");
     json_t *cases = json_object_get(v, "jwt_cases");
     TT_CHECK(json_array_size(cases) >= 10);
     for (size_t k = 0; k < json_array_size(cases); k++) {
@@ -247,7 +224,7 @@ TT_TEST(token_derived_jwt_cases)
 
 TT_TEST(token_derived_cwt_cases)
 {
-    json_t *v = load_json(VEC "derived_negative_and_edge_cases.json");
+    json_t *v = tt_load_json(VEC "derived_negative_and_edge_cases.json");
     json_t *cases = json_object_get(v, "cwt_cases");
     TT_CHECK(json_array_size(cases) >= 5);
     for (size_t k = 0; k < json_array_size(cases); k++) {
@@ -261,7 +238,7 @@ TT_TEST(token_derived_cwt_cases)
             return;
         }
         size_t n;
-        uint8_t *b = unhex(json_string_value(json_object_get(c, "hex")), &n);
+        uint8_t *b = tt_unhex(json_string_value(json_object_get(c, "hex")), &n);
         tsl_error err;
         tsl_error_clear(&err);
         tsl_status st = run_case(b, n, "https://example.com/statuslists/1", 1700000000, &err);

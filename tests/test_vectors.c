@@ -40,13 +40,8 @@
 static json_t *load_vector(const char *name)
 {
     char path[256];
-    json_error_t je;
     snprintf(path, sizeof path, TV_DIR "%s", name);
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (j == NULL)
-        tt_failf(__FILE__, __LINE__, "%s: %s (line %d; run from the project root)", path,
-                 je.text, je.line);
-    return j;
+    return tt_load_json(path);
 }
 
 /* A non-negative JSON integer member, or false. */
@@ -57,37 +52,6 @@ static int get_u64(const json_t *o, const char *key, uint64_t *v)
         return 0;
     *v = (uint64_t)json_integer_value(x);
     return 1;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* Decodes a hex string into a malloc'd buffer, or NULL if it is not hex. */
-static uint8_t *hex_decode(const char *hex, size_t *len)
-{
-    size_t n = strlen(hex);
-    if (n % 2 != 0)
-        return NULL;
-    uint8_t *out = malloc(n / 2 + 1);
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(out);
-            return NULL;
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    *len = n / 2;
-    return out;
 }
 
 static void sha256_hex(const uint8_t *p, size_t n, char out[65])
@@ -374,9 +338,9 @@ static void check_small(const char *file)
     TT_CHECK(ok);
 
     size_t raw_len = 0, z_len = 0, cbor_len = 0;
-    uint8_t *raw = hex_decode(raw_hex, &raw_len);
-    uint8_t *z = hex_decode(z_hex, &z_len);
-    uint8_t *cbor = hex_decode(cbor_hex, &cbor_len);
+    uint8_t *raw = tt_unhex(raw_hex, &raw_len);
+    uint8_t *z = tt_unhex(z_hex, &z_len);
+    uint8_t *cbor = tt_unhex(cbor_hex, &cbor_len);
     char *js = json_dumps(jl, JSON_COMPACT);
     tsl_list *from_j = NULL, *from_c = NULL, *from_z = NULL, *built = NULL;
     tsl_error err;
@@ -575,7 +539,7 @@ static void check_appc(const char *file)
 
         /* The CBOR form decodes to the same bytes. */
         size_t cbor_len = 0;
-        cbor = hex_decode(a.cbor_hex, &cbor_len);
+        cbor = tt_unhex(a.cbor_hex, &cbor_len);
         TT_CHECK(cbor != NULL);
         tsl_status s = tsl_list_from_cbor(cbor, cbor_len, NULL, &fromc, &err);
         if (s != TSL_OK) {
@@ -734,7 +698,7 @@ static void check_accept(const char *name, const char *form, tsl_status s,
     const char *hex = json_string_value(json_object_get(c, "decompressed_hex"));
     if (hex != NULL) {
         size_t want_len = 0;
-        uint8_t *want = hex_decode(hex, &want_len);
+        uint8_t *want = tt_unhex(hex, &want_len);
         int same = want != NULL && len == want_len && memcmp(b, want, want_len) == 0;
         free(want);
         if (!same) {

@@ -483,23 +483,10 @@ TT_TEST(verify_threads)
 /* Reads "cose_sign1_tagged_hex" of a spec vector file into bytes. */
 static uint8_t *vector_bytes(const char *path, size_t *len)
 {
-    size_t n;
-    unsigned char *text = tt_read_file(path, &n);
-    const char *key = "\"cose_sign1_tagged_hex\": \"";
-    char *p = strstr((char *)text, key);
-    uint8_t *out = NULL;
-    if (p != NULL) {
-        p += strlen(key);
-        size_t hl = strcspn(p, "\"");
-        out = malloc(hl / 2 + 1);
-        for (size_t i = 0; i < hl / 2; i++) {
-            unsigned b;
-            sscanf(p + 2 * i, "%2x", &b);
-            out[i] = (uint8_t)b;
-        }
-        *len = hl / 2;
-    }
-    free(text);
+    json_t *v = tt_load_json(path);
+    const char *hex = json_string_value(json_object_get(v, "cose_sign1_tagged_hex"));
+    uint8_t *out = hex != NULL ? tt_unhex(hex, len) : NULL;
+    json_decref(v);
     return out;
 }
 

@@ -7,6 +7,7 @@
 #include "tsl.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +18,12 @@ void tt_failf(const char *file, int line, const char *fmt, ...)
 void tt_hexdiff(const char *file, int line, const void *a, const void *b, size_t n);
 /* Reads a whole file (tests run from the project root); exits the run if it cannot. */
 unsigned char *tt_read_file(const char *path, size_t *len);
+/* Reads a JSON file (duplicate keys rejected); exits the run if it cannot. Free with
+ * json_decref(). */
+json_t *tt_load_json(const char *path);
+/* Decodes hex text (either case) into a malloc'd buffer of *len bytes, or NULL when it
+ * is not an even number of hex digits. */
+uint8_t *tt_unhex(const char *hex, size_t *len);
 extern int tt_failed; /* set when the current test failed */
 
 #define TT_TEST(name)                                                                     \

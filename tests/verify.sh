@@ -29,23 +29,16 @@
 
 BUILD=${1:-build}
 TSL=$BUILD/tsl
+SUITE=verify
+# shellcheck source=tests/harness.sh
+. "$(dirname "$0")/harness.sh"
 # shellcheck source=tests/serve_wait.sh
 . "$(dirname "$0")/serve_wait.sh"
 PY=/usr/bin/python3
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $*" >&2
-}
 # expect NAME WANT GOT: passes when the exit status GOT is WANT.
 expect() {
     if [ "$3" -eq "$2" ]; then ok; else bad "$1: exit $3, expected $2 ($(head -c 300 "$T/err" | tr '\n' '|'))"; fi
-}
-same() {
-    if [ "$2" = "$3" ]; then ok; else bad "$1: '$2' != '$3'"; fi
 }
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/tsl-verify.XXXXXX") || exit 2
@@ -61,12 +54,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 2' INT TERM
-
-finish() {
-    echo "verify: $pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-    exit $?
-}
 
 if [ ! -x "$TSL" ]; then
     bad "$TSL is missing"

@@ -12,6 +12,7 @@
  *    header's bytes).
  * Aborted on: a failure without its own code and message in tsl_error, TSL_ERR_ARG
  * (the arguments are always valid), an output set on failure, or a broken invariant. */
+#include "fuzz_common.h"
 #include "cbor_int.h"
 
 #include <stdint.h>
@@ -22,28 +23,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_failure(tsl_status st, const tsl_error *err)
-{
-    if (st == TSL_OK || st == TSL_ERR_ARG || err->code != st || err->msg[0] == '\0' ||
-        memchr(err->msg, '\0', sizeof err->msg) == NULL)
-        abort();
-}
-
-static int same_list(const tsl_list *a, const tsl_list *b)
-{
-    size_t alen = 0, blen = 0;
-    const uint8_t *ab = tsl_list_bytes(a, &alen);
-    const uint8_t *bb = tsl_list_bytes(b, &blen);
-    const char *au = tsl_list_aggregation_uri(a);
-    const char *bu = tsl_list_aggregation_uri(b);
-    if (tsl_list_bits(a) != tsl_list_bits(b) || tsl_list_size(a) != tsl_list_size(b) ||
-        alen != blen || (alen > 0 && memcmp(ab, bb, alen) != 0))
-        return 0;
-    if ((au == NULL) != (bu == NULL) || (au != NULL && strcmp(au, bu) != 0))
-        return 0;
-    return 1;
-}
-
 static void statuslist(const uint8_t *data, size_t size, const tsl_limits *lim)
 {
     tsl_list *a = NULL;
@@ -51,7 +30,7 @@ static void statuslist(const uint8_t *data, size_t size, const tsl_limits *lim)
     tsl_error_clear(&err);
     tsl_status st = tsl_list_from_cbor(data, size, lim, &a, &err);
     if (st != TSL_OK) {
-        check_failure(st, &err);
+        fuzz_check_failure(st, &err);
         if (a != NULL)
             abort();
         return;
@@ -74,7 +53,7 @@ static void statuslist(const uint8_t *data, size_t size, const tsl_limits *lim)
     st = tsl_list_from_cbor(enc, enc_len, lim, &b, &err);
     if (st != TSL_OK && st != TSL_ERR_NOMEM)
         abort(); /* what we wrote, we must read back */
-    if (st == TSL_OK && !same_list(a, b))
+    if (st == TSL_OK && !fuzz_same_list(a, b))
         abort();
     tsl_list_free(b);
     tsl_free(enc);
@@ -130,7 +109,7 @@ static void raw(const uint8_t *data, size_t size, const tsl_limits *lim)
         tsl_error_clear(&err);
         tsl_status st = tslp_cbor_parse(data + pos, size - pos, lim, &used, &doc, &err);
         if (st != TSL_OK) {
-            check_failure(st, &err);
+            fuzz_check_failure(st, &err);
             if (doc != NULL || err.offset > size - pos)
                 abort();
             return;

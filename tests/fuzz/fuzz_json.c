@@ -6,6 +6,7 @@
  * aggregation_uri. Also aborted on: a failure that does not record its own code and a
  * message in tsl_error, TSL_ERR_ARG (the arguments are always valid), *out set on
  * failure, or a JSON text whose reported length disagrees with its NUL. */
+#include "fuzz_common.h"
 #include "tsl.h"
 
 #include <stdint.h>
@@ -15,28 +16,6 @@
 #define FUZZ_MAX_INFLATED ((size_t)1 << 20)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check_failure(tsl_status st, const tsl_error *err)
-{
-    if (st == TSL_OK || st == TSL_ERR_ARG || err->code != st || err->msg[0] == '\0' ||
-        memchr(err->msg, '\0', sizeof err->msg) == NULL)
-        abort();
-}
-
-static int same_list(const tsl_list *a, const tsl_list *b)
-{
-    size_t alen = 0, blen = 0;
-    const uint8_t *ab = tsl_list_bytes(a, &alen);
-    const uint8_t *bb = tsl_list_bytes(b, &blen);
-    const char *au = tsl_list_aggregation_uri(a);
-    const char *bu = tsl_list_aggregation_uri(b);
-    if (tsl_list_bits(a) != tsl_list_bits(b) || tsl_list_size(a) != tsl_list_size(b) ||
-        alen != blen || (alen > 0 && memcmp(ab, bb, alen) != 0))
-        return 0;
-    if ((au == NULL) != (bu == NULL) || (au != NULL && strcmp(au, bu) != 0))
-        return 0;
-    return 1;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -49,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tsl_error_clear(&err);
     tsl_status st = tsl_list_from_json((const char *)data, size, &lim, &a, &err);
     if (st != TSL_OK) {
-        check_failure(st, &err);
+        fuzz_check_failure(st, &err);
         if (a != NULL)
             abort();
         return 0;
@@ -74,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     st = tsl_list_from_json(json, json_len, &lim, &b, &err);
     if (st != TSL_OK && st != TSL_ERR_NOMEM)
         abort(); /* what we wrote, we must read back */
-    if (st == TSL_OK && !same_list(a, b))
+    if (st == TSL_OK && !fuzz_same_list(a, b))
         abort();
 
     tsl_list_free(b);

@@ -7,6 +7,7 @@
  * characters, a public JWK (or, for a secret, the private JWK) that does not load back
  * with the same thumbprint, a key that does not accept its own default algorithm, and
  * for a private key, a signature under that algorithm that does not verify. */
+#include "fuzz_common.h"
 #include "crypto.h"
 
 #include <stdint.h>
@@ -16,13 +17,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t data_msg[] = "eyJhbGciOiJFUzI1NiJ9.e30";
-
-static void check_failure(tsl_status st, const tsl_error *err)
-{
-    if (st == TSL_OK || st == TSL_ERR_ARG || err->code != st || err->msg[0] == '\0' ||
-        memchr(err->msg, '\0', sizeof err->msg) == NULL)
-        abort();
-}
 
 static void check_key(const tsl_key *k)
 {
@@ -77,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_key(k);
         tsl_key_free(k);
     } else {
-        check_failure(st, &err);
+        fuzz_check_failure(st, &err);
         if (k != NULL)
             abort();
     }
@@ -87,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tsl_error_clear(&err);
         st = tsl_keyset_add_jwks(set, text, size, &err);
         if (st != TSL_OK) {
-            check_failure(st, &err);
+            fuzz_check_failure(st, &err);
             if (tsl_keyset_count(set) != 0)
                 abort(); /* all or nothing */
         }
@@ -103,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_key(k);
         tsl_key_free(k);
     } else {
-        check_failure(st, &err);
+        fuzz_check_failure(st, &err);
         if (k != NULL)
             abort();
     }

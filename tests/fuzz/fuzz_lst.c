@@ -14,6 +14,7 @@
  * - a decoded list has the requested bits, size len*8/bits (section 8.3), at most
  *   max_inflated bytes, answers tsl_list_get below its size and TSL_ERR_INDEX at it,
  *   and its tsl_list_count() adds up to its size. */
+#include "fuzz_common.h"
 #include "tsl.h"
 
 #include <stdint.h>
@@ -27,13 +28,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const unsigned bits_of[4] = {1, 2, 4, 8};
 
 /* A failure must be reported consistently: the returned code in err, with a message. */
-static void check_failure(tsl_status st, const tsl_error *err)
-{
-    if (st == TSL_OK || st == TSL_ERR_ARG || err->code != st || err->msg[0] == '\0' ||
-        memchr(err->msg, '\0', sizeof err->msg) == NULL)
-        abort();
-}
-
 static void check_list(const tsl_list *l, unsigned bits)
 {
     size_t len = 0;
@@ -82,7 +76,7 @@ static void inflate_and_check(unsigned bits, const uint8_t *z, size_t z_len,
     tsl_error_clear(&err);
     tsl_status st = tsl_list_decompress(bits, z, z_len, lim, &l, &err);
     if (st != TSL_OK) {
-        check_failure(st, &err);
+        fuzz_check_failure(st, &err);
         if (l != NULL)
             abort(); /* *out is set only on TSL_OK */
         return;
@@ -115,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         inflate_and_check(bits, z != NULL ? z : (const uint8_t *)"", z_len, &lim);
         tsl_free(z);
     } else {
-        check_failure(st, &err);
+        fuzz_check_failure(st, &err);
     }
 
     inflate_and_check(bits, data, size, &lim);

@@ -3,6 +3,7 @@
  * only trust anchor and a time inside its validity, so seeds built from that vector
  * reach the x5chain, signature, MSO validity and status checks. A failure must carry
  * its own code and message and leave no result; a success must answer its accessors. */
+#include "fuzz_common.h"
 #include "tsl.h"
 
 #include <stdlib.h>
@@ -44,17 +45,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tsl_error err;
     tsl_error_clear(&err);
     tsl_status st = tsl_ref_parse(data, size, &lim, &o, &r, &err);
-    if (st != TSL_OK) {
-        if (r != NULL || st == TSL_ERR_ARG || err.code != st || err.msg[0] == '\0' ||
-            memchr(err.msg, '\0', sizeof err.msg) == NULL)
-            abort();
-        return 0;
-    }
-    const char *uri = tsl_ref_uri(r);
-    if (uri == NULL || uri[0] == '\0' || tsl_ref_kind_of(r) < TSL_REF_JWT ||
-        tsl_ref_kind_of(r) > TSL_REF_MDOC)
-        abort();
-    (void)tsl_ref_idx(r);
-    tsl_ref_free(r);
+    fuzz_check_ref(st, r, &err);
     return 0;
 }

@@ -5,6 +5,7 @@
 #ifndef FUZZ_TOKEN_H
 #define FUZZ_TOKEN_H
 
+#include "fuzz_common.h"
 #include "token_int.h"
 
 #include <stdlib.h>
@@ -16,13 +17,6 @@ static const char fuzz_kid12_pem[] =
     "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEI3HWm/0Ds1dPMI+IWmf4mBmH+Yae\n"
     "AVbPVu7vB27CxXro393kSWP1uzWG2BXeiQkoh1scSmSBOYCW5gol6bOfUw==\n"
     "-----END PUBLIC KEY-----\n";
-
-static void fuzz_check_failure(tsl_status st, const tsl_error *err)
-{
-    if (st == TSL_OK || st == TSL_ERR_ARG || err->code != st || err->msg[0] == '\0' ||
-        memchr(err->msg, '\0', sizeof err->msg) == NULL)
-        abort();
-}
 
 /* Runs the rest of a relying party's work on a parsed token. */
 static void fuzz_exercise(tsl_token *t)
