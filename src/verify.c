@@ -44,11 +44,9 @@ typedef struct offline {
 } offline;
 
 struct tsl_verifier {
-    tsl_verifier_opts o; /* fetch_ctx points at cfg when o.fetch was NULL */
-    char *eku_oid;
-    char *kb_aud;
-    char *ca_file;
-    char *cache_dir;
+    tsl_verifier_opts o; /* fetch_ctx points at cfg when o.fetch was NULL; its strings
+                          * point at our copies in owned[] */
+    char *owned[4];      /* eku_oid, kb_aud, ca_file, cache_dir, or NULL */
     tslp_fetch_cfg cfg;
     pthread_mutex_t mu;
     offline *offline;
@@ -67,6 +65,29 @@ static char *dup_str(const char *s)
     if (d != NULL)
         memcpy(d, s, n + 1);
     return d;
+}
+
+/* Replaces the caller's string *field (if any) by a copy the verifier owns, in a free
+ * slot of v->owned: the caller's may go away. false when memory ran out. */
+static bool own_copy(tsl_verifier *v, const char **field)
+{
+    if (*field == NULL)
+        return true;
+    size_t k = 0;
+    while (v->owned[k] != NULL)
+        k++;
+    if ((v->owned[k] = dup_str(*field)) == NULL)
+        return false;
+    *field = v->owned[k];
+    return true;
+}
+
+/* Frees the verifier's own strings and the verifier (not its lists or lock). */
+static void release(tsl_verifier *v)
+{
+    for (size_t k = 0; k < sizeof v->owned / sizeof v->owned[0]; k++)
+        tslp_free(v->owned[k]);
+    tslp_free(v);
 }
 
 tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_error *err)
@@ -99,31 +120,18 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
         v->o.max_skew = 0;
     if (v->o.kb_max_age < 0)
         v->o.kb_max_age = 0;
-    if (v->o.eku_oid != NULL && (v->eku_oid = dup_str(v->o.eku_oid)) == NULL)
+    if (!own_copy(v, &v->o.eku_oid) || !own_copy(v, &v->o.kb_aud) ||
+        !own_copy(v, &v->o.ca_file) || !own_copy(v, &v->o.cache_dir))
         goto nomem;
-    v->o.eku_oid = v->eku_oid;
-    if (v->o.kb_aud != NULL && (v->kb_aud = dup_str(v->o.kb_aud)) == NULL)
-        goto nomem;
-    v->o.kb_aud = v->kb_aud;
-    if (v->o.ca_file != NULL && (v->ca_file = dup_str(v->o.ca_file)) == NULL)
-        goto nomem;
-    v->o.ca_file = v->ca_file;
-    if (v->o.cache_dir != NULL && (v->cache_dir = dup_str(v->o.cache_dir)) == NULL)
-        goto nomem;
-    v->o.cache_dir = v->cache_dir;
-    if (v->cache_dir != NULL && mkdir(v->cache_dir, 0700) != 0 && errno != EEXIST) {
-        tslp_free(v->eku_oid);
-        tslp_free(v->kb_aud);
-        tslp_free(v->ca_file);
-        tslp_free(v->cache_dir);
-        tslp_free(v);
+    if (v->o.cache_dir != NULL && mkdir(v->o.cache_dir, 0700) != 0 && errno != EEXIST) {
+        release(v);
         return tslp_fail(err, TSL_ERR_IO, 0, "verifier: cache directory: %s", strerror(errno));
     }
     v->cfg.allow_http = v->o.allow_http;
     v->cfg.max_body = v->o.max_body;
     v->cfg.timeout_ms = v->o.timeout_ms;
     v->cfg.max_redirects = v->o.max_redirects < 0 ? -1 : v->o.max_redirects;
-    v->cfg.ca_file = v->ca_file;
+    v->cfg.ca_file = v->o.ca_file;
     if (v->o.fetch == NULL) {
         v->o.fetch = tslp_fetch_curl;
         v->o.fetch_ctx = &v->cfg;
@@ -134,11 +142,7 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
     *out = v;
     return TSL_OK;
 nomem:
-    tslp_free(v->eku_oid);
-    tslp_free(v->kb_aud);
-    tslp_free(v->ca_file);
-    tslp_free(v->cache_dir);
-    tslp_free(v);
+    release(v);
     return tslp_fail(err, TSL_ERR_NOMEM, 0, "verifier: out of memory");
 }
 
@@ -158,11 +162,7 @@ void tsl_verifier_free(tsl_verifier *v)
         tslp_free(e);
     }
     pthread_mutex_destroy(&v->mu);
-    tslp_free(v->eku_oid);
-    tslp_free(v->kb_aud);
-    tslp_free(v->ca_file);
-    tslp_free(v->cache_dir);
-    tslp_free(v);
+    release(v);
 }
 
 tsl_status tsl_verifier_add_list_token(tsl_verifier *v, const uint8_t *tok, size_t len,
@@ -267,11 +267,11 @@ static tsl_status disk_path(const tsl_verifier *v, const char *key, char **out,
     tsl_status st = tslp_sha256((const uint8_t *)key, strlen(key), h);
     if (st != TSL_OK)
         return tslp_fail(err, st, 0, "cache: SHA-256 failed");
-    size_t n = strlen(v->cache_dir) + 1 + 64 + 1;
+    size_t n = strlen(v->o.cache_dir) + 1 + 64 + 1;
     char *p = tslp_malloc(n);
     if (p == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "cache: out of memory");
-    int k = snprintf(p, n, "%s/", v->cache_dir);
+    int k = snprintf(p, n, "%s/", v->o.cache_dir);
     for (int i = 0; i < 32; i++)
         k += snprintf(p + k, n - (size_t)k, "%02x", h[i]);
     *out = p;
@@ -577,7 +577,7 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
         goto done;
     }
     pthread_mutex_unlock(&v->mu);
-    if (v->cache_dir != NULL) {
+    if (v->o.cache_dir != NULL) {
         int64_t until = 0;
         tsl_token *t = disk_load(v, url, uri, now, time, &until);
         if (t != NULL) {
@@ -600,7 +600,7 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
         if (st != TSL_OK)
             goto done;
         int64_t until = valid_until(v, t, now);
-        if (v->cache_dir != NULL)
+        if (v->o.cache_dir != NULL)
             disk_store(v, url, raw, raw_len, now);
         tsl_free(raw);
         pthread_mutex_lock(&v->mu);
