@@ -46,17 +46,23 @@ all: lib tools
 lib: $(BUILD)/libtsl.a $(BUILD)/libtsl.so
 tools: $(BUILD)/tsl
 
-$(BUILD)/src/%.o: src/%.c include/tsl.h src/tsl_int.h $(wildcard src/*_int.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) -DTSL_BUILDING -fPIC -fvisibility=hidden $(CFLAGS_ALL) -c $< -o $@
+# Header dependencies are generated (-MMD -MP): touching any header rebuilds exactly the
+# objects that include it, and a deleted header does not break the build.
+DEPFLAGS = -MMD -MP
 
-$(BUILD)/tools/%.o: tools/%.c include/tsl.h $(wildcard tools/*.h)
+$(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) -Itools $(CFLAGS_ALL) -c $< -o $@
+	$(CC) $(CPPFLAGS_ALL) $(DEPFLAGS) -DTSL_BUILDING -fPIC -fvisibility=hidden $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/tests/%.o: tests/%.c include/tsl.h tests/tt.h src/tsl_int.h
+$(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) -Itests $(CFLAGS_ALL) -c $< -o $@
+	$(CC) $(CPPFLAGS_ALL) $(DEPFLAGS) -Itools $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(DEPFLAGS) -Itests $(CFLAGS_ALL) -c $< -o $@
+
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
 $(BUILD)/libtsl.a: $(LIB_OBJ)
 	@rm -f $@
@@ -122,18 +128,19 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(BUILD)
 
-tsl.pc: tsl.pc.in
+# tsl.pc is written afresh by every install, for that install's PREFIX and LIBDIR: a file
+# target would be kept from an earlier install into another prefix.
+install: all
+	@mkdir -p $(BUILD)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
-
-install: all tsl.pc
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' tsl.pc.in > $(BUILD)/tsl.pc
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
 	install -m 644 $(BUILD)/libtsl.a $(DESTDIR)$(LIBDIR)/libtsl.a
 	install -m 755 $(BUILD)/libtsl.so $(DESTDIR)$(LIBDIR)/libtsl.so.$(VERSION)
 	ln -sf libtsl.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtsl.so.$(SOVERSION)
 	ln -sf libtsl.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libtsl.so
 	install -m 644 include/tsl.h $(DESTDIR)$(INCLUDEDIR)/tsl.h
-	install -m 644 tsl.pc $(DESTDIR)$(LIBDIR)/pkgconfig/tsl.pc
+	install -m 644 $(BUILD)/tsl.pc $(DESTDIR)$(LIBDIR)/pkgconfig/tsl.pc
 	install -m 755 $(BUILD)/tsl $(DESTDIR)$(BINDIR)/tsl
 
 uninstall:
@@ -141,4 +148,4 @@ uninstall:
 	      $(DESTDIR)$(INCLUDEDIR)/tsl.h $(DESTDIR)$(LIBDIR)/pkgconfig/tsl.pc $(DESTDIR)$(BINDIR)/tsl
 
 clean:
-	rm -rf build build-asan build-fuzz tsl.pc
+	rm -rf build build-asan build-fuzz

@@ -42,5 +42,21 @@ check $? "compile against the installed library: $(head -3 "$T/cc.log")"
 out=$(LD_LIBRARY_PATH="$T/root$PREFIX/lib" "$T/use")
 [ "$out" = "1 $(sed -n 's/^#define TSL_VERSION "\(.*\)"/\1/p' include/tsl.h)" ]
 check $? "run against the shared library: '$out'"
+
+# A second install into another prefix writes tsl.pc for that prefix (a stale tsl.pc
+# from the first install used to be installed again).
+make --no-print-directory BUILD="$BUILD" PREFIX=/opt/tsl-other DESTDIR="$T/root2" install >"$T/log2" 2>&1
+check $? "make install (second prefix): $(tail -3 "$T/log2")"
+grep -qx 'prefix=/opt/tsl-other' "$T/root2/opt/tsl-other/lib/pkgconfig/tsl.pc"
+check $? "tsl.pc names the prefix of the install being made: $(head -1 "$T/root2/opt/tsl-other/lib/pkgconfig/tsl.pc")"
+
+# Generated header dependencies: an internal header changed means its includers are
+# rebuilt (make -n -W pretends the file was touched, and changes nothing).
+for h in src/crypto.h src/tsl_int.h include/tsl.h; do
+    [ -f "$h" ] || continue
+    n=$(make --no-print-directory -n -W "$h" BUILD="$BUILD" lib 2>/dev/null | grep -c -- ' -c src/')
+    [ "$n" -gt 0 ]
+    check $? "touching $h rebuilds the objects that include it ($n)"
+done
 echo "install: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
