@@ -11,7 +11,7 @@
 # one DIR; lists whose files would collide; a deep path. No nginx needed: tests/serve.sh
 # serves an export with nginx.
 #
-# Usage: sh tests/export.sh [BUILD_DIR]   (run from the project root; a few seconds)
+# Usage: sh tests/export.sh [BUILD_DIR]   (run from the project root; about 15 s)
 # Needs /usr/bin/python3 (RLIMIT_FSIZE) and sha256sum. Closing line:
 # "export: N passed, N failed".
 
