@@ -627,14 +627,16 @@ if [ "$have_nginx" = 1 ]; then
         PORT=$NPORT
         S=nginx
         note "nginx on port $NPORT (pid $NPID) serving tsl export"
-        # Export wrote what it should: the files, with the .gz's mtime equal to the JWT's.
+        # Export wrote what it should: the files (under the link current, see
+        # tests/export.sh), with the .gz's mtime equal to the JWT's.
+        _w=$T/www/current
         for _f in statuslists/1.jwt statuslists/1.jwt.gz statuslists/1.cwt statuslists/2.cwt \
             statuslists.json nginx.conf; do
-            if [ -s "$T/www/$_f" ]; then ok; else bad "export: $T/www/$_f missing"; fi
+            if [ -s "$_w/$_f" ]; then ok; else bad "export: $_w/$_f missing"; fi
         done
-        if [ -e "$T/www/statuslists/2.jwt" ]; then bad "export: a JWT for the CWT-only list"; else ok; fi
-        same "export: .jwt.gz mtime" "$(stat -c %Y "$T/www/statuslists/1.jwt.gz")" \
-            "$(stat -c %Y "$T/www/statuslists/1.jwt")"
+        if [ -e "$_w/statuslists/2.jwt" ]; then bad "export: a JWT for the CWT-only list"; else ok; fi
+        same "export: .jwt.gz mtime" "$(stat -c %Y "$_w/statuslists/1.jwt.gz")" \
+            "$(stat -c %Y "$_w/statuslists/1.jwt")"
         _tmps=$(find "$T/www" -name '*.tmp.*' | wc -l)
         same "export left no temporary files" "$_tmps" 0
         http_checks

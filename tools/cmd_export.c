@@ -1,26 +1,56 @@
 /* cmd_export.c - `tsl export DIR` writes every stored list's current Status List Tokens
- * as static files under DIR at the path of the list's uri (PATH.jwt, PATH.jwt.gz
- * pre-gzipped with the same mtime, PATH.cwt), the aggregation document, and
- * DIR/nginx.conf: maps and a server block with which nginx serves those files with the
- * same Accept negotiation, 406, gzip, ETag, Cache-Control, Vary, CORS and method rules
- * as `tsl serve`, so that a list can be published by static hosting. Every file is
- * written to a temporary name and renamed into place. */
+ * as static files at the path of the list's uri (PATH.jwt, PATH.jwt.gz pre-gzipped with
+ * the same mtime, PATH.cwt), the aggregation document, and nginx.conf: maps and a server
+ * block with which nginx serves those files with the same Accept negotiation, 406, gzip,
+ * ETag, Cache-Control, Vary, CORS and method rules as `tsl serve`, so that a list can be
+ * published by static hosting.
+ *
+ * An export is published whole or not at all. Each one is built complete in a fresh
+ * directory DIR/.tsl-export.XXXXXX and flushed to disk, then made live by one rename(2)
+ * of a new symbolic link over DIR/current. nginx's root is DIR/current and DIR/nginx.conf
+ * is a link to current/nginx.conf, so the configuration and the token files switch
+ * together; an error before that rename leaves the previous export serving untouched.
+ * The previous version is removed afterwards. Inside the tree nothing follows a symbolic
+ * link: directories are walked with openat(O_NOFOLLOW), files are created with
+ * O_EXCL|O_NOFOLLOW, and removal unlinks a link instead of descending into it. A lock on
+ * DIR serialises concurrent exports into it. */
 #include "store_cli.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <libdeflate.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define CMD "export"
 #define EXPORT_MAX_PATH 1024
+/* A path of the export tree (a list's path plus ".jwt.gz", a directory name plus
+ * nginx.conf, ...): uri paths are capped at EXPORT_MAX_PATH, so this always fits. */
+#define EXPORT_PATH_BUF (EXPORT_MAX_PATH + 64)
+
+/* The names tsl export owns inside DIR. A version directory is VERSION_PREFIX followed
+ * by VERSION_RAND letters and digits. */
+#define VERSION_PREFIX ".tsl-export."
+#define VERSION_RAND 6
+#define CURRENT_LINK "current"
+#define CONF_NAME "nginx.conf"
+#define CONF_TARGET CURRENT_LINK "/" CONF_NAME
+#define TMP_LINK ".tsl-export-link.tmp"
+/* How long an export waits for another one into the same DIR to finish. */
+#define EXPORT_LOCK_WAIT_MS 60000
+/* Removal descends at most this deep: deeper than any tree export writes (a path of
+ * EXPORT_MAX_PATH characters has at most EXPORT_MAX_PATH / 2 segments), and it bounds
+ * the descriptors held at once. */
+#define REMOVE_MAX_DEPTH (EXPORT_MAX_PATH / 2 + 2)
 
 static void usage(FILE *f)
 {
@@ -29,16 +59,21 @@ static void usage(FILE *f)
             "                  [--aggregation-path PATH] [--listen ADDR:PORT]\n"
             "\n"
             "Writes the current recorded tokens of every stored list as static files under\n"
-            "DIR, at the path of the list's uri (the host is ignored): PATH.jwt and\n"
+            "DIR/current, at the path of the list's uri (the host is ignored): PATH.jwt and\n"
             "PATH.jwt.gz (pre-gzipped) and PATH.cwt, for the forms the list publishes;\n"
             "with --aggregation-path, the aggregation document {\"status_lists\":[...]} as\n"
-            "DIR/AGGREGATION-PATH.json; and DIR/nginx.conf, to be included in nginx's\n"
+            "AGGREGATION-PATH.json; and DIR/nginx.conf, to be included in nginx's\n"
             "http {} block, which serves them like `tsl serve` does: Accept negotiation\n"
             "(an approximation, described in the file), 406, gzip_static, ETag,\n"
             "Last-Modified, Cache-Control max-age (computed now from ttl and exp), Vary,\n"
-            "CORS, 405 for other methods and 204 for OPTIONS preflights. Files are written\n"
-            "atomically (temporary file, then rename); each token file's mtime is its iat.\n"
-            "Run it again after every `tsl publish`.\n"
+            "CORS, 405 for other methods and 204 for OPTIONS preflights. Each token\n"
+            "file's mtime is its iat. Run it again after every `tsl publish`.\n"
+            "\n"
+            "The export is atomic: it is built in a new directory DIR/" VERSION_PREFIX "*,\n"
+            "flushed to disk, then made live by renaming a symbolic link over DIR/current\n"
+            "(DIR/nginx.conf links to current/nginx.conf); on any I/O error the previous\n"
+            "export stays in place, whole. Symbolic links inside the tree are never\n"
+            "followed; DIR/current must be the link tsl export made.\n"
             "\n"
             "  --db PATH              the store (default: $TSL_DB, else %s)\n"
             "  --default-format F     jwt (default) or cwt: served when the client accepts\n"
@@ -47,7 +82,8 @@ static void usage(FILE *f)
             "  --listen ADDR:PORT     nginx listen address (default 127.0.0.1:8080)\n"
             "\n"
             "Exit status: 0 success, 1 a list could not be exported (not published, or a\n"
-            "uri whose path cannot be a file), 2 usage or I/O error.\n",
+            "uri whose path cannot be a file; the other lists are exported), 2 usage or\n"
+            "I/O error (nothing changed).\n",
             STORE_CLI_DEFAULT_DB);
 }
 
@@ -60,82 +96,382 @@ typedef struct {
     int64_t max_age;    /* Cache-Control max-age */
 } export_list;
 
-/* ---------------------------------------------------------------------------------- */
-/* Files                                                                               */
+/* The export being built. */
+typedef struct {
+    const char *dir;            /* DIR's real path, for messages and nginx.conf */
+    int dfd;                    /* DIR, open; locked */
+    int vfd;                    /* the new version directory, or -1 */
+    char ver[sizeof VERSION_PREFIX + VERSION_RAND]; /* its name in DIR */
+    char old[sizeof VERSION_PREFIX + VERSION_RAND]; /* current's target, or "" */
+} export_tree;
 
-/* mkdir -p of every directory above `path` (an absolute file name). */
-static int make_parents(const char *path)
+/* ---------------------------------------------------------------------------------- */
+/* Bounded paths                                                                       */
+
+/* snprintf into buf that reports truncation: false (and buf unusable) when the result
+ * would not fit in size bytes, so a cut-off path can never be used. */
+__attribute__((format(printf, 3, 4))) static bool fmt_path(char *buf, size_t size,
+                                                           const char *fmt, ...)
 {
-    char buf[PATH_MAX];
-    size_t n = strlen(path);
-    if (n >= sizeof buf)
-        return -1;
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-            cli_err(CMD, "cannot create directory %s: %s", buf, strerror(errno));
-            return -1;
-        }
-        *p = '/';
-    }
-    return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return n >= 0 && (size_t)n < size;
 }
 
-/* Writes data to `path` atomically: a temporary file beside it, written, given mode
- * 0644 and (if mtime > 0) that mtime, flushed to disk, then renamed over path. */
-static int write_atomic(const char *path, const void *data, size_t len, int64_t mtime)
+/* Whether a and b, two files of the tree relative to its root, cannot both exist: the
+ * same name, or one is a directory on the other's path ("a.jwt" and "a.jwt/b.cwt"). */
+static bool files_collide(const char *a, const char *b)
 {
-    if (make_parents(path) != 0)
-        return -1;
-    char tmp[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp) {
-        cli_err(CMD, "%s: path too long", path);
-        return -1;
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > nb)
+        return files_collide(b, a);
+    return memcmp(a, b, na) == 0 && (b[na] == '\0' || b[na] == '/');
+}
+
+/* The files of list l relative to the tree's root ("statuslists/1.jwt", ...), for the
+ * forms in `forms`; fills names[] and returns how many (at most 3). */
+static size_t list_files(const char *path, unsigned forms, char names[3][EXPORT_PATH_BUF])
+{
+    size_t n = 0;
+    /* The path is at most EXPORT_MAX_PATH long (export_one checks), so these fit; a
+     * failure would leave the name empty, which collides with nothing and is refused
+     * by write_file. */
+    if (forms & TSL_PUBLISH_JWT) {
+        if (!fmt_path(names[n++], EXPORT_PATH_BUF, "%s.jwt", path + 1))
+            names[n - 1][0] = '\0';
+        if (!fmt_path(names[n++], EXPORT_PATH_BUF, "%s.jwt.gz", path + 1))
+            names[n - 1][0] = '\0';
     }
-    int fd = mkstemp(tmp);
+    if (forms & TSL_PUBLISH_CWT) {
+        if (!fmt_path(names[n++], EXPORT_PATH_BUF, "%s.cwt", path + 1))
+            names[n - 1][0] = '\0';
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Files, without following links                                                      */
+
+/* Opens directory `name` in parent, never through a symbolic link; with create, makes it
+ * first (mode 0755 whatever the umask: the export is public) and flushes parent so the
+ * new entry is durable. Returns the descriptor, or -1 with errno set (ELOOP for a
+ * link). */
+static int open_subdir(int parent, const char *name, bool create)
+{
+    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+    if (create) {
+        if (mkdirat(parent, name, 0755) == 0) {
+            int fd = openat(parent, name, flags);
+            if (fd < 0)
+                return -1;
+            if (fchmod(fd, 0755) != 0 || fsync(parent) != 0) {
+                int e = errno;
+                close(fd);
+                errno = e;
+                return -1;
+            }
+            return fd;
+        }
+        if (errno != EEXIST)
+            return -1;
+    }
+    return openat(parent, name, flags);
+}
+
+/* The reason for errno after an open that refused to follow a link. */
+static const char *open_reason(int e)
+{
+    return e == ELOOP ? "it is a symbolic link, which tsl export never follows"
+                      : strerror(e);
+}
+
+/* Writes file `rel` (relative, "a/b/c.jwt") of the new version: its directories made
+ * or opened one by one without following links, the file created with
+ * O_EXCL|O_NOFOLLOW (the version is new, so nothing may be there), mode 0644, mtime (if
+ * > 0), flushed to disk with its directory. Prints the error and returns -1. */
+static int write_file(const export_tree *t, const char *rel, const void *data, size_t len,
+                      int64_t mtime)
+{
+    char comp[EXPORT_PATH_BUF];
+    int cur = t->vfd;
+    int fd = -1, e = 0;
+    const char *what = "cannot write";
+    const char *p = rel;
+    for (;;) {
+        size_t n = strcspn(p, "/");
+        /* uri_path already refuses these; checked again here because the walk relies
+         * on it: ".." would climb out of the tree. */
+        if (n == 0 || n >= sizeof comp || (n == 1 && p[0] == '.') ||
+            (n == 2 && p[0] == '.' && p[1] == '.')) {
+            cli_err(CMD, "%s/%s: %s: not a plain relative file name", t->dir, t->ver, rel);
+            goto out;
+        }
+        memcpy(comp, p, n);
+        comp[n] = '\0';
+        if (p[n] != '/')
+            break;
+        int next = open_subdir(cur, comp, true);
+        if (next < 0) {
+            e = errno;
+            what = "cannot create the directories of";
+            goto fail;
+        }
+        if (cur != t->vfd)
+            close(cur);
+        cur = next;
+        p += n + 1;
+    }
+    fd = openat(cur, comp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
-        cli_err(CMD, "cannot create %s: %s", tmp, strerror(errno));
-        return -1;
+        e = errno;
+        goto fail;
     }
-    const unsigned char *p = data;
+    const unsigned char *b = data;
     size_t left = len;
     while (left > 0) {
-        ssize_t w = write(fd, p, left);
+        ssize_t w = write(fd, b, left);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
+        if (w <= 0) {
+            e = w < 0 ? errno : EIO;
             goto fail;
-        p += w;
+        }
+        b += w;
         left -= (size_t)w;
     }
-    if (fchmod(fd, 0644) != 0)
+    if (fchmod(fd, 0644) != 0) {
+        e = errno;
         goto fail;
+    }
     if (mtime > 0) {
         struct timespec ts[2] = {{.tv_sec = (time_t)mtime}, {.tv_sec = (time_t)mtime}};
-        if (futimens(fd, ts) != 0)
+        if (futimens(fd, ts) != 0) {
+            e = errno;
             goto fail;
+        }
     }
-    if (fsync(fd) != 0)
+    /* The data and then the directory entry reach the disk before the version can go
+     * live. */
+    if (fsync(fd) != 0 || fsync(cur) != 0) {
+        e = errno;
         goto fail;
+    }
     if (close(fd) != 0) {
         fd = -1;
+        e = errno;
         goto fail;
     }
-    if (rename(tmp, path) != 0) {
-        fd = -1;
-        goto fail;
-    }
+    fd = -1;
+    if (cur != t->vfd)
+        close(cur);
     return 0;
 fail:
-    cli_err(CMD, "cannot write %s: %s", path, strerror(errno));
+    cli_err(CMD, "%s %s/%s/%s: %s", what, t->dir, t->ver, rel, open_reason(e));
+out:
     if (fd >= 0)
         close(fd);
-    unlink(tmp);
+    if (cur != t->vfd)
+        close(cur);
     return -1;
 }
+
+/* Removes entry `name` of directory parent and, when it is a directory, everything
+ * under it. Never follows a symbolic link: a link is unlinked, not what it points to.
+ * depth bounds the recursion. Returns 0, or -1 with errno set. */
+static int remove_tree(int parent, const char *name, unsigned depth)
+{
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        if (errno == ENOTDIR || errno == ELOOP)
+            return unlinkat(parent, name, 0) == 0 || errno == ENOENT ? 0 : -1;
+        return -1;
+    }
+    if (depth == 0) {
+        close(fd);
+        errno = ELOOP;
+        return -1;
+    }
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    int rc = 0, e = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+            continue;
+        if (remove_tree(dirfd(d), ent->d_name, depth - 1) != 0 && rc == 0) {
+            rc = -1;
+            e = errno;
+        }
+    }
+    closedir(d);
+    if (rc == 0 && unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+        rc = -1;
+        e = errno;
+    }
+    errno = e;
+    return rc;
+}
+
+/* Whether name is a version directory name: VERSION_PREFIX and VERSION_RAND letters or
+ * digits. */
+static bool is_version_name(const char *name)
+{
+    size_t np = strlen(VERSION_PREFIX);
+    if (strncmp(name, VERSION_PREFIX, np) != 0 || strlen(name) != np + VERSION_RAND)
+        return false;
+    for (const char *p = name + np; *p != '\0'; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+            return false;
+    return true;
+}
+
+/* Removes every version directory in DIR except `keep` (may be NULL): the one replaced
+ * by this export, and any left by an export that was killed. Failures are warnings: the
+ * live export does not depend on them, and the next export retries. */
+static void remove_versions(const export_tree *t, const char *keep)
+{
+    int fd = openat(t->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        cli_err(CMD, "warning: cannot list %s: %s", t->dir, strerror(errno));
+        return;
+    }
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        if (!is_version_name(ent->d_name) || (keep != NULL && strcmp(ent->d_name, keep) == 0))
+            continue;
+        if (remove_tree(t->dfd, ent->d_name, REMOVE_MAX_DEPTH) != 0)
+            cli_err(CMD, "warning: cannot remove the old export %s/%s: %s", t->dir,
+                    ent->d_name, strerror(errno));
+    }
+    closedir(d);
+}
+
+/* Creates the new, empty version directory under a random name. */
+static int make_version(export_tree *t)
+{
+    static const char alnum[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    for (int attempt = 0; attempt < 16; attempt++) {
+        unsigned char r[VERSION_RAND];
+        if (getentropy(r, sizeof r) != 0) {
+            cli_err(CMD, "no randomness for a directory name: %s", strerror(errno));
+            return -1;
+        }
+        char *p = t->ver;
+        memcpy(p, VERSION_PREFIX, strlen(VERSION_PREFIX));
+        p += strlen(VERSION_PREFIX);
+        for (size_t k = 0; k < VERSION_RAND; k++)
+            *p++ = alnum[r[k] % (sizeof alnum - 1)];
+        *p = '\0';
+        t->vfd = open_subdir(t->dfd, t->ver, true);
+        if (t->vfd >= 0)
+            return 0;
+        if (errno != EEXIST) {
+            cli_err(CMD, "cannot create %s/%s: %s", t->dir, t->ver, open_reason(errno));
+            t->ver[0] = '\0';
+            return -1;
+        }
+    }
+    cli_err(CMD, "cannot create a new directory in %s: every name tried exists", t->dir);
+    t->ver[0] = '\0';
+    return -1;
+}
+
+/* Locks DIR against another tsl export, waiting up to EXPORT_LOCK_WAIT_MS. */
+static int lock_dir(const export_tree *t)
+{
+    for (int waited = 0;; waited += 100) {
+        if (flock(t->dfd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            cli_err(CMD, "cannot lock %s: %s", t->dir, strerror(errno));
+            return -1;
+        }
+        if (waited >= EXPORT_LOCK_WAIT_MS) {
+            cli_err(CMD, "%s: another tsl export into it has been running for %d s; not "
+                         "exporting", t->dir, EXPORT_LOCK_WAIT_MS / 1000);
+            return -1;
+        }
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Reads what DIR/current and DIR/nginx.conf are before anything is built, and refuses
+ * what tsl export did not make: current must be absent or a link to a version
+ * directory; nginx.conf must not be a directory (a file or link there is replaced,
+ * never written through). Fills t->old. */
+static int check_dir(export_tree *t)
+{
+    t->old[0] = '\0';
+    char target[sizeof t->old + 1];
+    ssize_t n = readlinkat(t->dfd, CURRENT_LINK, target, sizeof target);
+    if (n < 0 && errno != ENOENT) {
+        if (errno == EINVAL)
+            cli_err(CMD, "%s/%s exists and is not a symbolic link: tsl export does not "
+                         "replace it (move it away)", t->dir, CURRENT_LINK);
+        else
+            cli_err(CMD, "cannot read %s/%s: %s", t->dir, CURRENT_LINK, strerror(errno));
+        return -1;
+    }
+    if (n >= 0) {
+        target[(size_t)n < sizeof target ? (size_t)n : sizeof target - 1] = '\0';
+        if ((size_t)n >= sizeof target || !is_version_name(target)) {
+            cli_err(CMD, "%s/%s is a symbolic link that tsl export did not make (it does "
+                         "not point to a " VERSION_PREFIX "* directory); refusing to replace "
+                         "it (remove it)", t->dir, CURRENT_LINK);
+            return -1;
+        }
+        memcpy(t->old, target, (size_t)n + 1);
+    }
+    struct stat sb;
+    if (fstatat(t->dfd, CONF_NAME, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode)) {
+        cli_err(CMD, "%s/%s is a directory: tsl export does not replace it (move it away)",
+                t->dir, CONF_NAME);
+        return -1;
+    }
+    return 0;
+}
+
+/* Points DIR/name at target by renaming a new link over it: atomic, and an existing file
+ * or link at name is replaced, never written through. Flushes DIR. */
+static int replace_link(const export_tree *t, const char *target, const char *name)
+{
+    if (unlinkat(t->dfd, TMP_LINK, 0) != 0 && errno != ENOENT) {
+        cli_err(CMD, "cannot remove %s/%s: %s", t->dir, TMP_LINK, strerror(errno));
+        return -1;
+    }
+    if (symlinkat(target, t->dfd, TMP_LINK) != 0) {
+        cli_err(CMD, "cannot create %s/%s: %s", t->dir, TMP_LINK, strerror(errno));
+        return -1;
+    }
+    if (renameat(t->dfd, TMP_LINK, t->dfd, name) != 0) {
+        cli_err(CMD, "cannot rename %s/%s to %s: %s", t->dir, TMP_LINK, name,
+                strerror(errno));
+        unlinkat(t->dfd, TMP_LINK, 0);
+        return -1;
+    }
+    if (fsync(t->dfd) != 0) {
+        cli_err(CMD, "cannot flush %s (%s now points to %s): %s", t->dir, name, target,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+/* ---------------------------------------------------------------------------------- */
+/* Tokens and paths                                                                    */
 
 /* The gzip form of data, at libdeflate's highest level. Free *out with free(). */
 static int gzip_bytes(const uint8_t *data, size_t len, uint8_t **out, size_t *out_len)
@@ -210,11 +546,55 @@ static char *uri_path(const char *uri, const char **why)
 /* ---------------------------------------------------------------------------------- */
 /* One list                                                                            */
 
-/* Writes the token files of list `id` under dir; fills *l. Returns EXIT_OK,
- * EXIT_REJECT (list skipped, message printed) or EXIT_USAGE (I/O). */
-static int export_one(tsl_store *store, const char *dir, const char *id, int64_t now,
-                      export_list *l)
+/* Whether list lists[k] (its path set, forms `want`) would collide with nginx.conf, the
+ * aggregation document or an earlier exported list; prints which and returns true. */
+static bool list_collides(const export_list *lists, size_t k, unsigned want,
+                          const char *agg_path)
 {
+    const export_list *l = &lists[k];
+    for (size_t j = 0; j < k; j++)
+        if (lists[j].avail != 0 && strcmp(lists[j].path, l->path) == 0) {
+            cli_err(CMD, "%s: path %s is also the path of list %s; skipped", l->id, l->path,
+                    lists[j].id);
+            return true;
+        }
+    char mine[3][EXPORT_PATH_BUF], other[3][EXPORT_PATH_BUF], agg_file[EXPORT_PATH_BUF];
+    size_t nm = list_files(l->path, want, mine);
+    bool have_agg =
+        agg_path != NULL && fmt_path(agg_file, sizeof agg_file, "%s.json", agg_path + 1);
+    for (size_t a = 0; a < nm; a++) {
+        const char *with = files_collide(mine[a], CONF_NAME) ? CONF_NAME
+                           : have_agg && files_collide(mine[a], agg_file)
+                               ? "the aggregation document"
+                               : NULL;
+        if (with != NULL) {
+            cli_err(CMD, "%s: its file %s would collide with %s; skipped", l->id, mine[a],
+                    with);
+            return true;
+        }
+    }
+    for (size_t j = 0; j < k; j++) {
+        if (lists[j].avail == 0)
+            continue;
+        size_t no = list_files(lists[j].path, lists[j].avail, other);
+        for (size_t a = 0; a < nm; a++)
+            for (size_t b = 0; b < no; b++)
+                if (files_collide(mine[a], other[b])) {
+                    cli_err(CMD, "%s: its file %s would collide with %s of list %s; skipped",
+                            l->id, mine[a], other[b], lists[j].id);
+                    return true;
+                }
+    }
+    return false;
+}
+
+/* Writes the token files of list `id` into the new version; fills lists[k]. Returns
+ * EXIT_OK, EXIT_REJECT (list skipped, message printed, none of its files written) or
+ * EXIT_USAGE (I/O error: the whole export is abandoned). */
+static int export_one(tsl_store *store, const export_tree *t, const char *id, int64_t now,
+                      export_list *lists, size_t k, const char *agg_path)
+{
+    export_list *l = &lists[k];
     tsl_list_info info;
     int rc = store_cli_info(CMD, store, id, &info);
     if (rc != EXIT_OK)
@@ -231,19 +611,31 @@ static int export_one(tsl_store *store, const char *dir, const char *id, int64_t
                 why != NULL ? why : "out of memory");
         return EXIT_REJECT;
     }
+    /* Another check of uri_path's cap, relied on by the fixed-size names below. */
+    if (strlen(l->path) > EXPORT_MAX_PATH) {
+        cli_err(CMD, "%s: the path of uri \"%s\" is longer than %d; list skipped", id,
+                l->uri, EXPORT_MAX_PATH);
+        return EXIT_REJECT;
+    }
+    if (list_collides(lists, k, want, agg_path))
+        return EXIT_REJECT;
+
+    /* Every token is read before any file is written, so that a list missing one is
+     * skipped whole. */
+    uint8_t *tok[2] = {NULL, NULL};
+    size_t len[2] = {0, 0};
+    int64_t iat[2] = {0, 0};
     l->max_age = -1;
-    for (unsigned k = 0; k < 2 && rc == EXIT_OK; k++) {
-        unsigned bit = k == 0 ? TSL_PUBLISH_JWT : TSL_PUBLISH_CWT;
+    for (unsigned f = 0; f < 2 && rc == EXIT_OK; f++) {
+        unsigned bit = f == 0 ? TSL_PUBLISH_JWT : TSL_PUBLISH_CWT;
         if (!(want & bit))
             continue;
-        const char *ext = k == 0 ? "jwt" : "cwt";
-        uint8_t *tok = NULL;
-        size_t len = 0;
-        int64_t iat = 0, exp = 0;
+        const char *ext = f == 0 ? "jwt" : "cwt";
+        int64_t exp = 0;
         tsl_error err;
         tsl_error_clear(&err);
-        tsl_status st = tsl_store_token(store, id, k == 0 ? TSL_FORMAT_JWT : TSL_FORMAT_CWT,
-                                        0, &tok, &len, &iat, &exp, &err);
+        tsl_status st = tsl_store_token(store, id, f == 0 ? TSL_FORMAT_JWT : TSL_FORMAT_CWT,
+                                        0, &tok[f], &len[f], &iat[f], &exp, &err);
         if (st == TSL_ERR_INDEX) {
             cli_err(CMD, "%s: no %s token recorded (run tsl publish %s)", id, ext, id);
             rc = EXIT_REJECT;
@@ -261,26 +653,31 @@ static int export_one(tsl_store *store, const char *dir, const char *id, int64_t
                     id, ext, (long long)exp, id);
         if (l->max_age < 0 || age < l->max_age)
             l->max_age = age;
-        char file[PATH_MAX];
-        snprintf(file, sizeof file, "%s%s.%s", dir, l->path, ext);
-        if (write_atomic(file, tok, len, iat) != 0) {
+    }
+    char names[3][EXPORT_PATH_BUF];
+    list_files(l->path, want, names);
+    size_t next = 0;
+    for (unsigned f = 0; f < 2 && rc == EXIT_OK; f++) {
+        if (tok[f] == NULL)
+            continue;
+        if (write_file(t, names[next++], tok[f], len[f], iat[f]) != 0) {
             rc = EXIT_USAGE;
-        } else if (k == 0) {
+        } else if (f == 0) {
             uint8_t *gz = NULL;
             size_t gz_len = 0;
-            strcat(file, ".gz");
-            if (gzip_bytes(tok, len, &gz, &gz_len) != 0) {
+            if (gzip_bytes(tok[f], len[f], &gz, &gz_len) != 0) {
                 cli_err(CMD, "%s: gzip failed", id);
                 rc = EXIT_USAGE;
-            } else if (write_atomic(file, gz, gz_len, iat) != 0) {
+            } else if (write_file(t, names[next++], gz, gz_len, iat[f]) != 0) {
                 rc = EXIT_USAGE;
             }
             free(gz);
         }
-        tsl_free(tok);
-        if (rc == EXIT_OK)
-            l->avail |= bit;
     }
+    tsl_free(tok[0]);
+    tsl_free(tok[1]);
+    if (rc == EXIT_OK)
+        l->avail = want;
     if (l->max_age < 0)
         l->max_age = 0;
     return rc;
@@ -473,7 +870,7 @@ static void write_location(FILE *f, const export_list *l)
     fprintf(f, "        try_files %s.%s =404;\n    }\n\n", l->path, pick);
 }
 
-static int write_nginx(const char *dir, const char *listen, tsl_format dflt,
+static int write_nginx(const export_tree *t, const char *listen, tsl_format dflt,
                        const export_list *lists, size_t n, const char *agg_path)
 {
     char *text = NULL;
@@ -488,17 +885,19 @@ static int write_nginx(const char *dir, const char *listen, tsl_format dflt,
             "# this directory like `tsl serve` does. Include it inside nginx's http {}\n"
             "# block (it defines maps, which belong there, and one server); include only\n"
             "# one export per http block. The Cache-Control max-age values were computed\n"
-            "# when the export ran: export again after every `tsl publish`.\n\n");
+            "# when the export ran: export again after every `tsl publish`, then reload\n"
+            "# nginx. The root is the link " CURRENT_LINK ", which every export replaces\n"
+            "# atomically with the tokens and this file.\n\n");
     write_maps(f, dflt);
     fprintf(f, "server {\n"
                "    listen %s;\n"
-               "    root \"%s\";\n"
+               "    root \"%s/" CURRENT_LINK "\";\n"
                "    default_type text/plain;\n"
                "    gzip off;\n"
                "    gzip_vary off;\n"
                "    server_tokens off;\n"
                "    add_header Access-Control-Allow-Origin \"*\" always;\n\n",
-            listen, dir);
+            listen, t->dir);
     for (size_t k = 0; k < n; k++)
         if (lists[k].avail != 0)
             write_location(f, &lists[k]);
@@ -525,14 +924,12 @@ static int write_nginx(const char *dir, const char *listen, tsl_format dflt,
         cli_err(CMD, "out of memory");
         return EXIT_USAGE;
     }
-    char file[PATH_MAX];
-    snprintf(file, sizeof file, "%s/nginx.conf", dir);
-    int rc = write_atomic(file, text, text_len, 0) == 0 ? EXIT_OK : EXIT_USAGE;
+    int rc = write_file(t, CONF_NAME, text, text_len, 0) == 0 ? EXIT_OK : EXIT_USAGE;
     free(text);
     return rc;
 }
 
-static int write_aggregation(const char *dir, const char *agg_path,
+static int write_aggregation(const export_tree *t, const char *agg_path,
                              const export_list *lists, size_t n)
 {
     json_t *arr = json_array(), *doc = json_object();
@@ -547,9 +944,11 @@ static int write_aggregation(const char *dir, const char *agg_path,
     char *text = json_dumps(doc, JSON_COMPACT);
     if (text == NULL)
         goto out;
-    char file[PATH_MAX];
-    snprintf(file, sizeof file, "%s%s.json", dir, agg_path);
-    rc = write_atomic(file, text, strlen(text), 0) == 0 ? EXIT_OK : EXIT_USAGE;
+    char file[EXPORT_PATH_BUF];
+    if (!fmt_path(file, sizeof file, "%s.json", agg_path + 1))
+        cli_err(CMD, "--aggregation-path: %s is too long", agg_path);
+    else if (write_file(t, file, text, strlen(text), 0) == 0)
+        rc = EXIT_OK;
     free(text);
 out:
     if (rc != EXIT_OK && (arr == NULL || doc == NULL))
@@ -570,6 +969,73 @@ static bool listen_ok(const char *s)
               *s == ']' || *s == '-'))
             return false;
     return true;
+}
+
+/* Builds the new version (every list, the aggregation document, nginx.conf) and makes
+ * it live. Returns the exit code; on EXIT_USAGE nothing live has changed, except when
+ * the message says so. */
+static int export_all(export_tree *t, tsl_store **store, char **ids, size_t n,
+                      export_list *lists, const char *listen, tsl_format dflt,
+                      const char *agg_path)
+{
+    /* Leftovers of a killed export go first: on a nearly full disk their room may be
+     * what this export needs. */
+    remove_versions(t, t->old[0] != '\0' ? t->old : NULL);
+    if (make_version(t) != 0)
+        return EXIT_USAGE;
+    int rc = EXIT_OK;
+    int64_t now = (int64_t)time(NULL);
+    for (size_t k = 0; k < n; k++) {
+        int r = export_one(*store, t, ids[k], now, lists, k, agg_path);
+        if (r != EXIT_OK)
+            lists[k].avail = 0;
+        if (r > rc)
+            rc = r;
+        if (rc == EXIT_USAGE)
+            break;
+    }
+    tsl_store_close(*store);
+    *store = NULL;
+    if (rc != EXIT_USAGE && agg_path != NULL) {
+        int r = write_aggregation(t, agg_path, lists, n);
+        if (r > rc)
+            rc = r;
+    }
+    if (rc != EXIT_USAGE) {
+        int r = write_nginx(t, listen, dflt, lists, n, agg_path);
+        if (r > rc)
+            rc = r;
+    }
+    close(t->vfd);
+    t->vfd = -1;
+    /* The one step that publishes: rename(2) of a new link over DIR/current. */
+    if (rc == EXIT_USAGE || replace_link(t, t->ver, CURRENT_LINK) != 0) {
+        if (remove_tree(t->dfd, t->ver, REMOVE_MAX_DEPTH) != 0)
+            cli_err(CMD, "warning: cannot remove the unfinished export %s/%s: %s", t->dir,
+                    t->ver, strerror(errno));
+        cli_err(CMD, "nothing exported; %s", t->old[0] != '\0'
+                                                  ? "the previous export is still in place"
+                                                  : "there was no previous export");
+        return EXIT_USAGE;
+    }
+    /* DIR/nginx.conf becomes a link into current the first time (or after an export
+     * of the former layout, which wrote a file there). */
+    char conf[sizeof CONF_TARGET + 1];
+    ssize_t cn = readlinkat(t->dfd, CONF_NAME, conf, sizeof conf);
+    if (cn != (ssize_t)strlen(CONF_TARGET) || memcmp(conf, CONF_TARGET, (size_t)cn) != 0) {
+        if (replace_link(t, CONF_TARGET, CONF_NAME) != 0) {
+            cli_err(CMD, "the tokens are exported in %s/%s, but %s/%s is not the link to "
+                         "%s", t->dir, CURRENT_LINK, t->dir, CONF_NAME, CONF_TARGET);
+            return EXIT_USAGE;
+        }
+    }
+    for (size_t k = 0; k < n; k++)
+        if (lists[k].avail != 0)
+            printf("%s: %s -> %s/%s%s (%s), max-age %lld\n", lists[k].id, lists[k].uri,
+                   t->dir, CURRENT_LINK, lists[k].path,
+                   store_cli_formats_name(lists[k].avail), (long long)lists[k].max_age);
+    remove_versions(t, t->ver);
+    return rc;
 }
 
 int cmd_export(int argc, char **argv)
@@ -616,6 +1082,13 @@ int cmd_export(int argc, char **argv)
                     why != NULL ? why : "does not start with '/'");
             return EXIT_USAGE;
         }
+        char agg_file[EXPORT_PATH_BUF];
+        if (!fmt_path(agg_file, sizeof agg_file, "%s.json", agg_path + 1) ||
+            files_collide(agg_file, CONF_NAME)) {
+            cli_err(CMD, "--aggregation-path: \"%s\" would collide with %s", agg, CONF_NAME);
+            free(agg_path);
+            return EXIT_USAGE;
+        }
     }
     const char *dir_arg = argv[optind];
     if (mkdir(dir_arg, 0755) != 0 && errno != EEXIST) {
@@ -623,6 +1096,8 @@ int cmd_export(int argc, char **argv)
         free(agg_path);
         return EXIT_USAGE;
     }
+    /* DIR itself may be a link (the operator's choice); links inside it are not
+     * followed. */
     char *dir = realpath(dir_arg, NULL);
     if (dir == NULL) {
         cli_err(CMD, "%s: %s", dir_arg, strerror(errno));
@@ -656,45 +1131,24 @@ int cmd_export(int argc, char **argv)
         return cli_fail(CMD, &err, st);
     }
     export_list *lists = calloc(n ? n : 1, sizeof *lists);
+    export_tree t = {.dir = dir, .dfd = -1, .vfd = -1};
     if (lists == NULL) {
         cli_err(CMD, "out of memory");
         rc = EXIT_USAGE;
+    } else if ((t.dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        cli_err(CMD, "cannot open %s: %s", dir, strerror(errno));
+        rc = EXIT_USAGE;
+    } else if (lock_dir(&t) != 0 || check_dir(&t) != 0) {
+        rc = EXIT_USAGE;
+    } else {
+        rc = export_all(&t, &store, ids, n, lists, listen, dflt, agg_path);
+        if (rc != EXIT_USAGE)
+            printf("nginx: %s/%s (listen %s)\n", dir, CONF_NAME, listen);
     }
-    int64_t now = (int64_t)time(NULL);
-    for (size_t k = 0; lists != NULL && k < n; k++) {
-        int r = export_one(store, dir, ids[k], now, &lists[k]);
-        if (r == EXIT_OK) {
-            /* Two lists at one path would overwrite each other's files. */
-            for (size_t j = 0; j < k; j++)
-                if (lists[j].avail != 0 && strcmp(lists[j].path, lists[k].path) == 0) {
-                    cli_err(CMD, "%s: path %s is also the path of list %s; skipped",
-                            ids[k], lists[k].path, lists[j].id);
-                    lists[k].avail = 0;
-                    r = EXIT_REJECT;
-                }
-        }
-        if (r != EXIT_OK)
-            lists[k].avail = 0;
-        if (r == EXIT_OK)
-            printf("%s: %s -> %s%s (%s), max-age %lld\n", ids[k], lists[k].uri, dir,
-                   lists[k].path, store_cli_formats_name(lists[k].avail),
-                   (long long)lists[k].max_age);
-        if (r > rc)
-            rc = r;
-    }
-    tsl_store_close(store);
-    if (lists != NULL && agg_path != NULL) {
-        int r = write_aggregation(dir, agg_path, lists, n);
-        if (r > rc)
-            rc = r;
-    }
-    if (lists != NULL) {
-        int r = write_nginx(dir, listen, dflt, lists, n, agg_path);
-        if (r > rc)
-            rc = r;
-        if (r == EXIT_OK)
-            printf("nginx: %s/nginx.conf (listen %s)\n", dir, listen);
-    }
+    if (store != NULL)
+        tsl_store_close(store);
+    if (t.dfd >= 0)
+        close(t.dfd); /* and the lock with it */
     for (size_t k = 0; lists != NULL && k < n; k++) {
         free(lists[k].id);
         free(lists[k].uri);
