@@ -318,7 +318,9 @@ TSL_API tsl_status tsl_key_from_jwk(const char *json, size_t len, tsl_key **out,
 
 /* Reads a key file: PEM or JWK, told apart by the content. A file with private
  * material must be a regular file not readable or writable by group or others
- * (TSL_ERR_KEY names the mode), as ssh does for its keys. TSL_ERR_IO if unreadable. */
+ * (TSL_ERR_KEY names the mode), as ssh does for its keys. TSL_ERR_IO if unreadable, or
+ * if it is not a regular file (a FIFO, a directory, a device, a socket: refused without
+ * blocking, as are the files of tsl_keyset_load, tsl_trust_load, tsl_cert_chain_load). */
 TSL_API tsl_status tsl_key_load(const char *path, tsl_key **out, tsl_error *err);
 
 TSL_API void tsl_key_free(tsl_key *key);

@@ -496,26 +496,56 @@ int tslp_looks_like_json(const char *text, size_t len)
     return i < len && text[i] == '{';
 }
 
+/* What a file that is not a regular file is, for messages. */
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISFIFO(m) ? "a FIFO (named pipe)"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+                         : "not a regular file";
+}
+
 tsl_status tslp_read_key_file(const char *path, char **buf, size_t *len, struct stat *st,
                               tsl_error *err)
 {
-    if (path == NULL || buf == NULL || len == NULL)
+    if (path == NULL || buf == NULL || len == NULL || st == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "key file: NULL argument");
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(errno));
+    /* O_NONBLOCK: open() of a FIFO with no writer blocks forever, and `tsl serve` would
+     * hang in it holding the store lock; a device may block too. The file is checked
+     * to be regular before anything is read, so O_NONBLOCK never changes a read. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        struct stat ls;
+        /* A socket cannot be opened (ENXIO); say what it is rather than "No such
+         * device or address". */
+        if (e == ENXIO && stat(path, &ls) == 0 && !S_ISREG(ls.st_mode))
+            return tslp_fail(err, TSL_ERR_IO, 0, "%s: is %s, not a regular file", path,
+                             file_kind(ls.st_mode));
+        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
+    }
     /* fstat on the open file: the mode checked is the mode of what was read. */
     if (fstat(fd, st) != 0) {
         int e = errno;
         close(fd);
         return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
     }
-    if (S_ISDIR(st->st_mode)) {
+    /* Keys, certificates and trust anchors come from regular files only: a FIFO or a
+     * device could block a reader or feed it without end. */
+    if (!S_ISREG(st->st_mode)) {
         close(fd);
-        return tslp_fail(err, TSL_ERR_IO, 0, "%s: is a directory", path);
+        return tslp_fail(err, TSL_ERR_IO, 0, "%s: is %s, not a regular file", path,
+                         file_kind(st->st_mode));
     }
-    size_t cap = S_ISREG(st->st_mode) && st->st_size > 0 &&
-                         (uint64_t)st->st_size < TSLP_KEY_FILE_MAX
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        int e = errno;
+        close(fd);
+        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
+    }
+    size_t cap = st->st_size > 0 && (uint64_t)st->st_size < TSLP_KEY_FILE_MAX
                      ? (size_t)st->st_size + 1
                      : 4096;
     size_t n = 0;

@@ -476,4 +476,39 @@ if [ "$rc" -ne 0 ] && [ -s "$T/err" ]; then ok; else bad "sign with a missing ke
 ti "$T/rev.txt" sign --key "$T/k.pem" --sub "$URI"
 expect_reject "sign input that is not a StatusList" 'StatusList'
 
+# Issue 10 item 2: a key, certificate or trust file that is a FIFO made each of these
+# block forever in open(). Each must now refuse it at once (exit 2), naming the FIFO.
+# `timeout` turns a regression into a failure (exit 124) instead of a hang.
+mkfifo "$T/fifo"
+# fifo_case NAME ARGS...: tsl ARGS with the list on stdin, within 10 s.
+fifo_case() {
+    _name=$1
+    shift
+    _t0=$(date +%s)
+    timeout 10 "$TSL" "$@" <"$T/list.json" >"$T/out" 2>"$T/err"
+    rc=$?
+    _dt=$(($(date +%s) - _t0))
+    if [ "$rc" -eq 2 ] && [ "$_dt" -le 3 ] && grep -qF "$T/fifo" "$T/err" &&
+        grep -qi 'FIFO' "$T/err"; then
+        ok
+    else
+        bad "$_name: exit $rc after ${_dt} s, expected 2 at once naming the FIFO: $(errline)"
+    fi
+}
+fifo_case "sign --key FIFO" sign --key "$T/fifo" --sub "$URI"
+fifo_case "sign --x5c FIFO" sign --key "$T/k.pem" --x5c "$T/fifo" --sub "$URI"
+fifo_case "decode --key FIFO" decode --key "$T/fifo"
+fifo_case "decode --trust FIFO" decode --trust "$T/fifo"
+fifo_case "verify --key FIFO" verify --key "$T/fifo"
+fifo_case "verify --trust FIFO" verify --trust "$T/fifo"
+fifo_case "verify --cacert FIFO" verify --cacert "$T/fifo"
+fifo_case "list create --key FIFO" list create --db "$T/fifo.db" --uri "$URI/f1" \
+    --bits 1 --size 16 --key "$T/fifo" f1
+fifo_case "list create --x5c FIFO" list create --db "$T/fifo.db" --uri "$URI/f2" \
+    --bits 1 --size 16 --key "$T/k.pem" --x5c "$T/fifo" f2
+# A directory is refused the same way, and says so.
+ti "$T/list.json" sign --key "$T" --sub "$URI"
+if [ "$rc" -eq 2 ] && grep -q 'is a directory' "$T/err"; then ok; else
+    bad "sign --key DIR: exit $rc: $(errline)"; fi
+
 finish

@@ -13,8 +13,14 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KEYS "/work/shared/spec/testvectors/keys/"
@@ -738,7 +744,7 @@ __attribute__((destructor)) static void rm_tmpdir(void)
     if (tmpdir[0] == '\0')
         return;
     static const char *const names[] = {"priv.pem", "pub.pem", "jwks.json", "priv.jwk",
-                                        "certs.pem"};
+                                        "certs.pem", "fifo",    "sock",      "big.jwks"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char p[256];
         snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
@@ -815,6 +821,113 @@ TT_TEST(key_file_permissions)
     TT_ERR(tsl_key_load(tmp_path("missing.pem"), &k, &err), TSL_ERR_IO);
     TT_CONTAINS(err.msg, "No such file");
     TT_ERR(tsl_key_load(tmpdir, &k, NULL), TSL_ERR_IO);
+}
+
+/* Each loader of key, certificate and trust files, on one path. */
+static tsl_status load_as(int which, const char *path, tsl_error *err)
+{
+    tsl_status st = TSL_ERR_ARG;
+    if (which == 0) {
+        tsl_key *k = NULL;
+        st = tsl_key_load(path, &k, err);
+        tsl_key_free(k);
+    } else if (which == 1) {
+        tsl_keyset *s = NULL;
+        if ((st = tsl_keyset_new(&s, err)) == TSL_OK)
+            st = tsl_keyset_load(s, path, err);
+        tsl_keyset_free(s);
+    } else if (which == 2) {
+        tsl_trust *t = NULL;
+        if ((st = tsl_trust_new(&t, err)) == TSL_OK)
+            st = tsl_trust_load(t, path, err);
+        tsl_trust_free(t);
+    } else {
+        tsl_cert_chain c = {0, NULL, NULL};
+        st = tsl_cert_chain_load(path, &c, err);
+        tsl_cert_chain_free(&c);
+    }
+    return st;
+}
+
+/* Runs load_as() in a child, so that a loader that blocks (as on a FIFO before the fix)
+ * fails the test after 5 s instead of hanging the run. *ms gets the time taken. */
+static tsl_status load_bounded(int which, const char *path, tsl_error *err, long *ms)
+{
+    int fd[2];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tsl_error_clear(err);
+    if (pipe(fd) != 0)
+        return TSL_ERR_IO;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        tsl_error e;
+        tsl_error_clear(&e);
+        e.code = load_as(which, path, &e);
+        ssize_t w = write(fd[1], &e, sizeof e);
+        _exit(w == (ssize_t)sizeof e ? 0 : 1);
+    }
+    close(fd[1]);
+    tsl_status st = TSL_ERR_IO;
+    struct pollfd p = {fd[0], POLLIN, 0};
+    if (pid > 0 && poll(&p, 1, 5000) == 1 && read(fd[0], err, sizeof *err) == sizeof *err)
+        st = err->code;
+    else
+        snprintf(err->msg, sizeof err->msg, "loader %d did not return within 5 s", which);
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    close(fd[0]);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    return st;
+}
+
+/* Issue 10 item 2: a key file that is a FIFO froze the publisher in open(). Every
+ * loader refuses anything that is not a regular file, at once, naming it. */
+TT_TEST(key_files_must_be_regular)
+{
+    const char *fifo = tmp_path("fifo");
+    TT_CHECK(fifo != NULL);
+    char fifo_path[256], sock_path[256];
+    snprintf(fifo_path, sizeof fifo_path, "%s", fifo);
+    unlink(fifo_path);
+    TT_CHECK(mkfifo(fifo_path, 0600) == 0);
+    snprintf(sock_path, sizeof sock_path, "%s", tmp_path("sock"));
+    unlink(sock_path);
+    int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    TT_CHECK(strlen(sock_path) < sizeof sa.sun_path);
+    memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+    TT_CHECK(sfd >= 0 && bind(sfd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    static const char *const loaders[] = {"tsl_key_load", "tsl_keyset_load",
+                                          "tsl_trust_load", "tsl_cert_chain_load"};
+    const struct {
+        const char *path, *says;
+    } cases[] = {{fifo_path, "is a FIFO"},
+                 {sock_path, "is a socket"},
+                 {tmpdir, "is a directory"},
+                 {"/dev/null", "is a character device"}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int w = 0; w < 4; w++) {
+            tsl_error err;
+            long ms = 0;
+            tsl_status st = load_bounded(w, cases[c].path, &err, &ms);
+            if (st != TSL_ERR_IO || strstr(err.msg, cases[c].path) == NULL ||
+                strstr(err.msg, cases[c].says) == NULL || ms > 2000) {
+                tt_failf(__FILE__, __LINE__, "%s(%s): %s in %ld ms: \"%s\", expected %s",
+                         loaders[w], cases[c].path, tsl_strerror(st), ms, err.msg,
+                         cases[c].says);
+                close(sfd);
+                return;
+            }
+        }
+    }
+    close(sfd);
 }
 
 TT_TEST(keyset_kid_matching)
