@@ -479,3 +479,64 @@ TT_TEST(token_to_json)
     tsl_key_free(k);
     tsl_list_free(l);
 }
+
+/* header.payload.AA with both parts base64url-encoded from JSON text; free with free(). */
+static char *jwt_of(const char *header, const char *payload)
+{
+    char *h = NULL, *p = NULL;
+    if (tsl_b64url_encode((const uint8_t *)header, strlen(header), &h, NULL, NULL) != TSL_OK ||
+        tsl_b64url_encode((const uint8_t *)payload, strlen(payload), &p, NULL, NULL) != TSL_OK) {
+        tsl_free(h);
+        return NULL;
+    }
+    size_t n = strlen(h) + strlen(p) + 5;
+    char *t = malloc(n);
+    if (t != NULL)
+        snprintf(t, n, "%s.%s.AA", h, p);
+    tsl_free(h);
+    tsl_free(p);
+    return t;
+}
+
+/* Issue 10 item 19: JWT parsing ignored the caller's tsl_limits, so a claim nested 9
+ * deep passed with max_depth 3 (the CWT path refused it). */
+TT_TEST(token_jwt_honours_max_depth)
+{
+    static const char hdr[] = "{\"alg\":\"ES256\",\"typ\":\"statuslist+jwt\"}";
+    char *deep = jwt_of(hdr, "{\"sub\":\"https://x/1\",\"iat\":1,"
+                             "\"status_list\":{\"bits\":1,\"lst\":\"eNrbuRgAAhcBXQ\"},"
+                             "\"x\":[[[[[[[[[0]]]]]]]]]}");
+    char *flat = jwt_of(hdr, "{\"sub\":\"https://x/1\",\"iat\":1,"
+                             "\"status_list\":{\"bits\":1,\"lst\":\"eNrbuRgAAhcBXQ\"}}");
+    char *deep_hdr = jwt_of("{\"alg\":\"ES256\",\"typ\":\"statuslist+jwt\",\"h\":[[[[1]]]]}",
+                            "{\"sub\":\"https://x/1\",\"iat\":1,"
+                            "\"status_list\":{\"bits\":1,\"lst\":\"eNrbuRgAAhcBXQ\"}}");
+    TT_CHECK(deep != NULL && flat != NULL && deep_hdr != NULL);
+    tsl_limits lim;
+    tsl_limits_default(&lim);
+    lim.max_depth = 3;
+    tsl_token *t = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_token_parse((const uint8_t *)deep, strlen(deep), &lim, &t, &err), TSL_ERR_LIMIT);
+    TT_CHECK(t == NULL);
+    TT_CONTAINS(err.msg, "jwt payload: nested deeper than 3 levels");
+    tsl_error_clear(&err);
+    TT_ERR(tsl_token_parse((const uint8_t *)deep_hdr, strlen(deep_hdr), &lim, &t, &err),
+           TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "jwt header: nested deeper than 3 levels");
+    /* Within the limit, and the same deep token under the default limit of 16. */
+    TT_OK(tsl_token_parse((const uint8_t *)flat, strlen(flat), &lim, &t, NULL));
+    tsl_token_free(t);
+    TT_OK(tsl_token_parse((const uint8_t *)deep, strlen(deep), NULL, &t, NULL));
+    tsl_token_free(t);
+    /* max_input too: the payload alone is larger than a 64-byte limit. */
+    lim.max_depth = 0;
+    lim.max_input = 64;
+    tsl_error_clear(&err);
+    tsl_status st = tsl_token_parse((const uint8_t *)flat, strlen(flat), &lim, &t, &err);
+    TT_EQ_U(st, TSL_ERR_LIMIT);
+    free(deep);
+    free(flat);
+    free(deep_hdr);
+}
