@@ -41,7 +41,24 @@ tsl_key *tslp_key_new(void)
     k->refs = 1;
     k->jwk_alg = TSL_ALG_UNKNOWN;
     k->hint_alg = TSL_ALG_UNKNOWN;
+    k->ops = TSLP_OP_SIGN | TSLP_OP_VERIFY;
     return k;
+}
+
+tsl_status tslp_key_allows(const tsl_key *key, unsigned op, tsl_error *err)
+{
+    if (op == 0 ? key->ops != 0 : (key->ops & op) == op)
+        return TSL_OK;
+    if (key->use[0] != '\0')
+        return tslp_fail(err, TSL_ERR_KEY, 0,
+                         "key: its JWK \"use\" is \"%s\", not \"sig\": it is not a "
+                         "signature key",
+                         key->use);
+    if (op == 0)
+        return tslp_fail(err, TSL_ERR_KEY, 0,
+                         "key: its JWK \"key_ops\" lists neither \"sign\" nor \"verify\"");
+    return tslp_fail(err, TSL_ERR_KEY, 0, "key: its JWK \"key_ops\" does not list \"%s\"",
+                     op == TSLP_OP_VERIFY ? "verify" : "sign");
 }
 
 tsl_key *tslp_key_ref(tsl_key *key)
@@ -165,6 +182,11 @@ tsl_status tsl_key_check_alg(const tsl_key *key, tsl_alg alg, tsl_error *err)
     if (name == NULL)
         return tslp_fail(err, TSL_ERR_ALG, 0, "algorithm %d is not one we support",
                          (int)alg);
+    /* A JWK marked for encryption ("use":"enc", or "key_ops" without "sign" or
+     * "verify") is used with no signature algorithm at all. */
+    tsl_status ust = tslp_key_allows(key, 0, err);
+    if (ust != TSL_OK)
+        return ust;
     int ok;
     switch (alg) {
     case TSL_ALG_ES256: ok = key->kty == TSLP_KTY_EC && key->crv == 256; break;
@@ -467,11 +489,18 @@ tsl_status tsl_key_from_pem(const char *pem, size_t len, tsl_key **out, tsl_erro
 struct set_ctx {
     tsl_keyset *set;
     int any_private;
+    size_t added;
 };
 
 static tsl_status add_to_set(void *ctx, tsl_key *key, tsl_error *err)
 {
     struct set_ctx *c = ctx;
+    /* The JWKS bound holds for a PEM bundle too: each key costs a validation. */
+    if (++c->added > TSL_JWKS_MAX_KEYS) {
+        tsl_key_free(key);
+        return tslp_fail(err, TSL_ERR_LIMIT, 0,
+                         "pem: more than TSL_JWKS_MAX_KEYS (%d) keys", TSL_JWKS_MAX_KEYS);
+    }
     c->any_private |= key->is_private;
     tsl_status st = tsl_keyset_add(c->set, key, err);
     tsl_key_free(key);
@@ -481,7 +510,7 @@ static tsl_status add_to_set(void *ctx, tsl_key *key, tsl_error *err)
 tsl_status tslp_keyset_add_pem(tsl_keyset *set, const char *pem, size_t len,
                                int *any_private, tsl_error *err)
 {
-    struct set_ctx c = {set, 0};
+    struct set_ctx c = {set, 0, 0};
     tsl_status st = pem_keys(pem, len, 1, add_to_set, &c, err);
     *any_private = c.any_private;
     return st;

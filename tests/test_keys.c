@@ -1487,3 +1487,235 @@ TT_TEST(token_x5c_chains_to_anchor)
         tsl_free(tok);
     }
 }
+
+/* ---- JWKS bounds and key purposes (issue 10 item 19) ---- */
+
+/* A public JWK of key with extra members spliced in after the '{' ("" for none).
+ * Free with free(). */
+static char *jwk_with(const tsl_key *key, const char *extra)
+{
+    char *j = NULL;
+    if (tsl_key_to_public_jwk(key, &j, NULL) != TSL_OK)
+        return NULL;
+    size_t n = strlen(j) + strlen(extra) + 2;
+    char *out = malloc(n);
+    if (out != NULL)
+        snprintf(out, n, "{%s%s%s", extra, extra[0] ? "," : "", j + 1);
+    tsl_free(j);
+    return out;
+}
+
+/* {"keys":[...]} with n copies of the key, kids "0".."n-1". Free with free(). */
+static char *jwks_of_n(const tsl_key *key, size_t n)
+{
+    char *one = jwk_with(key, "");
+    if (one == NULL)
+        return NULL;
+    size_t each = strlen(one) + 32, cap = 16 + n * each, len = 0;
+    char *s = malloc(cap);
+    if (s != NULL) {
+        len += (size_t)snprintf(s, cap, "{\"keys\":[");
+        for (size_t i = 0; i < n; i++)
+            len += (size_t)snprintf(s + len, cap - len, "%s{\"kid\":\"%zu\",%s", i ? "," : "",
+                                    i, one + 1);
+        snprintf(s + len, cap - len, "]}");
+    }
+    free(one);
+    return s;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* 10^5 keys in a JWKS cost 7 s and 350 MB. One JWKS now holds at most
+ * TSL_JWKS_MAX_KEYS keys in TSL_JWKS_MAX_BYTES, and more is refused before any key is
+ * parsed, with the bound named; a PEM file of keys has the same key bound. */
+TT_TEST(jwks_size_bounds)
+{
+    tsl_key *k = NULL;
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &k, NULL));
+    char *at = jwks_of_n(k, TSL_JWKS_MAX_KEYS), *over = jwks_of_n(k, TSL_JWKS_MAX_KEYS + 1);
+    TT_CHECK(at != NULL && over != NULL);
+    tsl_keyset *set = NULL;
+    TT_OK(tsl_keyset_new(&set, NULL));
+    TT_OK(tsl_keyset_add_jwks(set, at, strlen(at), NULL));
+    TT_EQ_U(tsl_keyset_count(set), TSL_JWKS_MAX_KEYS);
+
+    tsl_error err;
+    tsl_error_clear(&err);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    TT_ERR(tsl_keyset_add_jwks(set, over, strlen(over), &err), TSL_ERR_LIMIT);
+    long ms = ms_since(&t0);
+    TT_CONTAINS(err.msg, "TSL_JWKS_MAX_KEYS");
+    TT_EQ_U(tsl_keyset_count(set), TSL_JWKS_MAX_KEYS); /* unchanged */
+    if (ms > 500) {
+        tt_failf(__FILE__, __LINE__, "refusing %d keys took %ld ms", TSL_JWKS_MAX_KEYS + 1,
+                 ms);
+        return;
+    }
+    /* The same from a file. */
+    const char *p = tmp_path("big.jwks");
+    TT_CHECK(write_file(p, over, strlen(over), 0644) == 0);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_load(set, p, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "TSL_JWKS_MAX_KEYS");
+
+    /* One key padded past TSL_JWKS_MAX_BYTES: refused before jansson parses it. */
+    size_t big = TSL_JWKS_MAX_BYTES + 1;
+    char *pad = malloc(big + 1);
+    TT_CHECK(pad != NULL);
+    memset(pad, ' ', big);
+    char *one = jwk_with(k, "");
+    TT_CHECK(one != NULL);
+    size_t ol = strlen(one);
+    memcpy(pad, "{\"keys\":[", 9);
+    memcpy(pad + 9, one, ol);
+    memcpy(pad + big - 2, "]}", 2);
+    pad[big] = '\0';
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_add_jwks(set, pad, big, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "TSL_JWKS_MAX_BYTES");
+    TT_CHECK(write_file(p, pad, big, 0644) == 0);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_load(set, p, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "TSL_JWKS_MAX_BYTES");
+    /* Just under the bound is fine. */
+    memcpy(pad + big - 3, "]}", 3);
+    tsl_keyset_free(set);
+    TT_OK(tsl_keyset_new(&set, NULL));
+    TT_OK(tsl_keyset_add_jwks(set, pad, big - 1, NULL));
+    TT_EQ_U(tsl_keyset_count(set), 1);
+    free(pad);
+    free(one);
+
+    /* A PEM file with one key more than the bound. */
+    size_t n1;
+    unsigned char *pub = tt_read_file(vec(KID12_PUB), &n1);
+    char *pems = malloc(n1 * (TSL_JWKS_MAX_KEYS + 1));
+    TT_CHECK(pems != NULL);
+    for (size_t i = 0; i <= TSL_JWKS_MAX_KEYS; i++)
+        memcpy(pems + i * n1, pub, n1);
+    TT_CHECK(write_file(p, pems, n1 * (TSL_JWKS_MAX_KEYS + 1), 0644) == 0);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_load(set, p, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "TSL_JWKS_MAX_KEYS");
+    TT_EQ_U(tsl_keyset_count(set), 1);
+    TT_CHECK(write_file(p, pems, n1 * TSL_JWKS_MAX_KEYS, 0644) == 0);
+    TT_OK(tsl_keyset_load(set, p, NULL));
+    TT_EQ_U(tsl_keyset_count(set), 1 + TSL_JWKS_MAX_KEYS);
+    free(pems);
+    free(pub);
+    free(at);
+    free(over);
+    tsl_keyset_free(set);
+    tsl_key_free(k);
+}
+
+/* JWKs with "use":"enc" or "key_ops" without "verify" were used for verification.
+ * Given alone they are refused with a message; in a JWKS they are skipped, and the
+ * reason is kept; a JWKS of nothing else is refused. */
+TT_TEST(jwk_use_and_key_ops)
+{
+    tsl_key *k = NULL;
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &k, NULL));
+    char *enc = jwk_with(k, "\"kid\":\"e\",\"use\":\"enc\"");
+    char *sig = jwk_with(k, "\"kid\":\"s\",\"use\":\"sig\"");
+    char *osign = jwk_with(k, "\"kid\":\"o\",\"key_ops\":[\"sign\"]");
+    char *over = jwk_with(k, "\"kid\":\"v\",\"key_ops\":[\"verify\",\"sign\"]");
+    char *oenc = jwk_with(k, "\"key_ops\":[\"encrypt\",\"wrapKey\"]");
+    TT_CHECK(enc && sig && osign && over && oenc);
+    tsl_keyset *set = NULL;
+    TT_OK(tsl_keyset_new(&set, NULL));
+    tsl_error err;
+
+    /* Alone: parsed (a JWK may be read), but never added to a keyset. */
+    tsl_key *e = NULL;
+    TT_OK(tsl_key_from_jwk(enc, strlen(enc), &e, NULL));
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_add(set, e, &err), TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, "\"use\" is \"enc\"");
+    tsl_error_clear(&err);
+    TT_ERR(tsl_key_check_alg(e, TSL_ALG_ES256, &err), TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, "not a signature key");
+    tsl_key_free(e);
+    TT_OK(tsl_key_from_jwk(osign, strlen(osign), &e, NULL));
+    TT_OK(tsl_key_check_alg(e, TSL_ALG_ES256, NULL)); /* it may sign */
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_add(set, e, &err), TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, "\"key_ops\" does not list \"verify\"");
+    tsl_key_free(e);
+    TT_OK(tsl_key_from_jwk(oenc, strlen(oenc), &e, NULL));
+    tsl_error_clear(&err);
+    TT_ERR(tsl_key_check_alg(e, TSL_ALG_ES256, &err), TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, "neither \"sign\" nor \"verify\"");
+    tsl_key_free(e);
+    TT_EQ_U(tsl_keyset_count(set), 0);
+    /* "use":"sig" and "key_ops" with "verify" are fine. */
+    TT_OK(tsl_key_from_jwk(sig, strlen(sig), &e, NULL));
+    TT_OK(tsl_keyset_add(set, e, NULL));
+    tsl_key_free(e);
+    TT_OK(tsl_key_from_jwk(over, strlen(over), &e, NULL));
+    TT_OK(tsl_keyset_add(set, e, NULL));
+    tsl_key_free(e);
+    TT_EQ_U(tsl_keyset_count(set), 2);
+    tsl_keyset_free(set);
+
+    /* A JWK file given as the key is refused, naming the file and why. */
+    const char *p = tmp_path("jwks.json");
+    TT_CHECK(write_file(p, enc, strlen(enc), 0644) == 0);
+    TT_OK(tsl_keyset_new(&set, NULL));
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_load(set, p, &err), TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, p);
+    TT_CONTAINS(err.msg, "\"use\" is \"enc\"");
+
+    /* In a JWKS: skipped, with the reason kept. */
+    size_t n = strlen(enc) + strlen(sig) + strlen(osign) + strlen(over) + 32;
+    char *jwks = malloc(n);
+    snprintf(jwks, n, "{\"keys\":[%s,%s,%s,%s]}", enc, sig, osign, over);
+    TT_OK(tsl_keyset_add_jwks(set, jwks, strlen(jwks), NULL));
+    TT_EQ_U(tsl_keyset_count(set), 2);
+    const char *why = NULL;
+    TT_EQ_U(tsl_keyset_skipped(set, &why), 2);
+    TT_CONTAINS(why, "keys[0] (kid \"e\")");
+    TT_CONTAINS(why, "\"use\" is \"enc\"");
+    size_t cur = 0;
+    TT_CHECK(tslp_keyset_next(set, "e", TSL_ALG_ES256, &cur) == NULL);
+    cur = 0;
+    TT_CHECK(tslp_keyset_next(set, "o", TSL_ALG_ES256, &cur) == NULL);
+    cur = 0;
+    TT_CHECK(tslp_keyset_next(set, "v", TSL_ALG_ES256, &cur) != NULL);
+    /* A JWKS with only such keys: refused, the set unchanged. */
+    snprintf(jwks, n, "{\"keys\":[%s,%s]}", enc, osign);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_add_jwks(set, jwks, strlen(jwks), &err), TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, "no key for verifying signatures: keys[0]");
+    TT_CONTAINS(err.msg, "\"enc\"");
+    TT_EQ_U(tsl_keyset_count(set), 2);
+    TT_EQ_U(tsl_keyset_skipped(set, NULL), 2);
+    free(jwks);
+    tsl_keyset_free(set);
+
+    /* Malformed "use" and "key_ops" are errors, not skips. */
+    static const char *const bad[] = {"\"use\":5", "\"key_ops\":\"verify\"",
+                                      "\"key_ops\":[1]", "\"key_ops\":[\"verify\",\"verify\"]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *j = jwk_with(k, bad[i]);
+        tsl_key *x = NULL;
+        tsl_error_clear(&err);
+        TT_ERR(tsl_key_from_jwk(j, strlen(j), &x, &err), TSL_ERR_MALFORMED);
+        TT_CHECK(strstr(err.msg, "use") != NULL || strstr(err.msg, "key_ops") != NULL);
+        free(j);
+    }
+    free(enc);
+    free(sig);
+    free(osign);
+    free(over);
+    free(oenc);
+    tsl_key_free(k);
+}

@@ -540,3 +540,60 @@ TT_TEST(token_jwt_honours_max_depth)
     free(flat);
     free(deep_hdr);
 }
+
+/* Issue 10 item 19: a JWK marked "use":"enc", or with "key_ops" lacking "verify", was
+ * used to verify Status List Tokens. In a JWKS it is now skipped, so a token signed by
+ * that key finds no key; the same key marked "use":"sig" verifies it. */
+TT_TEST(token_jwks_key_purpose)
+{
+    tsl_list *l = pattern_list(1, 16);
+    tsl_key *k = NULL, *other = NULL;
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &k, NULL));
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &other, NULL));
+    TT_OK(tsl_key_set_kid(k, "k1", NULL));
+    TT_OK(tsl_key_set_kid(other, "k2", NULL));
+    tsl_token_params p;
+    memset(&p, 0, sizeof p);
+    p.sub = "https://x/1";
+    uint8_t *tok = NULL;
+    size_t tl = 0;
+    TT_OK(tsl_token_sign(l, &p, k, &tok, &tl, NULL));
+    tsl_token *t = NULL;
+    TT_OK(tsl_token_parse(tok, tl, NULL, &t, NULL));
+    char *kj = NULL, *oj = NULL;
+    TT_OK(tsl_key_to_public_jwk(k, &kj, NULL));
+    TT_OK(tsl_key_to_public_jwk(other, &oj, NULL));
+    static const char *const marks[] = {"\"use\":\"enc\"", "\"key_ops\":[\"sign\"]",
+                                        "\"use\":\"sig\"", "\"key_ops\":[\"verify\"]"};
+    for (size_t i = 0; i < 4; i++) {
+        char jwks[1024];
+        snprintf(jwks, sizeof jwks, "{\"keys\":[{%s,%s,%s]}", marks[i], kj + 1, oj);
+        tsl_keyset *ks = NULL;
+        TT_OK(tsl_keyset_new(&ks, NULL));
+        TT_OK(tsl_keyset_add_jwks(ks, jwks, strlen(jwks), NULL));
+        tsl_verify_opts o;
+        memset(&o, 0, sizeof o);
+        o.keys = ks;
+        tsl_error err;
+        tsl_error_clear(&err);
+        tsl_status st = tsl_token_verify(t, &o, &err);
+        tsl_keyset_free(ks);
+        if (i < 2 && st != TSL_ERR_KEY) {
+            tt_failf(__FILE__, __LINE__, "%s: verify -> %s, expected no key", marks[i],
+                     tsl_strerror(st));
+            return;
+        }
+        if (i >= 2 && st != TSL_OK) {
+            tt_failf(__FILE__, __LINE__, "%s: verify -> %s: %s", marks[i], tsl_strerror(st),
+                     err.msg);
+            return;
+        }
+    }
+    tsl_free(kj);
+    tsl_free(oj);
+    tsl_token_free(t);
+    tsl_free(tok);
+    tsl_key_free(k);
+    tsl_key_free(other);
+    tsl_list_free(l);
+}
