@@ -250,8 +250,9 @@ TSL_API tsl_status tsl_list_to_cbor(const tsl_list *l, int level, uint8_t **out,
 
 /* Parses a StatusList CBOR map with a bounded walk that allocates nothing from declared
  * lengths: a declared length larger than the bytes left is TSL_ERR_MALFORMED. Rules as
- * tsl_list_from_json(); `lst` must be a byte string (text is rejected); trailing bytes
- * after the map are rejected. */
+ * tsl_list_from_json(); `lst` must be a byte string (text is rejected); an
+ * aggregation_uri of null or undefined (0xf7) is read as absent; trailing bytes after the
+ * map are rejected. */
 TSL_API tsl_status tsl_list_from_cbor(const uint8_t *cbor, size_t len,
                                       const tsl_limits *lim, tsl_list **out,
                                       tsl_error *err);

@@ -464,6 +464,21 @@ py "import json; print(json.load(open('$VEC/sec8_2_status_list_token_jwt.json'))
 ti "$T/spec.jwt" decode --key "$VEC/keys/example_es256_kid12.public.pem" --uri https://example.com/statuslists/1 --index 0 --index 15
 expect_str "decode the spec's 8.2 token" "$(printf '0\t1\n15\t1')"
 
+# Issue 10 item 20: a CWT made by the npm package @owf/token-status-list 0.3
+# (testvectors/owf/make_cwt.cjs), which writes its absent aggregation_uri, exp and ttl as
+# CBOR undefined. It verifies with the key that signed it; the statuses expected are
+# Python's reading of its lst.
+OWF=$VEC/owf/owf_0.3.0_es256.cwt
+want=$(py 'import sys,cbor2,zlib
+d=cbor2.loads(open(sys.argv[1],"rb").read()); c=cbor2.loads(d.value[2])
+assert d.tag==18 and c[65533]["aggregation_uri"] is cbor2.undefined
+r=zlib.decompress(c[65533]["lst"])
+print("\n".join("%d\t%d" % (i, r[i >> 3] >> (i & 7) & 1) for i in range(16)))' "$OWF")
+# shellcheck disable=SC2046
+ti "$OWF" decode --key "$VEC/keys/example_es256_kid12.public.pem" \
+    --uri https://example.com/statuslists/owf $(for i in $(seq 0 15); do echo --index "$i"; done)
+expect_str "decode the @owf/token-status-list CWT" "$want"
+
 # Key files with private material must not be readable by others.
 chmod 644 "$T/k.pem"
 ti "$T/list.json" sign --key "$T/k.pem" --sub "$URI"
