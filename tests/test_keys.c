@@ -1553,7 +1553,7 @@ TT_TEST(jwks_size_bounds)
     long ms = ms_since(&t0);
     TT_CONTAINS(err.msg, "TSL_JWKS_MAX_KEYS");
     TT_EQ_U(tsl_keyset_count(set), TSL_JWKS_MAX_KEYS); /* unchanged */
-    if (ms > 500) {
+    if (ms > 2000) { /* generous: the machine may be loaded; parsing takes ~1 ms */
         tt_failf(__FILE__, __LINE__, "refusing %d keys took %ld ms", TSL_JWKS_MAX_KEYS + 1,
                  ms);
         return;
