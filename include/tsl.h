@@ -250,8 +250,9 @@ TSL_API tsl_status tsl_list_to_cbor(const tsl_list *l, int level, uint8_t **out,
 
 /* Parses a StatusList CBOR map with a bounded walk that allocates nothing from declared
  * lengths: a declared length larger than the bytes left is TSL_ERR_MALFORMED. Rules as
- * tsl_list_from_json(); `lst` must be a byte string (text is rejected); trailing bytes
- * after the map are rejected. */
+ * tsl_list_from_json(); `lst` must be a byte string (text is rejected); an
+ * aggregation_uri of null or undefined (0xf7) is read as absent; trailing bytes after the
+ * map are rejected. */
 TSL_API tsl_status tsl_list_from_cbor(const uint8_t *cbor, size_t len,
                                       const tsl_limits *lim, tsl_list **out,
                                       tsl_error *err);
@@ -311,14 +312,19 @@ TSL_API tsl_status tsl_key_from_pem(const char *pem, size_t len, tsl_key **out,
 
 /* Reads one JWK (RFC 7517): kty "EC" (P-256, P-384, P-521), "OKP" (Ed25519), "RSA" or
  * "oct" (at least 32 bytes, for HS256). With "d" (or "k") it is private. "kid" and
- * "alg" are kept; a key with "alg" can only be used with that algorithm. Members are
- * checked strictly (base64url, lengths, the point on the curve). */
+ * "alg" are kept; a key with "alg" can only be used with that algorithm. So are "use"
+ * and "key_ops" (RFC 7517 sections 4.2, 4.3): a key whose "use" is not "sig" (or whose
+ * "key_ops" lists neither "sign" nor "verify") is usable with no algorithm, and one
+ * whose "key_ops" lacks "verify" joins no keyset. Members are checked strictly
+ * (base64url, lengths, the point on the curve, "key_ops" an array of distinct strings). */
 TSL_API tsl_status tsl_key_from_jwk(const char *json, size_t len, tsl_key **out,
                                     tsl_error *err);
 
 /* Reads a key file: PEM or JWK, told apart by the content. A file with private
  * material must be a regular file not readable or writable by group or others
- * (TSL_ERR_KEY names the mode), as ssh does for its keys. TSL_ERR_IO if unreadable. */
+ * (TSL_ERR_KEY names the mode), as ssh does for its keys. TSL_ERR_IO if unreadable, or
+ * if it is not a regular file (a FIFO, a directory, a device, a socket: refused without
+ * blocking, as are the files of tsl_keyset_load, tsl_trust_load, tsl_cert_chain_load). */
 TSL_API tsl_status tsl_key_load(const char *path, tsl_key **out, tsl_error *err);
 
 TSL_API void tsl_key_free(tsl_key *key);
@@ -337,8 +343,9 @@ TSL_API tsl_status tsl_key_set_kid(tsl_key *key, const char *kid, tsl_error *err
  * secret. */
 TSL_API tsl_alg tsl_key_default_alg(const tsl_key *key);
 
-/* TSL_OK if the key can be used with alg (type, curve and the JWK's "alg" agree), else
- * TSL_ERR_KEY with a message naming both. */
+/* TSL_OK if the key can be used with alg (type, curve and the JWK's "alg" agree, and
+ * its JWK's "use" or "key_ops" allow signatures), else TSL_ERR_KEY with a message naming
+ * both. */
 TSL_API tsl_status tsl_key_check_alg(const tsl_key *key, tsl_alg alg, tsl_error *err);
 
 /* The RFC 7638 JWK SHA-256 thumbprint, base64url: the kid `tsl keygen` assigns. Free
@@ -361,19 +368,35 @@ TSL_API tsl_status tsl_key_generate(tsl_alg alg, tsl_key **out, tsl_error *err);
 /* A set of keys to verify with, matched by kid. */
 typedef struct tsl_keyset tsl_keyset;
 
+/* Bounds on one JWKS (text or file) and on the keys one key file adds: real ones hold a
+ * handful of keys, and each key is validated as it is read, so an unbounded set costs
+ * seconds and hundreds of MB. Beyond them: TSL_ERR_LIMIT naming the bound. */
+#define TSL_JWKS_MAX_KEYS 256                   /* members of "keys"; keys of a PEM file */
+#define TSL_JWKS_MAX_BYTES ((size_t)1 << 20)    /* 1 MiB of JWKS (or JWK) text */
+
 TSL_API tsl_status tsl_keyset_new(tsl_keyset **out, tsl_error *err);
 TSL_API void tsl_keyset_free(tsl_keyset *set);
 
-/* Adds a reference to key (the caller keeps and still frees its own handle). */
+/* Adds a reference to key (the caller keeps and still frees its own handle). A JWK whose
+ * "use" is not "sig", or whose "key_ops" lacks "verify", is refused (TSL_ERR_KEY). */
 TSL_API tsl_status tsl_keyset_add(tsl_keyset *set, tsl_key *key, tsl_error *err);
 
-/* Adds every key of a JWKS ({"keys": [...]}) text. A key whose kty we do not support is
- * skipped (RFC 7517 section 5); a malformed one is an error. */
+/* Adds every key of a JWKS ({"keys": [...]}) text, at most TSL_JWKS_MAX_KEYS members in
+ * TSL_JWKS_MAX_BYTES. Skipped (see tsl_keyset_skipped): a key whose kty, crv or alg we
+ * do not support (RFC 7517 section 5), and one not for verifying ("use" other than
+ * "sig", "key_ops" without "verify"); TSL_ERR_KEY when that leaves no key at all. A
+ * malformed key is an error; on any error the set is unchanged. */
 TSL_API tsl_status tsl_keyset_add_jwks(tsl_keyset *set, const char *json, size_t len,
                                        tsl_error *err);
 
-/* Adds the key or keys of a file: PEM, JWK or JWKS (checked as tsl_key_load()). */
+/* Adds the key or keys of a file: PEM, JWK or JWKS (checked as tsl_key_load(), and
+ * as tsl_keyset_add() or tsl_keyset_add_jwks()). */
 TSL_API tsl_status tsl_keyset_load(tsl_keyset *set, const char *path, tsl_error *err);
+
+/* How many JWKS members were skipped so far, and in *why (when not NULL; borrowed,
+ * valid until the set changes) why the first of them was, e.g. "keys[1] (kid \"e\"):
+ * key: its JWK \"use\" is \"enc\", ...". */
+TSL_API size_t tsl_keyset_skipped(const tsl_keyset *set, const char **why);
 
 TSL_API size_t tsl_keyset_count(const tsl_keyset *set);
 

@@ -31,11 +31,20 @@ struct tsl_key {
     tsl_alg jwk_alg;  /* the JWK's "alg": the only algorithm allowed, or UNKNOWN */
     tsl_alg hint_alg; /* the algorithm it was generated for (a default, not a pin) */
     X509 *cert;       /* the certificate it came from, or NULL */
+    unsigned ops;     /* TSLP_OP_*: what the JWK's "use" and "key_ops" allow (both when
+                       * it had neither, or the key is not from a JWK) */
+    char use[24];     /* the JWK's "use" when it is not "sig" (printable, cut), for
+                       * messages; "" otherwise */
 };
+
+#define TSLP_OP_SIGN 1u
+#define TSLP_OP_VERIFY 2u
 
 struct tsl_keyset {
     tsl_key **keys; /* each holds one reference */
     size_t n, cap;
+    size_t skipped;     /* JWKS members not added: unsupported, or not for verifying */
+    char skip_why[160]; /* why the first of them was skipped */
 };
 
 struct tsl_trust {
@@ -75,8 +84,15 @@ void tslp_jwk_wipe(void *value);
 /* Adds a reference and returns key. */
 tsl_key *tslp_key_ref(tsl_key *key);
 
+/* TSL_OK if key may be used for op (TSLP_OP_SIGN or TSLP_OP_VERIFY) by its JWK's "use"
+ * and "key_ops" (RFC 7517 sections 4.2, 4.3); else TSL_ERR_KEY saying which member
+ * forbids it. op 0 asks whether it may be used for signatures at all. */
+tsl_status tslp_key_allows(const tsl_key *key, unsigned op, tsl_error *err);
+
 /* Reads a key file of at most TSLP_KEY_FILE_MAX bytes into a tslp_malloc buffer (NUL
- * added, not counted). *st gets the file's stat. The caller wipes and frees it. */
+ * added, not counted). *st gets the file's stat. The caller wipes and frees it. Opens
+ * without blocking and refuses (TSL_ERR_IO, saying what it is) anything that is not a
+ * regular file: every key, certificate and trust file is read through here. */
 #define TSLP_KEY_FILE_MAX ((size_t)16 << 20)
 struct stat;
 tsl_status tslp_read_key_file(const char *path, char **buf, size_t *len, struct stat *st,

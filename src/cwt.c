@@ -276,8 +276,9 @@ static tsl_status parse_header_map(tsl_token *t, const tslp_cbor_node *m, bool p
                 return tslp_fail(err, TSL_ERR_TYP, k->offset,
                                  "typ (16): must be in the protected header");
             break;
-        case HDR_KID: st = parse_kid(t, v, err); break;
-        case HDR_X5CHAIN: st = parse_x5chain(t, v, err); break;
+        /* Optional parameters: null or undefined mean absent, as for the claims. */
+        case HDR_KID: st = optional(v) ? parse_kid(t, v, err) : TSL_OK; break;
+        case HDR_X5CHAIN: st = optional(v) ? parse_x5chain(t, v, err) : TSL_OK; break;
         default: break;
         }
         if (st != TSL_OK)

@@ -601,6 +601,46 @@ static tsl_status jwk_oct(json_t *obj, tsl_key **out, tsl_error *err)
     return TSL_OK;
 }
 
+/* What "use" and "key_ops" (RFC 7517 sections 4.2, 4.3) allow of TSLP_OP_SIGN and
+ * TSLP_OP_VERIFY; use[] gets a "use" other than "sig", for messages. Both members are
+ * optional; "key_ops" must be an array of distinct strings. */
+static tsl_status jwk_ops(json_t *obj, unsigned *ops, char *use, size_t use_size,
+                          tsl_error *err)
+{
+    *ops = TSLP_OP_SIGN | TSLP_OP_VERIFY;
+    use[0] = '\0';
+    const char *u;
+    tsl_status st = str_member(obj, "use", &u, err);
+    if (st != TSL_OK)
+        return st;
+    if (u != NULL && strcmp(u, "sig") != 0) {
+        *ops = 0;
+        printable(u, use, use_size);
+    }
+    json_t *k = json_object_get(obj, "key_ops");
+    if (k == NULL)
+        return TSL_OK;
+    if (!json_is_array(k))
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0, "jwk: \"key_ops\" is not an array");
+    unsigned listed = 0;
+    for (size_t i = 0; i < json_array_size(k); i++) {
+        json_t *v = json_array_get(k, i);
+        if (!json_is_string(v))
+            return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                             "jwk: \"key_ops\"[%zu] is not a string", i);
+        for (size_t j = 0; j < i; j++)
+            if (json_equal(v, json_array_get(k, j)))
+                return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                                 "jwk: \"key_ops\"[%zu] repeats an operation", i);
+        const char *op = json_string_value(v);
+        listed |= strcmp(op, "sign") == 0 ? TSLP_OP_SIGN
+                  : strcmp(op, "verify") == 0 ? TSLP_OP_VERIFY
+                                              : 0;
+    }
+    *ops &= listed;
+    return TSL_OK;
+}
+
 tsl_status tslp_key_from_jwk_value(const void *value, tsl_key **out, tsl_error *err)
 {
     json_t *obj = (json_t *)(uintptr_t)value; /* jansson's getters take non-const */
@@ -614,6 +654,10 @@ tsl_status tslp_key_from_jwk_value(const void *value, tsl_key **out, tsl_error *
         return st;
     if (kty == NULL)
         return tslp_fail(err, TSL_ERR_MALFORMED, 0, "jwk: \"kty\" is missing");
+    unsigned ops;
+    char use[sizeof ((tsl_key *)NULL)->use];
+    if ((st = jwk_ops(obj, &ops, use, sizeof use, err)) != TSL_OK)
+        return st;
     tsl_alg alg = TSL_ALG_UNKNOWN;
     if (algname != NULL && (alg = tsl_alg_from_name(algname)) == TSL_ALG_UNKNOWN) {
         char pb[32];
@@ -650,6 +694,9 @@ tsl_status tslp_key_from_jwk_value(const void *value, tsl_key **out, tsl_error *
         }
         k->jwk_alg = alg;
     }
+    /* After the "alg" check, which is about the key's type, not its purpose. */
+    k->ops = ops;
+    memcpy(k->use, use, sizeof k->use);
     *out = k;
     return TSL_OK;
 }

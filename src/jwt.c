@@ -158,9 +158,10 @@ tsl_status tslp_jwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
 /* ---------------------------------------------------------------------------------- */
 /* Parsing                                                                              */
 
-/* Decodes one base64url part into a JSON object. */
+/* Decodes one base64url part into a JSON object, within the caller's limits (size and
+ * nesting depth, as the CWT path applies them). */
 static tsl_status part_json(const char *what, const char *p, size_t n, size_t offset,
-                            json_t **out, tsl_error *err)
+                            const tsl_limits *lim, json_t **out, tsl_error *err)
 {
     uint8_t *raw;
     size_t rl;
@@ -172,7 +173,7 @@ static tsl_status part_json(const char *what, const char *p, size_t n, size_t of
         return st;
     }
     void *pv = NULL;
-    st = tslp_json_load((const char *)raw, rl, NULL, &pv, what, err);
+    st = tslp_json_load((const char *)raw, rl, lim, &pv, what, err);
     tslp_free(raw);
     if (st != TSL_OK)
         return st;
@@ -360,11 +361,11 @@ tsl_status tslp_jwt_parse(tsl_token *t, const char *in, size_t len, const tsl_li
                          "Token)");
     size_t hl = (size_t)(d1 - in), pl = (size_t)(d2 - d1 - 1), sl = len - (size_t)(d2 + 1 - in);
     json_t *h = NULL, *c = NULL;
-    tsl_status st = part_json("jwt header", in, hl, 0, &h, err);
+    tsl_status st = part_json("jwt header", in, hl, 0, lim, &h, err);
     if (st == TSL_OK)
         st = parse_header(t, h, err);
     if (st == TSL_OK)
-        st = part_json("jwt payload", d1 + 1, pl, hl + 1, &c, err);
+        st = part_json("jwt payload", d1 + 1, pl, hl + 1, lim, &c, err);
     if (st == TSL_OK)
         st = parse_claims(t, c, lim, err);
     json_decref(h);

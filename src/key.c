@@ -41,7 +41,24 @@ tsl_key *tslp_key_new(void)
     k->refs = 1;
     k->jwk_alg = TSL_ALG_UNKNOWN;
     k->hint_alg = TSL_ALG_UNKNOWN;
+    k->ops = TSLP_OP_SIGN | TSLP_OP_VERIFY;
     return k;
+}
+
+tsl_status tslp_key_allows(const tsl_key *key, unsigned op, tsl_error *err)
+{
+    if (op == 0 ? key->ops != 0 : (key->ops & op) == op)
+        return TSL_OK;
+    if (key->use[0] != '\0')
+        return tslp_fail(err, TSL_ERR_KEY, 0,
+                         "key: its JWK \"use\" is \"%s\", not \"sig\": it is not a "
+                         "signature key",
+                         key->use);
+    if (op == 0)
+        return tslp_fail(err, TSL_ERR_KEY, 0,
+                         "key: its JWK \"key_ops\" lists neither \"sign\" nor \"verify\"");
+    return tslp_fail(err, TSL_ERR_KEY, 0, "key: its JWK \"key_ops\" does not list \"%s\"",
+                     op == TSLP_OP_VERIFY ? "verify" : "sign");
 }
 
 tsl_key *tslp_key_ref(tsl_key *key)
@@ -165,6 +182,11 @@ tsl_status tsl_key_check_alg(const tsl_key *key, tsl_alg alg, tsl_error *err)
     if (name == NULL)
         return tslp_fail(err, TSL_ERR_ALG, 0, "algorithm %d is not one we support",
                          (int)alg);
+    /* A JWK marked for encryption ("use":"enc", or "key_ops" without "sign" or
+     * "verify") is used with no signature algorithm at all. */
+    tsl_status ust = tslp_key_allows(key, 0, err);
+    if (ust != TSL_OK)
+        return ust;
     int ok;
     switch (alg) {
     case TSL_ALG_ES256: ok = key->kty == TSLP_KTY_EC && key->crv == 256; break;
@@ -467,11 +489,18 @@ tsl_status tsl_key_from_pem(const char *pem, size_t len, tsl_key **out, tsl_erro
 struct set_ctx {
     tsl_keyset *set;
     int any_private;
+    size_t added;
 };
 
 static tsl_status add_to_set(void *ctx, tsl_key *key, tsl_error *err)
 {
     struct set_ctx *c = ctx;
+    /* The JWKS bound holds for a PEM bundle too: each key costs a validation. */
+    if (++c->added > TSL_JWKS_MAX_KEYS) {
+        tsl_key_free(key);
+        return tslp_fail(err, TSL_ERR_LIMIT, 0,
+                         "pem: more than TSL_JWKS_MAX_KEYS (%d) keys", TSL_JWKS_MAX_KEYS);
+    }
     c->any_private |= key->is_private;
     tsl_status st = tsl_keyset_add(c->set, key, err);
     tsl_key_free(key);
@@ -481,7 +510,7 @@ static tsl_status add_to_set(void *ctx, tsl_key *key, tsl_error *err)
 tsl_status tslp_keyset_add_pem(tsl_keyset *set, const char *pem, size_t len,
                                int *any_private, tsl_error *err)
 {
-    struct set_ctx c = {set, 0};
+    struct set_ctx c = {set, 0, 0};
     tsl_status st = pem_keys(pem, len, 1, add_to_set, &c, err);
     *any_private = c.any_private;
     return st;
@@ -496,26 +525,56 @@ int tslp_looks_like_json(const char *text, size_t len)
     return i < len && text[i] == '{';
 }
 
+/* What a file that is not a regular file is, for messages. */
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISFIFO(m) ? "a FIFO (named pipe)"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+                         : "not a regular file";
+}
+
 tsl_status tslp_read_key_file(const char *path, char **buf, size_t *len, struct stat *st,
                               tsl_error *err)
 {
-    if (path == NULL || buf == NULL || len == NULL)
+    if (path == NULL || buf == NULL || len == NULL || st == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "key file: NULL argument");
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(errno));
+    /* O_NONBLOCK: open() of a FIFO with no writer blocks forever, and `tsl serve` would
+     * hang in it holding the store lock; a device may block too. The file is checked
+     * to be regular before anything is read, so O_NONBLOCK never changes a read. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        struct stat ls;
+        /* A socket cannot be opened (ENXIO); say what it is rather than "No such
+         * device or address". */
+        if (e == ENXIO && stat(path, &ls) == 0 && !S_ISREG(ls.st_mode))
+            return tslp_fail(err, TSL_ERR_IO, 0, "%s: is %s, not a regular file", path,
+                             file_kind(ls.st_mode));
+        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
+    }
     /* fstat on the open file: the mode checked is the mode of what was read. */
     if (fstat(fd, st) != 0) {
         int e = errno;
         close(fd);
         return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
     }
-    if (S_ISDIR(st->st_mode)) {
+    /* Keys, certificates and trust anchors come from regular files only: a FIFO or a
+     * device could block a reader or feed it without end. */
+    if (!S_ISREG(st->st_mode)) {
         close(fd);
-        return tslp_fail(err, TSL_ERR_IO, 0, "%s: is a directory", path);
+        return tslp_fail(err, TSL_ERR_IO, 0, "%s: is %s, not a regular file", path,
+                         file_kind(st->st_mode));
     }
-    size_t cap = S_ISREG(st->st_mode) && st->st_size > 0 &&
-                         (uint64_t)st->st_size < TSLP_KEY_FILE_MAX
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        int e = errno;
+        close(fd);
+        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
+    }
+    size_t cap = st->st_size > 0 && (uint64_t)st->st_size < TSLP_KEY_FILE_MAX
                      ? (size_t)st->st_size + 1
                      : 4096;
     size_t n = 0;

@@ -172,10 +172,11 @@ tsl_status tslp_statuslist_from_node(const tslp_cbor_node *map, const tsl_limits
         return tslp_fail(err, TSL_ERR_MALFORMED, lst->offset,
                          "lst: empty byte string at offset %zu", lst->offset);
 
-    /* aggregation_uri is optional; a null is read as "absent", which is how a CBOR
-     * producer writing from a nullable field would say it. */
+    /* aggregation_uri is optional; null and undefined are read as "absent", as the CWT
+     * claim reader does: that is how a producer writing from a nullable field says it
+     * (@owf/token-status-list 0.3 writes undefined into every CWT without one). */
     const tslp_cbor_node *uri = tslp_cbor_map_get_text(map, KEY_URI);
-    if (uri != NULL && uri->type == TSLP_CBOR_NULL)
+    if (uri != NULL && (uri->type == TSLP_CBOR_NULL || uri->type == TSLP_CBOR_UNDEFINED))
         uri = NULL;
     if (uri != NULL) {
         if ((s = tslp_cbor_expect(uri, TSLP_CBOR_TEXT, KEY_URI, err)) != TSL_OK)

@@ -464,6 +464,21 @@ py "import json; print(json.load(open('$VEC/sec8_2_status_list_token_jwt.json'))
 ti "$T/spec.jwt" decode --key "$VEC/keys/example_es256_kid12.public.pem" --uri https://example.com/statuslists/1 --index 0 --index 15
 expect_str "decode the spec's 8.2 token" "$(printf '0\t1\n15\t1')"
 
+# Issue 10 item 20: a CWT made by the npm package @owf/token-status-list 0.3
+# (testvectors/owf/make_cwt.cjs), which writes its absent aggregation_uri, exp and ttl as
+# CBOR undefined. It verifies with the key that signed it; the statuses expected are
+# Python's reading of its lst.
+OWF=$VEC/owf/owf_0.3.0_es256.cwt
+want=$(py 'import sys,cbor2,zlib
+d=cbor2.loads(open(sys.argv[1],"rb").read()); c=cbor2.loads(d.value[2])
+assert d.tag==18 and c[65533]["aggregation_uri"] is cbor2.undefined
+r=zlib.decompress(c[65533]["lst"])
+print("\n".join("%d\t%d" % (i, r[i >> 3] >> (i & 7) & 1) for i in range(16)))' "$OWF")
+# shellcheck disable=SC2046
+ti "$OWF" decode --key "$VEC/keys/example_es256_kid12.public.pem" \
+    --uri https://example.com/statuslists/owf $(for i in $(seq 0 15); do echo --index "$i"; done)
+expect_str "decode the @owf/token-status-list CWT" "$want"
+
 # Key files with private material must not be readable by others.
 chmod 644 "$T/k.pem"
 ti "$T/list.json" sign --key "$T/k.pem" --sub "$URI"
@@ -475,5 +490,40 @@ ti "$T/list.json" sign --key "$T/missing.pem" --sub "$URI"
 if [ "$rc" -ne 0 ] && [ -s "$T/err" ]; then ok; else bad "sign with a missing key file: exit $rc"; fi
 ti "$T/rev.txt" sign --key "$T/k.pem" --sub "$URI"
 expect_reject "sign input that is not a StatusList" 'StatusList'
+
+# Issue 10 item 2: a key, certificate or trust file that is a FIFO made each of these
+# block forever in open(). Each must now refuse it at once (exit 2), naming the FIFO.
+# `timeout` turns a regression into a failure (exit 124) instead of a hang.
+mkfifo "$T/fifo"
+# fifo_case NAME ARGS...: tsl ARGS with the list on stdin, within 10 s.
+fifo_case() {
+    _name=$1
+    shift
+    _t0=$(date +%s)
+    timeout 10 "$TSL" "$@" <"$T/list.json" >"$T/out" 2>"$T/err"
+    rc=$?
+    _dt=$(($(date +%s) - _t0))
+    if [ "$rc" -eq 2 ] && [ "$_dt" -le 3 ] && grep -qF "$T/fifo" "$T/err" &&
+        grep -qi 'FIFO' "$T/err"; then
+        ok
+    else
+        bad "$_name: exit $rc after ${_dt} s, expected 2 at once naming the FIFO: $(errline)"
+    fi
+}
+fifo_case "sign --key FIFO" sign --key "$T/fifo" --sub "$URI"
+fifo_case "sign --x5c FIFO" sign --key "$T/k.pem" --x5c "$T/fifo" --sub "$URI"
+fifo_case "decode --key FIFO" decode --key "$T/fifo"
+fifo_case "decode --trust FIFO" decode --trust "$T/fifo"
+fifo_case "verify --key FIFO" verify --key "$T/fifo"
+fifo_case "verify --trust FIFO" verify --trust "$T/fifo"
+fifo_case "verify --cacert FIFO" verify --cacert "$T/fifo"
+fifo_case "list create --key FIFO" list create --db "$T/fifo.db" --uri "$URI/f1" \
+    --bits 1 --size 16 --key "$T/fifo" f1
+fifo_case "list create --x5c FIFO" list create --db "$T/fifo.db" --uri "$URI/f2" \
+    --bits 1 --size 16 --key "$T/k.pem" --x5c "$T/fifo" f2
+# A directory is refused the same way, and says so.
+ti "$T/list.json" sign --key "$T" --sub "$URI"
+if [ "$rc" -eq 2 ] && grep -q 'is a directory' "$T/err"; then ok; else
+    bad "sign --key DIR: exit $rc: $(errline)"; fi
 
 finish

@@ -769,6 +769,61 @@ TT_TEST(cbor_statuslist_accepts)
     tsl_list_free(l);
 }
 
+/* Issue 10 item 20: @owf/token-status-list 0.3 writes "aggregation_uri": undefined
+ * (0xf7) into every StatusList without one; undefined, like null, means absent. Both in
+ * a StatusList document and inside a CWT claim. */
+TT_TEST(cbor_statuslist_undefined_is_absent)
+{
+    /* {"bits": 1, "lst": h'78da...', "aggregation_uri": undefined / null} */
+    static const uint8_t simple[] = {0xf7, 0xf6};
+    for (size_t i = 0; i < sizeof simple; i++) {
+        uint8_t in[64];
+        memcpy(in, SPEC, sizeof SPEC);
+        in[0] = 0xa3;
+        const uint8_t uri[] = {K_URI};
+        memcpy(in + sizeof SPEC, uri, sizeof uri);
+        in[sizeof SPEC + sizeof uri] = simple[i];
+        size_t n = sizeof SPEC + sizeof uri + 1;
+        tsl_list *l = NULL;
+        tsl_error err;
+        tsl_status s = from_cbor(in, n, &l, &err);
+        if (s != TSL_OK) {
+            tt_failf(__FILE__, __LINE__, "aggregation_uri 0x%02x: %s", simple[i], err.msg);
+            return;
+        }
+        TT_EQ_U(tsl_list_size(l), 16);
+        TT_CHECK(tsl_list_aggregation_uri(l) == NULL);
+        size_t rl = 0;
+        const uint8_t *raw = tsl_list_bytes(l, &rl);
+        TT_EQ_U(rl, 2);
+        TT_EQ_MEM(raw, SPEC_RAW, 2);
+        tsl_list_free(l);
+
+        /* The same map as claim 65533 of a CWT payload. */
+        uint8_t wrapped[80];
+        wrapped[0] = 0xa1;
+        wrapped[1] = 0x19;
+        wrapped[2] = 0xff;
+        wrapped[3] = 0xfd;
+        memcpy(wrapped + 4, in, n);
+        tslp_cbor_doc *doc = NULL;
+        TT_OK(parse(wrapped, 4 + n, &doc, &err));
+        tsl_error_clear(&err);
+        s = tslp_statuslist_from_node(tslp_cbor_map_get_int(doc->root, 65533), NULL, &l,
+                                      &err);
+        tslp_cbor_free(doc);
+        TT_OK(s);
+        TT_CHECK(tsl_list_aggregation_uri(l) == NULL);
+        tsl_list_free(l);
+    }
+    /* Any other simple value is still refused. */
+    static const uint8_t bad[] = {0xa3, K_BITS, 0x01, K_LST, 0x41, 0x00, K_URI, 0xf5};
+    tsl_list *l = NULL;
+    tsl_error err;
+    TT_ERR(from_cbor(bad, sizeof bad, &l, &err), TSL_ERR_MALFORMED);
+    TT_CONTAINS(err.msg, "aggregation_uri: ");
+}
+
 /* An inflate failure is reported in the context of lst, at an offset in the document. */
 TT_TEST(cbor_statuslist_inflate_errors)
 {

@@ -13,8 +13,14 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KEYS "/work/shared/spec/testvectors/keys/"
@@ -738,7 +744,7 @@ __attribute__((destructor)) static void rm_tmpdir(void)
     if (tmpdir[0] == '\0')
         return;
     static const char *const names[] = {"priv.pem", "pub.pem", "jwks.json", "priv.jwk",
-                                        "certs.pem"};
+                                        "certs.pem", "fifo",    "sock",      "big.jwks"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char p[256];
         snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
@@ -815,6 +821,113 @@ TT_TEST(key_file_permissions)
     TT_ERR(tsl_key_load(tmp_path("missing.pem"), &k, &err), TSL_ERR_IO);
     TT_CONTAINS(err.msg, "No such file");
     TT_ERR(tsl_key_load(tmpdir, &k, NULL), TSL_ERR_IO);
+}
+
+/* Each loader of key, certificate and trust files, on one path. */
+static tsl_status load_as(int which, const char *path, tsl_error *err)
+{
+    tsl_status st = TSL_ERR_ARG;
+    if (which == 0) {
+        tsl_key *k = NULL;
+        st = tsl_key_load(path, &k, err);
+        tsl_key_free(k);
+    } else if (which == 1) {
+        tsl_keyset *s = NULL;
+        if ((st = tsl_keyset_new(&s, err)) == TSL_OK)
+            st = tsl_keyset_load(s, path, err);
+        tsl_keyset_free(s);
+    } else if (which == 2) {
+        tsl_trust *t = NULL;
+        if ((st = tsl_trust_new(&t, err)) == TSL_OK)
+            st = tsl_trust_load(t, path, err);
+        tsl_trust_free(t);
+    } else {
+        tsl_cert_chain c = {0, NULL, NULL};
+        st = tsl_cert_chain_load(path, &c, err);
+        tsl_cert_chain_free(&c);
+    }
+    return st;
+}
+
+/* Runs load_as() in a child, so that a loader that blocks (as on a FIFO before the fix)
+ * fails the test after 5 s instead of hanging the run. *ms gets the time taken. */
+static tsl_status load_bounded(int which, const char *path, tsl_error *err, long *ms)
+{
+    int fd[2];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tsl_error_clear(err);
+    if (pipe(fd) != 0)
+        return TSL_ERR_IO;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        tsl_error e;
+        tsl_error_clear(&e);
+        e.code = load_as(which, path, &e);
+        ssize_t w = write(fd[1], &e, sizeof e);
+        _exit(w == (ssize_t)sizeof e ? 0 : 1);
+    }
+    close(fd[1]);
+    tsl_status st = TSL_ERR_IO;
+    struct pollfd p = {fd[0], POLLIN, 0};
+    if (pid > 0 && poll(&p, 1, 5000) == 1 && read(fd[0], err, sizeof *err) == sizeof *err)
+        st = err->code;
+    else
+        snprintf(err->msg, sizeof err->msg, "loader %d did not return within 5 s", which);
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    close(fd[0]);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    return st;
+}
+
+/* Issue 10 item 2: a key file that is a FIFO froze the publisher in open(). Every
+ * loader refuses anything that is not a regular file, at once, naming it. */
+TT_TEST(key_files_must_be_regular)
+{
+    const char *fifo = tmp_path("fifo");
+    TT_CHECK(fifo != NULL);
+    char fifo_path[256], sock_path[256];
+    snprintf(fifo_path, sizeof fifo_path, "%s", fifo);
+    unlink(fifo_path);
+    TT_CHECK(mkfifo(fifo_path, 0600) == 0);
+    snprintf(sock_path, sizeof sock_path, "%s", tmp_path("sock"));
+    unlink(sock_path);
+    int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    TT_CHECK(strlen(sock_path) < sizeof sa.sun_path);
+    memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+    TT_CHECK(sfd >= 0 && bind(sfd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    static const char *const loaders[] = {"tsl_key_load", "tsl_keyset_load",
+                                          "tsl_trust_load", "tsl_cert_chain_load"};
+    const struct {
+        const char *path, *says;
+    } cases[] = {{fifo_path, "is a FIFO"},
+                 {sock_path, "is a socket"},
+                 {tmpdir, "is a directory"},
+                 {"/dev/null", "is a character device"}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int w = 0; w < 4; w++) {
+            tsl_error err;
+            long ms = 0;
+            tsl_status st = load_bounded(w, cases[c].path, &err, &ms);
+            if (st != TSL_ERR_IO || strstr(err.msg, cases[c].path) == NULL ||
+                strstr(err.msg, cases[c].says) == NULL || ms > 2000) {
+                tt_failf(__FILE__, __LINE__, "%s(%s): %s in %ld ms: \"%s\", expected %s",
+                         loaders[w], cases[c].path, tsl_strerror(st), ms, err.msg,
+                         cases[c].says);
+                close(sfd);
+                return;
+            }
+        }
+    }
+    close(sfd);
 }
 
 TT_TEST(keyset_kid_matching)
@@ -1373,4 +1486,236 @@ TT_TEST(token_x5c_chains_to_anchor)
         TT_CHECK(verify_token(tok, tl, pki.ca, 0, T0 + YEAR, &err) != TSL_OK);
         tsl_free(tok);
     }
+}
+
+/* ---- JWKS bounds and key purposes (issue 10 item 19) ---- */
+
+/* A public JWK of key with extra members spliced in after the '{' ("" for none).
+ * Free with free(). */
+static char *jwk_with(const tsl_key *key, const char *extra)
+{
+    char *j = NULL;
+    if (tsl_key_to_public_jwk(key, &j, NULL) != TSL_OK)
+        return NULL;
+    size_t n = strlen(j) + strlen(extra) + 2;
+    char *out = malloc(n);
+    if (out != NULL)
+        snprintf(out, n, "{%s%s%s", extra, extra[0] ? "," : "", j + 1);
+    tsl_free(j);
+    return out;
+}
+
+/* {"keys":[...]} with n copies of the key, kids "0".."n-1". Free with free(). */
+static char *jwks_of_n(const tsl_key *key, size_t n)
+{
+    char *one = jwk_with(key, "");
+    if (one == NULL)
+        return NULL;
+    size_t each = strlen(one) + 32, cap = 16 + n * each, len = 0;
+    char *s = malloc(cap);
+    if (s != NULL) {
+        len += (size_t)snprintf(s, cap, "{\"keys\":[");
+        for (size_t i = 0; i < n; i++)
+            len += (size_t)snprintf(s + len, cap - len, "%s{\"kid\":\"%zu\",%s", i ? "," : "",
+                                    i, one + 1);
+        snprintf(s + len, cap - len, "]}");
+    }
+    free(one);
+    return s;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* 10^5 keys in a JWKS cost 7 s and 350 MB. One JWKS now holds at most
+ * TSL_JWKS_MAX_KEYS keys in TSL_JWKS_MAX_BYTES, and more is refused before any key is
+ * parsed, with the bound named; a PEM file of keys has the same key bound. */
+TT_TEST(jwks_size_bounds)
+{
+    tsl_key *k = NULL;
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &k, NULL));
+    char *at = jwks_of_n(k, TSL_JWKS_MAX_KEYS), *over = jwks_of_n(k, TSL_JWKS_MAX_KEYS + 1);
+    TT_CHECK(at != NULL && over != NULL);
+    tsl_keyset *set = NULL;
+    TT_OK(tsl_keyset_new(&set, NULL));
+    TT_OK(tsl_keyset_add_jwks(set, at, strlen(at), NULL));
+    TT_EQ_U(tsl_keyset_count(set), TSL_JWKS_MAX_KEYS);
+
+    tsl_error err;
+    tsl_error_clear(&err);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    TT_ERR(tsl_keyset_add_jwks(set, over, strlen(over), &err), TSL_ERR_LIMIT);
+    long ms = ms_since(&t0);
+    TT_CONTAINS(err.msg, "TSL_JWKS_MAX_KEYS");
+    TT_EQ_U(tsl_keyset_count(set), TSL_JWKS_MAX_KEYS); /* unchanged */
+    if (ms > 2000) { /* generous: the machine may be loaded; parsing takes ~1 ms */
+        tt_failf(__FILE__, __LINE__, "refusing %d keys took %ld ms", TSL_JWKS_MAX_KEYS + 1,
+                 ms);
+        return;
+    }
+    /* The same from a file. */
+    const char *p = tmp_path("big.jwks");
+    TT_CHECK(write_file(p, over, strlen(over), 0644) == 0);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_load(set, p, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "TSL_JWKS_MAX_KEYS");
+
+    /* One key padded past TSL_JWKS_MAX_BYTES: refused before jansson parses it. */
+    size_t big = TSL_JWKS_MAX_BYTES + 1;
+    char *pad = malloc(big + 1);
+    TT_CHECK(pad != NULL);
+    memset(pad, ' ', big);
+    char *one = jwk_with(k, "");
+    TT_CHECK(one != NULL);
+    size_t ol = strlen(one);
+    memcpy(pad, "{\"keys\":[", 9);
+    memcpy(pad + 9, one, ol);
+    memcpy(pad + big - 2, "]}", 2);
+    pad[big] = '\0';
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_add_jwks(set, pad, big, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "TSL_JWKS_MAX_BYTES");
+    TT_CHECK(write_file(p, pad, big, 0644) == 0);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_load(set, p, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "TSL_JWKS_MAX_BYTES");
+    /* Just under the bound is fine. */
+    memcpy(pad + big - 3, "]}", 3);
+    tsl_keyset_free(set);
+    TT_OK(tsl_keyset_new(&set, NULL));
+    TT_OK(tsl_keyset_add_jwks(set, pad, big - 1, NULL));
+    TT_EQ_U(tsl_keyset_count(set), 1);
+    free(pad);
+    free(one);
+
+    /* A PEM file with one key more than the bound. */
+    size_t n1;
+    unsigned char *pub = tt_read_file(vec(KID12_PUB), &n1);
+    char *pems = malloc(n1 * (TSL_JWKS_MAX_KEYS + 1));
+    TT_CHECK(pems != NULL);
+    for (size_t i = 0; i <= TSL_JWKS_MAX_KEYS; i++)
+        memcpy(pems + i * n1, pub, n1);
+    TT_CHECK(write_file(p, pems, n1 * (TSL_JWKS_MAX_KEYS + 1), 0644) == 0);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_load(set, p, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "TSL_JWKS_MAX_KEYS");
+    TT_EQ_U(tsl_keyset_count(set), 1);
+    TT_CHECK(write_file(p, pems, n1 * TSL_JWKS_MAX_KEYS, 0644) == 0);
+    TT_OK(tsl_keyset_load(set, p, NULL));
+    TT_EQ_U(tsl_keyset_count(set), 1 + TSL_JWKS_MAX_KEYS);
+    free(pems);
+    free(pub);
+    free(at);
+    free(over);
+    tsl_keyset_free(set);
+    tsl_key_free(k);
+}
+
+/* JWKs with "use":"enc" or "key_ops" without "verify" were used for verification.
+ * Given alone they are refused with a message; in a JWKS they are skipped, and the
+ * reason is kept; a JWKS of nothing else is refused. */
+TT_TEST(jwk_use_and_key_ops)
+{
+    tsl_key *k = NULL;
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &k, NULL));
+    char *enc = jwk_with(k, "\"kid\":\"e\",\"use\":\"enc\"");
+    char *sig = jwk_with(k, "\"kid\":\"s\",\"use\":\"sig\"");
+    char *osign = jwk_with(k, "\"kid\":\"o\",\"key_ops\":[\"sign\"]");
+    char *over = jwk_with(k, "\"kid\":\"v\",\"key_ops\":[\"verify\",\"sign\"]");
+    char *oenc = jwk_with(k, "\"key_ops\":[\"encrypt\",\"wrapKey\"]");
+    TT_CHECK(enc && sig && osign && over && oenc);
+    tsl_keyset *set = NULL;
+    TT_OK(tsl_keyset_new(&set, NULL));
+    tsl_error err;
+
+    /* Alone: parsed (a JWK may be read), but never added to a keyset. */
+    tsl_key *e = NULL;
+    TT_OK(tsl_key_from_jwk(enc, strlen(enc), &e, NULL));
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_add(set, e, &err), TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, "\"use\" is \"enc\"");
+    tsl_error_clear(&err);
+    TT_ERR(tsl_key_check_alg(e, TSL_ALG_ES256, &err), TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, "not a signature key");
+    tsl_key_free(e);
+    TT_OK(tsl_key_from_jwk(osign, strlen(osign), &e, NULL));
+    TT_OK(tsl_key_check_alg(e, TSL_ALG_ES256, NULL)); /* it may sign */
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_add(set, e, &err), TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, "\"key_ops\" does not list \"verify\"");
+    tsl_key_free(e);
+    TT_OK(tsl_key_from_jwk(oenc, strlen(oenc), &e, NULL));
+    tsl_error_clear(&err);
+    TT_ERR(tsl_key_check_alg(e, TSL_ALG_ES256, &err), TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, "neither \"sign\" nor \"verify\"");
+    tsl_key_free(e);
+    TT_EQ_U(tsl_keyset_count(set), 0);
+    /* "use":"sig" and "key_ops" with "verify" are fine. */
+    TT_OK(tsl_key_from_jwk(sig, strlen(sig), &e, NULL));
+    TT_OK(tsl_keyset_add(set, e, NULL));
+    tsl_key_free(e);
+    TT_OK(tsl_key_from_jwk(over, strlen(over), &e, NULL));
+    TT_OK(tsl_keyset_add(set, e, NULL));
+    tsl_key_free(e);
+    TT_EQ_U(tsl_keyset_count(set), 2);
+    tsl_keyset_free(set);
+
+    /* A JWK file given as the key is refused, naming the file and why. */
+    const char *p = tmp_path("jwks.json");
+    TT_CHECK(write_file(p, enc, strlen(enc), 0644) == 0);
+    TT_OK(tsl_keyset_new(&set, NULL));
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_load(set, p, &err), TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, p);
+    TT_CONTAINS(err.msg, "\"use\" is \"enc\"");
+
+    /* In a JWKS: skipped, with the reason kept. */
+    size_t n = strlen(enc) + strlen(sig) + strlen(osign) + strlen(over) + 32;
+    char *jwks = malloc(n);
+    snprintf(jwks, n, "{\"keys\":[%s,%s,%s,%s]}", enc, sig, osign, over);
+    TT_OK(tsl_keyset_add_jwks(set, jwks, strlen(jwks), NULL));
+    TT_EQ_U(tsl_keyset_count(set), 2);
+    const char *why = NULL;
+    TT_EQ_U(tsl_keyset_skipped(set, &why), 2);
+    TT_CONTAINS(why, "keys[0] (kid \"e\")");
+    TT_CONTAINS(why, "\"use\" is \"enc\"");
+    size_t cur = 0;
+    TT_CHECK(tslp_keyset_next(set, "e", TSL_ALG_ES256, &cur) == NULL);
+    cur = 0;
+    TT_CHECK(tslp_keyset_next(set, "o", TSL_ALG_ES256, &cur) == NULL);
+    cur = 0;
+    TT_CHECK(tslp_keyset_next(set, "v", TSL_ALG_ES256, &cur) != NULL);
+    /* A JWKS with only such keys: refused, the set unchanged. */
+    snprintf(jwks, n, "{\"keys\":[%s,%s]}", enc, osign);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_keyset_add_jwks(set, jwks, strlen(jwks), &err), TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, "no key for verifying signatures: keys[0]");
+    TT_CONTAINS(err.msg, "\"enc\"");
+    TT_EQ_U(tsl_keyset_count(set), 2);
+    TT_EQ_U(tsl_keyset_skipped(set, NULL), 2);
+    free(jwks);
+    tsl_keyset_free(set);
+
+    /* Malformed "use" and "key_ops" are errors, not skips. */
+    static const char *const bad[] = {"\"use\":5", "\"key_ops\":\"verify\"",
+                                      "\"key_ops\":[1]", "\"key_ops\":[\"verify\",\"verify\"]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *j = jwk_with(k, bad[i]);
+        tsl_key *x = NULL;
+        tsl_error_clear(&err);
+        TT_ERR(tsl_key_from_jwk(j, strlen(j), &x, &err), TSL_ERR_MALFORMED);
+        TT_CHECK(strstr(err.msg, "use") != NULL || strstr(err.msg, "key_ops") != NULL);
+        free(j);
+    }
+    free(enc);
+    free(sig);
+    free(osign);
+    free(over);
+    free(oenc);
+    tsl_key_free(k);
 }

@@ -479,3 +479,277 @@ TT_TEST(token_to_json)
     tsl_key_free(k);
     tsl_list_free(l);
 }
+
+/* header.payload.AA with both parts base64url-encoded from JSON text; free with free(). */
+static char *jwt_of(const char *header, const char *payload)
+{
+    char *h = NULL, *p = NULL;
+    if (tsl_b64url_encode((const uint8_t *)header, strlen(header), &h, NULL, NULL) != TSL_OK ||
+        tsl_b64url_encode((const uint8_t *)payload, strlen(payload), &p, NULL, NULL) != TSL_OK) {
+        tsl_free(h);
+        return NULL;
+    }
+    size_t n = strlen(h) + strlen(p) + 5;
+    char *t = malloc(n);
+    if (t != NULL)
+        snprintf(t, n, "%s.%s.AA", h, p);
+    tsl_free(h);
+    tsl_free(p);
+    return t;
+}
+
+/* Issue 10 item 19: JWT parsing ignored the caller's tsl_limits, so a claim nested 9
+ * deep passed with max_depth 3 (the CWT path refused it). */
+TT_TEST(token_jwt_honours_max_depth)
+{
+    static const char hdr[] = "{\"alg\":\"ES256\",\"typ\":\"statuslist+jwt\"}";
+    char *deep = jwt_of(hdr, "{\"sub\":\"https://x/1\",\"iat\":1,"
+                             "\"status_list\":{\"bits\":1,\"lst\":\"eNrbuRgAAhcBXQ\"},"
+                             "\"x\":[[[[[[[[[0]]]]]]]]]}");
+    char *flat = jwt_of(hdr, "{\"sub\":\"https://x/1\",\"iat\":1,"
+                             "\"status_list\":{\"bits\":1,\"lst\":\"eNrbuRgAAhcBXQ\"}}");
+    char *deep_hdr = jwt_of("{\"alg\":\"ES256\",\"typ\":\"statuslist+jwt\",\"h\":[[[[1]]]]}",
+                            "{\"sub\":\"https://x/1\",\"iat\":1,"
+                            "\"status_list\":{\"bits\":1,\"lst\":\"eNrbuRgAAhcBXQ\"}}");
+    TT_CHECK(deep != NULL && flat != NULL && deep_hdr != NULL);
+    tsl_limits lim;
+    tsl_limits_default(&lim);
+    lim.max_depth = 3;
+    tsl_token *t = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_token_parse((const uint8_t *)deep, strlen(deep), &lim, &t, &err), TSL_ERR_LIMIT);
+    TT_CHECK(t == NULL);
+    TT_CONTAINS(err.msg, "jwt payload: nested deeper than 3 levels");
+    tsl_error_clear(&err);
+    TT_ERR(tsl_token_parse((const uint8_t *)deep_hdr, strlen(deep_hdr), &lim, &t, &err),
+           TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "jwt header: nested deeper than 3 levels");
+    /* Within the limit, and the same deep token under the default limit of 16. */
+    TT_OK(tsl_token_parse((const uint8_t *)flat, strlen(flat), &lim, &t, NULL));
+    tsl_token_free(t);
+    TT_OK(tsl_token_parse((const uint8_t *)deep, strlen(deep), NULL, &t, NULL));
+    tsl_token_free(t);
+    /* max_input too: the payload alone is larger than a 64-byte limit. */
+    lim.max_depth = 0;
+    lim.max_input = 64;
+    tsl_error_clear(&err);
+    tsl_status st = tsl_token_parse((const uint8_t *)flat, strlen(flat), &lim, &t, &err);
+    TT_EQ_U(st, TSL_ERR_LIMIT);
+    free(deep);
+    free(flat);
+    free(deep_hdr);
+}
+
+/* Issue 10 item 19: a JWK marked "use":"enc", or with "key_ops" lacking "verify", was
+ * used to verify Status List Tokens. In a JWKS it is now skipped, so a token signed by
+ * that key finds no key; the same key marked "use":"sig" verifies it. */
+TT_TEST(token_jwks_key_purpose)
+{
+    tsl_list *l = pattern_list(1, 16);
+    tsl_key *k = NULL, *other = NULL;
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &k, NULL));
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &other, NULL));
+    TT_OK(tsl_key_set_kid(k, "k1", NULL));
+    TT_OK(tsl_key_set_kid(other, "k2", NULL));
+    tsl_token_params p;
+    memset(&p, 0, sizeof p);
+    p.sub = "https://x/1";
+    uint8_t *tok = NULL;
+    size_t tl = 0;
+    TT_OK(tsl_token_sign(l, &p, k, &tok, &tl, NULL));
+    tsl_token *t = NULL;
+    TT_OK(tsl_token_parse(tok, tl, NULL, &t, NULL));
+    char *kj = NULL, *oj = NULL;
+    TT_OK(tsl_key_to_public_jwk(k, &kj, NULL));
+    TT_OK(tsl_key_to_public_jwk(other, &oj, NULL));
+    static const char *const marks[] = {"\"use\":\"enc\"", "\"key_ops\":[\"sign\"]",
+                                        "\"use\":\"sig\"", "\"key_ops\":[\"verify\"]"};
+    for (size_t i = 0; i < 4; i++) {
+        char jwks[1024];
+        snprintf(jwks, sizeof jwks, "{\"keys\":[{%s,%s,%s]}", marks[i], kj + 1, oj);
+        tsl_keyset *ks = NULL;
+        TT_OK(tsl_keyset_new(&ks, NULL));
+        TT_OK(tsl_keyset_add_jwks(ks, jwks, strlen(jwks), NULL));
+        tsl_verify_opts o;
+        memset(&o, 0, sizeof o);
+        o.keys = ks;
+        tsl_error err;
+        tsl_error_clear(&err);
+        tsl_status st = tsl_token_verify(t, &o, &err);
+        tsl_keyset_free(ks);
+        if (i < 2 && st != TSL_ERR_KEY) {
+            tt_failf(__FILE__, __LINE__, "%s: verify -> %s, expected no key", marks[i],
+                     tsl_strerror(st));
+            return;
+        }
+        if (i >= 2 && st != TSL_OK) {
+            tt_failf(__FILE__, __LINE__, "%s: verify -> %s: %s", marks[i], tsl_strerror(st),
+                     err.msg);
+            return;
+        }
+    }
+    tsl_free(kj);
+    tsl_free(oj);
+    tsl_token_free(t);
+    tsl_free(tok);
+    tsl_key_free(k);
+    tsl_key_free(other);
+    tsl_list_free(l);
+}
+
+/* Issue 10 item 20: a CWT made by the npm package @owf/token-status-list 0.3 (see
+ * testvectors/owf/make_cwt.cjs) writes exp, ttl and aggregation_uri as undefined
+ * (0xf7) when absent; tsl refused every such token. It verifies with the key that
+ * signed it (the spec's kid-12 key) and reads the spec's section 4.1 statuses. */
+TT_TEST(token_owf_npm_cwt)
+{
+    size_t n;
+    unsigned char *b = tt_read_file(VEC "owf/owf_0.3.0_es256.cwt", &n);
+    tsl_token *t = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status st = tsl_token_parse(b, n, NULL, &t, &err);
+    free(b);
+    if (st != TSL_OK) {
+        tt_failf(__FILE__, __LINE__, "parse: %s", err.msg);
+        return;
+    }
+    TT_EQ_U(tsl_token_format(t), TSL_FORMAT_CWT);
+    TT_EQ_STR(tsl_token_sub(t), "https://example.com/statuslists/owf");
+    TT_EQ_U(tsl_token_iat(t), 1750000000);
+    int64_t v;
+    TT_CHECK(!tsl_token_exp(t, &v));
+    TT_CHECK(!tsl_token_ttl(t, &v));
+    TT_CHECK(tsl_list_aggregation_uri(tsl_token_list(t)) == NULL);
+    tsl_keyset *ks = example_keyset();
+    TT_CHECK(ks != NULL);
+    tsl_verify_opts o;
+    memset(&o, 0, sizeof o);
+    o.keys = ks;
+    o.sub = "https://example.com/statuslists/owf";
+    tsl_error_clear(&err);
+    st = tsl_token_verify(t, &o, &err);
+    tsl_keyset_free(ks);
+    if (st != TSL_OK) {
+        tsl_token_free(t);
+        tt_failf(__FILE__, __LINE__, "verify: %s", err.msg);
+        return;
+    }
+    static const unsigned want[16] = {1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1};
+    TT_EQ_U(tsl_list_size(tsl_token_list(t)), 16);
+    for (uint64_t i = 0; i < 16; i++) {
+        unsigned s = 9;
+        TT_OK(tsl_list_get(tsl_token_list(t), i, &s));
+        TT_EQ_U(s, want[i]);
+    }
+    tsl_token_free(t);
+}
+
+/* A COSE_Sign1 CWT (its signature is zeros: parsing does not check it) whose
+ * unprotected header is {4: kid} (kid: its encoded value, NULL for h'6b31') and `un`
+ * more entries `uh`, and whose claims are {2: "s", 6: 1, 65533: StatusList} and `cn`
+ * more entries `cl`. Returns the length. */
+static size_t cwt_with(uint8_t *out, const uint8_t *kid, unsigned un, const uint8_t *uh,
+                       size_t uhl, unsigned cn, const uint8_t *cl, size_t cll)
+{
+    static const uint8_t prot[] = {0x58, 0x20, 0xa2, 0x01, 0x26, 0x10, 0x78, 0x1a, 'a', 'p',
+                                   'p',  'l',  'i',  'c',  'a',  't',  'i',  'o',  'n',  '/',
+                                   's',  't',  'a',  't',  'u',  's',  'l',  'i',  's',  't',
+                                   '+',  'c',  'w',  't'};
+    static const uint8_t claims[] = {0x02, 0x61, 's',  0x06, 0x01, 0x19, 0xff, 0xfd, 0xa2,
+                                     0x64, 'b',  'i',  't',  's',  0x01, 0x63, 'l',  's',
+                                     't',  0x4a, 0x78, 0xda, 0xdb, 0xb9, 0x18, 0x00, 0x02,
+                                     0x17, 0x01, 0x5d};
+    size_t n = 0;
+    out[n++] = 0xd2;
+    out[n++] = 0x84;
+    memcpy(out + n, prot, sizeof prot);
+    n += sizeof prot;
+    out[n++] = (uint8_t)(0xa1 + un);
+    out[n++] = 0x04;
+    if (kid != NULL) {
+        out[n++] = *kid;
+    } else {
+        out[n++] = 0x42;
+        out[n++] = 'k';
+        out[n++] = '1';
+    }
+    if (uhl > 0)
+        memcpy(out + n, uh, uhl);
+    n += uhl;
+    size_t pl = 1 + sizeof claims + cll;
+    out[n++] = 0x58;
+    out[n++] = (uint8_t)pl;
+    out[n++] = (uint8_t)(0xa3 + cn);
+    memcpy(out + n, claims, sizeof claims);
+    n += sizeof claims;
+    if (cll > 0)
+        memcpy(out + n, cl, cll);
+    n += cll;
+    out[n++] = 0x58;
+    out[n++] = 0x40;
+    memset(out + n, 0, 64);
+    return n + 64;
+}
+
+/* Every optional member of a CWT Status List Token may be undefined or null, read as
+ * absent: the claims exp (4), ttl (65534) and iss (1), and the header parameters kid (4)
+ * and x5chain (33). Other types are still refused. */
+TT_TEST(token_cwt_undefined_members_absent)
+{
+    static const uint8_t simple[] = {0xf7, 0xf6};
+    for (size_t i = 0; i < sizeof simple; i++) {
+        uint8_t u = simple[i], buf[256];
+        const uint8_t exp_ttl_iss[] = {0x04, u, 0x19, 0xff, 0xfe, u, 0x01, u};
+        size_t n = cwt_with(buf, NULL, 0, NULL, 0, 3, exp_ttl_iss, sizeof exp_ttl_iss);
+        tsl_token *t = NULL;
+        tsl_error err;
+        tsl_error_clear(&err);
+        tsl_status st = tsl_token_parse(buf, n, NULL, &t, &err);
+        if (st != TSL_OK) {
+            tt_failf(__FILE__, __LINE__, "claims 0x%02x: %s", u, err.msg);
+            return;
+        }
+        int64_t v;
+        TT_CHECK(!tsl_token_exp(t, &v) && !tsl_token_ttl(t, &v) && tsl_token_iss(t) == NULL);
+        tsl_token_free(t);
+
+        /* x5chain undefined in the unprotected header. */
+        const uint8_t x5[] = {0x18, 0x21, u};
+        n = cwt_with(buf, NULL, 1, x5, sizeof x5, 0, NULL, 0);
+        tsl_error_clear(&err);
+        st = tsl_token_parse(buf, n, NULL, &t, &err);
+        if (st != TSL_OK) {
+            tt_failf(__FILE__, __LINE__, "x5chain 0x%02x: %s", u, err.msg);
+            return;
+        }
+        size_t kl = 0;
+        TT_CHECK(tsl_token_kid(t, &kl) != NULL && kl == 2);
+        tsl_token_free(t);
+
+        /* kid undefined: the token has no kid. */
+        n = cwt_with(buf, &u, 0, NULL, 0, 0, NULL, 0);
+        tsl_error_clear(&err);
+        st = tsl_token_parse(buf, n, NULL, &t, &err);
+        if (st != TSL_OK) {
+            tt_failf(__FILE__, __LINE__, "kid 0x%02x: %s", u, err.msg);
+            return;
+        }
+        TT_CHECK(tsl_token_kid(t, &kl) == NULL);
+        tsl_token_free(t);
+    }
+    /* Still refused: an x5chain that is true, a kid that is false, an exp that is a
+     * string. */
+    uint8_t buf[256];
+    const uint8_t x5[] = {0x18, 0x21, 0xf5};
+    size_t n = cwt_with(buf, NULL, 1, x5, sizeof x5, 0, NULL, 0);
+    tsl_token *t = NULL;
+    TT_ERR(tsl_token_parse(buf, n, NULL, &t, NULL), TSL_ERR_MALFORMED);
+    const uint8_t no = 0xf4;
+    n = cwt_with(buf, &no, 0, NULL, 0, 0, NULL, 0);
+    TT_ERR(tsl_token_parse(buf, n, NULL, &t, NULL), TSL_ERR_MALFORMED);
+    const uint8_t exp[] = {0x04, 0x61, '1'};
+    n = cwt_with(buf, NULL, 0, NULL, 0, 1, exp, sizeof exp);
+    TT_ERR(tsl_token_parse(buf, n, NULL, &t, NULL), TSL_ERR_CLAIM);
+}

@@ -35,6 +35,11 @@ int cli_read_all(const char *cmd, const char *path, size_t max, unsigned char **
 /* Opens path for reading ("-" or NULL is stdin); prints the error and returns NULL. */
 FILE *cli_open(const char *cmd, const char *path);
 
+/* EXIT_OK if path is a readable regular file; else prints "OPT PATH: ..." saying what it
+ * is (a FIFO, a directory) and returns EXIT_USAGE. Opens without blocking: for files
+ * handed to another library (curl's CA file) that would block on a FIFO. */
+int cli_regular_file(const char *cmd, const char *opt, const char *path);
+
 /* A bounded line reader over a FILE. */
 typedef struct {
     FILE *f;

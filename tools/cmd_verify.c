@@ -269,11 +269,9 @@ int cmd_verify(int argc, char **argv)
             break;
         case 'H': vo.allow_http = 1; break;
         case 'C':
-            /* Checked here so that a typo is a usage error, not a failed fetch (3). */
-            if (access(optarg, R_OK) != 0) {
-                cli_err("verify", "--cacert %s: %s", optarg, strerror(errno));
-                rc = EXIT_USAGE;
-            }
+            /* Checked here so that a typo is a usage error, not a failed fetch (3),
+             * and a FIFO is refused before curl blocks opening it. */
+            rc = cli_regular_file("verify", "--cacert", optarg);
             vo.ca_file = optarg;
             break;
         case 'j': json = true; break;

@@ -3,9 +3,12 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void cli_err(const char *cmd, const char *fmt, ...)
 {
@@ -52,6 +55,34 @@ FILE *cli_open(const char *cmd, const char *path)
     if (f == NULL)
         cli_err(cmd, "%s: %s", path, strerror(errno));
     return f;
+}
+
+int cli_regular_file(const char *cmd, const char *opt, const char *path)
+{
+    /* O_NONBLOCK: opening a FIFO without a writer would block forever. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 && (errno != ENXIO || stat(path, &st) != 0)) {
+        cli_err(cmd, "%s %s: %s", opt, path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (fd >= 0 && fstat(fd, &st) != 0) {
+        cli_err(cmd, "%s %s: %s", opt, path, strerror(errno));
+        close(fd);
+        return EXIT_USAGE;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (S_ISREG(st.st_mode))
+        return EXIT_OK;
+    cli_err(cmd, "%s %s: is %s, not a regular file", opt, path,
+            S_ISDIR(st.st_mode)    ? "a directory"
+            : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+            : S_ISSOCK(st.st_mode) ? "a socket"
+            : S_ISCHR(st.st_mode)  ? "a character device"
+            : S_ISBLK(st.st_mode)  ? "a block device"
+                                   : "of another kind");
+    return EXIT_USAGE;
 }
 
 int cli_read_all(const char *cmd, const char *path, size_t max, unsigned char **buf,
