@@ -206,6 +206,11 @@ tsl_status tslp_sign(const tsl_key *key, tsl_alg alg, const uint8_t *msg, size_t
         return st;
     if (!key->is_private)
         return tslp_fail(err, TSL_ERR_KEY, 0, "sign: a public key cannot sign");
+    /* A JWK whose key_ops leave out "sign" was meant for verification only (RFC 7517
+     * section 4.3): honour that here, where every signature is made. */
+    st = tslp_key_allows(key, TSLP_OP_SIGN, err);
+    if (st != TSL_OK)
+        return st;
     const char *name = tsl_alg_name(alg);
     if (msg == NULL)
         msg = (const uint8_t *)"";

@@ -1655,6 +1655,18 @@ TT_TEST(jwk_use_and_key_ops)
     TT_CONTAINS(err.msg, "neither \"sign\" nor \"verify\"");
     tsl_key_free(e);
     TT_EQ_U(tsl_keyset_count(set), 0);
+    /* A secret whose key_ops list only "verify" verifies but never signs. */
+    const char *vonly = "{\"kty\":\"oct\",\"k\":\"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYnl0ZXMh\","
+                        "\"key_ops\":[\"verify\"]}";
+    TT_OK(tsl_key_from_jwk(vonly, strlen(vonly), &e, NULL));
+    uint8_t *vsig = NULL;
+    size_t vlen = 0;
+    tsl_error_clear(&err);
+    TT_ERR(tslp_sign(e, TSL_ALG_HS256, (const uint8_t *)"m", 1, &vsig, &vlen, &err),
+           TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, "does not list \"sign\"");
+    TT_CHECK(vsig == NULL);
+    tsl_key_free(e);
     /* "use":"sig" and "key_ops" with "verify" are fine. */
     TT_OK(tsl_key_from_jwk(sig, strlen(sig), &e, NULL));
     TT_OK(tsl_keyset_add(set, e, NULL));
