@@ -471,14 +471,16 @@ typedef struct {
     uint32_t algs;           /* allow-list of TSL_ALG_BIT()s; 0: TSL_ALGS_SIGNATURE */
     const char *sub;         /* expected sub (the Referenced Token's uri); NULL: any */
     int64_t now;             /* 0: the current time */
-    int64_t max_skew;        /* seconds iat may lie ahead of now; < 0: 0; default 0 */
+    int64_t max_skew;        /* seconds of clock skew for exp, nbf and iat (at most a
+                              * year is honoured); < 0: 0; default 0 */
     int require_eku;         /* the x5c leaf must carry eku_oid */
     const char *eku_oid;     /* NULL: TSL_EKU_STATUS_SIGNING_DEFAULT */
 } tsl_verify_opts;
 
 /* Verifies a parsed token: alg in the allow-list (TSL_ERR_ALG), a key (TSL_ERR_KEY,
- * TSL_ERR_TRUST), the signature or MAC (TSL_ERR_SIGNATURE), exp not passed and iat not
- * ahead of now + max_skew (TSL_ERR_EXPIRED), sub equal to o->sub (TSL_ERR_CLAIM).
+ * TSL_ERR_TRUST), the signature or MAC (TSL_ERR_SIGNATURE), exp not passed, nbf (when
+ * present) and iat not ahead of now, each with max_skew (TSL_ERR_EXPIRED), sub equal
+ * to o->sub (TSL_ERR_CLAIM).
  * Every failure names its reason. */
 TSL_API tsl_status tsl_token_verify(const tsl_token *t, const tsl_verify_opts *o,
                                     tsl_error *err);
