@@ -17,7 +17,7 @@
 #include <time.h>
 
 /* Bounds on what a Referenced Token may carry. */
-#define REF_MAX_URI 4096 /* bytes of status_list.uri */
+#define REF_MAX_URI TSL_MAX_URI /* bytes of status_list.uri (tsl_check_result holds it) */
 
 struct tsl_ref {
     tsl_ref_kind kind;
