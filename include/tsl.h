@@ -494,14 +494,16 @@ typedef struct {
     uint32_t algs;           /* allow-list of TSL_ALG_BIT()s; 0: TSL_ALGS_SIGNATURE */
     const char *sub;         /* expected sub (the Referenced Token's uri); NULL: any */
     int64_t now;             /* 0: the current time */
-    int64_t max_skew;        /* seconds iat may lie ahead of now; < 0: 0; default 0 */
+    int64_t max_skew;        /* seconds of clock skew for exp, nbf and iat (at most a
+                              * year is honoured); < 0: 0; default 0 */
     int require_eku;         /* the x5c leaf must carry eku_oid */
     const char *eku_oid;     /* NULL: TSL_EKU_STATUS_SIGNING_DEFAULT */
 } tsl_verify_opts;
 
 /* Verifies a parsed token: alg in the allow-list (TSL_ERR_ALG), a key (TSL_ERR_KEY,
- * TSL_ERR_TRUST), the signature or MAC (TSL_ERR_SIGNATURE), exp not passed and iat not
- * ahead of now + max_skew (TSL_ERR_EXPIRED), sub equal to o->sub (TSL_ERR_CLAIM).
+ * TSL_ERR_TRUST), the signature or MAC (TSL_ERR_SIGNATURE), exp not passed, nbf (when
+ * present) and iat not ahead of now, each with max_skew (TSL_ERR_EXPIRED), sub equal
+ * to o->sub (TSL_ERR_CLAIM).
  * Every failure names its reason. */
 TSL_API tsl_status tsl_token_verify(const tsl_token *t, const tsl_verify_opts *o,
                                     tsl_error *err);
@@ -757,8 +759,11 @@ typedef struct {
     int require_eku;         /* Status List Token x5c leaf must carry eku_oid */
     const char *eku_oid;     /* NULL: TSL_EKU_STATUS_SIGNING_DEFAULT */
     int64_t max_skew;        /* seconds, for exp/nbf/iat of both tokens */
-    int64_t min_cache, max_cache; /* bounds on how long a list token is cached, seconds:
-                                   * ttl (or exp) clamped to them; 0: 60 and 86400 */
+    /* How long a list token is cached, in seconds: its ttl (without ttl, until exp), cut
+     * to max_cache (0: 86400) and never past exp. min_cache (default 0: none) is a
+     * floor that keeps a token past a shorter ttl: a revocation published meanwhile
+     * then goes unseen for up to min_cache seconds. */
+    int64_t min_cache, max_cache;
     size_t max_body;         /* largest response accepted; 0: 16 MiB */
     long timeout_ms;         /* total fetch time; 0: 10000 */
     int max_redirects;       /* 0: 5; < 0: none */
@@ -767,8 +772,13 @@ typedef struct {
                               * certificates instead of the system's; NULL: the system's */
     tsl_fetch_fn fetch;      /* NULL: the built-in libcurl client */
     void *fetch_ctx;
-    const char *cache_dir;   /* NULL: memory only; else also files in this directory */
-    tsl_limits limits;       /* zeroes: defaults */
+    const char *cache_dir;   /* NULL: memory only; else also files in this directory,
+                              * created 0700 if missing. tsl_verifier_new() fails with
+                              * TSL_ERR_IO if it is not a directory, a symbolic link, not
+                              * owned by the current user or root, or writable by group
+                              * or others without the sticky bit */
+    tsl_limits limits;       /* zeroes: defaults; limits.max_inflated admits lists over
+                              * the 64 MiB default (up to TSL_MAX_INFLATED_CEILING) */
     int require_kb;          /* key binding for every check: as in tsl_ref_opts */
     const char *kb_aud;      /* the verifier's own identifier, for KB-JWT aud */
     int64_t kb_max_age;
@@ -783,10 +793,13 @@ TSL_API void tsl_verifier_free(tsl_verifier *v);
 TSL_API tsl_status tsl_verifier_add_list_token(tsl_verifier *v, const uint8_t *tok,
                                                size_t len, tsl_error *err);
 
+/* The longest status_list uri a Referenced Token may carry, in bytes. */
+#define TSL_MAX_URI 4096
+
 /* The outcome of a check, step by step. */
 typedef struct {
     tsl_ref_kind kind;       /* the Referenced Token's form */
-    char uri[512];           /* its status_list uri (cut at 511 bytes) */
+    char uri[TSL_MAX_URI + 1]; /* its status_list uri, whole */
     uint64_t idx;
     unsigned value;          /* the status value, when determined */
     int determined;          /* 1 when value holds the status */

@@ -26,6 +26,7 @@
 #define CLAIM_ISS 1
 #define CLAIM_SUB 2
 #define CLAIM_EXP 4
+#define CLAIM_NBF 5
 #define CLAIM_IAT 6
 #define CLAIM_STATUS_LIST 65533
 #define CLAIM_TTL 65534
@@ -358,6 +359,12 @@ static tsl_status parse_claims(tsl_token *t, const tslp_cbor_node *c, const tsl_
         if ((st = numeric_date(exp, "exp (4)", &t->exp, err)) != TSL_OK)
             return st;
         t->has_exp = true;
+    }
+    const tslp_cbor_node *nbf = optional(tslp_cbor_map_get_int(c, CLAIM_NBF));
+    if (nbf != NULL) {
+        if ((st = numeric_date(nbf, "nbf (5)", &t->nbf, err)) != TSL_OK)
+            return st;
+        t->has_nbf = true;
     }
     const tslp_cbor_node *ttl = optional(tslp_cbor_map_get_int(c, CLAIM_TTL));
     if (ttl != NULL) {

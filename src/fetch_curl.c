@@ -33,7 +33,29 @@ typedef struct {
     size_t len, cap, max;
     int over;  /* the body went past max */
     int nomem;
+    size_t hdr_len;  /* bytes of response headers received in this hop */
+    int hdr_over;    /* they went past TSLP_FETCH_MAX_HEADERS */
+    int hdr_done;    /* the blank line that ends a header block was seen */
 } sink;
+
+/* Counts the response headers of a hop and stops the transfer once they pass
+ * TSLP_FETCH_MAX_HEADERS: libcurl itself only bounds each line (and then fails with
+ * a bare "Out of memory"), not their sum. */
+static size_t header_cb(char *p, size_t size, size_t n, void *ud)
+{
+    sink *s = ud;
+    size_t add = size * n;
+    if (add > TSLP_FETCH_MAX_HEADERS - s->hdr_len) {
+        s->hdr_over = 1;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    s->hdr_len += add;
+    if (add >= 5 && memcmp(p, "HTTP/", 5) == 0)
+        s->hdr_done = 0; /* a new status line: 1xx, or the next response */
+    else if ((add == 2 && p[0] == '\r' && p[1] == '\n') || (add == 1 && p[0] == '\n'))
+        s->hdr_done = 1;
+    return add;
+}
 
 static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
@@ -112,7 +134,7 @@ tsl_status tslp_fetch_curl(void *ctx, const char *url, const char *accept, uint8
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "fetch: out of memory");
     }
     hdrs = nh;
-    sink s = {NULL, 0, 0, c->max_body, 0, 0};
+    sink s = {NULL, 0, 0, c->max_body, 0, 0, 0, 0, 0};
     char errbuf[CURL_ERROR_SIZE] = "";
     const char *protos = c->allow_http ? "http,https" : "https";
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -134,6 +156,8 @@ tsl_status tslp_fetch_curl(void *ctx, const char *url, const char *accept, uint8
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     /* No cookie engine (CURLOPT_COOKIEFILE is never set) and no credentials. */
     long start = now_ms();
@@ -172,11 +196,22 @@ tsl_status tslp_fetch_curl(void *ctx, const char *url, const char *accept, uint8
         next = copy;
         curl_easy_setopt(h, CURLOPT_URL, next);
         s.len = 0;
+        s.hdr_len = 0;
+        s.hdr_done = 0;
     }
     if (st != TSL_OK) {
         /* a refused or too long redirect chain: reported above */
     } else if (s.nomem) {
         st = tslp_fail(err, TSL_ERR_NOMEM, 0, "fetch: out of memory");
+    } else if (s.hdr_over) {
+        st = tslp_fail(err, TSL_ERR_LIMIT, 0, "fetch: response headers exceed %zu bytes",
+                       TSLP_FETCH_MAX_HEADERS);
+    } else if (rc == CURLE_OUT_OF_MEMORY && !s.hdr_done) {
+        /* libcurl (7.88) reports a header line over its own cap (CURL_MAX_HTTP_HEADER,
+         * 100 KiB) as "Out of memory", before header_cb sees it. */
+        st = tslp_fail(err, TSL_ERR_LIMIT, 0,
+                       "fetch: response headers exceed %zu bytes (libcurl refused a header "
+                       "line as too long)", TSLP_FETCH_MAX_HEADERS);
     } else if (s.over || rc == CURLE_FILESIZE_EXCEEDED) {
         st = tslp_fail(err, TSL_ERR_LIMIT, 0, "fetch: body larger than %zu bytes",
                        c->max_body);

@@ -315,18 +315,38 @@ static tsl_status parse_claims(tsl_token *t, const json_t *c, const tsl_limits *
             return st;
         t->has_exp = true;
     }
+    const json_t *nbf = optional(c, "nbf");
+    if (nbf != NULL) {
+        if ((st = numeric_date(nbf, "nbf", &t->nbf, err)) != TSL_OK)
+            return st;
+        t->has_nbf = true;
+    }
     const json_t *ttl = optional(c, "ttl");
     if (ttl != NULL) {
-        /* "a positive JSON number": integers, and non-integers rounded down, must be > 0. */
-        double d = json_is_integer(ttl) ? (double)json_integer_value(ttl)
-                   : json_is_real(ttl)  ? json_real_value(ttl)
-                                        : -1;
-        if (!json_is_number(ttl))
+        /* "a positive JSON number": integers (any that fits, as in a CWT), and
+         * non-integers rounded down, must be > 0. */
+        if (json_is_integer(ttl)) {
+            if (json_integer_value(ttl) <= 0)
+                return tslp_fail(err, TSL_ERR_CLAIM, 0,
+                                 "ttl: %lld is not a positive number of seconds",
+                                 (long long)json_integer_value(ttl));
+            t->ttl = (int64_t)json_integer_value(ttl);
+        } else if (json_is_real(ttl)) {
+            double d = json_real_value(ttl);
+            char text[32];
+            tslp_real_text(d, text, sizeof text);
+            if (!(d >= 1))
+                return tslp_fail(err, TSL_ERR_CLAIM, 0,
+                                 "ttl: %s is not a positive number of seconds (at least 1 "
+                                 "once rounded down)", text);
+            if (!(d < 9223372036854775808.0))
+                return tslp_fail(err, TSL_ERR_CLAIM, 0,
+                                 "ttl: %s is out of range (at most %lld seconds)", text,
+                                 (long long)INT64_MAX);
+            t->ttl = (int64_t)d;
+        } else {
             return tslp_fail(err, TSL_ERR_CLAIM, 0, "ttl: not a number");
-        if (!(d >= 1 && d < 9.2e18))
-            return tslp_fail(err, TSL_ERR_CLAIM, 0, "ttl: %g is not a positive number of seconds",
-                             d);
-        t->ttl = (int64_t)d;
+        }
         t->has_ttl = true;
     }
     const json_t *iss = optional(c, "iss");

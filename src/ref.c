@@ -17,7 +17,7 @@
 #include <time.h>
 
 /* Bounds on what a Referenced Token may carry. */
-#define REF_MAX_URI 4096 /* bytes of status_list.uri */
+#define REF_MAX_URI TSL_MAX_URI /* bytes of status_list.uri (tsl_check_result holds it) */
 
 struct tsl_ref {
     tsl_ref_kind kind;
@@ -302,10 +302,15 @@ tsl_status tslp_ref_status_json(const void *payload, char **uri, uint64_t *idx,
         return tslp_fail(err, TSL_ERR_CLAIM, 0,
                          "status.status_list.idx: %lld is not a non-negative integer",
                          (long long)json_integer_value(i));
-    if (json_is_real(i))
+    if (json_is_real(i)) {
+        /* 0.0 or 1e3: a number written with a fraction or an exponent is not an integer,
+         * whatever its value; show it as written, not as %g rounds it. */
+        char text[32];
+        tslp_real_text(json_real_value(i), text, sizeof text);
         return tslp_fail(err, TSL_ERR_CLAIM, 0,
-                         "status.status_list.idx: %g is not a non-negative integer",
-                         json_real_value(i));
+                         "status.status_list.idx: %s is not an integer (written with a "
+                         "fraction or an exponent)", text);
+    }
     if (!json_is_integer(i))
         return tslp_fail(err, TSL_ERR_CLAIM, 0,
                          "status.status_list.idx: not a non-negative integer");

@@ -168,8 +168,53 @@ static tsl_status verify_keys(const tsl_token *t, const tsl_verify_opts *o, tsl_
 
 tsl_status tsl_token_verify(const tsl_token *t, const tsl_verify_opts *o, tsl_error *err)
 {
-    if (t == NULL || o == NULL)
-        return tslp_fail(err, TSL_ERR_ARG, 0, "verify: NULL argument");
+    return tslp_token_verify_at(t, o, 0, err);
+}
+
+/* The time claims, once the signature holds. Against the clock (at == 0): exp not
+ * passed and nbf not ahead, each with the skew. At a time of interest (a historical
+ * check): iat <= at <= exp, the spec's rule for `?time=` (section 8.4), and nbf <= at,
+ * all exact because `at` is not a clock reading. iat ahead of the clock is refused
+ * either way. */
+static tsl_status check_times(const tsl_token *t, int64_t now, int64_t skew, int64_t at,
+                              tsl_error *err)
+{
+    if (at != 0) {
+        if (t->iat > at)
+            return tslp_fail(err, TSL_ERR_EXPIRED, 0,
+                             "iat: issued at %lld, after the time asked for (%lld)",
+                             (long long)t->iat, (long long)at);
+        if (t->has_exp && at > t->exp)
+            return tslp_fail(err, TSL_ERR_EXPIRED, 0,
+                             "exp: expired at %lld, before the time asked for (%lld)",
+                             (long long)t->exp, (long long)at);
+        if (t->has_nbf && t->nbf > at)
+            return tslp_fail(err, TSL_ERR_EXPIRED, 0,
+                             "nbf: not valid before %lld, after the time asked for (%lld)",
+                             (long long)t->nbf, (long long)at);
+    } else {
+        /* exp is the first instant the token is no longer valid (RFC 7519 4.1.4). */
+        if (t->has_exp && now - skew >= t->exp)
+            return tslp_fail(err, TSL_ERR_EXPIRED, 0,
+                             "exp: the token expired at %lld (now %lld, skew %lld s)",
+                             (long long)t->exp, (long long)now, (long long)skew);
+        if (t->has_nbf && t->nbf - skew > now)
+            return tslp_fail(err, TSL_ERR_EXPIRED, 0,
+                             "nbf: not valid before %lld (now %lld, skew %lld s)",
+                             (long long)t->nbf, (long long)now, (long long)skew);
+    }
+    if (t->iat > now && t->iat - now > skew)
+        return tslp_fail(err, TSL_ERR_EXPIRED, 0,
+                         "iat: issued at %lld, in the future (now %lld, skew %lld s)",
+                         (long long)t->iat, (long long)now, (long long)skew);
+    return TSL_OK;
+}
+
+tsl_status tslp_token_verify_at(const tsl_token *t, const tsl_verify_opts *o, int64_t at,
+                                tsl_error *err)
+{
+    if (t == NULL || o == NULL || at < 0)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "verify: NULL argument or negative time");
     int64_t now = o->now != 0 ? o->now : (int64_t)time(NULL);
     uint32_t algs = o->algs != 0 ? o->algs : TSL_ALGS_SIGNATURE;
     if ((algs & TSL_ALG_BIT(t->alg)) == 0)
@@ -199,19 +244,31 @@ tsl_status tsl_token_verify(const tsl_token *t, const tsl_verify_opts *o, tsl_er
     if (st != TSL_OK)
         return st;
 
-    /* Claims are only believed once the signature holds. */
-    if (t->has_exp && now >= t->exp)
-        return tslp_fail(err, TSL_ERR_EXPIRED, 0, "exp: the token expired at %lld (now %lld)",
-                         (long long)t->exp, (long long)now);
+    /* Claims are only believed once the signature holds. The skew is capped so that
+     * now - skew cannot overflow whatever the caller passes. */
     int64_t skew = o->max_skew > 0 ? o->max_skew : 0;
-    if (t->iat > now && t->iat - now > skew)
-        return tslp_fail(err, TSL_ERR_EXPIRED, 0,
-                         "iat: issued at %lld, in the future (now %lld, skew %lld s)",
-                         (long long)t->iat, (long long)now, (long long)skew);
+    if (skew > TSLP_MAX_SKEW)
+        skew = TSLP_MAX_SKEW;
+    st = check_times(t, now, skew, at, err);
+    if (st != TSL_OK)
+        return st;
     if (o->sub != NULL && strcmp(o->sub, t->sub) != 0)
         return tslp_fail(err, TSL_ERR_CLAIM, 0, "sub: \"%.80s\" does not match \"%.80s\"",
                          t->sub, o->sub);
     return TSL_OK;
+}
+
+void tslp_real_text(double d, char *buf, size_t n)
+{
+    if (n == 0)
+        return;
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    if (strpbrk(buf, ".eni") == NULL && strlen(buf) + 2 < n)
+        strcat(buf, ".0");
 }
 
 /* ---------------------------------------------------------------------------------- */

@@ -2,9 +2,10 @@
  * Token, resolve its Status List Token (offline tokens, then a memory and optional disk
  * cache, then a fetch), verify that token against the Referenced Token's uri and read
  * the entry. One verifier may be used from several threads: its cache sits behind a
- * mutex, which is never held during a fetch. */
+ * mutex, which is never held during a fetch or a signature check. */
 #include "crypto.h"
 #include "fetch_int.h"
+#include "token_int.h"
 #include "tsl_int.h"
 
 #include <errno.h>
@@ -14,16 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_MIN_CACHE 60
 #define DEFAULT_MAX_CACHE 86400
 #define DEFAULT_MAX_BODY ((size_t)16 << 20)
 #define DEFAULT_TIMEOUT_MS 10000L
 #define DEFAULT_MAX_REDIRECTS 5
 #define DISK_MAGIC "tsl-cache-1 "
+#define DISK_TMP_PREFIX ".tmp-" /* temporary files: DISK_TMP_PREFIX + 16 random hex */
+#define DISK_TMP_TRIES 8         /* names tried before a store gives up */
 
 #define ACCEPT_CWT_FIRST TSL_MEDIA_CWT ", " TSL_MEDIA_JWT ";q=0.9"
 #define ACCEPT_JWT_FIRST TSL_MEDIA_JWT ", " TSL_MEDIA_CWT ";q=0.9"
@@ -47,6 +50,7 @@ struct tsl_verifier {
     tsl_verifier_opts o; /* fetch_ctx points at cfg when o.fetch was NULL; its strings
                           * point at our copies in owned[] */
     char *owned[4];      /* eku_oid, kb_aud, ca_file, cache_dir, or NULL */
+    int cache_fd;        /* the checked cache directory (o.cache_dir), or -1 */
     tslp_fetch_cfg cfg;
     pthread_mutex_t mu;
     offline *offline;
@@ -82,12 +86,66 @@ static bool own_copy(tsl_verifier *v, const char **field)
     return true;
 }
 
-/* Frees the verifier's own strings and the verifier (not its lists or lock). */
+/* Frees the verifier's own strings, its cache directory handle and the verifier (not
+ * its lists or lock). */
 static void release(tsl_verifier *v)
 {
     for (size_t k = 0; k < sizeof v->owned / sizeof v->owned[0]; k++)
         tslp_free(v->owned[k]);
+    if (v->cache_fd >= 0)
+        close(v->cache_fd);
     tslp_free(v);
+}
+
+/* The test hook declared in fetch_int.h: NULL in normal use. */
+void (*tslp_verify_offline_hook)(void);
+
+/* Opens the disk cache directory, creating it (0700) if missing, and checks that only
+ * its owner can put entries in it: a cached entry's fetch time is believed, so whoever
+ * can plant one could make an old, validly signed token (from before a revocation)
+ * pass for fresh. Refused: a symbolic link, a non-directory, a directory owned by
+ * someone other than the current user or root, and one writable by group or others
+ * unless it is sticky (like /tmp: then nobody can replace our entries, and entries are
+ * only read when the current user owns them). The directory is used through the
+ * descriptor from then on, so it cannot be swapped after the checks. */
+static tsl_status open_cache_dir(const char *dir, int *out, tsl_error *err)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return tslp_fail(err, TSL_ERR_IO, 0, "cache directory %.150s: cannot create it: %s",
+                         dir, strerror(errno));
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        struct stat ls;
+        if (lstat(dir, &ls) == 0 && S_ISLNK(ls.st_mode))
+            return tslp_fail(err, TSL_ERR_IO, 0,
+                             "cache directory %.150s: is a symbolic link (give the directory "
+                             "itself)", dir);
+        if (e == ENOTDIR)
+            return tslp_fail(err, TSL_ERR_IO, 0, "cache directory %.150s: not a directory",
+                             dir);
+        return tslp_fail(err, TSL_ERR_IO, 0, "cache directory %.150s: %s", dir, strerror(e));
+    }
+    struct stat st;
+    tsl_status rc = TSL_OK;
+    uid_t me = geteuid();
+    if (fstat(fd, &st) != 0)
+        rc = tslp_fail(err, TSL_ERR_IO, 0, "cache directory %.150s: %s", dir, strerror(errno));
+    else if (st.st_uid != me && st.st_uid != 0)
+        rc = tslp_fail(err, TSL_ERR_IO, 0,
+                       "cache directory %.150s: owned by uid %lu, not by you (uid %lu) or "
+                       "root", dir, (unsigned long)st.st_uid, (unsigned long)me);
+    else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
+        rc = tslp_fail(err, TSL_ERR_IO, 0,
+                       "cache directory %.150s: writable by group or others (mode %04o), "
+                       "who could plant entries; use a private directory or chmod go-w",
+                       dir, (unsigned)(st.st_mode & 07777));
+    if (rc != TSL_OK) {
+        close(fd);
+        return rc;
+    }
+    *out = fd;
+    return TSL_OK;
 }
 
 tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_error *err)
@@ -97,6 +155,7 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
     tsl_verifier *v = tslp_calloc(1, sizeof *v);
     if (v == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "verifier: out of memory");
+    v->cache_fd = -1;
     if (o != NULL)
         v->o = *o;
     if (v->o.min_cache < 0 || v->o.max_cache < 0 ||
@@ -104,8 +163,7 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
         tslp_free(v);
         return tslp_fail(err, TSL_ERR_ARG, 0, "verifier: min_cache above max_cache");
     }
-    if (v->o.min_cache == 0)
-        v->o.min_cache = DEFAULT_MIN_CACHE;
+    /* min_cache 0 is no floor: a token is never used past its ttl. */
     if (v->o.max_cache == 0)
         v->o.max_cache = DEFAULT_MAX_CACHE;
     if (v->o.min_cache > v->o.max_cache)
@@ -123,9 +181,12 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
     if (!own_copy(v, &v->o.eku_oid) || !own_copy(v, &v->o.kb_aud) ||
         !own_copy(v, &v->o.ca_file) || !own_copy(v, &v->o.cache_dir))
         goto nomem;
-    if (v->o.cache_dir != NULL && mkdir(v->o.cache_dir, 0700) != 0 && errno != EEXIST) {
-        release(v);
-        return tslp_fail(err, TSL_ERR_IO, 0, "verifier: cache directory: %s", strerror(errno));
+    if (v->o.cache_dir != NULL) {
+        tsl_status st = open_cache_dir(v->o.cache_dir, &v->cache_fd, err);
+        if (st != TSL_OK) {
+            release(v);
+            return st;
+        }
     }
     v->cfg.allow_http = v->o.allow_http;
     v->cfg.max_body = v->o.max_body;
@@ -186,8 +247,9 @@ tsl_status tsl_verifier_add_list_token(tsl_verifier *v, const uint8_t *tok, size
     return TSL_OK;
 }
 
-/* Checks a parsed Status List Token for uri at now: signature, typ, sub, exp, iat (by
- * tsl_token_verify), and with `at` != 0 that iat <= at <= exp. */
+/* Checks a parsed Status List Token for uri at now: signature, typ, sub, and the time
+ * claims (tslp_token_verify_at): against the clock, or with `at` != 0 (a historical
+ * check) iat <= at <= exp, where a token without exp cannot prove the time. */
 static tsl_status check_token(const tsl_verifier *v, const tsl_token *t, const char *uri,
                               int64_t now, int64_t at, tsl_error *err)
 {
@@ -201,27 +263,20 @@ static tsl_status check_token(const tsl_verifier *v, const tsl_token *t, const c
     vo.max_skew = v->o.max_skew;
     vo.require_eku = v->o.require_eku;
     vo.eku_oid = v->o.eku_oid;
-    tsl_status st = tsl_token_verify(t, &vo, err);
-    if (st != TSL_OK) {
+    if (at != 0 && !tsl_token_exp(t, NULL))
+        return tslp_fail(err, TSL_ERR_CLAIM, 0,
+                         "status list token: no exp, so it cannot cover time %lld",
+                         (long long)at);
+    tsl_status st = tslp_token_verify_at(t, &vo, at, err);
+    if (st != TSL_OK)
         tslp_error_prefix(err, "status list token");
-        return st;
-    }
-    if (at != 0) {
-        int64_t exp;
-        if (!tsl_token_exp(t, &exp))
-            return tslp_fail(err, TSL_ERR_CLAIM, 0,
-                             "status list token: no exp, so it cannot cover time %lld",
-                             (long long)at);
-        if (tsl_token_iat(t) > at || at > exp)
-            return tslp_fail(err, TSL_ERR_EXPIRED, 0,
-                             "status list token: time %lld outside iat %lld .. exp %lld",
-                             (long long)at, (long long)tsl_token_iat(t), (long long)exp);
-    }
-    return TSL_OK;
+    return st;
 }
 
-/* How long a token fetched at `fetched` may be used (section 13.7): ttl, else exp - now,
- * clamped to [min_cache, max_cache], and never past exp. HTTP caching headers are not
+/* How long a token fetched at `fetched` may be used (spec section 13.7): ttl, else
+ * exp - now, cut to max_cache and never past exp. ttl is the most a consumer should
+ * cache, so no default floor extends it; only an explicit min_cache does, at the
+ * documented cost of missing revocations for that long. HTTP caching headers are not
  * consulted, so they never extend it. */
 static int64_t valid_until(const tsl_verifier *v, const tsl_token *t, int64_t fetched)
 {
@@ -237,6 +292,8 @@ static int64_t valid_until(const tsl_verifier *v, const tsl_token *t, int64_t fe
         life = v->o.min_cache;
     if (life > v->o.max_cache)
         life = v->o.max_cache;
+    if (life < 0)
+        life = 0;
     int64_t until = fetched + life;
     if (has_exp && exp < until)
         until = exp;
@@ -258,56 +315,55 @@ static tsl_status read_entry(const tsl_token *t, uint64_t idx, tsl_check_result 
     return TSL_OK;
 }
 
-/* ---- disk cache: <dir>/<hex SHA-256 of key>, "tsl-cache-1 <fetched>\n" + token ---- */
+/* ---- disk cache: <dir>/<hex SHA-256 of key>, "tsl-cache-1 <fetched>\n" + token ----
+ * Every access goes through v->cache_fd (openat, renameat): the directory checked by
+ * open_cache_dir() is the one used. */
 
-static tsl_status disk_path(const tsl_verifier *v, const char *key, char **out,
-                            tsl_error *err)
+#define DISK_NAME_LEN 64 /* hex SHA-256 */
+
+static tsl_status disk_name(const char *key, char name[DISK_NAME_LEN + 1])
 {
     uint8_t h[32];
     tsl_status st = tslp_sha256((const uint8_t *)key, strlen(key), h);
     if (st != TSL_OK)
-        return tslp_fail(err, st, 0, "cache: SHA-256 failed");
-    size_t n = strlen(v->o.cache_dir) + 1 + 64 + 1;
-    char *p = tslp_malloc(n);
-    if (p == NULL)
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "cache: out of memory");
-    int k = snprintf(p, n, "%s/", v->o.cache_dir);
+        return st;
     for (int i = 0; i < 32; i++)
-        k += snprintf(p + k, n - (size_t)k, "%02x", h[i]);
-    *out = p;
+        snprintf(name + 2 * i, 3, "%02x", h[i]);
     return TSL_OK;
 }
 
 /* Loads, parses and re-verifies a token from the disk cache; NULL when there is none
- * usable (a bad file is ignored: it is only a cache). */
+ * usable (a bad file is ignored: it is only a cache). Only a regular file owned by the
+ * current user and writable by nobody else is read (never through a symbolic link,
+ * never blocking on a FIFO): an entry is believed about its fetch time. */
 static tsl_token *disk_load(const tsl_verifier *v, const char *key, const char *uri,
                             int64_t now, int64_t at, int64_t *until)
 {
-    char *path = NULL;
-    if (disk_path(v, key, &path, NULL) != TSL_OK)
+    char name[DISK_NAME_LEN + 1];
+    if (disk_name(key, name) != TSL_OK)
         return NULL;
-    FILE *f = fopen(path, "rb");
-    tslp_free(path);
-    if (f == NULL)
+    int fd = openat(v->cache_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return NULL;
     tsl_token *t = NULL;
     uint8_t *buf = NULL;
-    size_t len = 0, cap = 0, max = v->o.max_body + 64;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8192;
-            uint8_t *nb = tslp_realloc(buf, cap);
-            if (nb == NULL)
-                goto out;
-            buf = nb;
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0 || len > max)
-            break;
-    }
-    if (ferror(f) || len > max)
+    size_t len = 0, max = v->o.max_body + 64;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || st.st_size <= 0 ||
+        (uint64_t)st.st_size > max)
         goto out;
+    buf = tslp_malloc((size_t)st.st_size);
+    if (buf == NULL)
+        goto out;
+    while (len < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + len, (size_t)st.st_size - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
     size_t ml = strlen(DISK_MAGIC);
     uint8_t *nl = len > ml ? memchr(buf, '\n', len) : NULL;
     if (nl == NULL || memcmp(buf, DISK_MAGIC, ml) != 0)
@@ -328,44 +384,55 @@ static tsl_token *disk_load(const tsl_verifier *v, const char *key, const char *
         t = NULL;
     }
 out:
-    fclose(f);
+    close(fd);
     tslp_free(buf);
     return t;
 }
 
-/* Writes the raw token to the disk cache (best effort: a failure is ignored). */
+/* Creates a new temporary file in the cache directory: a random name, created with
+ * O_EXCL and O_NOFOLLOW, so a name planted in advance (a symbolic link to a victim
+ * file) is never opened, and two writers (threads or processes) never share one.
+ * Returns the descriptor and fills tmp, or -1. */
+static int disk_tmp(const tsl_verifier *v, char tmp[sizeof DISK_TMP_PREFIX + 16])
+{
+    for (int k = 0; k < DISK_TMP_TRIES; k++) {
+        uint8_t r[8];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+            return -1;
+        int n = snprintf(tmp, sizeof DISK_TMP_PREFIX, "%s", DISK_TMP_PREFIX);
+        for (int i = 0; i < 8; i++)
+            n += snprintf(tmp + n, 3, "%02x", r[i]);
+        int fd = openat(v->cache_fd, tmp,
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1;
+}
+
+/* Writes the raw token to the disk cache (best effort: a failure is ignored): into a
+ * temporary file of its own, then renamed over the entry, so a reader sees the old
+ * entry or the new one, never a mix, and concurrent writers leave one whole entry. */
 static void disk_store(const tsl_verifier *v, const char *key, const uint8_t *raw,
                        size_t len, int64_t fetched)
 {
-    char *path = NULL;
-    if (disk_path(v, key, &path, NULL) != TSL_OK)
+    char name[DISK_NAME_LEN + 1], tmp[sizeof DISK_TMP_PREFIX + 16];
+    if (disk_name(key, name) != TSL_OK)
         return;
-    size_t n = strlen(path) + 16;
-    char *tmp = tslp_malloc(n);
-    if (tmp == NULL) {
-        tslp_free(path);
+    int fd = disk_tmp(v, tmp);
+    if (fd < 0)
+        return;
+    FILE *f = fdopen(fd, "wb");
+    if (f == NULL) {
+        close(fd);
+        unlinkat(v->cache_fd, tmp, 0);
         return;
     }
-    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-        FILE *f = fdopen(fd, "wb");
-        if (f == NULL) {
-            close(fd);
-        } else {
-            int ok = fprintf(f, DISK_MAGIC "%lld\n", (long long)fetched) > 0 &&
-                     fwrite(raw, 1, len, f) == len;
-            ok = (fclose(f) == 0) && ok;
-            if (ok && rename(tmp, path) == 0) {
-                tslp_free(tmp);
-                tslp_free(path);
-                return;
-            }
-        }
-        unlink(tmp);
-    }
-    tslp_free(tmp);
-    tslp_free(path);
+    int ok = fprintf(f, DISK_MAGIC "%lld\n", (long long)fetched) > 0 &&
+             fwrite(raw, 1, len, f) == len;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || renameat(v->cache_fd, tmp, v->cache_fd, name) != 0)
+        unlinkat(v->cache_fd, tmp, 0);
 }
 
 /* ---- the memory cache (callers hold v->mu) ---- */
@@ -528,7 +595,7 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
     const char *uri = tsl_ref_uri(ref);
     uint64_t idx = tsl_ref_idx(ref);
     res->kind = tsl_ref_kind_of(ref);
-    snprintf(res->uri, sizeof res->uri, "%s", uri);
+    snprintf(res->uri, sizeof res->uri, "%s", uri); /* fits: tsl_ref_parse caps it */
     res->idx = idx;
 
     /* The request key: the uri, with the time parameter when one is asked for. */
@@ -544,31 +611,37 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
     else
         memcpy(url, uri, ul + 1);
 
-    /* 1. Offline tokens whose sub is the uri. */
-    int matched = 0;
+    /* 1. Offline tokens whose sub is the uri. They are only ever prepended, and never
+     * changed or freed before the verifier, so once the head is read under the lock the
+     * list can be walked without it: the signature and chain checks of several threads
+     * run at once. */
     pthread_mutex_lock(&v->mu);
+    offline *head = v->offline;
+    pthread_mutex_unlock(&v->mu);
+    int matched = 0;
     tsl_error oerr;
     tsl_error_clear(&oerr);
-    for (offline *f = v->offline; f != NULL; f = f->next) {
+    for (offline *f = head; f != NULL; f = f->next) {
         if (strcmp(tsl_token_sub(f->tok), uri) != 0)
             continue;
         matched = 1;
         tsl_error_clear(&oerr);
+        if (tslp_verify_offline_hook != NULL)
+            tslp_verify_offline_hook();
         st = check_token(v, f->tok, uri, now, time, &oerr);
         if (st == TSL_OK) {
             st = read_entry(f->tok, idx, res, err);
-            pthread_mutex_unlock(&v->mu);
             goto done;
         }
     }
     if (matched) {
-        pthread_mutex_unlock(&v->mu);
         if (err != NULL && err->code == TSL_OK)
             *err = oerr;
         goto done;
     }
 
     /* 2. The memory cache, then the disk cache. */
+    pthread_mutex_lock(&v->mu);
     entry *e = cache_find(v, url);
     if (e != NULL && now < e->valid_until) {
         res->from_cache = 1;
@@ -577,7 +650,7 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
         goto done;
     }
     pthread_mutex_unlock(&v->mu);
-    if (v->o.cache_dir != NULL) {
+    if (v->cache_fd >= 0) {
         int64_t until = 0;
         tsl_token *t = disk_load(v, url, uri, now, time, &until);
         if (t != NULL) {
@@ -600,7 +673,7 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
         if (st != TSL_OK)
             goto done;
         int64_t until = valid_until(v, t, now);
-        if (v->o.cache_dir != NULL)
+        if (v->cache_fd >= 0)
             disk_store(v, url, raw, raw_len, now);
         tsl_free(raw);
         pthread_mutex_lock(&v->mu);

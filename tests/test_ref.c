@@ -560,7 +560,13 @@ TT_TEST(ref_jwt_generated)
         {"{\"status\":{\"status_list\":{\"idx\":-1,\"uri\":\"u\"}}}", TSL_ERR_CLAIM,
          "status.status_list.idx: -1 is not a non-negative integer"},
         {"{\"status\":{\"status_list\":{\"idx\":1.5,\"uri\":\"u\"}}}", TSL_ERR_CLAIM,
-         "status.status_list.idx: 1.5 is not a non-negative integer"},
+         "status.status_list.idx: 1.5 is not an integer"},
+        /* issue 10 item 23: 0.0 was "0 is not a non-negative integer" */
+        {"{\"status\":{\"status_list\":{\"idx\":0.0,\"uri\":\"u\"}}}", TSL_ERR_CLAIM,
+         "status.status_list.idx: 0.0 is not an integer (written with a fraction or an "
+         "exponent)"},
+        {"{\"status\":{\"status_list\":{\"idx\":1e3,\"uri\":\"u\"}}}", TSL_ERR_CLAIM,
+         "status.status_list.idx: 1e+03 is not an integer"},
         {"{\"status\":{\"status_list\":{\"idx\":\"3\",\"uri\":\"u\"}}}", TSL_ERR_CLAIM,
          "status.status_list.idx"},
         {"{\"status\":{\"status_list\":{\"uri\":\"u\"}}}", TSL_ERR_CLAIM, "idx: missing"},

@@ -2,7 +2,10 @@
  * and decode to their statuses; every derived token case in
  * derived_negative_and_edge_cases.json is accepted or rejected for its stated reason;
  * sign/parse/verify round trips for every algorithm in both forms; the checks of
- * tsl_token_verify() one by one. */
+ * tsl_token_verify() one by one, nbf and the skew on exp and nbf in both forms, the
+ * range of a JWT's ttl. */
+#include "cbor_write_int.h"
+#include "crypto.h"
 #include "tt.h"
 
 #include <jansson.h>
@@ -752,4 +755,225 @@ TT_TEST(token_cwt_undefined_members_absent)
     const uint8_t exp[] = {0x04, 0x61, '1'};
     n = cwt_with(buf, NULL, 0, NULL, 0, 1, exp, sizeof exp);
     TT_ERR(tsl_token_parse(buf, n, NULL, &t, NULL), TSL_ERR_CLAIM);
+}
+
+/* ---- time claims the signer does not write: tokens built here, claim by claim ---- */
+
+#define T_NOW 1700000000
+#define T_SUB "https://example.com/statuslists/1"
+
+/* base64url of n bytes, appended to out (cap bytes in all). */
+static void b64_cat(char *out, size_t cap, const void *p, size_t n)
+{
+    char *e = NULL;
+    if (tsl_b64url_encode(p, n, &e, NULL, NULL) == TSL_OK)
+        strncat(out, e, cap - strlen(out) - 1);
+    tsl_free(e);
+}
+
+/* A JWT Status List Token (ES256, no kid) whose payload is sub, the JSON members in
+ * `claims` and the spec's 1-bit list; NULL on failure. The caller frees it. */
+static char *jwt_with(const tsl_key *k, const char *claims)
+{
+    static const char hdr[] = "{\"alg\":\"ES256\",\"typ\":\"statuslist+jwt\"}";
+    char payload[512];
+    snprintf(payload, sizeof payload,
+             "{\"sub\":\"" T_SUB "\",%s,\"status_list\":{\"bits\":1,\"lst\":\"eNrbuRgAAhcBXQ\"}}",
+             claims);
+    char *tok = calloc(1, 2048);
+    if (tok == NULL)
+        return NULL;
+    b64_cat(tok, 2048, hdr, strlen(hdr));
+    strcat(tok, ".");
+    b64_cat(tok, 2048, payload, strlen(payload));
+    uint8_t *sig = NULL;
+    size_t sl = 0;
+    if (tslp_sign(k, TSL_ALG_ES256, (const uint8_t *)tok, strlen(tok), &sig, &sl, NULL) !=
+        TSL_OK) {
+        free(tok);
+        return NULL;
+    }
+    strcat(tok, ".");
+    b64_cat(tok, 2048, sig, sl);
+    tslp_free(sig);
+    return tok;
+}
+
+/* A CWT Status List Token (COSE_Sign1, ES256) with sub, iat, and nbf (5) and exp (4)
+ * when not 0, and the spec's 1-bit list. *len receives its size; tslp_free it. */
+static uint8_t *cwt_times(const tsl_key *k, int64_t iat, int64_t nbf, int64_t exp,
+                         size_t *len)
+{
+    static const uint8_t lst[] = {0x78, 0xda, 0xdb, 0xb9, 0x18, 0x00, 0x02, 0x17, 0x01, 0x5d};
+    uint8_t *prot = NULL, *payload = NULL, *tbs = NULL, *sig = NULL, *out = NULL;
+    size_t prot_len = 0, payload_len = 0, tbs_len = 0, sig_len = 0;
+    tslp_cw w;
+    tslp_cw_init(&w, 4096);
+    tslp_cw_map(&w, 2);
+    tslp_cw_uint(&w, 1); /* alg: ES256 */
+    tslp_cw_int(&w, -7);
+    tslp_cw_uint(&w, 16); /* typ */
+    tslp_cw_cstr(&w, "application/statuslist+cwt");
+    if (tslp_cw_finish(&w, &prot, &prot_len, NULL) != TSL_OK)
+        return NULL;
+    tslp_cw_init(&w, 4096);
+    tslp_cw_map(&w, 3 + (nbf != 0) + (exp != 0));
+    tslp_cw_uint(&w, 2);
+    tslp_cw_cstr(&w, T_SUB);
+    tslp_cw_uint(&w, 6);
+    tslp_cw_int(&w, iat);
+    if (nbf != 0) {
+        tslp_cw_uint(&w, 5);
+        tslp_cw_int(&w, nbf);
+    }
+    if (exp != 0) {
+        tslp_cw_uint(&w, 4);
+        tslp_cw_int(&w, exp);
+    }
+    tslp_cw_uint(&w, 65533);
+    tslp_cw_map(&w, 2);
+    tslp_cw_cstr(&w, "bits");
+    tslp_cw_uint(&w, 1);
+    tslp_cw_cstr(&w, "lst");
+    tslp_cw_bytes(&w, lst, sizeof lst);
+    tsl_status st = tslp_cw_finish(&w, &payload, &payload_len, NULL);
+    if (st == TSL_OK) {
+        tslp_cw_init(&w, 4096);
+        tslp_cw_array(&w, 4);
+        tslp_cw_cstr(&w, "Signature1");
+        tslp_cw_bytes(&w, prot, prot_len);
+        tslp_cw_bytes(&w, NULL, 0);
+        tslp_cw_bytes(&w, payload, payload_len);
+        st = tslp_cw_finish(&w, &tbs, &tbs_len, NULL);
+    }
+    if (st == TSL_OK)
+        st = tslp_sign(k, TSL_ALG_ES256, tbs, tbs_len, &sig, &sig_len, NULL);
+    if (st == TSL_OK) {
+        tslp_cw_init(&w, 4096);
+        tslp_cw_tag(&w, 18);
+        tslp_cw_array(&w, 4);
+        tslp_cw_bytes(&w, prot, prot_len);
+        tslp_cw_map(&w, 0);
+        tslp_cw_bytes(&w, payload, payload_len);
+        tslp_cw_bytes(&w, sig, sig_len);
+        st = tslp_cw_finish(&w, &out, len, NULL);
+    }
+    tslp_free(prot);
+    tslp_free(payload);
+    tslp_free(tbs);
+    tslp_free(sig);
+    return st == TSL_OK ? out : NULL;
+}
+
+/* Parses and verifies b at T_NOW with skew, filling err. */
+static tsl_status verify_at(tsl_key *k, const uint8_t *b, size_t n, int64_t skew,
+                            tsl_error *err)
+{
+    tsl_keyset *ks = NULL;
+    tsl_token *t = NULL;
+    tsl_error_clear(err);
+    tsl_status st = tsl_keyset_new(&ks, err);
+    if (st == TSL_OK)
+        st = tsl_keyset_add(ks, k, err);
+    if (st == TSL_OK)
+        st = tsl_token_parse(b, n, NULL, &t, err);
+    if (st == TSL_OK) {
+        tsl_verify_opts o;
+        memset(&o, 0, sizeof o);
+        o.keys = ks;
+        o.sub = T_SUB;
+        o.now = T_NOW;
+        o.max_skew = skew;
+        st = tsl_token_verify(t, &o, err);
+    }
+    tsl_token_free(t);
+    tsl_keyset_free(ks);
+    return st;
+}
+
+/* Issue 10 item 18: a Status List Token's nbf is checked (it was ignored), and the
+ * skew applies to exp and nbf (it applied to iat only), in both forms. */
+TT_TEST(token_nbf_and_skew)
+{
+    tsl_key *k = NULL;
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &k, NULL));
+    tsl_error err;
+    /* nbf 100 s ahead: refused, unless the skew covers it */
+    char *j = jwt_with(k, "\"iat\":1699999900,\"nbf\":1700000100");
+    size_t cl = 0;
+    uint8_t *c = cwt_times(k, T_NOW - 100, T_NOW + 100, 0, &cl);
+    TT_CHECK(j != NULL && c != NULL);
+    TT_ERR(verify_at(k, (const uint8_t *)j, strlen(j), 0, &err), TSL_ERR_EXPIRED);
+    TT_CONTAINS(err.msg, "nbf: not valid before 1700000100 (now 1700000000, skew 0 s)");
+    TT_ERR(verify_at(k, (const uint8_t *)j, strlen(j), 99, &err), TSL_ERR_EXPIRED);
+    TT_OK(verify_at(k, (const uint8_t *)j, strlen(j), 100, &err));
+    TT_ERR(verify_at(k, c, cl, 0, &err), TSL_ERR_EXPIRED);
+    TT_CONTAINS(err.msg, "nbf");
+    TT_OK(verify_at(k, c, cl, 100, &err));
+    free(j);
+    tslp_free(c);
+    /* nbf in the past is fine */
+    j = jwt_with(k, "\"iat\":1699999900,\"nbf\":1699999950");
+    TT_CHECK(j != NULL);
+    TT_OK(verify_at(k, (const uint8_t *)j, strlen(j), 0, &err));
+    free(j);
+    /* exp 30 s ago: expired, unless the skew covers it */
+    j = jwt_with(k, "\"iat\":1699999000,\"exp\":1699999970");
+    c = cwt_times(k, T_NOW - 1000, 0, T_NOW - 30, &cl);
+    TT_CHECK(j != NULL && c != NULL);
+    TT_ERR(verify_at(k, (const uint8_t *)j, strlen(j), 0, &err), TSL_ERR_EXPIRED);
+    TT_CONTAINS(err.msg, "exp: the token expired at 1699999970");
+    TT_ERR(verify_at(k, (const uint8_t *)j, strlen(j), 30, &err), TSL_ERR_EXPIRED);
+    TT_OK(verify_at(k, (const uint8_t *)j, strlen(j), 31, &err));
+    TT_ERR(verify_at(k, c, cl, 0, &err), TSL_ERR_EXPIRED);
+    TT_OK(verify_at(k, c, cl, 60, &err));
+    free(j);
+    tslp_free(c);
+    /* a malformed nbf is named */
+    j = jwt_with(k, "\"iat\":1699999900,\"nbf\":\"soon\"");
+    TT_CHECK(j != NULL);
+    TT_ERR(verify_at(k, (const uint8_t *)j, strlen(j), 0, &err), TSL_ERR_CLAIM);
+    TT_CONTAINS(err.msg, "nbf");
+    free(j);
+    tsl_key_free(k);
+}
+
+/* Issue 10 item 23: a JWT's ttl of 2^63-1 is a positive integer like any other (a CWT
+ * took it; the JWT reader said "9.22337e+18 is not a positive number"); a real beyond
+ * int64 is out of range, and the messages show the number as written. */
+TT_TEST(token_jwt_ttl_range)
+{
+    tsl_key *k = NULL;
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &k, NULL));
+    char *j = jwt_with(k, "\"iat\":1699999900,\"ttl\":9223372036854775807");
+    TT_CHECK(j != NULL);
+    tsl_token *t = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_OK(tsl_token_parse((const uint8_t *)j, strlen(j), NULL, &t, &err));
+    int64_t ttl = 0;
+    TT_CHECK(tsl_token_ttl(t, &ttl) && ttl == INT64_MAX);
+    tsl_token_free(t);
+    free(j);
+    static const struct {
+        const char *claim, *why;
+    } bad[] = {
+        {"\"ttl\":1e19", "ttl: 1e+19 is out of range (at most 9223372036854775807 seconds)"},
+        {"\"ttl\":0.5", "ttl: 0.5 is not a positive number of seconds"},
+        {"\"ttl\":0", "ttl: 0 is not a positive number of seconds"},
+        {"\"ttl\":-3", "ttl: -3 is not a positive number of seconds"},
+        {"\"ttl\":\"60\"", "ttl: not a number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char claims[128];
+        snprintf(claims, sizeof claims, "\"iat\":1699999900,%s", bad[i].claim);
+        j = jwt_with(k, claims);
+        TT_CHECK(j != NULL);
+        tsl_error_clear(&err);
+        t = NULL;
+        TT_ERR(tsl_token_parse((const uint8_t *)j, strlen(j), NULL, &t, &err), TSL_ERR_CLAIM);
+        TT_CONTAINS(err.msg, bad[i].why);
+        free(j);
+    }
+    tsl_key_free(k);
 }

@@ -1,12 +1,20 @@
 /* test_verify.c - the relying party's check (tsl_verifier_*): JWT Referenced Tokens
  * signed here, Status List Tokens served from memory by a fetch callback that counts
  * its calls: cache hits make no call, ttl clamping, sub mismatch, Content-Type checks,
- * the time window, index bounds, status values, offline tokens and the disk cache. */
+ * the time window, index bounds, status values, offline tokens and the disk cache;
+ * the disk cache's safety (planted symbolic links, concurrent writers, the checks on
+ * its directory), offline checks overlapping across threads, a 4,000-byte uri. */
 #include "crypto.h"
+#include "fetch_int.h"
 #include "tt.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define URI "https://example.com/statuslists/1"
@@ -18,7 +26,7 @@ typedef struct {
     const uint8_t *body;
     size_t len;
     const char *ct;
-    char url[600];
+    char url[5000];
     char accept[200];
 } fake;
 
@@ -55,8 +63,8 @@ static void b64_append(char *out, size_t cap, const void *p, size_t n)
 /* A JWT Referenced Token signed with key (kid "k1"). */
 static char *make_rt(const tsl_key *key, const char *uri, uint64_t idx, int64_t exp)
 {
-    static char tok[4096];
-    char payload[1024];
+    static char tok[16384];
+    char payload[8192];
     const char *hdr = "{\"alg\":\"ES256\",\"kid\":\"k1\",\"typ\":\"JWT\"}";
     snprintf(payload, sizeof payload,
              "{\"iss\":\"https://example.com\",\"iat\":%d,\"exp\":%lld,"
@@ -204,7 +212,8 @@ TT_TEST(verify_ttl_clamped)
     fixture x;
     TT_CHECK(setup(&x));
     size_t ll;
-    /* ttl 5 is raised to min_cache 60 */
+    /* ttl 5: by default it is kept 5 s, never more (issue 10 item 17: a default floor
+     * of 60 s kept it a minute, hiding revocations) */
     uint8_t *lt = make_lt(x.key, TSL_FORMAT_JWT, URI, NOW - 10, NOW + 86400, 5, &ll);
     TT_CHECK(lt != NULL);
     x.f.body = lt;
@@ -215,11 +224,22 @@ TT_TEST(verify_ttl_clamped)
     tsl_check_result r;
     const char *rt = make_rt(x.key, URI, 0, NOW + 100000);
     TT_OK(check(v, rt, NOW, 0, &r));
-    TT_OK(check(v, rt, NOW + 30, 0, &r));
+    TT_OK(check(v, rt, NOW + 4, 0, &r));
+    TT_EQ_U(x.f.calls, 1);
+    TT_OK(check(v, rt, NOW + 5, 0, &r));
+    TT_EQ_U(x.f.calls, 2);
+    tsl_verifier_free(v);
+    /* an explicit floor of 60 s keeps it past its ttl (the documented cost) */
+    x.f.calls = 0;
+    x.o.min_cache = 60;
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    TT_OK(check(v, rt, NOW, 0, &r));
+    TT_OK(check(v, rt, NOW + 59, 0, &r));
     TT_EQ_U(x.f.calls, 1);
     TT_OK(check(v, rt, NOW + 60, 0, &r));
     TT_EQ_U(x.f.calls, 2);
     tsl_verifier_free(v);
+    x.o.min_cache = 0;
     tsl_free(lt);
 
     /* ttl 100000 is cut to max_cache 100; without ttl, exp - now (cut to max_cache) */
@@ -250,6 +270,16 @@ TT_TEST(verify_ttl_clamped)
     TT_ERR(check(v, rt, NOW + 51, 0, &r), TSL_ERR_EXPIRED); /* refetched: expired */
     TT_EQ_U(x.f.calls, 2);
     tsl_verifier_free(v);
+    /* with a skew of 10 s the list token is accepted until exp + 10 (issue 10 item 18:
+     * the skew was not applied to its exp), though never cached past exp */
+    x.o.max_skew = 10;
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    TT_OK(check(v, rt, NOW + 55, 0, &r));
+    TT_OK(check(v, rt, NOW + 56, 0, &r));
+    TT_EQ_U(x.f.calls, 4);
+    TT_ERR(check(v, rt, NOW + 61, 0, &r), TSL_ERR_EXPIRED);
+    tsl_verifier_free(v);
+    x.o.max_skew = 0;
     tsl_free(lt);
     teardown(&x);
 }
@@ -317,6 +347,23 @@ TT_TEST(verify_time_window)
     TT_ERR(check(v, rt, NOW, NOW - 1001, &r), TSL_ERR_EXPIRED);
     TT_EQ_STR(x.f.url, URI "?v=1&time=1699998999");
     TT_ERR(check(v, rt, NOW, NOW + 1001, &r), TSL_ERR_EXPIRED);
+    tsl_free(lt);
+    /* a token that has expired since still answers for a time inside iat..exp (issue
+     * 10 item 15: exp was checked against now) */
+    tsl_verifier_free(v);
+    lt = make_lt(x.key, TSL_FORMAT_JWT, URI "?v=1", NOW - 1000, NOW - 100, 0, &ll);
+    x.f.body = lt;
+    x.f.len = ll;
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    TT_OK(check(v, rt, NOW, NOW - 500, &r));
+    TT_EQ_U(r.value, 1);
+    TT_OK(check(v, rt, NOW, NOW - 100, &r)); /* exp itself is inside */
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_verifier_check(v, (const uint8_t *)rt, strlen(rt), NOW, NOW - 99, &r, &err),
+           TSL_ERR_EXPIRED);
+    TT_CONTAINS(err.msg, "exp: expired at 1699999900, before the time asked for (1699999901)");
+    TT_ERR(check(v, rt, NOW, 0, &r), TSL_ERR_EXPIRED); /* and for now, expired */
     tsl_free(lt);
     /* without exp, a time cannot be answered */
     tsl_verifier_free(v);
@@ -457,7 +504,7 @@ TT_TEST(verify_threads)
     x.f.ct = "application/statuslist+jwt";
     tsl_verifier *v = NULL;
     TT_OK(tsl_verifier_new(&x.o, &v, NULL));
-    char rt[4096];
+    char rt[16384];
     snprintf(rt, sizeof rt, "%s", make_rt(x.key, URI, 2, NOW + 1000));
     /* warm the cache first, so the fake server (not thread-safe) is called once */
     tsl_check_result r;
@@ -531,4 +578,474 @@ TT_TEST(verify_spec_cwt_fetch)
     tsl_keyset_free(ks);
     free(rt);
     free(lt);
+}
+
+/* ---- the disk cache's safety (issue 10 item 16) ---- */
+
+/* The cache file name of a request key: hex SHA-256. */
+static void cache_name(const char *key, char out[65])
+{
+    uint8_t h[32];
+    tslp_sha256((const uint8_t *)key, strlen(key), h);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+static int file_is(const char *path, const char *want)
+{
+    char buf[256] = "";
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strcmp(buf, want) == 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return 0;
+    fputs(text, f);
+    return fclose(f) == 0;
+}
+
+static void rm_rf(const char *path)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", path);
+}
+
+/* Symbolic links planted at the entry's name and at the temporary name the old code
+ * used (<entry>.tmp<pid>) never lead a write to their victims: the victims keep their
+ * bytes, the entry becomes a regular file of ours, and it serves the next verifier. */
+TT_TEST(verify_disk_cache_planted_symlinks)
+{
+    fixture x;
+    TT_CHECK(setup(&x));
+    char dir[] = "/tmp/tsl-vcache-XXXXXX", victims[] = "/tmp/tsl-victim-XXXXXX";
+    TT_CHECK(mkdtemp(dir) != NULL && mkdtemp(victims) != NULL);
+    char name[65], link1[200], link2[200], v1[200], v2[200];
+    cache_name(URI, name);
+    snprintf(link1, sizeof link1, "%s/%s.tmp%ld", dir, name, (long)getpid());
+    snprintf(link2, sizeof link2, "%s/%s", dir, name);
+    snprintf(v1, sizeof v1, "%s/v1", victims);
+    snprintf(v2, sizeof v2, "%s/v2", victims);
+    TT_CHECK(write_file(v1, "victim one\n") && write_file(v2, "victim two\n"));
+    TT_CHECK(symlink(v1, link1) == 0 && symlink(v2, link2) == 0);
+    size_t ll;
+    uint8_t *lt = make_lt(x.key, TSL_FORMAT_JWT, URI, NOW - 10, NOW + 3600, 300, &ll);
+    TT_CHECK(lt != NULL);
+    x.f.body = lt;
+    x.f.len = ll;
+    x.f.ct = "application/statuslist+jwt";
+    x.o.cache_dir = dir;
+    tsl_verifier *v = NULL;
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    tsl_check_result r;
+    const char *rt = make_rt(x.key, URI, 1, NOW + 1000);
+    TT_OK(check(v, rt, NOW, 0, &r));
+    TT_EQ_U(x.f.calls, 1);
+    tsl_verifier_free(v);
+    TT_CHECK(file_is(v1, "victim one\n"));
+    TT_CHECK(file_is(v2, "victim two\n"));
+    struct stat st;
+    TT_CHECK(lstat(link2, &st) == 0 && S_ISREG(st.st_mode));
+    TT_CHECK((st.st_mode & 077) == 0);
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    TT_OK(check(v, rt, NOW + 10, 0, &r));
+    TT_EQ_U(r.from_cache, 1);
+    TT_EQ_U(x.f.calls, 1);
+    tsl_verifier_free(v);
+    /* an entry that is a symbolic link (to a valid entry) is not read */
+    char real[200];
+    snprintf(real, sizeof real, "%s/entry", victims);
+    TT_CHECK(rename(link2, real) == 0 && symlink(real, link2) == 0);
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    TT_OK(check(v, rt, NOW + 20, 0, &r));
+    TT_EQ_U(r.from_cache, 0);
+    TT_EQ_U(x.f.calls, 2);
+    tsl_verifier_free(v);
+    rm_rf(dir);
+    rm_rf(victims);
+    tsl_free(lt);
+    teardown(&x);
+}
+
+/* Several threads, each with its own verifier and list token (a key of its own, so no
+ * thread can use another's entry and every round writes), store the same entry at
+ * once, round after round, starting each round together. After every round the entry
+ * must be byte for byte one thread's token (a torn entry is counted); at the end it is
+ * the only file: no temporary file is left. */
+#define CW_THREADS 6
+#define CW_ROUNDS 30
+
+struct cw_shared;
+
+typedef struct {
+    struct cw_shared *sh;
+    int index;
+    tsl_key *key;         /* signs this thread's list token (kid t<i>) */
+    uint8_t *lt;
+    size_t lt_len;
+    int ok;
+} cache_writer;
+
+typedef struct cw_shared {
+    pthread_barrier_t start, done;
+    cache_writer w[CW_THREADS];
+    tsl_key *rt_key;      /* signs the Referenced Token (kid k1) */
+    const char *dir;
+    const char *rt;
+    char entry[200];      /* the entry's path */
+    int torn;             /* rounds after which the entry was no whole token */
+} cw_shared;
+
+static tsl_status writer_fetch(void *ctx, const char *url, const char *accept, uint8_t **body,
+                               size_t *len, char **content_type, tsl_error *err)
+{
+    const cache_writer *w = ctx;
+    (void)url;
+    (void)accept;
+    (void)err;
+    *body = malloc(w->lt_len);
+    memcpy(*body, w->lt, w->lt_len);
+    *len = w->lt_len;
+    *content_type = strdup("application/statuslist+jwt");
+    return TSL_OK;
+}
+
+/* 1 when the entry holds exactly one writer's token, whole, after its header line. */
+static int entry_whole(const cw_shared *sh)
+{
+    FILE *f = fopen(sh->entry, "rb");
+    if (f == NULL)
+        return 0;
+    size_t cap = 1 << 20, n = 0;
+    unsigned char *got = malloc(cap);
+    if (got != NULL)
+        n = fread(got, 1, cap, f);
+    fclose(f);
+    unsigned char *nl = got != NULL ? memchr(got, '\n', n) : NULL;
+    int whole = 0;
+    if (nl != NULL && n < cap && strncmp((char *)got, "tsl-cache-1 17", 14) == 0) {
+        size_t off = (size_t)(nl + 1 - got);
+        for (int i = 0; i < CW_THREADS; i++)
+            whole += n - off == sh->w[i].lt_len &&
+                     memcmp(got + off, sh->w[i].lt, sh->w[i].lt_len) == 0;
+    }
+    free(got);
+    return whole == 1;
+}
+
+static void *write_entries(void *p)
+{
+    cache_writer *w = p;
+    cw_shared *sh = w->sh;
+    tsl_keyset *ks = NULL;
+    int bad = tsl_keyset_new(&ks, NULL) != TSL_OK ||
+              tsl_keyset_add(ks, sh->rt_key, NULL) != TSL_OK ||
+              tsl_keyset_add(ks, w->key, NULL) != TSL_OK;
+    tsl_verifier_opts o;
+    memset(&o, 0, sizeof o);
+    o.keys = ks;
+    o.fetch = writer_fetch;
+    o.fetch_ctx = w;
+    o.cache_dir = sh->dir;
+    for (int i = 0; i < CW_ROUNDS; i++) {
+        pthread_barrier_wait(&sh->start);
+        tsl_verifier *v = NULL;
+        tsl_check_result r;
+        /* past the ttl (300) of the entry written the round before: fetch and write */
+        if (!bad && tsl_verifier_new(&o, &v, NULL) == TSL_OK &&
+            check(v, sh->rt, NOW + 301 * i, 0, &r) == TSL_OK && r.fetched && r.value == 1)
+            w->ok++;
+        tsl_verifier_free(v);
+        pthread_barrier_wait(&sh->done);
+        if (w->index == 0) /* the others wait at the next start */
+            sh->torn += !entry_whole(sh);
+    }
+    tsl_keyset_free(ks);
+    return NULL;
+}
+
+TT_TEST(verify_disk_cache_concurrent_writers)
+{
+    fixture x;
+    TT_CHECK(setup(&x));
+    char dir[] = "/tmp/tsl-vcache-XXXXXX";
+    TT_CHECK(mkdtemp(dir) != NULL);
+    char rt[16384];
+    snprintf(rt, sizeof rt, "%s", make_rt(x.key, URI, 1, NOW + 100000));
+    static cw_shared sh;
+    memset(&sh, 0, sizeof sh);
+    sh.rt_key = x.key;
+    sh.dir = dir;
+    sh.rt = rt;
+    char name[65];
+    cache_name(URI, name);
+    snprintf(sh.entry, sizeof sh.entry, "%s/%s", dir, name);
+    TT_CHECK(pthread_barrier_init(&sh.start, NULL, CW_THREADS) == 0 &&
+             pthread_barrier_init(&sh.done, NULL, CW_THREADS) == 0);
+    for (int i = 0; i < CW_THREADS; i++) {
+        cache_writer *w = &sh.w[i];
+        char kid[8];
+        snprintf(kid, sizeof kid, "t%d", i);
+        w->sh = &sh;
+        w->index = i;
+        TT_OK(tsl_key_generate(TSL_ALG_ES256, &w->key, NULL));
+        TT_OK(tsl_key_set_kid(w->key, kid, NULL));
+        /* random 8-bit lists of different sizes: tokens of 130 KB and more, written in
+         * many pieces, and of different lengths, so that two writes mixed into one
+         * file could not pass for a whole one */
+        tsl_list *l = NULL;
+        TT_OK(tsl_list_new(8, 100000 + 10007 * (uint64_t)i, &l, NULL));
+        unsigned seed = 17u + (unsigned)i;
+        for (uint64_t k = 2; k < tsl_list_size(l); k++)
+            tsl_list_set(l, k, (unsigned)rand_r(&seed) & 0xFF);
+        tsl_list_set(l, 1, 1);
+        tsl_token_params p;
+        memset(&p, 0, sizeof p);
+        p.sub = URI;
+        p.iat = NOW - 10;
+        p.exp = NOW + 100000;
+        p.ttl = 300;
+        p.level = 1; /* random bytes: the slow levels would gain nothing */
+        TT_OK(tsl_token_sign(l, &p, w->key, &w->lt, &w->lt_len, NULL));
+        tsl_list_free(l);
+    }
+    pthread_t th[CW_THREADS];
+    for (int i = 0; i < CW_THREADS; i++)
+        TT_CHECK(pthread_create(&th[i], NULL, write_entries, &sh.w[i]) == 0);
+    for (int i = 0; i < CW_THREADS; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&sh.start);
+    pthread_barrier_destroy(&sh.done);
+    for (int i = 0; i < CW_THREADS; i++)
+        TT_EQ_U(sh.w[i].ok, CW_ROUNDS);
+    TT_EQ_U(sh.torn, 0);
+    /* exactly one file in the directory: the entry */
+    DIR *d = opendir(dir);
+    TT_CHECK(d != NULL);
+    int files = 0, entry = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        files++;
+        entry += strcmp(de->d_name, name) == 0;
+        if (strcmp(de->d_name, name) != 0)
+            fprintf(stderr, "  left behind: %s\n", de->d_name);
+    }
+    closedir(d);
+    TT_EQ_U(files, 1);
+    TT_EQ_U(entry, 1);
+    for (int i = 0; i < CW_THREADS; i++) {
+        tsl_free(sh.w[i].lt);
+        tsl_key_free(sh.w[i].key);
+    }
+    rm_rf(dir);
+    teardown(&x);
+}
+
+/* What tsl_verifier_new() accepts as a cache directory. */
+static tsl_status new_with_cache(fixture *x, const char *dir, tsl_error *err)
+{
+    tsl_verifier *v = NULL;
+    x->o.cache_dir = dir;
+    tsl_error_clear(err);
+    tsl_status st = tsl_verifier_new(&x->o, &v, err);
+    tsl_verifier_free(v);
+    x->o.cache_dir = NULL;
+    return st;
+}
+
+TT_TEST(verify_cache_dir_checks)
+{
+    fixture x;
+    TT_CHECK(setup(&x));
+    char top[] = "/tmp/tsl-vdir-XXXXXX";
+    TT_CHECK(mkdtemp(top) != NULL);
+    char p[200];
+    tsl_error err;
+    /* created 0700 when missing */
+    snprintf(p, sizeof p, "%s/new", top);
+    TT_OK(new_with_cache(&x, p, &err));
+    struct stat st;
+    TT_CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+    /* a regular file: refused (it used to disable caching silently) */
+    snprintf(p, sizeof p, "%s/file", top);
+    TT_CHECK(write_file(p, "x"));
+    TT_ERR(new_with_cache(&x, p, &err), TSL_ERR_IO);
+    TT_CONTAINS(err.msg, "not a directory");
+    /* writable by others: refused, with the mode */
+    snprintf(p, sizeof p, "%s/open", top);
+    TT_CHECK(mkdir(p, 0700) == 0 && chmod(p, 0777) == 0);
+    TT_ERR(new_with_cache(&x, p, &err), TSL_ERR_IO);
+    TT_CONTAINS(err.msg, "writable by group or others (mode 0777)");
+    TT_CHECK(chmod(p, 0770) == 0);
+    TT_ERR(new_with_cache(&x, p, &err), TSL_ERR_IO);
+    /* sticky (like /tmp): accepted, entries being owner-checked on load */
+    TT_CHECK(chmod(p, 01777) == 0);
+    TT_OK(new_with_cache(&x, p, &err));
+    /* a symbolic link to a good directory: refused */
+    char l[200];
+    snprintf(l, sizeof l, "%s/link", top);
+    snprintf(p, sizeof p, "%s/new", top);
+    TT_CHECK(symlink(p, l) == 0);
+    TT_ERR(new_with_cache(&x, l, &err), TSL_ERR_IO);
+    TT_CONTAINS(err.msg, "symbolic link");
+    /* owned by another user (only testable as root): refused */
+    if (geteuid() == 0) {
+        snprintf(p, sizeof p, "%s/theirs", top);
+        TT_CHECK(mkdir(p, 0700) == 0 && chown(p, 65534, 65534) == 0);
+        TT_ERR(new_with_cache(&x, p, &err), TSL_ERR_IO);
+        TT_CONTAINS(err.msg, "owned by uid 65534");
+    }
+    rm_rf(top);
+    teardown(&x);
+}
+
+/* In a sticky shared directory, an entry someone else owns is not believed: it could
+ * be an old token (from before a revocation) with a fetch time of its choosing. Only
+ * testable as root (chown). */
+TT_TEST(verify_disk_cache_foreign_entry)
+{
+    if (geteuid() != 0)
+        return;
+    fixture x;
+    TT_CHECK(setup(&x));
+    char dir[] = "/tmp/tsl-vcache-XXXXXX";
+    TT_CHECK(mkdtemp(dir) != NULL && chmod(dir, 01777) == 0);
+    size_t ll;
+    uint8_t *lt = make_lt(x.key, TSL_FORMAT_JWT, URI, NOW - 10, NOW + 3600, 300, &ll);
+    TT_CHECK(lt != NULL);
+    x.f.body = lt;
+    x.f.len = ll;
+    x.f.ct = "application/statuslist+jwt";
+    x.o.cache_dir = dir;
+    tsl_verifier *v = NULL;
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    tsl_check_result r;
+    const char *rt = make_rt(x.key, URI, 1, NOW + 1000);
+    TT_OK(check(v, rt, NOW, 0, &r));
+    tsl_verifier_free(v);
+    char name[65], path[200];
+    cache_name(URI, name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    TT_CHECK(chown(path, 65534, 65534) == 0);
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    TT_OK(check(v, rt, NOW + 10, 0, &r));
+    TT_EQ_U(r.from_cache, 0);
+    TT_EQ_U(x.f.calls, 2);
+    tsl_verifier_free(v);
+    rm_rf(dir);
+    tsl_free(lt);
+    teardown(&x);
+}
+
+/* ---- offline checks run in parallel (issue 10 item 21) ----
+ * The hook runs where an offline token's signature is about to be checked. The first
+ * thread there waits (2 s at most) for the second to arrive as well: it can only if the
+ * verifier holds no lock around that check. */
+static pthread_mutex_t ov_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ov_cv = PTHREAD_COND_INITIALIZER;
+static int ov_inside, ov_peak;
+
+static void overlap_hook(void)
+{
+    pthread_mutex_lock(&ov_mu);
+    ov_inside++;
+    if (ov_inside > ov_peak)
+        ov_peak = ov_inside;
+    pthread_cond_broadcast(&ov_cv);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 2;
+    while (ov_peak < 2 && pthread_cond_timedwait(&ov_cv, &ov_mu, &dl) == 0)
+        ;
+    ov_inside--;
+    pthread_mutex_unlock(&ov_mu);
+}
+
+typedef struct {
+    tsl_verifier *v;
+    const char *rt;
+    tsl_status st;
+    unsigned value;
+} offline_checker;
+
+static void *check_offline(void *p)
+{
+    offline_checker *c = p;
+    tsl_check_result r;
+    c->st = check(c->v, c->rt, NOW, 0, &r);
+    c->value = r.value;
+    return NULL;
+}
+
+TT_TEST(verify_offline_checks_overlap)
+{
+    fixture x;
+    TT_CHECK(setup(&x));
+    size_t ll;
+    uint8_t *lt = make_lt(x.key, TSL_FORMAT_CWT, URI, NOW - 10, NOW + 3600, 300, &ll);
+    TT_CHECK(lt != NULL);
+    tsl_verifier *v = NULL;
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    TT_OK(tsl_verifier_add_list_token(v, lt, ll, NULL));
+    char rt[16384];
+    snprintf(rt, sizeof rt, "%s", make_rt(x.key, URI, 2, NOW + 1000));
+    ov_inside = ov_peak = 0;
+    tslp_verify_offline_hook = overlap_hook;
+    offline_checker c[2] = {{v, rt, TSL_ERR_ARG, 9}, {v, rt, TSL_ERR_ARG, 9}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        TT_CHECK(pthread_create(&th[i], NULL, check_offline, &c[i]) == 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    tslp_verify_offline_hook = NULL;
+    TT_EQ_U(ov_peak, 2);
+    for (int i = 0; i < 2; i++) {
+        TT_OK(c[i].st);
+        TT_EQ_U(c[i].value, 2);
+    }
+    TT_EQ_U(x.f.calls, 0);
+    tsl_verifier_free(v);
+    tsl_free(lt);
+    teardown(&x);
+}
+
+/* A 4,000-byte uri (under the 4,096 accepted) comes back whole in the result (it was
+ * cut at 511 bytes). */
+TT_TEST(verify_long_uri_in_result)
+{
+    fixture x;
+    TT_CHECK(setup(&x));
+    static char uri[4001];
+    int n = snprintf(uri, sizeof uri, "https://example.com/");
+    for (; n < 4000; n++)
+        uri[n] = (char)('a' + n % 26);
+    uri[n] = '\0';
+    size_t ll;
+    uint8_t *lt = make_lt(x.key, TSL_FORMAT_JWT, uri, NOW - 10, NOW + 3600, 300, &ll);
+    TT_CHECK(lt != NULL);
+    x.f.body = lt;
+    x.f.len = ll;
+    x.f.ct = "application/statuslist+jwt";
+    tsl_verifier *v = NULL;
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    tsl_check_result r;
+    TT_OK(check(v, make_rt(x.key, uri, 3, NOW + 1000), NOW, 0, &r));
+    TT_EQ_U(r.value, 3);
+    TT_EQ_U(strlen(r.uri), 4000);
+    TT_EQ_STR(r.uri, uri);
+    TT_EQ_STR(x.f.url, uri);
+    tsl_verifier_free(v);
+    tsl_free(lt);
+    teardown(&x);
 }

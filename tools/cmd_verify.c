@@ -21,9 +21,9 @@ static void usage(FILE *f)
             "                  [--cache DIR] [--time T] [--now T] [--allow-http]\n"
             "                  [--cacert FILE] [--json]\n"
             "                  [--min-cache S] [--max-cache S] [--timeout MS]\n"
-            "                  [--max-body BYTES] [--skew S] [--require-eku]\n"
-            "                  [--eku-oid OID] [--aud AUD] [--nonce N] [--require-kb]\n"
-            "                  [--kb-max-age S] [TOKEN_FILE|-]\n"
+            "                  [--max-body BYTES] [--max-inflated BYTES] [--skew S]\n"
+            "                  [--require-eku] [--eku-oid OID] [--aud AUD] [--nonce N]\n"
+            "                  [--require-kb] [--kb-max-age S] [TOKEN_FILE|-]\n"
             "\n"
             "Checks the status of a Referenced Token (JWT, SD-JWT, CWT or mdoc): validates\n"
             "the token, resolves its Status List Token (a --list-token whose sub is the\n"
@@ -35,16 +35,25 @@ static void usage(FILE *f)
             "                      or a JWKS (repeatable)\n"
             "  --key FILE          verification key: PEM, JWK or JWKS (repeatable)\n"
             "  --list-token FILE   a Status List Token to use instead of fetching (repeatable)\n"
-            "  --cache DIR         keep fetched Status List Tokens in DIR across runs\n"
+            "  --cache DIR         keep fetched Status List Tokens in DIR across runs; DIR\n"
+            "                      is created 0700, and refused if it is a symbolic link,\n"
+            "                      not a directory, owned by another user (not root), or\n"
+            "                      writable by group or others without the sticky bit\n"
             "  --time T            the status at unix time T (asks the server for ?time=T)\n"
             "  --now T             the current time (default: the clock)\n"
             "  --allow-http        allow plain http:// (default: https only)\n"
             "  --cacert FILE       trust these CA certificates (PEM) for HTTPS instead of\n"
             "                      the system's\n"
-            "  --min-cache S       cache a list token at least S seconds (default 60)\n"
-            "  --max-cache S       and at most S seconds (default 86400)\n"
+            "  --min-cache S       keep a list token at least S seconds even when its ttl is\n"
+            "                      shorter (default 0: never past ttl). The cost: a\n"
+            "                      revocation published meanwhile goes unseen for up to S\n"
+            "                      seconds; the spec makes ttl the most a consumer caches\n"
+            "  --max-cache S       keep it at most S seconds (default 86400), never past exp\n"
             "  --timeout MS        total time of a fetch (default 10000)\n"
             "  --max-body BYTES    largest response accepted (default 16 MiB)\n"
+            "  --max-inflated BYTES  largest list accepted once inflated (default 64 MiB,\n"
+            "                      2^29 one-bit entries; at most 4 GiB): raise it to accept\n"
+            "                      bigger lists, at the cost of that much memory per list\n"
             "  --skew S            clock skew allowed for exp, nbf and iat (default 0)\n"
             "  --require-eku       a Status List Token signed through x5c / x5chain must\n"
             "                      have the status-signing EKU in its leaf certificate\n"
@@ -218,6 +227,7 @@ int cmd_verify(int argc, char **argv)
                                          {"max-cache", required_argument, NULL, 'M'},
                                          {"timeout", required_argument, NULL, 'o'},
                                          {"max-body", required_argument, NULL, 'b'},
+                                         {"max-inflated", required_argument, NULL, 'I'},
                                          {"skew", required_argument, NULL, 's'},
                                          {"require-eku", no_argument, NULL, 'E'},
                                          {"eku-oid", required_argument, NULL, 'O'},
@@ -290,6 +300,20 @@ int cmd_verify(int argc, char **argv)
         case 'b':
             if ((rc = parse_num("max-body", optarg, (uint64_t)1 << 30, &n)) == EXIT_OK)
                 vo.max_body = (size_t)n;
+            break;
+        case 'I':
+            /* The library would clamp it to the ceiling silently; say so instead. */
+            if (!cli_parse_u64(optarg, &n) || n == 0) {
+                cli_err("verify", "--max-inflated: bad number \"%s\" (bytes, positive)",
+                        optarg);
+                rc = EXIT_USAGE;
+            } else if (n > (uint64_t)TSL_MAX_INFLATED_CEILING) {
+                cli_err("verify", "--max-inflated: %s is over the ceiling of %zu bytes",
+                        optarg, (size_t)TSL_MAX_INFLATED_CEILING);
+                rc = EXIT_USAGE;
+            } else {
+                vo.limits.max_inflated = (size_t)n;
+            }
             break;
         case 's':
             if ((rc = parse_num("skew", optarg, 86400 * 365, &n)) == EXIT_OK)
