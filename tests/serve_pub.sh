@@ -130,7 +130,19 @@ if [ -n "$SERVE_PID" ]; then
     mkfifo -m 600 "$T/kf.pem"
     t set f1 5 INVALID --db "$DB" # the next round publishes f1: opens the FIFO
     expect_rc "fifo: set f1" 0
-    sleep 2.5
+    # Until the publisher is stuck (no round for 2.5 s) or has failed on the FIFO (a
+    # library that refuses one), at most 10 s.
+    _i=0
+    while [ $_i -lt 20 ]; do
+        get /metrics
+        _age=$(metric tsl_publisher_round_age_seconds)
+        _perr=$(grep '^tsl_problems{kind="publish"}' "$T/b" | awk '{print $2}')
+        [ "${_perr:-0}" -ge 1 ] && break
+        [ -n "$_age" ] && awk -v a="$_age" 'BEGIN { exit !(a >= 2.5) }' && break
+        sleep 0.5
+        _i=$((_i + 1))
+    done
+    note "fifo: publisher round age ${_age:-?} s, publish problems ${_perr:-?}"
     # Four history requests at once (as many as the worker threads and more), then the
     # rest: every one answered within the 3 s limit.
     for _k in 1 2 3 4; do

@@ -88,9 +88,10 @@ struct serve_pubstate; /* the publisher's own bookkeeping (serve_snapshot.c) */
 
 /* The server. Options are set before serve_publisher_start() and then only read.
  *
- * Locks: request threads take snap_mu, busy_mu and log_mu for a few instructions, and
- * a reader's mu around one indexed read. The publisher thread never holds any of them
- * while it reads a key, signs, compresses or reads the store: it owns pub_store alone.
+ * Locks: request threads take snap_mu and busy_mu for a few instructions, log_mu
+ * around one write() of the access log, and a reader's mu around one indexed read. The
+ * publisher thread takes none of them while it reads a key, signs, compresses or reads
+ * the store: it owns pub_store alone.
  * So a key file that blocks (a FIFO) or a publish that takes seconds delays only the
  * publisher, which /healthz then reports as stalled. */
 typedef struct {

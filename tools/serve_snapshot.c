@@ -318,6 +318,19 @@ static bool reserved_path(const serve_ctx *ctx, const char *path)
            (ctx->agg_path != NULL && strcmp(path, ctx->agg_path) == 0);
 }
 
+/* A path for the log: at most 200 bytes, anything but printable ASCII as '?' (a store
+ * written before uri checks may hold any bytes). */
+static void log_path(const char *path, char out[208])
+{
+    size_t k = 0;
+    for (; path[k] != '\0' && k < 200; k++)
+        out[k] = path[k] > 0x20 && path[k] < 0x7f ? path[k] : '?';
+    if (path[k] != '\0')
+        for (int j = 0; j < 3; j++)
+            out[k++] = '.';
+    out[k] = '\0';
+}
+
 static void date_text(int64_t t, char out[32])
 {
     time_t tt = (time_t)t;
@@ -364,21 +377,22 @@ static bool snapshot_build(serve_ctx *ctx, serve_snapshot **out)
             s->lists[w++] = e;
             continue;
         }
-        char line[512], c1[32], c2[32];
+        char line[640], c1[32], c2[32], path[208];
+        log_path(e->path, path);
         if (kept != NULL) {
             date_text(kept->created, c1);
             date_text(e->created, c2);
             snprintf(line, sizeof line,
                      "CLASH: lists \"%s\" (created %s) and \"%s\" (created %s) have the "
                      "same path %s: serving \"%s\" (%s), NOT serving \"%s\" (give it "
-                     "another uri)", kept->id, c1, e->id, c2, e->path, kept->id,
+                     "another uri)", kept->id, c1, e->id, c2, path, kept->id,
                      kept->created < e->created ? "the older"
                                                 : "created in the same second, smaller id",
                      e->id);
         } else {
             snprintf(line, sizeof line,
                      "CLASH: list \"%s\" has the path %s, which the server uses itself: "
-                     "NOT serving it (give it another uri)", e->id, e->path);
+                     "NOT serving it (give it another uri)", e->id, path);
         }
         if (used < sizeof report) {
             int n = snprintf(report + used, sizeof report - used, "%s\n", line);
