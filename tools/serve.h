@@ -91,9 +91,8 @@ struct serve_pubstate; /* the publisher's own bookkeeping (serve_snapshot.c) */
  * Locks: request threads take snap_mu and busy_mu for a few instructions, log_mu
  * around one write() of the access log, and a reader's mu around one indexed read. The
  * publisher thread takes none of them while it reads a key, signs, compresses or reads
- * the store: it owns pub_store alone.
- * So a key file that blocks (a FIFO) or a publish that takes seconds delays only the
- * publisher, which /healthz then reports as stalled. */
+ * the store (it owns pub_store alone), so a key file that blocks (a FIFO) or a publish
+ * that takes seconds delays only the publisher, which /healthz then reports. */
 typedef struct {
     /* Options. */
     const char *db_path;
