@@ -94,6 +94,9 @@ part export sh tests/export.sh "$BUILD"
 # checks measure the plain build's RSS and timing.
 if [ "${TSL_SANITIZED:-}" != 1 ]; then
     part serve sh tests/serve.sh "$BUILD"
+    # The publisher inside tsl serve: a key file that blocks, health, path clashes,
+    # start-up and history reads with a 10^8-entry list (about a minute; timing).
+    part serve_pub sh tests/serve_pub.sh "$BUILD"
 fi
 # The relying party: tsl verify offline and against tsl serve over loopback (about 10 s).
 part verify sh tests/verify.sh "$BUILD"

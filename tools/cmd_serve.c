@@ -1,6 +1,7 @@
 /* cmd_serve.c - `tsl serve`: the publisher's HTTP endpoint (spec section 8). Parses the
- * options, starts the publisher thread (serve_snapshot.c) after publishing what is
- * missing, starts one libmicrohttpd daemon per --listen address with bounded
+ * options, loads the tokens already recorded and starts the publisher thread
+ * (serve_snapshot.c), whose first round signs what is missing in the background while
+ * the server listens, starts one libmicrohttpd daemon per --listen address with bounded
  * connections, memory and timeouts, then waits for SIGTERM or SIGINT: it stops
  * accepting, lets requests in flight finish, and exits 0. */
 #include "serve.h"
@@ -65,8 +66,7 @@ static void serve_usage(FILE *f)
             "\n"
             "Prints \"tsl serve: listening on ADDR:PORT\" on stderr when ready. SIGTERM or\n"
             "SIGINT: stop accepting, finish requests in flight, exit 0.\n"
-            "Exit status: 1 cannot serve the store as it is (two lists on one path),\n"
-            "2 usage, I/O or address error.\n",
+            "Exit status: 2 usage, I/O or address error.\n",
             STORE_CLI_DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_THREADS);
 }
 
@@ -302,15 +302,15 @@ int cmd_serve(int argc, char **argv)
             nanosleep(&pause, NULL);
         }
     }
-    serve_publisher_stop(&ctx);
+    if (!serve_publisher_stop(&ctx))
+        _exit(rc); /* the publisher is stuck (logged): do not wait for it forever */
     for (size_t k = 0; k < nls; k++) {
         if (ls[k].d != NULL)
             MHD_stop_daemon(ls[k].d);
         if (ls[k].quiesced != MHD_INVALID_SOCKET)
             close(ls[k].quiesced);
     }
-    tsl_store_close(ctx.pub_store);
-    serve_ctx_destroy(&ctx);
+    serve_ctx_destroy(&ctx); /* closes ctx.pub_store */
     if (ctx.log_fd >= 0)
         close(ctx.log_fd);
     return rc;

@@ -18,8 +18,10 @@
 #define SERVE_ETAG_SIZE 36
 /* An IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", and room to spare. */
 #define SERVE_DATE_SIZE 40
-/* The health text the publisher keeps (problems beyond this are cut). */
-#define SERVE_HEALTH_SIZE 4096
+/* What the publisher says it is doing, for the log when it stalls. */
+#define SERVE_BUSY_SIZE 160
+/* Read-only store handles for ?time= requests (each used by one thread at a time). */
+#define SERVE_READERS 4
 
 /* One published form of a list: the token bytes and what the headers say about them. */
 typedef struct {
@@ -42,6 +44,7 @@ typedef struct {
     char *path;       /* the path of uri: where it is served */
     unsigned formats; /* TSL_PUBLISH_* bits of the forms present */
     int64_t ttl;      /* the list's ttl setting, 0: none */
+    int64_t created;  /* when the list was created: the older list keeps a shared path */
     serve_form form[2]; /* [0] JWT, [1] CWT */
 } serve_list;
 
@@ -63,9 +66,33 @@ extern const unsigned serve_codes[SERVE_NCODES];
 extern const char *const serve_fmt_names[SERVE_NFMT];
 enum { SERVE_FMT_NONE = 0, SERVE_FMT_JWT = 1, SERVE_FMT_CWT = 2, SERVE_FMT_JSON = 3 };
 
+/* Kinds of problem that make /healthz degraded, counted in /metrics. The public
+ * /healthz says only ok or degraded; which list and why go to the log (stderr). */
+enum {
+    SERVE_PROB_STORE,   /* the store could not be read */
+    SERVE_PROB_PUBLISH, /* a list failed to publish or to load its tokens */
+    SERVE_PROB_KEY,     /* a list's key file does not load or cannot sign */
+    SERVE_PROB_PATH,    /* a list not served: its path is taken or reserved */
+    SERVE_PROB_EXPIRY,  /* a served token expired or in the last quarter of its life */
+    SERVE_NPROB
+};
+extern const char *const serve_prob_names[SERVE_NPROB];
+
+/* One read-only store handle for history reads, and the lock of its user. */
+typedef struct {
+    pthread_mutex_t mu;
+    tsl_store *st;
+} serve_reader;
+
 struct serve_pubstate; /* the publisher's own bookkeeping (serve_snapshot.c) */
 
-/* The server. Options are set before serve_publisher_start() and then only read. */
+/* The server. Options are set before serve_publisher_start() and then only read.
+ *
+ * Locks: request threads take snap_mu and busy_mu for a few instructions, log_mu
+ * around one write() of the access log, and a reader's mu around one indexed read. The
+ * publisher thread takes none of them while it reads a key, signs, compresses or reads
+ * the store (it owns pub_store alone), so a key file that blocks (a FIFO) or a publish
+ * that takes seconds delays only the publisher, which /healthz then reports. */
 typedef struct {
     /* Options. */
     const char *db_path;
@@ -81,24 +108,34 @@ typedef struct {
     pthread_mutex_t snap_mu;
     serve_snapshot *snap;
 
-    /* The store handle (pub_store) is shared by the publisher and history reads (rare)
-     * under this lock, taken per store call or per list. One handle, not two: opening a
-     * second handle on the same file in one process drops the first one's POSIX locks
-     * (close() of any descriptor of the file does), after which another process may
-     * checkpoint and delete the WAL under it. */
-    pthread_mutex_t store_mu;
+    /* History reads (--history) use their own handles, opened at start and kept open
+     * until exit, never the publisher's: a read must not wait for a publish that holds
+     * the handle for seconds. Several SQLite handles on one file in one process are
+     * safe: SQLite's unix VFS keeps one lock state per file and defers closing a
+     * descriptor while any handle holds a lock (what would drop the others' POSIX
+     * locks is a close() outside SQLite, which tsl_store_open never does on an
+     * existing file). */
+    serve_reader readers[SERVE_READERS];
+    size_t nreaders;
+    atomic_uint reader_next;
 
-    /* What is wrong, as the publisher last saw it ("" when nothing). */
-    pthread_mutex_t health_mu;
-    char health[SERVE_HEALTH_SIZE];
+    /* Health, written by the publisher, read by /healthz and /metrics. */
+    atomic_uint problems[SERVE_NPROB]; /* SERVE_PROB_EXPIRY is computed per request */
+    atomic_llong round_done_ms;        /* monotonic ms: the last completed round (or start) */
+    atomic_llong stall_ms;             /* a round later than this is a stall */
+    atomic_bool stall_logged;          /* the current stall has been logged */
+    pthread_mutex_t busy_mu;
+    char busy[SERVE_BUSY_SIZE];        /* what the publisher is doing ("" between rounds) */
+    atomic_llong busy_since_ms;
 
     /* The publisher thread. */
-    tsl_store *pub_store;
+    tsl_store *pub_store; /* the publisher's alone once its thread runs */
     pthread_t pub_thread;
     bool pub_running;
     pthread_mutex_t pub_mu;
     pthread_cond_t pub_cv;
-    bool stop;
+    bool pub_done; /* the thread has left its loop (under pub_mu) */
+    atomic_bool stop;
     struct serve_pubstate *pub;
 
     /* Counters for /metrics. */
@@ -108,19 +145,46 @@ typedef struct {
     atomic_int inflight; /* requests begun and not completed */
 } serve_ctx;
 
+/* What /healthz and /metrics report, computed at the time of the request. */
+typedef struct {
+    unsigned problems[SERVE_NPROB];
+    bool stalled;         /* no round completed within ctx->stall_ms */
+    int64_t round_age_ms; /* since the last completed round */
+} serve_health_info;
+
 /* serve_snapshot.c */
 
 /* Initialises ctx's locks and state (options already set). */
 void serve_ctx_init(serve_ctx *ctx);
+/* Frees the publisher's state, closes the history readers and pub_store. Call after
+ * serve_publisher_stop() returned true (or when it never started). */
 void serve_ctx_destroy(serve_ctx *ctx);
 
-/* One publishing round in the caller's thread (publish what is missing or stale, build
- * the first snapshot), then starts the publisher thread. Returns EXIT_OK, or prints why
- * it cannot serve (store unreadable, two lists on one path) and returns the exit code. */
+/* Loads the tokens already recorded in the store into the first snapshot (reads only:
+ * nothing is signed, and JWT gzip bodies come with the first round), opens the history
+ * readers, and starts the publisher thread, whose first round begins at once. So the
+ * caller can listen right after: requests are answered from the recorded tokens while
+ * the first round signs what is missing or stale. Returns EXIT_OK, or prints why the
+ * store cannot be read and returns EXIT_USAGE. Two lists on one path are not fatal: the
+ * older one is served and the clash is logged. */
 int serve_publisher_start(serve_ctx *ctx);
 
-/* Stops the publisher thread and waits for it. */
-void serve_publisher_stop(serve_ctx *ctx);
+/* Stops the publisher thread: waits for it to finish its current step, at most a few
+ * seconds. Returns false if it did not (stuck on a key file that blocks, or signing a
+ * huge list): its state is then still in use, so the caller must not call
+ * serve_ctx_destroy() and should end the process with _exit(); an unfinished publish
+ * leaves the store whole (SQLite transactions). */
+bool serve_publisher_stop(serve_ctx *ctx);
+
+/* The health at this moment. Logs (once per stall) a publisher that has not completed
+ * a round in time, and what it is doing. */
+void serve_health(serve_ctx *ctx, serve_health_info *out);
+
+/* A recorded token valid at time t (tsl_store_token() with at = t), read through one
+ * of the history readers. Never waits for the publisher. */
+tsl_status serve_history_token(serve_ctx *ctx, const char *id, tsl_format fmt, int64_t t,
+                               uint8_t **tok, size_t *len, int64_t *iat, int64_t *exp,
+                               tsl_error *err);
 
 /* A reference to the current snapshot (never NULL after serve_publisher_start()). */
 serve_snapshot *serve_snapshot_acquire(serve_ctx *ctx);

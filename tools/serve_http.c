@@ -331,7 +331,8 @@ static enum MHD_Result current(serve_ctx *ctx, struct MHD_Connection *conn, req 
     return respond(ctx, conn, rq, 200, resp, sfmt, len, head);
 }
 
-/* The token valid at time t (section 8.4): iat <= t < exp. */
+/* The token valid at time t (section 8.4): iat <= t < exp, read through a history
+ * reader of its own, so it never waits for the publisher. */
 static enum MHD_Result history(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
                                const serve_list *l, int fmt, int64_t t, bool head)
 {
@@ -341,12 +342,9 @@ static enum MHD_Result history(serve_ctx *ctx, struct MHD_Connection *conn, req 
     tsl_error err;
     tsl_error_clear(&err);
     tsl_status r = TSL_ERR_INDEX;
-    if (t > 0) { /* at 0 the store means "the newest" */
-        pthread_mutex_lock(&ctx->store_mu);
-        r = tsl_store_token(ctx->pub_store, l->id, (tsl_format)fmt, t, &tok, &len, &iat,
-                            &exp, &err);
-        pthread_mutex_unlock(&ctx->store_mu);
-    }
+    if (t > 0) /* at 0 the store means "the newest" */
+        r = serve_history_token(ctx, l->id, (tsl_format)fmt, t, &tok, &len, &iat, &exp,
+                                &err);
     if (r == TSL_OK && !(iat <= t && t < exp)) {
         tsl_free(tok);
         r = TSL_ERR_INDEX;
@@ -449,50 +447,25 @@ static enum MHD_Result aggregation(serve_ctx *ctx, struct MHD_Connection *conn, 
     return respond(ctx, conn, rq, 200, resp, SERVE_FMT_JSON, len, head);
 }
 
+/* ok (200) or degraded (503), nothing more: which list and why is in the log and, by
+ * kind, in /metrics, not on a public endpoint (key paths, list ids). */
 static enum MHD_Result healthz(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
                                bool head)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (f == NULL)
+    serve_health_info h;
+    serve_health(ctx, &h);
+    bool degraded = h.stalled;
+    for (int k = 0; k < SERVE_NPROB; k++)
+        degraded = degraded || h.problems[k] != 0;
+    const char *body = degraded ? "degraded\n" : "ok\n";
+    size_t len = strlen(body);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
         return MHD_NO;
-    pthread_mutex_lock(&ctx->health_mu);
-    fputs(ctx->health, f);
-    pthread_mutex_unlock(&ctx->health_mu);
-    serve_snapshot *snap = serve_snapshot_acquire(ctx);
-    int64_t now = now_s();
-    for (size_t k = 0; snap != NULL && k < snap->n; k++) {
-        const serve_list *l = snap->lists[k];
-        for (int j = 0; j < 2; j++) {
-            const serve_form *fm = &l->form[j];
-            if (!fm->present || fm->exp == 0)
-                continue;
-            int64_t left = fm->exp - now, life = fm->exp - fm->iat;
-            if (left <= 0)
-                fprintf(f, "token of list \"%s\" (%s) expired %lld s ago\n", l->id,
-                        j == 0 ? "jwt" : "cwt", (long long)-left);
-            else if (left * 4 < life)
-                fprintf(f, "token of list \"%s\" (%s) expires in %lld s\n", l->id,
-                        j == 0 ? "jwt" : "cwt", (long long)left);
-        }
-    }
-    serve_snapshot_release(snap);
-    if (fclose(f) != 0) {
-        free(buf);
-        return MHD_NO;
-    }
-    if (len == 0) {
-        free(buf);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-            3, (void *)(uintptr_t)"ok\n", MHD_RESPMEM_PERSISTENT);
-        if (resp == NULL)
-            return MHD_NO;
-        MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-        MHD_add_response_header(resp, "Cache-Control", "no-store");
-        return respond(ctx, conn, rq, 200, resp, SERVE_FMT_NONE, 3, head);
-    }
-    return text_owned(ctx, conn, rq, 503, buf, len, "text/plain; charset=utf-8", head);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    return respond(ctx, conn, rq, degraded ? 503 : 200, resp, SERVE_FMT_NONE, len, head);
 }
 
 static enum MHD_Result metrics(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
@@ -549,6 +522,22 @@ static enum MHD_Result metrics(serve_ctx *ctx, struct MHD_Connection *conn, req 
     fprintf(f, "# HELP tsl_lists Status lists served.\n"
                "# TYPE tsl_lists gauge\n"
                "tsl_lists %zu\n", n);
+    serve_health_info h;
+    serve_health(ctx, &h);
+    fputs("# HELP tsl_problems What makes /healthz degraded, by kind (the log names the "
+          "lists).\n"
+          "# TYPE tsl_problems gauge\n", f);
+    for (int k = 0; k < SERVE_NPROB; k++)
+        fprintf(f, "tsl_problems{kind=\"%s\"} %u\n", serve_prob_names[k], h.problems[k]);
+    fprintf(f, "# HELP tsl_publisher_round_age_seconds Seconds since the publisher last "
+               "completed a round.\n"
+               "# TYPE tsl_publisher_round_age_seconds gauge\n"
+               "tsl_publisher_round_age_seconds %.3f\n"
+               "# HELP tsl_publisher_stalled 1 when no round completed in the expected "
+               "time.\n"
+               "# TYPE tsl_publisher_stalled gauge\n"
+               "tsl_publisher_stalled %d\n",
+            (double)h.round_age_ms / 1000.0, h.stalled ? 1 : 0);
     if (fclose(f) != 0) {
         free(buf);
         return MHD_NO;
