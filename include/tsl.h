@@ -559,8 +559,23 @@ TSL_API tsl_status tsl_batch_apply(const tsl_batch *b, tsl_list *l, int final_in
  * state whole. A handle is used by one thread at a time. */
 typedef struct tsl_store tsl_store;
 
-/* Opens (and on first use creates) the store at path. TSL_ERR_IO names the SQLite
- * error; a file that is not a tsl store gives TSL_ERR_MALFORMED. */
+/* How tsl_store_open_mode() opens a store (0: read and write an existing store). */
+#define TSL_STORE_CREATE 1u   /* create the file (mode 0600) and the schema if the file
+                               * is missing or empty */
+#define TSL_STORE_READONLY 2u /* only read; calls that change the store fail with
+                               * TSL_ERR_ARG. Works in a directory this process cannot
+                               * write to when the -wal and -shm files exist and are
+                               * readable, or when there is no -wal file and the
+                               * directory is writable by nobody (then the file is read
+                               * as immutable); otherwise TSL_ERR_IO says what to change */
+
+/* Opens the store at path. Without TSL_STORE_CREATE a missing file or one without a
+ * schema (empty) fails with TSL_ERR_IO naming the path. A damaged file (not an SQLite
+ * database, corrupt pages, not a tsl store, an inconsistent row) gives TSL_ERR_IO too,
+ * for this and every later call; a newer schema gives TSL_ERR_UNSUPPORTED. */
+TSL_API tsl_status tsl_store_open_mode(const char *path, unsigned mode, tsl_store **out,
+                                       tsl_error *err);
+/* tsl_store_open_mode(path, TSL_STORE_CREATE, ...). */
 TSL_API tsl_status tsl_store_open(const char *path, tsl_store **out, tsl_error *err);
 TSL_API void tsl_store_close(tsl_store *st);
 

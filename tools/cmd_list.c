@@ -41,7 +41,8 @@ static void usage(FILE *f)
             "show    prints the settings, counts per status, allocated, free (capacity -\n"
             "        allocated), last published and version; --json: one JSON object.\n"
             "\n"
-            "  --db PATH          the store (default: $TSL_DB, else %s)\n"
+            "  --db PATH          the store (default: $TSL_DB, else %s); create makes it\n"
+            "                     if missing, ls and show only read it\n"
             "\n"
             "Exit status: 0 success, 1 rejected (unknown or existing id, bad key), 2 usage\n"
             "or I/O error.\n",
@@ -206,7 +207,7 @@ static int list_create(int argc, char **argv)
     info.x5c_path = x5c_path;
 
     tsl_store *store = NULL;
-    int rc = store_cli_open("list", db, &store);
+    int rc = store_cli_open_mode("list", db, STORE_CLI_CREATE, &store);
     if (rc == EXIT_OK && (st = tsl_store_list_create(store, &info, &err)) != TSL_OK)
         rc = cli_fail("list", &err, st);
     tsl_store_close(store);
@@ -234,7 +235,7 @@ static int list_ls(int argc, char **argv)
         return EXIT_USAGE;
     }
     tsl_store *store = NULL;
-    int rc = store_cli_open("list", db, &store);
+    int rc = store_cli_open_mode("list", db, STORE_CLI_READ, &store);
     if (rc != EXIT_OK)
         return rc;
     tsl_error err;
@@ -380,7 +381,7 @@ static int list_show(int argc, char **argv)
     }
     const char *id = argv[optind];
     tsl_store *store = NULL;
-    int rc = store_cli_open("list", db, &store);
+    int rc = store_cli_open_mode("list", db, STORE_CLI_READ, &store);
     if (rc != EXIT_OK)
         return rc;
     tsl_list_info info;
