@@ -610,6 +610,29 @@ void tsl_store_close(tsl_store *st)
 /* ---------------------------------------------------------------------------------- */
 /* Lists                                                                                */
 
+/* The path of a uri into buf (TSL_URI_MAX + 1 bytes), or "" when it has none that
+ * tsl_uri_path accepts (such a list, made before the rule, is not served). */
+static const char *path_or_empty(const char *uri, char *buf)
+{
+    if (uri == NULL || tsl_uri_path(uri, buf, TSL_URI_MAX + 1, NULL) != TSL_OK)
+        buf[0] = '\0';
+    return buf;
+}
+
+/* Checks a uri setting with tsl_uri_check, prefixing the message with the field. */
+static tsl_status check_uri(const char *id, const char *field, const char *uri,
+                            unsigned create_flags, tsl_error *err)
+{
+    unsigned f = (create_flags & TSL_CREATE_ALLOW_HTTP) ? TSL_URI_ALLOW_HTTP : 0;
+    tsl_status r = tsl_uri_check(uri, f, err);
+    if (r != TSL_OK) {
+        char what[96];
+        snprintf(what, sizeof what, "list \"%s\": %s", id, field);
+        tslp_error_prefix(err, what);
+    }
+    return r;
+}
+
 static tsl_status check_settings(const tsl_list_info *in, tsl_error *err)
 {
     if (in->id == NULL || !tslp_store_id_ok(in->id))
@@ -619,6 +642,16 @@ static tsl_status check_settings(const tsl_list_info *in, tsl_error *err)
     const char *id = in->id;
     if (in->uri == NULL || in->uri[0] == '\0')
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": a uri is required", id);
+    tsl_status r = check_uri(id, "uri", in->uri, in->create_flags, err);
+    if (r == TSL_OK && in->aggregation_uri != NULL)
+        r = check_uri(id, "aggregation_uri", in->aggregation_uri, in->create_flags, err);
+    if (r != TSL_OK)
+        return r;
+    char p[TSL_URI_MAX + 1], q[TSL_URI_MAX + 1];
+    if (in->aggregation_uri != NULL &&
+        strcmp(path_or_empty(in->uri, p), path_or_empty(in->aggregation_uri, q)) == 0)
+        return tslp_fail(err, TSL_ERR_ARG, 0,
+                         "list \"%s\": uri and aggregation_uri have the same path %s", id, p);
     if (!tslp_bits_ok(in->bits))
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": bits %u is not 1, 2, 4 or 8",
                          id, in->bits);
@@ -645,7 +678,49 @@ static tsl_status check_settings(const tsl_list_info *in, tsl_error *err)
                          in->formats);
     if (in->kid != NULL && (in->kid[0] == '\0' || strlen(in->kid) > 256))
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": kid must be 1 to 256 bytes", id);
+    if (in->create_flags & ~TSL_CREATE_ALLOW_HTTP)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": create_flags %#x unknown", id,
+                         in->create_flags);
     return TSL_OK;
+}
+
+/* Refuses a list whose path is already taken: tsl serve and tsl export serve every list
+ * of a store at its path whatever the host, and a second list on a path would take it
+ * over (or be dropped). Runs inside the write transaction, so two concurrent creates
+ * cannot both take one path. */
+static tsl_status check_paths(tsl_store *st, const tsl_list_info *in, tsl_error *err)
+{
+    char mine[TSL_URI_MAX + 1], agg[TSL_URI_MAX + 1], p[TSL_URI_MAX + 1];
+    char q[TSL_URI_MAX + 1];
+    path_or_empty(in->uri, mine);
+    path_or_empty(in->aggregation_uri, agg);
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(st, "SELECT id, uri, aggregation_uri FROM lists", &s,
+                                      err);
+    if (r != TSL_OK)
+        return r;
+    int rc = SQLITE_DONE;
+    while (r == TSL_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        path_or_empty((const char *)sqlite3_column_text(s, 1), p);
+        path_or_empty((const char *)sqlite3_column_text(s, 2), q);
+        if (p[0] != '\0' && strcmp(p, mine) == 0)
+            r = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                          "list \"%s\": uri path %s is already the path of list \"%s\"",
+                          in->id, mine, id != NULL ? id : "?");
+        else if (q[0] != '\0' && strcmp(q, mine) == 0)
+            r = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                          "list \"%s\": uri path %s is the aggregation path of list "
+                          "\"%s\"", in->id, mine, id != NULL ? id : "?");
+        else if (p[0] != '\0' && strcmp(p, agg) == 0)
+            r = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                          "list \"%s\": aggregation_uri path %s is the path of list \"%s\"",
+                          in->id, agg, id != NULL ? id : "?");
+    }
+    sqlite3_finalize(s);
+    if (r == TSL_OK && rc != SQLITE_DONE)
+        r = tslp_store_sqlfail(st, rc, "reading the lists' uris", err);
+    return r;
 }
 
 /* Loads the key and the chain now, so that a list is never created with settings it
@@ -736,6 +811,8 @@ static tsl_status insert_list(tsl_store *st, const tsl_list_info *in, const char
         return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0, "list \"%s\" already exists", in->id);
     if (rc != SQLITE_DONE)
         return tslp_store_sqlfail(st, rc, "looking up a list", err);
+    if ((r = check_paths(st, in, err)) != TSL_OK)
+        return r;
     if ((r = tslp_store_prepare(
              st,
              "INSERT INTO lists (id, uri, bits, size, key_path, alg, kid, x5c_path,"

@@ -209,6 +209,60 @@ rc=$?
 expect_ok "publish from another directory than create's (relative --key)"
 
 # ---------------------------------------------------------------------------------- #
+# A list's uri (issue 10 item 8): refused at creation with the problem named; two
+# lists never share a path (percent-encoded unreserved characters decoded first).
+# In a store of its own.
+
+UDB=$T/uri.db
+# expect_bad_uri NAME ERE: exit 2, one stderr line naming --uri and matching ERE.
+expect_bad_uri() {
+    if [ "$rc" -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q -- '--uri' "$T/err" &&
+        grep -Eq -- "$2" "$T/err"; then ok; else
+        bad "$1: exit $rc, expected 2 and /$2/; stderr: $(errline)"; fi
+}
+long_path=$(head -c 5000 /dev/zero | tr '\0' a)
+for c in "a space|https://example.com/a b|white space \\(0x20\\)" \
+    "a newline|$(printf 'https://example.com/a\nb')|white space \\(0x0a\\)" \
+    "a control character|$(printf 'https://example.com/a\033b')|control character" \
+    "javascript:|javascript:alert(1)|scheme \"javascript\" is not https" \
+    "a relative path|/statuslists/9|not an absolute URI" \
+    "/healthz|https://example.com/healthz|reserved" \
+    "/metrics|https://example.com/metrics|reserved" \
+    "../|https://example.com/lists/../x|\"\\.\\.\" segment" \
+    "a 5000-byte path|https://example.com/$long_path|longer than the 1024 bytes" \
+    "http:// without --allow-http|http://127.0.0.1:8080/x|--allow-http" \
+    "%2F|https://example.com/a%2Fb|encodes '/'" \
+    "a query|https://example.com/a?x=1|query"; do
+    name=${c%%|*}
+    rest=${c#*|}
+    u=${rest%%|*}
+    want=${rest#*|}
+    t list create U --uri "$u" --bits 1 --size 10 --key "$T/k.pem" --db "$UDB"
+    expect_bad_uri "list create --uri with $name" "$want"
+done
+[ ! -e "$UDB" ]
+check "refused uris created no store" $?
+t list create U1 --uri https://example.com/a/l%41b --bits 1 --size 10 --key "$T/k.pem" \
+    --db "$UDB"
+expect_ok "list create with a percent-encoded unreserved character"
+t list create U2 --uri http://127.0.0.1:8080/u2 --allow-http --bits 1 --size 10 \
+    --key "$T/k.pem" --db "$UDB"
+expect_ok "list create --allow-http with an http uri"
+t list create U3 --uri https://other.example/a/lAb --bits 1 --size 10 --key "$T/k.pem" \
+    --db "$UDB"
+expect_reject "a uri with the path of another list (other host, decoded)" \
+    'path /a/lAb is already the path of list "U1"'
+t list create U3 --uri https://example.com/u3 --aggregation-uri https://example.com/u2 \
+    --bits 1 --size 10 --key "$T/k.pem" --db "$UDB"
+expect_reject "an aggregation_uri on another list's path" 'path of list "U2"'
+t list create U3 --uri https://example.com/u3 --aggregation-uri 'https://example.com/a b' \
+    --bits 1 --size 10 --key "$T/k.pem" --db "$UDB"
+if [ "$rc" -eq 2 ] && grep -q -- '--aggregation-uri' "$T/err"; then ok; else
+    bad "a bad --aggregation-uri: exit $rc, $(errline)"; fi
+t list ls --db "$UDB"
+expect_str "only the accepted lists exist" "$(printf 'U1\nU2')"
+
+# ---------------------------------------------------------------------------------- #
 # Only list create makes a store (item 11): every other command fails with exit 2 on a
 # missing or empty file, names it, and creates nothing.
 

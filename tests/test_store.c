@@ -808,3 +808,79 @@ TT_TEST(store_damage_is_io)
     TT_CONTAINS(err.msg, "chunk 0 has 1 bytes");
     fx_close(&f);
 }
+
+TT_TEST(store_create_checks_uri_and_paths)
+{
+    /* Every caller of tsl_store_list_create gets the uri rules (tsl_uri_check) and no
+     * two lists on one path, percent-encoding of unreserved characters included. */
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    static const struct {
+        const char *uri;
+        tsl_status code;
+    } bad[] = {{"https://example.com/a b", TSL_ERR_MALFORMED},
+               {"javascript:alert(1)", TSL_ERR_UNSUPPORTED},
+               {"/statuslists/1", TSL_ERR_MALFORMED},
+               {"https://example.com/healthz", TSL_ERR_UNSUPPORTED},
+               {"https://example.com/metrics", TSL_ERR_UNSUPPORTED},
+               {"https://example.com/a/../b", TSL_ERR_MALFORMED},
+               {"http://example.com/a", TSL_ERR_UNSUPPORTED}};
+    tsl_error err;
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        tsl_list_info in = settings(&f, "u", 1, 10);
+        in.uri = bad[k].uri;
+        tsl_error_clear(&err);
+        TT_ERR(tsl_store_list_create(f.st, &in, &err), bad[k].code);
+        TT_CONTAINS(err.msg, "list \"u\": uri: ");
+    }
+    char long_uri[TSL_URI_MAX + 2];
+    memset(long_uri, 'a', sizeof long_uri - 1);
+    memcpy(long_uri, "https://example.com/", 20);
+    long_uri[sizeof long_uri - 1] = '\0';
+    tsl_list_info in = settings(&f, "u", 1, 10);
+    in.uri = long_uri;
+    TT_ERR(tsl_store_list_create(f.st, &in, NULL), TSL_ERR_LIMIT);
+    long_uri[TSL_URI_MAX] = '\0';
+    TT_OK(tsl_store_list_create(f.st, &in, NULL));
+    /* http only when asked for. */
+    in = settings(&f, "h", 1, 10);
+    in.uri = "http://127.0.0.1:8080/h";
+    in.create_flags = TSL_CREATE_ALLOW_HTTP;
+    TT_OK(tsl_store_list_create(f.st, &in, NULL));
+    in = settings(&f, "h2", 1, 10);
+    in.aggregation_uri = "http://127.0.0.1:8080/agg";
+    TT_ERR(tsl_store_list_create(f.st, &in, NULL), TSL_ERR_UNSUPPORTED);
+    /* Path clashes, whatever the host: /l%41b is /lAb. */
+    in = settings(&f, "a", 1, 10);
+    in.uri = "https://one.example/l%41b";
+    in.aggregation_uri = "https://one.example/agg";
+    TT_OK(tsl_store_list_create(f.st, &in, NULL));
+    static const struct {
+        const char *uri, *agg, *want;
+    } clash[] = {
+        {"https://two.example/lAb", NULL, "uri path /lAb is already the path of list \"a\""},
+        {"https://two.example/l%41%62", NULL, "already the path of list \"a\""},
+        {"https://two.example/agg", NULL, "uri path /agg is the aggregation path of list \"a\""},
+        {"https://two.example/ok", "https://one.example/lAb",
+         "aggregation_uri path /lAb is the path of list \"a\""},
+        {"https://two.example/same", "https://two.example/same",
+         "uri and aggregation_uri have the same path /same"}};
+    for (size_t k = 0; k < sizeof clash / sizeof clash[0]; k++) {
+        in = settings(&f, "b", 1, 10);
+        in.uri = clash[k].uri;
+        in.aggregation_uri = clash[k].agg;
+        tsl_error_clear(&err);
+        TT_CHECK(tsl_store_list_create(f.st, &in, &err) != TSL_OK);
+        TT_CONTAINS(err.msg, clash[k].want);
+    }
+    /* Sharing an aggregation_uri is what it is for. */
+    in = settings(&f, "b", 1, 10);
+    in.aggregation_uri = "https://one.example/agg";
+    TT_OK(tsl_store_list_create(f.st, &in, NULL));
+    char **ids;
+    size_t n;
+    TT_OK(tsl_store_list_ids(f.st, &ids, &n, NULL));
+    TT_EQ_U(n, 4); /* u (long uri), h, a, b */
+    tsl_store_ids_free(ids, n);
+    fx_close(&f);
+}
