@@ -634,11 +634,22 @@ typedef struct {
     uint64_t version;         /* increases with every committed change of statuses */
 } tsl_list_info;
 
+/* The largest uncompressed StatusList (size * bits / 8 bytes) that common verifiers
+ * accept: k2gl/token-status-list caps at 16 MiB, the OpenID Foundation conformance suite
+ * at 32 MiB, tsl verify at its default max_inflated of 64 MiB (README "Size advice"). */
+#define TSL_INTEROP_MAX_BYTES ((uint64_t)16 << 20)
+
+/* TSL_ERR_LIMIT when a list of size entries of bits each is larger than
+ * TSL_INTEROP_MAX_BYTES uncompressed, naming the verifiers that would refuse it. */
+TSL_API tsl_status tsl_store_size_check(unsigned bits, uint64_t size, tsl_error *err);
+
 /* tsl_list_info.create_flags */
 #define TSL_CREATE_ALLOW_HTTP 1u /* uri and aggregation_uri may be http:// */
+#define TSL_CREATE_LARGE 2u      /* allow a size over TSL_INTEROP_MAX_BYTES */
 
 /* Creates a list, all entries VALID except the decoys. Checks the id, bits, size (1 to
- * TSL_STORE_MAX_SIZE entries), decoys (fewer than size), the uri and aggregation_uri (tsl_uri_check(); TSL_ERR_ARG
+ * TSL_STORE_MAX_SIZE entries, and tsl_store_size_check() unless TSL_CREATE_LARGE),
+ * decoys (fewer than size), the uri and aggregation_uri (tsl_uri_check(); TSL_ERR_ARG
  * for a missing uri, the check's code otherwise), that the key file loads and fits alg,
  * and the x5c file. TSL_ERR_ARG for a bad setting, TSL_ERR_UNSUPPORTED for an id that
  * exists or a uri whose path (tsl_uri_path()) is already another list's path, or the

@@ -610,6 +610,38 @@ void tsl_store_close(tsl_store *st)
 /* ---------------------------------------------------------------------------------- */
 /* Lists                                                                                */
 
+tsl_status tsl_store_size_check(unsigned bits, uint64_t size, tsl_error *err)
+{
+    /* The verifiers with a known cap, largest first (README "Size advice"). */
+    static const struct {
+        const char *name, *note;
+        uint64_t max;
+    } peers[] = {{"tsl verify", ", its default max_inflated", TSL_DEFAULT_MAX_INFLATED},
+                 {"the OpenID Foundation conformance suite", "", (uint64_t)32 << 20},
+                 {"k2gl/token-status-list", "", TSL_INTEROP_MAX_BYTES}};
+    if (!tslp_bits_ok(bits) || size > TSL_STORE_MAX_SIZE)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "size check: bits %u or size %llu out of range",
+                         bits, (unsigned long long)size);
+    uint64_t bytes = tslp_store_nbytes(bits, size);
+    if (bytes <= TSL_INTEROP_MAX_BYTES)
+        return TSL_OK;
+    char who[160];
+    size_t used = 0;
+    who[0] = '\0';
+    for (size_t k = 0; k < sizeof peers / sizeof peers[0]; k++)
+        if (bytes > peers[k].max && used < sizeof who) {
+            int w = snprintf(who + used, sizeof who - used, "%s%s (%llu MiB%s)",
+                             used ? ", " : "", peers[k].name,
+                             (unsigned long long)(peers[k].max >> 20), peers[k].note);
+            used = w < 0 ? used : used + (size_t)w;
+        }
+    return tslp_fail(err, TSL_ERR_LIMIT, 0,
+                     "%llu entries of %u bit%s are %llu bytes (%.1f MiB) uncompressed, more "
+                     "than these verifiers accept: %s",
+                     (unsigned long long)size, bits, bits > 1 ? "s" : "",
+                     (unsigned long long)bytes, (double)bytes / (1 << 20), who);
+}
+
 /* The path of a uri into buf (TSL_URI_MAX + 1 bytes), or "" when it has none that
  * tsl_uri_path accepts (such a list, made before the rule, is not served). */
 static const char *path_or_empty(const char *uri, char *buf)
@@ -659,6 +691,13 @@ static tsl_status check_settings(const tsl_list_info *in, tsl_error *err)
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": size %llu is not 1 to %llu",
                          id, (unsigned long long)in->size,
                          (unsigned long long)TSL_STORE_MAX_SIZE);
+    if (!(in->create_flags & TSL_CREATE_LARGE) &&
+        (r = tsl_store_size_check(in->bits, in->size, err)) != TSL_OK) {
+        char what[80];
+        snprintf(what, sizeof what, "list \"%s\"", id);
+        tslp_error_prefix(err, what);
+        return r;
+    }
     if (in->decoys >= in->size)
         return tslp_fail(err, TSL_ERR_ARG, 0,
                          "list \"%s\": %llu decoys leave no room in %llu entries", id,
@@ -678,7 +717,7 @@ static tsl_status check_settings(const tsl_list_info *in, tsl_error *err)
                          in->formats);
     if (in->kid != NULL && (in->kid[0] == '\0' || strlen(in->kid) > 256))
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": kid must be 1 to 256 bytes", id);
-    if (in->create_flags & ~TSL_CREATE_ALLOW_HTTP)
+    if (in->create_flags & ~(TSL_CREATE_ALLOW_HTTP | TSL_CREATE_LARGE))
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": create_flags %#x unknown", id,
                          in->create_flags);
     return TSL_OK;

@@ -262,6 +262,23 @@ if [ "$rc" -eq 2 ] && grep -q -- '--aggregation-uri' "$T/err"; then ok; else
 t list ls --db "$UDB"
 expect_str "only the accepted lists exist" "$(printf 'U1\nU2')"
 
+# Sizes (item 9): over 16 MiB uncompressed is refused unless --force, naming who
+# would refuse it; 2^30 one-bit entries are 128 MiB.
+t list create HUGE --uri https://example.com/huge --bits 1 --size 1073741824 \
+    --key "$T/k.pem" --db "$UDB"
+expect_reject "a 128 MiB list" \
+    'tsl verify \(64 MiB.*conformance suite \(32 MiB\).*k2gl/token-status-list \(16 MiB\).*--force'
+t list create HUGE --uri https://example.com/huge --bits 8 --size 33554432 \
+    --key "$T/k.pem" --db "$UDB"
+if [ "$rc" -eq 1 ] && grep -q 'k2gl' "$T/err" && ! grep -q 'conformance' "$T/err"; then ok
+else bad "a 32 MiB list names k2gl only: exit $rc, $(errline)"; fi
+t list create EDGE --uri https://example.com/edge --bits 1 --size 134217728 \
+    --key "$T/k.pem" --db "$UDB"
+expect_ok "a list of exactly 16 MiB"
+t list create HUGE --uri https://example.com/huge --bits 1 --size 1073741824 --force \
+    --key "$T/k.pem" --db "$UDB"
+expect_ok "a 128 MiB list with --force"
+
 # ---------------------------------------------------------------------------------- #
 # Only list create makes a store (item 11): every other command fails with exit 2 on a
 # missing or empty file, names it, and creates nothing.

@@ -884,3 +884,33 @@ TT_TEST(store_create_checks_uri_and_paths)
     tsl_store_ids_free(ids, n);
     fx_close(&f);
 }
+
+TT_TEST(store_create_size_for_verifiers)
+{
+    /* A list over TSL_INTEROP_MAX_BYTES uncompressed is refused unless asked for, with
+     * the verifiers that would refuse it named. */
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_OK(tsl_store_size_check(1, (uint64_t)1 << 27, &err)); /* 16 MiB */
+    TT_OK(tsl_store_size_check(8, (uint64_t)1 << 24, &err));
+    TT_ERR(tsl_store_size_check(1, ((uint64_t)1 << 27) + 8, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "k2gl/token-status-list (16 MiB)");
+    TT_CHECK(strstr(err.msg, "conformance") == NULL);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_size_check(1, (uint64_t)1 << 30, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "134217728 bytes (128.0 MiB) uncompressed");
+    TT_CONTAINS(err.msg, "tsl verify (64 MiB");
+    TT_CONTAINS(err.msg, "OpenID Foundation conformance suite (32 MiB)");
+    tsl_list_info in = settings(&f, "big", 1, (uint64_t)1 << 30);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_list_create(f.st, &in, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "list \"big\": 1073741824 entries of 1 bit");
+    in.create_flags = TSL_CREATE_LARGE;
+    TT_OK(tsl_store_list_create(f.st, &in, NULL));
+    in = settings(&f, "x", 1, 10);
+    in.create_flags = 4;
+    TT_ERR(tsl_store_list_create(f.st, &in, NULL), TSL_ERR_ARG);
+    fx_close(&f);
+}

@@ -17,7 +17,7 @@ static void usage(FILE *f)
             "                [--kid KID] [--x5c PEM] [--ttl S] [--lifetime S]\n"
             "                [--formats jwt,cwt] [--decoys N] [--decoy-value STATUS]\n"
             "                [--aggregation-uri URI] [--no-final-invalid] [--allow-http]\n"
-            "                [--db PATH]\n"
+            "                [--force] [--db PATH]\n"
             "       tsl list ls [--db PATH]\n"
             "       tsl list show ID [--json] [--db PATH]\n"
             "\n"
@@ -28,7 +28,8 @@ static void usage(FILE *f)
             "                     - . _ ~ /, percent-encoded or not) no other list of\n"
             "                     the store has, nor /healthz or /metrics\n"
             "  --bits B           bits per entry: 1, 2, 4 or 8\n"
-            "  --size N           number of entries\n"
+            "  --size N           number of entries; at most %llu MiB uncompressed\n"
+            "                     (N * B / 8 bytes), what common verifiers accept\n"
             "  --key KEY          signing key file (PEM or JWK); its absolute path is\n"
             "                     recorded, never the key\n"
             "  --alg ALG          default from the key, as `tsl sign` does\n"
@@ -42,6 +43,7 @@ static void usage(FILE *f)
             "  --aggregation-uri URI   aggregation_uri of the StatusList\n"
             "  --no-final-invalid allow INVALID entries to change without --force\n"
             "  --allow-http       accept http:// for --uri and --aggregation-uri\n"
+            "  --force            create a list larger than common verifiers accept\n"
             "ls      prints the ids, one per line.\n"
             "show    prints the settings, counts per status, allocated, free (capacity -\n"
             "        allocated), last published and version; --json: one JSON object.\n"
@@ -49,9 +51,10 @@ static void usage(FILE *f)
             "  --db PATH          the store (default: $TSL_DB, else %s); create makes it\n"
             "                     if missing, ls and show only read it\n"
             "\n"
-            "Exit status: 0 success, 1 rejected (unknown or existing id or path, bad key),\n"
-            "2 usage or I/O error (a bad --uri, a missing or damaged store).\n",
-            TSL_URI_MAX, STORE_CLI_DEFAULT_DB);
+            "Exit status: 0 success, 1 rejected (unknown or existing id or path, bad key,\n"
+            "too large), 2 usage or I/O error (a bad --uri, a missing or damaged store).\n",
+            TSL_URI_MAX, (unsigned long long)(TSL_INTEROP_MAX_BYTES >> 20),
+            STORE_CLI_DEFAULT_DB);
 }
 
 /* The absolute path of an existing file, so the list still finds it from elsewhere.
@@ -82,6 +85,7 @@ static int list_create(int argc, char **argv)
         {"aggregation-uri", required_argument, NULL, 'g'},
         {"no-final-invalid", no_argument, NULL, 'F'},
         {"allow-http", no_argument, NULL, 'H'},
+        {"force", no_argument, NULL, 'f' + 256},
         {"db", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -158,6 +162,7 @@ static int list_create(int argc, char **argv)
         case 'g': info.aggregation_uri = optarg; break;
         case 'F': info.final_invalid = -1; break;
         case 'H': info.create_flags |= TSL_CREATE_ALLOW_HTTP; break;
+        case 'f' + 256: info.create_flags |= TSL_CREATE_LARGE; break;
         case 'D': db = optarg; break;
         case 'h': usage(stdout); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
@@ -186,7 +191,7 @@ static int list_create(int argc, char **argv)
                 info.bits);
         return EXIT_USAGE;
     }
-    /* The uris are checked again by the store; checked here first so that
+    /* The uris and the size are checked again by the store; checked here first so that
      * a doomed create does not make a new, empty store. */
     tsl_error err;
     tsl_error_clear(&err);
@@ -199,6 +204,11 @@ static int list_create(int argc, char **argv)
         tsl_uri_check(info.aggregation_uri, uflags, &err) != TSL_OK) {
         cli_err("list", "--aggregation-uri: %s", err.msg);
         return EXIT_USAGE;
+    }
+    if (!(info.create_flags & TSL_CREATE_LARGE) &&
+        tsl_store_size_check(info.bits, info.size, &err) != TSL_OK) {
+        cli_err("list", "list \"%s\": %s; --force creates it anyway", info.id, err.msg);
+        return EXIT_REJECT;
     }
 
     /* Check the key here too, to resolve the algorithm as `tsl sign` would and to name
