@@ -576,6 +576,30 @@ TSL_API tsl_status tsl_batch_apply(const tsl_batch *b, tsl_list *l, int final_in
                                    tsl_error *err);
 
 /* ---------------------------------------------------------------------------------- */
+/* A status list's uri (README "List URIs")                                            */
+
+#define TSL_URI_MAX 1024       /* bytes of a list's uri or aggregation_uri */
+#define TSL_URI_ALLOW_HTTP 1u  /* tsl_uri_check: accept http:// as well as https:// */
+
+/* Checks a uri a list is published at (the sub of its tokens) or an aggregation_uri:
+ * at most TSL_URI_MAX bytes of printable ASCII without white space; an absolute https
+ * URI (http too with TSL_URI_ALLOW_HTTP) with a host (no user@), an optional port 1 to
+ * 65535 and a path that tsl_uri_path() accepts; no query, no fragment; and not a path
+ * tsl serve answers itself (/healthz, /metrics). TSL_ERR_MALFORMED, TSL_ERR_UNSUPPORTED
+ * (the scheme, a reserved path) or TSL_ERR_LIMIT (the length), with err->offset at the
+ * byte and a message naming the problem (callers prefix it with the field's name). */
+TSL_API tsl_status tsl_uri_check(const char *uri, unsigned flags, tsl_error *err);
+
+/* The path a publisher serves uri at, written into path (size bytes; strlen(uri) + 1
+ * always suffice): the one rule tsl serve matches requests by and tsl export names its
+ * files by. uri is an absolute URI or a path starting with '/'. The path must be
+ * segments of A-Z a-z 0-9 - . _ ~ and percent-encoded forms of those, which are decoded
+ * ("/l%41b" -> "/lAb"), as HTTP servers decode a request's path before matching it;
+ * other percent-encoding, an empty, "." or ".." segment, a trailing '/', "/" alone, a
+ * query or a fragment give TSL_ERR_MALFORMED; over TSL_URI_MAX bytes TSL_ERR_LIMIT. */
+TSL_API tsl_status tsl_uri_path(const char *uri, char *path, size_t size, tsl_error *err);
+
+/* ---------------------------------------------------------------------------------- */
 /* The issuer store (SQLite): lists, allocation, updates, published tokens              */
 
 /* One SQLite file shared safely by several processes: WAL journal, synchronous=FULL,
@@ -584,8 +608,23 @@ TSL_API tsl_status tsl_batch_apply(const tsl_batch *b, tsl_list *l, int final_in
  * state whole. A handle is used by one thread at a time. */
 typedef struct tsl_store tsl_store;
 
-/* Opens (and on first use creates) the store at path. TSL_ERR_IO names the SQLite
- * error; a file that is not a tsl store gives TSL_ERR_MALFORMED. */
+/* How tsl_store_open_mode() opens a store (0: read and write an existing store). */
+#define TSL_STORE_CREATE 1u   /* create the file (mode 0600) and the schema if the file
+                               * is missing or empty */
+#define TSL_STORE_READONLY 2u /* only read; calls that change the store fail with
+                               * TSL_ERR_ARG. Works in a directory this process cannot
+                               * write to when the -wal and -shm files exist and are
+                               * readable, or when there is no -wal file and the
+                               * directory is writable by nobody (then the file is read
+                               * as immutable); otherwise TSL_ERR_IO says what to change */
+
+/* Opens the store at path. Without TSL_STORE_CREATE a missing file or one without a
+ * schema (empty) fails with TSL_ERR_IO naming the path. A damaged file (not an SQLite
+ * database, corrupt pages, not a tsl store, an inconsistent row) gives TSL_ERR_IO too,
+ * for this and every later call; a newer schema gives TSL_ERR_UNSUPPORTED. */
+TSL_API tsl_status tsl_store_open_mode(const char *path, unsigned mode, tsl_store **out,
+                                       tsl_error *err);
+/* tsl_store_open_mode(path, TSL_STORE_CREATE, ...). */
 TSL_API tsl_status tsl_store_open(const char *path, tsl_store **out, tsl_error *err);
 TSL_API void tsl_store_close(tsl_store *st);
 
@@ -611,6 +650,7 @@ typedef struct {
     unsigned decoy_value;    /* 0: INVALID */
     int final_invalid;       /* on creation: 1 (INVALID is final) unless set to -1 */
     const char *aggregation_uri; /* NULL: none */
+    unsigned create_flags;   /* TSL_CREATE_* on creation; 0 on output */
     /* Filled in by the store on output: */
     int64_t created, updated; /* unix seconds */
     uint64_t allocated;       /* indices handed out so far */
@@ -619,10 +659,26 @@ typedef struct {
     uint64_t version;         /* increases with every committed change of statuses */
 } tsl_list_info;
 
+/* The largest uncompressed StatusList (size * bits / 8 bytes) that common verifiers
+ * accept: k2gl/token-status-list caps at 16 MiB, the OpenID Foundation conformance suite
+ * at 32 MiB, tsl verify at its default max_inflated of 64 MiB (README "Size advice"). */
+#define TSL_INTEROP_MAX_BYTES ((uint64_t)16 << 20)
+
+/* TSL_ERR_LIMIT when a list of size entries of bits each is larger than
+ * TSL_INTEROP_MAX_BYTES uncompressed, naming the verifiers that would refuse it. */
+TSL_API tsl_status tsl_store_size_check(unsigned bits, uint64_t size, tsl_error *err);
+
+/* tsl_list_info.create_flags */
+#define TSL_CREATE_ALLOW_HTTP 1u /* uri and aggregation_uri may be http:// */
+#define TSL_CREATE_LARGE 2u      /* allow a size over TSL_INTEROP_MAX_BYTES */
+
 /* Creates a list, all entries VALID except the decoys. Checks the id, bits, size (1 to
- * TSL_STORE_MAX_SIZE entries), decoys (fewer than size), that the key file loads and
- * fits alg, and the x5c file. TSL_ERR_ARG for a bad setting, TSL_ERR_UNSUPPORTED for an
- * id that exists. */
+ * TSL_STORE_MAX_SIZE entries, and tsl_store_size_check() unless TSL_CREATE_LARGE),
+ * decoys (fewer than size), the uri and aggregation_uri (tsl_uri_check(); TSL_ERR_ARG
+ * for a missing uri, the check's code otherwise), that the key file loads and fits alg,
+ * and the x5c file. TSL_ERR_ARG for a bad setting, TSL_ERR_UNSUPPORTED for an id that
+ * exists or a uri whose path (tsl_uri_path()) is already another list's path, or the
+ * path of an aggregation_uri, or the other way round. */
 #define TSL_STORE_MAX_SIZE ((uint64_t)1 << 36)
 TSL_API tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_info *info,
                                          tsl_error *err);

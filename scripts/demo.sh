@@ -20,8 +20,8 @@ export TSL_DB="$DIR/tsl.db"
 
 # A development key: fine for a demo, never for production (it lives next to the store).
 "$TSL" keygen --alg ES256 --out "$DIR/dev-key.pem" > "$DIR/dev-key.jwk"
-"$TSL" list create demo --uri "$URI" --bits 1 --size "$N" --key "$DIR/dev-key.pem" \
-    --ttl 300 --lifetime 3600 --decoys 100
+"$TSL" list create demo --uri "$URI" --allow-http --bits 1 --size "$N" \
+    --key "$DIR/dev-key.pem" --ttl 300 --lifetime 3600 --decoys 100
 
 # Issue 10,000 credentials (1% of the list) and revoke them all.
 t0=$(ms)

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,12 +75,9 @@ static const char SCHEMA[] =
 
 tsl_status tslp_store_sqlfail(tsl_store *st, int rc, const char *what, tsl_error *err)
 {
-    tsl_status code = TSL_ERR_IO;
-    int prim = rc & 0xFF;
-    if (prim == SQLITE_NOMEM)
-        code = TSL_ERR_NOMEM;
-    else if (prim == SQLITE_NOTADB || prim == SQLITE_CORRUPT)
-        code = TSL_ERR_MALFORMED;
+    /* SQLITE_NOTADB and SQLITE_CORRUPT too are I/O: a damaged store is not input the
+     * caller handed in, and tsl's commands exit 2 for it. */
+    tsl_status code = (rc & 0xFF) == SQLITE_NOMEM ? TSL_ERR_NOMEM : TSL_ERR_IO;
     const char *msg = st != NULL && st->db != NULL ? sqlite3_errmsg(st->db)
                                                    : sqlite3_errstr(rc);
     return tslp_fail(err, code, 0, "store %s: %s: %s", st != NULL ? st->path : "?", what,
@@ -106,6 +104,8 @@ static tsl_status exec_static(tsl_store *st, const char *sql, const char *what,
 
 tsl_status tslp_store_begin(tsl_store *st, bool write, tsl_error *err)
 {
+    if (write && st->readonly)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "store %s: opened read-only", st->path);
     /* The busy handler waits up to BUSY_TIMEOUT_MS per attempt; a writer queue longer
      * than that is retried until the deadline rather than failing the command. */
     time_t deadline = time(NULL) + BEGIN_DEADLINE_S;
@@ -298,7 +298,7 @@ tsl_status tslp_store_read_row(tsl_store *st, const char *id, tslp_list_row *row
     }
     if (bad) {
         tsl_list_info_free(in);
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+        return tslp_fail(err, TSL_ERR_IO, 0,
                          "store %s: list \"%s\": inconsistent settings row", st->path, id);
     }
     in->bits = (unsigned)bits;
@@ -340,7 +340,7 @@ tsl_status tslp_store_load_chunks(tsl_store *st, const tsl_list_info *info,
         if (want == 0 || len != want || data == NULL) {
             sqlite3_finalize(s);
             tsl_list_free(l);
-            return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+            return tslp_fail(err, TSL_ERR_IO, 0,
                              "store %s: list \"%s\": chunk %lld has %llu bytes, "
                              "expected %llu", st->path, info->id, (long long)n,
                              (unsigned long long)len, (unsigned long long)want);
@@ -381,8 +381,8 @@ static tsl_status precreate(const char *path, tsl_error *err)
     return TSL_OK;
 }
 
-/* Creates the schema in a new file, or checks that an existing one is ours. */
-static tsl_status check_schema(tsl_store *st, tsl_error *err)
+/* Creates the schema in a new file (create), or checks that an existing one is ours. */
+static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
 {
     sqlite3_stmt *s;
     tsl_status r = tslp_store_prepare(
@@ -395,8 +395,11 @@ static tsl_status check_schema(tsl_store *st, tsl_error *err)
     if (rc != SQLITE_ROW)
         return tslp_store_sqlfail(st, rc, "reading the schema", err);
     if (objects > 0 && has_meta == 0)
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+        return tslp_fail(err, TSL_ERR_IO, 0,
                          "store %s: an SQLite database, but not a tsl store", st->path);
+    if (objects == 0 && !create)
+        return tslp_fail(err, TSL_ERR_IO, 0, "store %s: an empty file, not a tsl store",
+                         st->path);
     if (objects == 0) {
         /* journal_mode=WAL is recorded in the file; set it before any table. */
         if ((r = exec_static(st, "PRAGMA journal_mode=WAL", "enabling WAL", err)) != TSL_OK ||
@@ -426,23 +429,132 @@ static tsl_status check_schema(tsl_store *st, tsl_error *err)
     int64_t version = sqlite3_column_int64(s, 1);
     sqlite3_finalize(s);
     if (!ours)
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+        return tslp_fail(err, TSL_ERR_IO, 0,
                          "store %s: an SQLite database, but not a tsl store", st->path);
     if (version > TSLP_SCHEMA_VERSION)
         return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
                          "store %s: schema version %lld is newer than this tsl's (%d)",
                          st->path, (long long)version, TSLP_SCHEMA_VERSION);
     if (version < 1)
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0, "store %s: bad schema version %lld",
+        return tslp_fail(err, TSL_ERR_IO, 0, "store %s: bad schema version %lld",
                          st->path, (long long)version);
     return TSL_OK;
 }
 
-tsl_status tsl_store_open(const char *path, tsl_store **out, tsl_error *err)
+/* A read-only handle on a WAL database needs the -shm file: SQLite creates it when it
+ * is missing, which fails in a directory this process cannot write to. The file may
+ * then be read as immutable (no -shm, no locks) only when nothing can be changing it:
+ * there is no -wal file (so no writer has it open and the file holds every committed
+ * transaction), and the directory is writable by nobody (mode without w bits, or a
+ * read-only file system), so no writer can create one. */
+static bool immutable_safe(const char *path)
+{
+    struct stat sb;
+    size_t n = strlen(path);
+    char *wal = tslp_malloc(n + 5);
+    if (wal == NULL)
+        return false;
+    memcpy(wal, path, n);
+    memcpy(wal + n, "-wal", 5);
+    bool no_wal = lstat(wal, &sb) != 0 && errno == ENOENT;
+    tslp_free(wal);
+    char *dir = realpath(path, NULL);
+    if (!no_wal || dir == NULL) {
+        free(dir);
+        return false;
+    }
+    *strrchr(dir, '/') = '\0'; /* realpath gives an absolute path: a '/' is there */
+    struct statvfs vs;
+    bool ro = (stat(dir[0] != '\0' ? dir : "/", &sb) == 0 && (sb.st_mode & 0222) == 0) ||
+              (statvfs(dir[0] != '\0' ? dir : "/", &vs) == 0 && (vs.f_flag & ST_RDONLY));
+    free(dir);
+    return ro;
+}
+
+/* "file:" URI of path with immutable=1, or NULL. Free with tslp_free. */
+static char *immutable_uri(const char *path)
+{
+    char *abs = realpath(path, NULL);
+    if (abs == NULL)
+        return NULL;
+    size_t n = strlen(abs);
+    char *u = tslp_malloc(5 + 3 * n + sizeof "?immutable=1");
+    if (u != NULL) {
+        char *w = u + sprintf(u, "file:");
+        for (size_t k = 0; k < n; k++) {
+            unsigned char c = (unsigned char)abs[k];
+            /* '?', '#' and '%' would end or escape the path part of the URI. */
+            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                c == '/' || c == '.' || c == '_' || c == '-' || c == '~')
+                *w++ = (char)c;
+            else
+                w += sprintf(w, "%%%02X", c);
+        }
+        strcpy(w, "?immutable=1");
+    }
+    free(abs);
+    return u;
+}
+
+/* The first read; its result code tells whether a read-only open can see the file. */
+static int probe(tsl_store *st)
+{
+    return sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+}
+
+static tsl_status open_readonly(tsl_store *st, tsl_error *err)
+{
+    int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(st->db, 1);
+        sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+        rc = probe(st);
+    }
+    int prim = rc & 0xFF;
+    if (prim != SQLITE_READONLY && prim != SQLITE_CANTOPEN)
+        return rc == SQLITE_OK ? TSL_OK : tslp_store_sqlfail(st, rc, "opening", err);
+    if (!immutable_safe(st->path))
+        return tslp_fail(err, TSL_ERR_IO, 0,
+                         "store %s: cannot read it: SQLite must create its -shm file and "
+                         "this process cannot write to the directory; make the directory "
+                         "writable for it, or read-only for everyone (then the store is "
+                         "read as immutable)", st->path);
+    char *uri = immutable_uri(st->path);
+    if (uri == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
+    sqlite3_close_v2(st->db);
+    st->db = NULL;
+    rc = sqlite3_open_v2(uri, &st->db,
+                         SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
+    tslp_free(uri);
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(st->db, 1);
+        rc = probe(st);
+    }
+    return rc == SQLITE_OK ? TSL_OK : tslp_store_sqlfail(st, rc, "opening as immutable", err);
+}
+
+tsl_status tsl_store_open_mode(const char *path, unsigned mode, tsl_store **out,
+                               tsl_error *err)
 {
     if (path == NULL || path[0] == '\0' || out == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "store: no path");
-    tsl_status r = precreate(path, err);
+    bool create = (mode & TSL_STORE_CREATE) != 0, ro = (mode & TSL_STORE_READONLY) != 0;
+    if (create && ro)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "store %s: create and read-only", path);
+    tsl_status r = TSL_OK;
+    if (create) {
+        r = precreate(path, err);
+    } else {
+        /* stat, not open: see precreate for why an existing store is never opened and
+         * closed here. Missing is an error, so a mistyped path creates nothing. */
+        struct stat sb;
+        if (stat(path, &sb) != 0)
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: %s", path, strerror(errno));
+        else if (!S_ISREG(sb.st_mode))
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: not a regular file", path);
+    }
     if (r != TSL_OK)
         return r;
     tsl_store *st = tslp_calloc(1, sizeof *st);
@@ -451,24 +563,39 @@ tsl_status tsl_store_open(const char *path, tsl_store **out, tsl_error *err)
         tslp_free(st);
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", path);
     }
-    int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
-    if (rc != SQLITE_OK) {
-        r = tslp_store_sqlfail(st, rc, "opening", err);
-        tsl_store_close(st);
-        return r;
+    st->readonly = ro;
+    if (ro) {
+        r = open_readonly(st, err);
+    } else {
+        int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                                 NULL);
+        if (rc != SQLITE_OK)
+            r = tslp_store_sqlfail(st, rc, "opening", err);
+        else {
+            sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+            sqlite3_extended_result_codes(st->db, 1);
+        }
     }
-    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-    sqlite3_extended_result_codes(st->db, 1);
-    if ((r = check_schema(st, err)) != TSL_OK ||
-        (r = exec_static(st, "PRAGMA journal_mode=WAL", "enabling WAL", err)) != TSL_OK ||
-        (r = exec_static(st, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
-                         "setting PRAGMAs", err)) != TSL_OK) {
+    /* A read-only handle leaves journal_mode alone (changing it writes); query_only
+     * makes SQLite itself refuse any write that slipped past tslp_store_begin. */
+    if (r == TSL_OK && (r = check_schema(st, create, err)) == TSL_OK)
+        r = ro ? exec_static(st, "PRAGMA query_only=1; PRAGMA foreign_keys=ON",
+                             "setting PRAGMAs", err)
+               : exec_static(st, "PRAGMA journal_mode=WAL", "enabling WAL", err);
+    if (r == TSL_OK && !ro)
+        r = exec_static(st, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
+                        "setting PRAGMAs", err);
+    if (r != TSL_OK) {
         tsl_store_close(st);
         return r;
     }
     *out = st;
     return TSL_OK;
+}
+
+tsl_status tsl_store_open(const char *path, tsl_store **out, tsl_error *err)
+{
+    return tsl_store_open_mode(path, TSL_STORE_CREATE, out, err);
 }
 
 void tsl_store_close(tsl_store *st)
@@ -483,6 +610,61 @@ void tsl_store_close(tsl_store *st)
 /* ---------------------------------------------------------------------------------- */
 /* Lists                                                                                */
 
+tsl_status tsl_store_size_check(unsigned bits, uint64_t size, tsl_error *err)
+{
+    /* The verifiers with a known cap, largest first (README "Size advice"). */
+    static const struct {
+        const char *name, *note;
+        uint64_t max;
+    } peers[] = {{"tsl verify", ", its default max_inflated", TSL_DEFAULT_MAX_INFLATED},
+                 {"the OpenID Foundation conformance suite", "", (uint64_t)32 << 20},
+                 {"k2gl/token-status-list", "", TSL_INTEROP_MAX_BYTES}};
+    if (!tslp_bits_ok(bits) || size > TSL_STORE_MAX_SIZE)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "size check: bits %u or size %llu out of range",
+                         bits, (unsigned long long)size);
+    uint64_t bytes = tslp_store_nbytes(bits, size);
+    if (bytes <= TSL_INTEROP_MAX_BYTES)
+        return TSL_OK;
+    char who[160];
+    size_t used = 0;
+    who[0] = '\0';
+    for (size_t k = 0; k < sizeof peers / sizeof peers[0]; k++)
+        if (bytes > peers[k].max && used < sizeof who) {
+            int w = snprintf(who + used, sizeof who - used, "%s%s (%llu MiB%s)",
+                             used ? ", " : "", peers[k].name,
+                             (unsigned long long)(peers[k].max >> 20), peers[k].note);
+            used = w < 0 ? used : used + (size_t)w;
+        }
+    return tslp_fail(err, TSL_ERR_LIMIT, 0,
+                     "%llu entries of %u bit%s are %llu bytes (%.1f MiB) uncompressed, more "
+                     "than these verifiers accept: %s",
+                     (unsigned long long)size, bits, bits > 1 ? "s" : "",
+                     (unsigned long long)bytes, (double)bytes / (1 << 20), who);
+}
+
+/* The path of a uri into buf (TSL_URI_MAX + 1 bytes), or "" when it has none that
+ * tsl_uri_path accepts (such a list, made before the rule, is not served). */
+static const char *path_or_empty(const char *uri, char *buf)
+{
+    if (uri == NULL || tsl_uri_path(uri, buf, TSL_URI_MAX + 1, NULL) != TSL_OK)
+        buf[0] = '\0';
+    return buf;
+}
+
+/* Checks a uri setting with tsl_uri_check, prefixing the message with the field. */
+static tsl_status check_uri(const char *id, const char *field, const char *uri,
+                            unsigned create_flags, tsl_error *err)
+{
+    unsigned f = (create_flags & TSL_CREATE_ALLOW_HTTP) ? TSL_URI_ALLOW_HTTP : 0;
+    tsl_status r = tsl_uri_check(uri, f, err);
+    if (r != TSL_OK) {
+        char what[96];
+        snprintf(what, sizeof what, "list \"%s\": %s", id, field);
+        tslp_error_prefix(err, what);
+    }
+    return r;
+}
+
 static tsl_status check_settings(const tsl_list_info *in, tsl_error *err)
 {
     if (in->id == NULL || !tslp_store_id_ok(in->id))
@@ -492,6 +674,16 @@ static tsl_status check_settings(const tsl_list_info *in, tsl_error *err)
     const char *id = in->id;
     if (in->uri == NULL || in->uri[0] == '\0')
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": a uri is required", id);
+    tsl_status r = check_uri(id, "uri", in->uri, in->create_flags, err);
+    if (r == TSL_OK && in->aggregation_uri != NULL)
+        r = check_uri(id, "aggregation_uri", in->aggregation_uri, in->create_flags, err);
+    if (r != TSL_OK)
+        return r;
+    char p[TSL_URI_MAX + 1], q[TSL_URI_MAX + 1];
+    if (in->aggregation_uri != NULL &&
+        strcmp(path_or_empty(in->uri, p), path_or_empty(in->aggregation_uri, q)) == 0)
+        return tslp_fail(err, TSL_ERR_ARG, 0,
+                         "list \"%s\": uri and aggregation_uri have the same path %s", id, p);
     if (!tslp_bits_ok(in->bits))
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": bits %u is not 1, 2, 4 or 8",
                          id, in->bits);
@@ -499,6 +691,13 @@ static tsl_status check_settings(const tsl_list_info *in, tsl_error *err)
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": size %llu is not 1 to %llu",
                          id, (unsigned long long)in->size,
                          (unsigned long long)TSL_STORE_MAX_SIZE);
+    if (!(in->create_flags & TSL_CREATE_LARGE) &&
+        (r = tsl_store_size_check(in->bits, in->size, err)) != TSL_OK) {
+        char what[80];
+        snprintf(what, sizeof what, "list \"%s\"", id);
+        tslp_error_prefix(err, what);
+        return r;
+    }
     if (in->decoys >= in->size)
         return tslp_fail(err, TSL_ERR_ARG, 0,
                          "list \"%s\": %llu decoys leave no room in %llu entries", id,
@@ -518,7 +717,49 @@ static tsl_status check_settings(const tsl_list_info *in, tsl_error *err)
                          in->formats);
     if (in->kid != NULL && (in->kid[0] == '\0' || strlen(in->kid) > 256))
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": kid must be 1 to 256 bytes", id);
+    if (in->create_flags & ~(TSL_CREATE_ALLOW_HTTP | TSL_CREATE_LARGE))
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": create_flags %#x unknown", id,
+                         in->create_flags);
     return TSL_OK;
+}
+
+/* Refuses a list whose path is already taken: tsl serve and tsl export serve every list
+ * of a store at its path whatever the host, and a second list on a path would take it
+ * over (or be dropped). Runs inside the write transaction, so two concurrent creates
+ * cannot both take one path. */
+static tsl_status check_paths(tsl_store *st, const tsl_list_info *in, tsl_error *err)
+{
+    char mine[TSL_URI_MAX + 1], agg[TSL_URI_MAX + 1], p[TSL_URI_MAX + 1];
+    char q[TSL_URI_MAX + 1];
+    path_or_empty(in->uri, mine);
+    path_or_empty(in->aggregation_uri, agg);
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(st, "SELECT id, uri, aggregation_uri FROM lists", &s,
+                                      err);
+    if (r != TSL_OK)
+        return r;
+    int rc = SQLITE_DONE;
+    while (r == TSL_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        path_or_empty((const char *)sqlite3_column_text(s, 1), p);
+        path_or_empty((const char *)sqlite3_column_text(s, 2), q);
+        if (p[0] != '\0' && strcmp(p, mine) == 0)
+            r = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                          "list \"%s\": uri path %s is already the path of list \"%s\"",
+                          in->id, mine, id != NULL ? id : "?");
+        else if (q[0] != '\0' && strcmp(q, mine) == 0)
+            r = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                          "list \"%s\": uri path %s is the aggregation path of list "
+                          "\"%s\"", in->id, mine, id != NULL ? id : "?");
+        else if (p[0] != '\0' && strcmp(p, agg) == 0)
+            r = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                          "list \"%s\": aggregation_uri path %s is the path of list \"%s\"",
+                          in->id, agg, id != NULL ? id : "?");
+    }
+    sqlite3_finalize(s);
+    if (r == TSL_OK && rc != SQLITE_DONE)
+        r = tslp_store_sqlfail(st, rc, "reading the lists' uris", err);
+    return r;
 }
 
 /* Loads the key and the chain now, so that a list is never created with settings it
@@ -609,6 +850,8 @@ static tsl_status insert_list(tsl_store *st, const tsl_list_info *in, const char
         return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0, "list \"%s\" already exists", in->id);
     if (rc != SQLITE_DONE)
         return tslp_store_sqlfail(st, rc, "looking up a list", err);
+    if ((r = check_paths(st, in, err)) != TSL_OK)
+        return r;
     if ((r = tslp_store_prepare(
              st,
              "INSERT INTO lists (id, uri, bits, size, key_path, alg, kid, x5c_path,"

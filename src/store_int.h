@@ -39,6 +39,7 @@ void tslp_perm_done(tslp_perm *p);
 struct tsl_store {
     sqlite3 *db;
     char *path;
+    bool readonly; /* opened with TSL_STORE_READONLY */
 };
 
 /* A list's row, read with tslp_store_read_info. */
@@ -48,15 +49,17 @@ typedef struct {
     uint64_t next; /* = info.allocated */
 } tslp_list_row;
 
-/* Fails with TSL_ERR_IO (TSL_ERR_NOMEM, TSL_ERR_MALFORMED for a corrupt or foreign
- * file) naming the store, what was being done and sqlite3_errmsg. */
+/* Fails with TSL_ERR_IO (TSL_ERR_NOMEM when SQLite ran out of memory) naming the store,
+ * what was being done and sqlite3_errmsg. A corrupt or foreign file is TSL_ERR_IO as
+ * well: the store is where the command keeps its state, not input it was handed. */
 tsl_status tslp_store_sqlfail(tsl_store *st, int rc, const char *what, tsl_error *err);
 
 /* Prepares a statement (static SQL only; data goes through bound parameters). */
 tsl_status tslp_store_prepare(tsl_store *st, const char *sql, sqlite3_stmt **out,
                               tsl_error *err);
 
-/* BEGIN IMMEDIATE (write) or BEGIN (read), retrying a busy database until a deadline. */
+/* BEGIN IMMEDIATE (write) or BEGIN (read), retrying a busy database until a deadline.
+ * A write on a read-only handle is TSL_ERR_ARG. */
 tsl_status tslp_store_begin(tsl_store *st, bool write, tsl_error *err);
 tsl_status tslp_store_commit(tsl_store *st, tsl_error *err);
 void tslp_store_rollback(tsl_store *st);

@@ -74,8 +74,8 @@ verify_cold() {
         port=$(free_port) || return 1
         url=http://127.0.0.1:$port/statuslists/bench
         db=$vd/tsl-$k.db
-        { "$TSL" list create V --uri "$url" --bits 1 --size "$VERIFY_N" --lifetime 86400 \
-            --ttl 300 --key "$vd/list.pem" --db "$db" &&
+        { "$TSL" list create V --uri "$url" --allow-http --bits 1 --size "$VERIFY_N" \
+            --lifetime 86400 --ttl 300 --key "$vd/list.pem" --db "$db" &&
             "$TSL" update V "$vd/revoked.txt" --db "$db" &&
             "$TSL" publish V --db "$db"; } >/dev/null 2>"$vd/err" || {
             echo "bench: verify_cold store: $(head -c 300 "$vd/err")" >&2

@@ -648,4 +648,52 @@ if [ "$have_nginx" = 1 ]; then
     fi
 fi
 
+
+# ---------------------------------------------------------------------------------- #
+# A percent-encoded path (issue 10 item 22): one rule for tsl serve and tsl export
+# (tsl_uri_path: unreserved characters decoded). The list at https://example.com/l%41b
+# is reached at /l%41b and at /lAb from both servers, and its token's sub stays the uri
+# as written.
+
+PURI=https://example.com/l%41b
+DB=$T/pct.db
+"$TSL" list create P --uri "$PURI" --bits 1 --size 16 --key "$T/k.pem" --db "$DB" \
+    >/dev/null 2>"$T/err" && "$TSL" publish P --db "$DB" >/dev/null 2>>"$T/err"
+check "list create and publish with a percent-encoded path: $(head -c 200 "$T/err")" $?
+# pct_checks: both spellings of the path answer 200 with a token for $PURI.
+pct_checks() {
+    for _p in /l%41b /lAb; do
+        req "$_p" -H "Accept: $JWT"
+        same "$S: GET $_p" "$code" 200
+        verify_body "$S: GET $_p" "$PURI"
+    done
+    req /l%2541b -H "Accept: $JWT"
+    same "$S: GET /l%2541b (another path)" "$code" 404
+}
+if [ "$SERVE" = 1 ] && start_serve "$T/serve3.log"; then
+    SPID=$LAST_PID
+    BASE=http://127.0.0.1:$SPORT
+    S="tsl serve"
+    pct_checks
+    kill -TERM "$SPID"
+    wait "$SPID"
+    SPID=""
+else
+    bad "tsl serve did not start on a store with a percent-encoded path"
+fi
+if [ "$have_nginx" = 1 ]; then
+    rm -rf "$T/www"
+    if start_nginx; then
+        if [ -s "$T/www/lAb.jwt" ]; then ok; else bad "export: lAb.jwt missing"; fi
+        BASE=http://127.0.0.1:$NPORT
+        S=nginx
+        pct_checks
+        kill -QUIT "$NPID"
+        wait "$NPID"
+        NPID=""
+    else
+        bad "nginx (serving tsl export of a percent-encoded path) did not start"
+    fi
+fi
+
 finish

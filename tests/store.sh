@@ -131,7 +131,8 @@ check "keygen ES256: $(errline)" $?
 "$TSL" keygen --alg EdDSA --out "$T/ed.pem" >"$T/ed.pub.jwk" 2>/dev/null
 check "keygen EdDSA" $?
 
-CREATE="--uri $URI --key $T/k.pem --db $DB"
+KEYDB="--key $T/k.pem --db $DB"
+CREATE="--uri $URI $KEYDB"
 # shellcheck disable=SC2086
 t list create L1 --bits 2 --size 1000 --ttl 300 --lifetime 3600 $CREATE
 expect_ok "list create L1"
@@ -208,6 +209,213 @@ rc=$?
 expect_ok "publish from another directory than create's (relative --key)"
 
 # ---------------------------------------------------------------------------------- #
+# A list's uri (issue 10 item 8): refused at creation with the problem named; two
+# lists never share a path (percent-encoded unreserved characters decoded first).
+# In a store of its own.
+
+UDB=$T/uri.db
+# expect_bad_uri NAME ERE: exit 2, one stderr line naming --uri and matching ERE.
+expect_bad_uri() {
+    if [ "$rc" -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q -- '--uri' "$T/err" &&
+        grep -Eq -- "$2" "$T/err"; then ok; else
+        bad "$1: exit $rc, expected 2 and /$2/; stderr: $(errline)"; fi
+}
+long_path=$(head -c 5000 /dev/zero | tr '\0' a)
+for c in "a space|https://example.com/a b|white space \\(0x20\\)" \
+    "a newline|$(printf 'https://example.com/a\nb')|white space \\(0x0a\\)" \
+    "a control character|$(printf 'https://example.com/a\033b')|control character" \
+    "javascript:|javascript:alert(1)|scheme \"javascript\" is not https" \
+    "a relative path|/statuslists/9|not an absolute URI" \
+    "/healthz|https://example.com/healthz|reserved" \
+    "/metrics|https://example.com/metrics|reserved" \
+    "../|https://example.com/lists/../x|\"\\.\\.\" segment" \
+    "a 5000-byte path|https://example.com/$long_path|longer than the 1024 bytes" \
+    "http:// without --allow-http|http://127.0.0.1:8080/x|--allow-http" \
+    "%2F|https://example.com/a%2Fb|encodes '/'" \
+    "a query|https://example.com/a?x=1|query"; do
+    name=${c%%|*}
+    rest=${c#*|}
+    u=${rest%%|*}
+    want=${rest#*|}
+    t list create U --uri "$u" --bits 1 --size 10 --key "$T/k.pem" --db "$UDB"
+    expect_bad_uri "list create --uri with $name" "$want"
+done
+[ ! -e "$UDB" ]
+check "refused uris created no store" $?
+t list create U1 --uri https://example.com/a/l%41b --bits 1 --size 10 --key "$T/k.pem" \
+    --db "$UDB"
+expect_ok "list create with a percent-encoded unreserved character"
+t list create U2 --uri http://127.0.0.1:8080/u2 --allow-http --bits 1 --size 10 \
+    --key "$T/k.pem" --db "$UDB"
+expect_ok "list create --allow-http with an http uri"
+t list create U3 --uri https://other.example/a/lAb --bits 1 --size 10 --key "$T/k.pem" \
+    --db "$UDB"
+expect_reject "a uri with the path of another list (other host, decoded)" \
+    'path /a/lAb is already the path of list "U1"'
+t list create U3 --uri https://example.com/u3 --aggregation-uri https://example.com/u2 \
+    --bits 1 --size 10 --key "$T/k.pem" --db "$UDB"
+expect_reject "an aggregation_uri on another list's path" 'path of list "U2"'
+t list create U3 --uri https://example.com/u3 --aggregation-uri 'https://example.com/a b' \
+    --bits 1 --size 10 --key "$T/k.pem" --db "$UDB"
+if [ "$rc" -eq 2 ] && grep -q -- '--aggregation-uri' "$T/err"; then ok; else
+    bad "a bad --aggregation-uri: exit $rc, $(errline)"; fi
+t list ls --db "$UDB"
+expect_str "only the accepted lists exist" "$(printf 'U1\nU2')"
+
+# Sizes (item 9): over 16 MiB uncompressed is refused unless --force, naming who
+# would refuse it; 2^30 one-bit entries are 128 MiB.
+t list create HUGE --uri https://example.com/huge --bits 1 --size 1073741824 \
+    --key "$T/k.pem" --db "$UDB"
+expect_reject "a 128 MiB list" \
+    'tsl verify \(64 MiB.*conformance suite \(32 MiB\).*k2gl/token-status-list \(16 MiB\).*--force'
+t list create HUGE --uri https://example.com/huge --bits 8 --size 33554432 \
+    --key "$T/k.pem" --db "$UDB"
+if [ "$rc" -eq 1 ] && grep -q 'k2gl' "$T/err" && ! grep -q 'conformance' "$T/err"; then ok
+else bad "a 32 MiB list names k2gl only: exit $rc, $(errline)"; fi
+t list create EDGE --uri https://example.com/edge --bits 1 --size 134217728 \
+    --key "$T/k.pem" --db "$UDB"
+expect_ok "a list of exactly 16 MiB"
+t list create HUGE --uri https://example.com/huge --bits 1 --size 1073741824 --force \
+    --key "$T/k.pem" --db "$UDB"
+expect_ok "a 128 MiB list with --force"
+
+# ---------------------------------------------------------------------------------- #
+# Only list create makes a store (item 11): every other command fails with exit 2 on a
+# missing or empty file, names it, and creates nothing.
+
+TYPO=$T/typo.db
+printf '1 1\n' >"$T/typo.upd"
+for c in "list ls" "list show L1" "get L1 1" "token L1" "alloc L1" "set L1 1 INVALID" \
+    "update L1 $T/typo.upd" "publish L1" "export $T/typo-out"; do
+    # shellcheck disable=SC2086
+    t $c --db "$TYPO"
+    if [ "$rc" -eq 2 ] && grep -qF "$TYPO" "$T/err" && [ ! -e "$TYPO" ]; then ok; else
+        bad "tsl $c on a missing store: exit $rc, created: $([ -e "$TYPO" ] && echo yes || echo no), $(errline)"
+    fi
+    rm -f "$TYPO"
+done
+timeout 20 "$TSL" serve --db "$TYPO" --listen 127.0.0.1:0 </dev/null >"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -qF "$TYPO" "$T/err" && [ ! -e "$TYPO" ]; then ok; else
+    bad "tsl serve on a missing store: exit $rc, $(errline)"; fi
+: >"$TYPO"
+for c in "list ls" "get L1 1" "publish L1"; do
+    # shellcheck disable=SC2086
+    t $c --db "$TYPO"
+    if [ "$rc" -eq 2 ] && grep -qF "$TYPO" "$T/err" && grep -q empty "$T/err" &&
+        [ ! -s "$TYPO" ]; then ok; else bad "tsl $c on an empty file: exit $rc, $(errline)"; fi
+done
+(cd "$T/cwd" && TSL_DB= "$TSL" list ls --db ./nope.db) >/dev/null 2>&1
+if [ ! -e "$T/cwd/nope.db" ]; then ok; else bad "list ls created ./nope.db"; fi
+
+# ---------------------------------------------------------------------------------- #
+# A damaged store is an I/O error, exit 2 (item 23), not "input rejected" (1).
+
+printf 'this is not a database\n' >"$T/garbage.db"
+t list ls --db "$T/garbage.db"
+if [ "$rc" -eq 2 ] && grep -q 'not a database' "$T/err"; then ok; else
+    bad "a store that is not a database: exit $rc, $(errline)"; fi
+sqlite3 "$DB" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+cp "$DB" "$T/dmg.db"
+sqlite3 "$T/dmg.db" "UPDATE lists SET bits = 3 WHERE id = 'L1'"
+for c in "list show L1" "get L1 1" "alloc L1"; do
+    # shellcheck disable=SC2086
+    t $c --db "$T/dmg.db"
+    if [ "$rc" -eq 2 ] && grep -q 'inconsistent' "$T/err"; then ok; else
+        bad "tsl $c on an inconsistent row: exit $rc, $(errline)"; fi
+done
+# Pages 3 to 5 overwritten: SQLite reports a malformed image.
+cp "$DB" "$T/dmg.db"
+head -c 12288 /dev/zero | tr '\0' '\377' |
+    dd of="$T/dmg.db" bs=4096 seek=2 count=3 conv=notrunc 2>/dev/null
+for c in "list ls" "list show L1" "get L1 1" "token L1"; do
+    # shellcheck disable=SC2086
+    t $c --db "$T/dmg.db"
+    if [ "$rc" -eq 2 ] && grep -q 'malformed' "$T/err"; then ok; else
+        bad "tsl $c on corrupt pages: exit $rc, $(errline)"; fi
+done
+
+# ---------------------------------------------------------------------------------- #
+# A read-only store directory (item 12): the reading commands work, as a user who
+# cannot write there (root ignores permissions, so the commands run as nobody when
+# this runs as root); writing commands fail with exit 2 and a message.
+
+AS=""
+if [ "$(id -u)" = 0 ]; then
+    if setpriv --reuid=nobody --regid=nogroup --clear-groups true 2>/dev/null; then
+        AS="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+    else
+        bad "running as root without setpriv: the read-only directory case cannot run"
+    fi
+fi
+if [ "$(id -u)" != 0 ] || [ -n "$AS" ]; then
+    RO=$T/ro
+    RDB=$RO/store/tsl.db
+    mkdir -p "$RO/store" "$RO/out"
+    sqlite3 "$DB" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+    cp "$DB" "$RDB"
+    # What the reading commands answer where they may write, for comparison.
+    "$TSL" publish L1 --db "$RDB" >/dev/null 2>&1
+    "$TSL" list ls --db "$RDB" >"$T/ls.want"
+    "$TSL" get L1 5 7 --db "$RDB" >"$T/get.want"
+    "$TSL" token L1 --db "$RDB" >"$T/tok.want"
+    rv=$("$TSL" list show L1 --json --db "$RDB" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["version"])')
+    # No -wal and no -shm: SQLite cannot create its -shm there, so the store is read as
+    # immutable (nothing can write to the directory).
+    sqlite3 "$RDB" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+    rm -f "$RDB-wal" "$RDB-shm"
+    chmod 644 "$RDB"
+    chmod 755 "$RO"
+    chmod 711 "$T"
+    [ -n "$AS" ] && chown nobody "$RO/out"
+    chmod 555 "$RO/store"
+    ro() { # ro NAME ARGS...: runs tsl as the other user; rc, $T/ro.out, $T/ro.err
+        _n=$1
+        shift
+        # shellcheck disable=SC2086
+        $AS "$TSL" "$@" --db "$RDB" </dev/null >"$RO/out/o" 2>"$RO/out/e"
+        rc=$?
+        cp "$RO/out/o" "$T/ro.out"
+        cp "$RO/out/e" "$T/ro.err"
+        if [ "$rc" -eq 0 ] && [ ! -s "$T/ro.err" ]; then ok; else
+            bad "$_n in a read-only directory$RO_CASE: exit $rc, $(head -c 300 "$T/ro.err" | tr '\n' '|')"
+        fi
+    }
+    ro_round() {
+        ro "list ls" list ls
+        if cmp -s "$T/ro.out" "$T/ls.want"; then ok; else bad "read-only list ls differs$RO_CASE"; fi
+        ro "list show" list show L1 --json
+        same "read-only list show$RO_CASE: version" "$(jfield "$T/ro.out" version)" "$rv"
+        ro "get" get L1 5 7
+        if cmp -s "$T/ro.out" "$T/get.want"; then ok; else bad "read-only get differs$RO_CASE"; fi
+        ro "token" token L1
+        if cmp -s "$T/ro.out" "$T/tok.want"; then ok; else bad "read-only token differs$RO_CASE"; fi
+        rm -rf "$RO/out/www"
+        ro "export" export "$RO/out/www"
+        if [ -s "$RO/out/www/statuslists/1.jwt" ]; then ok; else
+            bad "read-only export wrote no statuslists/1.jwt$RO_CASE"; fi
+        # shellcheck disable=SC2086
+        $AS "$TSL" set L1 5 INVALID --db "$RDB" </dev/null >/dev/null 2>"$RO/out/e"
+        rc=$?
+        if [ "$rc" -eq 2 ] && [ -s "$RO/out/e" ]; then ok; else
+            bad "set in a read-only directory$RO_CASE: exit $rc, $(head -c 200 "$RO/out/e")"; fi
+    }
+    RO_CASE=""
+    ro_round
+    same "nothing was created beside the read-only store" "$(ls -A "$RO/store")" "tsl.db"
+    # With -wal and -shm present and readable (as a writer leaves them): read through
+    # them, the normal way.
+    chmod 755 "$RO/store"
+    "$TSL" list ls --db "$RDB" >/dev/null
+    chmod 644 "$RDB-wal" "$RDB-shm"
+    chmod 555 "$RO/store"
+    RO_CASE=" (with -wal and -shm)"
+    ro_round
+    chmod 755 "$RO/store"
+    chmod 700 "$T"
+fi
+
+# ---------------------------------------------------------------------------------- #
 # alloc, set, get
 
 t alloc L1 -n 10 --db "$DB"
@@ -273,7 +481,7 @@ expect_reject "get on an unknown list" 'NOPE|no such|not found|unknown'
 
 # --no-final-invalid
 # shellcheck disable=SC2086
-t list create NF --bits 1 --size 100 --no-final-invalid $CREATE
+t list create NF --bits 1 --size 100 --no-final-invalid --uri $URI-NF $KEYDB
 expect_ok "list create --no-final-invalid"
 "$TSL" set NF 3 INVALID --db "$DB" && "$TSL" set NF 3 VALID --db "$DB" 2>"$T/err"
 check "INVALID -> VALID without --force on a --no-final-invalid list: $(errline)" $?
@@ -282,7 +490,7 @@ same "show: final_invalid false" "$(jfield "$T/out" final_invalid)" "False"
 
 # Decoys: set at creation, counted, never allocated.
 # shellcheck disable=SC2086
-t list create D --bits 1 --size 100 --decoys 10 $CREATE
+t list create D --bits 1 --size 100 --decoys 10 --uri $URI-D $KEYDB
 expect_ok "list create --decoys 10"
 t list show D --json --db "$DB"
 cp "$T/out" "$T/d.json"
@@ -297,7 +505,7 @@ if [ "$(grep -c 'VALID$' "$T/out")" -eq 90 ] && ! grep -q INVALID "$T/out" &&
     [ "$(sort -u "$T/d.idx" | wc -l)" -eq 90 ]; then ok; else
     bad "alloc hands out decoys: $(grep INVALID "$T/out" | head -3 | tr '\n' ' ')"; fi
 # shellcheck disable=SC2086
-t list create D2 --bits 2 --size 100 --decoys 5 --decoy-value SUSPENDED $CREATE
+t list create D2 --bits 2 --size 100 --decoys 5 --decoy-value SUSPENDED --uri $URI-D2 $KEYDB
 t list show D2 --json --db "$DB"
 same "decoys with --decoy-value SUSPENDED" "$(jfield "$T/out" counts.SUSPENDED)" "5"
 
@@ -488,7 +696,7 @@ expect_reject "the default retention dropped tokens expired long ago" 'token|no 
 if openssl req -x509 -key "$T/k.pem" -subj /CN=tsl-store-test -days 2 \
     -out "$T/cert.pem" >/dev/null 2>&1; then
     # shellcheck disable=SC2086
-    t list create X --bits 1 --size 16 --x5c "$T/cert.pem" $CREATE
+    t list create X --bits 1 --size 16 --x5c "$T/cert.pem" --uri $URI-X $KEYDB
     expect_ok "list create --x5c"
     "$TSL" publish X --db "$DB" >/dev/null 2>&1 && "$TSL" token X --db "$DB" >"$T/x.jwt"
     "$PY" -c 'import base64,json,sys
@@ -501,7 +709,7 @@ else
 fi
 # A CWT-only list: token defaults to CWT.
 # shellcheck disable=SC2086
-t list create CW --bits 1 --size 16 --formats cwt $CREATE
+t list create CW --bits 1 --size 16 --formats cwt --uri $URI-CW $KEYDB
 t publish CW --db "$DB"
 if [ "$rc" -eq 0 ] && ! grep -q jwt "$T/out"; then ok; else
     bad "publish of a cwt-only list: exit $rc, $(cat "$T/out")"; fi
@@ -611,7 +819,8 @@ else:
     verify(*sys.argv[2:6], sys.argv[6], int(sys.argv[7]), int(sys.argv[8]))
 EOF
 # shellcheck disable=SC2086
-t list create BIG --bits 2 --size $BIGN --decoys 1000 --ttl 600 --lifetime 7200 $CREATE
+t list create BIG --bits 2 --size $BIGN --decoys 1000 --ttl 600 --lifetime 7200 \
+    --uri $URI-BIG $KEYDB
 expect_ok "list create BIG (10^7 entries, 1000 decoys)"
 t alloc BIG -n 100000 --db "$DB"
 cp "$T/out" "$T/big.idx"
@@ -626,7 +835,7 @@ expect_rc "publish BIG" 0
 "$TSL" token BIG --format jwt --db "$DB" >"$T/big.jwt" &&
     "$TSL" token BIG --format cwt --db "$DB" >"$T/big.cwt"
 check "token BIG jwt and cwt" $?
-"$PY" "$T/big.py" verify "$T/big.jwt" "$T/big.cwt" "$T/k.pub.jwk" "$T/big.want" "$URI" \
+"$PY" "$T/big.py" verify "$T/big.jwt" "$T/big.cwt" "$T/k.pub.jwk" "$T/big.want" "$URI-BIG" \
     7200 600 >"$T/err" 2>&1
 check "Python verifies and decodes BIG's JWT and CWT: $(errline)" $?
 t list show BIG --json --db "$DB"
@@ -646,7 +855,7 @@ check "list show BIG: counts per status, allocated, free: $(errline)" $?
 # Concurrency: two alloc and two update processes at once on one list.
 
 # shellcheck disable=SC2086
-t list create CC --bits 1 --size 1000000 --no-final-invalid $CREATE
+t list create CC --bits 1 --size 1000000 --no-final-invalid --uri $URI-CC $KEYDB
 "$TSL" alloc CC -n 5000 --db "$DB" >"$T/cc1" 2>"$T/cc1.err" &
 p1=$!
 "$TSL" alloc CC -n 5000 --db "$DB" >"$T/cc2" 2>"$T/cc2.err" &
@@ -683,7 +892,7 @@ same "integrity_check after the concurrent runs" "$(integrity)" "ok"
 
 KN=1000000
 # shellcheck disable=SC2086
-t list create K --bits 2 --size $KN --no-final-invalid $CREATE
+t list create K --bits 2 --size $KN --no-final-invalid --uri $URI-K $KEYDB
 awk -v n=$KN 'BEGIN { for (i = 0; i < n; i++) print i, 1 }' >"$T/k1"
 awk -v n=$KN 'BEGIN { for (i = n - 1; i >= 0; i--) print i, 2 }' >"$T/k2"
 # One uninterrupted run first: the state to start from, and how long a run takes, so

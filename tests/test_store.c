@@ -80,10 +80,16 @@ static void fx_close(fixture *f)
 static tsl_list_info settings(const fixture *f, const char *id, unsigned bits,
                               uint64_t size)
 {
+    /* Each list its own path (two lists may not share one), from a ring of buffers
+     * that outlives the few settings a test holds at once. */
+    static char uris[16][128];
+    static unsigned next;
+    char *uri = uris[next++ % 16];
+    snprintf(uri, sizeof uris[0], "https://example.com/statuslists/%s", id);
     tsl_list_info in;
     memset(&in, 0, sizeof in);
     in.id = id;
-    in.uri = "https://example.com/statuslists/1";
+    in.uri = uri;
     in.bits = bits;
     in.size = size;
     in.key_path = f->key;
@@ -292,7 +298,8 @@ TT_TEST(store_open_refuses_foreign)
     snprintf(path, sizeof path, "%s/text", f.dir);
     TT_CHECK(write_file(path, "this is not a database, not at all, no sir, not one bit\n",
                         0600) == 0);
-    TT_ERR(tsl_store_open(path, &st, NULL), TSL_ERR_MALFORMED);
+    /* A damaged or foreign store is an I/O error (the commands exit 2), not input. */
+    TT_ERR(tsl_store_open(path, &st, NULL), TSL_ERR_IO);
     /* Another application's SQLite file. */
     snprintf(path, sizeof path, "%s/other.db", f.dir);
     sqlite3 *db;
@@ -301,7 +308,7 @@ TT_TEST(store_open_refuses_foreign)
     sqlite3_close(db);
     tsl_error err;
     tsl_error_clear(&err);
-    TT_ERR(tsl_store_open(path, &st, &err), TSL_ERR_MALFORMED);
+    TT_ERR(tsl_store_open(path, &st, &err), TSL_ERR_IO);
     TT_CONTAINS(err.msg, "not a tsl store");
     /* A newer schema. */
     TT_CHECK(sqlite3_open(f.db, &db) == SQLITE_OK);
@@ -715,5 +722,195 @@ TT_TEST(store_second_handle_keeps_locks_across_processes)
     TT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status));
     TT_EQ_U(WEXITSTATUS(status), 0);
     tsl_store_close(second);
+    fx_close(&f);
+}
+
+TT_TEST(store_open_modes)
+{
+    /* Only TSL_STORE_CREATE makes a store: a mistyped path fails and creates nothing. */
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "m", 1, 100));
+    char path[160];
+    tsl_store *st = NULL;
+    tsl_error err;
+    snprintf(path, sizeof path, "%s/typo.db", f.dir);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_open_mode(path, 0, &st, &err), TSL_ERR_IO);
+    TT_CONTAINS(err.msg, path);
+    TT_CHECK(access(path, F_OK) != 0);
+    TT_ERR(tsl_store_open_mode(path, TSL_STORE_READONLY, &st, NULL), TSL_ERR_IO);
+    TT_CHECK(access(path, F_OK) != 0);
+    /* An empty file is not a store either, and stays empty. */
+    TT_CHECK(write_file(path, "", 0600) == 0);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_open_mode(path, 0, &st, &err), TSL_ERR_IO);
+    TT_CONTAINS(err.msg, "empty");
+    TT_ERR(tsl_store_open_mode(path, TSL_STORE_READONLY, &st, NULL), TSL_ERR_IO);
+    struct stat sb;
+    TT_CHECK(stat(path, &sb) == 0 && sb.st_size == 0);
+    TT_OK(tsl_store_open_mode(path, TSL_STORE_CREATE, &st, NULL));
+    tsl_store_close(st);
+    TT_OK(tsl_store_open_mode(path, 0, &st, NULL));
+    tsl_store_close(st);
+    TT_ERR(tsl_store_open_mode(f.db, TSL_STORE_CREATE | TSL_STORE_READONLY, &st, NULL),
+           TSL_ERR_ARG);
+    /* Read-only: reads work, every change is refused and changes nothing. */
+    TT_OK(tsl_store_open_mode(f.db, TSL_STORE_READONLY, &st, NULL));
+    tsl_list_info info;
+    TT_OK(tsl_store_list_info(st, "m", &info, NULL));
+    tsl_list_info_free(&info);
+    tsl_list *l = NULL;
+    TT_OK(tsl_store_list_load(st, "m", &l, NULL, NULL));
+    tsl_list_free(l);
+    uint64_t idx;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_alloc(st, "m", 1, &idx, &err), TSL_ERR_ARG);
+    TT_CONTAINS(err.msg, "read-only");
+    tsl_list_info in = settings(&f, "n", 1, 10);
+    TT_ERR(tsl_store_list_create(st, &in, NULL), TSL_ERR_ARG);
+    TT_ERR(tsl_store_publish(st, "m", 0, 0, -1, NULL), TSL_ERR_ARG);
+    tsl_store_close(st);
+    TT_OK(tsl_store_list_info(f.st, "m", &info, NULL));
+    TT_EQ_U(info.allocated, 0);
+    TT_EQ_U(info.last_published, 0);
+    tsl_list_info_free(&info);
+    TT_ERR(tsl_store_list_info(f.st, "n", &info, NULL), TSL_ERR_INDEX);
+    unlink(path);
+    fx_close(&f);
+}
+
+TT_TEST(store_damage_is_io)
+{
+    /* Item: a corrupt store used to give TSL_ERR_MALFORMED (tsl exits 1, "input
+     * rejected"); it is the command's own state that is damaged: TSL_ERR_IO (exit 2). */
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "c", 2, 300000));
+    const uint64_t t[] = {1, 1, 1};
+    TT_OK(update(&f, "c", 2, 300000, t, 1, 0, 0, NULL, NULL));
+    sqlite3 *db;
+    TT_CHECK(sqlite3_open(f.db, &db) == SQLITE_OK);
+    TT_CHECK(sqlite3_exec(db, "UPDATE lists SET bits = 3 WHERE id = 'c'", NULL, NULL,
+                          NULL) == SQLITE_OK);
+    tsl_list_info info;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_list_info(f.st, "c", &info, &err), TSL_ERR_IO);
+    TT_CONTAINS(err.msg, "inconsistent settings row");
+    TT_CHECK(sqlite3_exec(db, "UPDATE lists SET bits = 2 WHERE id = 'c';"
+                              "UPDATE chunks SET data = x'00' WHERE list_id = 'c'",
+                          NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    tsl_list *l = NULL;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_list_load(f.st, "c", &l, NULL, &err), TSL_ERR_IO);
+    TT_CONTAINS(err.msg, "chunk 0 has 1 bytes");
+    fx_close(&f);
+}
+
+TT_TEST(store_create_checks_uri_and_paths)
+{
+    /* Every caller of tsl_store_list_create gets the uri rules (tsl_uri_check) and no
+     * two lists on one path, percent-encoding of unreserved characters included. */
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    static const struct {
+        const char *uri;
+        tsl_status code;
+    } bad[] = {{"https://example.com/a b", TSL_ERR_MALFORMED},
+               {"javascript:alert(1)", TSL_ERR_UNSUPPORTED},
+               {"/statuslists/1", TSL_ERR_MALFORMED},
+               {"https://example.com/healthz", TSL_ERR_UNSUPPORTED},
+               {"https://example.com/metrics", TSL_ERR_UNSUPPORTED},
+               {"https://example.com/a/../b", TSL_ERR_MALFORMED},
+               {"http://example.com/a", TSL_ERR_UNSUPPORTED}};
+    tsl_error err;
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        tsl_list_info in = settings(&f, "u", 1, 10);
+        in.uri = bad[k].uri;
+        tsl_error_clear(&err);
+        TT_ERR(tsl_store_list_create(f.st, &in, &err), bad[k].code);
+        TT_CONTAINS(err.msg, "list \"u\": uri: ");
+    }
+    char long_uri[TSL_URI_MAX + 2];
+    memset(long_uri, 'a', sizeof long_uri - 1);
+    memcpy(long_uri, "https://example.com/", 20);
+    long_uri[sizeof long_uri - 1] = '\0';
+    tsl_list_info in = settings(&f, "u", 1, 10);
+    in.uri = long_uri;
+    TT_ERR(tsl_store_list_create(f.st, &in, NULL), TSL_ERR_LIMIT);
+    long_uri[TSL_URI_MAX] = '\0';
+    TT_OK(tsl_store_list_create(f.st, &in, NULL));
+    /* http only when asked for. */
+    in = settings(&f, "h", 1, 10);
+    in.uri = "http://127.0.0.1:8080/h";
+    in.create_flags = TSL_CREATE_ALLOW_HTTP;
+    TT_OK(tsl_store_list_create(f.st, &in, NULL));
+    in = settings(&f, "h2", 1, 10);
+    in.aggregation_uri = "http://127.0.0.1:8080/agg";
+    TT_ERR(tsl_store_list_create(f.st, &in, NULL), TSL_ERR_UNSUPPORTED);
+    /* Path clashes, whatever the host: /l%41b is /lAb. */
+    in = settings(&f, "a", 1, 10);
+    in.uri = "https://one.example/l%41b";
+    in.aggregation_uri = "https://one.example/agg";
+    TT_OK(tsl_store_list_create(f.st, &in, NULL));
+    static const struct {
+        const char *uri, *agg, *want;
+    } clash[] = {
+        {"https://two.example/lAb", NULL, "uri path /lAb is already the path of list \"a\""},
+        {"https://two.example/l%41%62", NULL, "already the path of list \"a\""},
+        {"https://two.example/agg", NULL, "uri path /agg is the aggregation path of list \"a\""},
+        {"https://two.example/ok", "https://one.example/lAb",
+         "aggregation_uri path /lAb is the path of list \"a\""},
+        {"https://two.example/same", "https://two.example/same",
+         "uri and aggregation_uri have the same path /same"}};
+    for (size_t k = 0; k < sizeof clash / sizeof clash[0]; k++) {
+        in = settings(&f, "b", 1, 10);
+        in.uri = clash[k].uri;
+        in.aggregation_uri = clash[k].agg;
+        tsl_error_clear(&err);
+        TT_CHECK(tsl_store_list_create(f.st, &in, &err) != TSL_OK);
+        TT_CONTAINS(err.msg, clash[k].want);
+    }
+    /* Sharing an aggregation_uri is what it is for. */
+    in = settings(&f, "b", 1, 10);
+    in.aggregation_uri = "https://one.example/agg";
+    TT_OK(tsl_store_list_create(f.st, &in, NULL));
+    char **ids;
+    size_t n;
+    TT_OK(tsl_store_list_ids(f.st, &ids, &n, NULL));
+    TT_EQ_U(n, 4); /* u (long uri), h, a, b */
+    tsl_store_ids_free(ids, n);
+    fx_close(&f);
+}
+
+TT_TEST(store_create_size_for_verifiers)
+{
+    /* A list over TSL_INTEROP_MAX_BYTES uncompressed is refused unless asked for, with
+     * the verifiers that would refuse it named. */
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_OK(tsl_store_size_check(1, (uint64_t)1 << 27, &err)); /* 16 MiB */
+    TT_OK(tsl_store_size_check(8, (uint64_t)1 << 24, &err));
+    TT_ERR(tsl_store_size_check(1, ((uint64_t)1 << 27) + 8, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "k2gl/token-status-list (16 MiB)");
+    TT_CHECK(strstr(err.msg, "conformance") == NULL);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_size_check(1, (uint64_t)1 << 30, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "134217728 bytes (128.0 MiB) uncompressed");
+    TT_CONTAINS(err.msg, "tsl verify (64 MiB");
+    TT_CONTAINS(err.msg, "OpenID Foundation conformance suite (32 MiB)");
+    tsl_list_info in = settings(&f, "big", 1, (uint64_t)1 << 30);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_list_create(f.st, &in, &err), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "list \"big\": 1073741824 entries of 1 bit");
+    in.create_flags = TSL_CREATE_LARGE;
+    TT_OK(tsl_store_list_create(f.st, &in, NULL));
+    in = settings(&f, "x", 1, 10);
+    in.create_flags = 4;
+    TT_ERR(tsl_store_list_create(f.st, &in, NULL), TSL_ERR_ARG);
     fx_close(&f);
 }

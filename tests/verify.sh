@@ -170,8 +170,8 @@ DB=$T/tsl.db
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
 URI1=$BASE/statuslists/1
-"$TSL" list create L1 --uri "$URI1" --bits 2 --size 1000 --ttl 3 --lifetime 3600 \
-    --key "$T/k.pem" --db "$DB" >/dev/null 2>"$T/err"
+"$TSL" list create L1 --uri "$URI1" --allow-http --bits 2 --size 1000 --ttl 3 \
+    --lifetime 3600 --key "$T/k.pem" --db "$DB" >/dev/null 2>"$T/err"
 expect "list create" 0 $?
 "$TSL" alloc L1 -n 4 --db "$DB" >"$T/idx" 2>"$T/err"
 expect "alloc" 0 $?

@@ -495,51 +495,29 @@ static int gzip_bytes(const uint8_t *data, size_t len, uint8_t **out, size_t *ou
 /* ---------------------------------------------------------------------------------- */
 /* Paths                                                                               */
 
-/* The path of a uri ("https://host/a/b?q" -> "/a/b"; "/a/b" stays), checked to be a
- * file name nginx matches literally and that stays inside DIR: only
- * A-Z a-z 0-9 . _ ~ - and '/', no empty, "." or ".." segment, not ending in '/'.
- * Returns a malloc'ed copy or NULL with *why set. */
-static char *uri_path(const char *uri, const char **why)
+/* The path of a uri, or of a path starting with '/', by the library's one rule
+ * (tsl_uri_path, which tsl serve follows too): A-Z a-z 0-9 . _ ~ - and '/' once
+ * percent-encoded unreserved characters are decoded ("/l%41b" -> "/lAb", the file
+ * nginx finds for either spelling), no empty, "." or ".." segment, not ending in '/':
+ * a file name nginx matches literally and that stays inside DIR. At most
+ * EXPORT_MAX_PATH bytes. Returns a malloc'ed copy or NULL with why (why_size bytes)
+ * set. */
+static char *uri_path(const char *uri, char *why, size_t why_size)
 {
-    const char *p = uri;
-    const char *scheme = strstr(uri, "://");
-    if (scheme != NULL) {
-        p = strchr(scheme + 3, '/');
-        if (p == NULL) {
-            *why = "has no path";
-            return NULL;
-        }
-    }
-    if (*p != '/') {
-        *why = "has no absolute path";
+    char path[TSL_URI_MAX + 1];
+    tsl_error err;
+    tsl_error_clear(&err);
+    if (tsl_uri_path(uri, path, sizeof path, &err) != TSL_OK) {
+        snprintf(why, why_size, "%s", err.msg);
         return NULL;
     }
-    size_t n = strcspn(p, "?#");
-    if (n < 2 || n > EXPORT_MAX_PATH) {
-        *why = n < 2 ? "has the path \"/\", which cannot be a file" : "path is too long";
+    if (strlen(path) > EXPORT_MAX_PATH) {
+        snprintf(why, why_size, "path is too long");
         return NULL;
     }
-    for (size_t k = 0; k < n; k++) {
-        char c = p[k];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '~' || c == '-' || c == '/')) {
-            *why = "path has a character other than A-Z a-z 0-9 . _ ~ - /";
-            return NULL;
-        }
-        if (c == '/') {
-            size_t seg = strcspn(p + k + 1, "/?#");
-            if (seg > n - k - 1)
-                seg = n - k - 1;
-            if (seg == 0 || (seg == 1 && p[k + 1] == '.') ||
-                (seg == 2 && p[k + 1] == '.' && p[k + 2] == '.')) {
-                *why = "path has an empty, \".\" or \"..\" segment";
-                return NULL;
-            }
-        }
-    }
-    char *out = strndup(p, n);
+    char *out = strdup(path);
     if (out == NULL)
-        *why = "out of memory";
+        snprintf(why, why_size, "out of memory");
     return out;
 }
 
@@ -599,16 +577,15 @@ static int export_one(tsl_store *store, const export_tree *t, const char *id, in
     int rc = store_cli_info(CMD, store, id, &info);
     if (rc != EXIT_OK)
         return rc;
-    const char *why = NULL;
+    char why[TSL_ERROR_MSG_SIZE] = "out of memory";
     l->id = strdup(id);
     l->uri = strdup(info.uri);
-    l->path = uri_path(info.uri, &why);
+    l->path = uri_path(info.uri, why, sizeof why);
     unsigned want = info.formats != 0 ? info.formats : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
     int64_t ttl = info.ttl;
     tsl_list_info_free(&info);
     if (l->id == NULL || l->uri == NULL || l->path == NULL) {
-        cli_err(CMD, "%s: uri \"%s\" %s; list skipped", id, l->uri ? l->uri : "",
-                why != NULL ? why : "out of memory");
+        cli_err(CMD, "%s: uri \"%s\": %s; list skipped", id, l->uri ? l->uri : "", why);
         return EXIT_REJECT;
     }
     /* Another check of uri_path's cap, relied on by the fixed-size names below. */
@@ -1076,10 +1053,9 @@ int cmd_export(int argc, char **argv)
     }
     char *agg_path = NULL;
     if (agg != NULL) {
-        const char *why = NULL;
-        if (agg[0] != '/' || (agg_path = uri_path(agg, &why)) == NULL) {
-            cli_err(CMD, "--aggregation-path: \"%s\" %s", agg,
-                    why != NULL ? why : "does not start with '/'");
+        char why[TSL_ERROR_MSG_SIZE] = "does not start with '/'";
+        if (agg[0] != '/' || (agg_path = uri_path(agg, why, sizeof why)) == NULL) {
+            cli_err(CMD, "--aggregation-path: \"%s\": %s", agg, why);
             return EXIT_USAGE;
         }
         char agg_file[EXPORT_PATH_BUF];

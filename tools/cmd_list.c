@@ -16,15 +16,20 @@ static void usage(FILE *f)
             "usage: tsl list create ID --uri URI --bits B --size N --key KEY [--alg ALG]\n"
             "                [--kid KID] [--x5c PEM] [--ttl S] [--lifetime S]\n"
             "                [--formats jwt,cwt] [--decoys N] [--decoy-value STATUS]\n"
-            "                [--aggregation-uri URI] [--no-final-invalid] [--db PATH]\n"
+            "                [--aggregation-uri URI] [--no-final-invalid] [--allow-http]\n"
+            "                [--force] [--db PATH]\n"
             "       tsl list ls [--db PATH]\n"
             "       tsl list show ID [--json] [--db PATH]\n"
             "\n"
             "create  adds a list of N entries of B bits, all VALID except the decoys.\n"
             "  ID                 1 to 64 of A-Z a-z 0-9 . _ -\n"
-            "  --uri URI          where the list is served: the sub of its tokens\n"
+            "  --uri URI          where the list is served: the sub of its tokens; an\n"
+            "                     https URI of at most %d bytes whose path (A-Z a-z 0-9\n"
+            "                     - . _ ~ /, percent-encoded or not) no other list of\n"
+            "                     the store has, nor /healthz or /metrics\n"
             "  --bits B           bits per entry: 1, 2, 4 or 8\n"
-            "  --size N           number of entries\n"
+            "  --size N           number of entries; at most %llu MiB uncompressed\n"
+            "                     (N * B / 8 bytes), what common verifiers accept\n"
             "  --key KEY          signing key file (PEM or JWK); its absolute path is\n"
             "                     recorded, never the key\n"
             "  --alg ALG          default from the key, as `tsl sign` does\n"
@@ -37,14 +42,18 @@ static void usage(FILE *f)
             "  --decoy-value V    status of the decoys (default INVALID)\n"
             "  --aggregation-uri URI   aggregation_uri of the StatusList\n"
             "  --no-final-invalid allow INVALID entries to change without --force\n"
+            "  --allow-http       accept http:// for --uri and --aggregation-uri\n"
+            "  --force            create a list larger than common verifiers accept\n"
             "ls      prints the ids, one per line.\n"
             "show    prints the settings, counts per status, allocated, free (capacity -\n"
             "        allocated), last published and version; --json: one JSON object.\n"
             "\n"
-            "  --db PATH          the store (default: $TSL_DB, else %s)\n"
+            "  --db PATH          the store (default: $TSL_DB, else %s); create makes it\n"
+            "                     if missing, ls and show only read it\n"
             "\n"
-            "Exit status: 0 success, 1 rejected (unknown or existing id, bad key), 2 usage\n"
-            "or I/O error.\n",
+            "Exit status: 0 success, 1 rejected (unknown or existing id or path, bad key,\n"
+            "too large), 2 usage or I/O error (a bad --uri, a missing or damaged store).\n",
+            TSL_URI_MAX, (unsigned long long)(TSL_INTEROP_MAX_BYTES >> 20),
             STORE_CLI_DEFAULT_DB);
 }
 
@@ -75,6 +84,8 @@ static int list_create(int argc, char **argv)
         {"decoy-value", required_argument, NULL, 'v'},
         {"aggregation-uri", required_argument, NULL, 'g'},
         {"no-final-invalid", no_argument, NULL, 'F'},
+        {"allow-http", no_argument, NULL, 'H'},
+        {"force", no_argument, NULL, 'f' + 256},
         {"db", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -150,6 +161,8 @@ static int list_create(int argc, char **argv)
         }
         case 'g': info.aggregation_uri = optarg; break;
         case 'F': info.final_invalid = -1; break;
+        case 'H': info.create_flags |= TSL_CREATE_ALLOW_HTTP; break;
+        case 'f' + 256: info.create_flags |= TSL_CREATE_LARGE; break;
         case 'D': db = optarg; break;
         case 'h': usage(stdout); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
@@ -178,11 +191,28 @@ static int list_create(int argc, char **argv)
                 info.bits);
         return EXIT_USAGE;
     }
+    /* The uris and the size are checked again by the store; checked here first so that
+     * a doomed create does not make a new, empty store. */
+    tsl_error err;
+    tsl_error_clear(&err);
+    unsigned uflags = (info.create_flags & TSL_CREATE_ALLOW_HTTP) ? TSL_URI_ALLOW_HTTP : 0;
+    if (tsl_uri_check(info.uri, uflags, &err) != TSL_OK) {
+        cli_err("list", "--uri: %s", err.msg);
+        return EXIT_USAGE;
+    }
+    if (info.aggregation_uri != NULL &&
+        tsl_uri_check(info.aggregation_uri, uflags, &err) != TSL_OK) {
+        cli_err("list", "--aggregation-uri: %s", err.msg);
+        return EXIT_USAGE;
+    }
+    if (!(info.create_flags & TSL_CREATE_LARGE) &&
+        tsl_store_size_check(info.bits, info.size, &err) != TSL_OK) {
+        cli_err("list", "list \"%s\": %s; --force creates it anyway", info.id, err.msg);
+        return EXIT_REJECT;
+    }
 
     /* Check the key here too, to resolve the algorithm as `tsl sign` would and to name
      * the problem before anything is written. */
-    tsl_error err;
-    tsl_error_clear(&err);
     tsl_key *key = NULL;
     tsl_status st = tsl_key_load(key_arg, &key, &err);
     if (st == TSL_OK && !tsl_key_is_private(key))
@@ -206,7 +236,7 @@ static int list_create(int argc, char **argv)
     info.x5c_path = x5c_path;
 
     tsl_store *store = NULL;
-    int rc = store_cli_open("list", db, &store);
+    int rc = store_cli_open_mode("list", db, STORE_CLI_CREATE, &store);
     if (rc == EXIT_OK && (st = tsl_store_list_create(store, &info, &err)) != TSL_OK)
         rc = cli_fail("list", &err, st);
     tsl_store_close(store);
@@ -234,7 +264,7 @@ static int list_ls(int argc, char **argv)
         return EXIT_USAGE;
     }
     tsl_store *store = NULL;
-    int rc = store_cli_open("list", db, &store);
+    int rc = store_cli_open_mode("list", db, STORE_CLI_READ, &store);
     if (rc != EXIT_OK)
         return rc;
     tsl_error err;
@@ -380,7 +410,7 @@ static int list_show(int argc, char **argv)
     }
     const char *id = argv[optind];
     tsl_store *store = NULL;
-    int rc = store_cli_open("list", db, &store);
+    int rc = store_cli_open_mode("list", db, STORE_CLI_READ, &store);
     if (rc != EXIT_OK)
         return rc;
     tsl_list_info info;

@@ -130,7 +130,7 @@ int cmd_get(int argc, char **argv)
         }
     }
     tsl_store *store = NULL;
-    int rc = store_cli_open("get", db, &store);
+    int rc = store_cli_open_mode("get", db, STORE_CLI_READ, &store);
     if (rc != EXIT_OK) {
         free(idx);
         return rc;

@@ -167,21 +167,23 @@ static bool gzip_bytes(const uint8_t *in, size_t len, uint8_t **out, size_t *out
     return true;
 }
 
-/* The path of a URI: what follows scheme://authority, up to '?' or '#'; "/" if empty.
- * A URI without "://" is taken as a path. */
-static char *uri_path(const char *uri)
+/* The path a list is served at, by the library's one rule (tsl_uri_path, which tsl
+ * export follows too): percent-encoded unreserved characters decoded, as the request
+ * paths libmicrohttpd hands us are. A malloc'ed copy, or NULL with err set. */
+static char *uri_path(const char *uri, tsl_error *err)
 {
-    const char *p = strstr(uri, "://");
-    if (p != NULL) {
-        p += 3;
-        p += strcspn(p, "/?#");
-    } else {
-        p = uri;
+    char path[TSL_URI_MAX + 1], msg[TSL_ERROR_MSG_SIZE];
+    tsl_error e;
+    tsl_error_clear(&e);
+    if (tsl_uri_path(uri, path, sizeof path, &e) != TSL_OK) {
+        snprintf(msg, sizeof msg, "uri: %.200s", e.msg);
+        cli_error(err, e.code, msg);
+        return NULL;
     }
-    size_t n = strcspn(p, "?#");
-    if (n == 0 || p[0] != '/')
-        return strdup("/");
-    return strndup(p, n);
+    char *p = strdup(path);
+    if (p == NULL)
+        cli_error(err, TSL_ERR_NOMEM, "out of memory");
+    return p;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -264,12 +266,14 @@ static tsl_status list_load(tsl_store *st, const tsl_list_info *info, bool gz,
     atomic_init(&l->refs, 1);
     l->id = strdup(info->id);
     l->uri = strdup(info->uri);
-    l->path = uri_path(info->uri);
+    l->path = l->uri != NULL ? uri_path(info->uri, err) : NULL;
     l->ttl = info->ttl;
     l->created = info->created;
     if (l->id == NULL || l->uri == NULL || l->path == NULL) {
         list_release(l);
-        return cli_error(err, TSL_ERR_NOMEM, "out of memory");
+        /* err already says why when uri_path refused the path. */
+        return err->code != TSL_OK ? err->code
+                                   : cli_error(err, TSL_ERR_NOMEM, "out of memory");
     }
     unsigned formats = info->formats != 0 ? info->formats
                                           : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;

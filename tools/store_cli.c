@@ -17,17 +17,34 @@ const char *store_cli_db_path(const char *opt)
     return STORE_CLI_DEFAULT_DB;
 }
 
-int store_cli_open(const char *cmd, const char *db_opt, tsl_store **out)
+int store_cli_open_mode(const char *cmd, const char *db_opt, store_cli_mode mode,
+                        tsl_store **out)
 {
     const char *path = store_cli_db_path(db_opt);
+    static const unsigned flags[] = {0, TSL_STORE_READONLY, TSL_STORE_CREATE};
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_status st = tsl_store_open(path, out, &err);
+    tsl_status st = tsl_store_open_mode(path, flags[mode], out, &err);
     if (st != TSL_OK) {
-        cli_err(cmd, "%s: %s", path, err.msg[0] ? err.msg : tsl_strerror(st));
+        /* The library's message starts with "store PATH: ". */
+        bool missing = mode != STORE_CLI_CREATE && access(path, F_OK) != 0;
+        cli_err(cmd, "%s%s", err.msg[0] ? err.msg : tsl_strerror(st),
+                missing ? " (tsl list create makes a new store)" : "");
         return cli_exit_for(st);
     }
     return EXIT_OK;
+}
+
+int store_cli_open(const char *cmd, const char *db_opt, tsl_store **out)
+{
+    /* The read-only commands of other files, named here so that their calls stay as
+     * they are. */
+    static const char *const readers[] = {"token", "export"};
+    store_cli_mode mode = STORE_CLI_WRITE;
+    for (size_t k = 0; k < sizeof readers / sizeof readers[0]; k++)
+        if (strcmp(cmd, readers[k]) == 0)
+            mode = STORE_CLI_READ;
+    return store_cli_open_mode(cmd, db_opt, mode, out);
 }
 
 int store_cli_info(const char *cmd, tsl_store *st, const char *id, tsl_list_info *info)

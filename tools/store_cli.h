@@ -19,8 +19,24 @@
  * STORE_CLI_DEFAULT_DB. */
 const char *store_cli_db_path(const char *opt);
 
-/* Opens the store named by store_cli_db_path(db_opt). Returns EXIT_OK, or prints
- * "tsl CMD: DB: reason" and returns the exit code. */
+/* How a command opens the store. Only creating a list creates one: every other
+ * command fails (exit 2, naming the path) on a missing or empty file, so a mistyped
+ * --db creates nothing. Commands that only read open read-only, which works in a
+ * read-only directory (see TSL_STORE_READONLY). */
+typedef enum {
+    STORE_CLI_WRITE,  /* an existing store, read and write */
+    STORE_CLI_READ,   /* an existing store, read-only */
+    STORE_CLI_CREATE  /* read and write, creating the store if missing */
+} store_cli_mode;
+
+/* Opens the store named by store_cli_db_path(db_opt) in mode. Returns EXIT_OK, or
+ * prints "tsl CMD: reason" (the reason names the path) and returns the exit code: 2 for
+ * a missing, empty, unreadable or damaged store. */
+int store_cli_open_mode(const char *cmd, const char *db_opt, store_cli_mode mode,
+                        tsl_store **out);
+
+/* store_cli_open_mode() with STORE_CLI_READ for the commands of other files that only
+ * read the store ("token", "export") and STORE_CLI_WRITE for every other cmd. */
 int store_cli_open(const char *cmd, const char *db_opt, tsl_store **out);
 
 /* Reads a list's settings; prints the error and returns its exit code on failure (an
