@@ -91,6 +91,9 @@ part store sh tests/store.sh "$BUILD"
 # checks measure the plain build's RSS and timing.
 if [ "${TSL_SANITIZED:-}" != 1 ]; then
     part serve sh tests/serve.sh "$BUILD"
+    # tsl serve under a 5,000-connection slowloris flood and bad request heads (about
+    # 30 s; measures latency, so not under the sanitizers either).
+    part serve_attack sh tests/serve_attack.sh "$BUILD"
 fi
 # The relying party: tsl verify offline and against tsl serve over loopback (about 10 s).
 part verify sh tests/verify.sh "$BUILD"
