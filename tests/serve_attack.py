@@ -2,9 +2,10 @@
 # loopback only, each bounded in connections and time and stopping by itself.
 #
 #   flood HOST PORT SRC IDLE SLOW SECONDS BYTE_EVERY
-#       From SRC (an address, or A.B.C.D+N for N consecutive ones, used in turn), holds IDLE connections that send nothing and SLOW connections that
-#       send a request line and then one header byte every BYTE_EVERY seconds, never
-#       ending the head (slowloris). Connections the server closes are opened again
+#       From SRC (an address, or A.B.C.D+N for N consecutive ones used in turn),
+#       holds IDLE connections that send nothing and SLOW connections that send a
+#       request line and then one header byte every BYTE_EVERY seconds, never ending
+#       the head (slowloris). Connections the server closes are opened again
 #       once a second, as an attacker would. Stops after SECONDS or at SIGTERM; prints
 #       a JSON summary.
 #   legit HOST PORT SRC SECONDS INTERVAL PATH

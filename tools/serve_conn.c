@@ -11,7 +11,8 @@
  * A bad head gets one answer written here. Limits, all counted in /metrics:
  *   - a deadline (--head-timeout) for a whole request, from the connection's start or
  *     the end of its previous answer; bytes trickling in do not extend it;
- *   - a per-address limit (--max-per-address) on open connections;
+ *   - a per-address limit (--max-per-address) on open connections (an IPv6 /64 counts
+ *     as one address);
  *   - a global cap (--max-connections): when full, the connection that has waited
  *     longest for a request is closed to make room (requests being answered never are).
  * Connections inside libmicrohttpd are followed through its connection notifications,
@@ -66,7 +67,7 @@ typedef enum {
 
 typedef struct addr_node {
     struct addr_node *next;
-    unsigned char key[17]; /* family byte and address */
+    unsigned char key[17]; /* family byte and address (addr_key) */
     unsigned count;        /* connections open from this address */
 } addr_node;
 
@@ -170,6 +171,8 @@ static void set_state(serve_conns *cs, conn *c, cstate s)
     c->state = s;
 }
 
+/* What the per-address limit counts by: an IPv4 address, or an IPv6 /64 (one host
+ * commonly has a whole /64 to pick addresses from). */
 static bool addr_key(const struct sockaddr *sa, unsigned char key[17])
 {
     memset(key, 0, 17);
@@ -179,8 +182,15 @@ static bool addr_key(const struct sockaddr *sa, unsigned char key[17])
         return true;
     }
     if (sa->sa_family == AF_INET6) {
-        key[0] = 6;
-        memcpy(key + 1, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+        const struct in6_addr *a =
+            &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            key[0] = 4;
+            memcpy(key + 1, a->s6_addr + 12, 4);
+        } else {
+            key[0] = 6;
+            memcpy(key + 1, a->s6_addr, 8);
+        }
         return true;
     }
     return false;
@@ -375,8 +385,8 @@ unsigned serve_head_check(const serve_head *h, const char **why)
 
 static bool tchar(unsigned char ch)
 {
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-           (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+           (ch >= 'A' && ch <= 'Z') || (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
 /* The end of the head in p[0..n) (the offset after its empty line), or 0 when it has
@@ -655,7 +665,8 @@ static void gate_input(serve_ctx *ctx, uint64_t data, uint32_t events)
     uint32_t gen = (uint32_t)(data >> 32);
     pthread_mutex_lock(&cs->mu);
     conn *c = (size_t)fd < cs->nslots ? cs->slots[fd] : NULL;
-    bool mine = c != NULL && c->gen == gen && (c->state == C_GATE || c->state == C_LINGER);
+    bool mine =
+        c != NULL && c->gen == gen && (c->state == C_GATE || c->state == C_LINGER);
     pthread_mutex_unlock(&cs->mu);
     if (!mine)
         return; /* closed earlier in this batch */
