@@ -24,6 +24,9 @@
 #   trickle HOST PORT SRC EVERY SECONDS
 #       One connection sending a never-ending head, one byte every EVERY seconds;
 #       prints "closed AFTER_S" when the server closes it or "open" after SECONDS.
+#   idle_after HOST PORT SRC SECONDS
+#       One request on a keep-alive connection, then nothing; prints "closed AFTER_S"
+#       (seconds after the answer) when the server closes it, or "open".
 #   keepalive HOST PORT CASE
 #       A valid first request, then a crafted second one on the same connection;
 #       prints the two answers as raw does ("STATUS N EXTRA / STATUS N EXTRA").
@@ -124,10 +127,8 @@ def cmd_raw(host, port, case):
     print("none" if a is None else "%s %d %d" % a[:3])
 
 
-def cmd_keepalive(host, port, case):
-    s = connect_from("127.0.0.1", host, port, 5)
-    s.sendall(H + b"\r\n")
-    # The first answer: read exactly its head and Content-Length bytes.
+def read_one(s):
+    """Exactly one answer on a kept-alive connection: its head and body."""
     buf = b""
     while b"\r\n\r\n" not in buf:
         chunk = s.recv(65536)
@@ -142,7 +143,13 @@ def cmd_keepalive(host, port, case):
             clen = int(value.strip())
     while len(rest) < clen:
         rest += s.recv(65536)
-    first = parse_answer(head + b"\r\n\r\n" + rest[:clen])
+    return parse_answer(head + b"\r\n\r\n" + rest[:clen])
+
+
+def cmd_keepalive(host, port, case):
+    s = connect_from("127.0.0.1", host, port, 5)
+    s.sendall(H + b"\r\n")
+    first = read_one(s)
     try:
         s.sendall(CASES[case])
     except OSError:
@@ -152,6 +159,15 @@ def cmd_keepalive(host, port, case):
     second = parse_answer(buf)
     print("%s %d %d / %s" % (first[:3] + (("none",) if second is None else
                                           ("%s %d %d" % second[:3],))))
+
+
+def cmd_idle_after(host, port, src, seconds):
+    s = connect_from(src, host, port, 5)
+    s.sendall(H + b"\r\n")
+    read_one(s)
+    t0 = time.monotonic()
+    _, how = read_all(s, seconds)
+    print("open" if how == "timeout" else "closed %.2f" % (time.monotonic() - t0))
 
 
 def cmd_legit(host, port, src, seconds, interval, path):
@@ -335,10 +351,12 @@ def cmd_trickle(host, port, src, every, seconds):
 def main():
     a = sys.argv[1:]
     if not a:
-        sys.exit("usage: serve_attack.py flood|legit|raw|hold|trickle|keepalive ...")
+        sys.exit("usage: serve_attack.py flood|legit|raw|hold|trickle|idle_after|keepalive ...")
     cmd, host, port = a[0], a[1], int(a[2])
     if cmd == "raw":
         cmd_raw(host, port, a[3])
+    elif cmd == "idle_after":
+        cmd_idle_after(host, port, a[3], float(a[4]))
     elif cmd == "keepalive":
         cmd_keepalive(host, port, a[3])
     elif cmd == "legit":

@@ -7,11 +7,11 @@
 #   client on 127.0.0.2 makes one request every 50 ms for 6 s, each on a new
 #   connection, and must get at least 99% of them answered (200, whole body) with p99
 #   <= 50 ms (a second window is allowed when the first misses: a loaded machine).
-# - Each limit alone: the request deadline (--head-timeout 2) cuts a connection that
-#   trickles a byte every 0.5 s; --max-per-address 4 refuses the 5th connection of an
-#   address and not another address's; --max-connections 5 closes the oldest idle
-#   connection to admit a new client; /metrics counts each by reason and shows the
-#   limits.
+# - Each limit alone: the request deadline (--head-timeout 3) cuts a connection that
+#   trickles a byte every 0.5 s, and a keep-alive connection idle after its answer;
+#   --max-per-address 4 refuses the 5th connection of an address and not another
+#   address's; --max-connections 5 closes the oldest idle connection to admit a new
+#   client; /metrics counts each by reason and shows the limits.
 # - Request heads answered once (one status line, nothing after the body): HTTP/1.1
 #   without Host (400), two Host (400), two Content-Length (400), a malformed or list
 #   Content-Length (400, libmicrohttpd's own answer has its header block twice), one
@@ -21,7 +21,7 @@
 #   same rules on a keep-alive connection's second request.
 # - A second server on the same port fails (no silent SO_REUSEPORT sharing).
 #
-# Usage: sh tests/serve_attack.sh [BUILD_DIR]   (run from the project root; about 40 s)
+# Usage: sh tests/serve_attack.sh [BUILD_DIR]   (run from the project root; about 30 s)
 # Needs /usr/bin/python3 and curl, and `ulimit -n` of 16384 or a hard limit allowing it.
 # Closing line: "serve_attack: N passed, N failed".
 
@@ -242,19 +242,29 @@ fi
 # ---------------------------------------------------------------------------------- #
 # 3. Each limit alone.
 
-if start_serve "$T/limits.log" --head-timeout 2 --max-per-address 4; then
+if start_serve "$T/limits.log" --head-timeout 3 --max-per-address 4; then
     LPORT=$PORT
     LSPID=$SERVE_PID
-    # The deadline: a byte every 0.5 s does not keep the connection past 2 s (the idle
+    # The deadline: a byte every 0.5 s does not keep the connection past 3 s (the idle
     # timeout alone would never cut it).
     _out=$("$PY" "$ATTACK" trickle 127.0.0.1 "$LPORT" 127.0.0.1 0.5 8)
     case $_out in
     closed*)
         _s=${_out#closed }
-        if awk -v s="$_s" 'BEGIN {exit !(s >= 1.8 && s <= 3.5)}'; then ok; else
-            bad "head timeout 2: the trickling connection was closed after $_s s"; fi
+        if awk -v s="$_s" 'BEGIN {exit !(s >= 2.8 && s <= 4.5)}'; then ok; else
+            bad "head timeout 3: the trickling connection was closed after $_s s"; fi
         ;;
-    *) bad "head timeout 2: the trickling connection: '$_out'" ;;
+    *) bad "head timeout 3: the trickling connection: '$_out'" ;;
+    esac
+    # ... and a keep-alive connection waiting for its next request.
+    _out=$("$PY" "$ATTACK" idle_after 127.0.0.1 "$LPORT" 127.0.0.4 8)
+    case $_out in
+    closed*)
+        _s=${_out#closed }
+        if awk -v s="$_s" 'BEGIN {exit !(s >= 2.8 && s <= 4.5)}'; then ok; else
+            bad "head timeout 3: the idle keep-alive connection was closed after $_s s"; fi
+        ;;
+    *) bad "head timeout 3: the idle keep-alive connection: '$_out'" ;;
     esac
     # Per address: 4 from 127.0.0.5 are held, the next two refused at once, while
     # 127.0.0.6 is served.
@@ -270,14 +280,16 @@ if start_serve "$T/limits.log" --head-timeout 2 --max-per-address 4; then
     get_metrics "$LPORT"
     if [ "$(metric 'tsl_connections_dropped_total{reason="head_timeout"}')" -ge 1 ]; then ok; else
         bad "head timeout: not counted in /metrics"; fi
+    if [ "$(metric 'tsl_connections_dropped_total{reason="idle_timeout"}')" -ge 1 ]; then ok; else
+        bad "idle keep-alive timeout: not counted in /metrics"; fi
     if [ "$(metric 'tsl_connections_dropped_total{reason="per_address"}')" -ge 2 ]; then ok; else
         bad "per address: not counted in /metrics"; fi
-    same "metrics: --head-timeout" "$(metric 'tsl_connection_limit{limit="head_timeout_seconds"}')" 2
+    same "metrics: --head-timeout" "$(metric 'tsl_connection_limit{limit="head_timeout_seconds"}')" 3
     same "metrics: --max-per-address" "$(metric 'tsl_connection_limit{limit="per_address"}')" 4
     stop_serve "$LSPID"
     same "limits: exit status after SIGTERM" "$?" 0
 else
-    bad "tsl serve --head-timeout 2 --max-per-address 4 did not start"
+    bad "tsl serve --head-timeout 3 --max-per-address 4 did not start"
 fi
 
 # The global cap: 5 idle connections from 127.0.0.7, then a client on 127.0.0.8 is
