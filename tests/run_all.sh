@@ -97,6 +97,9 @@ if [ "${TSL_SANITIZED:-}" != 1 ]; then
     # The publisher inside tsl serve: a key file that blocks, health, path clashes,
     # start-up and history reads with a 10^8-entry list (about a minute; timing).
     part serve_pub sh tests/serve_pub.sh "$BUILD"
+    # tsl serve under a 5,000-connection slowloris flood and bad request heads (about
+    # 30 s; measures latency, so not under the sanitizers either).
+    part serve_attack sh tests/serve_attack.sh "$BUILD"
 fi
 # The relying party: tsl verify offline and against tsl serve over loopback (about 10 s).
 part verify sh tests/verify.sh "$BUILD"

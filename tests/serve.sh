@@ -684,7 +684,7 @@ fi
 if [ "$have_nginx" = 1 ]; then
     rm -rf "$T/www"
     if start_nginx; then
-        if [ -s "$T/www/lAb.jwt" ]; then ok; else bad "export: lAb.jwt missing"; fi
+        if [ -s "$T/www/current/lAb.jwt" ]; then ok; else bad "export: lAb.jwt missing"; fi
         BASE=http://127.0.0.1:$NPORT
         S=nginx
         pct_checks

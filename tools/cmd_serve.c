@@ -2,8 +2,10 @@
  * options, loads the tokens already recorded and starts the publisher thread
  * (serve_snapshot.c), whose first round signs what is missing in the background while
  * the server listens, starts one libmicrohttpd daemon per --listen address with bounded
- * connections, memory and timeouts, then waits for SIGTERM or SIGINT: it stops
- * accepting, lets requests in flight finish, and exits 0. */
+ * memory and timeouts, takes its listening socket back for the connection gate
+ * (serve_conn.c: connection limits, the request deadline, checks of the first head),
+ * then waits for SIGTERM or SIGINT: it stops accepting, lets requests in flight finish,
+ * and exits 0. */
 #include "serve.h"
 
 #include <arpa/inet.h>
@@ -14,18 +16,25 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_LISTEN 16
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_THREADS 2
 #define MAX_THREADS 256
-#define CONNECTION_LIMIT 1024
+/* Bounds of --max-connections, --max-per-address and --head-timeout. */
+#define MAX_CONNECTIONS_CEILING 1000000u
+#define HEAD_TIMEOUT_CEILING 3600u
+/* Descriptors beyond two per connection: the store, the log, the listeners, and the
+ * epoll and wake-up descriptors of each libmicrohttpd thread (per thread below). */
+#define FD_RESERVE 256u
+#define FD_PER_THREAD 4u
 /* Per connection: bounds the request line and headers (MHD answers 414/431 beyond). */
 #define CONNECTION_MEMORY (32u * 1024u)
-/* Seconds of inactivity before a connection is closed: slow clients are cut off. */
+/* Seconds without any byte before libmicrohttpd closes a connection (a response a
+ * client stops reading); a request must also be complete within --head-timeout. */
 #define CONNECTION_TIMEOUT 10
 /* How long SIGTERM waits for requests in flight. */
 #define DRAIN_SECONDS 10
@@ -44,7 +53,8 @@ static void serve_usage(FILE *f)
             "usage: tsl serve [--db PATH] [--listen ADDR:PORT]... [--threads N]\n"
             "                 [--default-format jwt|cwt] [--history]\n"
             "                 [--aggregation-path PATH] [--publish-interval S]\n"
-            "                 [--access-log FILE]\n"
+            "                 [--access-log FILE] [--max-connections N]\n"
+            "                 [--max-per-address N] [--head-timeout S]\n"
             "\n"
             "Serves every list of the store at the path of its uri (GET, HEAD, OPTIONS),\n"
             "choosing JWT or CWT by Accept, with ETag, Last-Modified, Cache-Control, CORS and\n"
@@ -63,11 +73,23 @@ static void serve_usage(FILE *f)
             "  --publish-interval S    seconds between publishing rounds, e.g. 1 or 0.5\n"
             "                          (default 1)\n"
             "  --access-log FILE       append one line per request to FILE\n"
+            "  --max-connections N     open connections at most, over all addresses; when\n"
+            "                          full, the one waiting longest for a request is\n"
+            "                          closed to make room (default %u)\n"
+            "  --max-per-address N     open connections from one client address (IPv6: one\n"
+            "                          /64) at most; more are refused; 0: no limit. Behind\n"
+            "                          a proxy every client has the proxy's address: raise\n"
+            "                          it (default %u)\n"
+            "  --head-timeout S        seconds a client has to send a whole request, from\n"
+            "                          connecting or from its previous answer; bytes\n"
+            "                          trickling in do not extend it (default %u)\n"
             "\n"
             "Prints \"tsl serve: listening on ADDR:PORT\" on stderr when ready. SIGTERM or\n"
             "SIGINT: stop accepting, finish requests in flight, exit 0.\n"
             "Exit status: 2 usage, I/O or address error.\n",
-            STORE_CLI_DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_THREADS);
+            STORE_CLI_DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_THREADS,
+            SERVE_DEFAULT_MAX_CONNECTIONS, SERVE_DEFAULT_PER_ADDRESS,
+            SERVE_DEFAULT_HEAD_TIMEOUT);
 }
 
 /* "1", "0.5", "2.25": seconds, to milliseconds; 1 ms to one day. */
@@ -138,6 +160,43 @@ static bool parse_listen(const char *s, listener *l)
     return inet_pton(AF_INET, host, &a->sin_addr) == 1;
 }
 
+/* Makes room for the descriptors the connection cap needs, raising the soft limit
+ * toward the hard one. When that is not enough, an explicit --max-connections is an
+ * error and the default is lowered to fit, with a note. */
+static int fit_fd_limit(serve_ctx *ctx, bool explicit, unsigned threads, size_t nls)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return EXIT_OK;
+    rlim_t extra = FD_RESERVE + (rlim_t)FD_PER_THREAD * threads * nls;
+    rlim_t need = (rlim_t)ctx->max_connections * 2 + extra;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        struct rlimit want = rl;
+        want.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need
+                                                                           : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl = want;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return EXIT_OK;
+    rlim_t fit = rl.rlim_cur > extra ? (rl.rlim_cur - extra) / 2 : 0;
+    if (explicit || fit < 16) {
+        cli_err("serve", "--max-connections %u needs %llu file descriptors; the limit is "
+                         "%llu (ulimit -n)", ctx->max_connections,
+                (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+        return EXIT_USAGE;
+    }
+    fprintf(stderr, "tsl serve: %llu file descriptors (ulimit -n): at most %llu "
+                    "connections\n", (unsigned long long)rl.rlim_cur,
+            (unsigned long long)fit);
+    ctx->max_connections = (unsigned)fit;
+    return EXIT_OK;
+}
+
+/* The daemon binds and listens (its address options and errors), and is quiesced at
+ * once: the gate accepts on that socket and hands connections over. Its connection
+ * limit only has to stay out of the gate's way: the gate admits max_connections, and
+ * those it shut down may still be closing (libmicrohttpd splits the limit per thread). */
 static struct MHD_Daemon *start_daemon(serve_ctx *ctx, listener *l, unsigned threads)
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
@@ -149,11 +208,11 @@ static struct MHD_Daemon *start_daemon(serve_ctx *ctx, listener *l, unsigned thr
         flags, port, NULL, NULL, serve_handle, ctx,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&l->sa,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_LIMIT, (2 * ctx->max_connections + 64) * threads,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_NOTIFY_COMPLETED, serve_completed, ctx,
+        MHD_OPTION_NOTIFY_COMPLETED, serve_conn_completed, ctx,
+        MHD_OPTION_NOTIFY_CONNECTION, serve_conn_notify, ctx,
         MHD_OPTION_UNESCAPE_CALLBACK, serve_unescape, NULL,
         MHD_OPTION_END);
 }
@@ -184,11 +243,14 @@ int cmd_serve(int argc, char **argv)
         {"aggregation-path", required_argument, NULL, 'a'},
         {"publish-interval", required_argument, NULL, 'i'},
         {"access-log", required_argument, NULL, 'L'},
+        {"max-connections", required_argument, NULL, 'C'},
+        {"max-per-address", required_argument, NULL, 'P'},
+        {"head-timeout", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     static serve_ctx ctx; /* large (counters): not on the stack */
     memset(&ctx, 0, sizeof ctx);
-    listener ls[MAX_LISTEN];
+    listener ls[SERVE_MAX_LISTEN];
     size_t nls = 0;
     const char *db = NULL, *log_path = NULL;
     unsigned threads = DEFAULT_THREADS;
@@ -196,14 +258,18 @@ int cmd_serve(int argc, char **argv)
     ctx.interval_ms = 1000;
     ctx.retention = STORE_CLI_DEFAULT_RETENTION;
     ctx.log_fd = -1;
+    ctx.max_connections = SERVE_DEFAULT_MAX_CONNECTIONS;
+    ctx.per_address = SERVE_DEFAULT_PER_ADDRESS;
+    ctx.head_timeout = SERVE_DEFAULT_HEAD_TIMEOUT;
+    bool max_set = false;
     uint64_t v;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'D': db = optarg; break;
         case 'l':
-            if (nls == MAX_LISTEN) {
-                cli_err("serve", "at most %d --listen addresses", MAX_LISTEN);
+            if (nls == SERVE_MAX_LISTEN) {
+                cli_err("serve", "at most %d --listen addresses", SERVE_MAX_LISTEN);
                 return EXIT_USAGE;
             }
             if (!parse_listen(optarg, &ls[nls])) {
@@ -242,6 +308,31 @@ int cmd_serve(int argc, char **argv)
             }
             break;
         case 'L': log_path = optarg; break;
+        case 'C':
+            if (!cli_parse_u64(optarg, &v) || v == 0 || v > MAX_CONNECTIONS_CEILING) {
+                cli_err("serve", "--max-connections: \"%s\" is not 1 to %u", optarg,
+                        MAX_CONNECTIONS_CEILING);
+                return EXIT_USAGE;
+            }
+            ctx.max_connections = (unsigned)v;
+            max_set = true;
+            break;
+        case 'P':
+            if (!cli_parse_u64(optarg, &v) || v > MAX_CONNECTIONS_CEILING) {
+                cli_err("serve", "--max-per-address: \"%s\" is not 0 to %u", optarg,
+                        MAX_CONNECTIONS_CEILING);
+                return EXIT_USAGE;
+            }
+            ctx.per_address = (unsigned)v;
+            break;
+        case 'T':
+            if (!cli_parse_u64(optarg, &v) || v == 0 || v > HEAD_TIMEOUT_CEILING) {
+                cli_err("serve", "--head-timeout: \"%s\" is not 1 to %u seconds", optarg,
+                        HEAD_TIMEOUT_CEILING);
+                return EXIT_USAGE;
+            }
+            ctx.head_timeout = (unsigned)v;
+            break;
         case 'h': serve_usage(stdout); return EXIT_OK;
         default: serve_usage(stderr); return EXIT_USAGE;
         }
@@ -251,6 +342,8 @@ int cmd_serve(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (nls == 0 && !parse_listen(DEFAULT_LISTEN, &ls[nls++]))
+        return EXIT_USAGE;
+    if (fit_fd_limit(&ctx, max_set, threads, nls) != EXIT_OK)
         return EXIT_USAGE;
     if (log_path != NULL) {
         ctx.log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -274,12 +367,33 @@ int cmd_serve(int argc, char **argv)
     int rc = store_cli_open("serve", db, &ctx.pub_store);
     if (rc == EXIT_OK)
         rc = serve_publisher_start(&ctx);
+    if (rc == EXIT_OK && serve_conns_init(&ctx) != 0) {
+        cli_err("serve", "out of memory");
+        rc = EXIT_USAGE;
+    }
     for (size_t k = 0; rc == EXIT_OK && k < nls; k++) {
         if ((ls[k].d = start_daemon(&ctx, &ls[k], threads)) == NULL) {
             cli_err("serve", "cannot listen on %s: %s", ls[k].text,
                     errno != 0 ? strerror(errno) : "address unusable");
             rc = EXIT_USAGE;
+        } else if ((ls[k].quiesced = MHD_quiesce_daemon(ls[k].d)) == MHD_INVALID_SOCKET) {
+            cli_err("serve", "cannot take over the listening socket of %s", ls[k].text);
+            rc = EXIT_USAGE;
         }
+    }
+    if (rc == EXIT_OK) {
+        int lfd[SERVE_MAX_LISTEN];
+        struct MHD_Daemon *ds[SERVE_MAX_LISTEN];
+        for (size_t k = 0; k < nls; k++) {
+            lfd[k] = ls[k].quiesced;
+            ds[k] = ls[k].d;
+        }
+        if (serve_conns_start(&ctx, lfd, ds, nls) != 0) {
+            cli_err("serve", "cannot start the connection gate: %s", strerror(errno));
+            rc = EXIT_USAGE;
+        }
+        for (size_t k = 0; k < nls; k++) /* the gate closes them now */
+            ls[k].quiesced = MHD_INVALID_SOCKET;
     }
     if (rc == EXIT_OK) {
         for (size_t k = 0; k < nls; k++)
@@ -289,8 +403,7 @@ int cmd_serve(int argc, char **argv)
             ;
         fprintf(stderr, "tsl serve: %s, finishing requests in flight\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        for (size_t k = 0; k < nls; k++)
-            ls[k].quiesced = MHD_quiesce_daemon(ls[k].d);
+        serve_conns_stop(&ctx);
         struct timespec t0, now, pause = {0, 20 * 1000000L};
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (;;) {
@@ -310,6 +423,7 @@ int cmd_serve(int argc, char **argv)
         if (ls[k].quiesced != MHD_INVALID_SOCKET)
             close(ls[k].quiesced);
     }
+    serve_conns_free(&ctx);
     serve_ctx_destroy(&ctx); /* closes ctx.pub_store */
     if (ctx.log_fd >= 0)
         close(ctx.log_fd);

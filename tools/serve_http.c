@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@
 /* The longest path the access log records; longer ones are cut and end in "...". */
 #define LOG_PATH_MAX 200
 /* The most request body bytes read and dropped before the connection is closed. */
-#define MAX_DISCARD (64u * 1024u)
+#define MAX_DISCARD SERVE_BODY_MAX
 
 /* What a request turned out to be, kept for the access log. */
 typedef struct {
@@ -538,6 +539,7 @@ static enum MHD_Result metrics(serve_ctx *ctx, struct MHD_Connection *conn, req 
                "# TYPE tsl_publisher_stalled gauge\n"
                "tsl_publisher_stalled %d\n",
             (double)h.round_age_ms / 1000.0, h.stalled ? 1 : 0);
+    serve_conn_metrics(ctx, f);
     if (fclose(f) != 0) {
         free(buf);
         return MHD_NO;
@@ -578,15 +580,122 @@ size_t serve_unescape(void *cls, struct MHD_Connection *conn, char *s)
     return w;
 }
 
+void serve_count(serve_ctx *ctx, unsigned status, uint64_t bytes)
+{
+    count(ctx, status, SERVE_FMT_NONE, bytes);
+}
+
+void serve_log_raw(serve_ctx *ctx, const char *peer, const char *method, size_t mlen,
+                   const char *path, size_t plen, unsigned status, uint64_t bytes)
+{
+    if (ctx->log_fd < 0)
+        return;
+    req rq;
+    char m[16], p[LOG_PATH_MAX + 2];
+    memset(&rq, 0, sizeof rq);
+    mlen = mlen < sizeof m ? mlen : sizeof m - 1;
+    plen = plen < sizeof p ? plen : sizeof p - 1;
+    memcpy(m, method, mlen);
+    m[mlen] = '\0';
+    memcpy(p, path, plen);
+    p[plen] = '\0';
+    copy_sanitized(rq.method, sizeof rq.method, m, 8);
+    copy_sanitized(rq.path, sizeof rq.path, p, LOG_PATH_MAX);
+    char when[32], line[512];
+    time_t t = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ",
+                                              &tm) == 0)
+        snprintf(when, sizeof when, "-");
+    int n = snprintf(line, sizeof line, "%s %s %s %s %u %llu %s\n", when, peer, rq.method,
+                     rq.path, status, (unsigned long long)bytes,
+                     serve_fmt_names[SERVE_FMT_NONE]);
+    if (n <= 0)
+        return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    pthread_mutex_lock(&ctx->log_mu);
+    ssize_t w = write(ctx->log_fd, line, len);
+    pthread_mutex_unlock(&ctx->log_mu);
+    (void)w;
+}
+
+/* Collects what serve_head_check() judges from libmicrohttpd's header list. */
+static enum MHD_Result head_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    serve_head *h = cls;
+    (void)kind;
+    if (value == NULL)
+        value = "";
+    size_t len = strlen(value);
+    if (strcasecmp(key, "Host") == 0) {
+        if (h->n_host++ == 0) {
+            while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+                len--;
+            h->host = value;
+            h->host_len = len;
+        }
+    } else if (strcasecmp(key, "Content-Length") == 0) {
+        if (h->n_cl++ == 0) {
+            h->cl = value;
+            h->cl_len = len;
+        }
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        if (h->n_te++ == 0) {
+            h->te = value;
+            h->te_len = len;
+        }
+    }
+    return MHD_YES;
+}
+
+/* A refusal of the request head: a short text, and the connection closed after it
+ * (what follows the head cannot be trusted to frame the next request). */
+static enum MHD_Result refuse(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
+                              unsigned status, const char *why, bool head)
+{
+    size_t len = strlen(why);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, (void *)(uintptr_t)why, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    return respond(ctx, conn, rq, status, resp, SERVE_FMT_NONE, len, head);
+}
+
+/* A chunked body grew past MAX_DISCARD. libmicrohttpd 0.9.75 cannot queue an answer
+ * while a body is coming in (MHD_queue_response() refuses in that state), so the 413 is
+ * written to the socket here and MHD_NO makes libmicrohttpd close the connection. */
+static enum MHD_Result body_too_large(serve_ctx *ctx, struct MHD_Connection *conn,
+                                      req *rq, bool head)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    rq->status = 413;
+    rq->fmt = SERVE_FMT_NONE;
+    rq->bytes = 0;
+    if (ci != NULL) {
+        serve_drain_input(ci->connect_fd);
+        rq->bytes = serve_write_error(ci->connect_fd, 413, "request body too large\n",
+                                      head);
+        shutdown(ci->connect_fd, SHUT_WR);
+    }
+    count(ctx, 413, SERVE_FMT_NONE, rq->bytes);
+    access_log(ctx, conn, rq);
+    return MHD_NO;
+}
+
 enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version,
                              const char *upload_data, size_t *upload_data_size,
                              void **con_cls)
 {
     serve_ctx *ctx = cls;
-    (void)version;
     (void)upload_data;
     req *rq = *con_cls;
+    bool get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
+    bool options = strcmp(method, "OPTIONS") == 0;
     if (rq == NULL) {
         rq = calloc(1, sizeof *rq);
         if (rq == NULL)
@@ -595,9 +704,22 @@ enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char 
         atomic_fetch_add(&ctx->inflight, 1);
         copy_sanitized(rq->method, sizeof rq->method, method, 8);
         copy_sanitized(rq->path, sizeof rq->path, url, LOG_PATH_MAX);
+        /* The gate (serve_conn.c) judged the first head of the connection; the next
+         * ones (keep-alive, pipelining) come straight here: the same rules. */
+        serve_head h;
+        memset(&h, 0, sizeof h);
+        h.http11 = version != NULL && strncmp(version, "HTTP/1.", 7) == 0 &&
+                   version[7] != '0';
+        h.bodyless = get || head || options;
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, head_field, &h);
+        const char *why = NULL;
+        unsigned st = serve_head_check(&h, &why);
+        if (st != 0) {
+            rq->queued = true;
+            serve_conn_answering(ctx, conn);
+            return refuse(ctx, conn, rq, st, why, head);
+        }
     }
-    bool get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
-    bool options = strcmp(method, "OPTIONS") == 0;
     if (rq->queued) { /* a request body after our answer: not read */
         *upload_data_size = 0;
         return MHD_YES;
@@ -605,24 +727,22 @@ enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char 
     if (get || head || options) {
         /* Answer once the request is complete (the first call comes after the headers):
          * answering earlier makes libmicrohttpd close the connection. A body is read
-         * and dropped, up to a bound. */
+         * and dropped, up to a bound (a Content-Length over it was refused above). */
         if (!rq->started) {
             rq->started = true;
-            const char *cl =
-                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-            uint64_t n;
-            if (cl == NULL || (cli_parse_u64(cl, &n) && n <= MAX_DISCARD))
-                return MHD_YES;
-            rq->queued = true;
-            return text(ctx, conn, rq, 413, "request body too large\n", false, false);
+            return MHD_YES;
         }
         if (*upload_data_size != 0) { /* chunked, or within the Content-Length */
             rq->discarded += *upload_data_size;
             *upload_data_size = 0;
-            return rq->discarded <= MAX_DISCARD ? MHD_YES : MHD_NO;
+            if (rq->discarded <= MAX_DISCARD)
+                return MHD_YES;
+            rq->queued = true;
+            return body_too_large(ctx, conn, rq, head);
         }
     }
     rq->queued = true;
+    serve_conn_answering(ctx, conn);
     bool ops = strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0 ||
                (ctx->agg_path != NULL && strcmp(url, ctx->agg_path) == 0);
     if (!ops)
