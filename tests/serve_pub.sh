@@ -17,6 +17,8 @@
 #             publishes in the background
 #   history   the same list re-published while ?time= requests run: none waits for
 #             the publish
+#   accesslog --access-log on a FIFO whose reader never reads: once the pipe is full,
+#             requests still answer at once; the lost lines are counted in /metrics
 #
 # Usage: sh tests/serve_pub.sh [BUILD_DIR]   (run from the project root; about a minute)
 # Needs curl, sqlite3 and /usr/bin/python3. Closing line: "serve_pub: N passed, N failed".
@@ -348,5 +350,67 @@ LIMIT=$((P_MS / 3))
 if [ "$max_ms" -lt "$LIMIT" ]; then ok; else
     bad "history: a ?time= request took $max_ms ms during a $P_MS ms publish (limit $LIMIT)"; fi
 stop big "$BPID" 6
+
+# ---- accesslog: a log that takes nothing ------------------------------------------
+DB=$T/alog.db
+mklist "$DB" a1 https://example.com/a1 "$T/k.pem"
+mkfifo -m 600 "$T/al.fifo"
+# A reader that holds the FIFO open and never reads, for at most 60 s.
+"$PY" -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$T/al.fifo" "$T/al.ready" &
+ALR=$!
+PIDS="$PIDS $ALR"
+_i=0
+while [ ! -e "$T/al.ready" ] && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+start alog --db "$DB" --access-log "$T/al.fifo"
+if [ -n "$SERVE_PID" ]; then
+    APID=$SERVE_PID
+    # 3,000 requests on keep-alive connections write ~250 KB of log lines, past the
+    # 64 KiB a pipe holds; each must still answer within 2 s.
+    out=$("$PY" - "$PORT" <<'PYEOF'
+import http.client, sys, time
+port = int(sys.argv[1])
+worst, bad, c = 0.0, 0, None
+for i in range(3000):
+    if c is None:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    t0 = time.monotonic()
+    try:
+        c.request("GET", "/a1")
+        r = c.getresponse()
+        r.read()
+        if r.status != 200:
+            bad += 1
+    except Exception:
+        bad += 1
+        c.close()
+        c = None
+        if bad > 3:
+            break
+    worst = max(worst, time.monotonic() - t0)
+print(bad, int(worst * 1000))
+PYEOF
+)
+    bad_n=${out% *}
+    worst_ms=${out#* }
+    note "accesslog: 3000 requests with a full log pipe, $bad_n failed, slowest $worst_ms ms"
+    same "accesslog: every request answered" "$bad_n" 0
+    get /metrics
+    dropped=$(metric tsl_access_log_dropped_total)
+    if [ "${dropped:-0}" -gt 0 ]; then ok; else
+        bad "accesslog: tsl_access_log_dropped_total is '${dropped}', expected lost lines counted"; fi
+    stop alog "$APID" 6
+fi
+kill "$ALR" 2>/dev/null
+
+# A FIFO nobody has open is refused at start, not waited on.
+rm -f "$T/al2.fifo"
+mkfifo -m 600 "$T/al2.fifo"
+timeout 10 "$TSL" serve --db "$DB" --listen 127.0.0.1:0 --access-log "$T/al2.fifo" \
+    >"$T/al2.out" 2>&1
+same "accesslog: a FIFO without a reader exits 2" "$?" 2
 
 finish

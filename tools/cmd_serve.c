@@ -346,7 +346,11 @@ int cmd_serve(int argc, char **argv)
     if (fit_fd_limit(&ctx, max_set, threads, nls) != EXIT_OK)
         return EXIT_USAGE;
     if (log_path != NULL) {
-        ctx.log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        /* Non-blocking: a log that cannot take a line at once (a pipe nobody reads)
+         * loses that line rather than stalling the request threads; a FIFO with no
+         * reader at all is refused here instead of blocking the start. */
+        ctx.log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK,
+                          0640);
         if (ctx.log_fd < 0) {
             cli_err("serve", "--access-log %s: %s", log_path, strerror(errno));
             return EXIT_USAGE;

@@ -158,6 +158,7 @@ typedef struct {
     /* Counters for /metrics. */
     atomic_ullong requests[SERVE_NCODES + 1][SERVE_NFMT]; /* last row: other codes */
     atomic_ullong bytes;
+    atomic_ullong log_dropped; /* access log lines the log could not take */
     atomic_ullong publishes_ok, publishes_err;
     atomic_int inflight; /* requests begun and not completed */
 } serve_ctx;

@@ -84,27 +84,38 @@ static void peer_name(struct MHD_Connection *conn, char *out, size_t cap)
                   out, (socklen_t)cap);
 }
 
-static void access_log(serve_ctx *ctx, struct MHD_Connection *conn, const req *rq)
+/* Formats and writes one access log line. The descriptor is non-blocking (cmd_serve.c):
+ * a log that cannot take the line now (a pipe nobody reads, a full disk) loses the line,
+ * counted in /metrics, and never holds up the request thread. A line is shorter than
+ * PIPE_BUF, so a pipe never receives half of one. */
+static void log_line(serve_ctx *ctx, const char *peer, const char *method, const char *path,
+                     unsigned status, uint64_t bytes, int fmt)
 {
-    if (ctx->log_fd < 0)
-        return;
-    char peer[INET6_ADDRSTRLEN + 1], when[32], line[512];
-    peer_name(conn, peer, sizeof peer);
+    char when[32], line[512];
     time_t t = time(NULL);
     struct tm tm;
     if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ",
                                               &tm) == 0)
         snprintf(when, sizeof when, "-");
-    int n = snprintf(line, sizeof line, "%s %s %s %s %u %llu %s\n", when, peer,
-                     rq->method, rq->path, rq->status, (unsigned long long)rq->bytes,
-                     serve_fmt_names[rq->fmt]);
+    int n = snprintf(line, sizeof line, "%s %s %s %s %u %llu %s\n", when, peer, method, path,
+                     status, (unsigned long long)bytes, serve_fmt_names[fmt]);
     if (n <= 0)
         return;
     size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
     pthread_mutex_lock(&ctx->log_mu);
     ssize_t w = write(ctx->log_fd, line, len);
     pthread_mutex_unlock(&ctx->log_mu);
-    (void)w; /* a full disk must not stop serving */
+    if (w != (ssize_t)len)
+        atomic_fetch_add_explicit(&ctx->log_dropped, 1, memory_order_relaxed);
+}
+
+static void access_log(serve_ctx *ctx, struct MHD_Connection *conn, const req *rq)
+{
+    if (ctx->log_fd < 0)
+        return;
+    char peer[INET6_ADDRSTRLEN + 1];
+    peer_name(conn, peer, sizeof peer);
+    log_line(ctx, peer, rq->method, rq->path, rq->status, rq->bytes, rq->fmt);
 }
 
 static void count(serve_ctx *ctx, unsigned status, int fmt, uint64_t bytes)
@@ -495,6 +506,11 @@ static enum MHD_Result metrics(serve_ctx *ctx, struct MHD_Connection *conn, req 
                "# TYPE tsl_response_bytes_total counter\n"
                "tsl_response_bytes_total %llu\n",
             (unsigned long long)atomic_load(&ctx->bytes));
+    fprintf(f, "# HELP tsl_access_log_dropped_total Access log lines lost because the log "
+               "could not take them at once.\n"
+               "# TYPE tsl_access_log_dropped_total counter\n"
+               "tsl_access_log_dropped_total %llu\n",
+            (unsigned long long)atomic_load(&ctx->log_dropped));
     fprintf(f, "# HELP tsl_publishes_total Publishing attempts by the server.\n"
                "# TYPE tsl_publishes_total counter\n"
                "tsl_publishes_total{result=\"ok\"} %llu\n"
@@ -601,22 +617,7 @@ void serve_log_raw(serve_ctx *ctx, const char *peer, const char *method, size_t 
     p[plen] = '\0';
     copy_sanitized(rq.method, sizeof rq.method, m, 8);
     copy_sanitized(rq.path, sizeof rq.path, p, LOG_PATH_MAX);
-    char when[32], line[512];
-    time_t t = time(NULL);
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ",
-                                              &tm) == 0)
-        snprintf(when, sizeof when, "-");
-    int n = snprintf(line, sizeof line, "%s %s %s %s %u %llu %s\n", when, peer, rq.method,
-                     rq.path, status, (unsigned long long)bytes,
-                     serve_fmt_names[SERVE_FMT_NONE]);
-    if (n <= 0)
-        return;
-    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
-    pthread_mutex_lock(&ctx->log_mu);
-    ssize_t w = write(ctx->log_fd, line, len);
-    pthread_mutex_unlock(&ctx->log_mu);
-    (void)w;
+    log_line(ctx, peer, rq.method, rq.path, status, bytes, SERVE_FMT_NONE);
 }
 
 /* Collects what serve_head_check() judges from libmicrohttpd's header list. */
