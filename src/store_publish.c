@@ -2,7 +2,10 @@
  * statuses with its key in every configured form, outside any write transaction (a big
  * list takes seconds to compress), then record the tokens, the version they carry and
  * an audit row in one short transaction, dropping tokens past their retention; and
- * reading the token history back, newest or as of a time. */
+ * reading the token history back, newest or as of a time. Versions only move forward:
+ * a token whose snapshot is older than one already recorded (two publishes racing
+ * around a change) is not recorded, nor a twin of one recorded (same version and iat),
+ * and "newest" means the newest statuses first. */
 #include "store_int.h"
 
 #include <stdio.h>
@@ -51,9 +54,42 @@ typedef struct {
     size_t len;
 } signed_token;
 
+/* Whether the history already holds, for this list and form, a token of newer statuses
+ * than version, or one of the same statuses and iat: then this one is not recorded.
+ * *newest receives the newest version recorded (0 when none). */
+static tsl_status superseded(tsl_store *st, const char *id, const char *form,
+                             uint64_t version, int64_t iat, bool *skip, uint64_t *newest,
+                             tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        "SELECT max(version), (SELECT count(*) FROM tokens WHERE list_id = ?1"
+        " AND format = ?2 AND version = ?3 AND iat = ?4)"
+        " FROM tokens WHERE list_id = ?1 AND format = ?2",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, form, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)version);
+    sqlite3_bind_int64(s, 4, iat);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        int64_t max = sqlite3_column_int64(s, 0); /* 0 for NULL: no token yet */
+        *newest = max > 0 ? (uint64_t)max : 0;
+        *skip = (max > 0 && (uint64_t)max > version) || sqlite3_column_int64(s, 1) > 0;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? TSL_OK : tslp_store_sqlfail(st, rc, "reading the history", err);
+}
+
+/* Inside the write transaction: records each token unless the history already holds
+ * newer statuses (a publish that read its snapshot later recorded first: versions only
+ * move forward) or the same statuses and iat (a concurrent twin). */
 static tsl_status record(tsl_store *st, const tsl_list_info *in, const signed_token *t,
                          size_t nt, int64_t iat, int64_t exp, int64_t now,
-                         int64_t retention, tsl_error *err)
+                         int64_t retention, tsl_publish_result *res, tsl_error *err)
 {
     sqlite3_stmt *s;
     tsl_status r = tslp_store_prepare(
@@ -63,25 +99,37 @@ static tsl_status record(tsl_store *st, const tsl_list_info *in, const signed_to
         &s, err);
     if (r != TSL_OK)
         return r;
-    for (size_t k = 0; k < nt; k++) {
+    for (size_t k = 0; r == TSL_OK && k < nt; k++) {
+        const char *form = t[k].format == TSL_FORMAT_CWT ? "cwt" : "jwt";
+        unsigned bit = t[k].format == TSL_FORMAT_CWT ? TSL_PUBLISH_CWT : TSL_PUBLISH_JWT;
+        bool skip = false;
+        uint64_t newest = 0;
+        if ((r = superseded(st, in->id, form, in->version, iat, &skip, &newest, err)) !=
+            TSL_OK)
+            break;
+        if (skip) {
+            res->skipped |= bit;
+            if (newest > res->newest)
+                res->newest = newest;
+            continue;
+        }
         sqlite3_reset(s);
         sqlite3_bind_text(s, 1, in->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, t[k].format == TSL_FORMAT_CWT ? "cwt" : "jwt", -1,
-                          SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, form, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 3, iat);
         sqlite3_bind_int64(s, 4, exp);
         sqlite3_bind_int64(s, 5, (sqlite3_int64)in->version);
         sqlite3_bind_blob64(s, 6, t[k].token, t[k].len, SQLITE_STATIC);
         sqlite3_bind_int64(s, 7, now);
         int rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE) {
+        if (rc != SQLITE_DONE)
             r = tslp_store_sqlfail(st, rc, "recording a token", err);
-            break;
-        }
+        else
+            res->recorded |= bit;
     }
     sqlite3_finalize(s);
-    if (r != TSL_OK)
-        return r;
+    if (r != TSL_OK || res->recorded == 0)
+        return r; /* nothing recorded: nothing to drop or audit */
     if (retention >= 0) {
         if ((r = tslp_store_prepare(st, "DELETE FROM tokens WHERE list_id = ?1 AND exp < ?2",
                                     &s, err)) != TSL_OK)
@@ -93,13 +141,26 @@ static tsl_status record(tsl_store *st, const tsl_list_info *in, const signed_to
         if (rc != SQLITE_DONE)
             return tslp_store_sqlfail(st, rc, "dropping old tokens", err);
     }
-    const char *src = nt == 2 ? "jwt,cwt" : t[0].format == TSL_FORMAT_CWT ? "cwt" : "jwt";
+    const char *src = res->recorded == (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT) ? "jwt,cwt"
+                      : res->recorded == TSL_PUBLISH_CWT                   ? "cwt"
+                                                                           : "jwt";
     return tslp_store_audit(st, in->id, now, in->size, 0, src, "publish", err);
 }
 
 tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats, int64_t now,
                              int64_t retention, tsl_error *err)
 {
+    return tsl_store_publish_ex(st, id, formats, now, retention, NULL, err);
+}
+
+tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
+                                int64_t now, int64_t retention, tsl_publish_result *res,
+                                tsl_error *err)
+{
+    tsl_publish_result local;
+    if (res == NULL)
+        res = &local;
+    memset(res, 0, sizeof *res);
     if (st == NULL || id == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");
     if (formats > (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT))
@@ -123,6 +184,7 @@ tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats, in
     if (r != TSL_OK)
         return r;
     const tsl_list_info *in = &row.info;
+    res->version = in->version;
     if (formats == 0)
         formats = in->formats;
     if (in->lifetime > INT64_MAX - now) {
@@ -166,11 +228,13 @@ tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats, in
     }
     tsl_list_free(l);
     if (r == TSL_OK && (r = tslp_store_begin(st, true, err)) == TSL_OK) {
-        if ((r = record(st, in, t, nt, now, now + in->lifetime, now, retention, err)) ==
-            TSL_OK)
+        if ((r = record(st, in, t, nt, now, now + in->lifetime, now, retention, res,
+                        err)) == TSL_OK && res->recorded != 0)
             r = tslp_store_commit(st, err);
         else
             tslp_store_rollback(st);
+        if (r != TSL_OK)
+            res->recorded = 0;
     }
     for (size_t k = 0; k < nt; k++)
         tsl_free(t[k].token);
@@ -192,22 +256,50 @@ tsl_status tsl_store_token(tsl_store *st, const char *id, tsl_format format, int
         return r;
     sqlite3_stmt *s = NULL;
     tslp_list_row row;
+    /* Newest: of the newest statuses first, then the latest iat, then the last recorded.
+     * iat alone is not enough: a publish whose clock read earlier can sign newer
+     * statuses (`--now`, or a publisher's round that started before the change). The
+     * row is chosen first and its token read after, so that sorting candidates never
+     * reads their megabyte-sized tokens. */
     if ((r = tslp_store_read_row(st, id, &row, err)) == TSL_OK) {
         tsl_list_info_free(&row.info);
         r = tslp_store_prepare(
             st,
-            at == 0 ? "SELECT token, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
-                      " ORDER BY iat DESC, rowid DESC LIMIT 1"
-                    : "SELECT token, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
-                      " AND iat <= ?3 AND ?3 < exp ORDER BY iat DESC, rowid DESC LIMIT 1",
+            at == 0 ? "SELECT rowid, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
+                      " ORDER BY version DESC, iat DESC, rowid DESC LIMIT 1"
+                    : "SELECT rowid, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
+                      " AND iat <= ?3 AND ?3 < exp"
+                      " ORDER BY version DESC, iat DESC, rowid DESC LIMIT 1",
             &s, err);
     }
     memset(row.perm_key, 0, sizeof row.perm_key);
+    int64_t rowid = 0, t_iat = 0, t_exp = 0;
     if (r == TSL_OK) {
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, fname, -1, SQLITE_STATIC);
         if (at != 0)
             sqlite3_bind_int64(s, 3, at);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            rowid = sqlite3_column_int64(s, 0);
+            t_iat = sqlite3_column_int64(s, 1);
+            t_exp = sqlite3_column_int64(s, 2);
+        } else if (rc == SQLITE_DONE) {
+            r = at == 0 ? tslp_fail(err, TSL_ERR_INDEX, 0,
+                                    "list \"%s\": no %s token published", id, fname)
+                        : tslp_fail(err, TSL_ERR_INDEX, 0,
+                                    "list \"%s\": no %s token valid at %lld", id, fname,
+                                    (long long)at);
+        } else {
+            r = tslp_store_sqlfail(st, rc, "reading a token", err);
+        }
+        sqlite3_finalize(s);
+        s = NULL;
+    }
+    if (r == TSL_OK &&
+        (r = tslp_store_prepare(st, "SELECT token FROM tokens WHERE rowid = ?1", &s, err)) ==
+            TSL_OK) {
+        sqlite3_bind_int64(s, 1, rowid);
         int rc = sqlite3_step(s);
         if (rc == SQLITE_ROW) {
             const void *tok = sqlite3_column_blob(s, 0);
@@ -222,18 +314,13 @@ tsl_status tsl_store_token(tsl_store *st, const char *id, tsl_format format, int
                 *out = copy;
                 *out_len = len;
                 if (iat != NULL)
-                    *iat = sqlite3_column_int64(s, 1);
+                    *iat = t_iat;
                 if (exp != NULL)
-                    *exp = sqlite3_column_int64(s, 2);
+                    *exp = t_exp;
             }
-        } else if (rc == SQLITE_DONE) {
-            r = at == 0 ? tslp_fail(err, TSL_ERR_INDEX, 0,
-                                    "list \"%s\": no %s token published", id, fname)
-                        : tslp_fail(err, TSL_ERR_INDEX, 0,
-                                    "list \"%s\": no %s token valid at %lld", id, fname,
-                                    (long long)at);
         } else {
-            r = tslp_store_sqlfail(st, rc, "reading a token", err);
+            r = tslp_store_sqlfail(st, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc,
+                                   "reading a token", err);
         }
     }
     sqlite3_finalize(s);

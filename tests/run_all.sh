@@ -86,6 +86,8 @@ done
 # 3. The command-line contract.
 part cli sh tests/cli.sh "$BUILD"
 part store sh tests/store.sh "$BUILD"
+# Concurrent writers: publish races under SIGSTOP, ranged updates against alloc (~15 s).
+part store_race sh tests/store_race.sh "$BUILD"
 # HTTP: tsl serve and nginx serving `tsl export` (about a minute; includes a 5 s wrk
 # run and an idle-client timeout). Not under the sanitizers: the load and timeout
 # checks measure the plain build's RSS and timing.
