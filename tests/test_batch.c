@@ -576,3 +576,39 @@ TT_TEST(batch_bom_said_plainly)
     TT_EQ_U(tsl_batch_count(b), 0);
     tsl_batch_free(b);
 }
+
+/* Each allocation of the three ways to normalise fails in turn: TSL_ERR_NOMEM, the list
+ * unchanged, nothing leaked (make check runs this under LeakSanitizer). */
+TT_TEST(batch_apply_alloc_failure_sweep)
+{
+    static const char *const kinds[3][4] = {
+        {"0-49 2", "10-19 INVALID", "15-30 3", "60 1"}, /* overlapping: the sweep */
+        {"9 2", "3 INVALID", "9 1", "3 0"},             /* single entries */
+        {"1 2", "3-5 INVALID", "7-9 3", "11 1"},        /* sorted and apart */
+    };
+    for (int k = 0; k < 3; k++) {
+        tsl_batch *b;
+        TT_OK(tsl_batch_new(2, 64, &b, NULL));
+        for (int j = 0; j < 4; j++)
+            TT_OK(add(b, kinds[k][j], (uint64_t)j + 1, NULL));
+        int succeeded = 0;
+        for (long n = 1; n < 40 && !succeeded; n++) {
+            tsl_list *l;
+            TT_OK(tsl_list_new(2, 64, &l, NULL));
+            tslp_test_fail_alloc_after(n);
+            tsl_status st = tsl_batch_apply(b, l, 1, NULL);
+            tslp_test_fail_alloc_after(0);
+            uint64_t counts[256];
+            tsl_list_count(l, counts);
+            tsl_list_free(l);
+            if (st == TSL_OK || st == TSL_ERR_VALUE) {
+                succeeded = 1;
+            } else {
+                TT_EQ_U(st, TSL_ERR_NOMEM);
+                TT_EQ_U(counts[0], 64); /* nothing applied */
+            }
+        }
+        TT_CHECK(succeeded);
+        tsl_batch_free(b);
+    }
+}
