@@ -638,8 +638,10 @@ TSL_API tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_bat
  * with the list's key, records the tokens in the history and drops recorded tokens that
  * expired more than `retention` seconds ago (< 0: keep all). now 0: the current time.
  * Versions only move forward: a form is not recorded (and the call still succeeds) when
- * the history already holds a token of newer statuses, which a concurrent publish
- * recorded while this one was signing, or one of the same statuses and iat. */
+ * the newest recorded token has newer statuses, which a concurrent publish recorded
+ * while this one was signing, or when a token of the same statuses and iat is recorded.
+ * A token of newer statuses than the newest recorded one, but an earlier iat, is signed
+ * again as of that one's iat, so that it is the newest. */
 TSL_API tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats,
                                      int64_t now, int64_t retention, tsl_error *err);
 
@@ -648,6 +650,7 @@ typedef struct {
     uint64_t version;  /* of the statuses signed */
     unsigned recorded; /* TSL_PUBLISH_* forms recorded */
     unsigned skipped;  /* forms not recorded: see tsl_store_publish() */
+    unsigned raised;   /* forms recorded with a later iat than `now`: see there */
     uint64_t newest;   /* when some form was skipped: the newest version recorded */
 } tsl_publish_result;
 
@@ -657,8 +660,7 @@ TSL_API tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned 
                                         tsl_publish_result *res, tsl_error *err);
 
 /* The newest recorded token of a form (at == 0), or the newest one with
- * iat <= at < exp; newest means of the newest statuses, then the latest iat.
- * TSL_ERR_INDEX if none. *out (tsl_free) is the token's bytes; iat and
+ * iat <= at < exp. TSL_ERR_INDEX if none. *out (tsl_free) is the token's bytes; iat and
  * exp may be NULL. */
 TSL_API tsl_status tsl_store_token(tsl_store *st, const char *id, tsl_format format,
                                    int64_t at, uint8_t **out, size_t *out_len,

@@ -18,7 +18,9 @@ static void publish_usage(FILE *f)
             "created with (or only --format), records the tokens, and prints one line per\n"
             "token: form, size, iat, exp. Versions only move forward: when a concurrent\n"
             "publish has recorded newer statuses meanwhile (or the same ones with the same\n"
-            "iat), this token is not recorded, the line says so, and the exit status is 0.\n"
+            "iat), this token is not recorded, the line says so, and the exit status is 0;\n"
+            "when the newest recorded token has older statuses but a later iat (--now),\n"
+            "this one is signed as of that iat, so that it is the newest.\n"
             "\n"
             "  --format F      jwt or cwt (default: the list's formats)\n"
             "  --retention S   drop recorded tokens that expired more than S seconds ago\n"
@@ -150,8 +152,11 @@ int cmd_publish(int argc, char **argv)
             break;
         }
         tsl_free(tok);
-        printf("%s: published %s, %zu bytes, iat %lld, exp %lld\n", id,
-               k == 0 ? "jwt" : "cwt", len, (long long)iat, (long long)exp);
+        printf("%s: published %s, %zu bytes, iat %lld, exp %lld%s\n", id,
+               k == 0 ? "jwt" : "cwt", len, (long long)iat, (long long)exp,
+               res.raised & bit ? " (iat raised to the newest recorded token's, which "
+                                  "has older statuses)"
+                                : "");
     }
     tsl_store_close(store);
     if (rc == EXIT_OK && fflush(stdout) != 0) {
