@@ -1,11 +1,12 @@
-/* store_update.c - applying a batch of status changes to a stored list. The batch is
- * normalised first, outside any transaction (later lines win; see batch_int.h), so the
- * write transaction reads and writes each covered entry once, however many lines cover
- * it: it loads only the chunks the batch touches, applies the segments with the
- * INVALID-is-final check (reporting the line the in-order application would fail on),
- * writes back only the pages that changed (incremental blob I/O), bumps the version and
- * records the batch in the audit trail. A batch that touches every chunk loads the
- * whole list, chunk by chunk, and no more. */
+/* store_update.c - applying a batch of status changes to a stored list. A batch of long
+ * or overlapping ranges is normalised first, outside any transaction (later lines win;
+ * see batch_int.h), so the write transaction reads and writes each covered entry once,
+ * however many lines cover it; a batch of short lines is applied line by line, which
+ * costs as little. One write transaction loads only the chunks the batch touches,
+ * applies it with the INVALID-is-final check (naming the line the in-order application
+ * would fail on), writes back only the pages that changed (incremental blob I/O), bumps
+ * the version and records the batch in the audit trail. A batch that touches every
+ * chunk loads the whole list, chunk by chunk, and no more. */
 #include "batch_int.h"
 #include "store_int.h"
 
