@@ -717,9 +717,28 @@ TSL_API tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_bat
 
 /* Signs the current statuses in every configured format (or only `formats` if non-zero)
  * with the list's key, records the tokens in the history and drops recorded tokens that
- * expired more than `retention` seconds ago (< 0: keep all). now 0: the current time. */
+ * expired more than `retention` seconds ago (< 0: keep all). now 0: the current time.
+ * Versions only move forward: a form is not recorded (and the call still succeeds) when
+ * the newest recorded token has newer statuses, which a concurrent publish recorded
+ * while this one was signing, or when a token of the same statuses and iat is recorded.
+ * A token of newer statuses than the newest recorded one, but an earlier iat, is signed
+ * again as of that one's iat, so that it is the newest. */
 TSL_API tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats,
                                      int64_t now, int64_t retention, tsl_error *err);
+
+/* What a publish did, form by form. */
+typedef struct {
+    uint64_t version;  /* of the statuses signed */
+    unsigned recorded; /* TSL_PUBLISH_* forms recorded */
+    unsigned skipped;  /* forms not recorded: see tsl_store_publish() */
+    unsigned raised;   /* forms recorded with a later iat than `now`: see there */
+    uint64_t newest;   /* when some form was skipped: the newest version recorded */
+} tsl_publish_result;
+
+/* tsl_store_publish(), reporting in *res (may be NULL). */
+TSL_API tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
+                                        int64_t now, int64_t retention,
+                                        tsl_publish_result *res, tsl_error *err);
 
 /* The newest recorded token of a form (at == 0), or the newest one with
  * iat <= at < exp. TSL_ERR_INDEX if none. *out (tsl_free) is the token's bytes; iat and

@@ -1,8 +1,13 @@
-/* store_update.c - applying a batch of status changes to a stored list: one write
- * transaction that loads only the chunks the batch touches, applies the items in order
- * with the INVALID-is-final check, writes back only the pages that changed (incremental
- * blob I/O), bumps the version and records the batch in the audit trail. A batch that
- * touches every chunk loads the whole list, chunk by chunk, and no more. */
+/* store_update.c - applying a batch of status changes to a stored list. A batch of long
+ * or overlapping ranges is normalised first, outside any transaction (later lines win;
+ * see batch_int.h), so the write transaction reads and writes each covered entry once,
+ * however many lines cover it; a batch of short lines is applied line by line, which
+ * costs as little. One write transaction loads only the chunks the batch touches,
+ * applies it with the INVALID-is-final check (naming the line the in-order application
+ * would fail on), writes back only the pages that changed (incremental blob I/O), bumps
+ * the version and records the batch in the audit trail. A batch that touches every
+ * chunk loads the whole list, chunk by chunk, and no more. */
+#include "batch_int.h"
 #include "store_int.h"
 
 #include <string.h>
@@ -10,6 +15,11 @@
 
 /* Bytes compared and rewritten at a time when writing a chunk back: about one page. */
 #define SEGMENT 4096
+
+/* A batch whose lines cover at most this many entries each, on average, is applied line
+ * by line; others are normalised first. Measured: normalising costs about 300 ns a
+ * line, applying a line about 1 ns per 4 entries covered. */
+#define INORDER_ENTRIES 256
 
 /* One loaded chunk. rowid is 0 when the chunk had no row (all zeros). */
 typedef struct {
@@ -24,7 +34,6 @@ typedef struct {
     uint64_t nbytes, nchunks;
     slot **slots;        /* nchunks pointers, NULL until loaded */
     sqlite3_stmt *read;  /* SELECT rowid, data ... WHERE list_id = ? AND n = ? */
-    unsigned log2bits;
     uint64_t per_chunk;  /* entries per chunk */
 } upd;
 
@@ -71,61 +80,9 @@ static tsl_status load_slot(upd *u, uint64_t c, slot **out, tsl_error *err)
     return TSL_OK;
 }
 
-static tsl_status final_fail(const upd *u, const tsl_batch_item *it, uint64_t idx,
-                             tsl_error *err)
-{
-    (void)u;
-    if (it->line > 0)
-        return tslp_fail(err, TSL_ERR_VALUE, 0,
-                         "line %llu: index %llu is INVALID, which is final; use --force",
-                         (unsigned long long)it->line, (unsigned long long)idx);
-    return tslp_fail(err, TSL_ERR_VALUE, 0,
-                     "index %llu is INVALID, which is final; use --force",
-                     (unsigned long long)idx);
-}
-
-/* Sets local entries lo..hi (inclusive) of one chunk to it->value; base is the global
- * index of the chunk's entry 0. */
-static tsl_status apply_segment(const upd *u, slot *sl, uint64_t base, uint64_t lo,
-                                uint64_t hi, const tsl_batch_item *it, bool final,
-                                tsl_error *err)
-{
-    unsigned bits = u->info->bits, lg = u->log2bits, v = it->value;
-    unsigned emask = (1u << bits) - 1, per = 8 / bits;
-    unsigned pat = v;
-    for (unsigned w = bits; w < 8; w *= 2)
-        pat |= pat << w;
-    /* Only a change away from INVALID needs looking at the old values. */
-    bool check = final && v != TSL_STATUS_INVALID;
-    uint64_t i = lo;
-    while (i <= hi) {
-        uint8_t *b = &sl->data[i >> (3 - lg)];
-        unsigned e = (unsigned)(i & (per - 1));
-        if (e == 0 && hi - i + 1 >= per) {
-            /* A whole byte. */
-            if (*b != (uint8_t)pat) {
-                if (check)
-                    for (unsigned k = 0; k < per; k++)
-                        if (((*b >> (k * bits)) & emask) == TSL_STATUS_INVALID)
-                            return final_fail(u, it, base + i + k, err);
-                *b = (uint8_t)pat;
-            }
-            i += per;
-            continue;
-        }
-        unsigned shift = e * bits;
-        unsigned old = (*b >> shift) & emask;
-        if (old != v) {
-            if (check && old == TSL_STATUS_INVALID)
-                return final_fail(u, it, base + i, err);
-            *b = (uint8_t)((*b & ~(emask << shift)) | (v << shift));
-        }
-        i++;
-    }
-    return TSL_OK;
-}
-
-static tsl_status apply_item(upd *u, const tsl_batch_item *it, bool final, tsl_error *err)
+/* The checks tsl_batch_add made against the batch's bits and size, made again against
+ * the stored list (the batch could have been made for another). */
+static tsl_status check_item(const upd *u, const tsl_batch_item *it, tsl_error *err)
 {
     const tsl_list_info *in = u->info;
     if (it->first > it->last || it->last >= in->size)
@@ -142,18 +99,54 @@ static tsl_status apply_item(upd *u, const tsl_batch_item *it, bool final, tsl_e
                          "line %llu: value %u does not fit in %u bits",
                          (unsigned long long)it->line, (unsigned)it->value, in->bits);
     }
-    uint64_t c = it->first / u->per_chunk, clast = it->last / u->per_chunk;
+    return TSL_OK;
+}
+
+/* The first INVALID-final failure found so far: the item the in-order application would
+ * fail on first, and the lowest index it would fail at. */
+typedef struct {
+    uint32_t item; /* TSLP_SEG_NONE: none */
+    uint64_t at;
+} failure;
+
+/* Applies one segment of the normalised batch to the loaded chunks it spans, chunk by
+ * chunk. With the finality rule, it first looks for the failure the in-order
+ * application would meet in it (f keeps the earliest item; segments come in index
+ * order, so a later one only matters with an earlier item), and once any failure is
+ * known it only looks, since the transaction will be rolled back. */
+static tsl_status apply_seg(upd *u, const tslp_seg *sg, bool final, failure *f,
+                            tsl_error *err)
+{
+    unsigned bits = u->info->bits, value = tslp_seg_value(sg);
+    uint32_t fs = TSLP_SEG_NONE;
+    if (final) {
+        uint32_t fa = tslp_seg_fail_always(sg);
+        if (fa < f->item) {
+            f->item = fa;
+            f->at = sg->first;
+        }
+        fs = tslp_seg_fail_stored(sg);
+    }
+    uint64_t c = sg->first / u->per_chunk, clast = sg->last / u->per_chunk;
     for (; c <= clast; c++) {
+        bool look = fs < f->item;
+        if (!look && f->item != TSLP_SEG_NONE)
+            return TSL_OK; /* nothing to write, nothing earlier to find */
         uint64_t base = c * u->per_chunk;
-        uint64_t lo = it->first > base ? it->first - base : 0;
-        uint64_t hi = it->last - base < u->per_chunk - 1 ? it->last - base
+        uint64_t lo = sg->first > base ? sg->first - base : 0;
+        uint64_t hi = sg->last - base < u->per_chunk - 1 ? sg->last - base
                                                           : u->per_chunk - 1;
         slot *sl = NULL;
         tsl_status r = load_slot(u, c, &sl, err);
-        if (r == TSL_OK)
-            r = apply_segment(u, sl, base, lo, hi, it, final, err);
         if (r != TSL_OK)
             return r;
+        uint64_t at;
+        if (look && tslp_packed_find_invalid(sl->data, bits, lo, hi, &at)) {
+            f->item = fs;
+            f->at = base + at;
+        }
+        if (f->item == TSLP_SEG_NONE)
+            tslp_packed_set(sl->data, bits, lo, hi, value);
     }
     return TSL_OK;
 }
@@ -223,28 +216,58 @@ static tsl_status write_slot(upd *u, uint64_t c, const slot *sl, bool dry_run,
     return r;
 }
 
-static tsl_status update_locked(upd *u, const tsl_batch *b, int force, int dry_run,
-                                const char *source, uint64_t *changed, tsl_error *err)
+static tsl_status update_locked(upd *u, const tsl_batch *b, const tslp_seg *segs,
+                                size_t nsegs, int force, int dry_run, const char *source,
+                                uint64_t *changed, tsl_error *err)
 {
     const tsl_list_info *in = u->info;
     u->nbytes = tslp_store_nbytes(in->bits, in->size);
     u->nchunks = tslp_store_nchunks(in->bits, in->size);
-    u->log2bits = in->bits == 1 ? 0 : in->bits == 2 ? 1 : in->bits == 4 ? 2 : 3;
     u->per_chunk = (uint64_t)TSLP_CHUNK_BYTES * 8 / in->bits;
+    size_t n = tsl_batch_count(b);
+    const tsl_batch_item *items = tsl_batch_items(b);
+    tsl_status r = TSL_OK;
+    for (size_t k = 0; k < n; k++)
+        if ((r = check_item(u, &items[k], err)) != TSL_OK)
+            return r;
     if ((u->slots = tslp_calloc((size_t)u->nchunks, sizeof *u->slots)) == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", in->id);
-    tsl_status r = tslp_store_prepare(
+    r = tslp_store_prepare(
         u->st, "SELECT rowid, data FROM chunks WHERE list_id = ?1 AND n = ?2", &u->read,
         err);
     if (r != TSL_OK)
         return r;
     sqlite3_bind_text(u->read, 1, in->id, -1, SQLITE_STATIC);
     bool final = in->final_invalid && !force;
-    size_t n = tsl_batch_count(b);
-    const tsl_batch_item *items = tsl_batch_items(b);
-    for (size_t k = 0; k < n; k++)
-        if ((r = apply_item(u, &items[k], final, err)) != TSL_OK)
-            return r;
+    failure f = {TSLP_SEG_NONE, 0};
+    if (segs != NULL) {
+        for (size_t k = 0; k < nsegs; k++)
+            if ((r = apply_seg(u, &segs[k], final, &f, err)) != TSL_OK)
+                return r;
+    } else {
+        /* Line by line: each item is a segment checked against the chunks as earlier
+         * items left them, which is the in-order rule itself. */
+        for (size_t k = 0; k < n && f.item == TSLP_SEG_NONE; k++) {
+            const tsl_batch_item *it = &items[k];
+            tslp_seg sg = {it->first, it->last,
+                           tslp_seg_meta(it->value,
+                                         it->value != TSL_STATUS_INVALID ? (uint32_t)k
+                                                                         : TSLP_SEG_NONE,
+                                         TSLP_SEG_NONE)};
+            if ((r = apply_seg(u, &sg, final, &f, err)) != TSL_OK)
+                return r;
+        }
+    }
+    if (f.item != TSLP_SEG_NONE) {
+        if (items[f.item].line > 0)
+            return tslp_fail(err, TSL_ERR_VALUE, 0,
+                             "line %llu: index %llu is INVALID, which is final; use --force",
+                             (unsigned long long)items[f.item].line,
+                             (unsigned long long)f.at);
+        return tslp_fail(err, TSL_ERR_VALUE, 0,
+                         "index %llu is INVALID, which is final; use --force",
+                         (unsigned long long)f.at);
+    }
     sqlite3_stmt *ins = NULL;
     if ((r = tslp_store_prepare(u->st,
                                 "INSERT INTO chunks (list_id, n, data) VALUES (?1, ?2, ?3)",
@@ -287,10 +310,24 @@ tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_batch *b, i
 {
     if (st == NULL || id == NULL || b == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");
-    /* A dry run reads a snapshot and never takes the write lock. */
-    tsl_status r = tslp_store_begin(st, !dry_run, err);
-    if (r != TSL_OK)
+    /* Lines that cover few entries each (single indices, short ranges) are applied one
+     * after the other: that costs at most INORDER_ENTRIES entries a line, less than
+     * sorting them. Any other batch is normalised before the write lock is taken, and
+     * inside it each entry the batch covers is read and written once, however many
+     * lines cover it. The fail fields are kept whatever the list's policy, which is only
+     * known inside the transaction. */
+    tslp_seg *segs = NULL;
+    size_t nsegs = 0;
+    tsl_status r = TSL_OK;
+    size_t n = tsl_batch_count(b);
+    if (n > 0 && tsl_batch_entries(b) / n > INORDER_ENTRIES &&
+        (r = tslp_batch_normalise(b, 1, &segs, &nsegs, err)) != TSL_OK)
         return r;
+    /* A dry run reads a snapshot and never takes the write lock. */
+    if ((r = tslp_store_begin(st, !dry_run, err)) != TSL_OK) {
+        tslp_free(segs);
+        return r;
+    }
     tslp_list_row row;
     upd u;
     memset(&u, 0, sizeof u);
@@ -299,7 +336,7 @@ tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_batch *b, i
     if ((r = tslp_store_read_row(st, id, &row, err)) == TSL_OK) {
         memset(row.perm_key, 0, sizeof row.perm_key);
         u.info = &row.info;
-        r = update_locked(&u, b, force, dry_run, source, &total, err);
+        r = update_locked(&u, b, segs, nsegs, force, dry_run, source, &total, err);
         sqlite3_finalize(u.read);
         if (u.slots != NULL)
             for (uint64_t c = 0; c < u.nchunks; c++)
@@ -311,6 +348,7 @@ tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_batch *b, i
         r = tslp_store_commit(st, err);
     else
         tslp_store_rollback(st);
+    tslp_free(segs);
     if (r == TSL_OK && changed != NULL)
         *changed = total;
     return r;

@@ -192,7 +192,8 @@ fi
 # The issuer store on a 10^8-entry 1-bit list in a temporary database: `tsl update` of
 # 10^6 random changes from a file (committed durably), one `tsl set` (end to end, in
 # ms: best and worst of 5), `tsl alloc -n 100000`, `tsl publish` of both forms and of
-# each alone, and `tsl get` / `tsl token` / `tsl list show`; each with its peak RSS.
+# each alone, `tsl get` / `tsl token` / `tsl list show`, and updates of one and of
+# 1,000 full-range lines; each with its peak RSS.
 # Targets (BENCHMARKS.md): update <= 5 s, set <= 50 ms, alloc <= 2 s, publish <= twice
 # the core encode, every peak RSS <= 3 x 12.5 MB + 32 MB = 71,200 KiB.
 store_case() {
@@ -242,6 +243,15 @@ if [ -x "$TSL" ]; then
         store_case store_get "$TSL" get B 0 99999999 --db "$sdb"
         store_case store_token_jwt "$TSL" token B --db "$sdb"
         store_case store_list_show "$TSL" list show B --json --db "$sdb"
+        # Last, since they rewrite the whole list: one full-range line, then 1,000 (each
+        # changing every entry; --force, as VALID follows INVALID), whose cost should
+        # stay near the one line's (issue 10).
+        echo "0-$((CLI_N - 1)) 1" >"$tmp/store.r1"
+        awk -v last=$((CLI_N - 1)) 'BEGIN { for (i = 1; i <= 1000; i++) print "0-" last, i % 2 }' \
+            >"$tmp/store.r1000"
+        store_case store_update_range_1 "$TSL" update B "$tmp/store.r1" --db "$sdb"
+        store_case store_update_ranges_1e3 "$TSL" update B "$tmp/store.r1000" --force \
+            --db "$sdb"
     else
         echo "bench: keygen failed; store cases skipped" >&2
         status=1

@@ -89,6 +89,8 @@ part store sh tests/store.sh "$BUILD"
 # tsl export: atomic (a write error leaves the previous export), never through a
 # symbolic link (about 15 s, mostly fsync; as root it also fills a 1 MiB tmpfs).
 part export sh tests/export.sh "$BUILD"
+# Concurrent writers: publish races under SIGSTOP, ranged updates against alloc (~15 s).
+part store_race sh tests/store_race.sh "$BUILD"
 # HTTP: tsl serve and nginx serving `tsl export` (about a minute; includes a 5 s wrk
 # run and an idle-client timeout). Not under the sanitizers: the load and timeout
 # checks measure the plain build's RSS and timing.

@@ -16,7 +16,11 @@ static void publish_usage(FILE *f)
             "\n"
             "Signs the current statuses of list ID with its key, in every form the list was\n"
             "created with (or only --format), records the tokens, and prints one line per\n"
-            "token: form, size, iat, exp.\n"
+            "token: form, size, iat, exp. Versions only move forward: when a concurrent\n"
+            "publish has recorded newer statuses meanwhile (or the same ones with the same\n"
+            "iat), this token is not recorded, the line says so, and the exit status is 0;\n"
+            "when the newest recorded token has older statuses but a later iat (--now),\n"
+            "this one is signed as of that iat, so that it is the newest.\n"
             "\n"
             "  --format F      jwt or cwt (default: the list's formats)\n"
             "  --retention S   drop recorded tokens that expired more than S seconds ago\n"
@@ -113,16 +117,31 @@ int cmd_publish(int argc, char **argv)
     tsl_list_info_free(&info);
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_status st = tsl_store_publish(store, id, formats, now, retention, &err);
+    tsl_publish_result res;
+    tsl_status st = tsl_store_publish_ex(store, id, formats, now, retention, &res, &err);
     if (st != TSL_OK) {
         tsl_store_close(store);
         return cli_fail("publish", &err, st);
     }
-    /* Report what was recorded, read back from the store. */
+    /* Report what was recorded, read back from the store; and what was not, because a
+     * concurrent publish recorded newer statuses (or the same ones, same second) while
+     * this one was signing: that token stands. */
     for (unsigned k = 0; k < 2 && rc == EXIT_OK; k++) {
         unsigned bit = k == 0 ? TSL_PUBLISH_JWT : TSL_PUBLISH_CWT;
         if (!(done & bit))
             continue;
+        if (res.skipped & bit) {
+            if (res.newest > res.version)
+                printf("%s: %s not recorded: version %llu signed, but version %llu is "
+                       "already recorded and stands\n",
+                       id, k == 0 ? "jwt" : "cwt", (unsigned long long)res.version,
+                       (unsigned long long)res.newest);
+            else
+                printf("%s: %s not recorded: a token of version %llu with the same iat is "
+                       "already recorded\n",
+                       id, k == 0 ? "jwt" : "cwt", (unsigned long long)res.version);
+            continue;
+        }
         uint8_t *tok = NULL;
         size_t len = 0;
         int64_t iat = 0, exp = 0;
@@ -133,8 +152,11 @@ int cmd_publish(int argc, char **argv)
             break;
         }
         tsl_free(tok);
-        printf("%s: published %s, %zu bytes, iat %lld, exp %lld\n", id,
-               k == 0 ? "jwt" : "cwt", len, (long long)iat, (long long)exp);
+        printf("%s: published %s, %zu bytes, iat %lld, exp %lld%s\n", id,
+               k == 0 ? "jwt" : "cwt", len, (long long)iat, (long long)exp,
+               res.raised & bit ? " (iat raised to the newest recorded token's, which "
+                                  "has older statuses)"
+                                : "");
     }
     tsl_store_close(store);
     if (rc == EXIT_OK && fflush(stdout) != 0) {

@@ -16,11 +16,13 @@ static void usage(FILE *f)
             "\n"
             "Reads lines \"IDX STATUS\" or \"FIRST-LAST STATUS\" (STATUS: VALID, INVALID,\n"
             "SUSPENDED, APPLICATION_SPECIFIC or a number below 2^bits; blank lines and #\n"
-            "comments allowed; at most %d bytes a line; later lines win) from FILE or\n"
-            "standard input. The whole input is checked first: one bad line rejects the\n"
-            "batch, naming the line, and nothing changes. Otherwise the batch is applied in\n"
-            "one durable transaction and a summary is printed. A progress display appears\n"
-            "on standard error when it is a terminal.\n"
+            "comments allowed; at most %d bytes a line; later lines win; a UTF-8 byte\n"
+            "order mark at the start is ignored) from FILE or standard input. The whole\n"
+            "input is checked first: one bad line rejects the batch, naming the line, and\n"
+            "nothing changes. Otherwise the batch is merged (each entry is written once,\n"
+            "however many lines cover it) and applied in one durable transaction, and a\n"
+            "summary is printed. A progress display appears on standard error when it is\n"
+            "a terminal.\n"
             "\n"
             "  --dry-run   check everything and report what would change; write nothing\n"
             "  --force     allow changing INVALID entries (INVALID is final unless the\n"
@@ -57,7 +59,15 @@ static int read_batch(FILE *f, const char *name, tsl_batch *b, store_cli_progres
             return EXIT_REJECT;
         }
         bytes += r.len + 1;
-        tsl_status st = tsl_batch_add_line(b, r.buf, r.len, r.lineno, &err);
+        /* A UTF-8 byte order mark at the very start, as some editors save files, is
+         * not part of the first line (one anywhere else is refused, named). */
+        const char *line = r.buf;
+        size_t len = r.len;
+        if (r.lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            line += 3;
+            len -= 3;
+        }
+        tsl_status st = tsl_batch_add_line(b, line, len, r.lineno, &err);
         if (st != TSL_OK) {
             store_cli_progress_end(pg);
             return cli_fail("update", &err, st);
