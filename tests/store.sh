@@ -392,7 +392,7 @@ if [ "$(id -u)" != 0 ] || [ -n "$AS" ]; then
         if cmp -s "$T/ro.out" "$T/tok.want"; then ok; else bad "read-only token differs$RO_CASE"; fi
         rm -rf "$RO/out/www"
         ro "export" export "$RO/out/www"
-        if [ -s "$RO/out/www/statuslists/1.jwt" ]; then ok; else
+        if [ -s "$RO/out/www/current/statuslists/1.jwt" ]; then ok; else
             bad "read-only export wrote no statuslists/1.jwt$RO_CASE"; fi
         # shellcheck disable=SC2086
         $AS "$TSL" set L1 5 INVALID --db "$RDB" </dev/null >/dev/null 2>"$RO/out/e"
