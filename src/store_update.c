@@ -62,7 +62,9 @@ static tsl_status load_slot(upd *u, uint64_t c, slot **out, tsl_error *err)
         const void *d = sqlite3_column_blob(u->read, 1);
         if (d == NULL || (size_t)sqlite3_column_bytes(u->read, 1) != len) {
             tslp_free(sl);
-            return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+            /* The store's own state is damaged, not the caller's input: an I/O error
+             * (exit 2), like every other damage the store finds. */
+            return tslp_fail(err, TSL_ERR_IO, 0,
                              "store %s: list \"%s\": chunk %llu has the wrong size",
                              u->st->path, u->info->id, (unsigned long long)c);
         }

@@ -806,6 +806,10 @@ TT_TEST(store_damage_is_io)
     tsl_error_clear(&err);
     TT_ERR(tsl_store_list_load(f.st, "c", &l, NULL, &err), TSL_ERR_IO);
     TT_CONTAINS(err.msg, "chunk 0 has 1 bytes");
+    /* An update that meets the damaged chunk says so the same way, and changes nothing. */
+    tsl_error_clear(&err);
+    TT_ERR(update(&f, "c", 2, 300000, t, 1, 0, 0, NULL, &err), TSL_ERR_IO);
+    TT_CONTAINS(err.msg, "chunk 0 has the wrong size");
     fx_close(&f);
 }
 
