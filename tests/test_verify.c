@@ -793,7 +793,7 @@ TT_TEST(verify_disk_cache_concurrent_writers)
              pthread_barrier_init(&sh.done, NULL, CW_THREADS) == 0);
     for (int i = 0; i < CW_THREADS; i++) {
         cache_writer *w = &sh.w[i];
-        char kid[8];
+        char kid[16];
         snprintf(kid, sizeof kid, "t%d", i);
         w->sh = &sh;
         w->index = i;
