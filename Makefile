@@ -32,7 +32,7 @@ LIBS = -lsqlite3 -lcbor -ljansson -ldeflate -lz -lcurl -lcrypto -lpthread -lm
 SOVERSION = 0
 VERSION = 0.1.0
 
-LIB_SRC = $(sort $(wildcard src/*.c))
+LIB_SRC = $(sort $(wildcard src/*/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC = $(sort $(wildcard tools/*.c))
 TOOL_OBJ = $(TOOL_SRC:%.c=$(BUILD)/%.o)

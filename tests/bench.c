@@ -45,8 +45,8 @@
  * (CLOCK_MONOTONIC); encode also reports cpu_seconds (CLOCK_PROCESS_CPUTIME_ID) for a
  * machine where other processes compete for the cores. */
 #include "bench.h"
-#include "crypto.h"
-#include "token_int.h"
+#include "crypto/crypto.h"
+#include "token/token_int.h"
 #include "tsl.h"
 
 #include <openssl/ecdsa.h>

@@ -6,8 +6,8 @@
  * OpenSSL EVP, as an issuer and a holder outside libtsl would do it, so the verifier
  * never sees bytes that libtsl itself produced. Each case prints one JSON line. */
 #include "bench.h"
-#include "crypto.h"
-#include "fetch_int.h"
+#include "crypto/crypto.h"
+#include "verify/fetch_int.h"
 
 #include <jansson.h>
 #include <openssl/core_names.h>

@@ -52,7 +52,7 @@ check $? "tsl.pc names the prefix of the install being made: $(head -1 "$T/root2
 
 # Generated header dependencies: an internal header changed means its includers are
 # rebuilt (make -n -W pretends the file was touched, and changes nothing).
-for h in src/crypto.h src/tsl_int.h include/tsl.h; do
+for h in src/crypto/crypto.h src/core/tsl_int.h include/tsl.h; do
     [ -f "$h" ] || continue
     n=$(make --no-print-directory -n -W "$h" BUILD="$BUILD" lib 2>/dev/null | grep -c -- ' -c src/')
     [ "$n" -gt 0 ]

@@ -8,7 +8,7 @@
  *   sigtool pubjwk KEYFILE          public JWK
  *
  * Exit status: 0 ok, 1 verification or key failure (message on stderr), 2 usage. */
-#include "crypto.h"
+#include "crypto/crypto.h"
 
 #include <stdio.h>
 #include <stdlib.h>

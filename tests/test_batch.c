@@ -133,7 +133,7 @@ TT_TEST(batch_status_parse)
 /* Normalisation (issue 10 item 10): a batch is applied as sorted, disjoint segments.
  * The reference is the original in-order application, entry by entry. */
 
-#include "batch_int.h"
+#include "store/batch_int.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
-/* test_cbor.c - the bounded CBOR reader (src/cbor_read.c) and the StatusList CBOR codec
- * (src/statuslist_cbor.c): the spec example, the inputs that cost cbor_load() 1 GiB,
+/* test_cbor.c - the bounded CBOR reader (src/codec/cbor_read.c) and the StatusList CBOR codec
+ * (src/codec/statuslist_cbor.c): the spec example, the inputs that cost cbor_load() 1 GiB,
  * every rejection rule with its message, every truncation, and allocation failures. */
 #include "tt.h"
 
-#include "cbor_int.h"
+#include "codec/cbor_int.h"
 
 #include <stdlib.h>
 

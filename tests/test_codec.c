@@ -2,7 +2,7 @@
  * StatusList JSON object: round trips, every rejection with its reason, the inflate cap
  * at and just past its boundary, and an allocation-failure sweep. */
 #include "tt.h"
-#include "tsl_int.h"
+#include "core/tsl_int.h"
 
 #include <stdlib.h>
 #include <zlib.h>
@@ -325,7 +325,7 @@ TT_TEST(json_alloc_failure_sweep)
 
 TT_TEST(compress_parallel_chunk_joins)
 {
-    /* Lists over 1 MiB are compressed in chunks and joined (src/deflate.c). Different
+    /* Lists over 1 MiB are compressed in chunks and joined (src/codec/deflate.c). Different
      * contents put each chunk's end at different bit positions within its last byte;
      * stock zlib must inflate every join to the original bytes. */
     static const uint64_t seeds[] = {1, 2, 3, 5, 8, 13};

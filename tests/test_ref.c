@@ -8,8 +8,8 @@
  * other algorithms work, and every allocation failing in turn gives TSL_ERR_NOMEM. */
 #include "tt.h"
 
-#include "cbor_write_int.h"
-#include "crypto.h"
+#include "codec/cbor_write_int.h"
+#include "crypto/crypto.h"
 
 #include <jansson.h>
 #include <stdlib.h>

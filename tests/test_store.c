@@ -5,7 +5,7 @@
  * tokens of both forms, the token history and retention, and a second handle and a
  * reopened store seeing committed state. Every test works in its own temp directory. */
 #include "tt.h"
-#include "store_int.h"
+#include "store/store_int.h"
 
 #include <dirent.h>
 #include <fcntl.h>

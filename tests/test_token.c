@@ -4,8 +4,8 @@
  * sign/parse/verify round trips for every algorithm in both forms; the checks of
  * tsl_token_verify() one by one, nbf and the skew on exp and nbf in both forms, the
  * range of a JWT's ttl. */
-#include "cbor_write_int.h"
-#include "crypto.h"
+#include "codec/cbor_write_int.h"
+#include "crypto/crypto.h"
 #include "tt.h"
 
 #include <jansson.h>

@@ -4,8 +4,8 @@
  * the time window, index bounds, status values, offline tokens and the disk cache;
  * the disk cache's safety (planted symbolic links, concurrent writers, the checks on
  * its directory), offline checks overlapping across threads, a 4,000-byte uri. */
-#include "crypto.h"
-#include "fetch_int.h"
+#include "crypto/crypto.h"
+#include "verify/fetch_int.h"
 #include "tt.h"
 
 #include <dirent.h>

@@ -13,7 +13,7 @@
  * Aborted on: a failure without its own code and message in tsl_error, TSL_ERR_ARG
  * (the arguments are always valid), an output set on failure, or a broken invariant. */
 #include "fuzz_common.h"
-#include "cbor_int.h"
+#include "codec/cbor_int.h"
 
 #include <stdint.h>
 #include <stdlib.h>

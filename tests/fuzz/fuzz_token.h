@@ -6,7 +6,7 @@
 #define FUZZ_TOKEN_H
 
 #include "fuzz_common.h"
-#include "token_int.h"
+#include "token/token_int.h"
 
 #include <stdlib.h>
 #include <string.h>

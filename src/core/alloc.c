@@ -1,0 +1,53 @@
+/* alloc.c - the allocation seam: every libtsl allocation passes here so the tests can
+ * fail the Nth one and prove each path returns TSL_ERR_NOMEM without leaking. */
+#include "core/tsl_int.h"
+
+#include <stdlib.h>
+
+/* Tests run single-threaded; in production the counter stays 0 and is only read. */
+static long fail_after;
+
+void tslp_test_fail_alloc_after(long n)
+{
+    fail_after = n;
+}
+
+static bool should_fail(void)
+{
+    if (fail_after <= 0)
+        return false;
+    return --fail_after == 0;
+}
+
+void *tslp_malloc(size_t n)
+{
+    if (should_fail())
+        return NULL;
+    return malloc(n ? n : 1);
+}
+
+void *tslp_calloc(size_t n, size_t size)
+{
+    if (should_fail())
+        return NULL;
+    if (n == 0 || size == 0)
+        return calloc(1, 1);
+    return calloc(n, size);
+}
+
+void *tslp_realloc(void *p, size_t n)
+{
+    if (should_fail())
+        return NULL;
+    return realloc(p, n ? n : 1);
+}
+
+void tslp_free(void *p)
+{
+    free(p);
+}
+
+void tsl_free(void *p)
+{
+    free(p);
+}

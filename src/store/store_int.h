@@ -1,0 +1,89 @@
+/* store_int.h - what the issuer store's files (store.c, store_update.c,
+ * store_publish.c) and the allocation permutation (perm.c) share. Never installed. */
+#ifndef TSL_STORE_INT_H
+#define TSL_STORE_INT_H
+
+#include "core/tsl_int.h"
+
+#include <sqlite3.h>
+
+/* ---- the allocation permutation (perm.c) ---- */
+
+#define TSLP_PERM_KEY_BYTES 16
+#define TSLP_PERM_ROUNDS 10
+
+/* A keyed pseudorandom permutation of [0, size). One per call: not shared, not global. */
+typedef struct {
+    void *ctx;     /* EVP_CIPHER_CTX *, AES-128-ECB under the list's key */
+    uint64_t size; /* the domain [0, size) */
+    unsigned half; /* k: bits of each Feistel half */
+    uint64_t mask; /* 2^k - 1 */
+} tslp_perm;
+
+/* size is 1 to 2^62. TSL_ERR_CRYPTO if OpenSSL cannot set up AES. */
+tsl_status tslp_perm_init(tslp_perm *p, const uint8_t key[TSLP_PERM_KEY_BYTES],
+                          uint64_t size, tsl_error *err);
+/* *out = P(x) for x < size. */
+tsl_status tslp_perm_at(tslp_perm *p, uint64_t x, uint64_t *out, tsl_error *err);
+void tslp_perm_done(tslp_perm *p);
+
+/* ---- the store ---- */
+
+/* Bytes of packed statuses per row of the chunks table; the last chunk may be shorter.
+ * A chunk that has no row is all zeros (VALID). */
+#define TSLP_CHUNK_BYTES 65536
+
+/* Schema version this code writes and reads; a newer file is refused. */
+#define TSLP_SCHEMA_VERSION 1
+
+struct tsl_store {
+    sqlite3 *db;
+    char *path;
+    bool readonly; /* opened with TSL_STORE_READONLY */
+};
+
+/* A list's row, read with tslp_store_read_info. */
+typedef struct {
+    tsl_list_info info; /* strings owned: free with tsl_list_info_free */
+    uint8_t perm_key[TSLP_PERM_KEY_BYTES];
+    uint64_t next; /* = info.allocated */
+} tslp_list_row;
+
+/* Fails with TSL_ERR_IO (TSL_ERR_NOMEM when SQLite ran out of memory) naming the store,
+ * what was being done and sqlite3_errmsg. A corrupt or foreign file is TSL_ERR_IO as
+ * well: the store is where the command keeps its state, not input it was handed. */
+tsl_status tslp_store_sqlfail(tsl_store *st, int rc, const char *what, tsl_error *err);
+
+/* Prepares a statement (static SQL only; data goes through bound parameters). */
+tsl_status tslp_store_prepare(tsl_store *st, const char *sql, sqlite3_stmt **out,
+                              tsl_error *err);
+
+/* BEGIN IMMEDIATE (write) or BEGIN (read), retrying a busy database until a deadline.
+ * A write on a read-only handle is TSL_ERR_ARG. */
+tsl_status tslp_store_begin(tsl_store *st, bool write, tsl_error *err);
+tsl_status tslp_store_commit(tsl_store *st, tsl_error *err);
+void tslp_store_rollback(tsl_store *st);
+
+/* Reads a list's row inside the caller's transaction. TSL_ERR_INDEX "list \"x\": no
+ * such list"; TSL_ERR_MALFORMED if the row is inconsistent. */
+tsl_status tslp_store_read_row(tsl_store *st, const char *id, tslp_list_row *row,
+                               tsl_error *err);
+
+/* Loads the packed statuses of a list (row already read) inside the caller's
+ * transaction. */
+tsl_status tslp_store_load_chunks(tsl_store *st, const tsl_list_info *info,
+                                  tsl_list **out, tsl_error *err);
+
+/* Appends an audit row (kind "create", "update", "set", "alloc", "publish"). */
+tsl_status tslp_store_audit(tsl_store *st, const char *id, int64_t now, uint64_t entries,
+                            uint64_t changed, const char *source, const char *kind,
+                            tsl_error *err);
+
+/* Checks an id: [A-Za-z0-9._-], 1 to 64 characters. */
+bool tslp_store_id_ok(const char *id);
+
+/* Byte count of a list's packed statuses and its number of chunks. */
+uint64_t tslp_store_nbytes(unsigned bits, uint64_t size);
+uint64_t tslp_store_nchunks(unsigned bits, uint64_t size);
+
+#endif /* TSL_STORE_INT_H */

@@ -1,0 +1,351 @@
+/* store_publish.c - publishing a stored list: sign a consistent snapshot of its
+ * statuses with its key in every configured form, outside any write transaction (a big
+ * list takes seconds to compress), then record the tokens, the version they carry and
+ * an audit row in one short transaction, dropping tokens past their retention; and
+ * reading the token history back, newest or as of a time. Versions only move forward:
+ * a token whose snapshot is older than the newest recorded one's (two publishes racing
+ * around a change) is not recorded, nor a twin of a recorded one (same version and
+ * iat), and a token of newer statuses is always the newest (see record()). */
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* What a list is signed with, loaded from its settings. */
+typedef struct {
+    tsl_key *key;
+    tsl_cert_chain chain;
+} signer;
+
+static void signer_free(signer *s)
+{
+    tsl_key_free(s->key);
+    tsl_cert_chain_free(&s->chain);
+}
+
+static tsl_status signer_load(const tsl_list_info *in, signer *s, tsl_error *err)
+{
+    memset(s, 0, sizeof *s);
+    tsl_status r = tsl_key_load(in->key_path, &s->key, err);
+    if (r != TSL_OK) {
+        tslp_error_prefix(err, "key");
+        return r;
+    }
+    /* As `tsl sign` does: a key without a kid is named by its RFC 7638 thumbprint,
+     * unless the list has a kid of its own. */
+    if (in->kid == NULL && tsl_key_kid(s->key) == NULL) {
+        char *thumb = NULL;
+        if ((r = tsl_key_thumbprint(s->key, &thumb, err)) == TSL_OK)
+            r = tsl_key_set_kid(s->key, thumb, err);
+        tsl_free(thumb);
+    }
+    if (r == TSL_OK && in->x5c_path != NULL &&
+        (r = tsl_cert_chain_load(in->x5c_path, &s->chain, err)) != TSL_OK)
+        tslp_error_prefix(err, "x5c");
+    if (r != TSL_OK)
+        signer_free(s);
+    return r;
+}
+
+/* What a publish signs with, kept until the tokens are recorded: a token may have to be
+ * signed again, from the same snapshot, inside the write transaction. */
+typedef struct {
+    tsl_list *l; /* the snapshot, compressed once (tsl_list_precompress) */
+    signer sg;
+    tsl_token_params p;
+    int64_t lifetime;
+} signing;
+
+typedef struct {
+    tsl_format format;
+    uint8_t *token;
+    size_t len;
+    int64_t iat;
+} signed_token;
+
+/* Signs (again) the token t as of iat. */
+static tsl_status sign_at(signing *sn, signed_token *t, int64_t iat, tsl_error *err)
+{
+    if (iat < 0 || sn->lifetime > INT64_MAX - iat)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "publish: iat %lld and lifetime too late",
+                         (long long)iat);
+    sn->p.format = t->format;
+    sn->p.iat = iat;
+    sn->p.exp = iat + sn->lifetime;
+    uint8_t *tok = NULL;
+    size_t len = 0;
+    tsl_status r = tsl_token_sign(sn->l, &sn->p, sn->sg.key, &tok, &len, err);
+    if (r == TSL_OK) {
+        tsl_free(t->token);
+        t->token = tok;
+        t->len = len;
+        t->iat = iat;
+    }
+    return r;
+}
+
+/* The newest recorded token of a list's form, as readers pick it (latest iat, then last
+ * recorded): *have, and its version and iat. Also whether a token of this version and
+ * iat is recorded (*twin). Index lookups only. */
+static tsl_status history_head(tsl_store *st, const char *id, const char *form,
+                               uint64_t version, int64_t iat, bool *have, uint64_t *nv,
+                               int64_t *ni, bool *twin, tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        "SELECT version, iat, (SELECT count(*) FROM tokens WHERE list_id = ?1"
+        " AND format = ?2 AND iat = ?4 AND version = ?3)"
+        " FROM tokens WHERE list_id = ?1 AND format = ?2"
+        " ORDER BY iat DESC, rowid DESC LIMIT 1",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, form, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)version);
+    sqlite3_bind_int64(s, 4, iat);
+    int rc = sqlite3_step(s);
+    *have = rc == SQLITE_ROW;
+    *twin = false;
+    if (rc == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(s, 0);
+        *nv = v > 0 ? (uint64_t)v : 0;
+        *ni = sqlite3_column_int64(s, 1);
+        *twin = sqlite3_column_int64(s, 2) > 0;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? TSL_OK
+               : tslp_store_sqlfail(st, rc, "reading the history", err);
+}
+
+/* Inside the write transaction, form by form. Versions only move forward: a token of
+ * older statuses than the newest recorded one is not recorded (a publish that read its
+ * snapshot later recorded first), nor a twin of a recorded token (same version and
+ * iat). A token of newer statuses whose iat is earlier than the newest's (its `now` was
+ * taken before the other's: a publisher's round, --now) would not be the one readers
+ * pick, so it is signed again as of that iat and recorded after it. Then tokens past
+ * the retention are dropped and the publication is audited. */
+static tsl_status record(tsl_store *st, const tsl_list_info *in, signing *sn,
+                         signed_token *t, size_t nt, int64_t now, int64_t retention,
+                         tsl_publish_result *res, tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        "INSERT INTO tokens (list_id, format, iat, exp, version, token, created)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    for (size_t k = 0; r == TSL_OK && k < nt; k++) {
+        const char *form = t[k].format == TSL_FORMAT_CWT ? "cwt" : "jwt";
+        unsigned bit = t[k].format == TSL_FORMAT_CWT ? TSL_PUBLISH_CWT : TSL_PUBLISH_JWT;
+        bool have, twin;
+        uint64_t nv = 0;
+        int64_t ni = 0;
+        if ((r = history_head(st, in->id, form, in->version, t[k].iat, &have, &nv, &ni,
+                              &twin, err)) != TSL_OK)
+            break;
+        if ((have && nv > in->version) || twin) {
+            res->skipped |= bit;
+            if (nv > res->newest)
+                res->newest = nv;
+            continue;
+        }
+        if (have && nv < in->version && t[k].iat < ni) {
+            if ((r = sign_at(sn, &t[k], ni, err)) != TSL_OK)
+                break;
+            res->raised |= bit;
+        }
+        sqlite3_reset(s);
+        sqlite3_bind_text(s, 1, in->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, form, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, t[k].iat);
+        sqlite3_bind_int64(s, 4, t[k].iat + sn->lifetime);
+        sqlite3_bind_int64(s, 5, (sqlite3_int64)in->version);
+        sqlite3_bind_blob64(s, 6, t[k].token, t[k].len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 7, now);
+        int rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE)
+            r = tslp_store_sqlfail(st, rc, "recording a token", err);
+        else
+            res->recorded |= bit;
+    }
+    sqlite3_finalize(s);
+    if (r != TSL_OK || res->recorded == 0)
+        return r; /* nothing recorded: nothing to drop or audit */
+    if (retention >= 0) {
+        if ((r = tslp_store_prepare(st, "DELETE FROM tokens WHERE list_id = ?1 AND exp < ?2",
+                                    &s, err)) != TSL_OK)
+            return r;
+        sqlite3_bind_text(s, 1, in->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, now - retention);
+        int rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE)
+            return tslp_store_sqlfail(st, rc, "dropping old tokens", err);
+    }
+    const char *src = res->recorded == (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT) ? "jwt,cwt"
+                      : res->recorded == TSL_PUBLISH_CWT                   ? "cwt"
+                                                                           : "jwt";
+    return tslp_store_audit(st, in->id, now, in->size, 0, src, "publish", err);
+}
+
+tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats, int64_t now,
+                             int64_t retention, tsl_error *err)
+{
+    return tsl_store_publish_ex(st, id, formats, now, retention, NULL, err);
+}
+
+tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
+                                int64_t now, int64_t retention, tsl_publish_result *res,
+                                tsl_error *err)
+{
+    tsl_publish_result local;
+    if (res == NULL)
+        res = &local;
+    memset(res, 0, sizeof *res);
+    if (st == NULL || id == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");
+    if (formats > (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT))
+        return tslp_fail(err, TSL_ERR_ARG, 0, "publish: formats %#x unknown", formats);
+    if (now < 0)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "publish: negative time");
+    if (now == 0)
+        now = (int64_t)time(NULL);
+    /* A snapshot: settings, statuses and their version read in one transaction. */
+    tsl_status r = tslp_store_begin(st, false, err);
+    if (r != TSL_OK)
+        return r;
+    tslp_list_row row;
+    signing sn;
+    memset(&sn, 0, sizeof sn);
+    if ((r = tslp_store_read_row(st, id, &row, err)) == TSL_OK) {
+        memset(row.perm_key, 0, sizeof row.perm_key);
+        if ((r = tslp_store_load_chunks(st, &row.info, &sn.l, err)) != TSL_OK)
+            tsl_list_info_free(&row.info);
+    }
+    tslp_store_rollback(st);
+    if (r != TSL_OK)
+        return r;
+    const tsl_list_info *in = &row.info;
+    res->version = in->version;
+    if (formats == 0)
+        formats = in->formats;
+    if (in->lifetime > INT64_MAX - now) {
+        tsl_list_free(sn.l);
+        tsl_list_info_free(&row.info);
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": lifetime too long", id);
+    }
+    signed_token t[2];
+    size_t nt = 0;
+    memset(t, 0, sizeof t);
+    bool loaded = false;
+    /* Both forms carry the same zlib stream: compress once, outside any transaction. */
+    if ((r = tsl_list_precompress(sn.l, 0, err)) == TSL_OK &&
+        (r = signer_load(in, &sn.sg, err)) == TSL_OK) {
+        loaded = true;
+        sn.p.alg = in->alg;
+        sn.p.kid = in->kid;
+        sn.p.x5c = (const uint8_t *const *)sn.sg.chain.der;
+        sn.p.x5c_len = sn.sg.chain.len;
+        sn.p.x5c_count = sn.sg.chain.count;
+        sn.p.sub = in->uri;
+        sn.p.ttl = in->ttl;
+        sn.lifetime = in->lifetime;
+        static const tsl_format forms[2] = {TSL_FORMAT_JWT, TSL_FORMAT_CWT};
+        for (int k = 0; r == TSL_OK && k < 2; k++) {
+            if (!(formats & (1u << k)))
+                continue;
+            t[nt].format = forms[k];
+            if ((r = sign_at(&sn, &t[nt], now, err)) == TSL_OK)
+                nt++;
+        }
+    }
+    if (r != TSL_OK) {
+        char what[80];
+        snprintf(what, sizeof what, "list \"%s\"", id);
+        tslp_error_prefix(err, what);
+    } else if ((r = tslp_store_begin(st, true, err)) == TSL_OK) {
+        if ((r = record(st, in, &sn, t, nt, now, retention, res, err)) == TSL_OK &&
+            res->recorded != 0)
+            r = tslp_store_commit(st, err);
+        else
+            tslp_store_rollback(st);
+        if (r != TSL_OK)
+            res->recorded = res->raised = 0;
+    }
+    if (loaded)
+        signer_free(&sn.sg);
+    tsl_list_free(sn.l);
+    for (size_t k = 0; k < nt; k++)
+        tsl_free(t[k].token);
+    tsl_list_info_free(&row.info);
+    return r;
+}
+
+tsl_status tsl_store_token(tsl_store *st, const char *id, tsl_format format, int64_t at,
+                           uint8_t **out, size_t *out_len, int64_t *iat, int64_t *exp,
+                           tsl_error *err)
+{
+    if (st == NULL || id == NULL || out == NULL || out_len == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");
+    if (format != TSL_FORMAT_JWT && format != TSL_FORMAT_CWT)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "store: unknown token format %d", (int)format);
+    const char *fname = format == TSL_FORMAT_CWT ? "cwt" : "jwt";
+    tsl_status r = tslp_store_begin(st, false, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_stmt *s = NULL;
+    tslp_list_row row;
+    if ((r = tslp_store_read_row(st, id, &row, err)) == TSL_OK) {
+        tsl_list_info_free(&row.info);
+        r = tslp_store_prepare(
+            st,
+            at == 0 ? "SELECT token, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
+                      " ORDER BY iat DESC, rowid DESC LIMIT 1"
+                    : "SELECT token, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
+                      " AND iat <= ?3 AND ?3 < exp ORDER BY iat DESC, rowid DESC LIMIT 1",
+            &s, err);
+    }
+    memset(row.perm_key, 0, sizeof row.perm_key);
+    if (r == TSL_OK) {
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, fname, -1, SQLITE_STATIC);
+        if (at != 0)
+            sqlite3_bind_int64(s, 3, at);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            const void *tok = sqlite3_column_blob(s, 0);
+            size_t len = (size_t)sqlite3_column_bytes(s, 0);
+            uint8_t *copy = tslp_malloc(len + 1);
+            if (copy == NULL) {
+                r = tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
+            } else {
+                if (len > 0)
+                    memcpy(copy, tok, len);
+                copy[len] = '\0'; /* a JWT can be used as a string */
+                *out = copy;
+                *out_len = len;
+                if (iat != NULL)
+                    *iat = sqlite3_column_int64(s, 1);
+                if (exp != NULL)
+                    *exp = sqlite3_column_int64(s, 2);
+            }
+        } else if (rc == SQLITE_DONE) {
+            r = at == 0 ? tslp_fail(err, TSL_ERR_INDEX, 0,
+                                    "list \"%s\": no %s token published", id, fname)
+                        : tslp_fail(err, TSL_ERR_INDEX, 0,
+                                    "list \"%s\": no %s token valid at %lld", id, fname,
+                                    (long long)at);
+        } else {
+            r = tslp_store_sqlfail(st, rc, "reading a token", err);
+        }
+    }
+    sqlite3_finalize(s);
+    tslp_store_rollback(st);
+    return r;
+}

@@ -1,0 +1,497 @@
+/* cwt.c - the CWT form of a Status List Token (spec section 5.2): COSE_Sign1_Tagged
+ * (18), or COSE_Mac0_Tagged (17) for HS256, never wrapped in the CWT tag 61; protected
+ * header {1: alg, 16: "application/statuslist+cwt"}; claims 2 sub, 6 iat, 4 exp,
+ * 65534 ttl, 65533 status_list. Parsing uses the bounded CBOR reader only. */
+#include "codec/cbor_int.h"
+#include "codec/cbor_write_int.h"
+#include "crypto/crypto.h"
+#include "token/token_int.h"
+
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#define COSE_TAG_SIGN1 18
+#define COSE_TAG_MAC0 17
+#define COSE_TAG_SIGN 98
+#define COSE_TAG_MAC 97
+#define CWT_TAG 61
+
+#define HDR_ALG 1
+#define HDR_CRIT 2
+#define HDR_KID 4
+#define HDR_TYP 16
+#define HDR_X5CHAIN 33
+
+#define CLAIM_ISS 1
+#define CLAIM_SUB 2
+#define CLAIM_EXP 4
+#define CLAIM_NBF 5
+#define CLAIM_IAT 6
+#define CLAIM_STATUS_LIST 65533
+#define CLAIM_TTL 65534
+
+static const char CWT_TYP[] = "application/statuslist+cwt";
+
+/* Room for everything but the list: headers, claims, certificates are bounded by
+ * callers; the list's compressed size is added on top. */
+#define CWT_MAX_OVERHEAD ((size_t)1 << 20)
+
+/* ["Signature1" | "MAC0", protected, external_aad = h'', payload] (RFC 9052 4.4, 6.3). */
+static void tbs_structure(tslp_cw *w, bool mac, const uint8_t *prot, size_t prot_len,
+                          const uint8_t *payload, size_t payload_len)
+{
+    tslp_cw_array(w, 4);
+    tslp_cw_cstr(w, mac ? "MAC0" : "Signature1");
+    tslp_cw_bytes(w, prot, prot_len);
+    tslp_cw_bytes(w, NULL, 0);
+    tslp_cw_bytes(w, payload, payload_len);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Signing                                                                              */
+
+static tsl_status encode_claims(const tsl_list *l, const tsl_token_params *p, uint8_t **out,
+                                size_t *out_len, tsl_error *err)
+{
+    uint8_t *z = NULL;
+    size_t zlen = 0, sl_len = 0;
+    tsl_status st = tsl_list_compress(l, p->level, &z, &zlen, err);
+    if (st != TSL_OK)
+        return st;
+    st = tslp_statuslist_cbor_write(l, z, zlen, NULL, 0, &sl_len, err);
+    uint8_t *sl = st == TSL_OK ? tslp_malloc(sl_len) : NULL;
+    if (st == TSL_OK && sl == NULL)
+        st = tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
+    if (st == TSL_OK)
+        st = tslp_statuslist_cbor_write(l, z, zlen, sl, sl_len, &sl_len, err);
+    tslp_free(z);
+    if (st != TSL_OK) {
+        tslp_free(sl);
+        return st;
+    }
+    tslp_cw w;
+    tslp_cw_init(&w, sl_len + CWT_MAX_OVERHEAD);
+    tslp_cw_map(&w, 3 + (p->iss != NULL) + (p->exp != 0) + (p->ttl != 0));
+    if (p->iss != NULL) {
+        tslp_cw_uint(&w, CLAIM_ISS);
+        tslp_cw_cstr(&w, p->iss);
+    }
+    tslp_cw_uint(&w, CLAIM_SUB);
+    tslp_cw_cstr(&w, p->sub);
+    tslp_cw_uint(&w, CLAIM_IAT);
+    tslp_cw_int(&w, p->iat);
+    if (p->exp != 0) {
+        tslp_cw_uint(&w, CLAIM_EXP);
+        tslp_cw_int(&w, p->exp);
+    }
+    if (p->ttl != 0) {
+        tslp_cw_uint(&w, CLAIM_TTL);
+        tslp_cw_int(&w, p->ttl);
+    }
+    tslp_cw_uint(&w, CLAIM_STATUS_LIST);
+    tslp_cw_raw(&w, sl, sl_len);
+    tslp_free(sl);
+    return tslp_cw_finish(&w, out, out_len, err);
+}
+
+tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_key *key,
+                         uint8_t **out, size_t *out_len, tsl_error *err)
+{
+    bool mac = p->alg == TSL_ALG_HS256;
+    uint8_t *payload = NULL, *prot = NULL, *tbs = NULL, *sig = NULL;
+    size_t payload_len = 0, prot_len = 0, tbs_len = 0, sig_len = 0;
+    tsl_status st = encode_claims(l, p, &payload, &payload_len, err);
+    if (st != TSL_OK)
+        return st;
+
+    tslp_cw w;
+    tslp_cw_init(&w, CWT_MAX_OVERHEAD);
+    tslp_cw_map(&w, 2);
+    tslp_cw_uint(&w, HDR_ALG);
+    tslp_cw_int(&w, tsl_alg_cose_id(p->alg));
+    tslp_cw_uint(&w, HDR_TYP);
+    tslp_cw_cstr(&w, CWT_TYP);
+    st = tslp_cw_finish(&w, &prot, &prot_len, err);
+
+    if (st == TSL_OK) {
+        tslp_cw_init(&w, payload_len + CWT_MAX_OVERHEAD);
+        tbs_structure(&w, mac, prot, prot_len, payload, payload_len);
+        st = tslp_cw_finish(&w, &tbs, &tbs_len, err);
+    }
+    if (st == TSL_OK)
+        st = tslp_sign(key, p->alg, tbs, tbs_len, &sig, &sig_len, err);
+    if (st == TSL_OK) {
+        size_t certs = 0;
+        for (size_t k = 0; k < p->x5c_count; k++)
+            certs += p->x5c_len[k] + 9;
+        tslp_cw_init(&w, payload_len + sig_len + certs + CWT_MAX_OVERHEAD);
+        tslp_cw_tag(&w, mac ? COSE_TAG_MAC0 : COSE_TAG_SIGN1);
+        tslp_cw_array(&w, 4);
+        tslp_cw_bytes(&w, prot, prot_len);
+        /* kid and x5chain are unprotected, as in the spec's example: the signature
+         * does not depend on them, and the chain is checked on its own. */
+        tslp_cw_map(&w, (p->kid != NULL) + (p->x5c_count > 0));
+        if (p->kid != NULL) {
+            tslp_cw_uint(&w, HDR_KID);
+            tslp_cw_bytes(&w, (const uint8_t *)p->kid, strlen(p->kid));
+        }
+        if (p->x5c_count == 1) {
+            tslp_cw_uint(&w, HDR_X5CHAIN);
+            tslp_cw_bytes(&w, p->x5c[0], p->x5c_len[0]);
+        } else if (p->x5c_count > 1) {
+            tslp_cw_uint(&w, HDR_X5CHAIN);
+            tslp_cw_array(&w, p->x5c_count);
+            for (size_t k = 0; k < p->x5c_count; k++)
+                tslp_cw_bytes(&w, p->x5c[k], p->x5c_len[k]);
+        }
+        tslp_cw_bytes(&w, payload, payload_len);
+        tslp_cw_bytes(&w, sig, sig_len);
+        st = tslp_cw_finish(&w, out, out_len, err);
+    }
+    tslp_free(payload);
+    tslp_free(prot);
+    tslp_free(tbs);
+    tslp_free(sig);
+    return st;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Parsing                                                                              */
+
+/* Absent, or null/undefined: a common producer quirk that we read as absent. */
+static const tslp_cbor_node *optional(const tslp_cbor_node *v)
+{
+    if (v == NULL || v->type == TSLP_CBOR_NULL || v->type == TSLP_CBOR_UNDEFINED)
+        return NULL;
+    return v;
+}
+
+/* A NumericDate (RFC 8392 section 2): an integer or a float of seconds. */
+static tsl_status numeric_date(const tslp_cbor_node *v, const char *name, int64_t *out,
+                               tsl_error *err)
+{
+    uint64_t u;
+    if (tslp_cbor_get_uint(v, &u)) {
+        if (u > INT64_MAX)
+            return tslp_fail(err, TSL_ERR_CLAIM, v->offset, "%s: %llu is out of range", name,
+                             (unsigned long long)u);
+        *out = (int64_t)u;
+        return TSL_OK;
+    }
+    if (v->type == TSLP_CBOR_FLOAT && v->f >= 0 && v->f < 9.2e18) {
+        *out = (int64_t)floor(v->f);
+        return TSL_OK;
+    }
+    return tslp_fail(err, TSL_ERR_CLAIM, v->offset,
+                     "%s: %s, expected a non-negative NumericDate", name,
+                     tslp_cbor_type_name(v->type));
+}
+
+/* Copies a text or byte string into a new NUL-terminated buffer. */
+static char *dup_str(const tslp_cbor_node *n)
+{
+    return tslp_strndup(n->len ? (const char *)n->str : "", n->len);
+}
+
+static tsl_status parse_kid(tsl_token *t, const tslp_cbor_node *v, tsl_error *err)
+{
+    /* RFC 9052 makes kid a byte string; a text kid is a harmless quirk we accept. */
+    if (v->type != TSLP_CBOR_BYTES && v->type != TSLP_CBOR_TEXT)
+        return tslp_fail(err, TSL_ERR_MALFORMED, v->offset, "kid (4): %s, expected byte string",
+                         tslp_cbor_type_name(v->type));
+    if (v->len > TSLP_MAX_KID)
+        return tslp_fail(err, TSL_ERR_LIMIT, v->offset, "kid (4): longer than %d bytes",
+                         TSLP_MAX_KID);
+    if ((t->kid = (uint8_t *)dup_str(v)) == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
+    t->kid_len = v->len;
+    return TSL_OK;
+}
+
+static tsl_status copy_cert(tsl_token *t, const tslp_cbor_node *c, tsl_error *err)
+{
+    if (c->type != TSLP_CBOR_BYTES || c->len == 0)
+        return tslp_fail(err, TSL_ERR_MALFORMED, c->offset,
+                         "x5chain (33): %s, expected a DER certificate as byte string",
+                         tslp_cbor_type_name(c->type));
+    if (t->x5c_n == TSLP_MAX_X5C)
+        return tslp_fail(err, TSL_ERR_LIMIT, c->offset, "x5chain (33): more than %d certificates",
+                         TSLP_MAX_X5C);
+    uint8_t *d = tslp_malloc(c->len);
+    if (d == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
+    memcpy(d, c->str, c->len);
+    t->x5c[t->x5c_n] = d;
+    t->x5c_len[t->x5c_n++] = c->len;
+    return TSL_OK;
+}
+
+static tsl_status parse_x5chain(tsl_token *t, const tslp_cbor_node *v, tsl_error *err)
+{
+    if (v->type == TSLP_CBOR_BYTES)
+        return copy_cert(t, v, err);
+    if (v->type != TSLP_CBOR_ARRAY || v->count == 0)
+        return tslp_fail(err, TSL_ERR_MALFORMED, v->offset,
+                         "x5chain (33): %s, expected a byte string or an array of them",
+                         tslp_cbor_type_name(v->type));
+    for (const tslp_cbor_node *c = v->child; c != NULL; c = c->next) {
+        tsl_status st = copy_cert(t, c, err);
+        if (st != TSL_OK)
+            return st;
+    }
+    return TSL_OK;
+}
+
+/* Reads one header map; `protected_` says which one, for the placement rules. */
+static tsl_status parse_header_map(tsl_token *t, const tslp_cbor_node *m, bool protected_,
+                                   const tslp_cbor_node *other, tsl_error *err)
+{
+    const char *where = protected_ ? "protected" : "unprotected";
+    if (m->type != TSLP_CBOR_MAP)
+        return tslp_fail(err, TSL_ERR_MALFORMED, m->offset, "cose: %s header: %s, expected map",
+                         where, tslp_cbor_type_name(m->type));
+    for (const tslp_cbor_node *k = m->child; k != NULL; k = k->next->next) {
+        const tslp_cbor_node *v = k->next;
+        int64_t label;
+        if (!tslp_cbor_get_int(k, &label))
+            continue; /* text labels belong to private use; none concern us */
+        /* RFC 9052 section 3: a label must not be in both buckets. */
+        if (other != NULL && other->type == TSLP_CBOR_MAP && tslp_cbor_map_get_int(other, label))
+            return tslp_fail(err, TSL_ERR_MALFORMED, k->offset,
+                             "cose: header label %lld is in both the protected and "
+                             "unprotected headers",
+                             (long long)label);
+        tsl_status st = TSL_OK;
+        switch (label) {
+        case HDR_ALG:
+            if (!protected_)
+                return tslp_fail(err, TSL_ERR_ALG, k->offset,
+                                 "alg (1): must be in the protected header");
+            break;
+        case HDR_CRIT:
+            return tslp_fail(err, TSL_ERR_UNSUPPORTED, k->offset,
+                             "crit (2): critical header parameters are not understood");
+        case HDR_TYP:
+            if (!protected_)
+                return tslp_fail(err, TSL_ERR_TYP, k->offset,
+                                 "typ (16): must be in the protected header");
+            break;
+        /* Optional parameters: null or undefined mean absent, as for the claims. */
+        case HDR_KID: st = optional(v) ? parse_kid(t, v, err) : TSL_OK; break;
+        case HDR_X5CHAIN: st = optional(v) ? parse_x5chain(t, v, err) : TSL_OK; break;
+        default: break;
+        }
+        if (st != TSL_OK)
+            return st;
+    }
+    return TSL_OK;
+}
+
+static tsl_status parse_alg_typ(tsl_token *t, const tslp_cbor_node *prot, bool mac,
+                                tsl_error *err)
+{
+    const tslp_cbor_node *typ = tslp_cbor_map_get_int(prot, HDR_TYP);
+    if (typ == NULL)
+        return tslp_fail(err, TSL_ERR_TYP, prot->offset,
+                         "typ (16): missing from the protected header, expected \"%s\"",
+                         CWT_TYP);
+    if (typ->type == TSLP_CBOR_UINT)
+        /* The CoAP Content-Format ID is still TBD in -21: no integer is known to be it. */
+        return tslp_fail(err, TSL_ERR_TYP, typ->offset,
+                         "typ (16): CoAP Content-Format %llu is not known (the spec's ID is "
+                         "still TBD); expected \"%s\"",
+                         (unsigned long long)typ->u, CWT_TYP);
+    if (typ->type != TSLP_CBOR_TEXT)
+        return tslp_fail(err, TSL_ERR_TYP, typ->offset, "typ (16): %s, expected text",
+                         tslp_cbor_type_name(typ->type));
+    if ((t->typ = dup_str(typ)) == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
+    if (strlen(t->typ) != typ->len || strcasecmp(t->typ, CWT_TYP) != 0)
+        return tslp_fail(err, TSL_ERR_TYP, typ->offset, "typ (16): \"%.60s\", expected \"%s\"",
+                         t->typ, CWT_TYP);
+
+    const tslp_cbor_node *alg = tslp_cbor_map_get_int(prot, HDR_ALG);
+    int64_t id;
+    if (alg == NULL)
+        return tslp_fail(err, TSL_ERR_ALG, prot->offset,
+                         "alg (1): missing from the protected header");
+    if (!tslp_cbor_get_int(alg, &id))
+        return tslp_fail(err, TSL_ERR_ALG, alg->offset, "alg (1): %s, expected an integer",
+                         tslp_cbor_type_name(alg->type));
+    t->alg = tsl_alg_from_cose_id(id);
+    if (t->alg == TSL_ALG_UNKNOWN)
+        return tslp_fail(err, TSL_ERR_ALG, alg->offset, "alg (1): %lld is not supported",
+                         (long long)id);
+    t->mac = t->alg == TSL_ALG_HS256;
+    if (t->mac != mac)
+        return tslp_fail(err, TSL_ERR_ALG, alg->offset,
+                         mac ? "alg (1): %s is a signature algorithm, but COSE_Mac0 needs a MAC"
+                             : "alg (1): %s is a MAC, but COSE_Sign1 needs a signature "
+                               "algorithm",
+                         tsl_alg_name(t->alg));
+    return TSL_OK;
+}
+
+static tsl_status parse_claims(tsl_token *t, const tslp_cbor_node *c, const tsl_limits *lim,
+                               tsl_error *err)
+{
+    if (c->type != TSLP_CBOR_MAP)
+        return tslp_fail(err, TSL_ERR_MALFORMED, c->offset, "cwt claims: %s, expected map",
+                         tslp_cbor_type_name(c->type));
+    const tslp_cbor_node *sub = tslp_cbor_map_get_int(c, CLAIM_SUB);
+    if (sub == NULL)
+        return tslp_fail(err, TSL_ERR_CLAIM, c->offset, "sub (2): missing (REQUIRED, 5.2)");
+    if (sub->type != TSLP_CBOR_TEXT)
+        return tslp_fail(err, TSL_ERR_CLAIM, sub->offset, "sub (2): %s, expected text",
+                         tslp_cbor_type_name(sub->type));
+    if ((t->sub = dup_str(sub)) == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
+
+    const tslp_cbor_node *iat = tslp_cbor_map_get_int(c, CLAIM_IAT);
+    if (iat == NULL)
+        return tslp_fail(err, TSL_ERR_CLAIM, c->offset, "iat (6): missing (REQUIRED, 5.2)");
+    tsl_status st = numeric_date(iat, "iat (6)", &t->iat, err);
+    if (st != TSL_OK)
+        return st;
+    const tslp_cbor_node *exp = optional(tslp_cbor_map_get_int(c, CLAIM_EXP));
+    if (exp != NULL) {
+        if ((st = numeric_date(exp, "exp (4)", &t->exp, err)) != TSL_OK)
+            return st;
+        t->has_exp = true;
+    }
+    const tslp_cbor_node *nbf = optional(tslp_cbor_map_get_int(c, CLAIM_NBF));
+    if (nbf != NULL) {
+        if ((st = numeric_date(nbf, "nbf (5)", &t->nbf, err)) != TSL_OK)
+            return st;
+        t->has_nbf = true;
+    }
+    const tslp_cbor_node *ttl = optional(tslp_cbor_map_get_int(c, CLAIM_TTL));
+    if (ttl != NULL) {
+        uint64_t u;
+        if (!tslp_cbor_get_uint(ttl, &u) || u == 0 || u > INT64_MAX)
+            return tslp_fail(err, TSL_ERR_CLAIM, ttl->offset,
+                             "ttl (65534): expected a positive unsigned integer");
+        t->ttl = (int64_t)u;
+        t->has_ttl = true;
+    }
+    const tslp_cbor_node *iss = optional(tslp_cbor_map_get_int(c, CLAIM_ISS));
+    if (iss != NULL) {
+        if (iss->type != TSLP_CBOR_TEXT)
+            return tslp_fail(err, TSL_ERR_CLAIM, iss->offset, "iss (1): %s, expected text",
+                             tslp_cbor_type_name(iss->type));
+        if ((t->iss = dup_str(iss)) == NULL)
+            return tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
+    }
+    const tslp_cbor_node *sl = tslp_cbor_map_get_int(c, CLAIM_STATUS_LIST);
+    if (sl == NULL) {
+        if (tslp_cbor_map_get_int(c, 65535) != NULL)
+            return tslp_fail(err, TSL_ERR_CLAIM, c->offset,
+                             "status_list (65533): missing; claim 65535 is a Referenced "
+                             "Token's status, not a status list");
+        return tslp_fail(err, TSL_ERR_CLAIM, c->offset,
+                         "status_list (65533): missing (REQUIRED, 5.2)");
+    }
+    st = tslp_statuslist_from_node(sl, lim, &t->list, err);
+    tslp_error_prefix(err, "status_list (65533)");
+    return st;
+}
+
+/* Names the envelope when it is not COSE_Sign1/Mac0 tagged. */
+static tsl_status check_envelope(const tslp_cbor_node *root, uint64_t *tag, tsl_error *err)
+{
+    if (root->type == TSLP_CBOR_ARRAY)
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                         "cose: untagged array; a Status List Token must be "
+                         "COSE_Sign1_Tagged (18) or COSE_Mac0_Tagged (17)");
+    if (root->type != TSLP_CBOR_TAG)
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0, "cwt: %s, expected a tagged COSE message",
+                         tslp_cbor_type_name(root->type));
+    switch (root->u) {
+    case COSE_TAG_SIGN1:
+    case COSE_TAG_MAC0: *tag = root->u; return TSL_OK;
+    case CWT_TAG:
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                         "cwt: CWT tag 61 must not wrap a Status List Token (section 5.2)");
+    case COSE_TAG_SIGN:
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                         "cose: COSE_Sign (98) is not allowed, expected COSE_Sign1 (18)");
+    case COSE_TAG_MAC:
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                         "cose: COSE_Mac (97) is not allowed, expected COSE_Mac0 (17)");
+    default:
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                         "cose: tag %llu, expected COSE_Sign1 (18) or COSE_Mac0 (17)",
+                         (unsigned long long)root->u);
+    }
+}
+
+tsl_status tslp_cwt_parse(tsl_token *t, const uint8_t *in, size_t len,
+                          const tsl_limits *lim, tsl_error *err)
+{
+    t->format = TSL_FORMAT_CWT;
+    tslp_cbor_doc *doc = NULL, *pdoc = NULL, *cdoc = NULL;
+    tsl_status st = tslp_cbor_parse(in, len, lim, NULL, &doc, err);
+    if (st != TSL_OK)
+        return st;
+    uint64_t tag = 0;
+    const tslp_cbor_node *arr = doc->root->child;
+    st = check_envelope(doc->root, &tag, err);
+    if (st == TSL_OK && (arr->type != TSLP_CBOR_ARRAY || arr->count != 4))
+        st = tslp_fail(err, TSL_ERR_MALFORMED, arr->offset,
+                       "cose: expected an array of 4 items (protected, unprotected, payload, "
+                       "%s)",
+                       tag == COSE_TAG_MAC0 ? "tag" : "signature");
+    const tslp_cbor_node *prot = NULL, *unprot = NULL, *payload = NULL, *sig = NULL;
+    if (st == TSL_OK) {
+        prot = arr->child;
+        unprot = prot->next;
+        payload = unprot->next;
+        sig = payload->next;
+        st = tslp_cbor_expect(prot, TSLP_CBOR_BYTES, "cose: protected header", err);
+    }
+    if (st == TSL_OK && payload->type == TSLP_CBOR_NULL)
+        st = tslp_fail(err, TSL_ERR_MALFORMED, payload->offset,
+                       "cose: detached payload: a Status List Token carries its claims");
+    if (st == TSL_OK)
+        st = tslp_cbor_expect(payload, TSLP_CBOR_BYTES, "cose: payload", err);
+    if (st == TSL_OK)
+        st = tslp_cbor_expect(sig, TSLP_CBOR_BYTES,
+                              tag == COSE_TAG_MAC0 ? "cose: tag" : "cose: signature", err);
+    /* The protected header: a serialized map; an empty string stands for an empty map. */
+    static const uint8_t empty_map[1] = {0xA0};
+    if (st == TSL_OK)
+        st = prot->len == 0 ? tslp_cbor_parse(empty_map, 1, lim, NULL, &pdoc, err)
+                            : tslp_cbor_parse(prot->str, prot->len, lim, NULL, &pdoc, err);
+    if (st == TSL_OK)
+        st = parse_header_map(t, pdoc->root, true, unprot, err);
+    if (st == TSL_OK)
+        st = parse_header_map(t, unprot, false, pdoc->root, err);
+    if (st == TSL_OK)
+        st = parse_alg_typ(t, pdoc->root, tag == COSE_TAG_MAC0, err);
+    if (st == TSL_OK) {
+        st = tslp_cbor_parse(payload->str, payload->len, lim, NULL, &cdoc, err);
+        if (st != TSL_OK)
+            tslp_error_prefix(err, "cwt claims");
+    }
+    if (st == TSL_OK)
+        st = parse_claims(t, cdoc->root, lim, err);
+    if (st == TSL_OK) {
+        tslp_cw w;
+        tslp_cw_init(&w, payload->len + prot->len + 64);
+        tbs_structure(&w, t->mac, prot->str, prot->len, payload->str, payload->len);
+        st = tslp_cw_finish(&w, &t->tbs, &t->tbs_len, err);
+    }
+    if (st == TSL_OK) {
+        t->sig = tslp_malloc(sig->len);
+        if (t->sig == NULL)
+            st = tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
+        else if (sig->len > 0)
+            memcpy(t->sig, sig->str, sig->len);
+        t->sig_len = sig->len;
+    }
+    tslp_cbor_free(cdoc);
+    tslp_cbor_free(pdoc);
+    tslp_cbor_free(doc);
+    return st;
+}

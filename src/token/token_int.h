@@ -1,0 +1,61 @@
+/* token_int.h - the parsed Status List Token shared by jwt.c, cwt.c and token.c.
+ * Internal. */
+#ifndef TSL_TOKEN_INT_H
+#define TSL_TOKEN_INT_H
+
+#include "core/tsl_int.h"
+
+/* Bounds on what a token header may carry. */
+#define TSLP_MAX_X5C 10           /* certificates in x5c / x5chain */
+#define TSLP_MAX_KID 256          /* bytes of a kid */
+#define TSLP_MAX_SKEW ((int64_t)86400 * 366) /* seconds of clock skew honoured at most */
+
+struct tsl_token {
+    tsl_format format;
+    tsl_alg alg;
+    bool mac;               /* HS256: JWT with a MAC, or COSE_Mac0 */
+    char *typ;              /* as found, for display */
+    uint8_t *kid;           /* NUL-terminated copy, or NULL */
+    size_t kid_len;
+    size_t x5c_n;           /* DER certificates, leaf first */
+    uint8_t *x5c[TSLP_MAX_X5C];
+    size_t x5c_len[TSLP_MAX_X5C];
+    char *sub;
+    char *iss;              /* NULL if absent */
+    int64_t iat;
+    bool has_exp, has_ttl, has_nbf;
+    int64_t exp, ttl, nbf;
+    uint8_t *tbs;           /* the bytes the signature or MAC covers */
+    size_t tbs_len;
+    uint8_t *sig;
+    size_t sig_len;
+    tsl_list *list;
+};
+
+/* Format parsers: fill a zeroed token (token.c frees it on failure). */
+tsl_status tslp_jwt_parse(tsl_token *t, const char *in, size_t len, const tsl_limits *lim,
+                          tsl_error *err);
+tsl_status tslp_cwt_parse(tsl_token *t, const uint8_t *in, size_t len,
+                          const tsl_limits *lim, tsl_error *err);
+
+/* Format signers: p is complete (alg resolved, iat set, kid resolved). */
+tsl_status tslp_jwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_key *key,
+                         uint8_t **out, size_t *out_len, tsl_error *err);
+tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_key *key,
+                         uint8_t **out, size_t *out_len, tsl_error *err);
+
+/* tsl_token_verify() with an explicit time of interest: at == 0 is tsl_token_verify();
+ * at != 0 (a historical check, `?time=`) checks iat <= at <= exp and nbf <= at instead
+ * of exp and nbf against the clock. verify.c uses it. */
+tsl_status tslp_token_verify_at(const tsl_token *t, const tsl_verify_opts *o, int64_t at,
+                                tsl_error *err);
+
+/* A JSON real as text for a message: the shortest form that reads back as d, with
+ * ".0" added when that looks like an integer (0.0 stays "0.0", 1e19 is "1e+19"), so
+ * the message shows the number as written rather than %g's rounding. */
+void tslp_real_text(double d, char *buf, size_t n);
+
+/* Copies n bytes into a new NUL-terminated string (tslp_malloc). */
+char *tslp_strndup(const char *s, size_t n);
+
+#endif /* TSL_TOKEN_INT_H */

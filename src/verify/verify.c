@@ -1,0 +1,688 @@
+/* verify.c - the relying party's status check (spec section 8.3): validate a Referenced
+ * Token, resolve its Status List Token (offline tokens, then a memory and optional disk
+ * cache, then a fetch), verify that token against the Referenced Token's uri and read
+ * the entry. One verifier may be used from several threads: its cache sits behind a
+ * mutex, which is never held during a fetch or a signature check. */
+#include "crypto/crypto.h"
+#include "verify/fetch_int.h"
+#include "token/token_int.h"
+#include "core/tsl_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_CACHE 86400
+#define DEFAULT_MAX_BODY ((size_t)16 << 20)
+#define DEFAULT_TIMEOUT_MS 10000L
+#define DEFAULT_MAX_REDIRECTS 5
+#define DISK_MAGIC "tsl-cache-1 "
+#define DISK_TMP_PREFIX ".tmp-" /* temporary files: DISK_TMP_PREFIX + 16 random hex */
+#define DISK_TMP_TRIES 8         /* names tried before a store gives up */
+
+#define ACCEPT_CWT_FIRST TSL_MEDIA_CWT ", " TSL_MEDIA_JWT ";q=0.9"
+#define ACCEPT_JWT_FIRST TSL_MEDIA_JWT ", " TSL_MEDIA_CWT ";q=0.9"
+
+/* A verified Status List Token kept for a request key (the uri, with ?time= when
+ * asked for a point in time). */
+typedef struct entry {
+    struct entry *next;
+    char *key;
+    tsl_token *tok;
+    int64_t valid_until; /* used while now < valid_until */
+} entry;
+
+/* A token supplied offline: parsed now, verified at each use. */
+typedef struct offline {
+    struct offline *next;
+    tsl_token *tok;
+} offline;
+
+struct tsl_verifier {
+    tsl_verifier_opts o; /* fetch_ctx points at cfg when o.fetch was NULL; its strings
+                          * point at our copies in owned[] */
+    char *owned[4];      /* eku_oid, kb_aud, ca_file, cache_dir, or NULL */
+    int cache_fd;        /* the checked cache directory (o.cache_dir), or -1 */
+    tslp_fetch_cfg cfg;
+    pthread_mutex_t mu;
+    offline *offline;
+    entry *cache;
+};
+
+static int64_t now_or(int64_t now)
+{
+    return now != 0 ? now : (int64_t)time(NULL);
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s);
+    char *d = tslp_malloc(n + 1);
+    if (d != NULL)
+        memcpy(d, s, n + 1);
+    return d;
+}
+
+/* Replaces the caller's string *field (if any) by a copy the verifier owns, in a free
+ * slot of v->owned: the caller's may go away. false when memory ran out. */
+static bool own_copy(tsl_verifier *v, const char **field)
+{
+    if (*field == NULL)
+        return true;
+    size_t k = 0;
+    while (v->owned[k] != NULL)
+        k++;
+    if ((v->owned[k] = dup_str(*field)) == NULL)
+        return false;
+    *field = v->owned[k];
+    return true;
+}
+
+/* Frees the verifier's own strings, its cache directory handle and the verifier (not
+ * its lists or lock). */
+static void release(tsl_verifier *v)
+{
+    for (size_t k = 0; k < sizeof v->owned / sizeof v->owned[0]; k++)
+        tslp_free(v->owned[k]);
+    if (v->cache_fd >= 0)
+        close(v->cache_fd);
+    tslp_free(v);
+}
+
+/* The test hook declared in fetch_int.h: NULL in normal use. */
+void (*tslp_verify_offline_hook)(void);
+
+/* Opens the disk cache directory, creating it (0700) if missing, and checks that only
+ * its owner can put entries in it: a cached entry's fetch time is believed, so whoever
+ * can plant one could make an old, validly signed token (from before a revocation)
+ * pass for fresh. Refused: a symbolic link, a non-directory, a directory owned by
+ * someone other than the current user or root, and one writable by group or others
+ * unless it is sticky (like /tmp: then nobody can replace our entries, and entries are
+ * only read when the current user owns them). The directory is used through the
+ * descriptor from then on, so it cannot be swapped after the checks. */
+static tsl_status open_cache_dir(const char *dir, int *out, tsl_error *err)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return tslp_fail(err, TSL_ERR_IO, 0, "cache directory %.150s: cannot create it: %s",
+                         dir, strerror(errno));
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        struct stat ls;
+        if (lstat(dir, &ls) == 0 && S_ISLNK(ls.st_mode))
+            return tslp_fail(err, TSL_ERR_IO, 0,
+                             "cache directory %.150s: is a symbolic link (give the directory "
+                             "itself)", dir);
+        if (e == ENOTDIR)
+            return tslp_fail(err, TSL_ERR_IO, 0, "cache directory %.150s: not a directory",
+                             dir);
+        return tslp_fail(err, TSL_ERR_IO, 0, "cache directory %.150s: %s", dir, strerror(e));
+    }
+    struct stat st;
+    tsl_status rc = TSL_OK;
+    uid_t me = geteuid();
+    if (fstat(fd, &st) != 0)
+        rc = tslp_fail(err, TSL_ERR_IO, 0, "cache directory %.150s: %s", dir, strerror(errno));
+    else if (st.st_uid != me && st.st_uid != 0)
+        rc = tslp_fail(err, TSL_ERR_IO, 0,
+                       "cache directory %.150s: owned by uid %lu, not by you (uid %lu) or "
+                       "root", dir, (unsigned long)st.st_uid, (unsigned long)me);
+    else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
+        rc = tslp_fail(err, TSL_ERR_IO, 0,
+                       "cache directory %.150s: writable by group or others (mode %04o), "
+                       "who could plant entries; use a private directory or chmod go-w",
+                       dir, (unsigned)(st.st_mode & 07777));
+    if (rc != TSL_OK) {
+        close(fd);
+        return rc;
+    }
+    *out = fd;
+    return TSL_OK;
+}
+
+tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_error *err)
+{
+    if (out == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "verifier: NULL argument");
+    tsl_verifier *v = tslp_calloc(1, sizeof *v);
+    if (v == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "verifier: out of memory");
+    v->cache_fd = -1;
+    if (o != NULL)
+        v->o = *o;
+    if (v->o.min_cache < 0 || v->o.max_cache < 0 ||
+        (v->o.min_cache > 0 && v->o.max_cache > 0 && v->o.min_cache > v->o.max_cache)) {
+        tslp_free(v);
+        return tslp_fail(err, TSL_ERR_ARG, 0, "verifier: min_cache above max_cache");
+    }
+    /* min_cache 0 is no floor: a token is never used past its ttl. */
+    if (v->o.max_cache == 0)
+        v->o.max_cache = DEFAULT_MAX_CACHE;
+    if (v->o.min_cache > v->o.max_cache)
+        v->o.min_cache = v->o.max_cache;
+    if (v->o.max_body == 0)
+        v->o.max_body = DEFAULT_MAX_BODY;
+    if (v->o.timeout_ms <= 0)
+        v->o.timeout_ms = DEFAULT_TIMEOUT_MS;
+    if (v->o.max_redirects == 0)
+        v->o.max_redirects = DEFAULT_MAX_REDIRECTS;
+    if (v->o.max_skew < 0)
+        v->o.max_skew = 0;
+    if (v->o.kb_max_age < 0)
+        v->o.kb_max_age = 0;
+    if (!own_copy(v, &v->o.eku_oid) || !own_copy(v, &v->o.kb_aud) ||
+        !own_copy(v, &v->o.ca_file) || !own_copy(v, &v->o.cache_dir))
+        goto nomem;
+    if (v->o.cache_dir != NULL) {
+        tsl_status st = open_cache_dir(v->o.cache_dir, &v->cache_fd, err);
+        if (st != TSL_OK) {
+            release(v);
+            return st;
+        }
+    }
+    v->cfg.allow_http = v->o.allow_http;
+    v->cfg.max_body = v->o.max_body;
+    v->cfg.timeout_ms = v->o.timeout_ms;
+    v->cfg.max_redirects = v->o.max_redirects < 0 ? -1 : v->o.max_redirects;
+    v->cfg.ca_file = v->o.ca_file;
+    if (v->o.fetch == NULL) {
+        v->o.fetch = tslp_fetch_curl;
+        v->o.fetch_ctx = &v->cfg;
+        tslp_fetch_global_init();
+    }
+    if (pthread_mutex_init(&v->mu, NULL) != 0)
+        goto nomem;
+    *out = v;
+    return TSL_OK;
+nomem:
+    release(v);
+    return tslp_fail(err, TSL_ERR_NOMEM, 0, "verifier: out of memory");
+}
+
+void tsl_verifier_free(tsl_verifier *v)
+{
+    if (v == NULL)
+        return;
+    for (offline *f = v->offline, *n; f != NULL; f = n) {
+        n = f->next;
+        tsl_token_free(f->tok);
+        tslp_free(f);
+    }
+    for (entry *e = v->cache, *n; e != NULL; e = n) {
+        n = e->next;
+        tsl_token_free(e->tok);
+        tslp_free(e->key);
+        tslp_free(e);
+    }
+    pthread_mutex_destroy(&v->mu);
+    release(v);
+}
+
+tsl_status tsl_verifier_add_list_token(tsl_verifier *v, const uint8_t *tok, size_t len,
+                                       tsl_error *err)
+{
+    if (v == NULL || tok == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "verifier: NULL argument");
+    offline *f = tslp_calloc(1, sizeof *f);
+    if (f == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "verifier: out of memory");
+    tsl_status st = tsl_token_parse(tok, len, &v->o.limits, &f->tok, err);
+    if (st != TSL_OK) {
+        tslp_error_prefix(err, "list token");
+        tslp_free(f);
+        return st;
+    }
+    pthread_mutex_lock(&v->mu);
+    f->next = v->offline;
+    v->offline = f;
+    pthread_mutex_unlock(&v->mu);
+    return TSL_OK;
+}
+
+/* Checks a parsed Status List Token for uri at now: signature, typ, sub, and the time
+ * claims (tslp_token_verify_at): against the clock, or with `at` != 0 (a historical
+ * check) iat <= at <= exp, where a token without exp cannot prove the time. */
+static tsl_status check_token(const tsl_verifier *v, const tsl_token *t, const char *uri,
+                              int64_t now, int64_t at, tsl_error *err)
+{
+    tsl_verify_opts vo;
+    memset(&vo, 0, sizeof vo);
+    vo.keys = v->o.keys;
+    vo.trust = v->o.trust;
+    vo.algs = v->o.algs;
+    vo.sub = uri;
+    vo.now = now;
+    vo.max_skew = v->o.max_skew;
+    vo.require_eku = v->o.require_eku;
+    vo.eku_oid = v->o.eku_oid;
+    if (at != 0 && !tsl_token_exp(t, NULL))
+        return tslp_fail(err, TSL_ERR_CLAIM, 0,
+                         "status list token: no exp, so it cannot cover time %lld",
+                         (long long)at);
+    tsl_status st = tslp_token_verify_at(t, &vo, at, err);
+    if (st != TSL_OK)
+        tslp_error_prefix(err, "status list token");
+    return st;
+}
+
+/* How long a token fetched at `fetched` may be used (spec section 13.7): ttl, else
+ * exp - now, cut to max_cache and never past exp. ttl is the most a consumer should
+ * cache, so no default floor extends it; only an explicit min_cache does, at the
+ * documented cost of missing revocations for that long. HTTP caching headers are not
+ * consulted, so they never extend it. */
+static int64_t valid_until(const tsl_verifier *v, const tsl_token *t, int64_t fetched)
+{
+    int64_t ttl, exp, life;
+    int has_exp = tsl_token_exp(t, &exp);
+    if (tsl_token_ttl(t, &ttl))
+        life = ttl;
+    else if (has_exp)
+        life = exp - fetched;
+    else
+        life = v->o.max_cache;
+    if (life < v->o.min_cache)
+        life = v->o.min_cache;
+    if (life > v->o.max_cache)
+        life = v->o.max_cache;
+    if (life < 0)
+        life = 0;
+    int64_t until = fetched + life;
+    if (has_exp && exp < until)
+        until = exp;
+    return until;
+}
+
+/* Reads the entry of a verified token into res (caller holds what keeps t alive). */
+static tsl_status read_entry(const tsl_token *t, uint64_t idx, tsl_check_result *res,
+                             tsl_error *err)
+{
+    const tsl_list *l = tsl_token_list(t);
+    unsigned value;
+    if (tsl_list_get(l, idx, &value) != TSL_OK)
+        return tslp_fail(err, TSL_ERR_INDEX, 0,
+                         "index %llu is outside the list (%llu entries)",
+                         (unsigned long long)idx, (unsigned long long)tsl_list_size(l));
+    res->value = value;
+    res->determined = 1;
+    return TSL_OK;
+}
+
+/* ---- disk cache: <dir>/<hex SHA-256 of key>, "tsl-cache-1 <fetched>\n" + token ----
+ * Every access goes through v->cache_fd (openat, renameat): the directory checked by
+ * open_cache_dir() is the one used. */
+
+#define DISK_NAME_LEN 64 /* hex SHA-256 */
+
+static tsl_status disk_name(const char *key, char name[DISK_NAME_LEN + 1])
+{
+    uint8_t h[32];
+    tsl_status st = tslp_sha256((const uint8_t *)key, strlen(key), h);
+    if (st != TSL_OK)
+        return st;
+    for (int i = 0; i < 32; i++)
+        snprintf(name + 2 * i, 3, "%02x", h[i]);
+    return TSL_OK;
+}
+
+/* Loads, parses and re-verifies a token from the disk cache; NULL when there is none
+ * usable (a bad file is ignored: it is only a cache). Only a regular file owned by the
+ * current user and writable by nobody else is read (never through a symbolic link,
+ * never blocking on a FIFO): an entry is believed about its fetch time. */
+static tsl_token *disk_load(const tsl_verifier *v, const char *key, const char *uri,
+                            int64_t now, int64_t at, int64_t *until)
+{
+    char name[DISK_NAME_LEN + 1];
+    if (disk_name(key, name) != TSL_OK)
+        return NULL;
+    int fd = openat(v->cache_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    tsl_token *t = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0, max = v->o.max_body + 64;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || st.st_size <= 0 ||
+        (uint64_t)st.st_size > max)
+        goto out;
+    buf = tslp_malloc((size_t)st.st_size);
+    if (buf == NULL)
+        goto out;
+    while (len < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + len, (size_t)st.st_size - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    size_t ml = strlen(DISK_MAGIC);
+    uint8_t *nl = len > ml ? memchr(buf, '\n', len) : NULL;
+    if (nl == NULL || memcmp(buf, DISK_MAGIC, ml) != 0)
+        goto out;
+    char *end;
+    errno = 0;
+    long long fetched = strtoll((const char *)buf + ml, &end, 10);
+    if (errno != 0 || end != (char *)nl || fetched <= 0)
+        goto out;
+    size_t off = (size_t)(nl + 1 - buf);
+    if (tsl_token_parse(buf + off, len - off, &v->o.limits, &t, NULL) != TSL_OK) {
+        t = NULL;
+        goto out;
+    }
+    if (check_token(v, t, uri, now, at, NULL) != TSL_OK ||
+        now >= (*until = valid_until(v, t, (int64_t)fetched))) {
+        tsl_token_free(t);
+        t = NULL;
+    }
+out:
+    close(fd);
+    tslp_free(buf);
+    return t;
+}
+
+/* Creates a new temporary file in the cache directory: a random name, created with
+ * O_EXCL and O_NOFOLLOW, so a name planted in advance (a symbolic link to a victim
+ * file) is never opened, and two writers (threads or processes) never share one.
+ * Returns the descriptor and fills tmp, or -1. */
+static int disk_tmp(const tsl_verifier *v, char tmp[sizeof DISK_TMP_PREFIX + 16])
+{
+    for (int k = 0; k < DISK_TMP_TRIES; k++) {
+        uint8_t r[8];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+            return -1;
+        int n = snprintf(tmp, sizeof DISK_TMP_PREFIX, "%s", DISK_TMP_PREFIX);
+        for (int i = 0; i < 8; i++)
+            n += snprintf(tmp + n, 3, "%02x", r[i]);
+        int fd = openat(v->cache_fd, tmp,
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1;
+}
+
+/* Writes the raw token to the disk cache (best effort: a failure is ignored): into a
+ * temporary file of its own, then renamed over the entry, so a reader sees the old
+ * entry or the new one, never a mix, and concurrent writers leave one whole entry. */
+static void disk_store(const tsl_verifier *v, const char *key, const uint8_t *raw,
+                       size_t len, int64_t fetched)
+{
+    char name[DISK_NAME_LEN + 1], tmp[sizeof DISK_TMP_PREFIX + 16];
+    if (disk_name(key, name) != TSL_OK)
+        return;
+    int fd = disk_tmp(v, tmp);
+    if (fd < 0)
+        return;
+    FILE *f = fdopen(fd, "wb");
+    if (f == NULL) {
+        close(fd);
+        unlinkat(v->cache_fd, tmp, 0);
+        return;
+    }
+    int ok = fprintf(f, DISK_MAGIC "%lld\n", (long long)fetched) > 0 &&
+             fwrite(raw, 1, len, f) == len;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || renameat(v->cache_fd, tmp, v->cache_fd, name) != 0)
+        unlinkat(v->cache_fd, tmp, 0);
+}
+
+/* ---- the memory cache (callers hold v->mu) ---- */
+
+static entry *cache_find(tsl_verifier *v, const char *key)
+{
+    for (entry *e = v->cache; e != NULL; e = e->next)
+        if (strcmp(e->key, key) == 0)
+            return e;
+    return NULL;
+}
+
+/* Puts tok (adopted) under key, replacing an older entry, and drops the other entries
+ * that expired by now, so a long-lived verifier does not grow without bound. On
+ * failure tok is freed. */
+static void cache_put(tsl_verifier *v, const char *key, tsl_token *tok, int64_t until,
+                      int64_t now)
+{
+    for (entry **pp = &v->cache; *pp != NULL;) {
+        entry *old = *pp;
+        if (old->valid_until <= now && strcmp(old->key, key) != 0) {
+            *pp = old->next;
+            tsl_token_free(old->tok);
+            tslp_free(old->key);
+            tslp_free(old);
+        } else {
+            pp = &old->next;
+        }
+    }
+    entry *e = cache_find(v, key);
+    if (e != NULL) {
+        tsl_token_free(e->tok);
+        e->tok = tok;
+        e->valid_until = until;
+        return;
+    }
+    e = tslp_calloc(1, sizeof *e);
+    if (e == NULL || (e->key = dup_str(key)) == NULL) {
+        tslp_free(e);
+        tsl_token_free(tok);
+        return;
+    }
+    e->tok = tok;
+    e->valid_until = until;
+    e->next = v->cache;
+    v->cache = e;
+}
+
+/* ---- fetching ---- */
+
+/* The media type of a Content-Type value (parameters and white space dropped):
+ * TSL_FORMAT_JWT, TSL_FORMAT_CWT or 0. */
+static int media_format(const char *ct)
+{
+    if (ct == NULL)
+        return 0;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strcspn(ct, "; \t");
+    if (n == strlen(TSL_MEDIA_JWT) && strncasecmp(ct, TSL_MEDIA_JWT, n) == 0)
+        return TSL_FORMAT_JWT;
+    if (n == strlen(TSL_MEDIA_CWT) && strncasecmp(ct, TSL_MEDIA_CWT, n) == 0)
+        return TSL_FORMAT_CWT;
+    return 0;
+}
+
+static tsl_status fetch_token(tsl_verifier *v, const char *url, const char *uri,
+                              tsl_ref_kind kind, int64_t now, int64_t at, tsl_token **out,
+                              uint8_t **raw, size_t *raw_len, tsl_error *err)
+{
+    const char *accept = (kind == TSL_REF_CWT || kind == TSL_REF_MDOC) ? ACCEPT_CWT_FIRST
+                                                                       : ACCEPT_JWT_FIRST;
+    uint8_t *body = NULL;
+    size_t len = 0;
+    char *ct = NULL;
+    tsl_status st = v->o.fetch(v->o.fetch_ctx, url, accept, &body, &len, &ct, err);
+    if (st != TSL_OK)
+        return st;
+    if (len > v->o.max_body) {
+        st = tslp_fail(err, TSL_ERR_LIMIT, 0, "fetch: body of %zu bytes over %zu", len,
+                       v->o.max_body);
+        goto out;
+    }
+    int form = media_format(ct);
+    if (form == 0) {
+        st = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                       "fetch: Content-Type \"%.100s\" is not a Status List Token type",
+                       ct ? ct : "");
+        goto out;
+    }
+    tsl_token *t = NULL;
+    st = tsl_token_parse(body, len, &v->o.limits, &t, err);
+    if (st != TSL_OK) {
+        tslp_error_prefix(err, "status list token");
+        goto out;
+    }
+    if ((int)tsl_token_format(t) != form) {
+        tsl_token_free(t);
+        st = tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                       "fetch: Content-Type says %s but the body is a %s",
+                       form == TSL_FORMAT_JWT ? "JWT" : "CWT",
+                       form == TSL_FORMAT_JWT ? "CWT" : "JWT");
+        goto out;
+    }
+    st = check_token(v, t, uri, now, at, err);
+    if (st != TSL_OK) {
+        tsl_token_free(t);
+        goto out;
+    }
+    *out = t;
+    *raw = body;
+    *raw_len = len;
+    body = NULL;
+out:
+    tsl_free(body);
+    tsl_free(ct);
+    return st;
+}
+
+tsl_status tsl_verifier_check(tsl_verifier *v, const uint8_t *token, size_t len,
+                              int64_t now, int64_t time, tsl_check_result *res,
+                              tsl_error *err)
+{
+    tsl_check_opts co;
+    memset(&co, 0, sizeof co);
+    co.now = now;
+    co.time = time;
+    return tsl_verifier_check_opts(v, token, len, &co, res, err);
+}
+
+tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t len,
+                                   const tsl_check_opts *co, tsl_check_result *res,
+                                   tsl_error *err)
+{
+    static const tsl_check_opts none;
+    if (co == NULL)
+        co = &none;
+    int64_t now = co->now, time = co->time;
+    if (v == NULL || token == NULL || res == NULL || time < 0)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "verifier: bad argument");
+    memset(res, 0, sizeof *res);
+    now = now_or(now);
+
+    /* Step 0: the Referenced Token itself; an invalid one stops here. */
+    tsl_ref_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.keys = v->o.keys;
+    ro.trust = v->o.trust;
+    ro.algs = v->o.algs;
+    ro.now = now;
+    ro.max_skew = v->o.max_skew;
+    ro.require_kb = v->o.require_kb;
+    ro.kb_aud = co->kb_aud != NULL ? co->kb_aud : v->o.kb_aud;
+    ro.kb_nonce = co->kb_nonce;
+    ro.kb_max_age = v->o.kb_max_age;
+    tsl_ref *ref = NULL;
+    tsl_status st = tsl_ref_parse(token, len, &v->o.limits, &ro, &ref, err);
+    if (st != TSL_OK)
+        return st;
+    const char *uri = tsl_ref_uri(ref);
+    uint64_t idx = tsl_ref_idx(ref);
+    res->kind = tsl_ref_kind_of(ref);
+    snprintf(res->uri, sizeof res->uri, "%s", uri); /* fits: tsl_ref_parse caps it */
+    res->idx = idx;
+
+    /* The request key: the uri, with the time parameter when one is asked for. */
+    size_t ul = strlen(uri);
+    char *url = tslp_malloc(ul + 32);
+    if (url == NULL) {
+        tsl_ref_free(ref);
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "verifier: out of memory");
+    }
+    if (time != 0)
+        snprintf(url, ul + 32, "%s%ctime=%lld", uri, strchr(uri, '?') ? '&' : '?',
+                 (long long)time);
+    else
+        memcpy(url, uri, ul + 1);
+
+    /* 1. Offline tokens whose sub is the uri. They are only ever prepended, and never
+     * changed or freed before the verifier, so once the head is read under the lock the
+     * list can be walked without it: the signature and chain checks of several threads
+     * run at once. */
+    pthread_mutex_lock(&v->mu);
+    offline *head = v->offline;
+    pthread_mutex_unlock(&v->mu);
+    int matched = 0;
+    tsl_error oerr;
+    tsl_error_clear(&oerr);
+    for (offline *f = head; f != NULL; f = f->next) {
+        if (strcmp(tsl_token_sub(f->tok), uri) != 0)
+            continue;
+        matched = 1;
+        tsl_error_clear(&oerr);
+        if (tslp_verify_offline_hook != NULL)
+            tslp_verify_offline_hook();
+        st = check_token(v, f->tok, uri, now, time, &oerr);
+        if (st == TSL_OK) {
+            st = read_entry(f->tok, idx, res, err);
+            goto done;
+        }
+    }
+    if (matched) {
+        if (err != NULL && err->code == TSL_OK)
+            *err = oerr;
+        goto done;
+    }
+
+    /* 2. The memory cache, then the disk cache. */
+    pthread_mutex_lock(&v->mu);
+    entry *e = cache_find(v, url);
+    if (e != NULL && now < e->valid_until) {
+        res->from_cache = 1;
+        st = read_entry(e->tok, idx, res, err);
+        pthread_mutex_unlock(&v->mu);
+        goto done;
+    }
+    pthread_mutex_unlock(&v->mu);
+    if (v->cache_fd >= 0) {
+        int64_t until = 0;
+        tsl_token *t = disk_load(v, url, uri, now, time, &until);
+        if (t != NULL) {
+            res->from_cache = 1;
+            pthread_mutex_lock(&v->mu);
+            st = read_entry(t, idx, res, err);
+            cache_put(v, url, t, until, now);
+            pthread_mutex_unlock(&v->mu);
+            goto done;
+        }
+    }
+
+    /* 3. Fetch. */
+    {
+        tsl_token *t = NULL;
+        uint8_t *raw = NULL;
+        size_t raw_len = 0;
+        res->fetched = 1;
+        st = fetch_token(v, url, uri, res->kind, now, time, &t, &raw, &raw_len, err);
+        if (st != TSL_OK)
+            goto done;
+        int64_t until = valid_until(v, t, now);
+        if (v->cache_fd >= 0)
+            disk_store(v, url, raw, raw_len, now);
+        tsl_free(raw);
+        pthread_mutex_lock(&v->mu);
+        st = read_entry(t, idx, res, err);
+        cache_put(v, url, t, until, now);
+        pthread_mutex_unlock(&v->mu);
+    }
+done:
+    tslp_free(url);
+    tsl_ref_free(ref);
+    return st;
+}
