@@ -121,7 +121,7 @@ static int setup(fixture *x)
         tsl_key_set_kid(x->key, "k1", NULL) != TSL_OK || tsl_keyset_new(&x->keys, NULL) != TSL_OK ||
         tsl_keyset_add(x->keys, x->key, NULL) != TSL_OK)
         return 0;
-    x->o.keys = x->keys;
+    x->o.policy.keys = x->keys;
     x->o.fetch = fake_fetch;
     x->o.fetch_ctx = &x->f;
     return 1;
@@ -272,14 +272,14 @@ TT_TEST(verify_ttl_clamped)
     tsl_verifier_free(v);
     /* with a skew of 10 s the list token is accepted until exp + 10 (issue 10 item 18:
      * the skew was not applied to its exp), though never cached past exp */
-    x.o.max_skew = 10;
+    x.o.policy.skew = 10;
     TT_OK(tsl_verifier_new(&x.o, &v, NULL));
     TT_OK(check(v, rt, NOW + 55, 0, &r));
     TT_OK(check(v, rt, NOW + 56, 0, &r));
     TT_EQ_U(x.f.calls, 4);
     TT_ERR(check(v, rt, NOW + 61, 0, &r), TSL_ERR_EXPIRED);
     tsl_verifier_free(v);
-    x.o.max_skew = 0;
+    x.o.policy.skew = 0;
     tsl_free(lt);
     teardown(&x);
 }
@@ -458,7 +458,7 @@ TT_TEST(verify_disk_cache)
     TT_OK(tsl_key_generate(TSL_ALG_ES256, &other, NULL));
     TT_OK(tsl_key_set_kid(other, "k1", NULL));
     TT_OK(tsl_keyset_add(ks, other, NULL));
-    x.o.keys = ks;
+    x.o.policy.keys = ks;
     TT_OK(tsl_verifier_new(&x.o, &v, NULL));
     x.f.body = NULL; /* a fetch would fail */
     TT_ERR(check(v, make_rt(other, URI, 1, NOW + 1000), NOW + 410, 0, &r), TSL_ERR_IO);
@@ -554,7 +554,7 @@ TT_TEST(verify_spec_cwt_fetch)
     f.ct = "application/statuslist+cwt";
     tsl_verifier_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
+    o.policy.keys = ks;
     o.fetch = fake_fetch;
     o.fetch_ctx = &f;
     tsl_verifier *v = NULL;
@@ -752,7 +752,7 @@ static void *write_entries(void *p)
               tsl_keyset_add(ks, w->key, NULL) != TSL_OK;
     tsl_verifier_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
+    o.policy.keys = ks;
     o.fetch = writer_fetch;
     o.fetch_ctx = w;
     o.cache_dir = sh->dir;
