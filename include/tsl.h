@@ -816,8 +816,8 @@ typedef struct {
  * raw, hex or base64url), validates it by its own rules (signature, exp/nbf/iat; for
  * SD-JWT every disclosure's digest in _sd and, when present, the key-binding JWT signed
  * by cnf.jwk with a matching sd_hash; for mdoc the IssuerAuth signature and its
- * x5chain against o->trust, the MSO validity, and the presented data elements against
- * the MSO's valueDigests) and reads status.status_list
+ * x5chain against o->policy.trust, the MSO validity, and the presented data elements
+ * against the MSO's valueDigests) and reads status.status_list
  * {idx, uri} (for mdoc the MSO's "status"). An invalid token is rejected before any
  * status is looked at. TSL_ERR_CLAIM when the status reference is missing or
  * malformed. */

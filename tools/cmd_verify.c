@@ -203,7 +203,7 @@ static void print_json(tsl_status st, const tsl_check_result *r, const tsl_error
         json_object_set_new(o, "uri", json_string(r->uri));
         json_object_set_new(o, "idx", json_integer((json_int_t)r->idx));
         const char *src = r->from_cache ? "cache" : r->fetched ? "fetch" : "offline";
-        int lt_ok = st == TSL_OK || st == TSL_ERR_INDEX;
+        int lt_ok = st == TSL_OK || r->stage == TSL_STAGE_STATUS;
         json_t *s = step("status_list_token", lt_ok, lt_ok ? NULL : err->msg);
         json_object_set_new(s, "source", json_string(src));
         json_array_append_new(steps, s);
@@ -404,7 +404,7 @@ int cmd_verify(int argc, char **argv)
             rc = res.value == TSL_STATUS_VALID ? EXIT_OK : EXIT_REJECT;
         else if (st == TSL_ERR_NOMEM || st == TSL_ERR_ARG)
             rc = EXIT_USAGE;
-        else if (res.kind == 0 || st == TSL_ERR_INDEX)
+        else if (res.stage == TSL_STAGE_REFERENCED_TOKEN || res.stage == TSL_STAGE_STATUS)
             rc = EXIT_REJECT; /* the Referenced Token itself, or its index */
         else
             rc = EXIT_UNDETERMINED;
