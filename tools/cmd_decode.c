@@ -34,7 +34,7 @@ static void usage(FILE *f)
             "  --trust CERT        trust anchor certificates (PEM) for x5c / x5chain\n"
             "  --uri URI           the expected sub (the Referenced Token's uri)\n"
             "  --now UNIXTIME      the time to check exp and iat against (default: now)\n"
-            "  --skew SECONDS      how far iat may lie in the future (default 0)\n"
+            "  --skew SECONDS      clock skew allowed for exp, nbf and iat (default 0)\n"
             "  --alg ALG           allow ALG (repeatable); default: every signature algorithm,\n"
             "                      plus HS256 when a --key is a secret\n"
             "  --require-eku       the x5c leaf must have the status-signing EKU\n"
