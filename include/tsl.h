@@ -434,6 +434,31 @@ TSL_API void tsl_cert_chain_free(tsl_cert_chain *chain);
  * uses; this default is what our tests and `tsl keygen` certificates use. */
 #define TSL_EKU_STATUS_SIGNING_DEFAULT "1.3.6.1.5.5.7.3.99"
 
+/* The trust policy: whom a verification trusts and what time it is. One struct, read
+ * alike by Status List Token verification (tsl_verify_opts), Referenced Token
+ * validation (tsl_ref_opts) and the verifier (tsl_verifier_opts), which embed it as
+ * their `policy`. Zero-initialise and set what you need; pointers are borrowed (the
+ * verifier keeps them until it is freed, and copies eku_oid). */
+typedef struct {
+    const tsl_keyset *keys;  /* candidate keys: those whose kid equals the token's, and
+                              * those given without a kid (trusted for any kid); every
+                              * key when the token has no kid */
+    const tsl_trust *trust;  /* anchors for x5c / x5chain (mdoc IssuerAuth needs them);
+                              * without anchors a token's certificates are never trusted */
+    uint32_t algs;           /* allow-list of TSL_ALG_BIT()s; 0: TSL_ALGS_SIGNATURE */
+    int require_eku;         /* a Status List Token's x5c leaf must carry eku_oid
+                              * (Referenced Tokens are not held to it) */
+    const char *eku_oid;     /* NULL: TSL_EKU_STATUS_SIGNING_DEFAULT */
+    int64_t skew;            /* seconds of clock tolerance, the same for every time check
+                              * against now, in both tokens: exp (mdoc validUntil) counts
+                              * as passed only at now - skew, nbf, iat (mdoc validFrom)
+                              * as ahead only beyond now + skew, and a KB-JWT's
+                              * kb_max_age is stretched by it. < 0: 0; at most 366 days
+                              * are honoured. A historical check (a time asked for with
+                              * ?time=) is exact: that time is not a clock reading */
+    int64_t now;             /* unix seconds to verify at; 0: the clock */
+} tsl_trust_policy;
+
 /* ---------------------------------------------------------------------------------- */
 /* Status List Tokens (section 5): JWT and CWT                                         */
 
@@ -486,23 +511,13 @@ TSL_API void tsl_token_free(tsl_token *t);
 
 /* How to verify. Zero-initialise and set what you need. */
 typedef struct {
-    const tsl_keyset *keys;  /* candidate keys: those whose kid equals the token's, and
-                              * those given without a kid (trusted for any kid); every
-                              * key when the token has no kid */
-    const tsl_trust *trust;  /* anchors for a token's x5c / x5chain; without anchors a
-                              * token's certificates are never trusted */
-    uint32_t algs;           /* allow-list of TSL_ALG_BIT()s; 0: TSL_ALGS_SIGNATURE */
+    tsl_trust_policy policy; /* keys, anchors, algs, EKU, skew and now */
     const char *sub;         /* expected sub (the Referenced Token's uri); NULL: any */
-    int64_t now;             /* 0: the current time */
-    int64_t max_skew;        /* seconds of clock skew for exp, nbf and iat (at most a
-                              * year is honoured); < 0: 0; default 0 */
-    int require_eku;         /* the x5c leaf must carry eku_oid */
-    const char *eku_oid;     /* NULL: TSL_EKU_STATUS_SIGNING_DEFAULT */
 } tsl_verify_opts;
 
 /* Verifies a parsed token: alg in the allow-list (TSL_ERR_ALG), a key (TSL_ERR_KEY,
  * TSL_ERR_TRUST), the signature or MAC (TSL_ERR_SIGNATURE), exp not passed, nbf (when
- * present) and iat not ahead of now, each with max_skew (TSL_ERR_EXPIRED), sub equal
+ * present) and iat not ahead of now, each with policy.skew (TSL_ERR_EXPIRED), sub equal
  * to o->sub (TSL_ERR_CLAIM).
  * Every failure names its reason. */
 TSL_API tsl_status tsl_token_verify(const tsl_token *t, const tsl_verify_opts *o,
@@ -786,11 +801,8 @@ typedef struct tsl_ref tsl_ref;
 
 /* How to validate a Referenced Token (spec section 8.3 step 0). */
 typedef struct {
-    const tsl_keyset *keys;  /* issuer keys, matched by kid */
-    const tsl_trust *trust;  /* anchors for x5c / x5chain (mdoc IssuerAuth needs them) */
-    uint32_t algs;           /* allow-list; 0: TSL_ALGS_SIGNATURE */
-    int64_t now;             /* 0: the current time */
-    int64_t max_skew;        /* seconds of clock skew for exp, nbf and iat */
+    tsl_trust_policy policy; /* issuer keys (matched by kid), anchors, algs, skew, now;
+                              * require_eku is not applied to Referenced Tokens */
     /* Key binding (SD-JWT's KB-JWT, RFC 9901 section 7.3). A KB-JWT, when present, must
      * carry iat, aud, nonce and sd_hash; these ask more of it: */
     int require_kb;          /* a KB-JWT must be present (other forms are refused: this
@@ -804,8 +816,8 @@ typedef struct {
  * raw, hex or base64url), validates it by its own rules (signature, exp/nbf/iat; for
  * SD-JWT every disclosure's digest in _sd and, when present, the key-binding JWT signed
  * by cnf.jwk with a matching sd_hash; for mdoc the IssuerAuth signature and its
- * x5chain against o->trust, the MSO validity, and the presented data elements against
- * the MSO's valueDigests) and reads status.status_list
+ * x5chain against o->policy.trust, the MSO validity, and the presented data elements
+ * against the MSO's valueDigests) and reads status.status_list
  * {idx, uri} (for mdoc the MSO's "status"). An invalid token is rejected before any
  * status is looked at. TSL_ERR_CLAIM when the status reference is missing or
  * malformed. */
@@ -828,12 +840,8 @@ typedef tsl_status (*tsl_fetch_fn)(void *ctx, const char *url, const char *accep
                                    tsl_error *err);
 
 typedef struct {
-    const tsl_keyset *keys;  /* keys for Referenced Tokens and Status List Tokens */
-    const tsl_trust *trust;  /* anchors for x5c / x5chain */
-    uint32_t algs;           /* allow-list; 0: TSL_ALGS_SIGNATURE */
-    int require_eku;         /* Status List Token x5c leaf must carry eku_oid */
-    const char *eku_oid;     /* NULL: TSL_EKU_STATUS_SIGNING_DEFAULT */
-    int64_t max_skew;        /* seconds, for exp/nbf/iat of both tokens */
+    tsl_trust_policy policy; /* for both tokens; policy.now is the time of every check
+                              * that does not name its own (0: the clock) */
     /* How long a list token is cached, in seconds: its ttl (without ttl, until exp), cut
      * to max_cache (0: 86400) and never past exp. min_cache (default 0: none) is a
      * floor that keeps a token past a shorter ttl: a revocation published meanwhile
@@ -871,8 +879,23 @@ TSL_API tsl_status tsl_verifier_add_list_token(tsl_verifier *v, const uint8_t *t
 /* The longest status_list uri a Referenced Token may carry, in bytes. */
 #define TSL_MAX_URI 4096
 
+/* Where a check stopped, in the order of section 8.3. */
+typedef enum {
+    TSL_STAGE_NONE = 0,         /* no failure: the status was determined (or the call's
+                                 * arguments were refused, TSL_ERR_ARG) */
+    TSL_STAGE_REFERENCED_TOKEN, /* parsing or validating the Referenced Token: it is
+                                 * invalid, or its status reference is */
+    TSL_STAGE_FETCH,            /* getting its Status List Token: the request, the body
+                                 * size, the Content-Type */
+    TSL_STAGE_LIST_TOKEN,       /* the Status List Token: parsing, typ, signature or MAC,
+                                 * trust, sub, iat/exp/ttl, the time asked for */
+    TSL_STAGE_STATUS            /* the entry: idx outside the list (TSL_ERR_INDEX) */
+} tsl_check_stage;
+
 /* The outcome of a check, step by step. */
 typedef struct {
+    tsl_check_stage stage;   /* on an error, the stage that failed; TSL_STAGE_NONE on
+                              * TSL_OK */
     tsl_ref_kind kind;       /* the Referenced Token's form */
     char uri[TSL_MAX_URI + 1]; /* its status_list uri, whole */
     uint64_t idx;
@@ -887,7 +910,8 @@ typedef struct {
  * Accept naming CWT first for CWT and mdoc, JWT first for JWT and SD-JWT), verify that
  * (typ, signature, sub == uri, iat, exp, positive ttl; with `time` != 0 also
  * iat <= time <= exp after asking for ?time=), check idx against the list and read the
- * value. now 0: the current time. Returns TSL_OK when the status was determined (the
+ * value. now 0: the verifier's policy.now, else the clock. res->stage names the stage
+ * an error came from. Returns TSL_OK when the status was determined (the
  * caller judges res->value: only 0 is VALID); TSL_ERR_INDEX when idx is out of bounds;
  * the Referenced Token's own error when it is invalid; and any other error when the
  * status could not be determined. Safe to call from several threads on one verifier. */
@@ -897,7 +921,7 @@ TSL_API tsl_status tsl_verifier_check(tsl_verifier *v, const uint8_t *token, siz
 
 /* What varies from one presentation to the next. */
 typedef struct {
-    int64_t now;          /* 0: the current time */
+    int64_t now;          /* 0: the verifier's policy.now, else the clock */
     int64_t time;         /* != 0: the status at that unix time (?time=) */
     const char *kb_nonce; /* the nonce this presentation's KB-JWT must carry */
     const char *kb_aud;   /* non-NULL: replaces the verifier's kb_aud for this check */

@@ -475,9 +475,9 @@ static int cmd_token(uint64_t n, unsigned bits, const char *format, const char *
     const int rounds = 2000;
     tsl_verify_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
+    o.policy.keys = ks;
     o.sub = p.sub;
-    o.now = 1700000100;
+    o.policy.now = 1700000100;
     double best_ours = 1e9, best_bare = 1e9;
     size_t sig_len = t->sig_len;
     unsigned char *sig = t->sig;

@@ -396,7 +396,7 @@ static void warm_ref_parse(warm_ctx *w)
 {
     tsl_ref_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = w->ks;
+    o.policy.keys = w->ks;
     tsl_ref *r = NULL;
     tsl_error err;
     tsl_error_clear(&err);
@@ -505,7 +505,7 @@ int bench_verify_warm(uint64_t n, unsigned bits, int kb)
     memory_server srv = {tok, tok_len, 0};
     tsl_verifier_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
+    o.policy.keys = ks;
     o.fetch = serve_from_memory;
     o.fetch_ctx = &srv;
     tsl_verifier *v = NULL;
@@ -601,7 +601,7 @@ static double cold_check(const sdjwt_vc *vc, const tsl_keyset *ks, unsigned want
 {
     tsl_verifier_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
+    o.policy.keys = ks;
     o.allow_http = 1;
     tsl_error err;
     tsl_error_clear(&err);
@@ -651,11 +651,11 @@ int bench_verify_cold(uint64_t n, unsigned bits, const char *url, const char *ke
     cfg.max_redirects = 5;
     tsl_verify_opts vo;
     memset(&vo, 0, sizeof vo);
-    vo.keys = ks;
+    vo.policy.keys = ks;
     vo.sub = url;
     tsl_ref_opts ro;
     memset(&ro, 0, sizeof ro);
-    ro.keys = ks;
+    ro.policy.keys = ks;
     size_t body_len = 0;
     for (uint64_t i = 0; i < count; i++) {
         total[i] = cold_check(&vc, ks, want);

@@ -1440,9 +1440,9 @@ static tsl_status verify_token(const uint8_t *tok, size_t tl, X509 *anchor, int 
     if (st == TSL_OK) {
         tsl_verify_opts o;
         memset(&o, 0, sizeof o);
-        o.trust = trust;
-        o.require_eku = eku;
-        o.now = now;
+        o.policy.trust = trust;
+        o.policy.require_eku = eku;
+        o.policy.now = now;
         st = tsl_token_verify(t, &o, err);
     }
     tsl_token_free(t);

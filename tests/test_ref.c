@@ -49,8 +49,8 @@ static tsl_ref_opts opts(const tsl_keyset *ks, int64_t now)
 {
     tsl_ref_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
-    o.now = now;
+    o.policy.keys = ks;
+    o.policy.now = now;
     return o;
 }
 
@@ -215,7 +215,7 @@ TT_TEST(ref_cwt_vector)
     TT_ERR(tsl_ref_parse(raw, n, NULL, &o, &r, &err), TSL_ERR_SIGNATURE);
     raw[n - 5] ^= 1;
     /* Expired: exp is 2291720170. */
-    o.now = 2291720171;
+    o.policy.now = 2291720171;
     tsl_error_clear(&err);
     TT_ERR(tsl_ref_parse(raw, n, NULL, &o, &r, &err), TSL_ERR_EXPIRED);
     TT_CONTAINS(err.msg, "exp");
@@ -286,11 +286,11 @@ TT_TEST(ref_sdjwt_vector)
     tsl_ref_free(r);
     /* The wrong issuer key. */
     tsl_keyset *other = file_keyset(VEC "keys/example_es256_kid12.jwk.json", NULL);
-    o.keys = other;
+    o.policy.keys = other;
     TT_ERR(parse_text(sd, &o, &r, &err), TSL_ERR_SIGNATURE);
     /* Expired: exp is 1883000000. */
-    o.keys = ks;
-    o.now = 1883000001;
+    o.policy.keys = ks;
+    o.policy.now = 1883000001;
     TT_ERR(parse_text(sd, &o, &r, &err), TSL_ERR_EXPIRED);
     tsl_keyset_free(other);
     tsl_keyset_free(ks);
@@ -348,7 +348,7 @@ TT_TEST(ref_mdoc_vector)
      * anchor itself (partial chains are allowed). */
     TT_OK(tsl_trust_add_pem(trust, pem, strlen(pem), NULL));
     tsl_ref_opts o = opts(NULL, 1735689600); /* 2025-01-01, inside cert and MSO validity */
-    o.trust = trust;
+    o.policy.trust = trust;
     tsl_ref *r = NULL;
     tsl_error err;
     tsl_error_clear(&err);
@@ -401,25 +401,25 @@ TT_TEST(ref_mdoc_vector)
     TT_CONTAINS(err.msg, "docType");
     tsl_free(bad);
     /* Untrusted chain: no anchors, or an empty store. */
-    o.trust = NULL;
+    o.policy.trust = NULL;
     tsl_error_clear(&err);
     TT_ERR(tsl_ref_parse(raw, n, NULL, &o, &r, &err), TSL_ERR_TRUST);
-    o.trust = empty;
+    o.policy.trust = empty;
     tsl_error_clear(&err);
     TT_ERR(tsl_ref_parse(dr, drl, NULL, &o, &r, &err), TSL_ERR_TRUST);
     /* A flipped signature byte. */
-    o.trust = trust;
+    o.policy.trust = trust;
     raw[n - 3] ^= 1;
     tsl_error_clear(&err);
     TT_ERR(tsl_ref_parse(raw, n, NULL, &o, &r, &err), TSL_ERR_SIGNATURE);
     raw[n - 3] ^= 1;
     /* Before the MSO's validFrom (2024-10-01T13:30:02Z), cert already valid. */
-    o.now = 1727775000; /* 2024-10-01T09:30:00Z */
+    o.policy.now = 1727775000; /* 2024-10-01T09:30:00Z */
     tsl_error_clear(&err);
     TT_ERR(tsl_ref_parse(raw, n, NULL, &o, &r, &err), TSL_ERR_EXPIRED);
     TT_CONTAINS(err.msg, "validFrom");
     /* After the certificate expired (2025-10-01). */
-    o.now = 1790000000;
+    o.policy.now = 1790000000;
     tsl_error_clear(&err);
     TT_ERR(tsl_ref_parse(raw, n, NULL, &o, &r, &err), TSL_ERR_TRUST);
     tsl_free(dr);
@@ -486,7 +486,7 @@ TT_TEST(ref_mdoc_value_digests)
     TT_OK(tsl_trust_new(&trust, NULL));
     TT_OK(tsl_trust_add_pem(trust, pem, strlen(pem), NULL));
     tsl_ref_opts o = opts(NULL, 1735689600);
-    o.trust = trust;
+    o.policy.trust = trust;
     tsl_ref *r = NULL;
     tsl_error err;
     static const struct {
@@ -534,7 +534,7 @@ TT_TEST(ref_jwt_generated)
     tsl_keyset *ks = keyset_of(k);
     TT_CHECK(ks != NULL);
     tsl_ref_opts o = opts(ks, NOW);
-    o.max_skew = 60;
+    o.policy.skew = 60;
     static const char H[] = "{\"alg\":\"ES256\",\"kid\":\"k1\",\"typ\":\"JWT\"}";
     static const struct {
         const char *payload;
@@ -626,7 +626,7 @@ TT_TEST(ref_jwt_generated)
     TT_ERR(parse_text(t, &o, &r, &err), TSL_ERR_SIGNATURE);
     tsl_free(t);
     /* ES256 not allowed. */
-    o.algs = TSL_ALG_BIT(TSL_ALG_EDDSA);
+    o.policy.algs = TSL_ALG_BIT(TSL_ALG_EDDSA);
     t = sign_jwt(k, TSL_ALG_ES256, H, P);
     TT_ERR(parse_text(t, &o, &r, &err), TSL_ERR_ALG);
     tsl_free(t);
@@ -993,7 +993,7 @@ TT_TEST(ref_nomem)
     TT_OK(tsl_trust_new(&trust, NULL));
     TT_OK(tsl_trust_add_pem(trust, pem, strlen(pem), NULL));
     o = opts(NULL, 1735689600);
-    o.trust = trust;
+    o.policy.trust = trust;
     nomem_loop(md, n, &o, 412);
     tsl_trust_free(trust);
     free(pem);

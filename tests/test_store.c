@@ -557,9 +557,9 @@ static tsl_status verify_with_key(const char *key_path, const uint8_t *tok, size
     if (s == TSL_OK) {
         tsl_verify_opts o;
         memset(&o, 0, sizeof o);
-        o.keys = ks;
+        o.policy.keys = ks;
         o.sub = sub;
-        o.now = tsl_token_iat(t);
+        o.policy.now = tsl_token_iat(t);
         s = tsl_token_verify(t, &o, &err);
     }
     if (s != TSL_OK)

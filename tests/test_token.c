@@ -49,9 +49,9 @@ TT_TEST(token_spec_jwt_8_2)
     TT_CHECK(ks != NULL);
     tsl_verify_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
+    o.policy.keys = ks;
     o.sub = "https://example.com/statuslists/1";
-    o.now = 1700000000;
+    o.policy.now = 1700000000;
     tsl_error err;
     tsl_error_clear(&err);
     tsl_status st = tsl_token_verify(t, &o, &err);
@@ -77,13 +77,13 @@ TT_TEST(token_spec_jwt_8_2)
     o.sub = "https://example.com/statuslists/2";
     TT_ERR(tsl_token_verify(t, &o, NULL), TSL_ERR_CLAIM);
     o.sub = NULL;
-    o.now = 2291720170;
+    o.policy.now = 2291720170;
     TT_ERR(tsl_token_verify(t, &o, NULL), TSL_ERR_EXPIRED);
-    o.now = 1686920170 - 10;
+    o.policy.now = 1686920170 - 10;
     TT_ERR(tsl_token_verify(t, &o, NULL), TSL_ERR_EXPIRED); /* iat in the future */
-    o.max_skew = 10;
+    o.policy.skew = 10;
     TT_OK(tsl_token_verify(t, &o, NULL));
-    o.algs = TSL_ALG_BIT(TSL_ALG_EDDSA);
+    o.policy.algs = TSL_ALG_BIT(TSL_ALG_EDDSA);
     TT_ERR(tsl_token_verify(t, &o, NULL), TSL_ERR_ALG);
     tsl_token_free(t);
     tsl_keyset_free(ks);
@@ -101,9 +101,9 @@ TT_TEST(token_spec_cwt_5_2)
     tsl_keyset *ks = example_keyset();
     tsl_verify_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
+    o.policy.keys = ks;
     o.sub = "https://example.com/statuslists/1";
-    o.now = 1700000000;
+    o.policy.now = 1700000000;
     TT_OK(tsl_token_verify(t, &o, NULL));
     TT_EQ_U(tsl_token_format(t), TSL_FORMAT_CWT);
     size_t kl;
@@ -178,9 +178,9 @@ static tsl_status run_case(const uint8_t *b, size_t n, const char *uri, int64_t 
     tsl_keyset *ks = example_keyset();
     tsl_verify_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
+    o.policy.keys = ks;
     o.sub = uri;
-    o.now = now;
+    o.policy.now = now;
     st = tsl_token_verify(t, &o, err);
     tsl_keyset_free(ks);
     tsl_token_free(t);
@@ -297,10 +297,10 @@ TT_TEST(token_roundtrip_every_alg_both_forms)
             TT_OK(tsl_token_parse(tok, tl, NULL, &t, NULL));
             tsl_verify_opts o;
             memset(&o, 0, sizeof o);
-            o.keys = ks;
+            o.policy.keys = ks;
             o.sub = p.sub;
-            o.now = 1700000100;
-            o.algs = TSL_ALGS_SIGNATURE | TSL_ALG_BIT(TSL_ALG_HS256);
+            o.policy.now = 1700000100;
+            o.policy.algs = TSL_ALGS_SIGNATURE | TSL_ALG_BIT(TSL_ALG_HS256);
             tsl_error err;
             tsl_error_clear(&err);
             tsl_status st = tsl_token_verify(t, &o, &err);
@@ -316,7 +316,7 @@ TT_TEST(token_roundtrip_every_alg_both_forms)
             TT_EQ_U(n1, n2);
             TT_EQ_MEM(b2, b1, n1);
             /* HS256 is a MAC: not allowed unless asked for. */
-            o.algs = 0;
+            o.policy.algs = 0;
             TT_ERR(tsl_token_verify(t, &o, NULL),
                    a == TSL_ALG_HS256 ? TSL_ERR_ALG : TSL_OK);
             tsl_token_free(t);
@@ -324,7 +324,7 @@ TT_TEST(token_roundtrip_every_alg_both_forms)
             size_t at = f == TSL_FORMAT_JWT ? 20 : tl / 2;
             tok[at] ^= 0x01;
             if (tsl_token_parse(tok, tl, NULL, &t, NULL) == TSL_OK) {
-                o.algs = TSL_ALGS_SIGNATURE | TSL_ALG_BIT(TSL_ALG_HS256);
+                o.policy.algs = TSL_ALGS_SIGNATURE | TSL_ALG_BIT(TSL_ALG_HS256);
                 TT_CHECK(tsl_token_verify(t, &o, NULL) != TSL_OK);
                 tsl_token_free(t);
             }
@@ -359,7 +359,7 @@ TT_TEST(token_key_resolution)
     TT_OK(tsl_keyset_new(&ks, NULL));
     tsl_verify_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
+    o.policy.keys = ks;
     tsl_error err;
     tsl_error_clear(&err);
     TT_ERR(tsl_token_verify(t, &o, &err), TSL_ERR_KEY); /* empty set */
@@ -380,7 +380,7 @@ TT_TEST(token_key_resolution)
     TT_CHECK(!tsl_key_is_private(pub));
     TT_OK(tsl_keyset_new(&ks, NULL));
     TT_OK(tsl_keyset_add(ks, pub, NULL));
-    o.keys = ks;
+    o.policy.keys = ks;
     TT_OK(tsl_token_verify(t, &o, NULL));
     /* A token with no kid is tried against every key. */
     tsl_token_free(t);
@@ -391,9 +391,9 @@ TT_TEST(token_key_resolution)
     TT_CHECK(tsl_token_kid(t, &kl) == NULL);
     TT_OK(tsl_token_verify(t, &o, NULL));
     /* Without any key or trust anchor nothing verifies. */
-    o.keys = NULL;
+    o.policy.keys = NULL;
     TT_ERR(tsl_token_verify(t, &o, NULL), TSL_ERR_KEY);
-    o.require_eku = 1;
+    o.policy.require_eku = 1;
     TT_ERR(tsl_token_verify(t, &o, NULL), TSL_ERR_TRUST);
     /* Signing needs the private key and a matching alg. */
     p.alg = TSL_ALG_ES384;
@@ -576,7 +576,7 @@ TT_TEST(token_jwks_key_purpose)
         TT_OK(tsl_keyset_add_jwks(ks, jwks, strlen(jwks), NULL));
         tsl_verify_opts o;
         memset(&o, 0, sizeof o);
-        o.keys = ks;
+        o.policy.keys = ks;
         tsl_error err;
         tsl_error_clear(&err);
         tsl_status st = tsl_token_verify(t, &o, &err);
@@ -629,7 +629,7 @@ TT_TEST(token_owf_npm_cwt)
     TT_CHECK(ks != NULL);
     tsl_verify_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
+    o.policy.keys = ks;
     o.sub = "https://example.com/statuslists/owf";
     tsl_error_clear(&err);
     st = tsl_token_verify(t, &o, &err);
@@ -880,10 +880,10 @@ static tsl_status verify_at(tsl_key *k, const uint8_t *b, size_t n, int64_t skew
     if (st == TSL_OK) {
         tsl_verify_opts o;
         memset(&o, 0, sizeof o);
-        o.keys = ks;
+        o.policy.keys = ks;
         o.sub = T_SUB;
-        o.now = T_NOW;
-        o.max_skew = skew;
+        o.policy.now = T_NOW;
+        o.policy.skew = skew;
         st = tsl_token_verify(t, &o, err);
     }
     tsl_token_free(t);

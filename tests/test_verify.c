@@ -3,7 +3,8 @@
  * its calls: cache hits make no call, ttl clamping, sub mismatch, Content-Type checks,
  * the time window, index bounds, status values, offline tokens and the disk cache;
  * the disk cache's safety (planted symbolic links, concurrent writers, the checks on
- * its directory), offline checks overlapping across threads, a 4,000-byte uri. */
+ * its directory), offline checks overlapping across threads, a 4,000-byte uri; the
+ * stage a failed check names, and the verifier's trust policy (its now, its skew). */
 #include "crypto/crypto.h"
 #include "verify/fetch_int.h"
 #include "tt.h"
@@ -121,7 +122,7 @@ static int setup(fixture *x)
         tsl_key_set_kid(x->key, "k1", NULL) != TSL_OK || tsl_keyset_new(&x->keys, NULL) != TSL_OK ||
         tsl_keyset_add(x->keys, x->key, NULL) != TSL_OK)
         return 0;
-    x->o.keys = x->keys;
+    x->o.policy.keys = x->keys;
     x->o.fetch = fake_fetch;
     x->o.fetch_ctx = &x->f;
     return 1;
@@ -272,14 +273,14 @@ TT_TEST(verify_ttl_clamped)
     tsl_verifier_free(v);
     /* with a skew of 10 s the list token is accepted until exp + 10 (issue 10 item 18:
      * the skew was not applied to its exp), though never cached past exp */
-    x.o.max_skew = 10;
+    x.o.policy.skew = 10;
     TT_OK(tsl_verifier_new(&x.o, &v, NULL));
     TT_OK(check(v, rt, NOW + 55, 0, &r));
     TT_OK(check(v, rt, NOW + 56, 0, &r));
     TT_EQ_U(x.f.calls, 4);
     TT_ERR(check(v, rt, NOW + 61, 0, &r), TSL_ERR_EXPIRED);
     tsl_verifier_free(v);
-    x.o.max_skew = 0;
+    x.o.policy.skew = 0;
     tsl_free(lt);
     teardown(&x);
 }
@@ -458,7 +459,7 @@ TT_TEST(verify_disk_cache)
     TT_OK(tsl_key_generate(TSL_ALG_ES256, &other, NULL));
     TT_OK(tsl_key_set_kid(other, "k1", NULL));
     TT_OK(tsl_keyset_add(ks, other, NULL));
-    x.o.keys = ks;
+    x.o.policy.keys = ks;
     TT_OK(tsl_verifier_new(&x.o, &v, NULL));
     x.f.body = NULL; /* a fetch would fail */
     TT_ERR(check(v, make_rt(other, URI, 1, NOW + 1000), NOW + 410, 0, &r), TSL_ERR_IO);
@@ -554,7 +555,7 @@ TT_TEST(verify_spec_cwt_fetch)
     f.ct = "application/statuslist+cwt";
     tsl_verifier_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
+    o.policy.keys = ks;
     o.fetch = fake_fetch;
     o.fetch_ctx = &f;
     tsl_verifier *v = NULL;
@@ -752,7 +753,7 @@ static void *write_entries(void *p)
               tsl_keyset_add(ks, w->key, NULL) != TSL_OK;
     tsl_verifier_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
+    o.policy.keys = ks;
     o.fetch = writer_fetch;
     o.fetch_ctx = w;
     o.cache_dir = sh->dir;
@@ -1045,6 +1046,151 @@ TT_TEST(verify_long_uri_in_result)
     TT_EQ_U(strlen(r.uri), 4000);
     TT_EQ_STR(r.uri, uri);
     TT_EQ_STR(x.f.url, uri);
+    tsl_verifier_free(v);
+    tsl_free(lt);
+    teardown(&x);
+}
+
+/* res.stage names where a check stopped (issue 11): one failure at each stage, the
+ * same stage whether the list token came offline, from the cache or by a fetch, and
+ * TSL_STAGE_NONE when the status was determined. */
+TT_TEST(verify_stage_reported)
+{
+    fixture x;
+    TT_CHECK(setup(&x));
+    size_t ll, bl;
+    uint8_t *lt = make_lt(x.key, TSL_FORMAT_JWT, URI, NOW - 10, NOW + 3600, 300, &ll);
+    uint8_t *bad = make_lt(x.key, TSL_FORMAT_JWT, "https://example.com/other", NOW - 10,
+                           NOW + 3600, 300, &bl);
+    TT_CHECK(lt != NULL && bad != NULL);
+    x.f.ct = "application/statuslist+jwt";
+    tsl_verifier *v = NULL;
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    tsl_check_result r;
+
+    /* the Referenced Token: expired, tampered, not a token; nothing is fetched */
+    r.stage = TSL_STAGE_STATUS;
+    TT_ERR(check(v, make_rt(x.key, URI, 1, NOW - 1), NOW, 0, &r), TSL_ERR_EXPIRED);
+    TT_EQ_U(r.stage, TSL_STAGE_REFERENCED_TOKEN);
+    char *rt = make_rt(x.key, URI, 1, NOW + 1000);
+    rt[strlen(rt) - 3] = rt[strlen(rt) - 3] == 'A' ? 'B' : 'A';
+    TT_CHECK(check(v, rt, NOW, 0, &r) != TSL_OK);
+    TT_EQ_U(r.stage, TSL_STAGE_REFERENCED_TOKEN);
+    TT_CHECK(check(v, "not a token", NOW, 0, &r) != TSL_OK);
+    TT_EQ_U(r.stage, TSL_STAGE_REFERENCED_TOKEN);
+    TT_EQ_U(x.f.calls, 0);
+
+    /* the fetch: an HTTP error, a Content-Type that is no token's, one that names the
+     * other form than the body's */
+    TT_ERR(check(v, make_rt(x.key, URI, 1, NOW + 1000), NOW, 0, &r), TSL_ERR_IO);
+    TT_EQ_U(r.stage, TSL_STAGE_FETCH);
+    TT_EQ_U(r.kind, TSL_REF_JWT);
+    x.f.body = lt;
+    x.f.len = ll;
+    x.f.ct = "text/html";
+    TT_ERR(check(v, make_rt(x.key, URI, 1, NOW + 1000), NOW, 0, &r), TSL_ERR_UNSUPPORTED);
+    TT_EQ_U(r.stage, TSL_STAGE_FETCH);
+    x.f.ct = "application/statuslist+cwt";
+    TT_ERR(check(v, make_rt(x.key, URI, 1, NOW + 1000), NOW, 0, &r), TSL_ERR_MALFORMED);
+    TT_EQ_U(r.stage, TSL_STAGE_FETCH);
+
+    /* the list token: not a token, for another uri, expired */
+    x.f.ct = "application/statuslist+jwt";
+    x.f.body = (const uint8_t *)"garbage";
+    x.f.len = 7;
+    TT_CHECK(check(v, make_rt(x.key, URI, 1, NOW + 1000), NOW, 0, &r) != TSL_OK);
+    TT_EQ_U(r.stage, TSL_STAGE_LIST_TOKEN);
+    x.f.body = bad;
+    x.f.len = bl;
+    TT_ERR(check(v, make_rt(x.key, URI, 1, NOW + 1000), NOW, 0, &r), TSL_ERR_CLAIM);
+    TT_EQ_U(r.stage, TSL_STAGE_LIST_TOKEN);
+    x.f.body = lt;
+    x.f.len = ll;
+    TT_ERR(check(v, make_rt(x.key, URI, 1, NOW + 99999), NOW + 3600, 0, &r),
+           TSL_ERR_EXPIRED);
+    TT_EQ_U(r.stage, TSL_STAGE_LIST_TOKEN);
+    TT_EQ_U(r.fetched, 1);
+
+    /* the status: determined (NONE), then an index outside the list, fetched and then
+     * from the cache */
+    int calls = x.f.calls;
+    TT_OK(check(v, make_rt(x.key, URI, 2, NOW + 1000), NOW, 0, &r));
+    TT_EQ_U(r.stage, TSL_STAGE_NONE);
+    TT_EQ_U(r.value, 2);
+    TT_EQ_U(x.f.calls, calls + 1);
+    TT_ERR(check(v, make_rt(x.key, URI, 16, NOW + 1000), NOW, 0, &r), TSL_ERR_INDEX);
+    TT_EQ_U(r.stage, TSL_STAGE_STATUS);
+    TT_EQ_U(r.from_cache, 1);
+    tsl_verifier_free(v);
+
+    /* offline: a list token that fails is the list token's stage, an index outside it
+     * the status's */
+    v = NULL;
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    TT_OK(tsl_verifier_add_list_token(v, lt, ll, NULL));
+    TT_ERR(check(v, make_rt(x.key, URI, 1, NOW + 99999), NOW + 3600, 0, &r),
+           TSL_ERR_EXPIRED);
+    TT_EQ_U(r.stage, TSL_STAGE_LIST_TOKEN);
+    TT_EQ_U(r.fetched, 0);
+    TT_ERR(check(v, make_rt(x.key, URI, 16, NOW + 1000), NOW, 0, &r), TSL_ERR_INDEX);
+    TT_EQ_U(r.stage, TSL_STAGE_STATUS);
+    TT_EQ_U(r.fetched, 0);
+    tsl_verifier_free(v);
+    tsl_free(bad);
+    tsl_free(lt);
+    teardown(&x);
+}
+
+/* The verifier's trust policy (issue 11): policy.now is the time of a check that names
+ * none, and skew has the one meaning of tsl_trust_policy for both tokens: at most 366
+ * days are honoured, however large the value given. */
+TT_TEST(verify_policy_now_and_skew)
+{
+    fixture x;
+    TT_CHECK(setup(&x));
+    size_t ll;
+    uint8_t *lt = make_lt(x.key, TSL_FORMAT_JWT, URI, NOW - 10, NOW + 3600, 300, &ll);
+    TT_CHECK(lt != NULL);
+    x.f.body = lt;
+    x.f.len = ll;
+    x.f.ct = "application/statuslist+jwt";
+    tsl_check_result r;
+    /* now 0 in the check: the policy's now (NOW, when both tokens are valid), not the
+     * clock (long after both expired) */
+    x.o.policy.now = NOW;
+    tsl_verifier *v = NULL;
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    TT_OK(check(v, make_rt(x.key, URI, 3, NOW + 1000), 0, 0, &r));
+    TT_EQ_U(r.value, 3);
+    TT_EQ_U(r.stage, TSL_STAGE_NONE);
+    /* a check's own now still wins */
+    TT_ERR(check(v, make_rt(x.key, URI, 3, NOW + 1000), NOW + 2000, 0, &r), TSL_ERR_EXPIRED);
+    TT_EQ_U(r.stage, TSL_STAGE_REFERENCED_TOKEN);
+    tsl_verifier_free(v);
+    x.o.policy.now = 0;
+
+    /* the largest skew: 366 days for the Referenced Token as for the list token */
+    x.o.policy.skew = INT64_MAX;
+    v = NULL;
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    int64_t day = 86400;
+    TT_OK(check(v, make_rt(x.key, URI, 1, NOW + 1000), NOW + 3600 + 365 * day, 0, &r));
+    TT_EQ_U(r.value, 1);
+    TT_ERR(check(v, make_rt(x.key, URI, 1, NOW + 1000), NOW + 1000 + 367 * day, 0, &r),
+           TSL_ERR_EXPIRED);
+    TT_EQ_U(r.stage, TSL_STAGE_REFERENCED_TOKEN);
+    TT_ERR(check(v, make_rt(x.key, URI, 1, NOW + 9999 * day), NOW + 3600 + 367 * day, 0,
+                 &r),
+           TSL_ERR_EXPIRED);
+    TT_EQ_U(r.stage, TSL_STAGE_LIST_TOKEN);
+    tsl_verifier_free(v);
+    /* a negative skew is none */
+    x.o.policy.skew = -100;
+    v = NULL;
+    TT_OK(tsl_verifier_new(&x.o, &v, NULL));
+    TT_OK(check(v, make_rt(x.key, URI, 1, NOW + 1000), NOW + 999, 0, &r));
+    TT_ERR(check(v, make_rt(x.key, URI, 1, NOW + 1000), NOW + 1000, 0, &r), TSL_ERR_EXPIRED);
+    TT_EQ_U(r.stage, TSL_STAGE_REFERENCED_TOKEN);
     tsl_verifier_free(v);
     tsl_free(lt);
     teardown(&x);

@@ -28,6 +28,8 @@
 #   --min-cache 60; --cache refused when it is a file, a symbolic link or writable by
 #   others; --skew applied to the list token's exp; 50 MB of response headers (one
 #   line, or many) refused with a named limit.
+# - Issue 11: --json names the stage a check failed at (referenced_token, fetch,
+#   status_list_token, index), and none when the status was determined.
 #
 # Usage: sh tests/verify.sh [BUILD_DIR]   (run from the project root; about 25 s)
 # Needs /usr/bin/python3 with jwcrypto, cryptography and cbor2, and curl.
@@ -89,10 +91,18 @@ same "spec CWT: status" "$out" "INVALID"
 expect "spec CWT --json (key via --trust)" 1 $?
 if grep -q '"idx":0' "$T/out" && grep -q '"status":"INVALID"' "$T/out" &&
     grep -q '"source":"offline"' "$T/out"; then ok; else bad "spec CWT --json: $(cat "$T/out")"; fi
+# a determined status names no failed stage (issue 11)
+if grep -q '"stage"' "$T/out"; then bad "spec CWT --json: a stage on success: $(cat "$T/out")"; else ok; fi
 # the list token has iat 1686920170: a time before it is outside iat..exp
 "$TSL" verify --key "$K12" --list-token "$T/lt.cwt" --time 1686920000 "$T/rt.cwt" \
     >/dev/null 2>"$T/err"
 expect "spec CWT: --time before iat" 3 $?
+"$TSL" verify --json --key "$K12" --list-token "$T/lt.cwt" --time 1686920000 "$T/rt.cwt" \
+    >"$T/out" 2>"$T/err"
+expect "spec CWT: --time before iat, --json" 3 $?
+if grep -q '"stage":"status_list_token"' "$T/out"; then ok; else
+    bad "spec CWT: --time before iat, stage: $(cat "$T/out")"
+fi
 out=$("$TSL" verify --key "$K12" --list-token "$T/lt.cwt" --time 1686920171 "$T/rt.cwt" 2>"$T/err")
 expect "spec CWT: --time inside iat..exp" 1 $?
 same "spec CWT: status at time" "$out" "INVALID"
@@ -141,6 +151,12 @@ expect "spec mdoc: index outside the spec's list" 1 $?
 if grep -q 'index 412 is outside the list (16 entries)' "$T/err"; then ok; else
     bad "spec mdoc: message '$(cat "$T/err")'"
 fi
+"$TSL" verify --json --trust "$T/ds-spec.pem" --key "$K12" --list-token "$T/lt-spec.jwt" \
+    --now $MDOC_NOW "$T/rt-spec.mdoc.hex" >"$T/out" 2>"$T/err"
+expect "spec mdoc: index outside the spec's list, --json" 1 $?
+if grep -q '"error":"index out of range","stage":"index"' "$T/out"; then ok; else
+    bad "spec mdoc: index outside, stage: $(cat "$T/out")"
+fi
 # a list for its uri, signed here, with entry 412 SUSPENDED
 "$TSL" keygen --alg ES256 --out "$T/k.pem" >"$T/list.jwk" 2>"$T/err"
 expect "keygen" 0 $?
@@ -159,6 +175,12 @@ expect "spec mdoc: certificate expired" 1 $?
 "$TSL" verify --key "$T/list.jwk" --list-token "$T/lt412.cwt" --now $MDOC_NOW \
     "$T/rt-spec.mdoc.hex" >/dev/null 2>"$T/err"
 expect "spec mdoc: no trust anchor" 1 $?
+"$TSL" verify --json --key "$T/list.jwk" --list-token "$T/lt412.cwt" --now $MDOC_NOW \
+    "$T/rt-spec.mdoc.hex" >"$T/out" 2>"$T/err"
+expect "spec mdoc: no trust anchor, --json" 1 $?
+if grep -q '"stage":"referenced_token"' "$T/out"; then ok; else
+    bad "spec mdoc: no trust anchor, stage: $(cat "$T/out")"
+fi
 
 # ---------------------------------------------------------------------------------- #
 # A store served by tsl serve over loopback.
@@ -250,6 +272,12 @@ same "e2e: checks within ttl made no request" "$(requests)" "$((c1 + j1))"
 # shellcheck disable=SC2086
 "$TSL" verify $KEYS --min-cache 1 "$T/rt1.jwt" >/dev/null 2>"$T/err"
 expect "e2e: http without --allow-http" 3 $?
+# shellcheck disable=SC2086
+"$TSL" verify $KEYS --min-cache 1 --json "$T/rt1.jwt" >"$T/out" 2>"$T/err"
+expect "e2e: http without --allow-http, --json" 3 $?
+if grep -q '"stage":"fetch"' "$T/out"; then ok; else
+    bad "e2e: http without --allow-http, stage: $(cat "$T/out")"
+fi
 
 # The cache floor (issue 10 item 17): by default, and with --min-cache 0, a list token
 # is kept for its ttl (3 s) and no longer; --min-cache 60 keeps it a minute, past the

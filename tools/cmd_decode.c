@@ -34,7 +34,7 @@ static void usage(FILE *f)
             "  --trust CERT        trust anchor certificates (PEM) for x5c / x5chain\n"
             "  --uri URI           the expected sub (the Referenced Token's uri)\n"
             "  --now UNIXTIME      the time to check exp and iat against (default: now)\n"
-            "  --skew SECONDS      how far iat may lie in the future (default 0)\n"
+            "  --skew SECONDS      clock skew allowed for exp, nbf and iat (default 0)\n"
             "  --alg ALG           allow ALG (repeatable); default: every signature algorithm,\n"
             "                      plus HS256 when a --key is a secret\n"
             "  --require-eku       the x5c leaf must have the status-signing EKU\n"
@@ -252,9 +252,9 @@ int cmd_decode(int argc, char **argv)
                         c == 'n' ? "now" : "skew", optarg);
                 rc = EXIT_USAGE;
             } else if (c == 'n') {
-                v.opts.now = (int64_t)n;
+                v.opts.policy.now = (int64_t)n;
             } else {
-                v.opts.max_skew = (int64_t)n;
+                v.opts.policy.skew = (int64_t)n;
             }
             break;
         case 'a': {
@@ -263,11 +263,11 @@ int cmd_decode(int argc, char **argv)
                 cli_err("decode", "--alg: \"%s\" is not a supported algorithm", optarg);
                 rc = EXIT_USAGE;
             }
-            v.opts.algs |= TSL_ALG_BIT(a);
+            v.opts.policy.algs |= TSL_ALG_BIT(a);
             break;
         }
-        case 'E': v.opts.require_eku = 1; break;
-        case 'O': v.opts.eku_oid = optarg; break;
+        case 'E': v.opts.policy.require_eku = 1; break;
+        case 'O': v.opts.policy.eku_oid = optarg; break;
         case 'm':
             if (!cli_parse_u64(optarg, &n) || n == 0 || n > TSL_MAX_INFLATED_CEILING) {
                 cli_err("decode", "--max-inflated: \"%s\" is not 1 to %zu", optarg,
@@ -310,11 +310,11 @@ int cmd_decode(int argc, char **argv)
             d.list = tsl_token_list(t);
             d.token = t;
             if (v.keys != NULL || v.trust != NULL) {
-                if (v.opts.algs == 0)
-                    v.opts.algs = TSL_ALGS_SIGNATURE |
+                if (v.opts.policy.algs == 0)
+                    v.opts.policy.algs = TSL_ALGS_SIGNATURE |
                                   (v.any_secret ? TSL_ALG_BIT(TSL_ALG_HS256) : 0);
-                v.opts.keys = v.keys;
-                v.opts.trust = v.trust;
+                v.opts.policy.keys = v.keys;
+                v.opts.policy.trust = v.trust;
                 st = tsl_token_verify(t, &v.opts, &err);
                 d.verified = st == TSL_OK;
             } else {

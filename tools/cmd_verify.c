@@ -164,6 +164,20 @@ static const char *kind_name(tsl_ref_kind k)
     return "unknown";
 }
 
+/* The name --json gives the stage a check failed at (the steps' names where they
+ * correspond). */
+static const char *stage_name(tsl_check_stage s)
+{
+    switch (s) {
+    case TSL_STAGE_NONE: break;
+    case TSL_STAGE_REFERENCED_TOKEN: return "referenced_token";
+    case TSL_STAGE_FETCH: return "fetch";
+    case TSL_STAGE_LIST_TOKEN: return "status_list_token";
+    case TSL_STAGE_STATUS: return "index";
+    }
+    return "none";
+}
+
 static json_t *step(const char *name, int ok, const char *detail)
 {
     json_t *o = json_pack("{s:s,s:b}", "step", name, "ok", ok);
@@ -189,7 +203,7 @@ static void print_json(tsl_status st, const tsl_check_result *r, const tsl_error
         json_object_set_new(o, "uri", json_string(r->uri));
         json_object_set_new(o, "idx", json_integer((json_int_t)r->idx));
         const char *src = r->from_cache ? "cache" : r->fetched ? "fetch" : "offline";
-        int lt_ok = st == TSL_OK || st == TSL_ERR_INDEX;
+        int lt_ok = st == TSL_OK || r->stage == TSL_STAGE_STATUS;
         json_t *s = step("status_list_token", lt_ok, lt_ok ? NULL : err->msg);
         json_object_set_new(s, "source", json_string(src));
         json_array_append_new(steps, s);
@@ -203,6 +217,7 @@ static void print_json(tsl_status st, const tsl_check_result *r, const tsl_error
         json_object_set_new(o, "status", json_string(tsl_status_name(r->value)));
     } else {
         json_object_set_new(o, "error", json_string(tsl_strerror(st)));
+        json_object_set_new(o, "stage", json_string(stage_name(r->stage)));
     }
     json_object_set_new(o, "exit", json_integer(code));
     char *text = json_dumps(o, JSON_COMPACT);
@@ -317,12 +332,12 @@ int cmd_verify(int argc, char **argv)
             break;
         case 's':
             if ((rc = parse_num("skew", optarg, 86400 * 365, &n)) == EXIT_OK)
-                vo.max_skew = (int64_t)n;
+                vo.policy.skew = (int64_t)n;
             break;
-        case 'E': vo.require_eku = 1; break;
+        case 'E': vo.policy.require_eku = 1; break;
         case 'O':
-            vo.require_eku = 1;
-            vo.eku_oid = optarg;
+            vo.policy.require_eku = 1;
+            vo.policy.eku_oid = optarg;
             break;
         case 'a': vo.kb_aud = optarg; break;
         case 'N': co.kb_nonce = optarg; break;
@@ -344,9 +359,10 @@ int cmd_verify(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    vo.keys = k.keys;
-    vo.trust = k.trust;
-    vo.algs = TSL_ALGS_SIGNATURE | (k.hs256 ? TSL_ALG_BIT(TSL_ALG_HS256) : 0);
+    vo.policy.keys = k.keys;
+    vo.policy.trust = k.trust;
+    vo.policy.now = now;
+    vo.policy.algs = TSL_ALGS_SIGNATURE | (k.hs256 ? TSL_ALG_BIT(TSL_ALG_HS256) : 0);
 
     tsl_error err;
     tsl_error_clear(&err);
@@ -382,14 +398,13 @@ int cmd_verify(int argc, char **argv)
     if (rc == EXIT_OK) {
         tsl_check_result res;
         tsl_error_clear(&err);
-        co.now = now;
         co.time = at;
         st = tsl_verifier_check_opts(v, tok, tlen, &co, &res, &err);
         if (st == TSL_OK)
             rc = res.value == TSL_STATUS_VALID ? EXIT_OK : EXIT_REJECT;
         else if (st == TSL_ERR_NOMEM || st == TSL_ERR_ARG)
             rc = EXIT_USAGE;
-        else if (res.kind == 0 || st == TSL_ERR_INDEX)
+        else if (res.stage == TSL_STAGE_REFERENCED_TOKEN || res.stage == TSL_STAGE_STATUS)
             rc = EXIT_REJECT; /* the Referenced Token itself, or its index */
         else
             rc = EXIT_UNDETERMINED;

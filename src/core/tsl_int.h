@@ -28,6 +28,17 @@ void tslp_error_prefix(tsl_error *err, const char *what);
  * ceilings. */
 void tslp_limits_resolve(const tsl_limits *lim, tsl_limits *out);
 
+/* Seconds of clock skew honoured at most: now - skew cannot overflow. */
+#define TSLP_MAX_SKEW ((int64_t)86400 * 366)
+
+/* The one reading of a tsl_trust_policy's skew: < 0 is 0, capped at TSLP_MAX_SKEW. */
+int64_t tslp_policy_skew(const tsl_trust_policy *p);
+
+/* The policy as every check applies it: now read from the clock when 0, skew as
+ * tslp_policy_skew(), algs TSL_ALGS_SIGNATURE when 0, eku_oid defaulted. Resolved once
+ * at each public entry point, so that the layers below read one time and one skew. */
+void tslp_policy_resolve(const tsl_trust_policy *in, tsl_trust_policy *out);
+
 /* Allocation goes through these so that tests can fail the Nth allocation and check that
  * every path returns TSL_ERR_NOMEM without leaking. */
 void *tslp_malloc(size_t n);

@@ -270,7 +270,7 @@ tsl_status tslp_mdoc_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
     if (st == TSL_OK) {
         const tslp_cbor_node *vi = tslp_cbor_map_get_text(mso, "validityInfo");
         int64_t from = 0, until = 0;
-        int64_t skew = o->max_skew > 0 ? o->max_skew : 0;
+        int64_t skew = o->policy.skew > 0 ? o->policy.skew : 0;
         if (vi == NULL || vi->type != TSLP_CBOR_MAP)
             st = tslp_fail(err, TSL_ERR_CLAIM, 0, "mdoc: validityInfo: missing or not a map");
         if (st == TSL_OK)

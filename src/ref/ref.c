@@ -81,8 +81,8 @@ static tsl_status jws_x5c(const json_t *x5c, const tsl_ref_opts *o, int64_t now,
     }
     tsl_key *leaf = NULL;
     if (st == TSL_OK)
-        st = tslp_chain_verify(o->trust, (const uint8_t *const *)der, der_len, n, now, NULL,
-                               &leaf, err);
+        st = tslp_chain_verify(o->policy.trust, (const uint8_t *const *)der, der_len, n,
+                               now, NULL, &leaf, err);
     if (st == TSL_OK)
         st = tsl_key_check_alg(leaf, alg, err);
     if (st == TSL_OK)
@@ -127,9 +127,9 @@ static tsl_status verify_with_keys(const tsl_keyset *ks, const char *kid, size_t
 
 /* Checks a JWS compact serialization: three parts, a JSON header with a supported alg
  * (never "none") in the allow-list and no crit, and the signature with `key` when
- * given, else an x5c chain (with o->trust) or the keys of o->keys matching the kid. On
- * TSL_OK *hdr and *payload are new jansson objects (json_decref). typ is the caller's
- * business. */
+ * given, else an x5c chain (with o->policy.trust) or the keys of o->policy.keys
+ * matching the kid. On TSL_OK *hdr and *payload are new jansson objects
+ * (json_decref). typ is the caller's business. */
 tsl_status tslp_ref_jws(const char *in, size_t len, const tsl_limits *lim,
                         const tsl_ref_opts *o, int64_t now, const tsl_key *key,
                         const char *what, void **hdr, void **payload, tsl_error *err)
@@ -153,7 +153,7 @@ tsl_status tslp_ref_jws(const char *in, size_t len, const tsl_limits *lim,
     if (st == TSL_OK) {
         const json_t *a = json_object_get(h, "alg");
         const char *as = json_string_value(a);
-        uint32_t algs = o->algs != 0 ? o->algs : TSL_ALGS_SIGNATURE;
+        uint32_t algs = o->policy.algs != 0 ? o->policy.algs : TSL_ALGS_SIGNATURE;
         if (as == NULL)
             st = tslp_fail(err, TSL_ERR_ALG, 0, "%s: alg: %s", what,
                            a ? "not a string" : "missing");
@@ -194,12 +194,12 @@ tsl_status tslp_ref_jws(const char *in, size_t len, const tsl_limits *lim,
                 st = tslp_verify(key, alg, tbs, tbs_len, sig, sig_len, err);
             if (st != TSL_OK)
                 tslp_error_prefix(err, what);
-        } else if (x5c != NULL && !json_is_null(x5c) && o->trust != NULL) {
+        } else if (x5c != NULL && !json_is_null(x5c) && o->policy.trust != NULL) {
             st = jws_x5c(x5c, o, now, alg, tbs, tbs_len, sig, sig_len, what, err);
         } else {
             const char *ks = json_is_string(kid) ? json_string_value(kid) : NULL;
-            st = verify_with_keys(o->keys, ks, ks ? json_string_length(kid) : 0, alg, tbs,
-                                  tbs_len, sig, sig_len, what, err);
+            st = verify_with_keys(o->policy.keys, ks, ks ? json_string_length(kid) : 0, alg,
+                                  tbs, tbs_len, sig, sig_len, what, err);
         }
     }
     tslp_free(sig);
@@ -462,9 +462,9 @@ static tsl_status read_hdrs(cose_hdrs *h, const tslp_cbor_node *m, const tslp_cb
 
 /* Checks a COSE_Sign1 array [protected, unprotected, payload, signature]: alg in the
  * protected header, in the allow-list; no crit; typ not the Status List Token's; the
- * signature with the x5chain leaf once the chain reaches o->trust, or (unless
- * x5chain_only) with the keys of o->keys matching kid. *payload is the payload node
- * (a byte string in arr's document). */
+ * signature with the x5chain leaf once the chain reaches o->policy.trust, or (unless
+ * x5chain_only) with the keys of o->policy.keys matching kid. *payload is the payload
+ * node (a byte string in arr's document). */
 tsl_status tslp_ref_cose_sign1(const tslp_cbor_node *arr, const tsl_limits *lim,
                                const tsl_ref_opts *o, int64_t now, bool x5chain_only,
                                const char *what, const tslp_cbor_node **payload,
@@ -498,7 +498,7 @@ tsl_status tslp_ref_cose_sign1(const tslp_cbor_node *arr, const tsl_limits *lim,
     if (st == TSL_OK) {
         const tslp_cbor_node *a = tslp_cbor_map_get_int(pdoc->root, HDR_ALG);
         int64_t id = 0;
-        uint32_t algs = o->algs != 0 ? o->algs : TSL_ALGS_SIGNATURE;
+        uint32_t algs = o->policy.algs != 0 ? o->policy.algs : TSL_ALGS_SIGNATURE;
         if (a == NULL || !tslp_cbor_get_int(a, &id))
             st = tslp_fail(err, TSL_ERR_ALG, prot->offset,
                            "%s: alg (1): missing from the protected header or not an integer",
@@ -524,9 +524,10 @@ tsl_status tslp_ref_cose_sign1(const tslp_cbor_node *arr, const tsl_limits *lim,
         st = tslp_cw_finish(&w, &tbs, &tbs_len, err);
     }
     if (st == TSL_OK) {
-        if (h.n > 0 && o->trust != NULL) {
+        if (h.n > 0 && o->policy.trust != NULL) {
             tsl_key *leaf = NULL;
-            st = tslp_chain_verify(o->trust, h.der, h.der_len, h.n, now, NULL, &leaf, err);
+            st = tslp_chain_verify(o->policy.trust, h.der, h.der_len, h.n, now, NULL, &leaf,
+                                   err);
             if (st == TSL_OK)
                 st = tsl_key_check_alg(leaf, alg, err);
             if (st == TSL_OK)
@@ -546,8 +547,8 @@ tsl_status tslp_ref_cose_sign1(const tslp_cbor_node *arr, const tsl_limits *lim,
             if (kl > 0)
                 memcpy(kid, h.kid->str, kl);
             kid[kl] = '\0';
-            st = verify_with_keys(o->keys, h.kid ? kid : NULL, kl, alg, tbs, tbs_len, sig->str,
-                                  sig->len, what, err);
+            st = verify_with_keys(o->policy.keys, h.kid ? kid : NULL, kl, alg, tbs, tbs_len,
+                                  sig->str, sig->len, what, err);
         }
     }
     tslp_free(tbs);
@@ -576,7 +577,7 @@ static tsl_status jwt_ref(const char *in, size_t len, const tsl_limits *lim,
                        "Referenced Token",
                        typ);
     if (st == TSL_OK)
-        st = tslp_ref_jwt_times(c, now, o->max_skew, "referenced token", err);
+        st = tslp_ref_jwt_times(c, now, o->policy.skew, "referenced token", err);
     if (st == TSL_OK)
         st = tslp_ref_status_json(c, &r->uri, &r->idx, err);
     json_decref(h);
@@ -637,7 +638,8 @@ static tsl_status cwt_ref(const tslp_cbor_node *root, const tsl_limits *lim,
     int hn = st == TSL_OK ? cbor_time(c, 5, "nbf (5)", &nbf, &st, err) : 0;
     int hi = st == TSL_OK ? cbor_time(c, 6, "iat (6)", &iat, &st, err) : 0;
     if (st == TSL_OK)
-        st = check_times(he, exp, hn, nbf, hi, iat, now, o->max_skew, "referenced token", err);
+        st = check_times(he, exp, hn, nbf, hi, iat, now, o->policy.skew, "referenced token",
+                         err);
     if (st == TSL_OK)
         st = tslp_ref_status_cbor(tslp_cbor_map_get_int(c, 65535), "status (65535)", &r->uri,
                                   &r->idx, err);
@@ -696,7 +698,11 @@ tsl_status tsl_ref_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
         return tslp_fail(err, TSL_ERR_LIMIT, 0,
                          "referenced token: %zu bytes exceeds the input limit of %zu", len,
                          L.max_input);
-    int64_t now = o->now != 0 ? o->now : (int64_t)time(NULL);
+    /* Every form below reads trust and time from this one resolved policy. */
+    tsl_ref_opts ro = *o;
+    tslp_policy_resolve(&o->policy, &ro.policy);
+    o = &ro;
+    int64_t now = ro.policy.now;
     tsl_ref *r = tslp_calloc(1, sizeof *r);
     if (r == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "referenced token: out of memory");

@@ -316,9 +316,9 @@ static tsl_status check_kb(const json_t *payload, const char *in, size_t present
         st = tslp_fail(err, TSL_ERR_CLAIM, 0, "sd-jwt: key-binding jwt: iat: missing or not "
                                               "a number");
     if (st == TSL_OK)
-        st = tslp_ref_jwt_times(c, now, o->max_skew, "sd-jwt: key-binding jwt", err);
+        st = tslp_ref_jwt_times(c, now, o->policy.skew, "sd-jwt: key-binding jwt", err);
     if (st == TSL_OK && o->kb_max_age > 0 &&
-        json_number_value(iat) < (double)(now - o->kb_max_age - o->max_skew))
+        json_number_value(iat) < (double)(now - o->kb_max_age - o->policy.skew))
         st = tslp_fail(err, TSL_ERR_EXPIRED, 0,
                        "sd-jwt: key-binding jwt: iat %.0f is more than %lld s old",
                        json_number_value(iat), (long long)o->kb_max_age);
@@ -392,7 +392,7 @@ tsl_status tslp_sdjwt_parse(const char *in, size_t len, const tsl_limits *lim,
                            "sd-jwt: issuer jwt: typ \"%.40s\" is a Status List Token", typ);
     }
     if (st == TSL_OK)
-        st = tslp_ref_jwt_times(c, now, o->max_skew, "referenced token", err);
+        st = tslp_ref_jwt_times(c, now, o->policy.skew, "referenced token", err);
     if (st == TSL_OK)
         st = check_disclosures(c, in, off, dl, nd, lim, err);
     if (st == TSL_OK && presented < len)

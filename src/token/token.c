@@ -118,15 +118,12 @@ void tsl_token_free(tsl_token *t)
 
 /* Verifies with the leaf of the token's certificate chain, once the chain reaches an
  * anchor. */
-static tsl_status verify_x5c(const tsl_token *t, const tsl_verify_opts *o, int64_t now,
-                             tsl_error *err)
+static tsl_status verify_x5c(const tsl_token *t, const tsl_trust_policy *p, tsl_error *err)
 {
-    const char *eku = NULL;
-    if (o->require_eku)
-        eku = o->eku_oid != NULL ? o->eku_oid : TSL_EKU_STATUS_SIGNING_DEFAULT;
+    const char *eku = p->require_eku ? p->eku_oid : NULL;
     tsl_key *leaf = NULL;
-    tsl_status st = tslp_chain_verify(o->trust, (const uint8_t *const *)t->x5c, t->x5c_len,
-                                      t->x5c_n, now, eku, &leaf, err);
+    tsl_status st = tslp_chain_verify(p->trust, (const uint8_t *const *)t->x5c, t->x5c_len,
+                                      t->x5c_n, p->now, eku, &leaf, err);
     if (st != TSL_OK)
         return st;
     st = tsl_key_check_alg(leaf, t->alg, err);
@@ -137,13 +134,13 @@ static tsl_status verify_x5c(const tsl_token *t, const tsl_verify_opts *o, int64
 }
 
 /* Tries the caller's keys that match the token's kid (every key without a kid). */
-static tsl_status verify_keys(const tsl_token *t, const tsl_verify_opts *o, tsl_error *err)
+static tsl_status verify_keys(const tsl_token *t, const tsl_trust_policy *p, tsl_error *err)
 {
     if (t->kid != NULL && strlen((const char *)t->kid) != t->kid_len)
         return tslp_fail(err, TSL_ERR_KEY, 0, "kid: contains a NUL byte, matches no key");
     size_t cursor = 0, tried = 0;
     const tsl_key *k;
-    while ((k = tslp_keyset_next(o->keys, (const char *)t->kid, t->alg, &cursor)) != NULL) {
+    while ((k = tslp_keyset_next(p->keys, (const char *)t->kid, t->alg, &cursor)) != NULL) {
         tried++;
         tsl_error e;
         tsl_error_clear(&e);
@@ -215,24 +212,26 @@ tsl_status tslp_token_verify_at(const tsl_token *t, const tsl_verify_opts *o, in
 {
     if (t == NULL || o == NULL || at < 0)
         return tslp_fail(err, TSL_ERR_ARG, 0, "verify: NULL argument or negative time");
-    int64_t now = o->now != 0 ? o->now : (int64_t)time(NULL);
-    uint32_t algs = o->algs != 0 ? o->algs : TSL_ALGS_SIGNATURE;
-    if ((algs & TSL_ALG_BIT(t->alg)) == 0)
+    /* Trust and time are read from the resolved policy only: the clock once, the one
+     * meaning of skew (capped so that now - skew cannot overflow). */
+    tsl_trust_policy p;
+    tslp_policy_resolve(&o->policy, &p);
+    if ((p.algs & TSL_ALG_BIT(t->alg)) == 0)
         return tslp_fail(err, TSL_ERR_ALG, 0, "alg: %s is not in the allow-list",
                          tsl_alg_name(t->alg));
 
     tsl_status st;
-    bool have_keys = o->keys != NULL && tsl_keyset_count(o->keys) > 0;
-    if (t->x5c_n > 0 && o->trust != NULL) {
-        st = verify_x5c(t, o, now, err);
-    } else if (o->require_eku) {
+    bool have_keys = p.keys != NULL && tsl_keyset_count(p.keys) > 0;
+    if (t->x5c_n > 0 && p.trust != NULL) {
+        st = verify_x5c(t, &p, err);
+    } else if (p.require_eku) {
         return tslp_fail(err, TSL_ERR_TRUST, 0,
                          t->x5c_n > 0 ? "EKU required: the token's certificate chain needs "
                                         "trust anchors"
                                       : "EKU required, but the token carries no certificate "
                                         "chain");
     } else if (have_keys) {
-        st = verify_keys(t, o, err);
+        st = verify_keys(t, &p, err);
     } else if (t->x5c_n > 0) {
         return tslp_fail(err, TSL_ERR_TRUST, 0,
                          "the token carries a certificate chain, but no trust anchors were "
@@ -244,12 +243,8 @@ tsl_status tslp_token_verify_at(const tsl_token *t, const tsl_verify_opts *o, in
     if (st != TSL_OK)
         return st;
 
-    /* Claims are only believed once the signature holds. The skew is capped so that
-     * now - skew cannot overflow whatever the caller passes. */
-    int64_t skew = o->max_skew > 0 ? o->max_skew : 0;
-    if (skew > TSLP_MAX_SKEW)
-        skew = TSLP_MAX_SKEW;
-    st = check_times(t, now, skew, at, err);
+    /* Claims are only believed once the signature holds. */
+    st = check_times(t, p.now, p.skew, at, err);
     if (st != TSL_OK)
         return st;
     if (o->sub != NULL && strcmp(o->sub, t->sub) != 0)

@@ -174,11 +174,10 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
         v->o.timeout_ms = DEFAULT_TIMEOUT_MS;
     if (v->o.max_redirects == 0)
         v->o.max_redirects = DEFAULT_MAX_REDIRECTS;
-    if (v->o.max_skew < 0)
-        v->o.max_skew = 0;
+    v->o.policy.skew = tslp_policy_skew(&v->o.policy);
     if (v->o.kb_max_age < 0)
         v->o.kb_max_age = 0;
-    if (!own_copy(v, &v->o.eku_oid) || !own_copy(v, &v->o.kb_aud) ||
+    if (!own_copy(v, &v->o.policy.eku_oid) || !own_copy(v, &v->o.kb_aud) ||
         !own_copy(v, &v->o.ca_file) || !own_copy(v, &v->o.cache_dir))
         goto nomem;
     if (v->o.cache_dir != NULL) {
@@ -255,14 +254,9 @@ static tsl_status check_token(const tsl_verifier *v, const tsl_token *t, const c
 {
     tsl_verify_opts vo;
     memset(&vo, 0, sizeof vo);
-    vo.keys = v->o.keys;
-    vo.trust = v->o.trust;
-    vo.algs = v->o.algs;
+    vo.policy = v->o.policy;
+    vo.policy.now = now;
     vo.sub = uri;
-    vo.now = now;
-    vo.max_skew = v->o.max_skew;
-    vo.require_eku = v->o.require_eku;
-    vo.eku_oid = v->o.eku_oid;
     if (at != 0 && !tsl_token_exp(t, NULL))
         return tslp_fail(err, TSL_ERR_CLAIM, 0,
                          "status list token: no exp, so it cannot cover time %lld",
@@ -499,10 +493,14 @@ static int media_format(const char *ct)
     return 0;
 }
 
+/* Fetches, parses and checks the Status List Token for uri. *stage says which part
+ * failed: the response (TSL_STAGE_FETCH) or the token in it (TSL_STAGE_LIST_TOKEN). */
 static tsl_status fetch_token(tsl_verifier *v, const char *url, const char *uri,
                               tsl_ref_kind kind, int64_t now, int64_t at, tsl_token **out,
-                              uint8_t **raw, size_t *raw_len, tsl_error *err)
+                              uint8_t **raw, size_t *raw_len, tsl_check_stage *stage,
+                              tsl_error *err)
 {
+    *stage = TSL_STAGE_FETCH;
     const char *accept = (kind == TSL_REF_CWT || kind == TSL_REF_MDOC) ? ACCEPT_CWT_FIRST
                                                                        : ACCEPT_JWT_FIRST;
     uint8_t *body = NULL;
@@ -524,12 +522,14 @@ static tsl_status fetch_token(tsl_verifier *v, const char *url, const char *uri,
         goto out;
     }
     tsl_token *t = NULL;
+    *stage = TSL_STAGE_LIST_TOKEN;
     st = tsl_token_parse(body, len, &v->o.limits, &t, err);
     if (st != TSL_OK) {
         tslp_error_prefix(err, "status list token");
         goto out;
     }
     if ((int)tsl_token_format(t) != form) {
+        *stage = TSL_STAGE_FETCH; /* the response contradicts itself */
         tsl_token_free(t);
         st = tslp_fail(err, TSL_ERR_MALFORMED, 0,
                        "fetch: Content-Type says %s but the body is a %s",
@@ -574,24 +574,25 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
     if (v == NULL || token == NULL || res == NULL || time < 0)
         return tslp_fail(err, TSL_ERR_ARG, 0, "verifier: bad argument");
     memset(res, 0, sizeof *res);
-    now = now_or(now);
+    now = now_or(now != 0 ? now : v->o.policy.now);
 
-    /* Step 0: the Referenced Token itself; an invalid one stops here. */
+    /* Step 0: the Referenced Token itself; an invalid one stops here. `stage` follows
+     * the steps below, and is what res->stage reports if one of them fails. */
+    tsl_check_stage stage = TSL_STAGE_REFERENCED_TOKEN;
     tsl_ref_opts ro;
     memset(&ro, 0, sizeof ro);
-    ro.keys = v->o.keys;
-    ro.trust = v->o.trust;
-    ro.algs = v->o.algs;
-    ro.now = now;
-    ro.max_skew = v->o.max_skew;
+    ro.policy = v->o.policy;
+    ro.policy.now = now;
     ro.require_kb = v->o.require_kb;
     ro.kb_aud = co->kb_aud != NULL ? co->kb_aud : v->o.kb_aud;
     ro.kb_nonce = co->kb_nonce;
     ro.kb_max_age = v->o.kb_max_age;
     tsl_ref *ref = NULL;
     tsl_status st = tsl_ref_parse(token, len, &v->o.limits, &ro, &ref, err);
-    if (st != TSL_OK)
+    if (st != TSL_OK) {
+        res->stage = stage;
         return st;
+    }
     const char *uri = tsl_ref_uri(ref);
     uint64_t idx = tsl_ref_idx(ref);
     res->kind = tsl_ref_kind_of(ref);
@@ -600,9 +601,11 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
 
     /* The request key: the uri, with the time parameter when one is asked for. */
     size_t ul = strlen(uri);
+    stage = TSL_STAGE_FETCH;
     char *url = tslp_malloc(ul + 32);
     if (url == NULL) {
         tsl_ref_free(ref);
+        res->stage = stage;
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "verifier: out of memory");
     }
     if (time != 0)
@@ -628,8 +631,10 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
         tsl_error_clear(&oerr);
         if (tslp_verify_offline_hook != NULL)
             tslp_verify_offline_hook();
+        stage = TSL_STAGE_LIST_TOKEN;
         st = check_token(v, f->tok, uri, now, time, &oerr);
         if (st == TSL_OK) {
+            stage = TSL_STAGE_STATUS;
             st = read_entry(f->tok, idx, res, err);
             goto done;
         }
@@ -645,6 +650,7 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
     entry *e = cache_find(v, url);
     if (e != NULL && now < e->valid_until) {
         res->from_cache = 1;
+        stage = TSL_STAGE_STATUS;
         st = read_entry(e->tok, idx, res, err);
         pthread_mutex_unlock(&v->mu);
         goto done;
@@ -655,6 +661,7 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
         tsl_token *t = disk_load(v, url, uri, now, time, &until);
         if (t != NULL) {
             res->from_cache = 1;
+            stage = TSL_STAGE_STATUS;
             pthread_mutex_lock(&v->mu);
             st = read_entry(t, idx, res, err);
             cache_put(v, url, t, until, now);
@@ -669,9 +676,10 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
         uint8_t *raw = NULL;
         size_t raw_len = 0;
         res->fetched = 1;
-        st = fetch_token(v, url, uri, res->kind, now, time, &t, &raw, &raw_len, err);
+        st = fetch_token(v, url, uri, res->kind, now, time, &t, &raw, &raw_len, &stage, err);
         if (st != TSL_OK)
             goto done;
+        stage = TSL_STAGE_STATUS;
         int64_t until = valid_until(v, t, now);
         if (v->cache_fd >= 0)
             disk_store(v, url, raw, raw_len, now);
@@ -682,6 +690,7 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
         pthread_mutex_unlock(&v->mu);
     }
 done:
+    res->stage = st == TSL_OK ? TSL_STAGE_NONE : stage;
     tslp_free(url);
     tsl_ref_free(ref);
     return st;

@@ -38,8 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     tsl_ref_opts o;
     memset(&o, 0, sizeof o);
-    o.trust = trust;
-    o.now = 1735689600; /* 2025-01-01 */
+    o.policy.trust = trust;
+    o.policy.now = 1735689600; /* 2025-01-01 */
     tsl_limits lim = {(size_t)1 << 20, (size_t)1 << 20, 0};
     tsl_ref *r = NULL;
     tsl_error err;

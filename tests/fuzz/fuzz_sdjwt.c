@@ -46,9 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     tsl_ref_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
-    o.now = 1700000000;
-    o.max_skew = 60;
+    o.policy.keys = ks;
+    o.policy.now = 1700000000;
+    o.policy.skew = 60;
     tsl_limits lim = {(size_t)1 << 20, (size_t)1 << 20, 0};
     tsl_ref *r = NULL;
     tsl_error err;

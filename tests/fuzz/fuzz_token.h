@@ -32,10 +32,10 @@ static void fuzz_exercise(tsl_token *t)
     }
     tsl_verify_opts o;
     memset(&o, 0, sizeof o);
-    o.keys = ks;
-    o.now = 1700000000;
+    o.policy.keys = ks;
+    o.policy.now = 1700000000;
     o.sub = "https://example.com/statuslists/1";
-    o.algs = TSL_ALGS_SIGNATURE | TSL_ALG_BIT(TSL_ALG_HS256);
+    o.policy.algs = TSL_ALGS_SIGNATURE | TSL_ALG_BIT(TSL_ALG_HS256);
     tsl_error err;
     tsl_error_clear(&err);
     tsl_status st = tsl_token_verify(t, &o, &err);
