@@ -768,8 +768,10 @@ TSL_API int tsl_http_choose_format(const char *accept, size_t len, unsigned avai
 TSL_API int tsl_http_accepts_gzip(const char *accept_encoding, size_t len);
 
 /* Parses the value of a `time` query parameter: decimal unix seconds, no sign, at most
- * 19 digits. Returns 1 and sets *t, or 0 (answer 400). */
-TSL_API int tsl_http_parse_time(const char *text, size_t len, int64_t *t);
+ * 19 digits. TSL_OK and *t, or TSL_ERR_MALFORMED (answer 400); TSL_ERR_ARG if t is
+ * NULL. */
+TSL_API tsl_status tsl_http_parse_time(const char *text, size_t len, int64_t *t,
+                                       tsl_error *err);
 
 /* ---------------------------------------------------------------------------------- */
 /* Referenced Tokens (spec section 6) and the relying party's check (section 8.3)      */

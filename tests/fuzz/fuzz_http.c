@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (g != 0 && g != 1)
         abort();
     int64_t t;
-    if (tsl_http_parse_time(s, size, &t) && t < 0)
+    if (tsl_http_parse_time(s, size, &t, NULL) == TSL_OK && t < 0)
         abort();
     return 0;
 }
