@@ -830,8 +830,8 @@ typedef struct tsl_gate tsl_gate;
 typedef struct tsl_gate_conn tsl_gate_conn; /* a connection the gate follows */
 
 /* An answer the gate gave itself, for the server's counters and access log. method and
- * target are NULL when the request line could not be read; peer is the client address
- * as text ("-" when unknown). */
+ * target are "-" when the request line could not be read; peer is the client address
+ * as text ("-" when unknown). Valid during the callback only. */
 typedef struct {
     unsigned status;
     size_t bytes; /* body bytes sent */
