@@ -417,6 +417,7 @@ int cmd_serve(int argc, char **argv)
             ctx.daemons[k] = ls[k].d;
         }
         tsl_error err;
+        tsl_error_clear(&err);
         if (tsl_gate_start(ctx.gate, lfd, nls, &err) != TSL_OK) {
             cli_err("serve", "cannot start the connection gate: %s", err.msg);
             rc = EXIT_USAGE;

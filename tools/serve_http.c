@@ -411,7 +411,8 @@ static enum MHD_Result list_request(serve_ctx *ctx, struct MHD_Connection *conn,
                                          l->formats, ctx->dflt);
         if (has_time && !ctx->history)
             r = text(ctx, conn, rq, 501, "history (?time=) is not supported\n", true, head);
-        else if (has_time && (tv == NULL || tsl_http_parse_time(tv, tvlen, &t, NULL) != TSL_OK))
+        else if (has_time &&
+                 (tv == NULL || tsl_http_parse_time(tv, tvlen, &t, NULL) != TSL_OK))
             r = text(ctx, conn, rq, 400, "time: expected unix seconds\n", true, head);
         else if (fmt != TSL_FORMAT_JWT && fmt != TSL_FORMAT_CWT)
             r = text(ctx, conn, rq, 406, not_acceptable_body(l->formats), true, head);

@@ -638,9 +638,13 @@ static void gate_refuse(tsl_gate *cs, conn *c, unsigned status, const char *why,
     if (cs->opt.refused != NULL) {
         char peer[INET6_ADDRSTRLEN + 1];
         peer_text(c, peer, sizeof peer);
-        tsl_gate_refusal r = {status, blen, peer,
-                              hi != NULL ? hi->method : "-", hi != NULL ? hi->target : "-",
-                              hi != NULL ? hi->mlen : 1, hi != NULL ? hi->tlen : 1};
+        tsl_gate_refusal r = {status, blen, peer, "-", "-", 1, 1};
+        if (hi != NULL) {
+            r.method = hi->method;
+            r.target = hi->target;
+            r.method_len = hi->mlen;
+            r.target_len = hi->tlen;
+        }
         cs->opt.refused(&r, cs->opt.user);
     }
     pthread_mutex_lock(&cs->mu);
