@@ -783,8 +783,150 @@ TSL_API int tsl_http_choose_format(const char *accept, size_t len, unsigned avai
 TSL_API int tsl_http_accepts_gzip(const char *accept_encoding, size_t len);
 
 /* Parses the value of a `time` query parameter: decimal unix seconds, no sign, at most
- * 19 digits. Returns 1 and sets *t, or 0 (answer 400). */
-TSL_API int tsl_http_parse_time(const char *text, size_t len, int64_t *t);
+ * 19 digits. TSL_OK and *t, or TSL_ERR_MALFORMED (answer 400); TSL_ERR_ARG if t is
+ * NULL. */
+TSL_API tsl_status tsl_http_parse_time(const char *text, size_t len, int64_t *t,
+                                       tsl_error *err);
+
+/* A request head as far as tsl_http_head_check() judges it. A server fills it from the
+ * head's bytes or from its HTTP library's header list; the values point into the head. */
+typedef struct {
+    int http11;   /* HTTP/1.1: Host is required */
+    int bodyless; /* GET, HEAD or OPTIONS: a body over body_max is refused */
+    unsigned n_host, n_cl, n_te; /* how many Host, Content-Length, Transfer-Encoding */
+    const char *host, *cl, *te;  /* the first of each (Host without trailing white
+                                    space), or NULL */
+    size_t host_len, cl_len, te_len;
+} tsl_http_head;
+
+/* Judges a request head: 0 when h is acceptable, else the HTTP status to answer (400,
+ * 413, 501) and *why, a line of static text for the answer's body. Refused: HTTP/1.1
+ * without Host; more than one Host or Content-Length; a Host with a space or a control
+ * character; a Content-Length that is not digits, or over body_max for a bodyless
+ * method; a transfer coding other than chunked; Content-Length with Transfer-Encoding.
+ * A verdict on the client's input, not a failure of the call, so not a tsl_status. */
+TSL_API unsigned tsl_http_head_check(const tsl_http_head *h, uint64_t body_max,
+                                     const char **why);
+
+/* Writes a whole answer with status and a text body (none when head is set) straight
+ * to the socket fd, with Connection: close; returns the body bytes sent. For answers a
+ * server's HTTP library cannot send itself. */
+TSL_API size_t tsl_http_write_error(int fd, unsigned status, const char *body, int head);
+
+/* Reads and drops the input already received on fd (at most 256 KiB, without
+ * waiting), so that closing it sends a FIN after an answer rather than a reset. */
+TSL_API void tsl_http_drain_input(int fd);
+
+/* ---------------------------------------------------------------------------------- */
+/* Connection gate: admission in front of an HTTP server                                */
+/*
+ * A gate thread accepts on the server's listening sockets and reads each connection's
+ * first request head without consuming it (MSG_PEEK). Only a connection with a whole,
+ * acceptable head is handed to the server (options.handoff); a bad head gets one answer
+ * from the gate (414, 431, 400, 413, 501, 505) and the connection is closed. Limits:
+ *   - a deadline (head_timeout_ms) for a whole request, from the connection's start or
+ *     the end of its previous answer; bytes trickling in do not extend it;
+ *   - max_per_address open connections per client address (an IPv6 /64 counts as one);
+ *   - max_connections in all: when full, the connection that has waited longest for a
+ *     request is closed to make room (one being answered never is).
+ * After the handoff the server tells the gate what each connection does (the
+ * tsl_gate_conn_* calls), so deadlines and eviction go on applying: the gate closes a
+ * late connection the server holds with shutdown(), which the server then sees as the
+ * client going away. The server must report a close before it closes the descriptor. */
+
+#define TSL_GATE_DEFAULT_MAX_CONNECTIONS 1024u
+#define TSL_GATE_DEFAULT_PER_ADDRESS 64u
+#define TSL_GATE_DEFAULT_HEAD_TIMEOUT_MS 10000u
+#define TSL_GATE_HEAD_MAX (16u * 1024u) /* default head_max */
+#define TSL_GATE_BODY_MAX (64u * 1024u) /* default body_max */
+#define TSL_GATE_MAX_LISTEN 16          /* listening sockets per gate */
+
+typedef struct tsl_gate tsl_gate;
+typedef struct tsl_gate_conn tsl_gate_conn; /* a connection the gate follows */
+
+/* An answer the gate gave itself, for the server's counters and access log. method and
+ * target are "-" when the request line could not be read; peer is the client address
+ * as text ("-" when unknown). Valid during the callback only. */
+typedef struct {
+    unsigned status;
+    size_t bytes; /* body bytes sent */
+    const char *peer;
+    const char *method, *target; /* not NUL-terminated */
+    size_t method_len, target_len;
+} tsl_gate_refusal;
+
+typedef struct {
+    unsigned max_connections; /* 0: TSL_GATE_DEFAULT_MAX_CONNECTIONS */
+    unsigned max_per_address; /* 0: no limit */
+    unsigned head_timeout_ms; /* 0: TSL_GATE_DEFAULT_HEAD_TIMEOUT_MS */
+    size_t head_max;          /* the longest first head (longer: 414 or 431); 0: default */
+    uint64_t body_max;        /* see tsl_http_head_check(); 0: TSL_GATE_BODY_MAX */
+    /* Gives the connection fd (non-blocking, accepted on listening socket `listener`,
+     * an index into the array given to tsl_gate_start) to the server. Returns 0 when
+     * the server took it (it then reports it with tsl_gate_conn_started), else non-zero
+     * after closing fd. Called on the gate thread. */
+    int (*handoff)(int fd, const void *addr, size_t addr_len, unsigned listener,
+                   void *user);
+    /* Told of every answer the gate gives; may be NULL. Called on the gate thread. */
+    void (*refused)(const tsl_gate_refusal *r, void *user);
+    void *user;
+} tsl_gate_options;
+
+/* A gate with the options (copied); nothing runs yet. TSL_ERR_ARG without handoff.
+ * Free with tsl_gate_free(). */
+TSL_API tsl_status tsl_gate_new(const tsl_gate_options *opt, tsl_gate **out,
+                                tsl_error *err);
+
+/* Starts the gate thread accepting on the n listening sockets fds (non-blocking or
+ * not; taken over even on failure: tsl_gate_stop() closes them). TSL_ERR_ARG for more
+ * than TSL_GATE_MAX_LISTEN, TSL_ERR_IO when the thread or its epoll set cannot start. */
+TSL_API tsl_status tsl_gate_start(tsl_gate *g, const int *fds, size_t n, tsl_error *err);
+
+/* Stops accepting (the listening sockets are closed) and closes the connections still
+ * in the gate. Connections handed to the server are left to it. */
+TSL_API void tsl_gate_stop(tsl_gate *g);
+
+/* After the server has stopped: stops the gate if needed and frees it. g may be NULL. */
+TSL_API void tsl_gate_free(tsl_gate *g);
+
+/* The server's reports, from any thread. tsl_gate_conn_started: the server begins
+ * serving fd (a handoff, or a connection it accepted itself, which is then counted all
+ * the same); the handle returned (NULL without memory) goes with the other calls.
+ * answering: a request is complete and being answered (no deadline or eviction
+ * applies); answered: its answer is done, the connection waits for a next request;
+ * closed: the server is about to close fd (the handle is invalid afterwards). c may be
+ * NULL in all three. */
+TSL_API tsl_gate_conn *tsl_gate_conn_started(tsl_gate *g, int fd, const void *addr,
+                                             size_t addr_len);
+TSL_API void tsl_gate_conn_answering(tsl_gate *g, tsl_gate_conn *c);
+TSL_API void tsl_gate_conn_answered(tsl_gate *g, tsl_gate_conn *c);
+TSL_API void tsl_gate_conn_closed(tsl_gate *g, tsl_gate_conn *c);
+
+/* Why the gate closed or refused a connection. */
+typedef enum {
+    TSL_GATE_DROP_HEAD_TIMEOUT, /* no whole first request within the deadline */
+    TSL_GATE_DROP_IDLE_TIMEOUT, /* no whole next request within the deadline */
+    TSL_GATE_DROP_PER_ADDRESS,  /* max_per_address reached */
+    TSL_GATE_DROP_CAPACITY,     /* max_connections: evicted, or refused when all busy */
+    TSL_GATE_DROP_FRAGMENTED,   /* a first head in too many pieces */
+    TSL_GATE_DROP_OVERLOAD,     /* the server did not take a handoff */
+    TSL_GATE_NDROPS
+} tsl_gate_drop;
+
+/* "head_timeout", "idle_timeout", "per_address", "capacity", "fragmented", "overload";
+ * NULL for anything else. */
+TSL_API const char *tsl_gate_drop_name(int reason);
+
+/* For a server's metrics. */
+typedef struct {
+    unsigned waiting; /* open, waiting for a (first or next) request */
+    unsigned active;  /* a request being answered */
+    unsigned closing; /* refused or shut down, not closed yet */
+    uint64_t dropped[TSL_GATE_NDROPS];
+    unsigned max_connections, max_per_address, head_timeout_ms; /* in force */
+} tsl_gate_stats;
+
+TSL_API void tsl_gate_get_stats(tsl_gate *g, tsl_gate_stats *out);
 
 /* ---------------------------------------------------------------------------------- */
 /* Referenced Tokens (spec section 6) and the relying party's check (section 8.3)      */

@@ -81,13 +81,20 @@ TT_TEST(http_accept_encoding_gzip)
 TT_TEST(http_time_parameter)
 {
     int64_t t;
-    TT_CHECK(tsl_http_parse_time("1686920170", 10, &t) && t == 1686920170);
-    TT_CHECK(tsl_http_parse_time("0", 1, &t) && t == 0);
-    TT_CHECK(tsl_http_parse_time("9223372036854775807", 19, &t) && t == INT64_MAX);
-    TT_CHECK(!tsl_http_parse_time("9223372036854775808", 19, &t));
-    TT_CHECK(!tsl_http_parse_time("", 0, &t));
-    TT_CHECK(!tsl_http_parse_time("-1", 2, &t));
-    TT_CHECK(!tsl_http_parse_time("1e9", 3, &t));
-    TT_CHECK(!tsl_http_parse_time("12345678901234567890", 20, &t));
-    TT_CHECK(!tsl_http_parse_time("abc", 3, &t));
+    tsl_error e;
+    tsl_error_clear(&e);
+    TT_OK(tsl_http_parse_time("1686920170", 10, &t, NULL));
+    TT_EQ_U(t, 1686920170);
+    TT_OK(tsl_http_parse_time("0", 1, &t, NULL));
+    TT_EQ_U(t, 0);
+    TT_OK(tsl_http_parse_time("9223372036854775807", 19, &t, NULL));
+    TT_EQ_U(t, INT64_MAX);
+    TT_ERR(tsl_http_parse_time("9223372036854775808", 19, &t, &e), TSL_ERR_MALFORMED);
+    TT_EQ_U(e.code, TSL_ERR_MALFORMED);
+    TT_ERR(tsl_http_parse_time("", 0, &t, NULL), TSL_ERR_MALFORMED);
+    TT_ERR(tsl_http_parse_time("-1", 2, &t, NULL), TSL_ERR_MALFORMED);
+    TT_ERR(tsl_http_parse_time("1e9", 3, &t, NULL), TSL_ERR_MALFORMED);
+    TT_ERR(tsl_http_parse_time("12345678901234567890", 20, &t, NULL), TSL_ERR_MALFORMED);
+    TT_ERR(tsl_http_parse_time("abc", 3, &t, NULL), TSL_ERR_MALFORMED);
+    TT_ERR(tsl_http_parse_time("1", 1, NULL, NULL), TSL_ERR_ARG);
 }

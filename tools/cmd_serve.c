@@ -2,8 +2,8 @@
  * options, loads the tokens already recorded and starts the publisher thread
  * (serve_snapshot.c), whose first round signs what is missing in the background while
  * the server listens, starts one libmicrohttpd daemon per --listen address with bounded
- * memory and timeouts, takes its listening socket back for the connection gate
- * (serve_conn.c: connection limits, the request deadline, checks of the first head),
+ * memory and timeouts, takes its listening socket back for the library's connection
+ * gate (tsl_gate_*: connection limits, the request deadline, checks of the first head),
  * then waits for SIGTERM or SIGINT: it stops accepting, lets requests in flight finish,
  * and exits 0. */
 #include "serve.h"
@@ -217,6 +217,31 @@ static struct MHD_Daemon *start_daemon(serve_ctx *ctx, listener *l, unsigned thr
         MHD_OPTION_END);
 }
 
+/* The gate's handoff: a connection with an acceptable first head goes to the daemon of
+ * its listener, which closes fd itself when it cannot take it. */
+static int gate_handoff(int fd, const void *addr, size_t addr_len, unsigned k, void *user)
+{
+    serve_ctx *ctx = user;
+    return MHD_add_connection(ctx->daemons[k], fd, addr, (socklen_t)addr_len) == MHD_YES
+               ? 0
+               : -1;
+}
+
+/* The gate, before any daemon starts: their connection notifications report to it. */
+static int gate_new(serve_ctx *ctx)
+{
+    tsl_gate_options o;
+    memset(&o, 0, sizeof o);
+    o.max_connections = ctx->max_connections;
+    o.max_per_address = ctx->per_address;
+    o.head_timeout_ms = ctx->head_timeout * 1000;
+    o.body_max = SERVE_BODY_MAX;
+    o.handoff = gate_handoff;
+    o.refused = serve_conn_refused;
+    o.user = ctx;
+    return tsl_gate_new(&o, &ctx->gate, NULL) == TSL_OK ? 0 : -1;
+}
+
 static void print_ready(const listener *l)
 {
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -371,7 +396,7 @@ int cmd_serve(int argc, char **argv)
     int rc = store_cli_open("serve", db, &ctx.pub_store);
     if (rc == EXIT_OK)
         rc = serve_publisher_start(&ctx);
-    if (rc == EXIT_OK && serve_conns_init(&ctx) != 0) {
+    if (rc == EXIT_OK && gate_new(&ctx) != 0) {
         cli_err("serve", "out of memory");
         rc = EXIT_USAGE;
     }
@@ -387,13 +412,14 @@ int cmd_serve(int argc, char **argv)
     }
     if (rc == EXIT_OK) {
         int lfd[SERVE_MAX_LISTEN];
-        struct MHD_Daemon *ds[SERVE_MAX_LISTEN];
         for (size_t k = 0; k < nls; k++) {
             lfd[k] = ls[k].quiesced;
-            ds[k] = ls[k].d;
+            ctx.daemons[k] = ls[k].d;
         }
-        if (serve_conns_start(&ctx, lfd, ds, nls) != 0) {
-            cli_err("serve", "cannot start the connection gate: %s", strerror(errno));
+        tsl_error err;
+        tsl_error_clear(&err);
+        if (tsl_gate_start(ctx.gate, lfd, nls, &err) != TSL_OK) {
+            cli_err("serve", "cannot start the connection gate: %s", err.msg);
             rc = EXIT_USAGE;
         }
         for (size_t k = 0; k < nls; k++) /* the gate closes them now */
@@ -407,7 +433,7 @@ int cmd_serve(int argc, char **argv)
             ;
         fprintf(stderr, "tsl serve: %s, finishing requests in flight\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        serve_conns_stop(&ctx);
+        tsl_gate_stop(ctx.gate);
         struct timespec t0, now, pause = {0, 20 * 1000000L};
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (;;) {
@@ -427,7 +453,7 @@ int cmd_serve(int argc, char **argv)
         if (ls[k].quiesced != MHD_INVALID_SOCKET)
             close(ls[k].quiesced);
     }
-    serve_conns_free(&ctx);
+    tsl_gate_free(ctx.gate);
     serve_ctx_destroy(&ctx); /* closes ctx.pub_store */
     if (ctx.log_fd >= 0)
         close(ctx.log_fd);

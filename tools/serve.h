@@ -22,18 +22,15 @@
 #define SERVE_BUSY_SIZE 160
 /* Read-only store handles for ?time= requests (each used by one thread at a time). */
 #define SERVE_READERS 4
-/* At most this many --listen addresses. */
-#define SERVE_MAX_LISTEN 16
-/* Connection limits (serve_conn.c), defaults of --max-connections, --max-per-address
- * and --head-timeout. */
-#define SERVE_DEFAULT_MAX_CONNECTIONS 1024
-#define SERVE_DEFAULT_PER_ADDRESS 64
-#define SERVE_DEFAULT_HEAD_TIMEOUT 10
-/* The longest first request head (request line and headers) the gate reads: longer
- * ones get 414 or 431. */
-#define SERVE_HEAD_MAX (16u * 1024u)
+/* At most this many --listen addresses: one gate takes them all. */
+#define SERVE_MAX_LISTEN TSL_GATE_MAX_LISTEN
+/* Connection limits (the library's gate, tsl_gate_*), defaults of --max-connections,
+ * --max-per-address and --head-timeout (seconds). */
+#define SERVE_DEFAULT_MAX_CONNECTIONS TSL_GATE_DEFAULT_MAX_CONNECTIONS
+#define SERVE_DEFAULT_PER_ADDRESS TSL_GATE_DEFAULT_PER_ADDRESS
+#define SERVE_DEFAULT_HEAD_TIMEOUT (TSL_GATE_DEFAULT_HEAD_TIMEOUT_MS / 1000)
 /* The most request body bytes read and dropped for GET, HEAD and OPTIONS: more is 413. */
-#define SERVE_BODY_MAX (64u * 1024u)
+#define SERVE_BODY_MAX TSL_GATE_BODY_MAX
 
 /* One published form of a list: the token bytes and what the headers say about them. */
 typedef struct {
@@ -97,7 +94,6 @@ typedef struct {
 } serve_reader;
 
 struct serve_pubstate; /* the publisher's own bookkeeping (serve_snapshot.c) */
-typedef struct serve_conns serve_conns; /* connection tracking (serve_conn.c) */
 
 /* The server. Options are set before serve_publisher_start() and then only read.
  *
@@ -119,7 +115,8 @@ typedef struct {
     unsigned max_connections; /* --max-connections: the global cap */
     unsigned per_address;     /* --max-per-address, 0: no limit */
     unsigned head_timeout;    /* --head-timeout, seconds for a whole request */
-    serve_conns *conns;       /* the gate and its table (serve_conn.c) */
+    tsl_gate *gate;           /* in front of the daemons (cmd_serve.c, serve_conn.c) */
+    struct MHD_Daemon *daemons[SERVE_MAX_LISTEN]; /* by listener, for the handoff */
 
     /* The current snapshot. */
     pthread_mutex_t snap_mu;
@@ -239,34 +236,8 @@ void serve_count(serve_ctx *ctx, unsigned status, uint64_t bytes);
 void serve_log_raw(serve_ctx *ctx, const char *peer, const char *method, size_t mlen,
                    const char *path, size_t plen, unsigned status, uint64_t bytes);
 
-/* serve_conn.c */
+/* serve_conn.c: libmicrohttpd's side of the connection gate (ctx->gate). */
 
-/* A request head as far as serve_head_check() judges it: the gate fills it from the
- * bytes, serve_handle from libmicrohttpd's header list. Values point into the head. */
-typedef struct {
-    bool http11;   /* HTTP/1.1: Host is required */
-    bool bodyless; /* GET, HEAD or OPTIONS: a body over SERVE_BODY_MAX is refused */
-    unsigned n_host, n_cl, n_te; /* how many Host, Content-Length, Transfer-Encoding */
-    const char *host, *cl, *te;  /* the first of each (trimmed), or NULL */
-    size_t host_len, cl_len, te_len;
-} serve_head;
-
-/* 0 when h is acceptable, else the status to answer (400, 413, 501) and *why, a line of
- * static text: HTTP/1.1 without Host; more than one Host or Content-Length; a
- * Content-Length that is not digits or over SERVE_BODY_MAX for GET/HEAD/OPTIONS; a
- * transfer coding other than chunked; Content-Length with Transfer-Encoding. */
-unsigned serve_head_check(const serve_head *h, const char **why);
-
-/* The connection table, before any daemon starts (ctx->conns); -1 without memory. */
-int serve_conns_init(serve_ctx *ctx);
-/* Starts the gate thread accepting on the n listening sockets lfd (taken over: closed
- * by serve_conns_stop) and handing connections to d[k]; -1 on failure. */
-int serve_conns_start(serve_ctx *ctx, const int *lfd, struct MHD_Daemon **d, size_t n);
-/* Stops accepting (the listening sockets are closed) and closes the connections still
- * in the gate. Connections inside libmicrohttpd are left to it. */
-void serve_conns_stop(serve_ctx *ctx);
-/* After MHD_stop_daemon(): frees the table. */
-void serve_conns_free(serve_ctx *ctx);
 /* MHD_OPTION_NOTIFY_CONNECTION and MHD_OPTION_NOTIFY_COMPLETED (which calls
  * serve_completed()); cls is the serve_ctx. */
 void serve_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -276,14 +247,10 @@ void serve_conn_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 /* Called by serve_handle when a request is complete and its answer queued: the
  * connection is no longer waiting for a request, so no deadline or eviction applies. */
 void serve_conn_answering(serve_ctx *ctx, struct MHD_Connection *conn);
+/* The gate's refused callback: counts and logs an answer the gate gave; user is the
+ * serve_ctx. */
+void serve_conn_refused(const tsl_gate_refusal *r, void *user);
 /* Appends the connection gauges, drops by reason and limits to /metrics. */
 void serve_conn_metrics(serve_ctx *ctx, FILE *f);
-/* Writes a whole answer with status and a text body (none for HEAD) straight to the
- * socket, with Connection: close; returns the body bytes sent. For answers
- * libmicrohttpd cannot send itself, or not once. */
-size_t serve_write_error(int fd, unsigned status, const char *body, bool head);
-/* Reads and drops the input already received on fd (bounded), so that closing it
- * sends a FIN after an answer rather than a reset. */
-void serve_drain_input(int fd);
 
 #endif /* TSL_SERVE_H */

@@ -411,7 +411,8 @@ static enum MHD_Result list_request(serve_ctx *ctx, struct MHD_Connection *conn,
                                          l->formats, ctx->dflt);
         if (has_time && !ctx->history)
             r = text(ctx, conn, rq, 501, "history (?time=) is not supported\n", true, head);
-        else if (has_time && (tv == NULL || !tsl_http_parse_time(tv, tvlen, &t)))
+        else if (has_time &&
+                 (tv == NULL || tsl_http_parse_time(tv, tvlen, &t, NULL) != TSL_OK))
             r = text(ctx, conn, rq, 400, "time: expected unix seconds\n", true, head);
         else if (fmt != TSL_FORMAT_JWT && fmt != TSL_FORMAT_CWT)
             r = text(ctx, conn, rq, 406, not_acceptable_body(l->formats), true, head);
@@ -620,11 +621,11 @@ void serve_log_raw(serve_ctx *ctx, const char *peer, const char *method, size_t 
     log_line(ctx, peer, rq.method, rq.path, status, bytes, SERVE_FMT_NONE);
 }
 
-/* Collects what serve_head_check() judges from libmicrohttpd's header list. */
+/* Collects what tsl_http_head_check() judges from libmicrohttpd's header list. */
 static enum MHD_Result head_field(void *cls, enum MHD_ValueKind kind, const char *key,
                                   const char *value)
 {
-    serve_head *h = cls;
+    tsl_http_head *h = cls;
     (void)kind;
     if (value == NULL)
         value = "";
@@ -677,9 +678,9 @@ static enum MHD_Result body_too_large(serve_ctx *ctx, struct MHD_Connection *con
     rq->fmt = SERVE_FMT_NONE;
     rq->bytes = 0;
     if (ci != NULL) {
-        serve_drain_input(ci->connect_fd);
-        rq->bytes = serve_write_error(ci->connect_fd, 413, "request body too large\n",
-                                      head);
+        tsl_http_drain_input(ci->connect_fd);
+        rq->bytes = tsl_http_write_error(ci->connect_fd, 413, "request body too large\n",
+                                         head);
         shutdown(ci->connect_fd, SHUT_WR);
     }
     count(ctx, 413, SERVE_FMT_NONE, rq->bytes);
@@ -705,16 +706,16 @@ enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char 
         atomic_fetch_add(&ctx->inflight, 1);
         copy_sanitized(rq->method, sizeof rq->method, method, 8);
         copy_sanitized(rq->path, sizeof rq->path, url, LOG_PATH_MAX);
-        /* The gate (serve_conn.c) judged the first head of the connection; the next
-         * ones (keep-alive, pipelining) come straight here: the same rules. */
-        serve_head h;
+        /* The gate (tsl_gate) judged the first head of the connection; the next ones
+         * (keep-alive, pipelining) come straight here: the same rules. */
+        tsl_http_head h;
         memset(&h, 0, sizeof h);
         h.http11 = version != NULL && strncmp(version, "HTTP/1.", 7) == 0 &&
                    version[7] != '0';
         h.bodyless = get || head || options;
         MHD_get_connection_values(conn, MHD_HEADER_KIND, head_field, &h);
         const char *why = NULL;
-        unsigned st = serve_head_check(&h, &why);
+        unsigned st = tsl_http_head_check(&h, SERVE_BODY_MAX, &why);
         if (st != 0) {
             rq->queued = true;
             serve_conn_answering(ctx, conn);

@@ -200,18 +200,20 @@ int tsl_http_accepts_gzip(const char *accept_encoding, size_t len)
     return star_q > 0;
 }
 
-int tsl_http_parse_time(const char *text, size_t len, int64_t *t)
+tsl_status tsl_http_parse_time(const char *text, size_t len, int64_t *t, tsl_error *err)
 {
-    if (text == NULL || len == 0 || len > 19 || t == NULL)
-        return 0;
+    if (t == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "time: no output");
+    if (text == NULL || len == 0 || len > 19)
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0, "time: expected 1 to 19 digits");
     uint64_t v = 0;
     for (size_t k = 0; k < len; k++) {
         if (text[k] < '0' || text[k] > '9')
-            return 0;
+            return tslp_fail(err, TSL_ERR_MALFORMED, k, "time: expected unix seconds");
         v = v * 10 + (uint64_t)(text[k] - '0');
     }
     if (v > (uint64_t)INT64_MAX)
-        return 0;
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0, "time: beyond 2^63 - 1 seconds");
     *t = (int64_t)v;
-    return 1;
+    return TSL_OK;
 }
