@@ -147,12 +147,14 @@ TSL_API const uint8_t *tsl_list_bytes(const tsl_list *l, size_t *len);
  * dropped. Errors as tsl_list_new(); on failure l is unchanged. */
 TSL_API tsl_status tsl_list_resize(tsl_list *l, uint64_t size, tsl_error *err);
 
-/* Reads entry idx into *value. TSL_ERR_INDEX if idx >= size. */
-TSL_API tsl_status tsl_list_get(const tsl_list *l, uint64_t idx, unsigned *value);
+/* Reads entry idx into *value. TSL_ERR_INDEX if idx >= size; TSL_ERR_ARG if l or value
+ * is NULL. err may be NULL (the hot path never touches it). */
+TSL_API tsl_status tsl_list_get(const tsl_list *l, uint64_t idx, unsigned *value,
+                                tsl_error *err);
 
 /* Sets entry idx. TSL_ERR_INDEX if idx >= size; TSL_ERR_VALUE if value >= 2^bits (the
- * value is never truncated). On failure nothing changes. */
-TSL_API tsl_status tsl_list_set(tsl_list *l, uint64_t idx, unsigned value);
+ * value is never truncated). On failure nothing changes. err may be NULL. */
+TSL_API tsl_status tsl_list_set(tsl_list *l, uint64_t idx, unsigned value, tsl_error *err);
 
 /* Sets entries first..last inclusive to value. Checks as tsl_list_set(); on failure
  * nothing changes. */
@@ -539,8 +541,10 @@ typedef struct {
 } tsl_batch_item;
 
 /* A status name or number: VALID, INVALID, SUSPENDED, APPLICATION_SPECIFIC (any case)
- * or a decimal number 0-255. Returns 1 and sets *value, or 0. */
-TSL_API int tsl_status_parse(const char *text, size_t len, unsigned *value);
+ * or a decimal number 0-255. TSL_OK and *value set; TSL_ERR_MALFORMED for anything
+ * else (*value unchanged); TSL_ERR_ARG if text or value is NULL. err may be NULL. */
+TSL_API tsl_status tsl_status_parse(const char *text, size_t len, unsigned *value,
+                                    tsl_error *err);
 
 /* A new, empty batch for a list of `size` entries of `bits` bits: every item added is
  * checked against both. Errors: TSL_ERR_ARG (bits), TSL_ERR_NOMEM. */

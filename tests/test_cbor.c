@@ -68,7 +68,7 @@ TT_TEST(cbor_spec_example_decodes)
     static const unsigned want[16] = {1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1};
     for (uint64_t i = 0; i < 16; i++) {
         unsigned v;
-        TT_OK(tsl_list_get(l, i, &v));
+        TT_OK(tsl_list_get(l, i, &v, NULL));
         TT_EQ_U(v, want[i]);
     }
     TT_CHECK(tsl_list_aggregation_uri(l) == NULL);
@@ -156,7 +156,7 @@ TT_TEST(cbor_roundtrip_widths)
             tsl_list *a = NULL, *b = NULL;
             TT_OK(tsl_list_new(widths[w], sizes[k], &a, NULL));
             for (uint64_t i = 0; i < sizes[k]; i += 7)
-                TT_OK(tsl_list_set(a, i, (unsigned)(i * 31 % (1u << widths[w]))));
+                TT_OK(tsl_list_set(a, i, (unsigned)(i * 31 % (1u << widths[w])), NULL));
             uint8_t *enc = NULL;
             size_t enc_len = 0;
             TT_OK(tsl_list_to_cbor(a, TSL_LEVEL_FAST, &enc, &enc_len, NULL));

@@ -799,7 +799,7 @@ static tsl_status place_decoys(const tsl_list_info *in, const uint8_t *perm_key,
     for (uint64_t i = in->size - in->decoys; r == TSL_OK && i < in->size; i++) {
         uint64_t idx;
         if ((r = tslp_perm_at(&p, i, &idx, err)) == TSL_OK)
-            r = tsl_list_set(l, idx, value);
+            r = tsl_list_set(l, idx, value, err);
     }
     tslp_perm_done(&p);
     return r;

@@ -306,7 +306,7 @@ static tsl_status read_entry(const tsl_token *t, uint64_t idx, tsl_check_result 
 {
     const tsl_list *l = tsl_token_list(t);
     unsigned value;
-    if (tsl_list_get(l, idx, &value) != TSL_OK)
+    if (tsl_list_get(l, idx, &value, NULL) != TSL_OK)
         return tslp_fail(err, TSL_ERR_INDEX, 0,
                          "index %llu is outside the list (%llu entries)",
                          (unsigned long long)idx, (unsigned long long)tsl_list_size(l));
