@@ -79,19 +79,34 @@ TSL_API void tsl_error_clear(tsl_error *err);
 /* Limits on untrusted input                                                            */
 
 /* Every decoder takes one of these. Zero in a field means "the default". Values above
- * the compile-time ceilings below are clamped to them. */
+ * the compile-time ceilings below are clamped to them. A lowered bound is refused with
+ * TSL_ERR_LIMIT and a message naming it. Signing and publishing, which read no
+ * untrusted input, use the defaults. Internal caps that are not a caller's choice live
+ * in src/core/limits.h. */
 typedef struct {
-    size_t max_input;    /* bytes of one encoded input (JSON, CBOR, base64url text) */
-    size_t max_inflated; /* bytes a compressed `lst` may inflate to */
-    size_t max_depth;    /* nesting depth of JSON or CBOR */
+    size_t max_input;       /* bytes of one encoded input (JSON, CBOR, base64url text) */
+    size_t max_inflated;    /* bytes a compressed `lst` may inflate to */
+    size_t max_depth;       /* nesting depth of JSON or CBOR */
+    uint64_t max_entries;   /* entries of one decoded list (after max_inflated) */
+    size_t max_x5c;         /* certificates in one x5c header or COSE x5chain */
+    size_t max_disclosures; /* disclosures presented with one SD-JWT */
+    size_t max_uri;         /* bytes of a Referenced Token's status_list uri */
 } tsl_limits;
 
 #define TSL_DEFAULT_MAX_INPUT ((size_t)128 << 20)   /* 128 MiB */
 #define TSL_DEFAULT_MAX_INFLATED ((size_t)64 << 20) /* 64 MiB: 2^29 one-bit entries */
 #define TSL_DEFAULT_MAX_DEPTH ((size_t)16)
+#define TSL_DEFAULT_MAX_ENTRIES ((uint64_t)1 << 35) /* max_inflated bounds it first */
+#define TSL_DEFAULT_MAX_X5C ((size_t)10)
+#define TSL_DEFAULT_MAX_DISCLOSURES ((size_t)1024)
+#define TSL_DEFAULT_MAX_URI ((size_t)4096)
 #define TSL_MAX_INPUT_CEILING ((size_t)1 << 30)     /* 1 GiB */
 #define TSL_MAX_INFLATED_CEILING ((size_t)1 << 32)  /* 4 GiB: 2^35 one-bit entries */
 #define TSL_MAX_DEPTH_CEILING ((size_t)64)
+#define TSL_MAX_ENTRIES_CEILING ((uint64_t)1 << 35) /* what 4 GiB of one-bit entries hold */
+#define TSL_MAX_X5C_CEILING ((size_t)16)            /* a chain is leaf, intermediates, root */
+#define TSL_MAX_DISCLOSURES_CEILING ((size_t)8192)  /* the digests one SD-JWT may reference */
+#define TSL_MAX_URI_CEILING ((size_t)4096)          /* TSL_MAX_URI: a check result holds it */
 
 /* Fills lim with the defaults above. */
 TSL_API void tsl_limits_default(tsl_limits *lim);

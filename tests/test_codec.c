@@ -146,7 +146,7 @@ TT_TEST(inflate_cap_boundary)
     const size_t cap = 100000;
     uint8_t *raw = calloc(cap + 1, 1);
     uint8_t *z = malloc(cap);
-    tsl_limits lim = {0, cap, 0};
+    tsl_limits lim = {.max_inflated = cap};
     size_t zl = zcompress(raw, cap, z, cap, 15);
     tsl_list *l;
     TT_OK(tsl_list_decompress(8, z, zl, &lim, &l, NULL));
@@ -293,7 +293,7 @@ TT_TEST(json_rejections_named)
     TT_CHECK(tsl_list_aggregation_uri(l) == NULL);
     tsl_list_free(l);
     /* The input limit applies before parsing. */
-    tsl_limits lim = {10, 0, 0};
+    tsl_limits lim = {.max_input = 10};
     TT_ERR(tsl_list_from_json(ok, sizeof ok - 1, &lim, &l, NULL), TSL_ERR_LIMIT);
 }
 

@@ -146,6 +146,15 @@ tsl_status tsl_list_decompress(unsigned bits, const uint8_t *z, size_t z_len,
         if (nb != NULL)
             buf = nb;
     }
+    /* The entries bound is checked on the result: max_inflated already bounded the
+     * work, and only the count says how many entries the bytes hold. */
+    if ((uint64_t)have * (8 / bits) > L.max_entries) {
+        tslp_free(buf);
+        return tslp_fail(err, TSL_ERR_LIMIT, 0,
+                         "list of %llu entries exceeds the limit of %llu entries",
+                         (unsigned long long)have * (8 / bits),
+                         (unsigned long long)L.max_entries);
+    }
     st = tslp_list_adopt(bits, buf, have, out, err);
     if (st == TSL_OK)
         (*out)->compressed_size = z_len;

@@ -5,6 +5,7 @@
 #define TSL_INT_H
 
 #include "tsl.h"
+#include "core/limits.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -27,6 +28,9 @@ void tslp_error_prefix(tsl_error *err, const char *what);
 /* The effective limits: lim or the defaults, zero fields defaulted, clamped to the
  * ceilings. */
 void tslp_limits_resolve(const tsl_limits *lim, tsl_limits *out);
+/* One effective bound of lim (NULL: the default), for code deep in a parser. */
+size_t tslp_limit_x5c(const tsl_limits *lim);
+size_t tslp_limit_disclosures(const tsl_limits *lim);
 
 /* Allocation goes through these so that tests can fail the Nth allocation and check that
  * every path returns TSL_ERR_NOMEM without leaking. */

@@ -11,7 +11,6 @@
 
 /* The most items one batch holds (32 bytes each: 2 GiB). A larger change set is better
  * sent as ranges or as several batches. */
-#define TSL_BATCH_MAX_ITEMS ((size_t)1 << 26)
 
 struct tsl_batch {
     unsigned bits;
@@ -104,12 +103,12 @@ tsl_status tsl_batch_add(tsl_batch *b, uint64_t first, uint64_t last, unsigned v
                          value, b->bits);
     }
     if (b->n == b->cap) {
-        if (b->cap == TSL_BATCH_MAX_ITEMS)
+        if (b->cap == TSLP_BATCH_MAX_ITEMS)
             return tslp_fail(err, TSL_ERR_LIMIT, 0, "%smore than %zu items in one batch",
-                             where, TSL_BATCH_MAX_ITEMS);
+                             where, TSLP_BATCH_MAX_ITEMS);
         size_t ncap = b->cap < 1024 ? 1024 : b->cap * 2;
-        if (ncap > TSL_BATCH_MAX_ITEMS)
-            ncap = TSL_BATCH_MAX_ITEMS;
+        if (ncap > TSLP_BATCH_MAX_ITEMS)
+            ncap = TSLP_BATCH_MAX_ITEMS;
         tsl_batch_item *ni = tslp_realloc(b->items, ncap * sizeof *ni);
         if (ni == NULL)
             return tslp_fail(err, TSL_ERR_NOMEM, 0, "batch: out of memory for %zu items",
@@ -301,7 +300,7 @@ void tslp_packed_set(uint8_t *data, unsigned bits, uint64_t lo, uint64_t hi, uns
 /* ---------------------------------------------------------------------------------- */
 /* Normalisation: later lines win, and where the INVALID-final rule would fail         */
 
-_Static_assert(TSL_BATCH_MAX_ITEMS < TSLP_SEG_NONE, "item numbers must fit a segment");
+_Static_assert(TSLP_BATCH_MAX_ITEMS < TSLP_SEG_NONE, "item numbers must fit a segment");
 
 /* A set of item numbers as a bitmap with a summary level above every 64 words, so that
  * insert, remove, first, last and next cost O(log64 items). */

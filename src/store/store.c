@@ -41,7 +41,6 @@
 
 #define BUSY_TIMEOUT_MS 10000
 #define BEGIN_DEADLINE_S 60
-#define ID_MAX 64
 #define DEFAULT_LIFETIME 86400
 
 static const char SCHEMA[] =
@@ -144,7 +143,7 @@ bool tslp_store_id_ok(const char *id)
         unsigned char c = (unsigned char)id[n];
         bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                   (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok || n >= ID_MAX)
+        if (!ok || n >= TSLP_ID_MAX)
             return false;
     }
     return n >= 1;
