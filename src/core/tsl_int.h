@@ -6,6 +6,7 @@
 
 #include "tsl.h"
 #include "core/limits.h"
+#include "core/buf.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
