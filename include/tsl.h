@@ -79,19 +79,34 @@ TSL_API void tsl_error_clear(tsl_error *err);
 /* Limits on untrusted input                                                            */
 
 /* Every decoder takes one of these. Zero in a field means "the default". Values above
- * the compile-time ceilings below are clamped to them. */
+ * the compile-time ceilings below are clamped to them. A lowered bound is refused with
+ * TSL_ERR_LIMIT and a message naming it. Signing and publishing, which read no
+ * untrusted input, use the defaults. Internal caps that are not a caller's choice live
+ * in src/core/limits.h. */
 typedef struct {
-    size_t max_input;    /* bytes of one encoded input (JSON, CBOR, base64url text) */
-    size_t max_inflated; /* bytes a compressed `lst` may inflate to */
-    size_t max_depth;    /* nesting depth of JSON or CBOR */
+    size_t max_input;       /* bytes of one encoded input (JSON, CBOR, base64url text) */
+    size_t max_inflated;    /* bytes a compressed `lst` may inflate to */
+    size_t max_depth;       /* nesting depth of JSON or CBOR */
+    uint64_t max_entries;   /* entries of one decoded list (after max_inflated) */
+    size_t max_x5c;         /* certificates in one x5c header or COSE x5chain */
+    size_t max_disclosures; /* disclosures presented with one SD-JWT */
+    size_t max_uri;         /* bytes of a Referenced Token's status_list uri */
 } tsl_limits;
 
 #define TSL_DEFAULT_MAX_INPUT ((size_t)128 << 20)   /* 128 MiB */
 #define TSL_DEFAULT_MAX_INFLATED ((size_t)64 << 20) /* 64 MiB: 2^29 one-bit entries */
 #define TSL_DEFAULT_MAX_DEPTH ((size_t)16)
+#define TSL_DEFAULT_MAX_ENTRIES ((uint64_t)1 << 35) /* max_inflated bounds it first */
+#define TSL_DEFAULT_MAX_X5C ((size_t)10)
+#define TSL_DEFAULT_MAX_DISCLOSURES ((size_t)1024)
+#define TSL_DEFAULT_MAX_URI ((size_t)4096)
 #define TSL_MAX_INPUT_CEILING ((size_t)1 << 30)     /* 1 GiB */
 #define TSL_MAX_INFLATED_CEILING ((size_t)1 << 32)  /* 4 GiB: 2^35 one-bit entries */
 #define TSL_MAX_DEPTH_CEILING ((size_t)64)
+#define TSL_MAX_ENTRIES_CEILING ((uint64_t)1 << 35) /* what 4 GiB of one-bit entries hold */
+#define TSL_MAX_X5C_CEILING ((size_t)16)            /* a chain is leaf, intermediates, root */
+#define TSL_MAX_DISCLOSURES_CEILING ((size_t)8192)  /* the digests one SD-JWT may reference */
+#define TSL_MAX_URI_CEILING ((size_t)4096)          /* TSL_MAX_URI: a check result holds it */
 
 /* Fills lim with the defaults above. */
 TSL_API void tsl_limits_default(tsl_limits *lim);
@@ -147,12 +162,14 @@ TSL_API const uint8_t *tsl_list_bytes(const tsl_list *l, size_t *len);
  * dropped. Errors as tsl_list_new(); on failure l is unchanged. */
 TSL_API tsl_status tsl_list_resize(tsl_list *l, uint64_t size, tsl_error *err);
 
-/* Reads entry idx into *value. TSL_ERR_INDEX if idx >= size. */
-TSL_API tsl_status tsl_list_get(const tsl_list *l, uint64_t idx, unsigned *value);
+/* Reads entry idx into *value. TSL_ERR_INDEX if idx >= size; TSL_ERR_ARG if l or value
+ * is NULL. err may be NULL (the hot path never touches it). */
+TSL_API tsl_status tsl_list_get(const tsl_list *l, uint64_t idx, unsigned *value,
+                                tsl_error *err);
 
 /* Sets entry idx. TSL_ERR_INDEX if idx >= size; TSL_ERR_VALUE if value >= 2^bits (the
- * value is never truncated). On failure nothing changes. */
-TSL_API tsl_status tsl_list_set(tsl_list *l, uint64_t idx, unsigned value);
+ * value is never truncated). On failure nothing changes. err may be NULL. */
+TSL_API tsl_status tsl_list_set(tsl_list *l, uint64_t idx, unsigned value, tsl_error *err);
 
 /* Sets entries first..last inclusive to value. Checks as tsl_list_set(); on failure
  * nothing changes. */
@@ -554,8 +571,10 @@ typedef struct {
 } tsl_batch_item;
 
 /* A status name or number: VALID, INVALID, SUSPENDED, APPLICATION_SPECIFIC (any case)
- * or a decimal number 0-255. Returns 1 and sets *value, or 0. */
-TSL_API int tsl_status_parse(const char *text, size_t len, unsigned *value);
+ * or a decimal number 0-255. TSL_OK and *value set; TSL_ERR_MALFORMED for anything
+ * else (*value unchanged); TSL_ERR_ARG if text or value is NULL. err may be NULL. */
+TSL_API tsl_status tsl_status_parse(const char *text, size_t len, unsigned *value,
+                                    tsl_error *err);
 
 /* A new, empty batch for a list of `size` entries of `bits` bits: every item added is
  * checked against both. Errors: TSL_ERR_ARG (bits), TSL_ERR_NOMEM. */

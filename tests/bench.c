@@ -129,7 +129,7 @@ tsl_list *bench_generate(uint64_t n, unsigned bits)
     for (uint64_t k = 0; k < draws; k++) {
         uint64_t r = bench_xorshift64(&s);
         unsigned v = bits == 1 ? 1 : 1 + (unsigned)((r >> 32) % maxv);
-        st = tsl_list_set(l, r % n, v);
+        st = tsl_list_set(l, r % n, v, NULL);
         if (st != TSL_OK)
             bench_die("tsl_list_set", st, NULL);
     }
@@ -312,7 +312,7 @@ static int cmd_lookup(uint64_t n, unsigned bits, uint64_t count)
         double t0 = bench_now();
         for (uint64_t k = 0; k < count; k++) {
             unsigned v = 0;
-            bad += tsl_list_get(l, idx[k], &v) != TSL_OK;
+            bad += tsl_list_get(l, idx[k], &v, NULL) != TSL_OK;
             sum += v;
         }
         double t = bench_now() - t0;

@@ -327,7 +327,7 @@ static uint64_t bench_index(const tsl_list *l, unsigned *value)
 {
     uint64_t s = BENCH_SEED;
     uint64_t idx = bench_xorshift64(&s) % tsl_list_size(l);
-    if (tsl_list_get(l, idx, value) != TSL_OK)
+    if (tsl_list_get(l, idx, value, NULL) != TSL_OK)
         bench_die("tsl_list_get", TSL_ERR_INDEX, NULL);
     return idx;
 }

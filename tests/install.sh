@@ -26,7 +26,7 @@ int main(void)
     const char *j = "{\"bits\":1,\"lst\":\"eNrbuRgAAhcBXQ\"}";
     tsl_list *l = NULL;
     unsigned v = 9;
-    if (tsl_list_from_json(j, strlen(j), NULL, &l, NULL) != TSL_OK || tsl_list_get(l, 15, &v))
+    if (tsl_list_from_json(j, strlen(j), NULL, &l, NULL) != TSL_OK || tsl_list_get(l, 15, &v, NULL))
         return 1;
     printf("%u %s\n", v, TSL_VERSION);
     tsl_list_free(l);

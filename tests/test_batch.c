@@ -81,7 +81,7 @@ TT_TEST(batch_apply_final_invalid)
 {
     tsl_list *l;
     TT_OK(tsl_list_new(2, 64, &l, NULL));
-    TT_OK(tsl_list_set(l, 3, TSL_STATUS_INVALID));
+    TT_OK(tsl_list_set(l, 3, TSL_STATUS_INVALID, NULL));
     tsl_batch *b;
     TT_OK(tsl_batch_new(2, 64, &b, NULL));
     TT_OK(add(b, "0-9 SUSPENDED", 1, NULL));
@@ -90,10 +90,10 @@ TT_TEST(batch_apply_final_invalid)
     TT_ERR(tsl_batch_apply(b, l, 1, &err), TSL_ERR_VALUE);
     TT_CONTAINS(err.msg, "line 1: index 3 is INVALID");
     unsigned v;
-    TT_OK(tsl_list_get(l, 0, &v));
+    TT_OK(tsl_list_get(l, 0, &v, NULL));
     TT_EQ_U(v, 0); /* nothing applied */
     TT_OK(tsl_batch_apply(b, l, 0, NULL)); /* with --force */
-    TT_OK(tsl_list_get(l, 3, &v));
+    TT_OK(tsl_list_get(l, 3, &v, NULL));
     TT_EQ_U(v, 2);
     tsl_batch_free(b);
     /* Within one batch: an entry made INVALID by an earlier line stays INVALID. */
@@ -104,7 +104,7 @@ TT_TEST(batch_apply_final_invalid)
     tsl_error_clear(&err);
     TT_ERR(tsl_batch_apply(b, l, 1, &err), TSL_ERR_VALUE);
     TT_CONTAINS(err.msg, "line 3: index 20");
-    TT_OK(tsl_list_get(l, 21, &v));
+    TT_OK(tsl_list_get(l, 21, &v, NULL));
     TT_EQ_U(v, 0); /* restored */
     /* INVALID to INVALID is no change and allowed. */
     tsl_batch_free(b);
@@ -119,14 +119,21 @@ TT_TEST(batch_apply_final_invalid)
 TT_TEST(batch_status_parse)
 {
     unsigned v;
-    TT_CHECK(tsl_status_parse("valid", 5, &v) && v == 0);
-    TT_CHECK(tsl_status_parse("Invalid", 7, &v) && v == 1);
-    TT_CHECK(tsl_status_parse("APPLICATION_SPECIFIC", 20, &v) && v == 3);
-    TT_CHECK(tsl_status_parse("255", 3, &v) && v == 255);
-    TT_CHECK(!tsl_status_parse("256", 3, &v));
-    TT_CHECK(!tsl_status_parse("1000", 4, &v));
-    TT_CHECK(!tsl_status_parse("VALIDX", 6, &v));
-    TT_CHECK(!tsl_status_parse("", 0, &v));
+    TT_CHECK(tsl_status_parse("valid", 5, &v, NULL) == TSL_OK && v == 0);
+    TT_CHECK(tsl_status_parse("Invalid", 7, &v, NULL) == TSL_OK && v == 1);
+    TT_CHECK(tsl_status_parse("APPLICATION_SPECIFIC", 20, &v, NULL) == TSL_OK && v == 3);
+    TT_CHECK(tsl_status_parse("255", 3, &v, NULL) == TSL_OK && v == 255);
+    TT_CHECK(tsl_status_parse("256", 3, &v, NULL) == TSL_ERR_MALFORMED);
+    TT_CHECK(tsl_status_parse("1000", 4, &v, NULL) == TSL_ERR_MALFORMED);
+    TT_CHECK(tsl_status_parse("VALIDX", 6, &v, NULL) == TSL_ERR_MALFORMED);
+    TT_CHECK(tsl_status_parse("", 0, &v, NULL) == TSL_ERR_MALFORMED);
+    /* A digit the length excludes is not read. */
+    TT_CHECK(tsl_status_parse("5", 0, &v, NULL) == TSL_ERR_MALFORMED);
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_status_parse("REVOKED", 7, &v, &err), TSL_ERR_MALFORMED);
+    TT_CONTAINS(err.msg, "unknown status \"REVOKED\"");
+    TT_ERR(tsl_status_parse(NULL, 0, &v, NULL), TSL_ERR_ARG);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -164,7 +171,7 @@ static long naive_apply(const tsl_batch *b, tsl_list *l, int final, uint64_t *at
         if (final && it[k].value != TSL_STATUS_INVALID)
             for (uint64_t i = it[k].first; i <= it[k].last; i++) {
                 unsigned v;
-                tsl_list_get(l, i, &v);
+                tsl_list_get(l, i, &v, NULL);
                 if (v == TSL_STATUS_INVALID) {
                     *at = i;
                     return (long)k;
@@ -260,7 +267,7 @@ static tsl_list *random_list(unsigned bits, uint64_t size)
     for (uint64_t i = 0; i < size; i++)
         if (rnd_below(5) == 0)
             tsl_list_set(l, i,
-                         rnd_below(2) ? TSL_STATUS_INVALID : (unsigned)rnd_below(1u << bits));
+                         rnd_below(2) ? TSL_STATUS_INVALID : (unsigned)rnd_below(1u << bits), NULL);
     return l;
 }
 
@@ -271,8 +278,8 @@ static tsl_list *list_copy(const tsl_list *l)
         return NULL;
     for (uint64_t i = 0; i < tsl_list_size(l); i++) {
         unsigned v;
-        tsl_list_get(l, i, &v);
-        tsl_list_set(c, i, v);
+        tsl_list_get(l, i, &v, NULL);
+        tsl_list_set(c, i, v, NULL);
     }
     return c;
 }
@@ -523,8 +530,8 @@ TT_TEST(batch_store_update_random_vs_in_order)
             uint64_t diff = 0;
             for (uint64_t i = 0; i < size; i++) {
                 unsigned x, y;
-                tsl_list_get(ref, i, &x);
-                tsl_list_get(want, i, &y);
+                tsl_list_get(ref, i, &x, NULL);
+                tsl_list_get(want, i, &y, NULL);
                 diff += x != y;
             }
             TT_EQ_U(changed, diff);

@@ -68,7 +68,7 @@ TT_TEST(cbor_spec_example_decodes)
     static const unsigned want[16] = {1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1};
     for (uint64_t i = 0; i < 16; i++) {
         unsigned v;
-        TT_OK(tsl_list_get(l, i, &v));
+        TT_OK(tsl_list_get(l, i, &v, NULL));
         TT_EQ_U(v, want[i]);
     }
     TT_CHECK(tsl_list_aggregation_uri(l) == NULL);
@@ -156,7 +156,7 @@ TT_TEST(cbor_roundtrip_widths)
             tsl_list *a = NULL, *b = NULL;
             TT_OK(tsl_list_new(widths[w], sizes[k], &a, NULL));
             for (uint64_t i = 0; i < sizes[k]; i += 7)
-                TT_OK(tsl_list_set(a, i, (unsigned)(i * 31 % (1u << widths[w]))));
+                TT_OK(tsl_list_set(a, i, (unsigned)(i * 31 % (1u << widths[w])), NULL));
             uint8_t *enc = NULL;
             size_t enc_len = 0;
             TT_OK(tsl_list_to_cbor(a, TSL_LEVEL_FAST, &enc, &enc_len, NULL));
@@ -290,7 +290,7 @@ TT_TEST(cbor_depth_limit)
     TT_ERR(parse(buf, 35, &doc, &err), TSL_ERR_LIMIT);
     TT_CONTAINS(err.msg, "map at offset 32 nests deeper");
     /* A custom, smaller depth; and the ceiling (64) for anything larger. */
-    tsl_limits lim = {0, 0, 2};
+    tsl_limits lim = {.max_depth = 2};
     static const uint8_t two[] = {0x81, 0x81, 0x01};
     static const uint8_t three[] = {0x81, 0x81, 0x81, 0x01};
     tsl_error_clear(&err);
@@ -314,7 +314,7 @@ TT_TEST(cbor_depth_limit)
 
 TT_TEST(cbor_input_and_node_limits)
 {
-    tsl_limits lim = {sizeof SPEC - 1, 0, 0};
+    tsl_limits lim = {.max_input = sizeof SPEC - 1};
     tsl_list *l = NULL;
     tsl_error err;
     tsl_error_clear(&err);
@@ -837,7 +837,7 @@ TT_TEST(cbor_statuslist_inflate_errors)
     TT_CHECK(err.offset >= 12 && err.offset <= sizeof SPEC);
 
     /* max_inflated applies: 2 bytes inflated, 1 allowed. */
-    tsl_limits lim = {0, 1, 0};
+    tsl_limits lim = {.max_inflated = 1};
     tsl_error_clear(&err);
     TT_ERR(tsl_list_from_cbor(SPEC, sizeof SPEC, &lim, &l, &err), TSL_ERR_LIMIT);
     TT_CHECK(strncmp(err.msg, "lst: ", 5) == 0);

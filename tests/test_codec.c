@@ -94,7 +94,7 @@ TT_TEST(inflate_rejections_named)
     TT_EQ_U(tsl_list_size(l), 512);
     TT_EQ_U(tsl_list_compressed_size(l), zl);
     unsigned v;
-    TT_OK(tsl_list_get(l, 28, &v));
+    TT_OK(tsl_list_get(l, 28, &v, NULL));
     TT_EQ_U(v, 1);
     tsl_list_free(l);
 
@@ -146,7 +146,7 @@ TT_TEST(inflate_cap_boundary)
     const size_t cap = 100000;
     uint8_t *raw = calloc(cap + 1, 1);
     uint8_t *z = malloc(cap);
-    tsl_limits lim = {0, cap, 0};
+    tsl_limits lim = {.max_inflated = cap};
     size_t zl = zcompress(raw, cap, z, cap, 15);
     tsl_list *l;
     TT_OK(tsl_list_decompress(8, z, zl, &lim, &l, NULL));
@@ -195,7 +195,7 @@ TT_TEST(compress_levels_roundtrip)
         tsl_list *l;
         TT_OK(tsl_list_new(bits[k], 5000, &l, NULL));
         for (uint64_t i = 0; i < 5000; i += 7)
-            TT_OK(tsl_list_set(l, i, (unsigned)(i % (1u << bits[k]))));
+            TT_OK(tsl_list_set(l, i, (unsigned)(i % (1u << bits[k])), NULL));
         for (int level = 1; level <= 12; level += 5) {
             uint8_t *z;
             size_t zl;
@@ -293,7 +293,7 @@ TT_TEST(json_rejections_named)
     TT_CHECK(tsl_list_aggregation_uri(l) == NULL);
     tsl_list_free(l);
     /* The input limit applies before parsing. */
-    tsl_limits lim = {10, 0, 0};
+    tsl_limits lim = {.max_input = 10};
     TT_ERR(tsl_list_from_json(ok, sizeof ok - 1, &lim, &l, NULL), TSL_ERR_LIMIT);
 }
 
@@ -340,7 +340,7 @@ TT_TEST(compress_parallel_chunk_joins)
             s ^= s << 17;
             /* sparse, with a dense stretch in each chunk */
             if ((i >> 16) % 5 == k % 5 || s % 97 == 0)
-                TT_OK(tsl_list_set(l, i, (unsigned)(s >> 56)));
+                TT_OK(tsl_list_set(l, i, (unsigned)(s >> 56), NULL));
         }
         uint8_t *z;
         size_t zl;
@@ -362,7 +362,7 @@ TT_TEST(compress_precompressed_reused_until_changed)
 {
     tsl_list *l;
     TT_OK(tsl_list_new(1, 4096, &l, NULL));
-    TT_OK(tsl_list_set(l, 9, 1));
+    TT_OK(tsl_list_set(l, 9, 1, NULL));
     TT_OK(tsl_list_precompress(l, 0, NULL));
     uint8_t *a, *b;
     size_t al, bl;
@@ -371,14 +371,14 @@ TT_TEST(compress_precompressed_reused_until_changed)
     tsl_list *back;
     TT_OK(tsl_list_decompress(1, a, al, NULL, &back, NULL));
     unsigned v;
-    TT_OK(tsl_list_get(back, 9, &v));
+    TT_OK(tsl_list_get(back, 9, &v, NULL));
     TT_EQ_U(v, 1);
     tsl_list_free(back);
     /* A change drops it: the next stream holds the new entry. */
-    TT_OK(tsl_list_set(l, 10, 1));
+    TT_OK(tsl_list_set(l, 10, 1, NULL));
     TT_OK(tsl_list_compress(l, 0, &b, &bl, NULL));
     TT_OK(tsl_list_decompress(1, b, bl, NULL, &back, NULL));
-    TT_OK(tsl_list_get(back, 10, &v));
+    TT_OK(tsl_list_get(back, 10, &v, NULL));
     TT_EQ_U(v, 1);
     tsl_list_free(back);
     tsl_free(a);
@@ -388,7 +388,7 @@ TT_TEST(compress_precompressed_reused_until_changed)
     TT_OK(tsl_list_set_range(l, 100, 200, 1, NULL));
     TT_OK(tsl_list_compress(l, 0, &b, &bl, NULL));
     TT_OK(tsl_list_decompress(1, b, bl, NULL, &back, NULL));
-    TT_OK(tsl_list_get(back, 150, &v));
+    TT_OK(tsl_list_get(back, 150, &v, NULL));
     TT_EQ_U(v, 1);
     tsl_list_free(back);
     tsl_free(b);

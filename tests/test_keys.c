@@ -1419,7 +1419,7 @@ static tsl_status sign_with_chain(tsl_format f, X509 **x, size_t n, uint8_t **to
     if (st == TSL_OK)
         st = tsl_list_new(1, 16, &l, NULL);
     if (st == TSL_OK)
-        st = tsl_list_set(l, 3, 1);
+        st = tsl_list_set(l, 3, 1, NULL);
     if (st == TSL_OK)
         st = tsl_token_sign(l, &p, k, tok, tl, NULL);
     for (size_t i = 0; i < n; i++)

@@ -1066,3 +1066,69 @@ TT_TEST(ref_algorithms)
         tsl_key_free(k);
     }
 }
+
+/* tsl_limits.max_uri and max_disclosures: a lowered bound refuses one past it with
+ * TSL_ERR_LIMIT and a message naming it; the same token at the bound passes. */
+TT_TEST(ref_limits_uri_and_disclosures)
+{
+    tsl_key *k = NULL;
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &k, NULL));
+    tsl_keyset *ks = keyset_of(k);
+    TT_CHECK(ks != NULL);
+    tsl_ref_opts o = opts(ks, NOW);
+    tsl_ref *r = NULL;
+    tsl_error err;
+
+    /* A JWT whose uri is URI1 (33 bytes). */
+    char *jwt = sign_jwt(k, TSL_ALG_ES256, "{\"alg\":\"ES256\",\"typ\":\"JWT\"}",
+                         "{\"status\":{\"status_list\":{\"idx\":7,\"uri\":\"" URI1 "\"}}}");
+    TT_CHECK(jwt != NULL);
+    tsl_limits lim = {.max_uri = strlen(URI1) - 1};
+    tsl_error_clear(&err);
+    TT_ERR(tsl_ref_parse((const uint8_t *)jwt, strlen(jwt), &lim, &o, &r, &err),
+           TSL_ERR_LIMIT);
+    TT_CHECK(r == NULL);
+    TT_CONTAINS(err.msg, "status_list uri of 33 bytes exceeds the limit of 32");
+    lim.max_uri = strlen(URI1);
+    TT_OK(tsl_ref_parse((const uint8_t *)jwt, strlen(jwt), &lim, &o, &r, NULL));
+    TT_EQ_STR(tsl_ref_uri(r), URI1);
+    tsl_ref_free(r);
+    tsl_free(jwt);
+
+    /* An SD-JWT presented with three disclosures. */
+    char *disc[3], *dig[3];
+    for (int i = 0; i < 3; i++) {
+        char dj[64];
+        snprintf(dj, sizeof dj, "[\"c2FsdA%d\", \"claim%d\", %d]", i, i, i);
+        disc[i] = b64(dj, strlen(dj));
+        dig[i] = digest_of(disc[i]);
+    }
+    char payload[1024];
+    snprintf(payload, sizeof payload,
+             "{\"_sd\":[\"%s\",\"%s\",\"%s\"],\"_sd_alg\":\"sha-256\",\"status\":"
+             "{\"status_list\":{\"idx\":5,\"uri\":\"" URI1 "\"}}}",
+             dig[0], dig[1], dig[2]);
+    char *ij = sign_jwt(k, TSL_ALG_ES256, "{\"alg\":\"ES256\",\"typ\":\"dc+sd-jwt\"}", payload);
+    TT_CHECK(ij != NULL);
+    char sd[4096];
+    snprintf(sd, sizeof sd, "%s~%s~%s~%s~", ij, disc[0], disc[1], disc[2]);
+    tsl_limits dl = {.max_disclosures = 2};
+    r = NULL;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_ref_parse((const uint8_t *)sd, strlen(sd), &dl, &o, &r, &err), TSL_ERR_LIMIT);
+    TT_CHECK(r == NULL);
+    TT_CONTAINS(err.msg, "more than 2 disclosures");
+    dl.max_disclosures = 3;
+    TT_OK(tsl_ref_parse((const uint8_t *)sd, strlen(sd), &dl, &o, &r, NULL));
+    TT_EQ_U(tsl_ref_idx(r), 5);
+    tsl_ref_free(r);
+    TT_OK(tsl_ref_parse((const uint8_t *)sd, strlen(sd), NULL, &o, &r, NULL));
+    tsl_ref_free(r);
+    for (int i = 0; i < 3; i++) {
+        tsl_free(disc[i]);
+        tsl_free(dig[i]);
+    }
+    tsl_free(ij);
+    tsl_keyset_free(ks);
+    tsl_key_free(k);
+}

@@ -107,7 +107,7 @@ static unsigned entry(fixture *f, const char *id, uint64_t idx)
     tsl_list *l = NULL;
     unsigned v = 999;
     if (tsl_store_list_load(f->st, id, &l, NULL, NULL) == TSL_OK)
-        tsl_list_get(l, idx, &v);
+        tsl_list_get(l, idx, &v, NULL);
     tsl_list_free(l);
     return v;
 }
@@ -345,7 +345,7 @@ TT_TEST(store_alloc_distinct_and_decoys)
     for (size_t k = 0; k < 4500; k++) {
         unsigned v;
         TT_CHECK(got[k] < 5000);
-        TT_OK(tsl_list_get(l, got[k], &v));
+        TT_OK(tsl_list_get(l, got[k], &v, NULL));
         TT_EQ_U(v, 0); /* never a decoy */
     }
     qsort(got, 4500, sizeof *got, cmp_u64);
@@ -415,13 +415,13 @@ TT_TEST(store_update_ranges_across_chunks)
     tsl_list_count(l, counts);
     TT_EQ_U(counts[1], changed);
     unsigned v;
-    TT_OK(tsl_list_get(l, 524288 - 4, &v));
+    TT_OK(tsl_list_get(l, 524288 - 4, &v, NULL));
     TT_EQ_U(v, 0);
-    TT_OK(tsl_list_get(l, 524288 - 3, &v));
+    TT_OK(tsl_list_get(l, 524288 - 3, &v, NULL));
     TT_EQ_U(v, 1);
-    TT_OK(tsl_list_get(l, 2 * 524288 + 5, &v));
+    TT_OK(tsl_list_get(l, 2 * 524288 + 5, &v, NULL));
     TT_EQ_U(v, 1);
-    TT_OK(tsl_list_get(l, 2 * 524288 + 6, &v));
+    TT_OK(tsl_list_get(l, 2 * 524288 + 6, &v, NULL));
     TT_EQ_U(v, 0);
     tsl_list_free(l);
     /* 2-bit, mixed values, later items win, and a reference list agrees. */
@@ -670,7 +670,7 @@ TT_TEST(store_second_handle_and_reopen)
     tsl_list *l = NULL;
     TT_OK(tsl_store_list_load(other, "x", &l, NULL, NULL));
     unsigned v;
-    TT_OK(tsl_list_get(l, 42, &v));
+    TT_OK(tsl_list_get(l, 42, &v, NULL));
     TT_EQ_U(v, 1);
     tsl_list_free(l);
     tsl_store_close(other);

@@ -70,7 +70,7 @@ TT_TEST(token_spec_jwt_8_2)
         json_t *e = json_array_get(lookups, k);
         unsigned val;
         TT_OK(tsl_list_get(tsl_token_list(t), (uint64_t)json_integer_value(json_object_get(e, "idx")),
-                           &val));
+                           &val, NULL));
         TT_EQ_U(val, json_integer_value(json_object_get(e, "status")));
     }
     /* The same token against another uri, or after exp, or with ES256 not allowed. */
@@ -110,9 +110,9 @@ TT_TEST(token_spec_cwt_5_2)
     const uint8_t *kid = tsl_token_kid(t, &kl);
     TT_CHECK(kl == 2 && memcmp(kid, "12", 2) == 0);
     unsigned val;
-    TT_OK(tsl_list_get(tsl_token_list(t), 0, &val));
+    TT_OK(tsl_list_get(tsl_token_list(t), 0, &val, NULL));
     TT_EQ_U(val, 1);
-    TT_OK(tsl_list_get(tsl_token_list(t), 1, &val));
+    TT_OK(tsl_list_get(tsl_token_list(t), 1, &val, NULL));
     TT_EQ_U(val, 0);
     tsl_token_free(t);
     /* The same bytes as hex text and as base64url text are detected. */
@@ -264,7 +264,7 @@ static tsl_list *pattern_list(unsigned bits, uint64_t n)
     if (tsl_list_new(bits, n, &l, NULL) != TSL_OK)
         return NULL;
     for (uint64_t i = 0; i < n; i += 3)
-        tsl_list_set(l, i, (unsigned)(i / 3 % (1u << bits)));
+        tsl_list_set(l, i, (unsigned)(i / 3 % (1u << bits)), NULL);
     return l;
 }
 
@@ -643,7 +643,7 @@ TT_TEST(token_owf_npm_cwt)
     TT_EQ_U(tsl_list_size(tsl_token_list(t)), 16);
     for (uint64_t i = 0; i < 16; i++) {
         unsigned s = 9;
-        TT_OK(tsl_list_get(tsl_token_list(t), i, &s));
+        TT_OK(tsl_list_get(tsl_token_list(t), i, &s, NULL));
         TT_EQ_U(s, want[i]);
     }
     tsl_token_free(t);

@@ -383,7 +383,7 @@ static void check_small(const char *file)
             for (uint64_t i = 0; i < n; i++) {
                 unsigned got = 99;
                 uint64_t want = (uint64_t)json_integer_value(json_array_get(st, i));
-                if (tsl_list_get(all[k], i, &got) != TSL_OK || got != want) {
+                if (tsl_list_get(all[k], i, &got, NULL) != TSL_OK || got != want) {
                     tt_failf(__FILE__, __LINE__, "%s: %s list: entry %" PRIu64 " = %u, "
                              "expected %" PRIu64, file, what[k], i, got, want);
                     break;
@@ -392,7 +392,7 @@ static void check_small(const char *file)
             for (size_t j = 0; j < json_array_size(oob) && !tt_failed; j++) {
                 uint64_t idx = (uint64_t)json_integer_value(json_array_get(oob, j));
                 unsigned got = 0;
-                tsl_status gs = tsl_list_get(all[k], idx, &got);
+                tsl_status gs = tsl_list_get(all[k], idx, &got, NULL);
                 if (gs != TSL_ERR_INDEX)
                     tt_failf(__FILE__, __LINE__, "%s: %s list: get(%" PRIu64 ") -> %s, "
                              "expected %s", file, what[k], idx, tsl_strerror(gs),
@@ -409,7 +409,7 @@ static void check_small(const char *file)
             break;
         }
         for (uint64_t i = 0; i < n && s == TSL_OK; i++)
-            s = tsl_list_set(built, i, (unsigned)json_integer_value(json_array_get(st, i)));
+            s = tsl_list_set(built, i, (unsigned)json_integer_value(json_array_get(st, i)), NULL);
         size_t len;
         const uint8_t *b = tsl_list_bytes(built, &len);
         if (s != TSL_OK || len != raw_len || memcmp(b, raw, raw_len) != 0) {
@@ -503,7 +503,7 @@ static void appc_decode(const appc *a, tsl_list **out)
         uint64_t idx = (uint64_t)json_integer_value(json_array_get(p, 0));
         uint64_t want = (uint64_t)json_integer_value(json_array_get(p, 1));
         unsigned got = 999;
-        TT_OK(tsl_list_get(l, idx, &got));
+        TT_OK(tsl_list_get(l, idx, &got, NULL));
         if (got != want) {
             tt_failf(__FILE__, __LINE__, "probe %" PRIu64 ": %u, expected %" PRIu64, idx, got,
                      want);
@@ -511,10 +511,10 @@ static void appc_decode(const appc *a, tsl_list **out)
         }
     }
     unsigned dummy;
-    TT_ERR(tsl_list_get(l, a->first_oob, &dummy), TSL_ERR_INDEX);
-    TT_ERR(tsl_list_get(l, a->first_oob + 1, &dummy), TSL_ERR_INDEX);
-    TT_ERR(tsl_list_get(l, UINT64_MAX, &dummy), TSL_ERR_INDEX);
-    TT_OK(tsl_list_get(l, a->first_oob - 1, &dummy)); /* the last entry is in bounds */
+    TT_ERR(tsl_list_get(l, a->first_oob, &dummy, NULL), TSL_ERR_INDEX);
+    TT_ERR(tsl_list_get(l, a->first_oob + 1, &dummy, NULL), TSL_ERR_INDEX);
+    TT_ERR(tsl_list_get(l, UINT64_MAX, &dummy, NULL), TSL_ERR_INDEX);
+    TT_OK(tsl_list_get(l, a->first_oob - 1, &dummy, NULL)); /* the last entry is in bounds */
 }
 
 static void check_appc(const char *file)
@@ -564,7 +564,7 @@ static void check_appc(const char *file)
             json_t *p = json_array_get(a.set, i);
             batch[i].index = (uint64_t)json_integer_value(json_array_get(p, 0));
             batch[i].value = (uint32_t)json_integer_value(json_array_get(p, 1));
-            s = tsl_list_set(exp1, batch[i].index, batch[i].value);
+            s = tsl_list_set(exp1, batch[i].index, batch[i].value, NULL);
             if (s != TSL_OK) {
                 tt_failf(__FILE__, __LINE__, "set(%" PRIu64 ", %u) -> %s", batch[i].index,
                          (unsigned)batch[i].value, tsl_strerror(s));
@@ -711,8 +711,8 @@ static void check_accept(const char *name, const char *form, tsl_status s,
         unsigned v;
         TT_EQ_U(len, 0);
         TT_EQ_U(tsl_list_size(l), 0);
-        TT_ERR(tsl_list_get(l, 0, &v), TSL_ERR_INDEX);
-        TT_ERR(tsl_list_get(l, 1, &v), TSL_ERR_INDEX);
+        TT_ERR(tsl_list_get(l, 0, &v, NULL), TSL_ERR_INDEX);
+        TT_ERR(tsl_list_get(l, 1, &v, NULL), TSL_ERR_INDEX);
     }
 }
 
@@ -838,7 +838,7 @@ static void run_index_case(const json_t *c)
      * its two's-complement wrap, which must be out of range rather than wrap around. */
     uint64_t idx = (uint64_t)json_integer_value(jidx);
     unsigned got = 999;
-    s = tsl_list_get(l, idx, &got);
+    s = tsl_list_get(l, idx, &got, NULL);
     tsl_list_free(l);
     if (json_is_integer(jwant)) {
         TT_OK(s);

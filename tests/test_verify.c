@@ -94,7 +94,7 @@ static uint8_t *make_lt(const tsl_key *key, tsl_format fmt, const char *sub, int
     if (tsl_list_new(2, 16, &l, NULL) != TSL_OK)
         return NULL;
     for (unsigned i = 0; i < 4; i++)
-        tsl_list_set(l, i, i);
+        tsl_list_set(l, i, i, NULL);
     tsl_token_params p;
     memset(&p, 0, sizeof p);
     p.format = fmt;
@@ -807,8 +807,8 @@ TT_TEST(verify_disk_cache_concurrent_writers)
         TT_OK(tsl_list_new(8, 100000 + 10007 * (uint64_t)i, &l, NULL));
         unsigned seed = 17u + (unsigned)i;
         for (uint64_t k = 2; k < tsl_list_size(l); k++)
-            tsl_list_set(l, k, (unsigned)rand_r(&seed) & 0xFF);
-        tsl_list_set(l, 1, 1);
+            tsl_list_set(l, k, (unsigned)rand_r(&seed) & 0xFF, NULL);
+        tsl_list_set(l, 1, 1, NULL);
         tsl_token_params p;
         memset(&p, 0, sizeof p);
         p.sub = URI;

@@ -329,7 +329,7 @@ int cmd_decode(int argc, char **argv)
 
     /* Check every index before printing any, so output is all or nothing. */
     for (size_t k = 0; rc == EXIT_OK && k < nidx; k++) {
-        if (tsl_list_get(d.list, idx[k], &vals[k]) != TSL_OK) {
+        if (tsl_list_get(d.list, idx[k], &vals[k], NULL) != TSL_OK) {
             cli_err("decode", "index %llu is out of range (the list has %llu entries)",
                     (unsigned long long)idx[k], (unsigned long long)tsl_list_size(d.list));
             rc = EXIT_REJECT;

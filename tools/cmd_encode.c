@@ -81,7 +81,7 @@ static int parse_line(char *line, unsigned long lineno, uint64_t *idx, unsigned 
                 a);
         return -1;
     }
-    if (!tsl_status_parse(b, strlen(b), value)) {
+    if (tsl_status_parse(b, strlen(b), value, NULL) != TSL_OK) {
         cli_err("encode", "line %lu: status \"%.40s\" is not a number 0-255 or a status name",
                 lineno, b);
         return -1;
@@ -195,7 +195,7 @@ int cmd_encode(int argc, char **argv)
         }
         if (!have_size && (rc = grow(l, idx, r.lineno)) != EXIT_OK)
             break;
-        tsl_list_set(l, idx, value);
+        tsl_list_set(l, idx, value, NULL);
         if (!any || idx > highest)
             highest = idx;
         any = true;

@@ -146,7 +146,7 @@ static int list_create(int argc, char **argv)
             break;
         case 'v': {
             unsigned dv;
-            if (!tsl_status_parse(optarg, strlen(optarg), &dv)) {
+            if (tsl_status_parse(optarg, strlen(optarg), &dv, NULL) != TSL_OK) {
                 cli_err("list", "--decoy-value: \"%s\" is not a status name or 0-255",
                         optarg);
                 return EXIT_USAGE;

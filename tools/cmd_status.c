@@ -69,7 +69,7 @@ int cmd_set(int argc, char **argv)
         cli_err("set", "index \"%.40s\" is not a non-negative integer", idx_s);
         return EXIT_REJECT;
     }
-    if (!tsl_status_parse(val_s, strlen(val_s), &value)) {
+    if (tsl_status_parse(val_s, strlen(val_s), &value, NULL) != TSL_OK) {
         cli_err("set",
                 "unknown status \"%.40s\" (VALID, INVALID, SUSPENDED, "
                 "APPLICATION_SPECIFIC or a number)",
@@ -154,7 +154,7 @@ int cmd_get(int argc, char **argv)
     for (size_t k = 0; k < n && rc == EXIT_OK; k++) {
         unsigned v = 0;
         char buf[8];
-        tsl_list_get(l, idx[k], &v);
+        tsl_list_get(l, idx[k], &v, NULL);
         printf("%llu\t%s\n", (unsigned long long)idx[k], store_cli_status_label(v, buf));
     }
     tsl_list_free(l);

@@ -32,12 +32,6 @@
 
 #include "core/tsl_int.h"
 
-/* Items (nodes) in one document. The input size bounds the count anyway (every item
- * takes at least one byte); this tighter cap keeps the tree (80 bytes a node on LP64)
- * from costing 56 times a large hostile input. Nothing this library reads comes close:
- * a StatusList is 4 to 7 items, a CWT a few dozen. */
-#define TSLP_CBOR_MAX_NODES ((size_t)1 << 20)
-
 typedef enum {
     TSLP_CBOR_UINT,      /* major type 0: u */
     TSLP_CBOR_NEGINT,    /* major type 1: the value is -1 - u */

@@ -6,9 +6,7 @@
 #include "core/tsl_int.h"
 
 typedef struct {
-    uint8_t *buf;
-    size_t len, cap;
-    size_t max;       /* the buffer never grows past this */
+    tslp_buf b;       /* the output, bounded by the max given to tslp_cw_init() */
     tsl_status st;    /* TSL_OK until a write fails; later writes do nothing */
 } tslp_cw;
 

@@ -18,7 +18,6 @@
 #include <zlib.h>
 
 #define CHUNK_BYTES ((size_t)1 << 20)
-#define MAX_THREADS 8
 
 typedef struct {
     const uint8_t *in;
@@ -117,8 +116,8 @@ static size_t thread_count(size_t chunks)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     size_t t = n < 1 ? 1 : (size_t)n;
-    if (t > MAX_THREADS)
-        t = MAX_THREADS;
+    if (t > TSLP_DEFLATE_MAX_THREADS)
+        t = TSLP_DEFLATE_MAX_THREADS;
     return t < chunks ? t : chunks;
 }
 
@@ -126,7 +125,7 @@ static size_t thread_count(size_t chunks)
 static void run_chunks(chunk *chunks, size_t n)
 {
     queue q = {chunks, n, 0, PTHREAD_MUTEX_INITIALIZER};
-    pthread_t tid[MAX_THREADS];
+    pthread_t tid[TSLP_DEFLATE_MAX_THREADS];
     size_t started = 0, want = thread_count(n);
     for (size_t k = 1; k < want; k++)
         if (pthread_create(&tid[started], NULL, worker, &q) == 0)

@@ -77,19 +77,20 @@ tsl_status tsl_list_decompress(unsigned bits, const uint8_t *z, size_t z_len,
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory starting inflate");
 
     /* Sparse lists compress 10x or better; start there and double, within the cap. */
-    size_t cap = z_len > L.max_inflated / 8 ? L.max_inflated : z_len * 8;
-    if (cap < 4096)
-        cap = L.max_inflated < 4096 ? L.max_inflated : 4096;
-    uint8_t *buf = tslp_malloc(cap);
-    if (buf == NULL) {
+    size_t first = z_len > L.max_inflated / 8 ? L.max_inflated : z_len * 8;
+    if (first < 4096)
+        first = L.max_inflated < 4096 ? L.max_inflated : 4096;
+    tslp_buf out_buf;
+    tslp_buf_init(&out_buf, L.max_inflated, "inflated list");
+    if (tslp_buf_reserve(&out_buf, first, err) != TSL_OK) {
         inflateEnd(&s);
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory for %zu bytes", cap);
+        return TSL_ERR_NOMEM; /* first <= the limit: only memory can fail */
     }
-    size_t have = 0, consumed = 0;
+    size_t consumed = 0;
     int rc = Z_OK;
     for (;;) {
-        if (have == cap) {
-            if (cap == L.max_inflated) {
+        if (out_buf.len == out_buf.cap) {
+            if (out_buf.cap == L.max_inflated) {
                 /* Full at the cap: one more byte of output means the stream is over
                  * the limit; none (the end comes next) means it is exactly at it. */
                 uint8_t one;
@@ -107,26 +108,19 @@ tsl_status tsl_list_decompress(unsigned bits, const uint8_t *z, size_t z_len,
                     break;
                 goto zerror;
             }
-            size_t ncap = cap > L.max_inflated / 2 ? L.max_inflated : cap * 2;
-            uint8_t *nb = tslp_realloc(buf, ncap);
-            if (nb == NULL) {
-                st = tslp_fail(err, TSL_ERR_NOMEM, consumed, "out of memory for %zu bytes",
-                               ncap);
+            if ((st = tslp_buf_reserve(&out_buf, 1, err)) != TSL_OK)
                 goto fail;
-            }
-            buf = nb;
-            cap = ncap;
         }
         size_t in_left = z_len - consumed;
         s.next_in = (Bytef *)(uintptr_t)(z + consumed);
         s.avail_in = in_left > UINT_MAX ? UINT_MAX : (uInt)in_left;
-        size_t room = cap - have;
-        s.next_out = buf + have;
+        size_t room = out_buf.cap - out_buf.len;
+        s.next_out = out_buf.data + out_buf.len;
         s.avail_out = room > UINT_MAX ? UINT_MAX : (uInt)room;
         uInt in_before = s.avail_in, out_before = s.avail_out;
         rc = inflate(&s, Z_NO_FLUSH);
         consumed += in_before - s.avail_in;
-        have += out_before - s.avail_out;
+        out_buf.len += out_before - s.avail_out;
         if (rc == Z_STREAM_END)
             break;
         if (rc == Z_OK)
@@ -137,15 +131,23 @@ tsl_status tsl_list_decompress(unsigned bits, const uint8_t *z, size_t z_len,
     }
     inflateEnd(&s);
     if (consumed != z_len) {
-        tslp_free(buf);
+        tslp_buf_free(&out_buf);
         return tslp_fail(err, TSL_ERR_MALFORMED, consumed,
                          "%zu byte(s) after the end of the zlib stream", z_len - consumed);
     }
-    if (have < cap) {
-        uint8_t *nb = tslp_realloc(buf, have);
-        if (nb != NULL)
-            buf = nb;
+    size_t have = out_buf.len;
+    /* The entries bound is checked on the result: max_inflated already bounded the
+     * work, and only the count says how many entries the bytes hold. */
+    if ((uint64_t)have * (8 / bits) > L.max_entries) {
+        tslp_buf_free(&out_buf);
+        return tslp_fail(err, TSL_ERR_LIMIT, 0,
+                         "list of %llu entries exceeds the limit of %llu entries",
+                         (unsigned long long)have * (8 / bits),
+                         (unsigned long long)L.max_entries);
     }
+    uint8_t *buf = tslp_buf_take(&out_buf, &have);
+    if (buf == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory for %zu bytes", have);
     st = tslp_list_adopt(bits, buf, have, out, err);
     if (st == TSL_OK)
         (*out)->compressed_size = z_len;
@@ -169,6 +171,6 @@ zerror:
         st = tslp_fail(err, TSL_ERR_MALFORMED, consumed, "inflate failed (%d)", rc);
 fail:
     inflateEnd(&s);
-    tslp_free(buf);
+    tslp_buf_free(&out_buf);
     return st;
 }

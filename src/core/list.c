@@ -182,12 +182,13 @@ tsl_status tsl_list_resize(tsl_list *l, uint64_t size, tsl_error *err)
     return TSL_OK;
 }
 
-tsl_status tsl_list_get(const tsl_list *l, uint64_t idx, unsigned *value)
+tsl_status tsl_list_get(const tsl_list *l, uint64_t idx, unsigned *value, tsl_error *err)
 {
     if (l == NULL || value == NULL)
-        return TSL_ERR_ARG;
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list: NULL argument");
     if (idx >= l->size)
-        return TSL_ERR_INDEX;
+        return tslp_fail(err, TSL_ERR_INDEX, 0, "index %llu is out of range (size %llu)",
+                         (unsigned long long)idx, (unsigned long long)l->size);
     uint64_t bit = idx << log2_bits(l->bits);
     *value = (l->data[bit >> 3] >> (bit & 7)) & ((1u << l->bits) - 1);
     return TSL_OK;
@@ -203,14 +204,16 @@ static void put(tsl_list *l, uint64_t idx, unsigned value)
     *p = (uint8_t)((*p & ~mask) | (value << shift));
 }
 
-tsl_status tsl_list_set(tsl_list *l, uint64_t idx, unsigned value)
+tsl_status tsl_list_set(tsl_list *l, uint64_t idx, unsigned value, tsl_error *err)
 {
     if (l == NULL)
-        return TSL_ERR_ARG;
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list: NULL argument");
     if (idx >= l->size)
-        return TSL_ERR_INDEX;
+        return tslp_fail(err, TSL_ERR_INDEX, 0, "index %llu is out of range (size %llu)",
+                         (unsigned long long)idx, (unsigned long long)l->size);
     if (value >> l->bits != 0)
-        return TSL_ERR_VALUE;
+        return tslp_fail(err, TSL_ERR_VALUE, 0, "value %u does not fit in %u bits", value,
+                         l->bits);
     put(l, idx, value);
     if (l->zcache != NULL)
         tslp_list_changed(l);

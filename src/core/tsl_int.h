@@ -5,6 +5,8 @@
 #define TSL_INT_H
 
 #include "tsl.h"
+#include "core/limits.h"
+#include "core/buf.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -27,9 +29,9 @@ void tslp_error_prefix(tsl_error *err, const char *what);
 /* The effective limits: lim or the defaults, zero fields defaulted, clamped to the
  * ceilings. */
 void tslp_limits_resolve(const tsl_limits *lim, tsl_limits *out);
-
-/* Seconds of clock skew honoured at most: now - skew cannot overflow. */
-#define TSLP_MAX_SKEW ((int64_t)86400 * 366)
+/* One effective bound of lim (NULL: the default), for code deep in a parser. */
+size_t tslp_limit_x5c(const tsl_limits *lim);
+size_t tslp_limit_disclosures(const tsl_limits *lim);
 
 /* The one reading of a tsl_trust_policy's skew: < 0 is 0, capped at TSLP_MAX_SKEW. */
 int64_t tslp_policy_skew(const tsl_trust_policy *p);

@@ -93,7 +93,6 @@ tsl_status tslp_key_allows(const tsl_key *key, unsigned op, tsl_error *err);
  * added, not counted). *st gets the file's stat. The caller wipes and frees it. Opens
  * without blocking and refuses (TSL_ERR_IO, saying what it is) anything that is not a
  * regular file: every key, certificate and trust file is read through here. */
-#define TSLP_KEY_FILE_MAX ((size_t)16 << 20)
 struct stat;
 tsl_status tslp_read_key_file(const char *path, char **buf, size_t *len, struct stat *st,
                               tsl_error *err);

@@ -12,8 +12,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#define RSA_MIN_BITS 2048
-#define RSA_MAX_BITS 16384
 #define HS256_MIN_BYTES 32
 
 /* ---------------------------------------------------------------------------------- */
@@ -493,16 +491,16 @@ static tsl_status jwk_rsa(json_t *obj, tsl_key **out, tsl_error *err)
         goto done;
     }
     size_t bits = bit_length(n, nl);
-    if (bits < RSA_MIN_BITS) {
+    if (bits < TSLP_RSA_MIN_BITS) {
         st = tslp_fail(err, TSL_ERR_KEY, 0,
                        "jwk: RSA key of %zu bits; at least %d are required", bits,
-                       RSA_MIN_BITS);
+                       TSLP_RSA_MIN_BITS);
         goto done;
     }
-    if (bits > RSA_MAX_BITS) {
+    if (bits > TSLP_RSA_MAX_BITS) {
         st = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
                        "jwk: RSA key of %zu bits; at most %d are supported", bits,
-                       RSA_MAX_BITS);
+                       TSLP_RSA_MAX_BITS);
         goto done;
     }
     if (!(n[nl - 1] & 1)) {

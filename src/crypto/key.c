@@ -21,8 +21,6 @@
 
 /* HS256 secrets we generate, and the shortest one we accept (RFC 7518 section 3.2). */
 #define HS256_KEY_BYTES 32
-#define RSA_MIN_BITS 2048
-#define RSA_MAX_BITS 16384
 #define RSA_GEN_BITS 3072
 
 void tslp_free_secret(void *p, size_t n)
@@ -239,7 +237,7 @@ static int rsa_public_ok(EVP_PKEY *pkey)
 static int rsa_pct(EVP_PKEY *pkey)
 {
     static const unsigned char msg[] = "tsl RSA pairwise consistency test";
-    unsigned char sig[RSA_MAX_BITS / 8];
+    unsigned char sig[TSLP_RSA_MAX_BITS / 8];
     size_t slen = sizeof sig;
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     int ok = m != NULL &&
@@ -270,14 +268,14 @@ tsl_status tslp_key_from_pkey(EVP_PKEY *pkey, int is_private, const char *what,
     } else if (EVP_PKEY_is_a(pkey, "RSA")) {
         kty = TSLP_KTY_RSA;
         int bits = EVP_PKEY_get_bits(pkey);
-        if (bits < RSA_MIN_BITS)
+        if (bits < TSLP_RSA_MIN_BITS)
             st = tslp_fail(err, TSL_ERR_KEY, 0,
                            "%s: RSA key of %d bits; at least %d are required", what, bits,
-                           RSA_MIN_BITS);
-        else if (bits > RSA_MAX_BITS)
+                           TSLP_RSA_MIN_BITS);
+        else if (bits > TSLP_RSA_MAX_BITS)
             st = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
                            "%s: RSA key of %d bits; at most %d are supported", what, bits,
-                           RSA_MAX_BITS);
+                           TSLP_RSA_MAX_BITS);
     } else {
         const char *tn = EVP_PKEY_get0_type_name(pkey);
         st = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0, "%s: %s keys are not supported", what,

@@ -29,7 +29,6 @@ static const uint8_t order_p521[66] = {
 #define HS256_BYTES 32
 #define ED25519_SIG_BYTES 64
 /* SEQUENCE header (3) + two INTEGERs of at most 2 + 1 + 66 bytes. */
-#define ECDSA_DER_MAX (3 + 2 * (2 + 1 + 66))
 
 static int is_ecdsa(tsl_alg alg)
 {
@@ -99,9 +98,9 @@ static size_t der_int(uint8_t *out, const uint8_t *v, size_t w)
 }
 
 /* Raw r||s (2w bytes) to a DER ECDSA-Sig-Value. */
-static size_t raw_to_der(const uint8_t *raw, size_t w, uint8_t der[ECDSA_DER_MAX])
+static size_t raw_to_der(const uint8_t *raw, size_t w, uint8_t der[TSLP_ECDSA_DER_MAX])
 {
-    uint8_t body[ECDSA_DER_MAX];
+    uint8_t body[TSLP_ECDSA_DER_MAX];
     size_t n = der_int(body, raw, w);
     n += der_int(body + n, raw + w, w);
     size_t h = 0;
@@ -291,7 +290,7 @@ tsl_status tslp_verify(const tsl_key *key, tsl_alg alg, const uint8_t *msg, size
             return tslp_fail(err, TSL_ERR_SIGNATURE, 0, "HS256: MAC does not match");
         return TSL_OK;
     }
-    uint8_t der[ECDSA_DER_MAX];
+    uint8_t der[TSLP_ECDSA_DER_MAX];
     if (is_ecdsa(alg)) {
         const uint8_t *order;
         size_t w = ec_width(alg, &order);

@@ -17,7 +17,6 @@
 #include <time.h>
 
 /* Bounds on what a Referenced Token may carry. */
-#define REF_MAX_URI TSL_MAX_URI /* bytes of status_list.uri (tsl_check_result holds it) */
 
 struct tsl_ref {
     tsl_ref_kind kind;
@@ -58,18 +57,19 @@ static tsl_status part_json(const char *what, const char *part, const char *p, s
 }
 
 /* Verifies with the leaf of an x5c chain (standard base64 DER, leaf first). */
-static tsl_status jws_x5c(const json_t *x5c, const tsl_ref_opts *o, int64_t now, tsl_alg alg,
+static tsl_status jws_x5c(const json_t *x5c, size_t max, const tsl_ref_opts *o, int64_t now,
+                          tsl_alg alg,
                           const uint8_t *tbs, size_t tbs_len, const uint8_t *sig,
                           size_t sig_len, const char *what, tsl_error *err)
 {
     size_t n = json_array_size(x5c);
     if (!json_is_array(x5c) || n == 0)
         return tslp_fail(err, TSL_ERR_MALFORMED, 0, "%s: x5c: not a non-empty array", what);
-    if (n > TSLP_MAX_X5C)
-        return tslp_fail(err, TSL_ERR_LIMIT, 0, "%s: x5c: more than %d certificates", what,
-                         TSLP_MAX_X5C);
-    uint8_t *der[TSLP_MAX_X5C] = {0};
-    size_t der_len[TSLP_MAX_X5C] = {0};
+    if (n > max)
+        return tslp_fail(err, TSL_ERR_LIMIT, 0, "%s: x5c: more than %zu certificates", what,
+                         max);
+    uint8_t *der[TSL_MAX_X5C_CEILING] = {0};
+    size_t der_len[TSL_MAX_X5C_CEILING] = {0};
     tsl_status st = TSL_OK;
     for (size_t k = 0; k < n && st == TSL_OK; k++) {
         const json_t *c = json_array_get(x5c, k);
@@ -195,7 +195,8 @@ tsl_status tslp_ref_jws(const char *in, size_t len, const tsl_limits *lim,
             if (st != TSL_OK)
                 tslp_error_prefix(err, what);
         } else if (x5c != NULL && !json_is_null(x5c) && o->policy.trust != NULL) {
-            st = jws_x5c(x5c, o, now, alg, tbs, tbs_len, sig, sig_len, what, err);
+            st = jws_x5c(x5c, tslp_limit_x5c(lim), o, now, alg, tbs, tbs_len, sig, sig_len,
+                         what, err);
         } else {
             const char *ks = json_is_string(kid) ? json_string_value(kid) : NULL;
             st = verify_with_keys(o->policy.keys, ks, ks ? json_string_length(kid) : 0, alg,
@@ -268,13 +269,13 @@ tsl_status tslp_ref_jwt_times(const void *payload, int64_t now, int64_t skew,
     return check_times(he, exp, hn, nbf, hi, iat, now, skew, what, err);
 }
 
-/* Copies a uri after the checks: present, text, 1..REF_MAX_URI bytes, no NUL. */
+/* Copies a uri after the checks: present, text, 1..TSL_MAX_URI bytes, no NUL. */
 static tsl_status copy_uri(const char *p, size_t n, const char *what, char **uri,
                            tsl_error *err)
 {
-    if (n == 0 || n > REF_MAX_URI || memchr(p, '\0', n) != NULL)
+    if (n == 0 || n > TSL_MAX_URI || memchr(p, '\0', n) != NULL)
         return tslp_fail(err, TSL_ERR_CLAIM, 0,
-                         "%s.uri: not a URI of 1 to %d bytes without NUL", what, REF_MAX_URI);
+                         "%s.uri: not a URI of 1 to %d bytes without NUL", what, TSL_MAX_URI);
     if ((*uri = tslp_strndup(p, n)) == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "%s: out of memory", what);
     return TSL_OK;
@@ -379,9 +380,9 @@ tsl_status tslp_ref_status_cbor(const tslp_cbor_node *status, const char *what, 
 
 typedef struct {
     const tslp_cbor_node *kid;
-    const uint8_t *der[TSLP_MAX_X5C];
-    size_t der_len[TSLP_MAX_X5C];
-    size_t n;
+    const uint8_t *der[TSL_MAX_X5C_CEILING];
+    size_t der_len[TSL_MAX_X5C_CEILING];
+    size_t n, max; /* max: the caller's tsl_limits.max_x5c */
 } cose_hdrs;
 
 static tsl_status add_cert(cose_hdrs *h, const tslp_cbor_node *c, const char *what,
@@ -391,9 +392,9 @@ static tsl_status add_cert(cose_hdrs *h, const tslp_cbor_node *c, const char *wh
         return tslp_fail(err, TSL_ERR_MALFORMED, c->offset,
                          "%s: x5chain (33): %s, expected a DER certificate", what,
                          tslp_cbor_type_name(c->type));
-    if (h->n == TSLP_MAX_X5C)
+    if (h->n == h->max)
         return tslp_fail(err, TSL_ERR_LIMIT, c->offset,
-                         "%s: x5chain (33): more than %d certificates", what, TSLP_MAX_X5C);
+                         "%s: x5chain (33): more than %zu certificates", what, h->max);
     h->der[h->n] = c->str;
     h->der_len[h->n++] = c->len;
     return TSL_OK;
@@ -491,6 +492,7 @@ tsl_status tslp_ref_cose_sign1(const tslp_cbor_node *arr, const tsl_limits *lim,
     }
     cose_hdrs h;
     memset(&h, 0, sizeof h);
+    h.max = tslp_limit_x5c(lim);
     st = read_hdrs(&h, pdoc->root, unprot, true, what, err);
     if (st == TSL_OK)
         st = read_hdrs(&h, unprot, pdoc->root, false, what, err);
@@ -736,6 +738,10 @@ tsl_status tsl_ref_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
                            "or base64url)");
         }
     }
+    if (st == TSL_OK && r->uri != NULL && strlen(r->uri) > L.max_uri)
+        st = tslp_fail(err, TSL_ERR_LIMIT, 0,
+                       "referenced token: status_list uri of %zu bytes exceeds the limit of %zu",
+                       strlen(r->uri), L.max_uri);
     /* Key binding is checked for SD-JWT only: a JWT or CWT has none, and an mdoc's
      * deviceAuth signs a session transcript only the live reader has. Asked for it,
      * the other forms fail closed. */

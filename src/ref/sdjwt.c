@@ -16,8 +16,6 @@
 #include <strings.h>
 
 /* Bounds on an SD-JWT. */
-#define SDJWT_MAX_DISCLOSURES 1024 /* disclosures in one SD-JWT */
-#define SDJWT_MAX_DIGESTS 8192     /* digests referenced from payload and disclosures */
 
 /* A digest as base64url text of SHA-256: 43 characters. */
 #define DIGEST_B64 43
@@ -46,9 +44,9 @@ static void add_digest(digest_set *s, const json_t *d, bool element)
                           "string");
         return;
     }
-    if (s->n == SDJWT_MAX_DIGESTS) {
+    if (s->n == TSLP_SDJWT_MAX_DIGESTS) {
         s->st = tslp_fail(s->err, TSL_ERR_LIMIT, 0, "sd-jwt: more than %d digests",
-                          SDJWT_MAX_DIGESTS);
+                          TSLP_SDJWT_MAX_DIGESTS);
         return;
     }
     if (s->n == s->cap) {
@@ -359,9 +357,9 @@ tsl_status tslp_sdjwt_parse(const char *in, size_t len, const tsl_limits *lim,
     for (const char *p = t1 + 1; p < last; p++)
         if (*p == '~')
             nd++;
-    if (nd > SDJWT_MAX_DISCLOSURES)
-        return tslp_fail(err, TSL_ERR_LIMIT, 0, "sd-jwt: more than %d disclosures",
-                         SDJWT_MAX_DISCLOSURES);
+    if (nd > tslp_limit_disclosures(lim))
+        return tslp_fail(err, TSL_ERR_LIMIT, 0, "sd-jwt: more than %zu disclosures",
+                         tslp_limit_disclosures(lim));
     size_t *off = nd ? tslp_malloc(nd * sizeof *off) : NULL;
     size_t *dl = nd ? tslp_malloc(nd * sizeof *dl) : NULL;
     if (nd > 0 && (off == NULL || dl == NULL)) {

@@ -11,7 +11,6 @@
 
 /* The most items one batch holds (32 bytes each: 2 GiB). A larger change set is better
  * sent as ranges or as several batches. */
-#define TSL_BATCH_MAX_ITEMS ((size_t)1 << 26)
 
 struct tsl_batch {
     unsigned bits;
@@ -21,7 +20,7 @@ struct tsl_batch {
     uint64_t entries;
 };
 
-int tsl_status_parse(const char *text, size_t len, unsigned *value)
+tsl_status tsl_status_parse(const char *text, size_t len, unsigned *value, tsl_error *err)
 {
     static const struct {
         const char *name;
@@ -30,26 +29,32 @@ int tsl_status_parse(const char *text, size_t len, unsigned *value)
                  {"INVALID", TSL_STATUS_INVALID},
                  {"SUSPENDED", TSL_STATUS_SUSPENDED},
                  {"APPLICATION_SPECIFIC", TSL_STATUS_APPLICATION_SPECIFIC}};
-    if (text == NULL || len == 0 || value == NULL)
-        return 0;
+    if (text == NULL || value == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "status: NULL argument");
+    if (len == 0)
+        goto unknown;
     if (text[0] >= '0' && text[0] <= '9') {
         unsigned v = 0;
         for (size_t k = 0; k < len; k++) {
             if (text[k] < '0' || text[k] > '9' || k >= 3)
-                return 0;
+                goto unknown;
             v = v * 10 + (unsigned)(text[k] - '0');
         }
         if (v > 255)
-            return 0;
+            goto unknown;
         *value = v;
-        return 1;
+        return TSL_OK;
     }
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
         if (strlen(names[k].name) == len && strncasecmp(text, names[k].name, len) == 0) {
             *value = names[k].value;
-            return 1;
+            return TSL_OK;
         }
-    return 0;
+unknown:
+    return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                     "unknown status \"%.*s\" (VALID, INVALID, SUSPENDED, "
+                     "APPLICATION_SPECIFIC or 0-255)",
+                     (int)(len > 40 ? 40 : len), text);
 }
 
 tsl_status tsl_batch_new(unsigned bits, uint64_t size, tsl_batch **out, tsl_error *err)
@@ -98,12 +103,12 @@ tsl_status tsl_batch_add(tsl_batch *b, uint64_t first, uint64_t last, unsigned v
                          value, b->bits);
     }
     if (b->n == b->cap) {
-        if (b->cap == TSL_BATCH_MAX_ITEMS)
+        if (b->cap == TSLP_BATCH_MAX_ITEMS)
             return tslp_fail(err, TSL_ERR_LIMIT, 0, "%smore than %zu items in one batch",
-                             where, TSL_BATCH_MAX_ITEMS);
+                             where, TSLP_BATCH_MAX_ITEMS);
         size_t ncap = b->cap < 1024 ? 1024 : b->cap * 2;
-        if (ncap > TSL_BATCH_MAX_ITEMS)
-            ncap = TSL_BATCH_MAX_ITEMS;
+        if (ncap > TSLP_BATCH_MAX_ITEMS)
+            ncap = TSLP_BATCH_MAX_ITEMS;
         tsl_batch_item *ni = tslp_realloc(b->items, ncap * sizeof *ni);
         if (ni == NULL)
             return tslp_fail(err, TSL_ERR_NOMEM, 0, "batch: out of memory for %zu items",
@@ -202,7 +207,7 @@ tsl_status tsl_batch_add_line(tsl_batch *b, const char *line, size_t len, uint64
                          "non-negative integers",
                          ln, (int)(fl[0] > 40 ? 40 : fl[0]), f[0]);
     unsigned value;
-    if (!tsl_status_parse(f[1], fl[1], &value))
+    if (tsl_status_parse(f[1], fl[1], &value, NULL) != TSL_OK)
         return tslp_fail(err, TSL_ERR_MALFORMED, 0,
                          "line %llu: unknown status \"%.*s\" (VALID, INVALID, SUSPENDED, "
                          "APPLICATION_SPECIFIC or 0-255)",
@@ -295,7 +300,7 @@ void tslp_packed_set(uint8_t *data, unsigned bits, uint64_t lo, uint64_t hi, uns
 /* ---------------------------------------------------------------------------------- */
 /* Normalisation: later lines win, and where the INVALID-final rule would fail         */
 
-_Static_assert(TSL_BATCH_MAX_ITEMS < TSLP_SEG_NONE, "item numbers must fit a segment");
+_Static_assert(TSLP_BATCH_MAX_ITEMS < TSLP_SEG_NONE, "item numbers must fit a segment");
 
 /* A set of item numbers as a bitmap with a summary level above every 64 words, so that
  * insert, remove, first, last and next cost O(log64 items). */

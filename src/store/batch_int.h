@@ -7,7 +7,7 @@
 #include "core/tsl_int.h"
 
 /* "No item" in a segment's fail fields. Item numbers are below 2^26
- * (TSL_BATCH_MAX_ITEMS), so 28 bits hold them and this marker. */
+ * (TSLP_BATCH_MAX_ITEMS), so 28 bits hold them and this marker. */
 #define TSLP_SEG_NONE 0x0FFFFFFFu
 
 /* A run of entries first..last (inclusive) that the batch, applied in order, leaves at

@@ -41,7 +41,6 @@
 
 #define BUSY_TIMEOUT_MS 10000
 #define BEGIN_DEADLINE_S 60
-#define ID_MAX 64
 #define DEFAULT_LIFETIME 86400
 
 static const char SCHEMA[] =
@@ -144,7 +143,7 @@ bool tslp_store_id_ok(const char *id)
         unsigned char c = (unsigned char)id[n];
         bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                   (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok || n >= ID_MAX)
+        if (!ok || n >= TSLP_ID_MAX)
             return false;
     }
     return n >= 1;
@@ -799,7 +798,7 @@ static tsl_status place_decoys(const tsl_list_info *in, const uint8_t *perm_key,
     for (uint64_t i = in->size - in->decoys; r == TSL_OK && i < in->size; i++) {
         uint64_t idx;
         if ((r = tslp_perm_at(&p, i, &idx, err)) == TSL_OK)
-            r = tsl_list_set(l, idx, value);
+            r = tsl_list_set(l, idx, value, err);
     }
     tslp_perm_done(&p);
     return r;

@@ -35,7 +35,6 @@ static const char CWT_TYP[] = "application/statuslist+cwt";
 
 /* Room for everything but the list: headers, claims, certificates are bounded by
  * callers; the list's compressed size is added on top. */
-#define CWT_MAX_OVERHEAD ((size_t)1 << 20)
 
 /* ["Signature1" | "MAC0", protected, external_aad = h'', payload] (RFC 9052 4.4, 6.3). */
 static void tbs_structure(tslp_cw *w, bool mac, const uint8_t *prot, size_t prot_len,
@@ -71,7 +70,7 @@ static tsl_status encode_claims(const tsl_list *l, const tsl_token_params *p, ui
         return st;
     }
     tslp_cw w;
-    tslp_cw_init(&w, sl_len + CWT_MAX_OVERHEAD);
+    tslp_cw_init(&w, sl_len + TSLP_CWT_MAX_OVERHEAD);
     tslp_cw_map(&w, 3 + (p->iss != NULL) + (p->exp != 0) + (p->ttl != 0));
     if (p->iss != NULL) {
         tslp_cw_uint(&w, CLAIM_ISS);
@@ -106,7 +105,7 @@ tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
         return st;
 
     tslp_cw w;
-    tslp_cw_init(&w, CWT_MAX_OVERHEAD);
+    tslp_cw_init(&w, TSLP_CWT_MAX_OVERHEAD);
     tslp_cw_map(&w, 2);
     tslp_cw_uint(&w, HDR_ALG);
     tslp_cw_int(&w, tsl_alg_cose_id(p->alg));
@@ -115,7 +114,7 @@ tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
     st = tslp_cw_finish(&w, &prot, &prot_len, err);
 
     if (st == TSL_OK) {
-        tslp_cw_init(&w, payload_len + CWT_MAX_OVERHEAD);
+        tslp_cw_init(&w, payload_len + TSLP_CWT_MAX_OVERHEAD);
         tbs_structure(&w, mac, prot, prot_len, payload, payload_len);
         st = tslp_cw_finish(&w, &tbs, &tbs_len, err);
     }
@@ -125,7 +124,7 @@ tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
         size_t certs = 0;
         for (size_t k = 0; k < p->x5c_count; k++)
             certs += p->x5c_len[k] + 9;
-        tslp_cw_init(&w, payload_len + sig_len + certs + CWT_MAX_OVERHEAD);
+        tslp_cw_init(&w, payload_len + sig_len + certs + TSLP_CWT_MAX_OVERHEAD);
         tslp_cw_tag(&w, mac ? COSE_TAG_MAC0 : COSE_TAG_SIGN1);
         tslp_cw_array(&w, 4);
         tslp_cw_bytes(&w, prot, prot_len);
@@ -215,9 +214,9 @@ static tsl_status copy_cert(tsl_token *t, const tslp_cbor_node *c, tsl_error *er
         return tslp_fail(err, TSL_ERR_MALFORMED, c->offset,
                          "x5chain (33): %s, expected a DER certificate as byte string",
                          tslp_cbor_type_name(c->type));
-    if (t->x5c_n == TSLP_MAX_X5C)
-        return tslp_fail(err, TSL_ERR_LIMIT, c->offset, "x5chain (33): more than %d certificates",
-                         TSLP_MAX_X5C);
+    if (t->x5c_n == t->max_x5c)
+        return tslp_fail(err, TSL_ERR_LIMIT, c->offset,
+                         "x5chain (33): more than %zu certificates", t->max_x5c);
     uint8_t *d = tslp_malloc(c->len);
     if (d == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
@@ -430,6 +429,7 @@ tsl_status tslp_cwt_parse(tsl_token *t, const uint8_t *in, size_t len,
                           const tsl_limits *lim, tsl_error *err)
 {
     t->format = TSL_FORMAT_CWT;
+    t->max_x5c = tslp_limit_x5c(lim);
     tslp_cbor_doc *doc = NULL, *pdoc = NULL, *cdoc = NULL;
     tsl_status st = tslp_cbor_parse(in, len, lim, NULL, &doc, err);
     if (st != TSL_OK)

@@ -270,9 +270,9 @@ static tsl_status parse_header(tsl_token *t, const json_t *h, tsl_error *err)
     if (x5c != NULL) {
         if (!json_is_array(x5c) || json_array_size(x5c) == 0)
             return tslp_fail(err, TSL_ERR_MALFORMED, 0, "x5c: not a non-empty array");
-        if (json_array_size(x5c) > TSLP_MAX_X5C)
-            return tslp_fail(err, TSL_ERR_LIMIT, 0, "x5c: more than %d certificates",
-                             TSLP_MAX_X5C);
+        if (json_array_size(x5c) > t->max_x5c)
+            return tslp_fail(err, TSL_ERR_LIMIT, 0, "x5c: more than %zu certificates",
+                             t->max_x5c);
         for (size_t k = 0; k < json_array_size(x5c); k++) {
             const json_t *c = json_array_get(x5c, k);
             if (!json_is_string(c))
@@ -369,6 +369,7 @@ tsl_status tslp_jwt_parse(tsl_token *t, const char *in, size_t len, const tsl_li
                           tsl_error *err)
 {
     t->format = TSL_FORMAT_JWT;
+    t->max_x5c = tslp_limit_x5c(lim);
     /* Three parts: header.payload.signature. */
     const char *d1 = memchr(in, '.', len);
     const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - in)) : NULL;

@@ -24,8 +24,9 @@ tsl_status tsl_token_sign(const tsl_list *l, const tsl_token_params *p, const ts
                          (long long)p->ttl);
     if (p->exp < 0 || p->iat < 0)
         return tslp_fail(err, TSL_ERR_ARG, 0, "sign: negative iat or exp");
-    if (p->x5c_count > TSLP_MAX_X5C)
-        return tslp_fail(err, TSL_ERR_ARG, 0, "sign: more than %d certificates", TSLP_MAX_X5C);
+    if (p->x5c_count > TSL_DEFAULT_MAX_X5C)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "sign: more than %zu certificates",
+                         TSL_DEFAULT_MAX_X5C);
     if (!tsl_key_is_private(key))
         return tslp_fail(err, TSL_ERR_KEY, 0, "sign: the key is public; signing needs the "
                                               "private key");

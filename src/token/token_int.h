@@ -5,10 +5,6 @@
 
 #include "core/tsl_int.h"
 
-/* Bounds on what a token header may carry. */
-#define TSLP_MAX_X5C 10           /* certificates in x5c / x5chain */
-#define TSLP_MAX_KID 256          /* bytes of a kid */
-
 struct tsl_token {
     tsl_format format;
     tsl_alg alg;
@@ -17,8 +13,9 @@ struct tsl_token {
     uint8_t *kid;           /* NUL-terminated copy, or NULL */
     size_t kid_len;
     size_t x5c_n;           /* DER certificates, leaf first */
-    uint8_t *x5c[TSLP_MAX_X5C];
-    size_t x5c_len[TSLP_MAX_X5C];
+    size_t max_x5c;         /* while parsing: the caller's tsl_limits.max_x5c */
+    uint8_t *x5c[TSL_MAX_X5C_CEILING];
+    size_t x5c_len[TSL_MAX_X5C_CEILING];
     char *sub;
     char *iss;              /* NULL if absent */
     int64_t iat;

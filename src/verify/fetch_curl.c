@@ -29,8 +29,8 @@ void tslp_fetch_global_init(void)
 }
 
 typedef struct {
-    uint8_t *buf;
-    size_t len, cap, max;
+    tslp_buf body;   /* limit max_body + 1: room for the NUL added at the end */
+    size_t max;
     int over;  /* the body went past max */
     int nomem;
     size_t hdr_len;  /* bytes of response headers received in this hop */
@@ -61,24 +61,14 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
     sink *s = ud;
     size_t add = size * n;
-    if (add > s->max - s->len) {
+    if (add > s->max - s->body.len) {
         s->over = 1;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-    if (s->len + add + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < s->len + add + 1)
-            cap *= 2;
-        uint8_t *nb = tslp_realloc(s->buf, cap);
-        if (nb == NULL) {
-            s->nomem = 1;
-            return 0;
-        }
-        s->buf = nb;
-        s->cap = cap;
+    if (tslp_buf_append(&s->body, p, add, NULL) != TSL_OK) {
+        s->nomem = 1; /* within max, so only memory can fail */
+        return 0;
     }
-    memcpy(s->buf + s->len, p, add);
-    s->len += add;
     return add;
 }
 
@@ -134,7 +124,8 @@ tsl_status tslp_fetch_curl(void *ctx, const char *url, const char *accept, uint8
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "fetch: out of memory");
     }
     hdrs = nh;
-    sink s = {NULL, 0, 0, c->max_body, 0, 0, 0, 0, 0};
+    sink s = {.max = c->max_body};
+    tslp_buf_init(&s.body, c->max_body < SIZE_MAX ? c->max_body + 1 : SIZE_MAX, "fetch body");
     char errbuf[CURL_ERROR_SIZE] = "";
     const char *protos = c->allow_http ? "http,https" : "https";
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -195,7 +186,7 @@ tsl_status tslp_fetch_curl(void *ctx, const char *url, const char *accept, uint8
         tslp_free(next);
         next = copy;
         curl_easy_setopt(h, CURLOPT_URL, next);
-        s.len = 0;
+        s.body.len = 0;
         s.hdr_len = 0;
         s.hdr_done = 0;
     }
@@ -231,23 +222,22 @@ tsl_status tslp_fetch_curl(void *ctx, const char *url, const char *accept, uint8
             if (n)
                 memcpy(copy, ct, n);
             copy[n] = '\0';
-            if (s.buf == NULL) {
-                s.buf = tslp_malloc(1);
-                if (s.buf == NULL) {
-                    tslp_free(copy);
-                    st = tslp_fail(err, TSL_ERR_NOMEM, 0, "fetch: out of memory");
-                }
-            }
-            if (st == TSL_OK) {
-                s.buf[s.len] = '\0';
-                *body = s.buf;
-                *len = s.len;
+            /* The body with a NUL after it (not counted), as the caller expects. */
+            uint8_t *b = NULL;
+            size_t n0 = 0;
+            if (tslp_buf_append(&s.body, "", 1, NULL) == TSL_OK)
+                b = tslp_buf_take(&s.body, &n0);
+            if (b == NULL) {
+                tslp_free(copy);
+                st = tslp_fail(err, TSL_ERR_NOMEM, 0, "fetch: out of memory");
+            } else {
+                *body = b;
+                *len = n0 - 1;
                 *content_type = copy;
-                s.buf = NULL;
             }
         }
     }
-    tslp_free(s.buf);
+    tslp_buf_free(&s.body);
     tslp_free(next);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);

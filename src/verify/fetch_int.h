@@ -5,10 +5,6 @@
 
 #include "tsl.h"
 
-/* The most bytes of response headers (status line included) accepted in one hop: a
- * Status List Token response needs a few hundred. */
-#define TSLP_FETCH_MAX_HEADERS ((size_t)64 << 10)
-
 /* Settings of the built-in client: the verifier's context for tslp_fetch_curl(). */
 typedef struct {
     int allow_http;    /* http:// allowed besides https:// */

@@ -20,10 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_MAX_CACHE 86400
-#define DEFAULT_MAX_BODY ((size_t)16 << 20)
-#define DEFAULT_TIMEOUT_MS 10000L
-#define DEFAULT_MAX_REDIRECTS 5
 #define DISK_MAGIC "tsl-cache-1 "
 #define DISK_TMP_PREFIX ".tmp-" /* temporary files: DISK_TMP_PREFIX + 16 random hex */
 #define DISK_TMP_TRIES 8         /* names tried before a store gives up */
@@ -165,15 +161,15 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
     }
     /* min_cache 0 is no floor: a token is never used past its ttl. */
     if (v->o.max_cache == 0)
-        v->o.max_cache = DEFAULT_MAX_CACHE;
+        v->o.max_cache = TSLP_VERIFY_DEFAULT_MAX_CACHE;
     if (v->o.min_cache > v->o.max_cache)
         v->o.min_cache = v->o.max_cache;
     if (v->o.max_body == 0)
-        v->o.max_body = DEFAULT_MAX_BODY;
+        v->o.max_body = TSLP_VERIFY_DEFAULT_MAX_BODY;
     if (v->o.timeout_ms <= 0)
-        v->o.timeout_ms = DEFAULT_TIMEOUT_MS;
+        v->o.timeout_ms = TSLP_VERIFY_DEFAULT_TIMEOUT_MS;
     if (v->o.max_redirects == 0)
-        v->o.max_redirects = DEFAULT_MAX_REDIRECTS;
+        v->o.max_redirects = TSLP_VERIFY_DEFAULT_MAX_REDIRECTS;
     v->o.policy.skew = tslp_policy_skew(&v->o.policy);
     if (v->o.kb_max_age < 0)
         v->o.kb_max_age = 0;
@@ -300,7 +296,7 @@ static tsl_status read_entry(const tsl_token *t, uint64_t idx, tsl_check_result 
 {
     const tsl_list *l = tsl_token_list(t);
     unsigned value;
-    if (tsl_list_get(l, idx, &value) != TSL_OK)
+    if (tsl_list_get(l, idx, &value, NULL) != TSL_OK)
         return tslp_fail(err, TSL_ERR_INDEX, 0,
                          "index %llu is outside the list (%llu entries)",
                          (unsigned long long)idx, (unsigned long long)tsl_list_size(l));

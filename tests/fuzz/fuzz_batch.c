@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     /* Seed some INVALID entries so that finality is exercised. */
     for (uint64_t i = 0; i < n; i += 7)
-        tsl_list_set(l, i, 1);
+        tsl_list_set(l, i, 1, NULL);
     size_t len;
     const uint8_t *bytes = tsl_list_bytes(l, &len);
     uint8_t *before = malloc(len + 1);
@@ -61,8 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     for (uint64_t i = 0; i < n; i++) {
         unsigned v;
-        tsl_list_get(l, i, &v);
-        tsl_list_set(ref, i, v);
+        tsl_list_get(l, i, &v, NULL);
+        tsl_list_set(ref, i, v, NULL);
     }
     long fail_item = -1;
     uint64_t fail_at = 0;
@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (final && it[i].value != 1)
             for (uint64_t e = it[i].first; e <= it[i].last; e++) {
                 unsigned v;
-                tsl_list_get(ref, e, &v);
+                tsl_list_get(ref, e, &v, NULL);
                 if (v == 1) {
                     fail_item = (long)i;
                     fail_at = e;

@@ -8,7 +8,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    tsl_limits lim = {0, FUZZ_MAX_INFLATED, 0};
+    tsl_limits lim = {.max_inflated = FUZZ_MAX_INFLATED};
     tsl_token *t = NULL;
     tsl_error err;
     tsl_error_clear(&err);

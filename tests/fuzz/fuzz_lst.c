@@ -38,15 +38,15 @@ static void check_list(const tsl_list *l, unsigned bits)
         abort();
 
     unsigned v = 0;
-    if (tsl_list_get(l, size, &v) != TSL_ERR_INDEX ||
-        tsl_list_get(l, UINT64_MAX, &v) != TSL_ERR_INDEX)
+    if (tsl_list_get(l, size, &v, NULL) != TSL_ERR_INDEX ||
+        tsl_list_get(l, UINT64_MAX, &v, NULL) != TSL_ERR_INDEX)
         abort();
     if (size > 0) {
         const uint64_t probes[4] = {0, size / 2, size / 3 + 1, size - 1};
         for (int i = 0; i < 4; i++) {
             if (probes[i] >= size)
                 continue;
-            if (tsl_list_get(l, probes[i], &v) != TSL_OK || v >= (1u << bits))
+            if (tsl_list_get(l, probes[i], &v, NULL) != TSL_OK || v >= (1u << bits))
                 abort();
             /* The entry lives in byte idx*bits/8, LSB-first. */
             uint64_t bit = probes[i] * bits;

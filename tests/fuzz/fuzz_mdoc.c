@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&o, 0, sizeof o);
     o.policy.trust = trust;
     o.policy.now = 1735689600; /* 2025-01-01 */
-    tsl_limits lim = {(size_t)1 << 20, (size_t)1 << 20, 0};
+    tsl_limits lim = {.max_input = (size_t)1 << 20, .max_inflated = (size_t)1 << 20};
     tsl_ref *r = NULL;
     tsl_error err;
     tsl_error_clear(&err);

@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.policy.keys = ks;
     o.policy.now = 1700000000;
     o.policy.skew = 60;
-    tsl_limits lim = {(size_t)1 << 20, (size_t)1 << 20, 0};
+    tsl_limits lim = {.max_input = (size_t)1 << 20, .max_inflated = (size_t)1 << 20};
     tsl_ref *r = NULL;
     tsl_error err;
     tsl_error_clear(&err);

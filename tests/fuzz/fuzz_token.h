@@ -48,9 +48,9 @@ static void fuzz_exercise(tsl_token *t)
     const tsl_list *l = tsl_token_list(t);
     uint64_t n = tsl_list_size(l), counts[256];
     unsigned v;
-    if (n > 0 && tsl_list_get(l, n - 1, &v) != TSL_OK)
+    if (n > 0 && tsl_list_get(l, n - 1, &v, NULL) != TSL_OK)
         abort();
-    if (tsl_list_get(l, n, &v) != TSL_ERR_INDEX)
+    if (tsl_list_get(l, n, &v, NULL) != TSL_ERR_INDEX)
         abort();
     tsl_list_count(l, counts);
 }

@@ -1,0 +1,87 @@
+/* limits.h - every internal cap of libtsl in one place; never installed.
+ * The bounds a caller may change are in tsl_limits (include/tsl.h, TSL_DEFAULT_* and
+ * TSL_*_CEILING); the public fixed ones (TSL_URI_MAX, TSL_JWKS_MAX_*, TSL_BATCH_MAX_LINE,
+ * TSL_STORE_MAX_SIZE, TSL_MAX_URI) stay there too. What is here bounds what no caller
+ * needs to tune: sizes fixed by a format, or caps that only protect memory and time.
+ * Each says what it bounds and why that number. */
+#ifndef TSL_LIMITS_H
+#define TSL_LIMITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* --- codec ------------------------------------------------------------------------- */
+
+/* Threads one parallel deflate of a large list uses: past 8 the merge and memory cost
+ * more than the 2 to 8 cores a publisher typically has give back. */
+#define TSLP_DEFLATE_MAX_THREADS 8
+
+/* Items (nodes) in one CBOR document. The input size bounds the count anyway (every item
+ * takes at least one byte); this tighter cap keeps the tree (80 bytes a node on LP64)
+ * from costing 56 times a large hostile input. Nothing this library reads comes close:
+ * a StatusList is 4 to 7 items, a CWT a few dozen. */
+#define TSLP_CBOR_MAX_NODES ((size_t)1 << 20)
+
+/* --- crypto ------------------------------------------------------------------------ */
+
+/* RSA moduli accepted for PS256/RS256 keys: under 2048 bits is broken by NIST SP 800-131A;
+ * over 16384 only slows verification (a hostile JWK could ask for minutes of work). */
+#define TSLP_RSA_MIN_BITS 2048
+#define TSLP_RSA_MAX_BITS 16384
+
+/* Bytes of a DER ECDSA signature for P-521, the largest curve: SEQUENCE header (3) and
+ * two INTEGERs of tag, length, a sign byte and 66 bytes. */
+#define TSLP_ECDSA_DER_MAX (3 + 2 * (2 + 1 + 66))
+
+/* Bytes of a key, certificate or trust file: a PEM bundle of a few hundred certificates
+ * fits in 1 MiB; 16 MiB keeps a wrong path (a disk image) from being read whole. */
+#define TSLP_KEY_FILE_MAX ((size_t)16 << 20)
+
+/* --- token headers (Status List Tokens and Referenced Tokens) ------------------------ */
+
+/* Bytes of a kid: real ones are a thumbprint or a short name; 256 bounds the copies. */
+#define TSLP_MAX_KID 256
+
+/* Seconds of clock skew honoured at most: a year, so that a skew option can never make
+ * an expired token valid for ever. */
+#define TSLP_MAX_SKEW ((int64_t)86400 * 366)
+
+/* Bytes a CWT may add around its claims (headers, kid, signature, CBOR framing): 1 MiB
+ * is far beyond any real header and bounds the output buffer of a broken caller. */
+#define TSLP_CWT_MAX_OVERHEAD ((size_t)1 << 20)
+
+/* --- Referenced Tokens --------------------------------------------------------------- */
+
+/* Digests referenced from an SD-JWT payload and its disclosures together: 8 per
+ * disclosure at the ceiling of disclosures, so the digest set stays a small sort. */
+#define TSLP_SDJWT_MAX_DIGESTS 8192
+
+/* --- store --------------------------------------------------------------------------- */
+
+/* Items (lines or ranges) in one update batch: 2^26 keeps an item number inside a
+ * 28-bit segment reference (batch_int.h) with room for its marker. */
+#define TSLP_BATCH_MAX_ITEMS ((size_t)1 << 26)
+
+/* Bytes of a list id: a short name that is also a file and URL path component. */
+#define TSLP_ID_MAX 64
+
+/* --- verifier ------------------------------------------------------------------------ */
+
+/* Default seconds a fetched Status List Token is cached at most: one day, the ttl most
+ * issuers use. */
+#define TSLP_VERIFY_DEFAULT_MAX_CACHE 86400
+
+/* Default bytes of a fetched response body: 16 MiB is a list of 2^27 one-bit entries
+ * sent uncompressed, far beyond a real token. */
+#define TSLP_VERIFY_DEFAULT_MAX_BODY ((size_t)16 << 20)
+
+/* Default milliseconds one fetch may take, and redirects followed: what a browser
+ * tolerates before it gives up. */
+#define TSLP_VERIFY_DEFAULT_TIMEOUT_MS 10000L
+#define TSLP_VERIFY_DEFAULT_MAX_REDIRECTS 5
+
+/* Bytes of response headers (status line included) accepted in one hop: a Status List
+ * Token response needs a few hundred. */
+#define TSLP_FETCH_MAX_HEADERS ((size_t)64 << 10)
+
+#endif
