@@ -6,7 +6,7 @@
  * here with OpenSSL's X509 API, so nothing expires), and an allocation-failure sweep
  * over JWK parsing. */
 #include "tt.h"
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 
 #include <fcntl.h>
 #include <openssl/encoder.h>

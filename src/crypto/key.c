@@ -3,7 +3,7 @@
  * obey ssh's rule for private material; generation uses OpenSSL's CSPRNG. JWK text
  * lives in jwk.c. Every accepted key passes the same gate, tslp_key_from_pkey(): a
  * type and curve we sign with, RSA of 2048 bits or more, and OpenSSL's validation. */
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
  * another purpose than signatures; malformed ones are errors; TSL_JWKS_MAX_KEYS and
  * TSL_JWKS_MAX_BYTES bound one JWKS) or from a file, and searched by kid and algorithm
  * for a token. */
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 
 #include <jansson.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * of anchors, OpenSSL's path validation at the caller's time, and the optional EKU
  * check on the leaf (id-kp-oauthStatusSigning, whose OID the caller passes while the
  * spec still says TBD). */
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 
 #include <limits.h>
 #include <openssl/err.h>
