@@ -100,16 +100,45 @@ tsl_status tslp_chain_verify(const tsl_trust *trust, const uint8_t *const *der,
                              const char *eku_oid, tsl_key **leaf, tsl_error *err);
 
 /* DER certificates from PEM text (all CERTIFICATE blocks, in order; other blocks are
- * skipped), for x5c/x5chain. TSL_ERR_MALFORMED if there is none or one is bad. */
-typedef struct {
+ * skipped), for x5c/x5chain. TSL_ERR_MALFORMED if there is none or one is bad. The
+ * public tsl_cert_chain is this struct: tslp_certs is its name inside the library,
+ * where one may also live on the stack. */
+struct tsl_cert_chain {
     size_t n;
-    uint8_t **der;
+    uint8_t **der; /* tslp_malloc each */
     size_t *len;
-} tslp_certs;
+};
+typedef struct tsl_cert_chain tslp_certs;
 tsl_status tslp_certs_from_pem(const char *pem, size_t len, tslp_certs *out,
                                tsl_error *err);
 tsl_status tslp_certs_load(const char *path, tslp_certs *out, tsl_error *err);
+/* A deep copy of in into *out (which gets n 0 for a NULL or empty in). */
+tsl_status tslp_certs_copy(const tslp_certs *in, tslp_certs *out, tsl_error *err);
+/* Frees the members (not c itself) and zeroes them. */
 void tslp_certs_free(tslp_certs *c);
+
+/* ---- signers (signer.c) ---- */
+
+/* The signer behind tsl_signer. Its fields are here rather than private to signer.c so
+ * that tsl_token_sign can put one on the stack over a borrowed key, kid and chain
+ * (tslp_signer_borrow_key): no allocation, no copy, the bytes as before. */
+struct tsl_signer {
+    const tsl_key *key; /* a key signer: tslp_sign directly (a reference when heap) */
+    tsl_signer_ops ops; /* otherwise the callbacks */
+    void *ctx;
+    tsl_alg alg;
+    const char *kid;            /* NULL, or owned_kid, or borrowed */
+    const tsl_cert_chain *x5c;  /* NULL, or &owned_x5c, or borrowed */
+    char *owned_kid;            /* tslp_malloc, or NULL when borrowed */
+    tsl_cert_chain owned_x5c;   /* n == 0 when borrowed or absent */
+    int heap;                   /* 1: from tsl_signer_new/_from_key (tsl_signer_free) */
+};
+
+/* Fills *s to sign with key (borrowed, as are kid and x5c: they must outlive s) under
+ * alg, with no checks and no allocation; the caller has checked key and alg as
+ * tsl_signer_from_key does. Nothing to free. */
+void tslp_signer_borrow_key(tsl_signer *s, const tsl_key *key, tsl_alg alg,
+                            const char *kid, const tsl_cert_chain *x5c);
 
 /* ---- keysets (keyset.c) ---- */
 
