@@ -23,11 +23,18 @@ tsl_key *tslp_key_new(void);
  * jansson.h). Used by tsl_key_from_jwk and tsl_keyset_add_jwks. */
 tsl_status tslp_key_from_jwk_value(const void *obj, tsl_key **out, tsl_error *err);
 
-/* The private JWK of an HMAC secret (jwk.c), for tsl_key_to_private. */
+/* The private JWK of an HMAC secret (jwk.c), for tsl_key_to_private (keyio.c). */
 tsl_status tslp_oct_private_jwk(const tsl_key *key, char **out, tsl_error *err);
 
-/* Every key block of a PEM text into a set (key.c); *any_private tells whether one of
- * them was private, for the file permission rule. */
+/* Reads the key blocks of a PEM text (key.c): the first one only (all 0) or every one.
+ * Calls add(ctx, key) for each; add takes over the key. TSL_ERR_MALFORMED when there
+ * is none. */
+typedef tsl_status (*tslp_key_sink)(void *ctx, tsl_key *key, tsl_error *err);
+tsl_status tslp_pem_keys(const char *pem, size_t len, int all, tslp_key_sink add,
+                         void *ctx, tsl_error *err);
+
+/* Every key block of a PEM text into a set (keyset.c); *any_private tells whether one
+ * of them was private, for the file permission rule. */
 tsl_status tslp_keyset_add_pem(tsl_keyset *set, const char *pem, size_t len,
                                int *any_private, tsl_error *err);
 
@@ -42,6 +49,8 @@ tsl_key *tslp_key_ref(tsl_key *key);
  * and "key_ops" (RFC 7517 sections 4.2, 4.3); else TSL_ERR_KEY saying which member
  * forbids it. op 0 asks whether it may be used for signatures at all. */
 tsl_status tslp_key_allows(const tsl_key *key, unsigned op, tsl_error *err);
+
+/* ---- files and secrets (file.c) ---- */
 
 /* Reads a key file of at most TSLP_KEY_FILE_MAX bytes into a tslp_malloc buffer (NUL
  * added, not counted). *st gets the file's stat. The caller wipes and frees it. Opens
