@@ -433,18 +433,39 @@ TSL_API tsl_status tsl_trust_add_pem(tsl_trust *trust, const char *pem, size_t l
 /* Adds every certificate in a PEM file. */
 TSL_API tsl_status tsl_trust_load(tsl_trust *trust, const char *path, tsl_error *err);
 
-/* A certificate chain as DER blobs, leaf first: what tsl_token_params.x5c takes. */
-typedef struct {
-    size_t count;
-    uint8_t **der;
-    size_t *len;
-} tsl_cert_chain;
+/* A certificate chain, leaf first: the one shape of a chain in this API. Signing puts it
+ * in a token's x5c / x5chain (tsl_token_params.x5c, tsl_signer); trust anchors can be
+ * added from one (tsl_trust_add_chain). Immutable once built; free with
+ * tsl_cert_chain_free(). */
+typedef struct tsl_cert_chain tsl_cert_chain;
 
 /* Reads every CERTIFICATE block of a PEM file, in order (TSL_ERR_MALFORMED if there is
- * none). Free with tsl_cert_chain_free(). */
-TSL_API tsl_status tsl_cert_chain_load(const char *path, tsl_cert_chain *out,
+ * none); other blocks are skipped. The file is read as tsl_key_load reads keys. */
+TSL_API tsl_status tsl_cert_chain_load(const char *path, tsl_cert_chain **out,
                                        tsl_error *err);
+
+/* The same from PEM text. */
+TSL_API tsl_status tsl_cert_chain_from_pem(const char *pem, size_t len,
+                                           tsl_cert_chain **out, tsl_error *err);
+
+/* A chain from n DER certificates (copied; they are not parsed here, but a token's
+ * reader will), leaf first. TSL_ERR_ARG for n == 0 or an empty certificate. */
+TSL_API tsl_status tsl_cert_chain_from_der(const uint8_t *const *der, const size_t *len,
+                                           size_t n, tsl_cert_chain **out,
+                                           tsl_error *err);
+
+/* The number of certificates (0 for NULL), and the i-th one's DER bytes (borrowed from
+ * the chain; NULL past the end). */
+TSL_API size_t tsl_cert_chain_count(const tsl_cert_chain *chain);
+TSL_API const uint8_t *tsl_cert_chain_der(const tsl_cert_chain *chain, size_t i,
+                                          size_t *len);
+
+/* NULL is fine. */
 TSL_API void tsl_cert_chain_free(tsl_cert_chain *chain);
+
+/* Adds every certificate of a chain as a trust anchor. */
+TSL_API tsl_status tsl_trust_add_chain(tsl_trust *trust, const tsl_cert_chain *chain,
+                                       tsl_error *err);
 
 /* The placeholder OID of id-kp-oauthStatusSigning: the spec still has it as
  * 1.3.6.1.5.5.7.3.TBD, so callers that require the EKU pass the OID their ecosystem
@@ -486,9 +507,7 @@ typedef struct {
     tsl_format format;         /* 0 means JWT */
     tsl_alg alg;               /* TSL_ALG_UNKNOWN: tsl_key_default_alg(key) */
     const char *kid;           /* NULL: the key's kid, if it has one */
-    const uint8_t *const *x5c; /* DER certificates, leaf first (x5c / x5chain), or NULL */
-    const size_t *x5c_len;
-    size_t x5c_count;
+    const tsl_cert_chain *x5c; /* x5c / x5chain (borrowed), or NULL for none */
     const char *sub;           /* REQUIRED: the URI the list is served at */
     const char *iss;           /* optional */
     int64_t iat;               /* 0: the current time */
@@ -508,6 +527,66 @@ typedef struct {
 TSL_API tsl_status tsl_token_sign(const tsl_list *l, const tsl_token_params *p,
                                   const tsl_key *key, uint8_t **out, size_t *out_len,
                                   tsl_error *err);
+
+/* ---- signers: what signs a token, wherever its key lives ---- */
+
+/* A signer turns bytes into a raw signature under one algorithm, and names the kid and
+ * the x5c chain that go into the token's header. tsl_token_sign_with() and the store's
+ * publishing sign through it only, so a key in memory (tsl_signer_from_key) and a key
+ * elsewhere, an HSM or a remote service (tsl_signer_new), look the same to them. A
+ * signer is immutable once built; one may be used by several threads at once if its
+ * callbacks allow that (a key signer does). */
+typedef struct tsl_signer tsl_signer;
+
+/* The callbacks behind a signer. sign() signs msg and writes the signature into sig
+ * (room for cap bytes, TSL_SIGNATURE_MAX) and its length into *sig_len, in the raw form
+ * JWS and COSE use: r||s of fixed width for ECDSA (64, 96, 132 bytes), 64 bytes for
+ * EdDSA, the modulus size for RSA, 32 bytes for HS256. On failure it returns a
+ * tsl_status and may fill *err itself (code and msg; err may be NULL); the token is not
+ * made and the status reaches the caller as is (with "signer: the sign callback failed"
+ * as the message when the callback left none). free() (NULL: nothing) releases ctx
+ * when the signer goes. */
+#define TSL_SIGNATURE_MAX 2048 /* an RSA-16384 signature, the largest we make */
+typedef struct {
+    tsl_status (*sign)(void *ctx, const uint8_t *msg, size_t len, uint8_t *sig,
+                       size_t cap, size_t *sig_len, tsl_error *err);
+    void (*free)(void *ctx);
+} tsl_signer_ops;
+
+/* A signer from callbacks. alg is required (not TSL_ALG_UNKNOWN); kid (copied) and x5c
+ * (copied) are optional. ops is copied; ctx passes to the signer, also on failure
+ * (ops->free is called then). TSL_ERR_ARG for a missing ops->sign or alg. */
+TSL_API tsl_status tsl_signer_new(const tsl_signer_ops *ops, void *ctx, tsl_alg alg,
+                                  const char *kid, const tsl_cert_chain *x5c,
+                                  tsl_signer **out, tsl_error *err);
+
+/* A signer over a private key in memory (it keeps a reference to the key). alg
+ * TSL_ALG_UNKNOWN means tsl_key_default_alg(key); kid NULL means the key's kid. The
+ * same checks as tsl_token_sign: TSL_ERR_KEY for a public key, tsl_key_check_alg's
+ * errors for an algorithm that does not fit. */
+TSL_API tsl_status tsl_signer_from_key(const tsl_key *key, tsl_alg alg, const char *kid,
+                                       const tsl_cert_chain *x5c, tsl_signer **out,
+                                       tsl_error *err);
+
+/* What a signer signs with and names (borrowed from the signer; NULL when absent). */
+TSL_API tsl_alg tsl_signer_alg(const tsl_signer *s);
+TSL_API const char *tsl_signer_kid(const tsl_signer *s);
+TSL_API const tsl_cert_chain *tsl_signer_x5c(const tsl_signer *s);
+
+/* Signs msg: *sig (free with tsl_free) gets the raw signature. The callback's status
+ * and message, or TSL_ERR_CRYPTO when it claims a length beyond the buffer. */
+TSL_API tsl_status tsl_signer_sign(const tsl_signer *s, const uint8_t *msg, size_t len,
+                                   uint8_t **sig, size_t *sig_len, tsl_error *err);
+
+/* NULL is fine. */
+TSL_API void tsl_signer_free(tsl_signer *s);
+
+/* tsl_token_sign() through a signer: the token's alg, kid and x5c are the signer's, so
+ * p->alg, p->kid and p->x5c must be unset (TSL_ERR_ARG otherwise). For the same key,
+ * alg, kid and chain the bytes are those tsl_token_sign() makes. */
+TSL_API tsl_status tsl_token_sign_with(const tsl_list *l, const tsl_token_params *p,
+                                       const tsl_signer *s, uint8_t **out,
+                                       size_t *out_len, tsl_error *err);
 
 /* A parsed Status List Token. */
 typedef struct tsl_token tsl_token;

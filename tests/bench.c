@@ -45,7 +45,7 @@
  * (CLOCK_MONOTONIC); encode also reports cpu_seconds (CLOCK_PROCESS_CPUTIME_ID) for a
  * machine where other processes compete for the cores. */
 #include "bench.h"
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 #include "token/token_int.h"
 #include "tsl.h"
 

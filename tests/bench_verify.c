@@ -6,7 +6,7 @@
  * OpenSSL EVP, as an issuer and a holder outside libtsl would do it, so the verifier
  * never sees bytes that libtsl itself produced. Each case prints one JSON line. */
 #include "bench.h"
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 #include "verify/fetch_int.h"
 
 #include <jansson.h>

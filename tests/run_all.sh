@@ -83,6 +83,10 @@ for bin in "$BUILD"/fuzz/fuzz_*; do
     part "$name" "$bin" $files
 done
 
+# 2b. The layering rules: OpenSSL only in src/crypto, libmicrohttpd only at the edge,
+# no src/ file reaching into tools/ (grep, instant).
+part layers sh tests/check_layers.sh
+
 # 3. The command-line contract.
 part cli sh tests/cli.sh "$BUILD"
 part store sh tests/store.sh "$BUILD"

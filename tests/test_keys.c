@@ -6,7 +6,7 @@
  * here with OpenSSL's X509 API, so nothing expires), and an allocation-failure sweep
  * over JWK parsing. */
 #include "tt.h"
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 
 #include <fcntl.h>
 #include <openssl/encoder.h>
@@ -842,9 +842,9 @@ static tsl_status load_as(int which, const char *path, tsl_error *err)
             st = tsl_trust_load(t, path, err);
         tsl_trust_free(t);
     } else {
-        tsl_cert_chain c = {0, NULL, NULL};
+        tsl_cert_chain *c = NULL;
         st = tsl_cert_chain_load(path, &c, err);
-        tsl_cert_chain_free(&c);
+        tsl_cert_chain_free(c);
     }
     return st;
 }
@@ -1412,16 +1412,20 @@ static tsl_status sign_with_chain(tsl_format f, X509 **x, size_t n, uint8_t **to
     p.sub = "https://example.com/statuslists/x5c";
     p.iat = T0 + 100;
     p.exp = T0 + 2 * YEAR;
-    p.x5c = (const uint8_t *const *)der;
-    p.x5c_len = len;
-    p.x5c_count = n;
-    tsl_status st = from_pem_str(pem, &k, NULL);
+    tsl_cert_chain *chain = NULL;
+    tsl_status st = n > 0 ? tsl_cert_chain_from_der((const uint8_t *const *)der, len, n,
+                                                    &chain, NULL)
+                          : TSL_OK;
+    p.x5c = chain;
+    if (st == TSL_OK)
+        st = from_pem_str(pem, &k, NULL);
     if (st == TSL_OK)
         st = tsl_list_new(1, 16, &l, NULL);
     if (st == TSL_OK)
         st = tsl_list_set(l, 3, 1, NULL);
     if (st == TSL_OK)
         st = tsl_token_sign(l, &p, k, tok, tl, NULL);
+    tsl_cert_chain_free(chain);
     for (size_t i = 0; i < n; i++)
         OPENSSL_free(der[i]);
     tsl_list_free(l);
@@ -1730,4 +1734,273 @@ TT_TEST(jwk_use_and_key_ops)
     free(over);
     free(oenc);
     tsl_key_free(k);
+}
+
+/* ---- signers: tokens through tsl_signer (key in memory, or callbacks) ---- */
+
+/* A callback signer standing in for an HSM: it signs with an inner key signer and
+ * copies the raw signature out, or fails as told. */
+typedef struct {
+    tsl_signer *inner; /* NULL: fail */
+    tsl_status fail;   /* the status to fail with */
+    const char *msg;   /* the message to fail with, or NULL for none */
+    size_t claim;      /* nonzero: claim this length (a lying device) */
+    int *freed;        /* set when the signer releases ctx */
+} hsm_ctx;
+
+static tsl_status hsm_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t *sig,
+                           size_t cap, size_t *sig_len, tsl_error *err)
+{
+    hsm_ctx *h = ctx;
+    if (h->inner == NULL) {
+        if (h->msg != NULL && err != NULL) {
+            err->code = h->fail;
+            snprintf(err->msg, sizeof err->msg, "%s", h->msg);
+        }
+        return h->fail;
+    }
+    uint8_t *s = NULL;
+    size_t n = 0;
+    tsl_status st = tsl_signer_sign(h->inner, msg, len, &s, &n, err);
+    if (st != TSL_OK)
+        return st;
+    if (n > cap) {
+        tsl_free(s);
+        return TSL_ERR_CRYPTO;
+    }
+    memcpy(sig, s, n);
+    tsl_free(s);
+    *sig_len = h->claim ? h->claim : n;
+    return TSL_OK;
+}
+
+static void hsm_free(void *ctx)
+{
+    hsm_ctx *h = ctx;
+    ++*h->freed;
+}
+
+static const tsl_signer_ops hsm_ops = {hsm_sign, hsm_free};
+
+/* A 16-entry list with entry 3 set, and claims for it. */
+static tsl_list *signer_list(tsl_token_params *p, tsl_format f)
+{
+    tsl_list *l = NULL;
+    if (tsl_list_new(1, 16, &l, NULL) != TSL_OK || tsl_list_set(l, 3, 1, NULL) != TSL_OK) {
+        tsl_list_free(l);
+        return NULL;
+    }
+    memset(p, 0, sizeof *p);
+    p->format = f;
+    p->sub = "https://example.com/statuslists/signer";
+    p->iat = (int64_t)time(NULL) - 10;
+    p->exp = p->iat + 3600;
+    return l;
+}
+
+/* Every algorithm, both forms: a callback signer wrapping a key makes tokens that
+ * verify under the public key and name the signer's kid; for the deterministic
+ * algorithms the bytes equal tsl_token_sign's with the same key, kid and claims. */
+TT_TEST(signer_callbacks_every_alg_and_form)
+{
+    for (int a = TSL_ALG_ES256; a < TSL_ALG_COUNT; a++) {
+        for (int f = TSL_FORMAT_JWT; f <= TSL_FORMAT_CWT; f++) {
+            tsl_key *k = gen((tsl_alg)a);
+            TT_CHECK(k != NULL);
+            int freed = 0;
+            hsm_ctx h = {NULL, TSL_OK, NULL, 0, &freed};
+            TT_OK(tsl_signer_from_key(k, (tsl_alg)a, "hsm-1", NULL, &h.inner, NULL));
+            tsl_signer *s = NULL;
+            TT_OK(tsl_signer_new(&hsm_ops, &h, (tsl_alg)a, "hsm-1", NULL, &s, NULL));
+            TT_EQ_U(tsl_signer_alg(s), a);
+            TT_EQ_STR(tsl_signer_kid(s), "hsm-1");
+            tsl_token_params p;
+            tsl_list *l = signer_list(&p, (tsl_format)f);
+            TT_CHECK(l != NULL);
+            uint8_t *tok = NULL, *ref = NULL;
+            size_t tl = 0, rl = 0;
+            tsl_error err;
+            tsl_error_clear(&err);
+            tsl_status st = tsl_token_sign_with(l, &p, s, &tok, &tl, &err);
+            tsl_signer_free(s);
+            TT_EQ_U(freed, 1);
+            if (st != TSL_OK)
+                tt_failf(__FILE__, __LINE__, "%s/%d: %s", tsl_alg_name((tsl_alg)a), f,
+                         err.msg);
+            TT_OK(st);
+            /* The key path for comparison: same key, alg, kid and claims. */
+            p.alg = (tsl_alg)a;
+            p.kid = "hsm-1";
+            TT_OK(tsl_token_sign(l, &p, k, &ref, &rl, NULL));
+            int randomized = (a >= TSL_ALG_ES256 && a <= TSL_ALG_ES512) ||
+                             (a >= TSL_ALG_PS256 && a <= TSL_ALG_PS512);
+            if (!randomized) {
+                TT_EQ_U(tl, rl);
+                TT_CHECK(memcmp(tok, ref, tl) == 0);
+            }
+            tsl_token *t = NULL;
+            tsl_keyset *ks = NULL;
+            tsl_key *pub = public_of(k);
+            TT_CHECK(pub != NULL);
+            TT_OK(tsl_keyset_new(&ks, NULL));
+            TT_OK(tsl_keyset_add(ks, pub, NULL));
+            tsl_key_free(pub);
+            TT_OK(tsl_token_parse(tok, tl, NULL, &t, NULL));
+            TT_EQ_U(tsl_token_alg(t), a);
+            size_t kl = 0;
+            const uint8_t *kid = tsl_token_kid(t, &kl);
+            TT_CHECK(kid != NULL && kl == 5 && memcmp(kid, "hsm-1", 5) == 0);
+            tsl_verify_opts o;
+            memset(&o, 0, sizeof o);
+            o.policy.keys = ks;
+            o.policy.algs = TSL_ALG_BIT(a);
+            tsl_error_clear(&err);
+            st = tsl_token_verify(t, &o, &err);
+            if (st != TSL_OK)
+                tt_failf(__FILE__, __LINE__, "%s/%d: %s", tsl_alg_name((tsl_alg)a), f,
+                         err.msg);
+            TT_OK(st);
+            tsl_token_free(t);
+            tsl_keyset_free(ks);
+            tsl_signer_free(h.inner);
+            tsl_free(tok);
+            tsl_free(ref);
+            tsl_list_free(l);
+        }
+    }
+}
+
+/* A failing device: its status and message reach the caller of tsl_token_sign_with;
+ * without a message the signer names the callback; a length past the buffer is
+ * TSL_ERR_CRYPTO; no token is made. */
+TT_TEST(signer_callback_error_propagates)
+{
+    int freed = 0;
+    hsm_ctx h = {NULL, TSL_ERR_IO, "pkcs11: C_Sign: CKR_DEVICE_REMOVED", 0, &freed};
+    tsl_signer *s = NULL;
+    TT_OK(tsl_signer_new(&hsm_ops, &h, TSL_ALG_ES256, NULL, NULL, &s, NULL));
+    for (int f = TSL_FORMAT_JWT; f <= TSL_FORMAT_CWT; f++) {
+        tsl_token_params p;
+        tsl_list *l = signer_list(&p, (tsl_format)f);
+        TT_CHECK(l != NULL);
+        uint8_t *tok = NULL;
+        size_t tl = 0;
+        tsl_error err;
+        tsl_error_clear(&err);
+        h.msg = "pkcs11: C_Sign: CKR_DEVICE_REMOVED";
+        TT_ERR(tsl_token_sign_with(l, &p, s, &tok, &tl, &err), TSL_ERR_IO);
+        TT_EQ_STR(err.msg, "pkcs11: C_Sign: CKR_DEVICE_REMOVED");
+        TT_CHECK(tok == NULL);
+        h.msg = NULL;
+        tsl_error_clear(&err);
+        TT_ERR(tsl_token_sign_with(l, &p, s, &tok, &tl, &err), TSL_ERR_IO);
+        TT_CONTAINS(err.msg, "the sign callback failed");
+        TT_CHECK(tok == NULL);
+        tsl_list_free(l);
+    }
+    tsl_signer_free(s);
+    TT_EQ_U(freed, 1);
+
+    /* A device that claims more bytes than the buffer holds. */
+    h.fail = TSL_OK;
+    h.claim = TSL_SIGNATURE_MAX + 1;
+    TT_OK(tsl_signer_from_key(gen(TSL_ALG_ES256), TSL_ALG_UNKNOWN, NULL, NULL, &h.inner,
+                              NULL));
+    TT_OK(tsl_signer_new(&hsm_ops, &h, TSL_ALG_ES256, NULL, NULL, &s, NULL));
+    tsl_token_params p;
+    tsl_list *l = signer_list(&p, TSL_FORMAT_JWT);
+    TT_CHECK(l != NULL);
+    uint8_t *tok = NULL;
+    size_t tl = 0;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_token_sign_with(l, &p, s, &tok, &tl, &err), TSL_ERR_CRYPTO);
+    TT_CONTAINS(err.msg, "returned 2049 bytes");
+    tsl_signer_free(s);
+    tsl_signer_free(h.inner);
+    TT_EQ_U(freed, 2);
+
+    /* The header comes from the signer only. */
+    TT_OK(tsl_signer_from_key(gen(TSL_ALG_EDDSA), TSL_ALG_UNKNOWN, NULL, NULL, &s, NULL));
+    p.kid = "other";
+    TT_ERR(tsl_token_sign_with(l, &p, s, &tok, &tl, NULL), TSL_ERR_ARG);
+    p.kid = NULL;
+    p.alg = TSL_ALG_EDDSA;
+    TT_ERR(tsl_token_sign_with(l, &p, s, &tok, &tl, NULL), TSL_ERR_ARG);
+    tsl_signer_free(s);
+    tsl_list_free(l);
+
+    /* Bad construction: ctx is released all the same; a public key cannot sign; an
+     * algorithm that does not fit the key is refused. */
+    tsl_signer_ops none = {NULL, hsm_free};
+    TT_ERR(tsl_signer_new(&none, &h, TSL_ALG_ES256, NULL, NULL, &s, NULL), TSL_ERR_ARG);
+    TT_EQ_U(freed, 3);
+    TT_ERR(tsl_signer_new(&hsm_ops, &h, TSL_ALG_UNKNOWN, NULL, NULL, &s, NULL),
+           TSL_ERR_ARG);
+    TT_EQ_U(freed, 4);
+    tsl_key *pub = public_of(gen(TSL_ALG_ES256));
+    TT_CHECK(pub != NULL);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_signer_from_key(pub, TSL_ALG_UNKNOWN, NULL, NULL, &s, &err), TSL_ERR_KEY);
+    TT_CONTAINS(err.msg, "the key is public");
+    tsl_key_free(pub);
+    TT_CHECK(tsl_signer_from_key(gen(TSL_ALG_ES256), TSL_ALG_EDDSA, NULL, NULL, &s, NULL) !=
+             TSL_OK);
+    TT_CHECK(s == NULL);
+}
+
+/* One chain type: built from DER, it goes into the header through the params and
+ * through a signer alike (same bytes), is copied by the signer, and can seed trust. */
+TT_TEST(cert_chain_one_type_params_signer_trust)
+{
+    TT_CHECK(make_pki());
+    X509 *x[2] = {pki.leaf, pki.ca};
+    uint8_t *der[2] = {NULL, NULL};
+    size_t len[2];
+    for (size_t i = 0; i < 2; i++)
+        len[i] = (size_t)i2d_X509(x[i], &der[i]);
+    tsl_cert_chain *c = NULL;
+    TT_OK(tsl_cert_chain_from_der((const uint8_t *const *)der, len, 2, &c, NULL));
+    TT_EQ_U(tsl_cert_chain_count(c), 2);
+    size_t l1 = 0;
+    const uint8_t *d1 = tsl_cert_chain_der(c, 1, &l1);
+    TT_CHECK(d1 != NULL && l1 == len[1] && memcmp(d1, der[1], l1) == 0);
+    TT_CHECK(tsl_cert_chain_der(c, 2, &l1) == NULL && l1 == 0);
+    tsl_cert_chain_free(c);
+    TT_ERR(tsl_cert_chain_from_der((const uint8_t *const *)der, len, 0, &c, NULL),
+           TSL_ERR_ARG);
+    TT_CHECK(c == NULL);
+    TT_OK(tsl_cert_chain_from_der((const uint8_t *const *)der, len, 2, &c, NULL));
+
+    tsl_key *k = gen(TSL_ALG_EDDSA); /* deterministic: the bytes can be compared */
+    tsl_signer *s = NULL;
+    TT_OK(tsl_signer_from_key(k, TSL_ALG_UNKNOWN, "c1", c, &s, NULL));
+    TT_CHECK(tsl_signer_x5c(s) != c && tsl_cert_chain_count(tsl_signer_x5c(s)) == 2);
+    for (int f = TSL_FORMAT_JWT; f <= TSL_FORMAT_CWT; f++) {
+        tsl_token_params p;
+        tsl_list *l = signer_list(&p, (tsl_format)f);
+        TT_CHECK(l != NULL);
+        uint8_t *a = NULL, *b = NULL;
+        size_t al = 0, bl = 0;
+        TT_OK(tsl_token_sign_with(l, &p, s, &a, &al, NULL));
+        p.kid = "c1";
+        p.x5c = c;
+        TT_OK(tsl_token_sign(l, &p, k, &b, &bl, NULL));
+        TT_EQ_U(al, bl);
+        TT_CHECK(memcmp(a, b, al) == 0);
+        tsl_free(a);
+        tsl_free(b);
+        tsl_list_free(l);
+    }
+    tsl_cert_chain_free(c); /* the signer kept its own copy */
+    tsl_signer_free(s);
+
+    tsl_trust *t = NULL;
+    TT_OK(tsl_trust_new(&t, NULL));
+    TT_OK(tsl_cert_chain_from_der((const uint8_t *const *)&der[1], &len[1], 1, &c, NULL));
+    TT_OK(tsl_trust_add_chain(t, c, NULL));
+    tsl_cert_chain_free(c);
+    tsl_trust_free(t);
+    for (size_t i = 0; i < 2; i++)
+        OPENSSL_free(der[i]);
 }

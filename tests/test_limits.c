@@ -91,16 +91,19 @@ static tsl_status token_with_certs(tsl_format f, size_t n, uint8_t **tok, size_t
     p.format = f;
     p.sub = "https://example.com/statuslists/x5c";
     p.iat = 1700000000;
-    p.x5c = der;
-    p.x5c_len = len;
-    p.x5c_count = n;
-    tsl_status st = tsl_key_generate(TSL_ALG_ES256, &k, NULL);
+    tsl_cert_chain *chain = NULL;
+    tsl_status st = tsl_cert_chain_from_der(der, len, n, &chain, NULL);
+    if (st != TSL_OK)
+        return st;
+    p.x5c = chain;
+    st = tsl_key_generate(TSL_ALG_ES256, &k, NULL);
     if (st == TSL_OK)
         st = tsl_list_new(1, 16, &l, NULL);
     if (st == TSL_OK)
         st = tsl_token_sign(l, &p, k, tok, tl, NULL);
     tsl_list_free(l);
     tsl_key_free(k);
+    tsl_cert_chain_free(chain);
     return st;
 }
 

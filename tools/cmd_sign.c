@@ -140,14 +140,12 @@ int cmd_sign(int argc, char **argv)
     }
     if (no_kid)
         p.kid = NULL;
-    tsl_cert_chain chain = {0, NULL, NULL};
+    tsl_cert_chain *chain = NULL;
     if (x5c_path != NULL && (st = tsl_cert_chain_load(x5c_path, &chain, &err)) != TSL_OK) {
         tsl_key_free(key);
         return cli_fail("sign", &err, st);
     }
-    p.x5c = (const uint8_t *const *)chain.der;
-    p.x5c_len = chain.len;
-    p.x5c_count = chain.count;
+    p.x5c = chain;
 
     unsigned char *buf = NULL;
     size_t len = 0;
@@ -174,7 +172,7 @@ int cmd_sign(int argc, char **argv)
     }
     tsl_free(tok);
     tsl_list_free(l);
-    tsl_cert_chain_free(&chain);
+    tsl_cert_chain_free(chain);
     tsl_key_free(key);
     return rc;
 }

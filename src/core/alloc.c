@@ -3,6 +3,7 @@
 #include "core/tsl_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* Tests run single-threaded; in production the counter stays 0 and is only read. */
 static long fail_after;
@@ -50,4 +51,14 @@ void tslp_free(void *p)
 void tsl_free(void *p)
 {
     free(p);
+}
+
+char *tslp_strndup(const char *s, size_t n)
+{
+    char *p = tslp_malloc(n + 1);
+    if (p != NULL) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
 }

@@ -47,6 +47,9 @@ void *tslp_malloc(size_t n);
 void *tslp_calloc(size_t n, size_t size);
 void *tslp_realloc(void *p, size_t n);
 void tslp_free(void *p);
+/* Copies n bytes into a new NUL-terminated string (tslp_malloc); NULL when out of
+ * memory. */
+char *tslp_strndup(const char *s, size_t n);
 /* Test hook: when set >0, the Nth allocation from now fails (1 = the next one). */
 void tslp_test_fail_alloc_after(long n);
 

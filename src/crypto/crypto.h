@@ -1,79 +1,40 @@
-/* crypto.h - the crypto seam: the structs behind tsl_key, tsl_keyset and tsl_trust, and
- * the internal calls the JWT and CWT code signs, verifies and checks chains with. Only
- * alg.c, key.c, jwk.c, keyset.c, trust.c and sign.c include OpenSSL; everything else
- * goes through the functions below (t_cose's crypto adapter idea). Never installed. */
+/* crypto.h - the crypto seam: the internal calls the JWT, CWT, referenced-token and
+ * store code signs, verifies, hashes and checks chains with. It names no OpenSSL type:
+ * tsl_key, tsl_keyset and tsl_trust are opaque here, and their OpenSSL-typed insides
+ * live in crypto/ossl_int.h, which only files in src/crypto include (t_cose's crypto
+ * adapter idea, curl's vtls.h). tests/check_layers.sh keeps OpenSSL inside this folder.
+ * Never installed. */
 #ifndef TSL_CRYPTO_H
 #define TSL_CRYPTO_H
 
 #include "core/tsl_int.h"
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
+/* ---- keys (key.c, jwk.c) ---- */
 
-/* What a key is, after the checks done when it was loaded. */
-typedef enum {
-    TSLP_KTY_EC,      /* P-256, P-384 or P-521 (see crv) */
-    TSLP_KTY_ED25519, /* OKP Ed25519 */
-    TSLP_KTY_RSA,     /* at least 2048 bits */
-    TSLP_KTY_OCT      /* an HMAC secret of at least 32 bytes */
-} tslp_kty;
-
-/* The curves, numbered as the ES algorithms: 256, 384 or 521 (0 for non-EC keys). */
-struct tsl_key {
-    int refs; /* tsl_key_free() and keysets share it; atomic */
-    tslp_kty kty;
-    int crv;         /* 256, 384, 521 for EC, else 0 */
-    int is_private;  /* a private key or a secret */
-    EVP_PKEY *pkey;  /* EC, Ed25519, RSA; NULL for oct */
-    uint8_t *secret; /* oct: the secret (tslp_malloc, wiped on free) */
-    size_t secret_len;
-    char *kid;        /* NULL or a NUL-terminated UTF-8 string */
-    tsl_alg jwk_alg;  /* the JWK's "alg": the only algorithm allowed, or UNKNOWN */
-    tsl_alg hint_alg; /* the algorithm it was generated for (a default, not a pin) */
-    X509 *cert;       /* the certificate it came from, or NULL */
-    unsigned ops;     /* TSLP_OP_*: what the JWK's "use" and "key_ops" allow (both when
-                       * it had neither, or the key is not from a JWK) */
-    char use[24];     /* the JWK's "use" when it is not "sig" (printable, cut), for
-                       * messages; "" otherwise */
-};
-
+/* What a JWK's "use" and "key_ops" may allow (tslp_key_allows). */
 #define TSLP_OP_SIGN 1u
 #define TSLP_OP_VERIFY 2u
 
-struct tsl_keyset {
-    tsl_key **keys; /* each holds one reference */
-    size_t n, cap;
-    size_t skipped;     /* JWKS members not added: unsupported, or not for verifying */
-    char skip_why[160]; /* why the first of them was skipped */
-};
-
-struct tsl_trust {
-    X509_STORE *store;
-    size_t count; /* anchors added */
-};
-
-/* ---- keys (key.c, jwk.c) ---- */
 
 /* A new key with one reference, all fields empty. NULL when out of memory. */
 tsl_key *tslp_key_new(void);
-
-/* Wraps pkey (ownership passes, also on failure) into a new key after the checks every
- * key gets: the type and curve are ones we sign with (TSL_ERR_UNSUPPORTED otherwise),
- * RSA has 2048..16384 bits (TSL_ERR_KEY / TSL_ERR_UNSUPPORTED), and OpenSSL's own
- * validation passes (the point is on the curve; for a private key, the pair matches).
- * `what` prefixes messages ("pem", "jwk", "certificate"). */
-tsl_status tslp_key_from_pkey(EVP_PKEY *pkey, int is_private, const char *what,
-                              tsl_key **out, tsl_error *err);
 
 /* Parses one JWK from a jansson object (passed as void * so this header does not need
  * jansson.h). Used by tsl_key_from_jwk and tsl_keyset_add_jwks. */
 tsl_status tslp_key_from_jwk_value(const void *obj, tsl_key **out, tsl_error *err);
 
-/* The private JWK of an HMAC secret (jwk.c), for tsl_key_to_private. */
+/* The private JWK of an HMAC secret (jwk.c), for tsl_key_to_private (keyio.c). */
 tsl_status tslp_oct_private_jwk(const tsl_key *key, char **out, tsl_error *err);
 
-/* Every key block of a PEM text into a set (key.c); *any_private tells whether one of
- * them was private, for the file permission rule. */
+/* Reads the key blocks of a PEM text (key.c): the first one only (all 0) or every one.
+ * Calls add(ctx, key) for each; add takes over the key. TSL_ERR_MALFORMED when there
+ * is none. */
+typedef tsl_status (*tslp_key_sink)(void *ctx, tsl_key *key, tsl_error *err);
+tsl_status tslp_pem_keys(const char *pem, size_t len, int all, tslp_key_sink add,
+                         void *ctx, tsl_error *err);
+
+/* Every key block of a PEM text into a set (keyset.c); *any_private tells whether one
+ * of them was private, for the file permission rule. */
 tsl_status tslp_keyset_add_pem(tsl_keyset *set, const char *pem, size_t len,
                                int *any_private, tsl_error *err);
 
@@ -88,6 +49,8 @@ tsl_key *tslp_key_ref(tsl_key *key);
  * and "key_ops" (RFC 7517 sections 4.2, 4.3); else TSL_ERR_KEY saying which member
  * forbids it. op 0 asks whether it may be used for signatures at all. */
 tsl_status tslp_key_allows(const tsl_key *key, unsigned op, tsl_error *err);
+
+/* ---- files and secrets (file.c) ---- */
 
 /* Reads a key file of at most TSLP_KEY_FILE_MAX bytes into a tslp_malloc buffer (NUL
  * added, not counted). *st gets the file's stat. The caller wipes and frees it. Opens
@@ -145,16 +108,45 @@ tsl_status tslp_chain_verify(const tsl_trust *trust, const uint8_t *const *der,
                              const char *eku_oid, tsl_key **leaf, tsl_error *err);
 
 /* DER certificates from PEM text (all CERTIFICATE blocks, in order; other blocks are
- * skipped), for x5c/x5chain. TSL_ERR_MALFORMED if there is none or one is bad. */
-typedef struct {
+ * skipped), for x5c/x5chain. TSL_ERR_MALFORMED if there is none or one is bad. The
+ * public tsl_cert_chain is this struct: tslp_certs is its name inside the library,
+ * where one may also live on the stack. */
+struct tsl_cert_chain {
     size_t n;
-    uint8_t **der;
+    uint8_t **der; /* tslp_malloc each */
     size_t *len;
-} tslp_certs;
+};
+typedef struct tsl_cert_chain tslp_certs;
 tsl_status tslp_certs_from_pem(const char *pem, size_t len, tslp_certs *out,
                                tsl_error *err);
 tsl_status tslp_certs_load(const char *path, tslp_certs *out, tsl_error *err);
+/* A deep copy of in into *out (which gets n 0 for a NULL or empty in). */
+tsl_status tslp_certs_copy(const tslp_certs *in, tslp_certs *out, tsl_error *err);
+/* Frees the members (not c itself) and zeroes them. */
 void tslp_certs_free(tslp_certs *c);
+
+/* ---- signers (signer.c) ---- */
+
+/* The signer behind tsl_signer. Its fields are here rather than private to signer.c so
+ * that tsl_token_sign can put one on the stack over a borrowed key, kid and chain
+ * (tslp_signer_borrow_key): no allocation, no copy, the bytes as before. */
+struct tsl_signer {
+    const tsl_key *key; /* a key signer: tslp_sign directly (a reference when heap) */
+    tsl_signer_ops ops; /* otherwise the callbacks */
+    void *ctx;
+    tsl_alg alg;
+    const char *kid;            /* NULL, or owned_kid, or borrowed */
+    const tsl_cert_chain *x5c;  /* NULL, or &owned_x5c, or borrowed */
+    char *owned_kid;            /* tslp_malloc, or NULL when borrowed */
+    tsl_cert_chain owned_x5c;   /* n == 0 when borrowed or absent */
+    int heap;                   /* 1: from tsl_signer_new/_from_key (tsl_signer_free) */
+};
+
+/* Fills *s to sign with key (borrowed, as are kid and x5c: they must outlive s) under
+ * alg, with no checks and no allocation; the caller has checked key and alg as
+ * tsl_signer_from_key does. Nothing to free. */
+void tslp_signer_borrow_key(tsl_signer *s, const tsl_key *key, tsl_alg alg,
+                            const char *kid, const tsl_cert_chain *x5c);
 
 /* ---- keysets (keyset.c) ---- */
 
@@ -166,9 +158,6 @@ const tsl_key *tslp_keyset_next(const tsl_keyset *set, const char *kid, tsl_alg 
                                 size_t *cursor);
 
 /* ---- helpers shared by the crypto files ---- */
-
-/* Clears OpenSSL's error queue for this thread (after an expected failure). */
-void tslp_ossl_clear(void);
 
 /* Iterates over the PEM blocks of a memory BIO-free text: on TSL_OK *name (the label),
  * *data and *dlen are set (free with tslp_pem_block_free); *done = 1 when there are no

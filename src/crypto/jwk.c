@@ -3,7 +3,7 @@
  * HMAC secret). Parsing goes through jansson with duplicate members rejected; members
  * are base64url decoded strictly and checked for exact lengths before OpenSSL sees
  * them. Private members are wiped from our buffers and from jansson's tree. */
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 
 #include <jansson.h>
 #include <openssl/core_names.h>

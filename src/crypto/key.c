@@ -1,12 +1,10 @@
-/* key.c - tsl_key: what a key is and how it is loaded, checked and written out. PEM
- * (PKCS#8, SEC1, PKCS#1, SPKI, certificates) is decoded with OSSL_DECODER; key files
- * obey ssh's rule for private material; generation uses OpenSSL's CSPRNG. JWK text
- * lives in jwk.c. Every accepted key passes the same gate, tslp_key_from_pkey(): a
+/* key.c - tsl_key: what a key is, how it is checked, decoded from PEM and generated.
+ * PEM (PKCS#8, SEC1, PKCS#1, SPKI, certificates) is decoded with OSSL_DECODER;
+ * generation uses OpenSSL's CSPRNG. JWK text lives in jwk.c, key files in keyio.c and
+ * file.c, sets in keyset.c: this file calls only pem.c and file.c among them. Every accepted key passes the same gate, tslp_key_from_pkey(): a
  * type and curve we sign with, RSA of 2048 bits or more, and OpenSSL's validation. */
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -17,19 +15,10 @@
 #include <openssl/rand.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* HS256 secrets we generate, and the shortest one we accept (RFC 7518 section 3.2). */
 #define HS256_KEY_BYTES 32
 #define RSA_GEN_BITS 3072
-
-void tslp_free_secret(void *p, size_t n)
-{
-    if (p == NULL)
-        return;
-    OPENSSL_cleanse(p, n);
-    tslp_free(p);
-}
 
 tsl_key *tslp_key_new(void)
 {
@@ -428,11 +417,8 @@ static tsl_status decode_block(const char *name, const uint8_t *data, size_t dle
                      "pem: a \"%.40s\" block is not a key or certificate", name);
 }
 
-/* Reads the key blocks of a PEM text: the first one only (max 1) or every one. Calls
- * add(ctx, key) for each; add takes over the key. */
-static tsl_status pem_keys(const char *pem, size_t len, int all,
-                           tsl_status (*add)(void *ctx, tsl_key *key, tsl_error *err),
-                           void *ctx, tsl_error *err)
+tsl_status tslp_pem_keys(const char *pem, size_t len, int all, tslp_key_sink add,
+                         void *ctx, tsl_error *err)
 {
     tslp_pem_reader r;
     tsl_status st = tslp_pem_open(&r, pem, len, err);
@@ -475,195 +461,10 @@ tsl_status tsl_key_from_pem(const char *pem, size_t len, tsl_key **out, tsl_erro
     if (out == NULL || (pem == NULL && len > 0))
         return tslp_fail(err, TSL_ERR_ARG, 0, "pem: NULL argument");
     tsl_key *k = NULL;
-    tsl_status st = pem_keys(pem, len, 0, add_one, &k, err);
+    tsl_status st = tslp_pem_keys(pem, len, 0, add_one, &k, err);
     if (st != TSL_OK) {
         tsl_key_free(k);
         return st;
-    }
-    *out = k;
-    return TSL_OK;
-}
-
-struct set_ctx {
-    tsl_keyset *set;
-    int any_private;
-    size_t added;
-};
-
-static tsl_status add_to_set(void *ctx, tsl_key *key, tsl_error *err)
-{
-    struct set_ctx *c = ctx;
-    /* The JWKS bound holds for a PEM bundle too: each key costs a validation. */
-    if (++c->added > TSL_JWKS_MAX_KEYS) {
-        tsl_key_free(key);
-        return tslp_fail(err, TSL_ERR_LIMIT, 0,
-                         "pem: more than TSL_JWKS_MAX_KEYS (%d) keys", TSL_JWKS_MAX_KEYS);
-    }
-    c->any_private |= key->is_private;
-    tsl_status st = tsl_keyset_add(c->set, key, err);
-    tsl_key_free(key);
-    return st;
-}
-
-tsl_status tslp_keyset_add_pem(tsl_keyset *set, const char *pem, size_t len,
-                               int *any_private, tsl_error *err)
-{
-    struct set_ctx c = {set, 0, 0};
-    tsl_status st = pem_keys(pem, len, 1, add_to_set, &c, err);
-    *any_private = c.any_private;
-    return st;
-}
-
-int tslp_looks_like_json(const char *text, size_t len)
-{
-    size_t i = 0;
-    while (i < len &&
-           (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
-        i++;
-    return i < len && text[i] == '{';
-}
-
-/* What a file that is not a regular file is, for messages. */
-static const char *file_kind(mode_t m)
-{
-    return S_ISDIR(m)    ? "a directory"
-           : S_ISFIFO(m) ? "a FIFO (named pipe)"
-           : S_ISSOCK(m) ? "a socket"
-           : S_ISCHR(m)  ? "a character device"
-           : S_ISBLK(m)  ? "a block device"
-                         : "not a regular file";
-}
-
-tsl_status tslp_read_key_file(const char *path, char **buf, size_t *len, struct stat *st,
-                              tsl_error *err)
-{
-    if (path == NULL || buf == NULL || len == NULL || st == NULL)
-        return tslp_fail(err, TSL_ERR_ARG, 0, "key file: NULL argument");
-    /* O_NONBLOCK: open() of a FIFO with no writer blocks forever, and `tsl serve` would
-     * hang in it holding the store lock; a device may block too. The file is checked
-     * to be regular before anything is read, so O_NONBLOCK never changes a read. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        int e = errno;
-        struct stat ls;
-        /* A socket cannot be opened (ENXIO); say what it is rather than "No such
-         * device or address". */
-        if (e == ENXIO && stat(path, &ls) == 0 && !S_ISREG(ls.st_mode))
-            return tslp_fail(err, TSL_ERR_IO, 0, "%s: is %s, not a regular file", path,
-                             file_kind(ls.st_mode));
-        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
-    }
-    /* fstat on the open file: the mode checked is the mode of what was read. */
-    if (fstat(fd, st) != 0) {
-        int e = errno;
-        close(fd);
-        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
-    }
-    /* Keys, certificates and trust anchors come from regular files only: a FIFO or a
-     * device could block a reader or feed it without end. */
-    if (!S_ISREG(st->st_mode)) {
-        close(fd);
-        return tslp_fail(err, TSL_ERR_IO, 0, "%s: is %s, not a regular file", path,
-                         file_kind(st->st_mode));
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
-        int e = errno;
-        close(fd);
-        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
-    }
-    size_t cap = st->st_size > 0 && (uint64_t)st->st_size < TSLP_KEY_FILE_MAX
-                     ? (size_t)st->st_size + 1
-                     : 4096;
-    size_t n = 0;
-    char *b = tslp_malloc(cap + 1);
-    tsl_status s =
-        b == NULL ? tslp_fail(err, TSL_ERR_NOMEM, 0, "%s: out of memory", path) : TSL_OK;
-    while (s == TSL_OK) {
-        if (n == cap) {
-            if (cap > TSLP_KEY_FILE_MAX) {
-                s = tslp_fail(err, TSL_ERR_LIMIT, 0, "%s: larger than %zu bytes", path,
-                              TSLP_KEY_FILE_MAX);
-                break;
-            }
-            size_t ncap = cap * 2;
-            char *nb = tslp_malloc(ncap + 1);
-            if (nb == NULL) {
-                s = tslp_fail(err, TSL_ERR_NOMEM, 0, "%s: out of memory", path);
-                break;
-            }
-            memcpy(nb, b, n);
-            tslp_free_secret(b, cap + 1); /* a key file: no stray copies */
-            b = nb;
-            cap = ncap;
-        }
-        ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            s = tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(errno));
-            break;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (s != TSL_OK) {
-        tslp_free_secret(b, b != NULL ? cap + 1 : 0);
-        return s;
-    }
-    if (n > TSLP_KEY_FILE_MAX) {
-        tslp_free_secret(b, cap + 1);
-        return tslp_fail(err, TSL_ERR_LIMIT, 0, "%s: larger than %zu bytes", path,
-                         TSLP_KEY_FILE_MAX);
-    }
-    /* Shrink-wrap is not worth a copy; the caller wipes len + 1 bytes, so wipe the
-     * slack now. */
-    OPENSSL_cleanse(b + n, cap + 1 - n);
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return TSL_OK;
-}
-
-tsl_status tslp_check_private_mode(const char *path, const struct stat *st,
-                                   tsl_error *err)
-{
-    if (!S_ISREG(st->st_mode))
-        return tslp_fail(err, TSL_ERR_KEY, 0,
-                         "%s: private key material must be in a regular file", path);
-    if ((st->st_mode & 077) != 0)
-        return tslp_fail(err, TSL_ERR_KEY, 0,
-                         "%s: private key file has mode %04o; it must not be accessible "
-                         "by group or others (chmod 600)",
-                         path, (unsigned)(st->st_mode & 07777));
-    return TSL_OK;
-}
-
-tsl_status tsl_key_load(const char *path, tsl_key **out, tsl_error *err)
-{
-    if (path == NULL || out == NULL)
-        return tslp_fail(err, TSL_ERR_ARG, 0, "key: NULL argument");
-    char *buf = NULL;
-    size_t len = 0;
-    struct stat st;
-    tsl_status s = tslp_read_key_file(path, &buf, &len, &st, err);
-    if (s != TSL_OK)
-        return s;
-    tsl_key *k = NULL;
-    if (tslp_looks_like_json(buf, len))
-        s = tsl_key_from_jwk(buf, len, &k, err);
-    else
-        s = tsl_key_from_pem(buf, len, &k, err);
-    tslp_free_secret(buf, len + 1);
-    if (s != TSL_OK) {
-        tslp_error_prefix(err, path);
-        return s;
-    }
-    if (k->is_private && (s = tslp_check_private_mode(path, &st, err)) != TSL_OK) {
-        tsl_key_free(k);
-        return s;
     }
     *out = k;
     return TSL_OK;
@@ -727,36 +528,4 @@ tsl_status tsl_key_generate(tsl_alg alg, tsl_key **out, tsl_error *err)
     k->pkey = pkey;
     *out = k;
     return TSL_OK;
-}
-
-tsl_status tsl_key_to_private(const tsl_key *key, char **out, tsl_error *err)
-{
-    if (key == NULL || out == NULL)
-        return tslp_fail(err, TSL_ERR_ARG, 0, "key: NULL argument");
-    if (!key->is_private)
-        return tslp_fail(err, TSL_ERR_KEY, 0, "key: a public key has no private form");
-    if (key->kty == TSLP_KTY_OCT)
-        return tslp_oct_private_jwk(key, out, err);
-    /* A secure-memory BIO: its buffer is wiped when freed. */
-    BIO *b = BIO_new(BIO_s_secmem());
-    if (b == NULL)
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "key: out of memory");
-    tsl_status st = TSL_OK;
-    if (PEM_write_bio_PrivateKey(b, key->pkey, NULL, NULL, 0, NULL, NULL) != 1) {
-        st = tslp_fail(err, TSL_ERR_CRYPTO, 0, "key: OpenSSL could not write the key");
-    } else {
-        char *p = NULL;
-        long n = BIO_get_mem_data(b, &p);
-        char *copy = n > 0 ? tslp_malloc((size_t)n + 1) : NULL;
-        if (copy == NULL) {
-            st = tslp_fail(err, TSL_ERR_NOMEM, 0, "key: out of memory");
-        } else {
-            memcpy(copy, p, (size_t)n);
-            copy[n] = '\0';
-            *out = copy;
-        }
-    }
-    ERR_clear_error();
-    BIO_free(b);
-    return st;
 }

@@ -3,7 +3,7 @@
  * another purpose than signatures; malformed ones are errors; TSL_JWKS_MAX_KEYS and
  * TSL_JWKS_MAX_BYTES bound one JWKS) or from a file, and searched by kid and algorithm
  * for a token. */
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -235,5 +235,37 @@ tsl_status tsl_keyset_load(tsl_keyset *set, const char *path, tsl_error *err)
         while (set->n > before)
             tsl_key_free(set->keys[--set->n]);
     }
+    return st;
+}
+
+/* ---- PEM bundles (every key block of a PEM text) ---- */
+
+struct set_ctx {
+    tsl_keyset *set;
+    int any_private;
+    size_t added;
+};
+
+static tsl_status add_to_set(void *ctx, tsl_key *key, tsl_error *err)
+{
+    struct set_ctx *c = ctx;
+    /* The JWKS bound holds for a PEM bundle too: each key costs a validation. */
+    if (++c->added > TSL_JWKS_MAX_KEYS) {
+        tsl_key_free(key);
+        return tslp_fail(err, TSL_ERR_LIMIT, 0,
+                         "pem: more than TSL_JWKS_MAX_KEYS (%d) keys", TSL_JWKS_MAX_KEYS);
+    }
+    c->any_private |= key->is_private;
+    tsl_status st = tsl_keyset_add(c->set, key, err);
+    tsl_key_free(key);
+    return st;
+}
+
+tsl_status tslp_keyset_add_pem(tsl_keyset *set, const char *pem, size_t len,
+                               int *any_private, tsl_error *err)
+{
+    struct set_ctx c = {set, 0, 0};
+    tsl_status st = tslp_pem_keys(pem, len, 1, add_to_set, &c, err);
+    *any_private = c.any_private;
     return st;
 }

@@ -1,7 +1,7 @@
 /* pem.c - PEM text, block by block (OpenSSL's PEM_read_bio does the base64), and the
  * DER certificates of a PEM text or file for x5c / x5chain. Private key blocks are
  * wiped when freed. */
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 
 #include <limits.h>
 #include <openssl/err.h>

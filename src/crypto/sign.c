@@ -2,7 +2,7 @@
  * inside OpenSSL, converted here with exact length checks as t_cose does), Ed25519,
  * RSASSA-PKCS1-v1_5, RSASSA-PSS (salt length = hash length) and HMAC SHA-256 (compared
  * in constant time). The key must suit the algorithm before anything is computed. */
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>

@@ -2,7 +2,7 @@
  * of anchors, OpenSSL's path validation at the caller's time, and the optional EKU
  * check on the leaf (id-kp-oauthStatusSigning, whose OID the caller passes while the
  * spec still says TBD). */
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 
 #include <limits.h>
 #include <openssl/err.h>
@@ -48,17 +48,12 @@ static X509 *parse_der(const uint8_t *der, size_t len)
     return x;
 }
 
-tsl_status tsl_trust_add_pem(tsl_trust *trust, const char *pem, size_t len,
-                             tsl_error *err)
+/* Every certificate of c into the store: the one place anchors are added. */
+static tsl_status add_certs(tsl_trust *trust, const tslp_certs *c, tsl_error *err)
 {
-    if (trust == NULL || (pem == NULL && len > 0))
-        return tslp_fail(err, TSL_ERR_ARG, 0, "trust: NULL argument");
-    tslp_certs c;
-    tsl_status st = tslp_certs_from_pem(pem, len, &c, err);
-    if (st != TSL_OK)
-        return st;
-    for (size_t i = 0; i < c.n && st == TSL_OK; i++) {
-        X509 *x = parse_der(c.der[i], c.len[i]);
+    tsl_status st = TSL_OK;
+    for (size_t i = 0; i < c->n && st == TSL_OK; i++) {
+        X509 *x = parse_der(c->der[i], c->len[i]);
         if (x == NULL)
             st = tslp_fail(err, TSL_ERR_MALFORMED, 0, "trust: certificate %zu: bad DER",
                            i + 1);
@@ -70,8 +65,31 @@ tsl_status tsl_trust_add_pem(tsl_trust *trust, const char *pem, size_t len,
         X509_free(x); /* the store holds its own reference */
     }
     ERR_clear_error();
+    return st;
+}
+
+tsl_status tsl_trust_add_pem(tsl_trust *trust, const char *pem, size_t len,
+                             tsl_error *err)
+{
+    if (trust == NULL || (pem == NULL && len > 0))
+        return tslp_fail(err, TSL_ERR_ARG, 0, "trust: NULL argument");
+    tslp_certs c;
+    tsl_status st = tslp_certs_from_pem(pem, len, &c, err);
+    if (st != TSL_OK)
+        return st;
+    st = add_certs(trust, &c, err);
     tslp_certs_free(&c);
     return st;
+}
+
+tsl_status tsl_trust_add_chain(tsl_trust *trust, const tsl_cert_chain *chain,
+                               tsl_error *err)
+{
+    if (trust == NULL || chain == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "trust: NULL argument");
+    if (chain->n == 0)
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0, "trust: no certificate");
+    return add_certs(trust, chain, err);
 }
 
 tsl_status tsl_trust_load(tsl_trust *trust, const char *path, tsl_error *err)

@@ -780,11 +780,11 @@ static tsl_status check_key(const tsl_list_info *in, tsl_error *err)
                               err);
     tsl_key_free(key);
     if (r == TSL_OK && in->x5c_path != NULL) {
-        tsl_cert_chain chain = {0, NULL, NULL};
+        tsl_cert_chain *chain = NULL;
         r = tsl_cert_chain_load(in->x5c_path, &chain, err);
         if (r != TSL_OK)
             tslp_error_prefix(err, "x5c");
-        tsl_cert_chain_free(&chain);
+        tsl_cert_chain_free(chain);
     }
     return r;
 }

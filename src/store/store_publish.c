@@ -12,16 +12,19 @@
 #include <string.h>
 #include <time.h>
 
-/* What a list is signed with, loaded from its settings. */
+/* What a list is signed with, loaded from its settings: every token is signed through
+ * the tsl_signer, which names the alg, kid and chain. */
 typedef struct {
     tsl_key *key;
-    tsl_cert_chain chain;
+    tsl_cert_chain *chain;
+    tsl_signer *signer;
 } signer;
 
 static void signer_free(signer *s)
 {
+    tsl_signer_free(s->signer);
     tsl_key_free(s->key);
-    tsl_cert_chain_free(&s->chain);
+    tsl_cert_chain_free(s->chain);
 }
 
 static tsl_status signer_load(const tsl_list_info *in, signer *s, tsl_error *err)
@@ -43,6 +46,8 @@ static tsl_status signer_load(const tsl_list_info *in, signer *s, tsl_error *err
     if (r == TSL_OK && in->x5c_path != NULL &&
         (r = tsl_cert_chain_load(in->x5c_path, &s->chain, err)) != TSL_OK)
         tslp_error_prefix(err, "x5c");
+    if (r == TSL_OK)
+        r = tsl_signer_from_key(s->key, in->alg, in->kid, s->chain, &s->signer, err);
     if (r != TSL_OK)
         signer_free(s);
     return r;
@@ -75,7 +80,7 @@ static tsl_status sign_at(signing *sn, signed_token *t, int64_t iat, tsl_error *
     sn->p.exp = iat + sn->lifetime;
     uint8_t *tok = NULL;
     size_t len = 0;
-    tsl_status r = tsl_token_sign(sn->l, &sn->p, sn->sg.key, &tok, &len, err);
+    tsl_status r = tsl_token_sign_with(sn->l, &sn->p, sn->sg.signer, &tok, &len, err);
     if (r == TSL_OK) {
         tsl_free(t->token);
         t->token = tok;
@@ -248,11 +253,6 @@ tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
     if ((r = tsl_list_precompress(sn.l, 0, err)) == TSL_OK &&
         (r = signer_load(in, &sn.sg, err)) == TSL_OK) {
         loaded = true;
-        sn.p.alg = in->alg;
-        sn.p.kid = in->kid;
-        sn.p.x5c = (const uint8_t *const *)sn.sg.chain.der;
-        sn.p.x5c_len = sn.sg.chain.len;
-        sn.p.x5c_count = sn.sg.chain.count;
         sn.p.sub = in->uri;
         sn.p.ttl = in->ttl;
         sn.lifetime = in->lifetime;

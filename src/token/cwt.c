@@ -94,10 +94,13 @@ static tsl_status encode_claims(const tsl_list *l, const tsl_token_params *p, ui
     return tslp_cw_finish(&w, out, out_len, err);
 }
 
-tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_key *key,
+tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_signer *s,
                          uint8_t **out, size_t *out_len, tsl_error *err)
 {
-    bool mac = p->alg == TSL_ALG_HS256;
+    bool mac = s->alg == TSL_ALG_HS256;
+    const char *kid = s->kid;
+    const tsl_cert_chain *x5c = s->x5c;
+    size_t nx = tsl_cert_chain_count(x5c);
     uint8_t *payload = NULL, *prot = NULL, *tbs = NULL, *sig = NULL;
     size_t payload_len = 0, prot_len = 0, tbs_len = 0, sig_len = 0;
     tsl_status st = encode_claims(l, p, &payload, &payload_len, err);
@@ -108,7 +111,7 @@ tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
     tslp_cw_init(&w, TSLP_CWT_MAX_OVERHEAD);
     tslp_cw_map(&w, 2);
     tslp_cw_uint(&w, HDR_ALG);
-    tslp_cw_int(&w, tsl_alg_cose_id(p->alg));
+    tslp_cw_int(&w, tsl_alg_cose_id(s->alg));
     tslp_cw_uint(&w, HDR_TYP);
     tslp_cw_cstr(&w, CWT_TYP);
     st = tslp_cw_finish(&w, &prot, &prot_len, err);
@@ -119,30 +122,30 @@ tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
         st = tslp_cw_finish(&w, &tbs, &tbs_len, err);
     }
     if (st == TSL_OK)
-        st = tslp_sign(key, p->alg, tbs, tbs_len, &sig, &sig_len, err);
+        st = tsl_signer_sign(s, tbs, tbs_len, &sig, &sig_len, err);
     if (st == TSL_OK) {
         size_t certs = 0;
-        for (size_t k = 0; k < p->x5c_count; k++)
-            certs += p->x5c_len[k] + 9;
+        for (size_t k = 0; k < nx; k++)
+            certs += x5c->len[k] + 9;
         tslp_cw_init(&w, payload_len + sig_len + certs + TSLP_CWT_MAX_OVERHEAD);
         tslp_cw_tag(&w, mac ? COSE_TAG_MAC0 : COSE_TAG_SIGN1);
         tslp_cw_array(&w, 4);
         tslp_cw_bytes(&w, prot, prot_len);
         /* kid and x5chain are unprotected, as in the spec's example: the signature
          * does not depend on them, and the chain is checked on its own. */
-        tslp_cw_map(&w, (p->kid != NULL) + (p->x5c_count > 0));
-        if (p->kid != NULL) {
+        tslp_cw_map(&w, (kid != NULL) + (nx > 0));
+        if (kid != NULL) {
             tslp_cw_uint(&w, HDR_KID);
-            tslp_cw_bytes(&w, (const uint8_t *)p->kid, strlen(p->kid));
+            tslp_cw_bytes(&w, (const uint8_t *)kid, strlen(kid));
         }
-        if (p->x5c_count == 1) {
+        if (nx == 1) {
             tslp_cw_uint(&w, HDR_X5CHAIN);
-            tslp_cw_bytes(&w, p->x5c[0], p->x5c_len[0]);
-        } else if (p->x5c_count > 1) {
+            tslp_cw_bytes(&w, x5c->der[0], x5c->len[0]);
+        } else if (nx > 1) {
             tslp_cw_uint(&w, HDR_X5CHAIN);
-            tslp_cw_array(&w, p->x5c_count);
-            for (size_t k = 0; k < p->x5c_count; k++)
-                tslp_cw_bytes(&w, p->x5c[k], p->x5c_len[k]);
+            tslp_cw_array(&w, nx);
+            for (size_t k = 0; k < nx; k++)
+                tslp_cw_bytes(&w, x5c->der[k], x5c->len[k]);
         }
         tslp_cw_bytes(&w, payload, payload_len);
         tslp_cw_bytes(&w, sig, sig_len);

@@ -11,16 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-char *tslp_strndup(const char *s, size_t n)
-{
-    char *p = tslp_malloc(n + 1);
-    if (p != NULL) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
 /* ---------------------------------------------------------------------------------- */
 /* Signing                                                                              */
 
@@ -35,21 +25,24 @@ static tsl_status b64_json(json_t *v, char **out, size_t *len, tsl_error *err)
     return st;
 }
 
-static json_t *make_header(const tsl_token_params *p, tsl_error *err)
+/* The header names what the signer signs with: alg, kid, x5c. */
+static json_t *make_header(const tsl_signer *s, tsl_error *err)
 {
     json_t *h = json_object();
     if (h == NULL)
         return NULL;
-    int bad = json_object_set_new(h, "alg", json_string(tsl_alg_name(p->alg))) != 0;
-    if (p->kid != NULL)
-        bad = bad || json_object_set_new(h, "kid", json_string(p->kid)) != 0;
+    int bad = json_object_set_new(h, "alg", json_string(tsl_alg_name(s->alg))) != 0;
+    if (s->kid != NULL)
+        bad = bad || json_object_set_new(h, "kid", json_string(s->kid)) != 0;
     bad = bad || json_object_set_new(h, "typ", json_string("statuslist+jwt")) != 0;
-    if (p->x5c_count > 0) {
+    size_t nx = tsl_cert_chain_count(s->x5c);
+    if (nx > 0) {
         json_t *a = json_array();
         bad = bad || a == NULL || json_object_set_new(h, "x5c", a) != 0;
-        for (size_t k = 0; !bad && k < p->x5c_count; k++) {
+        for (size_t k = 0; !bad && k < nx; k++) {
             char *b64;
-            if (tslp_b64std_encode(p->x5c[k], p->x5c_len[k], &b64, NULL, err) != TSL_OK) {
+            if (tslp_b64std_encode(s->x5c->der[k], s->x5c->len[k], &b64, NULL, err) !=
+                TSL_OK) {
                 bad = 1;
                 break;
             }
@@ -96,10 +89,10 @@ static json_t *make_claims(const tsl_list *l, const tsl_token_params *p, tsl_err
     return c;
 }
 
-tsl_status tslp_jwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_key *key,
+tsl_status tslp_jwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_signer *s,
                          uint8_t **out, size_t *out_len, tsl_error *err)
 {
-    json_t *h = make_header(p, err);
+    json_t *h = make_header(s, err);
     if (h == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "jwt: cannot build the header");
     json_t *c = make_claims(l, p, err);
@@ -127,7 +120,7 @@ tsl_status tslp_jwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
         memcpy(tok, hb, hl);
         tok[hl] = '.';
         memcpy(tok + hl + 1, cb, cl);
-        st = tslp_sign(key, p->alg, (const uint8_t *)tok, hl + 1 + cl, &sig, &sig_len, err);
+        st = tsl_signer_sign(s, (const uint8_t *)tok, hl + 1 + cl, &sig, &sig_len, err);
     }
     char *sb = NULL;
     size_t sl = 0;

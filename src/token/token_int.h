@@ -34,10 +34,10 @@ tsl_status tslp_jwt_parse(tsl_token *t, const char *in, size_t len, const tsl_li
 tsl_status tslp_cwt_parse(tsl_token *t, const uint8_t *in, size_t len,
                           const tsl_limits *lim, tsl_error *err);
 
-/* Format signers: p is complete (alg resolved, iat set, kid resolved). */
-tsl_status tslp_jwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_key *key,
+/* Format signers: p's claims are complete (iat set); alg, kid and x5c are s's. */
+tsl_status tslp_jwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_signer *s,
                          uint8_t **out, size_t *out_len, tsl_error *err);
-tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_key *key,
+tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_signer *s,
                          uint8_t **out, size_t *out_len, tsl_error *err);
 
 /* tsl_token_verify() with an explicit time of interest: at == 0 is tsl_token_verify();
@@ -50,8 +50,5 @@ tsl_status tslp_token_verify_at(const tsl_token *t, const tsl_verify_opts *o, in
  * ".0" added when that looks like an integer (0.0 stays "0.0", 1e19 is "1e+19"), so
  * the message shows the number as written rather than %g's rounding. */
 void tslp_real_text(double d, char *buf, size_t n);
-
-/* Copies n bytes into a new NUL-terminated string (tslp_malloc). */
-char *tslp_strndup(const char *s, size_t n);
 
 #endif /* TSL_TOKEN_INT_H */

@@ -8,7 +8,7 @@
  * with the same thumbprint, a key that does not accept its own default algorithm, and
  * for a private key, a signature under that algorithm that does not verify. */
 #include "fuzz_common.h"
-#include "crypto/crypto.h"
+#include "crypto/ossl_int.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,0 +1,150 @@
+/* file.c - reading key, certificate and trust files, and the secrets read from them:
+ * the bottom of the crypto folder's key stack (it calls nothing in key.c, jwk.c,
+ * keyset.c or pem.c, which all read their files through here). Files are opened without
+ * blocking and must be regular; private material obeys ssh's permission rule; secret
+ * buffers are wiped before they are freed. */
+#include "crypto/crypto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void tslp_free_secret(void *p, size_t n)
+{
+    if (p == NULL)
+        return;
+    OPENSSL_cleanse(p, n);
+    tslp_free(p);
+}
+
+int tslp_looks_like_json(const char *text, size_t len)
+{
+    size_t i = 0;
+    while (i < len &&
+           (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+        i++;
+    return i < len && text[i] == '{';
+}
+
+/* What a file that is not a regular file is, for messages. */
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISFIFO(m) ? "a FIFO (named pipe)"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+                         : "not a regular file";
+}
+
+tsl_status tslp_read_key_file(const char *path, char **buf, size_t *len, struct stat *st,
+                              tsl_error *err)
+{
+    if (path == NULL || buf == NULL || len == NULL || st == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "key file: NULL argument");
+    /* O_NONBLOCK: open() of a FIFO with no writer blocks forever, and `tsl serve` would
+     * hang in it holding the store lock; a device may block too. The file is checked
+     * to be regular before anything is read, so O_NONBLOCK never changes a read. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        struct stat ls;
+        /* A socket cannot be opened (ENXIO); say what it is rather than "No such
+         * device or address". */
+        if (e == ENXIO && stat(path, &ls) == 0 && !S_ISREG(ls.st_mode))
+            return tslp_fail(err, TSL_ERR_IO, 0, "%s: is %s, not a regular file", path,
+                             file_kind(ls.st_mode));
+        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
+    }
+    /* fstat on the open file: the mode checked is the mode of what was read. */
+    if (fstat(fd, st) != 0) {
+        int e = errno;
+        close(fd);
+        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
+    }
+    /* Keys, certificates and trust anchors come from regular files only: a FIFO or a
+     * device could block a reader or feed it without end. */
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        return tslp_fail(err, TSL_ERR_IO, 0, "%s: is %s, not a regular file", path,
+                         file_kind(st->st_mode));
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        int e = errno;
+        close(fd);
+        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
+    }
+    size_t cap = st->st_size > 0 && (uint64_t)st->st_size < TSLP_KEY_FILE_MAX
+                     ? (size_t)st->st_size + 1
+                     : 4096;
+    size_t n = 0;
+    char *b = tslp_malloc(cap + 1);
+    tsl_status s =
+        b == NULL ? tslp_fail(err, TSL_ERR_NOMEM, 0, "%s: out of memory", path) : TSL_OK;
+    while (s == TSL_OK) {
+        if (n == cap) {
+            if (cap > TSLP_KEY_FILE_MAX) {
+                s = tslp_fail(err, TSL_ERR_LIMIT, 0, "%s: larger than %zu bytes", path,
+                              TSLP_KEY_FILE_MAX);
+                break;
+            }
+            size_t ncap = cap * 2;
+            char *nb = tslp_malloc(ncap + 1);
+            if (nb == NULL) {
+                s = tslp_fail(err, TSL_ERR_NOMEM, 0, "%s: out of memory", path);
+                break;
+            }
+            memcpy(nb, b, n);
+            tslp_free_secret(b, cap + 1); /* a key file: no stray copies */
+            b = nb;
+            cap = ncap;
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            s = tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(errno));
+            break;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (s != TSL_OK) {
+        tslp_free_secret(b, b != NULL ? cap + 1 : 0);
+        return s;
+    }
+    if (n > TSLP_KEY_FILE_MAX) {
+        tslp_free_secret(b, cap + 1);
+        return tslp_fail(err, TSL_ERR_LIMIT, 0, "%s: larger than %zu bytes", path,
+                         TSLP_KEY_FILE_MAX);
+    }
+    /* Shrink-wrap is not worth a copy; the caller wipes len + 1 bytes, so wipe the
+     * slack now. */
+    OPENSSL_cleanse(b + n, cap + 1 - n);
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return TSL_OK;
+}
+
+tsl_status tslp_check_private_mode(const char *path, const struct stat *st,
+                                   tsl_error *err)
+{
+    if (!S_ISREG(st->st_mode))
+        return tslp_fail(err, TSL_ERR_KEY, 0,
+                         "%s: private key material must be in a regular file", path);
+    if ((st->st_mode & 077) != 0)
+        return tslp_fail(err, TSL_ERR_KEY, 0,
+                         "%s: private key file has mode %04o; it must not be accessible "
+                         "by group or others (chmod 600)",
+                         path, (unsigned)(st->st_mode & 07777));
+    return TSL_OK;
+}
+
