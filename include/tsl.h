@@ -772,6 +772,40 @@ TSL_API int tsl_http_accepts_gzip(const char *accept_encoding, size_t len);
 TSL_API int tsl_http_parse_time(const char *text, size_t len, int64_t *t);
 
 /* ---------------------------------------------------------------------------------- */
+/* What a publisher serves: one rule each, shared by `tsl serve` and `tsl export`       */
+
+/* A strong entity tag: a quote, 32 hex digits (the first 16 bytes of the SHA-256 of
+ * the body), a quote, NUL. */
+#define TSL_ETAG_SIZE 36
+/* An IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", and room to spare. */
+#define TSL_HTTP_DATE_SIZE 40
+
+/* The gzip (RFC 1952) form of in, the Content-Encoding: gzip variant of a JWT. *out
+ * is freed with tsl_free(). TSL_ERR_NOMEM, TSL_ERR_ARG. */
+TSL_API tsl_status tsl_publish_gzip(const uint8_t *in, size_t len, uint8_t **out,
+                                    size_t *out_len, tsl_error *err);
+
+/* The strong ETag of len bytes at p (see TSL_ETAG_SIZE). */
+TSL_API void tsl_publish_etag(const uint8_t *p, size_t len, char out[TSL_ETAG_SIZE]);
+
+/* The IMF-fixdate of unix time t (Last-Modified of a token: its iat). */
+TSL_API void tsl_http_date(int64_t t, char out[TSL_HTTP_DATE_SIZE]);
+
+/* The Cache-Control max-age of a token (seconds, never negative): until its exp (0:
+ * none), capped by the list's ttl (0: none); without exp, the ttl. */
+TSL_API int64_t tsl_publish_max_age(int64_t ttl, int64_t exp, int64_t now);
+
+/* The body of a 406 answer for a list publishing `formats` (TSL_PUBLISH_* bits):
+ * "acceptable: TYPE[, TYPE]\n", static text. */
+TSL_API const char *tsl_publish_not_acceptable(unsigned formats);
+
+/* The aggregation document (section 9.3) of n list uris, in order:
+ * {"status_lists":[...]}, compact JSON, NUL-terminated; *out is freed with tsl_free()
+ * and *out_len (may be NULL) receives its length. TSL_ERR_NOMEM, TSL_ERR_ARG. */
+TSL_API tsl_status tsl_publish_aggregation(const char *const *uris, size_t n, char **out,
+                                           size_t *out_len, tsl_error *err);
+
+/* ---------------------------------------------------------------------------------- */
 /* Referenced Tokens (spec section 6) and the relying party's check (section 8.3)      */
 
 typedef enum {

@@ -13,11 +13,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-/* A strong entity tag: a quote, 32 hex digits (the first 16 bytes of SHA-256 of the
- * body), a quote, NUL. */
-#define SERVE_ETAG_SIZE 36
-/* An IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", and room to spare. */
-#define SERVE_DATE_SIZE 40
+/* A strong entity tag and an IMF-fixdate (the library's rules, tsl.h). */
+#define SERVE_ETAG_SIZE TSL_ETAG_SIZE
+#define SERVE_DATE_SIZE TSL_HTTP_DATE_SIZE
 /* What the publisher says it is doing, for the log when it stalls. */
 #define SERVE_BUSY_SIZE 160
 /* Read-only store handles for ?time= requests (each used by one thread at a time). */
@@ -40,7 +38,7 @@ typedef struct {
     bool present;
     uint8_t *body; /* the token: JWT text or CWT bytes (tsl_free) */
     size_t len;
-    uint8_t *gz; /* JWT only: the body gzip-encoded at publish time (free), or NULL */
+    uint8_t *gz; /* JWT only: the body gzip-encoded at publish time (tsl_free), or NULL */
     size_t gz_len;
     char etag[SERVE_ETAG_SIZE];
     char etag_gz[SERVE_ETAG_SIZE];
@@ -66,7 +64,7 @@ typedef struct {
     atomic_uint refs;
     size_t n;
     serve_list **lists; /* sorted by path, no two alike */
-    char *agg;          /* {"status_lists":[...]} */
+    char *agg;          /* {"status_lists":[...]} (tsl_free) */
     size_t agg_len;
     char agg_etag[SERVE_ETAG_SIZE];
 } serve_snapshot;
@@ -214,11 +212,11 @@ void serve_snapshot_ref(serve_snapshot *s);
 const serve_list *serve_snapshot_find(const serve_snapshot *s, const char *path,
                                       size_t len);
 
-/* The strong ETag of bytes: quoted hex of the first 16 bytes of their SHA-256. */
-void serve_etag(const uint8_t *p, size_t len, char out[SERVE_ETAG_SIZE]);
-
-/* The IMF-fixdate of t. */
-void serve_http_date(int64_t t, char out[SERVE_DATE_SIZE]);
+/* The IMF-fixdate of t (tsl_http_date(), kept under this name for the gate). */
+static inline void serve_http_date(int64_t t, char out[SERVE_DATE_SIZE])
+{
+    tsl_http_date(t, out);
+}
 
 /* serve_http.c */
 

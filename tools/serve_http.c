@@ -261,14 +261,6 @@ static bool not_modified(struct MHD_Connection *conn, const char *etag, int64_t 
     return ims != NULL && parse_http_date(ims, &t) && iat <= t;
 }
 
-static int64_t max_age(int64_t ttl, int64_t exp, int64_t now)
-{
-    int64_t a = exp > 0 ? exp - now : ttl;
-    if (ttl > 0 && ttl < a)
-        a = ttl;
-    return a < 0 ? 0 : a;
-}
-
 /* Adds the validators and caching headers of a token response. */
 static void token_headers(struct MHD_Response *resp, const char *etag, const char *lastmod,
                           int64_t age)
@@ -301,15 +293,6 @@ static const char *media(int fmt)
     return fmt == TSL_FORMAT_CWT ? TSL_MEDIA_CWT : TSL_MEDIA_JWT;
 }
 
-static const char *not_acceptable_body(unsigned formats)
-{
-    switch (formats) {
-    case TSL_PUBLISH_JWT: return "acceptable: " TSL_MEDIA_JWT "\n";
-    case TSL_PUBLISH_CWT: return "acceptable: " TSL_MEDIA_CWT "\n";
-    default: return "acceptable: " TSL_MEDIA_JWT ", " TSL_MEDIA_CWT "\n";
-    }
-}
-
 /* The current token. Takes over the caller's snapshot reference. */
 static enum MHD_Result current(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
                                serve_snapshot *snap, const serve_list *l, int fmt,
@@ -323,7 +306,7 @@ static enum MHD_Result current(serve_ctx *ctx, struct MHD_Connection *conn, req 
     const uint8_t *body = gz ? f->gz : f->body;
     size_t len = gz ? f->gz_len : f->len;
     const char *etag = gz ? f->etag_gz : f->etag;
-    int64_t age = max_age(l->ttl, f->exp, now_s());
+    int64_t age = tsl_publish_max_age(l->ttl, f->exp, now_s());
     int sfmt = fmt == TSL_FORMAT_CWT ? SERVE_FMT_CWT : SERVE_FMT_JWT;
     if (not_modified(conn, etag, f->iat)) {
         enum MHD_Result r = send_304(ctx, conn, rq, etag, f->last_modified, age, sfmt);
@@ -369,9 +352,9 @@ static enum MHD_Result history(serve_ctx *ctx, struct MHD_Connection *conn, req 
         return text(ctx, conn, rq, 500, "history unavailable\n", true, head);
     }
     char etag[SERVE_ETAG_SIZE], lastmod[SERVE_DATE_SIZE];
-    serve_etag(tok, len, etag);
-    serve_http_date(iat, lastmod);
-    int64_t age = max_age(l->ttl, exp, now_s());
+    tsl_publish_etag(tok, len, etag);
+    tsl_http_date(iat, lastmod);
+    int64_t age = tsl_publish_max_age(l->ttl, exp, now_s());
     int sfmt = fmt == TSL_FORMAT_CWT ? SERVE_FMT_CWT : SERVE_FMT_JWT;
     if (not_modified(conn, etag, iat)) {
         tsl_free(tok);
@@ -414,9 +397,9 @@ static enum MHD_Result list_request(serve_ctx *ctx, struct MHD_Connection *conn,
         else if (has_time && (tv == NULL || !tsl_http_parse_time(tv, tvlen, &t)))
             r = text(ctx, conn, rq, 400, "time: expected unix seconds\n", true, head);
         else if (fmt != TSL_FORMAT_JWT && fmt != TSL_FORMAT_CWT)
-            r = text(ctx, conn, rq, 406, not_acceptable_body(l->formats), true, head);
+            r = text(ctx, conn, rq, 406, tsl_publish_not_acceptable(l->formats), true, head);
         else if (!(l->formats & (unsigned)fmt)) /* the helper offered a missing form */
-            r = text(ctx, conn, rq, 406, not_acceptable_body(l->formats), true, head);
+            r = text(ctx, conn, rq, 406, tsl_publish_not_acceptable(l->formats), true, head);
         else if (has_time)
             r = history(ctx, conn, rq, l, fmt, t, head);
         else

@@ -10,15 +10,12 @@
  * /metrics count it. History reads go through separate read-only handles. */
 #include "serve.h"
 
-#include <jansson.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 /* How often a list's key file is checked for being loadable and private. */
 #define KEY_CHECK_SECONDS 30
@@ -112,61 +109,6 @@ __attribute__((format(printf, 2, 3))) static void set_busy(serve_ctx *ctx,
 /* ---------------------------------------------------------------------------------- */
 /* Helpers                                                                              */
 
-void serve_etag(const uint8_t *p, size_t len, char out[SERVE_ETAG_SIZE])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    if (EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16)
-        memset(md, 0, 16);
-    out[0] = '"';
-    for (int k = 0; k < 16; k++) {
-        out[1 + 2 * k] = hex[md[k] >> 4];
-        out[2 + 2 * k] = hex[md[k] & 15];
-    }
-    out[33] = '"';
-    out[34] = '\0';
-}
-
-void serve_http_date(int64_t t, char out[SERVE_DATE_SIZE])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL ||
-        strftime(out, SERVE_DATE_SIZE, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
-        snprintf(out, SERVE_DATE_SIZE, "Thu, 01 Jan 1970 00:00:00 GMT");
-}
-
-/* gzip (RFC 1952) of in at level 9: zlib with windowBits 31. */
-static bool gzip_bytes(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
-{
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (len > UINT32_MAX / 2 || deflateInit2(&z, 9, Z_DEFLATED, 31, 8,
-                                             Z_DEFAULT_STRATEGY) != Z_OK)
-        return false;
-    uLong bound = deflateBound(&z, (uLong)len);
-    uint8_t *buf = malloc(bound);
-    if (buf == NULL) {
-        deflateEnd(&z);
-        return false;
-    }
-    z.next_in = (Bytef *)(uintptr_t)in;
-    z.avail_in = (uInt)len;
-    z.next_out = buf;
-    z.avail_out = (uInt)bound;
-    int rc = deflate(&z, Z_FINISH);
-    size_t n = (size_t)z.total_out;
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END) {
-        free(buf);
-        return false;
-    }
-    *out = buf;
-    *out_len = n;
-    return true;
-}
-
 /* The path a list is served at, by the library's one rule (tsl_uri_path, which tsl
  * export follows too): percent-encoded unreserved characters decoded, as the request
  * paths libmicrohttpd hands us are. A malloc'ed copy, or NULL with err set. */
@@ -195,7 +137,7 @@ static void list_release(serve_list *l)
         return;
     for (int k = 0; k < 2; k++) {
         tsl_free(l->form[k].body);
-        free(l->form[k].gz);
+        tsl_free(l->form[k].gz);
     }
     free(l->id);
     free(l->uri);
@@ -215,7 +157,7 @@ void serve_snapshot_release(serve_snapshot *s)
     for (size_t k = 0; k < s->n; k++)
         list_release(s->lists[k]);
     free(s->lists);
-    free(s->agg);
+    tsl_free(s->agg);
     free(s);
 }
 
@@ -294,10 +236,13 @@ static tsl_status list_load(tsl_store *st, const tsl_list_info *info, bool gz,
         }
         f->present = true;
         l->formats |= 1u << k;
-        serve_etag(f->body, f->len, f->etag);
-        serve_http_date(f->iat, f->last_modified);
-        if (gz && k == 0 && gzip_bytes(f->body, f->len, &f->gz, &f->gz_len))
-            serve_etag(f->gz, f->gz_len, f->etag_gz);
+        tsl_publish_etag(f->body, f->len, f->etag);
+        tsl_http_date(f->iat, f->last_modified);
+        tsl_error gz_err;
+        tsl_error_clear(&gz_err);
+        if (gz && k == 0 &&
+            tsl_publish_gzip(f->body, f->len, &f->gz, &f->gz_len, &gz_err) == TSL_OK)
+            tsl_publish_etag(f->gz, f->gz_len, f->etag_gz);
     }
     *out = l;
     return TSL_OK;
@@ -422,21 +367,19 @@ static bool snapshot_build(serve_ctx *ctx, serve_snapshot **out)
     }
     ps->nconflicts = nconf;
     /* The aggregation document (section 9.3). */
-    json_t *arr = json_array(), *doc = json_object();
-    if (arr != NULL && doc != NULL) {
-        for (size_t k = 0; k < s->n; k++)
-            json_array_append_new(arr, json_string(s->lists[k]->uri));
-        json_object_set(doc, "status_lists", arr);
-        s->agg = json_dumps(doc, JSON_COMPACT);
-    }
-    json_decref(arr);
-    json_decref(doc);
-    if (s->agg == NULL) {
+    const char **uris = calloc(s->n > 0 ? s->n : 1, sizeof *uris);
+    tsl_error aerr;
+    tsl_error_clear(&aerr);
+    for (size_t k = 0; uris != NULL && k < s->n; k++)
+        uris[k] = s->lists[k]->uri;
+    if (uris == NULL ||
+        tsl_publish_aggregation(uris, s->n, &s->agg, &s->agg_len, &aerr) != TSL_OK) {
+        free(uris);
         serve_snapshot_release(s);
         return false;
     }
-    s->agg_len = strlen(s->agg);
-    serve_etag((const uint8_t *)s->agg, s->agg_len, s->agg_etag);
+    free(uris);
+    tsl_publish_etag((const uint8_t *)s->agg, s->agg_len, s->agg_etag);
     *out = s;
     return true;
 }
