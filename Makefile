@@ -41,10 +41,13 @@ TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES = $(FUZZ_SRC:tests/fuzz/%.c=%)
 
-.PHONY: all lib tools test check fuzz bench demo install uninstall clean deps
-all: lib tools
+.PHONY: all lib tools examples test check fuzz bench demo install uninstall clean deps
+all: lib tools examples
 lib: $(BUILD)/libtsl.a $(BUILD)/libtsl.so
 tools: $(BUILD)/tsl
+# Programs of an embedder, built against the static library only (examples/*.c).
+EXAMPLE_SRC = $(sort $(wildcard examples/*.c))
+examples: $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 # Header dependencies are generated (-MMD -MP): touching any header rebuilds exactly the
 # objects that include it, and a deleted header does not break the build.
@@ -77,6 +80,10 @@ $(BUILD)/tsl: $(TOOL_OBJ) $(BUILD)/libtsl.a
 
 $(BUILD)/tests/run: $(TEST_OBJ) $(BUILD)/libtsl.a
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libtsl.a $(LIBS)
+
+$(BUILD)/examples/%: examples/%.c include/tsl.h $(BUILD)/libtsl.a
+	@mkdir -p $(dir $@)
+	$(CC) -Iinclude $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libtsl.a $(LIBS)
 
 # Fuzz targets built with the standalone replay driver (any compiler), so the corpus
 # and every crash regression replay in `make test`.

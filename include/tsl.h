@@ -1027,6 +1027,186 @@ typedef struct {
 TSL_API void tsl_gate_get_stats(tsl_gate *g, tsl_gate_stats *out);
 
 /* ---------------------------------------------------------------------------------- */
+/* What a publisher serves: one rule each, shared by `tsl serve` and `tsl export`       */
+
+/* A strong entity tag: a quote, 32 hex digits (the first 16 bytes of the SHA-256 of
+ * the body), a quote, NUL. */
+#define TSL_ETAG_SIZE 36
+/* An IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", and room to spare. */
+#define TSL_HTTP_DATE_SIZE 40
+
+/* The gzip (RFC 1952) form of in, the Content-Encoding: gzip variant of a JWT. *out
+ * is freed with tsl_free(). TSL_ERR_NOMEM, TSL_ERR_ARG. */
+TSL_API tsl_status tsl_publish_gzip(const uint8_t *in, size_t len, uint8_t **out,
+                                    size_t *out_len, tsl_error *err);
+
+/* The strong ETag of len bytes at p (see TSL_ETAG_SIZE). */
+TSL_API void tsl_publish_etag(const uint8_t *p, size_t len, char out[TSL_ETAG_SIZE]);
+
+/* The IMF-fixdate of unix time t (Last-Modified of a token: its iat). */
+TSL_API void tsl_http_date(int64_t t, char out[TSL_HTTP_DATE_SIZE]);
+
+/* The Cache-Control max-age of a token (seconds, never negative): until its exp (0:
+ * none), capped by the list's ttl (0: none); without exp, the ttl. */
+TSL_API int64_t tsl_publish_max_age(int64_t ttl, int64_t exp, int64_t now);
+
+/* The body of a 406 answer for a list publishing `formats` (TSL_PUBLISH_* bits):
+ * "acceptable: TYPE[, TYPE]\n", static text. */
+TSL_API const char *tsl_publish_not_acceptable(unsigned formats);
+
+/* The aggregation document (section 9.3) of n list uris, in order:
+ * {"status_lists":[...]}, compact JSON, NUL-terminated; *out is freed with tsl_free()
+ * and *out_len (may be NULL) receives its length. TSL_ERR_NOMEM, TSL_ERR_ARG. */
+TSL_API tsl_status tsl_publish_aggregation(const char *const *uris, size_t n, char **out,
+                                           size_t *out_len, tsl_error *err);
+
+/* ---------------------------------------------------------------------------------- */
+/* The publisher: rounds, immutable snapshots, and one server-neutral answering call    */
+/*                                                                                        */
+/* A tsl_publisher keeps the lists of a store published and served: each round re-signs   */
+/* the lists whose statuses changed or whose newest token has used up two thirds of its   */
+/* lifetime (backing off a list that fails, up to a minute), checks every 30 s that each  */
+/* list's key loads and can sign, and builds a new immutable snapshot holding per list    */
+/* the tokens per form, the gzip variant of the JWT, ETags, Last-Modified, ttl and exp,   */
+/* and the aggregation document. A server (tsl serve is one) takes a reference to the     */
+/* current snapshot per request and answers with tsl_publish_answer(); nothing is signed  */
+/* or compressed on the request path, and a round holds no lock a request takes while it  */
+/* reads keys, signs or reads the store. A list that fails to publish keeps its last      */
+/* good tokens. Of two lists on one path the older one is served; a list on a reserved     */
+/* path (the aggregation path, the server's own) is not. Both are logged and counted.     */
+
+typedef struct tsl_publisher tsl_publisher;
+typedef struct tsl_snapshot tsl_snapshot;
+
+/* Receives one line of the publisher's log (a failing list, a clash, a stall, each once
+ * per change), without a trailing newline. May be called from any thread that calls the
+ * publisher. */
+typedef void (*tsl_publisher_log_fn)(void *ctx, const char *line);
+
+typedef struct {
+    tsl_format default_format;    /* answered when Accept allows both; 0: JWT */
+    int history;                  /* non-zero: answer ?time= from recorded tokens (else 501) */
+    const char *aggregation_path; /* where the aggregation document is served, or NULL */
+    int64_t interval_ms;          /* the caller's time between rounds; 0: 1000 */
+    int64_t retention;            /* seconds recorded tokens are kept (tsl_store_publish) */
+    const char *const *reserved;  /* paths the server answers itself (no list served) */
+    size_t nreserved;
+    tsl_publisher_log_fn log;     /* or NULL: no log */
+    void *log_ctx;
+} tsl_publisher_options;
+
+/* Opens the store at path for the publisher (and, with history, a few read-only handles
+ * kept until close). Reads nothing yet: call tsl_publisher_round() with
+ * TSL_ROUND_LOAD_ONLY to serve the recorded tokens at once. TSL_ERR_IO, TSL_ERR_NOMEM. */
+TSL_API tsl_status tsl_publisher_open(const char *path, const tsl_publisher_options *opt,
+                                      tsl_publisher **out, tsl_error *err);
+/* Closes the store handles and frees the publisher. Snapshots taken from it must have
+ * been released (their history reads go through it). NULL is a no-op. */
+TSL_API void tsl_publisher_close(tsl_publisher *p);
+
+/* tsl_publisher_round() flags. */
+#define TSL_ROUND_LOAD_ONLY 1u /* sign nothing, skip gzip: serve what is recorded, now */
+
+/* One publishing round over every list of the store (from one thread at a time), then
+ * a new snapshot if anything changed. TSL_ERR_IO when the store cannot be read (the
+ * previous snapshot stays), TSL_ERR_NOMEM. Per-list failures are not errors: they are
+ * logged and counted in the health. */
+TSL_API tsl_status tsl_publisher_round(tsl_publisher *p, unsigned flags, tsl_error *err);
+
+/* Asks a round in progress to stop between lists (from any thread); every later round
+ * returns at once. */
+TSL_API void tsl_publisher_stop(tsl_publisher *p);
+
+/* What the publisher is doing ("" between rounds), for a report of a stuck round. */
+TSL_API void tsl_publisher_busy(tsl_publisher *p, char *out, size_t size);
+
+/* Kinds of problem that make a publisher degraded, counted in tsl_publisher_health. */
+enum {
+    TSL_PROBLEM_STORE,   /* the store could not be read */
+    TSL_PROBLEM_PUBLISH, /* a list failed to publish or to load its tokens */
+    TSL_PROBLEM_KEY,     /* a list's key does not load or cannot sign */
+    TSL_PROBLEM_PATH,    /* a list not served: its path is taken or reserved */
+    TSL_PROBLEM_EXPIRY,  /* a served token expired or in the last quarter of its life */
+    TSL_NPROBLEMS
+};
+
+typedef struct {
+    unsigned problems[TSL_NPROBLEMS]; /* how many of each kind */
+    int degraded;                     /* any problem, or stalled */
+    int stalled;                      /* no round completed within the expected time */
+    int64_t round_age_ms;             /* since the last completed round */
+    uint64_t publishes_ok, publishes_err; /* publishing attempts so far */
+} tsl_publisher_health;
+
+/* The health at this moment (any thread). Logs, once per stall, a publisher that has not
+ * completed a round in time, and what it is doing. */
+TSL_API void tsl_publisher_health_get(tsl_publisher *p, tsl_publisher_health *out);
+
+/* A new reference to the current snapshot (any thread), or NULL before the first round
+ * built one. Give it back with tsl_snapshot_release(). */
+TSL_API tsl_snapshot *tsl_publisher_snapshot(tsl_publisher *p);
+TSL_API void tsl_snapshot_release(tsl_snapshot *s);
+/* How many lists s serves, and the earliest exp of their tokens (0 if none). */
+TSL_API size_t tsl_snapshot_count(const tsl_snapshot *s);
+TSL_API int64_t tsl_snapshot_earliest_exp(const tsl_snapshot *s);
+
+/* One HTTP request as the answering call sees it; absent headers are NULL. */
+typedef struct {
+    const char *method;            /* "GET", "HEAD", "OPTIONS", ... */
+    const char *path;              /* percent-decoded, without the query */
+    int has_time;                  /* a `time` query parameter was given */
+    const char *time;              /* its value (time_len bytes), or NULL */
+    size_t time_len;
+    const char *accept;
+    const char *accept_encoding;
+    const char *if_none_match;
+    const char *if_modified_since;
+} tsl_http_request;
+
+#define TSL_HTTP_MAX_HEADERS 12
+
+typedef struct {
+    const char *name, *value;
+} tsl_http_header;
+
+/* What was answered, for a server's counters. */
+typedef enum {
+    TSL_ANSWER_NONE = 0, TSL_ANSWER_JWT = 1, TSL_ANSWER_CWT = 2, TSL_ANSWER_JSON = 3
+} tsl_answer_kind;
+
+/* An answer: status, headers and body, valid until tsl_http_response_free(). The body is
+ * borrowed from the snapshot (a reference is held) or from static text, or owned for a
+ * history token; for HEAD, 204 and 304 a server sends the headers only (body_len still
+ * gives the length of the body a GET would get, for Content-Length). */
+typedef struct {
+    unsigned status;
+    tsl_answer_kind kind;
+    const uint8_t *body;
+    size_t body_len;
+    tsl_http_header headers[TSL_HTTP_MAX_HEADERS];
+    size_t nheaders;
+    /* Private. */
+    tsl_snapshot *ref_;
+    uint8_t *owned_;
+    char etag_[TSL_ETAG_SIZE], date_[TSL_HTTP_DATE_SIZE], cache_[48];
+} tsl_http_response;
+
+/* Answers rq from s: a list's path (Accept negotiation with q-values, 406 naming the
+ * available types, gzip when Accept-Encoding allows it, 304 by If-None-Match or else
+ * If-Modified-Since, ?time= from the recorded tokens: 400 malformed, 404 none covers it,
+ * 501 history off), the aggregation path (200/304 with max-age 60), OPTIONS preflight
+ * (204), 405 for other methods, 404 for other paths. On a reserved path
+ * (tsl_publisher_options.reserved) only OPTIONS (204) and methods other than GET and
+ * HEAD (405) are answered; for GET and HEAD status is 0: the server answers its own
+ * path (a health check, say). Every answer carries
+ * Access-Control-Allow-Origin: * and Access-Control-Expose-Headers; token answers and
+ * their refusals carry Vary: Accept, Accept-Encoding. Never fails: out of memory or a
+ * history read that fails is a 500. Free resp with tsl_http_response_free(). */
+TSL_API void tsl_publish_answer(tsl_snapshot *s, const tsl_http_request *rq,
+                                tsl_http_response *resp);
+TSL_API void tsl_http_response_free(tsl_http_response *resp);
+
+/* ---------------------------------------------------------------------------------- */
 /* Referenced Tokens (spec section 6) and the relying party's check (section 8.3)      */
 
 typedef enum {

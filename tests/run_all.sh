@@ -93,6 +93,9 @@ part store sh tests/store.sh "$BUILD"
 # tsl export: atomic (a write error leaves the previous export), never through a
 # symbolic link (about 15 s, mostly fsync; as root it also fills a 1 MiB tmpfs).
 part export sh tests/export.sh "$BUILD"
+# An embedder's program (examples/publish.c) publishing a store made by tsl, checked
+# against tsl token.
+part examples sh tests/examples.sh "$BUILD"
 # Concurrent writers: publish races under SIGSTOP, ranged updates against alloc (~15 s).
 part store_race sh tests/store_race.sh "$BUILD"
 # HTTP: tsl serve and nginx serving `tsl export` (about a minute; includes a 5 s wrk

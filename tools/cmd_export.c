@@ -20,8 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <jansson.h>
-#include <libdeflate.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -473,25 +471,6 @@ static int replace_link(const export_tree *t, const char *target, const char *na
 /* ---------------------------------------------------------------------------------- */
 /* Tokens and paths                                                                    */
 
-/* The gzip form of data, at libdeflate's highest level. Free *out with free(). */
-static int gzip_bytes(const uint8_t *data, size_t len, uint8_t **out, size_t *out_len)
-{
-    struct libdeflate_compressor *z = libdeflate_alloc_compressor(12);
-    if (z == NULL)
-        return -1;
-    size_t bound = libdeflate_gzip_compress_bound(z, len);
-    uint8_t *buf = malloc(bound);
-    size_t n = buf != NULL ? libdeflate_gzip_compress(z, data, len, buf, bound) : 0;
-    libdeflate_free_compressor(z);
-    if (n == 0) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *out_len = n;
-    return 0;
-}
-
 /* ---------------------------------------------------------------------------------- */
 /* Paths                                                                               */
 
@@ -622,9 +601,7 @@ static int export_one(tsl_store *store, const export_tree *t, const char *id, in
             rc = cli_fail(CMD, &err, st);
             break;
         }
-        int64_t age = exp > now ? exp - now : 0;
-        if (ttl > 0 && ttl < age)
-            age = ttl;
+        int64_t age = tsl_publish_max_age(ttl, exp, now);
         if (exp <= now)
             cli_err(CMD, "%s: warning: the %s token expired at %lld (run tsl publish %s)",
                     id, ext, (long long)exp, id);
@@ -642,13 +619,15 @@ static int export_one(tsl_store *store, const export_tree *t, const char *id, in
         } else if (f == 0) {
             uint8_t *gz = NULL;
             size_t gz_len = 0;
-            if (gzip_bytes(tok[f], len[f], &gz, &gz_len) != 0) {
+            tsl_error gz_err;
+            tsl_error_clear(&gz_err);
+            if (tsl_publish_gzip(tok[f], len[f], &gz, &gz_len, &gz_err) != TSL_OK) {
                 cli_err(CMD, "%s: gzip failed", id);
                 rc = EXIT_USAGE;
             } else if (write_file(t, names[next++], gz, gz_len, iat[f]) != 0) {
                 rc = EXIT_USAGE;
             }
-            free(gz);
+            tsl_free(gz);
         }
     }
     tsl_free(tok[0]);
@@ -669,15 +648,16 @@ static const char *media(unsigned bit)
 }
 
 /* The 406 body naming the available types, the same bytes as tsl serve's
- * ("acceptable: TYPE[, TYPE]\n"; nginx-quoted, "\n" is an escape there). */
+ * (tsl_publish_not_acceptable()), nginx-quoted: "\n" is an escape there. */
 static void body_406(FILE *f, unsigned avail)
 {
-    fprintf(f, "\"acceptable: ");
-    if (avail & TSL_PUBLISH_JWT)
-        fprintf(f, "%s%s", TSL_MEDIA_JWT, (avail & TSL_PUBLISH_CWT) ? ", " : "");
-    if (avail & TSL_PUBLISH_CWT)
-        fprintf(f, "%s", TSL_MEDIA_CWT);
-    fprintf(f, "\\n\"");
+    fputc('"', f);
+    for (const char *p = tsl_publish_not_acceptable(avail); *p != '\0'; p++)
+        if (*p == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*p, f);
+    fputc('"', f);
 }
 
 /* The headers every response of a list location carries (CORS, Vary) and, on 200 and
@@ -909,29 +889,25 @@ static int write_nginx(const export_tree *t, const char *listen, tsl_format dflt
 static int write_aggregation(const export_tree *t, const char *agg_path,
                              const export_list *lists, size_t n)
 {
-    json_t *arr = json_array(), *doc = json_object();
+    const char **uris = calloc(n > 0 ? n : 1, sizeof *uris);
+    size_t m = 0;
+    for (size_t k = 0; uris != NULL && k < n; k++)
+        if (lists[k].avail != 0)
+            uris[m++] = lists[k].uri;
+    char *text = NULL;
+    size_t len = 0;
+    tsl_error err;
+    tsl_error_clear(&err);
     int rc = EXIT_USAGE;
-    if (arr == NULL || doc == NULL)
-        goto out;
-    for (size_t k = 0; k < n; k++)
-        if (lists[k].avail != 0 && json_array_append_new(arr, json_string(lists[k].uri)))
-            goto out;
-    if (json_object_set(doc, "status_lists", arr) != 0)
-        goto out;
-    char *text = json_dumps(doc, JSON_COMPACT);
-    if (text == NULL)
-        goto out;
     char file[EXPORT_PATH_BUF];
-    if (!fmt_path(file, sizeof file, "%s.json", agg_path + 1))
-        cli_err(CMD, "--aggregation-path: %s is too long", agg_path);
-    else if (write_file(t, file, text, strlen(text), 0) == 0)
-        rc = EXIT_OK;
-    free(text);
-out:
-    if (rc != EXIT_OK && (arr == NULL || doc == NULL))
+    if (uris == NULL || tsl_publish_aggregation(uris, m, &text, &len, &err) != TSL_OK)
         cli_err(CMD, "out of memory");
-    json_decref(arr);
-    json_decref(doc);
+    else if (!fmt_path(file, sizeof file, "%s.json", agg_path + 1))
+        cli_err(CMD, "--aggregation-path: %s is too long", agg_path);
+    else if (write_file(t, file, text, len, 0) == 0)
+        rc = EXIT_OK;
+    tsl_free(text);
+    free(uris);
     return rc;
 }
 

@@ -13,15 +13,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-/* A strong entity tag: a quote, 32 hex digits (the first 16 bytes of SHA-256 of the
- * body), a quote, NUL. */
-#define SERVE_ETAG_SIZE 36
-/* An IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", and room to spare. */
-#define SERVE_DATE_SIZE 40
-/* What the publisher says it is doing, for the log when it stalls. */
-#define SERVE_BUSY_SIZE 160
-/* Read-only store handles for ?time= requests (each used by one thread at a time). */
-#define SERVE_READERS 4
+/* An IMF-fixdate (the library's rule, tsl.h). */
+#define SERVE_DATE_SIZE TSL_HTTP_DATE_SIZE
 /* At most this many --listen addresses: one gate takes them all. */
 #define SERVE_MAX_LISTEN TSL_GATE_MAX_LISTEN
 /* Connection limits (the library's gate, tsl_gate_*), defaults of --max-connections,
@@ -32,41 +25,9 @@
 /* The most request body bytes read and dropped for GET, HEAD and OPTIONS: more is 413. */
 #define SERVE_BODY_MAX TSL_GATE_BODY_MAX
 
-/* One published form of a list: the token bytes and what the headers say about them. */
-typedef struct {
-    bool present;
-    uint8_t *body; /* the token: JWT text or CWT bytes (tsl_free) */
-    size_t len;
-    uint8_t *gz; /* JWT only: the body gzip-encoded at publish time (free), or NULL */
-    size_t gz_len;
-    char etag[SERVE_ETAG_SIZE];
-    char etag_gz[SERVE_ETAG_SIZE];
-    char last_modified[SERVE_DATE_SIZE]; /* of iat */
-    int64_t iat, exp;
-} serve_form;
-
-/* A list as served: immutable once built, shared by consecutive snapshots. */
-typedef struct {
-    atomic_uint refs;
-    char *id;
-    char *uri;
-    char *path;       /* the path of uri: where it is served */
-    unsigned formats; /* TSL_PUBLISH_* bits of the forms present */
-    int64_t ttl;      /* the list's ttl setting, 0: none */
-    int64_t created;  /* when the list was created: the older list keeps a shared path */
-    serve_form form[2]; /* [0] JWT, [1] CWT */
-} serve_list;
-
-/* Everything served at one moment. Taken with serve_snapshot_acquire(), given back with
- * serve_snapshot_release(); the last release frees it. */
-typedef struct {
-    atomic_uint refs;
-    size_t n;
-    serve_list **lists; /* sorted by path, no two alike */
-    char *agg;          /* {"status_lists":[...]} */
-    size_t agg_len;
-    char agg_etag[SERVE_ETAG_SIZE];
-} serve_snapshot;
+/* Everything served at one moment: the library's immutable, reference-counted
+ * snapshot (tsl_publisher_snapshot()). */
+typedef tsl_snapshot serve_snapshot;
 
 /* Response status codes counted in /metrics, and the formats they are split by. */
 #define SERVE_NCODES 13
@@ -75,33 +36,21 @@ extern const unsigned serve_codes[SERVE_NCODES];
 extern const char *const serve_fmt_names[SERVE_NFMT];
 enum { SERVE_FMT_NONE = 0, SERVE_FMT_JWT = 1, SERVE_FMT_CWT = 2, SERVE_FMT_JSON = 3 };
 
-/* Kinds of problem that make /healthz degraded, counted in /metrics. The public
- * /healthz says only ok or degraded; which list and why go to the log (stderr). */
-enum {
-    SERVE_PROB_STORE,   /* the store could not be read */
-    SERVE_PROB_PUBLISH, /* a list failed to publish or to load its tokens */
-    SERVE_PROB_KEY,     /* a list's key file does not load or cannot sign */
-    SERVE_PROB_PATH,    /* a list not served: its path is taken or reserved */
-    SERVE_PROB_EXPIRY,  /* a served token expired or in the last quarter of its life */
-    SERVE_NPROB
-};
+/* Kinds of problem that make /healthz degraded, counted in /metrics: the library's
+ * TSL_PROBLEM_* (store, publish, key, path, expiry). The public /healthz says only ok
+ * or degraded; which list and why go to the log (stderr). */
+#define SERVE_NPROB TSL_NPROBLEMS
 extern const char *const serve_prob_names[SERVE_NPROB];
 
-/* One read-only store handle for history reads, and the lock of its user. */
-typedef struct {
-    pthread_mutex_t mu;
-    tsl_store *st;
-} serve_reader;
-
-struct serve_pubstate; /* the publisher's own bookkeeping (serve_snapshot.c) */
 
 /* The server. Options are set before serve_publisher_start() and then only read.
  *
- * Locks: request threads take snap_mu and busy_mu for a few instructions, log_mu
- * around one write() of the access log, and a reader's mu around one indexed read. The
- * publisher thread takes none of them while it reads a key, signs, compresses or reads
- * the store (it owns pub_store alone), so a key file that blocks (a FIFO) or a publish
- * that takes seconds delays only the publisher, which /healthz then reports. */
+ * Locks: request threads take the publisher's snapshot lock for a few instructions
+ * (tsl_publisher_snapshot), log_mu around one write() of the access log, and a history
+ * handle's lock around one indexed read. The publisher thread takes none of them while
+ * it reads a key, signs, compresses or reads the store, so a key file that blocks (a
+ * FIFO) or a publish that takes seconds delays only the publisher, which /healthz then
+ * reports. */
 typedef struct {
     /* Options. */
     const char *db_path;
@@ -118,45 +67,22 @@ typedef struct {
     tsl_gate *gate;           /* in front of the daemons (cmd_serve.c, serve_conn.c) */
     struct MHD_Daemon *daemons[SERVE_MAX_LISTEN]; /* by listener, for the handoff */
 
-    /* The current snapshot. */
-    pthread_mutex_t snap_mu;
-    serve_snapshot *snap;
-
-    /* History reads (--history) use their own handles, opened at start and kept open
-     * until exit, never the publisher's: a read must not wait for a publish that holds
-     * the handle for seconds. Several SQLite handles on one file in one process are
-     * safe: SQLite's unix VFS keeps one lock state per file and defers closing a
-     * descriptor while any handle holds a lock (what would drop the others' POSIX
-     * locks is a close() outside SQLite, which tsl_store_open never does on an
-     * existing file). */
-    serve_reader readers[SERVE_READERS];
-    size_t nreaders;
-    atomic_uint reader_next;
-
-    /* Health, written by the publisher, read by /healthz and /metrics. */
-    atomic_uint problems[SERVE_NPROB]; /* SERVE_PROB_EXPIRY is computed per request */
-    atomic_llong round_done_ms;        /* monotonic ms: the last completed round (or start) */
-    atomic_llong stall_ms;             /* a round later than this is a stall */
-    atomic_bool stall_logged;          /* the current stall has been logged */
-    pthread_mutex_t busy_mu;
-    char busy[SERVE_BUSY_SIZE];        /* what the publisher is doing ("" between rounds) */
-    atomic_llong busy_since_ms;
+    /* The library's publisher: rounds, snapshots, health, history handles. */
+    tsl_publisher *pub;
+    tsl_store *pub_store; /* opened by cmd_serve.c to check the store; closed at start */
 
     /* The publisher thread. */
-    tsl_store *pub_store; /* the publisher's alone once its thread runs */
     pthread_t pub_thread;
     bool pub_running;
     pthread_mutex_t pub_mu;
     pthread_cond_t pub_cv;
     bool pub_done; /* the thread has left its loop (under pub_mu) */
     atomic_bool stop;
-    struct serve_pubstate *pub;
 
     /* Counters for /metrics. */
     atomic_ullong requests[SERVE_NCODES + 1][SERVE_NFMT]; /* last row: other codes */
     atomic_ullong bytes;
     atomic_ullong log_dropped; /* access log lines the log could not take */
-    atomic_ullong publishes_ok, publishes_err;
     atomic_int inflight; /* requests begun and not completed */
 } serve_ctx;
 
@@ -165,6 +91,7 @@ typedef struct {
     unsigned problems[SERVE_NPROB];
     bool stalled;         /* no round completed within ctx->stall_ms */
     int64_t round_age_ms; /* since the last completed round */
+    uint64_t publishes_ok, publishes_err;
 } serve_health_info;
 
 /* serve_snapshot.c */
@@ -175,13 +102,12 @@ void serve_ctx_init(serve_ctx *ctx);
  * serve_publisher_stop() returned true (or when it never started). */
 void serve_ctx_destroy(serve_ctx *ctx);
 
-/* Loads the tokens already recorded in the store into the first snapshot (reads only:
- * nothing is signed, and JWT gzip bodies come with the first round), opens the history
- * readers, and starts the publisher thread, whose first round begins at once. So the
- * caller can listen right after: requests are answered from the recorded tokens while
- * the first round signs what is missing or stale. Returns EXIT_OK, or prints why the
- * store cannot be read and returns EXIT_USAGE. Two lists on one path are not fatal: the
- * older one is served and the clash is logged. */
+/* Opens the library's publisher on the store, runs a load-only round (the tokens
+ * already recorded; nothing is signed, JWT gzip bodies come with the first round) and
+ * starts the publisher thread, whose first round begins at once. So the caller can
+ * listen right after. Returns EXIT_OK, or prints why the store cannot be read and
+ * returns EXIT_USAGE. Two lists on one path are not fatal: the older one is served and
+ * the clash is logged. */
 int serve_publisher_start(serve_ctx *ctx);
 
 /* Stops the publisher thread: waits for it to finish its current step, at most a few
@@ -191,31 +117,18 @@ int serve_publisher_start(serve_ctx *ctx);
  * leaves the store whole (SQLite transactions). */
 bool serve_publisher_stop(serve_ctx *ctx);
 
-/* The health at this moment. Logs (once per stall) a publisher that has not completed
- * a round in time, and what it is doing. */
+/* The health at this moment (tsl_publisher_health_get()). */
 void serve_health(serve_ctx *ctx, serve_health_info *out);
 
-/* A recorded token valid at time t (tsl_store_token() with at = t), read through one
- * of the history readers. Never waits for the publisher. */
-tsl_status serve_history_token(serve_ctx *ctx, const char *id, tsl_format fmt, int64_t t,
-                               uint8_t **tok, size_t *len, int64_t *iat, int64_t *exp,
-                               tsl_error *err);
-
-/* A reference to the current snapshot (never NULL after serve_publisher_start()). */
+/* A reference to the current snapshot (never NULL after serve_publisher_start()),
+ * given back with tsl_snapshot_release(). */
 serve_snapshot *serve_snapshot_acquire(serve_ctx *ctx);
-void serve_snapshot_release(serve_snapshot *s);
-/* Adds a reference to a snapshot already held. */
-void serve_snapshot_ref(serve_snapshot *s);
 
-/* The list served at path (len bytes), or NULL. */
-const serve_list *serve_snapshot_find(const serve_snapshot *s, const char *path,
-                                      size_t len);
-
-/* The strong ETag of bytes: quoted hex of the first 16 bytes of their SHA-256. */
-void serve_etag(const uint8_t *p, size_t len, char out[SERVE_ETAG_SIZE]);
-
-/* The IMF-fixdate of t. */
-void serve_http_date(int64_t t, char out[SERVE_DATE_SIZE]);
+/* The IMF-fixdate of t (tsl_http_date(), kept under this name for the gate). */
+static inline void serve_http_date(int64_t t, char out[SERVE_DATE_SIZE])
+{
+    tsl_http_date(t, out);
+}
 
 /* serve_http.c */
 

@@ -1,10 +1,9 @@
-/* serve_http.c - request handling of `tsl serve`: routing by path, content negotiation
- * (Accept, Accept-Encoding through tsl_http_*), conditional requests (ETag /
- * If-None-Match, Last-Modified / If-Modified-Since), caching and CORS headers, history
- * (?time=), the aggregation document, /healthz, /metrics and the access log. Every
- * answer comes from the immutable snapshot (or, for history, one store read); bodies
- * are handed to libmicrohttpd without copying, holding a snapshot reference that the
- * response's free callback gives back. */
+/* serve_http.c - the libmicrohttpd adapter of `tsl serve`: it translates each request
+ * into the library's answering call (tsl_publish_answer: negotiation, 304, 406, HEAD,
+ * ?time=, CORS, Vary, from the publisher's immutable snapshot) and its answer back into
+ * a libmicrohttpd response, handing bodies over without copying (a snapshot reference,
+ * given back by the response's free callback). What is the server's own stays here:
+ * /healthz, /metrics, the access log, the counters and the request-head rules. */
 #include "serve.h"
 
 #include <arpa/inet.h>
@@ -17,11 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ALLOW_METHODS "GET, HEAD, OPTIONS"
+/* The CORS header every answer carries (the library adds it to its own). */
 #define EXPOSE_HEADERS "ETag, Last-Modified"
-#define ALLOW_HEADERS "If-None-Match, If-Modified-Since"
-#define PREFLIGHT_MAX_AGE "86400"
-#define VARY "Accept, Accept-Encoding"
 /* The longest path the access log records; longer ones are cut and end in "...". */
 #define LOG_PATH_MAX 200
 /* The most request body bytes read and dropped before the connection is closed. */
@@ -38,11 +34,6 @@ typedef struct {
     bool queued;    /* the answer is queued */
     uint64_t discarded; /* request body bytes dropped */
 } req;
-
-static int64_t now_s(void)
-{
-    return (int64_t)time(NULL);
-}
 
 /* ---------------------------------------------------------------------------------- */
 /* Access log and counters                                                              */
@@ -131,25 +122,20 @@ static void count(serve_ctx *ctx, unsigned status, int fmt, uint64_t bytes)
 /* ---------------------------------------------------------------------------------- */
 /* Responses                                                                            */
 
-static void release_cb(void *cls)
+/* Gives back what an answer borrowed or owned once libmicrohttpd is done with it. */
+static void answer_free_cb(void *cls)
 {
-    serve_snapshot_release(cls);
+    tsl_http_response_free(cls);
+    free(cls);
 }
 
-static void tslfree_cb(void *cls)
-{
-    tsl_free(cls);
-}
-
-/* Adds the headers every response carries, queues it and records the outcome. */
-static enum MHD_Result respond(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                            unsigned status, struct MHD_Response *resp, int fmt,
-                            size_t body_len, bool head)
+/* Queues a response and records the outcome. */
+static enum MHD_Result queue(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
+                             unsigned status, struct MHD_Response *resp, int fmt,
+                             size_t body_len, bool head)
 {
     if (resp == NULL)
         return MHD_NO;
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
-    MHD_add_response_header(resp, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
     enum MHD_Result r = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     rq->status = status;
@@ -160,22 +146,16 @@ static enum MHD_Result respond(serve_ctx *ctx, struct MHD_Connection *conn, req 
     return r;
 }
 
-/* A short text answer (static text). */
-static enum MHD_Result text(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                            unsigned status, const char *body, bool vary, bool head)
+/* For the server's own answers: adds the CORS headers the library's answers carry. */
+static enum MHD_Result respond(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
+                               unsigned status, struct MHD_Response *resp, int fmt,
+                               size_t body_len, bool head)
 {
-    size_t len = strlen(body);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
-                                        MHD_RESPMEM_PERSISTENT);
-    if (resp == NULL)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-    if (vary)
-        MHD_add_response_header(resp, "Vary", VARY);
-    if (status == 405)
-        MHD_add_response_header(resp, "Allow", ALLOW_METHODS);
-    return respond(ctx, conn, rq, status, resp, SERVE_FMT_NONE, len, head);
+    if (resp != NULL) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
+    }
+    return queue(ctx, conn, rq, status, resp, fmt, body_len, head);
 }
 
 /* A text answer built in a malloc'd buffer (freed by MHD). */
@@ -194,271 +174,61 @@ static enum MHD_Result text_owned(serve_ctx *ctx, struct MHD_Connection *conn, r
     return respond(ctx, conn, rq, status, resp, SERVE_FMT_NONE, len, head);
 }
 
-static enum MHD_Result preflight(serve_ctx *ctx, struct MHD_Connection *conn, req *rq)
+/* Sends the library's answer a. A body borrowed from the snapshot or owned (a history
+ * token) goes to libmicrohttpd without copying, with a copy of a (its references) for
+ * the free callback; static bodies need nothing. Headers are copied by libmicrohttpd. */
+static enum MHD_Result send_answer(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
+                                   tsl_http_response *a, bool head)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(0, (void *)(uintptr_t)"", MHD_RESPMEM_PERSISTENT);
-    if (resp == NULL)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Access-Control-Allow-Methods", ALLOW_METHODS);
-    MHD_add_response_header(resp, "Access-Control-Allow-Headers", ALLOW_HEADERS);
-    MHD_add_response_header(resp, "Access-Control-Max-Age", PREFLIGHT_MAX_AGE);
-    MHD_add_response_header(resp, "Allow", ALLOW_METHODS);
-    return respond(ctx, conn, rq, 204, resp, SERVE_FMT_NONE, 0, false);
-}
-
-/* ---------------------------------------------------------------------------------- */
-/* Conditional requests                                                                 */
-
-/* If-None-Match (RFC 9110 section 13.1.2): "*" or a list of entity tags, compared
- * weakly. */
-static bool etag_listed(const char *inm, const char *etag)
-{
-    size_t elen = strlen(etag);
-    const char *p = inm;
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        if (*p == '\0')
-            return false;
-        if (*p == '*')
-            return true;
-        if (p[0] == 'W' && p[1] == '/')
-            p += 2;
-        if (*p == '"') {
-            const char *q = strchr(p + 1, '"');
-            if (q == NULL)
-                return false;
-            if ((size_t)(q + 1 - p) == elen && memcmp(p, etag, elen) == 0)
-                return true;
-            p = q + 1;
-        } else {
-            p += strcspn(p, ",");
+    struct MHD_Response *resp;
+    void *body = (void *)(uintptr_t)a->body;
+    tsl_http_response *keep = NULL;
+    if (a->ref_ != NULL || a->owned_ != NULL) {
+        keep = malloc(sizeof *keep);
+        if (keep == NULL) {
+            tsl_http_response_free(a);
+            return MHD_NO;
         }
-    }
-}
-
-/* If-Modified-Since as an IMF-fixdate; other forms are ignored (RFC 9110 allows it). */
-static bool parse_http_date(const char *s, int64_t *t)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    if (end == NULL || *end != '\0')
-        return false;
-    *t = (int64_t)timegm(&tm);
-    return true;
-}
-
-static bool not_modified(struct MHD_Connection *conn, const char *etag, int64_t iat)
-{
-    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
-    if (inm != NULL)
-        return etag_listed(inm, etag);
-    const char *ims =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-Modified-Since");
-    int64_t t;
-    return ims != NULL && parse_http_date(ims, &t) && iat <= t;
-}
-
-static int64_t max_age(int64_t ttl, int64_t exp, int64_t now)
-{
-    int64_t a = exp > 0 ? exp - now : ttl;
-    if (ttl > 0 && ttl < a)
-        a = ttl;
-    return a < 0 ? 0 : a;
-}
-
-/* Adds the validators and caching headers of a token response. */
-static void token_headers(struct MHD_Response *resp, const char *etag, const char *lastmod,
-                          int64_t age)
-{
-    char cc[64];
-    snprintf(cc, sizeof cc, "public, max-age=%lld", (long long)age);
-    MHD_add_response_header(resp, "ETag", etag);
-    MHD_add_response_header(resp, "Last-Modified", lastmod);
-    MHD_add_response_header(resp, "Cache-Control", cc);
-    MHD_add_response_header(resp, "Vary", VARY);
-}
-
-static enum MHD_Result send_304(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                                const char *etag, const char *lastmod, int64_t age,
-                                int fmt)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(0, (void *)(uintptr_t)"", MHD_RESPMEM_PERSISTENT);
-    if (resp == NULL)
-        return MHD_NO;
-    token_headers(resp, etag, lastmod, age);
-    return respond(ctx, conn, rq, 304, resp, fmt, 0, false);
-}
-
-/* ---------------------------------------------------------------------------------- */
-/* Token responses                                                                      */
-
-static const char *media(int fmt)
-{
-    return fmt == TSL_FORMAT_CWT ? TSL_MEDIA_CWT : TSL_MEDIA_JWT;
-}
-
-static const char *not_acceptable_body(unsigned formats)
-{
-    switch (formats) {
-    case TSL_PUBLISH_JWT: return "acceptable: " TSL_MEDIA_JWT "\n";
-    case TSL_PUBLISH_CWT: return "acceptable: " TSL_MEDIA_CWT "\n";
-    default: return "acceptable: " TSL_MEDIA_JWT ", " TSL_MEDIA_CWT "\n";
-    }
-}
-
-/* The current token. Takes over the caller's snapshot reference. */
-static enum MHD_Result current(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                               serve_snapshot *snap, const serve_list *l, int fmt,
-                               bool head)
-{
-    const serve_form *f = &l->form[fmt - 1];
-    const char *ae =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding");
-    bool gz = fmt == TSL_FORMAT_JWT && f->gz != NULL && ae != NULL &&
-              tsl_http_accepts_gzip(ae, strlen(ae));
-    const uint8_t *body = gz ? f->gz : f->body;
-    size_t len = gz ? f->gz_len : f->len;
-    const char *etag = gz ? f->etag_gz : f->etag;
-    int64_t age = max_age(l->ttl, f->exp, now_s());
-    int sfmt = fmt == TSL_FORMAT_CWT ? SERVE_FMT_CWT : SERVE_FMT_JWT;
-    if (not_modified(conn, etag, f->iat)) {
-        enum MHD_Result r = send_304(ctx, conn, rq, etag, f->last_modified, age, sfmt);
-        serve_snapshot_release(snap);
-        return r;
-    }
-    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
-        len, (void *)(uintptr_t)body, release_cb, snap);
-    if (resp == NULL) {
-        serve_snapshot_release(snap);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", media(fmt));
-    if (gz)
-        MHD_add_response_header(resp, "Content-Encoding", "gzip");
-    token_headers(resp, etag, f->last_modified, age);
-    return respond(ctx, conn, rq, 200, resp, sfmt, len, head);
-}
-
-/* The token valid at time t (section 8.4): iat <= t < exp, read through a history
- * reader of its own, so it never waits for the publisher. */
-static enum MHD_Result history(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                               const serve_list *l, int fmt, int64_t t, bool head)
-{
-    uint8_t *tok = NULL;
-    size_t len = 0;
-    int64_t iat = 0, exp = 0;
-    tsl_error err;
-    tsl_error_clear(&err);
-    tsl_status r = TSL_ERR_INDEX;
-    if (t > 0) /* at 0 the store means "the newest" */
-        r = serve_history_token(ctx, l->id, (tsl_format)fmt, t, &tok, &len, &iat, &exp,
-                                &err);
-    if (r == TSL_OK && !(iat <= t && t < exp)) {
-        tsl_free(tok);
-        r = TSL_ERR_INDEX;
-    }
-    if (r == TSL_ERR_INDEX)
-        return text(ctx, conn, rq, 404, "no token covers that time\n", true, head);
-    if (r != TSL_OK) {
-        cli_err("serve", "history of list \"%s\": %s", l->id,
-                err.msg[0] ? err.msg : tsl_strerror(r));
-        return text(ctx, conn, rq, 500, "history unavailable\n", true, head);
-    }
-    char etag[SERVE_ETAG_SIZE], lastmod[SERVE_DATE_SIZE];
-    serve_etag(tok, len, etag);
-    serve_http_date(iat, lastmod);
-    int64_t age = max_age(l->ttl, exp, now_s());
-    int sfmt = fmt == TSL_FORMAT_CWT ? SERVE_FMT_CWT : SERVE_FMT_JWT;
-    if (not_modified(conn, etag, iat)) {
-        tsl_free(tok);
-        return send_304(ctx, conn, rq, etag, lastmod, age, sfmt);
-    }
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback_cls(len, tok, tslfree_cb, tok);
-    if (resp == NULL) {
-        tsl_free(tok);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", media(fmt));
-    token_headers(resp, etag, lastmod, age);
-    return respond(ctx, conn, rq, 200, resp, sfmt, len, head);
-}
-
-static enum MHD_Result list_request(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                                    const char *url, bool get, bool head, bool options)
-{
-    serve_snapshot *snap = serve_snapshot_acquire(ctx);
-    const serve_list *l = snap != NULL ? serve_snapshot_find(snap, url, strlen(url)) : NULL;
-    enum MHD_Result r;
-    if (l == NULL) {
-        r = text(ctx, conn, rq, 404, "not found\n", false, head);
-    } else if (options) {
-        r = preflight(ctx, conn, rq);
-    } else if (!get && !head) {
-        r = text(ctx, conn, rq, 405, "method not allowed\n", true, false);
+        *keep = *a; /* the body points outside the struct: it stays valid */
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(a->body_len, body,
+                                                                      answer_free_cb, keep);
+        if (resp == NULL)
+            answer_free_cb(keep);
     } else {
-        const char *tv = NULL;
-        size_t tvlen = 0;
-        bool has_time = MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, "time",
-                                                      4, &tv, &tvlen) == MHD_YES;
-        int64_t t = 0;
-        const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept");
-        int fmt = tsl_http_choose_format(accept, accept != NULL ? strlen(accept) : 0,
-                                         l->formats, ctx->dflt);
-        if (has_time && !ctx->history)
-            r = text(ctx, conn, rq, 501, "history (?time=) is not supported\n", true, head);
-        else if (has_time &&
-                 (tv == NULL || tsl_http_parse_time(tv, tvlen, &t, NULL) != TSL_OK))
-            r = text(ctx, conn, rq, 400, "time: expected unix seconds\n", true, head);
-        else if (fmt != TSL_FORMAT_JWT && fmt != TSL_FORMAT_CWT)
-            r = text(ctx, conn, rq, 406, not_acceptable_body(l->formats), true, head);
-        else if (!(l->formats & (unsigned)fmt)) /* the helper offered a missing form */
-            r = text(ctx, conn, rq, 406, not_acceptable_body(l->formats), true, head);
-        else if (has_time)
-            r = history(ctx, conn, rq, l, fmt, t, head);
-        else
-            return current(ctx, conn, rq, snap, l, fmt, head); /* keeps the reference */
+        resp = MHD_create_response_from_buffer(a->body_len, body, MHD_RESPMEM_PERSISTENT);
     }
-    serve_snapshot_release(snap);
-    return r;
+    if (resp == NULL)
+        return MHD_NO;
+    for (size_t k = 0; k < a->nheaders; k++)
+        MHD_add_response_header(resp, a->headers[k].name, a->headers[k].value);
+    return queue(ctx, conn, rq, a->status, resp, (int)a->kind, a->body_len, head);
+}
+
+static enum MHD_Result answer(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
+                              const char *url, const char *method, bool head)
+{
+    tsl_http_request q;
+    memset(&q, 0, sizeof q);
+    q.method = method;
+    q.path = url;
+    q.has_time = MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, "time", 4,
+                                               &q.time, &q.time_len) == MHD_YES;
+    q.accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept");
+    q.accept_encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding");
+    q.if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+    q.if_modified_since =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-Modified-Since");
+    serve_snapshot *snap = serve_snapshot_acquire(ctx);
+    tsl_http_response a;
+    tsl_publish_answer(snap, &q, &a);
+    tsl_snapshot_release(snap); /* a holds its own reference when it borrows */
+    if (a.status == 0) /* not the library's: /healthz or /metrics */
+        return MHD_NO;
+    return send_answer(ctx, conn, rq, &a, head);
 }
 
 /* ---------------------------------------------------------------------------------- */
-/* Operations: aggregation, health, metrics                                             */
-
-static enum MHD_Result aggregation(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                                   bool head)
-{
-    serve_snapshot *snap = serve_snapshot_acquire(ctx);
-    if (snap == NULL)
-        return text(ctx, conn, rq, 503, "starting\n", false, head);
-    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
-    if (inm != NULL && etag_listed(inm, snap->agg_etag)) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-            0, (void *)(uintptr_t)"", MHD_RESPMEM_PERSISTENT);
-        if (resp != NULL) {
-            MHD_add_response_header(resp, "ETag", snap->agg_etag);
-            MHD_add_response_header(resp, "Cache-Control", "public, max-age=60");
-        }
-        serve_snapshot_release(snap);
-        return respond(ctx, conn, rq, 304, resp, SERVE_FMT_JSON, 0, false);
-    }
-    size_t len = snap->agg_len;
-    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
-        len, snap->agg, release_cb, snap);
-    if (resp == NULL) {
-        serve_snapshot_release(snap);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "ETag", snap->agg_etag);
-    MHD_add_response_header(resp, "Cache-Control", "public, max-age=60");
-    return respond(ctx, conn, rq, 200, resp, SERVE_FMT_JSON, len, head);
-}
+/* Operations: health, metrics                                             */
 
 /* ok (200) or degraded (503), nothing more: which list and why is in the log and, by
  * kind, in /metrics, not on a public endpoint (key paths, list ids). */
@@ -512,26 +282,18 @@ static enum MHD_Result metrics(serve_ctx *ctx, struct MHD_Connection *conn, req 
                "# TYPE tsl_access_log_dropped_total counter\n"
                "tsl_access_log_dropped_total %llu\n",
             (unsigned long long)atomic_load(&ctx->log_dropped));
+    serve_health_info h;
+    serve_health(ctx, &h);
     fprintf(f, "# HELP tsl_publishes_total Publishing attempts by the server.\n"
                "# TYPE tsl_publishes_total counter\n"
                "tsl_publishes_total{result=\"ok\"} %llu\n"
                "tsl_publishes_total{result=\"error\"} %llu\n",
-            (unsigned long long)atomic_load(&ctx->publishes_ok),
-            (unsigned long long)atomic_load(&ctx->publishes_err));
+            (unsigned long long)h.publishes_ok, (unsigned long long)h.publishes_err);
     serve_snapshot *snap = serve_snapshot_acquire(ctx);
-    int64_t now = now_s(), earliest = 0;
-    bool any = false;
-    size_t n = snap != NULL ? snap->n : 0;
-    for (size_t k = 0; k < n; k++)
-        for (int j = 0; j < 2; j++) {
-            const serve_form *fm = &snap->lists[k]->form[j];
-            if (fm->present && fm->exp != 0 && (!any || fm->exp < earliest)) {
-                earliest = fm->exp;
-                any = true;
-            }
-        }
-    serve_snapshot_release(snap);
-    if (any)
+    int64_t now = (int64_t)time(NULL), earliest = tsl_snapshot_earliest_exp(snap);
+    size_t n = tsl_snapshot_count(snap);
+    tsl_snapshot_release(snap);
+    if (earliest != 0)
         fprintf(f, "# HELP tsl_seconds_to_earliest_expiry Seconds until the first served "
                    "token expires.\n"
                    "# TYPE tsl_seconds_to_earliest_expiry gauge\n"
@@ -540,8 +302,6 @@ static enum MHD_Result metrics(serve_ctx *ctx, struct MHD_Connection *conn, req 
     fprintf(f, "# HELP tsl_lists Status lists served.\n"
                "# TYPE tsl_lists gauge\n"
                "tsl_lists %zu\n", n);
-    serve_health_info h;
-    serve_health(ctx, &h);
     fputs("# HELP tsl_problems What makes /healthz degraded, by kind (the log names the "
           "lists).\n"
           "# TYPE tsl_problems gauge\n", f);
@@ -745,19 +505,13 @@ enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char 
     }
     rq->queued = true;
     serve_conn_answering(ctx, conn);
-    bool ops = strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0 ||
-               (ctx->agg_path != NULL && strcmp(url, ctx->agg_path) == 0);
-    if (!ops)
-        return list_request(ctx, conn, rq, url, get, head, options);
-    if (options)
-        return preflight(ctx, conn, rq);
-    if (!get && !head)
-        return text(ctx, conn, rq, 405, "method not allowed\n", false, false);
+    /* GET and HEAD of /healthz and /metrics are the server's; the rest the library's. */
+    bool own = (get || head) && (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0);
+    if (!own)
+        return answer(ctx, conn, rq, url, method, head);
     if (strcmp(url, "/healthz") == 0)
         return healthz(ctx, conn, rq, head);
-    if (strcmp(url, "/metrics") == 0)
-        return metrics(ctx, conn, rq, head);
-    return aggregation(ctx, conn, rq, head);
+    return metrics(ctx, conn, rq, head);
 }
 
 void serve_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -1,0 +1,69 @@
+/* publish_int.h - the entry to the publish group (src/publish): the publisher
+ * (publisher.c: rounds, snapshots, health, history readers), the answering call
+ * (answer.c), the shared rules (publish.c), the uri rules and the HTTP header helpers.
+ * What the files of the group share beyond tsl.h: the layout of a snapshot. */
+#ifndef TSL_PUBLISH_INT_H
+#define TSL_PUBLISH_INT_H
+
+#include "core/tsl_int.h"
+
+#include <stdatomic.h>
+
+/* One published form of a list: the token bytes and what the headers say about them. */
+typedef struct {
+    bool present;
+    uint8_t *body; /* the token: JWT text or CWT bytes (tsl_free) */
+    size_t len;
+    uint8_t *gz; /* JWT only: the body gzip-encoded at publish time (tsl_free), or NULL */
+    size_t gz_len;
+    char etag[TSL_ETAG_SIZE];
+    char etag_gz[TSL_ETAG_SIZE];
+    char last_modified[TSL_HTTP_DATE_SIZE]; /* of iat */
+    int64_t iat, exp;
+} tslp_form;
+
+/* A list as served: immutable once built, shared by consecutive snapshots. */
+typedef struct {
+    atomic_uint refs;
+    char *id;
+    char *uri;
+    char *path;         /* the path of uri (tsl_uri_path): where it is served */
+    unsigned formats;   /* TSL_PUBLISH_* bits of the forms present */
+    int64_t ttl;        /* the list's ttl setting, 0: none */
+    int64_t created;    /* when the list was created: the older list keeps a shared path */
+    tslp_form form[2];  /* [0] JWT, [1] CWT */
+} tslp_entry;
+
+/* Everything served at one moment. */
+struct tsl_snapshot {
+    atomic_uint refs;
+    size_t n;
+    tslp_entry **lists; /* sorted by path, no two alike */
+    char *agg;          /* {"status_lists":[...]} (tsl_free) */
+    size_t agg_len;
+    char agg_etag[TSL_ETAG_SIZE];
+    /* What the answering call needs of the publisher's options. */
+    tsl_format dflt;
+    char *agg_path;     /* or NULL */
+    tsl_publisher *pub; /* for history reads (outlives its snapshots) */
+};
+
+/* The list served at path (len bytes), or NULL. */
+const tslp_entry *tslp_snapshot_find(const tsl_snapshot *s, const char *path, size_t len);
+
+/* A recorded token valid at time t, read through one of the publisher's history
+ * handles; TSL_ERR_UNSUPPORTED when history is off. */
+tsl_status tslp_publisher_history(tsl_publisher *p, const char *id, tsl_format fmt,
+                                  int64_t t, uint8_t **tok, size_t *len, int64_t *iat,
+                                  int64_t *exp, tsl_error *err);
+
+/* Whether the publisher answers ?time= (tsl_publisher_options.history). */
+bool tslp_publisher_has_history(const tsl_publisher *p);
+
+/* Whether path is one the server answers itself (tsl_publisher_options.reserved). */
+bool tslp_publisher_reserved(const tsl_publisher *p, const char *path);
+
+/* One line to the publisher's log callback (prefix-free; the callback adds its own). */
+void tslp_publisher_log(tsl_publisher *p, const char *fmt, ...) TSLP_PRINTF(2, 3);
+
+#endif /* TSL_PUBLISH_INT_H */

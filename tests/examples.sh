@@ -1,0 +1,47 @@
+#!/bin/sh
+# examples.sh - the embedder's example programs (examples/*.c, built by `make` into
+# BUILD/examples/) against a store made by the tsl command: examples/publish opens the
+# library's publisher on it, runs a round and answers one GET per list; its ETags must
+# be those of the tokens `tsl token` prints afterwards (the first 16 bytes of their
+# SHA-256), for JWT and CWT.
+#
+# Usage: sh tests/examples.sh [BUILD]
+set -u
+BUILD=${1:-build}
+SUITE=examples
+TSL=$BUILD/tsl
+EX=$BUILD/examples/publish
+. tests/harness.sh
+T=$(mktemp -d "${TMPDIR:-/tmp}/tsl-examples.XXXXXX") || exit 2
+trap 'rm -rf "$T"' EXIT INT TERM
+DB=$T/tsl.db
+
+# The ETag of a file: a quote, 32 hex digits of its SHA-256, a quote.
+etag() { printf '"%s"' "$(sha256sum "$1" | cut -c1-32)"; }
+
+t keygen --alg ES256 --out "$T/key.pem"
+expect_rc "keygen" 0
+for l in L1 L2; do
+    t list create $l --bits 1 --size 1000 --key "$T/key.pem" \
+        --uri "https://example.com/lists/$l" --db "$DB"
+    expect_rc "list create $l" 0
+done
+t publish L1 --db "$DB"
+expect_rc "publish L1" 0 # L2 is first signed by the example's round
+
+for f in jwt cwt; do
+    if "$EX" "$DB" $f >"$T/$f.out" 2>"$T/$f.err"; then ok; else
+        bad "publish example ($f) failed: $(head -c 300 "$T/$f.err")"
+    fi
+done
+for l in L1 L2; do
+    "$TSL" token $l --db "$DB" >"$T/$l.jwt.tok" 2>/dev/null
+    # tsl token prints the JWT with a newline; the served body has none.
+    tr -d '\n' <"$T/$l.jwt.tok" >"$T/$l.jwt"
+    "$TSL" token $l --format cwt --db "$DB" >"$T/$l.cwt" 2>/dev/null
+    same "$l jwt" "$(grep "^$l " "$T/jwt.out")" \
+        "$l 200 application/statuslist+jwt $(etag "$T/$l.jwt")"
+    same "$l cwt" "$(grep "^$l " "$T/cwt.out")" \
+        "$l 200 application/statuslist+cwt $(etag "$T/$l.cwt")"
+done
+finish

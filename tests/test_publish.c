@@ -1,0 +1,432 @@
+/* test_publish.c - the publisher's shared rules (src/publish/publish.c) and its
+ * answering call, driven without sockets: gzip, ETag, dates, max-age, the 406 body and
+ * the aggregation document. */
+#include "tt.h"
+
+#include <stdlib.h>
+#include <strings.h>
+#include <zlib.h>
+
+TT_TEST(publish_gzip_round_trip)
+{
+    static const char text[] = "eyJhbGciOiJFUzI1NiJ9.eyJzdGF0dXNfbGlzdCI6e319.sig "
+                               "eyJhbGciOiJFUzI1NiJ9.eyJzdGF0dXNfbGlzdCI6e319.sig";
+    uint8_t *gz = NULL;
+    size_t gz_len = 0;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_OK(tsl_publish_gzip((const uint8_t *)text, sizeof text - 1, &gz, &gz_len, &err));
+    TT_CHECK(gz_len > 18 && gz[0] == 0x1f && gz[1] == 0x8b); /* RFC 1952 magic */
+    uint8_t back[256];
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    TT_CHECK(inflateInit2(&z, 31) == Z_OK);
+    z.next_in = gz;
+    z.avail_in = (uInt)gz_len;
+    z.next_out = back;
+    z.avail_out = sizeof back;
+    int rc = inflate(&z, Z_FINISH);
+    size_t n = z.total_out;
+    inflateEnd(&z);
+    tsl_free(gz);
+    TT_CHECK(rc == Z_STREAM_END);
+    TT_CHECK(n == sizeof text - 1 && memcmp(back, text, n) == 0);
+    TT_ERR(tsl_publish_gzip(NULL, 3, &gz, &gz_len, &err), TSL_ERR_ARG);
+}
+
+TT_TEST(publish_etag_and_date)
+{
+    char etag[TSL_ETAG_SIZE], date[TSL_HTTP_DATE_SIZE];
+    /* SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad */
+    tsl_publish_etag((const uint8_t *)"abc", 3, etag);
+    TT_CHECK(strcmp(etag, "\"ba7816bf8f01cfea414140de5dae2223\"") == 0);
+    tsl_http_date(784111777, date);
+    TT_CHECK(strcmp(date, "Sun, 06 Nov 1994 08:49:37 GMT") == 0);
+    tsl_http_date(0, date);
+    TT_CHECK(strcmp(date, "Thu, 01 Jan 1970 00:00:00 GMT") == 0);
+}
+
+TT_TEST(publish_max_age_rule)
+{
+    TT_CHECK(tsl_publish_max_age(0, 1100, 1000) == 100);   /* until exp */
+    TT_CHECK(tsl_publish_max_age(30, 1100, 1000) == 30);   /* capped by ttl */
+    TT_CHECK(tsl_publish_max_age(300, 1100, 1000) == 100); /* exp first */
+    TT_CHECK(tsl_publish_max_age(0, 900, 1000) == 0);      /* expired: never negative */
+    TT_CHECK(tsl_publish_max_age(45, 0, 1000) == 45);      /* no exp: the ttl */
+    TT_CHECK(tsl_publish_max_age(0, 0, 1000) == 0);
+}
+
+TT_TEST(publish_not_acceptable_body)
+{
+    TT_CHECK(strcmp(tsl_publish_not_acceptable(TSL_PUBLISH_JWT),
+                    "acceptable: application/statuslist+jwt\n") == 0);
+    TT_CHECK(strcmp(tsl_publish_not_acceptable(TSL_PUBLISH_CWT),
+                    "acceptable: application/statuslist+cwt\n") == 0);
+    TT_CHECK(strcmp(tsl_publish_not_acceptable(TSL_PUBLISH_JWT | TSL_PUBLISH_CWT),
+                    "acceptable: application/statuslist+jwt, "
+                    "application/statuslist+cwt\n") == 0);
+}
+
+TT_TEST(publish_aggregation_document)
+{
+    const char *uris[] = {"https://e.example/a", "https://e.example/b\"q"};
+    char *doc = NULL;
+    size_t len = 0;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_OK(tsl_publish_aggregation(uris, 2, &doc, &len, &err));
+    TT_CHECK(strcmp(doc, "{\"status_lists\":[\"https://e.example/a\","
+                         "\"https://e.example/b\\\"q\"]}") == 0);
+    TT_CHECK(len == strlen(doc));
+    tsl_free(doc);
+    TT_OK(tsl_publish_aggregation(NULL, 0, &doc, NULL, &err));
+    TT_CHECK(strcmp(doc, "{\"status_lists\":[]}") == 0);
+    tsl_free(doc);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* The publisher and its answering call, on a store in a temporary directory            */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    char dir[64], db[128], key[128];
+    tsl_publisher *pub;
+    tsl_snapshot *snap;
+} pfx;
+
+#define URI_A "https://example.com/statuslists/a"
+#define URI_B "https://example.com/statuslists/b"
+
+static int pfx_write(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(text);
+    int ok = write(fd, text, n) == (ssize_t)n;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+/* A store with list a (JWT and CWT, ttl 30) and list b (CWT only), a publisher on it
+ * (history as asked, aggregation at /agg, /healthz reserved) after one round. */
+static int pfx_open(pfx *f, int history)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/tsl-publish-XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    snprintf(f->db, sizeof f->db, "%s/tsl.db", f->dir);
+    snprintf(f->key, sizeof f->key, "%s/key.pem", f->dir);
+    tsl_key *k = NULL;
+    char *pem = NULL;
+    tsl_store *st = NULL;
+    if (tsl_key_generate(TSL_ALG_ES256, &k, NULL) != TSL_OK ||
+        tsl_key_to_private(k, &pem, NULL) != TSL_OK || pfx_write(f->key, pem) != 0 ||
+        tsl_store_open(f->db, &st, NULL) != TSL_OK)
+        return -1;
+    tsl_free(pem);
+    tsl_key_free(k);
+    tsl_list_info in;
+    memset(&in, 0, sizeof in);
+    in.id = "a";
+    in.uri = URI_A;
+    in.bits = 1;
+    in.size = 1000;
+    in.key_path = f->key;
+    in.ttl = 30;
+    tsl_status r = tsl_store_list_create(st, &in, NULL);
+    in.id = "b";
+    in.uri = URI_B;
+    in.ttl = 0;
+    in.formats = TSL_PUBLISH_CWT;
+    if (r == TSL_OK)
+        r = tsl_store_list_create(st, &in, NULL);
+    tsl_store_close(st);
+    static const char *const reserved[] = {"/healthz"};
+    tsl_publisher_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.history = history;
+    opt.aggregation_path = "/agg";
+    opt.reserved = reserved;
+    opt.nreserved = 1;
+    opt.retention = 86400;
+    if (r != TSL_OK || tsl_publisher_open(f->db, &opt, &f->pub, NULL) != TSL_OK ||
+        tsl_publisher_round(f->pub, 0, NULL) != TSL_OK)
+        return -1;
+    f->snap = tsl_publisher_snapshot(f->pub);
+    return f->snap != NULL ? 0 : -1;
+}
+
+static void pfx_close(pfx *f)
+{
+    tsl_snapshot_release(f->snap);
+    tsl_publisher_close(f->pub);
+    char path[sizeof f->dir + 260];
+    DIR *d = opendir(f->dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", f->dir, e->d_name);
+        unlink(path);
+    }
+    if (d != NULL)
+        closedir(d);
+    rmdir(f->dir);
+}
+
+static const char *hdr(const tsl_http_response *r, const char *name)
+{
+    for (size_t k = 0; k < r->nheaders; k++)
+        if (strcasecmp(r->headers[k].name, name) == 0)
+            return r->headers[k].value;
+    return NULL;
+}
+
+static tsl_http_request get(const char *path)
+{
+    tsl_http_request q;
+    memset(&q, 0, sizeof q);
+    q.method = "GET";
+    q.path = path;
+    return q;
+}
+
+/* Whether the body of r is the token recorded for list id in form fmt. */
+static int is_token(const pfx *f, const tsl_http_response *r, const char *id, tsl_format fmt)
+{
+    tsl_store *st = NULL;
+    uint8_t *tok = NULL;
+    size_t len = 0;
+    int same = tsl_store_open(f->db, &st, NULL) == TSL_OK &&
+               tsl_store_token(st, id, fmt, 0, &tok, &len, NULL, NULL, NULL) == TSL_OK &&
+               len == r->body_len && memcmp(tok, r->body, len) == 0;
+    tsl_free(tok);
+    tsl_store_close(st);
+    return same;
+}
+
+TT_TEST(publish_answer_negotiation)
+{
+    pfx f;
+    TT_CHECK(pfx_open(&f, 1) == 0);
+    tsl_http_response r;
+    tsl_http_request q = get("/statuslists/a");
+    tsl_publish_answer(f.snap, &q, &r); /* no Accept: the default, JWT */
+    int ok = r.status == 200 && r.kind == TSL_ANSWER_JWT &&
+             strcmp(hdr(&r, "Content-Type"), TSL_MEDIA_JWT) == 0 &&
+             is_token(&f, &r, "a", TSL_FORMAT_JWT) &&
+             strcmp(hdr(&r, "Cache-Control"), "public, max-age=30") == 0;
+    tsl_http_response_free(&r);
+    q.accept = "application/statuslist+jwt;q=0.5, application/statuslist+cwt";
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 200 && r.kind == TSL_ANSWER_CWT &&
+         strcmp(hdr(&r, "Content-Type"), TSL_MEDIA_CWT) == 0 &&
+         is_token(&f, &r, "a", TSL_FORMAT_CWT);
+    tsl_http_response_free(&r);
+    q.accept = "application/statuslist+cwt;q=0, */*;q=0.1";
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 200 && r.kind == TSL_ANSWER_JWT;
+    tsl_http_response_free(&r);
+    /* 406, naming what the list has; Vary, since Accept decided. */
+    q.accept = "text/html";
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 406 && r.body_len == strlen((const char *)r.body) &&
+         strcmp((const char *)r.body, tsl_publish_not_acceptable(TSL_PUBLISH_JWT |
+                                                                  TSL_PUBLISH_CWT)) == 0 &&
+         strcmp(hdr(&r, "Vary"), "Accept, Accept-Encoding") == 0;
+    tsl_http_response_free(&r);
+    q = get("/statuslists/b");
+    q.accept = "application/statuslist+jwt";
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 406 &&
+         strcmp((const char *)r.body, "acceptable: " TSL_MEDIA_CWT "\n") == 0;
+    tsl_http_response_free(&r);
+    pfx_close(&f);
+    TT_CHECK(ok);
+}
+
+TT_TEST(publish_answer_conditional_and_head)
+{
+    pfx f;
+    TT_CHECK(pfx_open(&f, 1) == 0);
+    tsl_http_response r;
+    tsl_http_request q = get("/statuslists/a");
+    tsl_publish_answer(f.snap, &q, &r);
+    char etag[TSL_ETAG_SIZE], lastmod[TSL_HTTP_DATE_SIZE];
+    snprintf(etag, sizeof etag, "%s", hdr(&r, "ETag"));
+    snprintf(lastmod, sizeof lastmod, "%s", hdr(&r, "Last-Modified"));
+    size_t full = r.body_len;
+    tsl_http_response_free(&r);
+    char list[128];
+    snprintf(list, sizeof list, "\"nope\", W/%s", etag);
+    q.if_none_match = list; /* weak comparison: W/ matches */
+    tsl_publish_answer(f.snap, &q, &r);
+    int ok = r.status == 304 && r.body_len == 0 && strcmp(hdr(&r, "ETag"), etag) == 0 &&
+             hdr(&r, "Content-Type") == NULL && hdr(&r, "Vary") != NULL;
+    tsl_http_response_free(&r);
+    q.if_none_match = "\"other\"";
+    q.if_modified_since = lastmod; /* If-None-Match wins */
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 200;
+    tsl_http_response_free(&r);
+    q.if_none_match = NULL;
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 304 && strcmp(hdr(&r, "Last-Modified"), lastmod) == 0;
+    tsl_http_response_free(&r);
+    q.if_modified_since = "Thu, 01 Jan 1970 00:00:00 GMT";
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 200;
+    tsl_http_response_free(&r);
+    /* HEAD: the same status and headers, the length of what GET sends. */
+    q = get("/statuslists/a");
+    q.method = "HEAD";
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 200 && r.body_len == full && strcmp(hdr(&r, "ETag"), etag) == 0;
+    tsl_http_response_free(&r);
+    q.method = "POST";
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 405 && strcmp(hdr(&r, "Allow"), "GET, HEAD, OPTIONS") == 0;
+    tsl_http_response_free(&r);
+    pfx_close(&f);
+    TT_CHECK(ok);
+}
+
+TT_TEST(publish_answer_history)
+{
+    pfx f;
+    TT_CHECK(pfx_open(&f, 1) == 0);
+    tsl_http_response r;
+    tsl_http_request q = get("/statuslists/a");
+    tsl_store *st = NULL;
+    int64_t iat = 0;
+    uint8_t *tok = NULL;
+    size_t len = 0;
+    int ok = tsl_store_open(f.db, &st, NULL) == TSL_OK &&
+             tsl_store_token(st, "a", TSL_FORMAT_JWT, 0, &tok, &len, &iat, NULL, NULL) ==
+                 TSL_OK;
+    tsl_free(tok);
+    tsl_store_close(st);
+    char t[32];
+    snprintf(t, sizeof t, "%lld", (long long)iat);
+    q.has_time = 1;
+    q.time = t;
+    q.time_len = strlen(t);
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 200 && is_token(&f, &r, "a", TSL_FORMAT_JWT) &&
+         hdr(&r, "ETag") != NULL;
+    tsl_http_response_free(&r);
+    q.time = "1";
+    q.time_len = 1;
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 404 && strcmp((const char *)r.body, "no token covers that time\n") == 0;
+    tsl_http_response_free(&r);
+    q.time = "12x";
+    q.time_len = 3;
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 400;
+    tsl_http_response_free(&r);
+    q.time = NULL; /* ?time without a value */
+    q.time_len = 0;
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 400;
+    tsl_http_response_free(&r);
+    pfx_close(&f);
+    TT_CHECK(ok);
+    /* History off: 501. */
+    TT_CHECK(pfx_open(&f, 0) == 0);
+    q.time = t;
+    q.time_len = strlen(t);
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = r.status == 501 && hdr(&r, "Vary") != NULL;
+    tsl_http_response_free(&r);
+    pfx_close(&f);
+    TT_CHECK(ok);
+}
+
+TT_TEST(publish_answer_gzip_cors_aggregation)
+{
+    pfx f;
+    TT_CHECK(pfx_open(&f, 0) == 0);
+    tsl_http_response r, id;
+    tsl_http_request q = get("/statuslists/a");
+    tsl_publish_answer(f.snap, &q, &id);
+    q.accept_encoding = "br, gzip;q=0.5";
+    tsl_publish_answer(f.snap, &q, &r);
+    uint8_t back[4096];
+    uLongf n = sizeof back;
+    int ok = r.status == 200 && hdr(&r, "Content-Encoding") != NULL &&
+             strcmp(hdr(&r, "Content-Encoding"), "gzip") == 0 &&
+             strcmp(hdr(&r, "ETag"), hdr(&id, "ETag")) != 0;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (ok && inflateInit2(&z, 31) == Z_OK) {
+        z.next_in = (Bytef *)(uintptr_t)r.body;
+        z.avail_in = (uInt)r.body_len;
+        z.next_out = back;
+        z.avail_out = (uInt)n;
+        ok = inflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out == id.body_len &&
+             memcmp(back, id.body, id.body_len) == 0;
+        inflateEnd(&z);
+    }
+    tsl_http_response_free(&r);
+    tsl_http_response_free(&id);
+    q.accept_encoding = "gzip;q=0";
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 200 && hdr(&r, "Content-Encoding") == NULL;
+    tsl_http_response_free(&r);
+    q = get("/statuslists/b"); /* CWT: never gzip */
+    q.accept_encoding = "gzip";
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 200 && hdr(&r, "Content-Encoding") == NULL &&
+         strcmp(hdr(&r, "Access-Control-Allow-Origin"), "*") == 0 &&
+         strcmp(hdr(&r, "Access-Control-Expose-Headers"), "ETag, Last-Modified") == 0;
+    tsl_http_response_free(&r);
+    /* Unknown path: 404 without Vary; OPTIONS: the preflight. */
+    q = get("/nothing");
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 404 && hdr(&r, "Vary") == NULL &&
+         strcmp(hdr(&r, "Access-Control-Allow-Origin"), "*") == 0;
+    tsl_http_response_free(&r);
+    q = get("/statuslists/a");
+    q.method = "OPTIONS";
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 204 &&
+         strcmp(hdr(&r, "Access-Control-Allow-Methods"), "GET, HEAD, OPTIONS") == 0;
+    tsl_http_response_free(&r);
+    /* The aggregation document, and 304 on its ETag. */
+    q = get("/agg");
+    tsl_publish_answer(f.snap, &q, &r);
+    char etag[TSL_ETAG_SIZE] = "";
+    ok = ok && r.status == 200 && r.kind == TSL_ANSWER_JSON &&
+         r.body_len == strlen("{\"status_lists\":[\"" URI_A "\",\"" URI_B "\"]}") &&
+         memcmp(r.body, "{\"status_lists\":[\"" URI_A "\",\"" URI_B "\"]}", r.body_len) == 0;
+    if (ok)
+        snprintf(etag, sizeof etag, "%s", hdr(&r, "ETag"));
+    tsl_http_response_free(&r);
+    q.if_none_match = etag;
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 304;
+    tsl_http_response_free(&r);
+    /* A reserved path is the server's for GET; the method rules are ours. */
+    q = get("/healthz");
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 0;
+    tsl_http_response_free(&r);
+    q.method = "DELETE";
+    tsl_publish_answer(f.snap, &q, &r);
+    ok = ok && r.status == 405 && hdr(&r, "Vary") == NULL;
+    tsl_http_response_free(&r);
+    /* Health after a good round, and what the snapshot holds. */
+    tsl_publisher_health h;
+    tsl_publisher_health_get(f.pub, &h);
+    ok = ok && !h.degraded && h.publishes_ok == 2 && h.publishes_err == 0 &&
+         tsl_snapshot_count(f.snap) == 2 && tsl_snapshot_earliest_exp(f.snap) > 0;
+    pfx_close(&f);
+    TT_CHECK(ok);
+}
