@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -900,7 +899,7 @@ tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_info *in, tsl_err
     uint8_t perm_key[TSLP_PERM_KEY_BYTES];
     unsigned dv = in->decoy_value ? in->decoy_value : TSL_STATUS_INVALID;
     tsl_list *l = NULL;
-    if (RAND_bytes(perm_key, sizeof perm_key) != 1)
+    if (tslp_random_bytes(perm_key, sizeof perm_key, NULL) != TSL_OK)
         r = tslp_fail(err, TSL_ERR_CRYPTO, 0, "list \"%s\": the CSPRNG failed", in->id);
     /* Decoys are placed in memory first: one packed copy, the only time a list is
      * held whole here. Without decoys nothing is written (absent chunks are zeros). */
@@ -917,7 +916,7 @@ tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_info *in, tsl_err
         else
             tslp_store_rollback(st);
     }
-    OPENSSL_cleanse(perm_key, sizeof perm_key);
+    tslp_cleanse(perm_key, sizeof perm_key);
     tsl_list_free(l);
     free(key_path);
     return r;
@@ -979,7 +978,7 @@ tsl_status tsl_store_list_info(tsl_store *st, const char *id, tsl_list_info *out
         return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");
     tslp_list_row row;
     tsl_status r = tslp_store_read_row(st, id, &row, err);
-    OPENSSL_cleanse(row.perm_key, sizeof row.perm_key);
+    tslp_cleanse(row.perm_key, sizeof row.perm_key);
     if (r == TSL_OK)
         *out = row.info;
     return r;
@@ -1001,7 +1000,7 @@ tsl_status tsl_store_list_load(tsl_store *st, const char *id, tsl_list **out,
             *version = row.info.version;
         tsl_list_info_free(&row.info);
     }
-    OPENSSL_cleanse(row.perm_key, sizeof row.perm_key);
+    tslp_cleanse(row.perm_key, sizeof row.perm_key);
     tslp_store_rollback(st);
     return r;
 }
@@ -1028,7 +1027,7 @@ static tsl_status alloc_locked(tsl_store *st, const char *id, uint64_t n, uint64
             r = tslp_perm_at(&p, row.next + i, &out[i], err);
         tslp_perm_done(&p);
     }
-    OPENSSL_cleanse(row.perm_key, sizeof row.perm_key);
+    tslp_cleanse(row.perm_key, sizeof row.perm_key);
     tsl_list_info_free(&row.info);
     if (r != TSL_OK)
         return r;

@@ -14,13 +14,13 @@
 
 /* A keyed pseudorandom permutation of [0, size). One per call: not shared, not global. */
 typedef struct {
-    void *ctx;     /* EVP_CIPHER_CTX *, AES-128-ECB under the list's key */
+    struct tslp_aes128 *ctx; /* AES-128 under the list's key (crypto/rand.c) */
     uint64_t size; /* the domain [0, size) */
     unsigned half; /* k: bits of each Feistel half */
     uint64_t mask; /* 2^k - 1 */
 } tslp_perm;
 
-/* size is 1 to 2^62. TSL_ERR_CRYPTO if OpenSSL cannot set up AES. */
+/* size is 1 to 2^62. TSL_ERR_CRYPTO if AES cannot be set up. */
 tsl_status tslp_perm_init(tslp_perm *p, const uint8_t key[TSLP_PERM_KEY_BYTES],
                           uint64_t size, tsl_error *err);
 /* *out = P(x) for x < size. */
