@@ -77,7 +77,7 @@ static void fx_close(fixture *f)
         fprintf(stderr, "  could not remove %s\n", f->dir);
 }
 
-static tsl_list_info settings(const fixture *f, const char *id, unsigned bits,
+static tsl_list_spec settings(const fixture *f, const char *id, unsigned bits,
                               uint64_t size)
 {
     /* Each list its own path (two lists may not share one), from a ring of buffers
@@ -86,7 +86,7 @@ static tsl_list_info settings(const fixture *f, const char *id, unsigned bits,
     static unsigned next;
     char *uri = uris[next++ % 16];
     snprintf(uri, sizeof uris[0], "https://example.com/statuslists/%s", id);
-    tsl_list_info in;
+    tsl_list_spec in;
     memset(&in, 0, sizeof in);
     in.id = id;
     in.uri = uri;
@@ -98,7 +98,7 @@ static tsl_list_info settings(const fixture *f, const char *id, unsigned bits,
 
 static tsl_status create(fixture *f, const char *id, unsigned bits, uint64_t size)
 {
-    tsl_list_info in = settings(f, id, bits, size);
+    tsl_list_spec in = settings(f, id, bits, size);
     return tsl_store_list_create(f->st, &in, NULL);
 }
 
@@ -181,7 +181,7 @@ TT_TEST(store_create_info_roundtrip)
     TT_CHECK(fx_open(&f) == 0);
     struct stat sb;
     TT_CHECK(stat(f.db, &sb) == 0 && (sb.st_mode & 077) == 0);
-    tsl_list_info in = settings(&f, "list-1", 2, 1000);
+    tsl_list_spec in = settings(&f, "list-1", 2, 1000);
     in.kid = "k1";
     in.lifetime = 3600;
     in.ttl = 300;
@@ -241,7 +241,7 @@ TT_TEST(store_create_info_roundtrip)
     TT_EQ_U(counts[0], 1000);
     tsl_list_free(l);
     tsl_error_clear(&err);
-    TT_ERR(tsl_store_list_info(f.st, "nope", &out, &err), TSL_ERR_INDEX);
+    TT_ERR(tsl_store_list_info(f.st, "nope", &out, &err), TSL_ERR_NOT_FOUND);
     TT_CONTAINS(err.msg, "list \"nope\": no such list");
     fx_close(&f);
 }
@@ -260,8 +260,8 @@ TT_TEST(store_create_checks)
     TT_OK(create(&f, "A.b_c-9", 1, 10));
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_list_info in = settings(&f, "A.b_c-9", 1, 10);
-    TT_ERR(tsl_store_list_create(f.st, &in, &err), TSL_ERR_UNSUPPORTED);
+    tsl_list_spec in = settings(&f, "A.b_c-9", 1, 10);
+    TT_ERR(tsl_store_list_create(f.st, &in, &err), TSL_ERR_EXISTS);
     TT_CONTAINS(err.msg, "already exists");
     TT_ERR(create(&f, "z", 3, 10), TSL_ERR_ARG);
     TT_ERR(create(&f, "z", 1, 0), TSL_ERR_ARG);
@@ -325,7 +325,7 @@ TT_TEST(store_alloc_distinct_and_decoys)
 {
     fixture f;
     TT_CHECK(fx_open(&f) == 0);
-    tsl_list_info in = settings(&f, "d", 2, 5000);
+    tsl_list_spec in = settings(&f, "d", 2, 5000);
     in.decoys = 500;
     in.decoy_value = TSL_STATUS_SUSPENDED;
     TT_OK(tsl_store_list_create(f.st, &in, NULL));
@@ -364,7 +364,7 @@ TT_TEST(store_alloc_distinct_and_decoys)
     tsl_error_clear(&err);
     TT_ERR(tsl_store_alloc(f.st, "d", 1, &one, &err), TSL_ERR_LIMIT);
     TT_CONTAINS(err.msg, "list \"d\": only 0 of 4500 indices left");
-    TT_ERR(tsl_store_alloc(f.st, "nope", 1, &one, NULL), TSL_ERR_INDEX);
+    TT_ERR(tsl_store_alloc(f.st, "nope", 1, &one, NULL), TSL_ERR_NOT_FOUND);
     free(got);
     fx_close(&f);
 }
@@ -479,7 +479,7 @@ TT_TEST(store_update_invalid_is_final)
     TT_EQ_U(entry(&f, "l", 50), 0);
     TT_EQ_U(entry(&f, "l", 0), 2);
     /* The per-list policy off. */
-    tsl_list_info in = settings(&f, "free", 1, 100);
+    tsl_list_spec in = settings(&f, "free", 1, 100);
     in.final_invalid = -1;
     TT_OK(tsl_store_list_create(f.st, &in, NULL));
     const uint64_t a[] = {3, 3, 1}, b[] = {3, 3, 0};
@@ -519,7 +519,7 @@ TT_TEST(store_update_dry_run_and_checks)
     TT_CONTAINS(err.msg, "SUSPENDED needs bits of at least 2");
     const uint64_t far[] = {999, 1000, 1};
     TT_ERR(update(&f, "l", 1, 2000, far, 1, 0, 0, NULL, NULL), TSL_ERR_INDEX);
-    TT_ERR(update(&f, "nope", 1, 1000, t, 1, 0, 0, NULL, NULL), TSL_ERR_INDEX);
+    TT_ERR(update(&f, "nope", 1, 1000, t, 1, 0, 0, NULL, NULL), TSL_ERR_NOT_FOUND);
     /* Versions count committed changes; the audit trail has every batch. */
     TT_OK(update(&f, "l", 1, 1000, t, 1, 0, 0, NULL, NULL));
     TT_OK(update(&f, "l", 1, 1000, far, 0, 0, 0, NULL, NULL));
@@ -577,7 +577,7 @@ TT_TEST(store_publish_and_history)
 {
     fixture f;
     TT_CHECK(fx_open(&f) == 0);
-    tsl_list_info in = settings(&f, "p", 2, 300000);
+    tsl_list_spec in = settings(&f, "p", 2, 300000);
     in.lifetime = 1000;
     in.ttl = 60;
     TT_OK(tsl_store_list_create(f.st, &in, NULL));
@@ -648,7 +648,7 @@ TT_TEST(store_publish_and_history)
     TT_OK(tsl_store_token(f.st, "p", TSL_FORMAT_JWT, 1001450, &tok, &len, &iat, NULL, NULL));
     TT_EQ_U(iat, 1000500);
     tsl_free(tok);
-    TT_ERR(tsl_store_publish(f.st, "nope", 0, 0, -1, NULL), TSL_ERR_INDEX);
+    TT_ERR(tsl_store_publish(f.st, "nope", 0, 0, -1, NULL), TSL_ERR_NOT_FOUND);
     fx_close(&f);
 }
 
@@ -767,7 +767,7 @@ TT_TEST(store_open_modes)
     tsl_error_clear(&err);
     TT_ERR(tsl_store_alloc(st, "m", 1, &idx, &err), TSL_ERR_ARG);
     TT_CONTAINS(err.msg, "read-only");
-    tsl_list_info in = settings(&f, "n", 1, 10);
+    tsl_list_spec in = settings(&f, "n", 1, 10);
     TT_ERR(tsl_store_list_create(st, &in, NULL), TSL_ERR_ARG);
     TT_ERR(tsl_store_publish(st, "m", 0, 0, -1, NULL), TSL_ERR_ARG);
     tsl_store_close(st);
@@ -775,7 +775,7 @@ TT_TEST(store_open_modes)
     TT_EQ_U(info.allocated, 0);
     TT_EQ_U(info.last_published, 0);
     tsl_list_info_free(&info);
-    TT_ERR(tsl_store_list_info(f.st, "n", &info, NULL), TSL_ERR_INDEX);
+    TT_ERR(tsl_store_list_info(f.st, "n", &info, NULL), TSL_ERR_NOT_FOUND);
     unlink(path);
     fx_close(&f);
 }
@@ -831,7 +831,7 @@ TT_TEST(store_create_checks_uri_and_paths)
                {"http://example.com/a", TSL_ERR_UNSUPPORTED}};
     tsl_error err;
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        tsl_list_info in = settings(&f, "u", 1, 10);
+        tsl_list_spec in = settings(&f, "u", 1, 10);
         in.uri = bad[k].uri;
         tsl_error_clear(&err);
         TT_ERR(tsl_store_list_create(f.st, &in, &err), bad[k].code);
@@ -841,7 +841,7 @@ TT_TEST(store_create_checks_uri_and_paths)
     memset(long_uri, 'a', sizeof long_uri - 1);
     memcpy(long_uri, "https://example.com/", 20);
     long_uri[sizeof long_uri - 1] = '\0';
-    tsl_list_info in = settings(&f, "u", 1, 10);
+    tsl_list_spec in = settings(&f, "u", 1, 10);
     in.uri = long_uri;
     TT_ERR(tsl_store_list_create(f.st, &in, NULL), TSL_ERR_LIMIT);
     long_uri[TSL_URI_MAX] = '\0';
@@ -861,20 +861,23 @@ TT_TEST(store_create_checks_uri_and_paths)
     TT_OK(tsl_store_list_create(f.st, &in, NULL));
     static const struct {
         const char *uri, *agg, *want;
+        tsl_status code; /* a path taken by a list is TSL_ERR_EXISTS */
     } clash[] = {
-        {"https://two.example/lAb", NULL, "uri path /lAb is already the path of list \"a\""},
-        {"https://two.example/l%41%62", NULL, "already the path of list \"a\""},
-        {"https://two.example/agg", NULL, "uri path /agg is the aggregation path of list \"a\""},
+        {"https://two.example/lAb", NULL, "uri path /lAb is already the path of list \"a\"",
+         TSL_ERR_EXISTS},
+        {"https://two.example/l%41%62", NULL, "already the path of list \"a\"", TSL_ERR_EXISTS},
+        {"https://two.example/agg", NULL, "uri path /agg is the aggregation path of list \"a\"",
+         TSL_ERR_EXISTS},
         {"https://two.example/ok", "https://one.example/lAb",
-         "aggregation_uri path /lAb is the path of list \"a\""},
+         "aggregation_uri path /lAb is the path of list \"a\"", TSL_ERR_EXISTS},
         {"https://two.example/same", "https://two.example/same",
-         "uri and aggregation_uri have the same path /same"}};
+         "uri and aggregation_uri have the same path /same", TSL_ERR_ARG}};
     for (size_t k = 0; k < sizeof clash / sizeof clash[0]; k++) {
         in = settings(&f, "b", 1, 10);
         in.uri = clash[k].uri;
         in.aggregation_uri = clash[k].agg;
         tsl_error_clear(&err);
-        TT_CHECK(tsl_store_list_create(f.st, &in, &err) != TSL_OK);
+        TT_ERR(tsl_store_list_create(f.st, &in, &err), clash[k].code);
         TT_CONTAINS(err.msg, clash[k].want);
     }
     /* Sharing an aggregation_uri is what it is for. */
@@ -907,7 +910,7 @@ TT_TEST(store_create_size_for_verifiers)
     TT_CONTAINS(err.msg, "134217728 bytes (128.0 MiB) uncompressed");
     TT_CONTAINS(err.msg, "tsl verify (64 MiB");
     TT_CONTAINS(err.msg, "OpenID Foundation conformance suite (32 MiB)");
-    tsl_list_info in = settings(&f, "big", 1, (uint64_t)1 << 30);
+    tsl_list_spec in = settings(&f, "big", 1, (uint64_t)1 << 30);
     tsl_error_clear(&err);
     TT_ERR(tsl_store_list_create(f.st, &in, &err), TSL_ERR_LIMIT);
     TT_CONTAINS(err.msg, "list \"big\": 1073741824 entries of 1 bit");

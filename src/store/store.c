@@ -254,7 +254,7 @@ tsl_status tslp_store_read_row(tsl_store *st, const char *id, tslp_list_row *row
     int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE) {
         sqlite3_finalize(s);
-        return tslp_fail(err, TSL_ERR_INDEX, 0, "list \"%s\": no such list", id);
+        return tslp_fail(err, TSL_ERR_NOT_FOUND, 0, "list \"%s\": no such list", id);
     }
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(s);
@@ -664,7 +664,7 @@ static tsl_status check_uri(const char *id, const char *field, const char *uri,
     return r;
 }
 
-static tsl_status check_settings(const tsl_list_info *in, tsl_error *err)
+static tsl_status check_settings(const tsl_list_spec *in, tsl_error *err)
 {
     if (in->id == NULL || !tslp_store_id_ok(in->id))
         return tslp_fail(err, TSL_ERR_ARG, 0,
@@ -726,7 +726,7 @@ static tsl_status check_settings(const tsl_list_info *in, tsl_error *err)
  * of a store at its path whatever the host, and a second list on a path would take it
  * over (or be dropped). Runs inside the write transaction, so two concurrent creates
  * cannot both take one path. */
-static tsl_status check_paths(tsl_store *st, const tsl_list_info *in, tsl_error *err)
+static tsl_status check_paths(tsl_store *st, const tsl_list_spec *in, tsl_error *err)
 {
     char mine[TSL_URI_MAX + 1], agg[TSL_URI_MAX + 1], p[TSL_URI_MAX + 1];
     char q[TSL_URI_MAX + 1];
@@ -743,15 +743,15 @@ static tsl_status check_paths(tsl_store *st, const tsl_list_info *in, tsl_error 
         path_or_empty((const char *)sqlite3_column_text(s, 1), p);
         path_or_empty((const char *)sqlite3_column_text(s, 2), q);
         if (p[0] != '\0' && strcmp(p, mine) == 0)
-            r = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+            r = tslp_fail(err, TSL_ERR_EXISTS, 0,
                           "list \"%s\": uri path %s is already the path of list \"%s\"",
                           in->id, mine, id != NULL ? id : "?");
         else if (q[0] != '\0' && strcmp(q, mine) == 0)
-            r = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+            r = tslp_fail(err, TSL_ERR_EXISTS, 0,
                           "list \"%s\": uri path %s is the aggregation path of list "
                           "\"%s\"", in->id, mine, id != NULL ? id : "?");
         else if (p[0] != '\0' && strcmp(p, agg) == 0)
-            r = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+            r = tslp_fail(err, TSL_ERR_EXISTS, 0,
                           "list \"%s\": aggregation_uri path %s is the path of list \"%s\"",
                           in->id, agg, id != NULL ? id : "?");
     }
@@ -763,7 +763,7 @@ static tsl_status check_paths(tsl_store *st, const tsl_list_info *in, tsl_error 
 
 /* Loads the key and the chain now, so that a list is never created with settings it
  * cannot publish with. */
-static tsl_status check_key(const tsl_list_info *in, tsl_error *err)
+static tsl_status check_key(const tsl_list_spec *in, tsl_error *err)
 {
     tsl_key *key = NULL;
     tsl_status r = tsl_key_load(in->key_path, &key, err);
@@ -790,7 +790,7 @@ static tsl_status check_key(const tsl_list_info *in, tsl_error *err)
 }
 
 /* Sets the decoys (P(size - decoys) .. P(size - 1)) in a zeroed packed list. */
-static tsl_status place_decoys(const tsl_list_info *in, const uint8_t *perm_key,
+static tsl_status place_decoys(const tsl_list_spec *in, const uint8_t *perm_key,
                                unsigned value, tsl_list *l, tsl_error *err)
 {
     tslp_perm p;
@@ -834,7 +834,7 @@ static tsl_status write_chunks(tsl_store *st, const char *id, const tsl_list *l,
     return r;
 }
 
-static tsl_status insert_list(tsl_store *st, const tsl_list_info *in, const char *key_path,
+static tsl_status insert_list(tsl_store *st, const tsl_list_spec *in, const char *key_path,
                               unsigned decoy_value, const uint8_t *perm_key, int64_t now,
                               tsl_error *err)
 {
@@ -846,7 +846,7 @@ static tsl_status insert_list(tsl_store *st, const tsl_list_info *in, const char
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
     if (rc == SQLITE_ROW)
-        return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0, "list \"%s\" already exists", in->id);
+        return tslp_fail(err, TSL_ERR_EXISTS, 0, "list \"%s\" already exists", in->id);
     if (rc != SQLITE_DONE)
         return tslp_store_sqlfail(st, rc, "looking up a list", err);
     if ((r = check_paths(st, in, err)) != TSL_OK)
@@ -885,7 +885,7 @@ static tsl_status insert_list(tsl_store *st, const tsl_list_info *in, const char
     return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "creating a list", err);
 }
 
-tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_info *in, tsl_error *err)
+tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_spec *in, tsl_error *err)
 {
     if (st == NULL || in == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");

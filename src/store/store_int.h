@@ -64,7 +64,7 @@ tsl_status tslp_store_begin(tsl_store *st, bool write, tsl_error *err);
 tsl_status tslp_store_commit(tsl_store *st, tsl_error *err);
 void tslp_store_rollback(tsl_store *st);
 
-/* Reads a list's row inside the caller's transaction. TSL_ERR_INDEX "list \"x\": no
+/* Reads a list's row inside the caller's transaction. TSL_ERR_NOT_FOUND "list \"x\": no
  * such list"; TSL_ERR_MALFORMED if the row is inconsistent. */
 tsl_status tslp_store_read_row(tsl_store *st, const char *id, tslp_list_row *row,
                                tsl_error *err);
