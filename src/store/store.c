@@ -4,9 +4,9 @@
  * settings and statuses, and allocates indices; store_update.c applies batches and
  * store_publish.c signs and keeps tokens.
  *
- * Schema (version TSLP_SCHEMA_VERSION):
+ * Schema (version TSLP_SCHEMA_VERSION; MIGRATIONS below say what each version added):
  *   meta    (key TEXT PRIMARY KEY, value TEXT)       'application' = 'tsl',
- *                                                    'schema_version' = '1'
+ *                                                    'schema_version' = '2'
  *   lists   (id TEXT PRIMARY KEY, uri, bits, size, key_path, alg (JOSE name or NULL),
  *            kid, x5c_path, lifetime, ttl, formats (TSL_PUBLISH_* mask), decoys,
  *            decoy_value, final_invalid, aggregation_uri, perm_key BLOB (16 bytes),
@@ -18,7 +18,9 @@
  *   tokens  (list_id, format 'jwt'/'cwt', iat, exp, version (of the statuses signed),
  *            token BLOB, created), indexed on (list_id, format, iat)
  *   batches (id INTEGER PRIMARY KEY, list_id, time, entries, changed, source, kind
- *            'create'/'update'/'set'/'alloc'/'publish'): the audit trail
+ *            'create'/'update'/'set'/'alloc'/'publish'): the audit trail, indexed on
+ *            (list_id, id) since version 2
+ *   migrations (version, applied): the migrations applied to this file (version 2)
  *
  * Durability and concurrency: journal_mode=WAL and synchronous=FULL, so a COMMIT that
  * returned is on disk and a process killed before it leaves the previous state whole;
@@ -68,6 +70,27 @@ static const char SCHEMA[] =
     " source TEXT, kind TEXT NOT NULL);"
     "INSERT OR IGNORE INTO meta VALUES ('application', 'tsl');"
     "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');";
+
+/* The migrations, in order: migration k takes schema version k + 1 to k + 2. A new
+ * store is made at version 1 (SCHEMA, which stays as the first release wrote it) and
+ * brought up through every step, in the same transaction, so that a store made now and
+ * one made by an older release and migrated have the same schema. An older store is
+ * migrated when it is first opened for writing: all steps in one BEGIN IMMEDIATE
+ * transaction, so a crash leaves the old version whole and concurrent openers migrate
+ * it once. Each step only adds, so a read-only handle (which cannot migrate) still
+ * reads a store of any version from TSLP_SCHEMA_READABLE on. */
+static const struct {
+    const char *what; /* for the error message */
+    const char *sql;
+} MIGRATIONS[TSLP_SCHEMA_VERSION - 1] = {
+    /* to 2: a record of the applied migrations, and an index on the audit trail's
+     * list_id (the child key of a foreign key, which SQLite does not index by itself:
+     * without it a list's audit rows are found by a full scan). */
+    {"recording migrations, indexing the audit trail",
+     "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY,"
+     " applied INTEGER NOT NULL);"
+     "CREATE INDEX IF NOT EXISTS batches_by_list ON batches (list_id, id);"},
+};
 
 /* ---------------------------------------------------------------------------------- */
 /* Helpers shared with store_update.c and store_publish.c                               */
@@ -380,7 +403,84 @@ static tsl_status precreate(const char *path, tsl_error *err)
     return TSL_OK;
 }
 
-/* Creates the schema in a new file (create), or checks that an existing one is ours. */
+/* Reads meta's schema_version into *version; TSL_ERR_IO when the file is not ours. */
+static tsl_status read_version(tsl_store *st, int64_t *version, tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(st,
+                                      "SELECT (SELECT value FROM meta WHERE key = 'application'),"
+                                      " (SELECT value FROM meta WHERE key = 'schema_version')",
+                                      &s, err);
+    if (r != TSL_OK)
+        return r;
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return tslp_store_sqlfail(st, rc, "reading the schema version", err);
+    }
+    const unsigned char *app = sqlite3_column_text(s, 0);
+    bool ours = app != NULL && strcmp((const char *)app, "tsl") == 0 &&
+                sqlite3_column_type(s, 1) != SQLITE_NULL;
+    *version = sqlite3_column_int64(s, 1);
+    sqlite3_finalize(s);
+    if (!ours)
+        return tslp_fail(err, TSL_ERR_IO, 0,
+                         "store %s: an SQLite database, but not a tsl store", st->path);
+    return TSL_OK;
+}
+
+/* Applies the migrations from version `from` on, inside the caller's write
+ * transaction, and records each one and the new version. */
+static tsl_status migrate_locked(tsl_store *st, int64_t from, tsl_error *err)
+{
+    int64_t now = (int64_t)time(NULL);
+    for (int64_t v = from; v < TSLP_SCHEMA_VERSION; v++) {
+        tsl_status r = exec_static(st, MIGRATIONS[v - 1].sql, MIGRATIONS[v - 1].what, err);
+        if (r != TSL_OK)
+            return r;
+        sqlite3_stmt *s;
+        if ((r = tslp_store_prepare(st, "INSERT OR REPLACE INTO migrations VALUES (?1, ?2)",
+                                    &s, err)) != TSL_OK)
+            return r;
+        sqlite3_bind_int64(s, 1, v + 1);
+        sqlite3_bind_int64(s, 2, now);
+        int rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE)
+            return tslp_store_sqlfail(st, rc, "recording a migration", err);
+    }
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st, "UPDATE meta SET value = ?1 WHERE key = 'schema_version'", &s, err);
+    if (r != TSL_OK)
+        return r;
+    char buf[24];
+    snprintf(buf, sizeof buf, "%d", TSLP_SCHEMA_VERSION);
+    sqlite3_bind_text(s, 1, buf, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? TSL_OK
+                             : tslp_store_sqlfail(st, rc, "recording the schema version", err);
+}
+
+/* Brings a store of an older schema up to TSLP_SCHEMA_VERSION, in one transaction. The
+ * version is read again under the write lock: another process may have migrated it. */
+static tsl_status migrate(tsl_store *st, tsl_error *err)
+{
+    tsl_status r = tslp_store_begin(st, true, err);
+    if (r != TSL_OK)
+        return r;
+    int64_t version = 0;
+    if ((r = read_version(st, &version, err)) == TSL_OK && version < TSLP_SCHEMA_VERSION)
+        r = migrate_locked(st, version, err);
+    if (r == TSL_OK)
+        return tslp_store_commit(st, err);
+    tslp_store_rollback(st);
+    return r;
+}
+
+/* Creates the schema in a new file (create), or checks that an existing one is ours,
+ * and migrates an older one (unless read-only). */
 static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
 {
     sqlite3_stmt *s;
@@ -404,32 +504,21 @@ static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
         if ((r = exec_static(st, "PRAGMA journal_mode=WAL", "enabling WAL", err)) != TSL_OK ||
             (r = tslp_store_begin(st, true, err)) != TSL_OK)
             return r;
-        /* Another process may have created it meanwhile: IF NOT EXISTS / OR IGNORE. */
-        if ((r = exec_static(st, SCHEMA, "creating the schema", err)) != TSL_OK) {
+        /* Another process may have created it meanwhile: IF NOT EXISTS / OR IGNORE,
+         * and the version read again before migrating. */
+        int64_t v0 = 0;
+        if ((r = exec_static(st, SCHEMA, "creating the schema", err)) != TSL_OK ||
+            (r = read_version(st, &v0, err)) != TSL_OK ||
+            (v0 < TSLP_SCHEMA_VERSION && (r = migrate_locked(st, v0, err)) != TSL_OK)) {
             tslp_store_rollback(st);
             return r;
         }
         if ((r = tslp_store_commit(st, err)) != TSL_OK)
             return r;
     }
-    if ((r = tslp_store_prepare(st,
-                                "SELECT (SELECT value FROM meta WHERE key = 'application'),"
-                                " (SELECT value FROM meta WHERE key = 'schema_version')",
-                                &s, err)) != TSL_OK)
+    int64_t version = 0;
+    if ((r = read_version(st, &version, err)) != TSL_OK)
         return r;
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(s);
-        return tslp_store_sqlfail(st, rc, "reading the schema version", err);
-    }
-    const unsigned char *app = sqlite3_column_text(s, 0);
-    bool ours = app != NULL && strcmp((const char *)app, "tsl") == 0 &&
-                sqlite3_column_type(s, 1) != SQLITE_NULL;
-    int64_t version = sqlite3_column_int64(s, 1);
-    sqlite3_finalize(s);
-    if (!ours)
-        return tslp_fail(err, TSL_ERR_IO, 0,
-                         "store %s: an SQLite database, but not a tsl store", st->path);
     if (version > TSLP_SCHEMA_VERSION)
         return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
                          "store %s: schema version %lld is newer than this tsl's (%d)",
@@ -437,7 +526,14 @@ static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
     if (version < 1)
         return tslp_fail(err, TSL_ERR_IO, 0, "store %s: bad schema version %lld",
                          st->path, (long long)version);
-    return TSL_OK;
+    if (version < TSLP_SCHEMA_VERSION && st->readonly) {
+        if (version < TSLP_SCHEMA_READABLE)
+            return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                             "store %s: schema version %lld must be migrated first: open "
+                             "it for writing once", st->path, (long long)version);
+        return TSL_OK;
+    }
+    return version < TSLP_SCHEMA_VERSION ? migrate(st, err) : TSL_OK;
 }
 
 /* A read-only handle on a WAL database needs the -shm file: SQLite creates it when it

@@ -33,8 +33,12 @@ void tslp_perm_done(tslp_perm *p);
  * A chunk that has no row is all zeros (VALID). */
 #define TSLP_CHUNK_BYTES 65536
 
-/* Schema version this code writes and reads; a newer file is refused. */
-#define TSLP_SCHEMA_VERSION 1
+/* Schema version this code writes; an older file is migrated when opened for writing,
+ * a newer one is refused. 1: the first release (tests/fixtures/store-v0.1.db); 2: the
+ * migrations table and the audit trail's index. */
+#define TSLP_SCHEMA_VERSION 2
+/* The oldest version a read-only handle reads without migrating it. */
+#define TSLP_SCHEMA_READABLE 1
 
 struct tsl_store {
     sqlite3 *db;
