@@ -6,7 +6,7 @@
  * a token whose snapshot is older than the newest recorded one's (two publishes racing
  * around a change) is not recorded, nor a twin of a recorded one (same version and
  * iat), and a token of newer statuses is always the newest (see record()). */
-#include "store/store_int.h"
+#include "store/store_sqlite.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * the version and records the batch in the audit trail. A batch that touches every
  * chunk loads the whole list, chunk by chunk, and no more. */
 #include "store/batch_int.h"
-#include "store/store_int.h"
+#include "store/store_sqlite.h"
 
 #include <string.h>
 #include <time.h>
@@ -198,7 +198,7 @@ static tsl_status write_slot(upd *u, uint64_t c, const slot *sl, bool dry_run,
                                  : tslp_store_sqlfail(u->st, rc, "writing statuses", err);
     }
     sqlite3_blob *blob = NULL;
-    int rc = sqlite3_blob_open(u->st->db, "main", "chunks", "data", sl->rowid,
+    int rc = sqlite3_blob_open(tslp_sqlite_db(u->st), "main", "chunks", "data", sl->rowid,
                                dry_run ? 0 : 1, &blob);
     if (rc != SQLITE_OK)
         return tslp_store_sqlfail(u->st, rc, "opening a chunk", err);

@@ -1,0 +1,70 @@
+/* backend.h - the issuer store's backend seam, after curl's lib/vtls: one struct of
+ * function pointers per storage engine, chosen when a store is opened. The generic
+ * store (store.c: settings checks, the uri-path rule, decoys and allocation through the
+ * keyed permutation; store_update.c and store_publish.c) calls a backend only through
+ * these, and a backend knows nothing of those policies: it keeps rows and runs
+ * transactions. SQLite (store_sqlite.c) is the first backend; another one (PostgreSQL)
+ * is a new file with a struct like tslp_store_sqlite, and a line in store.c's
+ * pick_backend(). Never installed. */
+#ifndef TSL_STORE_BACKEND_H
+#define TSL_STORE_BACKEND_H
+
+#include "store/store_int.h"
+
+/* Called by list_paths for each list: its id, uri and aggregation_uri (NULL: none).
+ * Returning anything but TSL_OK stops the walk with that status. */
+typedef tsl_status (*tslp_store_path_fn)(void *ctx, const char *id, const char *uri,
+                                         const char *aggregation_uri, tsl_error *err);
+
+struct tslp_store_backend {
+    const char *name; /* "sqlite" */
+
+    /* Connection. open sets st->conn; st->path and st->readonly are set before. It
+     * checks the file is a tsl store, creates the schema (create) and migrates an
+     * older schema to the current version (not when read-only), as tsl_store_open_mode
+     * documents. close releases st->conn (NULL: nothing to release). */
+    tsl_status (*open)(tsl_store *st, bool create, tsl_error *err);
+    void (*close)(tsl_store *st);
+
+    /* Transactions: a write transaction serialises writers across processes; a read
+     * transaction sees one consistent snapshot. rollback is a no-op outside one. */
+    tsl_status (*begin)(tsl_store *st, bool write, tsl_error *err);
+    tsl_status (*commit)(tsl_store *st, tsl_error *err);
+    void (*rollback)(tsl_store *st);
+
+    /* Lists. list_read: TSL_ERR_NOT_FOUND "list \"x\": no such list", TSL_ERR_IO for an
+     * inconsistent row (the checks are the backend's: it knows the columns' types).
+     * list_insert: TSL_ERR_EXISTS "list \"x\" already exists"; counters start at 0 and
+     * created = updated = now. list_ids: sorted, freed with tsl_store_ids_free. */
+    tsl_status (*list_read)(tsl_store *st, const char *id, tslp_list_row *row,
+                            tsl_error *err);
+    tsl_status (*list_exists)(tsl_store *st, const char *id, tsl_error *err);
+    tsl_status (*list_insert)(tsl_store *st, const tsl_list_spec *spec,
+                              const char *key_path, unsigned decoy_value,
+                              const uint8_t *perm_key, int64_t now, tsl_error *err);
+    tsl_status (*list_ids)(tsl_store *st, char ***ids, size_t *n, tsl_error *err);
+    tsl_status (*list_paths)(tsl_store *st, tslp_store_path_fn fn, void *ctx,
+                             tsl_error *err);
+    /* Allocation state: advances the counter `next` by n and sets updated = now. */
+    tsl_status (*alloc_advance)(tsl_store *st, const char *id, uint64_t n, int64_t now,
+                                tsl_error *err);
+
+    /* Packed statuses in TSLP_CHUNK_BYTES chunks; a chunk without a row is all zeros.
+     * chunks_load: the whole list, with a stored chunk of the wrong size TSL_ERR_IO.
+     * chunks_write_new: the non-zero chunks of a list just inserted. */
+    tsl_status (*chunks_load)(tsl_store *st, const tsl_list_info *info, tsl_list **out,
+                              tsl_error *err);
+    tsl_status (*chunks_write_new)(tsl_store *st, const char *id, const tsl_list *l,
+                                   tsl_error *err);
+
+    /* The audit trail: one row per change (kind "create", "update", "set", "alloc",
+     * "publish"). */
+    tsl_status (*audit)(tsl_store *st, const char *id, int64_t now, uint64_t entries,
+                        uint64_t changed, const char *source, const char *kind,
+                        tsl_error *err);
+};
+
+/* The backends. */
+extern const struct tslp_store_backend tslp_store_sqlite;
+
+#endif /* TSL_STORE_BACKEND_H */
