@@ -57,6 +57,25 @@ struct tslp_store_backend {
     tsl_status (*chunks_write_new)(tsl_store *st, const char *id, const tsl_list *l,
                                    tsl_error *err);
 
+    /* Published tokens, the history readers pick from: the newest of a form is the
+     * one with the latest iat, then the last recorded. token_head: that one's version
+     * and iat (*have false if none), and whether a token of this version and iat is
+     * recorded (*twin). token_read: the newest (at 0) or the newest with
+     * iat <= at < exp; *found false if none; *out is tslp_malloc'd with a NUL after
+     * the bytes. token_prune: drops the tokens with exp < before. */
+    tsl_status (*token_head)(tsl_store *st, const char *id, tsl_format format,
+                             uint64_t version, int64_t iat, bool *have, uint64_t *nv,
+                             int64_t *ni, bool *twin, tsl_error *err);
+    tsl_status (*token_insert)(tsl_store *st, const char *id, tsl_format format,
+                               int64_t iat, int64_t exp, uint64_t version,
+                               const uint8_t *token, size_t len, int64_t now,
+                               tsl_error *err);
+    tsl_status (*token_prune)(tsl_store *st, const char *id, int64_t before,
+                              tsl_error *err);
+    tsl_status (*token_read)(tsl_store *st, const char *id, tsl_format format, int64_t at,
+                             bool *found, uint8_t **out, size_t *out_len, int64_t *iat,
+                             int64_t *exp, tsl_error *err);
+
     /* The audit trail: one row per change (kind "create", "update", "set", "alloc",
      * "publish"). */
     tsl_status (*audit)(tsl_store *st, const char *id, int64_t now, uint64_t entries,

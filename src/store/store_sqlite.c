@@ -787,6 +787,131 @@ static tsl_status sq_alloc_advance(tsl_store *st, const char *id, uint64_t n, in
                              : tslp_store_sqlfail(st, rc, "recording an allocation", err);
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* Tokens                                                                               */
+
+/* The newest recorded token of a list's form, as readers pick it (latest iat, then last
+ * recorded): *have, and its version and iat. Also whether a token of this version and
+ * iat is recorded (*twin). Index lookups only. */
+static tsl_status sq_token_head(tsl_store *st, const char *id, tsl_format format,
+                                uint64_t version, int64_t iat, bool *have, uint64_t *nv,
+                                int64_t *ni, bool *twin, tsl_error *err)
+{
+    const char *form = format == TSL_FORMAT_CWT ? "cwt" : "jwt";
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        "SELECT version, iat, (SELECT count(*) FROM tokens WHERE list_id = ?1"
+        " AND format = ?2 AND iat = ?4 AND version = ?3)"
+        " FROM tokens WHERE list_id = ?1 AND format = ?2"
+        " ORDER BY iat DESC, rowid DESC LIMIT 1",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, form, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)version);
+    sqlite3_bind_int64(s, 4, iat);
+    int rc = sqlite3_step(s);
+    *have = rc == SQLITE_ROW;
+    *twin = false;
+    if (rc == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(s, 0);
+        *nv = v > 0 ? (uint64_t)v : 0;
+        *ni = sqlite3_column_int64(s, 1);
+        *twin = sqlite3_column_int64(s, 2) > 0;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? TSL_OK
+               : tslp_store_sqlfail(st, rc, "reading the history", err);
+}
+
+static tsl_status sq_token_insert(tsl_store *st, const char *id, tsl_format format,
+                                  int64_t iat, int64_t exp, uint64_t version,
+                                  const uint8_t *token, size_t len, int64_t now,
+                                  tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        "INSERT INTO tokens (list_id, format, iat, exp, version, token, created)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, format == TSL_FORMAT_CWT ? "cwt" : "jwt", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, iat);
+    sqlite3_bind_int64(s, 4, exp);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)version);
+    sqlite3_bind_blob64(s, 6, token, len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, now);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "recording a token", err);
+}
+
+static tsl_status sq_token_prune(tsl_store *st, const char *id, int64_t before,
+                                 tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(st, "DELETE FROM tokens WHERE list_id = ?1 AND exp < ?2",
+                                      &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, before);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "dropping old tokens", err);
+}
+
+static tsl_status sq_token_read(tsl_store *st, const char *id, tsl_format format,
+                                int64_t at, bool *found, uint8_t **out, size_t *out_len,
+                                int64_t *iat, int64_t *exp, tsl_error *err)
+{
+    *found = false;
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        at == 0 ? "SELECT token, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
+                  " ORDER BY iat DESC, rowid DESC LIMIT 1"
+                : "SELECT token, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
+                  " AND iat <= ?3 AND ?3 < exp ORDER BY iat DESC, rowid DESC LIMIT 1",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, format == TSL_FORMAT_CWT ? "cwt" : "jwt", -1, SQLITE_STATIC);
+    if (at != 0)
+        sqlite3_bind_int64(s, 3, at);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const void *tok = sqlite3_column_blob(s, 0);
+        size_t len = (size_t)sqlite3_column_bytes(s, 0);
+        uint8_t *copy = tslp_malloc(len + 1);
+        if (copy == NULL) {
+            r = tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
+        } else {
+            if (len > 0)
+                memcpy(copy, tok, len);
+            copy[len] = '\0'; /* a JWT can be used as a string */
+            *out = copy;
+            *out_len = len;
+            *found = true;
+            if (iat != NULL)
+                *iat = sqlite3_column_int64(s, 1);
+            if (exp != NULL)
+                *exp = sqlite3_column_int64(s, 2);
+        }
+    } else if (rc != SQLITE_DONE) {
+        r = tslp_store_sqlfail(st, rc, "reading a token", err);
+    }
+    sqlite3_finalize(s);
+    return r;
+}
+
 const struct tslp_store_backend tslp_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -802,5 +927,9 @@ const struct tslp_store_backend tslp_store_sqlite = {
     .alloc_advance = sq_alloc_advance,
     .chunks_load = sq_chunks_load,
     .chunks_write_new = sq_chunks_write_new,
+    .token_head = sq_token_head,
+    .token_insert = sq_token_insert,
+    .token_prune = sq_token_prune,
+    .token_read = sq_token_read,
     .audit = sq_audit,
 };
