@@ -16,6 +16,11 @@
 typedef tsl_status (*tslp_store_path_fn)(void *ctx, const char *id, const char *uri,
                                          const char *aggregation_uri, tsl_error *err);
 
+/* Called by chunk_rewrite for each segment: the number of entries that differ between
+ * the stored bytes and the new ones (the generic store knows the bits per entry). */
+typedef uint64_t (*tslp_store_diff_fn)(void *ctx, const uint8_t *stored,
+                                       const uint8_t *now, size_t n);
+
 struct tslp_store_backend {
     const char *name; /* "sqlite" */
 
@@ -34,8 +39,9 @@ struct tslp_store_backend {
 
     /* Lists. list_read: TSL_ERR_NOT_FOUND "list \"x\": no such list", TSL_ERR_IO for an
      * inconsistent row (the checks are the backend's: it knows the columns' types).
-     * list_insert: TSL_ERR_EXISTS "list \"x\" already exists"; counters start at 0 and
-     * created = updated = now. list_ids: sorted, freed with tsl_store_ids_free. */
+     * list_exists: TSL_ERR_EXISTS "list \"x\" already exists", else TSL_OK.
+     * list_insert: the spec as checked, with its defaults applied (lifetime, formats;
+     * final_invalid 0 or 1); counters start at 0 and created = updated = now. list_ids: sorted, freed with tsl_store_ids_free. */
     tsl_status (*list_read)(tsl_store *st, const char *id, tslp_list_row *row,
                             tsl_error *err);
     tsl_status (*list_exists)(tsl_store *st, const char *id, tsl_error *err);
@@ -56,6 +62,23 @@ struct tslp_store_backend {
                               tsl_error *err);
     tsl_status (*chunks_write_new)(tsl_store *st, const char *id, const tsl_list *l,
                                    tsl_error *err);
+
+    /* A batch update, inside its transaction, chunk by chunk. chunk_read: chunk n of
+     * len bytes into buf (zeros, *ref 0, when it has no row; else *ref is a non-zero
+     * handle on it); a stored chunk of another size is TSL_ERR_IO. chunk_insert: a
+     * chunk that had no row. chunk_rewrite: compares the stored chunk *ref with data,
+     * segment bytes at a time, adds diff() of each segment to *changed and, unless
+     * dry_run, writes the segments that differ. list_bump_version: version + 1 and
+     * updated = now, after a batch that changed something. */
+    tsl_status (*chunk_read)(tsl_store *st, const char *id, uint64_t n, uint8_t *buf,
+                             size_t len, int64_t *ref, tsl_error *err);
+    tsl_status (*chunk_insert)(tsl_store *st, const char *id, uint64_t n,
+                               const uint8_t *data, size_t len, tsl_error *err);
+    tsl_status (*chunk_rewrite)(tsl_store *st, int64_t ref, const uint8_t *data, size_t len,
+                                size_t segment, bool dry_run, tslp_store_diff_fn diff,
+                                void *ctx, uint64_t *changed, tsl_error *err);
+    tsl_status (*list_bump_version)(tsl_store *st, const char *id, int64_t now,
+                                    tsl_error *err);
 
     /* Published tokens, the history readers pick from: the newest of a form is the
      * one with the latest iat, then the last recorded. token_head: that one's version

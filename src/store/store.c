@@ -16,6 +16,7 @@
 #include <time.h>
 
 #define ID_MAX 64
+#define DEFAULT_LIFETIME 86400
 
 /* ---------------------------------------------------------------------------------- */
 /* The backend's calls, as store_update.c and store_publish.c make them                 */
@@ -416,11 +417,16 @@ tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_spec *in, tsl_err
     if (r == TSL_OK && in->decoys > 0 &&
         (r = tsl_list_new(in->bits, in->size, &l, err)) == TSL_OK)
         r = place_decoys(in, perm_key, dv, l, err);
+    /* What the backend stores: the spec with its defaults applied. */
+    tsl_list_spec row = *in;
+    row.lifetime = in->lifetime ? in->lifetime : DEFAULT_LIFETIME;
+    row.formats = in->formats ? in->formats : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
+    row.final_invalid = in->final_invalid == -1 ? 0 : 1;
     int64_t now = (int64_t)time(NULL);
     if (r == TSL_OK && (r = tslp_store_begin(st, true, err)) == TSL_OK) {
         if ((r = st->be->list_exists(st, in->id, err)) == TSL_OK &&
             (r = check_paths(st, in, err)) == TSL_OK &&
-            (r = st->be->list_insert(st, in, key_path, dv, perm_key, now, err)) == TSL_OK &&
+            (r = st->be->list_insert(st, &row, key_path, dv, perm_key, now, err)) == TSL_OK &&
             (l == NULL || (r = st->be->chunks_write_new(st, in->id, l, err)) == TSL_OK) &&
             (r = tslp_store_audit(st, in->id, now, in->size, in->decoys, NULL, "create",
                                   err)) == TSL_OK)

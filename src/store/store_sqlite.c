@@ -40,7 +40,6 @@
 
 #define BUSY_TIMEOUT_MS 10000
 #define BEGIN_DEADLINE_S 60
-#define DEFAULT_LIFETIME 86400
 
 #define DB(st) tslp_sqlite_db(st)
 
@@ -641,12 +640,12 @@ static tsl_status sq_list_insert(tsl_store *st, const tsl_list_spec *in, const c
         sqlite3_bind_text(s, 7, in->kid, -1, SQLITE_STATIC);
     if (in->x5c_path != NULL)
         sqlite3_bind_text(s, 8, in->x5c_path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 9, in->lifetime ? in->lifetime : DEFAULT_LIFETIME);
+    sqlite3_bind_int64(s, 9, in->lifetime);
     sqlite3_bind_int64(s, 10, in->ttl);
-    sqlite3_bind_int64(s, 11, in->formats ? in->formats : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT);
+    sqlite3_bind_int64(s, 11, in->formats);
     sqlite3_bind_int64(s, 12, (sqlite3_int64)in->decoys);
     sqlite3_bind_int64(s, 13, decoy_value);
-    sqlite3_bind_int64(s, 14, in->final_invalid == -1 ? 0 : 1);
+    sqlite3_bind_int64(s, 14, in->final_invalid);
     if (in->aggregation_uri != NULL)
         sqlite3_bind_text(s, 15, in->aggregation_uri, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 16, perm_key, TSLP_PERM_KEY_BYTES, SQLITE_STATIC);
@@ -912,6 +911,108 @@ static tsl_status sq_token_read(tsl_store *st, const char *id, tsl_format format
     return r;
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* Chunks, as a batch update reads and writes them                                      */
+
+static tsl_status sq_chunk_read(tsl_store *st, const char *id, uint64_t n, uint8_t *buf,
+                                size_t len, int64_t *ref, tsl_error *err)
+{
+    *ref = 0;
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st, "SELECT rowid, data FROM chunks WHERE list_id = ?1 AND n = ?2", &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const void *d = sqlite3_column_blob(s, 1);
+        if (d == NULL || (size_t)sqlite3_column_bytes(s, 1) != len) {
+            /* The store's own state is damaged, not the caller's input: an I/O error
+             * (exit 2), like every other damage the store finds. */
+            r = tslp_fail(err, TSL_ERR_IO, 0,
+                          "store %s: list \"%s\": chunk %llu has the wrong size", st->path,
+                          id, (unsigned long long)n);
+        } else {
+            /* The rowid is the handle chunk_rewrite opens the blob by. */
+            *ref = sqlite3_column_int64(s, 0);
+            memcpy(buf, d, len);
+        }
+    } else if (rc == SQLITE_DONE) {
+        memset(buf, 0, len);
+    } else {
+        r = tslp_store_sqlfail(st, rc, "reading statuses", err);
+    }
+    sqlite3_finalize(s);
+    return r;
+}
+
+static tsl_status sq_chunk_insert(tsl_store *st, const char *id, uint64_t n,
+                                  const uint8_t *data, size_t len, tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st, "INSERT INTO chunks (list_id, n, data) VALUES (?1, ?2, ?3)", &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
+    sqlite3_bind_blob(s, 3, data, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "writing statuses", err);
+}
+
+/* Incremental blob I/O: a segment is read, compared and written in place, so changing
+ * a few entries rewrites only the pages they are on. */
+static tsl_status sq_chunk_rewrite(tsl_store *st, int64_t ref, const uint8_t *data,
+                                   size_t len, size_t segment, bool dry_run,
+                                   tslp_store_diff_fn diff, void *ctx, uint64_t *changed,
+                                   tsl_error *err)
+{
+    sqlite3_blob *blob = NULL;
+    int rc = sqlite3_blob_open(DB(st), "main", "chunks", "data", ref, dry_run ? 0 : 1,
+                               &blob);
+    if (rc != SQLITE_OK)
+        return tslp_store_sqlfail(st, rc, "opening a chunk", err);
+    uint8_t *old = tslp_malloc(segment);
+    if (old == NULL) {
+        sqlite3_blob_close(blob);
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
+    }
+    for (size_t off = 0; rc == SQLITE_OK && off < len; off += segment) {
+        int n = (int)(len - off < segment ? len - off : segment);
+        if ((rc = sqlite3_blob_read(blob, old, n, (int)off)) != SQLITE_OK)
+            break;
+        uint64_t d = diff(ctx, old, data + off, (size_t)n);
+        *changed += d;
+        if (d > 0 && !dry_run)
+            rc = sqlite3_blob_write(blob, data + off, n, (int)off);
+    }
+    tslp_free(old);
+    tsl_status r = rc == SQLITE_OK ? TSL_OK
+                                   : tslp_store_sqlfail(st, rc, "rewriting a chunk", err);
+    sqlite3_blob_close(blob);
+    return r;
+}
+
+static tsl_status sq_list_bump_version(tsl_store *st, const char *id, int64_t now,
+                                       tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st, "UPDATE lists SET version = version + 1, updated = ?2 WHERE id = ?1", &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, now);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? TSL_OK
+                             : tslp_store_sqlfail(st, rc, "recording the update", err);
+}
+
 const struct tslp_store_backend tslp_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -927,6 +1028,10 @@ const struct tslp_store_backend tslp_store_sqlite = {
     .alloc_advance = sq_alloc_advance,
     .chunks_load = sq_chunks_load,
     .chunks_write_new = sq_chunks_write_new,
+    .chunk_read = sq_chunk_read,
+    .chunk_insert = sq_chunk_insert,
+    .chunk_rewrite = sq_chunk_rewrite,
+    .list_bump_version = sq_list_bump_version,
     .token_head = sq_token_head,
     .token_insert = sq_token_insert,
     .token_prune = sq_token_prune,

@@ -1,7 +1,6 @@
-/* store_sqlite.h - the SQLite backend's own calls, for the files that still speak SQL
- * directly: store_sqlite.c, and the batch writer (store_update.c: incremental blob I/O
- * on chunks) and token history (store_publish.c) until their statements move behind
- * backend.h as chunk and token operations. Never installed. */
+/* store_sqlite.h - the SQLite backend's own calls: for store_sqlite.c, and for tests
+ * that look inside an SQLite store. Nothing above backend.h includes it. Never
+ * installed. */
 #ifndef TSL_STORE_SQLITE_H
 #define TSL_STORE_SQLITE_H
 
