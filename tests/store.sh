@@ -1004,4 +1004,14 @@ I3=$(fx_expect 'get F1' | awk -F'\t' '$2 == "INVALID" {print $1}' | head -n 1)
 t set F1 "$I3" VALID --db "$FDB"
 expect_reject "fixture: INVALID is still final in F1" 'INVALID|final'
 
+# ---- the seams, in the sources: the store reaches OpenSSL only through src/crypto
+# (crypto/rand.c), and SQLite only in its backend (store_sqlite.c, store_sqlite.h).
+SRC=$(dirname "$0")/../src/store
+if [ -d "$SRC" ]; then
+    _o=$(grep -l '#include <openssl/' "$SRC"/*.c "$SRC"/*.h)
+    same "no file in src/store includes an OpenSSL header" "$_o" ""
+    _s=$(grep -l '#include <sqlite3.h>' "$SRC"/*.c "$SRC"/*.h | sed 's|.*/||' | tr '\n' ' ')
+    same "only the SQLite backend includes sqlite3.h" "$_s" "store_sqlite.h "
+fi
+
 finish
