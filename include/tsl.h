@@ -58,7 +58,9 @@ typedef enum {
     TSL_ERR_EXPIRED,     /* exp has passed, or iat lies in the future */
     TSL_ERR_CLAIM,       /* a claim is missing, mistyped or does not match (sub, ttl) */
     TSL_ERR_TRUST,       /* a certificate chain does not reach a trust anchor, or EKU */
-    TSL_ERR_CRYPTO       /* the crypto library failed unexpectedly */
+    TSL_ERR_CRYPTO,      /* the crypto library failed unexpectedly */
+    TSL_ERR_NOT_FOUND,   /* no such item: a store has no list of that id */
+    TSL_ERR_EXISTS       /* the item exists already: a list id, or a path a list serves */
 } tsl_status;
 
 #define TSL_ERROR_MSG_SIZE 256
@@ -745,8 +747,8 @@ TSL_API void tsl_store_close(tsl_store *st);
 #define TSL_PUBLISH_JWT 1u
 #define TSL_PUBLISH_CWT 2u
 
-/* A list's settings. Strings are borrowed on input and owned by the store's result
- * (valid until tsl_list_info_free()) on output. */
+/* What tsl_store_list_create() makes: a list's settings. Strings are borrowed for the
+ * call. Zero means the default where one is named. */
 typedef struct {
     const char *id;          /* [A-Za-z0-9._-], 1 to 64 characters */
     const char *uri;         /* the sub of its tokens, where it is served */
@@ -761,10 +763,30 @@ typedef struct {
     unsigned formats;        /* TSL_PUBLISH_*; 0: both */
     uint64_t decoys;         /* entries set to decoy_value at creation, never allocated */
     unsigned decoy_value;    /* 0: INVALID */
-    int final_invalid;       /* on creation: 1 (INVALID is final) unless set to -1 */
+    int final_invalid;       /* 0 or 1: INVALID is final; -1: it may be changed */
     const char *aggregation_uri; /* NULL: none */
-    unsigned create_flags;   /* TSL_CREATE_* on creation; 0 on output */
-    /* Filled in by the store on output: */
+    unsigned create_flags;   /* TSL_CREATE_* */
+} tsl_list_spec;
+
+/* A stored list as tsl_store_list_info() reads it: its settings, with the defaults
+ * applied, and its counters. Strings are owned by the result (valid until
+ * tsl_list_info_free()). */
+typedef struct {
+    const char *id;          /* [A-Za-z0-9._-], 1 to 64 characters */
+    const char *uri;         /* the sub of its tokens, where it is served */
+    unsigned bits;           /* 1, 2, 4, 8 */
+    uint64_t size;           /* entries */
+    const char *key_path;    /* signing key: an absolute path */
+    tsl_alg alg;             /* TSL_ALG_UNKNOWN: from the key */
+    const char *kid;         /* NULL: from the key (its kid or thumbprint) */
+    const char *x5c_path;    /* certificate chain PEM, or NULL */
+    int64_t lifetime;        /* exp - iat of published tokens, seconds */
+    int64_t ttl;             /* ttl claim, seconds; 0: absent */
+    unsigned formats;        /* TSL_PUBLISH_* */
+    uint64_t decoys;         /* entries set to decoy_value at creation, never allocated */
+    unsigned decoy_value;    /* the decoys' status */
+    int final_invalid;       /* 1: INVALID is final; 0: it may be changed */
+    const char *aggregation_uri; /* NULL: none */
     int64_t created, updated; /* unix seconds */
     uint64_t allocated;       /* indices handed out so far */
     uint64_t capacity;        /* size - decoys: how many can ever be allocated */
@@ -781,7 +803,7 @@ typedef struct {
  * TSL_INTEROP_MAX_BYTES uncompressed, naming the verifiers that would refuse it. */
 TSL_API tsl_status tsl_store_size_check(unsigned bits, uint64_t size, tsl_error *err);
 
-/* tsl_list_info.create_flags */
+/* tsl_list_spec.create_flags */
 #define TSL_CREATE_ALLOW_HTTP 1u /* uri and aggregation_uri may be http:// */
 #define TSL_CREATE_LARGE 2u      /* allow a size over TSL_INTEROP_MAX_BYTES */
 
@@ -789,11 +811,11 @@ TSL_API tsl_status tsl_store_size_check(unsigned bits, uint64_t size, tsl_error 
  * TSL_STORE_MAX_SIZE entries, and tsl_store_size_check() unless TSL_CREATE_LARGE),
  * decoys (fewer than size), the uri and aggregation_uri (tsl_uri_check(); TSL_ERR_ARG
  * for a missing uri, the check's code otherwise), that the key file loads and fits alg,
- * and the x5c file. TSL_ERR_ARG for a bad setting, TSL_ERR_UNSUPPORTED for an id that
- * exists or a uri whose path (tsl_uri_path()) is already another list's path, or the
- * path of an aggregation_uri, or the other way round. */
+ * and the x5c file. TSL_ERR_ARG for a bad setting, TSL_ERR_EXISTS for an id that exists
+ * or a uri whose path (tsl_uri_path()) is already another list's path, or the path of
+ * an aggregation_uri, or the other way round. */
 #define TSL_STORE_MAX_SIZE ((uint64_t)1 << 36)
-TSL_API tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_info *info,
+TSL_API tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_spec *spec,
                                          tsl_error *err);
 
 /* Lists the ids, sorted; *ids is an array of *n strings, freed with
@@ -802,7 +824,7 @@ TSL_API tsl_status tsl_store_list_ids(tsl_store *st, char ***ids, size_t *n,
                                       tsl_error *err);
 TSL_API void tsl_store_ids_free(char **ids, size_t n);
 
-/* Reads a list's settings and counters. TSL_ERR_INDEX if there is no such list. */
+/* Reads a list's settings and counters. TSL_ERR_NOT_FOUND if there is no such list. */
 TSL_API tsl_status tsl_store_list_info(tsl_store *st, const char *id, tsl_list_info *out,
                                        tsl_error *err);
 TSL_API void tsl_list_info_free(tsl_list_info *info);
@@ -854,8 +876,8 @@ TSL_API tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned 
                                         tsl_publish_result *res, tsl_error *err);
 
 /* The newest recorded token of a form (at == 0), or the newest one with
- * iat <= at < exp. TSL_ERR_INDEX if none. *out (tsl_free) is the token's bytes; iat and
- * exp may be NULL. */
+ * iat <= at < exp. TSL_ERR_INDEX if none (TSL_ERR_NOT_FOUND: no such list).
+ * *out (tsl_free) is the token's bytes; iat and exp may be NULL. */
 TSL_API tsl_status tsl_store_token(tsl_store *st, const char *id, tsl_format format,
                                    int64_t at, uint8_t **out, size_t *out_len,
                                    int64_t *iat, int64_t *exp, tsl_error *err);

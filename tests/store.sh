@@ -944,4 +944,74 @@ if [ "$next" -eq 1 ]; then w=INVALID; else w=SUSPENDED; fi
 expect_str "the full update applied" "$(printf '0\t%s\n999999\t%s' $w $w)"
 same "integrity_check at the end" "$(integrity)" "ok"
 
+# ---- a store written by the first release (tests/fixtures/make_store_v01.sh) ----
+# A copy of it is read as it is (read-only commands do not migrate), then migrated by
+# the first command that writes, and answers every question as the old code did
+# (tests/fixtures/store-v0.1.expect), including the next allocations.
+FX=$(dirname "$0")/fixtures
+FDB=$T/fixture.db
+cp "$FX/store-v0.1.db" "$FDB"
+chmod 600 "$FDB"
+# fx_expect SECTION: the old code's answer to one question.
+fx_expect() { awk -v s="== $1" '/^== /{on=($0==s);next} on' "$FX/store-v0.1.expect"; }
+fx_hex() { od -An -tx1 | tr -d ' \n'; }
+fxv() { sqlite3 "$FDB" "SELECT value FROM meta WHERE key = 'schema_version'"; }
+t token F1 --db "$FDB"
+expect_str "fixture: token F1 read before migrating" "$(fx_expect 'token F1 jwt')"
+same "fixture: a read-only command leaves schema_version 1" "$(fxv)" "1"
+t alloc F1 -n 3 --db "$FDB"
+expect_str "fixture: the first write migrates, and allocates as the old code" \
+    "$(fx_expect 'alloc F1 3')"
+same "fixture: schema_version 2 after migrating" "$(fxv)" "2"
+same "fixture: the migration is recorded" \
+    "$(sqlite3 "$FDB" "SELECT version FROM migrations")" "2"
+same "fixture: the audit trail's index exists" \
+    "$(sqlite3 "$FDB" "SELECT count(*) FROM sqlite_master WHERE name = 'batches_by_list'")" "1"
+same "fixture: integrity_check after migrating" \
+    "$(sqlite3 "$FDB" 'PRAGMA integrity_check')" "ok"
+t alloc F2 -n 3 --db "$FDB"
+expect_str "fixture: alloc F2 after migrating" "$(fx_expect 'alloc F2 3')"
+t list ls --db "$FDB"
+expect_str "fixture: list ls" "$(fx_expect ls)"
+# show: the same settings and counts, but 3 more allocated and a later "updated".
+for L in F1 F2; do
+    t list show $L --json --db "$FDB"
+    "$PY" - "$T/out" "$(fx_expect "show $L")" <<'PYEOF'
+import json, sys
+got, want = json.load(open(sys.argv[1])), json.loads(sys.argv[2])
+want["allocated"] += 3
+want["free"] -= 3
+for d in (got, want):
+    d.pop("updated")
+sys.exit(0 if got == want else 1)
+PYEOF
+    check "fixture: list show $L as before, 3 more allocated" $?
+done
+# shellcheck disable=SC2046
+t get F1 $(seq 0 63) --db "$FDB"
+expect_str "fixture: every status of F1" "$(fx_expect 'get F1')"
+# shellcheck disable=SC2046
+t get F2 $(seq 0 299) --db "$FDB"
+expect_str "fixture: every status of F2" "$(fx_expect 'get F2')"
+t token F1 --at 1700000100 --db "$FDB"
+expect_str "fixture: F1's older token from the history" "$(fx_expect 'token F1 jwt at 1700000100')"
+same "fixture: F1's CWT" "$("$TSL" token F1 --format cwt --db "$FDB" | fx_hex)" \
+    "$(fx_expect 'token F1 cwt')"
+same "fixture: F2's CWT" "$("$TSL" token F2 --db "$FDB" | fx_hex)" \
+    "$(fx_expect 'token F2 cwt')"
+# INVALID stays final in F1 after the migration; F2 was made without the rule.
+I3=$(fx_expect 'get F1' | awk -F'\t' '$2 == "INVALID" {print $1}' | head -n 1)
+t set F1 "$I3" VALID --db "$FDB"
+expect_reject "fixture: INVALID is still final in F1" 'INVALID|final'
+
+# ---- the seams, in the sources: the store reaches OpenSSL only through src/crypto
+# (crypto/rand.c), and SQLite only in its backend (store_sqlite.c, store_sqlite.h).
+SRC=$(dirname "$0")/../src/store
+if [ -d "$SRC" ]; then
+    _o=$(grep -l '#include <openssl/' "$SRC"/*.c "$SRC"/*.h)
+    same "no file in src/store includes an OpenSSL header" "$_o" ""
+    _s=$(grep -l '#include <sqlite3.h>' "$SRC"/*.c "$SRC"/*.h | sed 's|.*/||' | tr '\n' ' ')
+    same "only the SQLite backend includes sqlite3.h" "$_s" "store_sqlite.h "
+fi
+
 finish

@@ -478,7 +478,7 @@ TT_TEST(batch_store_update_random_vs_in_order)
     /* 2 bits: 262144 entries a chunk; the list spans three. */
     const unsigned bits = 2;
     const uint64_t size = 2 * 262144 + 5000;
-    tsl_list_info in;
+    tsl_list_spec in;
     memset(&in, 0, sizeof in);
     in.id = "r";
     in.uri = "https://example.com/statuslists/r";

@@ -131,7 +131,7 @@ static int pfx_open(pfx *f, int history)
         return -1;
     tsl_free(pem);
     tsl_key_free(k);
-    tsl_list_info in;
+    tsl_list_spec in;
     memset(&in, 0, sizeof in);
     in.id = "a";
     in.uri = URI_A;

@@ -89,7 +89,7 @@ static int list_create(int argc, char **argv)
         {"db", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    tsl_list_info info;
+    tsl_list_spec info;
     memset(&info, 0, sizeof info);
     info.final_invalid = 1;
     const char *db = NULL, *key_arg = NULL, *x5c_arg = NULL;

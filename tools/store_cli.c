@@ -27,7 +27,8 @@ int store_cli_open_mode(const char *cmd, const char *db_opt, store_cli_mode mode
     tsl_status st = tsl_store_open_mode(path, flags[mode], out, &err);
     if (st != TSL_OK) {
         /* The library's message starts with "store PATH: ". */
-        bool missing = mode != STORE_CLI_CREATE && access(path, F_OK) != 0;
+        bool missing = st == TSL_ERR_IO && mode != STORE_CLI_CREATE &&
+                       access(path, F_OK) != 0;
         cli_err(cmd, "%s%s", err.msg[0] ? err.msg : tsl_strerror(st),
                 missing ? " (tsl list create makes a new store)" : "");
         return cli_exit_for(st);

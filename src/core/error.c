@@ -25,6 +25,8 @@ const char *tsl_strerror(tsl_status code)
     case TSL_ERR_CLAIM: return "claim missing or invalid";
     case TSL_ERR_TRUST: return "certificate not trusted";
     case TSL_ERR_CRYPTO: return "crypto library failure";
+    case TSL_ERR_NOT_FOUND: return "not found";
+    case TSL_ERR_EXISTS: return "already exists";
     }
     return "unknown error";
 }

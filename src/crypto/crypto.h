@@ -171,4 +171,24 @@ tsl_status tslp_pem_next(tslp_pem_reader *r, char **name, uint8_t **data, size_t
 void tslp_pem_block_free(char *name, uint8_t *data, size_t dlen);
 void tslp_pem_close(tslp_pem_reader *r);
 
+/* ---- randomness, a block cipher and wiping for code outside src/crypto (rand.c) ---- */
+
+/* n bytes from the CSPRNG. TSL_ERR_CRYPTO if it fails (nothing is written then that
+ * may be used). */
+tsl_status tslp_random_bytes(void *buf, size_t n, tsl_error *err);
+
+/* Overwrites n bytes in a way the compiler does not remove (keys before free). */
+void tslp_cleanse(void *p, size_t n);
+
+/* AES-128 on single blocks (the keyed permutation's round function, store/perm.c). The
+ * context is opaque so that no OpenSSL type leaves this folder. */
+#define TSLP_AES128_BYTES 16
+typedef struct tslp_aes128 tslp_aes128;
+tsl_status tslp_aes128_new(const uint8_t key[TSLP_AES128_BYTES], tslp_aes128 **out,
+                           tsl_error *err);
+/* out = AES_key(in); false if the cipher failed. */
+bool tslp_aes128_block(tslp_aes128 *c, const uint8_t in[TSLP_AES128_BYTES],
+                       uint8_t out[TSLP_AES128_BYTES]);
+void tslp_aes128_free(tslp_aes128 *c);
+
 #endif /* TSL_CRYPTO_H */

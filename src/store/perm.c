@@ -19,9 +19,9 @@
  * index is uniform over those not yet drawn). Distinctness is not a matter of
  * probability: P is a bijection, and the counter never goes back, so an index is handed
  * out once ever, and the decoys, P(size - decoys) .. P(size - 1), never. */
+#include "crypto/crypto.h"
 #include "store/store_int.h"
 
-#include <openssl/evp.h>
 #include <string.h>
 
 tsl_status tslp_perm_init(tslp_perm *p, const uint8_t key[TSLP_PERM_KEY_BYTES],
@@ -37,15 +37,11 @@ tsl_status tslp_perm_init(tslp_perm *p, const uint8_t key[TSLP_PERM_KEY_BYTES],
     p->size = size;
     p->half = k;
     p->mask = ((uint64_t)1 << k) - 1;
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (ctx == NULL)
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "permutation: out of memory");
-    if (EVP_EncryptInit_ex(ctx, EVP_aes_128_ecb(), NULL, key, NULL) != 1 ||
-        EVP_CIPHER_CTX_set_padding(ctx, 0) != 1) {
-        EVP_CIPHER_CTX_free(ctx);
-        return tslp_fail(err, TSL_ERR_CRYPTO, 0, "permutation: AES-128 setup failed");
-    }
-    p->ctx = ctx;
+    tslp_aes128 *aes;
+    tsl_status r = tslp_aes128_new(key, &aes, err);
+    if (r != TSL_OK)
+        return tslp_error_prefix(err, "permutation"), r;
+    p->ctx = aes;
     return TSL_OK;
 }
 
@@ -53,20 +49,19 @@ void tslp_perm_done(tslp_perm *p)
 {
     if (p == NULL)
         return;
-    EVP_CIPHER_CTX_free(p->ctx);
+    tslp_aes128_free(p->ctx);
     p->ctx = NULL;
 }
 
 /* The round function: AES_key(round || right half || zeros), first 8 bytes, k bits. */
 static bool round_fn(tslp_perm *p, unsigned round, uint64_t r, uint64_t *f)
 {
-    uint8_t in[16], out[32];
+    uint8_t in[TSLP_AES128_BYTES], out[TSLP_AES128_BYTES];
     memset(in, 0, sizeof in);
     in[0] = (uint8_t)round;
     for (int i = 0; i < 8; i++)
         in[1 + i] = (uint8_t)(r >> (56 - 8 * i));
-    int outl = 0;
-    if (EVP_EncryptUpdate(p->ctx, out, &outl, in, (int)sizeof in) != 1 || outl != 16)
+    if (!tslp_aes128_block(p->ctx, in, out))
         return false;
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)

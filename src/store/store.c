@@ -1,139 +1,60 @@
-/* store.c - the issuer store: one SQLite file holding lists, their packed statuses,
- * allocation state, published tokens and an audit trail, shared safely by several
- * processes. This file opens and creates the store, creates lists, reads their
- * settings and statuses, and allocates indices; store_update.c applies batches and
- * store_publish.c signs and keeps tokens.
- *
- * Schema (version TSLP_SCHEMA_VERSION):
- *   meta    (key TEXT PRIMARY KEY, value TEXT)       'application' = 'tsl',
- *                                                    'schema_version' = '1'
- *   lists   (id TEXT PRIMARY KEY, uri, bits, size, key_path, alg (JOSE name or NULL),
- *            kid, x5c_path, lifetime, ttl, formats (TSL_PUBLISH_* mask), decoys,
- *            decoy_value, final_invalid, aggregation_uri, perm_key BLOB (16 bytes),
- *            next (allocation counter), version, created, updated)
- *   chunks  (list_id, n, data BLOB, PRIMARY KEY (list_id, n)): packed statuses in
- *            TSLP_CHUNK_BYTES slices, chunk n holding bytes n*65536.. (the last one
- *            shorter); a chunk without a row is all zeros, so a new list costs nothing
- *            and changing a few entries rewrites only the pages they are on
- *   tokens  (list_id, format 'jwt'/'cwt', iat, exp, version (of the statuses signed),
- *            token BLOB, created), indexed on (list_id, format, iat)
- *   batches (id INTEGER PRIMARY KEY, list_id, time, entries, changed, source, kind
- *            'create'/'update'/'set'/'alloc'/'publish'): the audit trail
- *
- * Durability and concurrency: journal_mode=WAL and synchronous=FULL, so a COMMIT that
- * returned is on disk and a process killed before it leaves the previous state whole;
- * every change runs in one BEGIN IMMEDIATE transaction (writers queue behind the busy
- * timeout; readers see a consistent snapshot and never block them). The file is
- * created 0600: it holds the permutation keys, which predict future indices. */
+/* store.c - the issuer store above its backend (backend.h): choosing the backend when a
+ * store is opened, and the policies that are the same whatever keeps the rows: the
+ * settings and key checks of a new list, the rule that no two lists share a path, the
+ * decoys, and allocation through the keyed permutation (perm.c). store_update.c
+ * applies batches (the INVALID-is-final rule) and store_publish.c signs and keeps
+ * tokens. The schema, its migrations, durability and concurrency are the backend's:
+ * see store_sqlite.c. */
 #include "crypto/crypto.h"
-#include "store/store_int.h"
+#include "store/backend.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
-#include <unistd.h>
 
-#define BUSY_TIMEOUT_MS 10000
-#define BEGIN_DEADLINE_S 60
 #define DEFAULT_LIFETIME 86400
 
-static const char SCHEMA[] =
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS lists ("
-    " id TEXT PRIMARY KEY, uri TEXT NOT NULL, bits INTEGER NOT NULL,"
-    " size INTEGER NOT NULL, key_path TEXT NOT NULL, alg TEXT, kid TEXT, x5c_path TEXT,"
-    " lifetime INTEGER NOT NULL, ttl INTEGER NOT NULL, formats INTEGER NOT NULL,"
-    " decoys INTEGER NOT NULL, decoy_value INTEGER NOT NULL,"
-    " final_invalid INTEGER NOT NULL, aggregation_uri TEXT, perm_key BLOB NOT NULL,"
-    " next INTEGER NOT NULL, version INTEGER NOT NULL, created INTEGER NOT NULL,"
-    " updated INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS chunks ("
-    " list_id TEXT NOT NULL REFERENCES lists(id) ON DELETE CASCADE,"
-    " n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (list_id, n));"
-    "CREATE TABLE IF NOT EXISTS tokens ("
-    " list_id TEXT NOT NULL REFERENCES lists(id) ON DELETE CASCADE,"
-    " format TEXT NOT NULL CHECK (format IN ('jwt', 'cwt')), iat INTEGER NOT NULL,"
-    " exp INTEGER NOT NULL, version INTEGER NOT NULL, token BLOB NOT NULL,"
-    " created INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS tokens_by_iat ON tokens (list_id, format, iat);"
-    "CREATE TABLE IF NOT EXISTS batches ("
-    " id INTEGER PRIMARY KEY, list_id TEXT NOT NULL REFERENCES lists(id) ON DELETE CASCADE,"
-    " time INTEGER NOT NULL, entries INTEGER NOT NULL, changed INTEGER NOT NULL,"
-    " source TEXT, kind TEXT NOT NULL);"
-    "INSERT OR IGNORE INTO meta VALUES ('application', 'tsl');"
-    "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');";
-
 /* ---------------------------------------------------------------------------------- */
-/* Helpers shared with store_update.c and store_publish.c                               */
-
-tsl_status tslp_store_sqlfail(tsl_store *st, int rc, const char *what, tsl_error *err)
-{
-    /* SQLITE_NOTADB and SQLITE_CORRUPT too are I/O: a damaged store is not input the
-     * caller handed in, and tsl's commands exit 2 for it. */
-    tsl_status code = (rc & 0xFF) == SQLITE_NOMEM ? TSL_ERR_NOMEM : TSL_ERR_IO;
-    const char *msg = st != NULL && st->db != NULL ? sqlite3_errmsg(st->db)
-                                                   : sqlite3_errstr(rc);
-    return tslp_fail(err, code, 0, "store %s: %s: %s", st != NULL ? st->path : "?", what,
-                     msg);
-}
-
-tsl_status tslp_store_prepare(tsl_store *st, const char *sql, sqlite3_stmt **out,
-                              tsl_error *err)
-{
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, out, NULL);
-    if (rc != SQLITE_OK) {
-        *out = NULL;
-        return tslp_store_sqlfail(st, rc, "preparing a statement", err);
-    }
-    return TSL_OK;
-}
-
-static tsl_status exec_static(tsl_store *st, const char *sql, const char *what,
-                              tsl_error *err)
-{
-    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? TSL_OK : tslp_store_sqlfail(st, rc, what, err);
-}
+/* The backend's calls, as store_update.c and store_publish.c make them                 */
 
 tsl_status tslp_store_begin(tsl_store *st, bool write, tsl_error *err)
 {
     if (write && st->readonly)
         return tslp_fail(err, TSL_ERR_ARG, 0, "store %s: opened read-only", st->path);
-    /* The busy handler waits up to BUSY_TIMEOUT_MS per attempt; a writer queue longer
-     * than that is retried until the deadline rather than failing the command. */
-    time_t deadline = time(NULL) + BEGIN_DEADLINE_S;
-    for (;;) {
-        int rc = sqlite3_exec(st->db, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL,
-                              NULL);
-        if (rc == SQLITE_OK)
-            return TSL_OK;
-        if ((rc & 0xFF) != SQLITE_BUSY || time(NULL) >= deadline)
-            return tslp_store_sqlfail(st, rc, "starting a transaction", err);
-        usleep(10000);
-    }
+    return st->be->begin(st, write, err);
 }
 
 tsl_status tslp_store_commit(tsl_store *st, tsl_error *err)
 {
-    int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        tsl_status s = tslp_store_sqlfail(st, rc, "committing", err);
-        tslp_store_rollback(st);
-        return s;
-    }
-    return TSL_OK;
+    return st->be->commit(st, err);
 }
 
 void tslp_store_rollback(tsl_store *st)
 {
-    if (!sqlite3_get_autocommit(st->db))
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    st->be->rollback(st);
+}
+
+tsl_status tslp_store_read_row(tsl_store *st, const char *id, tslp_list_row *row,
+                               tsl_error *err)
+{
+    memset(row, 0, sizeof *row);
+    return st->be->list_read(st, id, row, err);
+}
+
+tsl_status tslp_store_load_chunks(tsl_store *st, const tsl_list_info *info,
+                                  tsl_list **out, tsl_error *err)
+{
+    return st->be->chunks_load(st, info, out, err);
+}
+
+tsl_status tslp_store_audit(tsl_store *st, const char *id, int64_t now, uint64_t entries,
+                            uint64_t changed, const char *source, const char *kind,
+                            tsl_error *err)
+{
+    return st->be->audit(st, id, now, entries, changed, source, kind, err);
 }
 
 bool tslp_store_id_ok(const char *id)
@@ -160,46 +81,7 @@ uint64_t tslp_store_nchunks(unsigned bits, uint64_t size)
     return (tslp_store_nbytes(bits, size) + TSLP_CHUNK_BYTES - 1) / TSLP_CHUNK_BYTES;
 }
 
-tsl_status tslp_store_audit(tsl_store *st, const char *id, int64_t now, uint64_t entries,
-                            uint64_t changed, const char *source, const char *kind,
-                            tsl_error *err)
-{
-    sqlite3_stmt *s;
-    tsl_status r = tslp_store_prepare(
-        st,
-        "INSERT INTO batches (list_id, time, entries, changed, source, kind)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        &s, err);
-    if (r != TSL_OK)
-        return r;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)entries);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)changed);
-    if (source != NULL)
-        sqlite3_bind_text(s, 5, source, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, kind, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "recording a batch", err);
-}
 
-/* A tslp_malloc copy of a nullable column, or NULL. *ok is cleared on NOMEM. */
-static char *col_text(sqlite3_stmt *s, int col, bool *ok)
-{
-    const unsigned char *t = sqlite3_column_text(s, col);
-    if (t == NULL)
-        return NULL;
-    size_t n = (size_t)sqlite3_column_bytes(s, col);
-    char *c = tslp_malloc(n + 1);
-    if (c == NULL) {
-        *ok = false;
-        return NULL;
-    }
-    memcpy(c, t, n);
-    c[n] = '\0';
-    return c;
-}
 
 static char *dup_str(const char *s, bool *ok)
 {
@@ -235,303 +117,36 @@ void tsl_list_info_free(tsl_list_info *info)
     memset(info, 0, sizeof *info);
 }
 
-tsl_status tslp_store_read_row(tsl_store *st, const char *id, tslp_list_row *row,
-                               tsl_error *err)
-{
-    memset(row, 0, sizeof *row);
-    sqlite3_stmt *s;
-    tsl_status r = tslp_store_prepare(
-        st,
-        "SELECT id, uri, bits, size, key_path, alg, kid, x5c_path, lifetime, ttl,"
-        " formats, decoys, decoy_value, final_invalid, aggregation_uri, perm_key, next,"
-        " version, created, updated,"
-        " (SELECT max(iat) FROM tokens WHERE list_id = ?1)"
-        " FROM lists WHERE id = ?1",
-        &s, err);
-    if (r != TSL_OK)
-        return r;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) {
-        sqlite3_finalize(s);
-        return tslp_fail(err, TSL_ERR_INDEX, 0, "list \"%s\": no such list", id);
-    }
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(s);
-        return tslp_store_sqlfail(st, rc, "reading a list", err);
-    }
-    tsl_list_info *in = &row->info;
-    bool ok = true;
-    in->id = col_text(s, 0, &ok);
-    in->uri = col_text(s, 1, &ok);
-    int64_t bits = sqlite3_column_int64(s, 2), size = sqlite3_column_int64(s, 3);
-    in->key_path = col_text(s, 4, &ok);
-    const unsigned char *alg = sqlite3_column_text(s, 5);
-    in->alg = alg != NULL ? tsl_alg_from_name((const char *)alg) : TSL_ALG_UNKNOWN;
-    in->kid = col_text(s, 6, &ok);
-    in->x5c_path = col_text(s, 7, &ok);
-    in->lifetime = sqlite3_column_int64(s, 8);
-    in->ttl = sqlite3_column_int64(s, 9);
-    int64_t formats = sqlite3_column_int64(s, 10), decoys = sqlite3_column_int64(s, 11);
-    int64_t decoy_value = sqlite3_column_int64(s, 12);
-    in->final_invalid = sqlite3_column_int64(s, 13) != 0;
-    in->aggregation_uri = col_text(s, 14, &ok);
-    const void *key = sqlite3_column_blob(s, 15);
-    int key_len = sqlite3_column_bytes(s, 15);
-    int64_t next = sqlite3_column_int64(s, 16), version = sqlite3_column_int64(s, 17);
-    in->created = sqlite3_column_int64(s, 18);
-    in->updated = sqlite3_column_int64(s, 19);
-    in->last_published = sqlite3_column_int64(s, 20);
-    bool bad = !tslp_bits_ok((uint64_t)bits) || size < 1 ||
-               (uint64_t)size > TSL_STORE_MAX_SIZE || decoys < 0 || decoys >= size ||
-               decoy_value < 0 || decoy_value >= (1 << bits) || formats < 1 ||
-               formats > 3 || next < 0 || next > size - decoys || version < 0 ||
-               key == NULL || key_len != TSLP_PERM_KEY_BYTES || in->uri == NULL ||
-               in->key_path == NULL || (alg != NULL && in->alg == TSL_ALG_UNKNOWN);
-    if (!bad)
-        memcpy(row->perm_key, key, TSLP_PERM_KEY_BYTES);
-    sqlite3_finalize(s);
-    if (!ok) {
-        tsl_list_info_free(in);
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
-    }
-    if (bad) {
-        tsl_list_info_free(in);
-        return tslp_fail(err, TSL_ERR_IO, 0,
-                         "store %s: list \"%s\": inconsistent settings row", st->path, id);
-    }
-    in->bits = (unsigned)bits;
-    in->size = (uint64_t)size;
-    in->formats = (unsigned)formats;
-    in->decoys = (uint64_t)decoys;
-    in->decoy_value = (unsigned)decoy_value;
-    in->allocated = row->next = (uint64_t)next;
-    in->capacity = (uint64_t)(size - decoys);
-    in->version = (uint64_t)version;
-    return TSL_OK;
-}
 
-tsl_status tslp_store_load_chunks(tsl_store *st, const tsl_list_info *info,
-                                  tsl_list **out, tsl_error *err)
-{
-    tsl_list *l = NULL;
-    tsl_status r = tsl_list_new(info->bits, info->size, &l, err);
-    if (r != TSL_OK)
-        return r;
-    uint64_t nbytes = tslp_store_nbytes(info->bits, info->size);
-    uint64_t nchunks = tslp_store_nchunks(info->bits, info->size);
-    sqlite3_stmt *s;
-    if ((r = tslp_store_prepare(st, "SELECT n, data FROM chunks WHERE list_id = ?1", &s,
-                                err)) != TSL_OK) {
-        tsl_list_free(l);
-        return r;
-    }
-    sqlite3_bind_text(s, 1, info->id, -1, SQLITE_STATIC);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t n = sqlite3_column_int64(s, 0);
-        const void *data = sqlite3_column_blob(s, 1);
-        uint64_t len = (uint64_t)sqlite3_column_bytes(s, 1);
-        uint64_t want = 0;
-        if (n >= 0 && (uint64_t)n < nchunks)
-            want = (uint64_t)n + 1 < nchunks ? TSLP_CHUNK_BYTES
-                                             : nbytes - (uint64_t)n * TSLP_CHUNK_BYTES;
-        if (want == 0 || len != want || data == NULL) {
-            sqlite3_finalize(s);
-            tsl_list_free(l);
-            return tslp_fail(err, TSL_ERR_IO, 0,
-                             "store %s: list \"%s\": chunk %lld has %llu bytes, "
-                             "expected %llu", st->path, info->id, (long long)n,
-                             (unsigned long long)len, (unsigned long long)want);
-        }
-        memcpy(l->data + (size_t)n * TSLP_CHUNK_BYTES, data, (size_t)len);
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        tsl_list_free(l);
-        return tslp_store_sqlfail(st, rc, "reading statuses", err);
-    }
-    if (info->aggregation_uri != NULL &&
-        (r = tsl_list_set_aggregation_uri(l, info->aggregation_uri, err)) != TSL_OK) {
-        tsl_list_free(l);
-        return r;
-    }
-    *out = l;
-    return TSL_OK;
-}
 
 /* ---------------------------------------------------------------------------------- */
 /* Opening                                                                              */
 
-/* Creates the file 0600 if it does not exist, so the permutation keys are not readable
- * by others (SQLite gives the -wal and -shm files the database file's mode). */
-static tsl_status precreate(const char *path, tsl_error *err)
+
+
+
+
+
+
+
+
+
+/* The backend for a path: a URL of a database server names its scheme; anything
+ * else is the path of an SQLite file (a file may not be named like a URL: that name
+ * is reserved for the backends to come). */
+static tsl_status pick_backend(const char *path, const struct tslp_store_backend **be,
+                               tsl_error *err)
 {
-    /* Only a file that does not exist yet is opened (and closed) here: closing any
-     * descriptor of a file drops every POSIX lock this process holds on it, which
-     * would strip the locks of another open handle on the same store and let another
-     * process delete the live WAL under it. */
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == EEXIST)
-        return TSL_OK;
-    if (fd < 0)
-        return tslp_fail(err, TSL_ERR_IO, 0, "store %s: %s", path, strerror(errno));
-    close(fd);
+    /* Only the scheme is shown: the rest of a database URL may hold a password. */
+    static const char *const reserved[] = {"postgresql://", "postgres://"};
+    for (size_t k = 0; k < sizeof reserved / sizeof reserved[0]; k++)
+        if (strncmp(path, reserved[k], strlen(reserved[k])) == 0)
+            return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                             "store %.*s...: PostgreSQL stores are not supported yet; "
+                             "give the path of an SQLite file", (int)strlen(reserved[k]),
+                             path);
+    *be = &tslp_store_sqlite;
     return TSL_OK;
-}
-
-/* Creates the schema in a new file (create), or checks that an existing one is ours. */
-static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
-{
-    sqlite3_stmt *s;
-    tsl_status r = tslp_store_prepare(
-        st, "SELECT count(*), sum(name = 'meta') FROM sqlite_master", &s, err);
-    if (r != TSL_OK)
-        return r;
-    int rc = sqlite3_step(s);
-    int64_t objects = sqlite3_column_int64(s, 0), has_meta = sqlite3_column_int64(s, 1);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_ROW)
-        return tslp_store_sqlfail(st, rc, "reading the schema", err);
-    if (objects > 0 && has_meta == 0)
-        return tslp_fail(err, TSL_ERR_IO, 0,
-                         "store %s: an SQLite database, but not a tsl store", st->path);
-    if (objects == 0 && !create)
-        return tslp_fail(err, TSL_ERR_IO, 0, "store %s: an empty file, not a tsl store",
-                         st->path);
-    if (objects == 0) {
-        /* journal_mode=WAL is recorded in the file; set it before any table. */
-        if ((r = exec_static(st, "PRAGMA journal_mode=WAL", "enabling WAL", err)) != TSL_OK ||
-            (r = tslp_store_begin(st, true, err)) != TSL_OK)
-            return r;
-        /* Another process may have created it meanwhile: IF NOT EXISTS / OR IGNORE. */
-        if ((r = exec_static(st, SCHEMA, "creating the schema", err)) != TSL_OK) {
-            tslp_store_rollback(st);
-            return r;
-        }
-        if ((r = tslp_store_commit(st, err)) != TSL_OK)
-            return r;
-    }
-    if ((r = tslp_store_prepare(st,
-                                "SELECT (SELECT value FROM meta WHERE key = 'application'),"
-                                " (SELECT value FROM meta WHERE key = 'schema_version')",
-                                &s, err)) != TSL_OK)
-        return r;
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(s);
-        return tslp_store_sqlfail(st, rc, "reading the schema version", err);
-    }
-    const unsigned char *app = sqlite3_column_text(s, 0);
-    bool ours = app != NULL && strcmp((const char *)app, "tsl") == 0 &&
-                sqlite3_column_type(s, 1) != SQLITE_NULL;
-    int64_t version = sqlite3_column_int64(s, 1);
-    sqlite3_finalize(s);
-    if (!ours)
-        return tslp_fail(err, TSL_ERR_IO, 0,
-                         "store %s: an SQLite database, but not a tsl store", st->path);
-    if (version > TSLP_SCHEMA_VERSION)
-        return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
-                         "store %s: schema version %lld is newer than this tsl's (%d)",
-                         st->path, (long long)version, TSLP_SCHEMA_VERSION);
-    if (version < 1)
-        return tslp_fail(err, TSL_ERR_IO, 0, "store %s: bad schema version %lld",
-                         st->path, (long long)version);
-    return TSL_OK;
-}
-
-/* A read-only handle on a WAL database needs the -shm file: SQLite creates it when it
- * is missing, which fails in a directory this process cannot write to. The file may
- * then be read as immutable (no -shm, no locks) only when nothing can be changing it:
- * there is no -wal file (so no writer has it open and the file holds every committed
- * transaction), and the directory is writable by nobody (mode without w bits, or a
- * read-only file system), so no writer can create one. */
-static bool immutable_safe(const char *path)
-{
-    struct stat sb;
-    size_t n = strlen(path);
-    char *wal = tslp_malloc(n + 5);
-    if (wal == NULL)
-        return false;
-    memcpy(wal, path, n);
-    memcpy(wal + n, "-wal", 5);
-    bool no_wal = lstat(wal, &sb) != 0 && errno == ENOENT;
-    tslp_free(wal);
-    char *dir = realpath(path, NULL);
-    if (!no_wal || dir == NULL) {
-        free(dir);
-        return false;
-    }
-    *strrchr(dir, '/') = '\0'; /* realpath gives an absolute path: a '/' is there */
-    struct statvfs vs;
-    bool ro = (stat(dir[0] != '\0' ? dir : "/", &sb) == 0 && (sb.st_mode & 0222) == 0) ||
-              (statvfs(dir[0] != '\0' ? dir : "/", &vs) == 0 && (vs.f_flag & ST_RDONLY));
-    free(dir);
-    return ro;
-}
-
-/* "file:" URI of path with immutable=1, or NULL. Free with tslp_free. */
-static char *immutable_uri(const char *path)
-{
-    char *abs = realpath(path, NULL);
-    if (abs == NULL)
-        return NULL;
-    size_t n = strlen(abs);
-    char *u = tslp_malloc(5 + 3 * n + sizeof "?immutable=1");
-    if (u != NULL) {
-        char *w = u + sprintf(u, "file:");
-        for (size_t k = 0; k < n; k++) {
-            unsigned char c = (unsigned char)abs[k];
-            /* '?', '#' and '%' would end or escape the path part of the URI. */
-            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                c == '/' || c == '.' || c == '_' || c == '-' || c == '~')
-                *w++ = (char)c;
-            else
-                w += sprintf(w, "%%%02X", c);
-        }
-        strcpy(w, "?immutable=1");
-    }
-    free(abs);
-    return u;
-}
-
-/* The first read; its result code tells whether a read-only open can see the file. */
-static int probe(tsl_store *st)
-{
-    return sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
-}
-
-static tsl_status open_readonly(tsl_store *st, tsl_error *err)
-{
-    int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                             NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_extended_result_codes(st->db, 1);
-        sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-        rc = probe(st);
-    }
-    int prim = rc & 0xFF;
-    if (prim != SQLITE_READONLY && prim != SQLITE_CANTOPEN)
-        return rc == SQLITE_OK ? TSL_OK : tslp_store_sqlfail(st, rc, "opening", err);
-    if (!immutable_safe(st->path))
-        return tslp_fail(err, TSL_ERR_IO, 0,
-                         "store %s: cannot read it: SQLite must create its -shm file and "
-                         "this process cannot write to the directory; make the directory "
-                         "writable for it, or read-only for everyone (then the store is "
-                         "read as immutable)", st->path);
-    char *uri = immutable_uri(st->path);
-    if (uri == NULL)
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
-    sqlite3_close_v2(st->db);
-    st->db = NULL;
-    rc = sqlite3_open_v2(uri, &st->db,
-                         SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
-    tslp_free(uri);
-    if (rc == SQLITE_OK) {
-        sqlite3_extended_result_codes(st->db, 1);
-        rc = probe(st);
-    }
-    return rc == SQLITE_OK ? TSL_OK : tslp_store_sqlfail(st, rc, "opening as immutable", err);
 }
 
 tsl_status tsl_store_open_mode(const char *path, unsigned mode, tsl_store **out,
@@ -542,18 +157,8 @@ tsl_status tsl_store_open_mode(const char *path, unsigned mode, tsl_store **out,
     bool create = (mode & TSL_STORE_CREATE) != 0, ro = (mode & TSL_STORE_READONLY) != 0;
     if (create && ro)
         return tslp_fail(err, TSL_ERR_ARG, 0, "store %s: create and read-only", path);
-    tsl_status r = TSL_OK;
-    if (create) {
-        r = precreate(path, err);
-    } else {
-        /* stat, not open: see precreate for why an existing store is never opened and
-         * closed here. Missing is an error, so a mistyped path creates nothing. */
-        struct stat sb;
-        if (stat(path, &sb) != 0)
-            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: %s", path, strerror(errno));
-        else if (!S_ISREG(sb.st_mode))
-            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: not a regular file", path);
-    }
+    const struct tslp_store_backend *be = NULL;
+    tsl_status r = pick_backend(path, &be, err);
     if (r != TSL_OK)
         return r;
     tsl_store *st = tslp_calloc(1, sizeof *st);
@@ -563,27 +168,8 @@ tsl_status tsl_store_open_mode(const char *path, unsigned mode, tsl_store **out,
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", path);
     }
     st->readonly = ro;
-    if (ro) {
-        r = open_readonly(st, err);
-    } else {
-        int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                                 NULL);
-        if (rc != SQLITE_OK)
-            r = tslp_store_sqlfail(st, rc, "opening", err);
-        else {
-            sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-            sqlite3_extended_result_codes(st->db, 1);
-        }
-    }
-    /* A read-only handle leaves journal_mode alone (changing it writes); query_only
-     * makes SQLite itself refuse any write that slipped past tslp_store_begin. */
-    if (r == TSL_OK && (r = check_schema(st, create, err)) == TSL_OK)
-        r = ro ? exec_static(st, "PRAGMA query_only=1; PRAGMA foreign_keys=ON",
-                             "setting PRAGMAs", err)
-               : exec_static(st, "PRAGMA journal_mode=WAL", "enabling WAL", err);
-    if (r == TSL_OK && !ro)
-        r = exec_static(st, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
-                        "setting PRAGMAs", err);
+    st->be = be;
+    r = be->open(st, create, err);
     if (r != TSL_OK) {
         tsl_store_close(st);
         return r;
@@ -601,7 +187,8 @@ void tsl_store_close(tsl_store *st)
 {
     if (st == NULL)
         return;
-    sqlite3_close_v2(st->db);
+    if (st->be != NULL && st->conn != NULL)
+        st->be->close(st);
     tslp_free(st->path);
     tslp_free(st);
 }
@@ -664,7 +251,7 @@ static tsl_status check_uri(const char *id, const char *field, const char *uri,
     return r;
 }
 
-static tsl_status check_settings(const tsl_list_info *in, tsl_error *err)
+static tsl_status check_settings(const tsl_list_spec *in, tsl_error *err)
 {
     if (in->id == NULL || !tslp_store_id_ok(in->id))
         return tslp_fail(err, TSL_ERR_ARG, 0,
@@ -726,44 +313,46 @@ static tsl_status check_settings(const tsl_list_info *in, tsl_error *err)
  * of a store at its path whatever the host, and a second list on a path would take it
  * over (or be dropped). Runs inside the write transaction, so two concurrent creates
  * cannot both take one path. */
-static tsl_status check_paths(tsl_store *st, const tsl_list_info *in, tsl_error *err)
+typedef struct {
+    const char *id;                 /* the new list */
+    char mine[TSL_URI_MAX + 1];     /* its uri's path */
+    char agg[TSL_URI_MAX + 1];      /* its aggregation_uri's path, or "" */
+} path_check;
+
+static tsl_status check_one_path(void *ctx, const char *id, const char *uri,
+                                 const char *aggregation_uri, tsl_error *err)
 {
-    char mine[TSL_URI_MAX + 1], agg[TSL_URI_MAX + 1], p[TSL_URI_MAX + 1];
-    char q[TSL_URI_MAX + 1];
-    path_or_empty(in->uri, mine);
-    path_or_empty(in->aggregation_uri, agg);
-    sqlite3_stmt *s;
-    tsl_status r = tslp_store_prepare(st, "SELECT id, uri, aggregation_uri FROM lists", &s,
-                                      err);
-    if (r != TSL_OK)
-        return r;
-    int rc = SQLITE_DONE;
-    while (r == TSL_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(s, 0);
-        path_or_empty((const char *)sqlite3_column_text(s, 1), p);
-        path_or_empty((const char *)sqlite3_column_text(s, 2), q);
-        if (p[0] != '\0' && strcmp(p, mine) == 0)
-            r = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
-                          "list \"%s\": uri path %s is already the path of list \"%s\"",
-                          in->id, mine, id != NULL ? id : "?");
-        else if (q[0] != '\0' && strcmp(q, mine) == 0)
-            r = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
-                          "list \"%s\": uri path %s is the aggregation path of list "
-                          "\"%s\"", in->id, mine, id != NULL ? id : "?");
-        else if (p[0] != '\0' && strcmp(p, agg) == 0)
-            r = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
-                          "list \"%s\": aggregation_uri path %s is the path of list \"%s\"",
-                          in->id, agg, id != NULL ? id : "?");
-    }
-    sqlite3_finalize(s);
-    if (r == TSL_OK && rc != SQLITE_DONE)
-        r = tslp_store_sqlfail(st, rc, "reading the lists' uris", err);
-    return r;
+    const path_check *pc = ctx;
+    char p[TSL_URI_MAX + 1], q[TSL_URI_MAX + 1];
+    path_or_empty(uri, p);
+    path_or_empty(aggregation_uri, q);
+    if (p[0] != '\0' && strcmp(p, pc->mine) == 0)
+        return tslp_fail(err, TSL_ERR_EXISTS, 0,
+                         "list \"%s\": uri path %s is already the path of list \"%s\"",
+                         pc->id, pc->mine, id != NULL ? id : "?");
+    if (q[0] != '\0' && strcmp(q, pc->mine) == 0)
+        return tslp_fail(err, TSL_ERR_EXISTS, 0,
+                         "list \"%s\": uri path %s is the aggregation path of list \"%s\"",
+                         pc->id, pc->mine, id != NULL ? id : "?");
+    if (p[0] != '\0' && strcmp(p, pc->agg) == 0)
+        return tslp_fail(err, TSL_ERR_EXISTS, 0,
+                         "list \"%s\": aggregation_uri path %s is the path of list \"%s\"",
+                         pc->id, pc->agg, id != NULL ? id : "?");
+    return TSL_OK;
+}
+
+static tsl_status check_paths(tsl_store *st, const tsl_list_spec *in, tsl_error *err)
+{
+    path_check pc;
+    pc.id = in->id;
+    path_or_empty(in->uri, pc.mine);
+    path_or_empty(in->aggregation_uri, pc.agg);
+    return st->be->list_paths(st, check_one_path, &pc, err);
 }
 
 /* Loads the key and the chain now, so that a list is never created with settings it
  * cannot publish with. */
-static tsl_status check_key(const tsl_list_info *in, tsl_error *err)
+static tsl_status check_key(const tsl_list_spec *in, tsl_error *err)
 {
     tsl_key *key = NULL;
     tsl_status r = tsl_key_load(in->key_path, &key, err);
@@ -790,7 +379,7 @@ static tsl_status check_key(const tsl_list_info *in, tsl_error *err)
 }
 
 /* Sets the decoys (P(size - decoys) .. P(size - 1)) in a zeroed packed list. */
-static tsl_status place_decoys(const tsl_list_info *in, const uint8_t *perm_key,
+static tsl_status place_decoys(const tsl_list_spec *in, const uint8_t *perm_key,
                                unsigned value, tsl_list *l, tsl_error *err)
 {
     tslp_perm p;
@@ -804,88 +393,9 @@ static tsl_status place_decoys(const tsl_list_info *in, const uint8_t *perm_key,
     return r;
 }
 
-/* Writes the chunks of l that are not all zeros. */
-static tsl_status write_chunks(tsl_store *st, const char *id, const tsl_list *l,
-                               tsl_error *err)
-{
-    sqlite3_stmt *s;
-    tsl_status r = tslp_store_prepare(
-        st, "INSERT INTO chunks (list_id, n, data) VALUES (?1, ?2, ?3)", &s, err);
-    if (r != TSL_OK)
-        return r;
-    for (size_t off = 0; off < l->nbytes; off += TSLP_CHUNK_BYTES) {
-        size_t len = l->nbytes - off < TSLP_CHUNK_BYTES ? l->nbytes - off : TSLP_CHUNK_BYTES;
-        size_t k = 0;
-        while (k < len && l->data[off + k] == 0)
-            k++;
-        if (k == len)
-            continue;
-        sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, (sqlite3_int64)(off / TSLP_CHUNK_BYTES));
-        sqlite3_bind_blob(s, 3, l->data + off, (int)len, SQLITE_STATIC);
-        int rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE) {
-            r = tslp_store_sqlfail(st, rc, "writing statuses", err);
-            break;
-        }
-    }
-    sqlite3_finalize(s);
-    return r;
-}
 
-static tsl_status insert_list(tsl_store *st, const tsl_list_info *in, const char *key_path,
-                              unsigned decoy_value, const uint8_t *perm_key, int64_t now,
-                              tsl_error *err)
-{
-    sqlite3_stmt *s;
-    tsl_status r = tslp_store_prepare(st, "SELECT 1 FROM lists WHERE id = ?1", &s, err);
-    if (r != TSL_OK)
-        return r;
-    sqlite3_bind_text(s, 1, in->id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc == SQLITE_ROW)
-        return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0, "list \"%s\" already exists", in->id);
-    if (rc != SQLITE_DONE)
-        return tslp_store_sqlfail(st, rc, "looking up a list", err);
-    if ((r = check_paths(st, in, err)) != TSL_OK)
-        return r;
-    if ((r = tslp_store_prepare(
-             st,
-             "INSERT INTO lists (id, uri, bits, size, key_path, alg, kid, x5c_path,"
-             " lifetime, ttl, formats, decoys, decoy_value, final_invalid, aggregation_uri,"
-             " perm_key, next, version, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-             " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 0, 0, ?17, ?17)",
-             &s, err)) != TSL_OK)
-        return r;
-    sqlite3_bind_text(s, 1, in->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, in->uri, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, in->bits);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)in->size);
-    sqlite3_bind_text(s, 5, key_path, -1, SQLITE_STATIC);
-    if (in->alg != TSL_ALG_UNKNOWN)
-        sqlite3_bind_text(s, 6, tsl_alg_name(in->alg), -1, SQLITE_STATIC);
-    if (in->kid != NULL)
-        sqlite3_bind_text(s, 7, in->kid, -1, SQLITE_STATIC);
-    if (in->x5c_path != NULL)
-        sqlite3_bind_text(s, 8, in->x5c_path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 9, in->lifetime ? in->lifetime : DEFAULT_LIFETIME);
-    sqlite3_bind_int64(s, 10, in->ttl);
-    sqlite3_bind_int64(s, 11, in->formats ? in->formats : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT);
-    sqlite3_bind_int64(s, 12, (sqlite3_int64)in->decoys);
-    sqlite3_bind_int64(s, 13, decoy_value);
-    sqlite3_bind_int64(s, 14, in->final_invalid == -1 ? 0 : 1);
-    if (in->aggregation_uri != NULL)
-        sqlite3_bind_text(s, 15, in->aggregation_uri, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 16, perm_key, TSLP_PERM_KEY_BYTES, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 17, now);
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "creating a list", err);
-}
 
-tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_info *in, tsl_error *err)
+tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_spec *in, tsl_error *err)
 {
     if (st == NULL || in == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");
@@ -899,24 +409,31 @@ tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_info *in, tsl_err
     uint8_t perm_key[TSLP_PERM_KEY_BYTES];
     unsigned dv = in->decoy_value ? in->decoy_value : TSL_STATUS_INVALID;
     tsl_list *l = NULL;
-    if (RAND_bytes(perm_key, sizeof perm_key) != 1)
+    if (tslp_random_bytes(perm_key, sizeof perm_key, NULL) != TSL_OK)
         r = tslp_fail(err, TSL_ERR_CRYPTO, 0, "list \"%s\": the CSPRNG failed", in->id);
     /* Decoys are placed in memory first: one packed copy, the only time a list is
      * held whole here. Without decoys nothing is written (absent chunks are zeros). */
     if (r == TSL_OK && in->decoys > 0 &&
         (r = tsl_list_new(in->bits, in->size, &l, err)) == TSL_OK)
         r = place_decoys(in, perm_key, dv, l, err);
+    /* What the backend stores: the spec with its defaults applied. */
+    tsl_list_spec row = *in;
+    row.lifetime = in->lifetime ? in->lifetime : DEFAULT_LIFETIME;
+    row.formats = in->formats ? in->formats : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
+    row.final_invalid = in->final_invalid == -1 ? 0 : 1;
     int64_t now = (int64_t)time(NULL);
     if (r == TSL_OK && (r = tslp_store_begin(st, true, err)) == TSL_OK) {
-        if ((r = insert_list(st, in, key_path, dv, perm_key, now, err)) == TSL_OK &&
-            (l == NULL || (r = write_chunks(st, in->id, l, err)) == TSL_OK) &&
+        if ((r = st->be->list_exists(st, in->id, err)) == TSL_OK &&
+            (r = check_paths(st, in, err)) == TSL_OK &&
+            (r = st->be->list_insert(st, &row, key_path, dv, perm_key, now, err)) == TSL_OK &&
+            (l == NULL || (r = st->be->chunks_write_new(st, in->id, l, err)) == TSL_OK) &&
             (r = tslp_store_audit(st, in->id, now, in->size, in->decoys, NULL, "create",
                                   err)) == TSL_OK)
             r = tslp_store_commit(st, err);
         else
             tslp_store_rollback(st);
     }
-    OPENSSL_cleanse(perm_key, sizeof perm_key);
+    tslp_cleanse(perm_key, sizeof perm_key);
     tsl_list_free(l);
     free(key_path);
     return r;
@@ -926,40 +443,7 @@ tsl_status tsl_store_list_ids(tsl_store *st, char ***ids, size_t *n, tsl_error *
 {
     if (st == NULL || ids == NULL || n == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");
-    sqlite3_stmt *s;
-    tsl_status r = tslp_store_prepare(st, "SELECT id FROM lists ORDER BY id", &s, err);
-    if (r != TSL_OK)
-        return r;
-    char **v = NULL;
-    size_t count = 0, cap = 0;
-    int rc;
-    bool ok = true;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (count == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            char **nv = tslp_realloc(v, ncap * sizeof *nv);
-            if (nv == NULL) {
-                ok = false;
-                break;
-            }
-            v = nv;
-            cap = ncap;
-        }
-        if ((v[count] = col_text(s, 0, &ok)) == NULL)
-            ok = false;
-        if (!ok)
-            break;
-        count++;
-    }
-    sqlite3_finalize(s);
-    if (!ok || (rc != SQLITE_ROW && rc != SQLITE_DONE)) {
-        tsl_store_ids_free(v, count);
-        return ok ? tslp_store_sqlfail(st, rc, "listing lists", err)
-                  : tslp_fail(err, TSL_ERR_NOMEM, 0, "store: out of memory listing lists");
-    }
-    *ids = v;
-    *n = count;
-    return TSL_OK;
+    return st->be->list_ids(st, ids, n, err);
 }
 
 void tsl_store_ids_free(char **ids, size_t n)
@@ -978,7 +462,7 @@ tsl_status tsl_store_list_info(tsl_store *st, const char *id, tsl_list_info *out
         return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");
     tslp_list_row row;
     tsl_status r = tslp_store_read_row(st, id, &row, err);
-    OPENSSL_cleanse(row.perm_key, sizeof row.perm_key);
+    tslp_cleanse(row.perm_key, sizeof row.perm_key);
     if (r == TSL_OK)
         *out = row.info;
     return r;
@@ -1000,7 +484,7 @@ tsl_status tsl_store_list_load(tsl_store *st, const char *id, tsl_list **out,
             *version = row.info.version;
         tsl_list_info_free(&row.info);
     }
-    OPENSSL_cleanse(row.perm_key, sizeof row.perm_key);
+    tslp_cleanse(row.perm_key, sizeof row.perm_key);
     tslp_store_rollback(st);
     return r;
 }
@@ -1027,24 +511,13 @@ static tsl_status alloc_locked(tsl_store *st, const char *id, uint64_t n, uint64
             r = tslp_perm_at(&p, row.next + i, &out[i], err);
         tslp_perm_done(&p);
     }
-    OPENSSL_cleanse(row.perm_key, sizeof row.perm_key);
+    tslp_cleanse(row.perm_key, sizeof row.perm_key);
     tsl_list_info_free(&row.info);
     if (r != TSL_OK)
         return r;
     int64_t now = (int64_t)time(NULL);
-    sqlite3_stmt *s;
-    if ((r = tslp_store_prepare(st,
-                                "UPDATE lists SET next = next + ?2, updated = ?3"
-                                " WHERE id = ?1",
-                                &s, err)) != TSL_OK)
+    if ((r = st->be->alloc_advance(st, id, n, now, err)) != TSL_OK)
         return r;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
-    sqlite3_bind_int64(s, 3, now);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE)
-        return tslp_store_sqlfail(st, rc, "recording an allocation", err);
     return tslp_store_audit(st, id, now, n, 0, NULL, "alloc", err);
 }
 

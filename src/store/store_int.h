@@ -1,11 +1,11 @@
 /* store_int.h - what the issuer store's files (store.c, store_update.c,
- * store_publish.c) and the allocation permutation (perm.c) share. Never installed. */
+ * store_publish.c, the backends behind backend.h) and the allocation permutation
+ * (perm.c) share. No storage engine shows here: SQLite is in store_sqlite.h. Never
+ * installed. */
 #ifndef TSL_STORE_INT_H
 #define TSL_STORE_INT_H
 
 #include "core/tsl_int.h"
-
-#include <sqlite3.h>
 
 /* ---- the allocation permutation (perm.c) ---- */
 
@@ -14,13 +14,13 @@
 
 /* A keyed pseudorandom permutation of [0, size). One per call: not shared, not global. */
 typedef struct {
-    void *ctx;     /* EVP_CIPHER_CTX *, AES-128-ECB under the list's key */
+    struct tslp_aes128 *ctx; /* AES-128 under the list's key (crypto/rand.c) */
     uint64_t size; /* the domain [0, size) */
     unsigned half; /* k: bits of each Feistel half */
     uint64_t mask; /* 2^k - 1 */
 } tslp_perm;
 
-/* size is 1 to 2^62. TSL_ERR_CRYPTO if OpenSSL cannot set up AES. */
+/* size is 1 to 2^62. TSL_ERR_CRYPTO if AES cannot be set up. */
 tsl_status tslp_perm_init(tslp_perm *p, const uint8_t key[TSLP_PERM_KEY_BYTES],
                           uint64_t size, tsl_error *err);
 /* *out = P(x) for x < size. */
@@ -33,11 +33,18 @@ void tslp_perm_done(tslp_perm *p);
  * A chunk that has no row is all zeros (VALID). */
 #define TSLP_CHUNK_BYTES 65536
 
-/* Schema version this code writes and reads; a newer file is refused. */
-#define TSLP_SCHEMA_VERSION 1
+/* Schema version this code writes; an older file is migrated when opened for writing,
+ * a newer one is refused. 1: the first release (tests/fixtures/store-v0.1.db); 2: the
+ * migrations table and the audit trail's index. */
+#define TSLP_SCHEMA_VERSION 2
+/* The oldest version a read-only handle reads without migrating it. */
+#define TSLP_SCHEMA_READABLE 1
+
+struct tslp_store_backend; /* backend.h */
 
 struct tsl_store {
-    sqlite3 *db;
+    const struct tslp_store_backend *be; /* chosen by tsl_store_open_mode */
+    void *conn;                          /* the backend's connection (sqlite3 *) */
     char *path;
     bool readonly; /* opened with TSL_STORE_READONLY */
 };
@@ -49,23 +56,16 @@ typedef struct {
     uint64_t next; /* = info.allocated */
 } tslp_list_row;
 
-/* Fails with TSL_ERR_IO (TSL_ERR_NOMEM when SQLite ran out of memory) naming the store,
- * what was being done and sqlite3_errmsg. A corrupt or foreign file is TSL_ERR_IO as
- * well: the store is where the command keeps its state, not input it was handed. */
-tsl_status tslp_store_sqlfail(tsl_store *st, int rc, const char *what, tsl_error *err);
+/* The calls below go to the store's backend (backend.h). */
 
-/* Prepares a statement (static SQL only; data goes through bound parameters). */
-tsl_status tslp_store_prepare(tsl_store *st, const char *sql, sqlite3_stmt **out,
-                              tsl_error *err);
-
-/* BEGIN IMMEDIATE (write) or BEGIN (read), retrying a busy database until a deadline.
- * A write on a read-only handle is TSL_ERR_ARG. */
+/* A write transaction (serialising writers) or a read transaction. A write on a
+ * read-only handle is TSL_ERR_ARG. */
 tsl_status tslp_store_begin(tsl_store *st, bool write, tsl_error *err);
 tsl_status tslp_store_commit(tsl_store *st, tsl_error *err);
 void tslp_store_rollback(tsl_store *st);
 
-/* Reads a list's row inside the caller's transaction. TSL_ERR_INDEX "list \"x\": no
- * such list"; TSL_ERR_MALFORMED if the row is inconsistent. */
+/* Reads a list's row inside the caller's transaction. TSL_ERR_NOT_FOUND "list \"x\": no
+ * such list"; TSL_ERR_IO if the row is inconsistent. */
 tsl_status tslp_store_read_row(tsl_store *st, const char *id, tslp_list_row *row,
                                tsl_error *err);
 

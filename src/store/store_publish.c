@@ -6,7 +6,7 @@
  * a token whose snapshot is older than the newest recorded one's (two publishes racing
  * around a change) is not recorded, nor a twin of a recorded one (same version and
  * iat), and a token of newer statuses is always the newest (see record()). */
-#include "store/store_int.h"
+#include "store/backend.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -90,41 +90,6 @@ static tsl_status sign_at(signing *sn, signed_token *t, int64_t iat, tsl_error *
     return r;
 }
 
-/* The newest recorded token of a list's form, as readers pick it (latest iat, then last
- * recorded): *have, and its version and iat. Also whether a token of this version and
- * iat is recorded (*twin). Index lookups only. */
-static tsl_status history_head(tsl_store *st, const char *id, const char *form,
-                               uint64_t version, int64_t iat, bool *have, uint64_t *nv,
-                               int64_t *ni, bool *twin, tsl_error *err)
-{
-    sqlite3_stmt *s;
-    tsl_status r = tslp_store_prepare(
-        st,
-        "SELECT version, iat, (SELECT count(*) FROM tokens WHERE list_id = ?1"
-        " AND format = ?2 AND iat = ?4 AND version = ?3)"
-        " FROM tokens WHERE list_id = ?1 AND format = ?2"
-        " ORDER BY iat DESC, rowid DESC LIMIT 1",
-        &s, err);
-    if (r != TSL_OK)
-        return r;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, form, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)version);
-    sqlite3_bind_int64(s, 4, iat);
-    int rc = sqlite3_step(s);
-    *have = rc == SQLITE_ROW;
-    *twin = false;
-    if (rc == SQLITE_ROW) {
-        int64_t v = sqlite3_column_int64(s, 0);
-        *nv = v > 0 ? (uint64_t)v : 0;
-        *ni = sqlite3_column_int64(s, 1);
-        *twin = sqlite3_column_int64(s, 2) > 0;
-    }
-    sqlite3_finalize(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
-               ? TSL_OK
-               : tslp_store_sqlfail(st, rc, "reading the history", err);
-}
 
 /* Inside the write transaction, form by form. Versions only move forward: a token of
  * older statuses than the newest recorded one is not recorded (a publish that read its
@@ -137,22 +102,15 @@ static tsl_status record(tsl_store *st, const tsl_list_info *in, signing *sn,
                          signed_token *t, size_t nt, int64_t now, int64_t retention,
                          tsl_publish_result *res, tsl_error *err)
 {
-    sqlite3_stmt *s;
-    tsl_status r = tslp_store_prepare(
-        st,
-        "INSERT INTO tokens (list_id, format, iat, exp, version, token, created)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        &s, err);
-    if (r != TSL_OK)
-        return r;
+    const struct tslp_store_backend *be = st->be;
+    tsl_status r = TSL_OK;
     for (size_t k = 0; r == TSL_OK && k < nt; k++) {
-        const char *form = t[k].format == TSL_FORMAT_CWT ? "cwt" : "jwt";
         unsigned bit = t[k].format == TSL_FORMAT_CWT ? TSL_PUBLISH_CWT : TSL_PUBLISH_JWT;
         bool have, twin;
         uint64_t nv = 0;
         int64_t ni = 0;
-        if ((r = history_head(st, in->id, form, in->version, t[k].iat, &have, &nv, &ni,
-                              &twin, err)) != TSL_OK)
+        if ((r = be->token_head(st, in->id, t[k].format, in->version, t[k].iat, &have, &nv,
+                                &ni, &twin, err)) != TSL_OK)
             break;
         if ((have && nv > in->version) || twin) {
             res->skipped |= bit;
@@ -165,34 +123,14 @@ static tsl_status record(tsl_store *st, const tsl_list_info *in, signing *sn,
                 break;
             res->raised |= bit;
         }
-        sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, in->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, form, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, t[k].iat);
-        sqlite3_bind_int64(s, 4, t[k].iat + sn->lifetime);
-        sqlite3_bind_int64(s, 5, (sqlite3_int64)in->version);
-        sqlite3_bind_blob64(s, 6, t[k].token, t[k].len, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 7, now);
-        int rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE)
-            r = tslp_store_sqlfail(st, rc, "recording a token", err);
-        else
+        if ((r = be->token_insert(st, in->id, t[k].format, t[k].iat, t[k].iat + sn->lifetime,
+                                  in->version, t[k].token, t[k].len, now, err)) == TSL_OK)
             res->recorded |= bit;
     }
-    sqlite3_finalize(s);
     if (r != TSL_OK || res->recorded == 0)
         return r; /* nothing recorded: nothing to drop or audit */
-    if (retention >= 0) {
-        if ((r = tslp_store_prepare(st, "DELETE FROM tokens WHERE list_id = ?1 AND exp < ?2",
-                                    &s, err)) != TSL_OK)
-            return r;
-        sqlite3_bind_text(s, 1, in->id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, now - retention);
-        int rc = sqlite3_step(s);
-        sqlite3_finalize(s);
-        if (rc != SQLITE_DONE)
-            return tslp_store_sqlfail(st, rc, "dropping old tokens", err);
-    }
+    if (retention >= 0 && (r = be->token_prune(st, in->id, now - retention, err)) != TSL_OK)
+        return r;
     const char *src = res->recorded == (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT) ? "jwt,cwt"
                       : res->recorded == TSL_PUBLISH_CWT                   ? "cwt"
                                                                            : "jwt";
@@ -299,53 +237,19 @@ tsl_status tsl_store_token(tsl_store *st, const char *id, tsl_format format, int
     tsl_status r = tslp_store_begin(st, false, err);
     if (r != TSL_OK)
         return r;
-    sqlite3_stmt *s = NULL;
     tslp_list_row row;
     if ((r = tslp_store_read_row(st, id, &row, err)) == TSL_OK) {
         tsl_list_info_free(&row.info);
-        r = tslp_store_prepare(
-            st,
-            at == 0 ? "SELECT token, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
-                      " ORDER BY iat DESC, rowid DESC LIMIT 1"
-                    : "SELECT token, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
-                      " AND iat <= ?3 AND ?3 < exp ORDER BY iat DESC, rowid DESC LIMIT 1",
-            &s, err);
-    }
-    memset(row.perm_key, 0, sizeof row.perm_key);
-    if (r == TSL_OK) {
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, fname, -1, SQLITE_STATIC);
-        if (at != 0)
-            sqlite3_bind_int64(s, 3, at);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            const void *tok = sqlite3_column_blob(s, 0);
-            size_t len = (size_t)sqlite3_column_bytes(s, 0);
-            uint8_t *copy = tslp_malloc(len + 1);
-            if (copy == NULL) {
-                r = tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
-            } else {
-                if (len > 0)
-                    memcpy(copy, tok, len);
-                copy[len] = '\0'; /* a JWT can be used as a string */
-                *out = copy;
-                *out_len = len;
-                if (iat != NULL)
-                    *iat = sqlite3_column_int64(s, 1);
-                if (exp != NULL)
-                    *exp = sqlite3_column_int64(s, 2);
-            }
-        } else if (rc == SQLITE_DONE) {
+        memset(row.perm_key, 0, sizeof row.perm_key);
+        bool found = false;
+        r = st->be->token_read(st, id, format, at, &found, out, out_len, iat, exp, err);
+        if (r == TSL_OK && !found)
             r = at == 0 ? tslp_fail(err, TSL_ERR_INDEX, 0,
                                     "list \"%s\": no %s token published", id, fname)
                         : tslp_fail(err, TSL_ERR_INDEX, 0,
                                     "list \"%s\": no %s token valid at %lld", id, fname,
                                     (long long)at);
-        } else {
-            r = tslp_store_sqlfail(st, rc, "reading a token", err);
-        }
     }
-    sqlite3_finalize(s);
     tslp_store_rollback(st);
     return r;
 }

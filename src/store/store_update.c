@@ -4,11 +4,11 @@
  * however many lines cover it; a batch of short lines is applied line by line, which
  * costs as little. One write transaction loads only the chunks the batch touches,
  * applies it with the INVALID-is-final check (naming the line the in-order application
- * would fail on), writes back only the pages that changed (incremental blob I/O), bumps
- * the version and records the batch in the audit trail. A batch that touches every
- * chunk loads the whole list, chunk by chunk, and no more. */
+ * would fail on), writes back only the segments that changed (the backend's
+ * chunk_rewrite), bumps the version and records the batch in the audit trail. A batch
+ * that touches every chunk loads the whole list, chunk by chunk, and no more. */
 #include "store/batch_int.h"
-#include "store/store_int.h"
+#include "store/backend.h"
 
 #include <string.h>
 #include <time.h>
@@ -21,9 +21,10 @@
  * line, applying a line about 1 ns per 4 entries covered. */
 #define INORDER_ENTRIES 256
 
-/* One loaded chunk. rowid is 0 when the chunk had no row (all zeros). */
+/* One loaded chunk. ref is 0 when the chunk had no row (all zeros), else the
+ * backend's handle on the stored chunk (backend.h chunk_read). */
 typedef struct {
-    int64_t rowid;
+    int64_t ref;
     size_t len;
     uint8_t data[];
 } slot;
@@ -33,7 +34,6 @@ typedef struct {
     const tsl_list_info *info;
     uint64_t nbytes, nchunks;
     slot **slots;        /* nchunks pointers, NULL until loaded */
-    sqlite3_stmt *read;  /* SELECT rowid, data ... WHERE list_id = ? AND n = ? */
     uint64_t per_chunk;  /* entries per chunk */
 } upd;
 
@@ -54,29 +54,11 @@ static tsl_status load_slot(upd *u, uint64_t c, slot **out, tsl_error *err)
     if (sl == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", u->info->id);
     sl->len = len;
-    sl->rowid = 0;
-    sqlite3_reset(u->read);
-    sqlite3_bind_int64(u->read, 2, (sqlite3_int64)c);
-    int rc = sqlite3_step(u->read);
-    if (rc == SQLITE_ROW) {
-        const void *d = sqlite3_column_blob(u->read, 1);
-        if (d == NULL || (size_t)sqlite3_column_bytes(u->read, 1) != len) {
-            tslp_free(sl);
-            /* The store's own state is damaged, not the caller's input: an I/O error
-             * (exit 2), like every other damage the store finds. */
-            return tslp_fail(err, TSL_ERR_IO, 0,
-                             "store %s: list \"%s\": chunk %llu has the wrong size",
-                             u->st->path, u->info->id, (unsigned long long)c);
-        }
-        sl->rowid = sqlite3_column_int64(u->read, 0);
-        memcpy(sl->data, d, len);
-    } else if (rc == SQLITE_DONE) {
-        memset(sl->data, 0, len);
-    } else {
+    tsl_status r = u->st->be->chunk_read(u->st, u->info->id, c, sl->data, len, &sl->ref, err);
+    if (r != TSL_OK) {
         tslp_free(sl);
-        return tslp_store_sqlfail(u->st, rc, "reading statuses", err);
+        return r;
     }
-    sqlite3_reset(u->read);
     u->slots[c] = sl;
     *out = sl;
     return TSL_OK;
@@ -174,13 +156,21 @@ static uint64_t count_diff(const uint8_t *a, const uint8_t *b, size_t n, unsigne
 
 static const uint8_t zeros[SEGMENT];
 
+/* The diff callback of chunk_rewrite: changed entries between a stored segment and
+ * its new bytes. */
+static uint64_t diff_segment(void *ctx, const uint8_t *old, const uint8_t *now, size_t n)
+{
+    const upd *u = ctx;
+    return count_diff(old, now, n, u->info->bits);
+}
+
 /* Counts the changes of one loaded chunk against what is stored and, unless dry_run,
- * writes the segments that differ. */
+ * writes the segments that differ (a chunk that had no row is inserted whole). */
 static tsl_status write_slot(upd *u, uint64_t c, const slot *sl, bool dry_run,
-                             sqlite3_stmt *ins, uint64_t *changed, tsl_error *err)
+                             uint64_t *changed, tsl_error *err)
 {
     unsigned bits = u->info->bits;
-    if (sl->rowid == 0) {
+    if (sl->ref == 0) {
         uint64_t d = 0;
         for (size_t off = 0; off < sl->len; off += SEGMENT) {
             size_t n = sl->len - off < SEGMENT ? sl->len - off : SEGMENT;
@@ -189,33 +179,10 @@ static tsl_status write_slot(upd *u, uint64_t c, const slot *sl, bool dry_run,
         *changed += d;
         if (d == 0 || dry_run)
             return TSL_OK;
-        sqlite3_reset(ins);
-        sqlite3_bind_int64(ins, 2, (sqlite3_int64)c);
-        sqlite3_bind_blob(ins, 3, sl->data, (int)sl->len, SQLITE_STATIC);
-        int rc = sqlite3_step(ins);
-        sqlite3_reset(ins);
-        return rc == SQLITE_DONE ? TSL_OK
-                                 : tslp_store_sqlfail(u->st, rc, "writing statuses", err);
+        return u->st->be->chunk_insert(u->st, u->info->id, c, sl->data, sl->len, err);
     }
-    sqlite3_blob *blob = NULL;
-    int rc = sqlite3_blob_open(u->st->db, "main", "chunks", "data", sl->rowid,
-                               dry_run ? 0 : 1, &blob);
-    if (rc != SQLITE_OK)
-        return tslp_store_sqlfail(u->st, rc, "opening a chunk", err);
-    uint8_t old[SEGMENT];
-    for (size_t off = 0; rc == SQLITE_OK && off < sl->len; off += SEGMENT) {
-        int n = (int)(sl->len - off < SEGMENT ? sl->len - off : SEGMENT);
-        if ((rc = sqlite3_blob_read(blob, old, n, (int)off)) != SQLITE_OK)
-            break;
-        uint64_t d = count_diff(old, sl->data + off, (size_t)n, bits);
-        *changed += d;
-        if (d > 0 && !dry_run)
-            rc = sqlite3_blob_write(blob, sl->data + off, n, (int)off);
-    }
-    tsl_status r = rc == SQLITE_OK ? TSL_OK
-                                   : tslp_store_sqlfail(u->st, rc, "rewriting a chunk", err);
-    sqlite3_blob_close(blob);
-    return r;
+    return u->st->be->chunk_rewrite(u->st, sl->ref, sl->data, sl->len, SEGMENT, dry_run,
+                                    diff_segment, u, changed, err);
 }
 
 static tsl_status update_locked(upd *u, const tsl_batch *b, const tslp_seg *segs,
@@ -234,12 +201,6 @@ static tsl_status update_locked(upd *u, const tsl_batch *b, const tslp_seg *segs
             return r;
     if ((u->slots = tslp_calloc((size_t)u->nchunks, sizeof *u->slots)) == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", in->id);
-    r = tslp_store_prepare(
-        u->st, "SELECT rowid, data FROM chunks WHERE list_id = ?1 AND n = ?2", &u->read,
-        err);
-    if (r != TSL_OK)
-        return r;
-    sqlite3_bind_text(u->read, 1, in->id, -1, SQLITE_STATIC);
     bool final = in->final_invalid && !force;
     failure f = {TSLP_SEG_NONE, 0};
     if (segs != NULL) {
@@ -270,37 +231,18 @@ static tsl_status update_locked(upd *u, const tsl_batch *b, const tslp_seg *segs
                          "index %llu is INVALID, which is final; use --force",
                          (unsigned long long)f.at);
     }
-    sqlite3_stmt *ins = NULL;
-    if ((r = tslp_store_prepare(u->st,
-                                "INSERT INTO chunks (list_id, n, data) VALUES (?1, ?2, ?3)",
-                                &ins, err)) != TSL_OK)
-        return r;
-    sqlite3_bind_text(ins, 1, in->id, -1, SQLITE_STATIC);
     uint64_t total = 0;
     for (uint64_t c = 0; r == TSL_OK && c < u->nchunks; c++)
         if (u->slots[c] != NULL)
-            r = write_slot(u, c, u->slots[c], dry_run, ins, &total, err);
-    sqlite3_finalize(ins);
+            r = write_slot(u, c, u->slots[c], dry_run, &total, err);
     if (r != TSL_OK)
         return r;
     *changed = total;
     if (dry_run)
         return TSL_OK;
     int64_t now = (int64_t)time(NULL);
-    if (total > 0) {
-        sqlite3_stmt *s;
-        if ((r = tslp_store_prepare(u->st,
-                                    "UPDATE lists SET version = version + 1, updated = ?2"
-                                    " WHERE id = ?1",
-                                    &s, err)) != TSL_OK)
-            return r;
-        sqlite3_bind_text(s, 1, in->id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, now);
-        int rc = sqlite3_step(s);
-        sqlite3_finalize(s);
-        if (rc != SQLITE_DONE)
-            return tslp_store_sqlfail(u->st, rc, "recording the update", err);
-    }
+    if (total > 0 && (r = u->st->be->list_bump_version(u->st, in->id, now, err)) != TSL_OK)
+        return r;
     bool is_set = source != NULL && strcmp(source, "set") == 0;
     return tslp_store_audit(u->st, in->id, now, tsl_batch_entries(b), total, source,
                             is_set ? "set" : "update", err);
@@ -339,7 +281,6 @@ tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_batch *b, i
         memset(row.perm_key, 0, sizeof row.perm_key);
         u.info = &row.info;
         r = update_locked(&u, b, segs, nsegs, force, dry_run, source, &total, err);
-        sqlite3_finalize(u.read);
         if (u.slots != NULL)
             for (uint64_t c = 0; c < u.nchunks; c++)
                 tslp_free(u.slots[c]);

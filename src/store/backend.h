@@ -1,0 +1,112 @@
+/* backend.h - the issuer store's backend seam, after curl's lib/vtls: one struct of
+ * function pointers per storage engine, chosen when a store is opened. The generic
+ * store (store.c: settings checks, the uri-path rule, decoys and allocation through the
+ * keyed permutation; store_update.c and store_publish.c) calls a backend only through
+ * these, and a backend knows nothing of those policies: it keeps rows and runs
+ * transactions. SQLite (store_sqlite.c) is the first backend; another one (PostgreSQL)
+ * is a new file with a struct like tslp_store_sqlite, and a line in store.c's
+ * pick_backend(). Never installed. */
+#ifndef TSL_STORE_BACKEND_H
+#define TSL_STORE_BACKEND_H
+
+#include "store/store_int.h"
+
+/* Called by list_paths for each list: its id, uri and aggregation_uri (NULL: none).
+ * Returning anything but TSL_OK stops the walk with that status. */
+typedef tsl_status (*tslp_store_path_fn)(void *ctx, const char *id, const char *uri,
+                                         const char *aggregation_uri, tsl_error *err);
+
+/* Called by chunk_rewrite for each segment: the number of entries that differ between
+ * the stored bytes and the new ones (the generic store knows the bits per entry). */
+typedef uint64_t (*tslp_store_diff_fn)(void *ctx, const uint8_t *stored,
+                                       const uint8_t *now, size_t n);
+
+struct tslp_store_backend {
+    const char *name; /* "sqlite" */
+
+    /* Connection. open sets st->conn; st->path and st->readonly are set before. It
+     * checks the file is a tsl store, creates the schema (create) and migrates an
+     * older schema to the current version (not when read-only), as tsl_store_open_mode
+     * documents. close releases st->conn (NULL: nothing to release). */
+    tsl_status (*open)(tsl_store *st, bool create, tsl_error *err);
+    void (*close)(tsl_store *st);
+
+    /* Transactions: a write transaction serialises writers across processes; a read
+     * transaction sees one consistent snapshot. rollback is a no-op outside one. */
+    tsl_status (*begin)(tsl_store *st, bool write, tsl_error *err);
+    tsl_status (*commit)(tsl_store *st, tsl_error *err);
+    void (*rollback)(tsl_store *st);
+
+    /* Lists. list_read: TSL_ERR_NOT_FOUND "list \"x\": no such list", TSL_ERR_IO for an
+     * inconsistent row (the checks are the backend's: it knows the columns' types).
+     * list_exists: TSL_ERR_EXISTS "list \"x\" already exists", else TSL_OK.
+     * list_insert: the spec as checked, with its defaults applied (lifetime, formats;
+     * final_invalid 0 or 1); counters start at 0 and created = updated = now. list_ids: sorted, freed with tsl_store_ids_free. */
+    tsl_status (*list_read)(tsl_store *st, const char *id, tslp_list_row *row,
+                            tsl_error *err);
+    tsl_status (*list_exists)(tsl_store *st, const char *id, tsl_error *err);
+    tsl_status (*list_insert)(tsl_store *st, const tsl_list_spec *spec,
+                              const char *key_path, unsigned decoy_value,
+                              const uint8_t *perm_key, int64_t now, tsl_error *err);
+    tsl_status (*list_ids)(tsl_store *st, char ***ids, size_t *n, tsl_error *err);
+    tsl_status (*list_paths)(tsl_store *st, tslp_store_path_fn fn, void *ctx,
+                             tsl_error *err);
+    /* Allocation state: advances the counter `next` by n and sets updated = now. */
+    tsl_status (*alloc_advance)(tsl_store *st, const char *id, uint64_t n, int64_t now,
+                                tsl_error *err);
+
+    /* Packed statuses in TSLP_CHUNK_BYTES chunks; a chunk without a row is all zeros.
+     * chunks_load: the whole list, with a stored chunk of the wrong size TSL_ERR_IO.
+     * chunks_write_new: the non-zero chunks of a list just inserted. */
+    tsl_status (*chunks_load)(tsl_store *st, const tsl_list_info *info, tsl_list **out,
+                              tsl_error *err);
+    tsl_status (*chunks_write_new)(tsl_store *st, const char *id, const tsl_list *l,
+                                   tsl_error *err);
+
+    /* A batch update, inside its transaction, chunk by chunk. chunk_read: chunk n of
+     * len bytes into buf (zeros, *ref 0, when it has no row; else *ref is a non-zero
+     * handle on it); a stored chunk of another size is TSL_ERR_IO. chunk_insert: a
+     * chunk that had no row. chunk_rewrite: compares the stored chunk *ref with data,
+     * segment bytes at a time, adds diff() of each segment to *changed and, unless
+     * dry_run, writes the segments that differ. list_bump_version: version + 1 and
+     * updated = now, after a batch that changed something. */
+    tsl_status (*chunk_read)(tsl_store *st, const char *id, uint64_t n, uint8_t *buf,
+                             size_t len, int64_t *ref, tsl_error *err);
+    tsl_status (*chunk_insert)(tsl_store *st, const char *id, uint64_t n,
+                               const uint8_t *data, size_t len, tsl_error *err);
+    tsl_status (*chunk_rewrite)(tsl_store *st, int64_t ref, const uint8_t *data, size_t len,
+                                size_t segment, bool dry_run, tslp_store_diff_fn diff,
+                                void *ctx, uint64_t *changed, tsl_error *err);
+    tsl_status (*list_bump_version)(tsl_store *st, const char *id, int64_t now,
+                                    tsl_error *err);
+
+    /* Published tokens, the history readers pick from: the newest of a form is the
+     * one with the latest iat, then the last recorded. token_head: that one's version
+     * and iat (*have false if none), and whether a token of this version and iat is
+     * recorded (*twin). token_read: the newest (at 0) or the newest with
+     * iat <= at < exp; *found false if none; *out is tslp_malloc'd with a NUL after
+     * the bytes. token_prune: drops the tokens with exp < before. */
+    tsl_status (*token_head)(tsl_store *st, const char *id, tsl_format format,
+                             uint64_t version, int64_t iat, bool *have, uint64_t *nv,
+                             int64_t *ni, bool *twin, tsl_error *err);
+    tsl_status (*token_insert)(tsl_store *st, const char *id, tsl_format format,
+                               int64_t iat, int64_t exp, uint64_t version,
+                               const uint8_t *token, size_t len, int64_t now,
+                               tsl_error *err);
+    tsl_status (*token_prune)(tsl_store *st, const char *id, int64_t before,
+                              tsl_error *err);
+    tsl_status (*token_read)(tsl_store *st, const char *id, tsl_format format, int64_t at,
+                             bool *found, uint8_t **out, size_t *out_len, int64_t *iat,
+                             int64_t *exp, tsl_error *err);
+
+    /* The audit trail: one row per change (kind "create", "update", "set", "alloc",
+     * "publish"). */
+    tsl_status (*audit)(tsl_store *st, const char *id, int64_t now, uint64_t entries,
+                        uint64_t changed, const char *source, const char *kind,
+                        tsl_error *err);
+};
+
+/* The backends. */
+extern const struct tslp_store_backend tslp_store_sqlite;
+
+#endif /* TSL_STORE_BACKEND_H */
