@@ -4,10 +4,8 @@
 #define TSL_TOKEN_INT_H
 
 #include "core/tsl_int.h"
+#include "envelope/envelope_int.h" /* TSLP_MAX_X5C, TSLP_MAX_KID and the envelopes */
 
-/* Bounds on what a token header may carry. */
-#define TSLP_MAX_X5C 10           /* certificates in x5c / x5chain */
-#define TSLP_MAX_KID 256          /* bytes of a kid */
 #define TSLP_MAX_SKEW ((int64_t)86400 * 366) /* seconds of clock skew honoured at most */
 
 struct tsl_token {
