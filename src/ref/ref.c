@@ -1,13 +1,13 @@
 /* ref.c - Referenced Tokens (spec section 6): the form detected from the bytes, the
  * common struct tsl_ref and its accessors, the JWT and CWT forms, and the helpers the
  * SD-JWT (sdjwt.c) and mdoc (mdoc.c) forms share: a JWS check against the caller's
- * keys, a COSE_Sign1 check against keys or an x5chain, time claims and the
+ * keys and a COSE_Sign1 check against keys or an x5chain (both through the envelope
+ * layer, src/envelope, with the Referenced Token's options), time claims and the
  * status.status_list {idx, uri} reference in JSON and CBOR. A token is validated by its
  * own rules before its status reference is read. */
 #include "codec/cbor_int.h"
+#include "envelope/envelope_int.h"
 #include "ref/ref_int.h"
-#include "codec/cbor_write_int.h"
-#include "crypto/crypto.h"
 #include "token/token_int.h"
 
 #include <jansson.h>

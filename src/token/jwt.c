@@ -1,7 +1,8 @@
 /* jwt.c - the JWT form of a Status List Token (spec section 5.1): JWS compact
  * serialization, header {"alg","typ":"statuslist+jwt","kid","x5c"}, claims sub, iat,
- * exp, ttl, iss and status_list. Parsing checks structure, typ, alg and claim types;
- * token.c does the signature and time checks. */
+ * exp, ttl, iss and status_list. The JWS itself is the envelope layer's
+ * (envelope/jose.c); parsing here checks typ and the claims, and token.c the signature
+ * and time. */
 #include "crypto/crypto.h"
 #include "token/token_int.h"
 

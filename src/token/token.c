@@ -1,7 +1,6 @@
 /* token.c - Status List Tokens independent of their form: signing parameters resolved
  * once, the form detected from the bytes, and verification (alg allow-list, key
  * resolution, signature, time and sub checks) done the same way for JWT and CWT. */
-#include "crypto/crypto.h"
 #include "token/token_int.h"
 
 #include <jansson.h>
