@@ -8,7 +8,6 @@
 #include "crypto/crypto.h"
 #include "envelope/envelope_int.h"
 
-#include <stdarg.h>
 #include <string.h>
 
 #define COSE_TAG_SIGN 98
@@ -18,20 +17,6 @@
 #define HDR_CRIT 2
 #define HDR_KID 4
 #define HDR_X5CHAIN 33
-
-/* tslp_fail with "what: " in front when what is given. */
-static tsl_status cfail(tsl_error *err, tsl_status code, size_t off, const char *what,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static tsl_status cfail(tsl_error *err, tsl_status code, size_t off, const char *what,
-                        const char *fmt, ...)
-{
-    char msg[TSL_ERROR_MSG_SIZE];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return tslp_fail(err, code, off, "%s%s%s", what ? what : "", what ? ": " : "", msg);
-}
 
 tsl_status tslp_cose_tagged(const tslp_cbor_node *root, bool *mac, tsl_error *err)
 {
@@ -73,11 +58,11 @@ static tsl_status add_cert(tslp_cose *c, const tslp_cbor_node *n, const char *wh
                            tsl_error *err)
 {
     if (n->type != TSLP_CBOR_BYTES || n->len == 0)
-        return cfail(err, TSL_ERR_MALFORMED, n->offset, what,
+        return tslp_env_fail(err, TSL_ERR_MALFORMED, n->offset, what,
                      "x5chain (33): %s, expected a DER certificate as byte string",
                      tslp_cbor_type_name(n->type));
     if (c->x5c.n == TSLP_MAX_X5C)
-        return cfail(err, TSL_ERR_LIMIT, n->offset, what,
+        return tslp_env_fail(err, TSL_ERR_LIMIT, n->offset, what,
                      "x5chain (33): more than %d certificates", TSLP_MAX_X5C);
     c->x5c.der[c->x5c.n] = n->str;
     c->x5c.der_len[c->x5c.n++] = n->len;
@@ -89,7 +74,8 @@ static tsl_status header_map(tslp_cose *c, const tslp_cbor_node *m, bool prot,
                              const tslp_cbor_node *other, const char *what, tsl_error *err)
 {
     if (m->type != TSLP_CBOR_MAP)
-        return cfail(err, TSL_ERR_MALFORMED, m->offset, what, "%s header: %s, expected map",
+        return tslp_env_fail(err, TSL_ERR_MALFORMED, m->offset, what,
+                             "%s header: %s, expected map",
                      prot ? "protected" : "unprotected", tslp_cbor_type_name(m->type));
     for (const tslp_cbor_node *k = m->child; k != NULL; k = k->next->next) {
         const tslp_cbor_node *v = k->next;
@@ -98,28 +84,28 @@ static tsl_status header_map(tslp_cose *c, const tslp_cbor_node *m, bool prot,
             continue; /* text labels belong to private use; none concern us */
         /* RFC 9052 section 3: a label must not be in both buckets. */
         if (other->type == TSLP_CBOR_MAP && tslp_cbor_map_get_int(other, label) != NULL)
-            return cfail(err, TSL_ERR_MALFORMED, k->offset, what,
+            return tslp_env_fail(err, TSL_ERR_MALFORMED, k->offset, what,
                          "header label %lld is in both the protected and unprotected headers",
                          (long long)label);
         tsl_status st = TSL_OK;
         switch (label) {
         case HDR_ALG:
             if (!prot)
-                return cfail(err, TSL_ERR_ALG, k->offset, what,
+                return tslp_env_fail(err, TSL_ERR_ALG, k->offset, what,
                              "alg (1): must be in the protected header");
             break;
         case HDR_CRIT:
-            return cfail(err, TSL_ERR_UNSUPPORTED, k->offset, what,
+            return tslp_env_fail(err, TSL_ERR_UNSUPPORTED, k->offset, what,
                          "crit (2): critical header parameters are not understood");
         case HDR_KID:
             if (optional(v) == NULL)
                 break;
             /* RFC 9052 makes kid a byte string; a text kid is a harmless quirk. */
             if (v->type != TSLP_CBOR_BYTES && v->type != TSLP_CBOR_TEXT)
-                return cfail(err, TSL_ERR_MALFORMED, v->offset, what,
+                return tslp_env_fail(err, TSL_ERR_MALFORMED, v->offset, what,
                              "kid (4): %s, expected byte string", tslp_cbor_type_name(v->type));
             if (v->len > TSLP_MAX_KID)
-                return cfail(err, TSL_ERR_LIMIT, v->offset, what,
+                return tslp_env_fail(err, TSL_ERR_LIMIT, v->offset, what,
                              "kid (4): longer than %d bytes", TSLP_MAX_KID);
             c->kid = v;
             break;
@@ -132,7 +118,7 @@ static tsl_status header_map(tslp_cose *c, const tslp_cbor_node *m, bool prot,
                 for (const tslp_cbor_node *e = v->child; e != NULL && st == TSL_OK; e = e->next)
                     st = add_cert(c, e, what, err);
             } else {
-                st = cfail(err, TSL_ERR_MALFORMED, v->offset, what,
+                st = tslp_env_fail(err, TSL_ERR_MALFORMED, v->offset, what,
                            "x5chain (33): %s, expected a byte string or an array of them",
                            tslp_cbor_type_name(v->type));
             }
@@ -152,7 +138,7 @@ tsl_status tslp_cose_open(tslp_cose *c, const tslp_cbor_node *arr, bool mac,
     c->mac = mac;
     const char *sig_name = mac ? "tag" : "signature";
     if (arr->type != TSLP_CBOR_ARRAY || arr->count != 4)
-        return cfail(err, TSL_ERR_MALFORMED, arr->offset, what,
+        return tslp_env_fail(err, TSL_ERR_MALFORMED, arr->offset, what,
                      "expected %s, an array of 4 items (protected, unprotected, payload, %s)",
                      mac ? "COSE_Mac0" : "COSE_Sign1", sig_name);
     c->prot = arr->child;
@@ -165,10 +151,10 @@ tsl_status tslp_cose_open(tslp_cose *c, const tslp_cbor_node *arr, bool mac,
     } parts[3] = {{c->prot, "protected header"}, {c->payload, "payload"}, {c->sig, sig_name}};
     for (int k = 0; k < 3; k++) {
         if (k == 1 && c->payload->type == TSLP_CBOR_NULL)
-            return cfail(err, TSL_ERR_MALFORMED, c->payload->offset, what,
+            return tslp_env_fail(err, TSL_ERR_MALFORMED, c->payload->offset, what,
                          "detached payload: a token carries its claims");
         if (parts[k].n->type != TSLP_CBOR_BYTES)
-            return cfail(err, TSL_ERR_MALFORMED, parts[k].n->offset, what,
+            return tslp_env_fail(err, TSL_ERR_MALFORMED, parts[k].n->offset, what,
                          "%s: %s, expected byte string", parts[k].name,
                          tslp_cbor_type_name(parts[k].n->type));
     }
@@ -194,23 +180,26 @@ tsl_status tslp_cose_alg(tslp_cose *c, uint32_t algs, const char *what, tsl_erro
     const tslp_cbor_node *alg = tslp_cbor_map_get_int(prot, HDR_ALG);
     int64_t id;
     if (alg == NULL)
-        return cfail(err, TSL_ERR_ALG, c->prot->offset, what,
+        return tslp_env_fail(err, TSL_ERR_ALG, c->prot->offset, what,
                      "alg (1): missing from the protected header");
     if (!tslp_cbor_get_int(alg, &id))
-        return cfail(err, TSL_ERR_ALG, alg->offset, what, "alg (1): %s, expected an integer",
+        return tslp_env_fail(err, TSL_ERR_ALG, alg->offset, what,
+                             "alg (1): %s, expected an integer",
                      tslp_cbor_type_name(alg->type));
     c->alg = tsl_alg_from_cose_id(id);
     if (c->alg == TSL_ALG_UNKNOWN)
-        return cfail(err, TSL_ERR_ALG, alg->offset, what, "alg (1): %lld is not supported",
+        return tslp_env_fail(err, TSL_ERR_ALG, alg->offset, what,
+                             "alg (1): %lld is not supported",
                      (long long)id);
     if ((c->alg == TSL_ALG_HS256) != c->mac)
-        return cfail(err, TSL_ERR_ALG, alg->offset, what,
+        return tslp_env_fail(err, TSL_ERR_ALG, alg->offset, what,
                      c->mac ? "alg (1): %s is a signature algorithm, but COSE_Mac0 needs a MAC"
                             : "alg (1): %s is a MAC, but COSE_Sign1 needs a signature "
                               "algorithm",
                      tsl_alg_name(c->alg));
     if (algs != 0 && (algs & TSL_ALG_BIT(c->alg)) == 0)
-        return cfail(err, TSL_ERR_ALG, alg->offset, what, "alg: %s is not in the allow-list",
+        return tslp_env_fail(err, TSL_ERR_ALG, alg->offset, what,
+                             "alg: %s is not in the allow-list",
                      tsl_alg_name(c->alg));
     return TSL_OK;
 }
@@ -250,7 +239,7 @@ tsl_status tslp_cose_verify(const tslp_cose *c, const tsl_trust *trust, const ts
         if (st != TSL_OK && what != NULL)
             tslp_error_prefix(err, what);
     } else if (x5chain_only) {
-        st = cfail(err, TSL_ERR_TRUST, 0, what, "%s",
+        st = tslp_env_fail(err, TSL_ERR_TRUST, 0, what, "%s",
                    c->x5c.n > 0 ? "the x5chain needs trust anchors (a token's own "
                                   "certificates are never trusted by themselves)"
                                 : "no x5chain (33) to verify the signature with");

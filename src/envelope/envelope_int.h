@@ -16,6 +16,10 @@
 #define TSLP_MAX_X5C 10  /* certificates in x5c / x5chain */
 #define TSLP_MAX_KID 256 /* bytes of a kid */
 
+/* tslp_fail with "what: " in front of the message when what is not NULL. */
+tsl_status tslp_env_fail(tsl_error *err, tsl_status code, size_t off, const char *what,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* ---------------------------------------------------------------------------------- */
 /* Input form                                                                           */
 

@@ -8,22 +8,7 @@
 #include "envelope/envelope_int.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <string.h>
-
-/* tslp_fail with "what: " in front when what is given. */
-static tsl_status jfail(tsl_error *err, tsl_status code, size_t off, const char *what,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static tsl_status jfail(tsl_error *err, tsl_status code, size_t off, const char *what,
-                        const char *fmt, ...)
-{
-    char msg[TSL_ERROR_MSG_SIZE];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return tslp_fail(err, code, off, "%s%s%s", what ? what : "", what ? ": " : "", msg);
-}
 
 /* Decodes one base64url part into a JSON object; messages say "WHAT PART". */
 static tsl_status part_json(const char *what, const char *part, const char *p, size_t n,
@@ -60,10 +45,10 @@ tsl_status tslp_jws_open(tslp_jws *j, const char *in, size_t len, const tsl_limi
     const char *d1 = memchr(in, '.', len);
     const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - in)) : NULL;
     if (d1 == NULL || d2 == NULL)
-        return jfail(err, TSL_ERR_MALFORMED, 0, what,
+        return tslp_env_fail(err, TSL_ERR_MALFORMED, 0, what,
                      "expected three base64url parts separated by '.'");
     if (memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - in)) != NULL)
-        return jfail(err, TSL_ERR_MALFORMED, 0, what,
+        return tslp_env_fail(err, TSL_ERR_MALFORMED, 0, what,
                      "more than three parts (an encrypted JWE is not supported)");
     j->in = in;
     j->hl = (size_t)(d1 - in);
@@ -82,32 +67,34 @@ tsl_status tslp_jws_header(tslp_jws *j, uint32_t algs, const char *what, tsl_err
     const json_t *h = j->hdr;
     const json_t *alg = json_object_get(h, "alg");
     if (!json_is_string(alg))
-        return jfail(err, TSL_ERR_ALG, 0, what, "alg: %s", alg ? "not a string" : "missing");
+        return tslp_env_fail(err, TSL_ERR_ALG, 0, what,
+                             "alg: %s", alg ? "not a string" : "missing");
     const char *as = json_string_value(alg);
     if (strcmp(as, "none") == 0)
-        return jfail(err, TSL_ERR_ALG, 0, what,
+        return tslp_env_fail(err, TSL_ERR_ALG, 0, what,
                      "alg: \"none\" is never accepted: a token must be signed or MACed");
     j->alg = tsl_alg_from_name(as);
     if (j->alg == TSL_ALG_UNKNOWN)
-        return jfail(err, TSL_ERR_ALG, 0, what, "alg: \"%.40s\" is not supported", as);
+        return tslp_env_fail(err, TSL_ERR_ALG, 0, what, "alg: \"%.40s\" is not supported", as);
     if (algs != 0 && (algs & TSL_ALG_BIT(j->alg)) == 0)
-        return jfail(err, TSL_ERR_ALG, 0, what, "alg: %s is not in the allow-list", as);
+        return tslp_env_fail(err, TSL_ERR_ALG, 0, what, "alg: %s is not in the allow-list", as);
     const json_t *crit = json_object_get(h, "crit");
     if (crit != NULL) {
         /* We implement no JWS extensions, so any critical one must be refused
          * (RFC 7515 section 4.1.11). */
         const json_t *first = json_array_get(crit, 0);
-        return jfail(err, TSL_ERR_UNSUPPORTED, 0, what,
+        return tslp_env_fail(err, TSL_ERR_UNSUPPORTED, 0, what,
                      "crit: critical header \"%.40s\" is not understood",
                      json_is_string(first) ? json_string_value(first) : "?");
     }
     const json_t *kid = json_object_get(h, "kid");
     if (kid != NULL && !json_is_null(kid)) {
         if (!json_is_string(kid))
-            return jfail(err, TSL_ERR_MALFORMED, 0, what, "kid: not a string");
+            return tslp_env_fail(err, TSL_ERR_MALFORMED, 0, what, "kid: not a string");
         size_t kl = json_string_length(kid);
         if (kl > TSLP_MAX_KID || strlen(json_string_value(kid)) != kl)
-            return jfail(err, TSL_ERR_MALFORMED, 0, what, "kid: longer than %d bytes or has NUL",
+            return tslp_env_fail(err, TSL_ERR_MALFORMED, 0, what,
+                                 "kid: longer than %d bytes or has NUL",
                          TSLP_MAX_KID);
         j->kid = json_string_value(kid);
         j->kid_len = kl;
@@ -123,15 +110,15 @@ tsl_status tslp_jws_x5c(const tslp_jws *j, tslp_x5c *out, const char *what, tsl_
         return TSL_OK;
     size_t n = json_array_size(x5c);
     if (!json_is_array(x5c) || n == 0)
-        return jfail(err, TSL_ERR_MALFORMED, 0, what, "x5c: not a non-empty array");
+        return tslp_env_fail(err, TSL_ERR_MALFORMED, 0, what, "x5c: not a non-empty array");
     if (n > TSLP_MAX_X5C)
-        return jfail(err, TSL_ERR_LIMIT, 0, what, "x5c: more than %d certificates",
+        return tslp_env_fail(err, TSL_ERR_LIMIT, 0, what, "x5c: more than %d certificates",
                      TSLP_MAX_X5C);
     for (size_t k = 0; k < n; k++) {
         const json_t *c = json_array_get(x5c, k);
         if (!json_is_string(c)) {
             tslp_x5c_free(out);
-            return jfail(err, TSL_ERR_MALFORMED, 0, what, "x5c[%zu]: not a string", k);
+            return tslp_env_fail(err, TSL_ERR_MALFORMED, 0, what, "x5c[%zu]: not a string", k);
         }
         uint8_t *der = NULL;
         tsl_status st = tslp_b64std_decode(json_string_value(c), json_string_length(c), &der,
@@ -167,7 +154,8 @@ tsl_status tslp_jws_signature(tslp_jws *j, const char *what, tsl_error *err)
 {
     size_t at = j->hl + 1 + j->pl + 1;
     if (j->sl == 0)
-        return jfail(err, TSL_ERR_SIGNATURE, at, what, "empty signature (an unsecured JWT)");
+        return tslp_env_fail(err, TSL_ERR_SIGNATURE, at, what,
+                             "empty signature (an unsecured JWT)");
     tsl_status st = tsl_b64url_decode(j->in + at, j->sl, &j->sig, &j->sig_len, err);
     if (st != TSL_OK) {
         char pre[96];

@@ -4,6 +4,8 @@
 #include "crypto/crypto.h"
 #include "envelope/envelope_int.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 tsl_status tslp_env_verify_chain(const tsl_trust *trust, const tslp_x5c *chain, int64_t now,
@@ -22,11 +24,15 @@ tsl_status tslp_env_verify_chain(const tsl_trust *trust, const tslp_x5c *chain, 
     return st;
 }
 
-/* Fails with "what: " in front of the message when what is given. */
-static tsl_status fail_what(tsl_error *err, tsl_status code, const char *what,
-                            const char *msg)
+tsl_status tslp_env_fail(tsl_error *err, tsl_status code, size_t off, const char *what,
+                         const char *fmt, ...)
 {
-    return tslp_fail(err, code, 0, "%s%s%s", what ? what : "", what ? ": " : "", msg);
+    char msg[TSL_ERROR_MSG_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return tslp_fail(err, code, off, "%s%s%s", what ? what : "", what ? ": " : "", msg);
 }
 
 tsl_status tslp_env_verify_keys(const tsl_keyset *ks, const uint8_t *kid, size_t kid_len,
@@ -34,14 +40,14 @@ tsl_status tslp_env_verify_keys(const tsl_keyset *ks, const uint8_t *kid, size_t
                                 const uint8_t *sig, size_t sig_len, const char *what,
                                 tsl_error *err)
 {
-    char msg[TSL_ERROR_MSG_SIZE];
     if (ks == NULL || tsl_keyset_count(ks) == 0)
-        return fail_what(err, TSL_ERR_KEY, what, "no key to verify with");
+        return tslp_env_fail(err, TSL_ERR_KEY, 0, what, "no key to verify with");
     /* Key ids are C strings: a kid with a NUL byte (possible in a COSE byte string)
      * can name none of them. */
     char id[TSLP_MAX_KID + 1];
     if (kid != NULL && (kid_len > TSLP_MAX_KID || memchr(kid, '\0', kid_len) != NULL))
-        return fail_what(err, TSL_ERR_KEY, what, "kid: contains a NUL byte, matches no key");
+        return tslp_env_fail(err, TSL_ERR_KEY, 0, what,
+                             "kid: contains a NUL byte, matches no key");
     if (kid != NULL) {
         if (kid_len > 0)
             memcpy(id, kid, kid_len);
@@ -57,17 +63,15 @@ tsl_status tslp_env_verify_keys(const tsl_keyset *ks, const uint8_t *kid, size_t
         if (st == TSL_OK)
             return TSL_OK;
         if (st != TSL_ERR_SIGNATURE) /* not a mismatch: report it as it is */
-            return fail_what(err, st, what, e.msg);
+            return tslp_env_fail(err, st, 0, what, "%s", e.msg);
     }
-    if (tried == 0) {
-        if (kid != NULL)
-            snprintf(msg, sizeof msg, "no trusted %s key with kid \"%.64s\"",
-                     tsl_alg_name(alg), id);
-        else
-            snprintf(msg, sizeof msg, "no trusted key usable with %s", tsl_alg_name(alg));
-        return fail_what(err, TSL_ERR_KEY, what, msg);
-    }
-    snprintf(msg, sizeof msg, "%s signature does not verify with %zu trusted key(s)%s",
-             mac ? "MAC" : tsl_alg_name(alg), tried, kid ? " of that kid" : "");
-    return fail_what(err, TSL_ERR_SIGNATURE, what, msg);
+    if (tried == 0 && kid != NULL)
+        return tslp_env_fail(err, TSL_ERR_KEY, 0, what, "no trusted %s key with kid \"%.64s\"",
+                             tsl_alg_name(alg), id);
+    if (tried == 0)
+        return tslp_env_fail(err, TSL_ERR_KEY, 0, what, "no trusted key usable with %s",
+                             tsl_alg_name(alg));
+    return tslp_env_fail(err, TSL_ERR_SIGNATURE, 0, what,
+                         "%s signature does not verify with %zu trusted key(s)%s",
+                         mac ? "MAC" : tsl_alg_name(alg), tried, kid ? " of that kid" : "");
 }
