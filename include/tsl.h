@@ -500,6 +500,30 @@ typedef struct {
 } tsl_trust_policy;
 
 /* ---------------------------------------------------------------------------------- */
+/* The form of an input                                                                 */
+
+/* What a buffer holds, told from its bytes the one way the library and the command
+ * both use. Binary CBOR is recognised by its first byte alone (no trimming): an array
+ * or a tag (a COSE message, a CWT) is TSL_FORM_CBOR, a map (a StatusList, an mdoc) is
+ * TSL_FORM_CBOR_MAP. Anything else is text, trimmed of ASCII whitespace: nothing left
+ * is TSL_FORM_EMPTY; '{' first is TSL_FORM_JSON; a '~' makes it an SD-JWT, else a '.'
+ * a JWT (JWS compact); other text is TSL_FORM_TEXT, a CWT or mdoc written as hex or
+ * base64url for the caller to decode. */
+typedef enum {
+    TSL_FORM_EMPTY = 0,
+    TSL_FORM_CBOR,     /* binary CBOR array or tag */
+    TSL_FORM_CBOR_MAP, /* binary CBOR map */
+    TSL_FORM_JSON,     /* text starting with '{' */
+    TSL_FORM_SDJWT,    /* text with '~' */
+    TSL_FORM_JWT,      /* text with '.' */
+    TSL_FORM_TEXT      /* other text: hex or base64url */
+} tsl_form;
+
+/* The form of in[0..len). start and n (either may be NULL) receive the trimmed span of
+ * a text form; for a binary form they are 0 and len. */
+TSL_API tsl_form tsl_detect_form(const uint8_t *in, size_t len, size_t *start, size_t *n);
+
+/* ---------------------------------------------------------------------------------- */
 /* Status List Tokens (section 5): JWT and CWT                                         */
 
 typedef enum { TSL_FORMAT_JWT = 1, TSL_FORMAT_CWT = 2 } tsl_format;

@@ -172,16 +172,13 @@ int cli_next_line(cli_lines *r)
 
 cli_input cli_detect(const unsigned char *buf, size_t len)
 {
-    size_t k = 0;
-    while (k < len && (buf[k] == ' ' || buf[k] == '\t' || buf[k] == '\r' || buf[k] == '\n'))
-        k++;
-    if (k == len)
-        return CLI_IN_EMPTY;
-    if (buf[k] == '{')
-        return CLI_IN_JSON;
-    if (buf[0] >> 5 == 5)
-        return CLI_IN_CBOR;
-    return CLI_IN_TOKEN;
+    /* The library's detector, so that the command and the parsers agree on a form. */
+    switch (tsl_detect_form(buf, len, NULL, NULL)) {
+    case TSL_FORM_EMPTY: return CLI_IN_EMPTY;
+    case TSL_FORM_JSON: return CLI_IN_JSON;
+    case TSL_FORM_CBOR_MAP: return CLI_IN_CBOR;
+    default: return CLI_IN_TOKEN;
+    }
 }
 
 tsl_status cli_parse_statuslist(const unsigned char *buf, size_t len, const tsl_limits *lim,

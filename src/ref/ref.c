@@ -1,13 +1,13 @@
 /* ref.c - Referenced Tokens (spec section 6): the form detected from the bytes, the
  * common struct tsl_ref and its accessors, the JWT and CWT forms, and the helpers the
  * SD-JWT (sdjwt.c) and mdoc (mdoc.c) forms share: a JWS check against the caller's
- * keys, a COSE_Sign1 check against keys or an x5chain, time claims and the
+ * keys and a COSE_Sign1 check against keys or an x5chain (both through the envelope
+ * layer, src/envelope, with the Referenced Token's options), time claims and the
  * status.status_list {idx, uri} reference in JSON and CBOR. A token is validated by its
  * own rules before its status reference is read. */
 #include "codec/cbor_int.h"
+#include "envelope/envelope_int.h"
 #include "ref/ref_int.h"
-#include "codec/cbor_write_int.h"
-#include "crypto/crypto.h"
 #include "token/token_int.h"
 
 #include <jansson.h>
@@ -27,191 +27,33 @@ struct tsl_ref {
 /* ---------------------------------------------------------------------------------- */
 /* JWS (JWT and the issuer-signed part of an SD-JWT, and a key-binding JWT)             */
 
-/* Decodes one base64url part into a JSON object. */
-static tsl_status part_json(const char *what, const char *part, const char *p, size_t n,
-                            size_t offset, const tsl_limits *lim, json_t **out,
-                            tsl_error *err)
-{
-    uint8_t *raw = NULL;
-    size_t rl = 0;
-    char pre[64];
-    snprintf(pre, sizeof pre, "%s %s", what, part);
-    tsl_status st = tsl_b64url_decode(p, n, &raw, &rl, err);
-    if (st != TSL_OK) {
-        if (err != NULL)
-            err->offset += offset;
-        tslp_error_prefix(err, pre);
-        return st;
-    }
-    void *pv = NULL;
-    st = tslp_json_load((const char *)raw, rl, lim, &pv, pre, err);
-    tslp_free(raw);
-    if (st != TSL_OK)
-        return st;
-    if (!json_is_object((json_t *)pv)) {
-        json_decref(pv);
-        return tslp_fail(err, TSL_ERR_MALFORMED, offset, "%s: not a JSON object", pre);
-    }
-    *out = pv;
-    return TSL_OK;
-}
-
-/* Verifies with the leaf of an x5c chain (standard base64 DER, leaf first). */
-static tsl_status jws_x5c(const json_t *x5c, size_t max, const tsl_ref_opts *o, int64_t now,
-                          tsl_alg alg,
-                          const uint8_t *tbs, size_t tbs_len, const uint8_t *sig,
-                          size_t sig_len, const char *what, tsl_error *err)
-{
-    size_t n = json_array_size(x5c);
-    if (!json_is_array(x5c) || n == 0)
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0, "%s: x5c: not a non-empty array", what);
-    if (n > max)
-        return tslp_fail(err, TSL_ERR_LIMIT, 0, "%s: x5c: more than %zu certificates", what,
-                         max);
-    uint8_t *der[TSL_MAX_X5C_CEILING] = {0};
-    size_t der_len[TSL_MAX_X5C_CEILING] = {0};
-    tsl_status st = TSL_OK;
-    for (size_t k = 0; k < n && st == TSL_OK; k++) {
-        const json_t *c = json_array_get(x5c, k);
-        if (!json_is_string(c))
-            st = tslp_fail(err, TSL_ERR_MALFORMED, 0, "%s: x5c[%zu]: not a string", what, k);
-        else
-            st = tslp_b64std_decode(json_string_value(c), json_string_length(c), &der[k],
-                                    &der_len[k], err);
-    }
-    tsl_key *leaf = NULL;
-    if (st == TSL_OK)
-        st = tslp_chain_verify(o->policy.trust, (const uint8_t *const *)der, der_len, n,
-                               now, NULL, &leaf, err);
-    if (st == TSL_OK)
-        st = tsl_key_check_alg(leaf, alg, err);
-    if (st == TSL_OK)
-        st = tslp_verify(leaf, alg, tbs, tbs_len, sig, sig_len, err);
-    tsl_key_free(leaf);
-    for (size_t k = 0; k < n; k++)
-        tslp_free(der[k]);
-    return st;
-}
-
-/* Tries the keys of the set that fit kid and alg. */
-static tsl_status verify_with_keys(const tsl_keyset *ks, const char *kid, size_t kid_len,
-                                   tsl_alg alg, const uint8_t *tbs, size_t tbs_len,
-                                   const uint8_t *sig, size_t sig_len, const char *what,
-                                   tsl_error *err)
-{
-    if (ks == NULL || tsl_keyset_count(ks) == 0)
-        return tslp_fail(err, TSL_ERR_KEY, 0, "%s: no key to verify with", what);
-    if (kid != NULL && strlen(kid) != kid_len)
-        return tslp_fail(err, TSL_ERR_KEY, 0, "%s: kid contains a NUL byte, matches no key",
-                         what);
-    size_t cursor = 0, tried = 0;
-    const tsl_key *k;
-    while ((k = tslp_keyset_next(ks, kid, alg, &cursor)) != NULL) {
-        tried++;
-        tsl_error e;
-        tsl_error_clear(&e);
-        tsl_status st = tslp_verify(k, alg, tbs, tbs_len, sig, sig_len, &e);
-        if (st == TSL_OK)
-            return TSL_OK;
-        if (st != TSL_ERR_SIGNATURE)
-            return tslp_fail(err, st, 0, "%s: %s", what, e.msg);
-    }
-    if (tried == 0)
-        return tslp_fail(err, TSL_ERR_KEY, 0, "%s: no trusted %s key%s%.64s%s", what,
-                         tsl_alg_name(alg), kid ? " with kid \"" : "", kid ? kid : "",
-                         kid ? "\"" : "");
-    return tslp_fail(err, TSL_ERR_SIGNATURE, 0,
-                     "%s: %s signature does not verify with %zu trusted key(s)", what,
-                     tsl_alg_name(alg), tried);
-}
-
-/* Checks a JWS compact serialization: three parts, a JSON header with a supported alg
- * (never "none") in the allow-list and no crit, and the signature with `key` when
- * given, else an x5c chain (with o->policy.trust) or the keys of o->policy.keys
- * matching the kid. On TSL_OK *hdr and *payload are new jansson objects
+/* Checks a JWS compact serialization through the envelope layer: three parts, a JSON
+ * header with a supported alg (never "none") in the allow-list and no crit, and the
+ * signature with `key` when given, else an x5c chain (with o->policy.trust) or the keys of
+ * o->policy.keys matching the kid. On TSL_OK *hdr and *payload are new jansson objects
  * (json_decref). typ is the caller's business. */
 tsl_status tslp_ref_jws(const char *in, size_t len, const tsl_limits *lim,
                         const tsl_ref_opts *o, int64_t now, const tsl_key *key,
                         const char *what, void **hdr, void **payload, tsl_error *err)
 {
-    const char *d1 = memchr(in, '.', len);
-    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - in)) : NULL;
-    if (d1 == NULL || d2 == NULL)
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
-                         "%s: expected three base64url parts separated by '.'", what);
-    if (memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - in)) != NULL)
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
-                         "%s: more than three parts (an encrypted JWE is not supported)",
-                         what);
-    size_t hl = (size_t)(d1 - in), pl = (size_t)(d2 - d1 - 1);
-    size_t sl = len - (size_t)(d2 + 1 - in);
-    json_t *h = NULL, *c = NULL;
-    uint8_t *sig = NULL;
-    size_t sig_len = 0;
-    tsl_alg alg = TSL_ALG_UNKNOWN;
-    tsl_status st = part_json(what, "header", in, hl, 0, lim, &h, err);
-    if (st == TSL_OK) {
-        const json_t *a = json_object_get(h, "alg");
-        const char *as = json_string_value(a);
-        uint32_t algs = o->policy.algs != 0 ? o->policy.algs : TSL_ALGS_SIGNATURE;
-        if (as == NULL)
-            st = tslp_fail(err, TSL_ERR_ALG, 0, "%s: alg: %s", what,
-                           a ? "not a string" : "missing");
-        else if (strcmp(as, "none") == 0)
-            st = tslp_fail(err, TSL_ERR_ALG, 0, "%s: alg: \"none\" is never accepted", what);
-        else if ((alg = tsl_alg_from_name(as)) == TSL_ALG_UNKNOWN)
-            st = tslp_fail(err, TSL_ERR_ALG, 0, "%s: alg: \"%.40s\" is not supported", what,
-                           as);
-        else if ((algs & TSL_ALG_BIT(alg)) == 0)
-            st = tslp_fail(err, TSL_ERR_ALG, 0, "%s: alg: %s is not in the allow-list", what,
-                           as);
-        else if (json_object_get(h, "crit") != NULL)
-            st = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
-                           "%s: crit: critical header parameters are not understood", what);
-    }
-    const json_t *kid = h ? json_object_get(h, "kid") : NULL;
-    if (st == TSL_OK && kid != NULL && !json_is_null(kid) &&
-        (!json_is_string(kid) || json_string_length(kid) > TSLP_MAX_KID))
-        st = tslp_fail(err, TSL_ERR_MALFORMED, 0, "%s: kid: not a string of at most %d bytes",
-                       what, TSLP_MAX_KID);
+    tslp_jws j;
+    uint32_t algs = o->policy.algs != 0 ? o->policy.algs : TSL_ALGS_SIGNATURE;
+    tsl_status st = tslp_jws_open(&j, in, len, lim, what, err);
     if (st == TSL_OK)
-        st = part_json(what, "payload", d1 + 1, pl, hl + 1, lim, &c, err);
-    if (st == TSL_OK && sl == 0)
-        st = tslp_fail(err, TSL_ERR_SIGNATURE, len, "%s: empty signature (an unsecured JWT)",
-                       what);
+        st = tslp_jws_header(&j, algs, what, err);
+    if (st == TSL_OK)
+        st = tslp_jws_payload(&j, lim, what, err);
+    if (st == TSL_OK)
+        st = tslp_jws_signature(&j, what, err);
+    if (st == TSL_OK)
+        st = tslp_jws_verify(&j, key, o->policy.trust, o->policy.keys, now, what, err);
     if (st == TSL_OK) {
-        st = tsl_b64url_decode(d2 + 1, sl, &sig, &sig_len, err);
-        if (st != TSL_OK)
-            tslp_error_prefix(err, "signature");
+        *hdr = j.hdr;
+        *payload = j.payload;
+        j.hdr = j.payload = NULL;
     }
-    if (st == TSL_OK) {
-        const uint8_t *tbs = (const uint8_t *)in;
-        size_t tbs_len = hl + 1 + pl;
-        const json_t *x5c = json_object_get(h, "x5c");
-        if (key != NULL) {
-            st = tsl_key_check_alg(key, alg, err);
-            if (st == TSL_OK)
-                st = tslp_verify(key, alg, tbs, tbs_len, sig, sig_len, err);
-            if (st != TSL_OK)
-                tslp_error_prefix(err, what);
-        } else if (x5c != NULL && !json_is_null(x5c) && o->policy.trust != NULL) {
-            st = jws_x5c(x5c, tslp_limit_x5c(lim), o, now, alg, tbs, tbs_len, sig, sig_len,
-                         what, err);
-        } else {
-            const char *ks = json_is_string(kid) ? json_string_value(kid) : NULL;
-            st = verify_with_keys(o->policy.keys, ks, ks ? json_string_length(kid) : 0, alg,
-                                  tbs, tbs_len, sig, sig_len, what, err);
-        }
-    }
-    tslp_free(sig);
-    if (st != TSL_OK) {
-        json_decref(h);
-        json_decref(c);
-        return st;
-    }
-    *hdr = h;
-    *payload = c;
-    return TSL_OK;
+    tslp_jws_close(&j);
+    return st;
 }
 
 /* An optional NumericDate claim: 0 when absent (or null), 1 and *v when present. */
@@ -372,191 +214,32 @@ tsl_status tslp_ref_status_cbor(const tslp_cbor_node *status, const char *what, 
 /* ---------------------------------------------------------------------------------- */
 /* COSE_Sign1 (CWT and mdoc IssuerAuth)                                                 */
 
-#define HDR_ALG 1
-#define HDR_CRIT 2
-#define HDR_KID 4
-#define HDR_TYP 16
-#define HDR_X5CHAIN 33
-
-typedef struct {
-    const tslp_cbor_node *kid;
-    const uint8_t *der[TSL_MAX_X5C_CEILING];
-    size_t der_len[TSL_MAX_X5C_CEILING];
-    size_t n, max; /* max: the caller's tsl_limits.max_x5c */
-} cose_hdrs;
-
-static tsl_status add_cert(cose_hdrs *h, const tslp_cbor_node *c, const char *what,
-                           tsl_error *err)
-{
-    if (c->type != TSLP_CBOR_BYTES || c->len == 0)
-        return tslp_fail(err, TSL_ERR_MALFORMED, c->offset,
-                         "%s: x5chain (33): %s, expected a DER certificate", what,
-                         tslp_cbor_type_name(c->type));
-    if (h->n == h->max)
-        return tslp_fail(err, TSL_ERR_LIMIT, c->offset,
-                         "%s: x5chain (33): more than %zu certificates", what, h->max);
-    h->der[h->n] = c->str;
-    h->der_len[h->n++] = c->len;
-    return TSL_OK;
-}
-
-static tsl_status read_hdrs(cose_hdrs *h, const tslp_cbor_node *m, const tslp_cbor_node *other,
-                            bool prot, const char *what, tsl_error *err)
-{
-    if (m->type != TSLP_CBOR_MAP)
-        return tslp_fail(err, TSL_ERR_MALFORMED, m->offset, "%s: %s header: %s, expected map",
-                         what, prot ? "protected" : "unprotected", tslp_cbor_type_name(m->type));
-    for (const tslp_cbor_node *k = m->child; k != NULL; k = k->next->next) {
-        const tslp_cbor_node *v = k->next;
-        int64_t label;
-        if (!tslp_cbor_get_int(k, &label))
-            continue;
-        if (other->type == TSLP_CBOR_MAP && tslp_cbor_map_get_int(other, label) != NULL)
-            return tslp_fail(err, TSL_ERR_MALFORMED, k->offset,
-                             "%s: header label %lld is in both header buckets", what,
-                             (long long)label);
-        tsl_status st = TSL_OK;
-        switch (label) {
-        case HDR_ALG:
-            if (!prot)
-                return tslp_fail(err, TSL_ERR_ALG, k->offset,
-                                 "%s: alg (1): must be in the protected header", what);
-            break;
-        case HDR_CRIT:
-            return tslp_fail(err, TSL_ERR_UNSUPPORTED, k->offset,
-                             "%s: crit (2): critical header parameters are not understood",
-                             what);
-        case HDR_TYP:
-            if (v->type == TSLP_CBOR_TEXT && v->len == strlen("application/statuslist+cwt") &&
-                strncasecmp((const char *)v->str, "application/statuslist+cwt", v->len) == 0)
-                return tslp_fail(err, TSL_ERR_TYP, v->offset,
-                                 "%s: typ (16): a Status List Token, not a Referenced Token",
-                                 what);
-            break;
-        case HDR_KID:
-            if ((v->type != TSLP_CBOR_BYTES && v->type != TSLP_CBOR_TEXT) ||
-                v->len > TSLP_MAX_KID)
-                return tslp_fail(err, TSL_ERR_MALFORMED, v->offset,
-                                 "%s: kid (4): not a string of at most %d bytes", what,
-                                 TSLP_MAX_KID);
-            h->kid = v;
-            break;
-        case HDR_X5CHAIN:
-            if (v->type == TSLP_CBOR_ARRAY && v->count > 0) {
-                for (const tslp_cbor_node *c = v->child; c != NULL && st == TSL_OK; c = c->next)
-                    st = add_cert(h, c, what, err);
-            } else if (v->type == TSLP_CBOR_BYTES) {
-                st = add_cert(h, v, what, err);
-            } else {
-                st = tslp_fail(err, TSL_ERR_MALFORMED, v->offset,
-                               "%s: x5chain (33): %s, expected a byte string or an array",
-                               what, tslp_cbor_type_name(v->type));
-            }
-            break;
-        default: break;
-        }
-        if (st != TSL_OK)
-            return st;
-    }
-    return TSL_OK;
-}
-
-/* Checks a COSE_Sign1 array [protected, unprotected, payload, signature]: alg in the
- * protected header, in the allow-list; no crit; typ not the Status List Token's; the
- * signature with the x5chain leaf once the chain reaches o->policy.trust, or (unless
- * x5chain_only) with the keys of o->policy.keys matching kid. *payload is the payload
- * node (a byte string in arr's document). */
+/* Checks a COSE_Sign1 array through the envelope layer: alg in the protected header,
+ * a signature algorithm in the allow-list; no crit; typ not the Status List Token's;
+ * the signature with the x5chain leaf once the chain reaches o->policy.trust, or (unless
+ * x5chain_only) with the keys of o->policy.keys matching kid. *payload is the payload node
+ * (a byte string in arr's document). */
 tsl_status tslp_ref_cose_sign1(const tslp_cbor_node *arr, const tsl_limits *lim,
                                const tsl_ref_opts *o, int64_t now, bool x5chain_only,
                                const char *what, const tslp_cbor_node **payload,
                                tsl_error *err)
 {
-    if (arr->type != TSLP_CBOR_ARRAY || arr->count != 4)
-        return tslp_fail(err, TSL_ERR_MALFORMED, arr->offset,
-                         "%s: expected COSE_Sign1, an array of 4 items", what);
-    const tslp_cbor_node *prot = arr->child, *unprot = prot->next, *pl = unprot->next,
-                         *sig = pl->next;
-    if (prot->type != TSLP_CBOR_BYTES || pl->type != TSLP_CBOR_BYTES ||
-        sig->type != TSLP_CBOR_BYTES)
-        return tslp_fail(err, TSL_ERR_MALFORMED, arr->offset,
-                         "%s: COSE_Sign1 protected header, payload and signature must be "
-                         "byte strings (a detached payload is not accepted)",
-                         what);
-    static const uint8_t empty_map[1] = {0xA0};
-    tslp_cbor_doc *pdoc = NULL;
-    tsl_status st = prot->len == 0 ? tslp_cbor_parse(empty_map, 1, lim, NULL, &pdoc, err)
-                                   : tslp_cbor_parse(prot->str, prot->len, lim, NULL, &pdoc, err);
-    if (st != TSL_OK) {
-        tslp_error_prefix(err, what);
-        return st;
-    }
-    cose_hdrs h;
-    memset(&h, 0, sizeof h);
-    h.max = tslp_limit_x5c(lim);
-    st = read_hdrs(&h, pdoc->root, unprot, true, what, err);
+    tslp_cose c;
+    uint32_t algs = o->policy.algs != 0 ? o->policy.algs : TSL_ALGS_SIGNATURE;
+    tsl_status st = tslp_cose_open(&c, arr, false, lim, what, err);
+    const tslp_cbor_node *typ = st == TSL_OK ? tslp_cose_header(&c, 16) : NULL;
+    if (typ != NULL && typ->type == TSLP_CBOR_TEXT &&
+        typ->len == strlen("application/statuslist+cwt") &&
+        strncasecmp((const char *)typ->str, "application/statuslist+cwt", typ->len) == 0)
+        st = tslp_fail(err, TSL_ERR_TYP, typ->offset,
+                       "%s: typ (16): a Status List Token, not a Referenced Token", what);
     if (st == TSL_OK)
-        st = read_hdrs(&h, unprot, pdoc->root, false, what, err);
-    tsl_alg alg = TSL_ALG_UNKNOWN;
-    if (st == TSL_OK) {
-        const tslp_cbor_node *a = tslp_cbor_map_get_int(pdoc->root, HDR_ALG);
-        int64_t id = 0;
-        uint32_t algs = o->policy.algs != 0 ? o->policy.algs : TSL_ALGS_SIGNATURE;
-        if (a == NULL || !tslp_cbor_get_int(a, &id))
-            st = tslp_fail(err, TSL_ERR_ALG, prot->offset,
-                           "%s: alg (1): missing from the protected header or not an integer",
-                           what);
-        else if ((alg = tsl_alg_from_cose_id(id)) == TSL_ALG_UNKNOWN || alg == TSL_ALG_HS256)
-            st = tslp_fail(err, TSL_ERR_ALG, a->offset,
-                           "%s: alg (1): %lld is not a supported signature algorithm", what,
-                           (long long)id);
-        else if ((algs & TSL_ALG_BIT(alg)) == 0)
-            st = tslp_fail(err, TSL_ERR_ALG, a->offset, "%s: alg: %s is not in the allow-list",
-                           what, tsl_alg_name(alg));
-    }
-    uint8_t *tbs = NULL;
-    size_t tbs_len = 0;
-    if (st == TSL_OK) {
-        tslp_cw w;
-        tslp_cw_init(&w, pl->len + prot->len + 64);
-        tslp_cw_array(&w, 4);
-        tslp_cw_cstr(&w, "Signature1");
-        tslp_cw_bytes(&w, prot->str, prot->len);
-        tslp_cw_bytes(&w, NULL, 0);
-        tslp_cw_bytes(&w, pl->str, pl->len);
-        st = tslp_cw_finish(&w, &tbs, &tbs_len, err);
-    }
-    if (st == TSL_OK) {
-        if (h.n > 0 && o->policy.trust != NULL) {
-            tsl_key *leaf = NULL;
-            st = tslp_chain_verify(o->policy.trust, h.der, h.der_len, h.n, now, NULL, &leaf,
-                                   err);
-            if (st == TSL_OK)
-                st = tsl_key_check_alg(leaf, alg, err);
-            if (st == TSL_OK)
-                st = tslp_verify(leaf, alg, tbs, tbs_len, sig->str, sig->len, err);
-            tsl_key_free(leaf);
-            if (st != TSL_OK)
-                tslp_error_prefix(err, what);
-        } else if (x5chain_only) {
-            st = tslp_fail(err, TSL_ERR_TRUST, 0,
-                           h.n > 0 ? "%s: the x5chain needs trust anchors (a token's own "
-                                     "certificates are never trusted by themselves)"
-                                   : "%s: no x5chain (33) to verify the signature with",
-                           what);
-        } else {
-            char kid[TSLP_MAX_KID + 1];
-            size_t kl = h.kid ? h.kid->len : 0;
-            if (kl > 0)
-                memcpy(kid, h.kid->str, kl);
-            kid[kl] = '\0';
-            st = verify_with_keys(o->policy.keys, h.kid ? kid : NULL, kl, alg, tbs, tbs_len,
-                                  sig->str, sig->len, what, err);
-        }
-    }
-    tslp_free(tbs);
-    tslp_cbor_free(pdoc);
+        st = tslp_cose_alg(&c, algs, what, err);
     if (st == TSL_OK)
-        *payload = pl;
+        st = tslp_cose_verify(&c, o->policy.trust, o->policy.keys, now, x5chain_only, what, err);
+    if (st == TSL_OK)
+        *payload = c.payload;
+    tslp_cose_close(&c);
     return st;
 }
 
@@ -709,34 +392,43 @@ tsl_status tsl_ref_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
     if (r == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "referenced token: out of memory");
     tsl_status st;
-    uint8_t major = len > 0 ? in[0] >> 5 : 0;
-    if (len > 0 && (major == 4 || major == 5 || major == 6)) {
-        st = cbor_ref(in, len, &L, o, now, r, err);
-    } else {
-        size_t a = 0, n = 0;
-        const uint8_t *s = tslp_trim(in, len, &a, &n);
-        uint8_t *bin = NULL;
-        size_t bin_len = 0;
-        if (n == 0) {
-            st = tslp_fail(err, TSL_ERR_MALFORMED, 0, "referenced token: empty input");
-        } else if (memchr(s, '~', n) != NULL) {
-            r->kind = TSL_REF_SDJWT;
-            st = tslp_sdjwt_parse((const char *)s, n, &L, o, now, &r->uri, &r->idx, err);
-        } else if (memchr(s, '.', n) != NULL) {
-            r->kind = TSL_REF_JWT;
-            st = jwt_ref((const char *)s, n, &L, o, now, r, err);
-        } else if (tslp_text_to_bytes(s, n, &bin, &bin_len)) {
-            if (bin_len > 0 && (bin[0] >> 5 == 4 || bin[0] >> 5 == 5 || bin[0] >> 5 == 6))
+    size_t a = 0, n = 0;
+    const char *s = (const char *)in;
+    uint8_t *bin = NULL;
+    size_t bin_len = 0;
+    tsl_form form = tslp_detect_form(in, len, &a, &n);
+    s += a;
+    switch (form) {
+    case TSL_FORM_CBOR:
+    case TSL_FORM_CBOR_MAP: st = cbor_ref(in, len, &L, o, now, r, err); break;
+    case TSL_FORM_EMPTY:
+        st = tslp_fail(err, TSL_ERR_MALFORMED, 0, "referenced token: empty input");
+        break;
+    case TSL_FORM_SDJWT:
+        r->kind = TSL_REF_SDJWT;
+        st = tslp_sdjwt_parse(s, n, &L, o, now, &r->uri, &r->idx, err);
+        break;
+    case TSL_FORM_JWT:
+        r->kind = TSL_REF_JWT;
+        st = jwt_ref(s, n, &L, o, now, r, err);
+        break;
+    case TSL_FORM_TEXT:
+        if (tslp_text_to_bytes(in + a, n, &bin, &bin_len)) {
+            tsl_form inner = tslp_detect_form(bin, bin_len, NULL, NULL);
+            if (inner == TSL_FORM_CBOR || inner == TSL_FORM_CBOR_MAP)
                 st = cbor_ref(bin, bin_len, &L, o, now, r, err);
             else
                 st = tslp_fail(err, TSL_ERR_MALFORMED, a,
                                "referenced token: decoded bytes are not a CWT or an mdoc");
             tslp_free(bin);
-        } else {
-            st = tslp_fail(err, TSL_ERR_MALFORMED, a,
-                           "referenced token: neither a JWT, an SD-JWT, nor CBOR (raw, hex "
-                           "or base64url)");
+            break;
         }
+        /* fall through */
+    default:
+        st = tslp_fail(err, TSL_ERR_MALFORMED, a,
+                       "referenced token: neither a JWT, an SD-JWT, nor CBOR (raw, hex "
+                       "or base64url)");
+        break;
     }
     if (st == TSL_OK && r->uri != NULL && strlen(r->uri) > L.max_uri)
         st = tslp_fail(err, TSL_ERR_LIMIT, 0,

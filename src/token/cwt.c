@@ -11,14 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define COSE_TAG_SIGN1 18
-#define COSE_TAG_MAC0 17
-#define COSE_TAG_SIGN 98
-#define COSE_TAG_MAC 97
-#define CWT_TAG 61
+#define COSE_TAG_SIGN1 TSLP_COSE_TAG_SIGN1
+#define COSE_TAG_MAC0 TSLP_COSE_TAG_MAC0
 
 #define HDR_ALG 1
-#define HDR_CRIT 2
 #define HDR_KID 4
 #define HDR_TYP 16
 #define HDR_X5CHAIN 33
@@ -196,103 +192,13 @@ static char *dup_str(const tslp_cbor_node *n)
     return tslp_strndup(n->len ? (const char *)n->str : "", n->len);
 }
 
-static tsl_status parse_kid(tsl_token *t, const tslp_cbor_node *v, tsl_error *err)
+/* typ (16): the Status List Token's media type, in the protected header only. */
+static tsl_status parse_typ(tsl_token *t, const tslp_cose *c, tsl_error *err)
 {
-    /* RFC 9052 makes kid a byte string; a text kid is a harmless quirk we accept. */
-    if (v->type != TSLP_CBOR_BYTES && v->type != TSLP_CBOR_TEXT)
-        return tslp_fail(err, TSL_ERR_MALFORMED, v->offset, "kid (4): %s, expected byte string",
-                         tslp_cbor_type_name(v->type));
-    if (v->len > TSLP_MAX_KID)
-        return tslp_fail(err, TSL_ERR_LIMIT, v->offset, "kid (4): longer than %d bytes",
-                         TSLP_MAX_KID);
-    if ((t->kid = (uint8_t *)dup_str(v)) == NULL)
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
-    t->kid_len = v->len;
-    return TSL_OK;
-}
-
-static tsl_status copy_cert(tsl_token *t, const tslp_cbor_node *c, tsl_error *err)
-{
-    if (c->type != TSLP_CBOR_BYTES || c->len == 0)
-        return tslp_fail(err, TSL_ERR_MALFORMED, c->offset,
-                         "x5chain (33): %s, expected a DER certificate as byte string",
-                         tslp_cbor_type_name(c->type));
-    if (t->x5c_n == t->max_x5c)
-        return tslp_fail(err, TSL_ERR_LIMIT, c->offset,
-                         "x5chain (33): more than %zu certificates", t->max_x5c);
-    uint8_t *d = tslp_malloc(c->len);
-    if (d == NULL)
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
-    memcpy(d, c->str, c->len);
-    t->x5c[t->x5c_n] = d;
-    t->x5c_len[t->x5c_n++] = c->len;
-    return TSL_OK;
-}
-
-static tsl_status parse_x5chain(tsl_token *t, const tslp_cbor_node *v, tsl_error *err)
-{
-    if (v->type == TSLP_CBOR_BYTES)
-        return copy_cert(t, v, err);
-    if (v->type != TSLP_CBOR_ARRAY || v->count == 0)
-        return tslp_fail(err, TSL_ERR_MALFORMED, v->offset,
-                         "x5chain (33): %s, expected a byte string or an array of them",
-                         tslp_cbor_type_name(v->type));
-    for (const tslp_cbor_node *c = v->child; c != NULL; c = c->next) {
-        tsl_status st = copy_cert(t, c, err);
-        if (st != TSL_OK)
-            return st;
-    }
-    return TSL_OK;
-}
-
-/* Reads one header map; `protected_` says which one, for the placement rules. */
-static tsl_status parse_header_map(tsl_token *t, const tslp_cbor_node *m, bool protected_,
-                                   const tslp_cbor_node *other, tsl_error *err)
-{
-    const char *where = protected_ ? "protected" : "unprotected";
-    if (m->type != TSLP_CBOR_MAP)
-        return tslp_fail(err, TSL_ERR_MALFORMED, m->offset, "cose: %s header: %s, expected map",
-                         where, tslp_cbor_type_name(m->type));
-    for (const tslp_cbor_node *k = m->child; k != NULL; k = k->next->next) {
-        const tslp_cbor_node *v = k->next;
-        int64_t label;
-        if (!tslp_cbor_get_int(k, &label))
-            continue; /* text labels belong to private use; none concern us */
-        /* RFC 9052 section 3: a label must not be in both buckets. */
-        if (other != NULL && other->type == TSLP_CBOR_MAP && tslp_cbor_map_get_int(other, label))
-            return tslp_fail(err, TSL_ERR_MALFORMED, k->offset,
-                             "cose: header label %lld is in both the protected and "
-                             "unprotected headers",
-                             (long long)label);
-        tsl_status st = TSL_OK;
-        switch (label) {
-        case HDR_ALG:
-            if (!protected_)
-                return tslp_fail(err, TSL_ERR_ALG, k->offset,
-                                 "alg (1): must be in the protected header");
-            break;
-        case HDR_CRIT:
-            return tslp_fail(err, TSL_ERR_UNSUPPORTED, k->offset,
-                             "crit (2): critical header parameters are not understood");
-        case HDR_TYP:
-            if (!protected_)
-                return tslp_fail(err, TSL_ERR_TYP, k->offset,
-                                 "typ (16): must be in the protected header");
-            break;
-        /* Optional parameters: null or undefined mean absent, as for the claims. */
-        case HDR_KID: st = optional(v) ? parse_kid(t, v, err) : TSL_OK; break;
-        case HDR_X5CHAIN: st = optional(v) ? parse_x5chain(t, v, err) : TSL_OK; break;
-        default: break;
-        }
-        if (st != TSL_OK)
-            return st;
-    }
-    return TSL_OK;
-}
-
-static tsl_status parse_alg_typ(tsl_token *t, const tslp_cbor_node *prot, bool mac,
-                                tsl_error *err)
-{
+    if (c->unprot->type == TSLP_CBOR_MAP && tslp_cbor_map_get_int(c->unprot, HDR_TYP) != NULL)
+        return tslp_fail(err, TSL_ERR_TYP, tslp_cbor_map_get_int(c->unprot, HDR_TYP)->offset,
+                         "typ (16): must be in the protected header");
+    const tslp_cbor_node *prot = c->pdoc->root;
     const tslp_cbor_node *typ = tslp_cbor_map_get_int(prot, HDR_TYP);
     if (typ == NULL)
         return tslp_fail(err, TSL_ERR_TYP, prot->offset,
@@ -312,26 +218,36 @@ static tsl_status parse_alg_typ(tsl_token *t, const tslp_cbor_node *prot, bool m
     if (strlen(t->typ) != typ->len || strcasecmp(t->typ, CWT_TYP) != 0)
         return tslp_fail(err, TSL_ERR_TYP, typ->offset, "typ (16): \"%.60s\", expected \"%s\"",
                          t->typ, CWT_TYP);
+    return TSL_OK;
+}
 
-    const tslp_cbor_node *alg = tslp_cbor_map_get_int(prot, HDR_ALG);
-    int64_t id;
-    if (alg == NULL)
-        return tslp_fail(err, TSL_ERR_ALG, prot->offset,
-                         "alg (1): missing from the protected header");
-    if (!tslp_cbor_get_int(alg, &id))
-        return tslp_fail(err, TSL_ERR_ALG, alg->offset, "alg (1): %s, expected an integer",
-                         tslp_cbor_type_name(alg->type));
-    t->alg = tsl_alg_from_cose_id(id);
-    if (t->alg == TSL_ALG_UNKNOWN)
-        return tslp_fail(err, TSL_ERR_ALG, alg->offset, "alg (1): %lld is not supported",
-                         (long long)id);
-    t->mac = t->alg == TSL_ALG_HS256;
-    if (t->mac != mac)
-        return tslp_fail(err, TSL_ERR_ALG, alg->offset,
-                         mac ? "alg (1): %s is a signature algorithm, but COSE_Mac0 needs a MAC"
-                             : "alg (1): %s is a MAC, but COSE_Sign1 needs a signature "
-                               "algorithm",
-                         tsl_alg_name(t->alg));
+/* Keeps what tsl_token_verify() needs from the envelope: alg, kid, the certificates,
+ * the Sig_structure / MAC_structure and the signature or tag. */
+static tsl_status keep_envelope(tsl_token *t, const tslp_cose *c, tsl_error *err)
+{
+    t->alg = c->alg;
+    t->mac = c->mac;
+    if (c->kid != NULL) {
+        if ((t->kid = (uint8_t *)dup_str(c->kid)) == NULL)
+            return tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
+        t->kid_len = c->kid->len;
+    }
+    for (size_t k = 0; k < c->x5c.n; k++) {
+        if ((t->x5c[k] = tslp_malloc(c->x5c.der_len[k])) == NULL)
+            return tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
+        memcpy(t->x5c[k], c->x5c.der[k], c->x5c.der_len[k]);
+        t->x5c_len[k] = c->x5c.der_len[k];
+        t->x5c_n = k + 1;
+    }
+    tsl_status st = tslp_cose_tbs(c, &t->tbs, &t->tbs_len, err);
+    if (st != TSL_OK)
+        return st;
+    t->sig = tslp_malloc(c->sig->len);
+    if (t->sig == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
+    if (c->sig->len > 0)
+        memcpy(t->sig, c->sig->str, c->sig->len);
+    t->sig_len = c->sig->len;
     return TSL_OK;
 }
 
@@ -399,102 +315,36 @@ static tsl_status parse_claims(tsl_token *t, const tslp_cbor_node *c, const tsl_
     return st;
 }
 
-/* Names the envelope when it is not COSE_Sign1/Mac0 tagged. */
-static tsl_status check_envelope(const tslp_cbor_node *root, uint64_t *tag, tsl_error *err)
-{
-    if (root->type == TSLP_CBOR_ARRAY)
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
-                         "cose: untagged array; a Status List Token must be "
-                         "COSE_Sign1_Tagged (18) or COSE_Mac0_Tagged (17)");
-    if (root->type != TSLP_CBOR_TAG)
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0, "cwt: %s, expected a tagged COSE message",
-                         tslp_cbor_type_name(root->type));
-    switch (root->u) {
-    case COSE_TAG_SIGN1:
-    case COSE_TAG_MAC0: *tag = root->u; return TSL_OK;
-    case CWT_TAG:
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
-                         "cwt: CWT tag 61 must not wrap a Status List Token (section 5.2)");
-    case COSE_TAG_SIGN:
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
-                         "cose: COSE_Sign (98) is not allowed, expected COSE_Sign1 (18)");
-    case COSE_TAG_MAC:
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
-                         "cose: COSE_Mac (97) is not allowed, expected COSE_Mac0 (17)");
-    default:
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
-                         "cose: tag %llu, expected COSE_Sign1 (18) or COSE_Mac0 (17)",
-                         (unsigned long long)root->u);
-    }
-}
-
 tsl_status tslp_cwt_parse(tsl_token *t, const uint8_t *in, size_t len,
                           const tsl_limits *lim, tsl_error *err)
 {
     t->format = TSL_FORMAT_CWT;
-    t->max_x5c = tslp_limit_x5c(lim);
-    tslp_cbor_doc *doc = NULL, *pdoc = NULL, *cdoc = NULL;
+    tslp_cbor_doc *doc = NULL, *cdoc = NULL;
     tsl_status st = tslp_cbor_parse(in, len, lim, NULL, &doc, err);
     if (st != TSL_OK)
         return st;
-    uint64_t tag = 0;
-    const tslp_cbor_node *arr = doc->root->child;
-    st = check_envelope(doc->root, &tag, err);
-    if (st == TSL_OK && (arr->type != TSLP_CBOR_ARRAY || arr->count != 4))
-        st = tslp_fail(err, TSL_ERR_MALFORMED, arr->offset,
-                       "cose: expected an array of 4 items (protected, unprotected, payload, "
-                       "%s)",
-                       tag == COSE_TAG_MAC0 ? "tag" : "signature");
-    const tslp_cbor_node *prot = NULL, *unprot = NULL, *payload = NULL, *sig = NULL;
+    bool mac = false;
+    tslp_cose c;
+    memset(&c, 0, sizeof c);
+    st = tslp_cose_tagged(doc->root, &mac, err);
+    if (st == TSL_OK)
+        st = tslp_cose_open(&c, doc->root->child, mac, lim, "cose", err);
+    if (st == TSL_OK)
+        st = parse_typ(t, &c, err);
+    /* The allow-list is the verifier's: tsl_token_verify() applies it. */
+    if (st == TSL_OK)
+        st = tslp_cose_alg(&c, 0, "cose", err);
     if (st == TSL_OK) {
-        prot = arr->child;
-        unprot = prot->next;
-        payload = unprot->next;
-        sig = payload->next;
-        st = tslp_cbor_expect(prot, TSLP_CBOR_BYTES, "cose: protected header", err);
-    }
-    if (st == TSL_OK && payload->type == TSLP_CBOR_NULL)
-        st = tslp_fail(err, TSL_ERR_MALFORMED, payload->offset,
-                       "cose: detached payload: a Status List Token carries its claims");
-    if (st == TSL_OK)
-        st = tslp_cbor_expect(payload, TSLP_CBOR_BYTES, "cose: payload", err);
-    if (st == TSL_OK)
-        st = tslp_cbor_expect(sig, TSLP_CBOR_BYTES,
-                              tag == COSE_TAG_MAC0 ? "cose: tag" : "cose: signature", err);
-    /* The protected header: a serialized map; an empty string stands for an empty map. */
-    static const uint8_t empty_map[1] = {0xA0};
-    if (st == TSL_OK)
-        st = prot->len == 0 ? tslp_cbor_parse(empty_map, 1, lim, NULL, &pdoc, err)
-                            : tslp_cbor_parse(prot->str, prot->len, lim, NULL, &pdoc, err);
-    if (st == TSL_OK)
-        st = parse_header_map(t, pdoc->root, true, unprot, err);
-    if (st == TSL_OK)
-        st = parse_header_map(t, unprot, false, pdoc->root, err);
-    if (st == TSL_OK)
-        st = parse_alg_typ(t, pdoc->root, tag == COSE_TAG_MAC0, err);
-    if (st == TSL_OK) {
-        st = tslp_cbor_parse(payload->str, payload->len, lim, NULL, &cdoc, err);
+        st = tslp_cbor_parse(c.payload->str, c.payload->len, lim, NULL, &cdoc, err);
         if (st != TSL_OK)
             tslp_error_prefix(err, "cwt claims");
     }
     if (st == TSL_OK)
         st = parse_claims(t, cdoc->root, lim, err);
-    if (st == TSL_OK) {
-        tslp_cw w;
-        tslp_cw_init(&w, payload->len + prot->len + 64);
-        tbs_structure(&w, t->mac, prot->str, prot->len, payload->str, payload->len);
-        st = tslp_cw_finish(&w, &t->tbs, &t->tbs_len, err);
-    }
-    if (st == TSL_OK) {
-        t->sig = tslp_malloc(sig->len);
-        if (t->sig == NULL)
-            st = tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
-        else if (sig->len > 0)
-            memcpy(t->sig, sig->str, sig->len);
-        t->sig_len = sig->len;
-    }
+    if (st == TSL_OK)
+        st = keep_envelope(t, &c, err);
     tslp_cbor_free(cdoc);
-    tslp_cbor_free(pdoc);
+    tslp_cose_close(&c);
     tslp_cbor_free(doc);
     return st;
 }

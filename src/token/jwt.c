@@ -1,7 +1,8 @@
 /* jwt.c - the JWT form of a Status List Token (spec section 5.1): JWS compact
  * serialization, header {"alg","typ":"statuslist+jwt","kid","x5c"}, claims sub, iat,
- * exp, ttl, iss and status_list. Parsing checks structure, typ, alg and claim types;
- * token.c does the signature and time checks. */
+ * exp, ttl, iss and status_list. The JWS itself is the envelope layer's
+ * (envelope/jose.c); parsing here checks typ and the claims, and token.c the signature
+ * and time. */
 #include "crypto/crypto.h"
 #include "token/token_int.h"
 
@@ -151,34 +152,6 @@ tsl_status tslp_jwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
 /* ---------------------------------------------------------------------------------- */
 /* Parsing                                                                              */
 
-/* Decodes one base64url part into a JSON object, within the caller's limits (size and
- * nesting depth, as the CWT path applies them). */
-static tsl_status part_json(const char *what, const char *p, size_t n, size_t offset,
-                            const tsl_limits *lim, json_t **out, tsl_error *err)
-{
-    uint8_t *raw;
-    size_t rl;
-    tsl_status st = tsl_b64url_decode(p, n, &raw, &rl, err);
-    if (st != TSL_OK) {
-        if (err != NULL)
-            err->offset += offset;
-        tslp_error_prefix(err, what);
-        return st;
-    }
-    void *pv = NULL;
-    st = tslp_json_load((const char *)raw, rl, lim, &pv, what, err);
-    tslp_free(raw);
-    if (st != TSL_OK)
-        return st;
-    json_t *v = pv;
-    if (!json_is_object(v)) {
-        json_decref(v);
-        return tslp_fail(err, TSL_ERR_MALFORMED, offset, "%s: not a JSON object", what);
-    }
-    *out = v;
-    return TSL_OK;
-}
-
 /* An optional member: absent, null (a common producer quirk that means absent) or v. */
 static const json_t *optional(const json_t *o, const char *key)
 {
@@ -208,10 +181,12 @@ static tsl_status numeric_date(const json_t *v, const char *name, int64_t *out,
     return tslp_fail(err, TSL_ERR_CLAIM, 0, "%s: expected a number (NumericDate)", name);
 }
 
-/* Checks the header: typ, alg, crit, kid, x5c. */
-static tsl_status parse_header(tsl_token *t, const json_t *h, tsl_error *err)
+/* The Status List Token's header rules on top of the JWS layer: typ first (the spec's
+ * media type), then what every JWS header is checked for, then the x5c chain, kept
+ * for tsl_token_verify(). */
+static tsl_status parse_header(tsl_token *t, tslp_jws *j, tsl_error *err)
 {
-    const json_t *typ = json_object_get(h, "typ");
+    const json_t *typ = json_object_get(j->hdr, "typ");
     if (typ == NULL)
         return tslp_fail(err, TSL_ERR_TYP, 0,
                          "typ: missing, a Status List Token must have typ \"statuslist+jwt\"");
@@ -224,63 +199,27 @@ static tsl_status parse_header(tsl_token *t, const json_t *h, tsl_error *err)
         return tslp_fail(err, TSL_ERR_TYP, 0, "typ: \"%.60s\", expected \"statuslist+jwt\"", ts);
     if ((t->typ = tslp_strndup(ts, strlen(ts))) == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "jwt: out of memory");
-
-    const json_t *alg = json_object_get(h, "alg");
-    if (!json_is_string(alg))
-        return tslp_fail(err, TSL_ERR_ALG, 0, "alg: %s", alg ? "not a string" : "missing");
-    const char *as = json_string_value(alg);
-    if (strcmp(as, "none") == 0)
-        return tslp_fail(err, TSL_ERR_ALG, 0,
-                         "alg: \"none\" is never accepted: a Status List Token must be "
-                         "signed or MACed");
-    t->alg = tsl_alg_from_name(as);
-    if (t->alg == TSL_ALG_UNKNOWN)
-        return tslp_fail(err, TSL_ERR_ALG, 0, "alg: \"%.40s\" is not supported", as);
+    /* The allow-list is the verifier's: tsl_token_verify() applies it. */
+    tsl_status st = tslp_jws_header(j, 0, "jwt", err);
+    if (st != TSL_OK)
+        return st;
+    t->alg = j->alg;
     t->mac = t->alg == TSL_ALG_HS256;
-
-    const json_t *crit = json_object_get(h, "crit");
-    if (crit != NULL) {
-        /* We implement no JWS extensions, so any critical one must be refused
-         * (RFC 7515 section 4.1.11). */
-        const json_t *first = json_array_get(crit, 0);
-        return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
-                         "crit: critical header \"%.40s\" is not understood",
-                         json_is_string(first) ? json_string_value(first) : "?");
-    }
-    const json_t *kid = optional(h, "kid");
-    if (kid != NULL) {
-        if (!json_is_string(kid))
-            return tslp_fail(err, TSL_ERR_MALFORMED, 0, "kid: not a string");
-        size_t kl = json_string_length(kid);
-        if (kl > TSLP_MAX_KID || strlen(json_string_value(kid)) != kl)
-            return tslp_fail(err, TSL_ERR_MALFORMED, 0, "kid: longer than %d bytes or has NUL",
-                             TSLP_MAX_KID);
-        if ((t->kid = (uint8_t *)tslp_strndup(json_string_value(kid), kl)) == NULL)
+    if (j->kid != NULL) {
+        if ((t->kid = (uint8_t *)tslp_strndup(j->kid, j->kid_len)) == NULL)
             return tslp_fail(err, TSL_ERR_NOMEM, 0, "jwt: out of memory");
-        t->kid_len = kl;
+        t->kid_len = j->kid_len;
     }
-    const json_t *x5c = optional(h, "x5c");
-    if (x5c != NULL) {
-        if (!json_is_array(x5c) || json_array_size(x5c) == 0)
-            return tslp_fail(err, TSL_ERR_MALFORMED, 0, "x5c: not a non-empty array");
-        if (json_array_size(x5c) > t->max_x5c)
-            return tslp_fail(err, TSL_ERR_LIMIT, 0, "x5c: more than %zu certificates",
-                             t->max_x5c);
-        for (size_t k = 0; k < json_array_size(x5c); k++) {
-            const json_t *c = json_array_get(x5c, k);
-            if (!json_is_string(c))
-                return tslp_fail(err, TSL_ERR_MALFORMED, 0, "x5c[%zu]: not a string", k);
-            tsl_status st = tslp_b64std_decode(json_string_value(c), json_string_length(c),
-                                               &t->x5c[k], &t->x5c_len[k], err);
-            if (st != TSL_OK) {
-                char what[32];
-                snprintf(what, sizeof what, "x5c[%zu]", k);
-                tslp_error_prefix(err, what);
-                return st;
-            }
-            t->x5c_n = k + 1;
-        }
+    tslp_x5c chain;
+    st = tslp_jws_x5c(j, &chain, "jwt", err);
+    if (st != TSL_OK)
+        return st;
+    /* The token owns the decoded certificates from here. */
+    for (size_t k = 0; k < chain.n; k++) {
+        t->x5c[k] = (uint8_t *)(uintptr_t)chain.der[k];
+        t->x5c_len[k] = chain.der_len[k];
     }
+    t->x5c_n = chain.n;
     return TSL_OK;
 }
 
@@ -362,42 +301,27 @@ tsl_status tslp_jwt_parse(tsl_token *t, const char *in, size_t len, const tsl_li
                           tsl_error *err)
 {
     t->format = TSL_FORMAT_JWT;
-    t->max_x5c = tslp_limit_x5c(lim);
-    /* Three parts: header.payload.signature. */
-    const char *d1 = memchr(in, '.', len);
-    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - in)) : NULL;
-    if (d1 == NULL || d2 == NULL)
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
-                         "jwt: expected three base64url parts separated by '.'");
-    if (memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - in)) != NULL)
-        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
-                         "jwt: more than three parts (an encrypted JWE is not a Status List "
-                         "Token)");
-    size_t hl = (size_t)(d1 - in), pl = (size_t)(d2 - d1 - 1), sl = len - (size_t)(d2 + 1 - in);
-    json_t *h = NULL, *c = NULL;
-    tsl_status st = part_json("jwt header", in, hl, 0, lim, &h, err);
+    tslp_jws j;
+    tsl_status st = tslp_jws_open(&j, in, len, lim, "jwt", err);
     if (st == TSL_OK)
-        st = parse_header(t, h, err);
+        st = parse_header(t, &j, err);
     if (st == TSL_OK)
-        st = part_json("jwt payload", d1 + 1, pl, hl + 1, lim, &c, err);
+        st = tslp_jws_payload(&j, lim, "jwt", err);
     if (st == TSL_OK)
-        st = parse_claims(t, c, lim, err);
-    json_decref(h);
-    json_decref(c);
-    if (st != TSL_OK)
-        return st;
-    if (sl == 0)
-        return tslp_fail(err, TSL_ERR_SIGNATURE, len, "jwt: empty signature (an unsecured JWT)");
-    st = tsl_b64url_decode(d2 + 1, sl, &t->sig, &t->sig_len, err);
-    if (st != TSL_OK) {
-        if (err != NULL)
-            err->offset += (size_t)(d2 + 1 - in);
-        tslp_error_prefix(err, "jwt signature");
-        return st;
+        st = parse_claims(t, j.payload, lim, err);
+    if (st == TSL_OK)
+        st = tslp_jws_signature(&j, "jwt", err);
+    if (st == TSL_OK) {
+        /* The token keeps what tsl_token_verify() checks: the signing input and the
+         * decoded signature. */
+        const uint8_t *tbs = tslp_jws_tbs(&j, &t->tbs_len);
+        t->tbs = (uint8_t *)tslp_strndup((const char *)tbs, t->tbs_len);
+        t->sig = j.sig;
+        t->sig_len = j.sig_len;
+        j.sig = NULL;
+        if (t->tbs == NULL)
+            st = tslp_fail(err, TSL_ERR_NOMEM, 0, "jwt: out of memory");
     }
-    t->tbs_len = hl + 1 + pl;
-    t->tbs = (uint8_t *)tslp_strndup(in, t->tbs_len);
-    if (t->tbs == NULL)
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "jwt: out of memory");
-    return TSL_OK;
+    tslp_jws_close(&j);
+    return st;
 }

@@ -1,8 +1,8 @@
 /* token.c - Status List Tokens independent of their form: signing parameters resolved
  * once, the form detected from the bytes, and verification (alg allow-list, key
  * resolution, signature, time and sub checks) done the same way for JWT and CWT. */
-#include "crypto/crypto.h"
 #include "token/token_int.h"
+#include "crypto/crypto.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -108,29 +108,29 @@ tsl_status tsl_token_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
     if (t == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "token: out of memory");
 
-    /* A CWT is binary: its first byte is a CBOR tag or array head. Anything else is
-     * text: a JWT, or a CWT written as hex or base64url. */
+    /* A CWT is binary (a CBOR tag or array head); a JWT is text with '.'; other text
+     * may be a CWT written as hex or base64url. */
     tsl_status st;
-    uint8_t major = len > 0 ? in[0] >> 5 : 0;
-    if (len > 0 && (major == 6 || major == 4)) {
-        st = tslp_cwt_parse(t, in, len, &L, err);
-    } else {
-        size_t a = 0, n = 0;
-        const uint8_t *s = tslp_trim(in, len, &a, &n);
-        uint8_t *bin = NULL;
-        size_t bin_len = 0;
-        if (n == 0) {
-            st = tslp_fail(err, TSL_ERR_MALFORMED, 0, "token: empty input");
-        } else if (memchr(s, '.', n) != NULL) {
-            st = tslp_jwt_parse(t, (const char *)s, n, &L, err);
-        } else if (tslp_text_to_bytes(s, n, &bin, &bin_len)) {
+    size_t a = 0, n = 0;
+    uint8_t *bin = NULL;
+    size_t bin_len = 0;
+    switch (tslp_detect_form(in, len, &a, &n)) {
+    case TSL_FORM_CBOR: st = tslp_cwt_parse(t, in, len, &L, err); break;
+    case TSL_FORM_EMPTY: st = tslp_fail(err, TSL_ERR_MALFORMED, 0, "token: empty input"); break;
+    case TSL_FORM_JWT:
+    case TSL_FORM_SDJWT: st = tslp_jwt_parse(t, (const char *)in + a, n, &L, err); break;
+    case TSL_FORM_TEXT:
+        if (tslp_text_to_bytes(in + a, n, &bin, &bin_len)) {
             st = tslp_cwt_parse(t, bin, bin_len, &L, err);
             tslp_free(bin);
-        } else {
-            st = tslp_fail(err, TSL_ERR_MALFORMED, a,
-                           "token: neither a JWT (three '.'-separated parts) nor a CWT "
-                           "(CBOR, hex or base64url)");
+            break;
         }
+        /* fall through */
+    default:
+        st = tslp_fail(err, TSL_ERR_MALFORMED, a,
+                       "token: neither a JWT (three '.'-separated parts) nor a CWT "
+                       "(CBOR, hex or base64url)");
+        break;
     }
     if (st != TSL_OK) {
         tsl_token_free(t);
@@ -163,47 +163,15 @@ void tsl_token_free(tsl_token *t)
  * anchor. */
 static tsl_status verify_x5c(const tsl_token *t, const tsl_trust_policy *p, tsl_error *err)
 {
+    /* p is resolved: eku_oid has its default, now is the clock or the caller's. */
     const char *eku = p->require_eku ? p->eku_oid : NULL;
-    tsl_key *leaf = NULL;
-    tsl_status st = tslp_chain_verify(p->trust, (const uint8_t *const *)t->x5c, t->x5c_len,
-                                      t->x5c_n, p->now, eku, &leaf, err);
-    if (st != TSL_OK)
-        return st;
-    st = tsl_key_check_alg(leaf, t->alg, err);
-    if (st == TSL_OK)
-        st = tslp_verify(leaf, t->alg, t->tbs, t->tbs_len, t->sig, t->sig_len, err);
-    tsl_key_free(leaf);
-    return st;
-}
-
-/* Tries the caller's keys that match the token's kid (every key without a kid). */
-static tsl_status verify_keys(const tsl_token *t, const tsl_trust_policy *p, tsl_error *err)
-{
-    if (t->kid != NULL && strlen((const char *)t->kid) != t->kid_len)
-        return tslp_fail(err, TSL_ERR_KEY, 0, "kid: contains a NUL byte, matches no key");
-    size_t cursor = 0, tried = 0;
-    const tsl_key *k;
-    while ((k = tslp_keyset_next(p->keys, (const char *)t->kid, t->alg, &cursor)) != NULL) {
-        tried++;
-        tsl_error e;
-        tsl_error_clear(&e);
-        tsl_status st = tslp_verify(k, t->alg, t->tbs, t->tbs_len, t->sig, t->sig_len, &e);
-        if (st == TSL_OK)
-            return TSL_OK;
-        if (st != TSL_ERR_SIGNATURE) /* not a mismatch: report it as it is */
-            return tslp_fail(err, st, 0, "%s", e.msg);
+    tslp_x5c chain = {.n = t->x5c_n};
+    for (size_t k = 0; k < t->x5c_n; k++) {
+        chain.der[k] = t->x5c[k];
+        chain.der_len[k] = t->x5c_len[k];
     }
-    if (tried == 0) {
-        if (t->kid != NULL)
-            return tslp_fail(err, TSL_ERR_KEY, 0, "no trusted %s key with kid \"%.64s\"",
-                             tsl_alg_name(t->alg), (const char *)t->kid);
-        return tslp_fail(err, TSL_ERR_KEY, 0, "no trusted key usable with %s",
-                         tsl_alg_name(t->alg));
-    }
-    return tslp_fail(err, TSL_ERR_SIGNATURE, 0,
-                     "%s signature does not verify with %zu trusted key(s)%s",
-                     t->mac ? "MAC" : tsl_alg_name(t->alg), tried,
-                     t->kid ? " of that kid" : "");
+    return tslp_env_verify_chain(p->trust, &chain, p->now, eku, t->alg, t->tbs, t->tbs_len,
+                                 t->sig, t->sig_len, err);
 }
 
 tsl_status tsl_token_verify(const tsl_token *t, const tsl_verify_opts *o, tsl_error *err)
@@ -274,7 +242,8 @@ tsl_status tslp_token_verify_at(const tsl_token *t, const tsl_verify_opts *o, in
                                       : "EKU required, but the token carries no certificate "
                                         "chain");
     } else if (have_keys) {
-        st = verify_keys(t, &p, err);
+        st = tslp_env_verify_keys(p.keys, t->kid, t->kid_len, t->alg, t->mac, t->tbs,
+                                  t->tbs_len, t->sig, t->sig_len, NULL, err);
     } else if (t->x5c_n > 0) {
         return tslp_fail(err, TSL_ERR_TRUST, 0,
                          "the token carries a certificate chain, but no trust anchors were "

@@ -4,6 +4,9 @@
 #define TSL_TOKEN_INT_H
 
 #include "core/tsl_int.h"
+#include "envelope/envelope_int.h" /* the envelopes */
+
+#define TSLP_MAX_SKEW ((int64_t)86400 * 366) /* seconds of clock skew honoured at most */
 
 struct tsl_token {
     tsl_format format;
@@ -13,7 +16,6 @@ struct tsl_token {
     uint8_t *kid;           /* NUL-terminated copy, or NULL */
     size_t kid_len;
     size_t x5c_n;           /* DER certificates, leaf first */
-    size_t max_x5c;         /* while parsing: the caller's tsl_limits.max_x5c */
     uint8_t *x5c[TSL_MAX_X5C_CEILING];
     size_t x5c_len[TSL_MAX_X5C_CEILING];
     char *sub;
