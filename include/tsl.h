@@ -1253,6 +1253,80 @@ TSL_API void tsl_publish_answer(tsl_snapshot *s, const tsl_http_request *rq,
 TSL_API void tsl_http_response_free(tsl_http_response *resp);
 
 /* ---------------------------------------------------------------------------------- */
+/* Around the publisher: its thread, health, metrics and access log (src/publish/ops.c) */
+/*                                                                                        */
+/* What a server needs besides the answering call, independent of the HTTP server: tsl   */
+/* serve is libmicrohttpd calling these.                                                 */
+
+/* A thread running the publisher's rounds: the first at once, then one every interval. */
+typedef struct tsl_publisher_runner tsl_publisher_runner;
+
+/* Starts the thread over p (which must outlive it) with interval_ms (> 0) between the
+ * end of a round and the start of the next. Run a TSL_ROUND_LOAD_ONLY round before, so
+ * that something is served while the first round signs. TSL_ERR_ARG, TSL_ERR_NOMEM (no
+ * thread). */
+TSL_API tsl_status tsl_publisher_runner_start(tsl_publisher *p, int64_t interval_ms,
+                                              tsl_publisher_runner **out, tsl_error *err);
+/* Stops the thread: asks a round in progress to stop between lists
+ * (tsl_publisher_stop()) and waits at most timeout_ms for it. Returns 1 when it ended (r
+ * is freed), 0 when it did not (stuck on a key file that blocks, or signing a huge
+ * list): r and p are then still in use and must not be freed — end the process; an
+ * unfinished publish leaves the store whole. tsl_publisher_busy() says what it does.
+ * NULL returns 1. */
+TSL_API int tsl_publisher_runner_stop(tsl_publisher_runner *r, int64_t timeout_ms);
+
+/* The health check: 200 with *body "ok\n", or 503 with "degraded\n" when any problem is
+ * counted or the publisher is stalled (tsl_publisher_health). Static text; nothing more,
+ * since which list and why (key paths, list ids) belongs in the log, not on a public
+ * endpoint. */
+TSL_API unsigned tsl_publisher_healthz(tsl_publisher *p, const char **body);
+
+/* A server's request counters (thread-safe), and the Prometheus text of them with the
+ * publisher's health and the gate's connections. */
+typedef struct tsl_metrics tsl_metrics;
+
+TSL_API tsl_status tsl_metrics_new(tsl_metrics **out, tsl_error *err);
+TSL_API void tsl_metrics_free(tsl_metrics *m);
+/* Counts one answer: its status (200, 204, 304, 400, 404, 405, 406, 413, 414, 431, 500,
+ * 501 and 503 by name, any other as "other"), what it carried, and its body bytes
+ * sent. NULL m is a no-op. */
+TSL_API void tsl_metrics_count(tsl_metrics *m, unsigned status, tsl_answer_kind kind,
+                               uint64_t bytes);
+/* The text exposition format (version 0.0.4) at unix time now: tsl_requests_total{code,
+ * format} (only series that are not zero), tsl_response_bytes_total,
+ * tsl_access_log_dropped_total, tsl_publishes_total{result}, tsl_seconds_to_earliest_
+ * expiry (when a token has an exp), tsl_lists, tsl_problems{kind}, tsl_publisher_round_
+ * age_seconds, tsl_publisher_stalled and, with a gate g (may be NULL), tsl_connections
+ * {state}, tsl_connections_dropped_total{reason} and tsl_connection_limit{limit}. *out
+ * is freed with tsl_free(); *out_len (may be NULL) is its length. TSL_ERR_ARG,
+ * TSL_ERR_NOMEM. */
+TSL_API tsl_status tsl_metrics_text(tsl_metrics *m, tsl_publisher *p, tsl_gate *g,
+                                    int64_t now, char **out, size_t *out_len,
+                                    tsl_error *err);
+
+/* An access log on a descriptor the caller owns, opened non-blocking
+ * (O_NONBLOCK|O_APPEND): one line per answer, "TIME PEER METHOD PATH STATUS BYTES
+ * FORMAT", TIME in UTC (2006-01-02T15:04:05Z), written with one write() shorter than
+ * PIPE_BUF. A log that cannot take a line at once (a pipe nobody reads, a full disk)
+ * loses it, counted by tsl_access_log_dropped() and, when m is given, in m's
+ * tsl_access_log_dropped_total: a request thread never waits for the log. */
+typedef struct tsl_access_log tsl_access_log;
+
+TSL_API tsl_status tsl_access_log_new(int fd, tsl_metrics *m, tsl_access_log **out,
+                                      tsl_error *err);
+/* Frees the log; the descriptor stays open. NULL is a no-op. */
+TSL_API void tsl_access_log_free(tsl_access_log *l);
+/* Writes one line (any thread). method and path are method_len and path_len bytes, cut
+ * at a NUL; bytes other than printable ASCII, '"', '%' and '\\' are written as %XX, the
+ * method is cut after 8 bytes and the path after 200 (ending in "..."). peer NULL: "-".
+ * NULL l is a no-op. */
+TSL_API void tsl_access_log_write(tsl_access_log *l, const char *peer, const char *method,
+                                  size_t method_len, const char *path, size_t path_len,
+                                  unsigned status, uint64_t bytes, tsl_answer_kind kind);
+/* The lines lost so far. */
+TSL_API uint64_t tsl_access_log_dropped(const tsl_access_log *l);
+
+/* ---------------------------------------------------------------------------------- */
 /* Referenced Tokens (spec section 6) and the relying party's check (section 8.3)      */
 
 typedef enum {

@@ -273,7 +273,7 @@ int cmd_serve(int argc, char **argv)
         {"head-timeout", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    static serve_ctx ctx; /* large (counters): not on the stack */
+    static serve_ctx ctx; /* zeroed, and outlives an _exit() path */
     memset(&ctx, 0, sizeof ctx);
     listener ls[SERVE_MAX_LISTEN];
     size_t nls = 0;

@@ -1,8 +1,7 @@
-/* serve.h - what the three parts of `tsl serve` share: the immutable, reference-counted
- * snapshot of everything served (built by the publisher thread in serve_snapshot.c),
- * the server's state and counters (set up in cmd_serve.c), and the request handler
- * (serve_http.c). Request threads only read snapshots; nothing is signed or compressed
- * on the request path. */
+/* serve.h - what the parts of `tsl serve` share: the server's state (set up in
+ * cmd_serve.c) over the library's publisher, its thread, metrics and access log (started
+ * in serve_snapshot.c), and the libmicrohttpd request handler (serve_http.c). Request
+ * threads only read snapshots; nothing is signed or compressed on the request path. */
 #ifndef TSL_SERVE_H
 #define TSL_SERVE_H
 
@@ -29,28 +28,14 @@
  * snapshot (tsl_publisher_snapshot()). */
 typedef tsl_snapshot serve_snapshot;
 
-/* Response status codes counted in /metrics, and the formats they are split by. */
-#define SERVE_NCODES 13
-#define SERVE_NFMT 4 /* none, jwt, cwt, json */
-extern const unsigned serve_codes[SERVE_NCODES];
-extern const char *const serve_fmt_names[SERVE_NFMT];
-enum { SERVE_FMT_NONE = 0, SERVE_FMT_JWT = 1, SERVE_FMT_CWT = 2, SERVE_FMT_JSON = 3 };
-
-/* Kinds of problem that make /healthz degraded, counted in /metrics: the library's
- * TSL_PROBLEM_* (store, publish, key, path, expiry). The public /healthz says only ok
- * or degraded; which list and why go to the log (stderr). */
-#define SERVE_NPROB TSL_NPROBLEMS
-extern const char *const serve_prob_names[SERVE_NPROB];
-
-
 /* The server. Options are set before serve_publisher_start() and then only read.
  *
- * Locks: request threads take the publisher's snapshot lock for a few instructions
- * (tsl_publisher_snapshot), log_mu around one write() of the access log, and a history
- * handle's lock around one indexed read. The publisher thread takes none of them while
- * it reads a key, signs, compresses or reads the store, so a key file that blocks (a
- * FIFO) or a publish that takes seconds delays only the publisher, which /healthz then
- * reports. */
+ * Request threads take the publisher's snapshot lock for a few instructions
+ * (tsl_publisher_snapshot), the access log's around one write(), and a history handle's
+ * around one indexed read. The publisher thread (tsl_publisher_runner) takes none of
+ * them while it reads a key, signs, compresses or reads the store, so a key file that
+ * blocks (a FIFO) or a publish that takes seconds delays only the publisher, which
+ * /healthz then reports. */
 typedef struct {
     /* Options. */
     const char *db_path;
@@ -60,7 +45,6 @@ typedef struct {
     int64_t interval_ms;   /* --publish-interval */
     int64_t retention;     /* of recorded tokens, seconds */
     int log_fd;            /* --access-log, or -1 */
-    pthread_mutex_t log_mu;
     unsigned max_connections; /* --max-connections: the global cap */
     unsigned per_address;     /* --max-per-address, 0: no limit */
     unsigned head_timeout;    /* --head-timeout, seconds for a whole request */
@@ -70,35 +54,19 @@ typedef struct {
     /* The library's publisher: rounds, snapshots, health, history handles. */
     tsl_publisher *pub;
     tsl_store *pub_store; /* opened by cmd_serve.c to check the store; closed at start */
+    tsl_publisher_runner *runner; /* the thread running its rounds */
 
-    /* The publisher thread. */
-    pthread_t pub_thread;
-    bool pub_running;
-    pthread_mutex_t pub_mu;
-    pthread_cond_t pub_cv;
-    bool pub_done; /* the thread has left its loop (under pub_mu) */
-    atomic_bool stop;
-
-    /* Counters for /metrics. */
-    atomic_ullong requests[SERVE_NCODES + 1][SERVE_NFMT]; /* last row: other codes */
-    atomic_ullong bytes;
-    atomic_ullong log_dropped; /* access log lines the log could not take */
+    /* Counters for /metrics, and the access log (NULL without --access-log). */
+    tsl_metrics *metrics;
+    tsl_access_log *log;
     atomic_int inflight; /* requests begun and not completed */
 } serve_ctx;
 
-/* What /healthz and /metrics report, computed at the time of the request. */
-typedef struct {
-    unsigned problems[SERVE_NPROB];
-    bool stalled;         /* no round completed within ctx->stall_ms */
-    int64_t round_age_ms; /* since the last completed round */
-    uint64_t publishes_ok, publishes_err;
-} serve_health_info;
-
 /* serve_snapshot.c */
 
-/* Initialises ctx's locks and state (options already set). */
+/* Initialises ctx's state (options already set). */
 void serve_ctx_init(serve_ctx *ctx);
-/* Frees the publisher's state, closes the history readers and pub_store. Call after
+/* Frees the publisher, metrics and access log (not log_fd), closes pub_store. Call after
  * serve_publisher_stop() returned true (or when it never started). */
 void serve_ctx_destroy(serve_ctx *ctx);
 
@@ -116,9 +84,6 @@ int serve_publisher_start(serve_ctx *ctx);
  * serve_ctx_destroy() and should end the process with _exit(); an unfinished publish
  * leaves the store whole (SQLite transactions). */
 bool serve_publisher_stop(serve_ctx *ctx);
-
-/* The health at this moment (tsl_publisher_health_get()). */
-void serve_health(serve_ctx *ctx, serve_health_info *out);
 
 /* A reference to the current snapshot (never NULL after serve_publisher_start()),
  * given back with tsl_snapshot_release(). */
@@ -142,12 +107,6 @@ enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char 
 size_t serve_unescape(void *cls, struct MHD_Connection *conn, char *s);
 void serve_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                      enum MHD_RequestTerminationCode toe);
-/* Counts an answer not sent through serve_handle (format none) in /metrics. */
-void serve_count(serve_ctx *ctx, unsigned status, uint64_t bytes);
-/* Writes an access log line for an answer not sent through serve_handle; method and
- * path are mlen and plen bytes, not NUL-terminated. */
-void serve_log_raw(serve_ctx *ctx, const char *peer, const char *method, size_t mlen,
-                   const char *path, size_t plen, unsigned status, uint64_t bytes);
 
 /* serve_conn.c: libmicrohttpd's side of the connection gate (ctx->gate). */
 
@@ -163,7 +122,5 @@ void serve_conn_answering(serve_ctx *ctx, struct MHD_Connection *conn);
 /* The gate's refused callback: counts and logs an answer the gate gave; user is the
  * serve_ctx. */
 void serve_conn_refused(const tsl_gate_refusal *r, void *user);
-/* Appends the connection gauges, drops by reason and limits to /metrics. */
-void serve_conn_metrics(serve_ctx *ctx, FILE *f);
 
 #endif /* TSL_SERVE_H */

@@ -1,8 +1,8 @@
 /* serve_conn.c - libmicrohttpd's side of the connection gate (tsl_gate_* in the
  * library): its connection notifications, the access handler's "answering" and the
  * completion callback become the gate's reports, so the gate's deadlines and eviction
- * go on applying to connections inside libmicrohttpd; and what the gate counts goes to
- * /metrics. The gate's handle of a connection is its MHD socket context.
+ * go on applying to connections inside libmicrohttpd; a refusal the gate answered is
+ * counted and logged like any answer. The gate's handle of a connection is its MHD socket context.
  * libmicrohttpd notifies a close before it closes the descriptor, as the gate needs. */
 #include "serve.h"
 
@@ -54,35 +54,7 @@ void serve_conn_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 void serve_conn_refused(const tsl_gate_refusal *r, void *user)
 {
     serve_ctx *ctx = user;
-    serve_count(ctx, r->status, r->bytes);
-    serve_log_raw(ctx, r->peer, r->method, r->method_len, r->target, r->target_len,
-                  r->status, r->bytes);
-}
-
-void serve_conn_metrics(serve_ctx *ctx, FILE *f)
-{
-    if (ctx->gate == NULL)
-        return;
-    tsl_gate_stats st;
-    tsl_gate_get_stats(ctx->gate, &st);
-    fprintf(f, "# HELP tsl_connections Open connections: waiting for a request, "
-               "answering one, being closed.\n"
-               "# TYPE tsl_connections gauge\n"
-               "tsl_connections{state=\"waiting\"} %u\n"
-               "tsl_connections{state=\"active\"} %u\n"
-               "tsl_connections{state=\"closing\"} %u\n",
-            st.waiting, st.active, st.closing);
-    fputs("# HELP tsl_connections_dropped_total Connections closed or refused by a "
-          "limit, by reason.\n"
-          "# TYPE tsl_connections_dropped_total counter\n", f);
-    for (int k = 0; k < TSL_GATE_NDROPS; k++)
-        fprintf(f, "tsl_connections_dropped_total{reason=\"%s\"} %llu\n",
-                tsl_gate_drop_name(k), (unsigned long long)st.dropped[k]);
-    fprintf(f, "# HELP tsl_connection_limit The connection limits in force "
-               "(per_address 0: none).\n"
-               "# TYPE tsl_connection_limit gauge\n"
-               "tsl_connection_limit{limit=\"max_connections\"} %u\n"
-               "tsl_connection_limit{limit=\"per_address\"} %u\n"
-               "tsl_connection_limit{limit=\"head_timeout_seconds\"} %u\n",
-            st.max_connections, st.max_per_address, st.head_timeout_ms / 1000);
+    tsl_metrics_count(ctx->metrics, r->status, TSL_ANSWER_NONE, r->bytes);
+    tsl_access_log_write(ctx->log, r->peer, r->method, r->method_len, r->target,
+                         r->target_len, r->status, r->bytes, TSL_ANSWER_NONE);
 }

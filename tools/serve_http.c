@@ -2,8 +2,11 @@
  * into the library's answering call (tsl_publish_answer: negotiation, 304, 406, HEAD,
  * ?time=, CORS, Vary, from the publisher's immutable snapshot) and its answer back into
  * a libmicrohttpd response, handing bodies over without copying (a snapshot reference,
- * given back by the response's free callback). What is the server's own stays here:
- * /healthz, /metrics, the access log, the counters and the request-head rules. */
+ * given back by the response's free callback). /healthz, /metrics, the counters and the
+ * access log lines are the library's too (tsl_publisher_healthz, tsl_metrics,
+ * tsl_access_log); what stays here is libmicrohttpd's: reading the request, the peer's
+ * address, queueing responses, and the request-head rules for requests after the
+ * first. */
 #include "serve.h"
 
 #include <arpa/inet.h>
@@ -18,18 +21,20 @@
 
 /* The CORS header every answer carries (the library adds it to its own). */
 #define EXPOSE_HEADERS "ETag, Last-Modified"
-/* The longest path the access log records; longer ones are cut and end in "...". */
-#define LOG_PATH_MAX 200
+/* How much of the method and path a request keeps for its access log line: more than
+ * the log records (8 and 200 bytes), so that it still marks a longer one with "...". */
+#define LOG_METHOD_KEEP 15
+#define LOG_PATH_KEEP 201
 /* The most request body bytes read and dropped before the connection is closed. */
 #define MAX_DISCARD SERVE_BODY_MAX
 
 /* What a request turned out to be, kept for the access log. */
 typedef struct {
-    char method[12];
-    char path[LOG_PATH_MAX + 8];
+    char method[LOG_METHOD_KEEP + 1]; /* as received, cut */
+    char path[LOG_PATH_KEEP + 1];
     unsigned status;
     uint64_t bytes;
-    int fmt;
+    tsl_answer_kind fmt;
     bool started;   /* the first call (headers) has been seen */
     bool queued;    /* the answer is queued */
     uint64_t discarded; /* request body bytes dropped */
@@ -38,25 +43,12 @@ typedef struct {
 /* ---------------------------------------------------------------------------------- */
 /* Access log and counters                                                              */
 
-static void copy_sanitized(char *dst, size_t cap, const char *src, size_t max)
+/* Keeps at most cap - 1 bytes of src, NUL-terminated. */
+static void keep(char *dst, size_t cap, const char *src)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t w = 0, k = 0;
-    for (; src[k] != '\0' && k < max && w + 4 < cap; k++) {
-        unsigned char c = (unsigned char)src[k];
-        if (c > 0x20 && c < 0x7f && c != '"' && c != '%' && c != '\\') {
-            dst[w++] = (char)c;
-        } else {
-            dst[w++] = '%';
-            dst[w++] = hex[c >> 4];
-            dst[w++] = hex[c & 15];
-        }
-    }
-    if (src[k] != '\0' && w + 4 <= cap) {
-        memcpy(dst + w, "...", 3);
-        w += 3;
-    }
-    dst[w] = '\0';
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 static void peer_name(struct MHD_Connection *conn, char *out, size_t cap)
@@ -75,48 +67,14 @@ static void peer_name(struct MHD_Connection *conn, char *out, size_t cap)
                   out, (socklen_t)cap);
 }
 
-/* Formats and writes one access log line. The descriptor is non-blocking (cmd_serve.c):
- * a log that cannot take the line now (a pipe nobody reads, a full disk) loses the line,
- * counted in /metrics, and never holds up the request thread. A line is shorter than
- * PIPE_BUF, so a pipe never receives half of one. */
-static void log_line(serve_ctx *ctx, const char *peer, const char *method, const char *path,
-                     unsigned status, uint64_t bytes, int fmt)
-{
-    char when[32], line[512];
-    time_t t = time(NULL);
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ",
-                                              &tm) == 0)
-        snprintf(when, sizeof when, "-");
-    int n = snprintf(line, sizeof line, "%s %s %s %s %u %llu %s\n", when, peer, method, path,
-                     status, (unsigned long long)bytes, serve_fmt_names[fmt]);
-    if (n <= 0)
-        return;
-    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
-    pthread_mutex_lock(&ctx->log_mu);
-    ssize_t w = write(ctx->log_fd, line, len);
-    pthread_mutex_unlock(&ctx->log_mu);
-    if (w != (ssize_t)len)
-        atomic_fetch_add_explicit(&ctx->log_dropped, 1, memory_order_relaxed);
-}
-
 static void access_log(serve_ctx *ctx, struct MHD_Connection *conn, const req *rq)
 {
-    if (ctx->log_fd < 0)
+    if (ctx->log == NULL)
         return;
     char peer[INET6_ADDRSTRLEN + 1];
     peer_name(conn, peer, sizeof peer);
-    log_line(ctx, peer, rq->method, rq->path, rq->status, rq->bytes, rq->fmt);
-}
-
-static void count(serve_ctx *ctx, unsigned status, int fmt, uint64_t bytes)
-{
-    size_t row = SERVE_NCODES;
-    for (size_t k = 0; k < SERVE_NCODES; k++)
-        if (serve_codes[k] == status)
-            row = k;
-    atomic_fetch_add(&ctx->requests[row][fmt], 1);
-    atomic_fetch_add(&ctx->bytes, bytes);
+    tsl_access_log_write(ctx->log, peer, rq->method, strlen(rq->method), rq->path,
+                         strlen(rq->path), rq->status, rq->bytes, rq->fmt);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -131,8 +89,8 @@ static void answer_free_cb(void *cls)
 
 /* Queues a response and records the outcome. */
 static enum MHD_Result queue(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                             unsigned status, struct MHD_Response *resp, int fmt,
-                             size_t body_len, bool head)
+                             unsigned status, struct MHD_Response *resp,
+                             tsl_answer_kind fmt, size_t body_len, bool head)
 {
     if (resp == NULL)
         return MHD_NO;
@@ -141,15 +99,15 @@ static enum MHD_Result queue(serve_ctx *ctx, struct MHD_Connection *conn, req *r
     rq->status = status;
     rq->fmt = fmt;
     rq->bytes = head || status == 304 || status == 204 ? 0 : body_len;
-    count(ctx, status, fmt, rq->bytes);
+    tsl_metrics_count(ctx->metrics, status, fmt, rq->bytes);
     access_log(ctx, conn, rq);
     return r;
 }
 
 /* For the server's own answers: adds the CORS headers the library's answers carry. */
 static enum MHD_Result respond(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                               unsigned status, struct MHD_Response *resp, int fmt,
-                               size_t body_len, bool head)
+                               unsigned status, struct MHD_Response *resp,
+                               tsl_answer_kind fmt, size_t body_len, bool head)
 {
     if (resp != NULL) {
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
@@ -171,7 +129,7 @@ static enum MHD_Result text_owned(serve_ctx *ctx, struct MHD_Connection *conn, r
     }
     MHD_add_response_header(resp, "Content-Type", ctype);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    return respond(ctx, conn, rq, status, resp, SERVE_FMT_NONE, len, head);
+    return respond(ctx, conn, rq, status, resp, TSL_ANSWER_NONE, len, head);
 }
 
 /* Sends the library's answer a. A body borrowed from the snapshot or owned (a history
@@ -201,7 +159,7 @@ static enum MHD_Result send_answer(serve_ctx *ctx, struct MHD_Connection *conn, 
         return MHD_NO;
     for (size_t k = 0; k < a->nheaders; k++)
         MHD_add_response_header(resp, a->headers[k].name, a->headers[k].value);
-    return queue(ctx, conn, rq, a->status, resp, (int)a->kind, a->body_len, head);
+    return queue(ctx, conn, rq, a->status, resp, a->kind, a->body_len, head);
 }
 
 static enum MHD_Result answer(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
@@ -230,17 +188,12 @@ static enum MHD_Result answer(serve_ctx *ctx, struct MHD_Connection *conn, req *
 /* ---------------------------------------------------------------------------------- */
 /* Operations: health, metrics                                             */
 
-/* ok (200) or degraded (503), nothing more: which list and why is in the log and, by
- * kind, in /metrics, not on a public endpoint (key paths, list ids). */
+/* ok (200) or degraded (503), nothing more (tsl_publisher_healthz). */
 static enum MHD_Result healthz(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
                                bool head)
 {
-    serve_health_info h;
-    serve_health(ctx, &h);
-    bool degraded = h.stalled;
-    for (int k = 0; k < SERVE_NPROB; k++)
-        degraded = degraded || h.problems[k] != 0;
-    const char *body = degraded ? "degraded\n" : "ok\n";
+    const char *body;
+    unsigned status = tsl_publisher_healthz(ctx->pub, &body);
     size_t len = strlen(body);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         len, (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
@@ -248,79 +201,25 @@ static enum MHD_Result healthz(serve_ctx *ctx, struct MHD_Connection *conn, req 
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    return respond(ctx, conn, rq, degraded ? 503 : 200, resp, SERVE_FMT_NONE, len, head);
+    return respond(ctx, conn, rq, status, resp, TSL_ANSWER_NONE, len, head);
 }
 
 static enum MHD_Result metrics(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
                                bool head)
 {
-    char *buf = NULL;
+    char *text = NULL;
     size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (f == NULL)
+    if (tsl_metrics_text(ctx->metrics, ctx->pub, ctx->gate, (int64_t)time(NULL), &text,
+                         &len, NULL) != TSL_OK)
         return MHD_NO;
-    fputs("# HELP tsl_requests_total HTTP requests answered, by status code and format.\n"
-          "# TYPE tsl_requests_total counter\n", f);
-    for (size_t i = 0; i <= SERVE_NCODES; i++)
-        for (size_t j = 0; j < SERVE_NFMT; j++) {
-            unsigned long long v = atomic_load(&ctx->requests[i][j]);
-            if (v == 0)
-                continue;
-            if (i < SERVE_NCODES)
-                fprintf(f, "tsl_requests_total{code=\"%u\",format=\"%s\"} %llu\n",
-                        serve_codes[i], serve_fmt_names[j], v);
-            else
-                fprintf(f, "tsl_requests_total{code=\"other\",format=\"%s\"} %llu\n",
-                        serve_fmt_names[j], v);
-        }
-    fprintf(f, "# HELP tsl_response_bytes_total Response body bytes sent.\n"
-               "# TYPE tsl_response_bytes_total counter\n"
-               "tsl_response_bytes_total %llu\n",
-            (unsigned long long)atomic_load(&ctx->bytes));
-    fprintf(f, "# HELP tsl_access_log_dropped_total Access log lines lost because the log "
-               "could not take them at once.\n"
-               "# TYPE tsl_access_log_dropped_total counter\n"
-               "tsl_access_log_dropped_total %llu\n",
-            (unsigned long long)atomic_load(&ctx->log_dropped));
-    serve_health_info h;
-    serve_health(ctx, &h);
-    fprintf(f, "# HELP tsl_publishes_total Publishing attempts by the server.\n"
-               "# TYPE tsl_publishes_total counter\n"
-               "tsl_publishes_total{result=\"ok\"} %llu\n"
-               "tsl_publishes_total{result=\"error\"} %llu\n",
-            (unsigned long long)h.publishes_ok, (unsigned long long)h.publishes_err);
-    serve_snapshot *snap = serve_snapshot_acquire(ctx);
-    int64_t now = (int64_t)time(NULL), earliest = tsl_snapshot_earliest_exp(snap);
-    size_t n = tsl_snapshot_count(snap);
-    tsl_snapshot_release(snap);
-    if (earliest != 0)
-        fprintf(f, "# HELP tsl_seconds_to_earliest_expiry Seconds until the first served "
-                   "token expires.\n"
-                   "# TYPE tsl_seconds_to_earliest_expiry gauge\n"
-                   "tsl_seconds_to_earliest_expiry %lld\n",
-                (long long)(earliest - now));
-    fprintf(f, "# HELP tsl_lists Status lists served.\n"
-               "# TYPE tsl_lists gauge\n"
-               "tsl_lists %zu\n", n);
-    fputs("# HELP tsl_problems What makes /healthz degraded, by kind (the log names the "
-          "lists).\n"
-          "# TYPE tsl_problems gauge\n", f);
-    for (int k = 0; k < SERVE_NPROB; k++)
-        fprintf(f, "tsl_problems{kind=\"%s\"} %u\n", serve_prob_names[k], h.problems[k]);
-    fprintf(f, "# HELP tsl_publisher_round_age_seconds Seconds since the publisher last "
-               "completed a round.\n"
-               "# TYPE tsl_publisher_round_age_seconds gauge\n"
-               "tsl_publisher_round_age_seconds %.3f\n"
-               "# HELP tsl_publisher_stalled 1 when no round completed in the expected "
-               "time.\n"
-               "# TYPE tsl_publisher_stalled gauge\n"
-               "tsl_publisher_stalled %d\n",
-            (double)h.round_age_ms / 1000.0, h.stalled ? 1 : 0);
-    serve_conn_metrics(ctx, f);
-    if (fclose(f) != 0) {
-        free(buf);
+    /* libmicrohttpd frees with free(): hand it a copy of the library's memory. */
+    char *buf = malloc(len + 1);
+    if (buf == NULL) {
+        tsl_free(text);
         return MHD_NO;
     }
+    memcpy(buf, text, len + 1);
+    tsl_free(text);
     return text_owned(ctx, conn, rq, 200, buf, len, "text/plain; version=0.0.4", head);
 }
 
@@ -355,30 +254,6 @@ size_t serve_unescape(void *cls, struct MHD_Connection *conn, char *s)
     }
     s[w] = '\0';
     return w;
-}
-
-void serve_count(serve_ctx *ctx, unsigned status, uint64_t bytes)
-{
-    count(ctx, status, SERVE_FMT_NONE, bytes);
-}
-
-void serve_log_raw(serve_ctx *ctx, const char *peer, const char *method, size_t mlen,
-                   const char *path, size_t plen, unsigned status, uint64_t bytes)
-{
-    if (ctx->log_fd < 0)
-        return;
-    req rq;
-    char m[16], p[LOG_PATH_MAX + 2];
-    memset(&rq, 0, sizeof rq);
-    mlen = mlen < sizeof m ? mlen : sizeof m - 1;
-    plen = plen < sizeof p ? plen : sizeof p - 1;
-    memcpy(m, method, mlen);
-    m[mlen] = '\0';
-    memcpy(p, path, plen);
-    p[plen] = '\0';
-    copy_sanitized(rq.method, sizeof rq.method, m, 8);
-    copy_sanitized(rq.path, sizeof rq.path, p, LOG_PATH_MAX);
-    log_line(ctx, peer, rq.method, rq.path, status, bytes, SERVE_FMT_NONE);
 }
 
 /* Collects what tsl_http_head_check() judges from libmicrohttpd's header list. */
@@ -423,7 +298,7 @@ static enum MHD_Result refuse(serve_ctx *ctx, struct MHD_Connection *conn, req *
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    return respond(ctx, conn, rq, status, resp, SERVE_FMT_NONE, len, head);
+    return respond(ctx, conn, rq, status, resp, TSL_ANSWER_NONE, len, head);
 }
 
 /* A chunked body grew past MAX_DISCARD. libmicrohttpd 0.9.75 cannot queue an answer
@@ -435,7 +310,7 @@ static enum MHD_Result body_too_large(serve_ctx *ctx, struct MHD_Connection *con
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     rq->status = 413;
-    rq->fmt = SERVE_FMT_NONE;
+    rq->fmt = TSL_ANSWER_NONE;
     rq->bytes = 0;
     if (ci != NULL) {
         tsl_http_drain_input(ci->connect_fd);
@@ -443,7 +318,7 @@ static enum MHD_Result body_too_large(serve_ctx *ctx, struct MHD_Connection *con
                                          head);
         shutdown(ci->connect_fd, SHUT_WR);
     }
-    count(ctx, 413, SERVE_FMT_NONE, rq->bytes);
+    tsl_metrics_count(ctx->metrics, 413, TSL_ANSWER_NONE, rq->bytes);
     access_log(ctx, conn, rq);
     return MHD_NO;
 }
@@ -464,8 +339,8 @@ enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char 
             return MHD_NO;
         *con_cls = rq;
         atomic_fetch_add(&ctx->inflight, 1);
-        copy_sanitized(rq->method, sizeof rq->method, method, 8);
-        copy_sanitized(rq->path, sizeof rq->path, url, LOG_PATH_MAX);
+        keep(rq->method, sizeof rq->method, method);
+        keep(rq->path, sizeof rq->path, url);
         /* The gate (tsl_gate) judged the first head of the connection; the next ones
          * (keep-alive, pipelining) come straight here: the same rules. */
         tsl_http_head h;
