@@ -1473,6 +1473,62 @@ TSL_API tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token
                                            tsl_check_result *res, tsl_error *err);
 
 /* ---------------------------------------------------------------------------------- */
+/* Export: a store's recorded tokens as static files, and an nginx.conf serving them    */
+/*                                                                                        */
+/* tsl_export() writes the current recorded token of every list of a store as files at  */
+/* the path of the list's uri (tsl_uri_path): PATH.jwt, PATH.jwt.gz (tsl_publish_gzip,   */
+/* same mtime) and PATH.cwt, each file's mtime its iat; the aggregation document as      */
+/* AGG.json (optional); and nginx.conf, which serves them with the negotiation, 406,     */
+/* ETag, Cache-Control (tsl_publish_max_age, computed at export time), Vary, CORS and    */
+/* method rules of tsl_publish_answer(). An export is atomic: it is built in a new       */
+/* DIR/.tsl-export.XXXXXX, flushed, then made live by renaming a symbolic link over      */
+/* DIR/current (DIR/nginx.conf links to current/nginx.conf); any I/O error leaves the    */
+/* previous export in place. Links inside DIR are never followed; a lock on DIR          */
+/* serialises exports into it. It only reads the store (a read-only store will do).     */
+
+/* Receives one line of an export's messages (a list skipped and why, a warning, and the
+ * error that stopped it), without a newline. */
+typedef void (*tsl_export_log_fn)(void *ctx, const char *line);
+
+typedef struct {
+    tsl_format default_format;    /* served when a client accepts both equally; 0: JWT */
+    const char *aggregation_path; /* "/..." where the aggregation document is served, or
+                                   * NULL: none */
+    const char *listen;           /* nginx listen ADDR:PORT; NULL: "127.0.0.1:8080" */
+    int64_t now;                  /* the time max-age is computed at; 0: time(NULL) */
+    tsl_export_log_fn log;        /* or NULL: no messages */
+    void *log_ctx;
+} tsl_export_opts;
+
+/* One list an export wrote. */
+typedef struct {
+    char *id;
+    char *uri;
+    char *path;       /* the uri's path: its files are DIR/current + path + ".jwt", ... */
+    unsigned formats; /* TSL_PUBLISH_* forms written */
+    int64_t max_age;  /* the Cache-Control max-age nginx.conf sends */
+} tsl_export_list;
+
+/* What an export did; free with tsl_export_report_free(). */
+typedef struct {
+    char *dir;              /* DIR's real path (nginx.conf is dir + "/nginx.conf") */
+    tsl_export_list *lists; /* the lists exported, in the store's order */
+    size_t n;
+    size_t skipped; /* lists not exported (not published, a uri whose path cannot be a
+                     * file, files colliding): each named on the log; the others are */
+} tsl_export_report;
+
+/* Exports the lists of st into dir (created if missing; it may itself be a link) as
+ * described above. TSL_OK when the new export is live, even with lists skipped
+ * (rep->skipped); TSL_ERR_ARG for bad options (listen not an address, an aggregation
+ * path that is not a plain path or collides with nginx.conf, a dir name that cannot go
+ * into nginx.conf); TSL_ERR_IO (or the store's error) when nothing was made live. The
+ * error's message is also the log's. rep (may be NULL) is filled on TSL_OK. */
+TSL_API tsl_status tsl_export(tsl_store *st, const char *dir, const tsl_export_opts *o,
+                              tsl_export_report *rep, tsl_error *err);
+TSL_API void tsl_export_report_free(tsl_export_report *rep);
+
+/* ---------------------------------------------------------------------------------- */
 /* Memory                                                                               */
 
 /* Frees memory the library returned through a `uint8_t **` or `char **` result. */

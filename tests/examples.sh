@@ -3,7 +3,8 @@
 # BUILD/examples/) against a store made by the tsl command: examples/publish opens the
 # library's publisher on it, runs a round and answers one GET per list; its ETags must
 # be those of the tokens `tsl token` prints afterwards (the first 16 bytes of their
-# SHA-256), for JWT and CWT.
+# SHA-256), for JWT and CWT. examples/export writes the store with tsl_export(): its
+# files must be those same tokens, with an nginx.conf beside them.
 #
 # Usage: sh tests/examples.sh [BUILD]
 set -u
@@ -11,6 +12,7 @@ BUILD=${1:-build}
 SUITE=examples
 TSL=$BUILD/tsl
 EX=$BUILD/examples/publish
+EXPORT=$BUILD/examples/export
 . tests/harness.sh
 T=$(mktemp -d "${TMPDIR:-/tmp}/tsl-examples.XXXXXX") || exit 2
 trap 'rm -rf "$T"' EXIT INT TERM
@@ -44,4 +46,22 @@ for l in L1 L2; do
     same "$l cwt" "$(grep "^$l " "$T/cwt.out")" \
         "$l 200 application/statuslist+cwt $(etag "$T/$l.cwt")"
 done
+
+# The export example: every list exported, each file the token tsl token prints.
+if "$EXPORT" "$DB" "$T/www" >"$T/export.out" 2>"$T/export.err"; then ok; else
+    bad "export example failed: $(head -c 300 "$T/export.err")"
+fi
+for l in L1 L2; do
+    same "export $l line" "$(grep "^$l " "$T/export.out" | cut -d' ' -f1-3)" \
+        "$l /lists/$l jwt,cwt"
+    if cmp -s "$T/www/current/lists/$l.jwt" "$T/$l.jwt" &&
+        cmp -s "$T/www/current/lists/$l.cwt" "$T/$l.cwt"; then ok; else
+        bad "export $l: the files are not the recorded tokens"
+    fi
+done
+if [ -f "$T/www/nginx.conf" ] && grep -q "location = /lists/L1 " "$T/www/nginx.conf"; then
+    ok
+else
+    bad "export: no nginx.conf serving /lists/L1"
+fi
 finish

@@ -1,6 +1,7 @@
 /* publish_int.h - the entry to the publish group (src/publish): the publisher
  * (publisher.c: rounds, snapshots, health, history readers), the answering call
- * (answer.c), the shared rules (publish.c), the uri rules and the HTTP header helpers.
+ * (answer.c), the shared rules (publish.c), the export to files (export.c), the uri
+ * rules and the HTTP header helpers.
  * What the files of the group share beyond tsl.h: the layout of a snapshot. */
 #ifndef TSL_PUBLISH_INT_H
 #define TSL_PUBLISH_INT_H
