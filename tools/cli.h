@@ -81,7 +81,7 @@ typedef enum {
     CLI_OPT_I64,  /* int64_t *target: digits only, within [min, max] (seconds, times) */
     CLI_OPT_ALG,  /* tsl_alg *target: an algorithm name tsl_alg_from_name() knows */
     CLI_OPT_STRS, /* cli_strs *target: a repeatable string, at most max of them */
-    CLI_OPT_FN,   /* fn(target, argument) applies it and returns an exit code */
+    CLI_OPT_FN,   /* fn(cmd, target, argument) applies it and returns an exit code */
 } cli_opt_kind;
 
 /* The arguments of a repeatable option, into an array the command owns. */
@@ -100,7 +100,7 @@ typedef struct {
      * or, with bad NULL, as "LABEL: bad number \"ARG\"". Exit 2. */
     const char *bad;
     const char *label;
-    int (*fn)(void *target, const char *arg);
+    int (*fn)(const char *cmd, void *target, const char *arg);
 } cli_opt;
 
 typedef struct {
@@ -115,6 +115,11 @@ typedef struct {
 #define CLI_FLAG(name, target) {name, 0, CLI_OPT_FLAG, target, 0, 0, NULL, NULL, NULL}
 #define CLI_STR(name, target) {name, 0, CLI_OPT_STR, target, 0, 0, NULL, NULL, NULL}
 #define CLI_OPT_END {NULL, 0, CLI_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL}
+
+/* CLI_OPT_FN appliers the commands share: a bit width of 1, 2, 4 or 8 (uint64_t *)
+ * and a token format, jwt or cwt (tsl_format *). */
+int cli_opt_bits(const char *cmd, void *target, const char *arg);
+int cli_opt_format(const char *cmd, void *target, const char *arg);
 
 /* What cli_opts_parse() returns when the command should go on to run. */
 #define CLI_OPTS_RUN (-1)

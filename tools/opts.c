@@ -56,7 +56,7 @@ static int apply(const char *cmd, const cli_opt *o, const char *arg)
         s->v[s->n++] = arg;
         return EXIT_OK;
     }
-    case CLI_OPT_FN: return o->fn(o->target, arg);
+    case CLI_OPT_FN: return o->fn(cmd, o->target, arg);
     }
     return EXIT_USAGE;
 }
@@ -111,4 +111,28 @@ int cli_opts_parse(const cli_cmd *c, const cli_opt *opts, int argc, char **argv,
     }
     *first = optind;
     return CLI_OPTS_RUN;
+}
+
+int cli_opt_bits(const char *cmd, void *target, const char *arg)
+{
+    uint64_t *bits = target;
+    if (!cli_parse_u64(arg, bits) || (*bits != 1 && *bits != 2 && *bits != 4 && *bits != 8)) {
+        cli_err(cmd, "--bits: \"%s\" is not 1, 2, 4 or 8", arg);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+int cli_opt_format(const char *cmd, void *target, const char *arg)
+{
+    tsl_format *f = target;
+    if (strcmp(arg, "jwt") == 0)
+        *f = TSL_FORMAT_JWT;
+    else if (strcmp(arg, "cwt") == 0)
+        *f = TSL_FORMAT_CWT;
+    else {
+        cli_err(cmd, "--format: \"%s\" is not jwt or cwt", arg);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
 }
