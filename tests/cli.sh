@@ -110,6 +110,28 @@ t decode --help
 if [ "$rc" -eq 0 ] && grep -q -- --index "$T/out"; then ok; else
     bad "tsl decode --help: exit $rc or stdout lacks --index"; fi
 
+# Every command's options come from one table parser (tools/opts.c): --help is on
+# stdout with exit 0 and nothing on stderr, an unknown option is exit 2 with nothing on
+# stdout, and a missing value is a usage error too.
+for c in encode decode sign keygen alloc set get update publish token verify; do
+    t "$c" --help
+    if [ "$rc" -eq 0 ] && grep -q "^usage: tsl $c" "$T/out" && [ ! -s "$T/err" ]; then ok
+    else bad "tsl $c --help: exit $rc, or no usage line on stdout, or stderr"; fi
+    t "$c" --no-such-option
+    if [ "$rc" -eq 2 ] && [ -s "$T/err" ] && [ ! -s "$T/out" ]; then ok
+    else bad "tsl $c --no-such-option: exit $rc, expected 2, a message and no output"; fi
+done
+for a in "list create" "list ls" "list show"; do
+    t $a --help
+    if [ "$rc" -eq 0 ] && grep -q "^usage: tsl list" "$T/out"; then ok
+    else bad "tsl $a --help: exit $rc or no usage line on stdout"; fi
+done
+t sign --key
+expect_usage "sign --key without a value"
+t verify --skew
+if [ "$rc" -eq 2 ] && grep -qx 'tsl verify: unknown or incomplete option "--skew"' "$T/err"
+then ok; else bad "verify --skew without a value: exit $rc: $(errline)"; fi
+
 t
 expect_usage "tsl (no command)"
 t frobnicate

@@ -71,6 +71,64 @@ tsl_status cli_parse_statuslist(const unsigned char *buf, size_t len, const tsl_
 /* Records a command-level error in err (first error wins) and returns code. */
 tsl_status cli_error(tsl_error *err, tsl_status code, const char *msg);
 
+/* The option parser (tools/opts.c). A command lists its options in a table ended by
+ * an entry with a NULL name; --help is always there and prints the usage on stdout. */
+typedef enum {
+    CLI_OPT_FLAG, /* bool *target = true */
+    CLI_OPT_SET,  /* int *target = (int)min: a flag that stores a given value */
+    CLI_OPT_STR,  /* const char **target = the argument (the last one wins) */
+    CLI_OPT_U64,  /* uint64_t *target: digits only, within [min, max] */
+    CLI_OPT_I64,  /* int64_t *target: digits only, within [min, max] (seconds, times) */
+    CLI_OPT_ALG,  /* tsl_alg *target: an algorithm name tsl_alg_from_name() knows */
+    CLI_OPT_STRS, /* cli_strs *target: a repeatable string, at most max of them */
+    CLI_OPT_FN,   /* fn(cmd, target, argument) applies it and returns an exit code */
+} cli_opt_kind;
+
+/* The arguments of a repeatable option, into an array the command owns. */
+typedef struct {
+    const char **v;
+    size_t n;
+} cli_strs;
+
+typedef struct {
+    const char *name;  /* long name without "--"; NULL ends the table */
+    char short_name;   /* 0 for none */
+    cli_opt_kind kind;
+    void *target;
+    uint64_t min, max; /* bounds of a number; the value of CLI_OPT_SET; STRS' capacity */
+    /* A bad value is refused as "LABEL: \"ARG\" BAD" (LABEL is label, else --name),
+     * or, with bad NULL, as "LABEL: bad number \"ARG\"". Exit 2. */
+    const char *bad;
+    const char *label;
+    int (*fn)(const char *cmd, void *target, const char *arg);
+} cli_opt;
+
+typedef struct {
+    const char *name;         /* for messages: "tsl NAME: ..." */
+    void (*usage)(FILE *f);   /* stdout for --help; stderr after an unknown option */
+    /* NULL: getopt reports an unknown option and the usage follows on stderr. Else
+     * getopt is quiet and "UNKNOWN \"ARG\"" is printed instead. */
+    const char *unknown;
+} cli_cmd;
+
+/* Table entries for the common kinds, and the end of a table. */
+#define CLI_FLAG(name, target) {name, 0, CLI_OPT_FLAG, target, 0, 0, NULL, NULL, NULL}
+#define CLI_STR(name, target) {name, 0, CLI_OPT_STR, target, 0, 0, NULL, NULL, NULL}
+#define CLI_OPT_END {NULL, 0, CLI_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL}
+
+/* CLI_OPT_FN appliers the commands share: a bit width of 1, 2, 4 or 8 (uint64_t *)
+ * and a token format, jwt or cwt (tsl_format *). */
+int cli_opt_bits(const char *cmd, void *target, const char *arg);
+int cli_opt_format(const char *cmd, void *target, const char *arg);
+
+/* What cli_opts_parse() returns when the command should go on to run. */
+#define CLI_OPTS_RUN (-1)
+
+/* Parses argv's options by the table; the operands start at *first. Returns
+ * CLI_OPTS_RUN, or the exit code to return now (EXIT_OK after --help, EXIT_USAGE for a
+ * usage error, or what a CLI_OPT_FN returned), the message printed. */
+int cli_opts_parse(const cli_cmd *c, const cli_opt *opts, int argc, char **argv, int *first);
+
 /* Subcommands. */
 int cmd_encode(int argc, char **argv);
 int cmd_decode(int argc, char **argv);

@@ -2,7 +2,6 @@
  * list, one per line, each never handed out before and never a decoy. */
 #include "store_cli.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,33 +26,23 @@ static void usage(FILE *f)
 
 int cmd_alloc(int argc, char **argv)
 {
-    static const struct option opts[] = {{"count", required_argument, NULL, 'n'},
-                                         {"db", required_argument, NULL, 'D'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *db = NULL;
     uint64_t n = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            if (!cli_parse_u64(optarg, &n) || n == 0) {
-                cli_err("alloc", "-n: \"%s\" is not a positive integer", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'D': db = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
+    const cli_opt opts[] = {
+        {"count", 'n', CLI_OPT_U64, &n, 1, UINT64_MAX, "is not a positive integer", "-n", NULL},
+        CLI_STR("db", &db),
+        CLI_OPT_END};
+    static const cli_cmd cmd = {"alloc", usage, NULL};
+    int first, rc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (rc != CLI_OPTS_RUN)
+        return rc;
+    if (argc - first != 1) {
         cli_err("alloc", "exactly one list ID is required");
         return EXIT_USAGE;
     }
-    const char *id = argv[optind];
+    const char *id = argv[first];
     tsl_store *store = NULL;
-    int rc = store_cli_open("alloc", db, &store);
+    rc = store_cli_open("alloc", db, &store);
     if (rc != EXIT_OK)
         return rc;
     tsl_list_info info;

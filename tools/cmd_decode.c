@@ -2,7 +2,6 @@
  * by its first byte), then answer --index lookups or print a summary. */
 #include "cli.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,8 +168,11 @@ typedef struct {
     bool any_secret;
 } verify_setup;
 
-static int add_key(verify_setup *v, const char *path)
+/* --key, --trust, --alg and --index apply through the option table (CLI_OPT_FN). */
+static int add_key(const char *cmd, void *target, const char *path)
 {
+    (void)cmd;
+    verify_setup *v = target;
     tsl_error err;
     tsl_error_clear(&err);
     tsl_status st = TSL_OK;
@@ -189,8 +191,10 @@ static int add_key(verify_setup *v, const char *path)
     return EXIT_OK;
 }
 
-static int add_trust(verify_setup *v, const char *path)
+static int add_trust(const char *cmd, void *target, const char *path)
 {
+    (void)cmd;
+    verify_setup *v = target;
     tsl_error err;
     tsl_error_clear(&err);
     tsl_status st = TSL_OK;
@@ -205,89 +209,80 @@ static int add_trust(verify_setup *v, const char *path)
     return EXIT_OK;
 }
 
+static int add_alg(const char *cmd, void *target, const char *arg)
+{
+    tsl_alg a = tsl_alg_from_name(arg);
+    if (a == TSL_ALG_UNKNOWN) {
+        cli_err(cmd, "--alg: \"%s\" is not a supported algorithm", arg);
+        return EXIT_USAGE;
+    }
+    *(uint32_t *)target |= TSL_ALG_BIT(a);
+    return EXIT_OK;
+}
+
+/* The --index values, in the order given. */
+typedef struct {
+    uint64_t *v;
+    size_t n;
+} indexes;
+
+static int add_index(const char *cmd, void *target, const char *arg)
+{
+    indexes *ix = target;
+    if (ix->n == DECODE_MAX_INDEXES) {
+        cli_err(cmd, "more than %d --index options", DECODE_MAX_INDEXES);
+        return EXIT_USAGE;
+    }
+    if (!cli_parse_u64(arg, &ix->v[ix->n++])) {
+        cli_err(cmd, "--index: \"%s\" is not a non-negative integer", arg);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 int cmd_decode(int argc, char **argv)
 {
-    static const struct option opts[] = {{"index", required_argument, NULL, 'i'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"key", required_argument, NULL, 'k'},
-                                         {"trust", required_argument, NULL, 't'},
-                                         {"uri", required_argument, NULL, 'u'},
-                                         {"now", required_argument, NULL, 'n'},
-                                         {"skew", required_argument, NULL, 's'},
-                                         {"alg", required_argument, NULL, 'a'},
-                                         {"require-eku", no_argument, NULL, 'E'},
-                                         {"eku-oid", required_argument, NULL, 'O'},
-                                         {"max-inflated", required_argument, NULL, 'm'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     static uint64_t idx[DECODE_MAX_INDEXES];
     static unsigned vals[DECODE_MAX_INDEXES];
-    size_t nidx = 0;
+    indexes ix = {idx, 0};
     bool json = false;
     tsl_limits lim;
     tsl_limits_default(&lim);
     verify_setup v;
     memset(&v, 0, sizeof v);
-    int c, rc = EXIT_OK;
-    uint64_t n;
-    while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'i':
-            if (nidx == DECODE_MAX_INDEXES) {
-                cli_err("decode", "more than %d --index options", DECODE_MAX_INDEXES);
-                rc = EXIT_USAGE;
-            } else if (!cli_parse_u64(optarg, &idx[nidx++])) {
-                cli_err("decode", "--index: \"%s\" is not a non-negative integer", optarg);
-                rc = EXIT_USAGE;
-            }
-            break;
-        case 'j': json = true; break;
-        case 'k': rc = add_key(&v, optarg); break;
-        case 't': rc = add_trust(&v, optarg); break;
-        case 'u': v.opts.sub = optarg; break;
-        case 'n':
-        case 's':
-            if (!cli_parse_u64(optarg, &n) || n > (uint64_t)INT64_MAX / 2) {
-                cli_err("decode", "--%s: \"%s\" is not a number of seconds",
-                        c == 'n' ? "now" : "skew", optarg);
-                rc = EXIT_USAGE;
-            } else if (c == 'n') {
-                v.opts.policy.now = (int64_t)n;
-            } else {
-                v.opts.policy.skew = (int64_t)n;
-            }
-            break;
-        case 'a': {
-            tsl_alg a = tsl_alg_from_name(optarg);
-            if (a == TSL_ALG_UNKNOWN) {
-                cli_err("decode", "--alg: \"%s\" is not a supported algorithm", optarg);
-                rc = EXIT_USAGE;
-            }
-            v.opts.policy.algs |= TSL_ALG_BIT(a);
-            break;
-        }
-        case 'E': v.opts.policy.require_eku = 1; break;
-        case 'O': v.opts.policy.eku_oid = optarg; break;
-        case 'm':
-            if (!cli_parse_u64(optarg, &n) || n == 0 || n > TSL_MAX_INFLATED_CEILING) {
-                cli_err("decode", "--max-inflated: \"%s\" is not 1 to %zu", optarg,
-                        (size_t)TSL_MAX_INFLATED_CEILING);
-                rc = EXIT_USAGE;
-            }
-            lim.max_inflated = (size_t)n;
-            break;
-        case 'h': usage(stdout); rc = -1; break;
-        default: usage(stderr); rc = EXIT_USAGE; break;
-        }
-    }
-    if (rc == EXIT_OK && argc - optind > 1) {
+    uint64_t max_inflated = lim.max_inflated;
+    char inflated_bad[48];
+    snprintf(inflated_bad, sizeof inflated_bad, "is not 1 to %zu",
+             (size_t)TSL_MAX_INFLATED_CEILING);
+    const char *secs = "is not a number of seconds";
+    const cli_opt opts[] = {
+        {"index", 0, CLI_OPT_FN, &ix, 0, 0, NULL, NULL, add_index},
+        CLI_FLAG("json", &json),
+        {"key", 0, CLI_OPT_FN, &v, 0, 0, NULL, NULL, add_key},
+        {"trust", 0, CLI_OPT_FN, &v, 0, 0, NULL, NULL, add_trust},
+        CLI_STR("uri", &v.opts.sub),
+        {"now", 0, CLI_OPT_I64, &v.opts.policy.now, 0, INT64_MAX / 2, secs, NULL, NULL},
+        {"skew", 0, CLI_OPT_I64, &v.opts.policy.skew, 0, INT64_MAX / 2, secs, NULL, NULL},
+        {"alg", 0, CLI_OPT_FN, &v.opts.policy.algs, 0, 0, NULL, NULL, add_alg},
+        {"require-eku", 0, CLI_OPT_SET, &v.opts.policy.require_eku, 1, 0, NULL, NULL, NULL},
+        CLI_STR("eku-oid", &v.opts.policy.eku_oid),
+        {"max-inflated", 0, CLI_OPT_U64, &max_inflated, 1, TSL_MAX_INFLATED_CEILING,
+         inflated_bad, NULL, NULL},
+        CLI_OPT_END};
+    static const cli_cmd cmd = {"decode", usage, NULL};
+    int first, rc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    /* After --help, rc < 0 skips the work and still frees what options loaded. */
+    rc = rc == CLI_OPTS_RUN ? EXIT_OK : rc == EXIT_OK ? -1 : rc;
+    lim.max_inflated = (size_t)max_inflated;
+    size_t nidx = ix.n;
+    if (rc == EXIT_OK && argc - first > 1) {
         cli_err("decode", "one input file at most");
         rc = EXIT_USAGE;
     }
     unsigned char *buf = NULL;
     size_t len = 0;
     if (rc == EXIT_OK)
-        rc = cli_read_all("decode", optind < argc ? argv[optind] : NULL, lim.max_input, &buf,
+        rc = cli_read_all("decode", first < argc ? argv[first] : NULL, lim.max_input, &buf,
                           &len);
     tsl_error err;
     tsl_error_clear(&err);

@@ -2,7 +2,6 @@
  * StatusList object, JSON by default or the CBOR map's bytes with --cbor. */
 #include "cli.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,62 +88,55 @@ static int parse_line(char *line, unsigned long lineno, uint64_t *idx, unsigned 
     return 1;
 }
 
+/* --size, remembered as given: without it the list grows to the largest index. */
+typedef struct {
+    uint64_t n;
+    bool given;
+} sized;
+
+static int parse_size(const char *cmd, void *target, const char *arg)
+{
+    sized *s = target;
+    if (!cli_parse_u64(arg, &s->n)) {
+        cli_err(cmd, "--size: \"%s\" is not a non-negative integer", arg);
+        return EXIT_USAGE;
+    }
+    s->given = true;
+    return EXIT_OK;
+}
+
 int cmd_encode(int argc, char **argv)
 {
-    static const struct option opts[] = {{"bits", required_argument, NULL, 'b'},
-                                         {"size", required_argument, NULL, 's'},
-                                         {"cbor", no_argument, NULL, 'c'},
-                                         {"level", required_argument, NULL, 'l'},
-                                         {"aggregation-uri", required_argument, NULL, 'a'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    uint64_t bits = 0, size = 0, level = TSL_LEVEL_DEFAULT;
-    bool have_size = false, cbor = false;
+    uint64_t bits = 0, level = TSL_LEVEL_DEFAULT;
+    sized size = {0, false};
+    bool cbor = false;
     const char *agg = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'b':
-            if (!cli_parse_u64(optarg, &bits) || (bits != 1 && bits != 2 && bits != 4 &&
-                                                  bits != 8)) {
-                cli_err("encode", "--bits: \"%s\" is not 1, 2, 4 or 8", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 's':
-            if (!cli_parse_u64(optarg, &size)) {
-                cli_err("encode", "--size: \"%s\" is not a non-negative integer", optarg);
-                return EXIT_USAGE;
-            }
-            have_size = true;
-            break;
-        case 'c': cbor = true; break;
-        case 'l':
-            if (!cli_parse_u64(optarg, &level) || level < 1 || level > 12) {
-                cli_err("encode", "--level: \"%s\" is not 1 to 12", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'a': agg = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
-        }
-    }
+    const cli_opt opts[] = {
+        {"bits", 0, CLI_OPT_FN, &bits, 0, 0, NULL, NULL, cli_opt_bits},
+        {"size", 0, CLI_OPT_FN, &size, 0, 0, NULL, NULL, parse_size},
+        CLI_FLAG("cbor", &cbor),
+        {"level", 0, CLI_OPT_U64, &level, 1, 12, "is not 1 to 12", NULL, NULL},
+        CLI_STR("aggregation-uri", &agg),
+        CLI_OPT_END};
+    static const cli_cmd cmd = {"encode", usage, NULL};
+    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (prc != CLI_OPTS_RUN)
+        return prc;
     if (bits == 0) {
         cli_err("encode", "--bits is required");
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (argc - optind > 1) {
+    if (argc - first > 1) {
         cli_err("encode", "one input file at most");
         return EXIT_USAGE;
     }
-    const char *path = optind < argc ? argv[optind] : NULL;
+    const char *path = first < argc ? argv[first] : NULL;
 
     tsl_error err;
     tsl_error_clear(&err);
     tsl_list *l = NULL;
-    tsl_status st = tsl_list_new((unsigned)bits, have_size ? size : 0, &l, &err);
+    tsl_status st = tsl_list_new((unsigned)bits, size.n, &l, &err);
     if (st != TSL_OK)
         return cli_fail("encode", &err, st);
     FILE *f = cli_open("encode", path);
@@ -187,13 +179,13 @@ int cmd_encode(int argc, char **argv)
             rc = EXIT_REJECT;
             break;
         }
-        if (have_size && idx >= size) {
+        if (size.given && idx >= size.n) {
             cli_err("encode", "line %lu: index %llu is out of range (size %llu)", r.lineno,
-                    (unsigned long long)idx, (unsigned long long)size);
+                    (unsigned long long)idx, (unsigned long long)size.n);
             rc = EXIT_REJECT;
             break;
         }
-        if (!have_size && (rc = grow(l, idx, r.lineno)) != EXIT_OK)
+        if (!size.given && (rc = grow(l, idx, r.lineno)) != EXIT_OK)
             break;
         tsl_list_set(l, idx, value, NULL);
         if (!any || idx > highest)
@@ -202,7 +194,7 @@ int cmd_encode(int argc, char **argv)
     }
     if (f != stdin)
         fclose(f);
-    if (rc == EXIT_OK && !have_size) {
+    if (rc == EXIT_OK && !size.given) {
         if (!any) {
             cli_err("encode", "no entries in the input; give --size for an all-0 list");
             rc = EXIT_REJECT;

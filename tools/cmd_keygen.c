@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,27 +50,17 @@ static int write_private(const char *path, const char *text)
 
 int cmd_keygen(int argc, char **argv)
 {
-    static const struct option opts[] = {{"alg", required_argument, NULL, 'a'},
-                                         {"out", required_argument, NULL, 'o'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     tsl_alg alg = TSL_ALG_UNKNOWN;
     const char *out = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'a':
-            if ((alg = tsl_alg_from_name(optarg)) == TSL_ALG_UNKNOWN) {
-                cli_err("keygen", "--alg: \"%s\" is not a supported algorithm", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'o': out = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (alg == TSL_ALG_UNKNOWN || optind != argc) {
+    const cli_opt opts[] = {
+        {"alg", 0, CLI_OPT_ALG, &alg, 0, 0, "is not a supported algorithm", NULL, NULL},
+        CLI_STR("out", &out),
+        CLI_OPT_END};
+    static const cli_cmd cmd = {"keygen", usage, NULL};
+    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (prc != CLI_OPTS_RUN)
+        return prc;
+    if (alg == TSL_ALG_UNKNOWN || first != argc) {
         cli_err("keygen", alg == TSL_ALG_UNKNOWN ? "--alg is required" : "unexpected argument");
         usage(stderr);
         return EXIT_USAGE;

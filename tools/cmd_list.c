@@ -4,7 +4,6 @@
 #include "store_cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -67,116 +66,84 @@ static char *absolute(const char *what, const char *path)
     return p;
 }
 
+/* --formats: jwt, cwt or both. */
+static int parse_formats(const char *cmd, void *target, const char *arg)
+{
+    if (!store_cli_parse_formats(arg, target)) {
+        cli_err(cmd, "--formats: \"%s\" is not jwt, cwt or jwt,cwt", arg);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+/* --decoy-value: a status other than VALID, which unused entries already hold. */
+static int parse_decoy_value(const char *cmd, void *target, const char *arg)
+{
+    unsigned dv;
+    if (tsl_status_parse(arg, strlen(arg), &dv, NULL) != TSL_OK) {
+        cli_err(cmd, "--decoy-value: \"%s\" is not a status name or 0-255", arg);
+        return EXIT_USAGE;
+    }
+    if (dv == TSL_STATUS_VALID) {
+        cli_err(cmd, "--decoy-value: VALID is what unused entries already are");
+        return EXIT_USAGE;
+    }
+    *(unsigned *)target = dv;
+    return EXIT_OK;
+}
+
 static int list_create(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"uri", required_argument, NULL, 'u'},
-        {"bits", required_argument, NULL, 'b'},
-        {"size", required_argument, NULL, 's'},
-        {"key", required_argument, NULL, 'k'},
-        {"alg", required_argument, NULL, 'a'},
-        {"kid", required_argument, NULL, 'i'},
-        {"x5c", required_argument, NULL, 'x'},
-        {"ttl", required_argument, NULL, 't'},
-        {"lifetime", required_argument, NULL, 'l'},
-        {"formats", required_argument, NULL, 'f'},
-        {"decoys", required_argument, NULL, 'd'},
-        {"decoy-value", required_argument, NULL, 'v'},
-        {"aggregation-uri", required_argument, NULL, 'g'},
-        {"no-final-invalid", no_argument, NULL, 'F'},
-        {"allow-http", no_argument, NULL, 'H'},
-        {"force", no_argument, NULL, 'f' + 256},
-        {"db", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     tsl_list_spec info;
     memset(&info, 0, sizeof info);
     info.final_invalid = 1;
     const char *db = NULL, *key_arg = NULL, *x5c_arg = NULL;
-    uint64_t v;
-    bool have_size = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'u': info.uri = optarg; break;
-        case 'b':
-            if (!cli_parse_u64(optarg, &v) || (v != 1 && v != 2 && v != 4 && v != 8)) {
-                cli_err("list", "--bits: \"%s\" is not 1, 2, 4 or 8", optarg);
-                return EXIT_USAGE;
-            }
-            info.bits = (unsigned)v;
-            break;
-        case 's':
-            if (!cli_parse_u64(optarg, &info.size) || info.size == 0 ||
-                info.size > TSL_STORE_MAX_SIZE) {
-                cli_err("list", "--size: \"%s\" is not a number of entries from 1 to "
-                        "%llu", optarg, (unsigned long long)TSL_STORE_MAX_SIZE);
-                return EXIT_USAGE;
-            }
-            have_size = true;
-            break;
-        case 'k': key_arg = optarg; break;
-        case 'a':
-            if ((info.alg = tsl_alg_from_name(optarg)) == TSL_ALG_UNKNOWN) {
-                cli_err("list", "--alg: \"%s\" is not a supported algorithm", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'i': info.kid = optarg; break;
-        case 'x': x5c_arg = optarg; break;
-        case 't':
-        case 'l':
-            if (!store_cli_parse_seconds(optarg, c == 't' ? &info.ttl : &info.lifetime)) {
-                cli_err("list", "--%s: \"%s\" is not a positive number of seconds",
-                        c == 't' ? "ttl" : "lifetime", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'f':
-            if (!store_cli_parse_formats(optarg, &info.formats)) {
-                cli_err("list", "--formats: \"%s\" is not jwt, cwt or jwt,cwt", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'd':
-            if (!cli_parse_u64(optarg, &info.decoys)) {
-                cli_err("list", "--decoys: \"%s\" is not a non-negative integer", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'v': {
-            unsigned dv;
-            if (tsl_status_parse(optarg, strlen(optarg), &dv, NULL) != TSL_OK) {
-                cli_err("list", "--decoy-value: \"%s\" is not a status name or 0-255",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            if (dv == TSL_STATUS_VALID) {
-                cli_err("list",
-                        "--decoy-value: VALID is what unused entries already are");
-                return EXIT_USAGE;
-            }
-            info.decoy_value = dv;
-            break;
-        }
-        case 'g': info.aggregation_uri = optarg; break;
-        case 'F': info.final_invalid = -1; break;
-        case 'H': info.create_flags |= TSL_CREATE_ALLOW_HTTP; break;
-        case 'f' + 256: info.create_flags |= TSL_CREATE_LARGE; break;
-        case 'D': db = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (optind >= argc) {
+    uint64_t bits = 0;
+    bool allow_http = false, force = false;
+    char size_bad[80];
+    snprintf(size_bad, sizeof size_bad, "is not a number of entries from 1 to %llu",
+             (unsigned long long)TSL_STORE_MAX_SIZE);
+    const char *secs = "is not a positive number of seconds";
+    const cli_opt opts[] = {
+        CLI_STR("uri", &info.uri),
+        {"bits", 0, CLI_OPT_FN, &bits, 0, 0, NULL, NULL, cli_opt_bits},
+        {"size", 0, CLI_OPT_U64, &info.size, 1, TSL_STORE_MAX_SIZE, size_bad, NULL, NULL},
+        CLI_STR("key", &key_arg),
+        {"alg", 0, CLI_OPT_ALG, &info.alg, 0, 0, "is not a supported algorithm", NULL, NULL},
+        CLI_STR("kid", &info.kid),
+        CLI_STR("x5c", &x5c_arg),
+        {"ttl", 0, CLI_OPT_I64, &info.ttl, 1, INT64_MAX / 2, secs, NULL, NULL},
+        {"lifetime", 0, CLI_OPT_I64, &info.lifetime, 1, INT64_MAX / 2, secs, NULL, NULL},
+        {"formats", 0, CLI_OPT_FN, &info.formats, 0, 0, NULL, NULL, parse_formats},
+        {"decoys", 0, CLI_OPT_U64, &info.decoys, 0, UINT64_MAX, "is not a non-negative integer",
+         NULL, NULL},
+        {"decoy-value", 0, CLI_OPT_FN, &info.decoy_value, 0, 0, NULL, NULL, parse_decoy_value},
+        CLI_STR("aggregation-uri", &info.aggregation_uri),
+        {"no-final-invalid", 0, CLI_OPT_SET, &info.final_invalid, (uint64_t)-1, 0, NULL, NULL,
+         NULL},
+        CLI_FLAG("allow-http", &allow_http),
+        CLI_FLAG("force", &force),
+        CLI_STR("db", &db),
+        CLI_OPT_END};
+    static const cli_cmd cmd = {"list", usage, NULL};
+    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (prc != CLI_OPTS_RUN)
+        return prc;
+    info.bits = (unsigned)bits;
+    bool have_size = info.size != 0; /* 0 is refused above */
+    if (allow_http)
+        info.create_flags |= TSL_CREATE_ALLOW_HTTP;
+    if (force)
+        info.create_flags |= TSL_CREATE_LARGE;
+    if (first >= argc) {
         cli_err("list", "create: the list ID is required");
         return EXIT_USAGE;
     }
-    if (argc - optind > 1) {
-        cli_err("list", "create: one ID only, \"%s\" is extra", argv[optind + 1]);
+    if (argc - first > 1) {
+        cli_err("list", "create: one ID only, \"%s\" is extra", argv[first + 1]);
         return EXIT_USAGE;
     }
-    info.id = argv[optind];
+    info.id = argv[first];
     if (info.uri == NULL || info.bits == 0 || !have_size || key_arg == NULL) {
         cli_err("list", "create: --uri, --bits, --size and --key are required");
         return EXIT_USAGE;
@@ -247,20 +214,14 @@ static int list_create(int argc, char **argv)
 
 static int list_ls(int argc, char **argv)
 {
-    static const struct option opts[] = {{"db", required_argument, NULL, 'D'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *db = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'D': db = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        cli_err("list", "ls: takes no arguments, \"%s\" is extra", argv[optind]);
+    const cli_opt opts[] = {CLI_STR("db", &db), CLI_OPT_END};
+    static const cli_cmd cmd = {"list", usage, NULL};
+    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (prc != CLI_OPTS_RUN)
+        return prc;
+    if (first < argc) {
+        cli_err("list", "ls: takes no arguments, \"%s\" is extra", argv[first]);
         return EXIT_USAGE;
     }
     tsl_store *store = NULL;
@@ -389,26 +350,18 @@ static void show_text(const tsl_list_info *in, const uint64_t counts[256],
 
 static int list_show(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"db", required_argument, NULL, 'D'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *db = NULL;
     bool json = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j': json = true; break;
-        case 'D': db = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
+    const cli_opt opts[] = {CLI_FLAG("json", &json), CLI_STR("db", &db), CLI_OPT_END};
+    static const cli_cmd cmd = {"list", usage, NULL};
+    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (prc != CLI_OPTS_RUN)
+        return prc;
+    if (argc - first != 1) {
         cli_err("list", "show: exactly one list ID is required");
         return EXIT_USAGE;
     }
-    const char *id = argv[optind];
+    const char *id = argv[first];
     tsl_store *store = NULL;
     int rc = store_cli_open_mode("list", db, STORE_CLI_READ, &store);
     if (rc != EXIT_OK)

@@ -4,7 +4,6 @@
  * given time: JWT text and a newline, or the CWT's raw bytes. */
 #include "store_cli.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,57 +50,43 @@ static void token_usage(FILE *f)
             STORE_CLI_DEFAULT_DB);
 }
 
+/* --retention: seconds, or "forever" (-1). */
+static int parse_retention(const char *cmd, void *target, const char *arg)
+{
+    uint64_t v;
+    if (strcmp(arg, "forever") == 0) {
+        *(int64_t *)target = -1;
+    } else if (cli_parse_u64(arg, &v) && v <= (uint64_t)INT64_MAX / 2) {
+        *(int64_t *)target = (int64_t)v;
+    } else {
+        cli_err(cmd, "--retention: \"%s\" is not a number of seconds or forever", arg);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 int cmd_publish(int argc, char **argv)
 {
-    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                         {"retention", required_argument, NULL, 'r'},
-                                         {"now", required_argument, NULL, 'T'},
-                                         {"db", required_argument, NULL, 'D'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *db = NULL;
-    unsigned formats = 0;
+    tsl_format fm = 0;
     int64_t retention = STORE_CLI_DEFAULT_RETENTION, now = 0;
-    uint64_t v;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f': {
-            tsl_format fm;
-            if (!store_cli_parse_format(optarg, &fm)) {
-                cli_err("publish", "--format: \"%s\" is not jwt or cwt", optarg);
-                return EXIT_USAGE;
-            }
-            formats = fm == TSL_FORMAT_JWT ? TSL_PUBLISH_JWT : TSL_PUBLISH_CWT;
-            break;
-        }
-        case 'r':
-            if (strcmp(optarg, "forever") == 0) {
-                retention = -1;
-            } else if (cli_parse_u64(optarg, &v) && v <= (uint64_t)INT64_MAX / 2) {
-                retention = (int64_t)v;
-            } else {
-                cli_err("publish", "--retention: \"%s\" is not a number of seconds or "
-                                   "forever", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'T':
-            if (!store_cli_parse_seconds(optarg, &now)) {
-                cli_err("publish", "--now: \"%s\" is not a positive unix time", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'D': db = optarg; break;
-        case 'h': publish_usage(stdout); return EXIT_OK;
-        default: publish_usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
+    const cli_opt opts[] = {
+        {"format", 0, CLI_OPT_FN, &fm, 0, 0, NULL, NULL, cli_opt_format},
+        {"retention", 0, CLI_OPT_FN, &retention, 0, 0, NULL, NULL, parse_retention},
+        {"now", 0, CLI_OPT_I64, &now, 1, INT64_MAX / 2, "is not a positive unix time", NULL,
+         NULL},
+        CLI_STR("db", &db),
+        CLI_OPT_END};
+    static const cli_cmd cmd = {"publish", publish_usage, NULL};
+    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (prc != CLI_OPTS_RUN)
+        return prc;
+    unsigned formats = fm == 0 ? 0 : fm == TSL_FORMAT_JWT ? TSL_PUBLISH_JWT : TSL_PUBLISH_CWT;
+    if (argc - first != 1) {
         cli_err("publish", "exactly one list ID is required");
         return EXIT_USAGE;
     }
-    const char *id = argv[optind];
+    const char *id = argv[first];
     tsl_store *store = NULL;
     int rc = store_cli_open("publish", db, &store);
     if (rc != EXIT_OK)
@@ -168,39 +153,23 @@ int cmd_publish(int argc, char **argv)
 
 int cmd_token(int argc, char **argv)
 {
-    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                         {"at", required_argument, NULL, 'a'},
-                                         {"db", required_argument, NULL, 'D'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *db = NULL;
     tsl_format format = 0;
     int64_t at = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            if (!store_cli_parse_format(optarg, &format)) {
-                cli_err("token", "--format: \"%s\" is not jwt or cwt", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'a':
-            if (!store_cli_parse_seconds(optarg, &at)) {
-                cli_err("token", "--at: \"%s\" is not a positive unix time", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'D': db = optarg; break;
-        case 'h': token_usage(stdout); return EXIT_OK;
-        default: token_usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (argc - optind != 1) {
+    const cli_opt opts[] = {
+        {"format", 0, CLI_OPT_FN, &format, 0, 0, NULL, NULL, cli_opt_format},
+        {"at", 0, CLI_OPT_I64, &at, 1, INT64_MAX / 2, "is not a positive unix time", NULL, NULL},
+        CLI_STR("db", &db),
+        CLI_OPT_END};
+    static const cli_cmd cmd = {"token", token_usage, NULL};
+    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (prc != CLI_OPTS_RUN)
+        return prc;
+    if (argc - first != 1) {
         cli_err("token", "exactly one list ID is required");
         return EXIT_USAGE;
     }
-    const char *id = argv[optind];
+    const char *id = argv[first];
     tsl_store *store = NULL;
     int rc = store_cli_open("token", db, &store);
     if (rc != EXIT_OK)

@@ -2,7 +2,6 @@
  * into a signed Status List Token, JWT text or CWT bytes. */
 #include "cli.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,78 +39,38 @@ static void usage(FILE *f)
 
 int cmd_sign(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"key", required_argument, NULL, 'k'},    {"sub", required_argument, NULL, 's'},
-        {"format", required_argument, NULL, 'f'}, {"alg", required_argument, NULL, 'a'},
-        {"kid", required_argument, NULL, 'i'},    {"x5c", required_argument, NULL, 'x'},
-        {"iss", required_argument, NULL, 'I'},    {"ttl", required_argument, NULL, 't'},
-        {"exp", required_argument, NULL, 'e'},    {"iat", required_argument, NULL, 'T'},
-        {"level", required_argument, NULL, 'l'},  {"no-kid", no_argument, NULL, 'K'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     const char *key_path = NULL, *x5c_path = NULL;
     tsl_token_params p;
     memset(&p, 0, sizeof p);
     p.format = TSL_FORMAT_JWT;
-    uint64_t exp_after = 0, v;
+    uint64_t exp_after = 0, level = 0;
     bool no_kid = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'k': key_path = optarg; break;
-        case 's': p.sub = optarg; break;
-        case 'f':
-            if (strcmp(optarg, "jwt") == 0)
-                p.format = TSL_FORMAT_JWT;
-            else if (strcmp(optarg, "cwt") == 0)
-                p.format = TSL_FORMAT_CWT;
-            else {
-                cli_err("sign", "--format: \"%s\" is not jwt or cwt", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'a':
-            if ((p.alg = tsl_alg_from_name(optarg)) == TSL_ALG_UNKNOWN) {
-                cli_err("sign", "--alg: \"%s\" is not a supported algorithm", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'i': p.kid = optarg; break;
-        case 'K': no_kid = true; break;
-        case 'x': x5c_path = optarg; break;
-        case 'I': p.iss = optarg; break;
-        case 't':
-        case 'e':
-        case 'T':
-            if (!cli_parse_u64(optarg, &v) || v == 0 || v > (uint64_t)INT64_MAX / 2) {
-                cli_err("sign", "--%s: \"%s\" is not a positive number of seconds",
-                        c == 't' ? "ttl" : c == 'e' ? "exp" : "iat", optarg);
-                return EXIT_USAGE;
-            }
-            if (c == 't')
-                p.ttl = (int64_t)v;
-            else if (c == 'e')
-                exp_after = v;
-            else
-                p.iat = (int64_t)v;
-            break;
-        case 'l':
-            if (!cli_parse_u64(optarg, &v) || v < 1 || v > 12) {
-                cli_err("sign", "--level: \"%s\" is not 1 to 12", optarg);
-                return EXIT_USAGE;
-            }
-            p.level = (int)v;
-            break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
-        }
-    }
+    const char *secs = "is not a positive number of seconds";
+    const cli_opt opts[] = {
+        CLI_STR("key", &key_path),
+        CLI_STR("sub", &p.sub),
+        {"format", 0, CLI_OPT_FN, &p.format, 0, 0, NULL, NULL, cli_opt_format},
+        {"alg", 0, CLI_OPT_ALG, &p.alg, 0, 0, "is not a supported algorithm", NULL, NULL},
+        CLI_STR("kid", &p.kid),
+        CLI_STR("x5c", &x5c_path),
+        CLI_STR("iss", &p.iss),
+        {"ttl", 0, CLI_OPT_I64, &p.ttl, 1, INT64_MAX / 2, secs, NULL, NULL},
+        {"exp", 0, CLI_OPT_U64, &exp_after, 1, INT64_MAX / 2, secs, NULL, NULL},
+        {"iat", 0, CLI_OPT_I64, &p.iat, 1, INT64_MAX / 2, secs, NULL, NULL},
+        {"level", 0, CLI_OPT_U64, &level, 1, 12, "is not 1 to 12", NULL, NULL},
+        CLI_FLAG("no-kid", &no_kid),
+        CLI_OPT_END};
+    static const cli_cmd cmd = {"sign", usage, NULL};
+    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (prc != CLI_OPTS_RUN)
+        return prc;
+    p.level = (int)level;
     if (key_path == NULL || p.sub == NULL) {
         cli_err("sign", "--key and --sub are required");
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (argc - optind > 1) {
+    if (argc - first > 1) {
         cli_err("sign", "one input file at most");
         return EXIT_USAGE;
     }
@@ -150,7 +109,7 @@ int cmd_sign(int argc, char **argv)
     unsigned char *buf = NULL;
     size_t len = 0;
     tsl_list *l = NULL;
-    int rc = cli_read_all("sign", optind < argc ? argv[optind] : NULL, TSL_DEFAULT_MAX_INPUT,
+    int rc = cli_read_all("sign", first < argc ? argv[first] : NULL, TSL_DEFAULT_MAX_INPUT,
                           &buf, &len);
     if (rc == EXIT_OK) {
         st = cli_parse_statuslist(buf, len, NULL, &l, &err);

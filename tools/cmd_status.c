@@ -3,7 +3,6 @@
  * IDX...` prints "IDX<TAB>NAME" for each index asked for. */
 #include "store_cli.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,27 +41,19 @@ static void get_usage(FILE *f)
 
 int cmd_set(int argc, char **argv)
 {
-    static const struct option opts[] = {{"force", no_argument, NULL, 'f'},
-                                         {"db", required_argument, NULL, 'D'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *db = NULL;
     bool force = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f': force = true; break;
-        case 'D': db = optarg; break;
-        case 'h': set_usage(stdout); return EXIT_OK;
-        default: set_usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (argc - optind != 3) {
+    const cli_opt opts[] = {CLI_FLAG("force", &force), CLI_STR("db", &db), CLI_OPT_END};
+    static const cli_cmd cmd = {"set", set_usage, NULL};
+    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (prc != CLI_OPTS_RUN)
+        return prc;
+    if (argc - first != 3) {
         cli_err("set", "expected ID IDX STATUS");
         set_usage(stderr);
         return EXIT_USAGE;
     }
-    const char *id = argv[optind], *idx_s = argv[optind + 1], *val_s = argv[optind + 2];
+    const char *id = argv[first], *idx_s = argv[first + 1], *val_s = argv[first + 2];
     uint64_t idx;
     unsigned value;
     if (!cli_parse_u64(idx_s, &idx)) {
@@ -97,32 +88,26 @@ int cmd_set(int argc, char **argv)
 
 int cmd_get(int argc, char **argv)
 {
-    static const struct option opts[] = {{"db", required_argument, NULL, 'D'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *db = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'D': db = optarg; break;
-        case 'h': get_usage(stdout); return EXIT_OK;
-        default: get_usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (argc - optind < 2) {
+    const cli_opt opts[] = {CLI_STR("db", &db), CLI_OPT_END};
+    static const cli_cmd cmd = {"get", get_usage, NULL};
+    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (prc != CLI_OPTS_RUN)
+        return prc;
+    if (argc - first < 2) {
         cli_err("get", "expected ID and at least one IDX");
         get_usage(stderr);
         return EXIT_USAGE;
     }
-    const char *id = argv[optind];
-    size_t n = (size_t)(argc - optind - 1);
+    const char *id = argv[first];
+    size_t n = (size_t)(argc - first - 1);
     uint64_t *idx = malloc(n * sizeof *idx);
     if (idx == NULL) {
         cli_err("get", "out of memory");
         return EXIT_USAGE;
     }
     for (size_t k = 0; k < n; k++) {
-        const char *s = argv[optind + 1 + (int)k];
+        const char *s = argv[first + 1 + (int)k];
         if (!cli_parse_u64(s, &idx[k])) {
             cli_err("get", "index \"%.40s\" is not a non-negative integer", s);
             free(idx);

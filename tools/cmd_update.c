@@ -4,7 +4,6 @@
 #include "store_cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -80,34 +79,25 @@ static int read_batch(FILE *f, const char *name, tsl_batch *b, store_cli_progres
 
 int cmd_update(int argc, char **argv)
 {
-    static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
-                                         {"force", no_argument, NULL, 'f'},
-                                         {"db", required_argument, NULL, 'D'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *db = NULL;
     bool force = false, dry_run = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n': dry_run = true; break;
-        case 'f': force = true; break;
-        case 'D': db = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (optind >= argc) {
+    const cli_opt opts[] = {CLI_FLAG("dry-run", &dry_run), CLI_FLAG("force", &force),
+                            CLI_STR("db", &db), CLI_OPT_END};
+    static const cli_cmd cmd = {"update", usage, NULL};
+    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (prc != CLI_OPTS_RUN)
+        return prc;
+    if (first >= argc) {
         cli_err("update", "the list ID is required");
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (argc - optind > 2) {
+    if (argc - first > 2) {
         cli_err("update", "one input file at most");
         return EXIT_USAGE;
     }
-    const char *id = argv[optind];
-    const char *path = optind + 1 < argc ? argv[optind + 1] : "-";
+    const char *id = argv[first];
+    const char *path = first + 1 < argc ? argv[first + 1] : "-";
 
     tsl_store *store = NULL;
     tsl_batch *b = NULL;

@@ -4,7 +4,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +85,7 @@ static int ensure_keys(verify_keys *k, tsl_error *err)
     return 1;
 }
 
-static int add_key(verify_keys *k, const char *opt, const char *path)
+static int load_keys(verify_keys *k, const char *opt, const char *path)
 {
     tsl_error err;
     tsl_error_clear(&err);
@@ -107,8 +106,10 @@ static int add_key(verify_keys *k, const char *opt, const char *path)
 }
 
 /* --trust: certificates become anchors; a file without certificates is read as keys. */
-static int add_trust(verify_keys *k, const char *path)
+static int add_trust(const char *cmd, void *target, const char *path)
 {
+    (void)cmd;
+    verify_keys *k = target;
     tsl_error err;
     tsl_error_clear(&err);
     tsl_trust *t = NULL;
@@ -132,15 +133,63 @@ static int add_trust(verify_keys *k, const char *path)
         cli_err("verify", "--trust %s: %s", path, err.msg);
         return EXIT_USAGE;
     }
-    return add_key(k, "--trust", path);
+    return load_keys(k, "--trust", path);
 }
 
-static int parse_num(const char *opt, const char *s, uint64_t max, uint64_t *out)
+/* The appliers of the options that are more than a value (CLI_OPT_FN). */
+static int add_key(const char *cmd, void *target, const char *path)
 {
-    if (!cli_parse_u64(s, out) || *out > max) {
-        cli_err("verify", "--%s: bad number \"%s\"", opt, s);
+    (void)cmd;
+    return load_keys(target, "--key", path);
+}
+
+static int parse_time(const char *cmd, void *target, const char *arg)
+{
+    uint64_t n;
+    if (!cli_parse_u64(arg, &n) || n > (uint64_t)INT64_MAX / 2) {
+        cli_err(cmd, "--time: bad number \"%s\"", arg);
         return EXIT_USAGE;
     }
+    if (n == 0) {
+        cli_err(cmd, "--time: must be positive");
+        return EXIT_USAGE;
+    }
+    *(int64_t *)target = (int64_t)n;
+    return EXIT_OK;
+}
+
+static int parse_cacert(const char *cmd, void *target, const char *arg)
+{
+    /* Checked here so that a typo is a usage error, not a failed fetch (3), and a FIFO
+     * is refused before curl blocks opening it. */
+    *(const char **)target = arg;
+    return cli_regular_file(cmd, "--cacert", arg);
+}
+
+static int parse_inflated(const char *cmd, void *target, const char *arg)
+{
+    /* The library would clamp it to the ceiling silently; say so instead. */
+    uint64_t n;
+    if (!cli_parse_u64(arg, &n) || n == 0) {
+        cli_err(cmd, "--max-inflated: bad number \"%s\" (bytes, positive)", arg);
+        return EXIT_USAGE;
+    }
+    if (n > (uint64_t)TSL_MAX_INFLATED_CEILING) {
+        cli_err(cmd, "--max-inflated: %s is over the ceiling of %zu bytes", arg,
+                (size_t)TSL_MAX_INFLATED_CEILING);
+        return EXIT_USAGE;
+    }
+    *(size_t *)target = (size_t)n;
+    return EXIT_OK;
+}
+
+/* --eku-oid implies --require-eku. */
+static int parse_eku_oid(const char *cmd, void *target, const char *arg)
+{
+    (void)cmd;
+    tsl_trust_policy *p = target;
+    p->require_eku = 1;
+    p->eku_oid = arg;
     return EXIT_OK;
 }
 
@@ -229,132 +278,55 @@ static void print_json(tsl_status st, const tsl_check_result *r, const tsl_error
 
 int cmd_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {{"trust", required_argument, NULL, 't'},
-                                         {"key", required_argument, NULL, 'k'},
-                                         {"list-token", required_argument, NULL, 'l'},
-                                         {"cache", required_argument, NULL, 'c'},
-                                         {"time", required_argument, NULL, 'T'},
-                                         {"now", required_argument, NULL, 'n'},
-                                         {"allow-http", no_argument, NULL, 'H'},
-                                         {"cacert", required_argument, NULL, 'C'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"min-cache", required_argument, NULL, 'm'},
-                                         {"max-cache", required_argument, NULL, 'M'},
-                                         {"timeout", required_argument, NULL, 'o'},
-                                         {"max-body", required_argument, NULL, 'b'},
-                                         {"max-inflated", required_argument, NULL, 'I'},
-                                         {"skew", required_argument, NULL, 's'},
-                                         {"require-eku", no_argument, NULL, 'E'},
-                                         {"eku-oid", required_argument, NULL, 'O'},
-                                         {"aud", required_argument, NULL, 'a'},
-                                         {"nonce", required_argument, NULL, 'N'},
-                                         {"require-kb", no_argument, NULL, 'K'},
-                                         {"kb-max-age", required_argument, NULL, 'A'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     verify_keys k = {NULL, NULL, 0};
     tsl_verifier_opts vo;
     memset(&vo, 0, sizeof vo);
     tsl_check_opts co;
     memset(&co, 0, sizeof co);
     const char *lists[VERIFY_MAX_LIST_TOKENS];
-    size_t nlists = 0;
+    cli_strs list_tokens = {lists, 0};
     int64_t now = 0, at = 0;
     bool json = false;
-    int rc = EXIT_OK, c;
-    uint64_t n;
-    optind = 1;
-    opterr = 0;
-    while (rc == EXIT_OK && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 't': rc = add_trust(&k, optarg); break;
-        case 'k': rc = add_key(&k, "--key", optarg); break;
-        case 'l':
-            if (nlists == VERIFY_MAX_LIST_TOKENS) {
-                cli_err("verify", "more than %d --list-token options",
-                        VERIFY_MAX_LIST_TOKENS);
-                rc = EXIT_USAGE;
-            } else {
-                lists[nlists++] = optarg;
-            }
-            break;
-        case 'c': vo.cache_dir = optarg; break;
-        case 'T':
-            if ((rc = parse_num("time", optarg, INT64_MAX / 2, &n)) == EXIT_OK) {
-                at = (int64_t)n;
-                if (at == 0) {
-                    cli_err("verify", "--time: must be positive");
-                    rc = EXIT_USAGE;
-                }
-            }
-            break;
-        case 'n':
-            if ((rc = parse_num("now", optarg, INT64_MAX / 2, &n)) == EXIT_OK)
-                now = (int64_t)n;
-            break;
-        case 'H': vo.allow_http = 1; break;
-        case 'C':
-            /* Checked here so that a typo is a usage error, not a failed fetch (3),
-             * and a FIFO is refused before curl blocks opening it. */
-            rc = cli_regular_file("verify", "--cacert", optarg);
-            vo.ca_file = optarg;
-            break;
-        case 'j': json = true; break;
-        case 'm':
-            if ((rc = parse_num("min-cache", optarg, INT64_MAX / 4, &n)) == EXIT_OK)
-                vo.min_cache = (int64_t)n;
-            break;
-        case 'M':
-            if ((rc = parse_num("max-cache", optarg, INT64_MAX / 4, &n)) == EXIT_OK)
-                vo.max_cache = (int64_t)n;
-            break;
-        case 'o':
-            if ((rc = parse_num("timeout", optarg, 86400000, &n)) == EXIT_OK)
-                vo.timeout_ms = (long)n;
-            break;
-        case 'b':
-            if ((rc = parse_num("max-body", optarg, (uint64_t)1 << 30, &n)) == EXIT_OK)
-                vo.max_body = (size_t)n;
-            break;
-        case 'I':
-            /* The library would clamp it to the ceiling silently; say so instead. */
-            if (!cli_parse_u64(optarg, &n) || n == 0) {
-                cli_err("verify", "--max-inflated: bad number \"%s\" (bytes, positive)",
-                        optarg);
-                rc = EXIT_USAGE;
-            } else if (n > (uint64_t)TSL_MAX_INFLATED_CEILING) {
-                cli_err("verify", "--max-inflated: %s is over the ceiling of %zu bytes",
-                        optarg, (size_t)TSL_MAX_INFLATED_CEILING);
-                rc = EXIT_USAGE;
-            } else {
-                vo.limits.max_inflated = (size_t)n;
-            }
-            break;
-        case 's':
-            if ((rc = parse_num("skew", optarg, 86400 * 365, &n)) == EXIT_OK)
-                vo.policy.skew = (int64_t)n;
-            break;
-        case 'E': vo.policy.require_eku = 1; break;
-        case 'O':
-            vo.policy.require_eku = 1;
-            vo.policy.eku_oid = optarg;
-            break;
-        case 'a': vo.kb_aud = optarg; break;
-        case 'N': co.kb_nonce = optarg; break;
-        case 'K': vo.require_kb = 1; break;
-        case 'A':
-            if ((rc = parse_num("kb-max-age", optarg, 86400 * 365, &n)) == EXIT_OK)
-                vo.kb_max_age = (int64_t)n;
-            break;
-        case 'h': usage(stdout); goto out;
-        default:
-            cli_err("verify", "unknown or incomplete option \"%s\"", argv[optind - 1]);
-            rc = EXIT_USAGE;
-        }
-    }
+    uint64_t timeout = 0, max_body = 0;
+    const cli_opt opts[] = {
+        {"trust", 0, CLI_OPT_FN, &k, 0, 0, NULL, NULL, add_trust},
+        {"key", 0, CLI_OPT_FN, &k, 0, 0, NULL, NULL, add_key},
+        {"list-token", 0, CLI_OPT_STRS, &list_tokens, 0, VERIFY_MAX_LIST_TOKENS, NULL, NULL,
+         NULL},
+        CLI_STR("cache", &vo.cache_dir),
+        {"time", 0, CLI_OPT_FN, &at, 0, 0, NULL, NULL, parse_time},
+        {"now", 0, CLI_OPT_I64, &now, 0, INT64_MAX / 2, NULL, NULL, NULL},
+        {"allow-http", 0, CLI_OPT_SET, &vo.allow_http, 1, 0, NULL, NULL, NULL},
+        {"cacert", 0, CLI_OPT_FN, &vo.ca_file, 0, 0, NULL, NULL, parse_cacert},
+        CLI_FLAG("json", &json),
+        {"min-cache", 0, CLI_OPT_I64, &vo.min_cache, 0, INT64_MAX / 4, NULL, NULL, NULL},
+        {"max-cache", 0, CLI_OPT_I64, &vo.max_cache, 0, INT64_MAX / 4, NULL, NULL, NULL},
+        {"timeout", 0, CLI_OPT_U64, &timeout, 0, 86400000, NULL, NULL, NULL},
+        {"max-body", 0, CLI_OPT_U64, &max_body, 0, (uint64_t)1 << 30, NULL, NULL, NULL},
+        {"max-inflated", 0, CLI_OPT_FN, &vo.limits.max_inflated, 0, 0, NULL, NULL,
+         parse_inflated},
+        {"skew", 0, CLI_OPT_I64, &vo.policy.skew, 0, 86400 * 365, NULL, NULL, NULL},
+        {"require-eku", 0, CLI_OPT_SET, &vo.policy.require_eku, 1, 0, NULL, NULL, NULL},
+        {"eku-oid", 0, CLI_OPT_FN, &vo.policy, 0, 0, NULL, NULL, parse_eku_oid},
+        CLI_STR("aud", &vo.kb_aud),
+        CLI_STR("nonce", &co.kb_nonce),
+        {"require-kb", 0, CLI_OPT_SET, &vo.require_kb, 1, 0, NULL, NULL, NULL},
+        {"kb-max-age", 0, CLI_OPT_I64, &vo.kb_max_age, 0, 86400 * 365, NULL, NULL, NULL},
+        CLI_OPT_END};
+    static const cli_cmd cmd = {"verify", usage, "unknown or incomplete option"};
+    int first, rc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (rc == CLI_OPTS_RUN)
+        rc = EXIT_OK;
+    else
+        goto out;
+    size_t nlists = list_tokens.n;
+    if (timeout != 0)
+        vo.timeout_ms = (long)timeout;
+    if (max_body != 0)
+        vo.max_body = (size_t)max_body;
     if (rc != EXIT_OK)
         goto out;
-    if (optind + 1 < argc) {
+    if (first + 1 < argc) {
         cli_err("verify", "one token file at most");
         rc = EXIT_USAGE;
         goto out;
@@ -392,7 +364,7 @@ int cmd_verify(int argc, char **argv)
     size_t tlen = 0;
     if (rc == EXIT_OK) {
         /* A token over the input limit comes back as EXIT_REJECT: it is rejected. */
-        rc = cli_read_all("verify", optind < argc ? argv[optind] : NULL,
+        rc = cli_read_all("verify", first < argc ? argv[first] : NULL,
                           TSL_DEFAULT_MAX_INPUT, &tok, &tlen);
     }
     if (rc == EXIT_OK) {

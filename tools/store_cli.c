@@ -113,16 +113,6 @@ const char *store_cli_formats_name(unsigned formats)
     }
 }
 
-bool store_cli_parse_seconds(const char *s, int64_t *out)
-{
-    uint64_t v;
-    /* Half of INT64_MAX leaves room for adding a time to it. */
-    if (!cli_parse_u64(s, &v) || v == 0 || v > (uint64_t)INT64_MAX / 2)
-        return false;
-    *out = (int64_t)v;
-    return true;
-}
-
 /* ---------------------------------------------------------------------------------- */
 /* Progress display                                                                    */
 

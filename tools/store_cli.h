@@ -59,9 +59,6 @@ bool store_cli_parse_format(const char *s, tsl_format *out);
 /* "jwt", "cwt", "jwt,cwt" (any order, no repeats) -> TSL_PUBLISH_* mask. */
 bool store_cli_parse_formats(const char *s, unsigned *out);
 
-/* A positive number of seconds that fits comfortably in int64_t. */
-bool store_cli_parse_seconds(const char *s, int64_t *out);
-
 /* "jwt", "cwt" or "jwt,cwt" for a TSL_PUBLISH_* mask (0 means both). Static. */
 const char *store_cli_formats_name(unsigned formats);
 

@@ -1,0 +1,138 @@
+/* opts.c - the one option parser of the tsl subcommands: each command describes its
+ * options in a cli_opt table (name, kind, target, bounds, the wording of a bad value),
+ * and cli_opts_parse() walks argv with getopt_long, so that the messages getopt prints
+ * for an unknown option stay what they were before the table existed. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <string.h>
+
+/* Prints the refusal of a bad value in the table's wording; see cli_opt.bad. */
+static int bad_value(const char *cmd, const cli_opt *o, const char *arg)
+{
+    char label[64];
+    if (o->label != NULL)
+        snprintf(label, sizeof label, "%s", o->label);
+    else
+        snprintf(label, sizeof label, "--%s", o->name);
+    if (o->bad != NULL)
+        cli_err(cmd, "%s: \"%s\" %s", label, arg, o->bad);
+    else
+        cli_err(cmd, "%s: bad number \"%s\"", label, arg);
+    return EXIT_USAGE;
+}
+
+/* Applies one option's argument to its target; returns an exit code. */
+static int apply(const char *cmd, const cli_opt *o, const char *arg)
+{
+    uint64_t v;
+    switch (o->kind) {
+    case CLI_OPT_FLAG: *(bool *)o->target = true; return EXIT_OK;
+    case CLI_OPT_SET: *(int *)o->target = (int)(int64_t)o->min; return EXIT_OK;
+    case CLI_OPT_STR: *(const char **)o->target = arg; return EXIT_OK;
+    case CLI_OPT_U64:
+    case CLI_OPT_I64:
+        if (!cli_parse_u64(arg, &v) || v < o->min || v > o->max)
+            return bad_value(cmd, o, arg);
+        if (o->kind == CLI_OPT_U64)
+            *(uint64_t *)o->target = v;
+        else
+            *(int64_t *)o->target = (int64_t)v;
+        return EXIT_OK;
+    case CLI_OPT_ALG: {
+        tsl_alg a = tsl_alg_from_name(arg);
+        if (a == TSL_ALG_UNKNOWN)
+            return bad_value(cmd, o, arg);
+        *(tsl_alg *)o->target = a;
+        return EXIT_OK;
+    }
+    case CLI_OPT_STRS: {
+        cli_strs *s = o->target;
+        /* The array is the caller's, of o->max entries: refuse, never grow. */
+        if (s->n == o->max) {
+            cli_err(cmd, "more than %llu --%s options", (unsigned long long)o->max, o->name);
+            return EXIT_USAGE;
+        }
+        s->v[s->n++] = arg;
+        return EXIT_OK;
+    }
+    case CLI_OPT_FN: return o->fn(cmd, o->target, arg);
+    }
+    return EXIT_USAGE;
+}
+
+int cli_opts_parse(const cli_cmd *c, const cli_opt *opts, int argc, char **argv, int *first)
+{
+    /* The getopt table: every entry's index is its return value (offset past the byte
+     * range, so no short option collides), then --help. */
+    enum { BASE = 1000, MAX_OPTS = 40 };
+    struct option lo[MAX_OPTS + 2];
+    char shorts[2 * MAX_OPTS + 2];
+    size_t n = 0, ns = 0;
+    for (; opts[n].name != NULL && n < MAX_OPTS; n++) {
+        bool has_arg = opts[n].kind != CLI_OPT_FLAG && opts[n].kind != CLI_OPT_SET;
+        lo[n] = (struct option){opts[n].name, has_arg ? required_argument : no_argument, NULL,
+                                (int)(BASE + n)};
+        if (opts[n].short_name != 0) {
+            shorts[ns++] = opts[n].short_name;
+            if (has_arg)
+                shorts[ns++] = ':';
+        }
+    }
+    shorts[ns] = '\0';
+    lo[n] = (struct option){"help", no_argument, NULL, 'h'};
+    lo[n + 1] = (struct option){NULL, 0, NULL, 0};
+    optind = 1;
+    /* A command that words its own refusal of unknown options silences getopt's. */
+    opterr = c->unknown == NULL;
+    int ch;
+    while ((ch = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+        const cli_opt *o = NULL;
+        if (ch >= BASE && ch < BASE + (int)n)
+            o = &opts[ch - BASE];
+        else
+            for (size_t k = 0; k < n && o == NULL; k++)
+                if (opts[k].short_name != 0 && ch == opts[k].short_name)
+                    o = &opts[k];
+        if (o != NULL) {
+            int rc = apply(c->name, o, optarg);
+            if (rc != EXIT_OK)
+                return rc;
+        } else if (ch == 'h') {
+            c->usage(stdout);
+            return EXIT_OK;
+        } else if (c->unknown != NULL) {
+            cli_err(c->name, "%s \"%s\"", c->unknown, argv[optind - 1]);
+            return EXIT_USAGE;
+        } else {
+            c->usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    *first = optind;
+    return CLI_OPTS_RUN;
+}
+
+int cli_opt_bits(const char *cmd, void *target, const char *arg)
+{
+    uint64_t *bits = target;
+    if (!cli_parse_u64(arg, bits) || (*bits != 1 && *bits != 2 && *bits != 4 && *bits != 8)) {
+        cli_err(cmd, "--bits: \"%s\" is not 1, 2, 4 or 8", arg);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+int cli_opt_format(const char *cmd, void *target, const char *arg)
+{
+    tsl_format *f = target;
+    if (strcmp(arg, "jwt") == 0)
+        *f = TSL_FORMAT_JWT;
+    else if (strcmp(arg, "cwt") == 0)
+        *f = TSL_FORMAT_CWT;
+    else {
+        cli_err(cmd, "--format: \"%s\" is not jwt or cwt", arg);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
