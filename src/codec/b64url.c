@@ -203,17 +203,6 @@ tsl_status tslp_b64std_decode(const char *in, size_t len, uint8_t **out, size_t 
     return st;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Hex text (a CWT or mdoc pasted as hex) to bytes; false if it is not hex or memory
  * ran out. */
 bool tslp_hex_decode(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
@@ -221,13 +210,13 @@ bool tslp_hex_decode(const uint8_t *in, size_t len, uint8_t **out, size_t *out_l
     if (len == 0 || len % 2 != 0)
         return false;
     for (size_t k = 0; k < len; k++)
-        if (hexval(in[k]) < 0)
+        if (tslp_hexval(in[k]) < 0)
             return false;
     uint8_t *b = tslp_malloc(len / 2);
     if (b == NULL)
         return false;
     for (size_t k = 0; k < len / 2; k++)
-        b[k] = (uint8_t)(hexval(in[2 * k]) << 4 | hexval(in[2 * k + 1]));
+        b[k] = (uint8_t)(tslp_hexval(in[2 * k]) << 4 | tslp_hexval(in[2 * k + 1]));
     *out = b;
     *out_len = len / 2;
     return true;

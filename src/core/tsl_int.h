@@ -82,6 +82,19 @@ bool tslp_bits_ok(uint64_t bits);
 tsl_status tslp_list_from_json_value(const void *value, const tsl_limits *lim,
                                      tsl_list **out, tsl_error *err);
 
+/* The value of one hexadecimal digit (either case), or -1: for hex input and for
+ * percent-encoding, which share it. */
+static inline int tslp_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* Standard base64 with padding (RFC 4648 section 4), as JOSE's x5c uses it. */
 tsl_status tslp_b64std_encode(const uint8_t *in, size_t len, char **out, size_t *out_len,
                               tsl_error *err);

@@ -23,17 +23,6 @@ static bool unreserved(unsigned char c)
            c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A printable name for byte c in a message ("'!'" or "0x0a"), in buf. */
 static const char *show(unsigned char c, char buf[8])
 {
@@ -75,7 +64,7 @@ static tsl_status path_rule(const char *uri, size_t at, char *out, size_t size,
             seg_start = k + 1;
             seg_len = 0;
         } else if (c == '%') {
-            int hi = hexval(u[k + 1]), lo = hi >= 0 ? hexval(u[k + 2]) : -1;
+            int hi = tslp_hexval(u[k + 1]), lo = hi >= 0 ? tslp_hexval(u[k + 2]) : -1;
             if (hi < 0 || lo < 0)
                 return tslp_fail(err, TSL_ERR_MALFORMED, k,
                                  "'%%' at byte %zu is not followed by two hex digits", k);
@@ -178,7 +167,7 @@ static tsl_status authority_ok(const char *uri, size_t from, size_t to, tsl_erro
                          "user information (user@host) is not allowed (RFC 9110 4.2.4)");
     if (k < to && u[k] == '[') { /* an IP literal */
         for (k++; k < to && u[k] != ']'; k++)
-            if (hexval(u[k]) < 0 && u[k] != ':' && u[k] != '.')
+            if (tslp_hexval(u[k]) < 0 && u[k] != ':' && u[k] != '.')
                 return tslp_fail(err, TSL_ERR_MALFORMED, k,
                                  "%s at byte %zu in an IP literal host", show(u[k], b), k);
         if (k >= to || k == from + 1)
