@@ -900,7 +900,8 @@ TSL_API tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned 
                                         tsl_publish_result *res, tsl_error *err);
 
 /* The newest recorded token of a form (at == 0), or the newest one with
- * iat <= at < exp. TSL_ERR_INDEX if none (TSL_ERR_NOT_FOUND: no such list).
+ * iat <= at < exp. TSL_ERR_NOT_FOUND if there is none, or no such list (the message
+ * says which).
  * *out (tsl_free) is the token's bytes; iat and exp may be NULL. */
 TSL_API tsl_status tsl_store_token(tsl_store *st, const char *id, tsl_format format,
                                    int64_t at, uint8_t **out, size_t *out_len,

@@ -639,16 +639,16 @@ TT_TEST(store_publish_and_history)
     tsl_free(tok);
     tsl_error_clear(&err);
     TT_ERR(tsl_store_token(f.st, "p", TSL_FORMAT_CWT, 1001500, &tok, &len, NULL, NULL, &err),
-           TSL_ERR_INDEX);
+           TSL_ERR_NOT_FOUND);
     TT_CONTAINS(err.msg, "no cwt token valid at 1001500");
     TT_ERR(tsl_store_token(f.st, "p", TSL_FORMAT_JWT, 999999, &tok, &len, NULL, NULL, NULL),
-           TSL_ERR_INDEX);
+           TSL_ERR_NOT_FOUND);
     /* Retention: tokens that expired more than 100 s before now go. */
     TT_OK(tsl_store_publish(f.st, "p", TSL_PUBLISH_JWT, 1001600, 100, NULL));
     TT_ERR(tsl_store_token(f.st, "p", TSL_FORMAT_JWT, 1000100, &tok, &len, NULL, NULL, NULL),
-           TSL_ERR_INDEX);
+           TSL_ERR_NOT_FOUND);
     TT_ERR(tsl_store_token(f.st, "p", TSL_FORMAT_CWT, 0, &tok, &len, NULL, NULL, NULL),
-           TSL_ERR_INDEX);
+           TSL_ERR_NOT_FOUND);
     TT_OK(tsl_store_token(f.st, "p", TSL_FORMAT_JWT, 1001450, &tok, &len, &iat, NULL, NULL));
     TT_EQ_U(iat, 1000500);
     tsl_free(tok);

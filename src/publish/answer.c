@@ -160,15 +160,15 @@ static void history(tsl_snapshot *s, const tsl_http_request *rq, tsl_http_respon
     int64_t iat = 0, exp = 0;
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_status st = TSL_ERR_INDEX;
+    tsl_status st = TSL_ERR_NOT_FOUND;
     if (t > 0) /* at 0 the store means "the newest" */
         st = tslp_publisher_history(s->pub, l->id, (tsl_format)fmt, t, &tok, &len, &iat,
                                     &exp, &err);
     if (st == TSL_OK && !(iat <= t && t < exp)) {
         tsl_free(tok);
-        st = TSL_ERR_INDEX;
+        st = TSL_ERR_NOT_FOUND;
     }
-    if (st == TSL_ERR_INDEX) {
+    if (st == TSL_ERR_NOT_FOUND) {
         text(r, 404, "no token covers that time\n", true);
         return;
     }

@@ -613,7 +613,7 @@ static int export_one(tsl_store *store, export_tree *t, const char *id, int64_t 
         tsl_error_clear(&err);
         tsl_status st = tsl_store_token(store, id, f == 0 ? TSL_FORMAT_JWT : TSL_FORMAT_CWT,
                                         0, &tok[f], &len[f], &iat[f], &exp, &err);
-        if (st == TSL_ERR_INDEX) {
+        if (st == TSL_ERR_NOT_FOUND) {
             xlog(t, "%s: no %s token recorded (run tsl publish %s)", id, ext, id);
             rc = XR_SKIP;
             break;

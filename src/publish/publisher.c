@@ -284,7 +284,7 @@ static tsl_status list_load(tsl_store *st, const tsl_list_info *info, bool gz,
         tsl_status r = tsl_store_token(st, info->id, k == 0 ? TSL_FORMAT_JWT
                                                              : TSL_FORMAT_CWT,
                                        0, &f->body, &f->len, &f->iat, &f->exp, err);
-        if (r == TSL_ERR_INDEX) { /* not published in this form (yet) */
+        if (r == TSL_ERR_NOT_FOUND) { /* not published in this form (yet) */
             tsl_error_clear(err);
             continue;
         }

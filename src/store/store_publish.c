@@ -244,9 +244,9 @@ tsl_status tsl_store_token(tsl_store *st, const char *id, tsl_format format, int
         bool found = false;
         r = st->be->token_read(st, id, format, at, &found, out, out_len, iat, exp, err);
         if (r == TSL_OK && !found)
-            r = at == 0 ? tslp_fail(err, TSL_ERR_INDEX, 0,
+            r = at == 0 ? tslp_fail(err, TSL_ERR_NOT_FOUND, 0,
                                     "list \"%s\": no %s token published", id, fname)
-                        : tslp_fail(err, TSL_ERR_INDEX, 0,
+                        : tslp_fail(err, TSL_ERR_NOT_FOUND, 0,
                                     "list \"%s\": no %s token valid at %lld", id, fname,
                                     (long long)at);
     }
