@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config zlib1g-dev libdeflate-dev libssl-dev libcbor-dev
 libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev sqlite3
 clang libclang-rt-14-dev python3 python3-cryptography python3-jwcrypto python3-cbor2
-curl nginx-light wrk netcat-openbsd"
+curl nginx-light wrk netcat-openbsd postgresql libpq-dev"
 
 missing=""
 for p in $PKGS; do
