@@ -6,7 +6,12 @@
 #      OpenSSL as an independent check);
 #   2. the HTTP server library stays at the edge: no file under src/ outside
 #      src/publish/ includes microhttpd.h (tools/ may: it is the adapter);
-#   3. the library does not reach up: no file under src/ includes a tools/ header.
+#   3. the library does not reach up: no file under src/ includes a tools/ header;
+#   4. the folders of src/ keep their order (README "Layout"): a folder includes the
+#      internal headers of its own and lower layers only, never of a higher one. The
+#      order, lowest first: core codec crypto envelope token ref verify store publish
+#      (ref and token are siblings above envelope; verify and store both sit above ref
+#      and token; publish sits on top).
 # Each offending file counts as one failure (named with its rule); each rule with no
 # offender counts as one pass. Closing line: "layers: N passed, N failed".
 # Run from the top of the tree: sh tests/check_layers.sh
@@ -53,6 +58,26 @@ tool_headers=$(cd tools 2>/dev/null && ls -- *.h 2>/dev/null | sed 's/\./\\./g' 
 tools_re='([.][.]/)*tools/'
 [ -n "$tool_headers" ] && tools_re="($tools_re|($tool_headers)\")"
 rule "no tools/ header included from src" "$(sources src | including "$tools_re")"
+
+# Rule 4: for each folder, the folders it must not include from.
+higher() {
+    case $1 in
+    core) echo "codec crypto envelope token ref verify store publish" ;;
+    codec) echo "crypto envelope token ref verify store publish" ;;
+    crypto) echo "envelope token ref verify store publish" ;;
+    envelope) echo "token ref verify store publish" ;;
+    token) echo "ref verify store publish" ;;
+    ref) echo "token verify store publish" ;;
+    verify) echo "store publish" ;;
+    store) echo "verify publish" ;;
+    publish) echo "verify" ;;
+    esac
+}
+for layer in core codec crypto envelope token ref verify store publish; do
+    up=$(higher "$layer" | tr ' ' '|')
+    rule "src/$layer includes no header of a higher layer" \
+        "$(sources "src/$layer" | including "($up)/")"
+done
 
 echo "layers: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,9 +1,13 @@
 /* json.c - the one way libtsl reads untrusted JSON: the input size and nesting depth
  * are checked by a scan before jansson builds anything, and duplicate keys are
- * rejected. jansson alone would accept 2048 levels of nesting. */
+ * rejected. jansson alone would accept 2048 levels of nesting. Also the text of a JSON
+ * real for messages, shared by the Status List Token and Referenced Token readers. */
 #include "core/tsl_int.h"
 
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* The deepest nesting of arrays and objects in text, ignoring brackets inside strings.
  * Stops counting at limit + 1. */
@@ -53,4 +57,17 @@ tsl_status tslp_json_load(const char *text, size_t len, const tsl_limits *lim, v
                          jerr.column);
     *out = v;
     return TSL_OK;
+}
+
+void tslp_real_text(double d, char *buf, size_t n)
+{
+    if (n == 0)
+        return;
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    if (strpbrk(buf, ".eni") == NULL && strlen(buf) + 2 < n)
+        strcat(buf, ".0");
 }

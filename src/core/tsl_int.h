@@ -107,6 +107,11 @@ tsl_status tslp_b64std_decode(const char *in, size_t len, uint8_t **out, size_t 
 tsl_status tslp_json_load(const char *text, size_t len, const tsl_limits *lim, void **out,
                           const char *what, tsl_error *err);
 
+/* A JSON real as text for a message: the shortest form that reads back as d, with
+ * ".0" added when that looks like an integer (0.0 stays "0.0", 1e19 is "1e+19"), so
+ * the message shows the number as written rather than %g's rounding. */
+void tslp_real_text(double d, char *buf, size_t n);
+
 /* Hex text to bytes (b64url.c); false if it is not hex or memory ran out. Free *out
  * with tslp_free. */
 bool tslp_hex_decode(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);

@@ -10,7 +10,6 @@
 #include "codec/cbor_int.h"
 #include "ref/ref_int.h"
 #include "crypto/crypto.h"
-#include "token/token_int.h"
 
 #include <string.h>
 

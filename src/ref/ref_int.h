@@ -1,7 +1,7 @@
-/* ref_int.h - what the Referenced Token forms share (ref.c, sdjwt.c, mdoc.c): a JWS
- * check against the caller's keys, a COSE_Sign1 check against keys or an x5chain, time
- * claims, the status.status_list {idx, uri} reference in JSON and CBOR, and the SD-JWT
- * and mdoc parsers. Internal. */
+/* ref_int.h - what the Referenced Token forms share (claims.c, used by ref.c, sdjwt.c
+ * and mdoc.c): a JWS check against the caller's keys, a COSE_Sign1 check against keys
+ * or an x5chain, time claims, the status.status_list {idx, uri} reference in JSON and
+ * CBOR; and the SD-JWT and mdoc parsers that ref.c calls. Internal. */
 #ifndef TSL_REF_INT_H
 #define TSL_REF_INT_H
 
@@ -13,6 +13,9 @@ tsl_status tslp_ref_jws(const char *in, size_t len, const tsl_limits *lim,
                         const char *what, void **hdr, void **payload, tsl_error *err);
 tsl_status tslp_ref_jwt_times(const void *payload, int64_t now, int64_t skew,
                               const char *what, tsl_error *err);
+tsl_status tslp_ref_check_times(bool has_exp, int64_t exp, bool has_nbf, int64_t nbf,
+                                bool has_iat, int64_t iat, int64_t now, int64_t skew,
+                                const char *what, tsl_error *err);
 tsl_status tslp_ref_status_json(const void *payload, char **uri, uint64_t *idx,
                                 tsl_error *err);
 tsl_status tslp_ref_status_cbor(const tslp_cbor_node *status, const char *what, char **uri,

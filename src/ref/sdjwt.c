@@ -8,7 +8,6 @@
 #include "codec/cbor_int.h"
 #include "ref/ref_int.h"
 #include "crypto/crypto.h"
-#include "token/token_int.h"
 
 #include <jansson.h>
 #include <stdlib.h>

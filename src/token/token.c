@@ -265,19 +265,6 @@ tsl_status tslp_token_verify_at(const tsl_token *t, const tsl_verify_opts *o, in
     return TSL_OK;
 }
 
-void tslp_real_text(double d, char *buf, size_t n)
-{
-    if (n == 0)
-        return;
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
-            break;
-    }
-    if (strpbrk(buf, ".eni") == NULL && strlen(buf) + 2 < n)
-        strcat(buf, ".0");
-}
-
 /* ---------------------------------------------------------------------------------- */
 /* Accessors                                                                            */
 

@@ -48,9 +48,4 @@ tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
 tsl_status tslp_token_verify_at(const tsl_token *t, const tsl_verify_opts *o, int64_t at,
                                 tsl_error *err);
 
-/* A JSON real as text for a message: the shortest form that reads back as d, with
- * ".0" added when that looks like an integer (0.0 stays "0.0", 1e19 is "1e+19"), so
- * the message shows the number as written rather than %g's rounding. */
-void tslp_real_text(double d, char *buf, size_t n);
-
 #endif /* TSL_TOKEN_INT_H */

@@ -1,4 +1,4 @@
-/* fuzz_uri.c - libFuzzer target for the uri rules (src/publish/uri.c), which read a
+/* fuzz_uri.c - libFuzzer target for the uri rules (src/core/uri.c), which read a
  * list's uri from the command line, a store or an issuer API: tsl_uri_check with and
  * without TSL_URI_ALLOW_HTTP, and tsl_uri_path. Aborts when a failure lacks its code or
  * a message, when an accepted uri breaks the rules the header promises (printable ASCII,
