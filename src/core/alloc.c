@@ -43,8 +43,19 @@ void *tslp_realloc(void *p, size_t n)
     return realloc(p, n ? n : 1);
 }
 
+/* Test hook: sees every block tslp_free releases, before it is released, so a test can
+ * check that a secret buffer was wiped. NULL (no hook) in production. */
+static void (*on_free)(void *p);
+
+void tslp_test_on_free(void (*fn)(void *p))
+{
+    on_free = fn;
+}
+
 void tslp_free(void *p)
 {
+    if (on_free != NULL && p != NULL)
+        on_free(p);
     free(p);
 }
 

@@ -33,9 +33,21 @@
  * two INTEGERs of tag, length, a sign byte and 66 bytes. */
 #define TSLP_ECDSA_DER_MAX (3 + 2 * (2 + 1 + 66))
 
+/* Keys in one tsl_keyset: a JWKS or PEM file adds at most TSL_JWKS_MAX_KEYS; 65536
+ * bounds a set built from many of them, far beyond any real trust configuration. */
+#define TSLP_KEYSET_MAX_KEYS ((size_t)1 << 16)
+
+/* Certificates in one PEM text: the smallest real certificate takes more than 256 bytes
+ * of PEM, so a file within TSLP_KEY_FILE_MAX never reaches this; it bounds the arrays. */
+#define TSLP_PEM_MAX_CERTS ((size_t)1 << 16)
+
 /* Bytes of a key, certificate or trust file: a PEM bundle of a few hundred certificates
  * fits in 1 MiB; 16 MiB keeps a wrong path (a disk image) from being read whole. */
 #define TSLP_KEY_FILE_MAX ((size_t)16 << 20)
+
+/* Bytes of a JWK libtsl writes (public JWK, thumbprint input, an HMAC secret's JWK): the
+ * largest, a 16384-bit RSA key with a 256-byte kid escaped, is under 5 KiB. */
+#define TSLP_JWK_MAX_TEXT ((size_t)64 << 10)
 
 /* --- token headers (Status List Tokens and Referenced Tokens) ------------------------ */
 
@@ -61,6 +73,13 @@
 /* Items (lines or ranges) in one update batch: 2^26 keeps an item number inside a
  * 28-bit segment reference (batch_int.h) with room for its marker. */
 #define TSLP_BATCH_MAX_ITEMS ((size_t)1 << 26)
+
+/* Segments one batch normalises to: n ranges cut the indices into at most 2n - 1. */
+#define TSLP_BATCH_MAX_SEGS (2 * TSLP_BATCH_MAX_ITEMS)
+
+/* Lists in one store as libtsl lists them (list ids, the publisher's per-list state):
+ * 2^24 ids of at most TSLP_ID_MAX bytes is 1 GiB, far beyond any real issuer. */
+#define TSLP_STORE_MAX_LISTS ((size_t)1 << 24)
 
 /* Bytes of a list id: a short name that is also a file and URL path component. */
 #define TSLP_ID_MAX 64

@@ -52,6 +52,8 @@ void tslp_free(void *p);
 char *tslp_strndup(const char *s, size_t n);
 /* Test hook: when set >0, the Nth allocation from now fails (1 = the next one). */
 void tslp_test_fail_alloc_after(long n);
+/* Test hook: fn (NULL: none) is called with every block tslp_free is about to free. */
+void tslp_test_on_free(void (*fn)(void *p));
 
 /* The struct behind the opaque tsl_list. */
 struct tsl_list {

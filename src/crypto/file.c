@@ -79,32 +79,23 @@ tsl_status tslp_read_key_file(const char *path, char **buf, size_t *len, struct 
         close(fd);
         return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
     }
-    size_t cap = st->st_size > 0 && (uint64_t)st->st_size < TSLP_KEY_FILE_MAX
-                     ? (size_t)st->st_size + 1
-                     : 4096;
-    size_t n = 0;
-    char *b = tslp_malloc(cap + 1);
-    tsl_status s =
-        b == NULL ? tslp_fail(err, TSL_ERR_NOMEM, 0, "%s: out of memory", path) : TSL_OK;
+    /* A secret buffer: a private key file leaves no stray copy in freed memory. Its
+     * limit lets one byte past TSLP_KEY_FILE_MAX be read, so that a file of exactly the
+     * cap is told from a larger one, plus the terminator. The file's size is only a hint
+     * (it may change while read): room for it and one more byte is one read and one
+     * allocation for the usual file. */
+    tslp_buf b;
+    tslp_buf_init_secret(&b, TSLP_KEY_FILE_MAX + 2, path);
+    size_t hint = st->st_size > 0 && (uint64_t)st->st_size < TSLP_KEY_FILE_MAX
+                      ? (size_t)st->st_size + 2
+                      : 4096;
+    tsl_error e;
+    tsl_error_clear(&e);
+    tsl_status s = tslp_buf_reserve(&b, hint, &e);
     while (s == TSL_OK) {
-        if (n == cap) {
-            if (cap > TSLP_KEY_FILE_MAX) {
-                s = tslp_fail(err, TSL_ERR_LIMIT, 0, "%s: larger than %zu bytes", path,
-                              TSLP_KEY_FILE_MAX);
-                break;
-            }
-            size_t ncap = cap * 2;
-            char *nb = tslp_malloc(ncap + 1);
-            if (nb == NULL) {
-                s = tslp_fail(err, TSL_ERR_NOMEM, 0, "%s: out of memory", path);
-                break;
-            }
-            memcpy(nb, b, n);
-            tslp_free_secret(b, cap + 1); /* a key file: no stray copies */
-            b = nb;
-            cap = ncap;
-        }
-        ssize_t r = read(fd, b + n, cap - n);
+        if (b.cap - b.len < 2 && (s = tslp_buf_reserve(&b, 2, &e)) != TSL_OK)
+            break;
+        ssize_t r = read(fd, b.data + b.len, b.cap - b.len - 1);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -113,23 +104,28 @@ tsl_status tslp_read_key_file(const char *path, char **buf, size_t *len, struct 
         }
         if (r == 0)
             break;
-        n += (size_t)r;
+        b.len += (size_t)r;
     }
     close(fd);
+    /* The buffer's refusals (in e) say it as key files always have: past the cap is
+     * "larger than", out of memory names the file. */
+    if (s == TSL_ERR_LIMIT || (s == TSL_OK && b.len > TSLP_KEY_FILE_MAX))
+        s = tslp_fail(err, TSL_ERR_LIMIT, 0, "%s: larger than %zu bytes", path,
+                      TSLP_KEY_FILE_MAX);
+    else if (s == TSL_ERR_NOMEM)
+        s = tslp_fail(err, TSL_ERR_NOMEM, 0, "%s", e.msg);
     if (s != TSL_OK) {
-        tslp_free_secret(b, b != NULL ? cap + 1 : 0);
+        tslp_buf_free(&b);
         return s;
     }
-    if (n > TSLP_KEY_FILE_MAX) {
-        tslp_free_secret(b, cap + 1);
-        return tslp_fail(err, TSL_ERR_LIMIT, 0, "%s: larger than %zu bytes", path,
-                         TSLP_KEY_FILE_MAX);
-    }
-    /* Shrink-wrap is not worth a copy; the caller wipes len + 1 bytes, so wipe the
-     * slack now. */
-    OPENSSL_cleanse(b + n, cap + 1 - n);
-    b[n] = '\0';
-    *buf = b;
+    /* take() leaves a secret buffer's slack wiped, so the caller's wipe of len + 1
+     * bytes covers the whole block. */
+    b.data[b.len] = '\0';
+    size_t n = 0;
+    char *text = (char *)tslp_buf_take(&b, &n);
+    if (text == NULL) /* not reached: the block exists and a secret take() keeps it */
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "%s: out of memory", path);
+    *buf = text;
     *len = n;
     return TSL_OK;
 }

@@ -17,38 +17,45 @@
 /* ---------------------------------------------------------------------------------- */
 /* A small JSON writer, so that secrets never pass through a buffer we cannot wipe.    */
 
+/* The text grows in a secret tslp_buf when it holds private material (an HMAC secret's
+ * "k"), so every block it drops is wiped. The first failure sticks and is reported by
+ * jb_finish; the appends after it do nothing. */
 typedef struct {
-    char *p;
-    size_t n, cap;
-    int secret; /* wipe buffers that are dropped */
-    int oom;
+    tslp_buf b;
+    tsl_status st; /* TSL_OK until an append fails */
+    tsl_error e;   /* why it failed */
 } jbuf;
+
+static void jb_init(jbuf *b, int secret)
+{
+    if (secret)
+        tslp_buf_init_secret(&b->b, TSLP_JWK_MAX_TEXT, "jwk");
+    else
+        tslp_buf_init(&b->b, TSLP_JWK_MAX_TEXT, "jwk");
+    b->st = TSL_OK;
+    tsl_error_clear(&b->e);
+}
+
+static void jb_fail(jbuf *b, tsl_status st)
+{
+    if (b->st == TSL_OK)
+        b->st = st;
+}
 
 static void jb_raw(jbuf *b, const char *s, size_t n)
 {
-    if (b->oom)
+    if (b->st != TSL_OK)
         return;
-    if (b->cap - b->n < n + 1) {
-        size_t ncap = b->cap ? b->cap : 256;
-        while (ncap - b->n < n + 1)
-            ncap *= 2;
-        char *np = tslp_malloc(ncap);
-        if (np == NULL) {
-            b->oom = 1;
-            return;
-        }
-        if (b->n > 0)
-            memcpy(np, b->p, b->n);
-        if (b->secret)
-            tslp_free_secret(b->p, b->cap);
-        else
-            tslp_free(b->p);
-        b->p = np;
-        b->cap = ncap;
+    /* n + 1: the text stays NUL-terminated after every append. */
+    tsl_status st = n < SIZE_MAX ? tslp_buf_reserve(&b->b, n + 1, &b->e)
+                                 : tslp_fail(&b->e, TSL_ERR_LIMIT, 0, "jwk: too long");
+    if (st != TSL_OK) {
+        jb_fail(b, st);
+        return;
     }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
+    memcpy(b->b.data + b->b.len, s, n);
+    b->b.len += n;
+    b->b.data[b->b.len] = '\0';
 }
 
 static void jb_lit(jbuf *b, const char *s)
@@ -81,10 +88,11 @@ static void jb_b64(jbuf *b, const char *name, const uint8_t *in, size_t len, int
 {
     char *s = NULL;
     size_t slen = 0;
-    if (b->oom)
+    if (b->st != TSL_OK)
         return;
-    if (tsl_b64url_encode(in, len, &s, &slen, NULL) != TSL_OK) {
-        b->oom = 1;
+    tsl_status st = tsl_b64url_encode(in, len, &s, &slen, &b->e);
+    if (st != TSL_OK) {
+        jb_fail(b, st);
         return;
     }
     jb_lit(b, first ? "\"" : ",\"");
@@ -92,24 +100,37 @@ static void jb_b64(jbuf *b, const char *name, const uint8_t *in, size_t len, int
     jb_lit(b, "\":\"");
     jb_raw(b, s, slen);
     jb_lit(b, "\"");
-    if (b->secret)
+    if (b->b.secret)
         tslp_free_secret(s, slen + 1);
     else
         tslp_free(s);
 }
 
+/* Drops the text (wiped when secret). */
+static void jb_drop(jbuf *b)
+{
+    tslp_buf_free(&b->b);
+}
+
+/* Hands the NUL-terminated text over, or reports the first failure and drops it. A
+ * secret text comes with its slack wiped, so wiping *out_len + 1 bytes wipes it all. */
 static tsl_status jb_finish(jbuf *b, char **out, size_t *out_len, tsl_error *err)
 {
-    if (b->oom || b->p == NULL) {
-        if (b->secret)
-            tslp_free_secret(b->p, b->cap);
-        else
-            tslp_free(b->p);
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "jwk: out of memory");
+    if (b->st == TSL_OK && b->b.data == NULL)
+        jb_fail(b, tslp_fail(&b->e, TSL_ERR_NOMEM, 0, "jwk: out of memory"));
+    if (b->st != TSL_OK) {
+        jb_drop(b);
+        return tslp_fail(err, b->st, 0, "%s", b->e.msg);
     }
-    *out = b->p;
+    /* The terminator jb_raw wrote goes with the text: take() shrinks to len. */
+    b->b.len++;
+    size_t n = 0;
+    char *text = (char *)tslp_buf_take(&b->b, &n);
+    if (text == NULL) /* not reached: a block is at hand, take() only shrinks it */
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "jwk: out of memory");
+    *out = text;
     if (out_len != NULL)
-        *out_len = b->n;
+        *out_len = n - 1;
     return TSL_OK;
 }
 
@@ -199,21 +220,21 @@ tsl_status tsl_key_thumbprint(const tsl_key *key, char **out, tsl_error *err)
 {
     if (key == NULL || out == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "thumbprint: NULL argument");
-    jbuf b = {NULL, 0, 0, key->kty == TSLP_KTY_OCT, 0};
+    jbuf b;
+    jb_init(&b, key->kty == TSLP_KTY_OCT);
     tsl_status st = required_members(key, &b, err);
     jb_lit(&b, "}");
     char *text = NULL;
     size_t n = 0;
     if (st != TSL_OK) {
-        b.oom = 1;
-        jb_finish(&b, &text, &n, NULL);
+        jb_drop(&b);
         return st;
     }
     if ((st = jb_finish(&b, &text, &n, err)) != TSL_OK)
         return st;
     uint8_t h[32];
     st = tslp_sha256((const uint8_t *)text, n, h);
-    tslp_free_secret(text, b.cap);
+    tslp_free_secret(text, n + 1);
     if (st != TSL_OK)
         return tslp_fail(err, st, 0, "thumbprint: SHA-256 failed");
     return tsl_b64url_encode(h, sizeof h, out, NULL, err);
@@ -240,10 +261,11 @@ tsl_status tsl_key_to_public_jwk(const tsl_key *key, char **out, tsl_error *err)
         return tslp_fail(err, TSL_ERR_ARG, 0, "jwk: NULL argument");
     if (key->kty == TSLP_KTY_OCT)
         return tslp_fail(err, TSL_ERR_KEY, 0, "jwk: an HMAC secret has no public form");
-    jbuf b = {NULL, 0, 0, 0, 0};
+    jbuf b;
+    jb_init(&b, 0);
     tsl_status st = required_members(key, &b, err);
     if (st != TSL_OK) {
-        tslp_free(b.p);
+        jb_drop(&b);
         return st;
     }
     optional_members(key, &b);
@@ -252,10 +274,11 @@ tsl_status tsl_key_to_public_jwk(const tsl_key *key, char **out, tsl_error *err)
 
 tsl_status tslp_oct_private_jwk(const tsl_key *key, char **out, tsl_error *err)
 {
-    jbuf b = {NULL, 0, 0, 1, 0};
+    jbuf b;
+    jb_init(&b, 1);
     tsl_status st = required_members(key, &b, err);
     if (st != TSL_OK) {
-        tslp_free_secret(b.p, b.cap);
+        jb_drop(&b);
         return st;
     }
     optional_members(key, &b);

@@ -39,14 +39,10 @@ tsl_status tsl_keyset_add(tsl_keyset *set, tsl_key *key, tsl_error *err)
     tsl_status st = tslp_key_allows(key, TSLP_OP_VERIFY, err);
     if (st != TSL_OK)
         return st;
-    if (set->n == set->cap) {
-        size_t ncap = set->cap ? set->cap * 2 : 4;
-        tsl_key **nk = tslp_realloc(set->keys, ncap * sizeof *nk);
-        if (nk == NULL)
-            return tslp_fail(err, TSL_ERR_NOMEM, 0, "keyset: out of memory");
-        set->keys = nk;
-        set->cap = ncap;
-    }
+    st = TSLP_ELEMS_RESERVE(set->keys, set->n, set->cap, 1, TSLP_KEYSET_MAX_KEYS, "keyset",
+                            err);
+    if (st != TSL_OK)
+        return st;
     set->keys[set->n++] = tslp_key_ref(key);
     return TSL_OK;
 }

@@ -101,22 +101,17 @@ static tsl_status certs_push(tslp_certs *c, size_t *cap, const uint8_t *der, siz
                          x == NULL ? "bad DER" : "bytes after the certificate");
     }
     if (c->n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 4;
-        uint8_t **nd = tslp_malloc(ncap * sizeof *nd);
-        size_t *nl = nd ? tslp_malloc(ncap * sizeof *nl) : NULL;
-        if (nl == NULL) {
-            tslp_free(nd);
-            return tslp_fail(err, TSL_ERR_NOMEM, 0, "certificates: out of memory");
-        }
-        if (c->n > 0) {
-            memcpy(nd, c->der, c->n * sizeof *nd);
-            memcpy(nl, c->len, c->n * sizeof *nl);
-        }
-        tslp_free(c->der);
-        tslp_free(c->len);
-        c->der = nd;
-        c->len = nl;
-        *cap = ncap;
+        /* Two parallel arrays: each grows on its own; *cap is what both hold (a block
+         * larger than recorded is harmless, the next growth reallocs it). */
+        size_t capd = *cap, capl = *cap;
+        tsl_status st = TSLP_ELEMS_RESERVE(c->der, c->n, capd, 1, TSLP_PEM_MAX_CERTS,
+                                           "certificates", err);
+        if (st == TSL_OK)
+            st = TSLP_ELEMS_RESERVE(c->len, c->n, capl, 1, TSLP_PEM_MAX_CERTS,
+                                    "certificates", err);
+        if (st != TSL_OK)
+            return st;
+        *cap = capd < capl ? capd : capl;
     }
     uint8_t *copy = tslp_malloc(len);
     if (copy == NULL)

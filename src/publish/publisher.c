@@ -460,14 +460,9 @@ static list_state *state_for(tsl_publisher *p, const char *id)
     for (size_t k = 0; k < p->n; k++)
         if (strcmp(p->lists[k].id, id) == 0)
             return &p->lists[k];
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        list_state *l = tslp_realloc(p->lists, cap * sizeof *l);
-        if (l == NULL)
-            return NULL;
-        p->lists = l;
-        p->cap = cap;
-    }
+    if (p->n == p->cap && TSLP_ELEMS_RESERVE(p->lists, p->n, p->cap, 1, TSLP_STORE_MAX_LISTS,
+                                             "publisher: lists", NULL) != TSL_OK)
+        return NULL;
     list_state *s = &p->lists[p->n];
     memset(s, 0, sizeof *s);
     if ((s->id = dup_str(id)) == NULL)

@@ -49,14 +49,12 @@ static void add_digest(digest_set *s, const json_t *d, bool element)
         return;
     }
     if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        ref_digest *g = tslp_realloc(s->v, cap * sizeof *g);
-        if (g == NULL) {
-            s->st = tslp_fail(s->err, TSL_ERR_NOMEM, 0, "sd-jwt: out of memory");
+        tsl_status st = TSLP_ELEMS_RESERVE(s->v, s->n, s->cap, 1, TSLP_SDJWT_MAX_DIGESTS,
+                                           "sd-jwt: digests", s->err);
+        if (st != TSL_OK) {
+            s->st = st;
             return;
         }
-        s->v = g;
-        s->cap = cap;
     }
     memcpy(s->v[s->n].d, json_string_value(d), DIGEST_B64 + 1);
     s->v[s->n].element = element;

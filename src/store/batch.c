@@ -106,15 +106,10 @@ tsl_status tsl_batch_add(tsl_batch *b, uint64_t first, uint64_t last, unsigned v
         if (b->cap == TSLP_BATCH_MAX_ITEMS)
             return tslp_fail(err, TSL_ERR_LIMIT, 0, "%smore than %zu items in one batch",
                              where, TSLP_BATCH_MAX_ITEMS);
-        size_t ncap = b->cap < 1024 ? 1024 : b->cap * 2;
-        if (ncap > TSLP_BATCH_MAX_ITEMS)
-            ncap = TSLP_BATCH_MAX_ITEMS;
-        tsl_batch_item *ni = tslp_realloc(b->items, ncap * sizeof *ni);
-        if (ni == NULL)
-            return tslp_fail(err, TSL_ERR_NOMEM, 0, "batch: out of memory for %zu items",
-                             ncap);
-        b->items = ni;
-        b->cap = ncap;
+        tsl_status st = TSLP_ELEMS_RESERVE(b->items, b->n, b->cap, 1, TSLP_BATCH_MAX_ITEMS,
+                                           "batch", err);
+        if (st != TSL_OK)
+            return st;
     }
     tsl_batch_item *it = &b->items[b->n++];
     it->first = first;
@@ -437,14 +432,10 @@ static bool emit(seg_out *o, uint64_t first, uint64_t last, uint64_t meta)
             return true;
         }
     }
-    if (o->n == o->cap) {
-        size_t ncap = o->cap < 256 ? 256 : o->cap * 2;
-        tslp_seg *ns = tslp_realloc(o->s, ncap * sizeof *ns);
-        if (ns == NULL)
-            return false;
-        o->s = ns;
-        o->cap = ncap;
-    }
+    if (o->n == o->cap &&
+        TSLP_ELEMS_RESERVE(o->s, o->n, o->cap, 1, TSLP_BATCH_MAX_SEGS, "batch segments",
+                           NULL) != TSL_OK)
+        return false;
     o->s[o->n].first = first;
     o->s[o->n].last = last;
     o->s[o->n].meta = meta;

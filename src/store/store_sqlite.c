@@ -721,15 +721,10 @@ static tsl_status sq_list_ids(tsl_store *st, char ***ids, size_t *n, tsl_error *
     int rc;
     bool ok = true;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (count == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            char **nv = tslp_realloc(v, ncap * sizeof *nv);
-            if (nv == NULL) {
-                ok = false;
-                break;
-            }
-            v = nv;
-            cap = ncap;
+        if (count == cap && (r = TSLP_ELEMS_RESERVE(v, count, cap, 1, TSLP_STORE_MAX_LISTS,
+                                                    "store: list ids", err)) != TSL_OK) {
+            ok = false;
+            break;
         }
         if ((v[count] = col_text(s, 0, &ok)) == NULL)
             ok = false;
@@ -740,6 +735,8 @@ static tsl_status sq_list_ids(tsl_store *st, char ***ids, size_t *n, tsl_error *
     sqlite3_finalize(s);
     if (!ok || (rc != SQLITE_ROW && rc != SQLITE_DONE)) {
         tsl_store_ids_free(v, count);
+        if (r != TSL_OK) /* the array's cap or memory, said by the array */
+            return r;
         return ok ? tslp_store_sqlfail(st, rc, "listing lists", err)
                   : tslp_fail(err, TSL_ERR_NOMEM, 0, "store: out of memory listing lists");
     }
