@@ -9,44 +9,6 @@
 
 #define DECODE_MAX_INDEXES 1024
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl decode [--index I]... [--json] [--key KEY]... [--trust CERT]...\n"
-            "                  [--uri URI] [--now UNIXTIME] [--alg ALG]... [--require-eku]\n"
-            "                  [--eku-oid OID] [--max-inflated BYTES] [FILE|-]\n"
-            "\n"
-            "Reads a StatusList object (JSON, spec section 4.2, or CBOR, 4.3) or a Status\n"
-            "List Token (a JWT, or a CWT as raw bytes, hex or base64url), told apart by the\n"
-            "bytes. With --index, prints \"I<TAB>VALUE\" for each index; without, a summary:\n"
-            "the token's header and claims, bits, entries, compressed and raw bytes, and the\n"
-            "count of entries per value.\n"
-            "\n"
-            "A token is verified first when --key or --trust is given: typ, alg allow-list,\n"
-            "signature, exp, iat, and sub against --uri; any failure exits 1 with its reason.\n"
-            "Without them the signature is NOT verified, which is said on stderr (and as\n"
-            "\"verified\": false with --json), and lookups are still answered.\n"
-            "\n"
-            "  --index I           look up entry I (repeatable, up to %d)\n"
-            "  --json              print the summary (and lookups) as one JSON object\n"
-            "  --key KEY           verification key: PEM, JWK or JWKS (repeatable)\n"
-            "  --trust CERT        trust anchor certificates (PEM) for x5c / x5chain\n"
-            "  --uri URI           the expected sub (the Referenced Token's uri)\n"
-            "  --now UNIXTIME      the time to check exp and iat against (default: now)\n"
-            "  --skew SECONDS      clock skew allowed for exp, nbf and iat (default 0)\n"
-            "  --alg ALG           allow ALG (repeatable); default: every signature algorithm,\n"
-            "                      plus HS256 when a --key is a secret\n"
-            "  --require-eku       the x5c leaf must have the status-signing EKU\n"
-            "  --eku-oid OID       that EKU's OID (default %s, the spec's is TBD)\n"
-            "  --max-inflated N    refuse lists that inflate to more than N bytes\n"
-            "                      (default %zu)\n"
-            "\n"
-            "Exit status: 0 success, 1 input rejected, verification failed or an index out of\n"
-            "range, 2 usage or I/O error.\n",
-            DECODE_MAX_INDEXES, TSL_EKU_STATUS_SIGNING_DEFAULT,
-            (size_t)TSL_DEFAULT_MAX_INFLATED);
-}
-
 typedef struct {
     const char *format; /* json, cbor, jwt, cwt */
     const tsl_list *list;
@@ -256,20 +218,32 @@ int cmd_decode(int argc, char **argv)
              (size_t)TSL_MAX_INFLATED_CEILING);
     const char *secs = "is not a number of seconds";
     const cli_opt opts[] = {
-        {"index", 0, CLI_OPT_FN, &ix, 0, 0, NULL, NULL, add_index},
-        CLI_FLAG("json", &json),
-        {"key", 0, CLI_OPT_FN, &v, 0, 0, NULL, NULL, add_key},
-        {"trust", 0, CLI_OPT_FN, &v, 0, 0, NULL, NULL, add_trust},
-        CLI_STR("uri", &v.opts.sub),
-        {"now", 0, CLI_OPT_I64, &v.opts.policy.now, 0, INT64_MAX / 2, secs, NULL, NULL},
-        {"skew", 0, CLI_OPT_I64, &v.opts.policy.skew, 0, INT64_MAX / 2, secs, NULL, NULL},
-        {"alg", 0, CLI_OPT_FN, &v.opts.policy.algs, 0, 0, NULL, NULL, add_alg},
-        {"require-eku", 0, CLI_OPT_SET, &v.opts.policy.require_eku, 1, 0, NULL, NULL, NULL},
-        CLI_STR("eku-oid", &v.opts.policy.eku_oid),
+        CLI_FN("index", &ix, add_index, NULL, "I\tlook up entry I (repeatable, up to 1024)"),
+        CLI_FLAG("json", &json, "print the summary (and lookups) as one JSON object"),
+        CLI_FN("key", &v, add_key, NULL, "KEY\tverification key: PEM, JWK or JWKS (repeatable)"),
+        CLI_FN("trust", &v, add_trust, NULL, "CERT\ttrust anchor certificates (PEM) for x5c"),
+        CLI_STR("uri", &v.opts.sub, "URI\tthe expected sub (the Referenced Token's uri)"),
+        {"now", 0, CLI_OPT_I64, &v.opts.policy.now, 0, INT64_MAX / 2, secs, NULL, NULL,
+         "UNIXTIME\tthe time to check exp and iat against (default: now)"},
+        {"skew", 0, CLI_OPT_I64, &v.opts.policy.skew, 0, INT64_MAX / 2, secs, NULL, NULL,
+         "SECONDS\tclock skew allowed for exp, nbf and iat (default 0)"},
+        CLI_FN("alg", &v.opts.policy.algs, add_alg, NULL, "ALG\tallow ALG (repeatable); "
+               "default: every signature\nalgorithm, plus HS256 when a --key is a secret"),
+        {"require-eku", 0, CLI_OPT_SET, &v.opts.policy.require_eku, 1, 0, NULL, NULL, NULL,
+         "the x5c leaf must have the status-signing EKU"},
+        CLI_STR("eku-oid", &v.opts.policy.eku_oid, "OID\tthat EKU's OID (the spec's is TBD)"),
         {"max-inflated", 0, CLI_OPT_U64, &max_inflated, 1, TSL_MAX_INFLATED_CEILING,
-         inflated_bad, NULL, NULL},
+         inflated_bad, NULL, NULL, "N\trefuse lists that inflate to more than N bytes"},
         CLI_OPT_END};
-    static const cli_cmd cmd = {"decode", usage, NULL};
+    static const cli_cmd cmd = {
+        "decode", "[OPTIONS] [FILE|-]",
+        "Reads a StatusList object (JSON, spec section 4.2, or CBOR, 4.3) or a Status\n"
+        "List Token (a JWT, or a CWT as raw bytes, hex or base64url), told apart by the\n"
+        "bytes. With --index, prints \"I<TAB>VALUE\" for each index; without, a summary.\n"
+        "A token is verified first when --key or --trust is given; without them the\n"
+        "signature is NOT verified, which is said on stderr.",
+        "0 success, 1 input rejected, verification failed or an index out of\n"
+        "range, 2 usage or I/O error.", NULL};
     int first, rc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     /* After --help, rc < 0 skips the work and still frees what options loaded. */
     rc = rc == CLI_OPTS_RUN ? EXIT_OK : rc == EXIT_OK ? -1 : rc;

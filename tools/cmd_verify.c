@@ -13,65 +13,6 @@
 #define EXIT_UNDETERMINED 3
 #define VERIFY_MAX_LIST_TOKENS 64
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl verify [--trust FILE]... [--key FILE]... [--list-token FILE]...\n"
-            "                  [--cache DIR] [--time T] [--now T] [--allow-http]\n"
-            "                  [--cacert FILE] [--json]\n"
-            "                  [--min-cache S] [--max-cache S] [--timeout MS]\n"
-            "                  [--max-body BYTES] [--max-inflated BYTES] [--skew S]\n"
-            "                  [--require-eku] [--eku-oid OID] [--aud AUD] [--nonce N]\n"
-            "                  [--require-kb] [--kb-max-age S] [TOKEN_FILE|-]\n"
-            "\n"
-            "Checks the status of a Referenced Token (JWT, SD-JWT, CWT or mdoc): validates\n"
-            "the token, resolves its Status List Token (a --list-token whose sub is the\n"
-            "token's uri, the cache, or an HTTPS request), verifies that token (signature,\n"
-            "typ, sub, iat, exp, ttl) and prints the status: VALID, INVALID, SUSPENDED, or\n"
-            "the number with APPLICATION_SPECIFIC or UNKNOWN.\n"
-            "\n"
-            "  --trust FILE        trust anchor certificates (PEM), or else public keys, a JWK\n"
-            "                      or a JWKS (repeatable)\n"
-            "  --key FILE          verification key: PEM, JWK or JWKS (repeatable)\n"
-            "  --list-token FILE   a Status List Token to use instead of fetching (repeatable)\n"
-            "  --cache DIR         keep fetched Status List Tokens in DIR across runs; DIR\n"
-            "                      is created 0700, and refused if it is a symbolic link,\n"
-            "                      not a directory, owned by another user (not root), or\n"
-            "                      writable by group or others without the sticky bit\n"
-            "  --time T            the status at unix time T (asks the server for ?time=T)\n"
-            "  --now T             the current time (default: the clock)\n"
-            "  --allow-http        allow plain http:// (default: https only)\n"
-            "  --cacert FILE       trust these CA certificates (PEM) for HTTPS instead of\n"
-            "                      the system's\n"
-            "  --min-cache S       keep a list token at least S seconds even when its ttl is\n"
-            "                      shorter (default 0: never past ttl). The cost: a\n"
-            "                      revocation published meanwhile goes unseen for up to S\n"
-            "                      seconds; the spec makes ttl the most a consumer caches\n"
-            "  --max-cache S       keep it at most S seconds (default 86400), never past exp\n"
-            "  --timeout MS        total time of a fetch (default 10000)\n"
-            "  --max-body BYTES    largest response accepted (default 16 MiB)\n"
-            "  --max-inflated BYTES  largest list accepted once inflated (default 64 MiB,\n"
-            "                      2^29 one-bit entries; at most 4 GiB): raise it to accept\n"
-            "                      bigger lists, at the cost of that much memory per list\n"
-            "  --skew S            clock skew allowed for exp, nbf and iat (default 0)\n"
-            "  --require-eku       a Status List Token signed through x5c / x5chain must\n"
-            "                      have the status-signing EKU in its leaf certificate\n"
-            "  --eku-oid OID       that EKU's OID (default %s, the\n"
-            "                      spec's is TBD); implies --require-eku\n"
-            "  --aud AUD           the SD-JWT's key-binding JWT must be present, with aud AUD\n"
-            "  --nonce N           ... and with nonce N\n"
-            "  --require-kb        a key-binding JWT must be present (refuses JWT, CWT and\n"
-            "                      mdoc, whose key binding is not checked here)\n"
-            "  --kb-max-age S      the key-binding JWT's iat at most S seconds old\n"
-            "  --json              print each step and its outcome as one JSON object\n"
-            "\n"
-            "Exit status: 0 VALID; 1 the Referenced Token must be rejected (status not VALID,\n"
-            "index out of bounds, or the token itself invalid); 2 usage or I/O error; 3 the\n"
-            "status could not be determined (fetch failed, the Status List Token failed a\n"
-            "check, no trusted key).\n",
-            TSL_EKU_STATUS_SIGNING_DEFAULT);
-}
-
 typedef struct {
     tsl_keyset *keys;
     tsl_trust *trust;
@@ -289,31 +230,55 @@ int cmd_verify(int argc, char **argv)
     bool json = false;
     uint64_t timeout = 0, max_body = 0;
     const cli_opt opts[] = {
-        {"trust", 0, CLI_OPT_FN, &k, 0, 0, NULL, NULL, add_trust},
-        {"key", 0, CLI_OPT_FN, &k, 0, 0, NULL, NULL, add_key},
+        CLI_FN("trust", &k, add_trust, NULL, "FILE\ttrust anchor certificates (PEM), or else\n"
+               "public keys, a JWK or a JWKS (repeatable)"),
+        CLI_FN("key", &k, add_key, NULL, "FILE\tverification key: PEM, JWK or JWKS (repeatable)"),
         {"list-token", 0, CLI_OPT_STRS, &list_tokens, 0, VERIFY_MAX_LIST_TOKENS, NULL, NULL,
-         NULL},
-        CLI_STR("cache", &vo.cache_dir),
-        {"time", 0, CLI_OPT_FN, &at, 0, 0, NULL, NULL, parse_time},
-        {"now", 0, CLI_OPT_I64, &now, 0, INT64_MAX / 2, NULL, NULL, NULL},
-        {"allow-http", 0, CLI_OPT_SET, &vo.allow_http, 1, 0, NULL, NULL, NULL},
-        {"cacert", 0, CLI_OPT_FN, &vo.ca_file, 0, 0, NULL, NULL, parse_cacert},
-        CLI_FLAG("json", &json),
-        {"min-cache", 0, CLI_OPT_I64, &vo.min_cache, 0, INT64_MAX / 4, NULL, NULL, NULL},
-        {"max-cache", 0, CLI_OPT_I64, &vo.max_cache, 0, INT64_MAX / 4, NULL, NULL, NULL},
-        {"timeout", 0, CLI_OPT_U64, &timeout, 0, 86400000, NULL, NULL, NULL},
-        {"max-body", 0, CLI_OPT_U64, &max_body, 0, (uint64_t)1 << 30, NULL, NULL, NULL},
-        {"max-inflated", 0, CLI_OPT_FN, &vo.limits.max_inflated, 0, 0, NULL, NULL,
-         parse_inflated},
-        {"skew", 0, CLI_OPT_I64, &vo.policy.skew, 0, 86400 * 365, NULL, NULL, NULL},
-        {"require-eku", 0, CLI_OPT_SET, &vo.policy.require_eku, 1, 0, NULL, NULL, NULL},
-        {"eku-oid", 0, CLI_OPT_FN, &vo.policy, 0, 0, NULL, NULL, parse_eku_oid},
-        CLI_STR("aud", &vo.kb_aud),
-        CLI_STR("nonce", &co.kb_nonce),
-        {"require-kb", 0, CLI_OPT_SET, &vo.require_kb, 1, 0, NULL, NULL, NULL},
-        {"kb-max-age", 0, CLI_OPT_I64, &vo.kb_max_age, 0, 86400 * 365, NULL, NULL, NULL},
+         NULL, "FILE\ta Status List Token to use instead of fetching (repeatable)"},
+        CLI_STR("cache", &vo.cache_dir, "DIR\tkeep fetched Status List Tokens in DIR (0700,\n"
+                "refused if a link, or open to others)"),
+        CLI_FN("time", &at, parse_time, NULL, "T\tthe status at unix time T (?time=T)"),
+        {"now", 0, CLI_OPT_I64, &now, 0, INT64_MAX / 2, NULL, NULL, NULL,
+         "T\tthe current time (default: the clock)"},
+        {"allow-http", 0, CLI_OPT_SET, &vo.allow_http, 1, 0, NULL, NULL, NULL,
+         "allow plain http:// (default: https only)"},
+        CLI_FN("cacert", &vo.ca_file, parse_cacert, NULL, "FILE\tCA certificates (PEM) for HTTPS"),
+        CLI_FLAG("json", &json, "print each step and its outcome as one JSON object"),
+        {"min-cache", 0, CLI_OPT_I64, &vo.min_cache, 0, INT64_MAX / 4, NULL, NULL, NULL,
+         "S\tkeep a list token at least S seconds, even past its ttl\n"
+         "(default 0; a revocation may then go unseen for S seconds)"},
+        {"max-cache", 0, CLI_OPT_I64, &vo.max_cache, 0, INT64_MAX / 4, NULL, NULL, NULL,
+         "S\tkeep it at most S seconds (default 86400), never past exp"},
+        {"timeout", 0, CLI_OPT_U64, &timeout, 0, 86400000, NULL, NULL, NULL,
+         "MS\ttotal time of a fetch (default 10000)"},
+        {"max-body", 0, CLI_OPT_U64, &max_body, 0, (uint64_t)1 << 30, NULL, NULL, NULL,
+         "BYTES\tlargest response accepted (default 16 MiB)"},
+        CLI_FN("max-inflated", &vo.limits.max_inflated, parse_inflated, NULL,
+               "BYTES\tlargest list once inflated (default 64 MiB, at most 4 GiB)"),
+        {"skew", 0, CLI_OPT_I64, &vo.policy.skew, 0, 86400 * 365, NULL, NULL, NULL,
+         "S\tclock skew allowed for exp, nbf and iat (default 0)"},
+        {"require-eku", 0, CLI_OPT_SET, &vo.policy.require_eku, 1, 0, NULL, NULL, NULL,
+         "an x5c-signed list token's leaf must have the status-signing EKU"},
+        CLI_FN("eku-oid", &vo.policy, parse_eku_oid, NULL, "OID\tthat EKU's OID (the spec's is "
+               "TBD); implies --require-eku"),
+        CLI_STR("aud", &vo.kb_aud, "AUD\tthe SD-JWT's key-binding JWT must be present, with aud AUD"),
+        CLI_STR("nonce", &co.kb_nonce, "N\t... and with nonce N"),
+        {"require-kb", 0, CLI_OPT_SET, &vo.require_kb, 1, 0, NULL, NULL, NULL,
+         "a key-binding JWT must be present (refuses JWT, CWT, mdoc)"},
+        {"kb-max-age", 0, CLI_OPT_I64, &vo.kb_max_age, 0, 86400 * 365, NULL, NULL, NULL,
+         "S\tthe key-binding JWT's iat at most S seconds old"},
         CLI_OPT_END};
-    static const cli_cmd cmd = {"verify", usage, "unknown or incomplete option"};
+    static const cli_cmd cmd = {
+        "verify", "[OPTIONS] [TOKEN_FILE|-]",
+        "Checks the status of a Referenced Token (JWT, SD-JWT, CWT or mdoc): validates\n"
+        "the token, resolves its Status List Token (a --list-token whose sub is the\n"
+        "token's uri, the cache, or an HTTPS request), verifies that token and prints\n"
+        "the status: VALID, INVALID, SUSPENDED, or the number with its name.",
+        "0 VALID; 1 the Referenced Token must be rejected (status not VALID,\n"
+        "index out of bounds, or the token itself invalid); 2 usage or I/O error; 3 the\n"
+        "status could not be determined (fetch failed, the Status List Token failed a\n"
+        "check, no trusted key).",
+        "unknown or incomplete option"};
     int first, rc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (rc == CLI_OPTS_RUN)
         rc = EXIT_OK;

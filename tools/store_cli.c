@@ -69,17 +69,6 @@ const char *store_cli_status_label(unsigned value, char buf[8])
     return buf;
 }
 
-bool store_cli_parse_format(const char *s, tsl_format *out)
-{
-    if (strcmp(s, "jwt") == 0)
-        *out = TSL_FORMAT_JWT;
-    else if (strcmp(s, "cwt") == 0)
-        *out = TSL_FORMAT_CWT;
-    else
-        return false;
-    return true;
-}
-
 bool store_cli_parse_formats(const char *s, unsigned *out)
 {
     unsigned mask = 0;

@@ -53,9 +53,6 @@ int store_cli_batch(const char *cmd, const char *db_opt, const char *id, tsl_sto
  * decimal number, written into buf. */
 const char *store_cli_status_label(unsigned value, char buf[8]);
 
-/* "jwt", "cwt" -> one format. */
-bool store_cli_parse_format(const char *s, tsl_format *out);
-
 /* "jwt", "cwt", "jwt,cwt" (any order, no repeats) -> TSL_PUBLISH_* mask. */
 bool store_cli_parse_formats(const char *s, unsigned *out);
 
