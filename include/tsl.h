@@ -953,6 +953,18 @@ typedef struct {
 TSL_API unsigned tsl_http_head_check(const tsl_http_head *h, uint64_t body_max,
                                      const char **why);
 
+/* Adds one header field of a request head to h (a server that gets the head's fields
+ * from its HTTP library calls this for each): Host (trailing white space dropped),
+ * Content-Length and Transfer-Encoding are counted and the first of each kept, pointing
+ * at value; other names, matched without regard to case, are ignored. */
+TSL_API void tsl_http_head_field(tsl_http_head *h, const char *name, size_t name_len,
+                                 const char *value, size_t value_len);
+
+/* Percent-decodes s in place (a path or query argument, NUL-terminated) and returns its
+ * new length. "%00" and malformed escapes stay as they are, so a NUL never cuts a
+ * decoded path short. */
+TSL_API size_t tsl_http_unescape(char *s);
+
 /* Writes a whole answer with status and a text body (none when head is set) straight
  * to the socket fd, with Connection: close; returns the body bytes sent. For answers a
  * server's HTTP library cannot send itself. */
@@ -1285,6 +1297,16 @@ TSL_API unsigned tsl_publisher_healthz(tsl_publisher *p, const char **body);
 /* A server's request counters (thread-safe), and the Prometheus text of them with the
  * publisher's health and the gate's connections. */
 typedef struct tsl_metrics tsl_metrics;
+
+/* Answers a server's operations paths, for GET and HEAD (send the headers only): /healthz
+ * (tsl_publisher_healthz(), text/plain) and /metrics (tsl_metrics_text() of m, p and g
+ * at unix time now; g may be NULL), both with Cache-Control: no-store and the CORS
+ * headers of tsl_publish_answer(). Any other request: TSL_OK with status 0. Free resp
+ * with tsl_http_response_free(). TSL_ERR_ARG, TSL_ERR_NOMEM (no answer: close the
+ * connection). */
+TSL_API tsl_status tsl_publish_answer_ops(tsl_publisher *p, tsl_metrics *m, tsl_gate *g,
+                                          const tsl_http_request *rq, int64_t now,
+                                          tsl_http_response *resp, tsl_error *err);
 
 TSL_API tsl_status tsl_metrics_new(tsl_metrics **out, tsl_error *err);
 TSL_API void tsl_metrics_free(tsl_metrics *m);

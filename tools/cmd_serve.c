@@ -1,11 +1,11 @@
 /* cmd_serve.c - `tsl serve`: the publisher's HTTP endpoint (spec section 8). Parses the
- * options, loads the tokens already recorded and starts the publisher thread
- * (serve_snapshot.c), whose first round signs what is missing in the background while
- * the server listens, starts one libmicrohttpd daemon per --listen address with bounded
- * memory and timeouts, takes its listening socket back for the library's connection
- * gate (tsl_gate_*: connection limits, the request deadline, checks of the first head),
- * then waits for SIGTERM or SIGINT: it stops accepting, lets requests in flight finish,
- * and exits 0. */
+ * options, loads the tokens already recorded and starts the publisher thread (the
+ * library's tsl_publisher and tsl_publisher_runner), whose first round signs what is
+ * missing in the background while the server listens, starts one libmicrohttpd daemon
+ * per --listen address with bounded memory and timeouts, takes its listening socket
+ * back for the library's connection gate (tsl_gate_*: connection limits, the request
+ * deadline, checks of the first head), then waits for SIGTERM or SIGINT: it stops
+ * accepting, lets requests in flight finish, and exits 0. */
 #include "serve.h"
 
 #include <arpa/inet.h>
@@ -205,6 +205,90 @@ static struct MHD_Daemon *start_daemon(serve_ctx *ctx, listener *l, unsigned thr
         MHD_OPTION_END);
 }
 
+/* How long publisher_stop() waits for the thread to finish its step. */
+#define STOP_WAIT_MS 3000
+
+/* The server answers these itself: no list is served there. */
+static const char *const reserved_paths[] = {"/healthz", "/metrics"};
+
+/* One publisher log line on stderr, written at once so that lines of several threads
+ * do not mix. */
+static void plog(void *cls, const char *msg)
+{
+    (void)cls;
+    char line[TSL_ERROR_MSG_SIZE + 512];
+    int n = snprintf(line, sizeof line - 1, "tsl serve: %s", msg);
+    size_t len = n < 0 ? 0 : (size_t)n;
+    if (len > sizeof line - 2)
+        len = sizeof line - 2;
+    line[len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w; /* nowhere to report a failing stderr */
+}
+
+/* Opens the library's publisher, runs a load-only round (the tokens already recorded,
+ * so that the server can listen at once; nothing is signed) and starts the thread that
+ * runs a round every interval. Returns EXIT_OK, or prints why and returns EXIT_USAGE.
+ * Two lists on one path are not fatal: the older one is served and the clash logged. */
+static int publisher_start(serve_ctx *ctx)
+{
+    if (tsl_metrics_new(&ctx->metrics, NULL) != TSL_OK ||
+        (ctx->log_fd >= 0 &&
+         tsl_access_log_new(ctx->log_fd, ctx->metrics, &ctx->log, NULL) != TSL_OK)) {
+        cli_err("serve", "out of memory");
+        return EXIT_USAGE;
+    }
+    tsl_publisher_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.default_format = ctx->dflt;
+    opt.history = ctx->history;
+    opt.aggregation_path = ctx->agg_path;
+    opt.interval_ms = ctx->interval_ms;
+    opt.retention = STORE_CLI_DEFAULT_RETENTION;
+    opt.reserved = reserved_paths;
+    opt.nreserved = sizeof reserved_paths / sizeof reserved_paths[0];
+    opt.log = plog;
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status r = tsl_publisher_open(ctx->db_path, &opt, &ctx->pub, &err);
+    if (r != TSL_OK) {
+        cli_err("serve", "%s: %s", ctx->db_path, err.msg[0] ? err.msg : tsl_strerror(r));
+        return EXIT_USAGE;
+    }
+    tsl_error_clear(&err);
+    r = tsl_publisher_round(ctx->pub, TSL_ROUND_LOAD_ONLY, &err);
+    if (r != TSL_OK) { /* an unreadable store has been logged */
+        if (r != TSL_ERR_IO)
+            cli_err("serve", "out of memory");
+        return EXIT_USAGE;
+    }
+    if (tsl_publisher_runner_start(ctx->pub, ctx->interval_ms, &ctx->runner, NULL) !=
+        TSL_OK) {
+        cli_err("serve", "cannot start the publisher thread");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+/* Stops the publisher thread, waiting a few seconds at most. False if it did not stop
+ * (stuck on a key file that blocks, or signing a huge list): its state is still in
+ * use, so the caller ends the process with _exit(); the store stays whole. */
+static bool publisher_stop(serve_ctx *ctx)
+{
+    if (ctx->runner == NULL)
+        return true;
+    if (!tsl_publisher_runner_stop(ctx->runner, STOP_WAIT_MS)) {
+        char busy[160], line[256];
+        tsl_publisher_busy(ctx->pub, busy, sizeof busy);
+        snprintf(line, sizeof line, "the publisher is still %s after %d s; exiting without "
+                 "it (the store stays whole)", busy[0] ? busy : "busy", STOP_WAIT_MS / 1000);
+        plog(NULL, line);
+        return false;
+    }
+    ctx->runner = NULL;
+    return true;
+}
+
 /* The gate's handoff: a connection with an acceptable first head goes to the daemon of
  * its listener, which closes fd itself when it cannot take it. */
 static int gate_handoff(int fd, const void *addr, size_t addr_len, unsigned k, void *user)
@@ -223,7 +307,7 @@ static int gate_new(serve_ctx *ctx)
     o.max_connections = ctx->max_connections;
     o.max_per_address = ctx->per_address;
     o.head_timeout_ms = ctx->head_timeout * 1000;
-    o.body_max = SERVE_BODY_MAX;
+    o.body_max = TSL_GATE_BODY_MAX;
     o.handoff = gate_handoff;
     o.refused = serve_conn_refused;
     o.user = ctx;
@@ -252,11 +336,10 @@ int cmd_serve(int argc, char **argv)
     listener ls[SERVE_MAX_LISTEN];
     listeners lsn = {ls, 0};
     const char *db = NULL, *log_path = NULL;
-    uint64_t threads = DEFAULT_THREADS, max_conn = 0, per_address = SERVE_DEFAULT_PER_ADDRESS,
-             head_timeout = SERVE_DEFAULT_HEAD_TIMEOUT;
+    uint64_t threads = DEFAULT_THREADS, max_conn = 0, per_address = TSL_GATE_DEFAULT_PER_ADDRESS,
+             head_timeout = TSL_GATE_DEFAULT_HEAD_TIMEOUT_MS / 1000;
     ctx.dflt = TSL_FORMAT_JWT;
     ctx.interval_ms = 1000;
-    ctx.retention = STORE_CLI_DEFAULT_RETENTION;
     ctx.log_fd = -1;
     const cli_opt opts[] = {
         CLI_DB(&db),
@@ -304,7 +387,7 @@ int cmd_serve(int argc, char **argv)
     }
     size_t nls = lsn.n;
     bool max_set = max_conn != 0;
-    ctx.max_connections = max_set ? (unsigned)max_conn : SERVE_DEFAULT_MAX_CONNECTIONS;
+    ctx.max_connections = max_set ? (unsigned)max_conn : TSL_GATE_DEFAULT_MAX_CONNECTIONS;
     ctx.per_address = (unsigned)per_address;
     ctx.head_timeout = (unsigned)head_timeout;
     if (nls == 0 && !parse_listen(DEFAULT_LISTEN, &ls[nls++]))
@@ -333,10 +416,14 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    serve_ctx_init(&ctx);
-    int rc = store_cli_open("serve", db, &ctx.pub_store);
+    atomic_init(&ctx.inflight, 0);
+    /* Opened here only to report a missing or unreadable store in the commands' words;
+     * the publisher opens its own handles. */
+    tsl_store *probe = NULL;
+    int rc = store_cli_open("serve", db, &probe);
+    tsl_store_close(probe);
     if (rc == EXIT_OK)
-        rc = serve_publisher_start(&ctx);
+        rc = publisher_start(&ctx);
     if (rc == EXIT_OK && gate_new(&ctx) != 0) {
         cli_err("serve", "out of memory");
         rc = EXIT_USAGE;
@@ -386,7 +473,7 @@ int cmd_serve(int argc, char **argv)
             nanosleep(&pause, NULL);
         }
     }
-    if (!serve_publisher_stop(&ctx))
+    if (!publisher_stop(&ctx))
         _exit(rc); /* the publisher is stuck (logged): do not wait for it forever */
     for (size_t k = 0; k < nls; k++) {
         if (ls[k].d != NULL)
@@ -395,7 +482,9 @@ int cmd_serve(int argc, char **argv)
             close(ls[k].quiesced);
     }
     tsl_gate_free(ctx.gate);
-    serve_ctx_destroy(&ctx); /* closes ctx.pub_store */
+    tsl_publisher_close(ctx.pub);
+    tsl_access_log_free(ctx.log);
+    tsl_metrics_free(ctx.metrics);
     if (ctx.log_fd >= 0)
         close(ctx.log_fd);
     return rc;
