@@ -412,6 +412,15 @@ TSL_API tsl_status tsl_keyset_add_jwks(tsl_keyset *set, const char *json, size_t
  * as tsl_keyset_add() or tsl_keyset_add_jwks()). */
 TSL_API tsl_status tsl_keyset_load(tsl_keyset *set, const char *path, tsl_error *err);
 
+/* tsl_keyset_load() into *set, creating the set first when *set is NULL (the caller
+ * frees it, also after an error). For a set built from several files. */
+TSL_API tsl_status tsl_keyset_load_into(tsl_keyset **set, const char *path, tsl_error *err);
+
+/* The algorithms to allow by default when verifying with set: every signature
+ * algorithm (TSL_ALGS_SIGNATURE), plus HS256 only when set holds a secret key. NULL set:
+ * TSL_ALGS_SIGNATURE. */
+TSL_API uint32_t tsl_keyset_algs(const tsl_keyset *set);
+
 /* How many JWKS members were skipped so far, and in *why (when not NULL; borrowed,
  * valid until the set changes) why the first of them was, e.g. "keys[1] (kid \"e\"):
  * key: its JWK \"use\" is \"enc\", ...". */
@@ -434,6 +443,17 @@ TSL_API tsl_status tsl_trust_add_pem(tsl_trust *trust, const char *pem, size_t l
 
 /* Adds every certificate in a PEM file. */
 TSL_API tsl_status tsl_trust_load(tsl_trust *trust, const char *path, tsl_error *err);
+
+/* tsl_trust_load() into *trust, creating it first when *trust is NULL (the caller frees
+ * it, also after an error). */
+TSL_API tsl_status tsl_trust_load_into(tsl_trust **trust, const char *path, tsl_error *err);
+
+/* One "trust this file" rule for a relying party: a file holding certificates adds them
+ * as anchors to *trust; a file without any is read as keys (PEM public keys, a JWK or a
+ * JWKS) into *keys (both created when NULL; the caller frees them). TSL_ERR_IO when the
+ * file cannot be read; otherwise the keys' error when it is neither. */
+TSL_API tsl_status tsl_trust_or_keys_load(tsl_trust **trust, tsl_keyset **keys,
+                                          const char *path, tsl_error *err);
 
 /* A certificate chain, leaf first: the one shape of a chain in this API. Signing puts it
  * in a token's x5c / x5chain (tsl_token_params.x5c, tsl_signer); trust anchors can be

@@ -127,48 +127,27 @@ typedef struct {
     tsl_keyset *keys;
     tsl_trust *trust;
     tsl_verify_opts opts;
-    bool any_secret;
 } verify_setup;
 
 /* --key, --trust, --alg and --index apply through the option table (CLI_OPT_FN). */
 static int add_key(const char *cmd, void *target, const char *path)
 {
-    (void)cmd;
-    verify_setup *v = target;
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_status st = TSL_OK;
-    if (v->keys == NULL)
-        st = tsl_keyset_new(&v->keys, &err);
-    size_t before = v->keys ? tsl_keyset_count(v->keys) : 0;
-    if (st == TSL_OK)
-        st = tsl_keyset_load(v->keys, path, &err);
-    if (st != TSL_OK) {
-        cli_err("decode", "--key %s: %s", path, err.msg);
-        return cli_exit_for(st) == EXIT_REJECT ? EXIT_USAGE : cli_exit_for(st);
-    }
-    for (size_t k = before; k < tsl_keyset_count(v->keys); k++)
-        if (tsl_key_default_alg(tsl_keyset_get(v->keys, k)) == TSL_ALG_HS256)
-            v->any_secret = true;
-    return EXIT_OK;
+    if (tsl_keyset_load_into(&((verify_setup *)target)->keys, path, &err) == TSL_OK)
+        return EXIT_OK;
+    cli_err(cmd, "--key %s: %s", path, err.msg);
+    return EXIT_USAGE;
 }
 
 static int add_trust(const char *cmd, void *target, const char *path)
 {
-    (void)cmd;
-    verify_setup *v = target;
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_status st = TSL_OK;
-    if (v->trust == NULL)
-        st = tsl_trust_new(&v->trust, &err);
-    if (st == TSL_OK)
-        st = tsl_trust_load(v->trust, path, &err);
-    if (st != TSL_OK) {
-        cli_err("decode", "--trust %s: %s", path, err.msg);
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
+    if (tsl_trust_load_into(&((verify_setup *)target)->trust, path, &err) == TSL_OK)
+        return EXIT_OK;
+    cli_err(cmd, "--trust %s: %s", path, err.msg);
+    return EXIT_USAGE;
 }
 
 static int add_alg(const char *cmd, void *target, const char *arg)
@@ -280,8 +259,7 @@ int cmd_decode(int argc, char **argv)
             d.token = t;
             if (v.keys != NULL || v.trust != NULL) {
                 if (v.opts.policy.algs == 0)
-                    v.opts.policy.algs = TSL_ALGS_SIGNATURE |
-                                  (v.any_secret ? TSL_ALG_BIT(TSL_ALG_HS256) : 0);
+                    v.opts.policy.algs = tsl_keyset_algs(v.keys);
                 v.opts.policy.keys = v.keys;
                 v.opts.policy.trust = v.trust;
                 st = tsl_token_verify(t, &v.opts, &err);

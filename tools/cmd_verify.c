@@ -13,75 +13,32 @@
 #define EXIT_UNDETERMINED 3
 #define VERIFY_MAX_LIST_TOKENS 64
 
+/* The keys and anchors --key and --trust load (tsl_trust_or_keys_load's rule). */
 typedef struct {
     tsl_keyset *keys;
     tsl_trust *trust;
-    int hs256; /* a secret key was given: allow HS256 */
 } verify_keys;
 
-static int ensure_keys(verify_keys *k, tsl_error *err)
-{
-    if (k->keys == NULL && tsl_keyset_new(&k->keys, err) != TSL_OK)
-        return 0;
-    return 1;
-}
-
-static int load_keys(verify_keys *k, const char *opt, const char *path)
-{
-    tsl_error err;
-    tsl_error_clear(&err);
-    if (!ensure_keys(k, &err)) {
-        cli_err("verify", "%s", err.msg);
-        return EXIT_USAGE;
-    }
-    size_t before = tsl_keyset_count(k->keys);
-    tsl_status st = tsl_keyset_load(k->keys, path, &err);
-    if (st != TSL_OK) {
-        cli_err("verify", "%s %s: %s", opt, path, err.msg);
-        return EXIT_USAGE;
-    }
-    for (size_t i = before; i < tsl_keyset_count(k->keys); i++)
-        if (tsl_key_default_alg(tsl_keyset_get(k->keys, i)) == TSL_ALG_HS256)
-            k->hs256 = 1;
-    return EXIT_OK;
-}
-
-/* --trust: certificates become anchors; a file without certificates is read as keys. */
+/* The appliers of the options that are more than a value (CLI_OPT_FN). */
 static int add_trust(const char *cmd, void *target, const char *path)
 {
-    (void)cmd;
     verify_keys *k = target;
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_trust *t = NULL;
-    tsl_status st = tsl_trust_new(&t, &err);
-    if (st == TSL_OK)
-        st = tsl_trust_load(t, path, &err);
-    tsl_trust_free(t);
-    if (st == TSL_OK) {
-        tsl_error_clear(&err);
-        if (k->trust == NULL && tsl_trust_new(&k->trust, &err) != TSL_OK) {
-            cli_err("verify", "%s", err.msg);
-            return EXIT_USAGE;
-        }
-        if (tsl_trust_load(k->trust, path, &err) != TSL_OK) {
-            cli_err("verify", "--trust %s: %s", path, err.msg);
-            return EXIT_USAGE;
-        }
+    if (tsl_trust_or_keys_load(&k->trust, &k->keys, path, &err) == TSL_OK)
         return EXIT_OK;
-    }
-    if (st == TSL_ERR_IO) {
-        cli_err("verify", "--trust %s: %s", path, err.msg);
-        return EXIT_USAGE;
-    }
-    return load_keys(k, "--trust", path);
+    cli_err(cmd, "--trust %s: %s", path, err.msg);
+    return EXIT_USAGE;
 }
 
-/* The appliers of the options that are more than a value (CLI_OPT_FN). */
 static int add_key(const char *cmd, void *target, const char *path)
 {
-    (void)cmd;
-    return load_keys(target, "--key", path);
+    tsl_error err;
+    tsl_error_clear(&err);
+    if (tsl_keyset_load_into(&((verify_keys *)target)->keys, path, &err) == TSL_OK)
+        return EXIT_OK;
+    cli_err(cmd, "--key %s: %s", path, err.msg);
+    return EXIT_USAGE;
 }
 
 static int parse_time(const char *cmd, void *target, const char *arg)
@@ -219,7 +176,7 @@ static void print_json(tsl_status st, const tsl_check_result *r, const tsl_error
 
 int cmd_verify(int argc, char **argv)
 {
-    verify_keys k = {NULL, NULL, 0};
+    verify_keys k = {NULL, NULL};
     tsl_verifier_opts vo;
     memset(&vo, 0, sizeof vo);
     tsl_check_opts co;
@@ -299,7 +256,7 @@ int cmd_verify(int argc, char **argv)
     vo.policy.keys = k.keys;
     vo.policy.trust = k.trust;
     vo.policy.now = now;
-    vo.policy.algs = TSL_ALGS_SIGNATURE | (k.hs256 ? TSL_ALG_BIT(TSL_ALG_HS256) : 0);
+    vo.policy.algs = tsl_keyset_algs(k.keys);
 
     tsl_error err;
     tsl_error_clear(&err);
