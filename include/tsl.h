@@ -543,6 +543,12 @@ typedef enum {
  * a text form; for a binary form they are 0 and len. */
 TSL_API tsl_form tsl_detect_form(const uint8_t *in, size_t len, size_t *start, size_t *n);
 
+/* A StatusList object in either form, told apart by tsl_detect_form(): a JSON object
+ * (tsl_list_from_json) or a CBOR map (tsl_list_from_cbor). TSL_ERR_MALFORMED for empty
+ * input ("input is empty") and for any other form. */
+TSL_API tsl_status tsl_list_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
+                                  tsl_list **out, tsl_error *err);
+
 /* ---------------------------------------------------------------------------------- */
 /* Status List Tokens (section 5): JWT and CWT                                         */
 

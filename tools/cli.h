@@ -58,16 +58,6 @@ int cli_next_line(cli_lines *r);
 bool cli_parse_u64(const char *s, uint64_t *out);
 
 
-/* What an input holds, told from its first bytes: a StatusList JSON object ('{' after
- * white space), a StatusList CBOR map (a map head), or else a token (JWT text, CWT bytes,
- * or CWT hex/base64url text; tsl_token_parse() sorts those out). */
-typedef enum { CLI_IN_EMPTY, CLI_IN_JSON, CLI_IN_CBOR, CLI_IN_TOKEN } cli_input;
-cli_input cli_detect(const unsigned char *buf, size_t len);
-
-/* Parses a StatusList object of either form; TSL_ERR_MALFORMED for anything else. */
-tsl_status cli_parse_statuslist(const unsigned char *buf, size_t len, const tsl_limits *lim,
-                                tsl_list **out, tsl_error *err);
-
 /* Records a command-level error in err (first error wins) and returns code. */
 tsl_status cli_error(tsl_error *err, tsl_status code, const char *msg);
 

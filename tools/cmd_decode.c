@@ -243,10 +243,11 @@ int cmd_decode(int argc, char **argv)
     tsl_list *l = NULL;
     tsl_token *t = NULL;
     decoded d = {NULL, NULL, NULL, false};
-    cli_input in = rc == EXIT_OK ? cli_detect(buf, len) : CLI_IN_EMPTY;
-    if (rc == EXIT_OK && in != CLI_IN_TOKEN) {
-        st = cli_parse_statuslist(buf, len, &lim, &l, &err);
-        d.format = in == CLI_IN_JSON ? "json" : "cbor";
+    tsl_form in = rc == EXIT_OK ? tsl_detect_form(buf, len, NULL, NULL) : TSL_FORM_EMPTY;
+    if (rc == EXIT_OK &&
+        (in == TSL_FORM_EMPTY || in == TSL_FORM_JSON || in == TSL_FORM_CBOR_MAP)) {
+        st = tsl_list_parse(buf, len, &lim, &l, &err);
+        d.format = in == TSL_FORM_JSON ? "json" : "cbor";
         d.list = l;
         if (st == TSL_OK && (v.keys != NULL || v.trust != NULL))
             fprintf(stderr, "tsl decode: note: a bare StatusList carries no signature; "

@@ -91,7 +91,7 @@ int cmd_sign(int argc, char **argv)
     int rc = cli_read_all("sign", first < argc ? argv[first] : NULL, TSL_DEFAULT_MAX_INPUT,
                           &buf, &len);
     if (rc == EXIT_OK) {
-        st = cli_parse_statuslist(buf, len, NULL, &l, &err);
+        st = tsl_list_parse(buf, len, NULL, &l, &err);
         free(buf);
         if (st != TSL_OK)
             rc = cli_fail("sign", &err, st);
