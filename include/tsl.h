@@ -164,6 +164,17 @@ TSL_API const uint8_t *tsl_list_bytes(const tsl_list *l, size_t *len);
  * dropped. Errors as tsl_list_new(); on failure l is unchanged. */
 TSL_API tsl_status tsl_list_resize(tsl_list *l, uint64_t size, tsl_error *err);
 
+/* For a list built from entries in any order: grows l so that index idx fits, to at
+ * least 1024 entries and then by doubling (few reallocations), never past max_bytes
+ * packed. Nothing to do when idx is below the size. TSL_ERR_LIMIT when idx does not fit
+ * in max_bytes; l is then unchanged. */
+TSL_API tsl_status tsl_list_grow(tsl_list *l, uint64_t idx, uint64_t max_bytes,
+                                 tsl_error *err);
+
+/* Sets the size to cover index highest and no more, rounded up to a whole byte (a size
+ * in bits that is a multiple of 8, spec section 13.4): what tsl_list_grow() built. */
+TSL_API tsl_status tsl_list_fit(tsl_list *l, uint64_t highest, tsl_error *err);
+
 /* Reads entry idx into *value. TSL_ERR_INDEX if idx >= size; TSL_ERR_ARG if l or value
  * is NULL. err may be NULL (the hot path never touches it). */
 TSL_API tsl_status tsl_list_get(const tsl_list *l, uint64_t idx, unsigned *value,

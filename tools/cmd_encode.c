@@ -9,14 +9,13 @@
  * can make us allocate. Lists beyond it need an explicit --size. */
 #define ENCODE_MAX_GROW_BYTES ((uint64_t)512 << 20)
 
-/* Grows l so that idx fits, doubling to keep the number of reallocations small. */
+/* Grows l so that idx fits (tsl_list_grow), naming the line beyond the bound. */
 static int grow(tsl_list *l, uint64_t idx, unsigned long lineno)
 {
-    uint64_t size = tsl_list_size(l);
-    if (idx < size)
-        return EXIT_OK;
-    unsigned bits = tsl_list_bits(l);
-    if (idx >= ENCODE_MAX_GROW_BYTES * 8 / bits) {
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status st = tsl_list_grow(l, idx, ENCODE_MAX_GROW_BYTES, &err);
+    if (st == TSL_ERR_LIMIT) {
         cli_err("encode",
                 "line %lu: index %llu would make the list larger than %llu MiB; give "
                 "--size to allow it",
@@ -24,14 +23,6 @@ static int grow(tsl_list *l, uint64_t idx, unsigned long lineno)
                 (unsigned long long)(ENCODE_MAX_GROW_BYTES >> 20));
         return EXIT_REJECT;
     }
-    uint64_t want = size < 1024 ? 1024 : size * 2;
-    if (want <= idx)
-        want = idx + 1;
-    if (want > ENCODE_MAX_GROW_BYTES * 8 / bits)
-        want = ENCODE_MAX_GROW_BYTES * 8 / bits;
-    tsl_error err;
-    tsl_error_clear(&err);
-    tsl_status st = tsl_list_resize(l, want, &err);
     return st == TSL_OK ? EXIT_OK : cli_fail("encode", &err, st);
 }
 
@@ -183,14 +174,8 @@ int cmd_encode(int argc, char **argv)
         if (!any) {
             cli_err("encode", "no entries in the input; give --size for an all-0 list");
             rc = EXIT_REJECT;
-        } else {
-            /* Cover the highest index with a size in bits that is a multiple of 8
-             * (spec section 13.4). */
-            uint64_t per = 8 / bits;
-            uint64_t n = (highest / per + 1) * per;
-            st = tsl_list_resize(l, n, &err);
-            if (st != TSL_OK)
-                rc = cli_fail("encode", &err, st);
+        } else if ((st = tsl_list_fit(l, highest, &err)) != TSL_OK) {
+            rc = cli_fail("encode", &err, st);
         }
     }
     if (rc == EXIT_OK && agg != NULL && (st = tsl_list_set_aggregation_uri(l, agg, &err)))
