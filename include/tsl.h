@@ -808,6 +808,12 @@ TSL_API void tsl_store_close(tsl_store *st);
 #define TSL_PUBLISH_JWT 1u
 #define TSL_PUBLISH_CWT 2u
 
+/* "jwt", "cwt" or "jwt,cwt" (either order, no repeats) to a TSL_PUBLISH_* mask;
+ * TSL_ERR_ARG for anything else. And back: "jwt", "cwt" or "jwt,cwt" for a mask (0, the
+ * default, is both); static text. */
+TSL_API tsl_status tsl_publish_formats_parse(const char *s, unsigned *mask, tsl_error *err);
+TSL_API const char *tsl_publish_formats_name(unsigned mask);
+
 /* What tsl_store_list_create() makes: a list's settings. Strings are borrowed for the
  * call. Zero means the default where one is named. */
 typedef struct {

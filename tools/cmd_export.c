@@ -63,7 +63,7 @@ int cmd_export(int argc, char **argv)
     for (size_t k = 0; k < rep.n; k++)
         printf("%s: %s -> %s/current%s (%s), max-age %lld\n", rep.lists[k].id,
                rep.lists[k].uri, rep.dir, rep.lists[k].path,
-               store_cli_formats_name(rep.lists[k].formats), (long long)rep.lists[k].max_age);
+               tsl_publish_formats_name(rep.lists[k].formats), (long long)rep.lists[k].max_age);
     printf("nginx: %s/nginx.conf (listen %s)\n", rep.dir,
            o.listen != NULL ? o.listen : "127.0.0.1:8080");
     rc = rep.skipped > 0 ? EXIT_REJECT : EXIT_OK;

@@ -37,7 +37,7 @@ static char *absolute(const char *what, const char *path)
 static int parse_formats(const char *cmd, void *target, const char *arg)
 {
     (void)cmd;
-    return store_cli_parse_formats(arg, target) ? EXIT_OK : CLI_BAD;
+    return tsl_publish_formats_parse(arg, target, NULL) == TSL_OK ? EXIT_OK : CLI_BAD;
 }
 
 /* --decoy-value: a status other than VALID, which unused entries already hold. */
@@ -297,7 +297,7 @@ static void show_text(const tsl_list_info *in, const uint64_t counts[256],
         ROW("ttl", "%lld", (long long)in->ttl);
     else
         ROW("ttl", "%s", "-");
-    ROW("formats", "%s", store_cli_formats_name(in->formats));
+    ROW("formats", "%s", tsl_publish_formats_name(in->formats));
     ROW("decoys", "%llu", (unsigned long long)in->decoys);
     if (in->decoys)
         ROW("decoy_value", "%s", store_cli_status_label(in->decoy_value, buf));

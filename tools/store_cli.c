@@ -69,39 +69,6 @@ const char *store_cli_status_label(unsigned value, char buf[8])
     return buf;
 }
 
-bool store_cli_parse_formats(const char *s, unsigned *out)
-{
-    unsigned mask = 0;
-    for (;;) {
-        const char *comma = strchr(s, ',');
-        size_t n = comma != NULL ? (size_t)(comma - s) : strlen(s);
-        unsigned bit;
-        if (n == 3 && memcmp(s, "jwt", 3) == 0)
-            bit = TSL_PUBLISH_JWT;
-        else if (n == 3 && memcmp(s, "cwt", 3) == 0)
-            bit = TSL_PUBLISH_CWT;
-        else
-            return false;
-        if (mask & bit)
-            return false;
-        mask |= bit;
-        if (comma == NULL)
-            break;
-        s = comma + 1;
-    }
-    *out = mask;
-    return true;
-}
-
-const char *store_cli_formats_name(unsigned formats)
-{
-    switch (formats) {
-    case TSL_PUBLISH_JWT: return "jwt";
-    case TSL_PUBLISH_CWT: return "cwt";
-    default: return "jwt,cwt";
-    }
-}
-
 /* ---------------------------------------------------------------------------------- */
 /* Progress display                                                                    */
 
