@@ -1511,6 +1511,17 @@ typedef struct {
     int fetched;             /* a request was made */
 } tsl_check_result;
 
+/* The outcome of a check as one compact JSON object, for a relying party that reports
+ * it: "kind", "uri" and "idx" once the Referenced Token was read; "steps", each
+ * {"step", "ok", "detail" (cerr's message, on the failing step), "source" (of the
+ * Status List Token: "offline", "cache" or "fetch")} for referenced_token,
+ * status_list_token and index as far as the check got; then "value" and "status" when
+ * the status was determined, else "error" (tsl_strerror(st)) and "stage" ("none",
+ * "referenced_token", "fetch", "status_list_token", "index"). st, r and cerr (may be
+ * NULL) are what the check gave. Free *out with tsl_free(). TSL_ERR_ARG, TSL_ERR_NOMEM. */
+TSL_API tsl_status tsl_check_result_json(tsl_status st, const tsl_check_result *r,
+                                         const tsl_error *cerr, char **out, tsl_error *err);
+
 /* Runs section 8.3 on a Referenced Token: validate it (an invalid one is rejected and
  * nothing is fetched), resolve its Status List Token (offline, cache, or fetch with an
  * Accept naming CWT first for CWT and mdoc, JWT first for JWT and SD-JWT), verify that

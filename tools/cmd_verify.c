@@ -4,7 +4,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -100,78 +99,14 @@ static void status_text(unsigned v, char *buf, size_t n)
         snprintf(buf, n, "%u %s", v, tsl_status_name(v));
 }
 
-static const char *kind_name(tsl_ref_kind k)
-{
-    switch (k) {
-    case TSL_REF_JWT: return "jwt";
-    case TSL_REF_SDJWT: return "sd-jwt";
-    case TSL_REF_CWT: return "cwt";
-    case TSL_REF_MDOC: return "mdoc";
-    }
-    return "unknown";
-}
-
-/* The name --json gives the stage a check failed at (the steps' names where they
- * correspond). */
-static const char *stage_name(tsl_check_stage s)
-{
-    switch (s) {
-    case TSL_STAGE_NONE: break;
-    case TSL_STAGE_REFERENCED_TOKEN: return "referenced_token";
-    case TSL_STAGE_FETCH: return "fetch";
-    case TSL_STAGE_LIST_TOKEN: return "status_list_token";
-    case TSL_STAGE_STATUS: return "index";
-    }
-    return "none";
-}
-
-static json_t *step(const char *name, int ok, const char *detail)
-{
-    json_t *o = json_pack("{s:s,s:b}", "step", name, "ok", ok);
-    if (o != NULL && detail != NULL)
-        json_object_set_new(o, "detail", json_string(detail));
-    return o;
-}
-
+/* --json: the library's JSON of the outcome, with the exit status added last. */
 static void print_json(tsl_status st, const tsl_check_result *r, const tsl_error *err,
                        int code)
 {
-    json_t *o = json_object();
-    json_t *steps = json_array();
-    if (o == NULL || steps == NULL) {
-        json_decref(o);
-        json_decref(steps);
-        return;
-    }
-    int ref_ok = r->kind != 0;
-    json_array_append_new(steps, step("referenced_token", ref_ok, ref_ok ? NULL : err->msg));
-    if (ref_ok) {
-        json_object_set_new(o, "kind", json_string(kind_name(r->kind)));
-        json_object_set_new(o, "uri", json_string(r->uri));
-        json_object_set_new(o, "idx", json_integer((json_int_t)r->idx));
-        const char *src = r->from_cache ? "cache" : r->fetched ? "fetch" : "offline";
-        int lt_ok = st == TSL_OK || r->stage == TSL_STAGE_STATUS;
-        json_t *s = step("status_list_token", lt_ok, lt_ok ? NULL : err->msg);
-        json_object_set_new(s, "source", json_string(src));
-        json_array_append_new(steps, s);
-        if (lt_ok)
-            json_array_append_new(steps, step("index", st == TSL_OK,
-                                              st == TSL_OK ? NULL : err->msg));
-    }
-    json_object_set_new(o, "steps", steps);
-    if (st == TSL_OK && r->determined) {
-        json_object_set_new(o, "value", json_integer(r->value));
-        json_object_set_new(o, "status", json_string(tsl_status_name(r->value)));
-    } else {
-        json_object_set_new(o, "error", json_string(tsl_strerror(st)));
-        json_object_set_new(o, "stage", json_string(stage_name(r->stage)));
-    }
-    json_object_set_new(o, "exit", json_integer(code));
-    char *text = json_dumps(o, JSON_COMPACT);
-    if (text != NULL)
-        printf("%s\n", text);
-    free(text);
-    json_decref(o);
+    char *text = NULL;
+    if (tsl_check_result_json(st, r, err, &text, NULL) == TSL_OK)
+        printf("%.*s,\"exit\":%d}\n", (int)strlen(text) - 1, text, code);
+    tsl_free(text);
 }
 
 int cmd_verify(int argc, char **argv)
