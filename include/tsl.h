@@ -125,6 +125,11 @@ TSL_API void tsl_limits_default(tsl_limits *lim);
  * "APPLICATION_SPECIFIC" (0x03 and 0x0C-0x0F) or "UNKNOWN" for anything else. Static. */
 TSL_API const char *tsl_status_name(unsigned value);
 
+/* A status value as a word that tsl_status_parse() reads back: the name for 0 to 3,
+ * else the decimal number, written into buf (the value's low 16 bits). */
+#define TSL_STATUS_LABEL_SIZE 8
+TSL_API const char *tsl_status_label(unsigned value, char buf[TSL_STATUS_LABEL_SIZE]);
+
 /* ---------------------------------------------------------------------------------- */
 /* Status lists (spec section 4.1)                                                      */
 

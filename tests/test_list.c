@@ -276,3 +276,19 @@ TT_TEST(list_grow_and_fit)
     TT_ERR(tsl_list_grow(NULL, 0, 1, &err), TSL_ERR_ARG);
     tsl_list_free(l);
 }
+
+/* tsl_status_label: names for 0 to 3, numbers above, each read back by tsl_status_parse. */
+TT_TEST(list_status_labels)
+{
+    char buf[TSL_STATUS_LABEL_SIZE];
+    TT_EQ_STR(tsl_status_label(0, buf), "VALID");
+    TT_EQ_STR(tsl_status_label(3, buf), "APPLICATION_SPECIFIC");
+    TT_EQ_STR(tsl_status_label(12, buf), "12"); /* not "APPLICATION_SPECIFIC": exact */
+    TT_EQ_STR(tsl_status_label(255, buf), "255");
+    for (unsigned v = 0; v < 256; v++) {
+        const char *s = tsl_status_label(v, buf);
+        unsigned back = 999;
+        TT_OK(tsl_status_parse(s, strlen(s), &back, NULL));
+        TT_EQ_U(back, v);
+    }
+}

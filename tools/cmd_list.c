@@ -262,7 +262,7 @@ static int show_json(const tsl_list_info *in, const uint64_t counts[256],
     char buf[8];
     for (unsigned v = 0; v < (1u << in->bits); v++)
         if (counts[v] != 0 || v <= TSL_STATUS_INVALID)
-            json_object_set_new(cs, store_cli_status_label(v, buf),
+            json_object_set_new(cs, tsl_status_label(v, buf),
                                 json_integer((long long)counts[v]));
     json_object_set_new(o, "counts", cs);
     put_int(o, "allocated", (long long)in->allocated, false);
@@ -300,14 +300,14 @@ static void show_text(const tsl_list_info *in, const uint64_t counts[256],
     ROW("formats", "%s", tsl_publish_formats_name(in->formats));
     ROW("decoys", "%llu", (unsigned long long)in->decoys);
     if (in->decoys)
-        ROW("decoy_value", "%s", store_cli_status_label(in->decoy_value, buf));
+        ROW("decoy_value", "%s", tsl_status_label(in->decoy_value, buf));
     ROW("final_invalid", "%s", in->final_invalid > 0 ? "yes" : "no");
     ROW("aggregation_uri", "%s", in->aggregation_uri ? in->aggregation_uri : "-");
     ROW("created", "%lld", (long long)in->created);
     ROW("updated", "%lld", (long long)in->updated);
     for (unsigned v = 0; v < (1u << in->bits); v++)
         if (counts[v] != 0 || v <= TSL_STATUS_INVALID)
-            ROW(store_cli_status_label(v, buf), "%llu", (unsigned long long)counts[v]);
+            ROW(tsl_status_label(v, buf), "%llu", (unsigned long long)counts[v]);
     ROW("allocated", "%llu", (unsigned long long)in->allocated);
     ROW("free", "%llu", (unsigned long long)(in->capacity - in->allocated));
     if (in->last_published)

@@ -120,7 +120,7 @@ int cmd_get(int argc, char **argv)
         unsigned v = 0;
         char buf[8];
         tsl_list_get(l, idx[k], &v, NULL);
-        printf("%llu\t%s\n", (unsigned long long)idx[k], store_cli_status_label(v, buf));
+        printf("%llu\t%s\n", (unsigned long long)idx[k], tsl_status_label(v, buf));
     }
     tsl_list_free(l);
     free(idx);

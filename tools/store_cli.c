@@ -59,16 +59,6 @@ int store_cli_info(const char *cmd, tsl_store *st, const char *id, tsl_list_info
     return EXIT_OK;
 }
 
-const char *store_cli_status_label(unsigned value, char buf[8])
-{
-    static const char *const names[] = {"VALID", "INVALID", "SUSPENDED",
-                                        "APPLICATION_SPECIFIC"};
-    if (value < 4)
-        return names[value];
-    snprintf(buf, 8, "%u", value & 0xffffu); /* values are below 256 */
-    return buf;
-}
-
 /* ---------------------------------------------------------------------------------- */
 /* Progress display                                                                    */
 
