@@ -38,7 +38,7 @@ int cmd_publish(int argc, char **argv)
         CLI_DB(&db),
         CLI_OPT_END};
     static const cli_cmd cmd = {
-        "publish", "ID [--format jwt|cwt] [--retention S|forever] [--now UNIXTIME] [--db PATH]",
+        "publish", "ID [--format jwt|cwt] [--retention S|forever]\n[--now UNIXTIME] [--db PATH]",
         "Signs the current statuses of list ID with its key, in every form the list was\n"
         "created with (or only --format), records the tokens, and prints one line per\n"
         "token: form, size, iat, exp. Versions only move forward: a token a concurrent\n"

@@ -356,14 +356,14 @@ int cmd_serve(int argc, char **argv)
                "P\tserve {\"status_lists\": [...]} at path P"),
         CLI_FN("publish-interval", &ctx.interval_ms, opt_interval,
                "is not seconds (0.001 to 86400)", "S\tseconds between publishing rounds, "
-               "e.g. 1 or 0.5 (default 1)"),
+               "e.g. 1 or 0.5\n(default 1)"),
         CLI_STR("access-log", &log_path, "FILE\tappend one line per request to FILE"),
         {"max-connections", 0, CLI_OPT_U64, &max_conn, 1, MAX_CONNECTIONS_CEILING,
-         "is not 1 to 1000000", NULL, NULL, "N\topen connections at most, over all addresses;"
-         "\nwhen full, the one waiting longest for a request is closed (default 1024)"},
+         "is not 1 to 1000000", NULL, NULL, "N\topen connections at most, over all addresses; when\n"
+         "full, the one waiting longest for a request is closed\n(default 1024)"},
         {"max-per-address", 0, CLI_OPT_U64, &per_address, 0, MAX_CONNECTIONS_CEILING,
-         "is not 0 to 1000000", NULL, NULL, "N\topen connections from one client address "
-         "(IPv6: one\n/64) at most; 0: no limit; raise it behind a proxy (default 64)"},
+         "is not 0 to 1000000", NULL, NULL, "N\topen connections from one client address (IPv6:\n"
+         "one /64); 0: no limit; raise it behind a proxy (default 64)"},
         {"head-timeout", 0, CLI_OPT_U64, &head_timeout, 1, HEAD_TIMEOUT_CEILING,
          "is not 1 to 3600 seconds", NULL, NULL,
          "S\tseconds a client has to send a whole request (default 10)"},

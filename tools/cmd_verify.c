@@ -150,7 +150,7 @@ int cmd_verify(int argc, char **argv)
         {"skew", 0, CLI_OPT_I64, &vo.policy.skew, 0, 86400 * 365, NULL, NULL, NULL,
          "S\tclock skew allowed for exp, nbf and iat (default 0)"},
         {"require-eku", 0, CLI_OPT_SET, &vo.policy.require_eku, 1, 0, NULL, NULL, NULL,
-         "an x5c-signed list token's leaf must have the status-signing EKU"},
+         "an x5c-signed list token's leaf must have the\nstatus-signing EKU"},
         CLI_FN("eku-oid", &vo.policy, parse_eku_oid, NULL, "OID\tthat EKU's OID (the spec's is "
                "TBD); implies --require-eku"),
         CLI_STR("aud", &vo.kb_aud, "AUD\tthe SD-JWT's key-binding JWT must be present, with aud AUD"),
