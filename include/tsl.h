@@ -125,6 +125,11 @@ TSL_API void tsl_limits_default(tsl_limits *lim);
  * "APPLICATION_SPECIFIC" (0x03 and 0x0C-0x0F) or "UNKNOWN" for anything else. Static. */
 TSL_API const char *tsl_status_name(unsigned value);
 
+/* A status value as a word that tsl_status_parse() reads back: the name for 0 to 3,
+ * else the decimal number, written into buf (the value's low 16 bits). */
+#define TSL_STATUS_LABEL_SIZE 8
+TSL_API const char *tsl_status_label(unsigned value, char buf[TSL_STATUS_LABEL_SIZE]);
+
 /* ---------------------------------------------------------------------------------- */
 /* Status lists (spec section 4.1)                                                      */
 
@@ -163,6 +168,17 @@ TSL_API const uint8_t *tsl_list_bytes(const tsl_list *l, size_t *len);
 /* Changes the number of entries. New entries are 0; entries past a smaller size are
  * dropped. Errors as tsl_list_new(); on failure l is unchanged. */
 TSL_API tsl_status tsl_list_resize(tsl_list *l, uint64_t size, tsl_error *err);
+
+/* For a list built from entries in any order: grows l so that index idx fits, to at
+ * least 1024 entries and then by doubling (few reallocations), never past max_bytes
+ * packed. Nothing to do when idx is below the size. TSL_ERR_LIMIT when idx does not fit
+ * in max_bytes; l is then unchanged. */
+TSL_API tsl_status tsl_list_grow(tsl_list *l, uint64_t idx, uint64_t max_bytes,
+                                 tsl_error *err);
+
+/* Sets the size to cover index highest and no more, rounded up to a whole byte (a size
+ * in bits that is a multiple of 8, spec section 13.4): what tsl_list_grow() built. */
+TSL_API tsl_status tsl_list_fit(tsl_list *l, uint64_t highest, tsl_error *err);
 
 /* Reads entry idx into *value. TSL_ERR_INDEX if idx >= size; TSL_ERR_ARG if l or value
  * is NULL. err may be NULL (the hot path never touches it). */
@@ -412,6 +428,15 @@ TSL_API tsl_status tsl_keyset_add_jwks(tsl_keyset *set, const char *json, size_t
  * as tsl_keyset_add() or tsl_keyset_add_jwks()). */
 TSL_API tsl_status tsl_keyset_load(tsl_keyset *set, const char *path, tsl_error *err);
 
+/* tsl_keyset_load() into *set, creating the set first when *set is NULL (the caller
+ * frees it, also after an error). For a set built from several files. */
+TSL_API tsl_status tsl_keyset_load_into(tsl_keyset **set, const char *path, tsl_error *err);
+
+/* The algorithms to allow by default when verifying with set: every signature
+ * algorithm (TSL_ALGS_SIGNATURE), plus HS256 only when set holds a secret key. NULL set:
+ * TSL_ALGS_SIGNATURE. */
+TSL_API uint32_t tsl_keyset_algs(const tsl_keyset *set);
+
 /* How many JWKS members were skipped so far, and in *why (when not NULL; borrowed,
  * valid until the set changes) why the first of them was, e.g. "keys[1] (kid \"e\"):
  * key: its JWK \"use\" is \"enc\", ...". */
@@ -434,6 +459,17 @@ TSL_API tsl_status tsl_trust_add_pem(tsl_trust *trust, const char *pem, size_t l
 
 /* Adds every certificate in a PEM file. */
 TSL_API tsl_status tsl_trust_load(tsl_trust *trust, const char *path, tsl_error *err);
+
+/* tsl_trust_load() into *trust, creating it first when *trust is NULL (the caller frees
+ * it, also after an error). */
+TSL_API tsl_status tsl_trust_load_into(tsl_trust **trust, const char *path, tsl_error *err);
+
+/* One "trust this file" rule for a relying party: a file holding certificates adds them
+ * as anchors to *trust; a file without any is read as keys (PEM public keys, a JWK or a
+ * JWKS) into *keys (both created when NULL; the caller frees them). TSL_ERR_IO when the
+ * file cannot be read; otherwise the keys' error when it is neither. */
+TSL_API tsl_status tsl_trust_or_keys_load(tsl_trust **trust, tsl_keyset **keys,
+                                          const char *path, tsl_error *err);
 
 /* A certificate chain, leaf first: the one shape of a chain in this API. Signing puts it
  * in a token's x5c / x5chain (tsl_token_params.x5c, tsl_signer); trust anchors can be
@@ -522,6 +558,12 @@ typedef enum {
 /* The form of in[0..len). start and n (either may be NULL) receive the trimmed span of
  * a text form; for a binary form they are 0 and len. */
 TSL_API tsl_form tsl_detect_form(const uint8_t *in, size_t len, size_t *start, size_t *n);
+
+/* A StatusList object in either form, told apart by tsl_detect_form(): a JSON object
+ * (tsl_list_from_json) or a CBOR map (tsl_list_from_cbor). TSL_ERR_MALFORMED for empty
+ * input ("input is empty") and for any other form. */
+TSL_API tsl_status tsl_list_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
+                                  tsl_list **out, tsl_error *err);
 
 /* ---------------------------------------------------------------------------------- */
 /* Status List Tokens (section 5): JWT and CWT                                         */
@@ -771,6 +813,12 @@ TSL_API void tsl_store_close(tsl_store *st);
 #define TSL_PUBLISH_JWT 1u
 #define TSL_PUBLISH_CWT 2u
 
+/* "jwt", "cwt" or "jwt,cwt" (either order, no repeats) to a TSL_PUBLISH_* mask;
+ * TSL_ERR_ARG for anything else. And back: "jwt", "cwt" or "jwt,cwt" for a mask (0, the
+ * default, is both); static text. */
+TSL_API tsl_status tsl_publish_formats_parse(const char *s, unsigned *mask, tsl_error *err);
+TSL_API const char *tsl_publish_formats_name(unsigned mask);
+
 /* What tsl_store_list_create() makes: a list's settings. Strings are borrowed for the
  * call. Zero means the default where one is named. */
 typedef struct {
@@ -952,6 +1000,18 @@ typedef struct {
  * A verdict on the client's input, not a failure of the call, so not a tsl_status. */
 TSL_API unsigned tsl_http_head_check(const tsl_http_head *h, uint64_t body_max,
                                      const char **why);
+
+/* Adds one header field of a request head to h (a server that gets the head's fields
+ * from its HTTP library calls this for each): Host (trailing white space dropped),
+ * Content-Length and Transfer-Encoding are counted and the first of each kept, pointing
+ * at value; other names, matched without regard to case, are ignored. */
+TSL_API void tsl_http_head_field(tsl_http_head *h, const char *name, size_t name_len,
+                                 const char *value, size_t value_len);
+
+/* Percent-decodes s in place (a path or query argument, NUL-terminated) and returns its
+ * new length. "%00" and malformed escapes stay as they are, so a NUL never cuts a
+ * decoded path short. */
+TSL_API size_t tsl_http_unescape(char *s);
 
 /* Writes a whole answer with status and a text body (none when head is set) straight
  * to the socket fd, with Connection: close; returns the body bytes sent. For answers a
@@ -1286,6 +1346,16 @@ TSL_API unsigned tsl_publisher_healthz(tsl_publisher *p, const char **body);
  * publisher's health and the gate's connections. */
 typedef struct tsl_metrics tsl_metrics;
 
+/* Answers a server's operations paths, for GET and HEAD (send the headers only): /healthz
+ * (tsl_publisher_healthz(), text/plain) and /metrics (tsl_metrics_text() of m, p and g
+ * at unix time now; g may be NULL), both with Cache-Control: no-store and the CORS
+ * headers of tsl_publish_answer(). Any other request: TSL_OK with status 0. Free resp
+ * with tsl_http_response_free(). TSL_ERR_ARG, TSL_ERR_NOMEM (no answer: close the
+ * connection). */
+TSL_API tsl_status tsl_publish_answer_ops(tsl_publisher *p, tsl_metrics *m, tsl_gate *g,
+                                          const tsl_http_request *rq, int64_t now,
+                                          tsl_http_response *resp, tsl_error *err);
+
 TSL_API tsl_status tsl_metrics_new(tsl_metrics **out, tsl_error *err);
 TSL_API void tsl_metrics_free(tsl_metrics *m);
 /* Counts one answer: its status (200, 204, 304, 400, 404, 405, 406, 413, 414, 431, 500,
@@ -1445,6 +1515,17 @@ typedef struct {
     int from_cache;          /* the list token came from the cache (no request) */
     int fetched;             /* a request was made */
 } tsl_check_result;
+
+/* The outcome of a check as one compact JSON object, for a relying party that reports
+ * it: "kind", "uri" and "idx" once the Referenced Token was read; "steps", each
+ * {"step", "ok", "detail" (cerr's message, on the failing step), "source" (of the
+ * Status List Token: "offline", "cache" or "fetch")} for referenced_token,
+ * status_list_token and index as far as the check got; then "value" and "status" when
+ * the status was determined, else "error" (tsl_strerror(st)) and "stage" ("none",
+ * "referenced_token", "fetch", "status_list_token", "index"). st, r and cerr (may be
+ * NULL) are what the check gave. Free *out with tsl_free(). TSL_ERR_ARG, TSL_ERR_NOMEM. */
+TSL_API tsl_status tsl_check_result_json(tsl_status st, const tsl_check_result *r,
+                                         const tsl_error *cerr, char **out, tsl_error *err);
 
 /* Runs section 8.3 on a Referenced Token: validate it (an invalid one is rejected and
  * nothing is fetched), resolve its Status List Token (offline, cache, or fetch with an

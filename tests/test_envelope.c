@@ -470,3 +470,29 @@ TT_TEST(envelope_cose_sign1_verify)
     tsl_key_free(key);
     tsl_key_free(other);
 }
+
+/* tsl_list_parse: a StatusList in either form, the form told by tsl_detect_form(). */
+TT_TEST(form_list_parse_either_form)
+{
+    static const char json[] = " {\"bits\":1,\"lst\":\"eNrbuRgAAhcBXQ\"}";
+    tsl_list *l = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_OK(tsl_list_parse((const uint8_t *)json, sizeof json - 1, NULL, &l, &err));
+    TT_EQ_U(tsl_list_bits(l), 1);
+    uint8_t *cbor = NULL;
+    size_t n = 0;
+    TT_OK(tsl_list_to_cbor(l, TSL_LEVEL_DEFAULT, &cbor, &n, &err));
+    uint64_t size = tsl_list_size(l);
+    tsl_list_free(l);
+    l = NULL;
+    TT_OK(tsl_list_parse(cbor, n, NULL, &l, &err));
+    TT_EQ_U(tsl_list_size(l), size);
+    tsl_list_free(l);
+    tsl_free(cbor);
+    TT_ERR(tsl_list_parse((const uint8_t *)" \n", 2, NULL, &l, &err), TSL_ERR_MALFORMED);
+    TT_CONTAINS(err.msg, "input is empty");
+    tsl_error_clear(&err);
+    TT_ERR(tsl_list_parse((const uint8_t *)"a.b.c", 5, NULL, &l, &err), TSL_ERR_MALFORMED);
+    TT_CONTAINS(err.msg, "neither a StatusList JSON object nor a CBOR map");
+}

@@ -339,3 +339,33 @@ TT_TEST(gate_loopback)
     close(c2);
     tsl_gate_free(g);
 }
+
+TT_TEST(gate_head_field)
+{
+    tsl_http_head h;
+    const char *why = NULL;
+    memset(&h, 0, sizeof h);
+    h.http11 = 1;
+    tsl_http_head_field(&h, "hOsT", 4, "example.com \t", 13);
+    tsl_http_head_field(&h, "Host", 4, "second", 6);
+    tsl_http_head_field(&h, "X-Other", 7, "1", 1);
+    TT_EQ_U(h.n_host, 2);
+    TT_EQ_U(h.host_len, 11);
+    TT_CHECK(memcmp(h.host, "example.com", 11) == 0);
+    TT_EQ_U(tsl_http_head_check(&h, 10, &why), 400); /* two Hosts */
+    memset(&h, 0, sizeof h);
+    tsl_http_head_field(&h, "content-length", 14, "5", 1);
+    tsl_http_head_field(&h, "Transfer-Encoding", 17, "chunked", 7);
+    TT_CHECK(h.n_cl == 1 && h.cl_len == 1 && h.cl[0] == '5');
+    TT_CHECK(h.n_te == 1 && h.te_len == 7);
+    TT_EQ_U(tsl_http_head_check(&h, 10, &why), 400); /* both framings */
+}
+
+TT_TEST(http_unescape)
+{
+    char a[] = "/a%2Fb%41%00c%zz%4";
+    TT_EQ_U(tsl_http_unescape(a), 14);
+    TT_CHECK(strcmp(a, "/a/bA%00c%zz%4") == 0);
+    char b[] = "";
+    TT_EQ_U(tsl_http_unescape(b), 0);
+}

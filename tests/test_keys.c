@@ -2004,3 +2004,49 @@ TT_TEST(cert_chain_one_type_params_signer_trust)
     for (size_t i = 0; i < 2; i++)
         OPENSSL_free(der[i]);
 }
+
+/* ---- files a relying party is told to trust ---- */
+
+/* tsl_keyset_load_into / tsl_trust_load_into create on first use and add after;
+ * tsl_trust_or_keys_load sorts a file into anchors or keys; tsl_keyset_algs allows HS256
+ * only next to a secret. */
+TT_TEST(trust_or_keys_files)
+{
+    TT_CHECK(make_pki());
+    tsl_trust *trust = NULL;
+    tsl_keyset *keys = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_CHECK(tsl_keyset_algs(NULL) == TSL_ALGS_SIGNATURE);
+    /* A public key file: keys, no anchors. */
+    TT_OK(tsl_trust_or_keys_load(&trust, &keys, vec(KID12_PUB), &err));
+    TT_CHECK(trust == NULL && keys != NULL && tsl_keyset_count(keys) == 1);
+    TT_CHECK(tsl_keyset_algs(keys) == TSL_ALGS_SIGNATURE);
+    /* Certificates: anchors, the keys unchanged. */
+    char *a = cert_pem(pki.inter);
+    const char *p = tmp_path("certs.pem");
+    TT_CHECK(write_file(p, a, strlen(a), 0644) == 0);
+    free(a);
+    TT_OK(tsl_trust_or_keys_load(&trust, &keys, p, &err));
+    TT_CHECK(trust != NULL && tsl_keyset_count(keys) == 1);
+    TT_OK(tsl_trust_load_into(&trust, p, &err));
+    /* Unreadable, and neither certificates nor keys. */
+    TT_ERR(tsl_trust_or_keys_load(&trust, &keys, tmp_path("missing.pem"), &err), TSL_ERR_IO);
+    tsl_error_clear(&err);
+    p = tmp_path("jwks.json");
+    TT_CHECK(write_file(p, "{\"nothing\": 1}", 14, 0644) == 0);
+    TT_CHECK(tsl_trust_or_keys_load(&trust, &keys, p, &err) != TSL_OK);
+    TT_CHECK(tsl_keyset_count(keys) == 1);
+    /* A secret among the keys allows HS256. */
+    static const char secret[] = "{\"kty\":\"oct\",\"alg\":\"HS256\","
+                                 "\"k\":\"CwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCws\"}";
+    p = tmp_path("priv.jwk");
+    TT_CHECK(write_file(p, secret, sizeof secret - 1, 0600) == 0);
+    tsl_error_clear(&err);
+    TT_OK(tsl_keyset_load_into(&keys, p, &err));
+    TT_CHECK(tsl_keyset_count(keys) == 2);
+    TT_CHECK(tsl_keyset_algs(keys) == (TSL_ALGS_SIGNATURE | TSL_ALG_BIT(TSL_ALG_HS256)));
+    TT_ERR(tsl_keyset_load_into(NULL, p, &err), TSL_ERR_ARG);
+    tsl_keyset_free(keys);
+    tsl_trust_free(trust);
+}

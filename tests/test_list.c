@@ -245,3 +245,50 @@ TT_TEST(list_status_names)
     TT_EQ_STR(tsl_status_name(0x0F), "APPLICATION_SPECIFIC");
     TT_EQ_STR(tsl_status_name(0x10), "UNKNOWN");
 }
+
+/* tsl_list_grow and tsl_list_fit: the growth rule of a list built in any order. */
+TT_TEST(list_grow_and_fit)
+{
+    tsl_list *l = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_OK(tsl_list_new(2, 0, &l, &err));
+    TT_OK(tsl_list_grow(l, 5, 1 << 20, &err));
+    TT_EQ_U(tsl_list_size(l), 1024); /* at least 1024 */
+    TT_OK(tsl_list_grow(l, 1023, 1 << 20, &err));
+    TT_EQ_U(tsl_list_size(l), 1024); /* fits: unchanged */
+    TT_OK(tsl_list_grow(l, 1500, 1 << 20, &err));
+    TT_EQ_U(tsl_list_size(l), 2048); /* doubling */
+    TT_OK(tsl_list_grow(l, 9000, 1 << 20, &err));
+    TT_EQ_U(tsl_list_size(l), 9001); /* beyond the double: just enough */
+    TT_OK(tsl_list_grow(l, 9001, 4096, &err));
+    TT_EQ_U(tsl_list_size(l), 16384); /* capped at 4096 bytes of 2-bit entries */
+    TT_ERR(tsl_list_grow(l, 16384, 4096, &err), TSL_ERR_LIMIT);
+    TT_EQ_U(tsl_list_size(l), 16384);
+    TT_OK(tsl_list_set(l, 4, 3, NULL));
+    TT_OK(tsl_list_fit(l, 4, &err));
+    TT_EQ_U(tsl_list_size(l), 8); /* two bytes of four 2-bit entries */
+    unsigned v = 0;
+    TT_OK(tsl_list_get(l, 4, &v, NULL));
+    TT_EQ_U(v, 3);
+    TT_OK(tsl_list_fit(l, 3, &err));
+    TT_EQ_U(tsl_list_size(l), 4);
+    TT_ERR(tsl_list_grow(NULL, 0, 1, &err), TSL_ERR_ARG);
+    tsl_list_free(l);
+}
+
+/* tsl_status_label: names for 0 to 3, numbers above, each read back by tsl_status_parse. */
+TT_TEST(list_status_labels)
+{
+    char buf[TSL_STATUS_LABEL_SIZE];
+    TT_EQ_STR(tsl_status_label(0, buf), "VALID");
+    TT_EQ_STR(tsl_status_label(3, buf), "APPLICATION_SPECIFIC");
+    TT_EQ_STR(tsl_status_label(12, buf), "12"); /* not "APPLICATION_SPECIFIC": exact */
+    TT_EQ_STR(tsl_status_label(255, buf), "255");
+    for (unsigned v = 0; v < 256; v++) {
+        const char *s = tsl_status_label(v, buf);
+        unsigned back = 999;
+        TT_OK(tsl_status_parse(s, strlen(s), &back, NULL));
+        TT_EQ_U(back, v);
+    }
+}

@@ -186,6 +186,47 @@ TT_TEST(metrics_healthz_ok_and_degraded)
     mfx_close(&f);
 }
 
+/* The operations paths: /healthz and /metrics for GET and HEAD, nothing for the rest. */
+TT_TEST(metrics_answer_ops)
+{
+    mfx f;
+    TT_CHECK(mfx_open(&f, 0) == 0);
+    tsl_metrics *m = NULL;
+    TT_OK(tsl_metrics_new(&m, NULL));
+    tsl_metrics_count(m, 200, TSL_ANSWER_JWT, 10);
+    tsl_http_request q;
+    memset(&q, 0, sizeof q);
+    tsl_http_response a;
+    q.method = "GET";
+    q.path = "/healthz";
+    TT_OK(tsl_publish_answer_ops(f.pub, m, NULL, &q, 0, &a, NULL));
+    TT_EQ_U(a.status, 200);
+    TT_CHECK(a.body_len == 3 && memcmp(a.body, "ok\n", 3) == 0);
+    TT_EQ_U(a.nheaders, 4);
+    TT_CHECK(strcmp(a.headers[1].name, "Cache-Control") == 0 &&
+             strcmp(a.headers[1].value, "no-store") == 0);
+    TT_CHECK(strcmp(a.headers[2].name, "Access-Control-Allow-Origin") == 0);
+    tsl_http_response_free(&a);
+    q.method = "HEAD";
+    q.path = "/metrics";
+    TT_OK(tsl_publish_answer_ops(f.pub, m, NULL, &q, (int64_t)time(NULL), &a, NULL));
+    TT_EQ_U(a.status, 200);
+    TT_CHECK(strcmp(a.headers[0].value, "text/plain; version=0.0.4") == 0);
+    TT_CHECK(a.body_len == strlen((const char *)a.body));
+    TT_CHECK(strstr((const char *)a.body, "tsl_response_bytes_total 10\n") != NULL);
+    tsl_http_response_free(&a);
+    q.method = "POST";
+    TT_OK(tsl_publish_answer_ops(f.pub, m, NULL, &q, 0, &a, NULL));
+    TT_EQ_U(a.status, 0);
+    q.method = "GET";
+    q.path = "/metrics/";
+    TT_OK(tsl_publish_answer_ops(f.pub, m, NULL, &q, 0, &a, NULL));
+    TT_EQ_U(a.status, 0);
+    TT_ERR(tsl_publish_answer_ops(NULL, m, NULL, &q, 0, &a, NULL), TSL_ERR_ARG);
+    tsl_metrics_free(m);
+    mfx_close(&f);
+}
+
 TT_TEST(metrics_access_log_line_format)
 {
     int p[2];

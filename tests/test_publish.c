@@ -430,3 +430,27 @@ TT_TEST(publish_answer_gzip_cors_aggregation)
     pfx_close(&f);
     TT_CHECK(ok);
 }
+
+/* The names of a list's forms, both ways. */
+TT_TEST(publish_formats_names)
+{
+    unsigned m = 99;
+    TT_OK(tsl_publish_formats_parse("jwt", &m, NULL));
+    TT_EQ_U(m, TSL_PUBLISH_JWT);
+    TT_OK(tsl_publish_formats_parse("cwt,jwt", &m, NULL));
+    TT_EQ_U(m, TSL_PUBLISH_JWT | TSL_PUBLISH_CWT);
+    tsl_error err;
+    tsl_error_clear(&err);
+    static const char *const bad[] = {"", "jwt,", "jwt,jwt", "JWT", "jwt, cwt", "x"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        m = 99;
+        TT_ERR(tsl_publish_formats_parse(bad[k], &m, NULL), TSL_ERR_ARG);
+        TT_EQ_U(m, 99);
+    }
+    TT_ERR(tsl_publish_formats_parse("y", &m, &err), TSL_ERR_ARG);
+    TT_CONTAINS(err.msg, "\"y\" is not jwt, cwt or jwt,cwt");
+    TT_CHECK(strcmp(tsl_publish_formats_name(TSL_PUBLISH_JWT), "jwt") == 0);
+    TT_CHECK(strcmp(tsl_publish_formats_name(TSL_PUBLISH_CWT), "cwt") == 0);
+    TT_CHECK(strcmp(tsl_publish_formats_name(0), "jwt,cwt") == 0);
+    TT_CHECK(strcmp(tsl_publish_formats_name(3), "jwt,cwt") == 0);
+}

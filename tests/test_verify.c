@@ -1195,3 +1195,48 @@ TT_TEST(verify_policy_now_and_skew)
     tsl_free(lt);
     teardown(&x);
 }
+
+/* tsl_check_result_json: the steps as far as the check got, then the status or why. */
+TT_TEST(verify_check_result_json)
+{
+    tsl_check_result r;
+    memset(&r, 0, sizeof r);
+    tsl_error cerr;
+    tsl_error_clear(&cerr);
+    snprintf(cerr.msg, sizeof cerr.msg, "bad token");
+    char *text = NULL;
+    r.stage = TSL_STAGE_REFERENCED_TOKEN;
+    TT_OK(tsl_check_result_json(TSL_ERR_MALFORMED, &r, &cerr, &text, NULL));
+    const char *want = "{\"steps\":[{\"step\":\"referenced_token\",\"ok\":false,"
+                       "\"detail\":\"bad token\"}],\"error\":";
+    TT_CHECK(strncmp(text, want, strlen(want)) == 0);
+    TT_CONTAINS(text, tsl_strerror(TSL_ERR_MALFORMED));
+    TT_CONTAINS(text, "\"stage\":\"referenced_token\"}");
+    TT_CONTAINS(text, "\"detail\":\"bad token\"");
+    tsl_free(text);
+    r.stage = TSL_STAGE_NONE;
+    r.kind = TSL_REF_SDJWT;
+    snprintf(r.uri, sizeof r.uri, "https://example.com/l");
+    r.idx = 7;
+    r.value = 2;
+    r.determined = 1;
+    r.from_cache = 1;
+    TT_OK(tsl_check_result_json(TSL_OK, &r, NULL, &text, NULL));
+    TT_CHECK(strcmp(text, "{\"kind\":\"sd-jwt\",\"uri\":\"https://example.com/l\",\"idx\":7,"
+                          "\"steps\":[{\"step\":\"referenced_token\",\"ok\":true},"
+                          "{\"step\":\"status_list_token\",\"ok\":true,\"source\":\"cache\"},"
+                          "{\"step\":\"index\",\"ok\":true}],\"value\":2,"
+                          "\"status\":\"SUSPENDED\"}") == 0);
+    tsl_free(text);
+    r.determined = 0;
+    r.from_cache = 0;
+    r.fetched = 1;
+    r.stage = TSL_STAGE_FETCH;
+    TT_OK(tsl_check_result_json(TSL_ERR_IO, &r, &cerr, &text, NULL));
+    TT_CONTAINS(text, "{\"step\":\"status_list_token\",\"ok\":false,\"detail\":\"bad token\","
+                      "\"source\":\"fetch\"}]");
+    TT_CONTAINS(text, "\"stage\":\"fetch\"}");
+    TT_CHECK(strstr(text, "\"index\"") == NULL);
+    tsl_free(text);
+    TT_ERR(tsl_check_result_json(TSL_OK, NULL, NULL, &text, NULL), TSL_ERR_ARG);
+}

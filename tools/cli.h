@@ -58,16 +58,6 @@ int cli_next_line(cli_lines *r);
 bool cli_parse_u64(const char *s, uint64_t *out);
 
 
-/* What an input holds, told from its first bytes: a StatusList JSON object ('{' after
- * white space), a StatusList CBOR map (a map head), or else a token (JWT text, CWT bytes,
- * or CWT hex/base64url text; tsl_token_parse() sorts those out). */
-typedef enum { CLI_IN_EMPTY, CLI_IN_JSON, CLI_IN_CBOR, CLI_IN_TOKEN } cli_input;
-cli_input cli_detect(const unsigned char *buf, size_t len);
-
-/* Parses a StatusList object of either form; TSL_ERR_MALFORMED for anything else. */
-tsl_status cli_parse_statuslist(const unsigned char *buf, size_t len, const tsl_limits *lim,
-                                tsl_list **out, tsl_error *err);
-
 /* Records a command-level error in err (first error wins) and returns code. */
 tsl_status cli_error(tsl_error *err, tsl_status code, const char *msg);
 
@@ -100,24 +90,41 @@ typedef struct {
      * or, with bad NULL, as "LABEL: bad number \"ARG\"". Exit 2. */
     const char *bad;
     const char *label;
+    /* Applies the argument; returns an exit code, or CLI_BAD for the refusal above. */
     int (*fn)(const char *cmd, void *target, const char *arg);
+    /* Its line in --help: "ARG\tdescription" for an option with a value, else the
+     * description; a '\n' continues it on the next line, indented. */
+    const char *help;
 } cli_opt;
 
+/* What a CLI_OPT_FN returns for a value to refuse in the table's wording. */
+#define CLI_BAD (-2)
+
 typedef struct {
-    const char *name;         /* for messages: "tsl NAME: ..." */
-    void (*usage)(FILE *f);   /* stdout for --help; stderr after an unknown option */
+    const char *name;     /* for messages: "tsl NAME: ..." */
+    const char *synopsis; /* "usage: tsl NAME SYNOPSIS" */
+    const char *about;    /* what the command does, after the usage line */
+    const char *exits;    /* the exit status line(s), after the options */
     /* NULL: getopt reports an unknown option and the usage follows on stderr. Else
      * getopt is quiet and "UNKNOWN \"ARG\"" is printed instead. */
     const char *unknown;
 } cli_cmd;
 
 /* Table entries for the common kinds, and the end of a table. */
-#define CLI_FLAG(name, target) {name, 0, CLI_OPT_FLAG, target, 0, 0, NULL, NULL, NULL}
-#define CLI_STR(name, target) {name, 0, CLI_OPT_STR, target, 0, 0, NULL, NULL, NULL}
-#define CLI_OPT_END {NULL, 0, CLI_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL}
+#define CLI_FLAG(name, target, help) {name, 0, CLI_OPT_FLAG, target, 0, 0, NULL, NULL, NULL, help}
+#define CLI_STR(name, target, help) {name, 0, CLI_OPT_STR, target, 0, 0, NULL, NULL, NULL, help}
+#define CLI_FN(name, target, fn, bad, help) {name, 0, CLI_OPT_FN, target, 0, 0, bad, NULL, fn, help}
+#define CLI_OPT_END {NULL, 0, CLI_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL, NULL}
+/* --db PATH, which every store command takes. */
+#define CLI_DB(target) CLI_STR("db", target, "PATH\tthe store (default: $TSL_DB, else ./tsl.db)")
+
+/* Prints the usage: the synopsis, about, the options generated from the table, exits. */
+void cli_usage(const cli_cmd *c, const cli_opt *opts, FILE *f);
 
 /* CLI_OPT_FN appliers the commands share: a bit width of 1, 2, 4 or 8 (uint64_t *)
- * and a token format, jwt or cwt (tsl_format *). */
+ * and a token format, jwt or cwt (tsl_format *; its table entry's bad wording is
+ * CLI_FORMAT_BAD). */
+#define CLI_FORMAT_BAD "is not jwt or cwt"
 int cli_opt_bits(const char *cmd, void *target, const char *arg);
 int cli_opt_format(const char *cmd, void *target, const char *arg);
 

@@ -5,34 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl alloc ID [-n COUNT] [--db PATH]\n"
-            "\n"
-            "Allocates COUNT (default 1) indices of list ID for new Referenced Tokens and\n"
-            "prints them, one per line. Each is distinct from every index the list ever\n"
-            "handed out and from its decoys; the order is a keyed pseudorandom permutation,\n"
-            "so indices say nothing about issuance order. All or nothing: if fewer than\n"
-            "COUNT are left, none is allocated.\n"
-            "\n"
-            "  -n, --count COUNT  how many indices (default 1)\n"
-            "  --db PATH          the store (default: $TSL_DB, else %s)\n"
-            "\n"
-            "Exit status: 0 success, 1 unknown list or not enough free indices, 2 usage or\n"
-            "I/O error.\n",
-            STORE_CLI_DEFAULT_DB);
-}
-
 int cmd_alloc(int argc, char **argv)
 {
     const char *db = NULL;
     uint64_t n = 1;
     const cli_opt opts[] = {
-        {"count", 'n', CLI_OPT_U64, &n, 1, UINT64_MAX, "is not a positive integer", "-n", NULL},
-        CLI_STR("db", &db),
+        {"count", 'n', CLI_OPT_U64, &n, 1, UINT64_MAX, "is not a positive integer", "-n", NULL,
+         "COUNT\thow many indices (default 1)"},
+        CLI_DB(&db),
         CLI_OPT_END};
-    static const cli_cmd cmd = {"alloc", usage, NULL};
+    static const cli_cmd cmd = {
+        "alloc", "ID [-n COUNT] [--db PATH]",
+        "Allocates COUNT indices of list ID for new Referenced Tokens and prints them,\n"
+        "one per line: never handed out before and never a decoy, in a keyed\n"
+        "pseudorandom order. All or nothing: if fewer are left, none is allocated.",
+        "0 success, 1 unknown list or not enough free indices, 2 usage or\nI/O error.",
+        NULL};
     int first, rc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (rc != CLI_OPTS_RUN)
         return rc;

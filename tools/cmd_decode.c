@@ -9,44 +9,6 @@
 
 #define DECODE_MAX_INDEXES 1024
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl decode [--index I]... [--json] [--key KEY]... [--trust CERT]...\n"
-            "                  [--uri URI] [--now UNIXTIME] [--alg ALG]... [--require-eku]\n"
-            "                  [--eku-oid OID] [--max-inflated BYTES] [FILE|-]\n"
-            "\n"
-            "Reads a StatusList object (JSON, spec section 4.2, or CBOR, 4.3) or a Status\n"
-            "List Token (a JWT, or a CWT as raw bytes, hex or base64url), told apart by the\n"
-            "bytes. With --index, prints \"I<TAB>VALUE\" for each index; without, a summary:\n"
-            "the token's header and claims, bits, entries, compressed and raw bytes, and the\n"
-            "count of entries per value.\n"
-            "\n"
-            "A token is verified first when --key or --trust is given: typ, alg allow-list,\n"
-            "signature, exp, iat, and sub against --uri; any failure exits 1 with its reason.\n"
-            "Without them the signature is NOT verified, which is said on stderr (and as\n"
-            "\"verified\": false with --json), and lookups are still answered.\n"
-            "\n"
-            "  --index I           look up entry I (repeatable, up to %d)\n"
-            "  --json              print the summary (and lookups) as one JSON object\n"
-            "  --key KEY           verification key: PEM, JWK or JWKS (repeatable)\n"
-            "  --trust CERT        trust anchor certificates (PEM) for x5c / x5chain\n"
-            "  --uri URI           the expected sub (the Referenced Token's uri)\n"
-            "  --now UNIXTIME      the time to check exp and iat against (default: now)\n"
-            "  --skew SECONDS      clock skew allowed for exp, nbf and iat (default 0)\n"
-            "  --alg ALG           allow ALG (repeatable); default: every signature algorithm,\n"
-            "                      plus HS256 when a --key is a secret\n"
-            "  --require-eku       the x5c leaf must have the status-signing EKU\n"
-            "  --eku-oid OID       that EKU's OID (default %s, the spec's is TBD)\n"
-            "  --max-inflated N    refuse lists that inflate to more than N bytes\n"
-            "                      (default %zu)\n"
-            "\n"
-            "Exit status: 0 success, 1 input rejected, verification failed or an index out of\n"
-            "range, 2 usage or I/O error.\n",
-            DECODE_MAX_INDEXES, TSL_EKU_STATUS_SIGNING_DEFAULT,
-            (size_t)TSL_DEFAULT_MAX_INFLATED);
-}
-
 typedef struct {
     const char *format; /* json, cbor, jwt, cwt */
     const tsl_list *list;
@@ -165,48 +127,27 @@ typedef struct {
     tsl_keyset *keys;
     tsl_trust *trust;
     tsl_verify_opts opts;
-    bool any_secret;
 } verify_setup;
 
 /* --key, --trust, --alg and --index apply through the option table (CLI_OPT_FN). */
 static int add_key(const char *cmd, void *target, const char *path)
 {
-    (void)cmd;
-    verify_setup *v = target;
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_status st = TSL_OK;
-    if (v->keys == NULL)
-        st = tsl_keyset_new(&v->keys, &err);
-    size_t before = v->keys ? tsl_keyset_count(v->keys) : 0;
-    if (st == TSL_OK)
-        st = tsl_keyset_load(v->keys, path, &err);
-    if (st != TSL_OK) {
-        cli_err("decode", "--key %s: %s", path, err.msg);
-        return cli_exit_for(st) == EXIT_REJECT ? EXIT_USAGE : cli_exit_for(st);
-    }
-    for (size_t k = before; k < tsl_keyset_count(v->keys); k++)
-        if (tsl_key_default_alg(tsl_keyset_get(v->keys, k)) == TSL_ALG_HS256)
-            v->any_secret = true;
-    return EXIT_OK;
+    if (tsl_keyset_load_into(&((verify_setup *)target)->keys, path, &err) == TSL_OK)
+        return EXIT_OK;
+    cli_err(cmd, "--key %s: %s", path, err.msg);
+    return EXIT_USAGE;
 }
 
 static int add_trust(const char *cmd, void *target, const char *path)
 {
-    (void)cmd;
-    verify_setup *v = target;
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_status st = TSL_OK;
-    if (v->trust == NULL)
-        st = tsl_trust_new(&v->trust, &err);
-    if (st == TSL_OK)
-        st = tsl_trust_load(v->trust, path, &err);
-    if (st != TSL_OK) {
-        cli_err("decode", "--trust %s: %s", path, err.msg);
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
+    if (tsl_trust_load_into(&((verify_setup *)target)->trust, path, &err) == TSL_OK)
+        return EXIT_OK;
+    cli_err(cmd, "--trust %s: %s", path, err.msg);
+    return EXIT_USAGE;
 }
 
 static int add_alg(const char *cmd, void *target, const char *arg)
@@ -256,20 +197,32 @@ int cmd_decode(int argc, char **argv)
              (size_t)TSL_MAX_INFLATED_CEILING);
     const char *secs = "is not a number of seconds";
     const cli_opt opts[] = {
-        {"index", 0, CLI_OPT_FN, &ix, 0, 0, NULL, NULL, add_index},
-        CLI_FLAG("json", &json),
-        {"key", 0, CLI_OPT_FN, &v, 0, 0, NULL, NULL, add_key},
-        {"trust", 0, CLI_OPT_FN, &v, 0, 0, NULL, NULL, add_trust},
-        CLI_STR("uri", &v.opts.sub),
-        {"now", 0, CLI_OPT_I64, &v.opts.policy.now, 0, INT64_MAX / 2, secs, NULL, NULL},
-        {"skew", 0, CLI_OPT_I64, &v.opts.policy.skew, 0, INT64_MAX / 2, secs, NULL, NULL},
-        {"alg", 0, CLI_OPT_FN, &v.opts.policy.algs, 0, 0, NULL, NULL, add_alg},
-        {"require-eku", 0, CLI_OPT_SET, &v.opts.policy.require_eku, 1, 0, NULL, NULL, NULL},
-        CLI_STR("eku-oid", &v.opts.policy.eku_oid),
+        CLI_FN("index", &ix, add_index, NULL, "I\tlook up entry I (repeatable, up to 1024)"),
+        CLI_FLAG("json", &json, "print the summary (and lookups) as one JSON object"),
+        CLI_FN("key", &v, add_key, NULL, "KEY\tverification key: PEM, JWK or JWKS (repeatable)"),
+        CLI_FN("trust", &v, add_trust, NULL, "CERT\ttrust anchor certificates (PEM) for x5c"),
+        CLI_STR("uri", &v.opts.sub, "URI\tthe expected sub (the Referenced Token's uri)"),
+        {"now", 0, CLI_OPT_I64, &v.opts.policy.now, 0, INT64_MAX / 2, secs, NULL, NULL,
+         "UNIXTIME\tthe time to check exp and iat against (default: now)"},
+        {"skew", 0, CLI_OPT_I64, &v.opts.policy.skew, 0, INT64_MAX / 2, secs, NULL, NULL,
+         "SECONDS\tclock skew allowed for exp, nbf and iat (default 0)"},
+        CLI_FN("alg", &v.opts.policy.algs, add_alg, NULL, "ALG\tallow ALG (repeatable); "
+               "default: every signature\nalgorithm, plus HS256 when a --key is a secret"),
+        {"require-eku", 0, CLI_OPT_SET, &v.opts.policy.require_eku, 1, 0, NULL, NULL, NULL,
+         "the x5c leaf must have the status-signing EKU"},
+        CLI_STR("eku-oid", &v.opts.policy.eku_oid, "OID\tthat EKU's OID (the spec's is TBD)"),
         {"max-inflated", 0, CLI_OPT_U64, &max_inflated, 1, TSL_MAX_INFLATED_CEILING,
-         inflated_bad, NULL, NULL},
+         inflated_bad, NULL, NULL, "N\trefuse lists that inflate to more than N bytes"},
         CLI_OPT_END};
-    static const cli_cmd cmd = {"decode", usage, NULL};
+    static const cli_cmd cmd = {
+        "decode", "[OPTIONS] [FILE|-]",
+        "Reads a StatusList object (JSON, spec section 4.2, or CBOR, 4.3) or a Status\n"
+        "List Token (a JWT, or a CWT as raw bytes, hex or base64url), told apart by the\n"
+        "bytes. With --index, prints \"I<TAB>VALUE\" for each index; without, a summary.\n"
+        "A token is verified first when --key or --trust is given; without them the\n"
+        "signature is NOT verified, which is said on stderr.",
+        "0 success, 1 input rejected, verification failed or an index out of\n"
+        "range, 2 usage or I/O error.", NULL};
     int first, rc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     /* After --help, rc < 0 skips the work and still frees what options loaded. */
     rc = rc == CLI_OPTS_RUN ? EXIT_OK : rc == EXIT_OK ? -1 : rc;
@@ -290,10 +243,11 @@ int cmd_decode(int argc, char **argv)
     tsl_list *l = NULL;
     tsl_token *t = NULL;
     decoded d = {NULL, NULL, NULL, false};
-    cli_input in = rc == EXIT_OK ? cli_detect(buf, len) : CLI_IN_EMPTY;
-    if (rc == EXIT_OK && in != CLI_IN_TOKEN) {
-        st = cli_parse_statuslist(buf, len, &lim, &l, &err);
-        d.format = in == CLI_IN_JSON ? "json" : "cbor";
+    tsl_form in = rc == EXIT_OK ? tsl_detect_form(buf, len, NULL, NULL) : TSL_FORM_EMPTY;
+    if (rc == EXIT_OK &&
+        (in == TSL_FORM_EMPTY || in == TSL_FORM_JSON || in == TSL_FORM_CBOR_MAP)) {
+        st = tsl_list_parse(buf, len, &lim, &l, &err);
+        d.format = in == TSL_FORM_JSON ? "json" : "cbor";
         d.list = l;
         if (st == TSL_OK && (v.keys != NULL || v.trust != NULL))
             fprintf(stderr, "tsl decode: note: a bare StatusList carries no signature; "
@@ -306,8 +260,7 @@ int cmd_decode(int argc, char **argv)
             d.token = t;
             if (v.keys != NULL || v.trust != NULL) {
                 if (v.opts.policy.algs == 0)
-                    v.opts.policy.algs = TSL_ALGS_SIGNATURE |
-                                  (v.any_secret ? TSL_ALG_BIT(TSL_ALG_HS256) : 0);
+                    v.opts.policy.algs = tsl_keyset_algs(v.keys);
                 v.opts.policy.keys = v.keys;
                 v.opts.policy.trust = v.trust;
                 st = tsl_token_verify(t, &v.opts, &err);

@@ -9,37 +9,13 @@
  * can make us allocate. Lists beyond it need an explicit --size. */
 #define ENCODE_MAX_GROW_BYTES ((uint64_t)512 << 20)
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl encode --bits B [--size N] [--cbor] [--level L]\n"
-            "                  [--aggregation-uri URI] [FILE|-]\n"
-            "\n"
-            "Reads lines \"IDX VALUE\" (VALUE a number below 2^B or VALID, INVALID,\n"
-            "SUSPENDED, APPLICATION_SPECIFIC; blank lines and # comments allowed; later\n"
-            "lines win) and prints the StatusList object: JSON {\"bits\",\"lst\"} on one\n"
-            "line, or with --cbor the CBOR map's raw bytes. Entries not listed are 0.\n"
-            "\n"
-            "  --bits B       bits per entry: 1, 2, 4 or 8 (required)\n"
-            "  --size N       number of entries; without it the list covers the highest\n"
-            "                 index, rounded up to a whole byte (at most 512 MiB packed)\n"
-            "  --cbor         print the CBOR map (spec section 4.3) instead of JSON\n"
-            "  --level L      compression level 1 (fastest) to 12 (smallest, default);\n"
-            "                 %d is the fast choice\n"
-            "  --aggregation-uri URI   add aggregation_uri (spec section 9.2)\n"
-            "\n"
-            "Exit status: 0 success, 1 input rejected (the line is named), 2 usage or I/O.\n",
-            TSL_LEVEL_FAST);
-}
-
-/* Grows l so that idx fits, doubling to keep the number of reallocations small. */
+/* Grows l so that idx fits (tsl_list_grow), naming the line beyond the bound. */
 static int grow(tsl_list *l, uint64_t idx, unsigned long lineno)
 {
-    uint64_t size = tsl_list_size(l);
-    if (idx < size)
-        return EXIT_OK;
-    unsigned bits = tsl_list_bits(l);
-    if (idx >= ENCODE_MAX_GROW_BYTES * 8 / bits) {
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status st = tsl_list_grow(l, idx, ENCODE_MAX_GROW_BYTES, &err);
+    if (st == TSL_ERR_LIMIT) {
         cli_err("encode",
                 "line %lu: index %llu would make the list larger than %llu MiB; give "
                 "--size to allow it",
@@ -47,14 +23,6 @@ static int grow(tsl_list *l, uint64_t idx, unsigned long lineno)
                 (unsigned long long)(ENCODE_MAX_GROW_BYTES >> 20));
         return EXIT_REJECT;
     }
-    uint64_t want = size < 1024 ? 1024 : size * 2;
-    if (want <= idx)
-        want = idx + 1;
-    if (want > ENCODE_MAX_GROW_BYTES * 8 / bits)
-        want = ENCODE_MAX_GROW_BYTES * 8 / bits;
-    tsl_error err;
-    tsl_error_clear(&err);
-    tsl_status st = tsl_list_resize(l, want, &err);
     return st == TSL_OK ? EXIT_OK : cli_fail("encode", &err, st);
 }
 
@@ -112,19 +80,27 @@ int cmd_encode(int argc, char **argv)
     bool cbor = false;
     const char *agg = NULL;
     const cli_opt opts[] = {
-        {"bits", 0, CLI_OPT_FN, &bits, 0, 0, NULL, NULL, cli_opt_bits},
-        {"size", 0, CLI_OPT_FN, &size, 0, 0, NULL, NULL, parse_size},
-        CLI_FLAG("cbor", &cbor),
-        {"level", 0, CLI_OPT_U64, &level, 1, 12, "is not 1 to 12", NULL, NULL},
-        CLI_STR("aggregation-uri", &agg),
+        CLI_FN("bits", &bits, cli_opt_bits, NULL, "B\tbits per entry: 1, 2, 4 or 8 (required)"),
+        CLI_FN("size", &size, parse_size, NULL, "N\tnumber of entries; without it the list "
+               "covers the highest\nindex, rounded up to a whole byte (at most 512 MiB packed)"),
+        CLI_FLAG("cbor", &cbor, "print the CBOR map (spec section 4.3) instead of JSON"),
+        {"level", 0, CLI_OPT_U64, &level, 1, 12, "is not 1 to 12", NULL, NULL,
+         "L\tcompression level 1 (fastest) to 12 (smallest, default)"},
+        CLI_STR("aggregation-uri", &agg, "URI\tadd aggregation_uri (spec section 9.2)"),
         CLI_OPT_END};
-    static const cli_cmd cmd = {"encode", usage, NULL};
+    static const cli_cmd cmd = {
+        "encode", "--bits B [OPTIONS] [FILE|-]",
+        "Reads lines \"IDX VALUE\" (VALUE a number below 2^B or VALID, INVALID,\n"
+        "SUSPENDED, APPLICATION_SPECIFIC; blank lines and # comments allowed; later\n"
+        "lines win) and prints the StatusList object: JSON {\"bits\",\"lst\"} on one\n"
+        "line, or with --cbor the CBOR map's raw bytes. Entries not listed are 0.",
+        "0 success, 1 input rejected (the line is named), 2 usage or I/O.", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
         return prc;
     if (bits == 0) {
         cli_err("encode", "--bits is required");
-        usage(stderr);
+        cli_usage(&cmd, opts, stderr);
         return EXIT_USAGE;
     }
     if (argc - first > 1) {
@@ -198,14 +174,8 @@ int cmd_encode(int argc, char **argv)
         if (!any) {
             cli_err("encode", "no entries in the input; give --size for an all-0 list");
             rc = EXIT_REJECT;
-        } else {
-            /* Cover the highest index with a size in bits that is a multiple of 8
-             * (spec section 13.4). */
-            uint64_t per = 8 / bits;
-            uint64_t n = (highest / per + 1) * per;
-            st = tsl_list_resize(l, n, &err);
-            if (st != TSL_OK)
-                rc = cli_fail("encode", &err, st);
+        } else if ((st = tsl_list_fit(l, highest, &err)) != TSL_OK) {
+            rc = cli_fail("encode", &err, st);
         }
     }
     if (rc == EXIT_OK && agg != NULL && (st = tsl_list_set_aggregation_uri(l, agg, &err)))

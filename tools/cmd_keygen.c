@@ -7,20 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl keygen --alg ALG [--out FILE]\n"
-            "\n"
-            "Generates a key for ALG (ES256 ES384 ES512 EdDSA RS256..PS512 HS256) and prints\n"
-            "its public JWK on standard output, with \"kid\" set to the RFC 7638 thumbprint.\n"
-            "The private key (PEM, PKCS#8; for HS256 a private JWK) goes to FILE, created\n"
-            "with mode 0600 and never overwritten; without --out it is printed first, on\n"
-            "standard output.\n"
-            "\n"
-            "Exit status: 0 success, 2 usage or I/O error (FILE exists, cannot be written).\n");
-}
-
 /* Writes text to a new file only the owner can read. */
 static int write_private(const char *path, const char *text)
 {
@@ -53,16 +39,23 @@ int cmd_keygen(int argc, char **argv)
     tsl_alg alg = TSL_ALG_UNKNOWN;
     const char *out = NULL;
     const cli_opt opts[] = {
-        {"alg", 0, CLI_OPT_ALG, &alg, 0, 0, "is not a supported algorithm", NULL, NULL},
-        CLI_STR("out", &out),
+        {"alg", 0, CLI_OPT_ALG, &alg, 0, 0, "is not a supported algorithm", NULL, NULL,
+         "ALG\tES256 ES384 ES512 EdDSA RS256..PS512 HS256 (required)"},
+        CLI_STR("out", &out, "FILE\twrite the private key to FILE (mode 0600, never\n"
+                "overwritten); without it, it is printed first"),
         CLI_OPT_END};
-    static const cli_cmd cmd = {"keygen", usage, NULL};
+    static const cli_cmd cmd = {
+        "keygen", "--alg ALG [--out FILE]",
+        "Generates a key for ALG and prints its public JWK on standard output, with\n"
+        "\"kid\" set to the RFC 7638 thumbprint. The private key is PEM (PKCS#8), or for\n"
+        "HS256 a private JWK.",
+        "0 success, 2 usage or I/O error (FILE exists, cannot be written).", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
         return prc;
     if (alg == TSL_ALG_UNKNOWN || first != argc) {
         cli_err("keygen", alg == TSL_ALG_UNKNOWN ? "--alg is required" : "unexpected argument");
-        usage(stderr);
+        cli_usage(&cmd, opts, stderr);
         return EXIT_USAGE;
     }
     tsl_error err;

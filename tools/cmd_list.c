@@ -9,52 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl list create ID --uri URI --bits B --size N --key KEY [--alg ALG]\n"
-            "                [--kid KID] [--x5c PEM] [--ttl S] [--lifetime S]\n"
-            "                [--formats jwt,cwt] [--decoys N] [--decoy-value STATUS]\n"
-            "                [--aggregation-uri URI] [--no-final-invalid] [--allow-http]\n"
-            "                [--force] [--db PATH]\n"
-            "       tsl list ls [--db PATH]\n"
-            "       tsl list show ID [--json] [--db PATH]\n"
-            "\n"
-            "create  adds a list of N entries of B bits, all VALID except the decoys.\n"
-            "  ID                 1 to 64 of A-Z a-z 0-9 . _ -\n"
-            "  --uri URI          where the list is served: the sub of its tokens; an\n"
-            "                     https URI of at most %d bytes whose path (A-Z a-z 0-9\n"
-            "                     - . _ ~ /, percent-encoded or not) no other list of\n"
-            "                     the store has, nor /healthz or /metrics\n"
-            "  --bits B           bits per entry: 1, 2, 4 or 8\n"
-            "  --size N           number of entries; at most %llu MiB uncompressed\n"
-            "                     (N * B / 8 bytes), what common verifiers accept\n"
-            "  --key KEY          signing key file (PEM or JWK); its absolute path is\n"
-            "                     recorded, never the key\n"
-            "  --alg ALG          default from the key, as `tsl sign` does\n"
-            "  --kid KID          default: the key's kid, else its RFC 7638 thumbprint\n"
-            "  --x5c PEM          certificate chain for x5c / x5chain\n"
-            "  --ttl S            ttl claim of the tokens (default: none)\n"
-            "  --lifetime S       exp - iat of the tokens (default 86400)\n"
-            "  --formats F        jwt, cwt or jwt,cwt (default) for `tsl publish`\n"
-            "  --decoys N         entries set to the decoy value and never allocated\n"
-            "  --decoy-value V    status of the decoys (default INVALID)\n"
-            "  --aggregation-uri URI   aggregation_uri of the StatusList\n"
-            "  --no-final-invalid allow INVALID entries to change without --force\n"
-            "  --allow-http       accept http:// for --uri and --aggregation-uri\n"
-            "  --force            create a list larger than common verifiers accept\n"
-            "ls      prints the ids, one per line.\n"
-            "show    prints the settings, counts per status, allocated, free (capacity -\n"
-            "        allocated), last published and version; --json: one JSON object.\n"
-            "\n"
-            "  --db PATH          the store (default: $TSL_DB, else %s); create makes it\n"
-            "                     if missing, ls and show only read it\n"
-            "\n"
-            "Exit status: 0 success, 1 rejected (unknown or existing id or path, bad key,\n"
-            "too large), 2 usage or I/O error (a bad --uri, a missing or damaged store).\n",
-            TSL_URI_MAX, (unsigned long long)(TSL_INTEROP_MAX_BYTES >> 20),
-            STORE_CLI_DEFAULT_DB);
-}
+/* The usage of every subcommand; the options come from the subcommand's table. */
+static const cli_cmd list_cmd = {
+    "list",
+    "create ID --uri URI --bits B --size N --key KEY [OPTIONS]\n"
+    "tsl list ls [--db PATH]\ntsl list show ID [--json] [--db PATH]",
+    "create  adds a list of N entries of B bits, all VALID except the decoys; ID is\n"
+    "        1 to 64 of A-Z a-z 0-9 . _ - (the options below are create's).\n"
+    "ls      prints the ids, one per line.\n"
+    "show    prints the settings, counts per status, allocated, free, last published\n"
+    "        and version; --json: one JSON object.",
+    "0 success, 1 rejected (unknown or existing id or path, bad key,\n"
+    "too large), 2 usage or I/O error (a bad --uri, a missing or damaged store).",
+    NULL};
 
 /* The absolute path of an existing file, so the list still finds it from elsewhere.
  * Free the result. */
@@ -69,11 +36,8 @@ static char *absolute(const char *what, const char *path)
 /* --formats: jwt, cwt or both. */
 static int parse_formats(const char *cmd, void *target, const char *arg)
 {
-    if (!store_cli_parse_formats(arg, target)) {
-        cli_err(cmd, "--formats: \"%s\" is not jwt, cwt or jwt,cwt", arg);
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
+    (void)cmd;
+    return tsl_publish_formats_parse(arg, target, NULL) == TSL_OK ? EXIT_OK : CLI_BAD;
 }
 
 /* --decoy-value: a status other than VALID, which unused entries already hold. */
@@ -105,28 +69,35 @@ static int list_create(int argc, char **argv)
              (unsigned long long)TSL_STORE_MAX_SIZE);
     const char *secs = "is not a positive number of seconds";
     const cli_opt opts[] = {
-        CLI_STR("uri", &info.uri),
-        {"bits", 0, CLI_OPT_FN, &bits, 0, 0, NULL, NULL, cli_opt_bits},
-        {"size", 0, CLI_OPT_U64, &info.size, 1, TSL_STORE_MAX_SIZE, size_bad, NULL, NULL},
-        CLI_STR("key", &key_arg),
-        {"alg", 0, CLI_OPT_ALG, &info.alg, 0, 0, "is not a supported algorithm", NULL, NULL},
-        CLI_STR("kid", &info.kid),
-        CLI_STR("x5c", &x5c_arg),
-        {"ttl", 0, CLI_OPT_I64, &info.ttl, 1, INT64_MAX / 2, secs, NULL, NULL},
-        {"lifetime", 0, CLI_OPT_I64, &info.lifetime, 1, INT64_MAX / 2, secs, NULL, NULL},
-        {"formats", 0, CLI_OPT_FN, &info.formats, 0, 0, NULL, NULL, parse_formats},
+        CLI_STR("uri", &info.uri, "URI\twhere the list is served: the sub of its tokens; an\n"
+                "https URI of at most 1024 bytes whose path no other list has"),
+        CLI_FN("bits", &bits, cli_opt_bits, NULL, "B\tbits per entry: 1, 2, 4 or 8"),
+        {"size", 0, CLI_OPT_U64, &info.size, 1, TSL_STORE_MAX_SIZE, size_bad, NULL, NULL,
+         "N\tnumber of entries"},
+        CLI_STR("key", &key_arg, "KEY\tsigning key file (PEM or JWK); its absolute path is\n"
+                "recorded, never the key"),
+        {"alg", 0, CLI_OPT_ALG, &info.alg, 0, 0, "is not a supported algorithm", NULL, NULL,
+         "ALG\tdefault from the key, as `tsl sign` does"},
+        CLI_STR("kid", &info.kid, "KID\tdefault: the key's kid, else its RFC 7638 thumbprint"),
+        CLI_STR("x5c", &x5c_arg, "PEM\tcertificate chain for x5c / x5chain"),
+        {"ttl", 0, CLI_OPT_I64, &info.ttl, 1, INT64_MAX / 2, secs, NULL, NULL,
+         "S\tttl claim of the tokens (default: none)"},
+        {"lifetime", 0, CLI_OPT_I64, &info.lifetime, 1, INT64_MAX / 2, secs, NULL, NULL,
+         "S\texp - iat of the tokens (default 86400)"},
+        CLI_FN("formats", &info.formats, parse_formats, "is not jwt, cwt or jwt,cwt",
+               "F\tjwt, cwt or jwt,cwt (default) for `tsl publish`"),
         {"decoys", 0, CLI_OPT_U64, &info.decoys, 0, UINT64_MAX, "is not a non-negative integer",
-         NULL, NULL},
-        {"decoy-value", 0, CLI_OPT_FN, &info.decoy_value, 0, 0, NULL, NULL, parse_decoy_value},
-        CLI_STR("aggregation-uri", &info.aggregation_uri),
+         NULL, NULL, "N\tentries set to the decoy value and never allocated"},
+        CLI_FN("decoy-value", &info.decoy_value, parse_decoy_value, NULL,
+               "V\tstatus of the decoys (default INVALID)"),
+        CLI_STR("aggregation-uri", &info.aggregation_uri, "URI\taggregation_uri of the StatusList"),
         {"no-final-invalid", 0, CLI_OPT_SET, &info.final_invalid, (uint64_t)-1, 0, NULL, NULL,
-         NULL},
-        CLI_FLAG("allow-http", &allow_http),
-        CLI_FLAG("force", &force),
-        CLI_STR("db", &db),
+         NULL, "allow INVALID entries to change without --force"},
+        CLI_FLAG("allow-http", &allow_http, "accept http:// for --uri and --aggregation-uri"),
+        CLI_FLAG("force", &force, "create a list larger than common verifiers accept"),
+        CLI_DB(&db),
         CLI_OPT_END};
-    static const cli_cmd cmd = {"list", usage, NULL};
-    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    int first, prc = cli_opts_parse(&list_cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
         return prc;
     info.bits = (unsigned)bits;
@@ -215,9 +186,8 @@ static int list_create(int argc, char **argv)
 static int list_ls(int argc, char **argv)
 {
     const char *db = NULL;
-    const cli_opt opts[] = {CLI_STR("db", &db), CLI_OPT_END};
-    static const cli_cmd cmd = {"list", usage, NULL};
-    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    const cli_opt opts[] = {CLI_DB(&db), CLI_OPT_END};
+    int first, prc = cli_opts_parse(&list_cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
         return prc;
     if (first < argc) {
@@ -292,7 +262,7 @@ static int show_json(const tsl_list_info *in, const uint64_t counts[256],
     char buf[8];
     for (unsigned v = 0; v < (1u << in->bits); v++)
         if (counts[v] != 0 || v <= TSL_STATUS_INVALID)
-            json_object_set_new(cs, store_cli_status_label(v, buf),
+            json_object_set_new(cs, tsl_status_label(v, buf),
                                 json_integer((long long)counts[v]));
     json_object_set_new(o, "counts", cs);
     put_int(o, "allocated", (long long)in->allocated, false);
@@ -327,17 +297,17 @@ static void show_text(const tsl_list_info *in, const uint64_t counts[256],
         ROW("ttl", "%lld", (long long)in->ttl);
     else
         ROW("ttl", "%s", "-");
-    ROW("formats", "%s", store_cli_formats_name(in->formats));
+    ROW("formats", "%s", tsl_publish_formats_name(in->formats));
     ROW("decoys", "%llu", (unsigned long long)in->decoys);
     if (in->decoys)
-        ROW("decoy_value", "%s", store_cli_status_label(in->decoy_value, buf));
+        ROW("decoy_value", "%s", tsl_status_label(in->decoy_value, buf));
     ROW("final_invalid", "%s", in->final_invalid > 0 ? "yes" : "no");
     ROW("aggregation_uri", "%s", in->aggregation_uri ? in->aggregation_uri : "-");
     ROW("created", "%lld", (long long)in->created);
     ROW("updated", "%lld", (long long)in->updated);
     for (unsigned v = 0; v < (1u << in->bits); v++)
         if (counts[v] != 0 || v <= TSL_STATUS_INVALID)
-            ROW(store_cli_status_label(v, buf), "%llu", (unsigned long long)counts[v]);
+            ROW(tsl_status_label(v, buf), "%llu", (unsigned long long)counts[v]);
     ROW("allocated", "%llu", (unsigned long long)in->allocated);
     ROW("free", "%llu", (unsigned long long)(in->capacity - in->allocated));
     if (in->last_published)
@@ -352,9 +322,9 @@ static int list_show(int argc, char **argv)
 {
     const char *db = NULL;
     bool json = false;
-    const cli_opt opts[] = {CLI_FLAG("json", &json), CLI_STR("db", &db), CLI_OPT_END};
-    static const cli_cmd cmd = {"list", usage, NULL};
-    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    const cli_opt opts[] = {CLI_FLAG("json", &json, "print one JSON object"), CLI_DB(&db),
+                            CLI_OPT_END};
+    int first, prc = cli_opts_parse(&list_cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
         return prc;
     if (argc - first != 1) {
@@ -400,14 +370,14 @@ static int list_show(int argc, char **argv)
 int cmd_list(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        cli_err("list", "a subcommand is required (create, ls, show)");
         return EXIT_USAGE;
     }
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 ||
         strcmp(sub, "help") == 0) {
-        usage(stdout);
-        return EXIT_OK;
+        char *help[] = {"create", "--help", NULL}; /* create's options: the most */
+        return list_create(2, help);
     }
     if (strcmp(sub, "create") == 0)
         return list_create(argc - 1, argv + 1);

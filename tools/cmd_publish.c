@@ -7,60 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void publish_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl publish ID [--format jwt|cwt] [--retention S|forever]\n"
-            "                   [--now UNIXTIME] [--db PATH]\n"
-            "\n"
-            "Signs the current statuses of list ID with its key, in every form the list was\n"
-            "created with (or only --format), records the tokens, and prints one line per\n"
-            "token: form, size, iat, exp. Versions only move forward: when a concurrent\n"
-            "publish has recorded newer statuses meanwhile (or the same ones with the same\n"
-            "iat), this token is not recorded, the line says so, and the exit status is 0;\n"
-            "when the newest recorded token has older statuses but a later iat (--now),\n"
-            "this one is signed as of that iat, so that it is the newest.\n"
-            "\n"
-            "  --format F      jwt or cwt (default: the list's formats)\n"
-            "  --retention S   drop recorded tokens that expired more than S seconds ago\n"
-            "                  (default %lld, 30 days); forever keeps them all\n"
-            "  --now UNIXTIME  sign as of this time (default: now)\n"
-            "  --db PATH       the store (default: $TSL_DB, else %s)\n"
-            "\n"
-            "Exit status: 0 success, 1 rejected (unknown list, key unusable), 2 usage or\n"
-            "I/O error.\n",
-            (long long)STORE_CLI_DEFAULT_RETENTION, STORE_CLI_DEFAULT_DB);
-}
-
-static void token_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl token ID [--format jwt|cwt] [--at UNIXTIME] [--db PATH]\n"
-            "\n"
-            "Prints the newest recorded token of list ID, or with --at the newest one valid\n"
-            "at that time (iat <= UNIXTIME < exp): the compact JWT and a newline, or with\n"
-            "--format cwt the CWT's raw bytes.\n"
-            "\n"
-            "  --format F      jwt or cwt (default: jwt, or cwt for a list that publishes\n"
-            "                  only CWTs)\n"
-            "  --at UNIXTIME   the token valid at that time\n"
-            "  --db PATH       the store (default: $TSL_DB, else %s)\n"
-            "\n"
-            "Exit status: 0 success, 1 unknown list or no such token, 2 usage or I/O.\n",
-            STORE_CLI_DEFAULT_DB);
-}
-
 /* --retention: seconds, or "forever" (-1). */
 static int parse_retention(const char *cmd, void *target, const char *arg)
 {
+    (void)cmd;
     uint64_t v;
     if (strcmp(arg, "forever") == 0) {
         *(int64_t *)target = -1;
     } else if (cli_parse_u64(arg, &v) && v <= (uint64_t)INT64_MAX / 2) {
         *(int64_t *)target = (int64_t)v;
     } else {
-        cli_err(cmd, "--retention: \"%s\" is not a number of seconds or forever", arg);
-        return EXIT_USAGE;
+        return CLI_BAD;
     }
     return EXIT_OK;
 }
@@ -71,13 +28,22 @@ int cmd_publish(int argc, char **argv)
     tsl_format fm = 0;
     int64_t retention = STORE_CLI_DEFAULT_RETENTION, now = 0;
     const cli_opt opts[] = {
-        {"format", 0, CLI_OPT_FN, &fm, 0, 0, NULL, NULL, cli_opt_format},
-        {"retention", 0, CLI_OPT_FN, &retention, 0, 0, NULL, NULL, parse_retention},
+        CLI_FN("format", &fm, cli_opt_format, CLI_FORMAT_BAD,
+               "F\tjwt or cwt (default: the list's formats)"),
+        CLI_FN("retention", &retention, parse_retention, "is not a number of seconds or forever",
+               "S\tdrop recorded tokens that expired more than S seconds ago\n"
+               "(default 2592000, 30 days); forever keeps them all"),
         {"now", 0, CLI_OPT_I64, &now, 1, INT64_MAX / 2, "is not a positive unix time", NULL,
-         NULL},
-        CLI_STR("db", &db),
+         NULL, "UNIXTIME\tsign as of this time (default: now)"},
+        CLI_DB(&db),
         CLI_OPT_END};
-    static const cli_cmd cmd = {"publish", publish_usage, NULL};
+    static const cli_cmd cmd = {
+        "publish", "ID [--format jwt|cwt] [--retention S|forever]\n[--now UNIXTIME] [--db PATH]",
+        "Signs the current statuses of list ID with its key, in every form the list was\n"
+        "created with (or only --format), records the tokens, and prints one line per\n"
+        "token: form, size, iat, exp. Versions only move forward: a token a concurrent\n"
+        "publish made stale is not recorded, the line says so, and the exit status is 0.",
+        "0 success, 1 rejected (unknown list, key unusable), 2 usage or\nI/O error.", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
         return prc;
@@ -157,11 +123,18 @@ int cmd_token(int argc, char **argv)
     tsl_format format = 0;
     int64_t at = 0;
     const cli_opt opts[] = {
-        {"format", 0, CLI_OPT_FN, &format, 0, 0, NULL, NULL, cli_opt_format},
-        {"at", 0, CLI_OPT_I64, &at, 1, INT64_MAX / 2, "is not a positive unix time", NULL, NULL},
-        CLI_STR("db", &db),
+        CLI_FN("format", &format, cli_opt_format, CLI_FORMAT_BAD,
+               "F\tjwt or cwt (default: jwt, or cwt for a list that publishes\nonly CWTs)"),
+        {"at", 0, CLI_OPT_I64, &at, 1, INT64_MAX / 2, "is not a positive unix time", NULL, NULL,
+         "UNIXTIME\tthe token valid at that time"},
+        CLI_DB(&db),
         CLI_OPT_END};
-    static const cli_cmd cmd = {"token", token_usage, NULL};
+    static const cli_cmd cmd = {
+        "token", "ID [--format jwt|cwt] [--at UNIXTIME] [--db PATH]",
+        "Prints the newest recorded token of list ID, or with --at the newest one valid\n"
+        "at that time (iat <= UNIXTIME < exp): the compact JWT and a newline, or with\n"
+        "--format cwt the CWT's raw bytes.",
+        "0 success, 1 unknown list or no such token, 2 usage or I/O.", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
         return prc;

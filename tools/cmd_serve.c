@@ -1,17 +1,16 @@
 /* cmd_serve.c - `tsl serve`: the publisher's HTTP endpoint (spec section 8). Parses the
- * options, loads the tokens already recorded and starts the publisher thread
- * (serve_snapshot.c), whose first round signs what is missing in the background while
- * the server listens, starts one libmicrohttpd daemon per --listen address with bounded
- * memory and timeouts, takes its listening socket back for the library's connection
- * gate (tsl_gate_*: connection limits, the request deadline, checks of the first head),
- * then waits for SIGTERM or SIGINT: it stops accepting, lets requests in flight finish,
- * and exits 0. */
+ * options, loads the tokens already recorded and starts the publisher thread (the
+ * library's tsl_publisher and tsl_publisher_runner), whose first round signs what is
+ * missing in the background while the server listens, starts one libmicrohttpd daemon
+ * per --listen address with bounded memory and timeouts, takes its listening socket
+ * back for the library's connection gate (tsl_gate_*: connection limits, the request
+ * deadline, checks of the first head), then waits for SIGTERM or SIGINT: it stops
+ * accepting, lets requests in flight finish, and exits 0. */
 #include "serve.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -46,51 +45,6 @@ typedef struct {
     struct MHD_Daemon *d;
     MHD_socket quiesced;
 } listener;
-
-static void serve_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl serve [--db PATH] [--listen ADDR:PORT]... [--threads N]\n"
-            "                 [--default-format jwt|cwt] [--history]\n"
-            "                 [--aggregation-path PATH] [--publish-interval S]\n"
-            "                 [--access-log FILE] [--max-connections N]\n"
-            "                 [--max-per-address N] [--head-timeout S]\n"
-            "\n"
-            "Serves every list of the store at the path of its uri (GET, HEAD, OPTIONS),\n"
-            "choosing JWT or CWT by Accept, with ETag, Last-Modified, Cache-Control, CORS and\n"
-            "gzip for JWTs. A background thread re-signs a list when its statuses change or\n"
-            "its token has used two thirds of its lifetime; nothing is signed per request.\n"
-            "Also serves /healthz and /metrics (Prometheus text).\n"
-            "\n"
-            "  --db PATH               the store (default: $TSL_DB, else %s)\n"
-            "  --listen ADDR:PORT      address to listen on, repeatable; IPv6 as [::1]:8080;\n"
-            "                          port 0 picks a free port (default %s)\n"
-            "  --threads N             worker threads per address (default %d)\n"
-            "  --default-format F      jwt or cwt, for no Accept or a wildcard (default jwt)\n"
-            "  --history               answer ?time=UNIXTIME with the token valid then\n"
-            "                          (default off: 501, as section 12.7 recommends)\n"
-            "  --aggregation-path P    serve {\"status_lists\": [...]} at path P\n"
-            "  --publish-interval S    seconds between publishing rounds, e.g. 1 or 0.5\n"
-            "                          (default 1)\n"
-            "  --access-log FILE       append one line per request to FILE\n"
-            "  --max-connections N     open connections at most, over all addresses; when\n"
-            "                          full, the one waiting longest for a request is\n"
-            "                          closed to make room (default %u)\n"
-            "  --max-per-address N     open connections from one client address (IPv6: one\n"
-            "                          /64) at most; more are refused; 0: no limit. Behind\n"
-            "                          a proxy every client has the proxy's address: raise\n"
-            "                          it (default %u)\n"
-            "  --head-timeout S        seconds a client has to send a whole request, from\n"
-            "                          connecting or from its previous answer; bytes\n"
-            "                          trickling in do not extend it (default %u)\n"
-            "\n"
-            "Prints \"tsl serve: listening on ADDR:PORT\" on stderr when ready. SIGTERM or\n"
-            "SIGINT: stop accepting, finish requests in flight, exit 0.\n"
-            "Exit status: 2 usage, I/O or address error.\n",
-            STORE_CLI_DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_THREADS,
-            SERVE_DEFAULT_MAX_CONNECTIONS, SERVE_DEFAULT_PER_ADDRESS,
-            SERVE_DEFAULT_HEAD_TIMEOUT);
-}
 
 /* "1", "0.5", "2.25": seconds, to milliseconds; 1 ms to one day. */
 static bool parse_interval(const char *s, int64_t *ms)
@@ -160,6 +114,40 @@ static bool parse_listen(const char *s, listener *l)
     return inet_pton(AF_INET, host, &a->sin_addr) == 1;
 }
 
+/* The option appliers (CLI_OPT_FN): --listen, --aggregation-path, --publish-interval. */
+typedef struct {
+    listener *ls;
+    size_t n;
+} listeners;
+
+static int opt_listen(const char *cmd, void *target, const char *arg)
+{
+    listeners *l = target;
+    if (l->n == SERVE_MAX_LISTEN) {
+        cli_err(cmd, "at most %d --listen addresses", SERVE_MAX_LISTEN);
+        return EXIT_USAGE;
+    }
+    if (!parse_listen(arg, &l->ls[l->n]))
+        return CLI_BAD;
+    l->n++;
+    return EXIT_OK;
+}
+
+static int opt_path(const char *cmd, void *target, const char *arg)
+{
+    (void)cmd;
+    if (arg[0] != '/' || strlen(arg) > 1024)
+        return CLI_BAD;
+    *(const char **)target = arg;
+    return EXIT_OK;
+}
+
+static int opt_interval(const char *cmd, void *target, const char *arg)
+{
+    (void)cmd;
+    return parse_interval(arg, target) ? EXIT_OK : CLI_BAD;
+}
+
 /* Makes room for the descriptors the connection cap needs, raising the soft limit
  * toward the hard one. When that is not enough, an explicit --max-connections is an
  * error and the default is lowered to fit, with a note. */
@@ -217,6 +205,90 @@ static struct MHD_Daemon *start_daemon(serve_ctx *ctx, listener *l, unsigned thr
         MHD_OPTION_END);
 }
 
+/* How long publisher_stop() waits for the thread to finish its step. */
+#define STOP_WAIT_MS 3000
+
+/* The server answers these itself: no list is served there. */
+static const char *const reserved_paths[] = {"/healthz", "/metrics"};
+
+/* One publisher log line on stderr, written at once so that lines of several threads
+ * do not mix. */
+static void plog(void *cls, const char *msg)
+{
+    (void)cls;
+    char line[TSL_ERROR_MSG_SIZE + 512];
+    int n = snprintf(line, sizeof line - 1, "tsl serve: %s", msg);
+    size_t len = n < 0 ? 0 : (size_t)n;
+    if (len > sizeof line - 2)
+        len = sizeof line - 2;
+    line[len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w; /* nowhere to report a failing stderr */
+}
+
+/* Opens the library's publisher, runs a load-only round (the tokens already recorded,
+ * so that the server can listen at once; nothing is signed) and starts the thread that
+ * runs a round every interval. Returns EXIT_OK, or prints why and returns EXIT_USAGE.
+ * Two lists on one path are not fatal: the older one is served and the clash logged. */
+static int publisher_start(serve_ctx *ctx)
+{
+    if (tsl_metrics_new(&ctx->metrics, NULL) != TSL_OK ||
+        (ctx->log_fd >= 0 &&
+         tsl_access_log_new(ctx->log_fd, ctx->metrics, &ctx->log, NULL) != TSL_OK)) {
+        cli_err("serve", "out of memory");
+        return EXIT_USAGE;
+    }
+    tsl_publisher_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.default_format = ctx->dflt;
+    opt.history = ctx->history;
+    opt.aggregation_path = ctx->agg_path;
+    opt.interval_ms = ctx->interval_ms;
+    opt.retention = STORE_CLI_DEFAULT_RETENTION;
+    opt.reserved = reserved_paths;
+    opt.nreserved = sizeof reserved_paths / sizeof reserved_paths[0];
+    opt.log = plog;
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status r = tsl_publisher_open(ctx->db_path, &opt, &ctx->pub, &err);
+    if (r != TSL_OK) {
+        cli_err("serve", "%s: %s", ctx->db_path, err.msg[0] ? err.msg : tsl_strerror(r));
+        return EXIT_USAGE;
+    }
+    tsl_error_clear(&err);
+    r = tsl_publisher_round(ctx->pub, TSL_ROUND_LOAD_ONLY, &err);
+    if (r != TSL_OK) { /* an unreadable store has been logged */
+        if (r != TSL_ERR_IO)
+            cli_err("serve", "out of memory");
+        return EXIT_USAGE;
+    }
+    if (tsl_publisher_runner_start(ctx->pub, ctx->interval_ms, &ctx->runner, NULL) !=
+        TSL_OK) {
+        cli_err("serve", "cannot start the publisher thread");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+/* Stops the publisher thread, waiting a few seconds at most. False if it did not stop
+ * (stuck on a key file that blocks, or signing a huge list): its state is still in
+ * use, so the caller ends the process with _exit(); the store stays whole. */
+static bool publisher_stop(serve_ctx *ctx)
+{
+    if (ctx->runner == NULL)
+        return true;
+    if (!tsl_publisher_runner_stop(ctx->runner, STOP_WAIT_MS)) {
+        char busy[160], line[256];
+        tsl_publisher_busy(ctx->pub, busy, sizeof busy);
+        snprintf(line, sizeof line, "the publisher is still %s after %d s; exiting without "
+                 "it (the store stays whole)", busy[0] ? busy : "busy", STOP_WAIT_MS / 1000);
+        plog(NULL, line);
+        return false;
+    }
+    ctx->runner = NULL;
+    return true;
+}
+
 /* The gate's handoff: a connection with an acceptable first head goes to the daemon of
  * its listener, which closes fd itself when it cannot take it. */
 static int gate_handoff(int fd, const void *addr, size_t addr_len, unsigned k, void *user)
@@ -235,7 +307,7 @@ static int gate_new(serve_ctx *ctx)
     o.max_connections = ctx->max_connections;
     o.max_per_address = ctx->per_address;
     o.head_timeout_ms = ctx->head_timeout * 1000;
-    o.body_max = SERVE_BODY_MAX;
+    o.body_max = TSL_GATE_BODY_MAX;
     o.handoff = gate_handoff;
     o.refused = serve_conn_refused;
     o.user = ctx;
@@ -259,116 +331,68 @@ static void print_ready(const listener *l)
 
 int cmd_serve(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'D'},
-        {"listen", required_argument, NULL, 'l'},
-        {"threads", required_argument, NULL, 't'},
-        {"default-format", required_argument, NULL, 'f'},
-        {"history", no_argument, NULL, 'H'},
-        {"aggregation-path", required_argument, NULL, 'a'},
-        {"publish-interval", required_argument, NULL, 'i'},
-        {"access-log", required_argument, NULL, 'L'},
-        {"max-connections", required_argument, NULL, 'C'},
-        {"max-per-address", required_argument, NULL, 'P'},
-        {"head-timeout", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     static serve_ctx ctx; /* zeroed, and outlives an _exit() path */
     memset(&ctx, 0, sizeof ctx);
     listener ls[SERVE_MAX_LISTEN];
-    size_t nls = 0;
+    listeners lsn = {ls, 0};
     const char *db = NULL, *log_path = NULL;
-    unsigned threads = DEFAULT_THREADS;
+    uint64_t threads = DEFAULT_THREADS, max_conn = 0, per_address = TSL_GATE_DEFAULT_PER_ADDRESS,
+             head_timeout = TSL_GATE_DEFAULT_HEAD_TIMEOUT_MS / 1000;
     ctx.dflt = TSL_FORMAT_JWT;
     ctx.interval_ms = 1000;
-    ctx.retention = STORE_CLI_DEFAULT_RETENTION;
     ctx.log_fd = -1;
-    ctx.max_connections = SERVE_DEFAULT_MAX_CONNECTIONS;
-    ctx.per_address = SERVE_DEFAULT_PER_ADDRESS;
-    ctx.head_timeout = SERVE_DEFAULT_HEAD_TIMEOUT;
-    bool max_set = false;
-    uint64_t v;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'D': db = optarg; break;
-        case 'l':
-            if (nls == SERVE_MAX_LISTEN) {
-                cli_err("serve", "at most %d --listen addresses", SERVE_MAX_LISTEN);
-                return EXIT_USAGE;
-            }
-            if (!parse_listen(optarg, &ls[nls])) {
-                cli_err("serve", "--listen: \"%s\" is not ADDR:PORT (IPv6: [ADDR]:PORT)",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            nls++;
-            break;
-        case 't':
-            if (!cli_parse_u64(optarg, &v) || v == 0 || v > MAX_THREADS) {
-                cli_err("serve", "--threads: \"%s\" is not 1 to %d", optarg, MAX_THREADS);
-                return EXIT_USAGE;
-            }
-            threads = (unsigned)v;
-            break;
-        case 'f':
-            if (!store_cli_parse_format(optarg, &ctx.dflt)) {
-                cli_err("serve", "--default-format: \"%s\" is not jwt or cwt", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'H': ctx.history = true; break;
-        case 'a':
-            if (optarg[0] != '/' || strlen(optarg) > 1024) {
-                cli_err("serve", "--aggregation-path: \"%s\" does not start with /", optarg);
-                return EXIT_USAGE;
-            }
-            ctx.agg_path = optarg;
-            break;
-        case 'i':
-            if (!parse_interval(optarg, &ctx.interval_ms)) {
-                cli_err("serve", "--publish-interval: \"%s\" is not seconds (0.001 to "
-                                 "86400)", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'L': log_path = optarg; break;
-        case 'C':
-            if (!cli_parse_u64(optarg, &v) || v == 0 || v > MAX_CONNECTIONS_CEILING) {
-                cli_err("serve", "--max-connections: \"%s\" is not 1 to %u", optarg,
-                        MAX_CONNECTIONS_CEILING);
-                return EXIT_USAGE;
-            }
-            ctx.max_connections = (unsigned)v;
-            max_set = true;
-            break;
-        case 'P':
-            if (!cli_parse_u64(optarg, &v) || v > MAX_CONNECTIONS_CEILING) {
-                cli_err("serve", "--max-per-address: \"%s\" is not 0 to %u", optarg,
-                        MAX_CONNECTIONS_CEILING);
-                return EXIT_USAGE;
-            }
-            ctx.per_address = (unsigned)v;
-            break;
-        case 'T':
-            if (!cli_parse_u64(optarg, &v) || v == 0 || v > HEAD_TIMEOUT_CEILING) {
-                cli_err("serve", "--head-timeout: \"%s\" is not 1 to %u seconds", optarg,
-                        HEAD_TIMEOUT_CEILING);
-                return EXIT_USAGE;
-            }
-            ctx.head_timeout = (unsigned)v;
-            break;
-        case 'h': serve_usage(stdout); return EXIT_OK;
-        default: serve_usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        cli_err("serve", "unexpected argument \"%s\"", argv[optind]);
+    const cli_opt opts[] = {
+        CLI_DB(&db),
+        CLI_FN("listen", &lsn, opt_listen, "is not ADDR:PORT (IPv6: [ADDR]:PORT)",
+               "ADDR:PORT\taddress to listen on, repeatable; IPv6 as [::1]:8080;\n"
+               "port 0 picks a free port (default " DEFAULT_LISTEN ")"),
+        {"threads", 0, CLI_OPT_U64, &threads, 1, MAX_THREADS, "is not 1 to 256", NULL, NULL,
+         "N\tworker threads per address (default 2)"},
+        CLI_FN("default-format", &ctx.dflt, cli_opt_format, CLI_FORMAT_BAD,
+               "F\tjwt or cwt, for no Accept or a wildcard (default jwt)"),
+        CLI_FLAG("history", &ctx.history, "answer ?time=UNIXTIME with the token valid then\n"
+                 "(default off: 501, as section 12.7 recommends)"),
+        CLI_FN("aggregation-path", &ctx.agg_path, opt_path, "does not start with /",
+               "P\tserve {\"status_lists\": [...]} at path P"),
+        CLI_FN("publish-interval", &ctx.interval_ms, opt_interval,
+               "is not seconds (0.001 to 86400)", "S\tseconds between publishing rounds, "
+               "e.g. 1 or 0.5\n(default 1)"),
+        CLI_STR("access-log", &log_path, "FILE\tappend one line per request to FILE"),
+        {"max-connections", 0, CLI_OPT_U64, &max_conn, 1, MAX_CONNECTIONS_CEILING,
+         "is not 1 to 1000000", NULL, NULL, "N\topen connections at most, over all addresses; when\n"
+         "full, the one waiting longest for a request is closed\n(default 1024)"},
+        {"max-per-address", 0, CLI_OPT_U64, &per_address, 0, MAX_CONNECTIONS_CEILING,
+         "is not 0 to 1000000", NULL, NULL, "N\topen connections from one client address (IPv6:\n"
+         "one /64); 0: no limit; raise it behind a proxy (default 64)"},
+        {"head-timeout", 0, CLI_OPT_U64, &head_timeout, 1, HEAD_TIMEOUT_CEILING,
+         "is not 1 to 3600 seconds", NULL, NULL,
+         "S\tseconds a client has to send a whole request (default 10)"},
+        CLI_OPT_END};
+    static const cli_cmd cmd = {
+        "serve", "[OPTIONS]",
+        "Serves every list of the store at the path of its uri (GET, HEAD, OPTIONS),\n"
+        "choosing JWT or CWT by Accept, with ETag, Last-Modified, Cache-Control, CORS and\n"
+        "gzip for JWTs. A background thread re-signs a list when its statuses change or\n"
+        "its token has used two thirds of its lifetime; nothing is signed per request.\n"
+        "Also serves /healthz and /metrics (Prometheus text). Prints \"tsl serve:\n"
+        "listening on ADDR:PORT\" on stderr when ready. SIGTERM or SIGINT: stop\n"
+        "accepting, finish requests in flight, exit 0.",
+        "2 usage, I/O or address error.", NULL};
+    int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
+    if (prc != CLI_OPTS_RUN)
+        return prc;
+    if (first != argc) {
+        cli_err("serve", "unexpected argument \"%s\"", argv[first]);
         return EXIT_USAGE;
     }
+    size_t nls = lsn.n;
+    bool max_set = max_conn != 0;
+    ctx.max_connections = max_set ? (unsigned)max_conn : TSL_GATE_DEFAULT_MAX_CONNECTIONS;
+    ctx.per_address = (unsigned)per_address;
+    ctx.head_timeout = (unsigned)head_timeout;
     if (nls == 0 && !parse_listen(DEFAULT_LISTEN, &ls[nls++]))
         return EXIT_USAGE;
-    if (fit_fd_limit(&ctx, max_set, threads, nls) != EXIT_OK)
+    if (fit_fd_limit(&ctx, max_set, (unsigned)threads, nls) != EXIT_OK)
         return EXIT_USAGE;
     if (log_path != NULL) {
         /* Non-blocking: a log that cannot take a line at once (a pipe nobody reads)
@@ -392,16 +416,20 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    serve_ctx_init(&ctx);
-    int rc = store_cli_open("serve", db, &ctx.pub_store);
+    atomic_init(&ctx.inflight, 0);
+    /* Opened here only to report a missing or unreadable store in the commands' words;
+     * the publisher opens its own handles. */
+    tsl_store *probe = NULL;
+    int rc = store_cli_open("serve", db, &probe);
+    tsl_store_close(probe);
     if (rc == EXIT_OK)
-        rc = serve_publisher_start(&ctx);
+        rc = publisher_start(&ctx);
     if (rc == EXIT_OK && gate_new(&ctx) != 0) {
         cli_err("serve", "out of memory");
         rc = EXIT_USAGE;
     }
     for (size_t k = 0; rc == EXIT_OK && k < nls; k++) {
-        if ((ls[k].d = start_daemon(&ctx, &ls[k], threads)) == NULL) {
+        if ((ls[k].d = start_daemon(&ctx, &ls[k], (unsigned)threads)) == NULL) {
             cli_err("serve", "cannot listen on %s: %s", ls[k].text,
                     errno != 0 ? strerror(errno) : "address unusable");
             rc = EXIT_USAGE;
@@ -445,7 +473,7 @@ int cmd_serve(int argc, char **argv)
             nanosleep(&pause, NULL);
         }
     }
-    if (!serve_publisher_stop(&ctx))
+    if (!publisher_stop(&ctx))
         _exit(rc); /* the publisher is stuck (logged): do not wait for it forever */
     for (size_t k = 0; k < nls; k++) {
         if (ls[k].d != NULL)
@@ -454,7 +482,9 @@ int cmd_serve(int argc, char **argv)
             close(ls[k].quiesced);
     }
     tsl_gate_free(ctx.gate);
-    serve_ctx_destroy(&ctx); /* closes ctx.pub_store */
+    tsl_publisher_close(ctx.pub);
+    tsl_access_log_free(ctx.log);
+    tsl_metrics_free(ctx.metrics);
     if (ctx.log_fd >= 0)
         close(ctx.log_fd);
     return rc;

@@ -6,37 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl sign --key KEY --sub URI [--format jwt|cwt] [--alg ALG] [--kid KID]\n"
-            "                [--x5c PEM] [--iss ISS] [--ttl SECONDS] [--exp SECONDS]\n"
-            "                [--iat UNIXTIME] [--level L] [FILE|-]\n"
-            "\n"
-            "Reads a StatusList object (JSON or CBOR, as `tsl encode` prints it) and writes a\n"
-            "signed Status List Token: the compact JWT and a newline, or with --format cwt\n"
-            "the CWT's raw bytes (COSE_Sign1, tag 18; COSE_Mac0, tag 17, for HS256).\n"
-            "\n"
-            "  --key KEY        private key: PEM (PKCS#8, SEC1, PKCS#1) or JWK; the file must\n"
-            "                   not be readable by group or others\n"
-            "  --sub URI        the URI the token is served at (claim sub; required)\n"
-            "  --format F       jwt (default) or cwt\n"
-            "  --alg ALG        ES256 ES384 ES512 EdDSA RS256 RS384 RS512 PS256 PS384 PS512\n"
-            "                   HS256; default from the key: the JWK's alg, else ES256/384/512\n"
-            "                   by curve, EdDSA for Ed25519, PS256 for RSA, HS256 for a secret\n"
-            "  --kid KID        key id for the header (default: the JWK's kid, else the\n"
-            "                   key's RFC 7638 thumbprint, as `tsl keygen` prints it)\n"
-            "  --no-kid         put no kid in the header\n"
-            "  --x5c PEM        certificate chain, leaf first, for x5c / x5chain\n"
-            "  --iss ISS        issuer claim\n"
-            "  --ttl SECONDS    ttl claim: how long verifiers may cache the token\n"
-            "  --exp SECONDS    exp claim, SECONDS after iat\n"
-            "  --iat UNIXTIME   issued-at (default: now)\n"
-            "  --level L        compression level of lst, 1 to 12 (default 12)\n"
-            "\n"
-            "Exit status: 0 success, 1 input or key rejected, 2 usage or I/O error.\n");
-}
-
 int cmd_sign(int argc, char **argv)
 {
     const char *key_path = NULL, *x5c_path = NULL;
@@ -47,27 +16,37 @@ int cmd_sign(int argc, char **argv)
     bool no_kid = false;
     const char *secs = "is not a positive number of seconds";
     const cli_opt opts[] = {
-        CLI_STR("key", &key_path),
-        CLI_STR("sub", &p.sub),
-        {"format", 0, CLI_OPT_FN, &p.format, 0, 0, NULL, NULL, cli_opt_format},
-        {"alg", 0, CLI_OPT_ALG, &p.alg, 0, 0, "is not a supported algorithm", NULL, NULL},
-        CLI_STR("kid", &p.kid),
-        CLI_STR("x5c", &x5c_path),
-        CLI_STR("iss", &p.iss),
-        {"ttl", 0, CLI_OPT_I64, &p.ttl, 1, INT64_MAX / 2, secs, NULL, NULL},
-        {"exp", 0, CLI_OPT_U64, &exp_after, 1, INT64_MAX / 2, secs, NULL, NULL},
-        {"iat", 0, CLI_OPT_I64, &p.iat, 1, INT64_MAX / 2, secs, NULL, NULL},
-        {"level", 0, CLI_OPT_U64, &level, 1, 12, "is not 1 to 12", NULL, NULL},
-        CLI_FLAG("no-kid", &no_kid),
+        CLI_STR("key", &key_path, "KEY\tprivate key: PEM or JWK, not readable by group or others"),
+        CLI_STR("sub", &p.sub, "URI\tthe URI the token is served at (claim sub; required)"),
+        CLI_FN("format", &p.format, cli_opt_format, CLI_FORMAT_BAD, "F\tjwt (default) or cwt"),
+        {"alg", 0, CLI_OPT_ALG, &p.alg, 0, 0, "is not a supported algorithm", NULL, NULL,
+         "ALG\tES256..ES512 EdDSA RS256..PS512 HS256 (default from the key)"},
+        CLI_STR("kid", &p.kid, "KID\tkey id (default: the JWK's kid, else its thumbprint)"),
+        CLI_STR("x5c", &x5c_path, "PEM\tcertificate chain, leaf first, for x5c / x5chain"),
+        CLI_STR("iss", &p.iss, "ISS\tissuer claim"),
+        {"ttl", 0, CLI_OPT_I64, &p.ttl, 1, INT64_MAX / 2, secs, NULL, NULL,
+         "SECONDS\tttl claim: how long verifiers may cache the token"},
+        {"exp", 0, CLI_OPT_U64, &exp_after, 1, INT64_MAX / 2, secs, NULL, NULL,
+         "SECONDS\texp claim, SECONDS after iat"},
+        {"iat", 0, CLI_OPT_I64, &p.iat, 1, INT64_MAX / 2, secs, NULL, NULL,
+         "UNIXTIME\tissued-at (default: now)"},
+        {"level", 0, CLI_OPT_U64, &level, 1, 12, "is not 1 to 12", NULL, NULL,
+         "L\tcompression level of lst, 1 to 12 (default 12)"},
+        CLI_FLAG("no-kid", &no_kid, "put no kid in the header"),
         CLI_OPT_END};
-    static const cli_cmd cmd = {"sign", usage, NULL};
+    static const cli_cmd cmd = {
+        "sign", "--key KEY --sub URI [OPTIONS] [FILE|-]",
+        "Reads a StatusList object (JSON or CBOR, as `tsl encode` prints it) and writes a\n"
+        "signed Status List Token: the compact JWT and a newline, or with --format cwt\n"
+        "the CWT's raw bytes (COSE_Sign1, tag 18; COSE_Mac0, tag 17, for HS256).",
+        "0 success, 1 input or key rejected, 2 usage or I/O error.", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
         return prc;
     p.level = (int)level;
     if (key_path == NULL || p.sub == NULL) {
         cli_err("sign", "--key and --sub are required");
-        usage(stderr);
+        cli_usage(&cmd, opts, stderr);
         return EXIT_USAGE;
     }
     if (argc - first > 1) {
@@ -112,7 +91,7 @@ int cmd_sign(int argc, char **argv)
     int rc = cli_read_all("sign", first < argc ? argv[first] : NULL, TSL_DEFAULT_MAX_INPUT,
                           &buf, &len);
     if (rc == EXIT_OK) {
-        st = cli_parse_statuslist(buf, len, NULL, &l, &err);
+        st = tsl_list_parse(buf, len, NULL, &l, &err);
         free(buf);
         if (st != TSL_OK)
             rc = cli_fail("sign", &err, st);

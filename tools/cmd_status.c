@@ -6,51 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void set_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl set ID IDX STATUS [--force] [--db PATH]\n"
-            "\n"
-            "Sets entry IDX of list ID to STATUS: VALID, INVALID, SUSPENDED,\n"
-            "APPLICATION_SPECIFIC (any case) or a number below 2^bits. The change is\n"
-            "durable when the command returns.\n"
-            "\n"
-            "  --force     change an INVALID entry (INVALID is final unless the list was\n"
-            "              created with --no-final-invalid)\n"
-            "  --db PATH   the store (default: $TSL_DB, else %s)\n"
-            "\n"
-            "Exit status: 0 success, 1 rejected (unknown list, index out of range, value\n"
-            "too large for the bits, INVALID is final), 2 usage or I/O error.\n",
-            STORE_CLI_DEFAULT_DB);
-}
-
-static void get_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl get ID IDX... [--db PATH]\n"
-            "\n"
-            "Prints \"IDX<TAB>NAME\" for each IDX of list ID, in the order given: VALID,\n"
-            "INVALID, SUSPENDED, APPLICATION_SPECIFIC for 0 to 3, else the number. Every\n"
-            "index is checked before anything is printed.\n"
-            "\n"
-            "  --db PATH   the store (default: $TSL_DB, else %s)\n"
-            "\n"
-            "Exit status: 0 success, 1 unknown list or index out of range, 2 usage or I/O.\n",
-            STORE_CLI_DEFAULT_DB);
-}
-
 int cmd_set(int argc, char **argv)
 {
     const char *db = NULL;
     bool force = false;
-    const cli_opt opts[] = {CLI_FLAG("force", &force), CLI_STR("db", &db), CLI_OPT_END};
-    static const cli_cmd cmd = {"set", set_usage, NULL};
+    const cli_opt opts[] = {
+        CLI_FLAG("force", &force, "change an INVALID entry (INVALID is final unless the\n"
+                 "list was created with --no-final-invalid)"),
+        CLI_DB(&db), CLI_OPT_END};
+    static const cli_cmd cmd = {
+        "set", "ID IDX STATUS [--force] [--db PATH]",
+        "Sets entry IDX of list ID to STATUS: VALID, INVALID, SUSPENDED,\n"
+        "APPLICATION_SPECIFIC (any case) or a number below 2^bits, durably.",
+        "0 success, 1 rejected (unknown list, index out of range, value\n"
+        "too large for the bits, INVALID is final), 2 usage or I/O error.", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
         return prc;
     if (argc - first != 3) {
         cli_err("set", "expected ID IDX STATUS");
-        set_usage(stderr);
+        cli_usage(&cmd, opts, stderr);
         return EXIT_USAGE;
     }
     const char *id = argv[first], *idx_s = argv[first + 1], *val_s = argv[first + 2];
@@ -89,14 +64,19 @@ int cmd_set(int argc, char **argv)
 int cmd_get(int argc, char **argv)
 {
     const char *db = NULL;
-    const cli_opt opts[] = {CLI_STR("db", &db), CLI_OPT_END};
-    static const cli_cmd cmd = {"get", get_usage, NULL};
+    const cli_opt opts[] = {CLI_DB(&db), CLI_OPT_END};
+    static const cli_cmd cmd = {
+        "get", "ID IDX... [--db PATH]",
+        "Prints \"IDX<TAB>NAME\" for each IDX of list ID, in the order given: VALID,\n"
+        "INVALID, SUSPENDED, APPLICATION_SPECIFIC for 0 to 3, else the number. Every\n"
+        "index is checked before anything is printed.",
+        "0 success, 1 unknown list or index out of range, 2 usage or I/O.", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
         return prc;
     if (argc - first < 2) {
         cli_err("get", "expected ID and at least one IDX");
-        get_usage(stderr);
+        cli_usage(&cmd, opts, stderr);
         return EXIT_USAGE;
     }
     const char *id = argv[first];
@@ -140,7 +120,7 @@ int cmd_get(int argc, char **argv)
         unsigned v = 0;
         char buf[8];
         tsl_list_get(l, idx[k], &v, NULL);
-        printf("%llu\t%s\n", (unsigned long long)idx[k], store_cli_status_label(v, buf));
+        printf("%llu\t%s\n", (unsigned long long)idx[k], tsl_status_label(v, buf));
     }
     tsl_list_free(l);
     free(idx);

@@ -8,30 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl update ID [--dry-run] [--force] [--db PATH] [FILE|-]\n"
-            "\n"
-            "Reads lines \"IDX STATUS\" or \"FIRST-LAST STATUS\" (STATUS: VALID, INVALID,\n"
-            "SUSPENDED, APPLICATION_SPECIFIC or a number below 2^bits; blank lines and #\n"
-            "comments allowed; at most %d bytes a line; later lines win; a UTF-8 byte\n"
-            "order mark at the start is ignored) from FILE or standard input. The whole\n"
-            "input is checked first: one bad line rejects the batch, naming the line, and\n"
-            "nothing changes. Otherwise the batch is merged (each entry is written once,\n"
-            "however many lines cover it) and applied in one durable transaction, and a\n"
-            "summary is printed. A progress display appears on standard error when it is\n"
-            "a terminal.\n"
-            "\n"
-            "  --dry-run   check everything and report what would change; write nothing\n"
-            "  --force     allow changing INVALID entries (INVALID is final unless the\n"
-            "              list was created with --no-final-invalid)\n"
-            "  --db PATH   the store (default: $TSL_DB, else %s)\n"
-            "\n"
-            "Exit status: 0 applied, 1 input rejected (the line is named), 2 usage or I/O.\n",
-            CLI_MAX_LINE, STORE_CLI_DEFAULT_DB);
-}
-
 /* Reads every line of f into b. Returns EXIT_OK or the exit code, message printed. */
 static int read_batch(FILE *f, const char *name, tsl_batch *b, store_cli_progress *pg,
                       uint64_t *lines)
@@ -81,15 +57,25 @@ int cmd_update(int argc, char **argv)
 {
     const char *db = NULL;
     bool force = false, dry_run = false;
-    const cli_opt opts[] = {CLI_FLAG("dry-run", &dry_run), CLI_FLAG("force", &force),
-                            CLI_STR("db", &db), CLI_OPT_END};
-    static const cli_cmd cmd = {"update", usage, NULL};
+    const cli_opt opts[] = {
+        CLI_FLAG("dry-run", &dry_run, "check everything and report what would change"),
+        CLI_FLAG("force", &force, "allow changing INVALID entries (INVALID is final unless\n"
+                 "the list was created with --no-final-invalid)"),
+        CLI_DB(&db), CLI_OPT_END};
+    static const cli_cmd cmd = {
+        "update", "ID [--dry-run] [--force] [--db PATH] [FILE|-]",
+        "Reads lines \"IDX STATUS\" or \"FIRST-LAST STATUS\" (STATUS: a status name or a\n"
+        "number below 2^bits; blank lines and # comments allowed; at most 4096 bytes a\n"
+        "line; later lines win). The whole input is checked first: one bad line rejects\n"
+        "the batch, naming the line. Then it is applied in one durable transaction and a\n"
+        "summary is printed.",
+        "0 applied, 1 input rejected (the line is named), 2 usage or I/O.", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
         return prc;
     if (first >= argc) {
         cli_err("update", "the list ID is required");
-        usage(stderr);
+        cli_usage(&cmd, opts, stderr);
         return EXIT_USAGE;
     }
     if (argc - first > 2) {

@@ -4,7 +4,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,134 +12,32 @@
 #define EXIT_UNDETERMINED 3
 #define VERIFY_MAX_LIST_TOKENS 64
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tsl verify [--trust FILE]... [--key FILE]... [--list-token FILE]...\n"
-            "                  [--cache DIR] [--time T] [--now T] [--allow-http]\n"
-            "                  [--cacert FILE] [--json]\n"
-            "                  [--min-cache S] [--max-cache S] [--timeout MS]\n"
-            "                  [--max-body BYTES] [--max-inflated BYTES] [--skew S]\n"
-            "                  [--require-eku] [--eku-oid OID] [--aud AUD] [--nonce N]\n"
-            "                  [--require-kb] [--kb-max-age S] [TOKEN_FILE|-]\n"
-            "\n"
-            "Checks the status of a Referenced Token (JWT, SD-JWT, CWT or mdoc): validates\n"
-            "the token, resolves its Status List Token (a --list-token whose sub is the\n"
-            "token's uri, the cache, or an HTTPS request), verifies that token (signature,\n"
-            "typ, sub, iat, exp, ttl) and prints the status: VALID, INVALID, SUSPENDED, or\n"
-            "the number with APPLICATION_SPECIFIC or UNKNOWN.\n"
-            "\n"
-            "  --trust FILE        trust anchor certificates (PEM), or else public keys, a JWK\n"
-            "                      or a JWKS (repeatable)\n"
-            "  --key FILE          verification key: PEM, JWK or JWKS (repeatable)\n"
-            "  --list-token FILE   a Status List Token to use instead of fetching (repeatable)\n"
-            "  --cache DIR         keep fetched Status List Tokens in DIR across runs; DIR\n"
-            "                      is created 0700, and refused if it is a symbolic link,\n"
-            "                      not a directory, owned by another user (not root), or\n"
-            "                      writable by group or others without the sticky bit\n"
-            "  --time T            the status at unix time T (asks the server for ?time=T)\n"
-            "  --now T             the current time (default: the clock)\n"
-            "  --allow-http        allow plain http:// (default: https only)\n"
-            "  --cacert FILE       trust these CA certificates (PEM) for HTTPS instead of\n"
-            "                      the system's\n"
-            "  --min-cache S       keep a list token at least S seconds even when its ttl is\n"
-            "                      shorter (default 0: never past ttl). The cost: a\n"
-            "                      revocation published meanwhile goes unseen for up to S\n"
-            "                      seconds; the spec makes ttl the most a consumer caches\n"
-            "  --max-cache S       keep it at most S seconds (default 86400), never past exp\n"
-            "  --timeout MS        total time of a fetch (default 10000)\n"
-            "  --max-body BYTES    largest response accepted (default 16 MiB)\n"
-            "  --max-inflated BYTES  largest list accepted once inflated (default 64 MiB,\n"
-            "                      2^29 one-bit entries; at most 4 GiB): raise it to accept\n"
-            "                      bigger lists, at the cost of that much memory per list\n"
-            "  --skew S            clock skew allowed for exp, nbf and iat (default 0)\n"
-            "  --require-eku       a Status List Token signed through x5c / x5chain must\n"
-            "                      have the status-signing EKU in its leaf certificate\n"
-            "  --eku-oid OID       that EKU's OID (default %s, the\n"
-            "                      spec's is TBD); implies --require-eku\n"
-            "  --aud AUD           the SD-JWT's key-binding JWT must be present, with aud AUD\n"
-            "  --nonce N           ... and with nonce N\n"
-            "  --require-kb        a key-binding JWT must be present (refuses JWT, CWT and\n"
-            "                      mdoc, whose key binding is not checked here)\n"
-            "  --kb-max-age S      the key-binding JWT's iat at most S seconds old\n"
-            "  --json              print each step and its outcome as one JSON object\n"
-            "\n"
-            "Exit status: 0 VALID; 1 the Referenced Token must be rejected (status not VALID,\n"
-            "index out of bounds, or the token itself invalid); 2 usage or I/O error; 3 the\n"
-            "status could not be determined (fetch failed, the Status List Token failed a\n"
-            "check, no trusted key).\n",
-            TSL_EKU_STATUS_SIGNING_DEFAULT);
-}
-
+/* The keys and anchors --key and --trust load (tsl_trust_or_keys_load's rule). */
 typedef struct {
     tsl_keyset *keys;
     tsl_trust *trust;
-    int hs256; /* a secret key was given: allow HS256 */
 } verify_keys;
 
-static int ensure_keys(verify_keys *k, tsl_error *err)
-{
-    if (k->keys == NULL && tsl_keyset_new(&k->keys, err) != TSL_OK)
-        return 0;
-    return 1;
-}
-
-static int load_keys(verify_keys *k, const char *opt, const char *path)
-{
-    tsl_error err;
-    tsl_error_clear(&err);
-    if (!ensure_keys(k, &err)) {
-        cli_err("verify", "%s", err.msg);
-        return EXIT_USAGE;
-    }
-    size_t before = tsl_keyset_count(k->keys);
-    tsl_status st = tsl_keyset_load(k->keys, path, &err);
-    if (st != TSL_OK) {
-        cli_err("verify", "%s %s: %s", opt, path, err.msg);
-        return EXIT_USAGE;
-    }
-    for (size_t i = before; i < tsl_keyset_count(k->keys); i++)
-        if (tsl_key_default_alg(tsl_keyset_get(k->keys, i)) == TSL_ALG_HS256)
-            k->hs256 = 1;
-    return EXIT_OK;
-}
-
-/* --trust: certificates become anchors; a file without certificates is read as keys. */
+/* The appliers of the options that are more than a value (CLI_OPT_FN). */
 static int add_trust(const char *cmd, void *target, const char *path)
 {
-    (void)cmd;
     verify_keys *k = target;
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_trust *t = NULL;
-    tsl_status st = tsl_trust_new(&t, &err);
-    if (st == TSL_OK)
-        st = tsl_trust_load(t, path, &err);
-    tsl_trust_free(t);
-    if (st == TSL_OK) {
-        tsl_error_clear(&err);
-        if (k->trust == NULL && tsl_trust_new(&k->trust, &err) != TSL_OK) {
-            cli_err("verify", "%s", err.msg);
-            return EXIT_USAGE;
-        }
-        if (tsl_trust_load(k->trust, path, &err) != TSL_OK) {
-            cli_err("verify", "--trust %s: %s", path, err.msg);
-            return EXIT_USAGE;
-        }
+    if (tsl_trust_or_keys_load(&k->trust, &k->keys, path, &err) == TSL_OK)
         return EXIT_OK;
-    }
-    if (st == TSL_ERR_IO) {
-        cli_err("verify", "--trust %s: %s", path, err.msg);
-        return EXIT_USAGE;
-    }
-    return load_keys(k, "--trust", path);
+    cli_err(cmd, "--trust %s: %s", path, err.msg);
+    return EXIT_USAGE;
 }
 
-/* The appliers of the options that are more than a value (CLI_OPT_FN). */
 static int add_key(const char *cmd, void *target, const char *path)
 {
-    (void)cmd;
-    return load_keys(target, "--key", path);
+    tsl_error err;
+    tsl_error_clear(&err);
+    if (tsl_keyset_load_into(&((verify_keys *)target)->keys, path, &err) == TSL_OK)
+        return EXIT_OK;
+    cli_err(cmd, "--key %s: %s", path, err.msg);
+    return EXIT_USAGE;
 }
 
 static int parse_time(const char *cmd, void *target, const char *arg)
@@ -202,83 +99,19 @@ static void status_text(unsigned v, char *buf, size_t n)
         snprintf(buf, n, "%u %s", v, tsl_status_name(v));
 }
 
-static const char *kind_name(tsl_ref_kind k)
-{
-    switch (k) {
-    case TSL_REF_JWT: return "jwt";
-    case TSL_REF_SDJWT: return "sd-jwt";
-    case TSL_REF_CWT: return "cwt";
-    case TSL_REF_MDOC: return "mdoc";
-    }
-    return "unknown";
-}
-
-/* The name --json gives the stage a check failed at (the steps' names where they
- * correspond). */
-static const char *stage_name(tsl_check_stage s)
-{
-    switch (s) {
-    case TSL_STAGE_NONE: break;
-    case TSL_STAGE_REFERENCED_TOKEN: return "referenced_token";
-    case TSL_STAGE_FETCH: return "fetch";
-    case TSL_STAGE_LIST_TOKEN: return "status_list_token";
-    case TSL_STAGE_STATUS: return "index";
-    }
-    return "none";
-}
-
-static json_t *step(const char *name, int ok, const char *detail)
-{
-    json_t *o = json_pack("{s:s,s:b}", "step", name, "ok", ok);
-    if (o != NULL && detail != NULL)
-        json_object_set_new(o, "detail", json_string(detail));
-    return o;
-}
-
+/* --json: the library's JSON of the outcome, with the exit status added last. */
 static void print_json(tsl_status st, const tsl_check_result *r, const tsl_error *err,
                        int code)
 {
-    json_t *o = json_object();
-    json_t *steps = json_array();
-    if (o == NULL || steps == NULL) {
-        json_decref(o);
-        json_decref(steps);
-        return;
-    }
-    int ref_ok = r->kind != 0;
-    json_array_append_new(steps, step("referenced_token", ref_ok, ref_ok ? NULL : err->msg));
-    if (ref_ok) {
-        json_object_set_new(o, "kind", json_string(kind_name(r->kind)));
-        json_object_set_new(o, "uri", json_string(r->uri));
-        json_object_set_new(o, "idx", json_integer((json_int_t)r->idx));
-        const char *src = r->from_cache ? "cache" : r->fetched ? "fetch" : "offline";
-        int lt_ok = st == TSL_OK || r->stage == TSL_STAGE_STATUS;
-        json_t *s = step("status_list_token", lt_ok, lt_ok ? NULL : err->msg);
-        json_object_set_new(s, "source", json_string(src));
-        json_array_append_new(steps, s);
-        if (lt_ok)
-            json_array_append_new(steps, step("index", st == TSL_OK,
-                                              st == TSL_OK ? NULL : err->msg));
-    }
-    json_object_set_new(o, "steps", steps);
-    if (st == TSL_OK && r->determined) {
-        json_object_set_new(o, "value", json_integer(r->value));
-        json_object_set_new(o, "status", json_string(tsl_status_name(r->value)));
-    } else {
-        json_object_set_new(o, "error", json_string(tsl_strerror(st)));
-        json_object_set_new(o, "stage", json_string(stage_name(r->stage)));
-    }
-    json_object_set_new(o, "exit", json_integer(code));
-    char *text = json_dumps(o, JSON_COMPACT);
-    if (text != NULL)
-        printf("%s\n", text);
-    free(text);
-    json_decref(o);
+    char *text = NULL;
+    if (tsl_check_result_json(st, r, err, &text, NULL) == TSL_OK)
+        printf("%.*s,\"exit\":%d}\n", (int)strlen(text) - 1, text, code);
+    tsl_free(text);
 }
 
 int cmd_verify(int argc, char **argv)
 {
-    verify_keys k = {NULL, NULL, 0};
+    verify_keys k = {NULL, NULL};
     tsl_verifier_opts vo;
     memset(&vo, 0, sizeof vo);
     tsl_check_opts co;
@@ -289,31 +122,55 @@ int cmd_verify(int argc, char **argv)
     bool json = false;
     uint64_t timeout = 0, max_body = 0;
     const cli_opt opts[] = {
-        {"trust", 0, CLI_OPT_FN, &k, 0, 0, NULL, NULL, add_trust},
-        {"key", 0, CLI_OPT_FN, &k, 0, 0, NULL, NULL, add_key},
+        CLI_FN("trust", &k, add_trust, NULL, "FILE\ttrust anchor certificates (PEM), or else\n"
+               "public keys, a JWK or a JWKS (repeatable)"),
+        CLI_FN("key", &k, add_key, NULL, "FILE\tverification key: PEM, JWK or JWKS (repeatable)"),
         {"list-token", 0, CLI_OPT_STRS, &list_tokens, 0, VERIFY_MAX_LIST_TOKENS, NULL, NULL,
-         NULL},
-        CLI_STR("cache", &vo.cache_dir),
-        {"time", 0, CLI_OPT_FN, &at, 0, 0, NULL, NULL, parse_time},
-        {"now", 0, CLI_OPT_I64, &now, 0, INT64_MAX / 2, NULL, NULL, NULL},
-        {"allow-http", 0, CLI_OPT_SET, &vo.allow_http, 1, 0, NULL, NULL, NULL},
-        {"cacert", 0, CLI_OPT_FN, &vo.ca_file, 0, 0, NULL, NULL, parse_cacert},
-        CLI_FLAG("json", &json),
-        {"min-cache", 0, CLI_OPT_I64, &vo.min_cache, 0, INT64_MAX / 4, NULL, NULL, NULL},
-        {"max-cache", 0, CLI_OPT_I64, &vo.max_cache, 0, INT64_MAX / 4, NULL, NULL, NULL},
-        {"timeout", 0, CLI_OPT_U64, &timeout, 0, 86400000, NULL, NULL, NULL},
-        {"max-body", 0, CLI_OPT_U64, &max_body, 0, (uint64_t)1 << 30, NULL, NULL, NULL},
-        {"max-inflated", 0, CLI_OPT_FN, &vo.limits.max_inflated, 0, 0, NULL, NULL,
-         parse_inflated},
-        {"skew", 0, CLI_OPT_I64, &vo.policy.skew, 0, 86400 * 365, NULL, NULL, NULL},
-        {"require-eku", 0, CLI_OPT_SET, &vo.policy.require_eku, 1, 0, NULL, NULL, NULL},
-        {"eku-oid", 0, CLI_OPT_FN, &vo.policy, 0, 0, NULL, NULL, parse_eku_oid},
-        CLI_STR("aud", &vo.kb_aud),
-        CLI_STR("nonce", &co.kb_nonce),
-        {"require-kb", 0, CLI_OPT_SET, &vo.require_kb, 1, 0, NULL, NULL, NULL},
-        {"kb-max-age", 0, CLI_OPT_I64, &vo.kb_max_age, 0, 86400 * 365, NULL, NULL, NULL},
+         NULL, "FILE\ta Status List Token to use instead of fetching (repeatable)"},
+        CLI_STR("cache", &vo.cache_dir, "DIR\tkeep fetched Status List Tokens in DIR (0700,\n"
+                "refused if a link, or open to others)"),
+        CLI_FN("time", &at, parse_time, NULL, "T\tthe status at unix time T (?time=T)"),
+        {"now", 0, CLI_OPT_I64, &now, 0, INT64_MAX / 2, NULL, NULL, NULL,
+         "T\tthe current time (default: the clock)"},
+        {"allow-http", 0, CLI_OPT_SET, &vo.allow_http, 1, 0, NULL, NULL, NULL,
+         "allow plain http:// (default: https only)"},
+        CLI_FN("cacert", &vo.ca_file, parse_cacert, NULL, "FILE\tCA certificates (PEM) for HTTPS"),
+        CLI_FLAG("json", &json, "print each step and its outcome as one JSON object"),
+        {"min-cache", 0, CLI_OPT_I64, &vo.min_cache, 0, INT64_MAX / 4, NULL, NULL, NULL,
+         "S\tkeep a list token at least S seconds, even past its ttl\n"
+         "(default 0; a revocation may then go unseen for S seconds)"},
+        {"max-cache", 0, CLI_OPT_I64, &vo.max_cache, 0, INT64_MAX / 4, NULL, NULL, NULL,
+         "S\tkeep it at most S seconds (default 86400), never past exp"},
+        {"timeout", 0, CLI_OPT_U64, &timeout, 0, 86400000, NULL, NULL, NULL,
+         "MS\ttotal time of a fetch (default 10000)"},
+        {"max-body", 0, CLI_OPT_U64, &max_body, 0, (uint64_t)1 << 30, NULL, NULL, NULL,
+         "BYTES\tlargest response accepted (default 16 MiB)"},
+        CLI_FN("max-inflated", &vo.limits.max_inflated, parse_inflated, NULL,
+               "BYTES\tlargest list once inflated (default 64 MiB, at most 4 GiB)"),
+        {"skew", 0, CLI_OPT_I64, &vo.policy.skew, 0, 86400 * 365, NULL, NULL, NULL,
+         "S\tclock skew allowed for exp, nbf and iat (default 0)"},
+        {"require-eku", 0, CLI_OPT_SET, &vo.policy.require_eku, 1, 0, NULL, NULL, NULL,
+         "an x5c-signed list token's leaf must have the\nstatus-signing EKU"},
+        CLI_FN("eku-oid", &vo.policy, parse_eku_oid, NULL, "OID\tthat EKU's OID (the spec's is "
+               "TBD); implies --require-eku"),
+        CLI_STR("aud", &vo.kb_aud, "AUD\tthe SD-JWT's key-binding JWT must be present, with aud AUD"),
+        CLI_STR("nonce", &co.kb_nonce, "N\t... and with nonce N"),
+        {"require-kb", 0, CLI_OPT_SET, &vo.require_kb, 1, 0, NULL, NULL, NULL,
+         "a key-binding JWT must be present (refuses JWT, CWT, mdoc)"},
+        {"kb-max-age", 0, CLI_OPT_I64, &vo.kb_max_age, 0, 86400 * 365, NULL, NULL, NULL,
+         "S\tthe key-binding JWT's iat at most S seconds old"},
         CLI_OPT_END};
-    static const cli_cmd cmd = {"verify", usage, "unknown or incomplete option"};
+    static const cli_cmd cmd = {
+        "verify", "[OPTIONS] [TOKEN_FILE|-]",
+        "Checks the status of a Referenced Token (JWT, SD-JWT, CWT or mdoc): validates\n"
+        "the token, resolves its Status List Token (a --list-token whose sub is the\n"
+        "token's uri, the cache, or an HTTPS request), verifies that token and prints\n"
+        "the status: VALID, INVALID, SUSPENDED, or the number with its name.",
+        "0 VALID; 1 the Referenced Token must be rejected (status not VALID,\n"
+        "index out of bounds, or the token itself invalid); 2 usage or I/O error; 3 the\n"
+        "status could not be determined (fetch failed, the Status List Token failed a\n"
+        "check, no trusted key).",
+        "unknown or incomplete option"};
     int first, rc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (rc == CLI_OPTS_RUN)
         rc = EXIT_OK;
@@ -334,7 +191,7 @@ int cmd_verify(int argc, char **argv)
     vo.policy.keys = k.keys;
     vo.policy.trust = k.trust;
     vo.policy.now = now;
-    vo.policy.algs = TSL_ALGS_SIGNATURE | (k.hs256 ? TSL_ALG_BIT(TSL_ALG_HS256) : 0);
+    vo.policy.algs = tsl_keyset_algs(k.keys);
 
     tsl_error err;
     tsl_error_clear(&err);

@@ -170,30 +170,6 @@ int cli_next_line(cli_lines *r)
     return 1;
 }
 
-cli_input cli_detect(const unsigned char *buf, size_t len)
-{
-    /* The library's detector, so that the command and the parsers agree on a form. */
-    switch (tsl_detect_form(buf, len, NULL, NULL)) {
-    case TSL_FORM_EMPTY: return CLI_IN_EMPTY;
-    case TSL_FORM_JSON: return CLI_IN_JSON;
-    case TSL_FORM_CBOR_MAP: return CLI_IN_CBOR;
-    default: return CLI_IN_TOKEN;
-    }
-}
-
-tsl_status cli_parse_statuslist(const unsigned char *buf, size_t len, const tsl_limits *lim,
-                                tsl_list **out, tsl_error *err)
-{
-    switch (cli_detect(buf, len)) {
-    case CLI_IN_JSON: return tsl_list_from_json((const char *)buf, len, lim, out, err);
-    case CLI_IN_CBOR: return tsl_list_from_cbor(buf, len, lim, out, err);
-    case CLI_IN_EMPTY: return cli_error(err, TSL_ERR_MALFORMED, "input is empty");
-    default:
-        return cli_error(err, TSL_ERR_MALFORMED,
-                         "input is neither a StatusList JSON object nor a CBOR map");
-    }
-}
-
 bool cli_parse_u64(const char *s, uint64_t *out)
 {
     if (*s < '0' || *s > '9')

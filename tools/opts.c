@@ -56,7 +56,10 @@ static int apply(const char *cmd, const cli_opt *o, const char *arg)
         s->v[s->n++] = arg;
         return EXIT_OK;
     }
-    case CLI_OPT_FN: return o->fn(cmd, o->target, arg);
+    case CLI_OPT_FN: {
+        int rc = o->fn(cmd, o->target, arg);
+        return rc == CLI_BAD ? bad_value(cmd, o, arg) : rc;
+    }
     }
     return EXIT_USAGE;
 }
@@ -99,13 +102,13 @@ int cli_opts_parse(const cli_cmd *c, const cli_opt *opts, int argc, char **argv,
             if (rc != EXIT_OK)
                 return rc;
         } else if (ch == 'h') {
-            c->usage(stdout);
+            cli_usage(c, opts, stdout);
             return EXIT_OK;
         } else if (c->unknown != NULL) {
             cli_err(c->name, "%s \"%s\"", c->unknown, argv[optind - 1]);
             return EXIT_USAGE;
         } else {
-            c->usage(stderr);
+            cli_usage(c, opts, stderr);
             return EXIT_USAGE;
         }
     }
@@ -125,14 +128,41 @@ int cli_opt_bits(const char *cmd, void *target, const char *arg)
 
 int cli_opt_format(const char *cmd, void *target, const char *arg)
 {
+    (void)cmd;
     tsl_format *f = target;
-    if (strcmp(arg, "jwt") == 0)
-        *f = TSL_FORMAT_JWT;
-    else if (strcmp(arg, "cwt") == 0)
-        *f = TSL_FORMAT_CWT;
-    else {
-        cli_err(cmd, "--format: \"%s\" is not jwt or cwt", arg);
-        return EXIT_USAGE;
-    }
+    if (strcmp(arg, "jwt") != 0 && strcmp(arg, "cwt") != 0)
+        return CLI_BAD;
+    *f = arg[0] == 'j' ? TSL_FORMAT_JWT : TSL_FORMAT_CWT;
     return EXIT_OK;
+}
+
+/* Prints text, each line after the first indented to column indent. */
+static void indented(FILE *f, const char *text, int indent)
+{
+    for (const char *nl; (nl = strchr(text, '\n')) != NULL; text = nl + 1)
+        fprintf(f, "%.*s\n%*s", (int)(nl - text), text, indent, "");
+    fprintf(f, "%s\n", text);
+}
+
+void cli_usage(const cli_cmd *c, const cli_opt *opts, FILE *f)
+{
+    fprintf(f, "usage: tsl %s ", c->name);
+    indented(f, c->synopsis, strstr(c->synopsis, "\ntsl ") ? 7 : 12 + (int)strlen(c->name));
+    if (c->about != NULL)
+        fprintf(f, "\n%s\n", c->about);
+    fputc('\n', f);
+    for (const cli_opt *o = opts; o->name != NULL; o++) {
+        /* "--name ARG" (or "-n, --name ARG") in a column, then the description. */
+        const char *help = o->help != NULL ? o->help : "";
+        const char *tab = strchr(help, '\t');
+        char left[64];
+        int n = o->short_name != 0 ? snprintf(left, sizeof left, "-%c, ", o->short_name) : 0;
+        snprintf(left + n, sizeof left - (size_t)n, "--%s%s%.*s", o->name, tab ? " " : "",
+                 tab ? (int)(tab - help) : 0, help);
+        fprintf(f, "  %-21s ", left);
+        indented(f, tab ? tab + 1 : help, 24);
+    }
+    fprintf(f, "  %-21s %s\n", "--help", "print this help");
+    if (c->exits != NULL)
+        fprintf(f, "\nExit status: %s\n", c->exits);
 }

@@ -1,12 +1,14 @@
 /* serve_http.c - the libmicrohttpd adapter of `tsl serve`: it translates each request
- * into the library's answering call (tsl_publish_answer: negotiation, 304, 406, HEAD,
- * ?time=, CORS, Vary, from the publisher's immutable snapshot) and its answer back into
- * a libmicrohttpd response, handing bodies over without copying (a snapshot reference,
- * given back by the response's free callback). /healthz, /metrics, the counters and the
- * access log lines are the library's too (tsl_publisher_healthz, tsl_metrics,
- * tsl_access_log); what stays here is libmicrohttpd's: reading the request, the peer's
- * address, queueing responses, and the request-head rules for requests after the
- * first. */
+ * into the library's answering calls (tsl_publish_answer_ops for /healthz and /metrics,
+ * else tsl_publish_answer: negotiation, 304, 406, HEAD, ?time=, CORS, Vary, from the
+ * publisher's immutable snapshot) and the answer back into a libmicrohttpd response,
+ * handing bodies over without copying (the answer's references are given back by the
+ * response's free callback). Counters and access log lines are the library's too
+ * (tsl_metrics, tsl_access_log). What stays here is libmicrohttpd's: reading the
+ * request, the peer's address, queueing responses, the request-head rules for requests
+ * after a connection's first, and the connection notifications that keep the gate
+ * (tsl_gate_*) informed, so that its deadlines and eviction go on applying to
+ * connections inside libmicrohttpd. */
 #include "serve.h"
 
 #include <arpa/inet.h>
@@ -19,14 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The CORS header every answer carries (the library adds it to its own). */
-#define EXPOSE_HEADERS "ETag, Last-Modified"
 /* How much of the method and path a request keeps for its access log line: more than
  * the log records (8 and 200 bytes), so that it still marks a longer one with "...". */
 #define LOG_METHOD_KEEP 15
 #define LOG_PATH_KEEP 201
 /* The most request body bytes read and dropped before the connection is closed. */
-#define MAX_DISCARD SERVE_BODY_MAX
+#define MAX_DISCARD TSL_GATE_BODY_MAX
 
 /* What a request turned out to be, kept for the access log. */
 typedef struct {
@@ -39,6 +39,12 @@ typedef struct {
     bool queued;    /* the answer is queued */
     uint64_t discarded; /* request body bytes dropped */
 } req;
+
+/* The request is complete and its answer queued: the connection is no longer waiting
+ * for a request, so no deadline or eviction applies (the gate's "answering"). */
+static void serve_conn_answering(serve_ctx *ctx, struct MHD_Connection *mc);
+static void serve_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                            enum MHD_RequestTerminationCode toe);
 
 /* ---------------------------------------------------------------------------------- */
 /* Access log and counters                                                              */
@@ -104,34 +110,6 @@ static enum MHD_Result queue(serve_ctx *ctx, struct MHD_Connection *conn, req *r
     return r;
 }
 
-/* For the server's own answers: adds the CORS headers the library's answers carry. */
-static enum MHD_Result respond(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                               unsigned status, struct MHD_Response *resp,
-                               tsl_answer_kind fmt, size_t body_len, bool head)
-{
-    if (resp != NULL) {
-        MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
-        MHD_add_response_header(resp, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
-    }
-    return queue(ctx, conn, rq, status, resp, fmt, body_len, head);
-}
-
-/* A text answer built in a malloc'd buffer (freed by MHD). */
-static enum MHD_Result text_owned(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                                  unsigned status, char *body, size_t len,
-                                  const char *ctype, bool head)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", ctype);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    return respond(ctx, conn, rq, status, resp, TSL_ANSWER_NONE, len, head);
-}
-
 /* Sends the library's answer a. A body borrowed from the snapshot or owned (a history
  * token) goes to libmicrohttpd without copying, with a copy of a (its references) for
  * the free callback; static bodies need nothing. Headers are copied by libmicrohttpd. */
@@ -176,113 +154,37 @@ static enum MHD_Result answer(serve_ctx *ctx, struct MHD_Connection *conn, req *
     q.if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
     q.if_modified_since =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-Modified-Since");
-    serve_snapshot *snap = serve_snapshot_acquire(ctx);
     tsl_http_response a;
-    tsl_publish_answer(snap, &q, &a);
-    tsl_snapshot_release(snap); /* a holds its own reference when it borrows */
-    if (a.status == 0) /* not the library's: /healthz or /metrics */
+    if (tsl_publish_answer_ops(ctx->pub, ctx->metrics, ctx->gate, &q, (int64_t)time(NULL),
+                               &a, NULL) != TSL_OK)
+        return MHD_NO;
+    if (a.status == 0) { /* not /healthz or /metrics */
+        tsl_snapshot *snap = tsl_publisher_snapshot(ctx->pub);
+        tsl_publish_answer(snap, &q, &a);
+        tsl_snapshot_release(snap); /* a holds its own reference when it borrows */
+    }
+    if (a.status == 0)
         return MHD_NO;
     return send_answer(ctx, conn, rq, &a, head);
 }
 
 /* ---------------------------------------------------------------------------------- */
-/* Operations: health, metrics                                             */
-
-/* ok (200) or degraded (503), nothing more (tsl_publisher_healthz). */
-static enum MHD_Result healthz(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                               bool head)
-{
-    const char *body;
-    unsigned status = tsl_publisher_healthz(ctx->pub, &body);
-    size_t len = strlen(body);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        len, (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
-    if (resp == NULL)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    return respond(ctx, conn, rq, status, resp, TSL_ANSWER_NONE, len, head);
-}
-
-static enum MHD_Result metrics(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                               bool head)
-{
-    char *text = NULL;
-    size_t len = 0;
-    if (tsl_metrics_text(ctx->metrics, ctx->pub, ctx->gate, (int64_t)time(NULL), &text,
-                         &len, NULL) != TSL_OK)
-        return MHD_NO;
-    /* libmicrohttpd frees with free(): hand it a copy of the library's memory. */
-    char *buf = malloc(len + 1);
-    if (buf == NULL) {
-        tsl_free(text);
-        return MHD_NO;
-    }
-    memcpy(buf, text, len + 1);
-    tsl_free(text);
-    return text_owned(ctx, conn, rq, 200, buf, len, "text/plain; version=0.0.4", head);
-}
-
-/* ---------------------------------------------------------------------------------- */
 /* Entry points                                                                         */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 size_t serve_unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
     (void)cls;
     (void)conn;
-    size_t r = 0, w = 0;
-    while (s[r] != '\0') {
-        int hi, lo;
-        if (s[r] == '%' && (hi = hexval(s[r + 1])) >= 0 && (lo = hexval(s[r + 2])) >= 0 &&
-            (hi | lo) != 0) {
-            s[w++] = (char)(hi * 16 + lo);
-            r += 3;
-        } else {
-            s[w++] = s[r++];
-        }
-    }
-    s[w] = '\0';
-    return w;
+    return tsl_http_unescape(s);
 }
 
-/* Collects what tsl_http_head_check() judges from libmicrohttpd's header list. */
+/* Hands libmicrohttpd's header list to tsl_http_head_field(). */
 static enum MHD_Result head_field(void *cls, enum MHD_ValueKind kind, const char *key,
                                   const char *value)
 {
-    tsl_http_head *h = cls;
     (void)kind;
-    if (value == NULL)
-        value = "";
-    size_t len = strlen(value);
-    if (strcasecmp(key, "Host") == 0) {
-        if (h->n_host++ == 0) {
-            while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
-                len--;
-            h->host = value;
-            h->host_len = len;
-        }
-    } else if (strcasecmp(key, "Content-Length") == 0) {
-        if (h->n_cl++ == 0) {
-            h->cl = value;
-            h->cl_len = len;
-        }
-    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
-        if (h->n_te++ == 0) {
-            h->te = value;
-            h->te_len = len;
-        }
-    }
+    value = value != NULL ? value : "";
+    tsl_http_head_field(cls, key, strlen(key), value, strlen(value));
     return MHD_YES;
 }
 
@@ -298,7 +200,9 @@ static enum MHD_Result refuse(serve_ctx *ctx, struct MHD_Connection *conn, req *
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    return respond(ctx, conn, rq, status, resp, TSL_ANSWER_NONE, len, head);
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "ETag, Last-Modified");
+    return queue(ctx, conn, rq, status, resp, TSL_ANSWER_NONE, len, head);
 }
 
 /* A chunked body grew past MAX_DISCARD. libmicrohttpd 0.9.75 cannot queue an answer
@@ -350,7 +254,7 @@ enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char 
         h.bodyless = get || head || options;
         MHD_get_connection_values(conn, MHD_HEADER_KIND, head_field, &h);
         const char *why = NULL;
-        unsigned st = tsl_http_head_check(&h, SERVE_BODY_MAX, &why);
+        unsigned st = tsl_http_head_check(&h, TSL_GATE_BODY_MAX, &why);
         if (st != 0) {
             rq->queued = true;
             serve_conn_answering(ctx, conn);
@@ -380,16 +284,10 @@ enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char 
     }
     rq->queued = true;
     serve_conn_answering(ctx, conn);
-    /* GET and HEAD of /healthz and /metrics are the server's; the rest the library's. */
-    bool own = (get || head) && (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0);
-    if (!own)
-        return answer(ctx, conn, rq, url, method, head);
-    if (strcmp(url, "/healthz") == 0)
-        return healthz(ctx, conn, rq, head);
-    return metrics(ctx, conn, rq, head);
+    return answer(ctx, conn, rq, url, method, head);
 }
 
-void serve_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+static void serve_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                      enum MHD_RequestTerminationCode toe)
 {
     serve_ctx *ctx = cls;
@@ -401,4 +299,59 @@ void serve_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     free(rq);
     atomic_fetch_sub(&ctx->inflight, 1);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* libmicrohttpd's side of the connection gate (its handle of a connection is the MHD
+ * socket context; libmicrohttpd notifies a close before it closes the descriptor)     */
+
+void serve_conn_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
+                       enum MHD_ConnectionNotificationCode code)
+{
+    serve_ctx *ctx = cls;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        tsl_gate_conn_closed(ctx->gate, *socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (fi == NULL)
+        return;
+    const struct sockaddr *sa = ai != NULL ? ai->client_addr : NULL;
+    size_t salen = 0;
+    if (sa != NULL)
+        salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                          : sizeof(struct sockaddr_in);
+    *socket_context = tsl_gate_conn_started(ctx->gate, fi->connect_fd, sa, salen);
+}
+
+static tsl_gate_conn *conn_of(struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void serve_conn_answering(serve_ctx *ctx, struct MHD_Connection *mc)
+{
+    tsl_gate_conn_answering(ctx->gate, conn_of(mc));
+}
+
+void serve_conn_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+                          enum MHD_RequestTerminationCode toe)
+{
+    serve_ctx *ctx = cls;
+    serve_completed(cls, mc, con_cls, toe);
+    tsl_gate_conn_answered(ctx->gate, conn_of(mc));
+}
+
+void serve_conn_refused(const tsl_gate_refusal *r, void *user)
+{
+    serve_ctx *ctx = user;
+    tsl_metrics_count(ctx->metrics, r->status, TSL_ANSWER_NONE, r->bytes);
+    tsl_access_log_write(ctx->log, r->peer, r->method, r->method_len, r->target,
+                         r->target_len, r->status, r->bytes, TSL_ANSWER_NONE);
 }

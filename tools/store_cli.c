@@ -59,60 +59,6 @@ int store_cli_info(const char *cmd, tsl_store *st, const char *id, tsl_list_info
     return EXIT_OK;
 }
 
-const char *store_cli_status_label(unsigned value, char buf[8])
-{
-    static const char *const names[] = {"VALID", "INVALID", "SUSPENDED",
-                                        "APPLICATION_SPECIFIC"};
-    if (value < 4)
-        return names[value];
-    snprintf(buf, 8, "%u", value & 0xffffu); /* values are below 256 */
-    return buf;
-}
-
-bool store_cli_parse_format(const char *s, tsl_format *out)
-{
-    if (strcmp(s, "jwt") == 0)
-        *out = TSL_FORMAT_JWT;
-    else if (strcmp(s, "cwt") == 0)
-        *out = TSL_FORMAT_CWT;
-    else
-        return false;
-    return true;
-}
-
-bool store_cli_parse_formats(const char *s, unsigned *out)
-{
-    unsigned mask = 0;
-    for (;;) {
-        const char *comma = strchr(s, ',');
-        size_t n = comma != NULL ? (size_t)(comma - s) : strlen(s);
-        unsigned bit;
-        if (n == 3 && memcmp(s, "jwt", 3) == 0)
-            bit = TSL_PUBLISH_JWT;
-        else if (n == 3 && memcmp(s, "cwt", 3) == 0)
-            bit = TSL_PUBLISH_CWT;
-        else
-            return false;
-        if (mask & bit)
-            return false;
-        mask |= bit;
-        if (comma == NULL)
-            break;
-        s = comma + 1;
-    }
-    *out = mask;
-    return true;
-}
-
-const char *store_cli_formats_name(unsigned formats)
-{
-    switch (formats) {
-    case TSL_PUBLISH_JWT: return "jwt";
-    case TSL_PUBLISH_CWT: return "cwt";
-    default: return "jwt,cwt";
-    }
-}
-
 /* ---------------------------------------------------------------------------------- */
 /* Progress display                                                                    */
 

@@ -48,20 +48,6 @@ int store_cli_info(const char *cmd, tsl_store *st, const char *id, tsl_list_info
 int store_cli_batch(const char *cmd, const char *db_opt, const char *id, tsl_store **st,
                     tsl_batch **b);
 
-/* The label `tsl get` prints for a value: VALID, INVALID, SUSPENDED,
- * APPLICATION_SPECIFIC for 0 to 3 (names tsl_status_parse() reads back), else the
- * decimal number, written into buf. */
-const char *store_cli_status_label(unsigned value, char buf[8]);
-
-/* "jwt", "cwt" -> one format. */
-bool store_cli_parse_format(const char *s, tsl_format *out);
-
-/* "jwt", "cwt", "jwt,cwt" (any order, no repeats) -> TSL_PUBLISH_* mask. */
-bool store_cli_parse_formats(const char *s, unsigned *out);
-
-/* "jwt", "cwt" or "jwt,cwt" for a TSL_PUBLISH_* mask (0 means both). Static. */
-const char *store_cli_formats_name(unsigned formats);
-
 /* Progress on stderr while a long command runs, shown only when stderr is a terminal
  * and redrawn at most ten times a second. Phase one counts input lines (with a bar
  * when the input's size is known); phase two, during one library call that reports

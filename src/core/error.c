@@ -85,3 +85,11 @@ const char *tsl_status_name(unsigned value)
         return "UNKNOWN";
     }
 }
+
+const char *tsl_status_label(unsigned value, char buf[TSL_STATUS_LABEL_SIZE])
+{
+    if (value <= TSL_STATUS_APPLICATION_SPECIFIC)
+        return tsl_status_name(value);
+    snprintf(buf, TSL_STATUS_LABEL_SIZE, "%u", value & 0xffffu);
+    return buf;
+}

@@ -335,3 +335,32 @@ tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri, tsl_error 
     l->aggregation_uri = copy;
     return TSL_OK;
 }
+
+tsl_status tsl_list_grow(tsl_list *l, uint64_t idx, uint64_t max_bytes, tsl_error *err)
+{
+    if (l == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list: NULL argument");
+    if (idx < l->size)
+        return TSL_OK;
+    uint64_t cap = max_bytes > UINT64_MAX / 8 ? UINT64_MAX : max_bytes * 8 / l->bits;
+    if (idx >= cap)
+        return tslp_fail(err, TSL_ERR_LIMIT, 0,
+                         "index %llu would make the list larger than %llu bytes",
+                         (unsigned long long)idx, (unsigned long long)max_bytes);
+    /* At least 1024 entries, then doubling: few reallocations for ascending input. */
+    uint64_t want = l->size < 1024 ? 1024 : l->size * 2;
+    if (want <= idx)
+        want = idx + 1;
+    return tsl_list_resize(l, want < cap ? want : cap, err);
+}
+
+tsl_status tsl_list_fit(tsl_list *l, uint64_t highest, tsl_error *err)
+{
+    if (l == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list: NULL argument");
+    uint64_t per = 8 / l->bits; /* entries per byte */
+    if (highest / per + 1 > UINT64_MAX / per)
+        return tslp_fail(err, TSL_ERR_LIMIT, 0, "list: %llu entries cannot be addressed",
+                         (unsigned long long)highest);
+    return tsl_list_resize(l, (highest / per + 1) * per, err);
+}

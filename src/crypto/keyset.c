@@ -265,3 +265,21 @@ tsl_status tslp_keyset_add_pem(tsl_keyset *set, const char *pem, size_t len,
     *any_private = c.any_private;
     return st;
 }
+
+tsl_status tsl_keyset_load_into(tsl_keyset **set, const char *path, tsl_error *err)
+{
+    if (set == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "keyset: NULL argument");
+    tsl_status st = *set == NULL ? tsl_keyset_new(set, err) : TSL_OK;
+    return st == TSL_OK ? tsl_keyset_load(*set, path, err) : st;
+}
+
+uint32_t tsl_keyset_algs(const tsl_keyset *set)
+{
+    /* A secret among the keys is why HS256 is allowed at all: never otherwise, so that
+     * a public key cannot be used as an HMAC secret. */
+    for (size_t i = 0; set != NULL && i < set->n; i++)
+        if (tsl_key_default_alg(set->keys[i]) == TSL_ALG_HS256)
+            return TSL_ALGS_SIGNATURE | TSL_ALG_BIT(TSL_ALG_HS256);
+    return TSL_ALGS_SIGNATURE;
+}

@@ -109,6 +109,34 @@ tsl_status tsl_trust_load(tsl_trust *trust, const char *path, tsl_error *err)
     return s;
 }
 
+tsl_status tsl_trust_load_into(tsl_trust **trust, const char *path, tsl_error *err)
+{
+    if (trust == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "trust: NULL argument");
+    tsl_status st = *trust == NULL ? tsl_trust_new(trust, err) : TSL_OK;
+    return st == TSL_OK ? tsl_trust_load(*trust, path, err) : st;
+}
+
+tsl_status tsl_trust_or_keys_load(tsl_trust **trust, tsl_keyset **keys, const char *path,
+                                  tsl_error *err)
+{
+    /* Certificates or not is told by reading the file into a scratch set of anchors,
+     * so that a file of keys leaves *trust as it was. */
+    tsl_trust *probe = NULL;
+    tsl_status st = tsl_trust_new(&probe, err);
+    if (st == TSL_OK)
+        st = tsl_trust_load(probe, path, err);
+    tsl_trust_free(probe);
+    if (st == TSL_OK) {
+        tsl_error_clear(err);
+        return tsl_trust_load_into(trust, path, err);
+    }
+    if (st == TSL_ERR_IO || st == TSL_ERR_NOMEM || st == TSL_ERR_ARG)
+        return st;
+    tsl_error_clear(err);
+    return tsl_keyset_load_into(keys, path, err);
+}
+
 /* 1 if the leaf's extendedKeyUsage lists oid (anyExtendedKeyUsage does not count:
  * status signing is delegated explicitly or not at all). -1 if the extension is
  * unreadable. */

@@ -42,3 +42,16 @@ tsl_form tsl_detect_form(const uint8_t *in, size_t len, size_t *start, size_t *n
         len = 0;
     return tslp_detect_form(in, len, start, n);
 }
+
+tsl_status tsl_list_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
+                          tsl_list **out, tsl_error *err)
+{
+    switch (tsl_detect_form(in, len, NULL, NULL)) {
+    case TSL_FORM_JSON: return tsl_list_from_json((const char *)in, len, lim, out, err);
+    case TSL_FORM_CBOR_MAP: return tsl_list_from_cbor(in, len, lim, out, err);
+    case TSL_FORM_EMPTY: return tslp_fail(err, TSL_ERR_MALFORMED, 0, "input is empty");
+    default:
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                         "input is neither a StatusList JSON object nor a CBOR map");
+    }
+}

@@ -267,6 +267,41 @@ void tsl_publish_answer(tsl_snapshot *s, const tsl_http_request *rq, tsl_http_re
     }
 }
 
+tsl_status tsl_publish_answer_ops(tsl_publisher *p, tsl_metrics *m, tsl_gate *g,
+                                  const tsl_http_request *rq, int64_t now,
+                                  tsl_http_response *r, tsl_error *err)
+{
+    memset(r, 0, sizeof *r);
+    if (p == NULL || rq == NULL || rq->method == NULL || rq->path == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "publish answer: no publisher or request");
+    bool healthz = strcmp(rq->path, "/healthz") == 0;
+    if ((strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0) ||
+        (!healthz && strcmp(rq->path, "/metrics") != 0))
+        return TSL_OK; /* not one of these: status 0 */
+    const char *body = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    if (healthz) {
+        r->status = tsl_publisher_healthz(p, &body);
+        len = strlen(body);
+    } else {
+        tsl_status st = tsl_metrics_text(m, p, g, now, &text, &len, err);
+        if (st != TSL_OK)
+            return st;
+        r->status = 200;
+        r->owned_ = (uint8_t *)text;
+        body = text;
+    }
+    r->kind = TSL_ANSWER_NONE;
+    r->body = (const uint8_t *)body;
+    r->body_len = len;
+    add(r, "Content-Type", healthz ? TEXT_TYPE : "text/plain; version=0.0.4");
+    add(r, "Cache-Control", "no-store");
+    add(r, "Access-Control-Allow-Origin", "*");
+    add(r, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
+    return TSL_OK;
+}
+
 void tsl_http_response_free(tsl_http_response *r)
 {
     if (r == NULL)

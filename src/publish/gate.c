@@ -501,32 +501,36 @@ unsigned tslp_gate_parse(const char *p, size_t start, size_t end, uint64_t body_
                 *why = "control character in a header value\n";
                 return 400;
             }
-        size_t nlen = (size_t)(colon - line);
-        size_t len_v = (size_t)(ve - v);
-        if (ieq(line, nlen, "Host")) {
-            if (h.n_host++ == 0) {
-                h.host = v;
-                h.host_len = len_v;
-                while (h.host_len > 0 && (v[h.host_len - 1] == ' ' ||
-                                          v[h.host_len - 1] == '\t'))
-                    h.host_len--;
-            }
-        } else if (ieq(line, nlen, "Content-Length")) {
-            /* Exactly digits up to the line end: an HTTP library may keep trailing
-             * white space in the value and then answer 400 itself (tsl serve's does,
-             * with its headers written twice). */
-            if (h.n_cl++ == 0) {
-                h.cl = v;
-                h.cl_len = len_v;
-            }
-        } else if (ieq(line, nlen, "Transfer-Encoding")) {
-            if (h.n_te++ == 0) {
-                h.te = v;
-                h.te_len = len_v;
-            }
-        }
+        tsl_http_head_field(&h, line, (size_t)(colon - line), v, (size_t)(ve - v));
     }
     return tsl_http_head_check(&h, body_max, why);
+}
+
+void tsl_http_head_field(tsl_http_head *h, const char *name, size_t name_len,
+                         const char *value, size_t value_len)
+{
+    if (ieq(name, name_len, "Host")) {
+        if (h->n_host++ == 0) {
+            while (value_len > 0 && (value[value_len - 1] == ' ' ||
+                                     value[value_len - 1] == '\t'))
+                value_len--;
+            h->host = value;
+            h->host_len = value_len;
+        }
+    } else if (ieq(name, name_len, "Content-Length")) {
+        /* Exactly digits up to the line end: an HTTP library may keep trailing white
+         * space in the value and then answer 400 itself (tsl serve's does, with its
+         * headers written twice). */
+        if (h->n_cl++ == 0) {
+            h->cl = value;
+            h->cl_len = value_len;
+        }
+    } else if (ieq(name, name_len, "Transfer-Encoding")) {
+        if (h->n_te++ == 0) {
+            h->te = value;
+            h->te_len = value_len;
+        }
+    }
 }
 
 /* ---------------------------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #include "core/tsl_int.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -690,4 +691,82 @@ done:
     tslp_free(url);
     tsl_ref_free(ref);
     return st;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* A check's outcome as JSON                                                          */
+
+static const char *ref_kind_name(tsl_ref_kind k)
+{
+    switch (k) {
+    case TSL_REF_JWT: return "jwt";
+    case TSL_REF_SDJWT: return "sd-jwt";
+    case TSL_REF_CWT: return "cwt";
+    case TSL_REF_MDOC: return "mdoc";
+    }
+    return "unknown";
+}
+
+/* The stage's name, the name of its step where they correspond. */
+static const char *stage_name(tsl_check_stage s)
+{
+    switch (s) {
+    case TSL_STAGE_NONE: break;
+    case TSL_STAGE_REFERENCED_TOKEN: return "referenced_token";
+    case TSL_STAGE_FETCH: return "fetch";
+    case TSL_STAGE_LIST_TOKEN: return "status_list_token";
+    case TSL_STAGE_STATUS: return "index";
+    }
+    return "none";
+}
+
+static json_t *step(const char *name, int ok, const char *detail)
+{
+    json_t *o = json_pack("{s:s,s:b}", "step", name, "ok", ok);
+    if (o != NULL && detail != NULL)
+        json_object_set_new(o, "detail", json_string(detail));
+    return o;
+}
+
+tsl_status tsl_check_result_json(tsl_status st, const tsl_check_result *r,
+                                 const tsl_error *cerr, char **out, tsl_error *err)
+{
+    if (r == NULL || out == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "check result: NULL argument");
+    const char *why = cerr != NULL ? cerr->msg : "";
+    json_t *o = json_object();
+    json_t *steps = json_array();
+    char *text = NULL;
+    if (o != NULL && steps != NULL) {
+        int ref_ok = r->kind != 0;
+        json_array_append_new(steps, step("referenced_token", ref_ok, ref_ok ? NULL : why));
+        if (ref_ok) {
+            json_object_set_new(o, "kind", json_string(ref_kind_name(r->kind)));
+            json_object_set_new(o, "uri", json_string(r->uri));
+            json_object_set_new(o, "idx", json_integer((json_int_t)r->idx));
+            const char *src = r->from_cache ? "cache" : r->fetched ? "fetch" : "offline";
+            int lt_ok = st == TSL_OK || r->stage == TSL_STAGE_STATUS;
+            json_t *s = step("status_list_token", lt_ok, lt_ok ? NULL : why);
+            json_object_set_new(s, "source", json_string(src));
+            json_array_append_new(steps, s);
+            if (lt_ok)
+                json_array_append_new(steps, step("index", st == TSL_OK,
+                                                  st == TSL_OK ? NULL : why));
+        }
+        json_object_set_new(o, "steps", steps);
+        steps = NULL;
+        if (st == TSL_OK && r->determined) {
+            json_object_set_new(o, "value", json_integer(r->value));
+            json_object_set_new(o, "status", json_string(tsl_status_name(r->value)));
+        } else {
+            json_object_set_new(o, "error", json_string(tsl_strerror(st)));
+            json_object_set_new(o, "stage", json_string(stage_name(r->stage)));
+        }
+        text = json_dumps(o, JSON_COMPACT);
+    }
+    json_decref(steps);
+    json_decref(o);
+    *out = text != NULL ? tslp_strndup(text, strlen(text)) : NULL;
+    free(text);
+    return *out != NULL ? TSL_OK : tslp_fail(err, TSL_ERR_NOMEM, 0, "check result: out of memory");
 }
