@@ -436,7 +436,11 @@ static tsl_status pg_begin(tsl_store *st, bool write, tsl_error *err)
     if (!write)
         return exec_static(st, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
                            "starting a transaction", err);
-    if ((r = exec_static(st, "BEGIN", "starting a transaction", err)) != TSL_OK)
+    /* A writer that holds the lock and hangs (stopped, not dead: a dead one's lock
+     * goes with its connection) fails the others after a minute, as SQLite's busy
+     * deadline does, instead of blocking them for ever. */
+    if ((r = exec_static(st, "BEGIN; SET LOCAL lock_timeout = '60s'",
+                         "starting a transaction", err)) != TSL_OK)
         return r;
     if ((r = run(st, Q_LOCK_WRITE, NULL, PGRES_TUPLES_OK, NULL, "taking the write lock",
                  err)) != TSL_OK)
