@@ -802,7 +802,19 @@ typedef struct tsl_store tsl_store;
 /* Opens the store at path. Without TSL_STORE_CREATE a missing file or one without a
  * schema (empty) fails with TSL_ERR_IO naming the path. A damaged file (not an SQLite
  * database, corrupt pages, not a tsl store, an inconsistent row) gives TSL_ERR_IO too,
- * for this and every later call; a newer schema gives TSL_ERR_UNSUPPORTED. */
+ * for this and every later call; a newer schema gives TSL_ERR_UNSUPPORTED.
+ *
+ * A path starting postgresql:// or postgres:// is a PostgreSQL database (libpq's
+ * connection URI, passed to libpq as it is: host, port, dbname, user, and parameters
+ * such as sslmode=verify-full and sslrootcert=FILE, which libpq honours; options=
+ * -csearch_path%3DS puts the store in schema S). A URL holding a password is refused
+ * with TSL_ERR_ARG before connecting: libpq takes the password from ~/.pgpass or
+ * PGPASSFILE, a service file or PGPASSWORD. Messages name the database as host/dbname,
+ * never by its URL. TSL_STORE_CREATE creates the schema in an empty database; opening
+ * for writing migrates an older one (README "Stores on PostgreSQL"); a failed
+ * connection is TSL_ERR_IO. A handle whose connection dropped fails its calls with
+ * TSL_ERR_IO and reconnects at its next transaction. TSL_STORE_READONLY makes the
+ * session read-only. */
 TSL_API tsl_status tsl_store_open_mode(const char *path, unsigned mode, tsl_store **out,
                                        tsl_error *err);
 /* tsl_store_open_mode(path, TSL_STORE_CREATE, ...). */
@@ -929,7 +941,15 @@ TSL_API tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_bat
  * the newest recorded token has newer statuses, which a concurrent publish recorded
  * while this one was signing, or when a token of the same statuses and iat is recorded.
  * A token of newer statuses than the newest recorded one, but an earlier iat, is signed
- * again as of that one's iat, so that it is the newest. */
+ * again as of that one's iat, so that it is the newest.
+ * On PostgreSQL, where several publishers share a database, exactly one signs a given
+ * version: the call takes the list's publish lock (pg_try_advisory_lock, released at
+ * its end or with the connection of a process that dies) and, when another process
+ * holds it, returns TSL_OK signing nothing (tsl_publish_result.busy). Holding it, it
+ * does not sign a form whose newest recorded token has the current version and an iat
+ * within 60 s (and a third of the lifetime) of now (.fresh), so the publishers
+ * that react to the same change after the first do not sign it again; re-signing an
+ * older token of the same version (before its exp) works as on SQLite. */
 TSL_API tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats,
                                      int64_t now, int64_t retention, tsl_error *err);
 
@@ -940,6 +960,13 @@ typedef struct {
     unsigned skipped;  /* forms not recorded: see tsl_store_publish() */
     unsigned raised;   /* forms recorded with a later iat than `now`: see there */
     uint64_t newest;   /* when some form was skipped: the newest version recorded */
+    /* PostgreSQL only (several publishers on one database; always 0 on SQLite): */
+    int busy;          /* 1: nothing signed, because another process holds this list's
+                        * publish lock (it is signing this version); the call succeeds */
+    unsigned fresh;    /* forms not signed (also in skipped): a token of the current
+                        * version is recorded with an iat within 60 s (and a third of
+                        * the lifetime) of `now`: another publisher has just signed this
+                        * version */
 } tsl_publish_result;
 
 /* tsl_store_publish(), reporting in *res (may be NULL). */

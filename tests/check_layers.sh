@@ -7,7 +7,9 @@
 #   2. the HTTP server library stays at the edge: no file under src/ outside
 #      src/publish/ includes microhttpd.h (tools/ may: it is the adapter);
 #   3. the library does not reach up: no file under src/ includes a tools/ header;
-#   4. the folders of src/ keep their order (README "Layout"): a folder includes the
+#   4. libpq stays inside the PostgreSQL backend: libpq-fe.h is included only by
+#      src/store/store_pg*.c (no header, no other file under src/, tools/ or examples/);
+#   5. the folders of src/ keep their order (README "Layout"): a folder includes the
 #      internal headers of its own and lower layers only, never of a higher one. The
 #      order, lowest first: core codec crypto envelope token ref verify store publish
 #      (ref and token are siblings above envelope; verify and store both sit above ref
@@ -58,8 +60,10 @@ tool_headers=$(cd tools 2>/dev/null && ls -- *.h 2>/dev/null | sed 's/\./\\./g' 
 tools_re='([.][.]/)*tools/'
 [ -n "$tool_headers" ] && tools_re="($tools_re|($tool_headers)\")"
 rule "no tools/ header included from src" "$(sources src | including "$tools_re")"
+rule "no libpq-fe.h outside src/store/store_pg*.c" \
+    "$(sources src tools examples | grep -Ev '^src/store/store_pg[^/]*[.]c$' | including 'libpq-fe\.h')"
 
-# Rule 4: for each folder, the folders it must not include from.
+# Rule 5: for each folder, the folders it must not include from.
 higher() {
     case $1 in
     core) echo "codec crypto envelope token ref verify store publish" ;;

@@ -116,7 +116,10 @@ typedef struct {
 #define CLI_FN(name, target, fn, bad, help) {name, 0, CLI_OPT_FN, target, 0, 0, bad, NULL, fn, help}
 #define CLI_OPT_END {NULL, 0, CLI_OPT_FLAG, NULL, 0, 0, NULL, NULL, NULL, NULL}
 /* --db PATH, which every store command takes. */
-#define CLI_DB(target) CLI_STR("db", target, "PATH\tthe store (default: $TSL_DB, else ./tsl.db)")
+#define CLI_DB(target)                                                                   \
+    CLI_STR("db", target,                                                                \
+            "PATH|URL\tthe store: a SQLite file or a postgresql:// URL (default: $TSL_DB,\n"  \
+            "else ./tsl.db)")
 
 /* Prints the usage: the synopsis, about, the options generated from the table, exits. */
 void cli_usage(const cli_cmd *c, const cli_opt *opts, FILE *f);
@@ -151,6 +154,7 @@ int cmd_publish(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_db(int argc, char **argv);
 /* The relying party (tools/cmd_verify.c). */
 int cmd_verify(int argc, char **argv);
 
