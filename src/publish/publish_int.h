@@ -69,14 +69,6 @@ void tslp_publisher_log(tsl_publisher *p, const char *fmt, ...) TSLP_PRINTF(2, 3
 
 /* ---- changes pushed by the store (publisher.c) ---- */
 
-/* TEMPORARY: the store seam's change feed (docs: store/store_int.h on the pgstore
- * branch), declared here until that branch is merged; watch_stub.c defines them weakly. */
-bool tslp_store_can_watch(const tsl_store *st);
-tsl_status tslp_store_watch(tsl_store *st, tsl_error *err);
-tsl_status tslp_store_wait(tsl_store *st, int timeout_ms,
-                           void (*fn)(void *ctx, const char *id), void *ctx,
-                           tsl_error *err);
-
 /* The store's change feed as the publisher uses it: the store seam's three calls
  * (tslp_store_can_watch, tslp_store_watch, tslp_store_wait in store/store_int.h), held
  * as pointers so that a test can drive the publisher with a scripted feed. */

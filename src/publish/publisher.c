@@ -20,6 +20,7 @@
  * serve it when its token is notified. While the store is unreachable the last snapshot
  * is served; the feed reconnects with backoff and a full round resyncs. */
 #include "publish/publish_int.h"
+#include "store/store_int.h" /* the change feed: tslp_store_can_watch, _watch, _wait */
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -604,9 +605,9 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
         memset(&res, 0, sizeof res);
         tsl_status r = tsl_store_publish_ex(p->st, info->id, 0, now, p->retention, &res,
                                             &err);
-        if (r == TSL_OK && res.recorded == 0 && res.skipped == 0) {
-            /* Nothing signed, nothing found recorded: another publisher holds the list's
-             * publish lock and signs this version (PostgreSQL). Not an error and no
+        if (r == TSL_OK && res.busy) {
+            /* Another publisher holds the list's publish lock and signs this version
+             * (PostgreSQL). Not an error and no
              * backoff: its token is notified and loaded then; the version stays "moved"
              * so that it is looked at again (SKIP_RECHECK_MS) should that publisher die
              * before recording it. */
