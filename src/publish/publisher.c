@@ -82,6 +82,7 @@ typedef struct {
 typedef struct {
     pthread_mutex_t mu;
     tsl_store *st;
+    int64_t renewed_ms; /* monotonic: when st was last reopened after a failure */
 } reader;
 
 struct tsl_publisher {
@@ -98,6 +99,7 @@ struct tsl_publisher {
     void *log_ctx;
 
     tsl_store *st; /* the rounds' own handle */
+    bool st_stale; /* the store failed: reopen st before the next round */
 
     /* The change feed of a store that pushes (see the top of the file); the rounds'
      * thread alone uses these, except the atomics. */
@@ -615,7 +617,13 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
             ls->recheck_ms = mono_ms() + SKIP_RECHECK_MS;
         } else if (r == TSL_OK) {
             ls->recheck_ms = 0;
-            atomic_fetch_add(&p->publishes_ok, 1);
+            /* Nothing recorded because another publisher signed this version already
+             * (PostgreSQL: .fresh, or a newer version recorded meanwhile) is a skip too:
+             * this one signed nothing. SQLite counts as before. */
+            atomic_fetch_add(res.recorded == 0 && (res.fresh != 0 || p->pushed)
+                                 ? &p->publishes_skipped
+                                 : &p->publishes_ok,
+                             1);
             if (ls->error[0] != '\0')
                 tslp_publisher_log(p, "list \"%s\" publishes again", info->id);
             ls->publish_ms = mono_ms() - t0;
@@ -720,8 +728,32 @@ static void store_down(tsl_publisher *p, tsl_status r, const tsl_error *err)
     if (strcmp(msg, p->store_error) != 0)
         tslp_publisher_log(p, "%s", msg);
     memcpy(p->store_error, msg, sizeof msg);
+    p->st_stale = true;
     long long none = 0;
     atomic_compare_exchange_strong(&p->down_since, &none, (long long)now_s());
+}
+
+/* A new handle for the rounds after the store failed: a connection that dropped is not
+ * trusted to come back by itself (a PostgreSQL handle resets only at a transaction's
+ * start, and some reads take none). False, with the store still down, if it cannot be
+ * opened. */
+static bool renew_handle(tsl_publisher *p)
+{
+    if (!p->st_stale)
+        return true;
+    tsl_store *st = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    set_busy(p, "opening the store again");
+    tsl_status r = tsl_store_open(p->path, &st, &err);
+    if (r != TSL_OK) {
+        store_down(p, r, &err);
+        return false;
+    }
+    tsl_store_close(p->st);
+    p->st = st;
+    p->st_stale = false;
+    return true;
 }
 
 /* The store answers again: lists that failed while it did not are retried at once
@@ -780,6 +812,10 @@ static bool publish_round(tsl_publisher *p, bool load_only)
     char **ids = NULL;
     size_t nids = 0;
     int64_t now = now_s();
+    if (!renew_handle(p)) {
+        set_health(p, now);
+        return false;
+    }
     set_busy(p, "reading the list ids");
     tsl_status r = tsl_store_list_ids(p->st, &ids, &nids, &err);
     if (r != TSL_OK) {
@@ -841,7 +877,7 @@ static bool publish_round(tsl_publisher *p, bool load_only)
 static bool publish_lists(tsl_publisher *p, char *const *ids, size_t n)
 {
     int64_t now = now_s();
-    bool changed = false, ok = true;
+    bool changed = false, ok = renew_handle(p);
     for (size_t k = 0; k < n && ok && !atomic_load(&p->stop); k++) {
         tsl_list_info info;
         memset(&info, 0, sizeof info);
@@ -1145,6 +1181,20 @@ tsl_status tslp_publisher_history(tsl_publisher *p, const char *id, tsl_format f
         pthread_mutex_lock(&rd->mu);
     }
     tsl_status r = tsl_store_token(rd->st, id, fmt, t, tok, len, iat, exp, err);
+    int64_t now = mono_ms();
+    if (r == TSL_ERR_IO && now - rd->renewed_ms >= RECONNECT_MAX_MS) {
+        /* The store failed (a database restarting): a new handle, at most every 2 s
+         * per reader, and the read once more. Until it answers, answer.c serves what
+         * the snapshot covers. */
+        rd->renewed_ms = now;
+        tsl_store *st = NULL;
+        if (tsl_store_open(p->path, &st, NULL) == TSL_OK) {
+            tsl_store_close(rd->st);
+            rd->st = st;
+            tsl_error_clear(err);
+            r = tsl_store_token(rd->st, id, fmt, t, tok, len, iat, exp, err);
+        }
+    }
     pthread_mutex_unlock(&rd->mu);
     return r;
 }
