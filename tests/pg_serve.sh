@@ -283,8 +283,12 @@ if grep -q 'store unreadable' "$T/s1.log" && grep -q 'readable again' "$T/s1.log
 
 # ---------------------------------------------------------------------------------- #
 # secrets: no password anywhere the servers wrote or answered.
+# (And both stop on SIGTERM, with exit status 0.)
 kill "$SPID1" "$SPID2" 2>/dev/null
-wait "$SPID1" "$SPID2" 2>/dev/null
+wait "$SPID1"
+same "secrets: server 1 exit status after SIGTERM" "$?" 0
+wait "$SPID2"
+same "secrets: server 2 exit status after SIGTERM" "$?" 0
 SPID1="" SPID2=""
 for f in "$T/s1.log" "$T/s2.log" "$T/healthz.down" "$T/metrics.down"; do
     if grep -q "$SECRET" "$f"; then bad "secrets: the password is in $(basename "$f")"; else ok; fi
