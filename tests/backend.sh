@@ -1,7 +1,8 @@
 # backend.sh - sourced by the suites that run on either store backend (serve.sh,
-# verify.sh): TSL_TEST_BACKEND=pg runs them against PostgreSQL (a throwaway cluster from
-# tests/pg.sh, or the one TSL_TEST_PG names), anything else (the default) against SQLite
-# files, as before.
+# serve_pub.sh, verify.sh), which set BACKEND from their second argument first: pg runs
+# them against PostgreSQL (the cluster TSL_TEST_PG names, as run_all.sh starts one, else
+# a throwaway one from tests/pg.sh), sqlite (the default) against SQLite files, as
+# before. (tests/store.sh does the same with schemas of its own.)
 #
 # backend_init       once, after $T exists and before the suite sets its traps (pg.sh
 #                    sets its own); returns 1 when no cluster can be had
@@ -9,10 +10,8 @@
 #                    of a new database tsl_SUITE_PID_NAME on the cluster
 # backend_cleanup    from the suite's cleanup: drops the databases made, and stops the
 #                    cluster when backend_init started it
-# BACKEND            "sqlite" or "pg", for the suite's notes
 
-BACKEND=sqlite
-[ "${TSL_TEST_BACKEND:-}" = pg ] && BACKEND=pg
+[ "${BACKEND:-}" = pg ] || BACKEND=sqlite
 
 backend_init() {
     [ "$BACKEND" = pg ] || return 0

@@ -15,8 +15,8 @@
 #             both within 5 s of the server's start and /healthz is ok again;
 #   secrets   the password libpq has in its environment (PGPASSWORD) appears in no log,
 #             /healthz or /metrics answer.
-# Starts a throwaway cluster (tests/pg.sh), or uses TSL_TEST_PG with a database of its
-# own. Usage: sh tests/pg_serve.sh [BUILD_DIR]   (about 40 s)
+# Uses the cluster run_all.sh started (TSL_TEST_PG, restarting it for the outage), or
+# starts a throwaway one (tests/pg.sh); a database of its own either way. Usage: sh tests/pg_serve.sh [BUILD_DIR]   (about 40 s)
 # Needs curl, PostgreSQL (scripts/deps.sh) and /usr/bin/python3.
 # Closing line: "pg_serve: N passed, N failed".
 
@@ -52,8 +52,9 @@ cleanup() {
     done
     [ -n "${DBNAME:-}" ] && [ -n "${TSL_TEST_PG:-}" ] &&
         psql "$TSL_TEST_PG" -qAtc "DROP DATABASE IF EXISTS $DBNAME WITH (FORCE)" >/dev/null 2>&1
+    # A shared cluster (run_all.sh's) is left running, as it was found.
+    [ "${PG_DOWN:-0}" = 1 ] && [ "${PG_OWNED:-0}" != 1 ] && pg_restart_start
     [ "${PG_OWNED:-0}" = 1 ] && pg_stop
-    [ -n "${KEEP:-}" ] && cp -r "$T" /tmp/pgserve.keep
     rm -rf "$T"
 }
 pg_ensure || { bad "no PostgreSQL cluster (tests/pg.sh)"; finish; }
@@ -222,6 +223,7 @@ POLL1=$!
 POLL2=$!
 sleep 1
 T_STOP=$(date +%s)
+PG_DOWN=1
 pg_restart_stop || bad "outage: pg_ctl stop failed"
 sleep 3
 fetch 1 /healthz
@@ -243,6 +245,7 @@ same "outage: ?time= Retry-After" "$(hdr Retry-After)" 5
 sleep $((T_STOP + 10 - $(date +%s)))
 T_START=$(date +%s.%N)
 pg_restart_start || { bad "outage: pg_ctl start failed"; finish; }
+PG_DOWN=0
 lat=$("$PY" "$T/pg.py" latency "$TSL" "$DB" pl 21 "http://127.0.0.1:$PORT1$P" \
     "http://127.0.0.1:$PORT2$P")
 T_SET=$(date +%s.%N) # both served it (or 10 s passed)

@@ -14,8 +14,8 @@
 # connection, and the server still answers), a bounded wrk run (no errors, RSS growth
 # under 10 MB) and SIGTERM (exit 0 within 5 s).
 #
-# Usage: sh tests/serve.sh [BUILD_DIR]   (run from the project root; about 60 s)
-# TSL_TEST_BACKEND=pg: the same against a PostgreSQL store (tests/backend.sh).
+# Usage: sh tests/serve.sh [BUILD_DIR] [sqlite|pg]   (run from the project root; about 60 s)
+# With a second argument pg: the same against a PostgreSQL store (tests/backend.sh).
 # Needs curl, wrk, nginx (Debian nginx-light), /usr/bin/python3 with jwcrypto, gzip.
 # A missing tool is a failure naming its package, never a silent skip.
 # Closing line: "serve: N passed, N failed".
@@ -23,6 +23,8 @@
 BUILD=${1:-build}
 TSL=$BUILD/tsl
 SUITE=serve
+BACKEND=${2:-sqlite}
+[ "$BACKEND" = pg ] && SUITE=serve_pg
 # shellcheck source=tests/harness.sh
 . "$(dirname "$0")/harness.sh"
 # shellcheck source=tests/serve_wait.sh

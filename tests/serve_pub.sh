@@ -20,14 +20,16 @@
 #   accesslog --access-log on a FIFO whose reader never reads: once the pipe is full,
 #             requests still answer at once; the lost lines are counted in /metrics
 #
-# Usage: sh tests/serve_pub.sh [BUILD_DIR]   (run from the project root; about a minute)
-# TSL_TEST_BACKEND=pg: every case on a PostgreSQL store (tests/backend.sh; the clash is
-# made with psql there).
+# Usage: sh tests/serve_pub.sh [BUILD_DIR] [sqlite|pg]   (run from the project root; about a minute)
+# With a second argument pg: every case on a PostgreSQL store (tests/backend.sh; the
+# clash is made with psql there).
 # Needs curl, sqlite3 and /usr/bin/python3. Closing line: "serve_pub: N passed, N failed".
 
 BUILD=${1:-build}
 TSL=$BUILD/tsl
 SUITE=serve_pub
+BACKEND=${2:-sqlite}
+[ "$BACKEND" = pg ] && SUITE=serve_pub_pg
 # shellcheck source=tests/harness.sh
 . "$(dirname "$0")/harness.sh"
 # shellcheck source=tests/serve_wait.sh

@@ -31,14 +31,16 @@
 # - Issue 11: --json names the stage a check failed at (referenced_token, fetch,
 #   status_list_token, index), and none when the status was determined.
 #
-# Usage: sh tests/verify.sh [BUILD_DIR]   (run from the project root; about 25 s)
-# TSL_TEST_BACKEND=pg: the store behind tsl serve on PostgreSQL (tests/backend.sh).
+# Usage: sh tests/verify.sh [BUILD_DIR] [sqlite|pg]   (run from the project root; about 25 s)
+# With a second argument pg: the store behind tsl serve on PostgreSQL (tests/backend.sh).
 # Needs /usr/bin/python3 with jwcrypto, cryptography and cbor2, and curl.
 # Closing line: "verify: N passed, N failed".
 
 BUILD=${1:-build}
 TSL=$BUILD/tsl
 SUITE=verify
+BACKEND=${2:-sqlite}
+[ "$BACKEND" = pg ] && SUITE=verify_pg
 # shellcheck source=tests/harness.sh
 . "$(dirname "$0")/harness.sh"
 # shellcheck source=tests/serve_wait.sh
