@@ -664,3 +664,156 @@ TT_TEST(publish_pushed_runner_steps_and_stops)
     TT_CHECK(took < 1000);
     pfx_close(&f);
 }
+
+/* ---------------------------------------------------------------------------------- */
+/* Two publishers on one PostgreSQL database (the store's real change feed)             */
+
+#include <libpq-fe.h>
+
+/* Steps both publishers (either may be NULL) until cond holds or ms pass; cond true. */
+#define STEP_UNTIL(p1, p2, ms, cond)                                                      \
+    do {                                                                                  \
+        int64_t su_t0_ = mono_now_ms();                                                   \
+        while (!(cond) && mono_now_ms() - su_t0_ < (ms)) {                                \
+            if ((p1) != NULL)                                                             \
+                tslp_publisher_step((p1), 20);                                            \
+            if ((p2) != NULL)                                                             \
+                tslp_publisher_step((p2), 20);                                            \
+        }                                                                                 \
+    } while (0)
+
+/* Records the line of the first failing check in bad_line, and goes on (cleanup). */
+#define CK(cond)                                                                          \
+    do {                                                                                  \
+        if (!(cond) && bad_line == 0)                                                     \
+            bad_line = __LINE__;                                                          \
+    } while (0)
+
+/* Whether p serves list "a" with the newest token recorded in db (JWT). */
+static int serves_newest(tsl_publisher *p, const char *db)
+{
+    tsl_snapshot *s = tsl_publisher_snapshot(p);
+    if (s == NULL)
+        return 0;
+    tsl_http_response r;
+    tsl_http_request q = get("/statuslists/a");
+    tsl_publish_answer(s, &q, &r);
+    tsl_store *st = NULL;
+    uint8_t *tok = NULL;
+    size_t len = 0;
+    int same = r.status == 200 && tsl_store_open(db, &st, NULL) == TSL_OK &&
+               tsl_store_token(st, "a", TSL_FORMAT_JWT, 0, &tok, &len, NULL, NULL, NULL) ==
+                   TSL_OK &&
+               len == r.body_len && memcmp(tok, r.body, len) == 0;
+    tsl_free(tok);
+    tsl_store_close(st);
+    tsl_http_response_free(&r);
+    tsl_snapshot_release(s);
+    return same;
+}
+
+static uint64_t skipped(tsl_publisher *p)
+{
+    tsl_publisher_health h;
+    tsl_publisher_health_get(p, &h);
+    return h.publishes_skipped;
+}
+
+TT_TEST(publish_pushed_two_publishers_pg)
+{
+    char db[512], schema[64], dir[64], key[128];
+    TT_CHECK(tt_pg_store(db, sizeof db, schema, sizeof schema) == 0);
+    snprintf(dir, sizeof dir, "/tmp/tsl-publish-pg-XXXXXX");
+    TT_CHECK(mkdtemp(dir) != NULL);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    tsl_key *k = NULL;
+    char *pem = NULL;
+    tsl_store *st = NULL;
+    int ok = tsl_key_generate(TSL_ALG_ES256, &k, NULL) == TSL_OK &&
+             tsl_key_to_private(k, &pem, NULL) == TSL_OK && pfx_write(key, pem) == 0 &&
+             tsl_store_open_mode(db, TSL_STORE_CREATE, &st, NULL) == TSL_OK;
+    tsl_free(pem);
+    tsl_key_free(k);
+    tsl_list_spec in;
+    memset(&in, 0, sizeof in);
+    in.id = "a";
+    in.uri = URI_A;
+    in.bits = 1;
+    in.size = 1000;
+    in.key_path = key;
+    ok = ok && tsl_store_list_create(st, &in, NULL) == TSL_OK;
+    tsl_store_close(st);
+    tsl_publisher_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.retention = 86400;
+    tsl_publisher *p1 = NULL, *p2 = NULL;
+    ok = ok && tsl_publisher_open(db, &opt, &p1, NULL) == TSL_OK &&
+         tsl_publisher_open(db, &opt, &p2, NULL) == TSL_OK;
+    /* The lock another process holds: a session of our own, in the store's schema. */
+    PGconn *c = ok ? PQconnectdb(db) : NULL;
+    ok = ok && PQstatus(c) == CONNECTION_OK;
+    int bad_line = 0; /* the first check that failed */
+    if (ok) {
+        /* The real feed: both are pushed, both listen and sign "a" once between them. */
+        CK(tslp_publisher_pushed(p1) && tslp_publisher_pushed(p2));
+        STEP_UNTIL(p1, p2, 5000, serves_newest(p1, db) && serves_newest(p2, db));
+        CK(serves_newest(p1, db) && serves_newest(p2, db));
+        CK(pfx_published(p1) + pfx_published(p2) == 1);
+        /* An update by another handle: notified, signed by one, served by both. */
+        tsl_store *w = NULL;
+        tsl_batch *b = NULL;
+        CK(tsl_store_open(db, &w, NULL) == TSL_OK &&
+                  tsl_batch_new(1, 1000, &b, NULL) == TSL_OK &&
+                  tsl_batch_add(b, 4, 4, 1, 0, NULL) == TSL_OK &&
+                  tsl_store_update(w, "a", b, 0, 0, "test", NULL, NULL) == TSL_OK);
+        int64_t t0 = mono_now_ms();
+        STEP_UNTIL(p1, p2, 3000, serves_newest(p1, db) && serves_newest(p2, db) &&
+                                     pfx_published(p1) + pfx_published(p2) == 2);
+        CK(mono_now_ms() - t0 < 1000);
+        CK(pfx_published(p1) + pfx_published(p2) == 2);
+        /* A publisher that holds the lock and never records (it died signing): p1
+         * skips, no error, and signs once the lock is free, within SKIP_RECHECK_MS. */
+        PGresult *res = PQexec(c, "SELECT pg_try_advisory_lock(1953721424, "
+                                  "hashtext(current_schema() || '/a'))");
+        CK(PQresultStatus(res) == PGRES_TUPLES_OK &&
+                  strcmp(PQgetvalue(res, 0, 0), "t") == 0);
+        PQclear(res);
+        tsl_batch_free(b);
+        b = NULL;
+        CK(tsl_batch_new(1, 1000, &b, NULL) == TSL_OK &&
+                  tsl_batch_add(b, 5, 5, 1, 0, NULL) == TSL_OK &&
+                  tsl_store_update(w, "a", b, 0, 0, "test", NULL, NULL) == TSL_OK);
+        uint64_t s0 = skipped(p1), n1 = pfx_published(p1);
+        STEP_UNTIL(p1, (tsl_publisher *)NULL, 3000, skipped(p1) > s0);
+        /* Every notification queued is consumed while the lock is held (each round
+         * skips again), so that only the look again can sign below. */
+        STEP_UNTIL(p1, (tsl_publisher *)NULL, 700, 0);
+        CK(skipped(p1) > s0 && pfx_published(p1) == n1);
+        tsl_publisher_health h;
+        tsl_publisher_health_get(p1, &h);
+        CK(h.publishes_err == 0 && h.problems[TSL_PROBLEM_PUBLISH] == 0);
+        PQclear(PQexec(c, "SELECT pg_advisory_unlock_all()"));
+        t0 = mono_now_ms();
+        STEP_UNTIL(p1, (tsl_publisher *)NULL, 3000, pfx_published(p1) == n1 + 1);
+        CK(pfx_published(p1) == n1 + 1 && mono_now_ms() - t0 < 1000);
+        STEP_UNTIL(p1, p2, 3000, serves_newest(p1, db) && serves_newest(p2, db));
+        CK(serves_newest(p1, db) && serves_newest(p2, db));
+        tsl_batch_free(b);
+        tsl_store_close(w);
+        /* One token per version and form. */
+        res = PQexec(c, "SELECT count(*) FROM (SELECT version, format FROM tsl_tokens "
+                        "GROUP BY version, format HAVING count(*) > 1) d");
+        CK(PQresultStatus(res) == PGRES_TUPLES_OK &&
+                  strcmp(PQgetvalue(res, 0, 0), "0") == 0);
+        PQclear(res);
+    }
+    PQfinish(c);
+    tsl_publisher_close(p1);
+    tsl_publisher_close(p2);
+    unlink(key);
+    rmdir(dir);
+    tt_pg_drop(schema);
+    TT_CHECK(ok);
+    if (bad_line != 0)
+        tt_failf(__FILE__, bad_line, "check failed");
+}

@@ -611,10 +611,9 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
                                             &err);
         if (r == TSL_OK && res.busy) {
             /* Another publisher holds the list's publish lock and signs this version
-             * (PostgreSQL). Not an error and no
-             * backoff: its token is notified and loaded then; the version stays "moved"
-             * so that it is looked at again (SKIP_RECHECK_MS) should that publisher die
-             * before recording it. */
+             * (PostgreSQL). Not an error and no backoff: its token is notified and
+             * loaded then; the version stays "moved", and the list gets a round again
+             * after SKIP_RECHECK_MS, should that publisher die before recording it. */
             atomic_fetch_add(&p->publishes_skipped, 1);
             ls->recheck_ms = mono_ms() + SKIP_RECHECK_MS;
         } else if (r == TSL_OK) {
@@ -996,11 +995,10 @@ static int64_t next_due(tsl_publisher *p, int64_t t_ms)
         const list_state *ls = &p->lists[k];
         int64_t iat = 0, exp = entry_exp(ls->entry, &iat);
         int64_t at = INT64_MAX;
-        if (exp != 0 && exp > iat) /* (exp - now) * 3 < exp - iat from this second on */
+        if (ls->error[0] != '\0' && ls->retry_at > 0) /* failing: its backoff decides */
+            at = mono_at(ls->retry_at, now, t_ms);
+        else if (exp != 0 && exp > iat) /* (exp - now) * 3 < exp - iat from then on */
             at = mono_at(exp - (exp - iat) / 3 + 1, now, t_ms);
-        if (ls->error[0] != '\0' && ls->retry_at > 0)
-            at = at < mono_at(ls->retry_at, now, t_ms) ? at
-                                                        : mono_at(ls->retry_at, now, t_ms);
         if (at < due)
             due = at;
     }
