@@ -2,7 +2,9 @@
  * answering call, driven without sockets: gzip, ETag, dates, max-age, the 406 body and
  * the aggregation document; and a publisher whose store pushes its changes, driven by a
  * scripted feed: a round for the notified lists only, a full resync on "missed", the
- * outage (snapshot kept, /healthz and /metrics), the reconnect backoff, the runner. */
+ * outage (snapshot kept, /healthz and /metrics), the reconnect backoff, the runner; and
+ * two publishers on one PostgreSQL schema with the store's real feed and publish lock
+ * (needs TSL_TEST_PG, as the other _pg tests). */
 #include "tt.h"
 
 #include <stdlib.h>
