@@ -30,6 +30,7 @@ SUITE=pg_serve
 # shellcheck source=tests/pg.sh
 . "$(dirname "$0")/pg.sh"
 PY=/usr/bin/python3
+PROP=$(dirname "$0")/propagate.py
 URI=https://example.com/statuslists/pl
 P=/statuslists/pl
 SECRET=pgserve-S3cret-pw
@@ -75,65 +76,6 @@ DB=$(echo "$TSL_TEST_PG" | sed "s|^\(postgres[a-z]*://[^/?]*/\)[^?]*|\1$DBNAME|"
 PGPASSWORD=$SECRET
 export PGPASSWORD
 
-cat >"$T/pg.py" <<'EOF'
-# pg.py MODE ...: the timing side of the checks.
-#   latency TSL DB ID IDX URL...  runs `tsl set ID IDX INVALID`, then GETs each URL every
-#       10 ms until its JWT has entry IDX set; prints the seconds from the start of the
-#       command to that for each URL, or "timeout" after 10 s.
-#   poll URL OUT STOPFILE  GETs URL every 50 ms until STOPFILE exists, one line
-#       "UNIX_TIME STATUS" per request in OUT (000 when the connection failed).
-import base64, json, os, subprocess, sys, time, urllib.request, urllib.error, zlib
-
-def b64(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-
-def get(url, accept="application/statuslist+jwt"):
-    rq = urllib.request.Request(url, headers={"Accept": accept})
-    try:
-        with urllib.request.urlopen(rq, timeout=2) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-    except Exception:
-        return 0, b""
-
-def bit(token, idx):
-    claims = json.loads(b64(token.decode().split(".")[1]))
-    lst = zlib.decompress(b64(claims["status_list"]["lst"]))
-    return (lst[idx // 8] >> (idx % 8)) & 1
-
-mode = sys.argv[1]
-if mode == "latency":
-    tsl, db, lid, idx, urls = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6:]
-    t0 = time.time()
-    for attempt in range(100):  # the server may still be starting after a restart
-        rc = subprocess.run([tsl, "set", lid, str(idx), "INVALID", "--db", db],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if rc.returncode == 0:
-            break
-        time.sleep(0.05)
-    else:
-        print("set-failed", rc.stderr.decode()[:200].replace("\n", "|"))
-        sys.exit(1)
-    done = {}
-    while len(done) < len(urls) and time.time() - t0 < 10:
-        for u in urls:
-            if u in done:
-                continue
-            st, body = get(u)
-            if st == 200 and bit(body, idx) == 1:
-                done[u] = time.time() - t0
-        time.sleep(0.01)
-    print(" ".join("%.3f" % done[u] if u in done else "timeout" for u in urls))
-elif mode == "poll":
-    url, out, stop = sys.argv[2], sys.argv[3], sys.argv[4]
-    with open(out, "w") as f:
-        while not os.path.exists(stop):
-            st, _ = get(url)
-            f.write("%.3f %03d\n" % (time.time(), st))
-            f.flush()
-            time.sleep(0.05)
-EOF
 
 port() {
     "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -183,7 +125,7 @@ done
 same "push: both servers serve the list" "$_c1 $code" "200 200"
 worst=0
 for idx in 11 12 13 14 15; do
-    lat=$("$PY" "$T/pg.py" latency "$TSL" "$DB" pl "$idx" \
+    lat=$("$PY" "$PROP" latency "$TSL" "$DB" pl "$idx" \
         "http://127.0.0.1:$PORT1$P" "http://127.0.0.1:$PORT2$P")
     note "push: tsl set pl $idx INVALID served by the two servers after $lat s"
     for v in $lat; do
@@ -217,9 +159,9 @@ same "one: audit rows 'publish' = versions" "$audit" "$versions"
 fetch 1 "$P"
 IAT=$("$PY" -c 'import base64,json,sys
 t=open(sys.argv[1]).read().split(".")[1]; print(json.loads(base64.urlsafe_b64decode(t+"="*(-len(t)%4)))["iat"])' "$T/b")
-"$PY" "$T/pg.py" poll "http://127.0.0.1:$PORT1$P" "$T/poll1" "$T/stop" &
+"$PY" "$PROP" poll "http://127.0.0.1:$PORT1$P" "$T/poll1" "$T/stop" &
 POLL1=$!
-"$PY" "$T/pg.py" poll "http://127.0.0.1:$PORT2$P" "$T/poll2" "$T/stop" &
+"$PY" "$PROP" poll "http://127.0.0.1:$PORT2$P" "$T/poll2" "$T/stop" &
 POLL2=$!
 sleep 1
 T_STOP=$(date +%s)
@@ -246,7 +188,7 @@ sleep $((T_STOP + 10 - $(date +%s)))
 T_START=$(date +%s.%N)
 pg_restart_start || { bad "outage: pg_ctl start failed"; finish; }
 PG_DOWN=0
-lat=$("$PY" "$T/pg.py" latency "$TSL" "$DB" pl 21 "http://127.0.0.1:$PORT1$P" \
+lat=$("$PY" "$PROP" latency "$TSL" "$DB" pl 21 "http://127.0.0.1:$PORT1$P" \
     "http://127.0.0.1:$PORT2$P")
 T_SET=$(date +%s.%N) # both served it (or 10 s passed)
 note "outage: after the restart, tsl set served by the two servers after $lat s"
