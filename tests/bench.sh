@@ -261,6 +261,9 @@ fi
 # The store on SQLite and on PostgreSQL side by side (issue 12): bulk update, one set,
 # 4 concurrent allocators (tests/bench_store_pg.sh, with the server's settings).
 sh tests/bench_store_pg.sh "$BUILD" || status=1
+# From a commit (tsl set) to the new token served by two tsl serve on one store, on both
+# backends (tests/bench_propagate.sh: SQLite polls every second, PostgreSQL pushes).
+sh tests/bench_propagate.sh "$BUILD" || status=1
 
 # HTTP serving: wrk against tsl serve and against nginx serving `tsl export` of the same
 # token (tests/bench_serve.sh prints serve_tsl, serve_nginx and serve_ratio).

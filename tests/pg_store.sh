@@ -166,7 +166,10 @@ if [ $cur -eq 1 ]; then nxt=2; else nxt=1; fi
 pid=$!
 reads=0 halves=0
 while kill -0 $pid 2>/dev/null; do
-    got="$(counts INVALID | cut -d' ' -f1) $(counts SUSPENDED | cut -d' ' -f1)"
+    # One read: both counts from the same `list show` (two commands could straddle
+    # the commit and look like half a batch).
+    "$TSL" list show K --json --db "$DB" >"$T/k.json" 2>/dev/null
+    got="$(jfield "$T/k.json" counts.INVALID) $(jfield "$T/k.json" counts.SUSPENDED)"
     case $got in "1000000 0" | "0 1000000") ;; *) halves=$((halves + 1)) ;; esac
     reads=$((reads + 1))
 done

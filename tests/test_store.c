@@ -1339,6 +1339,23 @@ TT_TEST(store_pg_publish_lock_and_reconnect)
     TT_OK(tsl_store_list_info(f.st, "p", &info, NULL));
     TT_EQ_U(info.allocated, 1);
     tsl_list_info_free(&info);
+    /* Calls that run outside a transaction (list ids, a list's info) reconnect too: the
+     * first notices the drop, the next works, as a publisher holding its handle across
+     * a server restart needs. */
+    TT_OK(tsl_store_open_mode(f.db, 0, &killer, NULL));
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)",
+             PQbackendPID(tslp_pg_conn(f.st)));
+    TT_EQ_STR(pg_value(killer, sql), "t");
+    tsl_store_close(killer);
+    usleep(100000);
+    TT_ERR(tsl_store_list_info(f.st, "p", &info, NULL), TSL_ERR_IO);
+    char **ids = NULL;
+    size_t nids = 0;
+    TT_OK(tsl_store_list_ids(f.st, &ids, &nids, NULL));
+    TT_EQ_U(nids, 1);
+    tsl_store_ids_free(ids, nids);
+    TT_OK(tsl_store_list_info(f.st, "p", &info, NULL));
+    tsl_list_info_free(&info);
     fx_close(&f);
 }
 

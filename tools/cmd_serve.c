@@ -356,7 +356,8 @@ int cmd_serve(int argc, char **argv)
                "P\tserve {\"status_lists\": [...]} at path P"),
         CLI_FN("publish-interval", &ctx.interval_ms, opt_interval,
                "is not seconds (0.001 to 86400)", "S\tseconds between publishing rounds, "
-               "e.g. 1 or 0.5\n(default 1)"),
+               "e.g. 1 or 0.5\n(default 1); on PostgreSQL changes are pushed and served\nat once, "
+               "S only spaces the full rounds"),
         CLI_STR("access-log", &log_path, "FILE\tappend one line per request to FILE"),
         {"max-connections", 0, CLI_OPT_U64, &max_conn, 1, MAX_CONNECTIONS_CEILING,
          "is not 1 to 1000000", NULL, NULL, "N\topen connections at most, over all addresses; when\n"

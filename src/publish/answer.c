@@ -22,6 +22,9 @@
 #define TEXT_TYPE "text/plain; charset=utf-8"
 /* How long caches may keep the aggregation document: it changes when lists come or go. */
 #define AGG_CACHE "public, max-age=60"
+/* Retry-After of a ?time= answer while the store is unreachable: the publisher tries to
+ * reconnect at least every 2 s (publisher.c, RECONNECT_MAX_MS). */
+#define STORE_RETRY_AFTER "5"
 
 static void add(tsl_http_response *r, const char *name, const char *value)
 {
@@ -172,6 +175,19 @@ static void history(tsl_snapshot *s, const tsl_http_request *rq, tsl_http_respon
         text(r, 404, "no token covers that time\n", true);
         return;
     }
+    if (st == TSL_ERR_IO) {
+        /* The store is unreachable (a database restarting): the token served covers
+         * [iat, exp) and is the newest recorded, so it is the answer for a time in it;
+         * any other time needs the store: 503, ask again soon. */
+        const tslp_form *f = &l->form[fmt - 1];
+        if (f->present && f->iat <= t && t < f->exp) {
+            current(s, rq, r, l, fmt);
+            return;
+        }
+        text(r, 503, "history unavailable: the store is unreachable; retry later\n", true);
+        add(r, "Retry-After", STORE_RETRY_AFTER);
+        return;
+    }
     if (st != TSL_OK) {
         tslp_publisher_log(s->pub, "history of list \"%s\": %s", l->id,
                            err.msg[0] ? err.msg : tsl_strerror(st));
@@ -282,7 +298,13 @@ tsl_status tsl_publish_answer_ops(tsl_publisher *p, tsl_metrics *m, tsl_gate *g,
     char *text = NULL;
     size_t len = 0;
     if (healthz) {
-        r->status = tsl_publisher_healthz(p, &body);
+        /* ok, or degraded and since when the store is unreachable (a time, no names). */
+        enum { HEALTHZ_BODY = 96 };
+        if ((text = tslp_malloc(HEALTHZ_BODY)) == NULL)
+            return tslp_fail(err, TSL_ERR_NOMEM, 0, "publish answer: out of memory");
+        r->status = tsl_publisher_healthz_text(p, text, HEALTHZ_BODY);
+        r->owned_ = (uint8_t *)text;
+        body = text;
         len = strlen(body);
     } else {
         tsl_status st = tsl_metrics_text(m, p, g, now, &text, &len, err);

@@ -197,6 +197,7 @@ typedef struct {
     PGconn *pg;
     bool prepared[Q_COUNT];
     bool listening;   /* LISTEN tsl_change was sent (pg_watch) */
+    bool in_tx;       /* a transaction of ours is open (pg_begin until commit/rollback) */
     bool resync;      /* reconnected while watching: report fn(ctx, NULL) */
     char **changed;   /* the lists this write transaction changed: NOTIFY at commit */
     size_t nchanged, capchanged;
@@ -295,10 +296,27 @@ static tsl_status pg_fail(tsl_store *st, const PGresult *res, const char *what,
  * TSL_ERR_IO unless it returned `want`. The statements a batch runs once per chunk are
  * prepared on first use; the others go in one round trip each (PQexecParams), which
  * is what a one-shot command like `tsl set` wants. */
+static tsl_status reconnect(tsl_store *st, tsl_error *err);
+
+/* A statement outside any transaction of ours (list ids, a list's info) on a handle
+ * whose connection dropped reconnects first, as pg_begin does, so a handle kept across
+ * a server restart works again. Inside a transaction it must not: the transaction is
+ * gone with the old session, and the statement fails instead. */
+static tsl_status revive(tsl_store *st, tsl_error *err)
+{
+    pgc *c = C(st);
+    if (c->in_tx || PQstatus(c->pg) == CONNECTION_OK)
+        return TSL_OK;
+    return reconnect(st, err);
+}
+
 static tsl_status run(tsl_store *st, int q, const params *p, ExecStatusType want,
                       PGresult **out, const char *what, tsl_error *err)
 {
     pgc *c = C(st);
+    tsl_status rv = revive(st, err);
+    if (rv != TSL_OK)
+        return rv;
     char name[16];
     snprintf(name, sizeof name, "tsl%d", q);
     bool hot = q == Q_CHUNK_READ || q == Q_CHUNK_INSERT || q == Q_CHUNK_UPDATE;
@@ -346,6 +364,9 @@ static tsl_status run(tsl_store *st, int q, const params *p, ExecStatusType want
 static tsl_status exec_static(tsl_store *st, const char *sql, const char *what,
                               tsl_error *err)
 {
+    tsl_status rv = revive(st, err);
+    if (rv != TSL_OK)
+        return rv;
     PGresult *res = PQexec(C(st)->pg, sql);
     ExecStatusType s = PQresultStatus(res);
     tsl_status r = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? TSL_OK
@@ -398,6 +419,7 @@ static void pg_rollback(tsl_store *st)
 {
     pgc *c = C(st);
     tx_clear(c);
+    c->in_tx = false;
     if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK &&
         PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         PQclear(PQexec(c->pg, "ROLLBACK"));
@@ -433,15 +455,19 @@ static tsl_status pg_begin(tsl_store *st, bool write, tsl_error *err)
         return r;
     if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         PQclear(PQexec(c->pg, "ROLLBACK"));
-    if (!write)
-        return exec_static(st, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                           "starting a transaction", err);
+    if (!write) {
+        r = exec_static(st, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                        "starting a transaction", err);
+        c->in_tx = r == TSL_OK;
+        return r;
+    }
     /* A writer that holds the lock and hangs (stopped, not dead: a dead one's lock
      * goes with its connection) fails the others after a minute, as SQLite's busy
      * deadline does, instead of blocking them for ever. */
     if ((r = exec_static(st, "BEGIN; SET LOCAL lock_timeout = '60s'",
                          "starting a transaction", err)) != TSL_OK)
         return r;
+    c->in_tx = true;
     if ((r = run(st, Q_LOCK_WRITE, NULL, PGRES_TUPLES_OK, NULL, "taking the write lock",
                  err)) != TSL_OK)
         pg_rollback(st);
@@ -473,6 +499,7 @@ static tsl_status pg_commit(tsl_store *st, tsl_error *err)
     if (r != TSL_OK)
         pg_rollback(st);
     tx_clear(c);
+    c->in_tx = false;
     return r;
 }
 
