@@ -875,6 +875,16 @@ typedef struct {
  * TSL_INTEROP_MAX_BYTES uncompressed, naming the verifiers that would refuse it. */
 TSL_API tsl_status tsl_store_size_check(unsigned bits, uint64_t size, tsl_error *err);
 
+/* Checks a spec's settings without a store: the id, a uri being there, bits, size (1 to
+ * TSL_STORE_MAX_SIZE), decoys (fewer than size), the decoy value fitting in bits, the
+ * uri and aggregation_uri (tsl_uri_check(), its code, the message after "--uri: " or
+ * "--aggregation-uri: "), that they differ in path, a key path, lifetime, ttl, formats,
+ * kid and create_flags. TSL_ERR_ARG otherwise. Neither the key file nor
+ * tsl_store_size_check() is looked at. The messages name a setting as `tsl list create`'s
+ * option does. tsl_store_list_create() runs it first; a caller may run it before it opens
+ * or creates a store. */
+TSL_API tsl_status tsl_list_spec_check(const tsl_list_spec *spec, tsl_error *err);
+
 /* tsl_list_spec.create_flags */
 #define TSL_CREATE_ALLOW_HTTP 1u /* uri and aggregation_uri may be http:// */
 #define TSL_CREATE_LARGE 2u      /* allow a size over TSL_INTEROP_MAX_BYTES */

@@ -119,28 +119,13 @@ static int list_create(int argc, char **argv)
         cli_err("list", "create: --uri, --bits, --size and --key are required");
         return EXIT_USAGE;
     }
-    if (info.decoys >= info.size) {
-        cli_err("list", "--decoys: %llu is not fewer than the %llu entries",
-                (unsigned long long)info.decoys, (unsigned long long)info.size);
-        return EXIT_USAGE;
-    }
-    if (info.decoy_value >> info.bits != 0) {
-        cli_err("list", "--decoy-value: %u does not fit in %u bits", info.decoy_value,
-                info.bits);
-        return EXIT_USAGE;
-    }
-    /* The uris and the size are checked again by the store; checked here first so that
-     * a doomed create does not make a new, empty store. */
+    /* The settings and the size are checked again by the store; checked here first so
+     * that a doomed create does not make a new, empty store. */
     tsl_error err;
     tsl_error_clear(&err);
-    unsigned uflags = (info.create_flags & TSL_CREATE_ALLOW_HTTP) ? TSL_URI_ALLOW_HTTP : 0;
-    if (tsl_uri_check(info.uri, uflags, &err) != TSL_OK) {
-        cli_err("list", "--uri: %s", err.msg);
-        return EXIT_USAGE;
-    }
-    if (info.aggregation_uri != NULL &&
-        tsl_uri_check(info.aggregation_uri, uflags, &err) != TSL_OK) {
-        cli_err("list", "--aggregation-uri: %s", err.msg);
+    info.key_path = key_arg; /* made absolute below */
+    if (tsl_list_spec_check(&info, &err) != TSL_OK) {
+        cli_err("list", "%s", err.msg);
         return EXIT_USAGE;
     }
     if (!(info.create_flags & TSL_CREATE_LARGE) &&
