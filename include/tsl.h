@@ -911,6 +911,18 @@ TSL_API tsl_status tsl_store_list_info(tsl_store *st, const char *id, tsl_list_i
                                        tsl_error *err);
 TSL_API void tsl_list_info_free(tsl_list_info *info);
 
+/* tsl_list_info_report() flags */
+#define TSL_REPORT_JSON 1u /* one compact JSON object instead of text lines */
+
+/* A list described as `tsl list show` prints it: its settings, the count of every status
+ * (counts from tsl_list_count(); VALID to INVALID always, other values when they occur),
+ * allocated, free, last_published and in->version. Text: one "NAME VALUE" line each,
+ * the name padded to 16 columns, every line ending in '\n'. With TSL_REPORT_JSON: one
+ * compact JSON object (no newline), ttl and last_published null when absent, plus
+ * capacity. Free *out with tsl_free(). TSL_ERR_ARG, TSL_ERR_NOMEM. */
+TSL_API tsl_status tsl_list_info_report(const tsl_list_info *info, const uint64_t counts[256],
+                                        unsigned flags, char **out, tsl_error *err);
+
 /* Loads a list's current statuses (with its aggregation_uri) into a new tsl_list;
  * *version receives the version read (may be NULL). */
 TSL_API tsl_status tsl_store_list_load(tsl_store *st, const char *id, tsl_list **out,
