@@ -704,6 +704,24 @@ TSL_API const tsl_list *tsl_token_list(const tsl_token *t);
  * "claims":{...}} with status_list shown as its bits and sizes. Free with tsl_free(). */
 TSL_API tsl_status tsl_token_to_json(const tsl_token *t, char **out, tsl_error *err);
 
+/* tsl_list_summary() and tsl_list_info_report() flags */
+#define TSL_REPORT_JSON 1u /* one compact JSON object instead of text lines */
+
+/* What `tsl decode` prints about a StatusList l, read from a token t (NULL for a bare
+ * StatusList) whose signature was verified or not. Text: "format: FORMAT", for a token
+ * "signature: verified" or "NOT verified", alg, kid, sub, iss, iat, exp (with their UTC
+ * date) and ttl, then bits, entries, compressed_bytes, raw_bytes, aggregation_uri and
+ * "count V (NAME): N" for every value that occurs, each line ending in '\n'. With
+ * TSL_REPORT_JSON: one compact JSON object, tsl_token_to_json() plus "verified" for a
+ * token or {"format"} for a bare list, then the same fields ("counts" keyed by value)
+ * and, when n > 0, "lookups": [{"index", "value", "status"}] for idx[k] and values[k].
+ * format names a bare list's form ("json", "cbor"). Free *out with tsl_free().
+ * TSL_ERR_ARG, TSL_ERR_NOMEM. */
+TSL_API tsl_status tsl_list_summary(const tsl_list *l, const tsl_token *t, int verified,
+                                    const char *format, const uint64_t *idx,
+                                    const unsigned *values, size_t n, unsigned flags,
+                                    char **out, tsl_error *err);
+
 /* ---------------------------------------------------------------------------------- */
 /* Update batches: "IDX STATUS" and "FIRST-LAST STATUS" lines                           */
 
@@ -910,9 +928,6 @@ TSL_API void tsl_store_ids_free(char **ids, size_t n);
 TSL_API tsl_status tsl_store_list_info(tsl_store *st, const char *id, tsl_list_info *out,
                                        tsl_error *err);
 TSL_API void tsl_list_info_free(tsl_list_info *info);
-
-/* tsl_list_info_report() flags */
-#define TSL_REPORT_JSON 1u /* one compact JSON object instead of text lines */
 
 /* A list described as `tsl list show` prints it: its settings, the count of every status
  * (counts from tsl_list_count(); VALID to INVALID always, other values when they occur),
