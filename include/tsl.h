@@ -1083,6 +1083,30 @@ TSL_API void tsl_http_drain_input(int fd);
 #define TSL_GATE_BODY_MAX (64u * 1024u) /* default body_max */
 #define TSL_GATE_MAX_LISTEN 16          /* listening sockets per gate */
 
+/* A server's setup. "HOST:PORT" (IPv4) or "[HOST]:PORT" (IPv6), numeric hosts, port 0
+ * to 65535 (0: any free port), into the socket address at sa (a struct sockaddr_in or
+ * sockaddr_in6; pass a struct sockaddr_storage), whose size *sa_len gives and which gets
+ * the length used. TSL_ERR_ARG for anything else. */
+TSL_API tsl_status tsl_listen_parse(const char *s, void *sa, size_t *sa_len, tsl_error *err);
+
+/* Seconds as digits with an optional fraction ("1", "0.5", "2.25"; digits past the
+ * millisecond are dropped) to milliseconds, 1 ms to one day. TSL_ERR_ARG otherwise. */
+TSL_API tsl_status tsl_interval_parse(const char *s, int64_t *ms, tsl_error *err);
+
+/* Descriptors a server needs beyond two per connection: the store, the log, the
+ * listeners (TSL_FD_RESERVE), and per listener and thread its event descriptors. */
+#define TSL_FD_RESERVE 256u
+#define TSL_FD_PER_THREAD 4u
+
+/* Fits the process's descriptor limit (RLIMIT_NOFILE) to *max_connections: raises the
+ * soft limit toward the hard one as far as needed. When that is not enough, a fixed
+ * (caller-chosen) cap, or one that would fall under 16, fails with TSL_ERR_LIMIT saying
+ * how many are needed; otherwise *max_connections is lowered to fit and note (may be
+ * NULL with note_size 0) says so. An unreadable limit is left alone. */
+TSL_API tsl_status tsl_fd_limit_fit(unsigned *max_connections, int fixed, unsigned threads,
+                                    size_t nlisteners, char *note, size_t note_size,
+                                    tsl_error *err);
+
 typedef struct tsl_gate tsl_gate;
 typedef struct tsl_gate_conn tsl_gate_conn; /* a connection the gate follows */
 
