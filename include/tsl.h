@@ -1677,6 +1677,13 @@ TSL_API void tsl_export_report_free(tsl_export_report *rep);
 /* Frees memory the library returned through a `uint8_t **` or `char **` result. */
 TSL_API void tsl_free(void *p);
 
+/* Reads all of path (NULL or "-": standard input) into *out, NUL-terminated (the NUL not
+ * counted in *len), holding at most max + 1 bytes while reading. TSL_ERR_IO when it
+ * cannot be opened or read ("PATH: reason"), TSL_ERR_LIMIT when it is larger than max,
+ * TSL_ERR_NOMEM. Free *out with tsl_free(). */
+TSL_API tsl_status tsl_read_input(const char *path, size_t max, uint8_t **out, size_t *len,
+                                  tsl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

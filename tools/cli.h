@@ -28,7 +28,7 @@ int cli_fail(const char *cmd, const tsl_error *err, tsl_status st);
 
 /* Reads all of path ("-" or NULL for stdin) into a NUL-terminated buffer of at most max
  * bytes. Returns EXIT_OK, EXIT_USAGE (cannot open/read) or EXIT_REJECT (over max), with
- * the message printed. Free *buf with free(). */
+ * the message printed. Free *buf with tsl_free(). */
 int cli_read_all(const char *cmd, const char *path, size_t max, unsigned char **buf,
                  size_t *len);
 

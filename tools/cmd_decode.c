@@ -163,7 +163,7 @@ int cmd_decode(int argc, char **argv)
             }
         }
     }
-    free(buf);
+    tsl_free(buf);
     if (rc == EXIT_OK && st != TSL_OK)
         rc = cli_fail("decode", &err, st);
 

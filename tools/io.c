@@ -88,58 +88,10 @@ int cli_regular_file(const char *cmd, const char *opt, const char *path)
 int cli_read_all(const char *cmd, const char *path, size_t max, unsigned char **buf,
                  size_t *len)
 {
-    FILE *f = cli_open(cmd, path);
-    if (f == NULL)
-        return EXIT_USAGE;
-    const char *name = f == stdin ? "standard input" : path;
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *b = malloc(cap + 1);
-    int rc = EXIT_OK;
-    while (b != NULL) {
-        size_t want = cap - n;
-        size_t r = fread(b + n, 1, want, f);
-        n += r;
-        if (r < want) {
-            if (ferror(f)) {
-                cli_err(cmd, "%s: read error: %s", name, strerror(errno));
-                rc = EXIT_USAGE;
-            }
-            break;
-        }
-        if (n > max) {
-            cli_err(cmd, "%s: larger than the input limit of %zu bytes", name, max);
-            rc = EXIT_REJECT;
-            break;
-        }
-        /* Grow by doubling, but never beyond max + 1 (enough to see "over the limit"). */
-        size_t ncap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
-        unsigned char *nb = realloc(b, ncap + 1);
-        if (nb == NULL) {
-            free(b);
-            b = NULL;
-            break;
-        }
-        b = nb;
-        cap = ncap;
-    }
-    if (f != stdin)
-        fclose(f);
-    if (b == NULL) {
-        cli_err(cmd, "%s: out of memory", name);
-        return EXIT_USAGE;
-    }
-    if (rc == EXIT_OK && n > max) {
-        cli_err(cmd, "%s: larger than the input limit of %zu bytes", name, max);
-        rc = EXIT_REJECT;
-    }
-    if (rc != EXIT_OK) {
-        free(b);
-        return rc;
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return EXIT_OK;
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status st = tsl_read_input(path, max, buf, len, &err);
+    return st == TSL_OK ? EXIT_OK : cli_fail(cmd, &err, st);
 }
 
 int cli_next_line(cli_lines *r)
