@@ -1684,6 +1684,29 @@ TSL_API void tsl_free(void *p);
 TSL_API tsl_status tsl_read_input(const char *path, size_t max, uint8_t **out, size_t *len,
                                   tsl_error *err);
 
+/* A reader of lines of at most a given length, from a file or standard input. */
+typedef struct tsl_lines tsl_lines;
+#define TSL_LINES_MAX ((size_t)1 << 20) /* the longest max_line */
+
+/* Opens path (NULL or "-": standard input; path is borrowed until close) for lines of at
+ * most max_line bytes (1 to TSL_LINES_MAX). TSL_ERR_IO "PATH: reason", TSL_ERR_ARG,
+ * TSL_ERR_NOMEM. Close with tsl_lines_close(). */
+TSL_API tsl_status tsl_lines_open(const char *path, size_t max_line, tsl_lines **out,
+                                  tsl_error *err);
+/* The next line, without its '\n' (a '\r' before it is kept for the caller to judge),
+ * NUL-terminated, in the reader's buffer (the caller may change its bytes, e.g. to split
+ * it), valid until the next call; *line is NULL at the end. A line longer
+ * than max_line is TSL_ERR_LIMIT "line N: longer than MAX bytes" (the rest is not read),
+ * one holding a NUL byte TSL_ERR_MALFORMED "line N: contains a NUL byte", a failing read
+ * TSL_ERR_IO "NAME: read error: reason" (NAME: the path or "standard input"). */
+TSL_API tsl_status tsl_lines_next(tsl_lines *r, char **line, size_t *len,
+                                  tsl_error *err);
+/* The number of the line just read or refused (0 before the first). */
+TSL_API unsigned long tsl_lines_number(const tsl_lines *r);
+/* The input's size in bytes when it is a regular file, else 0 (for a progress bar). */
+TSL_API uint64_t tsl_lines_size(const tsl_lines *r);
+TSL_API void tsl_lines_close(tsl_lines *r);
+
 #ifdef __cplusplus
 }
 #endif

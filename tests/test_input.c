@@ -1,7 +1,8 @@
-/* test_input.c - the bounded whole-input reader (tsl_read_input, src/core/input.c):
+/* test_input.c - the bounded readers of src/core/input.c. tsl_read_input:
  * exact bytes at and across its read step, NUL bytes kept and a terminator added, one
  * byte over the limit refused with TSL_ERR_LIMIT naming it, and a missing file or a
- * directory refused with TSL_ERR_IO naming the path. */
+ * directory refused with TSL_ERR_IO naming the path. tsl_lines_*: the line bound, CR,
+ * NUL and read errors. */
 #include "tt.h"
 
 #include <stdio.h>
@@ -68,4 +69,70 @@ TT_TEST(read_input_bounded)
     TT_ERR(tsl_read_input("/", 10, &b, &len, &err), TSL_ERR_IO);
     TT_CONTAINS(err.msg, "/: read error: ");
     TT_ERR(tsl_read_input("/", 10, NULL, &len, NULL), TSL_ERR_ARG);
+}
+
+/* Writes text of n bytes to a new temporary file; its path in path. */
+static int write_text(char path[64], const char *text, size_t n)
+{
+    snprintf(path, 64, "/tmp/tsl-lines-XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    int ok = write(fd, text, n) == (ssize_t)n;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+TT_TEST(lines_bounded_and_named)
+{
+    /* Lines at the bound pass, a CR is kept, a last line without '\n' counts, the size of
+     * a file is known; one byte over the bound and a NUL are refused naming the line. */
+    char path[64];
+    static const char text[] = "abcd\r\n\n1234\nxyz";
+    TT_CHECK(write_text(path, text, sizeof text - 1) == 0);
+    tsl_lines *r = NULL;
+    TT_OK(tsl_lines_open(path, 4, &r, NULL));
+    TT_EQ_U(tsl_lines_size(r), sizeof text - 1);
+    char *line;
+    size_t len;
+    tsl_error err;
+    tsl_error_clear(&err);
+    /* "abcd\r" is 5 bytes: over a bound of 4. */
+    TT_ERR(tsl_lines_next(r, &line, &len, &err), TSL_ERR_LIMIT);
+    TT_EQ_STR(err.msg, "line 1: longer than 4 bytes");
+    tsl_lines_close(r);
+    TT_OK(tsl_lines_open(path, 5, &r, NULL));
+    static const char *want[] = {"abcd\r", "", "1234", "xyz"};
+    for (size_t k = 0; k < 4; k++) {
+        TT_OK(tsl_lines_next(r, &line, &len, NULL));
+        TT_CHECK(line != NULL);
+        TT_EQ_STR(line, want[k]);
+        TT_EQ_U(len, strlen(want[k]));
+        TT_EQ_U(tsl_lines_number(r), k + 1);
+    }
+    TT_OK(tsl_lines_next(r, &line, &len, NULL));
+    TT_CHECK(line == NULL);
+    tsl_lines_close(r);
+    unlink(path);
+
+    static const char nul[] = "1 2\n3\0004\n";
+    TT_CHECK(write_text(path, nul, sizeof nul - 1) == 0);
+    TT_OK(tsl_lines_open(path, 100, &r, NULL));
+    TT_OK(tsl_lines_next(r, &line, &len, NULL));
+    tsl_error_clear(&err);
+    TT_ERR(tsl_lines_next(r, &line, &len, &err), TSL_ERR_MALFORMED);
+    TT_EQ_STR(err.msg, "line 2: contains a NUL byte");
+    tsl_lines_close(r);
+    unlink(path);
+
+    tsl_error_clear(&err);
+    TT_ERR(tsl_lines_open("/nonexistent/in", 10, &r, &err), TSL_ERR_IO);
+    TT_EQ_STR(err.msg, "/nonexistent/in: No such file or directory");
+    TT_OK(tsl_lines_open("/", 10, &r, NULL));
+    tsl_error_clear(&err);
+    TT_ERR(tsl_lines_next(r, &line, &len, &err), TSL_ERR_IO);
+    TT_CONTAINS(err.msg, "/: read error: ");
+    tsl_lines_close(r);
+    TT_ERR(tsl_lines_open(NULL, 0, &r, NULL), TSL_ERR_ARG);
+    tsl_lines_close(NULL);
 }

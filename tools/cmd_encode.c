@@ -115,34 +115,22 @@ int cmd_encode(int argc, char **argv)
     tsl_status st = tsl_list_new((unsigned)bits, size.n, &l, &err);
     if (st != TSL_OK)
         return cli_fail("encode", &err, st);
-    FILE *f = cli_open("encode", path);
-    if (f == NULL) {
+    tsl_lines *r = NULL;
+    if ((st = tsl_lines_open(path, CLI_MAX_LINE, &r, &err)) != TSL_OK) {
         tsl_list_free(l);
-        return EXIT_USAGE;
+        return cli_fail("encode", &err, st);
     }
-    cli_lines r = {.f = f};
-    int rc = EXIT_OK, got;
+    int rc = EXIT_OK;
     uint64_t highest = 0;
     bool any = false;
-    while (rc == EXIT_OK && (got = cli_next_line(&r)) != 0) {
-        if (got == -1) {
-            cli_err("encode", "line %lu: longer than %d bytes", r.lineno, CLI_MAX_LINE);
-            rc = EXIT_REJECT;
-            break;
-        }
-        if (got == -2) {
-            cli_err("encode", "%s: read error", path ? path : "standard input");
-            rc = EXIT_USAGE;
-            break;
-        }
-        if (got == -3) {
-            cli_err("encode", "line %lu: contains a NUL byte", r.lineno);
-            rc = EXIT_REJECT;
-            break;
-        }
+    char *line;
+    size_t len;
+    while ((st = tsl_lines_next(r, &line, &len, &err)) == TSL_OK &&
+           line != NULL) {
+        unsigned long lineno = tsl_lines_number(r);
         uint64_t idx;
         unsigned value;
-        int p = parse_line(r.buf, r.lineno, &idx, &value);
+        int p = parse_line(line, lineno, &idx, &value);
         if (p < 0) {
             rc = EXIT_REJECT;
             break;
@@ -150,26 +138,32 @@ int cmd_encode(int argc, char **argv)
         if (p == 0)
             continue;
         if (value >> bits != 0) {
-            cli_err("encode", "line %lu: value %u does not fit in %u bits", r.lineno, value,
+            cli_err("encode", "line %lu: value %u does not fit in %u bits", lineno, value,
                     (unsigned)bits);
             rc = EXIT_REJECT;
             break;
         }
         if (size.given && idx >= size.n) {
-            cli_err("encode", "line %lu: index %llu is out of range (size %llu)", r.lineno,
+            cli_err("encode", "line %lu: index %llu is out of range (size %llu)", lineno,
                     (unsigned long long)idx, (unsigned long long)size.n);
             rc = EXIT_REJECT;
             break;
         }
-        if (!size.given && (rc = grow(l, idx, r.lineno)) != EXIT_OK)
+        if (!size.given && (rc = grow(l, idx, lineno)) != EXIT_OK)
             break;
         tsl_list_set(l, idx, value, NULL);
         if (!any || idx > highest)
             highest = idx;
         any = true;
     }
-    if (f != stdin)
-        fclose(f);
+    /* encode's read error names no reason, as it always has. */
+    if (st == TSL_ERR_IO) {
+        cli_err("encode", "%s: read error", path ? path : "standard input");
+        rc = EXIT_USAGE;
+    } else if (st != TSL_OK) {
+        rc = cli_fail("encode", &err, st);
+    }
+    tsl_lines_close(r);
     if (rc == EXIT_OK && !size.given) {
         if (!any) {
             cli_err("encode", "no entries in the input; give --size for an all-0 list");
