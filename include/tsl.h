@@ -1707,6 +1707,24 @@ TSL_API unsigned long tsl_lines_number(const tsl_lines *r);
 TSL_API uint64_t tsl_lines_size(const tsl_lines *r);
 TSL_API void tsl_lines_close(tsl_lines *r);
 
+/* Progress of a long run on descriptor fd, shown only when fd is a terminal (or with
+ * TSL_PROGRESS_FORCE) and redrawn at most ten times a second, each redraw one write
+ * starting with '\r' and ending in an erase-to-end-of-line. Phase one counts input lines,
+ * "PREFIX: reading [####----] 42% N lines" when total_bytes (the input's size) is known,
+ * else "PREFIX: reading N lines"; phase two, during one call that reports nothing,
+ * shows "PREFIX: WHAT 1.2 s" from a helper thread. Free with tsl_progress_free(). */
+typedef struct tsl_progress tsl_progress;
+#define TSL_PROGRESS_FORCE 1u /* draw even when fd is not a terminal */
+TSL_API tsl_status tsl_progress_new(int fd, const char *prefix, uint64_t total_bytes,
+                                    unsigned flags, tsl_progress **out, tsl_error *err);
+/* For every input line: cheap (the clock is read every 1024 lines). p may be NULL. */
+TSL_API void tsl_progress_lines(tsl_progress *p, uint64_t lines, uint64_t bytes);
+/* Starts the elapsed-time display for what ("applying 1000000 entries"). */
+TSL_API void tsl_progress_busy(tsl_progress *p, const char *what);
+/* Stops any display and clears its line, so that what follows starts on a clean line. */
+TSL_API void tsl_progress_end(tsl_progress *p);
+TSL_API void tsl_progress_free(tsl_progress *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,13 +2,14 @@
  * exact bytes at and across its read step, NUL bytes kept and a terminator added, one
  * byte over the limit refused with TSL_ERR_LIMIT naming it, and a missing file or a
  * directory refused with TSL_ERR_IO naming the path. tsl_lines_*: the line bound, CR,
- * NUL and read errors. */
+ * NUL and read errors. tsl_progress_*: drawn only on a terminal or when forced. */
 #include "tt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Writes n bytes of a pattern (with NULs) to a new temporary file; its path in path. */
@@ -135,4 +136,52 @@ TT_TEST(lines_bounded_and_named)
     tsl_lines_close(r);
     TT_ERR(tsl_lines_open(NULL, 0, &r, NULL), TSL_ERR_ARG);
     tsl_lines_close(NULL);
+}
+
+/* Reads what is in the pipe now (its write end closed first). */
+static size_t drain(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    return n;
+}
+
+TT_TEST(progress_draws_only_on_a_terminal)
+{
+    /* A pipe is no terminal: nothing is drawn unless forced. Forced: the line count
+     * with its bar after 100 ms at a multiple of 1024 lines, the busy phase from its
+     * thread, and a cleared line at the end. */
+    int fds[2];
+    TT_CHECK(pipe(fds) == 0);
+    tsl_progress *p = NULL;
+    TT_OK(tsl_progress_new(fds[1], "tsl t", 1000, 0, &p, NULL));
+    struct timespec pause = {0, 120 * 1000000L};
+    nanosleep(&pause, NULL);
+    tsl_progress_lines(p, 1024, 500);
+    tsl_progress_end(p);
+    tsl_progress_free(p);
+    TT_OK(tsl_progress_new(fds[1], "tsl t", 1000, TSL_PROGRESS_FORCE, &p, NULL));
+    tsl_progress_lines(p, 1024, 500); /* too soon: not drawn */
+    nanosleep(&pause, NULL);
+    tsl_progress_lines(p, 1000, 500); /* not a multiple of 1024: not drawn */
+    tsl_progress_lines(p, 2048, 500);
+    tsl_progress_busy(p, "applying 5 entries");
+    nanosleep(&pause, NULL);
+    tsl_progress_end(p);
+    tsl_progress_free(p);
+    close(fds[1]);
+    char out[1024];
+    drain(fds[0], out, sizeof out);
+    close(fds[0]);
+    const char *want = "\rtsl t: reading [############------------]  50% 2048 lines\033[K"
+                       "\rtsl t: applying 5 entries 0.0 s\033[K";
+    TT_CHECK(strncmp(out, want, strlen(want)) == 0);
+    size_t n = strlen(out);
+    TT_CHECK(n >= 4 && strcmp(out + n - 4, "\r\033[K") == 0);
+    TT_ERR(tsl_progress_new(1, NULL, 0, 0, &p, NULL), TSL_ERR_ARG);
+    tsl_progress_lines(NULL, 1024, 0);
+    tsl_progress_free(NULL);
 }

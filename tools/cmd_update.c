@@ -5,9 +5,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Reads every line of r into b. Returns EXIT_OK or the exit code, message printed. */
-static int read_batch(tsl_lines *r, tsl_batch *b, store_cli_progress *pg, uint64_t *lines)
+static int read_batch(tsl_lines *r, tsl_batch *b, tsl_progress *pg, uint64_t *lines)
 {
     uint64_t bytes = 0;
     tsl_error err;
@@ -26,10 +27,10 @@ static int read_batch(tsl_lines *r, tsl_batch *b, store_cli_progress *pg, uint64
         }
         if ((st = tsl_batch_add_line(b, line, len, lineno, &err)) != TSL_OK)
             break;
-        store_cli_progress_lines(pg, lineno, bytes);
+        tsl_progress_lines(pg, lineno, bytes);
     }
     if (st != TSL_OK) {
-        store_cli_progress_end(pg);
+        tsl_progress_end(pg);
         return cli_fail("update", &err, st);
     }
     *lines = tsl_lines_number(r);
@@ -82,11 +83,12 @@ int cmd_update(int argc, char **argv)
         tsl_store_close(store);
         return cli_fail("update", &err, st);
     }
-    store_cli_progress pg;
-    /* The input's size, for the progress bar, when known. */
-    store_cli_progress_init(&pg, "update", tsl_lines_size(r));
+    /* Progress on a terminal; the input's size, for the bar, when known. Without memory
+     * for it there is no display, and the work goes on. */
+    tsl_progress *pg = NULL;
+    tsl_progress_new(STDERR_FILENO, "tsl update", tsl_lines_size(r), 0, &pg, NULL);
     uint64_t lines = 0;
-    rc = read_batch(r, b, &pg, &lines);
+    rc = read_batch(r, b, pg, &lines);
     tsl_lines_close(r);
 
     uint64_t changed = 0;
@@ -94,10 +96,10 @@ int cmd_update(int argc, char **argv)
         char what[96];
         snprintf(what, sizeof what, "%s %llu entries", dry_run ? "checking" : "applying",
                  (unsigned long long)tsl_batch_entries(b));
-        store_cli_progress_busy(&pg, what);
+        tsl_progress_busy(pg, what);
         tsl_error_clear(&err);
         st = tsl_store_update(store, id, b, force, dry_run, path, &changed, &err);
-        store_cli_progress_end(&pg);
+        tsl_progress_end(pg);
         if (st != TSL_OK)
             rc = cli_fail("update", &err, st);
     }
@@ -111,6 +113,7 @@ int cmd_update(int argc, char **argv)
             rc = EXIT_USAGE;
         }
     }
+    tsl_progress_free(pg);
     tsl_batch_free(b);
     tsl_store_close(store);
     return rc;
