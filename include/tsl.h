@@ -180,6 +180,17 @@ TSL_API tsl_status tsl_list_grow(tsl_list *l, uint64_t idx, uint64_t max_bytes,
  * in bits that is a multiple of 8, spec section 13.4): what tsl_list_grow() built. */
 TSL_API tsl_status tsl_list_fit(tsl_list *l, uint64_t highest, tsl_error *err);
 
+/* One line "IDX VALUE" of `tsl encode`'s input applied to l: '#' starts a comment,
+ * blanks, tabs and CR separate, VALUE is a number or a status name (tsl_status_parse).
+ * A line with no entry leaves *set 0; otherwise entry *idx is set and *set is 1. With
+ * max_grow_bytes 0 the size is fixed; else l grows to fit (tsl_list_grow). line is
+ * changed (split in place). Each refusal names line lineno: TSL_ERR_MALFORMED for the
+ * syntax, TSL_ERR_VALUE for a value over bits, TSL_ERR_INDEX past a fixed size,
+ * TSL_ERR_LIMIT past max_grow_bytes (the message says --size allows it). */
+TSL_API tsl_status tsl_list_set_line(tsl_list *l, char *line, unsigned long lineno,
+                                     uint64_t max_grow_bytes, uint64_t *idx, int *set,
+                                     tsl_error *err);
+
 /* Reads entry idx into *value. TSL_ERR_INDEX if idx >= size; TSL_ERR_ARG if l or value
  * is NULL. err may be NULL (the hot path never touches it). */
 TSL_API tsl_status tsl_list_get(const tsl_list *l, uint64_t idx, unsigned *value,
