@@ -180,6 +180,17 @@ TSL_API tsl_status tsl_list_grow(tsl_list *l, uint64_t idx, uint64_t max_bytes,
  * in bits that is a multiple of 8, spec section 13.4): what tsl_list_grow() built. */
 TSL_API tsl_status tsl_list_fit(tsl_list *l, uint64_t highest, tsl_error *err);
 
+/* One line "IDX VALUE" of `tsl encode`'s input applied to l: '#' starts a comment,
+ * blanks, tabs and CR separate, VALUE is a number or a status name (tsl_status_parse).
+ * A line with no entry leaves *set 0; otherwise entry *idx is set and *set is 1. With
+ * max_grow_bytes 0 the size is fixed; else l grows to fit (tsl_list_grow). line is
+ * changed (split in place). Each refusal names line lineno: TSL_ERR_MALFORMED for the
+ * syntax, TSL_ERR_VALUE for a value over bits, TSL_ERR_INDEX past a fixed size,
+ * TSL_ERR_LIMIT past max_grow_bytes (the message says --size allows it). */
+TSL_API tsl_status tsl_list_set_line(tsl_list *l, char *line, unsigned long lineno,
+                                     uint64_t max_grow_bytes, uint64_t *idx, int *set,
+                                     tsl_error *err);
+
 /* Reads entry idx into *value. TSL_ERR_INDEX if idx >= size; TSL_ERR_ARG if l or value
  * is NULL. err may be NULL (the hot path never touches it). */
 TSL_API tsl_status tsl_list_get(const tsl_list *l, uint64_t idx, unsigned *value,
@@ -704,6 +715,24 @@ TSL_API const tsl_list *tsl_token_list(const tsl_token *t);
  * "claims":{...}} with status_list shown as its bits and sizes. Free with tsl_free(). */
 TSL_API tsl_status tsl_token_to_json(const tsl_token *t, char **out, tsl_error *err);
 
+/* tsl_list_summary() and tsl_list_info_report() flags */
+#define TSL_REPORT_JSON 1u /* one compact JSON object instead of text lines */
+
+/* What `tsl decode` prints about a StatusList l, read from a token t (NULL for a bare
+ * StatusList) whose signature was verified or not. Text: "format: FORMAT", for a token
+ * "signature: verified" or "NOT verified", alg, kid, sub, iss, iat, exp (with their UTC
+ * date) and ttl, then bits, entries, compressed_bytes, raw_bytes, aggregation_uri and
+ * "count V (NAME): N" for every value that occurs, each line ending in '\n'. With
+ * TSL_REPORT_JSON: one compact JSON object, tsl_token_to_json() plus "verified" for a
+ * token or {"format"} for a bare list, then the same fields ("counts" keyed by value)
+ * and, when n > 0, "lookups": [{"index", "value", "status"}] for idx[k] and values[k].
+ * format names a bare list's form ("json", "cbor"). Free *out with tsl_free().
+ * TSL_ERR_ARG, TSL_ERR_NOMEM. */
+TSL_API tsl_status tsl_list_summary(const tsl_list *l, const tsl_token *t, int verified,
+                                    const char *format, const uint64_t *idx,
+                                    const unsigned *values, size_t n, unsigned flags,
+                                    char **out, tsl_error *err);
+
 /* ---------------------------------------------------------------------------------- */
 /* Update batches: "IDX STATUS" and "FIRST-LAST STATUS" lines                           */
 
@@ -887,6 +916,16 @@ typedef struct {
  * TSL_INTEROP_MAX_BYTES uncompressed, naming the verifiers that would refuse it. */
 TSL_API tsl_status tsl_store_size_check(unsigned bits, uint64_t size, tsl_error *err);
 
+/* Checks a spec's settings without a store: the id, a uri being there, bits, size (1 to
+ * TSL_STORE_MAX_SIZE), decoys (fewer than size), the decoy value fitting in bits, the
+ * uri and aggregation_uri (tsl_uri_check(), its code, the message after "--uri: " or
+ * "--aggregation-uri: "), that they differ in path, a key path, lifetime, ttl, formats,
+ * kid and create_flags. TSL_ERR_ARG otherwise. Neither the key file nor
+ * tsl_store_size_check() is looked at. The messages name a setting as `tsl list create`'s
+ * option does. tsl_store_list_create() runs it first; a caller may run it before it opens
+ * or creates a store. */
+TSL_API tsl_status tsl_list_spec_check(const tsl_list_spec *spec, tsl_error *err);
+
 /* tsl_list_spec.create_flags */
 #define TSL_CREATE_ALLOW_HTTP 1u /* uri and aggregation_uri may be http:// */
 #define TSL_CREATE_LARGE 2u      /* allow a size over TSL_INTEROP_MAX_BYTES */
@@ -912,6 +951,15 @@ TSL_API void tsl_store_ids_free(char **ids, size_t n);
 TSL_API tsl_status tsl_store_list_info(tsl_store *st, const char *id, tsl_list_info *out,
                                        tsl_error *err);
 TSL_API void tsl_list_info_free(tsl_list_info *info);
+
+/* A list described as `tsl list show` prints it: its settings, the count of every status
+ * (counts from tsl_list_count(); VALID to INVALID always, other values when they occur),
+ * allocated, free, last_published and in->version. Text: one "NAME VALUE" line each,
+ * the name padded to 16 columns, every line ending in '\n'. With TSL_REPORT_JSON: one
+ * compact JSON object (no newline), ttl and last_published null when absent, plus
+ * capacity. Free *out with tsl_free(). TSL_ERR_ARG, TSL_ERR_NOMEM. */
+TSL_API tsl_status tsl_list_info_report(const tsl_list_info *info, const uint64_t counts[256],
+                                        unsigned flags, char **out, tsl_error *err);
 
 /* Loads a list's current statuses (with its aggregation_uri) into a new tsl_list;
  * *version receives the version read (may be NULL). */
@@ -1072,6 +1120,30 @@ TSL_API void tsl_http_drain_input(int fd);
 #define TSL_GATE_HEAD_MAX (16u * 1024u) /* default head_max */
 #define TSL_GATE_BODY_MAX (64u * 1024u) /* default body_max */
 #define TSL_GATE_MAX_LISTEN 16          /* listening sockets per gate */
+
+/* A server's setup. "HOST:PORT" (IPv4) or "[HOST]:PORT" (IPv6), numeric hosts, port 0
+ * to 65535 (0: any free port), into the socket address at sa (a struct sockaddr_in or
+ * sockaddr_in6; pass a struct sockaddr_storage), whose size *sa_len gives and which gets
+ * the length used. TSL_ERR_ARG for anything else. */
+TSL_API tsl_status tsl_listen_parse(const char *s, void *sa, size_t *sa_len, tsl_error *err);
+
+/* Seconds as digits with an optional fraction ("1", "0.5", "2.25"; digits past the
+ * millisecond are dropped) to milliseconds, 1 ms to one day. TSL_ERR_ARG otherwise. */
+TSL_API tsl_status tsl_interval_parse(const char *s, int64_t *ms, tsl_error *err);
+
+/* Descriptors a server needs beyond two per connection: the store, the log, the
+ * listeners (TSL_FD_RESERVE), and per listener and thread its event descriptors. */
+#define TSL_FD_RESERVE 256u
+#define TSL_FD_PER_THREAD 4u
+
+/* Fits the process's descriptor limit (RLIMIT_NOFILE) to *max_connections: raises the
+ * soft limit toward the hard one as far as needed. When that is not enough, a fixed
+ * (caller-chosen) cap, or one that would fall under 16, fails with TSL_ERR_LIMIT saying
+ * how many are needed; otherwise *max_connections is lowered to fit and note (may be
+ * NULL with note_size 0) says so. An unreadable limit is left alone. */
+TSL_API tsl_status tsl_fd_limit_fit(unsigned *max_connections, int fixed, unsigned threads,
+                                    size_t nlisteners, char *note, size_t note_size,
+                                    tsl_error *err);
 
 typedef struct tsl_gate tsl_gate;
 typedef struct tsl_gate_conn tsl_gate_conn; /* a connection the gate follows */
@@ -1666,6 +1738,54 @@ TSL_API void tsl_export_report_free(tsl_export_report *rep);
 
 /* Frees memory the library returned through a `uint8_t **` or `char **` result. */
 TSL_API void tsl_free(void *p);
+
+/* Reads all of path (NULL or "-": standard input) into *out, NUL-terminated (the NUL not
+ * counted in *len), holding at most max + 1 bytes while reading. TSL_ERR_IO when it
+ * cannot be opened or read ("PATH: reason"), TSL_ERR_LIMIT when it is larger than max,
+ * TSL_ERR_NOMEM. Free *out with tsl_free(). */
+TSL_API tsl_status tsl_read_input(const char *path, size_t max, uint8_t **out, size_t *len,
+                                  tsl_error *err);
+
+/* A reader of lines of at most a given length, from a file or standard input. */
+typedef struct tsl_lines tsl_lines;
+#define TSL_LINES_MAX ((size_t)1 << 20) /* the longest max_line */
+
+/* Opens path (NULL or "-": standard input; path is borrowed until close) for lines of at
+ * most max_line bytes (1 to TSL_LINES_MAX). TSL_ERR_IO "PATH: reason", TSL_ERR_ARG,
+ * TSL_ERR_NOMEM. Close with tsl_lines_close(). */
+TSL_API tsl_status tsl_lines_open(const char *path, size_t max_line, tsl_lines **out,
+                                  tsl_error *err);
+/* The next line, without its '\n' (a '\r' before it is kept for the caller to judge),
+ * NUL-terminated, in the reader's buffer (the caller may change its bytes, e.g. to split
+ * it), valid until the next call; *line is NULL at the end. A line longer
+ * than max_line is TSL_ERR_LIMIT "line N: longer than MAX bytes" (the rest is not read),
+ * one holding a NUL byte TSL_ERR_MALFORMED "line N: contains a NUL byte", a failing read
+ * TSL_ERR_IO "NAME: read error: reason" (NAME: the path or "standard input"). */
+TSL_API tsl_status tsl_lines_next(tsl_lines *r, char **line, size_t *len,
+                                  tsl_error *err);
+/* The number of the line just read or refused (0 before the first). */
+TSL_API unsigned long tsl_lines_number(const tsl_lines *r);
+/* The input's size in bytes when it is a regular file, else 0 (for a progress bar). */
+TSL_API uint64_t tsl_lines_size(const tsl_lines *r);
+TSL_API void tsl_lines_close(tsl_lines *r);
+
+/* Progress of a long run on descriptor fd, shown only when fd is a terminal (or with
+ * TSL_PROGRESS_FORCE) and redrawn at most ten times a second, each redraw one write
+ * starting with '\r' and ending in an erase-to-end-of-line. Phase one counts input lines,
+ * "PREFIX: reading [####----] 42% N lines" when total_bytes (the input's size) is known,
+ * else "PREFIX: reading N lines"; phase two, during one call that reports nothing,
+ * shows "PREFIX: WHAT 1.2 s" from a helper thread. Free with tsl_progress_free(). */
+typedef struct tsl_progress tsl_progress;
+#define TSL_PROGRESS_FORCE 1u /* draw even when fd is not a terminal */
+TSL_API tsl_status tsl_progress_new(int fd, const char *prefix, uint64_t total_bytes,
+                                    unsigned flags, tsl_progress **out, tsl_error *err);
+/* For every input line: cheap (the clock is read every 1024 lines). p may be NULL. */
+TSL_API void tsl_progress_lines(tsl_progress *p, uint64_t lines, uint64_t bytes);
+/* Starts the elapsed-time display for what ("applying 1000000 entries"). */
+TSL_API void tsl_progress_busy(tsl_progress *p, const char *what);
+/* Stops any display and clears its line, so that what follows starts on a clean line. */
+TSL_API void tsl_progress_end(tsl_progress *p);
+TSL_API void tsl_progress_free(tsl_progress *p);
 
 #ifdef __cplusplus
 }

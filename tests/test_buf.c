@@ -355,3 +355,22 @@ TT_TEST(buf_key_file_cap)
     TT_EQ_STR(text, "qqqqqqqqqq");
     tslp_free_secret(text, len + 1);
 }
+
+TT_TEST(buf_printf_appends_text)
+{
+    /* Formatted text goes after what is there, stays a C string, and is refused whole
+     * past the limit. */
+    tslp_buf b;
+    tslp_buf_init(&b, 16, "report");
+    TT_OK(tslp_buf_printf(&b, NULL, "%-4s|", "ab"));
+    TT_OK(tslp_buf_printf(&b, NULL, "%u", 42u));
+    TT_EQ_U(b.len, 7);
+    TT_EQ_STR((const char *)b.data, "ab  |42");
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tslp_buf_printf(&b, &err, "%s", "0123456789"), TSL_ERR_LIMIT);
+    TT_CONTAINS(err.msg, "report");
+    TT_EQ_U(b.len, 7);
+    TT_EQ_STR((const char *)b.data, "ab  |42");
+    tslp_buf_free(&b);
+}

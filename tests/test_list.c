@@ -292,3 +292,51 @@ TT_TEST(list_status_labels)
         TT_EQ_U(back, v);
     }
 }
+
+TT_TEST(list_set_line_encode_input)
+{
+    /* encode's lines: comments and blanks, names and numbers, growth to the highest
+     * index under the bound, and every refusal naming its line. */
+    tsl_list *l = NULL;
+    TT_OK(tsl_list_new(2, 0, &l, NULL));
+    uint64_t idx = 99;
+    int set = 7;
+    char a[] = "  # only a comment";
+    TT_OK(tsl_list_set_line(l, a, 1, 1 << 20, &idx, &set, NULL));
+    TT_EQ_U(set, 0);
+    char b[] = "5\tSUSPENDED\r";
+    TT_OK(tsl_list_set_line(l, b, 2, 1 << 20, &idx, &set, NULL));
+    TT_EQ_U(set, 1);
+    TT_EQ_U(idx, 5);
+    TT_EQ_U(tsl_list_size(l), 1024); /* grown: 1024 entries first */
+    unsigned v;
+    TT_OK(tsl_list_get(l, 5, &v, NULL));
+    TT_EQ_U(v, TSL_STATUS_SUSPENDED);
+    static const struct {
+        const char *line;
+        uint64_t grow;
+        tsl_status code;
+        const char *msg;
+    } bad[] = {
+        {"5", 1 << 20, TSL_ERR_MALFORMED, "line 3: expected \"IDX VALUE\""},
+        {"5 1 2", 1 << 20, TSL_ERR_MALFORMED, "line 3: expected \"IDX VALUE\""},
+        {"-5 1", 1 << 20, TSL_ERR_MALFORMED, "line 3: index \"-5\" is not a non-negative integer"},
+        {"5 BOGUS", 1 << 20, TSL_ERR_MALFORMED,
+         "line 3: status \"BOGUS\" is not a number 0-255 or a status name"},
+        {"5 4", 1 << 20, TSL_ERR_VALUE, "line 3: value 4 does not fit in 2 bits"},
+        {"1024 1", 0, TSL_ERR_INDEX, "line 3: index 1024 is out of range (size 1024)"},
+        {"99999999 1", 1 << 20, TSL_ERR_LIMIT,
+         "line 3: index 99999999 would make the list larger than 1 MiB; give --size to "
+         "allow it"}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        char line[64];
+        snprintf(line, sizeof line, "%s", bad[k].line);
+        tsl_error err;
+        tsl_error_clear(&err);
+        TT_ERR(tsl_list_set_line(l, line, 3, bad[k].grow, &idx, &set, &err), bad[k].code);
+        TT_EQ_STR(err.msg, bad[k].msg);
+        TT_EQ_U(set, 0);
+    }
+    TT_EQ_U(tsl_list_size(l), 1024); /* a refused line changes nothing */
+    tsl_list_free(l);
+}

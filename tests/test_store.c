@@ -383,6 +383,119 @@ STORE_TEST(store_create_checks)
     fx_close(&f);
 }
 
+TT_TEST(list_spec_check_without_store)
+{
+    /* The settings rule `tsl list create` runs before it makes a store: no store, no key
+     * file read, and the messages it prints as they are. */
+    tsl_list_spec in;
+    memset(&in, 0, sizeof in);
+    in.id = "l";
+    in.uri = "https://example.com/l";
+    in.bits = 1;
+    in.size = 10;
+    in.key_path = "/nonexistent/key.pem"; /* not loaded here */
+    tsl_error err;
+    TT_OK(tsl_list_spec_check(&in, NULL));
+    in.decoys = 10;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_list_spec_check(&in, &err), TSL_ERR_ARG);
+    TT_EQ_STR(err.msg, "--decoys: 10 is not fewer than the 10 entries");
+    in.decoys = 1;
+    in.decoy_value = TSL_STATUS_SUSPENDED;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_list_spec_check(&in, &err), TSL_ERR_ARG);
+    TT_EQ_STR(err.msg, "--decoy-value: 2 does not fit in 1 bits");
+    in.decoy_value = 0; /* INVALID, which fits in any width */
+    TT_OK(tsl_list_spec_check(&in, NULL));
+    in.uri = "http://example.com/l";
+    tsl_error_clear(&err);
+    TT_ERR(tsl_list_spec_check(&in, &err), TSL_ERR_UNSUPPORTED);
+    TT_CONTAINS(err.msg, "--uri: ");
+    in.create_flags = TSL_CREATE_ALLOW_HTTP;
+    TT_OK(tsl_list_spec_check(&in, NULL));
+    in.aggregation_uri = "https://example.com/a b";
+    tsl_error_clear(&err);
+    TT_ERR(tsl_list_spec_check(&in, &err), TSL_ERR_MALFORMED);
+    TT_CONTAINS(err.msg, "--aggregation-uri: ");
+    in.aggregation_uri = "https://other.example/l";
+    tsl_error_clear(&err);
+    TT_ERR(tsl_list_spec_check(&in, &err), TSL_ERR_ARG);
+    TT_EQ_STR(err.msg, "list \"l\": uri and aggregation_uri have the same path /l");
+    in.aggregation_uri = NULL;
+    /* The size for verifiers is not this check's: tsl_store_size_check says it. */
+    in.bits = 8;
+    in.size = (uint64_t)32 << 20;
+    TT_OK(tsl_list_spec_check(&in, NULL));
+    TT_ERR(tsl_store_size_check(in.bits, in.size, NULL), TSL_ERR_LIMIT);
+    in.size = TSL_STORE_MAX_SIZE + 1;
+    TT_ERR(tsl_list_spec_check(&in, NULL), TSL_ERR_ARG);
+    in.size = 10;
+    in.id = "a/b";
+    tsl_error_clear(&err);
+    TT_ERR(tsl_list_spec_check(&in, &err), TSL_ERR_ARG);
+    TT_CONTAINS(err.msg, "list id \"a/b\"");
+    in.id = "l";
+    in.kid = "";
+    TT_ERR(tsl_list_spec_check(&in, NULL), TSL_ERR_ARG);
+    in.kid = NULL;
+    in.key_path = NULL;
+    TT_ERR(tsl_list_spec_check(&in, NULL), TSL_ERR_ARG);
+    TT_ERR(tsl_list_spec_check(NULL, NULL), TSL_ERR_ARG);
+}
+
+TT_TEST(list_info_report_text_and_json)
+{
+    /* What `tsl list show` prints, from an info and counts alone: rows padded to 16,
+     * VALID and INVALID always and others when they occur (a
+     * name longer than the padding runs into its value), null for what is absent. */
+    tsl_list_info in;
+    memset(&in, 0, sizeof in);
+    in.id = "L";
+    in.uri = "https://e.x/l";
+    in.bits = 2;
+    in.size = 10;
+    in.key_path = "/k.pem";
+    in.alg = TSL_ALG_ES256;
+    in.lifetime = 86400;
+    in.decoys = 2;
+    in.decoy_value = TSL_STATUS_SUSPENDED;
+    in.final_invalid = 1;
+    in.created = in.updated = 5;
+    in.allocated = 3;
+    in.capacity = 8;
+    in.version = 7;
+    uint64_t counts[256] = {0};
+    counts[0] = 7;
+    counts[2] = 2;
+    counts[3] = 1;
+    char *text = NULL;
+    TT_OK(tsl_list_info_report(&in, counts, 0, &text, NULL));
+    TT_EQ_STR(text, "id              L\nuri             https://e.x/l\nbits            2\n"
+                    "size            10\nkey             /k.pem\nalg             ES256\n"
+                    "kid             (from the key)\nx5c             -\n"
+                    "lifetime        86400\nttl             -\nformats         jwt,cwt\n"
+                    "decoys          2\ndecoy_value     SUSPENDED\nfinal_invalid   yes\n"
+                    "aggregation_uri -\ncreated         5\nupdated         5\n"
+                    "VALID           7\nINVALID         0\nSUSPENDED       2\n"
+                    "APPLICATION_SPECIFIC1\nallocated       3\nfree            5\n"
+                    "last_published  never\nversion         7\n");
+    tsl_free(text);
+    in.ttl = 60;
+    in.last_published = 9;
+    in.formats = TSL_PUBLISH_CWT;
+    TT_OK(tsl_list_info_report(&in, counts, TSL_REPORT_JSON, &text, NULL));
+    TT_EQ_STR(text, "{\"id\":\"L\",\"uri\":\"https://e.x/l\",\"bits\":2,\"size\":10,"
+                    "\"key\":\"/k.pem\",\"alg\":\"ES256\",\"kid\":null,\"x5c\":null,"
+                    "\"lifetime\":86400,\"ttl\":60,\"formats\":[\"cwt\"],\"decoys\":2,"
+                    "\"decoy_value\":2,\"final_invalid\":true,\"aggregation_uri\":null,"
+                    "\"created\":5,\"updated\":5,\"counts\":{\"VALID\":7,\"INVALID\":0,"
+                    "\"SUSPENDED\":2,\"APPLICATION_SPECIFIC\":1},\"allocated\":3,\"capacity\":8,\"free\":5,"
+                    "\"last_published\":9,\"version\":7}");
+    tsl_free(text);
+    in.bits = 3;
+    TT_ERR(tsl_list_info_report(&in, counts, 0, &text, NULL), TSL_ERR_ARG);
+}
+
 TT_TEST(store_open_refuses_foreign)
 {
     fixture f;
@@ -939,7 +1052,7 @@ STORE_TEST(store_create_checks_uri_and_paths)
         in.uri = bad[k].uri;
         tsl_error_clear(&err);
         TT_ERR(tsl_store_list_create(f.st, &in, &err), bad[k].code);
-        TT_CONTAINS(err.msg, "list \"u\": uri: ");
+        TT_CONTAINS(err.msg, "--uri: "); /* tsl_list_spec_check: the CLI's wording */
     }
     char long_uri[TSL_URI_MAX + 2];
     memset(long_uri, 'a', sizeof long_uri - 1);

@@ -977,3 +977,57 @@ TT_TEST(token_jwt_ttl_range)
     }
     tsl_key_free(k);
 }
+
+TT_TEST(list_summary_text_and_json)
+{
+    /* What `tsl decode` prints: a bare list exactly, a token's header and claims
+     * before the list's lines, and lookups in the JSON only. */
+    tsl_list *l = NULL;
+    TT_OK(tsl_list_new(2, 8, &l, NULL));
+    TT_OK(tsl_list_set(l, 1, 1, NULL));
+    TT_OK(tsl_list_set(l, 2, 3, NULL));
+    char *text = NULL;
+    TT_OK(tsl_list_summary(l, NULL, 0, "json", NULL, NULL, 0, 0, &text, NULL));
+    size_t raw;
+    tsl_list_bytes(l, &raw);
+    char want[512];
+    snprintf(want, sizeof want,
+             "format: json\nbits: 2\nentries: 8\ncompressed_bytes: %zu\nraw_bytes: %zu\n"
+             "count 0 (VALID): 6\ncount 1 (INVALID): 1\ncount 3 (APPLICATION_SPECIFIC): 1\n",
+             tsl_list_compressed_size(l), raw);
+    TT_EQ_STR(text, want);
+    tsl_free(text);
+    uint64_t idx[] = {2, 0};
+    unsigned vals[] = {3, 0};
+    TT_OK(tsl_list_summary(l, NULL, 0, "cbor", idx, vals, 2, TSL_REPORT_JSON, &text, NULL));
+    snprintf(want, sizeof want,
+             "{\"format\":\"cbor\",\"bits\":2,\"entries\":8,\"compressed_bytes\":%zu,"
+             "\"raw_bytes\":%zu,\"counts\":{\"0\":6,\"1\":1,\"3\":1},\"lookups\":[{\"index\":2,"
+             "\"value\":3,\"status\":\"APPLICATION_SPECIFIC\"},{\"index\":0,\"value\":0,"
+             "\"status\":\"VALID\"}]}",
+             tsl_list_compressed_size(l), raw);
+    TT_EQ_STR(text, want);
+    tsl_free(text);
+    TT_ERR(tsl_list_summary(l, NULL, 0, "json", NULL, NULL, 1, 0, &text, NULL), TSL_ERR_ARG);
+    tsl_list_free(l);
+
+    json_t *v = tt_load_json(VEC "sec8_2_status_list_token_jwt.json");
+    TT_CHECK(v != NULL);
+    const char *jws = json_string_value(json_object_get(v, "compact_jws"));
+    tsl_token *t;
+    TT_OK(tsl_token_parse((const uint8_t *)jws, strlen(jws), NULL, &t, NULL));
+    TT_OK(tsl_list_summary(tsl_token_list(t), t, 1, "jwt", NULL, NULL, 0, 0, &text, NULL));
+    TT_EQ_STR(text, "format: jwt\nsignature: verified\nalg: ES256\nkid: 12\n"
+                    "sub: https://example.com/statuslists/1\niss: https://example.com\n"
+                    "iat: 1686920170 (2023-06-16T12:56:10Z)\n"
+                    "exp: 2291720170 (2042-08-15T12:56:10Z)\nttl: 43200\nbits: 1\n"
+                    "entries: 16\ncompressed_bytes: 10\nraw_bytes: 2\ncount 0 (VALID): 7\n"
+                    "count 1 (INVALID): 9\n");
+    tsl_free(text);
+    TT_OK(tsl_list_summary(tsl_token_list(t), t, 0, "jwt", NULL, NULL, 0, TSL_REPORT_JSON,
+                           &text, NULL));
+    TT_CONTAINS(text, "\"verified\":false,\"bits\":1,");
+    tsl_free(text);
+    tsl_token_free(t);
+    json_decref(v);
+}

@@ -1,5 +1,6 @@
-/* cli.h - what the tsl subcommands share: exit codes, input reading with limits, a line
- * reader with a bounded line length, strict number parsing, and error printing. */
+/* cli.h - what the tsl subcommands share: exit codes, input reading with limits (over
+ * the library's tsl_read_input and tsl_lines_*), strict number parsing, error printing
+ * and the option parser. */
 #ifndef TSL_CLI_H
 #define TSL_CLI_H
 
@@ -13,7 +14,7 @@
 /* Exit codes: 0 success, 1 input rejected or check failed, 2 usage or I/O error. */
 enum { EXIT_OK = 0, EXIT_REJECT = 1, EXIT_USAGE = 2 };
 
-/* The longest line the line reader accepts; a longer one is an error naming its line. */
+/* The longest input line (tsl_lines_open); a longer one is an error naming its line. */
 #define CLI_MAX_LINE 4096
 
 /* Prints "tsl CMD: message" on stderr. */
@@ -28,31 +29,14 @@ int cli_fail(const char *cmd, const tsl_error *err, tsl_status st);
 
 /* Reads all of path ("-" or NULL for stdin) into a NUL-terminated buffer of at most max
  * bytes. Returns EXIT_OK, EXIT_USAGE (cannot open/read) or EXIT_REJECT (over max), with
- * the message printed. Free *buf with free(). */
+ * the message printed. Free *buf with tsl_free(). */
 int cli_read_all(const char *cmd, const char *path, size_t max, unsigned char **buf,
                  size_t *len);
-
-/* Opens path for reading ("-" or NULL is stdin); prints the error and returns NULL. */
-FILE *cli_open(const char *cmd, const char *path);
 
 /* EXIT_OK if path is a readable regular file; else prints "OPT PATH: ..." saying what it
  * is (a FIFO, a directory) and returns EXIT_USAGE. Opens without blocking: for files
  * handed to another library (curl's CA file) that would block on a FIFO. */
 int cli_regular_file(const char *cmd, const char *opt, const char *path);
-
-/* A bounded line reader over a FILE. */
-typedef struct {
-    FILE *f;
-    char buf[CLI_MAX_LINE + 1];
-    size_t len;            /* of the line in buf, without its newline */
-    unsigned long lineno;  /* of the line just read (or refused) */
-} cli_lines;
-
-/* Reads the next line into r->buf (NUL-terminated, without its '\n'; a '\r' before it
- * is kept for the caller to judge). Returns 1 for a line, 0 at the end, -1 for a line
- * longer than CLI_MAX_LINE (the rest is not read), -2 for a read error and -3 for a line
- * holding a NUL byte. */
-int cli_next_line(cli_lines *r);
 
 /* Strict decimal parsing: digits only, no sign, no spaces, no overflow. */
 bool cli_parse_u64(const char *s, uint64_t *out);

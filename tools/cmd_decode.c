@@ -2,10 +2,8 @@
  * by its first byte), then answer --index lookups or print a summary. */
 #include "cli.h"
 
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define DECODE_MAX_INDEXES 1024
 
@@ -15,112 +13,6 @@ typedef struct {
     const tsl_token *token; /* NULL for a bare StatusList */
     bool verified;
 } decoded;
-
-static void print_time(const char *name, int64_t t)
-{
-    char buf[64] = "";
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (gmtime_r(&tt, &tm) != NULL)
-        strftime(buf, sizeof buf, " (%Y-%m-%dT%H:%M:%SZ)", &tm);
-    printf("%s: %lld%s\n", name, (long long)t, buf);
-}
-
-static void print_token_text(const tsl_token *t, bool verified)
-{
-    printf("signature: %s\n", verified ? "verified" : "NOT verified");
-    printf("alg: %s\n", tsl_alg_name(tsl_token_alg(t)));
-    size_t kl;
-    const uint8_t *kid = tsl_token_kid(t, &kl);
-    if (kid != NULL)
-        printf("kid: %.*s\n", (int)kl, (const char *)kid);
-    printf("sub: %s\n", tsl_token_sub(t));
-    if (tsl_token_iss(t) != NULL)
-        printf("iss: %s\n", tsl_token_iss(t));
-    print_time("iat", tsl_token_iat(t));
-    int64_t v;
-    if (tsl_token_exp(t, &v))
-        print_time("exp", v);
-    if (tsl_token_ttl(t, &v))
-        printf("ttl: %lld\n", (long long)v);
-}
-
-static int print_summary(const decoded *d, bool json, const uint64_t *idx,
-                         const unsigned *vals, size_t nidx)
-{
-    const tsl_list *l = d->list;
-    uint64_t counts[256];
-    tsl_list_count(l, counts);
-    size_t raw;
-    tsl_list_bytes(l, &raw);
-    const char *agg = tsl_list_aggregation_uri(l);
-    if (!json) {
-        printf("format: %s\n", d->format);
-        if (d->token != NULL)
-            print_token_text(d->token, d->verified);
-        printf("bits: %u\nentries: %llu\ncompressed_bytes: %zu\nraw_bytes: %zu\n",
-               tsl_list_bits(l), (unsigned long long)tsl_list_size(l),
-               tsl_list_compressed_size(l), raw);
-        if (agg != NULL)
-            printf("aggregation_uri: %s\n", agg);
-        for (unsigned v = 0; v < 256; v++)
-            if (counts[v] != 0)
-                printf("count %u (%s): %llu\n", v, tsl_status_name(v),
-                       (unsigned long long)counts[v]);
-        return EXIT_OK;
-    }
-    json_t *o = NULL;
-    if (d->token != NULL) {
-        char *text = NULL;
-        tsl_error err;
-        tsl_error_clear(&err);
-        if (tsl_token_to_json(d->token, &text, &err) == TSL_OK)
-            o = json_loads(text, 0, NULL);
-        tsl_free(text);
-        if (o != NULL)
-            json_object_set_new(o, "verified", json_boolean(d->verified));
-    } else {
-        o = json_object();
-        if (o != NULL)
-            json_object_set_new(o, "format", json_string(d->format));
-    }
-    if (o == NULL) {
-        cli_err("decode", "out of memory");
-        return EXIT_USAGE;
-    }
-    json_object_set_new(o, "bits", json_integer(tsl_list_bits(l)));
-    json_object_set_new(o, "entries", json_integer((json_int_t)tsl_list_size(l)));
-    json_object_set_new(o, "compressed_bytes",
-                        json_integer((json_int_t)tsl_list_compressed_size(l)));
-    json_object_set_new(o, "raw_bytes", json_integer((json_int_t)raw));
-    if (agg != NULL)
-        json_object_set_new(o, "aggregation_uri", json_string(agg));
-    json_t *c = json_object();
-    for (unsigned v = 0; v < 256; v++)
-        if (counts[v] != 0) {
-            char key[4];
-            snprintf(key, sizeof key, "%u", v);
-            json_object_set_new(c, key, json_integer((json_int_t)counts[v]));
-        }
-    json_object_set_new(o, "counts", c);
-    if (nidx > 0) {
-        json_t *a = json_array();
-        for (size_t k = 0; k < nidx; k++)
-            json_array_append_new(a, json_pack("{s:I,s:i,s:s}", "index", (json_int_t)idx[k],
-                                               "value", (int)vals[k], "status",
-                                               tsl_status_name(vals[k])));
-        json_object_set_new(o, "lookups", a);
-    }
-    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (text == NULL) {
-        cli_err("decode", "out of memory");
-        return EXIT_USAGE;
-    }
-    puts(text);
-    free(text);
-    return EXIT_OK;
-}
 
 /* What to verify a token with, from the command line. */
 typedef struct {
@@ -271,7 +163,7 @@ int cmd_decode(int argc, char **argv)
             }
         }
     }
-    free(buf);
+    tsl_free(buf);
     if (rc == EXIT_OK && st != TSL_OK)
         rc = cli_fail("decode", &err, st);
 
@@ -288,7 +180,14 @@ int cmd_decode(int argc, char **argv)
             for (size_t k = 0; k < nidx; k++)
                 printf("%llu\t%u\n", (unsigned long long)idx[k], vals[k]);
         } else {
-            rc = print_summary(&d, json, idx, vals, nidx);
+            char *text = NULL;
+            st = tsl_list_summary(d.list, d.token, d.verified, d.format, idx, vals, nidx,
+                                  json ? TSL_REPORT_JSON : 0, &text, &err);
+            if (st != TSL_OK)
+                rc = cli_fail("decode", &err, st);
+            else /* a write error shows in fflush below */
+                printf(json ? "%s\n" : "%s", text);
+            tsl_free(text);
         }
         if (fflush(stdout) != 0) {
             cli_err("decode", "write error on standard output");

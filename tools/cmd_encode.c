@@ -9,53 +9,6 @@
  * can make us allocate. Lists beyond it need an explicit --size. */
 #define ENCODE_MAX_GROW_BYTES ((uint64_t)512 << 20)
 
-/* Grows l so that idx fits (tsl_list_grow), naming the line beyond the bound. */
-static int grow(tsl_list *l, uint64_t idx, unsigned long lineno)
-{
-    tsl_error err;
-    tsl_error_clear(&err);
-    tsl_status st = tsl_list_grow(l, idx, ENCODE_MAX_GROW_BYTES, &err);
-    if (st == TSL_ERR_LIMIT) {
-        cli_err("encode",
-                "line %lu: index %llu would make the list larger than %llu MiB; give "
-                "--size to allow it",
-                lineno, (unsigned long long)idx,
-                (unsigned long long)(ENCODE_MAX_GROW_BYTES >> 20));
-        return EXIT_REJECT;
-    }
-    return st == TSL_OK ? EXIT_OK : cli_fail("encode", &err, st);
-}
-
-/* Parses one input line into idx and value; returns 0 for a line with no entry. */
-static int parse_line(char *line, unsigned long lineno, uint64_t *idx, unsigned *value)
-{
-    char *hash = strchr(line, '#');
-    if (hash != NULL)
-        *hash = '\0';
-    char *save = NULL;
-    /* A CR before the newline (a file from Windows) is white space here. */
-    char *a = strtok_r(line, " \t\r", &save);
-    if (a == NULL)
-        return 0;
-    char *b = strtok_r(NULL, " \t\r", &save);
-    char *c = strtok_r(NULL, " \t\r", &save);
-    if (b == NULL || c != NULL) {
-        cli_err("encode", "line %lu: expected \"IDX VALUE\"", lineno);
-        return -1;
-    }
-    if (!cli_parse_u64(a, idx)) {
-        cli_err("encode", "line %lu: index \"%.40s\" is not a non-negative integer", lineno,
-                a);
-        return -1;
-    }
-    if (tsl_status_parse(b, strlen(b), value, NULL) != TSL_OK) {
-        cli_err("encode", "line %lu: status \"%.40s\" is not a number 0-255 or a status name",
-                lineno, b);
-        return -1;
-    }
-    return 1;
-}
-
 /* --size, remembered as given: without it the list grows to the largest index. */
 typedef struct {
     uint64_t n;
@@ -115,61 +68,35 @@ int cmd_encode(int argc, char **argv)
     tsl_status st = tsl_list_new((unsigned)bits, size.n, &l, &err);
     if (st != TSL_OK)
         return cli_fail("encode", &err, st);
-    FILE *f = cli_open("encode", path);
-    if (f == NULL) {
+    tsl_lines *r = NULL;
+    if ((st = tsl_lines_open(path, CLI_MAX_LINE, &r, &err)) != TSL_OK) {
         tsl_list_free(l);
-        return EXIT_USAGE;
+        return cli_fail("encode", &err, st);
     }
-    cli_lines r = {.f = f};
-    int rc = EXIT_OK, got;
+    int rc = EXIT_OK;
     uint64_t highest = 0;
     bool any = false;
-    while (rc == EXIT_OK && (got = cli_next_line(&r)) != 0) {
-        if (got == -1) {
-            cli_err("encode", "line %lu: longer than %d bytes", r.lineno, CLI_MAX_LINE);
-            rc = EXIT_REJECT;
-            break;
-        }
-        if (got == -2) {
-            cli_err("encode", "%s: read error", path ? path : "standard input");
-            rc = EXIT_USAGE;
-            break;
-        }
-        if (got == -3) {
-            cli_err("encode", "line %lu: contains a NUL byte", r.lineno);
-            rc = EXIT_REJECT;
-            break;
-        }
+    char *line;
+    size_t len;
+    while ((st = tsl_lines_next(r, &line, &len, &err)) == TSL_OK &&
+           line != NULL) {
         uint64_t idx;
-        unsigned value;
-        int p = parse_line(r.buf, r.lineno, &idx, &value);
-        if (p < 0) {
-            rc = EXIT_REJECT;
+        int set;
+        st = tsl_list_set_line(l, line, tsl_lines_number(r),
+                               size.given ? 0 : ENCODE_MAX_GROW_BYTES, &idx, &set, &err);
+        if (st != TSL_OK)
             break;
-        }
-        if (p == 0)
-            continue;
-        if (value >> bits != 0) {
-            cli_err("encode", "line %lu: value %u does not fit in %u bits", r.lineno, value,
-                    (unsigned)bits);
-            rc = EXIT_REJECT;
-            break;
-        }
-        if (size.given && idx >= size.n) {
-            cli_err("encode", "line %lu: index %llu is out of range (size %llu)", r.lineno,
-                    (unsigned long long)idx, (unsigned long long)size.n);
-            rc = EXIT_REJECT;
-            break;
-        }
-        if (!size.given && (rc = grow(l, idx, r.lineno)) != EXIT_OK)
-            break;
-        tsl_list_set(l, idx, value, NULL);
-        if (!any || idx > highest)
+        if (set && (!any || idx > highest))
             highest = idx;
-        any = true;
+        any |= set;
     }
-    if (f != stdin)
-        fclose(f);
+    if (st == TSL_ERR_IO) {
+        cli_err("encode", "%s: read error", path ? path : "standard input");
+        rc = EXIT_USAGE;
+    } else if (st != TSL_OK) {
+        rc = cli_fail("encode", &err, st); /* the line is named */
+    }
+    tsl_lines_close(r);
     if (rc == EXIT_OK && !size.given) {
         if (!any) {
             cli_err("encode", "no entries in the input; give --size for an all-0 list");

@@ -4,7 +4,6 @@
 #include "store_cli.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,28 +118,13 @@ static int list_create(int argc, char **argv)
         cli_err("list", "create: --uri, --bits, --size and --key are required");
         return EXIT_USAGE;
     }
-    if (info.decoys >= info.size) {
-        cli_err("list", "--decoys: %llu is not fewer than the %llu entries",
-                (unsigned long long)info.decoys, (unsigned long long)info.size);
-        return EXIT_USAGE;
-    }
-    if (info.decoy_value >> info.bits != 0) {
-        cli_err("list", "--decoy-value: %u does not fit in %u bits", info.decoy_value,
-                info.bits);
-        return EXIT_USAGE;
-    }
-    /* The uris and the size are checked again by the store; checked here first so that
-     * a doomed create does not make a new, empty store. */
+    /* The settings and the size are checked again by the store; checked here first so
+     * that a doomed create does not make a new, empty store. */
     tsl_error err;
     tsl_error_clear(&err);
-    unsigned uflags = (info.create_flags & TSL_CREATE_ALLOW_HTTP) ? TSL_URI_ALLOW_HTTP : 0;
-    if (tsl_uri_check(info.uri, uflags, &err) != TSL_OK) {
-        cli_err("list", "--uri: %s", err.msg);
-        return EXIT_USAGE;
-    }
-    if (info.aggregation_uri != NULL &&
-        tsl_uri_check(info.aggregation_uri, uflags, &err) != TSL_OK) {
-        cli_err("list", "--aggregation-uri: %s", err.msg);
+    info.key_path = key_arg; /* made absolute below */
+    if (tsl_list_spec_check(&info, &err) != TSL_OK) {
+        cli_err("list", "%s", err.msg);
         return EXIT_USAGE;
     }
     if (!(info.create_flags & TSL_CREATE_LARGE) &&
@@ -218,106 +202,6 @@ static int list_ls(int argc, char **argv)
     return rc;
 }
 
-/* Sets key to an integer, or to null when absent is true. */
-static void put_int(json_t *o, const char *key, long long v, bool absent)
-{
-    json_object_set_new(o, key, absent ? json_null() : json_integer(v));
-}
-
-static void put_str(json_t *o, const char *key, const char *s)
-{
-    json_object_set_new(o, key, s != NULL ? json_string(s) : json_null());
-}
-
-static int show_json(const tsl_list_info *in, const uint64_t counts[256],
-                     uint64_t version)
-{
-    json_t *o = json_object();
-    if (o == NULL)
-        return EXIT_USAGE;
-    put_str(o, "id", in->id);
-    put_str(o, "uri", in->uri);
-    put_int(o, "bits", in->bits, false);
-    put_int(o, "size", (long long)in->size, false);
-    put_str(o, "key", in->key_path);
-    put_str(o, "alg", tsl_alg_name(in->alg));
-    put_str(o, "kid", in->kid);
-    put_str(o, "x5c", in->x5c_path);
-    put_int(o, "lifetime", in->lifetime, false);
-    put_int(o, "ttl", in->ttl, in->ttl == 0);
-    json_t *fm = json_array();
-    unsigned formats = in->formats ? in->formats : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
-    if (formats & TSL_PUBLISH_JWT)
-        json_array_append_new(fm, json_string("jwt"));
-    if (formats & TSL_PUBLISH_CWT)
-        json_array_append_new(fm, json_string("cwt"));
-    json_object_set_new(o, "formats", fm);
-    put_int(o, "decoys", (long long)in->decoys, false);
-    put_int(o, "decoy_value", in->decoy_value, false);
-    json_object_set_new(o, "final_invalid", json_boolean(in->final_invalid > 0));
-    put_str(o, "aggregation_uri", in->aggregation_uri);
-    put_int(o, "created", in->created, false);
-    put_int(o, "updated", in->updated, false);
-    json_t *cs = json_object();
-    char buf[8];
-    for (unsigned v = 0; v < (1u << in->bits); v++)
-        if (counts[v] != 0 || v <= TSL_STATUS_INVALID)
-            json_object_set_new(cs, tsl_status_label(v, buf),
-                                json_integer((long long)counts[v]));
-    json_object_set_new(o, "counts", cs);
-    put_int(o, "allocated", (long long)in->allocated, false);
-    put_int(o, "capacity", (long long)in->capacity, false);
-    put_int(o, "free", (long long)(in->capacity - in->allocated), false);
-    put_int(o, "last_published", in->last_published, in->last_published == 0);
-    put_int(o, "version", (long long)version, false);
-    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (text == NULL)
-        return EXIT_USAGE;
-    int ok = printf("%s\n", text) >= 0;
-    free(text);
-    return ok ? EXIT_OK : EXIT_USAGE;
-}
-
-static void show_text(const tsl_list_info *in, const uint64_t counts[256],
-                      uint64_t version)
-{
-    char buf[8];
-#define ROW(name, fmt, ...) printf("%-16s" fmt "\n", name, __VA_ARGS__)
-    ROW("id", "%s", in->id);
-    ROW("uri", "%s", in->uri);
-    ROW("bits", "%u", in->bits);
-    ROW("size", "%llu", (unsigned long long)in->size);
-    ROW("key", "%s", in->key_path);
-    ROW("alg", "%s", in->alg ? tsl_alg_name(in->alg) : "(from the key)");
-    ROW("kid", "%s", in->kid ? in->kid : "(from the key)");
-    ROW("x5c", "%s", in->x5c_path ? in->x5c_path : "-");
-    ROW("lifetime", "%lld", (long long)in->lifetime);
-    if (in->ttl)
-        ROW("ttl", "%lld", (long long)in->ttl);
-    else
-        ROW("ttl", "%s", "-");
-    ROW("formats", "%s", tsl_publish_formats_name(in->formats));
-    ROW("decoys", "%llu", (unsigned long long)in->decoys);
-    if (in->decoys)
-        ROW("decoy_value", "%s", tsl_status_label(in->decoy_value, buf));
-    ROW("final_invalid", "%s", in->final_invalid > 0 ? "yes" : "no");
-    ROW("aggregation_uri", "%s", in->aggregation_uri ? in->aggregation_uri : "-");
-    ROW("created", "%lld", (long long)in->created);
-    ROW("updated", "%lld", (long long)in->updated);
-    for (unsigned v = 0; v < (1u << in->bits); v++)
-        if (counts[v] != 0 || v <= TSL_STATUS_INVALID)
-            ROW(tsl_status_label(v, buf), "%llu", (unsigned long long)counts[v]);
-    ROW("allocated", "%llu", (unsigned long long)in->allocated);
-    ROW("free", "%llu", (unsigned long long)(in->capacity - in->allocated));
-    if (in->last_published)
-        ROW("last_published", "%lld", (long long)in->last_published);
-    else
-        ROW("last_published", "%s", "never");
-    ROW("version", "%llu", (unsigned long long)version);
-#undef ROW
-}
-
 static int list_show(int argc, char **argv)
 {
     const char *db = NULL;
@@ -353,10 +237,14 @@ static int list_show(int argc, char **argv)
         uint64_t counts[256];
         tsl_list_count(l, counts);
         tsl_list_free(l);
-        if (json)
-            rc = show_json(&info, counts, version);
-        else
-            show_text(&info, counts, version);
+        info.version = version; /* as of the statuses counted */
+        char *text = NULL;
+        st = tsl_list_info_report(&info, counts, json ? TSL_REPORT_JSON : 0, &text, &err);
+        if (st != TSL_OK)
+            rc = cli_fail("list", &err, st);
+        else /* a write error shows in fflush below */
+            printf(json ? "%s\n" : "%s", text);
+        tsl_free(text);
         if (rc == EXIT_OK && fflush(stdout) != 0) {
             cli_err("list", "write error on standard output");
             rc = EXIT_USAGE;

@@ -15,7 +15,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,10 +25,6 @@
 /* Bounds of --max-connections, --max-per-address and --head-timeout. */
 #define MAX_CONNECTIONS_CEILING 1000000u
 #define HEAD_TIMEOUT_CEILING 3600u
-/* Descriptors beyond two per connection: the store, the log, the listeners, and the
- * epoll and wake-up descriptors of each libmicrohttpd thread (per thread below). */
-#define FD_RESERVE 256u
-#define FD_PER_THREAD 4u
 /* Per connection: bounds the request line and headers (MHD answers 414/431 beyond). */
 #define CONNECTION_MEMORY (32u * 1024u)
 /* Seconds without any byte before libmicrohttpd closes a connection (a response a
@@ -46,72 +41,17 @@ typedef struct {
     MHD_socket quiesced;
 } listener;
 
-/* "1", "0.5", "2.25": seconds, to milliseconds; 1 ms to one day. */
-static bool parse_interval(const char *s, int64_t *ms)
-{
-    int64_t whole = 0, frac = 0, scale = 1000;
-    const char *p = s;
-    if (*p < '0' || *p > '9')
-        return false;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        whole = whole * 10 + (*p - '0');
-        if (whole > 86400)
-            return false;
-    }
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return false;
-        for (; *p >= '0' && *p <= '9'; p++) {
-            if (scale > 1) {
-                scale /= 10;
-                frac += (*p - '0') * scale;
-            }
-        }
-    }
-    if (*p != '\0')
-        return false;
-    *ms = whole * 1000 + frac;
-    return *ms >= 1 && *ms <= 86400 * 1000;
-}
-
-/* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:0". */
+/* An address by the library's rule (tsl_listen_parse), for one daemon. */
 static bool parse_listen(const char *s, listener *l)
 {
-    char host[64];
-    const char *port;
     memset(l, 0, sizeof *l);
     l->text = s;
     l->quiesced = MHD_INVALID_SOCKET;
-    if (s[0] == '[') {
-        const char *end = strchr(s, ']');
-        if (end == NULL || end[1] != ':' || (size_t)(end - s - 1) >= sizeof host)
-            return false;
-        memcpy(host, s + 1, (size_t)(end - s - 1));
-        host[end - s - 1] = '\0';
-        port = end + 2;
-        l->v6 = true;
-    } else {
-        const char *colon = strrchr(s, ':');
-        if (colon == NULL || (size_t)(colon - s) >= sizeof host || colon == s)
-            return false;
-        memcpy(host, s, (size_t)(colon - s));
-        host[colon - s] = '\0';
-        port = colon + 1;
-    }
-    uint64_t p;
-    if (!cli_parse_u64(port, &p) || p > 65535)
+    size_t n = sizeof l->sa;
+    if (tsl_listen_parse(s, &l->sa, &n, NULL) != TSL_OK)
         return false;
-    if (l->v6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&l->sa;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)p);
-        return inet_pton(AF_INET6, host, &a->sin6_addr) == 1;
-    }
-    struct sockaddr_in *a = (struct sockaddr_in *)&l->sa;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)p);
-    return inet_pton(AF_INET, host, &a->sin_addr) == 1;
+    l->v6 = l->sa.ss_family == AF_INET6;
+    return true;
 }
 
 /* The option appliers (CLI_OPT_FN): --listen, --aggregation-path, --publish-interval. */
@@ -145,40 +85,7 @@ static int opt_path(const char *cmd, void *target, const char *arg)
 static int opt_interval(const char *cmd, void *target, const char *arg)
 {
     (void)cmd;
-    return parse_interval(arg, target) ? EXIT_OK : CLI_BAD;
-}
-
-/* Makes room for the descriptors the connection cap needs, raising the soft limit
- * toward the hard one. When that is not enough, an explicit --max-connections is an
- * error and the default is lowered to fit, with a note. */
-static int fit_fd_limit(serve_ctx *ctx, bool explicit, unsigned threads, size_t nls)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return EXIT_OK;
-    rlim_t extra = FD_RESERVE + (rlim_t)FD_PER_THREAD * threads * nls;
-    rlim_t need = (rlim_t)ctx->max_connections * 2 + extra;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        struct rlimit want = rl;
-        want.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need
-                                                                           : rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
-            rl = want;
-    }
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
-        return EXIT_OK;
-    rlim_t fit = rl.rlim_cur > extra ? (rl.rlim_cur - extra) / 2 : 0;
-    if (explicit || fit < 16) {
-        cli_err("serve", "--max-connections %u needs %llu file descriptors; the limit is "
-                         "%llu (ulimit -n)", ctx->max_connections,
-                (unsigned long long)need, (unsigned long long)rl.rlim_cur);
-        return EXIT_USAGE;
-    }
-    fprintf(stderr, "tsl serve: %llu file descriptors (ulimit -n): at most %llu "
-                    "connections\n", (unsigned long long)rl.rlim_cur,
-            (unsigned long long)fit);
-    ctx->max_connections = (unsigned)fit;
-    return EXIT_OK;
+    return tsl_interval_parse(arg, target, NULL) == TSL_OK ? EXIT_OK : CLI_BAD;
 }
 
 /* The daemon binds and listens (its address options and errors), and is quiesced at
@@ -393,8 +300,17 @@ int cmd_serve(int argc, char **argv)
     ctx.head_timeout = (unsigned)head_timeout;
     if (nls == 0 && !parse_listen(DEFAULT_LISTEN, &ls[nls++]))
         return EXIT_USAGE;
-    if (fit_fd_limit(&ctx, max_set, (unsigned)threads, nls) != EXIT_OK)
+    /* Room for the descriptors the cap needs; a default cap is lowered to fit. */
+    char note[128];
+    tsl_error ferr;
+    tsl_error_clear(&ferr);
+    if (tsl_fd_limit_fit(&ctx.max_connections, max_set, (unsigned)threads, nls, note,
+                         sizeof note, &ferr) != TSL_OK) {
+        cli_err("serve", "%s", ferr.msg);
         return EXIT_USAGE;
+    }
+    if (note[0] != '\0')
+        fprintf(stderr, "tsl serve: %s\n", note);
     if (log_path != NULL) {
         /* Non-blocking: a log that cannot take a line at once (a pipe nobody reads)
          * loses that line rather than stalling the request threads; a FIFO with no

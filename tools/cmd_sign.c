@@ -92,7 +92,7 @@ int cmd_sign(int argc, char **argv)
                           &buf, &len);
     if (rc == EXIT_OK) {
         st = tsl_list_parse(buf, len, NULL, &l, &err);
-        free(buf);
+        tsl_free(buf);
         if (st != TSL_OK)
             rc = cli_fail("sign", &err, st);
     }

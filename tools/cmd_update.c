@@ -3,53 +3,37 @@
  * apply it to the stored list in one transaction and print a summary. */
 #include "store_cli.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
-/* Reads every line of f into b. Returns EXIT_OK or the exit code, message printed. */
-static int read_batch(FILE *f, const char *name, tsl_batch *b, store_cli_progress *pg,
-                      uint64_t *lines)
+/* Reads every line of r into b. Returns EXIT_OK or the exit code, message printed. */
+static int read_batch(tsl_lines *r, tsl_batch *b, tsl_progress *pg, uint64_t *lines)
 {
-    cli_lines r = {.f = f};
     uint64_t bytes = 0;
     tsl_error err;
     tsl_error_clear(&err);
-    int got;
-    while ((got = cli_next_line(&r)) != 0) {
-        if (got == -1) {
-            store_cli_progress_end(pg);
-            cli_err("update", "line %lu: longer than %d bytes", r.lineno, CLI_MAX_LINE);
-            return EXIT_REJECT;
-        }
-        if (got == -2) {
-            store_cli_progress_end(pg);
-            cli_err("update", "%s: read error: %s", name, strerror(errno));
-            return EXIT_USAGE;
-        }
-        if (got == -3) {
-            store_cli_progress_end(pg);
-            cli_err("update", "line %lu: contains a NUL byte", r.lineno);
-            return EXIT_REJECT;
-        }
-        bytes += r.len + 1;
+    char *line;
+    size_t len;
+    tsl_status st;
+    while ((st = tsl_lines_next(r, &line, &len, &err)) == TSL_OK && line != NULL) {
+        bytes += len + 1;
         /* A UTF-8 byte order mark at the very start, as some editors save files, is
          * not part of the first line (one anywhere else is refused, named). */
-        const char *line = r.buf;
-        size_t len = r.len;
-        if (r.lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+        unsigned long lineno = tsl_lines_number(r);
+        if (lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
             line += 3;
             len -= 3;
         }
-        tsl_status st = tsl_batch_add_line(b, line, len, r.lineno, &err);
-        if (st != TSL_OK) {
-            store_cli_progress_end(pg);
-            return cli_fail("update", &err, st);
-        }
-        store_cli_progress_lines(pg, r.lineno, bytes);
+        if ((st = tsl_batch_add_line(b, line, len, lineno, &err)) != TSL_OK)
+            break;
+        tsl_progress_lines(pg, lineno, bytes);
     }
-    *lines = r.lineno;
+    if (st != TSL_OK) {
+        tsl_progress_end(pg);
+        return cli_fail("update", &err, st);
+    }
+    *lines = tsl_lines_number(r);
     return EXIT_OK;
 }
 
@@ -90,34 +74,32 @@ int cmd_update(int argc, char **argv)
     int rc = store_cli_batch("update", db, id, &store, &b);
     if (rc != EXIT_OK)
         return rc;
-    FILE *f = cli_open("update", path);
-    if (f == NULL) {
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_lines *r = NULL;
+    tsl_status st = tsl_lines_open(path, CLI_MAX_LINE, &r, &err);
+    if (st != TSL_OK) {
         tsl_batch_free(b);
         tsl_store_close(store);
-        return EXIT_USAGE;
+        return cli_fail("update", &err, st);
     }
-    const char *name = f == stdin ? "standard input" : path;
-    struct stat sb;
-    uint64_t total = 0; /* the input's size, for the progress bar, when known */
-    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode))
-        total = (uint64_t)sb.st_size;
-    store_cli_progress pg;
-    store_cli_progress_init(&pg, "update", total);
+    /* Progress on a terminal; the input's size, for the bar, when known. Without memory
+     * for it there is no display, and the work goes on. */
+    tsl_progress *pg = NULL;
+    tsl_progress_new(STDERR_FILENO, "tsl update", tsl_lines_size(r), 0, &pg, NULL);
     uint64_t lines = 0;
-    rc = read_batch(f, name, b, &pg, &lines);
-    if (f != stdin)
-        fclose(f);
+    rc = read_batch(r, b, pg, &lines);
+    tsl_lines_close(r);
 
     uint64_t changed = 0;
     if (rc == EXIT_OK) {
         char what[96];
         snprintf(what, sizeof what, "%s %llu entries", dry_run ? "checking" : "applying",
                  (unsigned long long)tsl_batch_entries(b));
-        store_cli_progress_busy(&pg, what);
-        tsl_error err;
+        tsl_progress_busy(pg, what);
         tsl_error_clear(&err);
-        tsl_status st = tsl_store_update(store, id, b, force, dry_run, path, &changed, &err);
-        store_cli_progress_end(&pg);
+        st = tsl_store_update(store, id, b, force, dry_run, path, &changed, &err);
+        tsl_progress_end(pg);
         if (st != TSL_OK)
             rc = cli_fail("update", &err, st);
     }
@@ -131,6 +113,7 @@ int cmd_update(int argc, char **argv)
             rc = EXIT_USAGE;
         }
     }
+    tsl_progress_free(pg);
     tsl_batch_free(b);
     tsl_store_close(store);
     return rc;

@@ -211,7 +211,7 @@ int cmd_verify(int argc, char **argv)
         }
         tsl_error_clear(&err);
         st = tsl_verifier_add_list_token(v, buf, len, &err);
-        free(buf);
+        tsl_free(buf);
         if (st != TSL_OK) {
             cli_err("verify", "--list-token %s: %s", lists[i], err.msg);
             rc = EXIT_UNDETERMINED;
@@ -247,7 +247,7 @@ int cmd_verify(int argc, char **argv)
         if (st != TSL_OK)
             cli_err("verify", "%s", err.msg[0] ? err.msg : tsl_strerror(st));
     }
-    free(tok);
+    tsl_free(tok);
     tsl_verifier_free(v);
 out:
     tsl_keyset_free(k.keys);

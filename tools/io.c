@@ -1,5 +1,5 @@
-/* io.c - input handling for the tsl command: whole-input reads under a byte limit, a
- * line reader that refuses overlong lines instead of buffering them, strict numbers. */
+/* io.c - the tsl command's error printing and exit codes, whole-input reads under a
+ * byte limit (the library's tsl_read_input), regular-file checks, strict numbers. */
 #include "cli.h"
 
 #include <errno.h>
@@ -47,16 +47,6 @@ int cli_fail(const char *cmd, const tsl_error *err, tsl_status st)
     return cli_exit_for(st);
 }
 
-FILE *cli_open(const char *cmd, const char *path)
-{
-    if (path == NULL || strcmp(path, "-") == 0)
-        return stdin;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        cli_err(cmd, "%s: %s", path, strerror(errno));
-    return f;
-}
-
 int cli_regular_file(const char *cmd, const char *opt, const char *path)
 {
     /* O_NONBLOCK: opening a FIFO without a writer would block forever. */
@@ -88,86 +78,10 @@ int cli_regular_file(const char *cmd, const char *opt, const char *path)
 int cli_read_all(const char *cmd, const char *path, size_t max, unsigned char **buf,
                  size_t *len)
 {
-    FILE *f = cli_open(cmd, path);
-    if (f == NULL)
-        return EXIT_USAGE;
-    const char *name = f == stdin ? "standard input" : path;
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *b = malloc(cap + 1);
-    int rc = EXIT_OK;
-    while (b != NULL) {
-        size_t want = cap - n;
-        size_t r = fread(b + n, 1, want, f);
-        n += r;
-        if (r < want) {
-            if (ferror(f)) {
-                cli_err(cmd, "%s: read error: %s", name, strerror(errno));
-                rc = EXIT_USAGE;
-            }
-            break;
-        }
-        if (n > max) {
-            cli_err(cmd, "%s: larger than the input limit of %zu bytes", name, max);
-            rc = EXIT_REJECT;
-            break;
-        }
-        /* Grow by doubling, but never beyond max + 1 (enough to see "over the limit"). */
-        size_t ncap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
-        unsigned char *nb = realloc(b, ncap + 1);
-        if (nb == NULL) {
-            free(b);
-            b = NULL;
-            break;
-        }
-        b = nb;
-        cap = ncap;
-    }
-    if (f != stdin)
-        fclose(f);
-    if (b == NULL) {
-        cli_err(cmd, "%s: out of memory", name);
-        return EXIT_USAGE;
-    }
-    if (rc == EXIT_OK && n > max) {
-        cli_err(cmd, "%s: larger than the input limit of %zu bytes", name, max);
-        rc = EXIT_REJECT;
-    }
-    if (rc != EXIT_OK) {
-        free(b);
-        return rc;
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return EXIT_OK;
-}
-
-int cli_next_line(cli_lines *r)
-{
-    /* Byte by byte (getc_unlocked is a macro over the stdio buffer): a NUL anywhere is
-     * seen, and an overlong line is refused at byte CLI_MAX_LINE + 1 without reading
-     * the rest of it, since every caller stops at the first bad line. */
-    size_t n = 0;
-    bool nul = false;
-    int c;
-    while ((c = getc_unlocked(r->f)) != EOF && c != '\n') {
-        if (n == CLI_MAX_LINE) {
-            r->lineno++;
-            return -1;
-        }
-        nul |= c == '\0';
-        r->buf[n++] = (char)c;
-    }
-    if (c == EOF && ferror(r->f))
-        return -2;
-    if (c == EOF && n == 0)
-        return 0;
-    r->lineno++;
-    if (nul)
-        return -3;
-    r->buf[n] = '\0';
-    r->len = n;
-    return 1;
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status st = tsl_read_input(path, max, buf, len, &err);
+    return st == TSL_OK ? EXIT_OK : cli_fail(cmd, &err, st);
 }
 
 bool cli_parse_u64(const char *s, uint64_t *out)

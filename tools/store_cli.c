@@ -1,6 +1,6 @@
 /* store_cli.c - shared pieces of the issuer-store subcommands: resolving --db /
- * $TSL_DB / ./tsl.db, opening the store with one error line, option values (formats,
- * seconds), status labels, and the progress display on a terminal. */
+ * $TSL_DB / ./tsl.db, opening the store with one error line, reading a list's settings
+ * and starting a batch for it. */
 #include "store_cli.h"
 
 #include <stdlib.h>
@@ -57,120 +57,6 @@ int store_cli_info(const char *cmd, tsl_store *st, const char *id, tsl_list_info
     if (s != TSL_OK)
         return cli_fail(cmd, &err, s);
     return EXIT_OK;
-}
-
-/* ---------------------------------------------------------------------------------- */
-/* Progress display                                                                    */
-
-#define PROGRESS_INTERVAL_NS 100000000L /* at most ten redraws a second */
-#define PROGRESS_BAR 24
-
-static double elapsed(const struct timespec *a, const struct timespec *b)
-{
-    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
-}
-
-static bool due(store_cli_progress *p, struct timespec *now)
-{
-    clock_gettime(CLOCK_MONOTONIC, now);
-    long long ns = (long long)(now->tv_sec - p->last_draw.tv_sec) * 1000000000LL +
-                   (now->tv_nsec - p->last_draw.tv_nsec);
-    return ns >= PROGRESS_INTERVAL_NS;
-}
-
-void store_cli_progress_init(store_cli_progress *p, const char *cmd, uint64_t total_bytes)
-{
-    memset(p, 0, sizeof *p);
-    p->on = isatty(2) == 1;
-    p->cmd = cmd;
-    p->total_bytes = total_bytes;
-    clock_gettime(CLOCK_MONOTONIC, &p->t0);
-    p->last_draw = p->t0;
-}
-
-void store_cli_progress_lines(store_cli_progress *p, uint64_t lines, uint64_t bytes)
-{
-    /* Look at the clock only every 1024 lines: a million-line input stays cheap. */
-    if (!p->on || (lines & 1023) != 0)
-        return;
-    struct timespec now;
-    if (!due(p, &now))
-        return;
-    p->last_draw = now;
-    if (p->total_bytes > 0) {
-        uint64_t done = bytes > p->total_bytes ? p->total_bytes : bytes;
-        unsigned pct = (unsigned)(done * 100 / p->total_bytes);
-        unsigned fill = (unsigned)(done * PROGRESS_BAR / p->total_bytes);
-        char bar[PROGRESS_BAR + 1];
-        for (unsigned k = 0; k < PROGRESS_BAR; k++)
-            bar[k] = k < fill ? '#' : '-';
-        bar[PROGRESS_BAR] = '\0';
-        fprintf(stderr, "\rtsl %s: reading [%s] %3u%% %llu lines\033[K", p->cmd, bar, pct,
-                (unsigned long long)lines);
-    } else {
-        fprintf(stderr, "\rtsl %s: reading %llu lines\033[K", p->cmd,
-                (unsigned long long)lines);
-    }
-    fflush(stderr);
-}
-
-static void *busy_thread(void *arg)
-{
-    store_cli_progress *p = arg;
-    pthread_mutex_lock(&p->mu);
-    while (!p->stop) {
-        struct timespec now, wake;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        fprintf(stderr, "\rtsl %s: %s %.1f s\033[K", p->cmd, p->what,
-                elapsed(&p->t0, &now));
-        fflush(stderr);
-        clock_gettime(CLOCK_REALTIME, &wake); /* the condition variable's clock */
-        wake.tv_nsec += PROGRESS_INTERVAL_NS;
-        if (wake.tv_nsec >= 1000000000L) {
-            wake.tv_sec++;
-            wake.tv_nsec -= 1000000000L;
-        }
-        while (!p->stop && pthread_cond_timedwait(&p->cv, &p->mu, &wake) == 0)
-            ;
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
-}
-
-void store_cli_progress_busy(store_cli_progress *p, const char *what)
-{
-    if (!p->on || p->thread_running)
-        return;
-    snprintf(p->what, sizeof p->what, "%s", what);
-    clock_gettime(CLOCK_MONOTONIC, &p->t0);
-    p->stop = false;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
-    if (pthread_create(&p->thread, NULL, busy_thread, p) == 0) {
-        p->thread_running = true;
-    } else {
-        /* No thread, no display: the work itself goes on. */
-        pthread_cond_destroy(&p->cv);
-        pthread_mutex_destroy(&p->mu);
-    }
-}
-
-void store_cli_progress_end(store_cli_progress *p)
-{
-    if (!p->on)
-        return;
-    if (p->thread_running) {
-        pthread_mutex_lock(&p->mu);
-        p->stop = true;
-        pthread_cond_signal(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-        pthread_join(p->thread, NULL);
-        pthread_cond_destroy(&p->cv);
-        pthread_mutex_destroy(&p->mu);
-        p->thread_running = false;
-    }
-    fputs("\r\033[K", stderr);
-    fflush(stderr);
 }
 
 int store_cli_batch(const char *cmd, const char *db_opt, const char *id, tsl_store **st,

@@ -1,13 +1,10 @@
 /* store_cli.h - what the issuer-store subcommands (list, alloc, set, get, update,
- * publish, token) share: where the database is, opening it, option values common to
- * several of them, status labels, and the progress display on a terminal. */
+ * publish, token) share: where the database is, opening it, a list's settings and a
+ * batch for it. */
 #ifndef TSL_STORE_CLI_H
 #define TSL_STORE_CLI_H
 
 #include "cli.h"
-
-#include <pthread.h>
-#include <time.h>
 
 /* The database when neither --db nor $TSL_DB names one. */
 #define STORE_CLI_DEFAULT_DB "./tsl.db"
@@ -47,36 +44,5 @@ int store_cli_info(const char *cmd, tsl_store *st, const char *id, tsl_list_info
  * Prints the error and returns its exit code on failure, with nothing left open. */
 int store_cli_batch(const char *cmd, const char *db_opt, const char *id, tsl_store **st,
                     tsl_batch **b);
-
-/* Progress on stderr while a long command runs, shown only when stderr is a terminal
- * and redrawn at most ten times a second. Phase one counts input lines (with a bar
- * when the input's size is known); phase two, during one library call that reports
- * nothing, shows the elapsed time from a helper thread. */
-typedef struct {
-    bool on;            /* stderr is a terminal */
-    const char *cmd;
-    struct timespec t0; /* start of the current phase */
-    struct timespec last_draw;
-    uint64_t total_bytes; /* 0: unknown */
-    /* The busy phase. */
-    bool thread_running;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
-    char what[96];
-} store_cli_progress;
-
-void store_cli_progress_init(store_cli_progress *p, const char *cmd,
-                             uint64_t total_bytes);
-
-/* Called for every input line: cheap; redraws when 100 ms have passed. */
-void store_cli_progress_lines(store_cli_progress *p, uint64_t lines, uint64_t bytes);
-
-/* Starts the elapsed-time display for `what` ("applying 1000000 entries"). */
-void store_cli_progress_busy(store_cli_progress *p, const char *what);
-
-/* Stops any display and clears its line, so that what follows starts on a clean line. */
-void store_cli_progress_end(store_cli_progress *p);
 
 #endif /* TSL_STORE_CLI_H */

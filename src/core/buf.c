@@ -3,7 +3,9 @@
  * of elements grow through the same reserve. */
 #include "core/tsl_int.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Called through a volatile pointer, so the compiler cannot prove the store dead and
@@ -158,5 +160,24 @@ tsl_status tslp_elems_reserve(void *arrp, size_t n, size_t *cap, size_t more,
     p = b.data;
     memcpy(arrp, &p, sizeof p);
     *cap = b.cap / elem_size;
+    return TSL_OK;
+}
+
+tsl_status tslp_buf_printf(tslp_buf *b, tsl_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "%s: bad format", b->what);
+    /* One byte more for vsnprintf's terminator, which len does not count. */
+    tsl_status st = tslp_buf_reserve(b, (size_t)n + 1, err);
+    if (st != TSL_OK)
+        return st;
+    va_start(ap, fmt);
+    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
     return TSL_OK;
 }

@@ -39,6 +39,11 @@ tsl_status tslp_buf_reserve(tslp_buf *b, size_t n, tsl_error *err);
 /* Appends n bytes from p (p may be NULL when n is 0). Errors as tslp_buf_reserve(). */
 tsl_status tslp_buf_append(tslp_buf *b, const void *p, size_t n, tsl_error *err);
 
+/* Appends printf-formatted text (without its terminator, though one is always written
+ * after len, so the text stays a C string). Errors as tslp_buf_reserve(). */
+tsl_status tslp_buf_printf(tslp_buf *b, tsl_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Hands the bytes to the caller (free with tslp_free), shrunk to len when that saves
  * memory, and leaves b empty (limit kept). *len receives their count. Never NULL for
  * an empty buffer: a 1-byte allocation stands for it; NULL only when out of memory.

@@ -252,76 +252,17 @@ static const char *path_or_empty(const char *uri, char *buf)
     return buf;
 }
 
-/* Checks a uri setting with tsl_uri_check, prefixing the message with the field. */
-static tsl_status check_uri(const char *id, const char *field, const char *uri,
-                            unsigned create_flags, tsl_error *err)
+/* The settings (tsl_list_spec_check, spec.c), then the size for verifiers unless waived. */
+static tsl_status check_settings(const tsl_list_spec *in, tsl_error *err)
 {
-    unsigned f = (create_flags & TSL_CREATE_ALLOW_HTTP) ? TSL_URI_ALLOW_HTTP : 0;
-    tsl_status r = tsl_uri_check(uri, f, err);
-    if (r != TSL_OK) {
-        char what[96];
-        snprintf(what, sizeof what, "list \"%s\": %s", id, field);
+    tsl_status r = tsl_list_spec_check(in, err);
+    if (r == TSL_OK && !(in->create_flags & TSL_CREATE_LARGE) &&
+        (r = tsl_store_size_check(in->bits, in->size, err)) != TSL_OK) {
+        char what[80];
+        snprintf(what, sizeof what, "list \"%s\"", in->id);
         tslp_error_prefix(err, what);
     }
     return r;
-}
-
-static tsl_status check_settings(const tsl_list_spec *in, tsl_error *err)
-{
-    if (in->id == NULL || !tslp_store_id_ok(in->id))
-        return tslp_fail(err, TSL_ERR_ARG, 0,
-                         "list id \"%s\": use 1 to 64 of A-Z a-z 0-9 . _ -",
-                         in->id != NULL ? in->id : "");
-    const char *id = in->id;
-    if (in->uri == NULL || in->uri[0] == '\0')
-        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": a uri is required", id);
-    tsl_status r = check_uri(id, "uri", in->uri, in->create_flags, err);
-    if (r == TSL_OK && in->aggregation_uri != NULL)
-        r = check_uri(id, "aggregation_uri", in->aggregation_uri, in->create_flags, err);
-    if (r != TSL_OK)
-        return r;
-    char p[TSL_URI_MAX + 1], q[TSL_URI_MAX + 1];
-    if (in->aggregation_uri != NULL &&
-        strcmp(path_or_empty(in->uri, p), path_or_empty(in->aggregation_uri, q)) == 0)
-        return tslp_fail(err, TSL_ERR_ARG, 0,
-                         "list \"%s\": uri and aggregation_uri have the same path %s", id, p);
-    if (!tslp_bits_ok(in->bits))
-        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": bits %u is not 1, 2, 4 or 8",
-                         id, in->bits);
-    if (in->size < 1 || in->size > TSL_STORE_MAX_SIZE)
-        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": size %llu is not 1 to %llu",
-                         id, (unsigned long long)in->size,
-                         (unsigned long long)TSL_STORE_MAX_SIZE);
-    if (!(in->create_flags & TSL_CREATE_LARGE) &&
-        (r = tsl_store_size_check(in->bits, in->size, err)) != TSL_OK) {
-        char what[80];
-        snprintf(what, sizeof what, "list \"%s\"", id);
-        tslp_error_prefix(err, what);
-        return r;
-    }
-    if (in->decoys >= in->size)
-        return tslp_fail(err, TSL_ERR_ARG, 0,
-                         "list \"%s\": %llu decoys leave no room in %llu entries", id,
-                         (unsigned long long)in->decoys, (unsigned long long)in->size);
-    unsigned dv = in->decoy_value ? in->decoy_value : TSL_STATUS_INVALID;
-    if (dv >> in->bits != 0)
-        return tslp_fail(err, TSL_ERR_ARG, 0,
-                         "list \"%s\": decoy value %u does not fit in %u bits", id, dv,
-                         in->bits);
-    if (in->key_path == NULL || in->key_path[0] == '\0')
-        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": a signing key is required", id);
-    if (in->lifetime < 0 || in->ttl < 0)
-        return tslp_fail(err, TSL_ERR_ARG, 0,
-                         "list \"%s\": lifetime and ttl must not be negative", id);
-    if (in->formats > (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT))
-        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": formats %#x unknown", id,
-                         in->formats);
-    if (in->kid != NULL && (in->kid[0] == '\0' || strlen(in->kid) > 256))
-        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": kid must be 1 to 256 bytes", id);
-    if (in->create_flags & ~(TSL_CREATE_ALLOW_HTTP | TSL_CREATE_LARGE))
-        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": create_flags %#x unknown", id,
-                         in->create_flags);
-    return TSL_OK;
 }
 
 /* Refuses a list whose path is already taken: tsl serve and tsl export serve every list

@@ -1,0 +1,78 @@
+/* entries.c - a StatusList built from "IDX VALUE" lines (tsl_list_set_line), the input
+ * of `tsl encode`: one entry per line, '#' comments and blank lines allowed, later lines
+ * winning, and the list growing to the highest index under a byte bound unless its size
+ * is fixed. Each refusal names its line. (`tsl update`'s batches, with ranges and the
+ * store's rules, are read by tsl_batch_add_line.) */
+#include "core/tsl_int.h"
+
+#include <string.h>
+
+/* Digits only: no sign, no spaces, no overflow. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return false;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+tsl_status tsl_list_set_line(tsl_list *l, char *line, unsigned long lineno,
+                             uint64_t max_grow_bytes, uint64_t *idx, int *set, tsl_error *err)
+{
+    if (l == NULL || line == NULL || idx == NULL || set == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "line: NULL argument");
+    *set = 0;
+    char *hash = strchr(line, '#');
+    if (hash != NULL)
+        *hash = '\0';
+    char *save = NULL;
+    /* A CR before the newline (a file from Windows) is white space here. */
+    char *a = strtok_r(line, " \t\r", &save);
+    if (a == NULL)
+        return TSL_OK;
+    char *b = strtok_r(NULL, " \t\r", &save);
+    char *c = strtok_r(NULL, " \t\r", &save);
+    if (b == NULL || c != NULL)
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0, "line %lu: expected \"IDX VALUE\"", lineno);
+    if (!parse_u64(a, idx))
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                         "line %lu: index \"%.40s\" is not a non-negative integer", lineno, a);
+    unsigned value;
+    if (tsl_status_parse(b, strlen(b), &value, NULL) != TSL_OK)
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                         "line %lu: status \"%.40s\" is not a number 0-255 or a status name",
+                         lineno, b);
+    unsigned bits = tsl_list_bits(l);
+    if (value >> bits != 0)
+        return tslp_fail(err, TSL_ERR_VALUE, 0, "line %lu: value %u does not fit in %u bits",
+                         lineno, value, bits);
+    if (max_grow_bytes == 0 && *idx >= tsl_list_size(l))
+        return tslp_fail(err, TSL_ERR_INDEX, 0, "line %lu: index %llu is out of range (size %llu)",
+                         lineno, (unsigned long long)*idx,
+                         (unsigned long long)tsl_list_size(l));
+    if (max_grow_bytes != 0) {
+        tsl_status st = tsl_list_grow(l, *idx, max_grow_bytes, err);
+        if (st == TSL_ERR_LIMIT) {
+            /* The grow message is replaced by one naming the line and the way out. */
+            tsl_error_clear(err);
+            return tslp_fail(err, TSL_ERR_LIMIT, 0,
+                             "line %lu: index %llu would make the list larger than %llu MiB; "
+                             "give --size to allow it",
+                             lineno, (unsigned long long)*idx,
+                             (unsigned long long)(max_grow_bytes >> 20));
+        }
+        if (st != TSL_OK)
+            return st;
+    }
+    *set = 1;
+    return tsl_list_set(l, *idx, value, err);
+}
