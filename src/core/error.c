@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 const char *tsl_strerror(tsl_status code)
 {
@@ -92,4 +93,43 @@ const char *tsl_status_label(unsigned value, char buf[TSL_STATUS_LABEL_SIZE])
         return tsl_status_name(value);
     snprintf(buf, TSL_STATUS_LABEL_SIZE, "%u", value & 0xffffu);
     return buf;
+}
+
+/* A status by name (any case) or number: the inverse of tsl_status_label, for update
+ * files, `tsl set` and encode input. */
+tsl_status tsl_status_parse(const char *text, size_t len, unsigned *value, tsl_error *err)
+{
+    static const struct {
+        const char *name;
+        unsigned value;
+    } names[] = {{"VALID", TSL_STATUS_VALID},
+                 {"INVALID", TSL_STATUS_INVALID},
+                 {"SUSPENDED", TSL_STATUS_SUSPENDED},
+                 {"APPLICATION_SPECIFIC", TSL_STATUS_APPLICATION_SPECIFIC}};
+    if (text == NULL || value == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "status: NULL argument");
+    if (len == 0)
+        goto unknown;
+    if (text[0] >= '0' && text[0] <= '9') {
+        unsigned v = 0;
+        for (size_t k = 0; k < len; k++) {
+            if (text[k] < '0' || text[k] > '9' || k >= 3)
+                goto unknown;
+            v = v * 10 + (unsigned)(text[k] - '0');
+        }
+        if (v > 255)
+            goto unknown;
+        *value = v;
+        return TSL_OK;
+    }
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (strlen(names[k].name) == len && strncasecmp(text, names[k].name, len) == 0) {
+            *value = names[k].value;
+            return TSL_OK;
+        }
+unknown:
+    return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                     "unknown status \"%.*s\" (VALID, INVALID, SUSPENDED, "
+                     "APPLICATION_SPECIFIC or 0-255)",
+                     (int)(len > 40 ? 40 : len), text);
 }

@@ -114,30 +114,3 @@ tsl_status tsl_publish_aggregation(const char *const *uris, size_t n, char **out
         *out_len = len;
     return TSL_OK;
 }
-
-tsl_status tsl_publish_formats_parse(const char *s, unsigned *mask, tsl_error *err)
-{
-    unsigned m = 0;
-    for (const char *p = s; p != NULL;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        unsigned bit = n == 3 && memcmp(p, "jwt", 3) == 0   ? TSL_PUBLISH_JWT
-                       : n == 3 && memcmp(p, "cwt", 3) == 0 ? TSL_PUBLISH_CWT
-                                                            : 0;
-        if (bit == 0 || (m & bit) != 0)
-            return tslp_fail(err, TSL_ERR_ARG, 0, "\"%s\" is not jwt, cwt or jwt,cwt", s);
-        m |= bit;
-        p = comma != NULL ? comma + 1 : NULL;
-    }
-    *mask = m;
-    return TSL_OK;
-}
-
-const char *tsl_publish_formats_name(unsigned mask)
-{
-    switch (mask) {
-    case TSL_PUBLISH_JWT: return "jwt";
-    case TSL_PUBLISH_CWT: return "cwt";
-    default: return "jwt,cwt";
-    }
-}

@@ -20,43 +20,6 @@ struct tsl_batch {
     uint64_t entries;
 };
 
-tsl_status tsl_status_parse(const char *text, size_t len, unsigned *value, tsl_error *err)
-{
-    static const struct {
-        const char *name;
-        unsigned value;
-    } names[] = {{"VALID", TSL_STATUS_VALID},
-                 {"INVALID", TSL_STATUS_INVALID},
-                 {"SUSPENDED", TSL_STATUS_SUSPENDED},
-                 {"APPLICATION_SPECIFIC", TSL_STATUS_APPLICATION_SPECIFIC}};
-    if (text == NULL || value == NULL)
-        return tslp_fail(err, TSL_ERR_ARG, 0, "status: NULL argument");
-    if (len == 0)
-        goto unknown;
-    if (text[0] >= '0' && text[0] <= '9') {
-        unsigned v = 0;
-        for (size_t k = 0; k < len; k++) {
-            if (text[k] < '0' || text[k] > '9' || k >= 3)
-                goto unknown;
-            v = v * 10 + (unsigned)(text[k] - '0');
-        }
-        if (v > 255)
-            goto unknown;
-        *value = v;
-        return TSL_OK;
-    }
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-        if (strlen(names[k].name) == len && strncasecmp(text, names[k].name, len) == 0) {
-            *value = names[k].value;
-            return TSL_OK;
-        }
-unknown:
-    return tslp_fail(err, TSL_ERR_MALFORMED, 0,
-                     "unknown status \"%.*s\" (VALID, INVALID, SUSPENDED, "
-                     "APPLICATION_SPECIFIC or 0-255)",
-                     (int)(len > 40 ? 40 : len), text);
-}
-
 tsl_status tsl_batch_new(unsigned bits, uint64_t size, tsl_batch **out, tsl_error *err)
 {
     if (out == NULL)

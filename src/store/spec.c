@@ -9,6 +9,19 @@
 #include <stdio.h>
 #include <string.h>
 
+bool tslp_store_id_ok(const char *id)
+{
+    size_t n = 0;
+    for (; id[n] != '\0'; n++) {
+        unsigned char c = (unsigned char)id[n];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok || n >= TSLP_ID_MAX)
+            return false;
+    }
+    return n >= 1;
+}
+
 /* A uri setting: tsl_uri_check's code, its message after the option's name. */
 static tsl_status check_uri(const char *opt, const char *uri, unsigned create_flags,
                             tsl_error *err)
@@ -70,4 +83,33 @@ tsl_status tsl_list_spec_check(const tsl_list_spec *in, tsl_error *err)
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": create_flags %#x unknown", id,
                          in->create_flags);
     return TSL_OK;
+}
+
+/* A list's forms by name ("jwt", "cwt", "jwt,cwt"), both ways: a setting of the list,
+ * read by `tsl list create` and shown by `tsl list show`. */
+tsl_status tsl_publish_formats_parse(const char *s, unsigned *mask, tsl_error *err)
+{
+    unsigned m = 0;
+    for (const char *p = s; p != NULL;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        unsigned bit = n == 3 && memcmp(p, "jwt", 3) == 0   ? TSL_PUBLISH_JWT
+                       : n == 3 && memcmp(p, "cwt", 3) == 0 ? TSL_PUBLISH_CWT
+                                                            : 0;
+        if (bit == 0 || (m & bit) != 0)
+            return tslp_fail(err, TSL_ERR_ARG, 0, "\"%s\" is not jwt, cwt or jwt,cwt", s);
+        m |= bit;
+        p = comma != NULL ? comma + 1 : NULL;
+    }
+    *mask = m;
+    return TSL_OK;
+}
+
+const char *tsl_publish_formats_name(unsigned mask)
+{
+    switch (mask) {
+    case TSL_PUBLISH_JWT: return "jwt";
+    case TSL_PUBLISH_CWT: return "cwt";
+    default: return "jwt,cwt";
+    }
 }

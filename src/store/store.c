@@ -80,31 +80,6 @@ tsl_status tslp_store_wait(tsl_store *st, int timeout_ms,
     return st->be->wait(st, timeout_ms, fn, ctx, err);
 }
 
-bool tslp_store_id_ok(const char *id)
-{
-    size_t n = 0;
-    for (; id[n] != '\0'; n++) {
-        unsigned char c = (unsigned char)id[n];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok || n >= TSLP_ID_MAX)
-            return false;
-    }
-    return n >= 1;
-}
-
-uint64_t tslp_store_nbytes(unsigned bits, uint64_t size)
-{
-    /* size <= TSL_STORE_MAX_SIZE (2^36) and bits <= 8: no overflow. */
-    return (size * bits + 7) / 8;
-}
-
-uint64_t tslp_store_nchunks(unsigned bits, uint64_t size)
-{
-    return (tslp_store_nbytes(bits, size) + TSLP_CHUNK_BYTES - 1) / TSLP_CHUNK_BYTES;
-}
-
-
 
 static char *dup_str(const char *s, bool *ok)
 {
@@ -120,34 +95,9 @@ static char *dup_str(const char *s, bool *ok)
     return c;
 }
 
-/* The strings of a tsl_list_info are const for callers passing settings in; the ones
- * the store hands out are its own allocations. */
-static void free_const(const char *s)
-{
-    tslp_free((void *)(uintptr_t)s);
-}
-
-void tsl_list_info_free(tsl_list_info *info)
-{
-    if (info == NULL)
-        return;
-    free_const(info->id);
-    free_const(info->uri);
-    free_const(info->key_path);
-    free_const(info->kid);
-    free_const(info->x5c_path);
-    free_const(info->aggregation_uri);
-    memset(info, 0, sizeof *info);
-}
-
-
 
 /* ---------------------------------------------------------------------------------- */
 /* Opening                                                                              */
-
-
-
-
 
 
 
@@ -349,8 +299,6 @@ static tsl_status place_decoys(const tsl_list_spec *in, const uint8_t *perm_key,
     return r;
 }
 
-
-
 tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_spec *in, tsl_error *err)
 {
     if (st == NULL || in == NULL)
@@ -402,14 +350,6 @@ tsl_status tsl_store_list_ids(tsl_store *st, char ***ids, size_t *n, tsl_error *
     return st->be->list_ids(st, ids, n, err);
 }
 
-void tsl_store_ids_free(char **ids, size_t n)
-{
-    if (ids == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        tslp_free(ids[i]);
-    tslp_free(ids);
-}
 
 tsl_status tsl_store_list_info(tsl_store *st, const char *id, tsl_list_info *out,
                                tsl_error *err)
