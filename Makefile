@@ -25,9 +25,12 @@ WARN = -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototypes \
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
-CPPFLAGS_ALL = -Iinclude -Isrc -D_GNU_SOURCE $(CPPFLAGS)
+# libpq (the PostgreSQL store, src/store/store_pg.c): Debian's libpq-dev puts
+# libpq-fe.h under /usr/include/postgresql.
+PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+CPPFLAGS_ALL = -Iinclude -Isrc -D_GNU_SOURCE $(PQ_CFLAGS) $(CPPFLAGS)
 CFLAGS_ALL = -std=c11 $(WARN) $(CFLAGS)
-LIBS = -lsqlite3 -lcbor -ljansson -ldeflate -lz -lcurl -lcrypto -lpthread -lm
+LIBS = -lsqlite3 -lpq -lcbor -ljansson -ldeflate -lz -lcurl -lcrypto -lpthread -lm
 
 SOVERSION = 0
 VERSION = 0.1.0

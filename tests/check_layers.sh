@@ -6,7 +6,9 @@
 #      OpenSSL as an independent check);
 #   2. the HTTP server library stays at the edge: no file under src/ outside
 #      src/publish/ includes microhttpd.h (tools/ may: it is the adapter);
-#   3. the library does not reach up: no file under src/ includes a tools/ header.
+#   3. the library does not reach up: no file under src/ includes a tools/ header;
+#   4. libpq stays inside the PostgreSQL backend: libpq-fe.h is included only by
+#      src/store/store_pg*.c (no header, no other file under src/, tools/ or examples/).
 # Each offending file counts as one failure (named with its rule); each rule with no
 # offender counts as one pass. Closing line: "layers: N passed, N failed".
 # Run from the top of the tree: sh tests/check_layers.sh
@@ -53,6 +55,8 @@ tool_headers=$(cd tools 2>/dev/null && ls -- *.h 2>/dev/null | sed 's/\./\\./g' 
 tools_re='([.][.]/)*tools/'
 [ -n "$tool_headers" ] && tools_re="($tools_re|($tool_headers)\")"
 rule "no tools/ header included from src" "$(sources src | including "$tools_re")"
+rule "no libpq-fe.h outside src/store/store_pg*.c" \
+    "$(sources src tools examples | grep -Ev '^src/store/store_pg[^/]*[.]c$' | including 'libpq-fe\.h')"
 
 echo "layers: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -28,7 +28,7 @@ int store_cli_open_mode(const char *cmd, const char *db_opt, store_cli_mode mode
     if (st != TSL_OK) {
         /* The library's message starts with "store PATH: ". */
         bool missing = st == TSL_ERR_IO && mode != STORE_CLI_CREATE &&
-                       access(path, F_OK) != 0;
+                       strstr(path, "://") == NULL && access(path, F_OK) != 0;
         cli_err(cmd, "%s%s", err.msg[0] ? err.msg : tsl_strerror(st),
                 missing ? " (tsl list create makes a new store)" : "");
         return cli_exit_for(st);

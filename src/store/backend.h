@@ -3,9 +3,9 @@
  * store (store.c: settings checks, the uri-path rule, decoys and allocation through the
  * keyed permutation; store_update.c and store_publish.c) calls a backend only through
  * these, and a backend knows nothing of those policies: it keeps rows and runs
- * transactions. SQLite (store_sqlite.c) is the first backend; another one (PostgreSQL)
- * is a new file with a struct like tslp_store_sqlite, and a line in store.c's
- * pick_backend(). Never installed. */
+ * transactions. SQLite (store_sqlite.c) is the first backend, PostgreSQL (store_pg.c)
+ * the second; another one is a new file with a struct like tslp_store_sqlite, and a
+ * line in store.c's pick_backend(). Never installed. */
 #ifndef TSL_STORE_BACKEND_H
 #define TSL_STORE_BACKEND_H
 
@@ -104,9 +104,23 @@ struct tslp_store_backend {
     tsl_status (*audit)(tsl_store *st, const char *id, int64_t now, uint64_t entries,
                         uint64_t changed, const char *source, const char *kind,
                         tsl_error *err);
+
+    /* Optional (NULL: the backend does not push changes, and publishers never race:
+     * SQLite). watch and wait: tslp_store_watch and tslp_store_wait (store_int.h).
+     * publish_lock: tries the list's publish lock without waiting (*got false: another
+     * publisher holds it); it lasts until publish_unlock or the connection's end. */
+    tsl_status (*watch)(tsl_store *st, tsl_error *err);
+    tsl_status (*wait)(tsl_store *st, int timeout_ms, void (*fn)(void *ctx, const char *id),
+                       void *ctx, tsl_error *err);
+    tsl_status (*publish_lock)(tsl_store *st, const char *id, bool *got, tsl_error *err);
+    void (*publish_unlock)(tsl_store *st, const char *id);
 };
 
 /* The backends. */
 extern const struct tslp_store_backend tslp_store_sqlite;
+extern const struct tslp_store_backend tslp_store_pg; /* store_pg.c */
+
+/* True when path is a PostgreSQL URL (postgresql:// or postgres://): store_pg.c. */
+bool tslp_pg_is_url(const char *path);
 
 #endif /* TSL_STORE_BACKEND_H */

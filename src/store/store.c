@@ -57,6 +57,29 @@ tsl_status tslp_store_audit(tsl_store *st, const char *id, int64_t now, uint64_t
     return st->be->audit(st, id, now, entries, changed, source, kind, err);
 }
 
+bool tslp_store_can_watch(const tsl_store *st)
+{
+    return st != NULL && st->be->watch != NULL;
+}
+
+tsl_status tslp_store_watch(tsl_store *st, tsl_error *err)
+{
+    if (!tslp_store_can_watch(st))
+        return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                         "store: this backend does not push changes; poll it");
+    return st->be->watch(st, err);
+}
+
+tsl_status tslp_store_wait(tsl_store *st, int timeout_ms,
+                           void (*fn)(void *ctx, const char *id), void *ctx,
+                           tsl_error *err)
+{
+    if (!tslp_store_can_watch(st) || fn == NULL)
+        return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                         "store: this backend does not push changes; poll it");
+    return st->be->wait(st, timeout_ms, fn, ctx, err);
+}
+
 bool tslp_store_id_ok(const char *id)
 {
     size_t n = 0;
@@ -131,21 +154,13 @@ void tsl_list_info_free(tsl_list_info *info)
 
 
 
-/* The backend for a path: a URL of a database server names its scheme; anything
- * else is the path of an SQLite file (a file may not be named like a URL: that name
- * is reserved for the backends to come). */
+/* The backend for a path: a postgresql:// or postgres:// URL is a PostgreSQL
+ * database (store_pg.c); anything else is the path of an SQLite file. */
 static tsl_status pick_backend(const char *path, const struct tslp_store_backend **be,
                                tsl_error *err)
 {
-    /* Only the scheme is shown: the rest of a database URL may hold a password. */
-    static const char *const reserved[] = {"postgresql://", "postgres://"};
-    for (size_t k = 0; k < sizeof reserved / sizeof reserved[0]; k++)
-        if (strncmp(path, reserved[k], strlen(reserved[k])) == 0)
-            return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
-                             "store %.*s...: PostgreSQL stores are not supported yet; "
-                             "give the path of an SQLite file", (int)strlen(reserved[k]),
-                             path);
-    *be = &tslp_store_sqlite;
+    (void)err;
+    *be = tslp_pg_is_url(path) ? &tslp_store_pg : &tslp_store_sqlite;
     return TSL_OK;
 }
 

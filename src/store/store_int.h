@@ -79,6 +79,27 @@ tsl_status tslp_store_audit(tsl_store *st, const char *id, int64_t now, uint64_t
                             uint64_t changed, const char *source, const char *kind,
                             tsl_error *err);
 
+/* ---- change notification (the PostgreSQL backend; the publisher's seam) ---- */
+
+/* True when the store's backend pushes committed changes (PostgreSQL), false (SQLite):
+ * then the publisher keeps polling every interval. */
+bool tslp_store_can_watch(const tsl_store *st);
+
+/* Starts listening for changes on this handle (it must be a handle used for nothing
+ * else while it waits: the publisher opens one of its own). TSL_ERR_UNSUPPORTED when
+ * the backend cannot watch. */
+tsl_status tslp_store_watch(tsl_store *st, tsl_error *err);
+
+/* Waits up to timeout_ms for changes committed by any process on any host and calls
+ * fn(ctx, id) once per list that changed (statuses, allocation, tokens recorded, list
+ * created). fn(ctx, NULL) means "changes may have been missed" (after a reconnect):
+ * resync every list. Returns TSL_OK on notifications or on timeout; TSL_ERR_IO when the
+ * connection is down; each later call tries to reconnect once (the caller backs off
+ * between calls) and, once reconnected, LISTENs again and reports fn(ctx, NULL). */
+tsl_status tslp_store_wait(tsl_store *st, int timeout_ms,
+                           void (*fn)(void *ctx, const char *id), void *ctx,
+                           tsl_error *err);
+
 /* Checks an id: [A-Za-z0-9._-], 1 to 64 characters. */
 bool tslp_store_id_ok(const char *id);
 

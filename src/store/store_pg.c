@@ -1,0 +1,1204 @@
+/* store_pg.c - the issuer store's PostgreSQL backend (backend.h), on libpq: one
+ * database shared by issuers and publishers on many hosts, holding the same rows as the
+ * SQLite backend (store_sqlite.c) in tables of its own.
+ *
+ * Selected by a postgresql:// or postgres:// URL (store.c pick_backend). The URL may
+ * carry host, port, dbname, user and libpq's options (sslmode, sslrootcert, ...), which
+ * are passed to libpq as they are; a URL with a password is refused (it would be on a
+ * command line or in the environment of every process): the password comes from
+ * libpq's own mechanisms, PGPASSFILE / ~/.pgpass, a service file or PGPASSWORD. No
+ * message names the database otherwise than as host/dbname (st->path is replaced by
+ * that name once the URL is parsed), so neither a password nor the conninfo leaks.
+ *
+ * Schema (version TSLP_PG_SCHEMA_VERSION; MIGRATIONS below say what each added):
+ *   tsl_schema  (version, applied, what): one row per migration applied; the store's
+ *               version is the highest
+ *   tsl_lists   as SQLite's lists (bigint columns, perm_key bytea)
+ *   tsl_chunks  (list_id, n, data bytea STORAGE EXTERNAL): packed statuses in
+ *               TSLP_CHUNK_BYTES slices; a chunk without a row is all zeros. A batch
+ *               writes only the chunk rows it changes (see pg_chunk_rewrite)
+ *   tsl_tokens  (id bigserial, list_id, format, iat, exp, version, token bytea,
+ *               created): the history; the newest is the latest iat, then highest id
+ *   tsl_batches (id bigserial, list_id, time, entries, changed, source, kind): audit
+ *
+ * Consistency across processes and hosts. A write transaction is BEGIN (READ
+ * COMMITTED) followed by pg_advisory_xact_lock on one key for the store (the schema
+ * it lives in): writers of a store run one at a time, each reads the rows after the
+ * previous one committed, and the lock goes with COMMIT, ROLLBACK or a lost connection.
+ * One store-wide key rather than one per list, because the seam's begin() does not know
+ * the list, and create's path check reads every list; a write transaction is short (a
+ * bulk update of 10^6 entries holds it for a fraction of a second). So an allocation's
+ * read-advance of `next` is serialised (no index twice, and nothing is handed out
+ * before COMMIT returns, so a crash hands out nothing), a batch's read-check-write of
+ * INVALID entries is serialised (INVALID stays final), and an update is acknowledged
+ * only when COMMIT returned (none is lost; fsync on makes COMMIT durable). A read
+ * transaction is REPEATABLE READ READ ONLY: one snapshot, never half a batch, never
+ * blocking or blocked by writers.
+ *
+ * Change notification: a write transaction that changed a list sends NOTIFY tsl_change
+ * with the list's id just before COMMIT (PostgreSQL delivers it at commit, and never
+ * for a rolled-back transaction). A watching handle LISTENs (pg_watch / pg_wait).
+ *
+ * Publishing: pg_publish_lock takes the session-level pg_try_advisory_lock on a key of
+ * the store and the list, released by pg_publish_unlock or by the death of the
+ * connection (store_publish.c holds it for snapshot-sign-record).
+ *
+ * A dropped connection: every call fails with TSL_ERR_IO; the next begin (and the next
+ * pg_wait) tries PQreset once, and the handle works again once the server is back. */
+#include "store/backend.h"
+#include "store/store_pg.h"
+
+#include <libpq-fe.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Advisory lock keys are pairs: the first half says whose lock it is, 1953721431
+ * ("tslW") the store's writers and 1953721424 ("tslP") its publishers; the second is
+ * hashtext of the schema the store lives in (its current_schema()), resp. of the
+ * schema, '/' and the list id. */
+
+/* The first version a read-only handle reads without migrating. */
+#define PG_SCHEMA_READABLE 1
+
+/* One chunk as chunk_read found it; a ref is its index + 1. */
+typedef struct {
+    char *id;
+    uint64_t n;
+    size_t len;
+    uint8_t *data;
+} cached;
+
+/* The statements, prepared on a connection the first time they run. */
+enum {
+    Q_LOCK_WRITE,
+    Q_VERSION,
+    Q_AUDIT,
+    Q_LIST_READ,
+    Q_LIST_EXISTS,
+    Q_LIST_INSERT,
+    Q_LIST_IDS,
+    Q_LIST_PATHS,
+    Q_ALLOC,
+    Q_CHUNKS_LOAD,
+    Q_CHUNK_READ,
+    Q_CHUNK_INSERT,
+    Q_CHUNK_UPDATE,
+    Q_BUMP,
+    Q_TOKEN_HEAD,
+    Q_TOKEN_INSERT,
+    Q_TOKEN_PRUNE,
+    Q_TOKEN_NEWEST,
+    Q_TOKEN_AT,
+    Q_NOTIFY,
+    Q_PUB_LOCK,
+    Q_PUB_UNLOCK,
+    Q_COUNT
+};
+
+static const char *const SQL[Q_COUNT] = {
+    [Q_LOCK_WRITE] = "SELECT pg_advisory_xact_lock(1953721431, hashtext(current_schema()))",
+    [Q_VERSION] = "SELECT coalesce(max(version), 0) FROM tsl_schema",
+    [Q_AUDIT] = "INSERT INTO tsl_batches (list_id, time, entries, changed, source, kind)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+    [Q_LIST_READ] =
+        "SELECT id, uri, bits, size, key_path, alg, kid, x5c_path, lifetime, ttl,"
+        " formats, decoys, decoy_value, final_invalid, aggregation_uri, perm_key, next,"
+        " version, created, updated,"
+        " (SELECT max(iat) FROM tsl_tokens WHERE list_id = $1)"
+        " FROM tsl_lists WHERE id = $1",
+    [Q_LIST_EXISTS] = "SELECT 1 FROM tsl_lists WHERE id = $1",
+    [Q_LIST_INSERT] =
+        "INSERT INTO tsl_lists (id, uri, bits, size, key_path, alg, kid, x5c_path,"
+        " lifetime, ttl, formats, decoys, decoy_value, final_invalid, aggregation_uri,"
+        " perm_key, next, version, created, updated) VALUES ($1, $2, $3, $4, $5, $6,"
+        " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, 0, $17, $17)",
+    [Q_LIST_IDS] = "SELECT id FROM tsl_lists ORDER BY id COLLATE \"C\"",
+    [Q_LIST_PATHS] = "SELECT id, uri, aggregation_uri FROM tsl_lists",
+    [Q_ALLOC] = "UPDATE tsl_lists SET next = next + $2, updated = $3 WHERE id = $1",
+    [Q_CHUNKS_LOAD] = "SELECT n, data FROM tsl_chunks WHERE list_id = $1",
+    [Q_CHUNK_READ] = "SELECT data FROM tsl_chunks WHERE list_id = $1 AND n = $2",
+    [Q_CHUNK_INSERT] = "INSERT INTO tsl_chunks (list_id, n, data) VALUES ($1, $2, $3)",
+    [Q_CHUNK_UPDATE] = "UPDATE tsl_chunks SET data = $3 WHERE list_id = $1 AND n = $2",
+    [Q_BUMP] = "UPDATE tsl_lists SET version = version + 1, updated = $2 WHERE id = $1",
+    [Q_TOKEN_HEAD] =
+        "SELECT version, iat, (SELECT count(*) FROM tsl_tokens WHERE list_id = $1"
+        " AND format = $2 AND iat = $4 AND version = $3)"
+        " FROM tsl_tokens WHERE list_id = $1 AND format = $2"
+        " ORDER BY iat DESC, id DESC LIMIT 1",
+    [Q_TOKEN_INSERT] =
+        "INSERT INTO tsl_tokens (list_id, format, iat, exp, version, token, created)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [Q_TOKEN_PRUNE] = "DELETE FROM tsl_tokens WHERE list_id = $1 AND exp < $2",
+    [Q_TOKEN_NEWEST] = "SELECT token, iat, exp FROM tsl_tokens WHERE list_id = $1"
+                       " AND format = $2 ORDER BY iat DESC, id DESC LIMIT 1",
+    [Q_TOKEN_AT] = "SELECT token, iat, exp FROM tsl_tokens WHERE list_id = $1"
+                   " AND format = $2 AND iat <= $3 AND $3 < exp"
+                   " ORDER BY iat DESC, id DESC LIMIT 1",
+    [Q_NOTIFY] = "SELECT pg_notify('tsl_change', $1)",
+    [Q_PUB_LOCK] = "SELECT pg_try_advisory_lock(1953721424, hashtext(current_schema() || '/' || $1))",
+    [Q_PUB_UNLOCK] = "SELECT pg_advisory_unlock(1953721424, hashtext(current_schema() || '/' || $1))",
+};
+
+/* The migrations, in order: migration k takes the schema from version k to k + 1 (0:
+ * an empty database). All pending ones run in one write transaction, under the
+ * store's write lock, with the version read again under it: concurrent openers
+ * migrate once, and a crash leaves the old version whole (PostgreSQL's DDL is
+ * transactional). Each step only adds, so a read-only handle reads any version from
+ * PG_SCHEMA_READABLE on. tests/fixtures/store-pg-v1.sql is a store of version 1. */
+static const struct {
+    const char *what;
+    const char *sql;
+} MIGRATIONS[TSLP_PG_SCHEMA_VERSION] = {
+    {"creating the tables",
+     "CREATE TABLE tsl_schema (version bigint PRIMARY KEY, applied bigint NOT NULL,"
+     " what text NOT NULL);"
+     "CREATE TABLE tsl_lists ("
+     " id text PRIMARY KEY, uri text NOT NULL, bits bigint NOT NULL,"
+     " size bigint NOT NULL, key_path text NOT NULL, alg text, kid text, x5c_path text,"
+     " lifetime bigint NOT NULL, ttl bigint NOT NULL, formats bigint NOT NULL,"
+     " decoys bigint NOT NULL, decoy_value bigint NOT NULL,"
+     " final_invalid bigint NOT NULL, aggregation_uri text, perm_key bytea NOT NULL,"
+     " next bigint NOT NULL, version bigint NOT NULL, created bigint NOT NULL,"
+     " updated bigint NOT NULL);"
+     "CREATE TABLE tsl_chunks ("
+     " list_id text NOT NULL REFERENCES tsl_lists(id) ON DELETE CASCADE,"
+     " n bigint NOT NULL, data bytea NOT NULL, PRIMARY KEY (list_id, n));"
+     /* Packed statuses are rewritten whole and rarely compress much once in use: kept
+      * uncompressed, out of line. */
+     "ALTER TABLE tsl_chunks ALTER COLUMN data SET STORAGE EXTERNAL;"
+     "CREATE TABLE tsl_tokens ("
+     " id bigserial PRIMARY KEY,"
+     " list_id text NOT NULL REFERENCES tsl_lists(id) ON DELETE CASCADE,"
+     " format text NOT NULL CHECK (format IN ('jwt', 'cwt')), iat bigint NOT NULL,"
+     " exp bigint NOT NULL, version bigint NOT NULL, token bytea NOT NULL,"
+     " created bigint NOT NULL);"
+     "CREATE INDEX tsl_tokens_by_iat ON tsl_tokens (list_id, format, iat);"
+     "CREATE TABLE tsl_batches ("
+     " id bigserial PRIMARY KEY,"
+     " list_id text NOT NULL REFERENCES tsl_lists(id) ON DELETE CASCADE,"
+     " time bigint NOT NULL, entries bigint NOT NULL, changed bigint NOT NULL,"
+     " source text, kind text NOT NULL);"},
+    /* to 2: a list's audit rows and its expired tokens found by index (the foreign
+     * keys' child columns are not indexed by PostgreSQL itself). */
+    {"indexing the audit trail and the tokens' exp",
+     "CREATE INDEX tsl_batches_by_list ON tsl_batches (list_id, id);"
+     "CREATE INDEX tsl_tokens_by_exp ON tsl_tokens (list_id, exp);"},
+};
+
+typedef struct {
+    PGconn *pg;
+    bool prepared[Q_COUNT];
+    bool listening;   /* LISTEN tsl_change was sent (pg_watch) */
+    bool resync;      /* reconnected while watching: report fn(ctx, NULL) */
+    char **changed;   /* the lists this write transaction changed: NOTIFY at commit */
+    size_t nchanged, capchanged;
+    cached *cache;    /* the chunks read by this transaction */
+    size_t ncache, capcache;
+} pgc;
+
+#define C(st) ((pgc *)(st)->conn)
+
+PGconn *tslp_pg_conn(const tsl_store *st)
+{
+    return st->conn != NULL ? C(st)->pg : NULL;
+}
+
+bool tslp_pg_is_url(const char *path)
+{
+    return strncmp(path, "postgresql://", 13) == 0 || strncmp(path, "postgres://", 11) == 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Statements                                                                           */
+
+/* Parameters of a statement: text, or binary for bytea (no escaping of data). */
+#define MAXP 17
+typedef struct {
+    int n;
+    const char *v[MAXP];
+    int len[MAXP];
+    int fmt[MAXP];
+    char num[MAXP][24];
+} params;
+
+static void p_text(params *p, const char *s)
+{
+    p->v[p->n] = s;
+    p->len[p->n] = 0;
+    p->fmt[p->n] = 0;
+    p->n++;
+}
+
+static void p_i64(params *p, int64_t x)
+{
+    snprintf(p->num[p->n], sizeof p->num[0], "%lld", (long long)x);
+    p_text(p, p->num[p->n]);
+}
+
+static void p_bin(params *p, const void *data, size_t len)
+{
+    static const char empty[1];
+    p->v[p->n] = len > 0 ? data : empty;
+    p->len[p->n] = (int)len;
+    p->fmt[p->n] = 1;
+    p->n++;
+}
+
+/* A bigint column of a binary result (0 when NULL). */
+static int64_t get_i64(const PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 8)
+        return 0;
+    const unsigned char *b = (const unsigned char *)PQgetvalue(res, row, col);
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++)
+        v = v << 8 | b[k];
+    return (int64_t)v;
+}
+
+/* Fails naming the store (host/dbname) and what was being done, with the server's
+ * message (which never holds the password: libpq does not echo it). A lost connection
+ * says so. */
+static tsl_status pg_fail(tsl_store *st, const PGresult *res, const char *what,
+                          tsl_error *err)
+{
+    PGconn *pg = C(st) != NULL ? C(st)->pg : NULL;
+    const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
+    if ((msg == NULL || msg[0] == '\0') && pg != NULL)
+        msg = PQerrorMessage(pg);
+    char buf[400];
+    snprintf(buf, sizeof buf, "%s", msg != NULL && msg[0] ? msg : "unknown error");
+    size_t n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    for (char *c = buf; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
+    bool lost = (pg == NULL || PQstatus(pg) == CONNECTION_BAD) &&
+                strcmp(what, "connecting") != 0 && strcmp(what, "reconnecting") != 0;
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    tsl_status code = state != NULL && strcmp(state, "53200") == 0 ? TSL_ERR_NOMEM
+                                                                   : TSL_ERR_IO;
+    return tslp_fail(err, code, 0, "store %s: %s: %s%s", st->path, what,
+                     lost ? "connection lost: " : "", buf);
+}
+
+/* Runs statement q (prepared on first use) with parameters p; the result in *out (NULL:
+ * cleared) in binary. TSL_ERR_IO unless it returned `want`. */
+static tsl_status run(tsl_store *st, int q, const params *p, ExecStatusType want,
+                      PGresult **out, const char *what, tsl_error *err)
+{
+    pgc *c = C(st);
+    char name[16];
+    snprintf(name, sizeof name, "tsl%d", q);
+    if (!c->prepared[q]) {
+        PGresult *pr = PQprepare(c->pg, name, SQL[q], p != NULL ? p->n : 0, NULL);
+        if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
+            tsl_status r = pg_fail(st, pr, what, err);
+            PQclear(pr);
+            return r;
+        }
+        PQclear(pr);
+        c->prepared[q] = true;
+    }
+    PGresult *res = PQexecPrepared(c->pg, name, p != NULL ? p->n : 0,
+                                   p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
+                                   p != NULL ? p->fmt : NULL, 1);
+    if (PQresultStatus(res) != want) {
+        tsl_status r = pg_fail(st, res, what, err);
+        PQclear(res);
+        return r;
+    }
+    if (out != NULL)
+        *out = res;
+    else
+        PQclear(res);
+    return TSL_OK;
+}
+
+/* Runs static SQL without parameters (schema, transaction control). */
+static tsl_status exec_static(tsl_store *st, const char *sql, const char *what,
+                              tsl_error *err)
+{
+    PGresult *res = PQexec(C(st)->pg, sql);
+    ExecStatusType s = PQresultStatus(res);
+    tsl_status r = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? TSL_OK
+                                                                 : pg_fail(st, res, what, err);
+    PQclear(res);
+    return r;
+}
+
+/* Remembers that this transaction changed list id (NOTIFY at commit). */
+static tsl_status mark_changed(tsl_store *st, const char *id, tsl_error *err)
+{
+    pgc *c = C(st);
+    for (size_t k = 0; k < c->nchanged; k++)
+        if (strcmp(c->changed[k], id) == 0)
+            return TSL_OK;
+    if (c->nchanged == c->capchanged) {
+        size_t cap = c->capchanged ? c->capchanged * 2 : 4;
+        char **v = tslp_realloc(c->changed, cap * sizeof *v);
+        if (v == NULL)
+            return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
+        c->changed = v;
+        c->capchanged = cap;
+    }
+    size_t n = strlen(id);
+    char *s = tslp_malloc(n + 1);
+    if (s == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
+    memcpy(s, id, n + 1);
+    c->changed[c->nchanged++] = s;
+    return TSL_OK;
+}
+
+/* Forgets what the transaction read and changed. */
+static void tx_clear(pgc *c)
+{
+    for (size_t k = 0; k < c->nchanged; k++)
+        tslp_free(c->changed[k]);
+    c->nchanged = 0;
+    for (size_t k = 0; k < c->ncache; k++) {
+        tslp_free(c->cache[k].id);
+        tslp_free(c->cache[k].data);
+    }
+    c->ncache = 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Transactions                                                                         */
+
+static void pg_rollback(tsl_store *st)
+{
+    pgc *c = C(st);
+    tx_clear(c);
+    if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK &&
+        PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        PQclear(PQexec(c->pg, "ROLLBACK"));
+}
+
+/* After a lost connection: one PQreset. Prepared statements and LISTEN go with the
+ * old session. */
+static tsl_status reconnect(tsl_store *st, tsl_error *err)
+{
+    pgc *c = C(st);
+    PQreset(c->pg);
+    memset(c->prepared, 0, sizeof c->prepared);
+    if (PQstatus(c->pg) != CONNECTION_OK)
+        return pg_fail(st, NULL, "reconnecting", err);
+    if (st->readonly &&
+        exec_static(st, "SET default_transaction_read_only = on", "reconnecting", err) != TSL_OK)
+        return TSL_ERR_IO;
+    if (c->listening) {
+        tsl_status r = exec_static(st, "LISTEN tsl_change", "listening", err);
+        if (r != TSL_OK)
+            return r;
+        c->resync = true;
+    }
+    return TSL_OK;
+}
+
+static tsl_status pg_begin(tsl_store *st, bool write, tsl_error *err)
+{
+    pgc *c = C(st);
+    tx_clear(c);
+    tsl_status r;
+    if (PQstatus(c->pg) != CONNECTION_OK && (r = reconnect(st, err)) != TSL_OK)
+        return r;
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        PQclear(PQexec(c->pg, "ROLLBACK"));
+    if (!write)
+        return exec_static(st, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                           "starting a transaction", err);
+    if ((r = exec_static(st, "BEGIN", "starting a transaction", err)) != TSL_OK)
+        return r;
+    if ((r = run(st, Q_LOCK_WRITE, NULL, PGRES_TUPLES_OK, NULL, "taking the write lock",
+                 err)) != TSL_OK)
+        pg_rollback(st);
+    return r;
+}
+
+static tsl_status pg_commit(tsl_store *st, tsl_error *err)
+{
+    pgc *c = C(st);
+    tsl_status r = TSL_OK;
+    /* Queued now, delivered by the server at COMMIT, dropped with a rollback. */
+    for (size_t k = 0; r == TSL_OK && k < c->nchanged; k++) {
+        params p = {0};
+        p_text(&p, c->changed[k]);
+        r = run(st, Q_NOTIFY, &p, PGRES_TUPLES_OK, NULL, "notifying a change", err);
+    }
+    if (r != TSL_OK) {
+        pg_rollback(st);
+        return r;
+    }
+    PGresult *res = PQexec(c->pg, "COMMIT");
+    /* A COMMIT of a failed transaction answers ROLLBACK: that is no commit. */
+    if (PQresultStatus(res) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(res), "COMMIT") != 0)
+        r = PQresultStatus(res) == PGRES_COMMAND_OK
+                ? tslp_fail(err, TSL_ERR_IO, 0, "store %s: committing: rolled back",
+                            st->path)
+                : pg_fail(st, res, "committing", err);
+    PQclear(res);
+    if (r != TSL_OK)
+        pg_rollback(st);
+    tx_clear(c);
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Opening                                                                              */
+
+/* The store's name in messages: host/dbname, as libpq resolved them. */
+static char *display_name(PGconn *pg)
+{
+    const char *h = PQhost(pg), *d = PQdb(pg);
+    if (h == NULL || h[0] == '\0')
+        h = "localhost";
+    if (d == NULL)
+        d = "";
+    size_t n = strlen(h) + strlen(d) + 2;
+    char *s = tslp_malloc(n);
+    if (s != NULL)
+        snprintf(s, n, "%s/%s", h, d);
+    return s;
+}
+
+static tsl_status read_version(tsl_store *st, int64_t *version, tsl_error *err)
+{
+    PGresult *res;
+    tsl_status r = run(st, Q_VERSION, NULL, PGRES_TUPLES_OK, &res,
+                       "reading the schema version", err);
+    if (r != TSL_OK)
+        return r;
+    *version = PQntuples(res) == 1 ? get_i64(res, 0, 0) : 0;
+    PQclear(res);
+    return TSL_OK;
+}
+
+/* Whether the database has the tsl_schema table (in the search path). */
+static tsl_status has_schema(tsl_store *st, bool *yes, tsl_error *err)
+{
+    PGresult *res = PQexec(C(st)->pg, "SELECT to_regclass('tsl_schema') IS NOT NULL");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        tsl_status r = pg_fail(st, res, "reading the schema", err);
+        PQclear(res);
+        return r;
+    }
+    *yes = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    return TSL_OK;
+}
+
+/* Brings the schema to TSLP_PG_SCHEMA_VERSION in one write transaction (see
+ * MIGRATIONS). from_empty: the database may have no tsl tables yet. */
+static tsl_status migrate(tsl_store *st, tsl_error *err)
+{
+    tsl_status r = pg_begin(st, true, err);
+    if (r != TSL_OK)
+        return r;
+    bool have = false;
+    int64_t v = 0;
+    if ((r = has_schema(st, &have, err)) == TSL_OK && have)
+        r = read_version(st, &v, err);
+    int64_t now = (int64_t)time(NULL);
+    for (; r == TSL_OK && v < TSLP_PG_SCHEMA_VERSION; v++) {
+        if ((r = exec_static(st, MIGRATIONS[v].sql, MIGRATIONS[v].what, err)) != TSL_OK)
+            break;
+        params p = {0};
+        p_i64(&p, v + 1);
+        p_i64(&p, now);
+        p_text(&p, MIGRATIONS[v].what);
+        PGresult *res = PQexecParams(C(st)->pg,
+                                     "INSERT INTO tsl_schema VALUES ($1, $2, $3)", p.n,
+                                     NULL, p.v, p.len, p.fmt, 1);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            r = pg_fail(st, res, "recording a migration", err);
+        PQclear(res);
+    }
+    if (r == TSL_OK)
+        return pg_commit(st, err);
+    pg_rollback(st);
+    return r;
+}
+
+/* Creates the schema (create) or checks it is a tsl store, and migrates an older one
+ * (unless read-only). */
+static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
+{
+    bool have = false;
+    tsl_status r = has_schema(st, &have, err);
+    if (r != TSL_OK)
+        return r;
+    if (!have && !create)
+        return tslp_fail(err, TSL_ERR_IO, 0,
+                         "store %s: the database has no tsl schema: create it with "
+                         "tsl db migrate", st->path);
+    int64_t version = 0;
+    if (have && (r = read_version(st, &version, err)) != TSL_OK)
+        return r;
+    if (version > TSLP_PG_SCHEMA_VERSION)
+        return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                         "store %s: schema version %lld is newer than this tsl's (%d)",
+                         st->path, (long long)version, TSLP_PG_SCHEMA_VERSION);
+    if (version == TSLP_PG_SCHEMA_VERSION)
+        return TSL_OK;
+    if (st->readonly) {
+        if (version < PG_SCHEMA_READABLE)
+            return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                             "store %s: schema version %lld must be migrated first: run "
+                             "tsl db migrate", st->path, (long long)version);
+        return TSL_OK;
+    }
+    return migrate(st, err);
+}
+
+static tsl_status pg_open(tsl_store *st, bool create, tsl_error *err)
+{
+    /* Only the scheme is shown until the URL is known to hold no password. */
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(st->path, &errmsg);
+    if (opts == NULL) {
+        PQfreemem(errmsg); /* it may quote the URL */
+        return tslp_fail(err, TSL_ERR_ARG, 0,
+                         "store %.*s...: not a valid PostgreSQL URL (libpq's connection "
+                         "URI: postgresql://[user@]host[:port]/dbname[?param=value...])",
+                         strncmp(st->path, "postgres://", 11) == 0 ? 11 : 13, st->path);
+    }
+    bool password = false;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+            password = true;
+    PQconninfoFree(opts);
+    if (password)
+        return tslp_fail(err, TSL_ERR_ARG, 0,
+                         "store %.*s...: the URL holds a password, which would show in the "
+                         "process list and the environment: remove it from the URL and "
+                         "give it through a password file (~/.pgpass or PGPASSFILE), a "
+                         "service file (PGSERVICEFILE) or PGPASSWORD",
+                         strncmp(st->path, "postgres://", 11) == 0 ? 11 : 13, st->path);
+    pgc *c = tslp_calloc(1, sizeof *c);
+    if (c == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "store: out of memory");
+    st->conn = c;
+    /* Ours first: the URL's own settings override them. */
+    const char *const keys[] = {"application_name", "connect_timeout", "dbname", NULL};
+    const char *const vals[] = {"tsl", "10", st->path, NULL};
+    c->pg = PQconnectdbParams(keys, vals, 1);
+    if (c->pg == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "store: out of memory");
+    char *name = display_name(c->pg);
+    if (name == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "store: out of memory");
+    tslp_free(st->path);
+    st->path = name;
+    if (PQstatus(c->pg) != CONNECTION_OK)
+        return pg_fail(st, NULL, "connecting", err);
+    tsl_status r = exec_static(st, "SET client_min_messages = warning", "setting up", err);
+    if (r == TSL_OK && st->readonly)
+        r = exec_static(st, "SET default_transaction_read_only = on", "setting up", err);
+    if (r == TSL_OK)
+        r = check_schema(st, create, err);
+    return r;
+}
+
+static void pg_close(tsl_store *st)
+{
+    pgc *c = C(st);
+    tx_clear(c);
+    tslp_free(c->changed);
+    tslp_free(c->cache);
+    if (c->pg != NULL)
+        PQfinish(c->pg);
+    tslp_free(c);
+    st->conn = NULL;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Lists and allocation                                                                 */
+
+static tsl_status pg_audit(tsl_store *st, const char *id, int64_t now, uint64_t entries,
+                           uint64_t changed, const char *source, const char *kind,
+                           tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    p_i64(&p, now);
+    p_i64(&p, (int64_t)entries);
+    p_i64(&p, (int64_t)changed);
+    p_text(&p, source);
+    p_text(&p, kind);
+    tsl_status r = run(st, Q_AUDIT, &p, PGRES_COMMAND_OK, NULL, "recording a batch", err);
+    return r == TSL_OK ? mark_changed(st, id, err) : r;
+}
+
+/* A tslp_malloc copy of a nullable text column, or NULL. *ok is cleared on NOMEM. */
+static char *col_text(const PGresult *res, int col, bool *ok)
+{
+    if (PQgetisnull(res, 0, col))
+        return NULL;
+    size_t n = (size_t)PQgetlength(res, 0, col);
+    char *c = tslp_malloc(n + 1);
+    if (c == NULL) {
+        *ok = false;
+        return NULL;
+    }
+    memcpy(c, PQgetvalue(res, 0, col), n);
+    c[n] = '\0';
+    return c;
+}
+
+static tsl_status pg_list_read(tsl_store *st, const char *id, tslp_list_row *row,
+                               tsl_error *err)
+{
+    memset(row, 0, sizeof *row);
+    params p = {0};
+    p_text(&p, id);
+    PGresult *res;
+    tsl_status r = run(st, Q_LIST_READ, &p, PGRES_TUPLES_OK, &res, "reading a list", err);
+    if (r != TSL_OK)
+        return r;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return tslp_fail(err, TSL_ERR_NOT_FOUND, 0, "list \"%s\": no such list", id);
+    }
+    tsl_list_info *in = &row->info;
+    bool ok = true;
+    in->id = col_text(res, 0, &ok);
+    in->uri = col_text(res, 1, &ok);
+    int64_t bits = get_i64(res, 0, 2), size = get_i64(res, 0, 3);
+    in->key_path = col_text(res, 4, &ok);
+    char *alg = col_text(res, 5, &ok);
+    in->alg = alg != NULL ? tsl_alg_from_name(alg) : TSL_ALG_UNKNOWN;
+    in->kid = col_text(res, 6, &ok);
+    in->x5c_path = col_text(res, 7, &ok);
+    in->lifetime = get_i64(res, 0, 8);
+    in->ttl = get_i64(res, 0, 9);
+    int64_t formats = get_i64(res, 0, 10), decoys = get_i64(res, 0, 11);
+    int64_t decoy_value = get_i64(res, 0, 12);
+    in->final_invalid = get_i64(res, 0, 13) != 0;
+    in->aggregation_uri = col_text(res, 14, &ok);
+    int key_len = PQgetlength(res, 0, 15);
+    int64_t next = get_i64(res, 0, 16), version = get_i64(res, 0, 17);
+    in->created = get_i64(res, 0, 18);
+    in->updated = get_i64(res, 0, 19);
+    in->last_published = get_i64(res, 0, 20);
+    bool bad = !tslp_bits_ok((uint64_t)bits) || size < 1 ||
+               (uint64_t)size > TSL_STORE_MAX_SIZE || decoys < 0 || decoys >= size ||
+               decoy_value < 0 || decoy_value >= (1 << bits) || formats < 1 ||
+               formats > 3 || next < 0 || next > size - decoys || version < 0 ||
+               key_len != TSLP_PERM_KEY_BYTES || in->uri == NULL || in->key_path == NULL ||
+               (alg != NULL && in->alg == TSL_ALG_UNKNOWN);
+    if (!bad)
+        memcpy(row->perm_key, PQgetvalue(res, 0, 15), TSLP_PERM_KEY_BYTES);
+    tslp_free(alg);
+    PQclear(res);
+    if (!ok) {
+        tsl_list_info_free(in);
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
+    }
+    if (bad) {
+        tsl_list_info_free(in);
+        return tslp_fail(err, TSL_ERR_IO, 0,
+                         "store %s: list \"%s\": inconsistent settings row", st->path, id);
+    }
+    in->bits = (unsigned)bits;
+    in->size = (uint64_t)size;
+    in->formats = (unsigned)formats;
+    in->decoys = (uint64_t)decoys;
+    in->decoy_value = (unsigned)decoy_value;
+    in->allocated = row->next = (uint64_t)next;
+    in->capacity = (uint64_t)(size - decoys);
+    in->version = (uint64_t)version;
+    return TSL_OK;
+}
+
+static tsl_status pg_list_exists(tsl_store *st, const char *id, tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    PGresult *res;
+    tsl_status r = run(st, Q_LIST_EXISTS, &p, PGRES_TUPLES_OK, &res, "looking up a list",
+                       err);
+    if (r != TSL_OK)
+        return r;
+    int n = PQntuples(res);
+    PQclear(res);
+    return n > 0 ? tslp_fail(err, TSL_ERR_EXISTS, 0, "list \"%s\" already exists", id)
+                 : TSL_OK;
+}
+
+static tsl_status pg_list_insert(tsl_store *st, const tsl_list_spec *in,
+                                 const char *key_path, unsigned decoy_value,
+                                 const uint8_t *perm_key, int64_t now, tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, in->id);
+    p_text(&p, in->uri);
+    p_i64(&p, in->bits);
+    p_i64(&p, (int64_t)in->size);
+    p_text(&p, key_path);
+    p_text(&p, in->alg != TSL_ALG_UNKNOWN ? tsl_alg_name(in->alg) : NULL);
+    p_text(&p, in->kid);
+    p_text(&p, in->x5c_path);
+    p_i64(&p, in->lifetime);
+    p_i64(&p, in->ttl);
+    p_i64(&p, in->formats);
+    p_i64(&p, (int64_t)in->decoys);
+    p_i64(&p, decoy_value);
+    p_i64(&p, in->final_invalid);
+    p_text(&p, in->aggregation_uri);
+    p_bin(&p, perm_key, TSLP_PERM_KEY_BYTES);
+    p_i64(&p, now);
+    tsl_status r = run(st, Q_LIST_INSERT, &p, PGRES_COMMAND_OK, NULL, "creating a list", err);
+    return r == TSL_OK ? mark_changed(st, in->id, err) : r;
+}
+
+static tsl_status pg_list_ids(tsl_store *st, char ***ids, size_t *n, tsl_error *err)
+{
+    PGresult *res;
+    tsl_status r = run(st, Q_LIST_IDS, NULL, PGRES_TUPLES_OK, &res, "listing lists", err);
+    if (r != TSL_OK)
+        return r;
+    size_t count = (size_t)PQntuples(res);
+    char **v = tslp_calloc(count ? count : 1, sizeof *v);
+    bool ok = v != NULL;
+    for (size_t k = 0; ok && k < count; k++) {
+        size_t len = (size_t)PQgetlength(res, (int)k, 0);
+        if ((v[k] = tslp_malloc(len + 1)) == NULL) {
+            ok = false;
+            break;
+        }
+        memcpy(v[k], PQgetvalue(res, (int)k, 0), len);
+        v[k][len] = '\0';
+    }
+    PQclear(res);
+    if (!ok) {
+        tsl_store_ids_free(v, count);
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "store: out of memory listing lists");
+    }
+    if (count == 0) {
+        tslp_free(v);
+        v = NULL;
+    }
+    *ids = v;
+    *n = count;
+    return TSL_OK;
+}
+
+static tsl_status pg_list_paths(tsl_store *st, tslp_store_path_fn fn, void *ctx,
+                                tsl_error *err)
+{
+    PGresult *res;
+    tsl_status r = run(st, Q_LIST_PATHS, NULL, PGRES_TUPLES_OK, &res,
+                       "reading the lists' uris", err);
+    if (r != TSL_OK)
+        return r;
+    for (int k = 0; r == TSL_OK && k < PQntuples(res); k++)
+        r = fn(ctx, PQgetvalue(res, k, 0), PQgetvalue(res, k, 1),
+               PQgetisnull(res, k, 2) ? NULL : PQgetvalue(res, k, 2), err);
+    PQclear(res);
+    return r;
+}
+
+static tsl_status pg_alloc_advance(tsl_store *st, const char *id, uint64_t n, int64_t now,
+                                   tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    p_i64(&p, (int64_t)n);
+    p_i64(&p, now);
+    tsl_status r = run(st, Q_ALLOC, &p, PGRES_COMMAND_OK, NULL, "recording an allocation",
+                       err);
+    return r == TSL_OK ? mark_changed(st, id, err) : r;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Chunks                                                                               */
+
+static tsl_status pg_chunks_load(tsl_store *st, const tsl_list_info *info, tsl_list **out,
+                                 tsl_error *err)
+{
+    tsl_list *l = NULL;
+    tsl_status r = tsl_list_new(info->bits, info->size, &l, err);
+    if (r != TSL_OK)
+        return r;
+    uint64_t nbytes = tslp_store_nbytes(info->bits, info->size);
+    uint64_t nchunks = tslp_store_nchunks(info->bits, info->size);
+    params p = {0};
+    p_text(&p, info->id);
+    PGresult *res;
+    if ((r = run(st, Q_CHUNKS_LOAD, &p, PGRES_TUPLES_OK, &res, "reading statuses", err)) !=
+        TSL_OK) {
+        tsl_list_free(l);
+        return r;
+    }
+    for (int k = 0; r == TSL_OK && k < PQntuples(res); k++) {
+        int64_t n = get_i64(res, k, 0);
+        uint64_t len = (uint64_t)PQgetlength(res, k, 1), want = 0;
+        if (n >= 0 && (uint64_t)n < nchunks)
+            want = (uint64_t)n + 1 < nchunks ? TSLP_CHUNK_BYTES
+                                             : nbytes - (uint64_t)n * TSLP_CHUNK_BYTES;
+        if (want == 0 || len != want)
+            r = tslp_fail(err, TSL_ERR_IO, 0,
+                          "store %s: list \"%s\": chunk %lld has %llu bytes, expected %llu",
+                          st->path, info->id, (long long)n, (unsigned long long)len,
+                          (unsigned long long)want);
+        else
+            memcpy(l->data + (size_t)n * TSLP_CHUNK_BYTES, PQgetvalue(res, k, 1), (size_t)len);
+    }
+    PQclear(res);
+    if (r == TSL_OK && info->aggregation_uri != NULL)
+        r = tsl_list_set_aggregation_uri(l, info->aggregation_uri, err);
+    if (r != TSL_OK) {
+        tsl_list_free(l);
+        return r;
+    }
+    *out = l;
+    return TSL_OK;
+}
+
+static tsl_status pg_chunk_insert(tsl_store *st, const char *id, uint64_t n,
+                                  const uint8_t *data, size_t len, tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    p_i64(&p, (int64_t)n);
+    p_bin(&p, data, len);
+    tsl_status r = run(st, Q_CHUNK_INSERT, &p, PGRES_COMMAND_OK, NULL, "writing statuses",
+                       err);
+    return r == TSL_OK ? mark_changed(st, id, err) : r;
+}
+
+static tsl_status pg_chunks_write_new(tsl_store *st, const char *id, const tsl_list *l,
+                                      tsl_error *err)
+{
+    tsl_status r = TSL_OK;
+    for (size_t off = 0; r == TSL_OK && off < l->nbytes; off += TSLP_CHUNK_BYTES) {
+        size_t len = l->nbytes - off < TSLP_CHUNK_BYTES ? l->nbytes - off : TSLP_CHUNK_BYTES;
+        size_t k = 0;
+        while (k < len && l->data[off + k] == 0)
+            k++;
+        if (k < len)
+            r = pg_chunk_insert(st, id, off / TSLP_CHUNK_BYTES, l->data + off, len, err);
+    }
+    return r;
+}
+
+static tsl_status pg_chunk_read(tsl_store *st, const char *id, uint64_t n, uint8_t *buf,
+                                size_t len, int64_t *ref, tsl_error *err)
+{
+    *ref = 0;
+    params p = {0};
+    p_text(&p, id);
+    p_i64(&p, (int64_t)n);
+    PGresult *res;
+    tsl_status r = run(st, Q_CHUNK_READ, &p, PGRES_TUPLES_OK, &res, "reading statuses", err);
+    if (r != TSL_OK)
+        return r;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        memset(buf, 0, len);
+        return TSL_OK;
+    }
+    if ((size_t)PQgetlength(res, 0, 0) != len) {
+        PQclear(res);
+        return tslp_fail(err, TSL_ERR_IO, 0,
+                         "store %s: list \"%s\": chunk %llu has the wrong size", st->path,
+                         id, (unsigned long long)n);
+    }
+    memcpy(buf, PQgetvalue(res, 0, 0), len);
+    PQclear(res);
+    /* Kept for chunk_rewrite, which compares against it: the handle is its index + 1. */
+    pgc *c = C(st);
+    if (c->ncache == c->capcache) {
+        size_t cap = c->capcache ? c->capcache * 2 : 8;
+        cached *v = tslp_realloc(c->cache, cap * sizeof *v);
+        if (v == NULL)
+            return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
+        c->cache = v;
+        c->capcache = cap;
+    }
+    cached *e = &c->cache[c->ncache];
+    size_t idn = strlen(id);
+    e->id = tslp_malloc(idn + 1);
+    e->data = tslp_malloc(len);
+    if (e->id == NULL || e->data == NULL) {
+        tslp_free(e->id);
+        tslp_free(e->data);
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
+    }
+    memcpy(e->id, id, idn + 1);
+    memcpy(e->data, buf, len);
+    e->n = n;
+    e->len = len;
+    *ref = (int64_t)++c->ncache;
+    return TSL_OK;
+}
+
+/* Compares the stored chunk with data, segment by segment, and writes the chunk row
+ * only when a segment differs: one UPDATE of that row. (PostgreSQL rewrites a bytea
+ * value whole whatever part of it changes, so overlay() on the differing segments
+ * would write as much and cost more statements; the rows of the chunks the batch did
+ * not change are not touched.) */
+static tsl_status pg_chunk_rewrite(tsl_store *st, int64_t ref, const uint8_t *data,
+                                   size_t len, size_t segment, bool dry_run,
+                                   tslp_store_diff_fn diff, void *ctx, uint64_t *changed,
+                                   tsl_error *err)
+{
+    pgc *c = C(st);
+    if (ref < 1 || (size_t)ref > c->ncache || c->cache[ref - 1].len != len)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "store %s: no such chunk handle", st->path);
+    cached *e = &c->cache[ref - 1];
+    bool any = false;
+    for (size_t off = 0; off < len; off += segment) {
+        size_t n = len - off < segment ? len - off : segment;
+        uint64_t d = diff(ctx, e->data + off, data + off, n);
+        *changed += d;
+        any = any || d > 0;
+    }
+    if (!any || dry_run)
+        return TSL_OK;
+    params p = {0};
+    p_text(&p, e->id);
+    p_i64(&p, (int64_t)e->n);
+    p_bin(&p, data, len);
+    tsl_status r = run(st, Q_CHUNK_UPDATE, &p, PGRES_COMMAND_OK, NULL, "rewriting a chunk",
+                       err);
+    if (r == TSL_OK) {
+        memcpy(e->data, data, len);
+        r = mark_changed(st, e->id, err);
+    }
+    return r;
+}
+
+static tsl_status pg_list_bump_version(tsl_store *st, const char *id, int64_t now,
+                                       tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    p_i64(&p, now);
+    tsl_status r = run(st, Q_BUMP, &p, PGRES_COMMAND_OK, NULL, "recording the update", err);
+    return r == TSL_OK ? mark_changed(st, id, err) : r;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Tokens                                                                               */
+
+static const char *form_name(tsl_format f)
+{
+    return f == TSL_FORMAT_CWT ? "cwt" : "jwt";
+}
+
+static tsl_status pg_token_head(tsl_store *st, const char *id, tsl_format format,
+                                uint64_t version, int64_t iat, bool *have, uint64_t *nv,
+                                int64_t *ni, bool *twin, tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    p_text(&p, form_name(format));
+    p_i64(&p, (int64_t)version);
+    p_i64(&p, iat);
+    PGresult *res;
+    tsl_status r = run(st, Q_TOKEN_HEAD, &p, PGRES_TUPLES_OK, &res, "reading the history",
+                       err);
+    if (r != TSL_OK)
+        return r;
+    *have = PQntuples(res) > 0;
+    *twin = false;
+    if (*have) {
+        int64_t v = get_i64(res, 0, 0);
+        *nv = v > 0 ? (uint64_t)v : 0;
+        *ni = get_i64(res, 0, 1);
+        *twin = get_i64(res, 0, 2) > 0;
+    }
+    PQclear(res);
+    return TSL_OK;
+}
+
+static tsl_status pg_token_insert(tsl_store *st, const char *id, tsl_format format,
+                                  int64_t iat, int64_t exp, uint64_t version,
+                                  const uint8_t *token, size_t len, int64_t now,
+                                  tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    p_text(&p, form_name(format));
+    p_i64(&p, iat);
+    p_i64(&p, exp);
+    p_i64(&p, (int64_t)version);
+    p_bin(&p, token, len);
+    p_i64(&p, now);
+    tsl_status r = run(st, Q_TOKEN_INSERT, &p, PGRES_COMMAND_OK, NULL, "recording a token",
+                       err);
+    return r == TSL_OK ? mark_changed(st, id, err) : r;
+}
+
+static tsl_status pg_token_prune(tsl_store *st, const char *id, int64_t before,
+                                 tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    p_i64(&p, before);
+    return run(st, Q_TOKEN_PRUNE, &p, PGRES_COMMAND_OK, NULL, "dropping old tokens", err);
+}
+
+static tsl_status pg_token_read(tsl_store *st, const char *id, tsl_format format,
+                                int64_t at, bool *found, uint8_t **out, size_t *out_len,
+                                int64_t *iat, int64_t *exp, tsl_error *err)
+{
+    *found = false;
+    params p = {0};
+    p_text(&p, id);
+    p_text(&p, form_name(format));
+    if (at != 0)
+        p_i64(&p, at);
+    PGresult *res;
+    tsl_status r = run(st, at == 0 ? Q_TOKEN_NEWEST : Q_TOKEN_AT, &p, PGRES_TUPLES_OK, &res,
+                       "reading a token", err);
+    if (r != TSL_OK)
+        return r;
+    if (PQntuples(res) > 0) {
+        size_t len = (size_t)PQgetlength(res, 0, 0);
+        uint8_t *copy = tslp_malloc(len + 1);
+        if (copy == NULL) {
+            r = tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
+        } else {
+            memcpy(copy, PQgetvalue(res, 0, 0), len);
+            copy[len] = '\0'; /* a JWT can be used as a string */
+            *out = copy;
+            *out_len = len;
+            *found = true;
+            if (iat != NULL)
+                *iat = get_i64(res, 0, 1);
+            if (exp != NULL)
+                *exp = get_i64(res, 0, 2);
+        }
+    }
+    PQclear(res);
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Watching for changes, and the publish lock                                           */
+
+static tsl_status pg_watch(tsl_store *st, tsl_error *err)
+{
+    pgc *c = C(st);
+    c->listening = true;
+    if (PQstatus(c->pg) != CONNECTION_OK)
+        return reconnect(st, err);
+    return exec_static(st, "LISTEN tsl_change", "listening", err);
+}
+
+/* Hands the notifications received so far to fn. */
+static void drain(pgc *c, void (*fn)(void *ctx, const char *id), void *ctx)
+{
+    PGnotify *nf;
+    while ((nf = PQnotifies(c->pg)) != NULL) {
+        if (strcmp(nf->relname, "tsl_change") == 0)
+            fn(ctx, nf->extra);
+        PQfreemem(nf);
+    }
+}
+
+static tsl_status pg_wait(tsl_store *st, int timeout_ms,
+                          void (*fn)(void *ctx, const char *id), void *ctx, tsl_error *err)
+{
+    pgc *c = C(st);
+    tsl_status r;
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        if ((r = reconnect(st, err)) != TSL_OK)
+            return r;
+    }
+    if (c->resync) {
+        c->resync = false;
+        fn(ctx, NULL);
+        drain(c, fn, ctx);
+        return TSL_OK;
+    }
+    if (!PQconsumeInput(c->pg))
+        return pg_fail(st, NULL, "waiting for changes", err);
+    PGnotify *nf = PQnotifies(c->pg);
+    if (nf == NULL) {
+        struct pollfd pfd = {PQsocket(c->pg), POLLIN, 0};
+        if (pfd.fd < 0)
+            return pg_fail(st, NULL, "waiting for changes", err);
+        int n = poll(&pfd, 1, timeout_ms < 0 ? 0 : timeout_ms);
+        if (n < 0 && errno != EINTR)
+            return tslp_fail(err, TSL_ERR_IO, 0, "store %s: waiting for changes: %s",
+                             st->path, strerror(errno));
+        if (n > 0 && (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK))
+            return pg_fail(st, NULL, "waiting for changes", err);
+    } else {
+        if (strcmp(nf->relname, "tsl_change") == 0)
+            fn(ctx, nf->extra);
+        PQfreemem(nf);
+    }
+    drain(c, fn, ctx);
+    return PQstatus(c->pg) == CONNECTION_OK ? TSL_OK
+                                            : pg_fail(st, NULL, "waiting for changes", err);
+}
+
+static tsl_status pg_publish_lock(tsl_store *st, const char *id, bool *got, tsl_error *err)
+{
+    *got = false;
+    pgc *c = C(st);
+    tsl_status r;
+    if (PQstatus(c->pg) != CONNECTION_OK && (r = reconnect(st, err)) != TSL_OK)
+        return r;
+    params p = {0};
+    p_text(&p, id);
+    PGresult *res;
+    if ((r = run(st, Q_PUB_LOCK, &p, PGRES_TUPLES_OK, &res, "taking the publish lock",
+                 err)) != TSL_OK)
+        return r;
+    *got = PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 1 && PQgetvalue(res, 0, 0)[0] == 1;
+    PQclear(res);
+    return TSL_OK;
+}
+
+static void pg_publish_unlock(tsl_store *st, const char *id)
+{
+    /* On a lost connection the lock went with the session. */
+    if (PQstatus(C(st)->pg) != CONNECTION_OK)
+        return;
+    params p = {0};
+    p_text(&p, id);
+    run(st, Q_PUB_UNLOCK, &p, PGRES_TUPLES_OK, NULL, "releasing the publish lock", NULL);
+}
+
+const struct tslp_store_backend tslp_store_pg = {
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .list_read = pg_list_read,
+    .list_exists = pg_list_exists,
+    .list_insert = pg_list_insert,
+    .list_ids = pg_list_ids,
+    .list_paths = pg_list_paths,
+    .alloc_advance = pg_alloc_advance,
+    .chunks_load = pg_chunks_load,
+    .chunks_write_new = pg_chunks_write_new,
+    .chunk_read = pg_chunk_read,
+    .chunk_insert = pg_chunk_insert,
+    .chunk_rewrite = pg_chunk_rewrite,
+    .list_bump_version = pg_list_bump_version,
+    .token_head = pg_token_head,
+    .token_insert = pg_token_insert,
+    .token_prune = pg_token_prune,
+    .token_read = pg_token_read,
+    .audit = pg_audit,
+    .watch = pg_watch,
+    .wait = pg_wait,
+    .publish_lock = pg_publish_lock,
+    .publish_unlock = pg_publish_unlock,
+};

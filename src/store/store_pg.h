@@ -1,0 +1,19 @@
+/* store_pg.h - the PostgreSQL backend's own calls: for store_pg.c, and for tests that
+ * look inside a PostgreSQL store. Nothing above backend.h includes it. Never
+ * installed. */
+#ifndef TSL_STORE_PG_H
+#define TSL_STORE_PG_H
+
+#include "store/store_int.h"
+
+/* The connection of a store opened on the PostgreSQL backend (NULL before open): a
+ * libpq PGconn, which is struct pg_conn (libpq-fe.h stays inside store_pg.c). */
+struct pg_conn;
+struct pg_conn *tslp_pg_conn(const tsl_store *st);
+
+/* Schema version of a PostgreSQL store this code writes (the versions are the
+ * backend's own, not SQLite's TSLP_SCHEMA_VERSION): 1 the first tables, 2 the indexes
+ * on the audit trail and on the tokens' exp. */
+#define TSLP_PG_SCHEMA_VERSION 2
+
+#endif /* TSL_STORE_PG_H */
