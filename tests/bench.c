@@ -34,6 +34,7 @@
  *                                      built-in libcurl client; KEY is the list's public
  *                                      key; min, median, p90, p99, max ms
  *   bench store_bulk N BITS DB KEY [CHANGES]
+ *   bench store_set N BITS DB KEY [RUNS]
  *   bench store_alloc N BITS DB KEY [PROCS [PER_PROC [PER_CALL]]]
  *                                      the issuer store on SQLite or PostgreSQL: a bulk
  *                                      update and concurrent allocation
@@ -395,6 +396,7 @@ static void usage(void)
                     "       bench verify_warm N BITS [kb]\n"
                     "       bench verify_cold N BITS URL KEYFILE [COUNT]\n"
                     "       bench store_bulk N BITS DB KEY [CHANGES]\n"
+                    "       bench store_set N BITS DB KEY [RUNS]\n"
                     "       bench store_alloc N BITS DB KEY [PROCS [PER_PROC [PER_CALL]]]\n");
     exit(2);
 }
@@ -581,6 +583,12 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "store_bulk") == 0 && (argc == 6 || argc == 7)) {
         uint64_t changes = argc > 6 ? parse_u64(argv[6], "CHANGES") : 1000000;
         return bench_store_bulk(n, (unsigned)bits, argv[4], argv[5], changes);
+    }
+    if (strcmp(cmd, "store_set") == 0 && (argc == 6 || argc == 7)) {
+        uint64_t runs = argc > 6 ? parse_u64(argv[6], "RUNS") : 11;
+        if (runs == 0 || runs > 10000)
+            usage();
+        return bench_store_set(n, (unsigned)bits, argv[4], argv[5], runs);
     }
     if (strcmp(cmd, "store_alloc") == 0 && argc >= 6 && argc <= 9) {
         uint64_t procs = argc > 6 ? parse_u64(argv[6], "PROCS") : 4;

@@ -8,6 +8,10 @@
  *       the first time) and again with other indices (its chunks are rewritten). Times
  *       the call, which returns once the change is committed (durable: fsync on).
  *       One JSON line per phase: changes/s committed.
+ *   bench store_set N BITS DB KEY [RUNS]
+ *       a new list of N entries, then RUNS times (default 11) what `tsl set` does
+ *       inside one process: open the store, one tsl_store_update() of one index,
+ *       close. best, median, worst ms: `tsl set` end to end less starting a program.
  *   bench store_alloc N BITS DB KEY [PROCS [PER_PROC [PER_CALL]]]
  *       a new list of N entries, then PROCS processes (default 4), each with its own
  *       handle, allocating PER_PROC indices (default 25,000) in tsl_store_alloc() calls
@@ -112,6 +116,48 @@ static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int bench_store_set(uint64_t n, unsigned bits, const char *db, const char *key,
+                    uint64_t runs)
+{
+    char id[64];
+    snprintf(id, sizeof id, "set-%ld", (long)getpid());
+    create_list(db, id, n, bits, key);
+    double *ms = calloc((size_t)runs, sizeof *ms);
+    if (ms == NULL)
+        return 1;
+    for (uint64_t k = 0; k < runs; k++) {
+        uint64_t idx = (k * 7919 + 13) % n;
+        double t0 = bench_now();
+        tsl_store *st = open_store(db);
+        tsl_batch *b = NULL;
+        tsl_error err;
+        tsl_error_clear(&err);
+        tsl_status r = tsl_batch_new(bits, n, &b, &err);
+        if (r == TSL_OK)
+            r = tsl_batch_add(b, idx, idx, 1, 0, &err);
+        if (r == TSL_OK)
+            r = tsl_store_update(st, id, b, 0, 0, "set", NULL, &err);
+        tsl_batch_free(b);
+        tsl_store_close(st);
+        ms[k] = (bench_now() - t0) * 1000;
+        if (r != TSL_OK)
+            bench_die("tsl_store_update", r, &err);
+    }
+    qsort(ms, (size_t)runs, sizeof *ms, cmp_double);
+    printf("{\"case\":\"store_set_lib\",\"backend\":\"%s\",\"n\":%llu,\"bits\":%u,"
+           "\"runs\":%llu,\"ms_best\":%.2f,\"ms_median\":%.2f,\"ms_worst\":%.2f}\n",
+           backend_name(db), (unsigned long long)n, bits, (unsigned long long)runs, ms[0],
+           ms[runs / 2], ms[runs - 1]);
+    free(ms);
+    return 0;
 }
 
 /* One allocating process: waits for the start byte, then allocates and writes the
