@@ -881,7 +881,14 @@ TSL_API tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_bat
  * the newest recorded token has newer statuses, which a concurrent publish recorded
  * while this one was signing, or when a token of the same statuses and iat is recorded.
  * A token of newer statuses than the newest recorded one, but an earlier iat, is signed
- * again as of that one's iat, so that it is the newest. */
+ * again as of that one's iat, so that it is the newest.
+ * On PostgreSQL, where several publishers share a database, exactly one signs a given
+ * version: the call takes the list's publish lock (pg_try_advisory_lock, released at
+ * its end or with the connection of a process that dies) and, when another process
+ * holds it, returns TSL_OK signing nothing (tsl_publish_result.busy). Holding it, it
+ * does not sign a form whose newest recorded token has the current version and at least
+ * a third of its lifetime left (.fresh), so the publishers that react to the same
+ * change after the first do not sign it again; a token nearer its exp is signed anew. */
 TSL_API tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats,
                                      int64_t now, int64_t retention, tsl_error *err);
 
@@ -892,6 +899,12 @@ typedef struct {
     unsigned skipped;  /* forms not recorded: see tsl_store_publish() */
     unsigned raised;   /* forms recorded with a later iat than `now`: see there */
     uint64_t newest;   /* when some form was skipped: the newest version recorded */
+    /* PostgreSQL only (several publishers on one database; always 0 on SQLite): */
+    int busy;          /* 1: nothing signed, because another process holds this list's
+                        * publish lock (it is signing this version); the call succeeds */
+    unsigned fresh;    /* forms not signed (also in skipped): a token of the current
+                        * version with at least a third of its lifetime left at `now` is
+                        * recorded, so another publisher signed this version already */
 } tsl_publish_result;
 
 /* tsl_store_publish(), reporting in *res (may be NULL). */

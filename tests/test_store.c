@@ -933,18 +933,22 @@ TT_TEST(store_backend_choice)
     /* A plain path is an SQLite file. */
     TT_CHECK(f.st->be == &tslp_store_sqlite);
     TT_EQ_STR(f.st->be->name, "sqlite");
-    /* A database URL is reserved for the backends to come, and its credentials are
-     * never echoed. */
+    /* A database URL is PostgreSQL's; one with a password is refused before any
+     * connection (the password would be on a command line or in the environment),
+     * naming where to put it, and never echoed. */
     static const char *const urls[] = {"postgresql://u:s3cret@db.example/tsl",
-                                        "postgres://u:s3cret@db.example/tsl"};
-    for (size_t k = 0; k < 2; k++) {
+                                        "postgres://u:s3cret@db.example/tsl",
+                                        "postgresql://db.example/tsl?password=s3cret"};
+    for (size_t k = 0; k < 3; k++) {
         tsl_store *st = NULL;
         tsl_error err;
         tsl_error_clear(&err);
-        TT_ERR(tsl_store_open_mode(urls[k], 0, &st, &err), TSL_ERR_UNSUPPORTED);
+        TT_ERR(tsl_store_open_mode(urls[k], 0, &st, &err), TSL_ERR_ARG);
         TT_CHECK(st == NULL);
-        TT_CONTAINS(err.msg, "PostgreSQL stores are not supported yet");
+        TT_CONTAINS(err.msg, "the URL holds a password");
+        TT_CONTAINS(err.msg, "PGPASSFILE");
         TT_CHECK(strstr(err.msg, "s3cret") == NULL);
+        TT_CHECK(strstr(err.msg, "db.example") == NULL);
     }
     fx_close(&f);
 }

@@ -108,6 +108,11 @@ int cmd_publish(int argc, char **argv)
         tsl_store_close(store);
         return cli_fail("publish", &err, st);
     }
+    /* PostgreSQL: another process is signing this list right now. */
+    if (res.busy) {
+        printf("%s: not signed: another publisher is signing this list\n", id);
+        done = 0;
+    }
     /* Report what was recorded, read back from the store; and what was not, because a
      * concurrent publish recorded newer statuses (or the same ones, same second) while
      * this one was signing: that token stands. */
@@ -116,7 +121,11 @@ int cmd_publish(int argc, char **argv)
         if (!(done & bit))
             continue;
         if (res.skipped & bit) {
-            if (res.newest > res.version)
+            if (res.fresh & bit)
+                printf("%s: %s not signed: a token of version %llu with a third or more of "
+                       "its lifetime left is already recorded\n",
+                       id, k == 0 ? "jwt" : "cwt", (unsigned long long)res.version);
+            else if (res.newest > res.version)
                 printf("%s: %s not recorded: version %llu signed, but version %llu is "
                        "already recorded and stands\n",
                        id, k == 0 ? "jwt" : "cwt", (unsigned long long)res.version,

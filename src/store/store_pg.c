@@ -558,6 +558,12 @@ static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
     return migrate(st, err);
 }
 
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static tsl_status pg_open(tsl_store *st, bool create, tsl_error *err)
 {
     /* Only the scheme is shown until the URL is known to hold no password. */
@@ -592,6 +598,9 @@ static tsl_status pg_open(tsl_store *st, bool create, tsl_error *err)
     c->pg = PQconnectdbParams(keys, vals, 1);
     if (c->pg == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "store: out of memory");
+    /* The server's notices (a FATAL at shutdown, a WARNING) go to the error of the
+     * call that meets them, never straight to stderr. */
+    PQsetNoticeProcessor(c->pg, quiet, NULL);
     char *name = display_name(c->pg);
     if (name == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "store: out of memory");

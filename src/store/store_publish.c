@@ -137,6 +137,10 @@ static tsl_status record(tsl_store *st, const tsl_list_info *in, signing *sn,
     return tslp_store_audit(st, in->id, now, in->size, 0, src, "publish", err);
 }
 
+static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats,
+                                 int64_t now, int64_t retention, tsl_publish_result *res,
+                                 tsl_error *err);
+
 tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats, int64_t now,
                              int64_t retention, tsl_error *err)
 {
@@ -159,6 +163,55 @@ tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
         return tslp_fail(err, TSL_ERR_ARG, 0, "publish: negative time");
     if (now == 0)
         now = (int64_t)time(NULL);
+    /* Publishers on other hosts (PostgreSQL): one signs at a time, the others skip. */
+    tsl_status r;
+    if (st->be->publish_lock != NULL) {
+        bool got = false;
+        if ((r = st->be->publish_lock(st, id, &got, err)) != TSL_OK)
+            return r;
+        if (!got) {
+            res->busy = 1;
+            return TSL_OK;
+        }
+        r = publish_locked(st, id, formats, now, retention, res, err);
+        st->be->publish_unlock(st, id);
+        return r;
+    }
+    return publish_locked(st, id, formats, now, retention, res, err);
+}
+
+/* Drops from *formats the forms whose newest recorded token has the current version
+ * and a third of its lifetime or more left at now (see tsl_store_publish_ex): another
+ * publisher signed this version. Inside the snapshot's transaction. */
+static tsl_status drop_fresh(tsl_store *st, const tsl_list_info *in, unsigned *formats,
+                             int64_t now, tsl_publish_result *res, tsl_error *err)
+{
+    static const tsl_format forms[2] = {TSL_FORMAT_JWT, TSL_FORMAT_CWT};
+    for (int k = 0; k < 2; k++) {
+        if (!(*formats & (1u << k)))
+            continue;
+        bool have = false, twin = false;
+        uint64_t nv = 0;
+        int64_t ni = 0;
+        tsl_status r = st->be->token_head(st, in->id, forms[k], in->version, now, &have,
+                                          &nv, &ni, &twin, err);
+        if (r != TSL_OK)
+            return r;
+        int64_t exp = ni + in->lifetime;
+        if (have && nv == in->version && (exp - now) * 3 >= in->lifetime) {
+            *formats &= ~(1u << k);
+            res->fresh |= 1u << k;
+            res->skipped |= 1u << k;
+            res->newest = nv;
+        }
+    }
+    return TSL_OK;
+}
+
+static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats,
+                                 int64_t now, int64_t retention, tsl_publish_result *res,
+                                 tsl_error *err)
+{
     /* A snapshot: settings, statuses and their version read in one transaction. */
     tsl_status r = tslp_store_begin(st, false, err);
     if (r != TSL_OK)
@@ -168,7 +221,12 @@ tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
     memset(&sn, 0, sizeof sn);
     if ((r = tslp_store_read_row(st, id, &row, err)) == TSL_OK) {
         memset(row.perm_key, 0, sizeof row.perm_key);
-        if ((r = tslp_store_load_chunks(st, &row.info, &sn.l, err)) != TSL_OK)
+        if (formats == 0)
+            formats = row.info.formats;
+        if ((st->be->publish_lock != NULL &&
+             (r = drop_fresh(st, &row.info, &formats, now, res, err)) != TSL_OK) ||
+            (formats != 0 &&
+             (r = tslp_store_load_chunks(st, &row.info, &sn.l, err)) != TSL_OK))
             tsl_list_info_free(&row.info);
     }
     tslp_store_rollback(st);
@@ -176,8 +234,11 @@ tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
         return r;
     const tsl_list_info *in = &row.info;
     res->version = in->version;
-    if (formats == 0)
-        formats = in->formats;
+    if (formats == 0) {
+        /* Every form is fresh: nothing to sign. */
+        tsl_list_info_free(&row.info);
+        return TSL_OK;
+    }
     if (in->lifetime > INT64_MAX - now) {
         tsl_list_free(sn.l);
         tsl_list_info_free(&row.info);
