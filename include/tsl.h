@@ -886,9 +886,10 @@ TSL_API tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_bat
  * version: the call takes the list's publish lock (pg_try_advisory_lock, released at
  * its end or with the connection of a process that dies) and, when another process
  * holds it, returns TSL_OK signing nothing (tsl_publish_result.busy). Holding it, it
- * does not sign a form whose newest recorded token has the current version and at least
- * a third of its lifetime left (.fresh), so the publishers that react to the same
- * change after the first do not sign it again; a token nearer its exp is signed anew. */
+ * does not sign a form whose newest recorded token has the current version and an iat
+ * less than 60 s (and a third of the lifetime) before now (.fresh), so the publishers
+ * that react to the same change after the first do not sign it again; re-signing an
+ * older token of the same version (before its exp) works as on SQLite. */
 TSL_API tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats,
                                      int64_t now, int64_t retention, tsl_error *err);
 
@@ -903,8 +904,9 @@ typedef struct {
     int busy;          /* 1: nothing signed, because another process holds this list's
                         * publish lock (it is signing this version); the call succeeds */
     unsigned fresh;    /* forms not signed (also in skipped): a token of the current
-                        * version with at least a third of its lifetime left at `now` is
-                        * recorded, so another publisher signed this version already */
+                        * version is recorded with an iat less than 60 s (and a third of
+                        * the lifetime) before `now`, or later: another publisher has just
+                        * signed this version */
 } tsl_publish_result;
 
 /* tsl_store_publish(), reporting in *res (may be NULL). */

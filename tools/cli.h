@@ -144,6 +144,7 @@ int cmd_publish(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_db(int argc, char **argv);
 /* The relying party (tools/cmd_verify.c). */
 int cmd_verify(int argc, char **argv);
 

@@ -122,8 +122,8 @@ int cmd_publish(int argc, char **argv)
             continue;
         if (res.skipped & bit) {
             if (res.fresh & bit)
-                printf("%s: %s not signed: a token of version %llu with a third or more of "
-                       "its lifetime left is already recorded\n",
+                printf("%s: %s not signed: a token of version %llu signed less than a "
+                       "minute before is already recorded\n",
                        id, k == 0 ? "jwt" : "cwt", (unsigned long long)res.version);
             else if (res.newest > res.version)
                 printf("%s: %s not recorded: version %llu signed, but version %llu is "

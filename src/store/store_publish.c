@@ -12,6 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+/* See drop_fresh. */
+#define FRESH_S 60
+
 /* What a list is signed with, loaded from its settings: every token is signed through
  * the tsl_signer, which names the alg, kid and chain. */
 typedef struct {
@@ -181,8 +184,11 @@ tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
 }
 
 /* Drops from *formats the forms whose newest recorded token has the current version
- * and a third of its lifetime or more left at now (see tsl_store_publish_ex): another
- * publisher signed this version. Inside the snapshot's transaction. */
+ * and an iat at most FRESH_S seconds (and a third of the lifetime) before now, or later
+ * (see tsl_store_publish_ex): another publisher signed this version as this one was
+ * deciding to. Publishers that react to the same change do so within a second or two;
+ * a re-sign before exp (the publisher's "near expiry", two thirds into the lifetime)
+ * is always older than that. Inside the snapshot's transaction. */
 static tsl_status drop_fresh(tsl_store *st, const tsl_list_info *in, unsigned *formats,
                              int64_t now, tsl_publish_result *res, tsl_error *err)
 {
@@ -197,8 +203,8 @@ static tsl_status drop_fresh(tsl_store *st, const tsl_list_info *in, unsigned *f
                                           &nv, &ni, &twin, err);
         if (r != TSL_OK)
             return r;
-        int64_t exp = ni + in->lifetime;
-        if (have && nv == in->version && (exp - now) * 3 >= in->lifetime) {
+        int64_t window = in->lifetime / 3 < FRESH_S ? in->lifetime / 3 : FRESH_S;
+        if (have && nv == in->version && ni >= now - window) {
             *formats &= ~(1u << k);
             res->fresh |= 1u << k;
             res->skipped |= 1u << k;
