@@ -1198,6 +1198,13 @@ typedef struct {
     int stalled;                      /* no round completed within the expected time */
     int64_t round_age_ms;             /* since the last completed round */
     uint64_t publishes_ok, publishes_err; /* publishing attempts so far */
+    uint64_t publishes_skipped; /* not signed: another publisher held the list's lock */
+    int64_t last_sync;          /* unix s: the last time every committed change was known
+                                 * (a round read the store, or its change feed answered);
+                                 * 0: never */
+    int64_t store_down_since;   /* unix s: the store unreachable since (the last snapshot
+                                 * is served); 0: it answers */
+    int pushed;                 /* the store pushes its changes (PostgreSQL) */
 } tsl_publisher_health;
 
 /* The health at this moment (any thread). Logs, once per stall, a publisher that has not
@@ -1256,7 +1263,8 @@ typedef struct {
 /* Answers rq from s: a list's path (Accept negotiation with q-values, 406 naming the
  * available types, gzip when Accept-Encoding allows it, 304 by If-None-Match or else
  * If-Modified-Since, ?time= from the recorded tokens: 400 malformed, 404 none covers it,
- * 501 history off), the aggregation path (200/304 with max-age 60), OPTIONS preflight
+ * 501 history off; while the store is unreachable the served token when the time falls
+ * in its [iat, exp), else 503 with Retry-After: 5), the aggregation path (200/304 with max-age 60), OPTIONS preflight
  * (204), 405 for other methods, 404 for other paths. On a reserved path
  * (tsl_publisher_options.reserved) only OPTIONS (204) and methods other than GET and
  * HEAD (405) are answered; for GET and HEAD status is 0: the server answers its own
@@ -1274,7 +1282,15 @@ TSL_API void tsl_http_response_free(tsl_http_response *resp);
 /* What a server needs besides the answering call, independent of the HTTP server: tsl   */
 /* serve is libmicrohttpd calling these.                                                 */
 
-/* A thread running the publisher's rounds: the first at once, then one every interval. */
+/* A thread running the publisher's rounds: the first at once, then one every interval.
+ * On a store that pushes its changes (PostgreSQL; tsl_publisher_health.pushed) it does
+ * not poll: it listens for them and runs a round for each list notified, so that a
+ * publication committed by any process on any host is served within a second, plus a
+ * full round every 30 s and whenever a served token reaches two thirds of its life
+ * (never more often than every interval). When the store becomes unreachable it keeps
+ * the last snapshot served and tries again after 0.25 s, doubling to 2 s, then resyncs
+ * every list. Of several publishers on one database each new version is signed by one
+ * (the list's publish lock); the others serve it when its token is notified. */
 typedef struct tsl_publisher_runner tsl_publisher_runner;
 
 /* Starts the thread over p (which must outlive it) with interval_ms (> 0) between the
@@ -1296,6 +1312,11 @@ TSL_API int tsl_publisher_runner_stop(tsl_publisher_runner *r, int64_t timeout_m
  * since which list and why (key paths, list ids) belongs in the log, not on a public
  * endpoint. */
 TSL_API unsigned tsl_publisher_healthz(tsl_publisher *p, const char **body);
+/* tsl_publisher_healthz() with the body written into buf (size bytes, NUL-terminated,
+ * cut to fit): the same "ok\n" and "degraded\n", except while the store is unreachable,
+ * when it says since when and nothing else about the store:
+ * "degraded: store unreachable since 2026-12-02T08:00:00Z\n". */
+TSL_API unsigned tsl_publisher_healthz_text(tsl_publisher *p, char *buf, size_t size);
 
 /* A server's request counters (thread-safe), and the Prometheus text of them with the
  * publisher's health and the gate's connections. */
@@ -1312,7 +1333,9 @@ TSL_API void tsl_metrics_count(tsl_metrics *m, unsigned status, tsl_answer_kind 
  * format} (only series that are not zero), tsl_response_bytes_total,
  * tsl_access_log_dropped_total, tsl_publishes_total{result}, tsl_seconds_to_earliest_
  * expiry (when a token has an exp), tsl_lists, tsl_problems{kind}, tsl_publisher_round_
- * age_seconds, tsl_publisher_stalled and, with a gate g (may be NULL), tsl_connections
+ * age_seconds, tsl_publisher_stalled, tsl_store_connected (0 while the store is
+ * unreachable), tsl_store_last_sync_seconds (since every committed change was last
+ * known; absent before the first sync) and, with a gate g (may be NULL), tsl_connections
  * {state}, tsl_connections_dropped_total{reason} and tsl_connection_limit{limit}. *out
  * is freed with tsl_free(); *out_len (may be NULL) is its length. TSL_ERR_ARG,
  * TSL_ERR_NOMEM. */

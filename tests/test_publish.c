@@ -1,6 +1,8 @@
 /* test_publish.c - the publisher's shared rules (src/publish/publish.c) and its
  * answering call, driven without sockets: gzip, ETag, dates, max-age, the 406 body and
- * the aggregation document. */
+ * the aggregation document; and a publisher whose store pushes its changes, driven by a
+ * scripted feed: a round for the notified lists only, a full resync on "missed", the
+ * outage (snapshot kept, /healthz and /metrics), the reconnect backoff, the runner. */
 #include "tt.h"
 
 #include <stdlib.h>
@@ -429,4 +431,236 @@ TT_TEST(publish_answer_gzip_cors_aggregation)
          tsl_snapshot_count(f.snap) == 2 && tsl_snapshot_earliest_exp(f.snap) > 0;
     pfx_close(&f);
     TT_CHECK(ok);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* A publisher whose store pushes its changes, driven by a scripted feed                */
+
+#include "publish/publish_int.h"
+
+#include <time.h>
+
+/* The script: what the next wait reports, and counts of what the publisher called. */
+static struct {
+    tsl_status fail;  /* the wait fails with this (TSL_OK: it answers) */
+    int null_id;      /* report "changes may have been missed" */
+    const char *ids[4];
+    int nids;
+    int watches, waits;
+    int sleep;        /* the wait sleeps its timeout (runner test) */
+} ff;
+
+static bool ff_can_watch(const tsl_store *st)
+{
+    (void)st;
+    return true;
+}
+
+static tsl_status ff_watch(tsl_store *st, tsl_error *err)
+{
+    (void)st, (void)err;
+    ff.watches++;
+    return TSL_OK;
+}
+
+static tsl_status ff_wait(tsl_store *st, int timeout_ms,
+                          void (*fn)(void *ctx, const char *id), void *ctx, tsl_error *err)
+{
+    (void)st;
+    ff.waits++;
+    if (ff.sleep) {
+        struct timespec t = {0, (long)(timeout_ms < 20 ? timeout_ms : 20) * 1000000L};
+        nanosleep(&t, NULL);
+    }
+    if (ff.fail != TSL_OK) /* as the backend names a database: host and name only */
+        return tslp_fail(err, ff.fail, 0, "database \"tsl\" on host \"db1\": connection lost");
+    if (ff.null_id)
+        fn(ctx, NULL);
+    for (int k = 0; k < ff.nids; k++)
+        fn(ctx, ff.ids[k]);
+    ff.null_id = 0;
+    ff.nids = 0;
+    return TSL_OK;
+}
+
+static const tslp_feed fake_feed = {ff_can_watch, ff_watch, ff_wait};
+
+/* Sets entry idx of list id to value through a handle of its own, as another process. */
+static int pfx_set(const pfx *f, const char *id, uint64_t idx, unsigned value)
+{
+    tsl_store *st = NULL;
+    tsl_batch *b = NULL;
+    int ok = tsl_store_open(f->db, &st, NULL) == TSL_OK &&
+             tsl_batch_new(1, 1000, &b, NULL) == TSL_OK &&
+             tsl_batch_add(b, idx, idx, value, 0, NULL) == TSL_OK &&
+             tsl_store_update(st, id, b, 0, 0, "test", NULL, NULL) == TSL_OK;
+    tsl_batch_free(b);
+    tsl_store_close(st);
+    return ok ? 0 : -1;
+}
+
+static uint64_t pfx_published(tsl_publisher *p)
+{
+    tsl_publisher_health h;
+    tsl_publisher_health_get(p, &h);
+    return h.publishes_ok;
+}
+
+TT_TEST(publish_pushed_rounds_only_notified_lists)
+{
+    pfx f;
+    TT_CHECK(pfx_open(&f, 0) == 0);
+    memset(&ff, 0, sizeof ff);
+    tslp_publisher_set_feed(f.pub, &fake_feed);
+    TT_CHECK(tslp_publisher_pushed(f.pub));
+    uint64_t n0 = pfx_published(f.pub); /* a and b, signed by pfx_open's round */
+    TT_EQ_U(n0, 2);
+    /* The first step listens, then owes a full round: nothing changed, nothing signed. */
+    tslp_publisher_step(f.pub, 20);
+    TT_EQ_U(ff.watches, 1);
+    TT_EQ_U(ff.waits, 0);
+    TT_EQ_U(pfx_published(f.pub), n0);
+    tsl_publisher_health h;
+    tsl_publisher_health_get(f.pub, &h);
+    TT_CHECK(h.pushed && h.last_sync != 0 && h.store_down_since == 0);
+    /* A change nobody notified is not looked for: no polling. */
+    TT_CHECK(pfx_set(&f, "a", 5, 1) == 0);
+    TT_CHECK(pfx_set(&f, "b", 6, 1) == 0);
+    tslp_publisher_step(f.pub, 20);
+    TT_EQ_U(ff.waits, 1);
+    TT_EQ_U(pfx_published(f.pub), n0);
+    /* a notified: a alone is signed and served. */
+    ff.ids[0] = "a";
+    ff.nids = 1;
+    tslp_publisher_step(f.pub, 20);
+    TT_EQ_U(pfx_published(f.pub), n0 + 1);
+    tsl_snapshot *s = tsl_publisher_snapshot(f.pub);
+    tsl_http_response r;
+    tsl_http_request q = get("/statuslists/a");
+    tsl_publish_answer(s, &q, &r);
+    int served = r.status == 200 && is_token(&f, &r, "a", TSL_FORMAT_JWT);
+    tsl_http_response_free(&r);
+    tsl_snapshot_release(s);
+    TT_CHECK(served);
+    /* "Changes may have been missed": a full round signs b too. */
+    ff.null_id = 1;
+    tslp_publisher_step(f.pub, 20);
+    TT_EQ_U(pfx_published(f.pub), n0 + 2);
+    /* A list created elsewhere and notified is served. */
+    tsl_store *st = NULL;
+    TT_OK(tsl_store_open(f.db, &st, NULL));
+    tsl_list_spec in;
+    memset(&in, 0, sizeof in);
+    in.id = "c";
+    in.uri = "https://example.com/statuslists/c";
+    in.bits = 1;
+    in.size = 1000;
+    in.key_path = f.key;
+    tsl_status cr = tsl_store_list_create(st, &in, NULL);
+    tsl_store_close(st);
+    TT_OK(cr);
+    ff.ids[0] = "c";
+    ff.nids = 1;
+    tslp_publisher_step(f.pub, 20);
+    s = tsl_publisher_snapshot(f.pub);
+    size_t count = tsl_snapshot_count(s);
+    tsl_snapshot_release(s);
+    TT_EQ_U(count, 3);
+    TT_EQ_U(pfx_published(f.pub), n0 + 3);
+    pfx_close(&f);
+}
+
+static int64_t mono_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+TT_TEST(publish_pushed_outage_backoff_and_resync)
+{
+    pfx f;
+    TT_CHECK(pfx_open(&f, 0) == 0);
+    memset(&ff, 0, sizeof ff);
+    tslp_publisher_set_feed(f.pub, &fake_feed);
+    tslp_publisher_step(f.pub, 20); /* listen, full round */
+    /* The connection drops: the snapshot stays, the health says since when. */
+    ff.fail = TSL_ERR_IO;
+    tslp_publisher_step(f.pub, 20);
+    TT_EQ_U(ff.waits, 1);
+    tsl_publisher_health h;
+    tsl_publisher_health_get(f.pub, &h);
+    TT_CHECK(h.store_down_since != 0 && h.problems[TSL_PROBLEM_STORE] == 1 && h.degraded);
+    char body[96];
+    TT_EQ_U(tsl_publisher_healthz_text(f.pub, body, sizeof body), 503);
+    TT_CHECK(strncmp(body, "degraded: store unreachable since 20", 36) == 0);
+    TT_CHECK(strstr(body, "db1") == NULL && body[strlen(body) - 1] == '\n');
+    tsl_snapshot *s = tsl_publisher_snapshot(f.pub);
+    TT_EQ_U(tsl_snapshot_count(s), 2);
+    tsl_snapshot_release(s);
+    tsl_metrics *m = NULL;
+    TT_OK(tsl_metrics_new(&m, NULL));
+    char *text = NULL;
+    TT_OK(tsl_metrics_text(m, f.pub, NULL, (int64_t)time(NULL) + 7, &text, NULL, NULL));
+    int gauges = strstr(text, "\ntsl_store_connected 0\n") != NULL &&
+                 strstr(text, "\ntsl_store_last_sync_seconds 7\n") != NULL;
+    tsl_free(text);
+    TT_CHECK(gauges);
+    /* Backing off (0.25 s at first): the next steps do not touch the store. */
+    int64_t t0 = mono_now_ms();
+    tslp_publisher_step(f.pub, 20);
+    TT_CHECK(mono_now_ms() - t0 < 200);
+    TT_EQ_U(ff.waits, 1);
+    /* Still down after the backoff: tried once more, then 0.5 s. */
+    while (mono_now_ms() - t0 < 300)
+        tslp_publisher_step(f.pub, 20);
+    TT_EQ_U(ff.waits, 2);
+    /* Back: the reconnected feed reports NULL; the full round resyncs a change made
+     * meanwhile, and the health is ok again. */
+    TT_CHECK(pfx_set(&f, "b", 9, 1) == 0);
+    uint64_t n0 = pfx_published(f.pub);
+    ff.fail = TSL_OK;
+    ff.null_id = 1;
+    for (int k = 0; k < 60 && ff.waits < 3; k++)
+        tslp_publisher_step(f.pub, 20);
+    TT_EQ_U(ff.waits, 3);
+    TT_EQ_U(pfx_published(f.pub), n0 + 1);
+    tsl_publisher_health_get(f.pub, &h);
+    TT_CHECK(h.store_down_since == 0 && !h.degraded);
+    TT_EQ_U(tsl_publisher_healthz_text(f.pub, body, sizeof body), 200);
+    TT_EQ_STR(body, "ok\n");
+    TT_OK(tsl_metrics_text(m, f.pub, NULL, (int64_t)time(NULL), &text, NULL, NULL));
+    gauges = strstr(text, "\ntsl_store_connected 1\n") != NULL;
+    tsl_free(text);
+    tsl_metrics_free(m);
+    TT_CHECK(gauges);
+    pfx_close(&f);
+}
+
+TT_TEST(publish_pushed_runner_steps_and_stops)
+{
+    pfx f;
+    TT_CHECK(pfx_open(&f, 0) == 0);
+    memset(&ff, 0, sizeof ff);
+    ff.sleep = 1;
+    tslp_publisher_set_feed(f.pub, &fake_feed);
+    TT_CHECK(pfx_set(&f, "a", 3, 1) == 0);
+    uint64_t n0 = pfx_published(f.pub);
+    tsl_publisher_runner *run = NULL;
+    TT_OK(tsl_publisher_runner_start(f.pub, 1000, &run, NULL));
+    /* The thread listens and resyncs at once (a signed), then waits on the feed. */
+    int64_t t0 = mono_now_ms();
+    while (pfx_published(f.pub) == n0 && mono_now_ms() - t0 < 3000) {
+        struct timespec t = {0, 10 * 1000000L};
+        nanosleep(&t, NULL);
+    }
+    uint64_t n1 = pfx_published(f.pub);
+    t0 = mono_now_ms();
+    int stopped = tsl_publisher_runner_stop(run, 2000);
+    int64_t took = mono_now_ms() - t0;
+    TT_CHECK(stopped == 1);
+    TT_EQ_U(n1, n0 + 1);
+    TT_EQ_U(ff.watches, 1);
+    TT_CHECK(took < 1000);
+    pfx_close(&f);
 }

@@ -188,15 +188,16 @@ static enum MHD_Result answer(serve_ctx *ctx, struct MHD_Connection *conn, req *
 /* ---------------------------------------------------------------------------------- */
 /* Operations: health, metrics                                             */
 
-/* ok (200) or degraded (503), nothing more (tsl_publisher_healthz). */
+/* ok (200) or degraded (503), and since when the store is unreachable, nothing more
+ * (tsl_publisher_healthz_text). */
 static enum MHD_Result healthz(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
                                bool head)
 {
-    const char *body;
-    unsigned status = tsl_publisher_healthz(ctx->pub, &body);
+    char body[96];
+    unsigned status = tsl_publisher_healthz_text(ctx->pub, body, sizeof body);
     size_t len = strlen(body);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
-        len, (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
+        len, body, MHD_RESPMEM_MUST_COPY);
     if (resp == NULL)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");

@@ -22,6 +22,9 @@
 #define TEXT_TYPE "text/plain; charset=utf-8"
 /* How long caches may keep the aggregation document: it changes when lists come or go. */
 #define AGG_CACHE "public, max-age=60"
+/* Retry-After of a ?time= answer while the store is unreachable: the publisher tries to
+ * reconnect at least every 2 s (publisher.c, RECONNECT_MAX_MS). */
+#define STORE_RETRY_AFTER "5"
 
 static void add(tsl_http_response *r, const char *name, const char *value)
 {
@@ -170,6 +173,19 @@ static void history(tsl_snapshot *s, const tsl_http_request *rq, tsl_http_respon
     }
     if (st == TSL_ERR_NOT_FOUND) {
         text(r, 404, "no token covers that time\n", true);
+        return;
+    }
+    if (st == TSL_ERR_IO) {
+        /* The store is unreachable (a database restarting): the token served covers
+         * [iat, exp) and is the newest recorded, so it is the answer for a time in it;
+         * any other time needs the store: 503, ask again soon. */
+        const tslp_form *f = &l->form[fmt - 1];
+        if (f->present && f->iat <= t && t < f->exp) {
+            current(s, rq, r, l, fmt);
+            return;
+        }
+        text(r, 503, "history unavailable: the store is unreachable; retry later\n", true);
+        add(r, "Retry-After", STORE_RETRY_AFTER);
         return;
     }
     if (st != TSL_OK) {

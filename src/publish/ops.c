@@ -41,9 +41,34 @@ static struct timespec after_ms(int64_t ms)
     return t;
 }
 
+/* A pushed publisher's step waits at most this long, so that a stop is seen soon. */
+#define STEP_MS 250
+
+/* The thread of a publisher whose store pushes its changes: steps (listen, round the
+ * lists notified, a full round when due) until stopped. The first step listens and runs
+ * the full round that signs what changed while the server was down. */
+static void push_main(tsl_publisher_runner *r)
+{
+    pthread_mutex_lock(&r->mu);
+    while (!r->stop) {
+        pthread_mutex_unlock(&r->mu);
+        tslp_publisher_step(r->pub, STEP_MS);
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
 static void *runner_main(void *arg)
 {
     tsl_publisher_runner *r = arg;
+    if (tslp_publisher_pushed(r->pub)) {
+        push_main(r);
+        pthread_mutex_lock(&r->mu);
+        r->done = true;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        return NULL;
+    }
     /* The first round at once: it signs what changed while the server was down. */
     tsl_publisher_round(r->pub, 0, NULL);
     pthread_mutex_lock(&r->mu);
@@ -116,6 +141,29 @@ int tsl_publisher_runner_stop(tsl_publisher_runner *r, int64_t timeout_ms)
 
 /* ---------------------------------------------------------------------------------- */
 /* Health                                                                               */
+
+unsigned tsl_publisher_healthz_text(tsl_publisher *p, char *buf, size_t size)
+{
+    tsl_publisher_health h;
+    tsl_publisher_health_get(p, &h);
+    const char *body = NULL;
+    unsigned status = tsl_publisher_healthz(p, &body);
+    if (buf == NULL || size == 0)
+        return status;
+    if (status != 200 && h.store_down_since != 0) {
+        /* A time and nothing else: which database, and why, is in the log. */
+        time_t t = (time_t)h.store_down_since;
+        struct tm tm;
+        char when[32];
+        if (gmtime_r(&t, &tm) == NULL ||
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+            snprintf(when, sizeof when, "%lld", (long long)h.store_down_since);
+        snprintf(buf, size, "degraded: store unreachable since %s\n", when);
+    } else {
+        snprintf(buf, size, "%s", body);
+    }
+    return status;
+}
 
 unsigned tsl_publisher_healthz(tsl_publisher *p, const char **body)
 {
@@ -247,8 +295,10 @@ tsl_status tsl_metrics_text(tsl_metrics *m, tsl_publisher *p, tsl_gate *g, int64
     fprintf(f, "# HELP tsl_publishes_total Publishing attempts by the server.\n"
                "# TYPE tsl_publishes_total counter\n"
                "tsl_publishes_total{result=\"ok\"} %llu\n"
-               "tsl_publishes_total{result=\"error\"} %llu\n",
-            (unsigned long long)h.publishes_ok, (unsigned long long)h.publishes_err);
+               "tsl_publishes_total{result=\"error\"} %llu\n"
+               "tsl_publishes_total{result=\"skipped\"} %llu\n",
+            (unsigned long long)h.publishes_ok, (unsigned long long)h.publishes_err,
+            (unsigned long long)h.publishes_skipped);
     tsl_snapshot *snap = tsl_publisher_snapshot(p);
     int64_t earliest = snap != NULL ? tsl_snapshot_earliest_exp(snap) : 0;
     size_t n = snap != NULL ? tsl_snapshot_count(snap) : 0;
@@ -276,6 +326,16 @@ tsl_status tsl_metrics_text(tsl_metrics *m, tsl_publisher *p, tsl_gate *g, int64
                "# TYPE tsl_publisher_stalled gauge\n"
                "tsl_publisher_stalled %d\n",
             (double)h.round_age_ms / 1000.0, h.stalled ? 1 : 0);
+    fprintf(f, "# HELP tsl_store_connected 1 when the store answers, 0 while it is "
+               "unreachable (the last snapshot is served).\n"
+               "# TYPE tsl_store_connected gauge\n"
+               "tsl_store_connected %d\n", h.store_down_since == 0 ? 1 : 0);
+    if (h.last_sync != 0)
+        fprintf(f, "# HELP tsl_store_last_sync_seconds Seconds since the publisher last "
+                   "knew every change committed to the store.\n"
+                   "# TYPE tsl_store_last_sync_seconds gauge\n"
+                   "tsl_store_last_sync_seconds %lld\n",
+                (long long)(now > h.last_sync ? now - h.last_sync : 0));
     if (g != NULL)
         gate_text(g, f);
     if (fclose(f) != 0) {

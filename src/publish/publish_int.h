@@ -67,4 +67,31 @@ bool tslp_publisher_reserved(const tsl_publisher *p, const char *path);
 /* One line to the publisher's log callback (prefix-free; the callback adds its own). */
 void tslp_publisher_log(tsl_publisher *p, const char *fmt, ...) TSLP_PRINTF(2, 3);
 
+/* ---- changes pushed by the store (publisher.c) ---- */
+
+/* The store's change feed as the publisher uses it: the store seam's three calls
+ * (tslp_store_can_watch, tslp_store_watch, tslp_store_wait in store/store_int.h), held
+ * as pointers so that a test can drive the publisher with a scripted feed. */
+typedef struct {
+    bool (*can_watch)(const tsl_store *st);
+    tsl_status (*watch)(tsl_store *st, tsl_error *err);
+    tsl_status (*wait)(tsl_store *st, int timeout_ms,
+                       void (*fn)(void *ctx, const char *id), void *ctx, tsl_error *err);
+} tslp_feed;
+
+/* Replaces the store's feed (tests; before the first step), and decides again whether
+ * the publisher is pushed (feed->can_watch on its store handle). */
+void tslp_publisher_set_feed(tsl_publisher *p, const tslp_feed *feed);
+
+/* Whether the store pushes its changes: then tsl_publisher_runner calls
+ * tslp_publisher_step instead of a round every interval. */
+bool tslp_publisher_pushed(const tsl_publisher *p);
+
+/* One step of a pushed publisher (the runner's thread, as rounds): listens if it does
+ * not yet (then owes a full round), waits at most max_ms for changes and runs a round
+ * over the lists notified, or a full round when one is owed or due; while the store is
+ * unreachable it backs off (RECONNECT_MIN_MS doubling to RECONNECT_MAX_MS) between
+ * attempts. Returns within about max_ms unless a round signs. */
+void tslp_publisher_step(tsl_publisher *p, int64_t max_ms);
+
 #endif /* TSL_PUBLISH_INT_H */

@@ -8,8 +8,19 @@
  * (it owns its store handle alone). A list whose publishing fails keeps its last good
  * tokens; the reason goes to the log (once per change) and the health counts it.
  * History reads go through separate read-only handles. Moved from tools/serve_snapshot.c
- * so that an embedder publishes without the `tsl` command. */
+ * so that an embedder publishes without the `tsl` command.
+ *
+ * On a store that pushes its changes (PostgreSQL: tslp_store_can_watch) the runner does
+ * not poll: the publisher listens on a handle of its own, and each list notified gets a
+ * round of its own (tslp_publisher_step), so a publication committed anywhere is served
+ * within a second. Full rounds still run, every FULL_ROUND_MS and whenever a served
+ * token reaches two thirds of its life, for expiry re-signing, key checks and anything a
+ * notification cannot say. Of several publishers on one database only the one holding
+ * the list's publish lock signs a version; the others skip (no error, no backoff) and
+ * serve it when its token is notified. While the store is unreachable the last snapshot
+ * is served; the feed reconnects with backoff and a full round resyncs. */
 #include "publish/publish_int.h"
+#include "store/store_int.h" /* the change feed: tslp_store_can_watch, _watch, _wait */
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -32,6 +43,19 @@
 #define BUSY_SIZE 160
 /* Read-only store handles for ?time= requests (each used by one thread at a time). */
 #define READERS 4
+/* A pushed publisher's full rounds: expiry re-signing is scheduled by each token's own
+ * time (next_due), so this only bounds how stale a key check or a missed notification
+ * can be; it equals KEY_CHECK_SECONDS so that keys are checked as often as when polling. */
+#define FULL_ROUND_MS (KEY_CHECK_SECONDS * 1000)
+/* When another publisher held a list's lock, its version is checked again after this
+ * (normally its token is notified before). */
+#define SKIP_RECHECK_MS 1000
+/* The change feed's reconnect backoff: 0.25 s doubling to 2 s, so that the publisher is
+ * back within about 2 s of the database (the issue asks for 5 s). */
+#define RECONNECT_MIN_MS 250
+#define RECONNECT_MAX_MS 2000
+/* Lists remembered as notified between two steps; more is a full round. */
+#define PENDING_MAX 1024
 
 /* What the publisher remembers about one list between rounds. */
 typedef struct {
@@ -49,6 +73,8 @@ typedef struct {
     char key_error[TSL_ERROR_MSG_SIZE + 64];
     int64_t key_checked;
     int64_t expiry_logged;  /* exp of the token last logged as near expiry */
+    bool load_error;        /* error[] is about loading its tokens, not publishing */
+    int64_t recheck_ms;     /* monotonic: another publisher was signing; look again */
 } list_state;
 
 
@@ -72,6 +98,23 @@ struct tsl_publisher {
     void *log_ctx;
 
     tsl_store *st; /* the rounds' own handle */
+
+    /* The change feed of a store that pushes (see the top of the file); the rounds'
+     * thread alone uses these, except the atomics. */
+    tslp_feed feed;
+    bool pushed;            /* feed.can_watch(st) */
+    tsl_store *wst;         /* the feed's own handle, or NULL before the first step */
+    bool watching;          /* feed.watch succeeded on wst */
+    bool resync;            /* a full round is owed: start, a NULL id, a failed round */
+    int64_t next_full_ms;   /* monotonic: the next full round at the latest */
+    int64_t last_full_ms;   /* monotonic: the last full round */
+    int64_t retry_ms;       /* monotonic: no store access before (backoff) */
+    int64_t backoff_ms;
+    char **pending;         /* ids notified and not yet rounded */
+    size_t npending;
+    atomic_llong last_sync;  /* unix s: the last time every committed change was known */
+    atomic_llong down_since; /* unix s: the store unreachable since, 0: reachable */
+    atomic_ullong publishes_skipped; /* another publisher held the lock */
 
     /* History reads use their own handles, opened at open and kept until close, never
      * the rounds' handle: a read must not wait for a publish that holds it for seconds.
@@ -558,9 +601,20 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
         tsl_error_clear(&err);
         set_busy(p, "publishing list \"%s\" (%s)", info->id, why);
         int64_t t0 = mono_ms();
-        tsl_status r = tsl_store_publish(p->st, info->id, 0, now, p->retention,
-                                         &err);
-        if (r == TSL_OK) {
+        tsl_publish_result res;
+        memset(&res, 0, sizeof res);
+        tsl_status r = tsl_store_publish_ex(p->st, info->id, 0, now, p->retention, &res,
+                                            &err);
+        if (r == TSL_OK && res.busy) {
+            /* Another publisher holds the list's publish lock and signs this version
+             * (PostgreSQL). Not an error and no
+             * backoff: its token is notified and loaded then; the version stays "moved"
+             * so that it is looked at again (SKIP_RECHECK_MS) should that publisher die
+             * before recording it. */
+            atomic_fetch_add(&p->publishes_skipped, 1);
+            ls->recheck_ms = mono_ms() + SKIP_RECHECK_MS;
+        } else if (r == TSL_OK) {
+            ls->recheck_ms = 0;
             atomic_fetch_add(&p->publishes_ok, 1);
             if (ls->error[0] != '\0')
                 tslp_publisher_log(p, "list \"%s\" publishes again", info->id);
@@ -568,6 +622,7 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
             ls->have_version = true;
             ls->version = v;
             ls->error[0] = '\0';
+            ls->load_error = false;
             ls->backoff = 0;
             ls->retry_at = 0;
             ls->loaded_iat = -1; /* reload below */
@@ -579,6 +634,7 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
             if (strcmp(msg, ls->error) != 0)
                 tslp_publisher_log(p, "%s; %s", msg, still_served(ls->entry, now));
             memcpy(ls->error, msg, sizeof msg);
+            ls->load_error = false;
             ls->backoff = ls->backoff == 0 ? 1 : ls->backoff * 2;
             if (ls->backoff > MAX_BACKOFF_SECONDS)
                 ls->backoff = MAX_BACKOFF_SECONDS;
@@ -608,7 +664,13 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
         if (strcmp(msg, ls->error) != 0)
             tslp_publisher_log(p, "%s; %s", msg, still_served(ls->entry, now));
         memcpy(ls->error, msg, sizeof msg);
+        ls->load_error = true;
         return false;
+    }
+    if (ls->load_error) { /* e.g. the store was unreachable while it loaded */
+        tslp_publisher_log(p, "list \"%s\" loads again", info->id);
+        ls->error[0] = '\0';
+        ls->load_error = false;
     }
     list_release(ls->entry);
     ls->entry = e;
@@ -647,6 +709,68 @@ static void set_health(tsl_publisher *p, int64_t now)
     atomic_store(&p->stall_ms, floor_ms + 2 * budget);
 }
 
+/* The store could not be read (why: the backend's message, which names a database by
+ * host and name, never a password): the last snapshot stays served. Logged when the
+ * reason changes; /healthz says since when. */
+static void store_down(tsl_publisher *p, tsl_status r, const tsl_error *err)
+{
+    char msg[sizeof p->store_error];
+    snprintf(msg, sizeof msg, "store unreadable: %s",
+             err->msg[0] ? err->msg : tsl_strerror(r));
+    if (strcmp(msg, p->store_error) != 0)
+        tslp_publisher_log(p, "%s", msg);
+    memcpy(p->store_error, msg, sizeof msg);
+    long long none = 0;
+    atomic_compare_exchange_strong(&p->down_since, &none, (long long)now_s());
+}
+
+/* The store answers again: lists that failed while it did not are retried at once
+ * rather than after their backoff. */
+static void store_up(tsl_publisher *p)
+{
+    if (p->store_error[0] != '\0') {
+        tslp_publisher_log(p, "the store is readable again");
+        for (size_t k = 0; k < p->n; k++) {
+            p->lists[k].retry_at = 0;
+            p->lists[k].backoff = 0;
+        }
+    }
+    p->store_error[0] = '\0';
+    atomic_store(&p->down_since, 0);
+}
+
+/* Swaps in a snapshot of the lists as they are now. False when out of memory (the
+ * previous one stays). */
+static bool swap_snapshot(tsl_publisher *p)
+{
+    set_busy(p, "building the snapshot");
+    tsl_snapshot *s = NULL;
+    if (!snapshot_build(p, &s)) {
+        tslp_publisher_log(p, "out of memory building the snapshot; serving the "
+                              "previous one");
+        return false;
+    }
+    pthread_mutex_lock(&p->snap_mu);
+    tsl_snapshot *old = p->snap;
+    p->snap = s;
+    pthread_mutex_unlock(&p->snap_mu);
+    tsl_snapshot_release(old);
+    return true;
+}
+
+/* Forgets a list gone from the store (it stops being served); false if unknown. */
+static bool forget_list(tsl_publisher *p, const char *id)
+{
+    for (size_t k = 0; k < p->n; k++)
+        if (strcmp(p->lists[k].id, id) == 0) {
+            list_release(p->lists[k].entry);
+            tslp_free(p->lists[k].id);
+            p->lists[k] = p->lists[--p->n];
+            return true;
+        }
+    return false;
+}
+
 /* One round over every list (load_only: the start-up load of recorded tokens). Returns
  * false when the store cannot be read or no snapshot can be built. */
 static bool publish_round(tsl_publisher *p, bool load_only)
@@ -659,19 +783,12 @@ static bool publish_round(tsl_publisher *p, bool load_only)
     set_busy(p, "reading the list ids");
     tsl_status r = tsl_store_list_ids(p->st, &ids, &nids, &err);
     if (r != TSL_OK) {
-        char msg[sizeof p->store_error];
-        snprintf(msg, sizeof msg, "store unreadable: %s",
-                 err.msg[0] ? err.msg : tsl_strerror(r));
-        if (strcmp(msg, p->store_error) != 0)
-            tslp_publisher_log(p, "%s", msg);
-        memcpy(p->store_error, msg, sizeof msg);
+        store_down(p, r, &err);
         set_health(p, now);
         return false;
     }
-    if (p->store_error[0] != '\0')
-        tslp_publisher_log(p, "the store is readable again");
-    p->store_error[0] = '\0';
-    bool changed = load_only;
+    store_up(p);
+    bool changed = load_only, failed = false;
     for (size_t k = 0; k < p->n; k++)
         p->lists[k].seen = false;
     for (size_t k = 0; k < nids && !atomic_load(&p->stop); k++) {
@@ -679,6 +796,8 @@ static bool publish_round(tsl_publisher *p, bool load_only)
         if (ls == NULL)
             continue;
         ls->seen = true;
+        if (failed) /* the store went away during the round: keep serving the rest */
+            continue;
         tsl_list_info info;
         memset(&info, 0, sizeof info);
         tsl_error_clear(&err);
@@ -687,6 +806,9 @@ static bool publish_round(tsl_publisher *p, bool load_only)
             if (round_list(p, ls, &info, now, load_only))
                 changed = true;
             tsl_list_info_free(&info);
+        } else if (r != TSL_ERR_NOT_FOUND) {
+            store_down(p, r, &err);
+            failed = true;
         } /* else deleted meanwhile: gone next round */
     }
     tsl_store_ids_free(ids, nids);
@@ -703,22 +825,48 @@ static bool publish_round(tsl_publisher *p, bool load_only)
         p->lists[k] = p->lists[--p->n];
         changed = true;
     }
-    bool ok = true;
-    if (changed) {
-        set_busy(p, "building the snapshot");
-        tsl_snapshot *s = NULL;
-        if (snapshot_build(p, &s)) {
-            pthread_mutex_lock(&p->snap_mu);
-            tsl_snapshot *old = p->snap;
-            p->snap = s;
-            pthread_mutex_unlock(&p->snap_mu);
-            tsl_snapshot_release(old);
-        } else {
-            tslp_publisher_log(p, "out of memory building the snapshot; serving the "
-                                  "previous one");
-            ok = false;
+    bool ok = !failed;
+    if (changed && !swap_snapshot(p))
+        ok = false;
+    if (ok)
+        atomic_store(&p->last_sync, (long long)now);
+    set_health(p, now);
+    return ok;
+}
+
+/* A round over the lists notified (a pushed publisher): each one is read, published if
+ * its version moved or its token nears expiry, and reloaded if its tokens changed; one
+ * gone from the store stops being served. False when the store could not be read (a
+ * full round is then owed) or out of memory. */
+static bool publish_lists(tsl_publisher *p, char *const *ids, size_t n)
+{
+    int64_t now = now_s();
+    bool changed = false, ok = true;
+    for (size_t k = 0; k < n && ok && !atomic_load(&p->stop); k++) {
+        tsl_list_info info;
+        memset(&info, 0, sizeof info);
+        tsl_error err;
+        tsl_error_clear(&err);
+        set_busy(p, "reading list \"%s\"", ids[k]);
+        tsl_status r = tsl_store_list_info(p->st, ids[k], &info, &err);
+        if (r == TSL_ERR_NOT_FOUND) {
+            changed = forget_list(p, ids[k]) || changed;
+            continue;
         }
+        if (r != TSL_OK) {
+            store_down(p, r, &err);
+            ok = false;
+            break;
+        }
+        list_state *ls = state_for(p, ids[k]);
+        if (ls == NULL)
+            ok = false;
+        else if (round_list(p, ls, &info, now, false))
+            changed = true;
+        tsl_list_info_free(&info);
     }
+    if (changed && !swap_snapshot(p))
+        ok = false;
     set_health(p, now);
     return ok;
 }
@@ -745,6 +893,177 @@ tsl_status tsl_publisher_round(tsl_publisher *p, unsigned flags, tsl_error *err)
     if (!ok)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory building the snapshot");
     return TSL_OK;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Changes pushed by the store                                                          */
+
+static const tslp_feed store_feed = {tslp_store_can_watch, tslp_store_watch,
+                                     tslp_store_wait};
+
+void tslp_publisher_set_feed(tsl_publisher *p, const tslp_feed *feed)
+{
+    p->feed = *feed;
+    p->pushed = p->feed.can_watch(p->st);
+    if (p->pushed && p->pending == NULL &&
+        (p->pending = tslp_calloc(PENDING_MAX, sizeof *p->pending)) == NULL)
+        p->pushed = false; /* out of memory: poll, which needs nothing more */
+}
+
+bool tslp_publisher_pushed(const tsl_publisher *p)
+{
+    return p != NULL && p->pushed;
+}
+
+/* The feed's callback: a list to round, or NULL, changes may have been missed. */
+static void notified(void *ctx, const char *id)
+{
+    tsl_publisher *p = ctx;
+    if (id == NULL || p->resync) {
+        p->resync = true;
+        return;
+    }
+    for (size_t k = 0; k < p->npending; k++)
+        if (strcmp(p->pending[k], id) == 0)
+            return;
+    char *d = p->npending < PENDING_MAX ? dup_str(id) : NULL;
+    if (d == NULL) { /* too many at once, or out of memory: round them all */
+        p->resync = true;
+        return;
+    }
+    p->pending[p->npending++] = d;
+}
+
+static void pending_clear(tsl_publisher *p)
+{
+    for (size_t k = 0; k < p->npending; k++)
+        tslp_free(p->pending[k]);
+    p->npending = 0;
+}
+
+/* Monotonic ms at wall time t (unix s), seen from now (mono t_ms, wall now). */
+static int64_t mono_at(int64_t t, int64_t now, int64_t t_ms)
+{
+    return t_ms + (t - now) * 1000;
+}
+
+/* When the next full round is due: FULL_ROUND_MS after the last, or earlier when a
+ * served token reaches two thirds of its life (round_list re-signs it then), a failed
+ * list may be retried, or a list skipped for another publisher is to be looked at
+ * again; never sooner than one publish interval after the last full round, so that a
+ * list that cannot be fixed does not spin the thread. */
+static int64_t next_due(tsl_publisher *p, int64_t t_ms)
+{
+    int64_t now = now_s(), due = p->next_full_ms;
+    for (size_t k = 0; k < p->n; k++) {
+        const list_state *ls = &p->lists[k];
+        int64_t iat = 0, exp = entry_exp(ls->entry, &iat);
+        int64_t at = INT64_MAX;
+        if (exp != 0 && exp > iat) /* (exp - now) * 3 < exp - iat from this second on */
+            at = mono_at(exp - (exp - iat) / 3 + 1, now, t_ms);
+        if (ls->error[0] != '\0' && ls->retry_at > 0)
+            at = at < mono_at(ls->retry_at, now, t_ms) ? at
+                                                        : mono_at(ls->retry_at, now, t_ms);
+        if (ls->recheck_ms != 0 && ls->recheck_ms < at)
+            at = ls->recheck_ms;
+        if (at < due)
+            due = at;
+    }
+    int64_t floor = p->last_full_ms + p->interval_ms;
+    return due > floor ? due : floor;
+}
+
+/* No store access for a while (the store failed): RECONNECT_MIN_MS doubling. */
+static void back_off(tsl_publisher *p)
+{
+    p->backoff_ms = p->backoff_ms == 0 ? RECONNECT_MIN_MS : p->backoff_ms * 2;
+    if (p->backoff_ms > RECONNECT_MAX_MS)
+        p->backoff_ms = RECONNECT_MAX_MS;
+    p->retry_ms = mono_ms() + p->backoff_ms;
+}
+
+/* The feed failed (the connection dropped, or the server is down). */
+static void feed_down(tsl_publisher *p, tsl_status r, const tsl_error *err)
+{
+    store_down(p, r, err);
+    back_off(p);
+    set_health(p, now_s());
+}
+
+static void sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec t = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+void tslp_publisher_step(tsl_publisher *p, int64_t max_ms)
+{
+    if (atomic_load(&p->stop))
+        return;
+    int64_t t = mono_ms();
+    if (t < p->retry_ms) { /* backing off: serve the snapshot meanwhile */
+        sleep_ms(p->retry_ms - t < max_ms ? p->retry_ms - t : max_ms);
+        round_done(p);
+        return;
+    }
+    tsl_error err;
+    tsl_error_clear(&err);
+    if (!p->watching) {
+        /* Listen before the full round it owes, so that nothing committed between the
+         * two is missed. */
+        tsl_status r = TSL_OK;
+        if (p->wst == NULL)
+            r = tsl_store_open(p->path, &p->wst, &err);
+        if (r == TSL_OK)
+            r = p->feed.watch(p->wst, &err);
+        if (r != TSL_OK) {
+            feed_down(p, r, &err);
+            round_done(p);
+            return;
+        }
+        p->watching = true;
+        p->resync = true;
+    }
+    int64_t due = next_due(p, t);
+    if (!p->resync && p->npending == 0 && due > t) {
+        int64_t wait = due - t < max_ms ? due - t : max_ms;
+        set_busy(p, "%s", "");
+        tsl_status r = p->feed.wait(p->wst, (int)wait, notified, p, &err);
+        if (r != TSL_OK) {
+            feed_down(p, r, &err);
+            round_done(p);
+            return;
+        }
+        /* The feed answers: whatever was committed until now is notified (a reconnect
+         * reported NULL, a resync). */
+        p->backoff_ms = 0;
+        if (atomic_load(&p->down_since) != 0)
+            p->resync = true;
+        atomic_store(&p->last_sync, (long long)now_s());
+        t = mono_ms();
+    }
+    if (p->resync || t >= due) {
+        /* The pending ids are covered by the full round (it reads every list after
+         * they were notified). */
+        pending_clear(p);
+        p->last_full_ms = t;
+        p->next_full_ms = t + FULL_ROUND_MS;
+        p->resync = !publish_round(p, false);
+        if (p->resync) /* try again after a backoff */
+            back_off(p);
+        else
+            p->backoff_ms = 0;
+    } else if (p->npending > 0) {
+        bool ok = publish_lists(p, p->pending, p->npending);
+        pending_clear(p);
+        if (!ok) {
+            p->resync = true;
+            back_off(p);
+        }
+    }
+    round_done(p);
 }
 
 void tsl_publisher_stop(tsl_publisher *p)
@@ -784,6 +1103,12 @@ void tsl_publisher_health_get(tsl_publisher *p, tsl_publisher_health *out)
     out->stalled = out->round_age_ms > atomic_load(&p->stall_ms);
     out->publishes_ok = atomic_load(&p->publishes_ok);
     out->publishes_err = atomic_load(&p->publishes_err);
+    out->publishes_skipped = atomic_load(&p->publishes_skipped);
+    out->last_sync = atomic_load(&p->last_sync);
+    out->store_down_since = atomic_load(&p->down_since);
+    out->pushed = p->pushed;
+    if (out->store_down_since != 0 && out->problems[TSL_PROBLEM_STORE] == 0)
+        out->problems[TSL_PROBLEM_STORE] = 1; /* the feed failed, no round yet */
     out->degraded = out->stalled;
     for (int k = 0; k < TSL_NPROBLEMS; k++)
         out->degraded = out->degraded || out->problems[k] != 0;
@@ -850,6 +1175,9 @@ tsl_status tsl_publisher_open(const char *path, const tsl_publisher_options *opt
     atomic_init(&p->stop, false);
     atomic_init(&p->publishes_ok, 0);
     atomic_init(&p->publishes_err, 0);
+    atomic_init(&p->publishes_skipped, 0);
+    atomic_init(&p->last_sync, 0);
+    atomic_init(&p->down_since, 0);
     p->dflt = opt != NULL && opt->default_format == TSL_FORMAT_CWT ? TSL_FORMAT_CWT
                                                                    : TSL_FORMAT_JWT;
     p->history = opt != NULL && opt->history;
@@ -878,6 +1206,8 @@ tsl_status tsl_publisher_open(const char *path, const tsl_publisher_options *opt
         tsl_publisher_close(p);
         return r;
     }
+    /* The feed's handle is opened by the first step, in the runner's thread. */
+    tslp_publisher_set_feed(p, &store_feed);
     *out = p;
     return TSL_OK;
 }
@@ -897,6 +1227,10 @@ void tsl_publisher_close(tsl_publisher *p)
         pthread_mutex_destroy(&p->readers[k].mu);
     }
     tsl_store_close(p->st);
+    tsl_store_close(p->wst);
+    if (p->pending != NULL)
+        pending_clear(p);
+    tslp_free(p->pending);
     pthread_mutex_destroy(&p->busy_mu);
     pthread_mutex_destroy(&p->snap_mu);
     for (size_t k = 0; k < p->nreserved; k++)
