@@ -586,7 +586,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "store_set") == 0 && (argc == 6 || argc == 7)) {
         uint64_t runs = argc > 6 ? parse_u64(argv[6], "RUNS") : 11;
-        if (runs == 0 || runs > 10000)
+        if (runs < 2 || runs > 10000)
             usage();
         return bench_store_set(n, (unsigned)bits, argv[4], argv[5], runs);
     }
