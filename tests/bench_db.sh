@@ -5,6 +5,7 @@
 # tests/pg.sh (stock settings, fsync on) unless TSL_TEST_PG names one, and prints the
 # settings it ran with first:
 #   {"case":"pg_settings", fsync, synchronous_commit, shared_buffers, server_version}
+#   {"case":"pg_connect", ms_average}: what opening a connection costs (pgbench -C)
 # Then, for backend sqlite (a file in a temporary directory) and postgresql:
 #   store_bulk_update       10^6 random changes in one tsl_store_update() on a 10^8-entry
 #                           1-bit list, committed: changes/s (target >= 500,000/s on
@@ -74,6 +75,14 @@ case " $BACKENDS " in
     read -r fsync sync shared ver <"$T/settings" || true
     printf '{"case":"pg_settings","fsync":"%s","synchronous_commit":"%s","shared_buffers":"%s","server_version":"%s"}\n' \
         "${fsync:-?}" "${sync:-?}" "${shared:-?}" "${ver:-?}"
+    # What a new connection costs on this machine (each tsl command opens one):
+    # pgbench -C, 50 connections each running SELECT 1.
+    if pgb=$(pg_bin pgbench 2>/dev/null); then
+        echo "SELECT 1;" >"$T/select1.sql"
+        conn=$("$pgb" -n -C -c 1 -t 50 -f "$T/select1.sql" "$TSL_TEST_PG" 2>/dev/null |
+            sed -n 's/^average connection time = \([0-9.]*\) ms$/\1/p')
+        printf '{"case":"pg_connect","connections":50,"ms_average":%s}\n' "${conn:-null}"
+    fi
     ;;
 esac
 
