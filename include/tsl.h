@@ -887,7 +887,7 @@ TSL_API tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_bat
  * its end or with the connection of a process that dies) and, when another process
  * holds it, returns TSL_OK signing nothing (tsl_publish_result.busy). Holding it, it
  * does not sign a form whose newest recorded token has the current version and an iat
- * less than 60 s (and a third of the lifetime) before now (.fresh), so the publishers
+ * within 60 s (and a third of the lifetime) of now (.fresh), so the publishers
  * that react to the same change after the first do not sign it again; re-signing an
  * older token of the same version (before its exp) works as on SQLite. */
 TSL_API tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats,
@@ -904,9 +904,9 @@ typedef struct {
     int busy;          /* 1: nothing signed, because another process holds this list's
                         * publish lock (it is signing this version); the call succeeds */
     unsigned fresh;    /* forms not signed (also in skipped): a token of the current
-                        * version is recorded with an iat less than 60 s (and a third of
-                        * the lifetime) before `now`, or later: another publisher has just
-                        * signed this version */
+                        * version is recorded with an iat within 60 s (and a third of
+                        * the lifetime) of `now`: another publisher has just signed this
+                        * version */
 } tsl_publish_result;
 
 /* tsl_store_publish(), reporting in *res (may be NULL). */

@@ -10,6 +10,9 @@
 # counts as one failure; so does a part whose closing line reports no failure although
 # it exited non-zero. A part that exits 0 without a closing line counts as one pass.
 # TSL_SANITIZED=1 (make check) runs the same parts.
+# One throwaway PostgreSQL cluster (tests/pg.sh) serves every part that needs a server
+# (TSL_TEST_PG): started here, stopped on exit; failing to start it is one failure, and
+# the PostgreSQL parts then fail too (they never skip).
 
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
@@ -52,6 +55,13 @@ part() {
   $_name: $_p passed, $_f failed ($((_t1 - _t0)) s)"
 }
 
+# shellcheck source=tests/pg.sh
+. tests/pg.sh
+if ! pg_ensure; then
+    echo "run_all: the PostgreSQL test cluster did not start (scripts/deps.sh installs it)" >&2
+    total_fail=$((total_fail + 1))
+fi
+
 if [ "${TSL_SANITIZED:-0}" = 1 ]; then
     # Measured: about 2 minutes for every part under ASan+UBSan on 2 cores, so nothing
     # is skipped; the 10^7-entry cross-checks are the slowest part.
@@ -90,6 +100,11 @@ part layers sh tests/check_layers.sh
 # 3. The command-line contract.
 part cli sh tests/cli.sh "$BUILD"
 part store sh tests/store.sh "$BUILD"
+# The same on the PostgreSQL backend (about 45 s), then its own scenarios: concurrent
+# allocation, kill -9 of a bulk update, un-revoking refused under load, passwords kept
+# out of URLs and messages, migrations.
+part store_pg sh tests/store.sh "$BUILD" pg
+part pg_store sh tests/pg_store.sh "$BUILD"
 # tsl export: atomic (a write error leaves the previous export), never through a
 # symbolic link (about 15 s, mostly fsync; as root it also fills a 1 MiB tmpfs).
 part export sh tests/export.sh "$BUILD"

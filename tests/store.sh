@@ -9,13 +9,20 @@
 # PRAGMA integrity_check ok); and bad update files (each rejected with its line
 # number, state untouched), including a 1 GB line read from a pipe.
 #
-# Usage: sh tests/store.sh [BUILD_DIR]   (default build; run from the project root)
-# Needs /usr/bin/python3 with cbor2, cryptography and jwcrypto, and the sqlite3 CLI
-# (scripts/deps.sh installs them). Closing line: "store: N passed, N failed".
+# Usage: sh tests/store.sh [BUILD_DIR] [sqlite|pg]   (default build sqlite; run from the
+# project root). Needs /usr/bin/python3 with cbor2, cryptography and jwcrypto, and the
+# sqlite3 CLI (scripts/deps.sh installs them). Closing line: "store: N passed, N failed".
+#
+# pg: the same commands on the PostgreSQL backend, each store a fresh schema of the
+# server tests/pg.sh starts (or TSL_TEST_PG names), selected by --db URL; the parts
+# about SQLite files (./tsl.db, damaged and read-only files, the v0.1 fixture) are
+# SQLite's only. Closing line "store_pg: ...".
 
 BUILD=${1:-build}
+BACKEND=${2:-sqlite}
 TSL=$BUILD/tsl
 SUITE=store
+[ "$BACKEND" = pg ] && SUITE=store_pg
 # shellcheck source=tests/harness.sh
 . "$(dirname "$0")/harness.sh"
 PY=/usr/bin/python3
@@ -30,8 +37,26 @@ case $TSL in /*) ;; *) TSL=$(pwd)/$TSL ;; esac
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/tsl-store.XXXXXX") || exit 2
 trap 'rm -rf "$T"' EXIT INT TERM
-DB=$T/tsl.db
 unset TSL_DB
+# newdb NAME: a new store's --db: $T/NAME.db, or a URL of a new schema on PostgreSQL.
+if [ "$BACKEND" = pg ]; then
+    # shellcheck source=tests/pg.sh
+    . "$(dirname "$0")/pg.sh"
+    pg_ensure || { echo "store_pg: no PostgreSQL server" >&2; exit 2; }
+    trap 'rm -rf "$T"; pg_stop' EXIT
+    case $TSL_TEST_PG in *\?*) PG_SEP='&' ;; *) PG_SEP='?' ;; esac
+fi
+newdb() {
+    if [ "$BACKEND" = pg ]; then
+        _s="tsl_s$$_$1"
+        psql -q -d "$TSL_TEST_PG" -c "DROP SCHEMA IF EXISTS $_s CASCADE; CREATE SCHEMA $_s" \
+            >/dev/null 2>&1
+        echo "$TSL_TEST_PG${PG_SEP}options=-csearch_path%3D$_s"
+    else
+        echo "$T/$1.db"
+    fi
+}
+DB=$(newdb tsl)
 
 # expect_ok NAME: exit 0, nothing on stderr.
 expect_ok() {
@@ -83,7 +108,17 @@ version() {
     "$TSL" list show "$1" --json --db "$DB" >"$T/show.json" 2>/dev/null &&
         jfield "$T/show.json" version
 }
-integrity() { sqlite3 "$DB" 'PRAGMA integrity_check' 2>&1 | tr '\n' ' ' | sed 's/ $//'; }
+# On PostgreSQL: every chunk row of every list has its list's chunk size.
+integrity() {
+    if [ "$BACKEND" = pg ]; then
+        _n=$(psql -At -d "$DB" -c "SELECT count(*) FROM tsl_chunks c JOIN tsl_lists l
+            ON l.id = c.list_id WHERE length(c.data) <>
+            least(65536, (l.size * l.bits + 7) / 8 - c.n * 65536)" 2>&1)
+        [ "$_n" = 0 ] && echo ok || echo "$_n chunks of a wrong size"
+        return
+    fi
+    sqlite3 "$DB" 'PRAGMA integrity_check' 2>&1 | tr '\n' ' ' | sed 's/ $//'
+}
 
 # ---------------------------------------------------------------------------------- #
 # --help and usage errors
@@ -136,7 +171,11 @@ CREATE="--uri $URI $KEYDB"
 # shellcheck disable=SC2086
 t list create L1 --bits 2 --size 1000 --ttl 300 --lifetime 3600 $CREATE
 expect_ok "list create L1"
-[ -f "$DB" ]
+if [ "$BACKEND" = pg ]; then
+    [ "$(psql -At -d "$DB" -c 'SELECT max(version) FROM tsl_schema')" = 2 ]
+else
+    [ -f "$DB" ]
+fi
 check "list create made the database at --db" $?
 # shellcheck disable=SC2086
 t list create L1 --bits 2 --size 1000 $CREATE
@@ -195,6 +234,7 @@ TSL_DB=$DB "$TSL" list ls >"$T/out" 2>"$T/err" </dev/null
 rc=$?
 expect_str "list ls through \$TSL_DB" "L1"
 mkdir "$T/cwd"
+if [ "$BACKEND" = sqlite ]; then # ./tsl.db: a file
 (cd "$T/cwd" && "$TSL" list create C --bits 1 --size 8 --uri "$URI" --key ../k.pem) \
     >/dev/null 2>"$T/err"
 rc=$?
@@ -207,13 +247,14 @@ expect_str "an empty \$TSL_DB means ./tsl.db" "C"
 TSL_DB=$T/cwd/tsl.db "$TSL" publish C >/dev/null 2>"$T/err"
 rc=$?
 expect_ok "publish from another directory than create's (relative --key)"
+fi
 
 # ---------------------------------------------------------------------------------- #
 # A list's uri (issue 10 item 8): refused at creation with the problem named; two
 # lists never share a path (percent-encoded unreserved characters decoded first).
 # In a store of its own.
 
-UDB=$T/uri.db
+UDB=$(newdb uri)
 # expect_bad_uri NAME ERE: exit 2, one stderr line naming --uri and matching ERE.
 expect_bad_uri() {
     if [ "$rc" -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q -- '--uri' "$T/err" &&
@@ -279,6 +320,7 @@ t list create HUGE --uri https://example.com/huge --bits 1 --size 1073741824 --f
     --key "$T/k.pem" --db "$UDB"
 expect_ok "a 128 MiB list with --force"
 
+if [ "$BACKEND" = sqlite ]; then # files: missing, empty, damaged, read-only
 # ---------------------------------------------------------------------------------- #
 # Only list create makes a store (item 11): every other command fails with exit 2 on a
 # missing or empty file, names it, and creates nothing.
@@ -415,6 +457,7 @@ if [ "$(id -u)" != 0 ] || [ -n "$AS" ]; then
     chmod 700 "$T"
 fi
 
+fi # SQLite files
 # ---------------------------------------------------------------------------------- #
 # alloc, set, get
 
@@ -944,6 +987,7 @@ if [ "$next" -eq 1 ]; then w=INVALID; else w=SUSPENDED; fi
 expect_str "the full update applied" "$(printf '0\t%s\n999999\t%s' $w $w)"
 same "integrity_check at the end" "$(integrity)" "ok"
 
+if [ "$BACKEND" = sqlite ]; then # SQLite's fixture and sources (PostgreSQL's: pg_store.sh)
 # ---- a store written by the first release (tests/fixtures/make_store_v01.sh) ----
 # A copy of it is read as it is (read-only commands do not migrate), then migrated by
 # the first command that writes, and answers every question as the old code did
@@ -1013,5 +1057,6 @@ if [ -d "$SRC" ]; then
     _s=$(grep -l '#include <sqlite3.h>' "$SRC"/*.c "$SRC"/*.h | sed 's|.*/||' | tr '\n' ' ')
     same "only the SQLite backend includes sqlite3.h" "$_s" "store_sqlite.h "
 fi
+fi # SQLite's fixture
 
 finish

@@ -456,12 +456,17 @@ TT_TEST(batch_apply_random_vs_in_order)
 
 /* The same against a stored list of three chunks, through both of tsl_store_update's
  * ways (normalised, and line by line for short lines): it and the in-order reference
- * agree on the statuses, the number changed and the failure. */
-TT_TEST(batch_store_update_random_vs_in_order)
+ * agree on the statuses, the number changed and the failure. On SQLite, and (pg) on a
+ * schema of the PostgreSQL test server. */
+static void store_random_vs_in_order(int pg)
 {
-    char dir[] = "/tmp/tsl-batch-XXXXXX", db[64], key[64];
+    char dir[] = "/tmp/tsl-batch-XXXXXX", db[512], key[64], schema[64] = "";
     TT_CHECK(mkdtemp(dir) != NULL);
     snprintf(db, sizeof db, "%s/tsl.db", dir);
+    if (pg && tt_pg_store(db, sizeof db, schema, sizeof schema) != 0) {
+        rmdir(dir);
+        TT_CHECK(!"a PostgreSQL store");
+    }
     snprintf(key, sizeof key, "%s/key.pem", dir);
     tsl_key *k = NULL;
     char *pem = NULL;
@@ -559,6 +564,7 @@ TT_TEST(batch_store_update_random_vs_in_order)
     TT_CHECK(failures > 5 && failures < 55);
     tsl_list_free(ref);
     tsl_store_close(st);
+    tt_pg_drop(schema);
     char path[96];
     static const char *const files[] = {"tsl.db", "tsl.db-wal", "tsl.db-shm", "key.pem"};
     for (size_t j = 0; j < sizeof files / sizeof files[0]; j++) {
@@ -566,6 +572,16 @@ TT_TEST(batch_store_update_random_vs_in_order)
         unlink(path);
     }
     rmdir(dir);
+}
+
+TT_TEST(batch_store_update_random_vs_in_order)
+{
+    store_random_vs_in_order(0);
+}
+
+TT_TEST(batch_store_update_random_vs_in_order_pg)
+{
+    store_random_vs_in_order(1);
 }
 
 /* Issue 10 item 23: a byte order mark is named, not shown as a strange index. */

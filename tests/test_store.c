@@ -9,22 +9,109 @@
 #include "tt.h"
 #include "crypto/crypto.h"
 #include "store/backend.h"
+#include "store/store_pg.h"
 #include "store/store_sqlite.h"
 
 #include <dirent.h>
+#include <libpq-fe.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A temp directory with a store and an ES256 key file. */
+/* A temp directory with a store and an ES256 key file. The store is an SQLite file in
+ * the directory, or (fx_pg) a fresh schema of the PostgreSQL server TSL_TEST_PG names
+ * (tests/pg.sh; run_all.sh starts one for the suite), selected by its search_path in
+ * the URL, and dropped by fx_close. */
 typedef struct {
     char dir[64];
-    char db[128];
+    char db[512];
     char key[128];
+    char schema[64]; /* PostgreSQL: the fixture's schema */
     tsl_store *st;
 } fixture;
+
+/* The backend the next fx_open uses: 0 SQLite, 1 PostgreSQL (STORE_TEST sets it). */
+static int fx_pg;
+
+/* A store test, run once on each backend: NAME on SQLite, NAME_pg on PostgreSQL. */
+#define STORE_TEST(name)                                                                  \
+    static void name##_body(void);                                                        \
+    TT_TEST(name)                                                                         \
+    {                                                                                     \
+        fx_pg = 0;                                                                        \
+        name##_body();                                                                    \
+    }                                                                                     \
+    TT_TEST(name##_pg)                                                                    \
+    {                                                                                     \
+        fx_pg = 1;                                                                        \
+        name##_body();                                                                    \
+        fx_pg = 0;                                                                        \
+    }                                                                                     \
+    static void name##_body(void)
+
+static void quiet(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
+/* Runs statements on the test server with libpq; 0 when they succeeded. */
+static int pg_admin(const char *sql)
+{
+    const char *url = getenv("TSL_TEST_PG");
+    if (url == NULL || url[0] == '\0') {
+        fprintf(stderr, "  TSL_TEST_PG is not set: the PostgreSQL variants need a server "
+                        "(make test starts one; else `. tests/pg.sh; pg_ensure`)\n");
+        return -1;
+    }
+    PGconn *c = PQconnectdb(url);
+    int ok = PQstatus(c) == CONNECTION_OK;
+    PQsetNoticeProcessor(c, quiet, NULL); /* "drop cascades to ..." */
+    if (!ok)
+        fprintf(stderr, "  %s", PQerrorMessage(c));
+    if (ok) {
+        PGresult *r = PQexec(c, sql);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+        if (!ok)
+            fprintf(stderr, "  %s: %s", sql, PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
+
+int tt_pg_store(char *url, size_t url_size, char *schema, size_t schema_size)
+{
+    static unsigned seq;
+    snprintf(schema, schema_size, "tsl_t%ld_%u", (long)getpid(), seq++);
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema,
+             schema);
+    if (pg_admin(sql) != 0)
+        return -1;
+    const char *base = getenv("TSL_TEST_PG");
+    snprintf(url, url_size, "%s%coptions=-csearch_path%%3D%s", base,
+             strchr(base, '?') != NULL ? '&' : '?', schema);
+    return 0;
+}
+
+void tt_pg_drop(char *schema)
+{
+    if (schema[0] == '\0')
+        return;
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
+    pg_admin(sql);
+    schema[0] = '\0';
+}
+
+/* f->db: TSL_TEST_PG with the search_path set to a new schema. */
+static int fx_pg_store(fixture *f)
+{
+    return tt_pg_store(f->db, sizeof f->db, f->schema, sizeof f->schema);
+}
 
 static int write_file(const char *path, const char *text, mode_t mode)
 {
@@ -45,6 +132,8 @@ static int fx_open(fixture *f)
         return -1;
     snprintf(f->db, sizeof f->db, "%s/tsl.db", f->dir);
     snprintf(f->key, sizeof f->key, "%s/key.pem", f->dir);
+    if (fx_pg && fx_pg_store(f) != 0)
+        return -1;
     tsl_key *k = NULL;
     char *pem = NULL;
     if (tsl_key_generate(TSL_ALG_ES256, &k, NULL) != TSL_OK ||
@@ -66,6 +155,7 @@ static void fx_close(fixture *f)
 {
     tsl_store_close(f->st);
     f->st = NULL;
+    tt_pg_drop(f->schema);
     DIR *d = opendir(f->dir);
     struct dirent *e;
     char path[400];
@@ -179,12 +269,12 @@ TT_TEST(perm_bijection)
     TT_CHECK(same < 5);
 }
 
-TT_TEST(store_create_info_roundtrip)
+STORE_TEST(store_create_info_roundtrip)
 {
     fixture f;
     TT_CHECK(fx_open(&f) == 0);
     struct stat sb;
-    TT_CHECK(stat(f.db, &sb) == 0 && (sb.st_mode & 077) == 0);
+    TT_CHECK(fx_pg || (stat(f.db, &sb) == 0 && (sb.st_mode & 077) == 0));
     tsl_list_spec in = settings(&f, "list-1", 2, 1000);
     in.kid = "k1";
     in.lifetime = 3600;
@@ -250,7 +340,7 @@ TT_TEST(store_create_info_roundtrip)
     fx_close(&f);
 }
 
-TT_TEST(store_create_checks)
+STORE_TEST(store_create_checks)
 {
     fixture f;
     TT_CHECK(fx_open(&f) == 0);
@@ -325,7 +415,7 @@ TT_TEST(store_open_refuses_foreign)
     fx_close(&f);
 }
 
-TT_TEST(store_alloc_distinct_and_decoys)
+STORE_TEST(store_alloc_distinct_and_decoys)
 {
     fixture f;
     TT_CHECK(fx_open(&f) == 0);
@@ -373,7 +463,7 @@ TT_TEST(store_alloc_distinct_and_decoys)
     fx_close(&f);
 }
 
-TT_TEST(store_alloc_exhaustion_allocates_nothing)
+STORE_TEST(store_alloc_exhaustion_allocates_nothing)
 {
     fixture f;
     TT_CHECK(fx_open(&f) == 0);
@@ -397,7 +487,7 @@ TT_TEST(store_alloc_exhaustion_allocates_nothing)
     fx_close(&f);
 }
 
-TT_TEST(store_update_ranges_across_chunks)
+STORE_TEST(store_update_ranges_across_chunks)
 {
     fixture f;
     TT_CHECK(fx_open(&f) == 0);
@@ -456,7 +546,7 @@ TT_TEST(store_update_ranges_across_chunks)
     fx_close(&f);
 }
 
-TT_TEST(store_update_invalid_is_final)
+STORE_TEST(store_update_invalid_is_final)
 {
     fixture f;
     TT_CHECK(fx_open(&f) == 0);
@@ -493,7 +583,7 @@ TT_TEST(store_update_invalid_is_final)
     fx_close(&f);
 }
 
-TT_TEST(store_update_dry_run_and_checks)
+STORE_TEST(store_update_dry_run_and_checks)
 {
     fixture f;
     TT_CHECK(fx_open(&f) == 0);
@@ -531,15 +621,25 @@ TT_TEST(store_update_dry_run_and_checks)
     TT_OK(tsl_store_list_info(f.st, "l", &info, NULL));
     TT_EQ_U(info.version, 1);
     tsl_list_info_free(&info);
-    sqlite3_stmt *q;
-    TT_CHECK(sqlite3_prepare_v2(tslp_sqlite_db(f.st),
-                                "SELECT count(*), sum(changed) FROM batches WHERE kind = "
-                                "'update' AND list_id = 'l'",
-                                -1, &q, NULL) == SQLITE_OK);
-    TT_CHECK(sqlite3_step(q) == SQLITE_ROW);
-    TT_EQ_U(sqlite3_column_int64(q, 0), 2);
-    TT_EQ_U(sqlite3_column_int64(q, 1), 100);
-    sqlite3_finalize(q);
+    if (fx_pg) {
+        PGresult *q = PQexec(tslp_pg_conn(f.st),
+                             "SELECT count(*), sum(changed) FROM tsl_batches WHERE kind = "
+                             "'update' AND list_id = 'l'");
+        TT_CHECK(PQresultStatus(q) == PGRES_TUPLES_OK && PQntuples(q) == 1);
+        TT_EQ_STR(PQgetvalue(q, 0, 0), "2");
+        TT_EQ_STR(PQgetvalue(q, 0, 1), "100");
+        PQclear(q);
+    } else {
+        sqlite3_stmt *q;
+        TT_CHECK(sqlite3_prepare_v2(tslp_sqlite_db(f.st),
+                                    "SELECT count(*), sum(changed) FROM batches WHERE kind = "
+                                    "'update' AND list_id = 'l'",
+                                    -1, &q, NULL) == SQLITE_OK);
+        TT_CHECK(sqlite3_step(q) == SQLITE_ROW);
+        TT_EQ_U(sqlite3_column_int64(q, 0), 2);
+        TT_EQ_U(sqlite3_column_int64(q, 1), 100);
+        sqlite3_finalize(q);
+    }
     fx_close(&f);
 }
 
@@ -577,7 +677,7 @@ static tsl_status verify_with_key(const char *key_path, const uint8_t *tok, size
     return s;
 }
 
-TT_TEST(store_publish_and_history)
+STORE_TEST(store_publish_and_history)
 {
     fixture f;
     TT_CHECK(fx_open(&f) == 0);
@@ -656,7 +756,7 @@ TT_TEST(store_publish_and_history)
     fx_close(&f);
 }
 
-TT_TEST(store_second_handle_and_reopen)
+STORE_TEST(store_second_handle_and_reopen)
 {
     fixture f;
     TT_CHECK(fx_open(&f) == 0);
@@ -817,7 +917,7 @@ TT_TEST(store_damage_is_io)
     fx_close(&f);
 }
 
-TT_TEST(store_create_checks_uri_and_paths)
+STORE_TEST(store_create_checks_uri_and_paths)
 {
     /* Every caller of tsl_store_list_create gets the uri rules (tsl_uri_check) and no
      * two lists on one path, percent-encoding of unreserved characters included. */
@@ -896,7 +996,7 @@ TT_TEST(store_create_checks_uri_and_paths)
     fx_close(&f);
 }
 
-TT_TEST(store_create_size_for_verifiers)
+STORE_TEST(store_create_size_for_verifiers)
 {
     /* A list over TSL_INTEROP_MAX_BYTES uncompressed is refused unless asked for, with
      * the verifiers that would refuse it named. */
@@ -1019,6 +1119,225 @@ TT_TEST(store_schema_migrates)
     TT_EQ_U(sqlite3_column_int64(q, 1), 1);
     sqlite3_finalize(q);
     sqlite3_close(db);
+    fx_close(&f);
+}
+
+/* ---- the PostgreSQL backend's own behaviour ---- */
+
+/* One value of a query on the store's own connection, or "" (static buffer). */
+static const char *pg_value(tsl_store *st, const char *sql)
+{
+    static char buf[128];
+    buf[0] = '\0';
+    PGresult *r = PQexec(tslp_pg_conn(st), sql);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+        snprintf(buf, sizeof buf, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return buf;
+}
+
+TT_TEST(store_pg_schema_migrates)
+{
+    fx_pg = 1;
+    fixture f;
+    int opened = fx_open(&f);
+    fx_pg = 0;
+    TT_CHECK(opened == 0);
+    TT_EQ_STR(f.st->be->name, "postgresql");
+    /* A new store: every migration applied and recorded. */
+    TT_EQ_STR(pg_value(f.st, "SELECT string_agg(version::text, ',' ORDER BY version)"
+                             " FROM tsl_schema"), "1,2");
+    TT_OK(create(&f, "m", 2, 100));
+    uint64_t idx[3];
+    TT_OK(tsl_store_alloc(f.st, "m", 3, idx, NULL));
+    /* Back to version 1 (tests/fixtures/store-pg-v1.sql is such a store too). */
+    PQclear(PQexec(tslp_pg_conn(f.st), "DROP INDEX tsl_batches_by_list;"
+                                       "DROP INDEX tsl_tokens_by_exp;"
+                                       "DELETE FROM tsl_schema WHERE version = 2"));
+    tsl_store_close(f.st);
+    f.st = NULL;
+    /* A read-only handle reads version 1 as it is; opening for writing migrates. */
+    tsl_store *st = NULL;
+    TT_OK(tsl_store_open_mode(f.db, TSL_STORE_READONLY, &st, NULL));
+    TT_EQ_STR(pg_value(st, "SELECT max(version) FROM tsl_schema"), "1");
+    tsl_list_info info;
+    TT_OK(tsl_store_list_info(st, "m", &info, NULL));
+    TT_EQ_U(info.allocated, 3);
+    tsl_list_info_free(&info);
+    /* ... and cannot write. */
+    TT_ERR(tsl_store_alloc(st, "m", 1, idx, NULL), TSL_ERR_ARG);
+    tsl_store_close(st);
+    TT_OK(tsl_store_open_mode(f.db, 0, &f.st, NULL));
+    TT_EQ_STR(pg_value(f.st, "SELECT max(version) FROM tsl_schema"), "2");
+    TT_EQ_STR(pg_value(f.st, "SELECT count(*) FROM pg_indexes WHERE indexname IN"
+                             " ('tsl_batches_by_list', 'tsl_tokens_by_exp')"
+                             " AND schemaname = current_schema()"), "2");
+    /* A newer schema is refused. */
+    PQclear(PQexec(tslp_pg_conn(f.st), "INSERT INTO tsl_schema VALUES (99, 0, 'future')"));
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_open_mode(f.db, 0, &st, &err), TSL_ERR_UNSUPPORTED);
+    TT_CONTAINS(err.msg, "schema version 99 is newer");
+    /* An empty database (schema) is not a store, unless created. */
+    char url[512], schema[64];
+    TT_CHECK(tt_pg_store(url, sizeof url, schema, sizeof schema) == 0);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_open_mode(url, 0, &st, &err), TSL_ERR_IO);
+    TT_CONTAINS(err.msg, "no tsl schema: create it with tsl db migrate");
+    /* The database is named host/dbname, never by the URL. */
+    TT_CHECK(strstr(err.msg, "postgresql://") == NULL && strstr(err.msg, "search_path") == NULL);
+    TT_CONTAINS(err.msg, "/tsl:");
+    tt_pg_drop(schema);
+    fx_close(&f);
+}
+
+typedef struct {
+    char ids[16][16];
+    int n, resync;
+} seen;
+
+static void on_change(void *ctx, const char *id)
+{
+    seen *s = ctx;
+    if (id == NULL)
+        s->resync++;
+    else if (s->n < 16)
+        snprintf(s->ids[s->n++], sizeof s->ids[0], "%s", id);
+}
+
+/* Waits until the watcher saw want notifications or about 5 s passed. */
+static void wait_for(tsl_store *w, seen *s, int want)
+{
+    for (int k = 0; k < 50 && s->n < want; k++)
+        tslp_store_wait(w, 100, on_change, s, NULL);
+}
+
+TT_TEST(store_pg_watch_notifies_each_commit)
+{
+    fixture f;
+    fx_pg = 1;
+    int opened = fx_open(&f);
+    fx_pg = 0;
+    TT_CHECK(opened == 0);
+    tsl_store *w = NULL;
+    TT_OK(tsl_store_open_mode(f.db, 0, &w, NULL));
+    TT_CHECK(tslp_store_can_watch(w));
+    TT_OK(tslp_store_watch(w, NULL));
+    seen s;
+    memset(&s, 0, sizeof s);
+    /* A timeout with nothing committed is TSL_OK and reports nothing. */
+    TT_OK(tslp_store_wait(w, 50, on_change, &s, NULL));
+    TT_EQ_U(s.n, 0);
+    TT_OK(create(&f, "a", 1, 1000));
+    wait_for(w, &s, 1);
+    TT_EQ_U(s.n, 1);
+    TT_EQ_STR(s.ids[0], "a");
+    uint64_t idx[2];
+    TT_OK(tsl_store_alloc(f.st, "a", 2, idx, NULL));
+    const uint64_t t[] = {5, 5, 1};
+    TT_OK(update(&f, "a", 1, 1000, t, 1, 0, 0, NULL, NULL));
+    TT_OK(tsl_store_publish(f.st, "a", 0, 0, -1, NULL));
+    wait_for(w, &s, 4);
+    TT_EQ_U(s.n, 4);
+    /* A refused batch (INVALID is final) and a dry run commit nothing: no notice. */
+    const uint64_t back[] = {5, 5, 0};
+    TT_ERR(update(&f, "a", 1, 1000, back, 1, 0, 0, NULL, NULL), TSL_ERR_VALUE);
+    TT_OK(update(&f, "a", 1, 1000, back, 1, 1, 1, NULL, NULL));
+    TT_OK(tslp_store_wait(w, 300, on_change, &s, NULL));
+    TT_EQ_U(s.n, 4);
+    /* The watcher's connection dropped: TSL_ERR_IO naming host/dbname, then the next
+     * call reconnects and says "resync". */
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", PQbackendPID(tslp_pg_conn(w)));
+    TT_EQ_STR(pg_value(f.st, sql), "t");
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status r = TSL_OK;
+    for (int k = 0; k < 20 && r == TSL_OK; k++)
+        r = tslp_store_wait(w, 100, on_change, &s, &err);
+    TT_ERR(r, TSL_ERR_IO);
+    TT_CONTAINS(err.msg, "connection lost");
+    TT_CHECK(strstr(err.msg, "postgresql://") == NULL);
+    TT_OK(tslp_store_wait(w, 100, on_change, &s, NULL));
+    TT_EQ_U(s.resync, 1);
+    TT_OK(tsl_store_alloc(f.st, "a", 1, idx, NULL));
+    wait_for(w, &s, 5);
+    TT_EQ_U(s.n, 5);
+    TT_EQ_STR(s.ids[4], "a");
+    tsl_store_close(w);
+    /* SQLite does not push: the publisher polls. */
+    fixture g;
+    TT_CHECK(fx_open(&g) == 0);
+    TT_CHECK(!tslp_store_can_watch(g.st));
+    TT_ERR(tslp_store_watch(g.st, NULL), TSL_ERR_UNSUPPORTED);
+    fx_close(&g);
+    fx_close(&f);
+}
+
+TT_TEST(store_pg_publish_lock_and_reconnect)
+{
+    fixture f;
+    fx_pg = 1;
+    int opened = fx_open(&f);
+    fx_pg = 0;
+    TT_CHECK(opened == 0);
+    TT_OK(create(&f, "p", 1, 1000));
+    /* Another process holds the list's publish lock: nothing signed, and TSL_OK. */
+    tsl_store *other = NULL;
+    TT_OK(tsl_store_open_mode(f.db, 0, &other, NULL));
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT pg_advisory_lock(1953721424, hashtext(current_schema() || '/p'))");
+    pg_value(other, sql);
+    tsl_publish_result res;
+    TT_OK(tsl_store_publish_ex(f.st, "p", 0, 1000000, -1, &res, NULL));
+    TT_EQ_U(res.busy, 1);
+    TT_EQ_U(res.recorded, 0);
+    TT_ERR(tsl_store_token(f.st, "p", TSL_FORMAT_JWT, 0, (uint8_t **)&(uint8_t *){NULL},
+                           &(size_t){0}, NULL, NULL, NULL),
+           TSL_ERR_NOT_FOUND);
+    /* A holder that dies (its connection ends) frees it, once the server has seen the
+     * end of its session. */
+    tsl_store_close(other);
+    res.busy = 1;
+    for (int k = 0; k < 50 && res.busy; k++) {
+        usleep(k > 0 ? 50000 : 0);
+        TT_OK(tsl_store_publish_ex(f.st, "p", 0, 1000000, -1, &res, NULL));
+    }
+    TT_EQ_U(res.busy, 0);
+    TT_EQ_U(res.recorded, TSL_PUBLISH_JWT | TSL_PUBLISH_CWT);
+    /* A second publisher of the same version right after: not signed again. */
+    TT_OK(tsl_store_publish_ex(f.st, "p", 0, 1000001, -1, &res, NULL));
+    TT_EQ_U(res.recorded, 0);
+    TT_EQ_U(res.fresh, TSL_PUBLISH_JWT | TSL_PUBLISH_CWT);
+    TT_EQ_U(res.skipped, TSL_PUBLISH_JWT | TSL_PUBLISH_CWT);
+    /* Later (a re-sign before exp), or after a change: signed. */
+    TT_OK(tsl_store_publish_ex(f.st, "p", TSL_PUBLISH_JWT, 1050000, -1, &res, NULL));
+    TT_EQ_U(res.recorded, TSL_PUBLISH_JWT);
+    const uint64_t t[] = {9, 9, 1};
+    TT_OK(update(&f, "p", 1, 1000, t, 1, 0, 0, NULL, NULL));
+    TT_OK(tsl_store_publish_ex(f.st, "p", 0, 1050001, -1, &res, NULL));
+    TT_EQ_U(res.recorded, TSL_PUBLISH_JWT | TSL_PUBLISH_CWT);
+    TT_EQ_U(res.version, 1);
+    /* The store's connection dropped: the call fails with TSL_ERR_IO, and the next one
+     * reconnects (PQreset on begin). */
+    tsl_store *killer = NULL;
+    TT_OK(tsl_store_open_mode(f.db, 0, &killer, NULL));
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)",
+             PQbackendPID(tslp_pg_conn(f.st)));
+    TT_EQ_STR(pg_value(killer, sql), "t");
+    tsl_store_close(killer);
+    usleep(100000);
+    uint64_t idx[1];
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_alloc(f.st, "p", 1, idx, &err), TSL_ERR_IO);
+    TT_CHECK(strstr(err.msg, "postgresql://") == NULL);
+    TT_OK(tsl_store_alloc(f.st, "p", 1, idx, NULL));
+    tsl_list_info info;
+    TT_OK(tsl_store_list_info(f.st, "p", &info, NULL));
+    TT_EQ_U(info.allocated, 1);
+    tsl_list_info_free(&info);
     fx_close(&f);
 }
 

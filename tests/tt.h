@@ -25,6 +25,12 @@ json_t *tt_load_json(const char *path);
  * is not an even number of hex digits. */
 uint8_t *tt_unhex(const char *hex, size_t *len);
 extern int tt_failed; /* set when the current test failed */
+/* A store on the PostgreSQL server TSL_TEST_PG names (test_store.c): a new schema,
+ * whose name goes to schema, and a URL selecting it to url. -1 (with a message on
+ * stderr) when TSL_TEST_PG is unset or the server fails: the test then fails. */
+int tt_pg_store(char *url, size_t url_size, char *schema, size_t schema_size);
+/* Drops the schema tt_pg_store made (nothing when schema is ""), and clears it. */
+void tt_pg_drop(char *schema);
 
 #define TT_TEST(name)                                                                     \
     static void name(void);                                                               \

@@ -184,8 +184,8 @@ tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
 }
 
 /* Drops from *formats the forms whose newest recorded token has the current version
- * and an iat at most FRESH_S seconds (and a third of the lifetime) before now, or later
- * (see tsl_store_publish_ex): another publisher signed this version as this one was
+ * and an iat at most FRESH_S seconds (and a third of the lifetime) from now, either way
+ * for the clocks of other hosts (see tsl_store_publish_ex): another publisher signed this version as this one was
  * deciding to. Publishers that react to the same change do so within a second or two;
  * a re-sign before exp (the publisher's "near expiry", two thirds into the lifetime)
  * is always older than that. Inside the snapshot's transaction. */
@@ -204,7 +204,7 @@ static tsl_status drop_fresh(tsl_store *st, const tsl_list_info *in, unsigned *f
         if (r != TSL_OK)
             return r;
         int64_t window = in->lifetime / 3 < FRESH_S ? in->lifetime / 3 : FRESH_S;
-        if (have && nv == in->version && ni >= now - window) {
+        if (have && nv == in->version && ni >= now - window && ni <= now + window) {
             *formats &= ~(1u << k);
             res->fresh |= 1u << k;
             res->skipped |= 1u << k;
