@@ -760,7 +760,19 @@ typedef struct tsl_store tsl_store;
 /* Opens the store at path. Without TSL_STORE_CREATE a missing file or one without a
  * schema (empty) fails with TSL_ERR_IO naming the path. A damaged file (not an SQLite
  * database, corrupt pages, not a tsl store, an inconsistent row) gives TSL_ERR_IO too,
- * for this and every later call; a newer schema gives TSL_ERR_UNSUPPORTED. */
+ * for this and every later call; a newer schema gives TSL_ERR_UNSUPPORTED.
+ *
+ * A path starting postgresql:// or postgres:// is a PostgreSQL database (libpq's
+ * connection URI, passed to libpq as it is: host, port, dbname, user, and parameters
+ * such as sslmode=verify-full and sslrootcert=FILE, which libpq honours; options=
+ * -csearch_path%3DS puts the store in schema S). A URL holding a password is refused
+ * with TSL_ERR_ARG before connecting: libpq takes the password from ~/.pgpass or
+ * PGPASSFILE, a service file or PGPASSWORD. Messages name the database as host/dbname,
+ * never by its URL. TSL_STORE_CREATE creates the schema in an empty database; opening
+ * for writing migrates an older one (README "Stores on PostgreSQL"); a failed
+ * connection is TSL_ERR_IO. A handle whose connection dropped fails its calls with
+ * TSL_ERR_IO and reconnects at its next transaction. TSL_STORE_READONLY makes the
+ * session read-only. */
 TSL_API tsl_status tsl_store_open_mode(const char *path, unsigned mode, tsl_store **out,
                                        tsl_error *err);
 /* tsl_store_open_mode(path, TSL_STORE_CREATE, ...). */

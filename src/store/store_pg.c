@@ -288,14 +288,32 @@ static tsl_status pg_fail(tsl_store *st, const PGresult *res, const char *what,
                      lost ? "connection lost: " : "", buf);
 }
 
-/* Runs statement q (prepared on first use) with parameters p; the result in *out (NULL:
- * cleared) in binary. TSL_ERR_IO unless it returned `want`. */
+/* Runs statement q with parameters p; the result in *out (NULL: cleared) in binary.
+ * TSL_ERR_IO unless it returned `want`. The statements a batch runs once per chunk are
+ * prepared on first use; the others go in one round trip each (PQexecParams), which
+ * is what a one-shot command like `tsl set` wants. */
 static tsl_status run(tsl_store *st, int q, const params *p, ExecStatusType want,
                       PGresult **out, const char *what, tsl_error *err)
 {
     pgc *c = C(st);
     char name[16];
     snprintf(name, sizeof name, "tsl%d", q);
+    bool hot = q == Q_CHUNK_READ || q == Q_CHUNK_INSERT || q == Q_CHUNK_UPDATE;
+    if (!hot) {
+        PGresult *res = PQexecParams(c->pg, SQL[q], p != NULL ? p->n : 0, NULL,
+                                     p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
+                                     p != NULL ? p->fmt : NULL, 1);
+        if (PQresultStatus(res) != want) {
+            tsl_status r = pg_fail(st, res, what, err);
+            PQclear(res);
+            return r;
+        }
+        if (out != NULL)
+            *out = res;
+        else
+            PQclear(res);
+        return TSL_OK;
+    }
     if (!c->prepared[q]) {
         PGresult *pr = PQprepare(c->pg, name, SQL[q], p != NULL ? p->n : 0, NULL);
         if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
@@ -471,7 +489,7 @@ static char *display_name(PGconn *pg)
 
 static tsl_status read_version(tsl_store *st, int64_t *version, tsl_error *err)
 {
-    PGresult *res;
+    PGresult *res = NULL;
     tsl_status r = run(st, Q_VERSION, NULL, PGRES_TUPLES_OK, &res,
                        "reading the schema version", err);
     if (r != TSL_OK)
@@ -608,8 +626,8 @@ static tsl_status pg_open(tsl_store *st, bool create, tsl_error *err)
     st->path = name;
     if (PQstatus(c->pg) != CONNECTION_OK)
         return pg_fail(st, NULL, "connecting", err);
-    tsl_status r = exec_static(st, "SET client_min_messages = warning", "setting up", err);
-    if (r == TSL_OK && st->readonly)
+    tsl_status r = TSL_OK;
+    if (st->readonly)
         r = exec_static(st, "SET default_transaction_read_only = on", "setting up", err);
     if (r == TSL_OK)
         r = check_schema(st, create, err);
@@ -668,7 +686,7 @@ static tsl_status pg_list_read(tsl_store *st, const char *id, tslp_list_row *row
     memset(row, 0, sizeof *row);
     params p = {0};
     p_text(&p, id);
-    PGresult *res;
+    PGresult *res = NULL;
     tsl_status r = run(st, Q_LIST_READ, &p, PGRES_TUPLES_OK, &res, "reading a list", err);
     if (r != TSL_OK)
         return r;
@@ -731,7 +749,7 @@ static tsl_status pg_list_exists(tsl_store *st, const char *id, tsl_error *err)
 {
     params p = {0};
     p_text(&p, id);
-    PGresult *res;
+    PGresult *res = NULL;
     tsl_status r = run(st, Q_LIST_EXISTS, &p, PGRES_TUPLES_OK, &res, "looking up a list",
                        err);
     if (r != TSL_OK)
@@ -770,7 +788,7 @@ static tsl_status pg_list_insert(tsl_store *st, const tsl_list_spec *in,
 
 static tsl_status pg_list_ids(tsl_store *st, char ***ids, size_t *n, tsl_error *err)
 {
-    PGresult *res;
+    PGresult *res = NULL;
     tsl_status r = run(st, Q_LIST_IDS, NULL, PGRES_TUPLES_OK, &res, "listing lists", err);
     if (r != TSL_OK)
         return r;
@@ -803,7 +821,7 @@ static tsl_status pg_list_ids(tsl_store *st, char ***ids, size_t *n, tsl_error *
 static tsl_status pg_list_paths(tsl_store *st, tslp_store_path_fn fn, void *ctx,
                                 tsl_error *err)
 {
-    PGresult *res;
+    PGresult *res = NULL;
     tsl_status r = run(st, Q_LIST_PATHS, NULL, PGRES_TUPLES_OK, &res,
                        "reading the lists' uris", err);
     if (r != TSL_OK)
@@ -841,7 +859,7 @@ static tsl_status pg_chunks_load(tsl_store *st, const tsl_list_info *info, tsl_l
     uint64_t nchunks = tslp_store_nchunks(info->bits, info->size);
     params p = {0};
     p_text(&p, info->id);
-    PGresult *res;
+    PGresult *res = NULL;
     if ((r = run(st, Q_CHUNKS_LOAD, &p, PGRES_TUPLES_OK, &res, "reading statuses", err)) !=
         TSL_OK) {
         tsl_list_free(l);
@@ -906,7 +924,7 @@ static tsl_status pg_chunk_read(tsl_store *st, const char *id, uint64_t n, uint8
     params p = {0};
     p_text(&p, id);
     p_i64(&p, (int64_t)n);
-    PGresult *res;
+    PGresult *res = NULL;
     tsl_status r = run(st, Q_CHUNK_READ, &p, PGRES_TUPLES_OK, &res, "reading statuses", err);
     if (r != TSL_OK)
         return r;
@@ -1013,7 +1031,7 @@ static tsl_status pg_token_head(tsl_store *st, const char *id, tsl_format format
     p_text(&p, form_name(format));
     p_i64(&p, (int64_t)version);
     p_i64(&p, iat);
-    PGresult *res;
+    PGresult *res = NULL;
     tsl_status r = run(st, Q_TOKEN_HEAD, &p, PGRES_TUPLES_OK, &res, "reading the history",
                        err);
     if (r != TSL_OK)
@@ -1067,7 +1085,7 @@ static tsl_status pg_token_read(tsl_store *st, const char *id, tsl_format format
     p_text(&p, form_name(format));
     if (at != 0)
         p_i64(&p, at);
-    PGresult *res;
+    PGresult *res = NULL;
     tsl_status r = run(st, at == 0 ? Q_TOKEN_NEWEST : Q_TOKEN_AT, &p, PGRES_TUPLES_OK, &res,
                        "reading a token", err);
     if (r != TSL_OK)
@@ -1163,7 +1181,7 @@ static tsl_status pg_publish_lock(tsl_store *st, const char *id, bool *got, tsl_
         return r;
     params p = {0};
     p_text(&p, id);
-    PGresult *res;
+    PGresult *res = NULL;
     if ((r = run(st, Q_PUB_LOCK, &p, PGRES_TUPLES_OK, &res, "taking the publish lock",
                  err)) != TSL_OK)
         return r;
