@@ -160,6 +160,20 @@ for f in 10 30 50 70 90 110; do
     fi
 done
 note "kill -9 rounds: $olds left all of the old state, $news all of the new one"
+# Readers during a committing update see all of it or none of it, never half a batch.
+if [ $cur -eq 1 ]; then nxt=2; else nxt=1; fi
+"$TSL" update K "$T/k$nxt" --db "$DB" >/dev/null 2>&1 &
+pid=$!
+reads=0 halves=0
+while kill -0 $pid 2>/dev/null; do
+    got="$(counts INVALID | cut -d' ' -f1) $(counts SUSPENDED | cut -d' ' -f1)"
+    case $got in "1000000 0" | "0 1000000") ;; *) halves=$((halves + 1)) ;; esac
+    reads=$((reads + 1))
+done
+wait $pid
+check "the update beside the readers" $?
+same "readers during an update ($reads reads) saw only whole states" "$halves" 0
+cur=$nxt
 "$TSL" update K "$T/k1" --db "$DB" >/dev/null 2>"$T/err"
 check "an update after the kills: $(head -c 200 "$T/err")" $?
 n_bad=$($PSQL -At -d "$DB" -c "SELECT count(*) FROM tsl_chunks c JOIN tsl_lists l

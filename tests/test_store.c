@@ -1287,7 +1287,8 @@ TT_TEST(store_pg_publish_lock_and_reconnect)
     TT_OK(tsl_store_open_mode(f.db, 0, &other, NULL));
     char sql[200];
     snprintf(sql, sizeof sql,
-             "SELECT pg_advisory_lock(1953721424, hashtext(current_schema() || '/p'))");
+             "SELECT pg_advisory_lock(1953721424,"
+             " hashtext(coalesce(current_schema(), '') || '/p'))");
     pg_value(other, sql);
     tsl_publish_result res;
     TT_OK(tsl_store_publish_ex(f.st, "p", 0, 1000000, -1, &res, NULL));

@@ -101,7 +101,8 @@ enum {
 };
 
 static const char *const SQL[Q_COUNT] = {
-    [Q_LOCK_WRITE] = "SELECT pg_advisory_xact_lock(1953721431, hashtext(current_schema()))",
+    [Q_LOCK_WRITE] = "SELECT pg_advisory_xact_lock(1953721431,"
+                     " hashtext(coalesce(current_schema(), '')))",
     [Q_VERSION] = "SELECT coalesce(max(version), 0) FROM tsl_schema",
     [Q_AUDIT] = "INSERT INTO tsl_batches (list_id, time, entries, changed, source, kind)"
                 " VALUES ($1, $2, $3, $4, $5, $6)",
@@ -140,8 +141,10 @@ static const char *const SQL[Q_COUNT] = {
                    " AND format = $2 AND iat <= $3 AND $3 < exp"
                    " ORDER BY iat DESC, id DESC LIMIT 1",
     [Q_NOTIFY] = "SELECT pg_notify('tsl_change', $1)",
-    [Q_PUB_LOCK] = "SELECT pg_try_advisory_lock(1953721424, hashtext(current_schema() || '/' || $1))",
-    [Q_PUB_UNLOCK] = "SELECT pg_advisory_unlock(1953721424, hashtext(current_schema() || '/' || $1))",
+    [Q_PUB_LOCK] = "SELECT pg_try_advisory_lock(1953721424,"
+                   " hashtext(coalesce(current_schema(), '') || '/' || $1))",
+    [Q_PUB_UNLOCK] = "SELECT pg_advisory_unlock(1953721424,"
+                     " hashtext(coalesce(current_schema(), '') || '/' || $1))",
 };
 
 /* The migrations, in order: migration k takes the schema from version k to k + 1 (0:
@@ -433,7 +436,11 @@ static tsl_status pg_begin(tsl_store *st, bool write, tsl_error *err)
     if (!write)
         return exec_static(st, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
                            "starting a transaction", err);
-    if ((r = exec_static(st, "BEGIN", "starting a transaction", err)) != TSL_OK)
+    /* A writer that holds the lock and hangs (stopped, not dead: a dead one's lock
+     * goes with its connection) fails the others after a minute, as SQLite's busy
+     * deadline does, instead of blocking them for ever. */
+    if ((r = exec_static(st, "BEGIN; SET LOCAL lock_timeout = '60s'",
+                         "starting a transaction", err)) != TSL_OK)
         return r;
     if ((r = run(st, Q_LOCK_WRITE, NULL, PGRES_TUPLES_OK, NULL, "taking the write lock",
                  err)) != TSL_OK)

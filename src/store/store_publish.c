@@ -185,10 +185,11 @@ tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
 
 /* Drops from *formats the forms whose newest recorded token has the current version
  * and an iat at most FRESH_S seconds (and a third of the lifetime) from now, either way
- * for the clocks of other hosts (see tsl_store_publish_ex): another publisher signed this version as this one was
- * deciding to. Publishers that react to the same change do so within a second or two;
- * a re-sign before exp (the publisher's "near expiry", two thirds into the lifetime)
- * is always older than that. Inside the snapshot's transaction. */
+ * for the clocks of other hosts (see tsl_store_publish_ex): another publisher signed
+ * this version as this one was deciding to. Publishers that react to the same change
+ * do so within a second or two; a re-sign before exp (the publisher's "near expiry",
+ * two thirds into the lifetime) is always older than that. Inside the snapshot's
+ * transaction. */
 static tsl_status drop_fresh(tsl_store *st, const tsl_list_info *in, unsigned *formats,
                              int64_t now, tsl_publish_result *res, tsl_error *err)
 {
