@@ -1210,7 +1210,8 @@ typedef struct {
     int stalled;                      /* no round completed within the expected time */
     int64_t round_age_ms;             /* since the last completed round */
     uint64_t publishes_ok, publishes_err; /* publishing attempts so far */
-    uint64_t publishes_skipped; /* not signed: another publisher held the list's lock */
+    uint64_t publishes_skipped; /* not signed: another publisher held the list's lock or
+                                 * had signed this version (PostgreSQL) */
     int64_t last_sync;          /* unix s: the last time every committed change was known
                                  * (a round read the store, or its change feed answered);
                                  * 0: never */

@@ -124,9 +124,17 @@ if [ "${TSL_SANITIZED:-}" != 1 ]; then
     # tsl serve under a 5,000-connection slowloris flood and bad request heads (about
     # 30 s; measures latency, so not under the sanitizers either).
     part serve_attack sh tests/serve_attack.sh "$BUILD"
+    # PostgreSQL (issue 12): two tsl serve on one database (each update served by both
+    # within 1 s, one signature per version) and a 10 s database outage under them (no
+    # 5xx, recovery within 5 s) (about 40 s); then the serve and publisher suites on a
+    # PostgreSQL store.
+    part pg_serve sh tests/pg_serve.sh "$BUILD"
+    part serve_pg sh tests/serve.sh "$BUILD" pg
+    part serve_pub_pg sh tests/serve_pub.sh "$BUILD" pg
 fi
 # The relying party: tsl verify offline and against tsl serve over loopback (about 10 s).
 part verify sh tests/verify.sh "$BUILD"
+part verify_pg sh tests/verify.sh "$BUILD" pg
 
 # 3b. make install with PREFIX and DESTDIR, and a program built with pkg-config. Not
 # under the sanitizers: the installed library would need their runtime to link.

@@ -14,7 +14,8 @@
 # connection, and the server still answers), a bounded wrk run (no errors, RSS growth
 # under 10 MB) and SIGTERM (exit 0 within 5 s).
 #
-# Usage: sh tests/serve.sh [BUILD_DIR]   (run from the project root; about 60 s)
+# Usage: sh tests/serve.sh [BUILD_DIR] [sqlite|pg]   (run from the project root; about 60 s)
+# With a second argument pg: the same against a PostgreSQL store (tests/backend.sh).
 # Needs curl, wrk, nginx (Debian nginx-light), /usr/bin/python3 with jwcrypto, gzip.
 # A missing tool is a failure naming its package, never a silent skip.
 # Closing line: "serve: N passed, N failed".
@@ -22,10 +23,14 @@
 BUILD=${1:-build}
 TSL=$BUILD/tsl
 SUITE=serve
+BACKEND=${2:-sqlite}
+[ "$BACKEND" = pg ] && SUITE=serve_pg
 # shellcheck source=tests/harness.sh
 . "$(dirname "$0")/harness.sh"
 # shellcheck source=tests/serve_wait.sh
 . "$(dirname "$0")/serve_wait.sh"
+# shellcheck source=tests/backend.sh
+. "$(dirname "$0")/backend.sh"
 PY=/usr/bin/python3
 URI1=https://example.com/statuslists/1
 URI2=https://example.com/statuslists/2
@@ -50,6 +55,7 @@ cleanup() {
     for _p in $SPID $SPID2 $NPID $IDLE_PID; do
         kill "$_p" 2>/dev/null
     done
+    backend_cleanup
     rm -rf "$T"
 }
 
@@ -74,9 +80,11 @@ command -v gzip >/dev/null 2>&1 || bad "gzip is missing (apt-get install gzip)"
 if [ "$have_curl" != 1 ] || [ "$have_py" != 1 ]; then finish; fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/tsl-serve.XXXXXX") || exit 2
+backend_init || { rm -rf "$T"; bad "no PostgreSQL cluster (tests/pg.sh)"; finish; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-DB=$T/tsl.db
+DB=$(test_db tsl) || { bad "cannot make a $BACKEND store"; finish; }
+note "store backend: $BACKEND"
 unset TSL_DB
 
 # ---------------------------------------------------------------------------------- #
@@ -656,7 +664,7 @@ fi
 # as written.
 
 PURI=https://example.com/l%41b
-DB=$T/pct.db
+DB=$(test_db pct)
 "$TSL" list create P --uri "$PURI" --bits 1 --size 16 --key "$T/k.pem" --db "$DB" \
     >/dev/null 2>"$T/err" && "$TSL" publish P --db "$DB" >/dev/null 2>>"$T/err"
 check "list create and publish with a percent-encoded path: $(head -c 200 "$T/err")" $?

@@ -20,16 +20,22 @@
 #   accesslog --access-log on a FIFO whose reader never reads: once the pipe is full,
 #             requests still answer at once; the lost lines are counted in /metrics
 #
-# Usage: sh tests/serve_pub.sh [BUILD_DIR]   (run from the project root; about a minute)
+# Usage: sh tests/serve_pub.sh [BUILD_DIR] [sqlite|pg]   (run from the project root; about a minute)
+# With a second argument pg: every case on a PostgreSQL store (tests/backend.sh; the
+# clash is made with psql there).
 # Needs curl, sqlite3 and /usr/bin/python3. Closing line: "serve_pub: N passed, N failed".
 
 BUILD=${1:-build}
 TSL=$BUILD/tsl
 SUITE=serve_pub
+BACKEND=${2:-sqlite}
+[ "$BACKEND" = pg ] && SUITE=serve_pub_pg
 # shellcheck source=tests/harness.sh
 . "$(dirname "$0")/harness.sh"
 # shellcheck source=tests/serve_wait.sh
 . "$(dirname "$0")/serve_wait.sh"
+# shellcheck source=tests/backend.sh
+. "$(dirname "$0")/backend.sh"
 PY=/usr/bin/python3
 
 PIDS=""
@@ -38,6 +44,7 @@ cleanup() {
     for _p in $PIDS; do
         kill -9 "$_p" 2>/dev/null
     done
+    backend_cleanup
     rm -rf "$T"
 }
 
@@ -53,6 +60,8 @@ done
 [ -x "$PY" ] || { bad "$PY is missing (apt-get install python3)"; finish; }
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/tsl-servepub.XXXXXX") || exit 2
+backend_init || { rm -rf "$T"; bad "no PostgreSQL cluster (tests/pg.sh)"; finish; }
+note "store backend: $BACKEND"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 unset TSL_DB
@@ -119,7 +128,7 @@ mklist() {
 }
 
 # ---- fifo: a key file that blocks -------------------------------------------------
-DB=$T/fifo.db
+DB=$(test_db fifo) || { bad "cannot make a $BACKEND store"; finish; }
 cp "$T/k.pem" "$T/kf.pem"
 chmod 600 "$T/kf.pem"
 mklist "$DB" f1 https://example.com/f1 "$T/kf.pem"
@@ -193,7 +202,7 @@ if [ -n "$SERVE_PID" ]; then
 fi
 
 # ---- health: nothing but ok or degraded in public ---------------------------------
-DB=$T/health.db
+DB=$(test_db health) || { bad "cannot make a $BACKEND store"; finish; }
 cp "$T/k.pem" "$T/kh.pem"
 chmod 600 "$T/kh.pem"
 mklist "$DB" h1 https://example.com/h1 "$T/kh.pem"
@@ -231,16 +240,21 @@ if [ -n "$SERVE_PID" ]; then
 fi
 
 # ---- clash: two lists on one path in an old store ---------------------------------
-DB=$T/clash.db
+DB=$(test_db clash) || { bad "cannot make a $BACKEND store"; finish; }
 mklist "$DB" zeta https://example.com/x "$T/k.pem"
 mklist "$DB" alpha https://example.com/y "$T/k.pem"
 mklist "$DB" other https://example.com/other "$T/k.pem"
 mklist "$DB" hz https://example.com/h "$T/k.pem"
 # As a store written before uri checks could hold them: alpha (newer, smaller id) on
 # zeta's path, hz on /healthz.
-sqlite3 "$DB" "UPDATE lists SET uri = 'https://example.com/x', created = 1700000100 WHERE id = 'alpha';
+CLASH_SQL="UPDATE lists SET uri = 'https://example.com/x', created = 1700000100 WHERE id = 'alpha';
 UPDATE lists SET created = 1700000000 WHERE id = 'zeta';
-UPDATE lists SET uri = 'https://example.com/healthz' WHERE id = 'hz';" 2>"$T/err"
+UPDATE lists SET uri = 'https://example.com/healthz' WHERE id = 'hz';"
+if [ "$BACKEND" = pg ]; then
+    echo "$CLASH_SQL" | sed 's/UPDATE lists/UPDATE tsl_lists/' | psql -q "$DB" 2>"$T/err"
+else
+    sqlite3 "$DB" "$CLASH_SQL" 2>"$T/err"
+fi
 same "clash: sqlite3 update" "$?" 0
 start clash --db "$DB" --publish-interval 1
 if [ -n "$SERVE_PID" ]; then
@@ -266,7 +280,7 @@ if [ -n "$SERVE_PID" ]; then
 fi
 
 # ---- startup and history: a 10^8-entry list ---------------------------------------
-DB=$T/big.db
+DB=$(test_db big) || { bad "cannot make a $BACKEND store"; finish; }
 t list create big --uri https://example.com/big --bits 1 --size 100000000 --key "$T/k.pem" --db "$DB"
 expect_rc "big: list create" 0
 "$PY" -c '
@@ -352,7 +366,7 @@ if [ "$max_ms" -lt "$LIMIT" ]; then ok; else
 stop big "$BPID" 6
 
 # ---- accesslog: a log that takes nothing ------------------------------------------
-DB=$T/alog.db
+DB=$(test_db alog) || { bad "cannot make a $BACKEND store"; finish; }
 mklist "$DB" a1 https://example.com/a1 "$T/k.pem"
 mkfifo -m 600 "$T/al.fifo"
 # A reader that holds the FIFO open and never reads, for at most 60 s.

@@ -31,17 +31,22 @@
 # - Issue 11: --json names the stage a check failed at (referenced_token, fetch,
 #   status_list_token, index), and none when the status was determined.
 #
-# Usage: sh tests/verify.sh [BUILD_DIR]   (run from the project root; about 25 s)
+# Usage: sh tests/verify.sh [BUILD_DIR] [sqlite|pg]   (run from the project root; about 25 s)
+# With a second argument pg: the store behind tsl serve on PostgreSQL (tests/backend.sh).
 # Needs /usr/bin/python3 with jwcrypto, cryptography and cbor2, and curl.
 # Closing line: "verify: N passed, N failed".
 
 BUILD=${1:-build}
 TSL=$BUILD/tsl
 SUITE=verify
+BACKEND=${2:-sqlite}
+[ "$BACKEND" = pg ] && SUITE=verify_pg
 # shellcheck source=tests/harness.sh
 . "$(dirname "$0")/harness.sh"
 # shellcheck source=tests/serve_wait.sh
 . "$(dirname "$0")/serve_wait.sh"
+# shellcheck source=tests/backend.sh
+. "$(dirname "$0")/backend.sh"
 PY=/usr/bin/python3
 
 # expect NAME WANT GOT: passes when the exit status GOT is WANT.
@@ -58,8 +63,10 @@ cleanup() {
     for _p in $SPID $HPID $TPID; do
         kill "$_p" 2>/dev/null
     done
+    backend_cleanup
     rm -rf "$T"
 }
+backend_init || { rm -rf "$T"; bad "no PostgreSQL cluster (tests/pg.sh)"; finish; }
 trap cleanup EXIT
 trap 'exit 2' INT TERM
 
@@ -188,7 +195,8 @@ fi
 free_port() {
     "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-DB=$T/tsl.db
+DB=$(test_db tsl) || { bad "cannot make a $BACKEND store"; finish; }
+note "store backend: $BACKEND"
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
 URI1=$BASE/statuslists/1

@@ -47,9 +47,11 @@
  * time (next_due), so this only bounds how stale a key check or a missed notification
  * can be; it equals KEY_CHECK_SECONDS so that keys are checked as often as when polling. */
 #define FULL_ROUND_MS (KEY_CHECK_SECONDS * 1000)
-/* When another publisher held a list's lock, its version is checked again after this
- * (normally its token is notified before). */
-#define SKIP_RECHECK_MS 1000
+/* When another publisher held a list's lock, the list gets a round of its own again
+ * after this: its token is notified at its commit, but the lock may still be held for a
+ * moment after it, and the publisher may die before recording it. A try of the lock is
+ * one cheap query. */
+#define SKIP_RECHECK_MS 250
 /* The change feed's reconnect backoff: 0.25 s doubling to 2 s, so that the publisher is
  * back within about 2 s of the database (the issue asks for 5 s). */
 #define RECONNECT_MIN_MS 250
@@ -82,6 +84,7 @@ typedef struct {
 typedef struct {
     pthread_mutex_t mu;
     tsl_store *st;
+    int64_t renewed_ms; /* monotonic: when st was last reopened after a failure */
 } reader;
 
 struct tsl_publisher {
@@ -98,6 +101,7 @@ struct tsl_publisher {
     void *log_ctx;
 
     tsl_store *st; /* the rounds' own handle */
+    bool st_stale; /* the store failed: reopen st before the next round */
 
     /* The change feed of a store that pushes (see the top of the file); the rounds'
      * thread alone uses these, except the atomics. */
@@ -615,7 +619,13 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
             ls->recheck_ms = mono_ms() + SKIP_RECHECK_MS;
         } else if (r == TSL_OK) {
             ls->recheck_ms = 0;
-            atomic_fetch_add(&p->publishes_ok, 1);
+            /* Nothing recorded because another publisher signed this version already
+             * (PostgreSQL: .fresh, or a newer version recorded meanwhile) is a skip too:
+             * this one signed nothing. SQLite counts as before. */
+            atomic_fetch_add(res.recorded == 0 && (res.fresh != 0 || p->pushed)
+                                 ? &p->publishes_skipped
+                                 : &p->publishes_ok,
+                             1);
             if (ls->error[0] != '\0')
                 tslp_publisher_log(p, "list \"%s\" publishes again", info->id);
             ls->publish_ms = mono_ms() - t0;
@@ -720,8 +730,32 @@ static void store_down(tsl_publisher *p, tsl_status r, const tsl_error *err)
     if (strcmp(msg, p->store_error) != 0)
         tslp_publisher_log(p, "%s", msg);
     memcpy(p->store_error, msg, sizeof msg);
+    p->st_stale = true;
     long long none = 0;
     atomic_compare_exchange_strong(&p->down_since, &none, (long long)now_s());
+}
+
+/* A new handle for the rounds after the store failed: a connection that dropped is not
+ * trusted to come back by itself (a PostgreSQL handle resets only at a transaction's
+ * start, and some reads take none). False, with the store still down, if it cannot be
+ * opened. */
+static bool renew_handle(tsl_publisher *p)
+{
+    if (!p->st_stale)
+        return true;
+    tsl_store *st = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    set_busy(p, "opening the store again");
+    tsl_status r = tsl_store_open(p->path, &st, &err);
+    if (r != TSL_OK) {
+        store_down(p, r, &err);
+        return false;
+    }
+    tsl_store_close(p->st);
+    p->st = st;
+    p->st_stale = false;
+    return true;
 }
 
 /* The store answers again: lists that failed while it did not are retried at once
@@ -780,6 +814,10 @@ static bool publish_round(tsl_publisher *p, bool load_only)
     char **ids = NULL;
     size_t nids = 0;
     int64_t now = now_s();
+    if (!renew_handle(p)) {
+        set_health(p, now);
+        return false;
+    }
     set_busy(p, "reading the list ids");
     tsl_status r = tsl_store_list_ids(p->st, &ids, &nids, &err);
     if (r != TSL_OK) {
@@ -841,7 +879,7 @@ static bool publish_round(tsl_publisher *p, bool load_only)
 static bool publish_lists(tsl_publisher *p, char *const *ids, size_t n)
 {
     int64_t now = now_s();
-    bool changed = false, ok = true;
+    bool changed = false, ok = renew_handle(p);
     for (size_t k = 0; k < n && ok && !atomic_load(&p->stop); k++) {
         tsl_list_info info;
         memset(&info, 0, sizeof info);
@@ -948,10 +986,9 @@ static int64_t mono_at(int64_t t, int64_t now, int64_t t_ms)
 }
 
 /* When the next full round is due: FULL_ROUND_MS after the last, or earlier when a
- * served token reaches two thirds of its life (round_list re-signs it then), a failed
- * list may be retried, or a list skipped for another publisher is to be looked at
- * again; never sooner than one publish interval after the last full round, so that a
- * list that cannot be fixed does not spin the thread. */
+ * served token reaches two thirds of its life (round_list re-signs it then) or a failed
+ * list may be retried; never sooner than one publish interval after the last full
+ * round, so that a list that cannot be fixed does not spin the thread. */
 static int64_t next_due(tsl_publisher *p, int64_t t_ms)
 {
     int64_t now = now_s(), due = p->next_full_ms;
@@ -964,13 +1001,31 @@ static int64_t next_due(tsl_publisher *p, int64_t t_ms)
         if (ls->error[0] != '\0' && ls->retry_at > 0)
             at = at < mono_at(ls->retry_at, now, t_ms) ? at
                                                         : mono_at(ls->retry_at, now, t_ms);
-        if (ls->recheck_ms != 0 && ls->recheck_ms < at)
-            at = ls->recheck_ms;
         if (at < due)
             due = at;
     }
     int64_t floor = p->last_full_ms + p->interval_ms;
     return due > floor ? due : floor;
+}
+
+/* The earliest time a list skipped for another publisher is to be looked at again
+ * (monotonic), or INT64_MAX; with take, those due at t are notified (a round of their
+ * own) and forgotten. */
+static int64_t rechecks(tsl_publisher *p, int64_t t, bool take)
+{
+    int64_t first = INT64_MAX;
+    for (size_t k = 0; k < p->n; k++) {
+        list_state *ls = &p->lists[k];
+        if (ls->recheck_ms == 0)
+            continue;
+        if (take && ls->recheck_ms <= t) {
+            ls->recheck_ms = 0;
+            notified(p, ls->id);
+        } else if (ls->recheck_ms < first) {
+            first = ls->recheck_ms;
+        }
+    }
+    return first;
 }
 
 /* No store access for a while (the store failed): RECONNECT_MIN_MS doubling. */
@@ -1026,9 +1081,10 @@ void tslp_publisher_step(tsl_publisher *p, int64_t max_ms)
         p->watching = true;
         p->resync = true;
     }
-    int64_t due = next_due(p, t);
-    if (!p->resync && p->npending == 0 && due > t) {
-        int64_t wait = due - t < max_ms ? due - t : max_ms;
+    int64_t due = next_due(p, t), recheck = rechecks(p, t, false);
+    if (!p->resync && p->npending == 0 && due > t && recheck > t) {
+        int64_t until = due < recheck ? due : recheck;
+        int64_t wait = until - t < max_ms ? until - t : max_ms;
         set_busy(p, "%s", "");
         tsl_status r = p->feed.wait(p->wst, (int)wait, notified, p, &err);
         if (r != TSL_OK) {
@@ -1055,12 +1111,15 @@ void tslp_publisher_step(tsl_publisher *p, int64_t max_ms)
             back_off(p);
         else
             p->backoff_ms = 0;
-    } else if (p->npending > 0) {
-        bool ok = publish_lists(p, p->pending, p->npending);
-        pending_clear(p);
-        if (!ok) {
-            p->resync = true;
-            back_off(p);
+    } else {
+        rechecks(p, t, true); /* lists skipped for another publisher, due again */
+        if (p->npending > 0) {
+            bool ok = publish_lists(p, p->pending, p->npending);
+            pending_clear(p);
+            if (!ok) {
+                p->resync = true;
+                back_off(p);
+            }
         }
     }
     round_done(p);
@@ -1145,6 +1204,22 @@ tsl_status tslp_publisher_history(tsl_publisher *p, const char *id, tsl_format f
         pthread_mutex_lock(&rd->mu);
     }
     tsl_status r = tsl_store_token(rd->st, id, fmt, t, tok, len, iat, exp, err);
+    int64_t now = mono_ms();
+    if (r == TSL_ERR_IO && atomic_load(&p->down_since) == 0 &&
+        now - rd->renewed_ms >= RECONNECT_MAX_MS) {
+        /* The store failed under this handle (a database that restarted) but the
+         * publisher reaches it again: a new handle, at most every 2 s per reader, and
+         * the read once more. While the publisher finds the store down no request waits
+         * for a connection attempt: answer.c serves what the snapshot covers. */
+        rd->renewed_ms = now;
+        tsl_store *st = NULL;
+        if (tsl_store_open(p->path, &st, NULL) == TSL_OK) {
+            tsl_store_close(rd->st);
+            rd->st = st;
+            tsl_error_clear(err);
+            r = tsl_store_token(rd->st, id, fmt, t, tok, len, iat, exp, err);
+        }
+    }
     pthread_mutex_unlock(&rd->mu);
     return r;
 }
