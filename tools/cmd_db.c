@@ -9,6 +9,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: tsl db migrate [--db PATH|URL]\n"
+            "       tsl db copy --from SRC --to DST   (see tsl db copy --help)\n"
             "\n"
             "Creates the store's schema in an empty database (or file), or migrates an\n"
             "older one to this tsl's version, in one transaction: a crash leaves the old\n"
@@ -24,6 +25,9 @@ static void usage(FILE *f)
 
 int cmd_db(int argc, char **argv)
 {
+    /* `tsl db copy` has a file of its own (cmd_db_copy.c). */
+    if (argc >= 2 && strcmp(argv[1], "copy") == 0)
+        return cmd_db_copy(argc - 1, argv + 1);
     const char *db = NULL;
     const cli_opt opts[] = {CLI_STR("db", &db), CLI_OPT_END};
     static const cli_cmd cmd = {"db", usage, NULL};
@@ -31,7 +35,7 @@ int cmd_db(int argc, char **argv)
     if (rc != CLI_OPTS_RUN)
         return rc;
     if (argc - first != 1 || strcmp(argv[first], "migrate") != 0) {
-        cli_err("db", "the only action is migrate");
+        cli_err("db", "the actions are migrate and copy");
         return EXIT_USAGE;
     }
     tsl_store *store = NULL;
