@@ -1030,6 +1030,29 @@ TSL_API tsl_status tsl_store_token(tsl_store *st, const char *id, tsl_format for
                                    int64_t at, uint8_t **out, size_t *out_len,
                                    int64_t *iat, int64_t *exp, tsl_error *err);
 
+/* What tsl_store_copy() copied. */
+typedef struct {
+    size_t lists;     /* lists copied */
+    uint64_t tokens;  /* recorded tokens copied (the whole history) */
+    uint64_t audit;   /* audit trail rows copied */
+} tsl_copy_result;
+
+/* Copies every list of src into dst, whatever their backends (an SQLite file to
+ * PostgreSQL, back, or to a new SQLite file as a backup): each list's settings as they
+ * are (the key stays a path: the key file must be at that path where dst is
+ * published), its statuses, its allocation state (the counter and the permutation key,
+ * so that dst never hands out an index src handed out, and the decoys stay where they
+ * are), its version, every recorded token and its audit trail. src is read in one
+ * read transaction (a consistent snapshot, while others keep writing to it) and dst
+ * written in one write transaction: all of it is copied or, on any error, none. A dst
+ * that already has a list of one of the ids, or a list on one of their uri paths (see
+ * tsl_store_list_create()), is refused whole with TSL_ERR_EXISTS naming it; dst's
+ * other lists are kept. src and dst must be different handles; dst must be writable.
+ * *res (may be NULL) receives the counts. TSL_ERR_UNSUPPORTED when a backend cannot
+ * copy. */
+TSL_API tsl_status tsl_store_copy(tsl_store *src, tsl_store *dst, tsl_copy_result *res,
+                                  tsl_error *err);
+
 /* ---------------------------------------------------------------------------------- */
 /* HTTP helpers for publishers (spec section 8, RFC 9110)                               */
 

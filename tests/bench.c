@@ -33,6 +33,12 @@
  *                                      `tsl serve` of the generator list) with the
  *                                      built-in libcurl client; KEY is the list's public
  *                                      key; min, median, p90, p99, max ms
+ *   bench store_bulk N BITS DB KEY [CHANGES]
+ *   bench store_set N BITS DB KEY [RUNS]
+ *   bench store_alloc N BITS DB KEY [PROCS [PER_PROC [PER_CALL]]]
+ *                                      the issuer store on SQLite or PostgreSQL: a bulk
+ *                                      update and concurrent allocation
+ *                                      (tests/bench_store.c)
  *
  * The generator (documented in BENCHMARKS.md): a list of N entries of BITS bits, all 0,
  * then N/100 draws of xorshift64 (shifts 13, 7, 17) from seed 42. Draw r sets entry
@@ -388,7 +394,10 @@ static void usage(void)
                     "       bench gen N BITS\n"
                     "       bench token N BITS jwt|cwt ES256|EdDSA\n"
                     "       bench verify_warm N BITS [kb]\n"
-                    "       bench verify_cold N BITS URL KEYFILE [COUNT]\n");
+                    "       bench verify_cold N BITS URL KEYFILE [COUNT]\n"
+                    "       bench store_bulk N BITS DB KEY [CHANGES]\n"
+                    "       bench store_set N BITS DB KEY [RUNS]\n"
+                    "       bench store_alloc N BITS DB KEY [PROCS [PER_PROC [PER_CALL]]]\n");
     exit(2);
 }
 
@@ -571,6 +580,26 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "gen") == 0 && argc == 4)
         return cmd_gen(n, (unsigned)bits);
+    if (strcmp(cmd, "store_bulk") == 0 && (argc == 6 || argc == 7)) {
+        uint64_t changes = argc > 6 ? parse_u64(argv[6], "CHANGES") : 1000000;
+        return bench_store_bulk(n, (unsigned)bits, argv[4], argv[5], changes);
+    }
+    if (strcmp(cmd, "store_set") == 0 && (argc == 6 || argc == 7)) {
+        uint64_t runs = argc > 6 ? parse_u64(argv[6], "RUNS") : 11;
+        if (runs < 2 || runs > 10000)
+            usage();
+        return bench_store_set(n, (unsigned)bits, argv[4], argv[5], runs);
+    }
+    if (strcmp(cmd, "store_alloc") == 0 && argc >= 6 && argc <= 9) {
+        uint64_t procs = argc > 6 ? parse_u64(argv[6], "PROCS") : 4;
+        uint64_t per_proc = argc > 7 ? parse_u64(argv[7], "PER_PROC") : 25000;
+        uint64_t per_call = argc > 8 ? parse_u64(argv[8], "PER_CALL") : 1000;
+        if (procs == 0 || procs > 64 || per_proc == 0 || per_call == 0 ||
+            procs * per_proc > n)
+            usage();
+        return bench_store_alloc(n, (unsigned)bits, argv[4], argv[5], procs, per_proc,
+                                 per_call);
+    }
     usage();
     return 2;
 }

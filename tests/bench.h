@@ -34,4 +34,14 @@ int bench_verify_warm(uint64_t n, unsigned bits, int kb);
 int bench_verify_cold(uint64_t n, unsigned bits, const char *url, const char *keyfile,
                       uint64_t count);
 
+/* bench store_bulk N BITS DB KEY [CHANGES], bench store_set N BITS DB KEY [RUNS] and
+ * bench store_alloc N BITS DB KEY [PROCS [PER_PROC [PER_CALL]]] (bench_store.c); each
+ * prints JSON lines and returns the exit status. */
+int bench_store_bulk(uint64_t n, unsigned bits, const char *db, const char *key,
+                     uint64_t changes);
+int bench_store_set(uint64_t n, unsigned bits, const char *db, const char *key,
+                    uint64_t runs);
+int bench_store_alloc(uint64_t n, unsigned bits, const char *db, const char *key,
+                      uint64_t procs, uint64_t per_proc, uint64_t per_call);
+
 #endif /* TSL_BENCH_H */

@@ -7,6 +7,8 @@
 #   BENCH_SIZES="1000000" sh tests/bench.sh  only some list sizes (default 10^6 10^7 10^8)
 #   BENCH_ONLY=verify sh tests/bench.sh      only the relying party's cases (verify_warm,
 #                                            verify_warm_kb, verify_cold)
+#   BENCH_ONLY=db sh tests/bench.sh          only the store on SQLite and PostgreSQL
+#                                            (tests/bench_db.sh)
 #
 # Library cases come from $BUILD/bench (tests/bench.c). The CLI cases measure the peak
 # RSS of `$BUILD/tsl encode` and `$BUILD/tsl decode` on the 10^8-entry, 1-bit, 1% list,
@@ -108,6 +110,10 @@ verify_cases() {
 }
 if [ "${BENCH_ONLY:-}" = verify ]; then
     verify_cases
+    exit $status
+fi
+if [ "${BENCH_ONLY:-}" = db ]; then
+    sh tests/bench_db.sh "$BUILD" || status=1
     exit $status
 fi
 
@@ -268,4 +274,6 @@ sh tests/bench_propagate.sh "$BUILD" || status=1
 # HTTP serving: wrk against tsl serve and against nginx serving `tsl export` of the same
 # token (tests/bench_serve.sh prints serve_tsl, serve_nginx and serve_ratio).
 sh tests/bench_serve.sh "$BUILD" || status=1
+# The store on both backends, a throwaway PostgreSQL cluster (tests/bench_db.sh).
+sh tests/bench_db.sh "$BUILD" || status=1
 exit $status

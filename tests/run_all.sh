@@ -135,6 +135,9 @@ fi
 # The relying party: tsl verify offline and against tsl serve over loopback (about 10 s).
 part verify sh tests/verify.sh "$BUILD"
 part verify_pg sh tests/verify.sh "$BUILD" pg
+# Moving a store: tsl db copy from SQLite to PostgreSQL and back (the suite's cluster, a
+# database of its own; about 15 s).
+part pg_copy sh tests/pg_copy.sh "$BUILD"
 
 # 3b. make install with PREFIX and DESTDIR, and a program built with pkg-config. Not
 # under the sanitizers: the installed library would need their runtime to link.

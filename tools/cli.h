@@ -139,6 +139,8 @@ int cmd_token(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+/* `tsl db copy` (tools/cmd_db_copy.c), dispatched from cmd_db. */
+int cmd_db_copy(int argc, char **argv);
 /* The relying party (tools/cmd_verify.c). */
 int cmd_verify(int argc, char **argv);
 

@@ -7,10 +7,14 @@
 
 int cmd_db(int argc, char **argv)
 {
+    /* `tsl db copy` has a file of its own (cmd_db_copy.c). */
+    if (argc >= 2 && strcmp(argv[1], "copy") == 0)
+        return cmd_db_copy(argc - 1, argv + 1);
     const char *db = NULL;
     const cli_opt opts[] = {CLI_DB(&db), CLI_OPT_END};
     static const cli_cmd cmd = {
-        "db", "migrate [--db PATH|URL]",
+        "db", "migrate [--db PATH|URL]\n"
+              "copy --from SRC --to DST   (see tsl db copy --help)",
         "Creates the store's schema in an empty database (or file), or migrates an\n"
         "older one to this tsl's version, in one transaction: a crash leaves the old\n"
         "version whole, and concurrent runs migrate once. A postgresql:// URL holds no\n"
@@ -21,7 +25,7 @@ int cmd_db(int argc, char **argv)
     if (rc != CLI_OPTS_RUN)
         return rc;
     if (argc - first != 1 || strcmp(argv[first], "migrate") != 0) {
-        cli_err("db", "the only action is migrate");
+        cli_err("db", "the actions are migrate and copy");
         return EXIT_USAGE;
     }
     tsl_store *store = NULL;

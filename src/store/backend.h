@@ -21,6 +21,19 @@ typedef tsl_status (*tslp_store_path_fn)(void *ctx, const char *id, const char *
 typedef uint64_t (*tslp_store_diff_fn)(void *ctx, const uint8_t *stored,
                                        const uint8_t *now, size_t n);
 
+/* Called by tokens_each for each recorded token of a list, oldest first (iat, then
+ * the order recorded). token is valid during the call only. */
+typedef tsl_status (*tslp_store_token_fn)(void *ctx, tsl_format format, int64_t iat,
+                                          int64_t exp, uint64_t version,
+                                          const uint8_t *token, size_t len,
+                                          int64_t created, tsl_error *err);
+
+/* Called by audit_each for each audit row of a list, in the order recorded. source
+ * may be NULL. */
+typedef tsl_status (*tslp_store_audit_fn)(void *ctx, int64_t time, uint64_t entries,
+                                          uint64_t changed, const char *source,
+                                          const char *kind, tsl_error *err);
+
 struct tslp_store_backend {
     const char *name; /* "sqlite" */
 
@@ -114,6 +127,21 @@ struct tslp_store_backend {
                        void *ctx, tsl_error *err);
     tsl_status (*publish_lock)(tsl_store *st, const char *id, bool *got, tsl_error *err);
     void (*publish_unlock)(tsl_store *st, const char *id);
+
+    /* Copying a store whole (copy.c). list_restore: inserts a list's row exactly as
+     * list_read gave it: every setting of row->info verbatim (no defaults applied),
+     * row->perm_key, next = row->next, version, created and updated as they are
+     * (last_published, allocated and capacity are derived, not stored). Its chunks
+     * follow with chunks_write_new, its tokens with token_insert (now = created) and
+     * its audit rows with audit. tokens_each / audit_each: walk a list's tokens and
+     * audit rows as the callbacks above say; a callback's status other than TSL_OK
+     * stops the walk and is returned. All three run inside the caller's
+     * transaction. */
+    tsl_status (*list_restore)(tsl_store *st, const tslp_list_row *row, tsl_error *err);
+    tsl_status (*tokens_each)(tsl_store *st, const char *id, tslp_store_token_fn fn,
+                              void *ctx, tsl_error *err);
+    tsl_status (*audit_each)(tsl_store *st, const char *id, tslp_store_audit_fn fn,
+                             void *ctx, tsl_error *err);
 };
 
 /* The backends. */

@@ -97,6 +97,9 @@ enum {
     Q_NOTIFY,
     Q_PUB_LOCK,
     Q_PUB_UNLOCK,
+    Q_LIST_RESTORE,
+    Q_TOKENS_ALL,
+    Q_AUDIT_ALL,
     Q_COUNT
 };
 
@@ -145,6 +148,15 @@ static const char *const SQL[Q_COUNT] = {
                    " hashtext(coalesce(current_schema(), '') || '/' || $1))",
     [Q_PUB_UNLOCK] = "SELECT pg_advisory_unlock(1953721424,"
                      " hashtext(coalesce(current_schema(), '') || '/' || $1))",
+    [Q_LIST_RESTORE] =
+        "INSERT INTO tsl_lists (id, uri, bits, size, key_path, alg, kid, x5c_path,"
+        " lifetime, ttl, formats, decoys, decoy_value, final_invalid, aggregation_uri,"
+        " perm_key, next, version, created, updated) VALUES ($1, $2, $3, $4, $5, $6,"
+        " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+    [Q_TOKENS_ALL] = "SELECT format, iat, exp, version, token, created FROM tsl_tokens"
+                     " WHERE list_id = $1 ORDER BY iat, id",
+    [Q_AUDIT_ALL] = "SELECT time, entries, changed, source, kind FROM tsl_batches"
+                    " WHERE list_id = $1 ORDER BY id",
 };
 
 /* The migrations, in order: migration k takes the schema from version k to k + 1 (0:
@@ -221,7 +233,7 @@ bool tslp_pg_is_url(const char *path)
 /* Statements                                                                           */
 
 /* Parameters of a statement: text, or binary for bytea (no escaping of data). */
-#define MAXP 17
+#define MAXP 20
 typedef struct {
     int n;
     const char *v[MAXP];
@@ -1234,6 +1246,89 @@ static void pg_publish_unlock(tsl_store *st, const char *id)
     run(st, Q_PUB_UNLOCK, &p, PGRES_TUPLES_OK, NULL, "releasing the publish lock", NULL);
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* Copying a store whole (copy.c)                                                       */
+
+static tsl_status pg_list_restore(tsl_store *st, const tslp_list_row *row, tsl_error *err)
+{
+    const tsl_list_info *in = &row->info;
+    params p = {0};
+    p_text(&p, in->id);
+    p_text(&p, in->uri);
+    p_i64(&p, in->bits);
+    p_i64(&p, (int64_t)in->size);
+    p_text(&p, in->key_path);
+    p_text(&p, in->alg != TSL_ALG_UNKNOWN ? tsl_alg_name(in->alg) : NULL);
+    p_text(&p, in->kid);
+    p_text(&p, in->x5c_path);
+    p_i64(&p, in->lifetime);
+    p_i64(&p, in->ttl);
+    p_i64(&p, in->formats);
+    p_i64(&p, (int64_t)in->decoys);
+    p_i64(&p, in->decoy_value);
+    p_i64(&p, in->final_invalid ? 1 : 0);
+    p_text(&p, in->aggregation_uri);
+    p_bin(&p, row->perm_key, TSLP_PERM_KEY_BYTES);
+    p_i64(&p, (int64_t)row->next);
+    p_i64(&p, (int64_t)in->version);
+    p_i64(&p, in->created);
+    p_i64(&p, in->updated);
+    tsl_status r = run(st, Q_LIST_RESTORE, &p, PGRES_COMMAND_OK, NULL, "restoring a list",
+                       err);
+    return r == TSL_OK ? mark_changed(st, in->id, err) : r;
+}
+
+static tsl_status pg_tokens_each(tsl_store *st, const char *id, tslp_store_token_fn fn,
+                                 void *ctx, tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    PGresult *res = NULL;
+    tsl_status r = run(st, Q_TOKENS_ALL, &p, PGRES_TUPLES_OK, &res, "reading the history",
+                       err);
+    if (r != TSL_OK)
+        return r;
+    for (int k = 0; r == TSL_OK && k < PQntuples(res); k++) {
+        const char *form = PQgetvalue(res, k, 0);
+        int64_t version = get_i64(res, k, 3);
+        if (version < 0 || (strcmp(form, "jwt") != 0 && strcmp(form, "cwt") != 0))
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: list \"%s\": inconsistent token row",
+                          st->path, id);
+        else
+            r = fn(ctx, form[0] == 'c' ? TSL_FORMAT_CWT : TSL_FORMAT_JWT,
+                   get_i64(res, k, 1), get_i64(res, k, 2), (uint64_t)version,
+                   (const uint8_t *)PQgetvalue(res, k, 4), (size_t)PQgetlength(res, k, 4),
+                   get_i64(res, k, 5), err);
+    }
+    PQclear(res);
+    return r;
+}
+
+static tsl_status pg_audit_each(tsl_store *st, const char *id, tslp_store_audit_fn fn,
+                                void *ctx, tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    PGresult *res = NULL;
+    tsl_status r = run(st, Q_AUDIT_ALL, &p, PGRES_TUPLES_OK, &res,
+                       "reading the audit trail", err);
+    if (r != TSL_OK)
+        return r;
+    for (int k = 0; r == TSL_OK && k < PQntuples(res); k++) {
+        int64_t entries = get_i64(res, k, 1), changed = get_i64(res, k, 2);
+        if (entries < 0 || changed < 0)
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: list \"%s\": inconsistent audit row",
+                          st->path, id);
+        else
+            r = fn(ctx, get_i64(res, k, 0), (uint64_t)entries, (uint64_t)changed,
+                   PQgetisnull(res, k, 3) ? NULL : PQgetvalue(res, k, 3),
+                   PQgetvalue(res, k, 4), err);
+    }
+    PQclear(res);
+    return r;
+}
+
+
 const struct tslp_store_backend tslp_store_pg = {
     .name = "postgresql",
     .open = pg_open,
@@ -1262,4 +1357,7 @@ const struct tslp_store_backend tslp_store_pg = {
     .wait = pg_wait,
     .publish_lock = pg_publish_lock,
     .publish_unlock = pg_publish_unlock,
+    .list_restore = pg_list_restore,
+    .tokens_each = pg_tokens_each,
+    .audit_each = pg_audit_each,
 };

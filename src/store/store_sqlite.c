@@ -1010,6 +1010,113 @@ static tsl_status sq_list_bump_version(tsl_store *st, const char *id, int64_t no
                              : tslp_store_sqlfail(st, rc, "recording the update", err);
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* Copying a store whole (copy.c)                                                       */
+
+static tsl_status sq_list_restore(tsl_store *st, const tslp_list_row *row, tsl_error *err)
+{
+    const tsl_list_info *in = &row->info;
+    sqlite3_stmt *s;
+    tsl_status r;
+    if ((r = tslp_store_prepare(
+             st,
+             "INSERT INTO lists (id, uri, bits, size, key_path, alg, kid, x5c_path,"
+             " lifetime, ttl, formats, decoys, decoy_value, final_invalid, aggregation_uri,"
+             " perm_key, next, version, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+             " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+             &s, err)) != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, in->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, in->uri, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, in->bits);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)in->size);
+    sqlite3_bind_text(s, 5, in->key_path, -1, SQLITE_STATIC);
+    if (in->alg != TSL_ALG_UNKNOWN)
+        sqlite3_bind_text(s, 6, tsl_alg_name(in->alg), -1, SQLITE_STATIC);
+    if (in->kid != NULL)
+        sqlite3_bind_text(s, 7, in->kid, -1, SQLITE_STATIC);
+    if (in->x5c_path != NULL)
+        sqlite3_bind_text(s, 8, in->x5c_path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 9, in->lifetime);
+    sqlite3_bind_int64(s, 10, in->ttl);
+    sqlite3_bind_int64(s, 11, in->formats);
+    sqlite3_bind_int64(s, 12, (sqlite3_int64)in->decoys);
+    sqlite3_bind_int64(s, 13, in->decoy_value);
+    sqlite3_bind_int64(s, 14, in->final_invalid ? 1 : 0);
+    if (in->aggregation_uri != NULL)
+        sqlite3_bind_text(s, 15, in->aggregation_uri, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 16, row->perm_key, TSLP_PERM_KEY_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 17, (sqlite3_int64)row->next);
+    sqlite3_bind_int64(s, 18, (sqlite3_int64)in->version);
+    sqlite3_bind_int64(s, 19, in->created);
+    sqlite3_bind_int64(s, 20, in->updated);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "restoring a list", err);
+}
+
+static tsl_status sq_tokens_each(tsl_store *st, const char *id, tslp_store_token_fn fn,
+                                 void *ctx, tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        "SELECT format, iat, exp, version, token, created FROM tokens WHERE list_id = ?1"
+        " ORDER BY iat, rowid",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = SQLITE_DONE;
+    while (r == TSL_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const unsigned char *form = sqlite3_column_text(s, 0);
+        int64_t version = sqlite3_column_int64(s, 3);
+        const void *tok = sqlite3_column_blob(s, 4);
+        size_t len = (size_t)sqlite3_column_bytes(s, 4);
+        if (form == NULL || tok == NULL || version < 0 ||
+            (strcmp((const char *)form, "jwt") != 0 && strcmp((const char *)form, "cwt") != 0))
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: list \"%s\": inconsistent token row",
+                          st->path, id);
+        else
+            r = fn(ctx, form[0] == 'c' ? TSL_FORMAT_CWT : TSL_FORMAT_JWT,
+                   sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
+                   (uint64_t)version, tok, len, sqlite3_column_int64(s, 5), err);
+    }
+    if (r == TSL_OK && rc != SQLITE_DONE)
+        r = tslp_store_sqlfail(st, rc, "reading the history", err);
+    sqlite3_finalize(s);
+    return r;
+}
+
+static tsl_status sq_audit_each(tsl_store *st, const char *id, tslp_store_audit_fn fn,
+                                void *ctx, tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        "SELECT time, entries, changed, source, kind FROM batches WHERE list_id = ?1"
+        " ORDER BY id",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = SQLITE_DONE;
+    while (r == TSL_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t entries = sqlite3_column_int64(s, 1), changed = sqlite3_column_int64(s, 2);
+        const unsigned char *kind = sqlite3_column_text(s, 4);
+        if (kind == NULL || entries < 0 || changed < 0)
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: list \"%s\": inconsistent audit row",
+                          st->path, id);
+        else
+            r = fn(ctx, sqlite3_column_int64(s, 0), (uint64_t)entries, (uint64_t)changed,
+                   (const char *)sqlite3_column_text(s, 3), (const char *)kind, err);
+    }
+    if (r == TSL_OK && rc != SQLITE_DONE)
+        r = tslp_store_sqlfail(st, rc, "reading the audit trail", err);
+    sqlite3_finalize(s);
+    return r;
+}
+
 const struct tslp_store_backend tslp_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -1034,4 +1141,7 @@ const struct tslp_store_backend tslp_store_sqlite = {
     .token_prune = sq_token_prune,
     .token_read = sq_token_read,
     .audit = sq_audit,
+    .list_restore = sq_list_restore,
+    .tokens_each = sq_tokens_each,
+    .audit_each = sq_audit_each,
 };
