@@ -264,9 +264,6 @@ if [ -x "$TSL" ]; then
     fi
 fi
 
-# The store on SQLite and on PostgreSQL side by side (issue 12): bulk update, one set,
-# 4 concurrent allocators (tests/bench_store_pg.sh, with the server's settings).
-sh tests/bench_store_pg.sh "$BUILD" || status=1
 # From a commit (tsl set) to the new token served by two tsl serve on one store, on both
 # backends (tests/bench_propagate.sh: SQLite polls every second, PostgreSQL pushes).
 sh tests/bench_propagate.sh "$BUILD" || status=1
