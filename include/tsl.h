@@ -1769,6 +1769,11 @@ TSL_API void tsl_free(void *p);
 TSL_API tsl_status tsl_read_input(const char *path, size_t max, uint8_t **out, size_t *len,
                                   tsl_error *err);
 
+/* A decimal number of digits only (no sign, space or leading '+'), at most UINT64_MAX:
+ * indices, counts and sizes given as text. TSL_ERR_MALFORMED names the text (at most 40
+ * bytes of it); *out is unchanged then. */
+TSL_API tsl_status tsl_u64_parse(const char *s, uint64_t *out, tsl_error *err);
+
 /* A reader of lines of at most a given length, from a file or standard input. */
 typedef struct tsl_lines tsl_lines;
 #define TSL_LINES_MAX ((size_t)1 << 20) /* the longest max_line */

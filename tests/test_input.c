@@ -185,3 +185,28 @@ TT_TEST(progress_draws_only_on_a_terminal)
     tsl_progress_lines(NULL, 1024, 0);
     tsl_progress_free(NULL);
 }
+
+/* Decimal numbers: digits only, up to UINT64_MAX, anything else named. */
+TT_TEST(u64_parse_strict)
+{
+    uint64_t v = 7;
+    TT_OK(tsl_u64_parse("0", &v, NULL));
+    TT_EQ_U(v, 0);
+    TT_OK(tsl_u64_parse("18446744073709551615", &v, NULL));
+    TT_CHECK(v == UINT64_MAX);
+    static const char *const bad[] = {"", "-1", "+1", " 1", "1 ", "1.0", "0x10", "1e3",
+                                      "18446744073709551616", "99999999999999999999"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        v = 7;
+        TT_ERR(tsl_u64_parse(bad[k], &v, NULL), TSL_ERR_MALFORMED);
+        TT_EQ_U(v, 7);
+    }
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_u64_parse("12a", &v, &err), TSL_ERR_MALFORMED);
+    TT_CONTAINS(err.msg, "\"12a\" is not a decimal number");
+    tsl_error_clear(&err);
+    TT_ERR(tsl_u64_parse("18446744073709551616", &v, &err), TSL_ERR_MALFORMED);
+    TT_CONTAINS(err.msg, "is larger than 18446744073709551615");
+    TT_ERR(tsl_u64_parse(NULL, &v, NULL), TSL_ERR_ARG);
+}

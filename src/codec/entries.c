@@ -7,24 +7,6 @@
 
 #include <string.h>
 
-/* Digits only: no sign, no spaces, no overflow. */
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    if (*s < '0' || *s > '9')
-        return false;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
 tsl_status tsl_list_set_line(tsl_list *l, char *line, unsigned long lineno,
                              uint64_t max_grow_bytes, uint64_t *idx, int *set, tsl_error *err)
 {
@@ -43,7 +25,7 @@ tsl_status tsl_list_set_line(tsl_list *l, char *line, unsigned long lineno,
     char *c = strtok_r(NULL, " \t\r", &save);
     if (b == NULL || c != NULL)
         return tslp_fail(err, TSL_ERR_MALFORMED, 0, "line %lu: expected \"IDX VALUE\"", lineno);
-    if (!parse_u64(a, idx))
+    if (tsl_u64_parse(a, idx, NULL) != TSL_OK)
         return tslp_fail(err, TSL_ERR_MALFORMED, 0,
                          "line %lu: index \"%.40s\" is not a non-negative integer", lineno, a);
     unsigned value;

@@ -156,3 +156,25 @@ void tsl_lines_close(tsl_lines *r)
     tslp_free(r->buf);
     tslp_free(r);
 }
+
+/* ---------------------------------------------------------------------------------- */
+/* Numbers                                                                              */
+
+tsl_status tsl_u64_parse(const char *s, uint64_t *out, tsl_error *err)
+{
+    if (s == NULL || out == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "number: NULL argument");
+    uint64_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return tslp_fail(err, TSL_ERR_MALFORMED, 0, "\"%.40s\" is larger than %llu", s,
+                             (unsigned long long)UINT64_MAX);
+        v = v * 10 + d;
+    }
+    if (p == s || *p != '\0')
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0, "\"%.40s\" is not a decimal number", s);
+    *out = v;
+    return TSL_OK;
+}

@@ -218,24 +218,14 @@ tsl_status tsl_http_parse_time(const char *text, size_t len, int64_t *t, tsl_err
     return TSL_OK;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 size_t tsl_http_unescape(char *s)
 {
     size_t r = 0, w = 0;
     while (s[r] != '\0') {
         int hi, lo;
         /* "%00" stays as it is: a NUL must never cut a path short. */
-        if (s[r] == '%' && (hi = hexval(s[r + 1])) >= 0 && (lo = hexval(s[r + 2])) >= 0 &&
+        if (s[r] == '%' && (hi = tslp_hexval((unsigned char)s[r + 1])) >= 0 &&
+            (lo = tslp_hexval((unsigned char)s[r + 2])) >= 0 &&
             (hi | lo) != 0) {
             s[w++] = (char)(hi * 16 + lo);
             r += 3;
