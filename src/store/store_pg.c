@@ -229,6 +229,37 @@ bool tslp_pg_is_url(const char *path)
     return strncmp(path, "postgresql://", 13) == 0 || strncmp(path, "postgres://", 11) == 0;
 }
 
+tsl_status tslp_pg_url_check(const char *url, tsl_error *err)
+{
+    if (url == NULL || !tslp_pg_is_url(url))
+        return tslp_fail(err, TSL_ERR_ARG, 0,
+                         "store: not a postgresql:// or postgres:// URL");
+    /* Only the scheme is shown: the rest may hold a password. */
+    const char *path = url;
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(path, &errmsg);
+    if (opts == NULL) {
+        PQfreemem(errmsg); /* it may quote the URL */
+        return tslp_fail(err, TSL_ERR_ARG, 0,
+                         "store %.*s...: not a valid PostgreSQL URL (libpq's connection "
+                         "URI: postgresql://[user@]host[:port]/dbname[?param=value...])",
+                         strncmp(path, "postgres://", 11) == 0 ? 11 : 13, path);
+    }
+    bool password = false;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+            password = true;
+    PQconninfoFree(opts);
+    if (password)
+        return tslp_fail(err, TSL_ERR_ARG, 0,
+                         "store %.*s...: the URL holds a password, which would show in the "
+                         "process list and the environment: remove it from the URL and "
+                         "give it through a password file (~/.pgpass or PGPASSFILE), a "
+                         "service file (PGSERVICEFILE) or PGPASSWORD",
+                         strncmp(path, "postgres://", 11) == 0 ? 11 : 13, path);
+    return TSL_OK;
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* Statements                                                                           */
 
@@ -630,28 +661,9 @@ static void quiet(void *arg, const char *message)
 
 static tsl_status pg_open(tsl_store *st, bool create, tsl_error *err)
 {
-    /* Only the scheme is shown until the URL is known to hold no password. */
-    char *errmsg = NULL;
-    PQconninfoOption *opts = PQconninfoParse(st->path, &errmsg);
-    if (opts == NULL) {
-        PQfreemem(errmsg); /* it may quote the URL */
-        return tslp_fail(err, TSL_ERR_ARG, 0,
-                         "store %.*s...: not a valid PostgreSQL URL (libpq's connection "
-                         "URI: postgresql://[user@]host[:port]/dbname[?param=value...])",
-                         strncmp(st->path, "postgres://", 11) == 0 ? 11 : 13, st->path);
-    }
-    bool password = false;
-    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
-        if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
-            password = true;
-    PQconninfoFree(opts);
-    if (password)
-        return tslp_fail(err, TSL_ERR_ARG, 0,
-                         "store %.*s...: the URL holds a password, which would show in the "
-                         "process list and the environment: remove it from the URL and "
-                         "give it through a password file (~/.pgpass or PGPASSFILE), a "
-                         "service file (PGSERVICEFILE) or PGPASSWORD",
-                         strncmp(st->path, "postgres://", 11) == 0 ? 11 : 13, st->path);
+    tsl_status r0 = tslp_pg_url_check(st->path, err);
+    if (r0 != TSL_OK)
+        return r0;
     pgc *c = tslp_calloc(1, sizeof *c);
     if (c == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "store: out of memory");

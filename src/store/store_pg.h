@@ -11,6 +11,12 @@
 struct pg_conn;
 struct pg_conn *tslp_pg_conn(const tsl_store *st);
 
+/* Checks a store URL before anything connects: a postgresql:// or postgres:// URL that
+ * libpq's connection-URI parser accepts, holding no password (it would show in the
+ * process list and the environment). TSL_ERR_ARG otherwise; the message shows only the
+ * scheme, never the rest of the URL. */
+tsl_status tslp_pg_url_check(const char *url, tsl_error *err);
+
 /* Schema version of a PostgreSQL store this code writes (the versions are the
  * backend's own, not SQLite's TSLP_SCHEMA_VERSION): 1 the first tables, 2 the indexes
  * on the audit trail and on the tokens' exp. */
