@@ -65,10 +65,6 @@ int cmd_alloc(int argc, char **argv)
     for (uint64_t k = 0; k < n; k++)
         printf("%llu\n", (unsigned long long)out[k]);
     free(out);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        /* The indices are allocated either way; say so, so they can be found again. */
-        cli_err("alloc", "write error on standard output (the indices stay allocated)");
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
+    /* The indices are allocated either way; say so, so they can be found again. */
+    return cli_flush("alloc", EXIT_OK, !ferror(stdout), " (the indices stay allocated)");
 }

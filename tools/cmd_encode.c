@@ -123,9 +123,5 @@ int cmd_encode(int argc, char **argv)
         return cli_fail("encode", &err, st);
     int ok = fwrite(out, 1, out_len, stdout) == out_len && (cbor || putchar('\n') != EOF);
     tsl_free(out);
-    if (!ok || fflush(stdout) != 0) {
-        cli_err("encode", "write error on standard output");
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
+    return cli_flush("encode", EXIT_OK, ok, "");
 }

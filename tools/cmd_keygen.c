@@ -84,10 +84,7 @@ int cmd_keygen(int argc, char **argv)
             printf("%s\n", pub);
         else
             fprintf(stderr, "tsl keygen: HS256 secret, kid %s\n", kid);
-        if (fflush(stdout) != 0) {
-            cli_err("keygen", "write error on standard output");
-            rc = EXIT_USAGE;
-        }
+        rc = cli_flush("keygen", rc, true, "");
     }
     if (priv != NULL) {
         /* Do not leave the private key in freed memory. */

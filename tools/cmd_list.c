@@ -193,10 +193,7 @@ static int list_ls(int argc, char **argv)
         for (size_t k = 0; k < n; k++)
             printf("%s\n", ids[k]);
         tsl_store_ids_free(ids, n);
-        if (fflush(stdout) != 0) {
-            cli_err("list", "write error on standard output");
-            rc = EXIT_USAGE;
-        }
+        rc = cli_flush("list", rc, true, "");
     }
     tsl_store_close(store);
     return rc;
@@ -245,10 +242,7 @@ static int list_show(int argc, char **argv)
         else /* a write error shows in fflush below */
             printf(json ? "%s\n" : "%s", text);
         tsl_free(text);
-        if (rc == EXIT_OK && fflush(stdout) != 0) {
-            cli_err("list", "write error on standard output");
-            rc = EXIT_USAGE;
-        }
+        rc = cli_flush("list", rc, true, "");
     }
     tsl_list_info_free(&info);
     tsl_store_close(store);

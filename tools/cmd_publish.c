@@ -119,11 +119,7 @@ int cmd_publish(int argc, char **argv)
                                 : "");
     }
     tsl_store_close(store);
-    if (rc == EXIT_OK && fflush(stdout) != 0) {
-        cli_err("publish", "write error on standard output (the tokens are recorded)");
-        rc = EXIT_USAGE;
-    }
-    return rc;
+    return cli_flush("publish", rc, true, " (the tokens are recorded)");
 }
 
 int cmd_token(int argc, char **argv)
@@ -176,9 +172,5 @@ int cmd_token(int argc, char **argv)
     int ok = fwrite(tok, 1, len, stdout) == len &&
              (format == TSL_FORMAT_CWT || putchar('\n') != EOF);
     tsl_free(tok);
-    if (!ok || fflush(stdout) != 0) {
-        cli_err("token", "write error on standard output");
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
+    return cli_flush("token", EXIT_OK, ok, "");
 }

@@ -124,9 +124,5 @@ int cmd_get(int argc, char **argv)
     }
     tsl_list_free(l);
     free(idx);
-    if (rc == EXIT_OK && fflush(stdout) != 0) {
-        cli_err("get", "write error on standard output");
-        rc = EXIT_USAGE;
-    }
-    return rc;
+    return cli_flush("get", rc, true, "");
 }

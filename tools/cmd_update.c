@@ -108,10 +108,7 @@ int cmd_update(int argc, char **argv)
                (unsigned long long)lines, tsl_batch_count(b),
                (unsigned long long)tsl_batch_entries(b), (unsigned long long)changed,
                dry_run ? "would change (dry run: nothing written)" : "changed");
-        if (fflush(stdout) != 0) {
-            cli_err("update", "write error on standard output (the update is applied)");
-            rc = EXIT_USAGE;
-        }
+        rc = cli_flush("update", rc, true, " (the update is applied)");
     }
     tsl_progress_free(pg);
     tsl_batch_free(b);
