@@ -1150,6 +1150,13 @@ TSL_API void tsl_http_drain_input(int fd);
  * the length used. TSL_ERR_ARG for anything else. */
 TSL_API tsl_status tsl_listen_parse(const char *s, void *sa, size_t *sa_len, tsl_error *err);
 
+/* The numeric text of a socket address sa (a struct sockaddr_in or sockaddr_in6, as the
+ * peer of a connection or a listener's): the host alone when port < 0 (an access log's
+ * peer), else "HOST:PORT", or "[HOST]:PORT" for IPv6 (a listener's ready line, with the
+ * port it bound). "-" for a NULL sa or another family. out gets at most cap - 1 bytes;
+ * INET6_ADDRSTRLEN + 8 always fits. */
+TSL_API void tsl_addr_text(const void *sa, long port, char *out, size_t cap);
+
 /* Seconds as digits with an optional fraction ("1", "0.5", "2.25"; digits past the
  * millisecond are dropped) to milliseconds, 1 ms to one day. TSL_ERR_ARG otherwise. */
 TSL_API tsl_status tsl_interval_parse(const char *s, int64_t *ms, tsl_error *err);

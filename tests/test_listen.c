@@ -45,6 +45,36 @@ TT_TEST(listen_parse_addresses)
     TT_ERR(tsl_listen_parse("127.0.0.1:1", &ss, &n, NULL), TSL_ERR_ARG);
 }
 
+/* tsl_addr_text: the peer of the access log (host alone) and the ready line (with the
+ * bound port, IPv6 in brackets); "-" for no address, and cut to the buffer. */
+TT_TEST(addr_text_hosts_and_ports)
+{
+    struct sockaddr_storage ss;
+    size_t n = sizeof ss;
+    char out[INET6_ADDRSTRLEN + 8];
+    TT_OK(tsl_listen_parse("192.0.2.7:0", &ss, &n, NULL));
+    tsl_addr_text(&ss, -1, out, sizeof out);
+    TT_EQ_STR(out, "192.0.2.7");
+    tsl_addr_text(&ss, 41234, out, sizeof out);
+    TT_EQ_STR(out, "192.0.2.7:41234");
+    n = sizeof ss;
+    TT_OK(tsl_listen_parse("[2001:db8::1]:443", &ss, &n, NULL));
+    tsl_addr_text(&ss, -1, out, sizeof out);
+    TT_EQ_STR(out, "2001:db8::1");
+    tsl_addr_text(&ss, 443, out, sizeof out);
+    TT_EQ_STR(out, "[2001:db8::1]:443");
+    tsl_addr_text(NULL, 80, out, sizeof out);
+    TT_EQ_STR(out, "-");
+    memset(&ss, 0, sizeof ss); /* AF_UNSPEC */
+    tsl_addr_text(&ss, -1, out, sizeof out);
+    TT_EQ_STR(out, "-");
+    n = sizeof ss;
+    TT_OK(tsl_listen_parse("127.0.0.1:8080", &ss, &n, NULL));
+    char small[6];
+    tsl_addr_text(&ss, 8080, small, sizeof small);
+    TT_EQ_STR(small, "127.0");
+}
+
 TT_TEST(interval_parse_seconds)
 {
     static const struct {

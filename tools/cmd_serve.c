@@ -224,16 +224,9 @@ static int gate_new(serve_ctx *ctx)
 static void print_ready(const listener *l)
 {
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
-    char host[INET6_ADDRSTRLEN];
-    if (l->v6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&l->sa)->sin6_addr, host,
-                  sizeof host);
-    else
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)&l->sa)->sin_addr, host,
-                  sizeof host);
-    unsigned port = di != NULL ? di->port : 0;
-    fprintf(stderr, l->v6 ? "tsl serve: listening on [%s]:%u\n"
-                          : "tsl serve: listening on %s:%u\n", host, port);
+    char addr[INET6_ADDRSTRLEN + 8];
+    tsl_addr_text(&l->sa, di != NULL ? di->port : 0, addr, sizeof addr);
+    fprintf(stderr, "tsl serve: listening on %s\n", addr);
 }
 
 int cmd_serve(int argc, char **argv)

@@ -57,28 +57,14 @@ static void keep(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
-static void peer_name(struct MHD_Connection *conn, char *out, size_t cap)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(out, cap, "-");
-    if (ci == NULL || ci->client_addr == NULL)
-        return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)cap);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                  out, (socklen_t)cap);
-}
-
 static void access_log(serve_ctx *ctx, struct MHD_Connection *conn, const req *rq)
 {
     if (ctx->log == NULL)
         return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char peer[INET6_ADDRSTRLEN + 1];
-    peer_name(conn, peer, sizeof peer);
+    tsl_addr_text(ci != NULL ? ci->client_addr : NULL, -1, peer, sizeof peer);
     tsl_access_log_write(ctx->log, peer, rq->method, strlen(rq->method), rq->path,
                          strlen(rq->path), rq->status, rq->bytes, rq->fmt);
 }

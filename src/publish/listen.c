@@ -46,6 +46,25 @@ bad:
                      s);
 }
 
+void tsl_addr_text(const void *sa, long port, char *out, size_t cap)
+{
+    if (out == NULL || cap == 0)
+        return;
+    char host[INET6_ADDRSTRLEN];
+    const struct sockaddr *s = sa;
+    bool v6 = s != NULL && s->sa_family == AF_INET6;
+    if (s != NULL && s->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof host);
+    else if (v6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof host);
+    else
+        snprintf(host, sizeof host, "-");
+    if (port < 0 || host[0] == '-')
+        snprintf(out, cap, "%s", host);
+    else
+        snprintf(out, cap, v6 ? "[%s]:%ld" : "%s:%ld", host, port);
+}
+
 tsl_status tsl_listen_parse(const char *s, void *sa, size_t *sa_len, tsl_error *err)
 {
     if (s == NULL || sa == NULL || sa_len == NULL)
