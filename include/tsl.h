@@ -961,6 +961,13 @@ TSL_API void tsl_list_info_free(tsl_list_info *info);
 TSL_API tsl_status tsl_list_info_report(const tsl_list_info *info, const uint64_t counts[256],
                                         unsigned flags, char **out, tsl_error *err);
 
+/* `tsl list show` in one call: list id's settings (tsl_store_list_info), the count of
+ * each status and the version of its current statuses (tsl_store_list_load), as
+ * tsl_list_info_report() describes them with flags. Free *out with tsl_free().
+ * TSL_ERR_NOT_FOUND for no such list, the store's errors, TSL_ERR_NOMEM. */
+TSL_API tsl_status tsl_store_list_show(tsl_store *st, const char *id, unsigned flags,
+                                       char **out, tsl_error *err);
+
 /* Loads a list's current statuses (with its aggregation_uri) into a new tsl_list;
  * *version receives the version read (may be NULL). */
 TSL_API tsl_status tsl_store_list_load(tsl_store *st, const char *id, tsl_list **out,

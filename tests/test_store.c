@@ -340,6 +340,34 @@ STORE_TEST(store_create_info_roundtrip)
     fx_close(&f);
 }
 
+/* tsl_store_list_show: `tsl list show` in one call, counts and version as of the
+ * statuses read; an unknown id is TSL_ERR_NOT_FOUND with nothing returned. */
+STORE_TEST(store_list_show_counts)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "s", 2, 8));
+    const uint64_t t[] = {1, 1, TSL_STATUS_INVALID, 2, 3, TSL_STATUS_SUSPENDED};
+    uint64_t changed = 0;
+    TT_OK(update(&f, "s", 2, 8, t, 2, 0, 0, &changed, NULL));
+    char *text = NULL;
+    TT_OK(tsl_store_list_show(f.st, "s", 0, &text, NULL));
+    TT_CONTAINS(text, "\nVALID           5\nINVALID         1\nSUSPENDED       2\n");
+    TT_CONTAINS(text, "\nversion         1\n");
+    tsl_free(text);
+    TT_OK(tsl_store_list_show(f.st, "s", TSL_REPORT_JSON, &text, NULL));
+    TT_CONTAINS(text, "\"counts\":{\"VALID\":5,\"INVALID\":1,\"SUSPENDED\":2}");
+    TT_CONTAINS(text, "\"version\":1");
+    tsl_free(text);
+    tsl_error err;
+    tsl_error_clear(&err);
+    text = (char *)"untouched";
+    TT_ERR(tsl_store_list_show(f.st, "nope", 0, &text, &err), TSL_ERR_NOT_FOUND);
+    TT_CHECK(text == NULL);
+    TT_CONTAINS(err.msg, "no such list");
+    fx_close(&f);
+}
+
 STORE_TEST(store_create_checks)
 {
     fixture f;

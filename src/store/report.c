@@ -131,3 +131,27 @@ tsl_status tsl_list_info_report(const tsl_list_info *in, const uint64_t counts[2
     }
     return *out != NULL ? TSL_OK : tslp_fail(err, TSL_ERR_NOMEM, 0, "list report: out of memory");
 }
+
+tsl_status tsl_store_list_show(tsl_store *st, const char *id, unsigned flags, char **out,
+                               tsl_error *err)
+{
+    if (out == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list show: NULL argument");
+    *out = NULL;
+    tsl_list_info info;
+    memset(&info, 0, sizeof info);
+    tsl_status r = tsl_store_list_info(st, id, &info, err);
+    tsl_list *l = NULL;
+    uint64_t version = 0;
+    if (r == TSL_OK)
+        r = tsl_store_list_load(st, id, &l, &version, err);
+    if (r == TSL_OK) {
+        uint64_t counts[256];
+        tsl_list_count(l, counts);
+        info.version = version; /* as of the statuses counted */
+        r = tsl_list_info_report(&info, counts, flags, out, err);
+    }
+    tsl_list_free(l);
+    tsl_list_info_free(&info);
+    return r;
+}
