@@ -1029,6 +1029,16 @@ TSL_API tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned 
                                         int64_t now, int64_t retention,
                                         tsl_publish_result *res, tsl_error *err);
 
+/* What `tsl publish` prints after tsl_store_publish_ex() of list id returned res: for
+ * each form of formats (0: the list's formats), "ID: published FORM, N bytes, iat I,
+ * exp E" read back from the store (with a note when the iat was raised), or why it was
+ * not signed or not recorded; a busy list is one line saying another publisher is
+ * signing it. Lines end in '\n'. *out (tsl_free) is the text, also on a failure
+ * reading the store back: then it holds the lines before the failing form. */
+TSL_API tsl_status tsl_store_publish_report(tsl_store *st, const char *id, unsigned formats,
+                                            const tsl_publish_result *res, char **out,
+                                            tsl_error *err);
+
 /* The newest recorded token of a form (at == 0), or the newest one with
  * iat <= at < exp. TSL_ERR_NOT_FOUND if there is none, or no such list (the message
  * says which).

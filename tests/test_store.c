@@ -368,6 +368,37 @@ STORE_TEST(store_list_show_counts)
     fx_close(&f);
 }
 
+/* tsl_store_publish_report: `tsl publish`'s lines, read back from the store, for the
+ * list's forms or the ones asked for; a token not recorded and a busy list say why. */
+STORE_TEST(store_publish_report_lines)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "p", 1, 16));
+    tsl_publish_result res;
+    TT_OK(tsl_store_publish_ex(f.st, "p", 0, 1700000000, -1, &res, NULL));
+    char *text = NULL;
+    TT_OK(tsl_store_publish_report(f.st, "p", 0, &res, &text, NULL));
+    TT_CONTAINS(text, "p: published jwt, ");
+    TT_CONTAINS(text, " bytes, iat 1700000000, exp 1700086400\np: published cwt, ");
+    tsl_free(text);
+    TT_OK(tsl_store_publish_ex(f.st, "p", TSL_PUBLISH_CWT, 1700000000, -1, &res, NULL));
+    TT_OK(tsl_store_publish_report(f.st, "p", TSL_PUBLISH_CWT, &res, &text, NULL));
+    /* SQLite: not recorded (the same iat); PostgreSQL: not signed (just signed). */
+    TT_CONTAINS(text, "p: cwt not ");
+    TT_CONTAINS(text, " a token of version 0 ");
+    TT_CHECK(strstr(text, "jwt") == NULL && strchr(text, '\n') == text + strlen(text) - 1);
+    tsl_free(text);
+    memset(&res, 0, sizeof res);
+    res.busy = 1;
+    TT_OK(tsl_store_publish_report(f.st, "p", 0, &res, &text, NULL));
+    TT_EQ_STR(text, "p: not signed: another publisher is signing this list\n");
+    tsl_free(text);
+    TT_ERR(tsl_store_publish_report(f.st, "nope", 0, &res, &text, NULL), TSL_ERR_NOT_FOUND);
+    tsl_free(text);
+    fx_close(&f);
+}
+
 STORE_TEST(store_create_checks)
 {
     fixture f;
