@@ -1174,6 +1174,13 @@ TSL_API tsl_status tsl_listen_parse(const char *s, void *sa, size_t *sa_len, tsl
  * INET6_ADDRSTRLEN + 8 always fits. */
 TSL_API void tsl_addr_text(const void *sa, long port, char *out, size_t cap);
 
+/* A server's stop signals. tsl_stop_signals_block() blocks SIGTERM and SIGINT in the
+ * calling thread, before any thread starts so that every thread inherits the mask, and
+ * ignores SIGPIPE (a client gone mid-answer is a failed write, not the end of the
+ * server). tsl_stop_signals_wait() then waits for one of the two and returns it. */
+TSL_API void tsl_stop_signals_block(void);
+TSL_API int tsl_stop_signals_wait(void);
+
 /* Seconds as digits with an optional fraction ("1", "0.5", "2.25"; digits past the
  * millisecond are dropped) to milliseconds, 1 ms to one day. TSL_ERR_ARG otherwise. */
 TSL_API tsl_status tsl_interval_parse(const char *s, int64_t *ms, tsl_error *err);

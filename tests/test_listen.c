@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -73,6 +74,25 @@ TT_TEST(addr_text_hosts_and_ports)
     char small[6];
     tsl_addr_text(&ss, 8080, small, sizeof small);
     TT_EQ_STR(small, "127.0");
+}
+
+/* tsl_stop_signals_*: in a child, SIGTERM raised after the block is held (the child
+ * lives) until the wait returns it, and SIGPIPE is ignored. */
+TT_TEST(stop_signals_block_and_wait)
+{
+    pid_t pid = fork();
+    TT_CHECK(pid >= 0);
+    if (pid == 0) {
+        tsl_stop_signals_block();
+        raise(SIGTERM);
+        raise(SIGPIPE);
+        int sig = tsl_stop_signals_wait();
+        _exit(sig == SIGTERM && signal(SIGPIPE, SIG_DFL) == SIG_IGN ? 0 : 1);
+    }
+    int ws = 0;
+    TT_CHECK(waitpid(pid, &ws, 0) == pid);
+    TT_CHECK(WIFEXITED(ws));
+    TT_EQ_U(WEXITSTATUS(ws), 0);
 }
 
 TT_TEST(interval_parse_seconds)

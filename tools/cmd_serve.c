@@ -317,14 +317,7 @@ int cmd_serve(int argc, char **argv)
     }
     ctx.db_path = store_cli_db_path(db);
 
-    /* Signals are taken by sigwait() in this thread: block them before any thread
-     * starts, so every thread inherits the mask. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    tsl_stop_signals_block(); /* before any thread starts */
 
     atomic_init(&ctx.inflight, 0);
     /* Opened here only to report a missing or unreadable store in the commands' words;
@@ -366,9 +359,7 @@ int cmd_serve(int argc, char **argv)
     if (rc == EXIT_OK) {
         for (size_t k = 0; k < nls; k++)
             print_ready(&ls[k]);
-        int sig = 0;
-        while (sigwait(&sigs, &sig) != 0)
-            ;
+        int sig = tsl_stop_signals_wait();
         fprintf(stderr, "tsl serve: %s, finishing requests in flight\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
         tsl_gate_stop(ctx.gate);
