@@ -1844,6 +1844,13 @@ TSL_API void tsl_progress_lines(tsl_progress *p, uint64_t lines, uint64_t bytes)
 TSL_API void tsl_progress_busy(tsl_progress *p, const char *what);
 /* Stops any display and clears its line, so that what follows starts on a clean line. */
 TSL_API void tsl_progress_end(tsl_progress *p);
+
+/* `tsl update`'s reader: every line of r into b by tsl_batch_add_line(), a UTF-8 byte
+ * order mark opening the first line skipped (as some editors save files; one anywhere
+ * else is refused, named), progress reported to pg (may be NULL). *lines (may be NULL)
+ * receives the number of lines read. The first bad line stops it, named in err. */
+TSL_API tsl_status tsl_batch_add_lines(tsl_batch *b, tsl_lines *r, tsl_progress *pg,
+                                       uint64_t *lines, tsl_error *err);
 TSL_API void tsl_progress_free(tsl_progress *p);
 
 #ifdef __cplusplus
