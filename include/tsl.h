@@ -1475,6 +1475,12 @@ TSL_API void tsl_publish_answer(tsl_snapshot *s, const tsl_http_request *rq,
                                 tsl_http_response *resp);
 TSL_API void tsl_http_response_free(tsl_http_response *resp);
 
+/* The answer to a request head tsl_http_head_check() refused with status and why: why
+ * as a text/plain body, Connection: close (what follows the head cannot be trusted to
+ * frame the next request) and the CORS headers. why is static text, so resp borrows it
+ * and holds nothing to free. */
+TSL_API void tsl_http_refusal(unsigned status, const char *why, tsl_http_response *resp);
+
 /* ---------------------------------------------------------------------------------- */
 /* Around the publisher: its thread, health, metrics and access log (src/publish/ops.c) */
 /*                                                                                        */
