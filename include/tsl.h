@@ -1857,6 +1857,13 @@ TSL_API void tsl_progress_end(tsl_progress *p);
  * receives the number of lines read. The first bad line stops it, named in err. */
 TSL_API tsl_status tsl_batch_add_lines(tsl_batch *b, tsl_lines *r, tsl_progress *pg,
                                        uint64_t *lines, tsl_error *err);
+
+/* `tsl encode`'s reader: every line of r applied to l by tsl_list_set_line() with
+ * max_grow_bytes. *any receives 1 when some line set an entry, and *highest the highest
+ * index set (what tsl_list_fit() takes). The first bad line stops it, named in err; a
+ * read error is TSL_ERR_IO. */
+TSL_API tsl_status tsl_list_set_lines(tsl_list *l, tsl_lines *r, uint64_t max_grow_bytes,
+                                      uint64_t *highest, int *any, tsl_error *err);
 TSL_API void tsl_progress_free(tsl_progress *p);
 
 #ifdef __cplusplus
