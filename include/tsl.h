@@ -989,6 +989,11 @@ TSL_API tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_bat
                                     int force, int dry_run, const char *source,
                                     uint64_t *changed, tsl_error *err);
 
+/* `tsl set`: entry idx of list id set to value, as a batch of one through
+ * tsl_store_update() (its checks, force and the audit trail, source "set"). */
+TSL_API tsl_status tsl_store_set(tsl_store *st, const char *id, uint64_t idx, unsigned value,
+                                 int force, tsl_error *err);
+
 /* Signs the current statuses in every configured format (or only `formats` if non-zero)
  * with the list's key, records the tokens in the history and drops recorded tokens that
  * expired more than `retention` seconds ago (< 0: keep all). now 0: the current time.

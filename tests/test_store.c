@@ -399,6 +399,30 @@ STORE_TEST(store_publish_report_lines)
     fx_close(&f);
 }
 
+/* tsl_store_set: one entry through tsl_store_update's checks: bounds, bits, INVALID
+ * final unless forced; an unknown list is TSL_ERR_NOT_FOUND. */
+STORE_TEST(store_set_one_entry)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "e", 2, 8));
+    TT_OK(tsl_store_set(f.st, "e", 3, TSL_STATUS_SUSPENDED, 0, NULL));
+    TT_EQ_U(entry(&f, "e", 3), TSL_STATUS_SUSPENDED);
+    TT_EQ_U(entry(&f, "e", 2), TSL_STATUS_VALID);
+    TT_ERR(tsl_store_set(f.st, "e", 8, 1, 0, NULL), TSL_ERR_INDEX);
+    TT_ERR(tsl_store_set(f.st, "e", 1, 4, 0, NULL), TSL_ERR_VALUE);
+    TT_OK(tsl_store_set(f.st, "e", 5, TSL_STATUS_INVALID, 0, NULL));
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_CHECK(tsl_store_set(f.st, "e", 5, TSL_STATUS_VALID, 0, &err) != TSL_OK);
+    TT_CONTAINS(err.msg, "INVALID, which is final");
+    TT_EQ_U(entry(&f, "e", 5), TSL_STATUS_INVALID);
+    TT_OK(tsl_store_set(f.st, "e", 5, TSL_STATUS_VALID, 1, NULL));
+    TT_EQ_U(entry(&f, "e", 5), TSL_STATUS_VALID);
+    TT_ERR(tsl_store_set(f.st, "nope", 0, 1, 0, NULL), TSL_ERR_NOT_FOUND);
+    fx_close(&f);
+}
+
 STORE_TEST(store_create_checks)
 {
     fixture f;
