@@ -1585,6 +1585,11 @@ TSL_API void tsl_access_log_write(tsl_access_log *l, const char *peer, const cha
 /* The lines lost so far. */
 TSL_API uint64_t tsl_access_log_dropped(const tsl_access_log *l);
 
+/* A tsl_publisher_log_fn for a server's standard error: "PREFIX: LINE" and a newline in
+ * one write(), so that lines of several threads do not mix; ctx is PREFIX (a string),
+ * or NULL for the line alone. A long line is cut; a failing stderr is ignored. */
+TSL_API void tsl_log_stderr(void *ctx, const char *line);
+
 /* ---------------------------------------------------------------------------------- */
 /* Referenced Tokens (spec section 6) and the relying party's check (section 8.3)      */
 

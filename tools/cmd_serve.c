@@ -118,20 +118,8 @@ static struct MHD_Daemon *start_daemon(serve_ctx *ctx, listener *l, unsigned thr
 /* The server answers these itself: no list is served there. */
 static const char *const reserved_paths[] = {"/healthz", "/metrics"};
 
-/* One publisher log line on stderr, written at once so that lines of several threads
- * do not mix. */
-static void plog(void *cls, const char *msg)
-{
-    (void)cls;
-    char line[TSL_ERROR_MSG_SIZE + 512];
-    int n = snprintf(line, sizeof line - 1, "tsl serve: %s", msg);
-    size_t len = n < 0 ? 0 : (size_t)n;
-    if (len > sizeof line - 2)
-        len = sizeof line - 2;
-    line[len++] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, len);
-    (void)w; /* nowhere to report a failing stderr */
-}
+/* The prefix of the publisher's log lines on stderr (tsl_log_stderr). */
+static char log_prefix[] = "tsl serve";
 
 /* Opens the library's publisher, runs a load-only round (the tokens already recorded,
  * so that the server can listen at once; nothing is signed) and starts the thread that
@@ -154,7 +142,8 @@ static int publisher_start(serve_ctx *ctx)
     opt.retention = STORE_CLI_DEFAULT_RETENTION;
     opt.reserved = reserved_paths;
     opt.nreserved = sizeof reserved_paths / sizeof reserved_paths[0];
-    opt.log = plog;
+    opt.log = tsl_log_stderr;
+    opt.log_ctx = log_prefix;
     tsl_error err;
     tsl_error_clear(&err);
     tsl_status r = tsl_publisher_open(ctx->db_path, &opt, &ctx->pub, &err);
@@ -189,7 +178,7 @@ static bool publisher_stop(serve_ctx *ctx)
         tsl_publisher_busy(ctx->pub, busy, sizeof busy);
         snprintf(line, sizeof line, "the publisher is still %s after %d s; exiting without "
                  "it (the store stays whole)", busy[0] ? busy : "busy", STOP_WAIT_MS / 1000);
-        plog(NULL, line);
+        tsl_log_stderr(log_prefix, line);
         return false;
     }
     ctx->runner = NULL;
