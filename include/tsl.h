@@ -407,6 +407,11 @@ TSL_API tsl_status tsl_key_to_public_jwk(const tsl_key *key, char **out, tsl_err
  * tsl_free(); the library wipes its own copies, the caller should wipe this one. */
 TSL_API tsl_status tsl_key_to_private(const tsl_key *key, char **out, tsl_error *err);
 
+/* Writes text (tsl_key_to_private's) to a new file at path, created with mode 0600 and
+ * never over an existing one, and syncs it. TSL_ERR_IO "PATH: reason" otherwise. */
+TSL_API tsl_status tsl_write_private_file(const char *path, const char *text,
+                                          tsl_error *err);
+
 /* Generates a new key for alg (RSA: 3072 bits; HS256: 32 random bytes) from OpenSSL's
  * CSPRNG. */
 TSL_API tsl_status tsl_key_generate(tsl_alg alg, tsl_key **out, tsl_error *err);
