@@ -985,6 +985,12 @@ TSL_API tsl_status tsl_store_list_load(tsl_store *st, const char *id, tsl_list *
 TSL_API tsl_status tsl_store_alloc(tsl_store *st, const char *id, uint64_t n,
                                    uint64_t *out, tsl_error *err);
 
+/* `tsl alloc`: tsl_store_alloc() into a new array *out of n indices (free with
+ * tsl_free()), after checking that n are left, so that a count too large for the list
+ * sizes no array: TSL_ERR_LIMIT "ID: N indices asked for, M left". */
+TSL_API tsl_status tsl_store_alloc_new(tsl_store *st, const char *id, uint64_t n,
+                                       uint64_t **out, tsl_error *err);
+
 /* Applies a batch in one transaction, all or nothing, rewriting only the chunks it
  * touches, and records it in the audit trail with `source` (a file name, "-", "set").
  * force: allow changing INVALID entries of a list whose INVALID is final. dry_run:

@@ -423,6 +423,34 @@ STORE_TEST(store_set_one_entry)
     fx_close(&f);
 }
 
+/* tsl_store_alloc_new: n distinct indices in a new array; a count over what is left is
+ * TSL_ERR_LIMIT before any array is sized, naming both numbers. */
+STORE_TEST(store_alloc_new_array)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "al", 1, 16));
+    uint64_t *out = NULL;
+    TT_OK(tsl_store_alloc_new(f.st, "al", 5, &out, NULL));
+    for (size_t i = 0; i < 5; i++) {
+        TT_CHECK(out[i] < 16);
+        for (size_t j = 0; j < i; j++)
+            TT_CHECK(out[i] != out[j]);
+    }
+    tsl_free(out);
+    tsl_error err;
+    tsl_error_clear(&err);
+    out = (uint64_t *)&err; /* overwritten with NULL */
+    TT_ERR(tsl_store_alloc_new(f.st, "al", 12, &out, &err), TSL_ERR_LIMIT);
+    TT_CHECK(out == NULL);
+    TT_EQ_STR(err.msg, "al: 12 indices asked for, 11 left");
+    TT_OK(tsl_store_alloc_new(f.st, "al", 11, &out, NULL));
+    tsl_free(out);
+    TT_ERR(tsl_store_alloc_new(f.st, "al", 1, &out, NULL), TSL_ERR_LIMIT);
+    TT_ERR(tsl_store_alloc_new(f.st, "nope", 1, &out, NULL), TSL_ERR_NOT_FOUND);
+    fx_close(&f);
+}
+
 STORE_TEST(store_create_checks)
 {
     fixture f;
