@@ -51,7 +51,7 @@ int cmd_export(int argc, char **argv)
         return EXIT_USAGE;
     }
     tsl_store *store = NULL;
-    rc = store_cli_open(CMD, db, &store);
+    rc = store_cli_open_mode(CMD, db, STORE_CLI_READ, &store);
     if (rc != EXIT_OK)
         return rc;
     tsl_export_report rep;

@@ -100,7 +100,7 @@ int cmd_token(int argc, char **argv)
     }
     const char *id = argv[first];
     tsl_store *store = NULL;
-    int rc = store_cli_open("token", db, &store);
+    int rc = store_cli_open_mode("token", db, STORE_CLI_READ, &store);
     if (rc != EXIT_OK)
         return rc;
     if (format == 0) {
