@@ -407,6 +407,11 @@ TSL_API tsl_status tsl_key_to_public_jwk(const tsl_key *key, char **out, tsl_err
  * tsl_free(); the library wipes its own copies, the caller should wipe this one. */
 TSL_API tsl_status tsl_key_to_private(const tsl_key *key, char **out, tsl_error *err);
 
+/* Writes text (tsl_key_to_private's) to a new file at path, created with mode 0600 and
+ * never over an existing one, and syncs it. TSL_ERR_IO "PATH: reason" otherwise. */
+TSL_API tsl_status tsl_write_private_file(const char *path, const char *text,
+                                          tsl_error *err);
+
 /* Generates a new key for alg (RSA: 3072 bits; HS256: 32 random bytes) from OpenSSL's
  * CSPRNG. */
 TSL_API tsl_status tsl_key_generate(tsl_alg alg, tsl_key **out, tsl_error *err);
@@ -961,6 +966,13 @@ TSL_API void tsl_list_info_free(tsl_list_info *info);
 TSL_API tsl_status tsl_list_info_report(const tsl_list_info *info, const uint64_t counts[256],
                                         unsigned flags, char **out, tsl_error *err);
 
+/* `tsl list show` in one call: list id's settings (tsl_store_list_info), the count of
+ * each status and the version of its current statuses (tsl_store_list_load), as
+ * tsl_list_info_report() describes them with flags. Free *out with tsl_free().
+ * TSL_ERR_NOT_FOUND for no such list, the store's errors, TSL_ERR_NOMEM. */
+TSL_API tsl_status tsl_store_list_show(tsl_store *st, const char *id, unsigned flags,
+                                       char **out, tsl_error *err);
+
 /* Loads a list's current statuses (with its aggregation_uri) into a new tsl_list;
  * *version receives the version read (may be NULL). */
 TSL_API tsl_status tsl_store_list_load(tsl_store *st, const char *id, tsl_list **out,
@@ -973,6 +985,12 @@ TSL_API tsl_status tsl_store_list_load(tsl_store *st, const char *id, tsl_list *
 TSL_API tsl_status tsl_store_alloc(tsl_store *st, const char *id, uint64_t n,
                                    uint64_t *out, tsl_error *err);
 
+/* `tsl alloc`: tsl_store_alloc() into a new array *out of n indices (free with
+ * tsl_free()), after checking that n are left, so that a count too large for the list
+ * sizes no array: TSL_ERR_LIMIT "ID: N indices asked for, M left". */
+TSL_API tsl_status tsl_store_alloc_new(tsl_store *st, const char *id, uint64_t n,
+                                       uint64_t **out, tsl_error *err);
+
 /* Applies a batch in one transaction, all or nothing, rewriting only the chunks it
  * touches, and records it in the audit trail with `source` (a file name, "-", "set").
  * force: allow changing INVALID entries of a list whose INVALID is final. dry_run:
@@ -981,6 +999,11 @@ TSL_API tsl_status tsl_store_alloc(tsl_store *st, const char *id, uint64_t n,
 TSL_API tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_batch *b,
                                     int force, int dry_run, const char *source,
                                     uint64_t *changed, tsl_error *err);
+
+/* `tsl set`: entry idx of list id set to value, as a batch of one through
+ * tsl_store_update() (its checks, force and the audit trail, source "set"). */
+TSL_API tsl_status tsl_store_set(tsl_store *st, const char *id, uint64_t idx, unsigned value,
+                                 int force, tsl_error *err);
 
 /* Signs the current statuses in every configured format (or only `formats` if non-zero)
  * with the list's key, records the tokens in the history and drops recorded tokens that
@@ -1021,6 +1044,16 @@ typedef struct {
 TSL_API tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
                                         int64_t now, int64_t retention,
                                         tsl_publish_result *res, tsl_error *err);
+
+/* What `tsl publish` prints after tsl_store_publish_ex() of list id returned res: for
+ * each form of formats (0: the list's formats), "ID: published FORM, N bytes, iat I,
+ * exp E" read back from the store (with a note when the iat was raised), or why it was
+ * not signed or not recorded; a busy list is one line saying another publisher is
+ * signing it. Lines end in '\n'. *out (tsl_free) is the text, also on a failure
+ * reading the store back: then it holds the lines before the failing form. */
+TSL_API tsl_status tsl_store_publish_report(tsl_store *st, const char *id, unsigned formats,
+                                            const tsl_publish_result *res, char **out,
+                                            tsl_error *err);
 
 /* The newest recorded token of a form (at == 0), or the newest one with
  * iat <= at < exp. TSL_ERR_NOT_FOUND if there is none, or no such list (the message
@@ -1149,6 +1182,20 @@ TSL_API void tsl_http_drain_input(int fd);
  * sockaddr_in6; pass a struct sockaddr_storage), whose size *sa_len gives and which gets
  * the length used. TSL_ERR_ARG for anything else. */
 TSL_API tsl_status tsl_listen_parse(const char *s, void *sa, size_t *sa_len, tsl_error *err);
+
+/* The numeric text of a socket address sa (a struct sockaddr_in or sockaddr_in6, as the
+ * peer of a connection or a listener's): the host alone when port < 0 (an access log's
+ * peer), else "HOST:PORT", or "[HOST]:PORT" for IPv6 (a listener's ready line, with the
+ * port it bound). "-" for a NULL sa or another family. out gets at most cap - 1 bytes;
+ * INET6_ADDRSTRLEN + 8 always fits. */
+TSL_API void tsl_addr_text(const void *sa, long port, char *out, size_t cap);
+
+/* A server's stop signals. tsl_stop_signals_block() blocks SIGTERM and SIGINT in the
+ * calling thread, before any thread starts so that every thread inherits the mask, and
+ * ignores SIGPIPE (a client gone mid-answer is a failed write, not the end of the
+ * server). tsl_stop_signals_wait() then waits for one of the two and returns it. */
+TSL_API void tsl_stop_signals_block(void);
+TSL_API int tsl_stop_signals_wait(void);
 
 /* Seconds as digits with an optional fraction ("1", "0.5", "2.25"; digits past the
  * millisecond are dropped) to milliseconds, 1 ms to one day. TSL_ERR_ARG otherwise. */
@@ -1444,6 +1491,12 @@ TSL_API void tsl_publish_answer(tsl_snapshot *s, const tsl_http_request *rq,
                                 tsl_http_response *resp);
 TSL_API void tsl_http_response_free(tsl_http_response *resp);
 
+/* The answer to a request head tsl_http_head_check() refused with status and why: why
+ * as a text/plain body, Connection: close (what follows the head cannot be trusted to
+ * frame the next request) and the CORS headers. why is static text, so resp borrows it
+ * and holds nothing to free. */
+TSL_API void tsl_http_refusal(unsigned status, const char *why, tsl_http_response *resp);
+
 /* ---------------------------------------------------------------------------------- */
 /* Around the publisher: its thread, health, metrics and access log (src/publish/ops.c) */
 /*                                                                                        */
@@ -1542,6 +1595,11 @@ TSL_API void tsl_access_log_write(tsl_access_log *l, const char *peer, const cha
                                   unsigned status, uint64_t bytes, tsl_answer_kind kind);
 /* The lines lost so far. */
 TSL_API uint64_t tsl_access_log_dropped(const tsl_access_log *l);
+
+/* A tsl_publisher_log_fn for a server's standard error: "PREFIX: LINE" and a newline in
+ * one write(), so that lines of several threads do not mix; ctx is PREFIX (a string),
+ * or NULL for the line alone. A long line is cut; a failing stderr is ignored. */
+TSL_API void tsl_log_stderr(void *ctx, const char *line);
 
 /* ---------------------------------------------------------------------------------- */
 /* Referenced Tokens (spec section 6) and the relying party's check (section 8.3)      */
@@ -1813,6 +1871,20 @@ TSL_API void tsl_progress_lines(tsl_progress *p, uint64_t lines, uint64_t bytes)
 TSL_API void tsl_progress_busy(tsl_progress *p, const char *what);
 /* Stops any display and clears its line, so that what follows starts on a clean line. */
 TSL_API void tsl_progress_end(tsl_progress *p);
+
+/* `tsl update`'s reader: every line of r into b by tsl_batch_add_line(), a UTF-8 byte
+ * order mark opening the first line skipped (as some editors save files; one anywhere
+ * else is refused, named), progress reported to pg (may be NULL). *lines (may be NULL)
+ * receives the number of lines read. The first bad line stops it, named in err. */
+TSL_API tsl_status tsl_batch_add_lines(tsl_batch *b, tsl_lines *r, tsl_progress *pg,
+                                       uint64_t *lines, tsl_error *err);
+
+/* `tsl encode`'s reader: every line of r applied to l by tsl_list_set_line() with
+ * max_grow_bytes. *any receives 1 when some line set an entry, and *highest the highest
+ * index set (what tsl_list_fit() takes). The first bad line stops it, named in err; a
+ * read error is TSL_ERR_IO. */
+TSL_API tsl_status tsl_list_set_lines(tsl_list *l, tsl_lines *r, uint64_t max_grow_bytes,
+                                      uint64_t *highest, int *any, tsl_error *err);
 TSL_API void tsl_progress_free(tsl_progress *p);
 
 #ifdef __cplusplus

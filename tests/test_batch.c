@@ -3,6 +3,10 @@
  * final. */
 #include "tt.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 static tsl_status add(tsl_batch *b, const char *line, uint64_t n, tsl_error *err)
 {
     return tsl_batch_add_line(b, line, strlen(line), n, err);
@@ -27,6 +31,48 @@ TT_TEST(batch_lines_parse)
     TT_EQ_U(it[2].first, 10);
     TT_EQ_U(it[2].last, 19);
     tsl_batch_free(b);
+}
+
+/* Reads text as tsl_update's input would be, into a new batch of 2 bits and 100
+ * entries; *lines gets the count read. The file is removed. */
+static tsl_status add_lines(const char *text, tsl_batch **b, uint64_t *lines, tsl_error *err)
+{
+    char path[] = "/tmp/tsl-batch-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        return TSL_ERR_IO;
+    close(fd);
+    tsl_lines *r = NULL;
+    tsl_status st = tsl_batch_new(2, 100, b, err);
+    if (st == TSL_OK)
+        st = tsl_lines_open(path, TSL_BATCH_MAX_LINE, &r, err);
+    if (st == TSL_OK)
+        st = tsl_batch_add_lines(*b, r, NULL, lines, err);
+    tsl_lines_close(r);
+    unlink(path);
+    return st;
+}
+
+/* tsl_batch_add_lines: a byte order mark opens only the first line; lines are counted;
+ * the first bad line stops the reading, named. */
+TT_TEST(batch_add_lines_reads_input)
+{
+    tsl_batch *b = NULL;
+    uint64_t lines = 0;
+    TT_OK(add_lines("\xEF\xBB\xBF" "1 INVALID\n# a comment\n2-3 SUSPENDED\n", &b, &lines,
+                    NULL));
+    TT_EQ_U(lines, 3);
+    TT_EQ_U(tsl_batch_count(b), 2);
+    TT_EQ_U(tsl_batch_entries(b), 3);
+    tsl_batch_free(b);
+    tsl_error err;
+    tsl_error_clear(&err);
+    b = NULL;
+    TT_ERR(add_lines("1 1\n\xEF\xBB\xBF" "2 1\n3 1\n", &b, &lines, &err), TSL_ERR_MALFORMED);
+    TT_CONTAINS(err.msg, "line 2: ");
+    TT_EQ_U(tsl_batch_count(b), 1);
+    tsl_batch_free(b);
+    TT_ERR(tsl_batch_add_lines(NULL, NULL, NULL, NULL, NULL), TSL_ERR_ARG);
 }
 
 TT_TEST(batch_rejections_name_the_line)

@@ -130,6 +130,34 @@ TT_TEST(gate_head_check)
     TT_EQ_U(tsl_http_head_check(&h, 11, &why), 0);
 }
 
+/* tsl_http_refusal: the answer to a refused head carries why as its text body, closes
+ * the connection and keeps the CORS headers; it borrows why and owns nothing. */
+TT_TEST(http_refusal_answer)
+{
+    tsl_http_head h;
+    memset(&h, 0, sizeof h);
+    h.http11 = 1;
+    const char *why = NULL;
+    unsigned st = tsl_http_head_check(&h, 10, &why);
+    TT_EQ_U(st, 400);
+    tsl_http_response a;
+    tsl_http_refusal(st, why, &a);
+    TT_EQ_U(a.status, 400);
+    TT_EQ_U(a.kind, TSL_ANSWER_NONE);
+    TT_CHECK(a.body == (const uint8_t *)why && a.body_len == strlen(why) && a.body_len > 0);
+    TT_EQ_U(a.nheaders, 4);
+    TT_EQ_STR(a.headers[0].name, "Content-Type");
+    TT_EQ_STR(a.headers[0].value, "text/plain; charset=utf-8");
+    TT_EQ_STR(a.headers[1].name, "Connection");
+    TT_EQ_STR(a.headers[1].value, "close");
+    TT_EQ_STR(a.headers[2].name, "Access-Control-Allow-Origin");
+    TT_EQ_STR(a.headers[2].value, "*");
+    TT_EQ_STR(a.headers[3].name, "Access-Control-Expose-Headers");
+    TT_EQ_STR(a.headers[3].value, "ETag, Last-Modified");
+    TT_CHECK(a.ref_ == NULL && a.owned_ == NULL);
+    tsl_http_response_free(&a);
+}
+
 TT_TEST(gate_write_error)
 {
     int sv[2];

@@ -105,6 +105,35 @@ static const char RFC7638_JWK[] =
     "-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw\",\"e\":\"AQAB\",\"alg\":\"RS256\","
     "\"kid\":\"2011-04-29\"}";
 
+/* tsl_write_private_file: a new file of mode 0600 with the text, never over an existing
+ * file, and an I/O error naming the path. */
+TT_TEST(key_write_private_file)
+{
+    char dir[] = "/tmp/tsl-priv-XXXXXX";
+    TT_CHECK(mkdtemp(dir) != NULL);
+    char path[64], other[80];
+    snprintf(path, sizeof path, "%s/k.pem", dir);
+    snprintf(other, sizeof other, "%s/missing/k.pem", dir);
+    TT_OK(tsl_write_private_file(path, "secret text\n", NULL));
+    struct stat sb;
+    TT_CHECK(stat(path, &sb) == 0);
+    TT_EQ_U(sb.st_mode & 0777, 0600);
+    char buf[32] = {0};
+    int fd = open(path, O_RDONLY);
+    TT_CHECK(fd >= 0 && read(fd, buf, sizeof buf - 1) == 12);
+    close(fd);
+    TT_EQ_STR(buf, "secret text\n");
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_write_private_file(path, "other", &err), TSL_ERR_IO);
+    TT_CONTAINS(err.msg, path);
+    TT_CONTAINS(err.msg, "exists");
+    TT_ERR(tsl_write_private_file(other, "x", NULL), TSL_ERR_IO);
+    TT_ERR(tsl_write_private_file(NULL, "x", NULL), TSL_ERR_ARG);
+    unlink(path);
+    rmdir(dir);
+}
+
 TT_TEST(key_rfc7638_thumbprint_example)
 {
     tsl_key *k = NULL;

@@ -3,6 +3,8 @@
 #include "tt.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 /* A simple xorshift so tests are reproducible without depending on libc's rand(). */
 static uint64_t rng(uint64_t *s)
@@ -339,4 +341,54 @@ TT_TEST(list_set_line_encode_input)
     }
     TT_EQ_U(tsl_list_size(l), 1024); /* a refused line changes nothing */
     tsl_list_free(l);
+}
+
+/* tsl_list_set_lines: `tsl encode`'s reader over a file, growing to the highest index
+ * set (comments and blank lines set nothing), and stopping at a bad line, named. */
+static tsl_status set_lines(const char *text, unsigned bits, uint64_t size, uint64_t grow,
+                            tsl_list **l, uint64_t *highest, int *any, tsl_error *err)
+{
+    char path[] = "/tmp/tsl-lines-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        return TSL_ERR_IO;
+    close(fd);
+    tsl_lines *r = NULL;
+    tsl_status st = tsl_list_new(bits, size, l, err);
+    if (st == TSL_OK)
+        st = tsl_lines_open(path, 4096, &r, err);
+    if (st == TSL_OK)
+        st = tsl_list_set_lines(*l, r, grow, highest, any, err);
+    tsl_lines_close(r);
+    unlink(path);
+    return st;
+}
+
+TT_TEST(list_set_lines_reads_input)
+{
+    tsl_list *l = NULL;
+    uint64_t highest = 99;
+    int any = 0;
+    TT_OK(set_lines("# c\n12 INVALID\n\n3 2\n", 2, 0, 1024, &l, &highest, &any, NULL));
+    TT_EQ_U(any, 1);
+    TT_EQ_U(highest, 12);
+    unsigned v = 0;
+    TT_OK(tsl_list_get(l, 12, &v, NULL));
+    TT_EQ_U(v, TSL_STATUS_INVALID);
+    TT_OK(tsl_list_get(l, 3, &v, NULL));
+    TT_EQ_U(v, 2);
+    tsl_list_free(l);
+    l = NULL;
+    TT_OK(set_lines("# only a comment\n", 1, 8, 0, &l, &highest, &any, NULL));
+    TT_EQ_U(any, 0);
+    TT_EQ_U(highest, 0);
+    tsl_list_free(l);
+    l = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(set_lines("1 1\n9 1\n", 1, 8, 0, &l, &highest, &any, &err), TSL_ERR_INDEX);
+    TT_CONTAINS(err.msg, "line 2");
+    TT_EQ_U(highest, 1);
+    tsl_list_free(l);
+    TT_ERR(tsl_list_set_lines(NULL, NULL, 0, &highest, &any, NULL), TSL_ERR_ARG);
 }

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -43,6 +44,55 @@ TT_TEST(listen_parse_addresses)
     }
     n = sizeof(struct sockaddr_in) - 1; /* too small for the address */
     TT_ERR(tsl_listen_parse("127.0.0.1:1", &ss, &n, NULL), TSL_ERR_ARG);
+}
+
+/* tsl_addr_text: the peer of the access log (host alone) and the ready line (with the
+ * bound port, IPv6 in brackets); "-" for no address, and cut to the buffer. */
+TT_TEST(addr_text_hosts_and_ports)
+{
+    struct sockaddr_storage ss;
+    size_t n = sizeof ss;
+    char out[INET6_ADDRSTRLEN + 8];
+    TT_OK(tsl_listen_parse("192.0.2.7:0", &ss, &n, NULL));
+    tsl_addr_text(&ss, -1, out, sizeof out);
+    TT_EQ_STR(out, "192.0.2.7");
+    tsl_addr_text(&ss, 41234, out, sizeof out);
+    TT_EQ_STR(out, "192.0.2.7:41234");
+    n = sizeof ss;
+    TT_OK(tsl_listen_parse("[2001:db8::1]:443", &ss, &n, NULL));
+    tsl_addr_text(&ss, -1, out, sizeof out);
+    TT_EQ_STR(out, "2001:db8::1");
+    tsl_addr_text(&ss, 443, out, sizeof out);
+    TT_EQ_STR(out, "[2001:db8::1]:443");
+    tsl_addr_text(NULL, 80, out, sizeof out);
+    TT_EQ_STR(out, "-");
+    memset(&ss, 0, sizeof ss); /* AF_UNSPEC */
+    tsl_addr_text(&ss, -1, out, sizeof out);
+    TT_EQ_STR(out, "-");
+    n = sizeof ss;
+    TT_OK(tsl_listen_parse("127.0.0.1:8080", &ss, &n, NULL));
+    char small[6];
+    tsl_addr_text(&ss, 8080, small, sizeof small);
+    TT_EQ_STR(small, "127.0");
+}
+
+/* tsl_stop_signals_*: in a child, SIGTERM raised after the block is held (the child
+ * lives) until the wait returns it, and SIGPIPE is ignored. */
+TT_TEST(stop_signals_block_and_wait)
+{
+    pid_t pid = fork();
+    TT_CHECK(pid >= 0);
+    if (pid == 0) {
+        tsl_stop_signals_block();
+        raise(SIGTERM);
+        raise(SIGPIPE);
+        int sig = tsl_stop_signals_wait();
+        _exit(sig == SIGTERM && signal(SIGPIPE, SIG_DFL) == SIG_IGN ? 0 : 1);
+    }
+    int ws = 0;
+    TT_CHECK(waitpid(pid, &ws, 0) == pid);
+    TT_CHECK(WIFEXITED(ws));
+    TT_EQ_U(WEXITSTATUS(ws), 0);
 }
 
 TT_TEST(interval_parse_seconds)

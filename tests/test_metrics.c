@@ -264,6 +264,36 @@ TT_TEST(metrics_access_log_line_format)
     close(p[1]);
 }
 
+/* tsl_log_stderr: one line with its prefix (or none) and a newline, in one write to
+ * standard error; a line longer than the buffer is cut, still ending in a newline. */
+TT_TEST(metrics_log_stderr_lines)
+{
+    int p[2];
+    TT_CHECK(pipe(p) == 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    TT_CHECK(saved >= 0 && dup2(p[1], STDERR_FILENO) == STDERR_FILENO);
+    char prefix[] = "tsl serve";
+    tsl_log_stderr(prefix, "list a: key unreadable");
+    tsl_log_stderr(NULL, "bare");
+    static char big[TSL_ERROR_MSG_SIZE + 1024];
+    memset(big, 'x', sizeof big - 1);
+    tsl_log_stderr(prefix, big);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(p[1]);
+    static char got[2 * sizeof big];
+    size_t n = 0;
+    ssize_t r;
+    while ((r = read(p[0], got + n, sizeof got - 1 - n)) > 0)
+        n += (size_t)r;
+    close(p[0]);
+    got[n] = '\0';
+    TT_CHECK(strncmp(got, "tsl serve: list a: key unreadable\nbare\ntsl serve: xxx", 51) == 0);
+    TT_CHECK(n < 41 + sizeof big && got[n - 1] == '\n');
+    TT_CHECK(strchr(got + 41, '\n') == got + n - 1);
+}
+
 TT_TEST(metrics_access_log_drops_on_full_pipe)
 {
     mfx f;

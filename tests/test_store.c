@@ -340,6 +340,117 @@ STORE_TEST(store_create_info_roundtrip)
     fx_close(&f);
 }
 
+/* tsl_store_list_show: `tsl list show` in one call, counts and version as of the
+ * statuses read; an unknown id is TSL_ERR_NOT_FOUND with nothing returned. */
+STORE_TEST(store_list_show_counts)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "s", 2, 8));
+    const uint64_t t[] = {1, 1, TSL_STATUS_INVALID, 2, 3, TSL_STATUS_SUSPENDED};
+    uint64_t changed = 0;
+    TT_OK(update(&f, "s", 2, 8, t, 2, 0, 0, &changed, NULL));
+    char *text = NULL;
+    TT_OK(tsl_store_list_show(f.st, "s", 0, &text, NULL));
+    TT_CONTAINS(text, "\nVALID           5\nINVALID         1\nSUSPENDED       2\n");
+    TT_CONTAINS(text, "\nversion         1\n");
+    tsl_free(text);
+    TT_OK(tsl_store_list_show(f.st, "s", TSL_REPORT_JSON, &text, NULL));
+    TT_CONTAINS(text, "\"counts\":{\"VALID\":5,\"INVALID\":1,\"SUSPENDED\":2}");
+    TT_CONTAINS(text, "\"version\":1");
+    tsl_free(text);
+    tsl_error err;
+    tsl_error_clear(&err);
+    text = (char *)"untouched";
+    TT_ERR(tsl_store_list_show(f.st, "nope", 0, &text, &err), TSL_ERR_NOT_FOUND);
+    TT_CHECK(text == NULL);
+    TT_CONTAINS(err.msg, "no such list");
+    fx_close(&f);
+}
+
+/* tsl_store_publish_report: `tsl publish`'s lines, read back from the store, for the
+ * list's forms or the ones asked for; a token not recorded and a busy list say why. */
+STORE_TEST(store_publish_report_lines)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "p", 1, 16));
+    tsl_publish_result res;
+    TT_OK(tsl_store_publish_ex(f.st, "p", 0, 1700000000, -1, &res, NULL));
+    char *text = NULL;
+    TT_OK(tsl_store_publish_report(f.st, "p", 0, &res, &text, NULL));
+    TT_CONTAINS(text, "p: published jwt, ");
+    TT_CONTAINS(text, " bytes, iat 1700000000, exp 1700086400\np: published cwt, ");
+    tsl_free(text);
+    TT_OK(tsl_store_publish_ex(f.st, "p", TSL_PUBLISH_CWT, 1700000000, -1, &res, NULL));
+    TT_OK(tsl_store_publish_report(f.st, "p", TSL_PUBLISH_CWT, &res, &text, NULL));
+    /* SQLite: not recorded (the same iat); PostgreSQL: not signed (just signed). */
+    TT_CONTAINS(text, "p: cwt not ");
+    TT_CONTAINS(text, " a token of version 0 ");
+    TT_CHECK(strstr(text, "jwt") == NULL && strchr(text, '\n') == text + strlen(text) - 1);
+    tsl_free(text);
+    memset(&res, 0, sizeof res);
+    res.busy = 1;
+    TT_OK(tsl_store_publish_report(f.st, "p", 0, &res, &text, NULL));
+    TT_EQ_STR(text, "p: not signed: another publisher is signing this list\n");
+    tsl_free(text);
+    TT_ERR(tsl_store_publish_report(f.st, "nope", 0, &res, &text, NULL), TSL_ERR_NOT_FOUND);
+    tsl_free(text);
+    fx_close(&f);
+}
+
+/* tsl_store_set: one entry through tsl_store_update's checks: bounds, bits, INVALID
+ * final unless forced; an unknown list is TSL_ERR_NOT_FOUND. */
+STORE_TEST(store_set_one_entry)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "e", 2, 8));
+    TT_OK(tsl_store_set(f.st, "e", 3, TSL_STATUS_SUSPENDED, 0, NULL));
+    TT_EQ_U(entry(&f, "e", 3), TSL_STATUS_SUSPENDED);
+    TT_EQ_U(entry(&f, "e", 2), TSL_STATUS_VALID);
+    TT_ERR(tsl_store_set(f.st, "e", 8, 1, 0, NULL), TSL_ERR_INDEX);
+    TT_ERR(tsl_store_set(f.st, "e", 1, 4, 0, NULL), TSL_ERR_VALUE);
+    TT_OK(tsl_store_set(f.st, "e", 5, TSL_STATUS_INVALID, 0, NULL));
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_CHECK(tsl_store_set(f.st, "e", 5, TSL_STATUS_VALID, 0, &err) != TSL_OK);
+    TT_CONTAINS(err.msg, "INVALID, which is final");
+    TT_EQ_U(entry(&f, "e", 5), TSL_STATUS_INVALID);
+    TT_OK(tsl_store_set(f.st, "e", 5, TSL_STATUS_VALID, 1, NULL));
+    TT_EQ_U(entry(&f, "e", 5), TSL_STATUS_VALID);
+    TT_ERR(tsl_store_set(f.st, "nope", 0, 1, 0, NULL), TSL_ERR_NOT_FOUND);
+    fx_close(&f);
+}
+
+/* tsl_store_alloc_new: n distinct indices in a new array; a count over what is left is
+ * TSL_ERR_LIMIT before any array is sized, naming both numbers. */
+STORE_TEST(store_alloc_new_array)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    TT_OK(create(&f, "al", 1, 16));
+    uint64_t *out = NULL;
+    TT_OK(tsl_store_alloc_new(f.st, "al", 5, &out, NULL));
+    for (size_t i = 0; i < 5; i++) {
+        TT_CHECK(out[i] < 16);
+        for (size_t j = 0; j < i; j++)
+            TT_CHECK(out[i] != out[j]);
+    }
+    tsl_free(out);
+    tsl_error err;
+    tsl_error_clear(&err);
+    out = (uint64_t *)&err; /* overwritten with NULL */
+    TT_ERR(tsl_store_alloc_new(f.st, "al", 12, &out, &err), TSL_ERR_LIMIT);
+    TT_CHECK(out == NULL);
+    TT_EQ_STR(err.msg, "al: 12 indices asked for, 11 left");
+    TT_OK(tsl_store_alloc_new(f.st, "al", 11, &out, NULL));
+    tsl_free(out);
+    TT_ERR(tsl_store_alloc_new(f.st, "al", 1, &out, NULL), TSL_ERR_LIMIT);
+    TT_ERR(tsl_store_alloc_new(f.st, "nope", 1, &out, NULL), TSL_ERR_NOT_FOUND);
+    fx_close(&f);
+}
+
 STORE_TEST(store_create_checks)
 {
     fixture f;

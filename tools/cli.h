@@ -38,6 +38,12 @@ int cli_read_all(const char *cmd, const char *path, size_t max, unsigned char **
  * handed to another library (curl's CA file) that would block on a FIFO. */
 int cli_regular_file(const char *cmd, const char *opt, const char *path);
 
+/* Ends a command's output. Returns rc when rc is not EXIT_OK; else flushes standard
+ * output and returns EXIT_OK, or, when ok is false (an earlier write failed) or the flush
+ * fails, prints "write error on standard output" and note (" (what stays done)" or "")
+ * and returns EXIT_USAGE. */
+int cli_flush(const char *cmd, int rc, bool ok, const char *note);
+
 /* Strict decimal parsing: digits only, no sign, no spaces, no overflow. */
 bool cli_parse_u64(const char *s, uint64_t *out);
 
@@ -114,6 +120,21 @@ void cli_usage(const cli_cmd *c, const cli_opt *opts, FILE *f);
 #define CLI_FORMAT_BAD "is not jwt or cwt"
 int cli_opt_bits(const char *cmd, void *target, const char *arg);
 int cli_opt_format(const char *cmd, void *target, const char *arg);
+
+/* The verification keys and trust anchors --key and --trust load, and their appliers
+ * (target: a cli_keys, freed with cli_keys_free): --key takes a PEM key, JWK or JWKS
+ * (tsl_keyset_load_into); --trust anchor certificates (tsl_trust_load_into), or, with
+ * cli_opt_trust_or_keys, else keys (tsl_trust_or_keys_load). --alg adds an algorithm
+ * to a uint32_t mask of TSL_ALG_BIT()s. */
+typedef struct {
+    tsl_keyset *keys;
+    tsl_trust *trust;
+} cli_keys;
+int cli_opt_key(const char *cmd, void *target, const char *arg);
+int cli_opt_trust(const char *cmd, void *target, const char *arg);
+int cli_opt_trust_or_keys(const char *cmd, void *target, const char *arg);
+int cli_opt_alg_bit(const char *cmd, void *target, const char *arg);
+void cli_keys_free(cli_keys *k);
 
 /* What cli_opts_parse() returns when the command should go on to run. */
 #define CLI_OPTS_RUN (-1)

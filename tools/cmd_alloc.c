@@ -33,42 +33,16 @@ int cmd_alloc(int argc, char **argv)
     rc = store_cli_open("alloc", db, &store);
     if (rc != EXIT_OK)
         return rc;
-    tsl_list_info info;
-    if ((rc = store_cli_info("alloc", store, id, &info)) != EXIT_OK) {
-        tsl_store_close(store);
-        return rc;
-    }
-    /* Refuse a count beyond what is left before sizing the output array by it; the
-     * store checks again inside its transaction. */
-    uint64_t left = info.capacity - info.allocated;
-    tsl_list_info_free(&info);
-    if (n > left) {
-        cli_err("alloc", "%s: %llu indices asked for, %llu left", id,
-                (unsigned long long)n, (unsigned long long)left);
-        tsl_store_close(store);
-        return EXIT_REJECT;
-    }
-    uint64_t *out = n <= SIZE_MAX / sizeof *out ? malloc((size_t)n * sizeof *out) : NULL;
-    if (out == NULL) {
-        cli_err("alloc", "out of memory for %llu indices", (unsigned long long)n);
-        tsl_store_close(store);
-        return EXIT_USAGE;
-    }
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_status st = tsl_store_alloc(store, id, n, out, &err);
+    uint64_t *out = NULL;
+    tsl_status st = tsl_store_alloc_new(store, id, n, &out, &err);
     tsl_store_close(store);
-    if (st != TSL_OK) {
-        free(out);
+    if (st != TSL_OK)
         return cli_fail("alloc", &err, st);
-    }
     for (uint64_t k = 0; k < n; k++)
         printf("%llu\n", (unsigned long long)out[k]);
-    free(out);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        /* The indices are allocated either way; say so, so they can be found again. */
-        cli_err("alloc", "write error on standard output (the indices stay allocated)");
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
+    tsl_free(out);
+    /* The indices are allocated either way; say so, so they can be found again. */
+    return cli_flush("alloc", EXIT_OK, !ferror(stdout), " (the indices stay allocated)");
 }

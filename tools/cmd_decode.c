@@ -14,45 +14,6 @@ typedef struct {
     bool verified;
 } decoded;
 
-/* What to verify a token with, from the command line. */
-typedef struct {
-    tsl_keyset *keys;
-    tsl_trust *trust;
-    tsl_verify_opts opts;
-} verify_setup;
-
-/* --key, --trust, --alg and --index apply through the option table (CLI_OPT_FN). */
-static int add_key(const char *cmd, void *target, const char *path)
-{
-    tsl_error err;
-    tsl_error_clear(&err);
-    if (tsl_keyset_load_into(&((verify_setup *)target)->keys, path, &err) == TSL_OK)
-        return EXIT_OK;
-    cli_err(cmd, "--key %s: %s", path, err.msg);
-    return EXIT_USAGE;
-}
-
-static int add_trust(const char *cmd, void *target, const char *path)
-{
-    tsl_error err;
-    tsl_error_clear(&err);
-    if (tsl_trust_load_into(&((verify_setup *)target)->trust, path, &err) == TSL_OK)
-        return EXIT_OK;
-    cli_err(cmd, "--trust %s: %s", path, err.msg);
-    return EXIT_USAGE;
-}
-
-static int add_alg(const char *cmd, void *target, const char *arg)
-{
-    tsl_alg a = tsl_alg_from_name(arg);
-    if (a == TSL_ALG_UNKNOWN) {
-        cli_err(cmd, "--alg: \"%s\" is not a supported algorithm", arg);
-        return EXIT_USAGE;
-    }
-    *(uint32_t *)target |= TSL_ALG_BIT(a);
-    return EXIT_OK;
-}
-
 /* The --index values, in the order given. */
 typedef struct {
     uint64_t *v;
@@ -81,8 +42,9 @@ int cmd_decode(int argc, char **argv)
     bool json = false;
     tsl_limits lim;
     tsl_limits_default(&lim);
-    verify_setup v;
-    memset(&v, 0, sizeof v);
+    cli_keys v = {NULL, NULL}; /* --key, --trust */
+    tsl_verify_opts vo;
+    memset(&vo, 0, sizeof vo);
     uint64_t max_inflated = lim.max_inflated;
     char inflated_bad[48];
     snprintf(inflated_bad, sizeof inflated_bad, "is not 1 to %zu",
@@ -91,18 +53,18 @@ int cmd_decode(int argc, char **argv)
     const cli_opt opts[] = {
         CLI_FN("index", &ix, add_index, NULL, "I\tlook up entry I (repeatable, up to 1024)"),
         CLI_FLAG("json", &json, "print the summary (and lookups) as one JSON object"),
-        CLI_FN("key", &v, add_key, NULL, "KEY\tverification key: PEM, JWK or JWKS (repeatable)"),
-        CLI_FN("trust", &v, add_trust, NULL, "CERT\ttrust anchor certificates (PEM) for x5c"),
-        CLI_STR("uri", &v.opts.sub, "URI\tthe expected sub (the Referenced Token's uri)"),
-        {"now", 0, CLI_OPT_I64, &v.opts.policy.now, 0, INT64_MAX / 2, secs, NULL, NULL,
+        CLI_FN("key", &v, cli_opt_key, NULL, "KEY\tverification key: PEM, JWK or JWKS (repeatable)"),
+        CLI_FN("trust", &v, cli_opt_trust, NULL, "CERT\ttrust anchor certificates (PEM) for x5c"),
+        CLI_STR("uri", &vo.sub, "URI\tthe expected sub (the Referenced Token's uri)"),
+        {"now", 0, CLI_OPT_I64, &vo.policy.now, 0, INT64_MAX / 2, secs, NULL, NULL,
          "UNIXTIME\tthe time to check exp and iat against (default: now)"},
-        {"skew", 0, CLI_OPT_I64, &v.opts.policy.skew, 0, INT64_MAX / 2, secs, NULL, NULL,
+        {"skew", 0, CLI_OPT_I64, &vo.policy.skew, 0, INT64_MAX / 2, secs, NULL, NULL,
          "SECONDS\tclock skew allowed for exp, nbf and iat (default 0)"},
-        CLI_FN("alg", &v.opts.policy.algs, add_alg, NULL, "ALG\tallow ALG (repeatable); "
+        CLI_FN("alg", &vo.policy.algs, cli_opt_alg_bit, NULL, "ALG\tallow ALG (repeatable); "
                "default: every signature\nalgorithm, plus HS256 when a --key is a secret"),
-        {"require-eku", 0, CLI_OPT_SET, &v.opts.policy.require_eku, 1, 0, NULL, NULL, NULL,
+        {"require-eku", 0, CLI_OPT_SET, &vo.policy.require_eku, 1, 0, NULL, NULL, NULL,
          "the x5c leaf must have the status-signing EKU"},
-        CLI_STR("eku-oid", &v.opts.policy.eku_oid, "OID\tthat EKU's OID (the spec's is TBD)"),
+        CLI_STR("eku-oid", &vo.policy.eku_oid, "OID\tthat EKU's OID (the spec's is TBD)"),
         {"max-inflated", 0, CLI_OPT_U64, &max_inflated, 1, TSL_MAX_INFLATED_CEILING,
          inflated_bad, NULL, NULL, "N\trefuse lists that inflate to more than N bytes"},
         CLI_OPT_END};
@@ -151,11 +113,11 @@ int cmd_decode(int argc, char **argv)
             d.list = tsl_token_list(t);
             d.token = t;
             if (v.keys != NULL || v.trust != NULL) {
-                if (v.opts.policy.algs == 0)
-                    v.opts.policy.algs = tsl_keyset_algs(v.keys);
-                v.opts.policy.keys = v.keys;
-                v.opts.policy.trust = v.trust;
-                st = tsl_token_verify(t, &v.opts, &err);
+                if (vo.policy.algs == 0)
+                    vo.policy.algs = tsl_keyset_algs(v.keys);
+                vo.policy.keys = v.keys;
+                vo.policy.trust = v.trust;
+                st = tsl_token_verify(t, &vo, &err);
                 d.verified = st == TSL_OK;
             } else {
                 fprintf(stderr, "tsl decode: warning: signature NOT verified (no --key or "
@@ -189,14 +151,10 @@ int cmd_decode(int argc, char **argv)
                 printf(json ? "%s\n" : "%s", text);
             tsl_free(text);
         }
-        if (fflush(stdout) != 0) {
-            cli_err("decode", "write error on standard output");
-            rc = EXIT_USAGE;
-        }
+        rc = cli_flush("decode", rc, true, "");
     }
     tsl_list_free(l);
     tsl_token_free(t);
-    tsl_keyset_free(v.keys);
-    tsl_trust_free(v.trust);
+    cli_keys_free(&v);
     return rc < 0 ? EXIT_OK : rc;
 }

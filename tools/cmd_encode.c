@@ -73,23 +73,10 @@ int cmd_encode(int argc, char **argv)
         tsl_list_free(l);
         return cli_fail("encode", &err, st);
     }
-    int rc = EXIT_OK;
+    int rc = EXIT_OK, any = 0;
     uint64_t highest = 0;
-    bool any = false;
-    char *line;
-    size_t len;
-    while ((st = tsl_lines_next(r, &line, &len, &err)) == TSL_OK &&
-           line != NULL) {
-        uint64_t idx;
-        int set;
-        st = tsl_list_set_line(l, line, tsl_lines_number(r),
-                               size.given ? 0 : ENCODE_MAX_GROW_BYTES, &idx, &set, &err);
-        if (st != TSL_OK)
-            break;
-        if (set && (!any || idx > highest))
-            highest = idx;
-        any |= set;
-    }
+    st = tsl_list_set_lines(l, r, size.given ? 0 : ENCODE_MAX_GROW_BYTES, &highest, &any,
+                            &err);
     if (st == TSL_ERR_IO) {
         cli_err("encode", "%s: read error", path ? path : "standard input");
         rc = EXIT_USAGE;
@@ -123,9 +110,5 @@ int cmd_encode(int argc, char **argv)
         return cli_fail("encode", &err, st);
     int ok = fwrite(out, 1, out_len, stdout) == out_len && (cbor || putchar('\n') != EOF);
     tsl_free(out);
-    if (!ok || fflush(stdout) != 0) {
-        cli_err("encode", "write error on standard output");
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
+    return cli_flush("encode", EXIT_OK, ok, "");
 }

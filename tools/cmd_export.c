@@ -51,7 +51,7 @@ int cmd_export(int argc, char **argv)
         return EXIT_USAGE;
     }
     tsl_store *store = NULL;
-    rc = store_cli_open(CMD, db, &store);
+    rc = store_cli_open_mode(CMD, db, STORE_CLI_READ, &store);
     if (rc != EXIT_OK)
         return rc;
     tsl_export_report rep;
@@ -68,9 +68,5 @@ int cmd_export(int argc, char **argv)
            o.listen != NULL ? o.listen : "127.0.0.1:8080");
     rc = rep.skipped > 0 ? EXIT_REJECT : EXIT_OK;
     tsl_export_report_free(&rep);
-    if (fflush(stdout) != 0 && rc == EXIT_OK) {
-        cli_err(CMD, "write error on standard output");
-        rc = EXIT_USAGE;
-    }
-    return rc;
+    return cli_flush(CMD, rc, true, "");
 }

@@ -2,37 +2,8 @@
  * permissions, print the public JWK with a kid derived from its RFC 7638 thumbprint. */
 #include "cli.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Writes text to a new file only the owner can read. */
-static int write_private(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) {
-        cli_err("keygen", "%s: %s", path, strerror(errno));
-        return EXIT_USAGE;
-    }
-    size_t n = strlen(text), off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, text + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            cli_err("keygen", "%s: %s", path, strerror(errno));
-            close(fd);
-            return EXIT_USAGE;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        cli_err("keygen", "%s: %s", path, strerror(errno));
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
-}
 
 int cmd_keygen(int argc, char **argv)
 {
@@ -74,9 +45,9 @@ int cmd_keygen(int argc, char **argv)
         st = tsl_key_to_public_jwk(key, &pub, &err);
     int rc = st == TSL_OK ? EXIT_OK : cli_fail("keygen", &err, st);
     if (rc == EXIT_OK) {
-        if (out != NULL)
-            rc = write_private(out, priv);
-        else
+        if (out != NULL && (st = tsl_write_private_file(out, priv, &err)) != TSL_OK)
+            rc = cli_fail("keygen", &err, st);
+        else if (out == NULL)
             fputs(priv, stdout);
     }
     if (rc == EXIT_OK) {
@@ -84,10 +55,7 @@ int cmd_keygen(int argc, char **argv)
             printf("%s\n", pub);
         else
             fprintf(stderr, "tsl keygen: HS256 secret, kid %s\n", kid);
-        if (fflush(stdout) != 0) {
-            cli_err("keygen", "write error on standard output");
-            rc = EXIT_USAGE;
-        }
+        rc = cli_flush("keygen", rc, true, "");
     }
     if (priv != NULL) {
         /* Do not leave the private key in freed memory. */

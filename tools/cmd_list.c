@@ -193,10 +193,7 @@ static int list_ls(int argc, char **argv)
         for (size_t k = 0; k < n; k++)
             printf("%s\n", ids[k]);
         tsl_store_ids_free(ids, n);
-        if (fflush(stdout) != 0) {
-            cli_err("list", "write error on standard output");
-            rc = EXIT_USAGE;
-        }
+        rc = cli_flush("list", rc, true, "");
     }
     tsl_store_close(store);
     return rc;
@@ -220,39 +217,16 @@ static int list_show(int argc, char **argv)
     int rc = store_cli_open_mode("list", db, STORE_CLI_READ, &store);
     if (rc != EXIT_OK)
         return rc;
-    tsl_list_info info;
-    rc = store_cli_info("list", store, id, &info);
-    if (rc != EXIT_OK) {
-        tsl_store_close(store);
-        return rc;
-    }
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_list *l = NULL;
-    uint64_t version = 0;
-    tsl_status st = tsl_store_list_load(store, id, &l, &version, &err);
-    if (st != TSL_OK) {
-        rc = cli_fail("list", &err, st);
-    } else {
-        uint64_t counts[256];
-        tsl_list_count(l, counts);
-        tsl_list_free(l);
-        info.version = version; /* as of the statuses counted */
-        char *text = NULL;
-        st = tsl_list_info_report(&info, counts, json ? TSL_REPORT_JSON : 0, &text, &err);
-        if (st != TSL_OK)
-            rc = cli_fail("list", &err, st);
-        else /* a write error shows in fflush below */
-            printf(json ? "%s\n" : "%s", text);
-        tsl_free(text);
-        if (rc == EXIT_OK && fflush(stdout) != 0) {
-            cli_err("list", "write error on standard output");
-            rc = EXIT_USAGE;
-        }
-    }
-    tsl_list_info_free(&info);
+    char *text = NULL;
+    tsl_status st = tsl_store_list_show(store, id, json ? TSL_REPORT_JSON : 0, &text, &err);
     tsl_store_close(store);
-    return rc;
+    if (st != TSL_OK)
+        return cli_fail("list", &err, st);
+    printf(json ? "%s\n" : "%s", text); /* a write error shows in cli_flush */
+    tsl_free(text);
+    return cli_flush("list", EXIT_OK, true, "");
 }
 
 int cmd_list(int argc, char **argv)

@@ -57,73 +57,20 @@ int cmd_publish(int argc, char **argv)
     int rc = store_cli_open("publish", db, &store);
     if (rc != EXIT_OK)
         return rc;
-    tsl_list_info info;
-    if ((rc = store_cli_info("publish", store, id, &info)) != EXIT_OK) {
-        tsl_store_close(store);
-        return rc;
-    }
-    unsigned done = formats != 0 ? formats
-                    : info.formats != 0 ? info.formats
-                                        : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
-    tsl_list_info_free(&info);
     tsl_error err;
     tsl_error_clear(&err);
     tsl_publish_result res;
     tsl_status st = tsl_store_publish_ex(store, id, formats, now, retention, &res, &err);
-    if (st != TSL_OK) {
-        tsl_store_close(store);
-        return cli_fail("publish", &err, st);
-    }
-    /* PostgreSQL: another process is signing this list right now. */
-    if (res.busy) {
-        printf("%s: not signed: another publisher is signing this list\n", id);
-        done = 0;
-    }
-    /* Report what was recorded, read back from the store; and what was not, because a
-     * concurrent publish recorded newer statuses (or the same ones, same second) while
-     * this one was signing: that token stands. */
-    for (unsigned k = 0; k < 2 && rc == EXIT_OK; k++) {
-        unsigned bit = k == 0 ? TSL_PUBLISH_JWT : TSL_PUBLISH_CWT;
-        if (!(done & bit))
-            continue;
-        if (res.skipped & bit) {
-            if (res.fresh & bit)
-                printf("%s: %s not signed: a token of version %llu signed less than a "
-                       "minute before is already recorded\n",
-                       id, k == 0 ? "jwt" : "cwt", (unsigned long long)res.version);
-            else if (res.newest > res.version)
-                printf("%s: %s not recorded: version %llu signed, but version %llu is "
-                       "already recorded and stands\n",
-                       id, k == 0 ? "jwt" : "cwt", (unsigned long long)res.version,
-                       (unsigned long long)res.newest);
-            else
-                printf("%s: %s not recorded: a token of version %llu with the same iat is "
-                       "already recorded\n",
-                       id, k == 0 ? "jwt" : "cwt", (unsigned long long)res.version);
-            continue;
-        }
-        uint8_t *tok = NULL;
-        size_t len = 0;
-        int64_t iat = 0, exp = 0;
-        st = tsl_store_token(store, id, k == 0 ? TSL_FORMAT_JWT : TSL_FORMAT_CWT, 0, &tok,
-                             &len, &iat, &exp, &err);
-        if (st != TSL_OK) {
-            rc = cli_fail("publish", &err, st);
-            break;
-        }
-        tsl_free(tok);
-        printf("%s: published %s, %zu bytes, iat %lld, exp %lld%s\n", id,
-               k == 0 ? "jwt" : "cwt", len, (long long)iat, (long long)exp,
-               res.raised & bit ? " (iat raised to the newest recorded token's, which "
-                                  "has older statuses)"
-                                : "");
-    }
+    char *text = NULL;
+    if (st == TSL_OK)
+        st = tsl_store_publish_report(store, id, formats, &res, &text, &err);
     tsl_store_close(store);
-    if (rc == EXIT_OK && fflush(stdout) != 0) {
-        cli_err("publish", "write error on standard output (the tokens are recorded)");
-        rc = EXIT_USAGE;
-    }
-    return rc;
+    if (text != NULL)
+        fputs(text, stdout);
+    tsl_free(text);
+    if (st != TSL_OK)
+        return cli_fail("publish", &err, st);
+    return cli_flush("publish", EXIT_OK, true, " (the tokens are recorded)");
 }
 
 int cmd_token(int argc, char **argv)
@@ -153,7 +100,7 @@ int cmd_token(int argc, char **argv)
     }
     const char *id = argv[first];
     tsl_store *store = NULL;
-    int rc = store_cli_open("token", db, &store);
+    int rc = store_cli_open_mode("token", db, STORE_CLI_READ, &store);
     if (rc != EXIT_OK)
         return rc;
     if (format == 0) {
@@ -176,9 +123,5 @@ int cmd_token(int argc, char **argv)
     int ok = fwrite(tok, 1, len, stdout) == len &&
              (format == TSL_FORMAT_CWT || putchar('\n') != EOF);
     tsl_free(tok);
-    if (!ok || fflush(stdout) != 0) {
-        cli_err("token", "write error on standard output");
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
+    return cli_flush("token", EXIT_OK, ok, "");
 }

@@ -118,20 +118,8 @@ static struct MHD_Daemon *start_daemon(serve_ctx *ctx, listener *l, unsigned thr
 /* The server answers these itself: no list is served there. */
 static const char *const reserved_paths[] = {"/healthz", "/metrics"};
 
-/* One publisher log line on stderr, written at once so that lines of several threads
- * do not mix. */
-static void plog(void *cls, const char *msg)
-{
-    (void)cls;
-    char line[TSL_ERROR_MSG_SIZE + 512];
-    int n = snprintf(line, sizeof line - 1, "tsl serve: %s", msg);
-    size_t len = n < 0 ? 0 : (size_t)n;
-    if (len > sizeof line - 2)
-        len = sizeof line - 2;
-    line[len++] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, len);
-    (void)w; /* nowhere to report a failing stderr */
-}
+/* The prefix of the publisher's log lines on stderr (tsl_log_stderr). */
+static char log_prefix[] = "tsl serve";
 
 /* Opens the library's publisher, runs a load-only round (the tokens already recorded,
  * so that the server can listen at once; nothing is signed) and starts the thread that
@@ -154,7 +142,8 @@ static int publisher_start(serve_ctx *ctx)
     opt.retention = STORE_CLI_DEFAULT_RETENTION;
     opt.reserved = reserved_paths;
     opt.nreserved = sizeof reserved_paths / sizeof reserved_paths[0];
-    opt.log = plog;
+    opt.log = tsl_log_stderr;
+    opt.log_ctx = log_prefix;
     tsl_error err;
     tsl_error_clear(&err);
     tsl_status r = tsl_publisher_open(ctx->db_path, &opt, &ctx->pub, &err);
@@ -189,7 +178,7 @@ static bool publisher_stop(serve_ctx *ctx)
         tsl_publisher_busy(ctx->pub, busy, sizeof busy);
         snprintf(line, sizeof line, "the publisher is still %s after %d s; exiting without "
                  "it (the store stays whole)", busy[0] ? busy : "busy", STOP_WAIT_MS / 1000);
-        plog(NULL, line);
+        tsl_log_stderr(log_prefix, line);
         return false;
     }
     ctx->runner = NULL;
@@ -224,16 +213,9 @@ static int gate_new(serve_ctx *ctx)
 static void print_ready(const listener *l)
 {
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
-    char host[INET6_ADDRSTRLEN];
-    if (l->v6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&l->sa)->sin6_addr, host,
-                  sizeof host);
-    else
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)&l->sa)->sin_addr, host,
-                  sizeof host);
-    unsigned port = di != NULL ? di->port : 0;
-    fprintf(stderr, l->v6 ? "tsl serve: listening on [%s]:%u\n"
-                          : "tsl serve: listening on %s:%u\n", host, port);
+    char addr[INET6_ADDRSTRLEN + 8];
+    tsl_addr_text(&l->sa, di != NULL ? di->port : 0, addr, sizeof addr);
+    fprintf(stderr, "tsl serve: listening on %s\n", addr);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -324,14 +306,7 @@ int cmd_serve(int argc, char **argv)
     }
     ctx.db_path = store_cli_db_path(db);
 
-    /* Signals are taken by sigwait() in this thread: block them before any thread
-     * starts, so every thread inherits the mask. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    tsl_stop_signals_block(); /* before any thread starts */
 
     atomic_init(&ctx.inflight, 0);
     /* Opened here only to report a missing or unreadable store in the commands' words;
@@ -373,9 +348,7 @@ int cmd_serve(int argc, char **argv)
     if (rc == EXIT_OK) {
         for (size_t k = 0; k < nls; k++)
             print_ready(&ls[k]);
-        int sig = 0;
-        while (sigwait(&sigs, &sig) != 0)
-            ;
+        int sig = tsl_stop_signals_wait();
         fprintf(stderr, "tsl serve: %s, finishing requests in flight\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
         tsl_gate_stop(ctx.gate);

@@ -103,10 +103,7 @@ int cmd_sign(int argc, char **argv)
     if (rc == EXIT_OK) {
         int ok = fwrite(tok, 1, tok_len, stdout) == tok_len &&
                  (p.format == TSL_FORMAT_CWT || putchar('\n') != EOF);
-        if (!ok || fflush(stdout) != 0) {
-            cli_err("sign", "write error on standard output");
-            rc = EXIT_USAGE;
-        }
+        rc = cli_flush("sign", rc, ok, "");
     }
     tsl_free(tok);
     tsl_list_free(l);

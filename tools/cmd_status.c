@@ -43,22 +43,14 @@ int cmd_set(int argc, char **argv)
         return EXIT_REJECT;
     }
     tsl_store *store = NULL;
-    tsl_batch *b = NULL;
-    int rc = store_cli_batch("set", db, id, &store, &b);
+    int rc = store_cli_open("set", db, &store);
     if (rc != EXIT_OK)
         return rc;
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_status st = TSL_OK;
-    if (st == TSL_OK)
-        st = tsl_batch_add(b, idx, idx, value, 0, &err);
-    if (st == TSL_OK)
-        st = tsl_store_update(store, id, b, force, 0, "set", NULL, &err);
-    if (st != TSL_OK)
-        rc = cli_fail("set", &err, st);
-    tsl_batch_free(b);
+    tsl_status st = tsl_store_set(store, id, idx, value, force, &err);
     tsl_store_close(store);
-    return rc;
+    return st == TSL_OK ? EXIT_OK : cli_fail("set", &err, st);
 }
 
 int cmd_get(int argc, char **argv)
@@ -124,9 +116,5 @@ int cmd_get(int argc, char **argv)
     }
     tsl_list_free(l);
     free(idx);
-    if (rc == EXIT_OK && fflush(stdout) != 0) {
-        cli_err("get", "write error on standard output");
-        rc = EXIT_USAGE;
-    }
-    return rc;
+    return cli_flush("get", rc, true, "");
 }

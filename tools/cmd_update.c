@@ -7,36 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Reads every line of r into b. Returns EXIT_OK or the exit code, message printed. */
-static int read_batch(tsl_lines *r, tsl_batch *b, tsl_progress *pg, uint64_t *lines)
-{
-    uint64_t bytes = 0;
-    tsl_error err;
-    tsl_error_clear(&err);
-    char *line;
-    size_t len;
-    tsl_status st;
-    while ((st = tsl_lines_next(r, &line, &len, &err)) == TSL_OK && line != NULL) {
-        bytes += len + 1;
-        /* A UTF-8 byte order mark at the very start, as some editors save files, is
-         * not part of the first line (one anywhere else is refused, named). */
-        unsigned long lineno = tsl_lines_number(r);
-        if (lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-            line += 3;
-            len -= 3;
-        }
-        if ((st = tsl_batch_add_line(b, line, len, lineno, &err)) != TSL_OK)
-            break;
-        tsl_progress_lines(pg, lineno, bytes);
-    }
-    if (st != TSL_OK) {
-        tsl_progress_end(pg);
-        return cli_fail("update", &err, st);
-    }
-    *lines = tsl_lines_number(r);
-    return EXIT_OK;
-}
-
 int cmd_update(int argc, char **argv)
 {
     const char *db = NULL;
@@ -88,8 +58,12 @@ int cmd_update(int argc, char **argv)
     tsl_progress *pg = NULL;
     tsl_progress_new(STDERR_FILENO, "tsl update", tsl_lines_size(r), 0, &pg, NULL);
     uint64_t lines = 0;
-    rc = read_batch(r, b, pg, &lines);
+    st = tsl_batch_add_lines(b, r, pg, &lines, &err);
     tsl_lines_close(r);
+    if (st != TSL_OK) {
+        tsl_progress_end(pg);
+        rc = cli_fail("update", &err, st);
+    }
 
     uint64_t changed = 0;
     if (rc == EXIT_OK) {
@@ -108,10 +82,7 @@ int cmd_update(int argc, char **argv)
                (unsigned long long)lines, tsl_batch_count(b),
                (unsigned long long)tsl_batch_entries(b), (unsigned long long)changed,
                dry_run ? "would change (dry run: nothing written)" : "changed");
-        if (fflush(stdout) != 0) {
-            cli_err("update", "write error on standard output (the update is applied)");
-            rc = EXIT_USAGE;
-        }
+        rc = cli_flush("update", rc, true, " (the update is applied)");
     }
     tsl_progress_free(pg);
     tsl_batch_free(b);

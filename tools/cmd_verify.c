@@ -12,34 +12,7 @@
 #define EXIT_UNDETERMINED 3
 #define VERIFY_MAX_LIST_TOKENS 64
 
-/* The keys and anchors --key and --trust load (tsl_trust_or_keys_load's rule). */
-typedef struct {
-    tsl_keyset *keys;
-    tsl_trust *trust;
-} verify_keys;
-
 /* The appliers of the options that are more than a value (CLI_OPT_FN). */
-static int add_trust(const char *cmd, void *target, const char *path)
-{
-    verify_keys *k = target;
-    tsl_error err;
-    tsl_error_clear(&err);
-    if (tsl_trust_or_keys_load(&k->trust, &k->keys, path, &err) == TSL_OK)
-        return EXIT_OK;
-    cli_err(cmd, "--trust %s: %s", path, err.msg);
-    return EXIT_USAGE;
-}
-
-static int add_key(const char *cmd, void *target, const char *path)
-{
-    tsl_error err;
-    tsl_error_clear(&err);
-    if (tsl_keyset_load_into(&((verify_keys *)target)->keys, path, &err) == TSL_OK)
-        return EXIT_OK;
-    cli_err(cmd, "--key %s: %s", path, err.msg);
-    return EXIT_USAGE;
-}
-
 static int parse_time(const char *cmd, void *target, const char *arg)
 {
     uint64_t n;
@@ -111,7 +84,7 @@ static void print_json(tsl_status st, const tsl_check_result *r, const tsl_error
 
 int cmd_verify(int argc, char **argv)
 {
-    verify_keys k = {NULL, NULL};
+    cli_keys k = {NULL, NULL};
     tsl_verifier_opts vo;
     memset(&vo, 0, sizeof vo);
     tsl_check_opts co;
@@ -122,9 +95,9 @@ int cmd_verify(int argc, char **argv)
     bool json = false;
     uint64_t timeout = 0, max_body = 0;
     const cli_opt opts[] = {
-        CLI_FN("trust", &k, add_trust, NULL, "FILE\ttrust anchor certificates (PEM), or else\n"
+        CLI_FN("trust", &k, cli_opt_trust_or_keys, NULL, "FILE\ttrust anchor certificates (PEM), or else\n"
                "public keys, a JWK or a JWKS (repeatable)"),
-        CLI_FN("key", &k, add_key, NULL, "FILE\tverification key: PEM, JWK or JWKS (repeatable)"),
+        CLI_FN("key", &k, cli_opt_key, NULL, "FILE\tverification key: PEM, JWK or JWKS (repeatable)"),
         {"list-token", 0, CLI_OPT_STRS, &list_tokens, 0, VERIFY_MAX_LIST_TOKENS, NULL, NULL,
          NULL, "FILE\ta Status List Token to use instead of fetching (repeatable)"},
         CLI_STR("cache", &vo.cache_dir, "DIR\tkeep fetched Status List Tokens in DIR (0700,\n"
@@ -250,7 +223,6 @@ int cmd_verify(int argc, char **argv)
     tsl_free(tok);
     tsl_verifier_free(v);
 out:
-    tsl_keyset_free(k.keys);
-    tsl_trust_free(k.trust);
+    cli_keys_free(&k);
     return rc;
 }

@@ -32,6 +32,17 @@ int cli_exit_for(tsl_status st)
     }
 }
 
+int cli_flush(const char *cmd, int rc, bool ok, const char *note)
+{
+    if (rc != EXIT_OK)
+        return rc;
+    if (!ok || fflush(stdout) != 0) {
+        cli_err(cmd, "write error on standard output%s", note);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 tsl_status cli_error(tsl_error *err, tsl_status code, const char *msg)
 {
     if (err->code == TSL_OK) {

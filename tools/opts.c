@@ -136,6 +136,58 @@ int cli_opt_format(const char *cmd, void *target, const char *arg)
     return EXIT_OK;
 }
 
+/* The end of cli_opt_key and cli_opt_trust*: the library's message under the option. */
+static int loaded(const char *cmd, const char *opt, const char *path, tsl_status st,
+                  const tsl_error *err)
+{
+    if (st == TSL_OK)
+        return EXIT_OK;
+    cli_err(cmd, "%s %s: %s", opt, path, err->msg);
+    return EXIT_USAGE;
+}
+
+int cli_opt_key(const char *cmd, void *target, const char *arg)
+{
+    tsl_error err;
+    tsl_error_clear(&err);
+    return loaded(cmd, "--key", arg,
+                  tsl_keyset_load_into(&((cli_keys *)target)->keys, arg, &err), &err);
+}
+
+int cli_opt_trust(const char *cmd, void *target, const char *arg)
+{
+    tsl_error err;
+    tsl_error_clear(&err);
+    return loaded(cmd, "--trust", arg,
+                  tsl_trust_load_into(&((cli_keys *)target)->trust, arg, &err), &err);
+}
+
+int cli_opt_trust_or_keys(const char *cmd, void *target, const char *arg)
+{
+    cli_keys *k = target;
+    tsl_error err;
+    tsl_error_clear(&err);
+    return loaded(cmd, "--trust", arg, tsl_trust_or_keys_load(&k->trust, &k->keys, arg, &err),
+                  &err);
+}
+
+int cli_opt_alg_bit(const char *cmd, void *target, const char *arg)
+{
+    tsl_alg a = tsl_alg_from_name(arg);
+    if (a == TSL_ALG_UNKNOWN) {
+        cli_err(cmd, "--alg: \"%s\" is not a supported algorithm", arg);
+        return EXIT_USAGE;
+    }
+    *(uint32_t *)target |= TSL_ALG_BIT(a);
+    return EXIT_OK;
+}
+
+void cli_keys_free(cli_keys *k)
+{
+    tsl_keyset_free(k->keys);
+    tsl_trust_free(k->trust);
+}
+
 /* Prints text, each line after the first indented to column indent. */
 static void indented(FILE *f, const char *text, int indent)
 {

@@ -57,28 +57,14 @@ static void keep(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
-static void peer_name(struct MHD_Connection *conn, char *out, size_t cap)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(out, cap, "-");
-    if (ci == NULL || ci->client_addr == NULL)
-        return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)cap);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                  out, (socklen_t)cap);
-}
-
 static void access_log(serve_ctx *ctx, struct MHD_Connection *conn, const req *rq)
 {
     if (ctx->log == NULL)
         return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char peer[INET6_ADDRSTRLEN + 1];
-    peer_name(conn, peer, sizeof peer);
+    tsl_addr_text(ci != NULL ? ci->client_addr : NULL, -1, peer, sizeof peer);
     tsl_access_log_write(ctx->log, peer, rq->method, strlen(rq->method), rq->path,
                          strlen(rq->path), rq->status, rq->bytes, rq->fmt);
 }
@@ -188,23 +174,6 @@ static enum MHD_Result head_field(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
-/* A refusal of the request head: a short text, and the connection closed after it
- * (what follows the head cannot be trusted to frame the next request). */
-static enum MHD_Result refuse(serve_ctx *ctx, struct MHD_Connection *conn, req *rq,
-                              unsigned status, const char *why, bool head)
-{
-    size_t len = strlen(why);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        len, (void *)(uintptr_t)why, MHD_RESPMEM_PERSISTENT);
-    if (resp == NULL)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
-    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "ETag, Last-Modified");
-    return queue(ctx, conn, rq, status, resp, TSL_ANSWER_NONE, len, head);
-}
-
 /* A chunked body grew past MAX_DISCARD. libmicrohttpd 0.9.75 cannot queue an answer
  * while a body is coming in (MHD_queue_response() refuses in that state), so the 413 is
  * written to the socket here and MHD_NO makes libmicrohttpd close the connection. */
@@ -258,7 +227,9 @@ enum MHD_Result serve_handle(void *cls, struct MHD_Connection *conn, const char 
         if (st != 0) {
             rq->queued = true;
             serve_conn_answering(ctx, conn);
-            return refuse(ctx, conn, rq, st, why, head);
+            tsl_http_response a; /* the library's refusal, closing the connection */
+            tsl_http_refusal(st, why, &a);
+            return send_answer(ctx, conn, rq, &a, head);
         }
     }
     if (rq->queued) { /* a request body after our answer: not read */

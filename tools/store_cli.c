@@ -38,14 +38,7 @@ int store_cli_open_mode(const char *cmd, const char *db_opt, store_cli_mode mode
 
 int store_cli_open(const char *cmd, const char *db_opt, tsl_store **out)
 {
-    /* The read-only commands of other files, named here so that their calls stay as
-     * they are. */
-    static const char *const readers[] = {"token", "export"};
-    store_cli_mode mode = STORE_CLI_WRITE;
-    for (size_t k = 0; k < sizeof readers / sizeof readers[0]; k++)
-        if (strcmp(cmd, readers[k]) == 0)
-            mode = STORE_CLI_READ;
-    return store_cli_open_mode(cmd, db_opt, mode, out);
+    return store_cli_open_mode(cmd, db_opt, STORE_CLI_WRITE, out);
 }
 
 int store_cli_info(const char *cmd, tsl_store *st, const char *id, tsl_list_info *info)

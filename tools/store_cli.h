@@ -32,8 +32,7 @@ typedef enum {
 int store_cli_open_mode(const char *cmd, const char *db_opt, store_cli_mode mode,
                         tsl_store **out);
 
-/* store_cli_open_mode() with STORE_CLI_READ for the commands of other files that only
- * read the store ("token", "export") and STORE_CLI_WRITE for every other cmd. */
+/* store_cli_open_mode() with STORE_CLI_WRITE. */
 int store_cli_open(const char *cmd, const char *db_opt, tsl_store **out);
 
 /* Reads a list's settings; prints the error and returns its exit code on failure (an

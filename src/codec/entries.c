@@ -58,3 +58,26 @@ tsl_status tsl_list_set_line(tsl_list *l, char *line, unsigned long lineno,
     *set = 1;
     return tsl_list_set(l, *idx, value, err);
 }
+
+tsl_status tsl_list_set_lines(tsl_list *l, tsl_lines *r, uint64_t max_grow_bytes,
+                              uint64_t *highest, int *any, tsl_error *err)
+{
+    if (l == NULL || r == NULL || highest == NULL || any == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list lines: NULL argument");
+    *highest = 0;
+    *any = 0;
+    char *line;
+    size_t len;
+    tsl_status st;
+    while ((st = tsl_lines_next(r, &line, &len, err)) == TSL_OK && line != NULL) {
+        uint64_t idx;
+        int set;
+        st = tsl_list_set_line(l, line, tsl_lines_number(r), max_grow_bytes, &idx, &set, err);
+        if (st != TSL_OK)
+            break;
+        if (set && (!*any || idx > *highest))
+            *highest = idx;
+        *any |= set;
+    }
+    return st;
+}

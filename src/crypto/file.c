@@ -130,6 +130,35 @@ tsl_status tslp_read_key_file(const char *path, char **buf, size_t *len, struct 
     return TSL_OK;
 }
 
+tsl_status tsl_write_private_file(const char *path, const char *text, tsl_error *err)
+{
+    if (path == NULL || text == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "private key file: NULL argument");
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(errno));
+    size_t n = strlen(text), off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, text + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
+            close(fd);
+            return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(e));
+    }
+    if (close(fd) != 0)
+        return tslp_fail(err, TSL_ERR_IO, 0, "%s: %s", path, strerror(errno));
+    return TSL_OK;
+}
+
 tsl_status tslp_check_private_mode(const char *path, const struct stat *st,
                                    tsl_error *err)
 {

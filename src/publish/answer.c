@@ -324,6 +324,19 @@ tsl_status tsl_publish_answer_ops(tsl_publisher *p, tsl_metrics *m, tsl_gate *g,
     return TSL_OK;
 }
 
+void tsl_http_refusal(unsigned status, const char *why, tsl_http_response *r)
+{
+    memset(r, 0, sizeof *r);
+    r->status = status;
+    r->kind = TSL_ANSWER_NONE;
+    r->body = (const uint8_t *)why;
+    r->body_len = strlen(why);
+    add(r, "Content-Type", TEXT_TYPE);
+    add(r, "Connection", "close");
+    add(r, "Access-Control-Allow-Origin", "*");
+    add(r, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
+}
+
 void tsl_http_response_free(tsl_http_response *r)
 {
     if (r == NULL)

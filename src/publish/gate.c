@@ -620,14 +620,7 @@ static uint64_t ev_data(int fd, uint32_t gen)
 
 static void peer_text(const conn *c, char *out, size_t cap)
 {
-    snprintf(out, cap, "-");
-    if (c->sa.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)&c->sa)->sin_addr,
-                  out, (socklen_t)cap);
-    else if (c->sa.ss_family == AF_INET6)
-        inet_ntop(AF_INET6,
-                  &((const struct sockaddr_in6 *)(const void *)&c->sa)->sin6_addr, out,
-                  (socklen_t)cap);
+    tsl_addr_text(&c->sa, -1, out, cap);
 }
 
 /* Answers status and moves c to the linger list. */

@@ -1,11 +1,14 @@
 /* listen.c - a server's setup that does not depend on its HTTP library: a listening
  * address "HOST:PORT" / "[V6]:PORT" as a socket address (tsl_listen_parse), a period
- * "1" / "0.5" in seconds (tsl_interval_parse), and fitting the descriptor limit to a
- * connection cap (tsl_fd_limit_fit). `tsl serve` uses them; so can an embedder's server
- * in front of tsl_gate and tsl_publish_answer. */
+ * "1" / "0.5" in seconds (tsl_interval_parse), fitting the descriptor limit to a
+ * connection cap (tsl_fd_limit_fit), the numeric text of an address (tsl_addr_text)
+ * and the stop signals (tsl_stop_signals_*). `tsl serve` uses them; so can an
+ * embedder's server in front of tsl_gate and tsl_publish_answer. */
 #include "core/tsl_int.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +47,50 @@ tsl_status tsl_interval_parse(const char *s, int64_t *ms, tsl_error *err)
 bad:
     return tslp_fail(err, TSL_ERR_ARG, 0, "interval \"%s\" is not seconds (0.001 to 86400)",
                      s);
+}
+
+static void stop_set(sigset_t *s)
+{
+    sigemptyset(s);
+    sigaddset(s, SIGTERM);
+    sigaddset(s, SIGINT);
+}
+
+void tsl_stop_signals_block(void)
+{
+    sigset_t s;
+    stop_set(&s);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int tsl_stop_signals_wait(void)
+{
+    sigset_t s;
+    stop_set(&s);
+    int sig = 0;
+    while (sigwait(&s, &sig) != 0)
+        ;
+    return sig;
+}
+
+void tsl_addr_text(const void *sa, long port, char *out, size_t cap)
+{
+    if (out == NULL || cap == 0)
+        return;
+    char host[INET6_ADDRSTRLEN];
+    const struct sockaddr *s = sa;
+    bool v6 = s != NULL && s->sa_family == AF_INET6;
+    if (s != NULL && s->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof host);
+    else if (v6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof host);
+    else
+        snprintf(host, sizeof host, "-");
+    if (port < 0 || host[0] == '-')
+        snprintf(out, cap, "%s", host);
+    else
+        snprintf(out, cap, v6 ? "[%s]:%ld" : "%s:%ld", host, port);
 }
 
 tsl_status tsl_listen_parse(const char *s, void *sa, size_t *sa_len, tsl_error *err)

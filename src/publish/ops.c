@@ -419,6 +419,19 @@ static void copy_sanitized(char *dst, size_t cap, const char *src, size_t max)
     dst[w] = '\0';
 }
 
+void tsl_log_stderr(void *ctx, const char *line)
+{
+    char buf[TSL_ERROR_MSG_SIZE + 512];
+    int n = ctx != NULL ? snprintf(buf, sizeof buf - 1, "%s: %s", (const char *)ctx, line)
+                        : snprintf(buf, sizeof buf - 1, "%s", line);
+    size_t len = n < 0 ? 0 : (size_t)n;
+    if (len > sizeof buf - 2)
+        len = sizeof buf - 2;
+    buf[len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, buf, len);
+    (void)w; /* nowhere to report a failing stderr */
+}
+
 void tsl_access_log_write(tsl_access_log *l, const char *peer, const char *method,
                           size_t method_len, const char *path, size_t path_len,
                           unsigned status, uint64_t bytes, tsl_answer_kind kind)

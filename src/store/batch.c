@@ -673,3 +673,28 @@ tsl_status tsl_batch_apply(const tsl_batch *b, tsl_list *l, int final_invalid,
     tslp_free(segs);
     return TSL_OK;
 }
+
+tsl_status tsl_batch_add_lines(tsl_batch *b, tsl_lines *r, tsl_progress *pg, uint64_t *lines,
+                               tsl_error *err)
+{
+    if (b == NULL || r == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "batch: NULL argument");
+    uint64_t bytes = 0;
+    char *line;
+    size_t len;
+    tsl_status st;
+    while ((st = tsl_lines_next(r, &line, &len, err)) == TSL_OK && line != NULL) {
+        bytes += len + 1;
+        unsigned long lineno = tsl_lines_number(r);
+        if (lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            line += 3;
+            len -= 3;
+        }
+        if ((st = tsl_batch_add_line(b, line, len, lineno, err)) != TSL_OK)
+            return st;
+        tsl_progress_lines(pg, lineno, bytes);
+    }
+    if (st == TSL_OK && lines != NULL)
+        *lines = tsl_lines_number(r);
+    return st;
+}

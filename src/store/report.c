@@ -131,3 +131,94 @@ tsl_status tsl_list_info_report(const tsl_list_info *in, const uint64_t counts[2
     }
     return *out != NULL ? TSL_OK : tslp_fail(err, TSL_ERR_NOMEM, 0, "list report: out of memory");
 }
+
+tsl_status tsl_store_list_show(tsl_store *st, const char *id, unsigned flags, char **out,
+                               tsl_error *err)
+{
+    if (out == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list show: NULL argument");
+    *out = NULL;
+    tsl_list_info info;
+    memset(&info, 0, sizeof info);
+    tsl_status r = tsl_store_list_info(st, id, &info, err);
+    tsl_list *l = NULL;
+    uint64_t version = 0;
+    if (r == TSL_OK)
+        r = tsl_store_list_load(st, id, &l, &version, err);
+    if (r == TSL_OK) {
+        uint64_t counts[256];
+        tsl_list_count(l, counts);
+        info.version = version; /* as of the statuses counted */
+        r = tsl_list_info_report(&info, counts, flags, out, err);
+    }
+    tsl_list_free(l);
+    tsl_list_info_free(&info);
+    return r;
+}
+
+tsl_status tsl_store_publish_report(tsl_store *st, const char *id, unsigned formats,
+                                    const tsl_publish_result *res, char **out, tsl_error *err)
+{
+    if (st == NULL || id == NULL || res == NULL || out == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "publish report: NULL argument");
+    *out = NULL;
+    tsl_status r = TSL_OK;
+    if (formats == 0) {
+        tsl_list_info info;
+        memset(&info, 0, sizeof info);
+        r = tsl_store_list_info(st, id, &info, err);
+        formats = info.formats != 0 ? info.formats : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
+        tsl_list_info_free(&info);
+    }
+    tslp_buf b;
+    tslp_buf_init(&b, SIZE_MAX, "publish report");
+    /* PostgreSQL: another process is signing this list right now. */
+    if (r == TSL_OK && res->busy) {
+        r = tslp_buf_printf(&b, err, "%s: not signed: another publisher is signing this list\n",
+                            id);
+        formats = 0;
+    }
+    /* What was recorded, read back from the store; and what was not, because a
+     * concurrent publish recorded newer statuses (or the same ones, same second) while
+     * this one was signing: that token stands. */
+    for (unsigned k = 0; k < 2 && r == TSL_OK; k++) {
+        unsigned bit = k == 0 ? TSL_PUBLISH_JWT : TSL_PUBLISH_CWT;
+        const char *form = k == 0 ? "jwt" : "cwt";
+        unsigned long long v = (unsigned long long)res->version;
+        if (!(formats & bit))
+            continue;
+        if ((res->skipped & bit) && (res->fresh & bit)) {
+            r = tslp_buf_printf(&b, err, "%s: %s not signed: a token of version %llu signed "
+                                "less than a minute before is already recorded\n", id, form, v);
+        } else if ((res->skipped & bit) && res->newest > res->version) {
+            r = tslp_buf_printf(&b, err, "%s: %s not recorded: version %llu signed, but "
+                                "version %llu is already recorded and stands\n", id, form, v,
+                                (unsigned long long)res->newest);
+        } else if (res->skipped & bit) {
+            r = tslp_buf_printf(&b, err, "%s: %s not recorded: a token of version %llu with "
+                                "the same iat is already recorded\n", id, form, v);
+        } else {
+            uint8_t *tok = NULL;
+            size_t len = 0;
+            int64_t iat = 0, exp = 0;
+            r = tsl_store_token(st, id, k == 0 ? TSL_FORMAT_JWT : TSL_FORMAT_CWT, 0, &tok,
+                                &len, &iat, &exp, err);
+            tsl_free(tok);
+            if (r == TSL_OK)
+                r = tslp_buf_printf(&b, err, "%s: published %s, %zu bytes, iat %lld, exp %lld%s\n",
+                                    id, form, len, (long long)iat, (long long)exp,
+                                    res->raised & bit ? " (iat raised to the newest recorded "
+                                                        "token's, which has older statuses)"
+                                                      : "");
+        }
+    }
+    size_t n;
+    if (tslp_buf_reserve(&b, 1, NULL) == TSL_OK) {
+        b.data[b.len++] = '\0';
+        *out = (char *)tslp_buf_take(&b, &n);
+    }
+    tslp_buf_free(&b);
+    if (*out == NULL && r == TSL_OK)
+        r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish report: out of memory");
+    return r;
+}

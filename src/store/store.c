@@ -417,6 +417,35 @@ static tsl_status alloc_locked(tsl_store *st, const char *id, uint64_t n, uint64
     return tslp_store_audit(st, id, now, n, 0, NULL, "alloc", err);
 }
 
+tsl_status tsl_store_alloc_new(tsl_store *st, const char *id, uint64_t n, uint64_t **out,
+                               tsl_error *err)
+{
+    if (out == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");
+    *out = NULL;
+    tsl_list_info info;
+    memset(&info, 0, sizeof info);
+    tsl_status r = tsl_store_list_info(st, id, &info, err);
+    uint64_t left = info.capacity - info.allocated;
+    tsl_list_info_free(&info);
+    if (r != TSL_OK)
+        return r;
+    /* The store checks again inside its transaction. */
+    if (n > left)
+        return tslp_fail(err, TSL_ERR_LIMIT, 0, "%s: %llu indices asked for, %llu left", id,
+                         (unsigned long long)n, (unsigned long long)left);
+    uint64_t *a = n <= SIZE_MAX / sizeof *a ? tslp_malloc((size_t)n * sizeof *a + 1) : NULL;
+    if (a == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory for %llu indices",
+                         (unsigned long long)n);
+    if ((r = tsl_store_alloc(st, id, n, a, err)) != TSL_OK) {
+        tsl_free(a);
+        return r;
+    }
+    *out = a;
+    return TSL_OK;
+}
+
 tsl_status tsl_store_alloc(tsl_store *st, const char *id, uint64_t n, uint64_t *out,
                            tsl_error *err)
 {

@@ -296,3 +296,21 @@ tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_batch *b, i
         *changed = total;
     return r;
 }
+
+tsl_status tsl_store_set(tsl_store *st, const char *id, uint64_t idx, unsigned value,
+                         int force, tsl_error *err)
+{
+    tsl_list_info info;
+    memset(&info, 0, sizeof info);
+    tsl_status r = tsl_store_list_info(st, id, &info, err);
+    tsl_batch *b = NULL;
+    if (r == TSL_OK)
+        r = tsl_batch_new(info.bits, info.size, &b, err);
+    tsl_list_info_free(&info);
+    if (r == TSL_OK)
+        r = tsl_batch_add(b, idx, idx, value, 0, err);
+    if (r == TSL_OK)
+        r = tsl_store_update(st, id, b, force, 0, "set", NULL, err);
+    tsl_batch_free(b);
+    return r;
+}
