@@ -53,14 +53,12 @@ struct tslp_store_backend {
     /* Lists. list_read: TSL_ERR_NOT_FOUND "list \"x\": no such list", TSL_ERR_IO for an
      * inconsistent row (the checks are the backend's: it knows the columns' types).
      * list_exists: TSL_ERR_EXISTS "list \"x\" already exists", else TSL_OK.
-     * list_insert: the spec as checked, with its defaults applied (lifetime, formats;
-     * final_invalid 0 or 1); counters start at 0 and created = updated = now. list_ids: sorted, freed with tsl_store_ids_free. */
+     * A new list is inserted with list_restore (below), its row built by store.c: the
+     * spec as checked with its defaults applied, counters at 0, created = updated =
+     * now. list_ids: sorted, freed with tsl_store_ids_free. */
     tsl_status (*list_read)(tsl_store *st, const char *id, tslp_list_row *row,
                             tsl_error *err);
     tsl_status (*list_exists)(tsl_store *st, const char *id, tsl_error *err);
-    tsl_status (*list_insert)(tsl_store *st, const tsl_list_spec *spec,
-                              const char *key_path, unsigned decoy_value,
-                              const uint8_t *perm_key, int64_t now, tsl_error *err);
     tsl_status (*list_ids)(tsl_store *st, char ***ids, size_t *n, tsl_error *err);
     tsl_status (*list_paths)(tsl_store *st, tslp_store_path_fn fn, void *ctx,
                              tsl_error *err);
@@ -128,8 +126,9 @@ struct tslp_store_backend {
     tsl_status (*publish_lock)(tsl_store *st, const char *id, bool *got, tsl_error *err);
     void (*publish_unlock)(tsl_store *st, const char *id);
 
-    /* Copying a store whole (copy.c). list_restore: inserts a list's row exactly as
-     * list_read gave it: every setting of row->info verbatim (no defaults applied),
+    /* Inserting a list's row, and copying a store whole (copy.c). list_restore: inserts
+     * a list's row exactly as given (a new list's from store.c, a copied one as
+     * list_read gave it): every setting of row->info verbatim (no defaults applied),
      * row->perm_key, next = row->next, version, created and updated as they are
      * (last_published, allocated and capacity are derived, not stored). Its chunks
      * follow with chunks_write_new, its tokens with token_insert (now = created) and

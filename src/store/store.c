@@ -320,16 +320,33 @@ tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_spec *in, tsl_err
     if (r == TSL_OK && in->decoys > 0 &&
         (r = tsl_list_new(in->bits, in->size, &l, err)) == TSL_OK)
         r = place_decoys(in, perm_key, dv, l, err);
-    /* What the backend stores: the spec with its defaults applied. */
-    tsl_list_spec row = *in;
-    row.lifetime = in->lifetime ? in->lifetime : DEFAULT_LIFETIME;
-    row.formats = in->formats ? in->formats : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
-    row.final_invalid = in->final_invalid == -1 ? 0 : 1;
+    /* What the backend stores: the spec with its defaults applied, counters at 0, as
+     * one row (the same call restores a copied row: one insert in each backend). */
     int64_t now = (int64_t)time(NULL);
+    tslp_list_row row;
+    memset(&row, 0, sizeof row);
+    tsl_list_info *ri = &row.info;
+    ri->id = in->id;
+    ri->uri = in->uri;
+    ri->bits = in->bits;
+    ri->size = in->size;
+    ri->key_path = key_path;
+    ri->alg = in->alg;
+    ri->kid = in->kid;
+    ri->x5c_path = in->x5c_path;
+    ri->lifetime = in->lifetime ? in->lifetime : DEFAULT_LIFETIME;
+    ri->ttl = in->ttl;
+    ri->formats = in->formats ? in->formats : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
+    ri->decoys = in->decoys;
+    ri->decoy_value = dv;
+    ri->final_invalid = in->final_invalid == -1 ? 0 : 1;
+    ri->aggregation_uri = in->aggregation_uri;
+    ri->created = ri->updated = now;
+    memcpy(row.perm_key, perm_key, sizeof perm_key);
     if (r == TSL_OK && (r = tslp_store_begin(st, true, err)) == TSL_OK) {
         if ((r = st->be->list_exists(st, in->id, err)) == TSL_OK &&
             (r = check_paths(st, in, err)) == TSL_OK &&
-            (r = st->be->list_insert(st, &row, key_path, dv, perm_key, now, err)) == TSL_OK &&
+            (r = st->be->list_restore(st, &row, err)) == TSL_OK &&
             (l == NULL || (r = st->be->chunks_write_new(st, in->id, l, err)) == TSL_OK) &&
             (r = tslp_store_audit(st, in->id, now, in->size, in->decoys, NULL, "create",
                                   err)) == TSL_OK)
@@ -338,6 +355,7 @@ tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_spec *in, tsl_err
             tslp_store_rollback(st);
     }
     tslp_cleanse(perm_key, sizeof perm_key);
+    tslp_cleanse(row.perm_key, sizeof row.perm_key);
     tsl_list_free(l);
     free(key_path);
     return r;

@@ -80,7 +80,6 @@ enum {
     Q_AUDIT,
     Q_LIST_READ,
     Q_LIST_EXISTS,
-    Q_LIST_INSERT,
     Q_LIST_IDS,
     Q_LIST_PATHS,
     Q_ALLOC,
@@ -116,11 +115,6 @@ static const char *const SQL[Q_COUNT] = {
         " (SELECT max(iat) FROM tsl_tokens WHERE list_id = $1)"
         " FROM tsl_lists WHERE id = $1",
     [Q_LIST_EXISTS] = "SELECT 1 FROM tsl_lists WHERE id = $1",
-    [Q_LIST_INSERT] =
-        "INSERT INTO tsl_lists (id, uri, bits, size, key_path, alg, kid, x5c_path,"
-        " lifetime, ttl, formats, decoys, decoy_value, final_invalid, aggregation_uri,"
-        " perm_key, next, version, created, updated) VALUES ($1, $2, $3, $4, $5, $6,"
-        " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, 0, $17, $17)",
     [Q_LIST_IDS] = "SELECT id FROM tsl_lists ORDER BY id COLLATE \"C\"",
     [Q_LIST_PATHS] = "SELECT id, uri, aggregation_uri FROM tsl_lists",
     [Q_ALLOC] = "UPDATE tsl_lists SET next = next + $2, updated = $3 WHERE id = $1",
@@ -818,32 +812,6 @@ static tsl_status pg_list_exists(tsl_store *st, const char *id, tsl_error *err)
                  : TSL_OK;
 }
 
-static tsl_status pg_list_insert(tsl_store *st, const tsl_list_spec *in,
-                                 const char *key_path, unsigned decoy_value,
-                                 const uint8_t *perm_key, int64_t now, tsl_error *err)
-{
-    params p = {0};
-    p_text(&p, in->id);
-    p_text(&p, in->uri);
-    p_i64(&p, in->bits);
-    p_i64(&p, (int64_t)in->size);
-    p_text(&p, key_path);
-    p_text(&p, in->alg != TSL_ALG_UNKNOWN ? tsl_alg_name(in->alg) : NULL);
-    p_text(&p, in->kid);
-    p_text(&p, in->x5c_path);
-    p_i64(&p, in->lifetime);
-    p_i64(&p, in->ttl);
-    p_i64(&p, in->formats);
-    p_i64(&p, (int64_t)in->decoys);
-    p_i64(&p, decoy_value);
-    p_i64(&p, in->final_invalid);
-    p_text(&p, in->aggregation_uri);
-    p_bin(&p, perm_key, TSLP_PERM_KEY_BYTES);
-    p_i64(&p, now);
-    tsl_status r = run(st, Q_LIST_INSERT, &p, PGRES_COMMAND_OK, NULL, "creating a list", err);
-    return r == TSL_OK ? mark_changed(st, in->id, err) : r;
-}
-
 static tsl_status pg_list_ids(tsl_store *st, char ***ids, size_t *n, tsl_error *err)
 {
     PGresult *res = NULL;
@@ -1350,7 +1318,6 @@ const struct tslp_store_backend tslp_store_pg = {
     .rollback = pg_rollback,
     .list_read = pg_list_read,
     .list_exists = pg_list_exists,
-    .list_insert = pg_list_insert,
     .list_ids = pg_list_ids,
     .list_paths = pg_list_paths,
     .alloc_advance = pg_alloc_advance,

@@ -615,46 +615,6 @@ static tsl_status sq_list_exists(tsl_store *st, const char *id, tsl_error *err)
     return TSL_OK;
 }
 
-static tsl_status sq_list_insert(tsl_store *st, const tsl_list_spec *in, const char *key_path,
-                                 unsigned decoy_value, const uint8_t *perm_key, int64_t now,
-                                 tsl_error *err)
-{
-    sqlite3_stmt *s;
-    tsl_status r;
-    if ((r = tslp_store_prepare(
-             st,
-             "INSERT INTO lists (id, uri, bits, size, key_path, alg, kid, x5c_path,"
-             " lifetime, ttl, formats, decoys, decoy_value, final_invalid, aggregation_uri,"
-             " perm_key, next, version, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-             " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 0, 0, ?17, ?17)",
-             &s, err)) != TSL_OK)
-        return r;
-    sqlite3_bind_text(s, 1, in->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, in->uri, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, in->bits);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)in->size);
-    sqlite3_bind_text(s, 5, key_path, -1, SQLITE_STATIC);
-    if (in->alg != TSL_ALG_UNKNOWN)
-        sqlite3_bind_text(s, 6, tsl_alg_name(in->alg), -1, SQLITE_STATIC);
-    if (in->kid != NULL)
-        sqlite3_bind_text(s, 7, in->kid, -1, SQLITE_STATIC);
-    if (in->x5c_path != NULL)
-        sqlite3_bind_text(s, 8, in->x5c_path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 9, in->lifetime);
-    sqlite3_bind_int64(s, 10, in->ttl);
-    sqlite3_bind_int64(s, 11, in->formats);
-    sqlite3_bind_int64(s, 12, (sqlite3_int64)in->decoys);
-    sqlite3_bind_int64(s, 13, decoy_value);
-    sqlite3_bind_int64(s, 14, in->final_invalid);
-    if (in->aggregation_uri != NULL)
-        sqlite3_bind_text(s, 15, in->aggregation_uri, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 16, perm_key, TSLP_PERM_KEY_BYTES, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 17, now);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "creating a list", err);
-}
-
 /* ---------------------------------------------------------------------------------- */
 /* Opening and closing                                                                  */
 
@@ -1126,7 +1086,6 @@ const struct tslp_store_backend tslp_store_sqlite = {
     .rollback = sq_rollback,
     .list_read = sq_list_read,
     .list_exists = sq_list_exists,
-    .list_insert = sq_list_insert,
     .list_ids = sq_list_ids,
     .list_paths = sq_list_paths,
     .alloc_advance = sq_alloc_advance,
