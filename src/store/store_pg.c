@@ -347,44 +347,11 @@ static tsl_status revive(tsl_store *st, tsl_error *err)
     return reconnect(st, err);
 }
 
-static tsl_status run(tsl_store *st, int q, const params *p, ExecStatusType want,
-                      PGresult **out, const char *what, tsl_error *err)
+/* A statement's result: kept in *out (NULL: cleared) when its status is want, else
+ * cleared and named in err. */
+static tsl_status result(tsl_store *st, PGresult *res, ExecStatusType want, PGresult **out,
+                         const char *what, tsl_error *err)
 {
-    pgc *c = C(st);
-    tsl_status rv = revive(st, err);
-    if (rv != TSL_OK)
-        return rv;
-    char name[16];
-    snprintf(name, sizeof name, "tsl%d", q);
-    bool hot = q == Q_CHUNK_READ || q == Q_CHUNK_INSERT || q == Q_CHUNK_UPDATE;
-    if (!hot) {
-        PGresult *res = PQexecParams(c->pg, SQL[q], p != NULL ? p->n : 0, NULL,
-                                     p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
-                                     p != NULL ? p->fmt : NULL, 1);
-        if (PQresultStatus(res) != want) {
-            tsl_status r = pg_fail(st, res, what, err);
-            PQclear(res);
-            return r;
-        }
-        if (out != NULL)
-            *out = res;
-        else
-            PQclear(res);
-        return TSL_OK;
-    }
-    if (!c->prepared[q]) {
-        PGresult *pr = PQprepare(c->pg, name, SQL[q], p != NULL ? p->n : 0, NULL);
-        if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
-            tsl_status r = pg_fail(st, pr, what, err);
-            PQclear(pr);
-            return r;
-        }
-        PQclear(pr);
-        c->prepared[q] = true;
-    }
-    PGresult *res = PQexecPrepared(c->pg, name, p != NULL ? p->n : 0,
-                                   p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
-                                   p != NULL ? p->fmt : NULL, 1);
     if (PQresultStatus(res) != want) {
         tsl_status r = pg_fail(st, res, what, err);
         PQclear(res);
@@ -395,6 +362,37 @@ static tsl_status run(tsl_store *st, int q, const params *p, ExecStatusType want
     else
         PQclear(res);
     return TSL_OK;
+}
+
+static tsl_status run(tsl_store *st, int q, const params *p, ExecStatusType want,
+                      PGresult **out, const char *what, tsl_error *err)
+{
+    pgc *c = C(st);
+    tsl_status rv = revive(st, err);
+    if (rv != TSL_OK)
+        return rv;
+    char name[16];
+    snprintf(name, sizeof name, "tsl%d", q);
+    bool hot = q == Q_CHUNK_READ || q == Q_CHUNK_INSERT || q == Q_CHUNK_UPDATE;
+    if (!hot)
+        return result(st, PQexecParams(c->pg, SQL[q], p != NULL ? p->n : 0, NULL,
+                                       p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
+                                       p != NULL ? p->fmt : NULL, 1),
+                      want, out, what, err);
+    if (!c->prepared[q]) {
+        PGresult *pr = PQprepare(c->pg, name, SQL[q], p != NULL ? p->n : 0, NULL);
+        if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
+            tsl_status r = pg_fail(st, pr, what, err);
+            PQclear(pr);
+            return r;
+        }
+        PQclear(pr);
+        c->prepared[q] = true;
+    }
+    return result(st, PQexecPrepared(c->pg, name, p != NULL ? p->n : 0,
+                                     p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
+                                     p != NULL ? p->fmt : NULL, 1),
+                  want, out, what, err);
 }
 
 /* Runs static SQL without parameters (schema, transaction control). */
