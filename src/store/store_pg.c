@@ -417,14 +417,10 @@ static tsl_status mark_changed(tsl_store *st, const char *id, tsl_error *err)
     for (size_t k = 0; k < c->nchanged; k++)
         if (strcmp(c->changed[k], id) == 0)
             return TSL_OK;
-    if (c->nchanged == c->capchanged) {
-        size_t cap = c->capchanged ? c->capchanged * 2 : 4;
-        char **v = tslp_realloc(c->changed, cap * sizeof *v);
-        if (v == NULL)
-            return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
-        c->changed = v;
-        c->capchanged = cap;
-    }
+    tsl_status r = TSLP_ELEMS_RESERVE(c->changed, c->nchanged, c->capchanged, 1,
+                                      TSLP_STORE_MAX_LISTS, "changed lists", err);
+    if (r != TSL_OK)
+        return r;
     size_t n = strlen(id);
     char *s = tslp_malloc(n + 1);
     if (s == NULL)
@@ -967,14 +963,12 @@ static tsl_status pg_chunk_read(tsl_store *st, const char *id, uint64_t n, uint8
     PQclear(res);
     /* Kept for chunk_rewrite, which compares against it: the handle is its index + 1. */
     pgc *c = C(st);
-    if (c->ncache == c->capcache) {
-        size_t cap = c->capcache ? c->capcache * 2 : 8;
-        cached *v = tslp_realloc(c->cache, cap * sizeof *v);
-        if (v == NULL)
-            return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
-        c->cache = v;
-        c->capcache = cap;
-    }
+    /* At most one entry per chunk of the largest list a store holds. */
+    tsl_status rr = TSLP_ELEMS_RESERVE(c->cache, c->ncache, c->capcache, 1,
+                                       (size_t)(TSL_STORE_MAX_SIZE / TSLP_CHUNK_BYTES),
+                                       "chunks read", err);
+    if (rr != TSL_OK)
+        return rr;
     cached *e = &c->cache[c->ncache];
     size_t idn = strlen(id);
     e->id = tslp_malloc(idn + 1);
