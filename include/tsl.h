@@ -60,7 +60,10 @@ typedef enum {
     TSL_ERR_TRUST,       /* a certificate chain does not reach a trust anchor, or EKU */
     TSL_ERR_CRYPTO,      /* the crypto library failed unexpectedly */
     TSL_ERR_NOT_FOUND,   /* no such item: a store has no list of that id */
-    TSL_ERR_EXISTS       /* the item exists already: a list id, or a path a list serves */
+    TSL_ERR_EXISTS,      /* the item exists already: a list id, or a path a list serves */
+    TSL_ERR_DENIED,      /* not authenticated, or not authorised for this (an API key) */
+    TSL_ERR_CONFLICT     /* a request clashes with an earlier one: an Idempotency-Key
+                          * reused for another request, or one still in progress */
 } tsl_status;
 
 #define TSL_ERROR_MSG_SIZE 256

@@ -28,6 +28,8 @@ const char *tsl_strerror(tsl_status code)
     case TSL_ERR_CRYPTO: return "crypto library failure";
     case TSL_ERR_NOT_FOUND: return "not found";
     case TSL_ERR_EXISTS: return "already exists";
+    case TSL_ERR_DENIED: return "not authorised";
+    case TSL_ERR_CONFLICT: return "conflicts with an earlier request";
     }
     return "unknown error";
 }
