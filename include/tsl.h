@@ -1110,7 +1110,8 @@ TSL_API tsl_status tsl_store_copy(tsl_store *src, tsl_store *dst, tsl_copy_resul
  * empty list. */
 TSL_API tsl_status tsl_scopes_parse(const char *s, unsigned *mask, tsl_error *err);
 /* The names of the scopes in mask, comma-separated in the order above (e.g.
- * "alloc,read"; "" for 0), written into buf (always NUL-terminated, cut to size).
+ * "alloc,read"; "" for 0), written into buf (always NUL-terminated; when it is too
+ * small, cut after the last name that fits).
  * Returns buf. */
 TSL_API const char *tsl_scopes_name(unsigned mask, char *buf, size_t size);
 
