@@ -430,3 +430,53 @@ STORE_TEST(apply_op_failing_after_writing_is_undone)
     free_ops(&again, 1);
     sfx_close(&f);
 }
+
+/* PostgreSQL: a group's commit notifies every list it changed, once, and none that a
+ * failed op would have changed. */
+typedef struct {
+    char ids[8][16];
+    int n;
+} heard;
+
+static void on_change(void *ctx, const char *id)
+{
+    heard *h = ctx;
+    if (h->n < 8)
+        snprintf(h->ids[h->n++], sizeof h->ids[0], "%s", id != NULL ? id : "(all)");
+}
+
+TT_TEST(apply_pg_notifies_changed_lists)
+{
+    sfx_pg = 1;
+    sfx f;
+    int opened = sfx_open(&f);
+    sfx_pg = 0;
+    TT_CHECK(opened == 0);
+    TT_OK(sfx_list(&f, "a", 1, 1000));
+    TT_OK(sfx_list(&f, "b", 1, 1000));
+    TT_OK(sfx_list(&f, "c", 1, 1000));
+    tsl_store *w = NULL;
+    TT_OK(tsl_store_open_mode(f.db, TSL_STORE_READONLY, &w, NULL));
+    TT_OK(tslp_store_watch(w, NULL));
+    const uint64_t t[] = {1, 1, 1};
+    tsl_batch *b = batch_of(1, 1000, t, 1);
+    TT_CHECK(b != NULL);
+    tsl_store_op ops[3] = {alloc_op("a", 2), update_op("b", b), alloc_op("c", 5000)};
+    TT_OK(tsl_store_apply(f.st, ops, 3, 0, NULL));
+    TT_OK(ops[0].status);
+    TT_OK(ops[1].status);
+    TT_ERR(ops[2].status, TSL_ERR_LIMIT);
+    free_ops(ops, 3);
+    heard h;
+    memset(&h, 0, sizeof h);
+    for (int k = 0; k < 20 && h.n < 2; k++)
+        TT_OK(tslp_store_wait(w, 250, on_change, &h, NULL));
+    /* A little more, for a notification that should not come. */
+    TT_OK(tslp_store_wait(w, 300, on_change, &h, NULL));
+    TT_EQ_U(h.n, 2);
+    TT_CHECK((strcmp(h.ids[0], "a") == 0 && strcmp(h.ids[1], "b") == 0) ||
+             (strcmp(h.ids[0], "b") == 0 && strcmp(h.ids[1], "a") == 0));
+    tsl_batch_free(b);
+    tsl_store_close(w);
+    sfx_close(&f);
+}
