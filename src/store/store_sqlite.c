@@ -124,12 +124,62 @@ tsl_status tslp_store_sqlfail(tsl_store *st, int rc, const char *what, tsl_error
 tsl_status tslp_store_prepare(tsl_store *st, const char *sql, sqlite3_stmt **out,
                               tsl_error *err)
 {
-    int rc = sqlite3_prepare_v2(DB(st), sql, -1, out, NULL);
+    tslp_sq_conn *c = st->conn;
+    tslp_sq_cached *slot = NULL;
+    for (size_t k = 0; k < c->ncache; k++) {
+        if (c->cache[k].sql == sql) {
+            if (!c->cache[k].busy) {
+                c->cache[k].busy = true;
+                *out = c->cache[k].s;
+                return TSL_OK;
+            }
+            break; /* in use further up the stack: a private one */
+        }
+    }
+    bool keep = false;
+    if (c->ncache < TSLP_SQ_CACHE) {
+        keep = true;
+        for (size_t k = 0; k < c->ncache && keep; k++)
+            keep = c->cache[k].sql != sql;
+    }
+    int rc = sqlite3_prepare_v3(c->db, sql, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, out,
+                                NULL);
     if (rc != SQLITE_OK) {
         *out = NULL;
         return tslp_store_sqlfail(st, rc, "preparing a statement", err);
     }
+    if (keep) {
+        slot = &c->cache[c->ncache++];
+        slot->sql = sql;
+        slot->s = *out;
+        slot->busy = true;
+    }
     return TSL_OK;
+}
+
+void tslp_store_finish(tsl_store *st, sqlite3_stmt *s)
+{
+    if (s == NULL)
+        return;
+    tslp_sq_conn *c = st->conn;
+    for (size_t k = 0; k < c->ncache; k++) {
+        if (c->cache[k].s == s) {
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            c->cache[k].busy = false;
+            return;
+        }
+    }
+    sqlite3_finalize(s);
+}
+
+/* Finalizes every cached statement: before the connection closes (a statement left
+ * would keep it open as a zombie). */
+static void cache_clear(tslp_sq_conn *c)
+{
+    for (size_t k = 0; k < c->ncache; k++)
+        sqlite3_finalize(c->cache[k].s);
+    c->ncache = 0;
 }
 
 static tsl_status exec_static(tsl_store *st, const char *sql, const char *what,
@@ -194,7 +244,7 @@ static tsl_status sq_audit(tsl_store *st, const char *id, int64_t now, uint64_t 
         sqlite3_bind_text(s, 5, source, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 6, kind, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "recording a batch", err);
 }
 
@@ -233,11 +283,11 @@ static tsl_status sq_list_read(tsl_store *st, const char *id, tslp_list_row *row
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE) {
-        sqlite3_finalize(s);
+        tslp_store_finish(st, s);
         return tslp_fail(err, TSL_ERR_NOT_FOUND, 0, "list \"%s\": no such list", id);
     }
     if (rc != SQLITE_ROW) {
-        sqlite3_finalize(s);
+        tslp_store_finish(st, s);
         return tslp_store_sqlfail(st, rc, "reading a list", err);
     }
     tsl_list_info *in = &row->info;
@@ -270,7 +320,7 @@ static tsl_status sq_list_read(tsl_store *st, const char *id, tslp_list_row *row
                in->key_path == NULL || (alg != NULL && in->alg == TSL_ALG_UNKNOWN);
     if (!bad)
         memcpy(row->perm_key, key, TSLP_PERM_KEY_BYTES);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     if (!ok) {
         tsl_list_info_free(in);
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
@@ -317,7 +367,7 @@ static tsl_status sq_chunks_load(tsl_store *st, const tsl_list_info *info, tsl_l
             want = (uint64_t)n + 1 < nchunks ? TSLP_CHUNK_BYTES
                                              : nbytes - (uint64_t)n * TSLP_CHUNK_BYTES;
         if (want == 0 || len != want || data == NULL) {
-            sqlite3_finalize(s);
+            tslp_store_finish(st, s);
             tsl_list_free(l);
             return tslp_fail(err, TSL_ERR_IO, 0,
                              "store %s: list \"%s\": chunk %lld has %llu bytes, "
@@ -326,7 +376,7 @@ static tsl_status sq_chunks_load(tsl_store *st, const tsl_list_info *info, tsl_l
         }
         memcpy(l->data + (size_t)n * TSLP_CHUNK_BYTES, data, (size_t)len);
     }
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     if (rc != SQLITE_DONE) {
         tsl_list_free(l);
         return tslp_store_sqlfail(st, rc, "reading statuses", err);
@@ -370,14 +420,14 @@ static tsl_status read_version(tsl_store *st, int64_t *version, tsl_error *err)
         return r;
     int rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
-        sqlite3_finalize(s);
+        tslp_store_finish(st, s);
         return tslp_store_sqlfail(st, rc, "reading the schema version", err);
     }
     const unsigned char *app = sqlite3_column_text(s, 0);
     bool ours = app != NULL && strcmp((const char *)app, "tsl") == 0 &&
                 sqlite3_column_type(s, 1) != SQLITE_NULL;
     *version = sqlite3_column_int64(s, 1);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     if (!ours)
         return tslp_fail(err, TSL_ERR_IO, 0,
                          "store %s: an SQLite database, but not a tsl store", st->path);
@@ -400,7 +450,7 @@ static tsl_status migrate_locked(tsl_store *st, int64_t from, tsl_error *err)
         sqlite3_bind_int64(s, 1, v + 1);
         sqlite3_bind_int64(s, 2, now);
         int rc = sqlite3_step(s);
-        sqlite3_finalize(s);
+        tslp_store_finish(st, s);
         if (rc != SQLITE_DONE)
             return tslp_store_sqlfail(st, rc, "recording a migration", err);
     }
@@ -413,7 +463,7 @@ static tsl_status migrate_locked(tsl_store *st, int64_t from, tsl_error *err)
     snprintf(buf, sizeof buf, "%d", TSLP_SCHEMA_VERSION);
     sqlite3_bind_text(s, 1, buf, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return rc == SQLITE_DONE ? TSL_OK
                              : tslp_store_sqlfail(st, rc, "recording the schema version", err);
 }
@@ -445,7 +495,7 @@ static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
         return r;
     int rc = sqlite3_step(s);
     int64_t objects = sqlite3_column_int64(s, 0), has_meta = sqlite3_column_int64(s, 1);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     if (rc != SQLITE_ROW)
         return tslp_store_sqlfail(st, rc, "reading the schema", err);
     if (objects > 0 && has_meta == 0)
@@ -554,9 +604,10 @@ static int probe(tsl_store *st)
 
 static tsl_status open_readonly(tsl_store *st, tsl_error *err)
 {
+    tslp_sq_conn *c = st->conn;
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    st->conn = db;
+    c->db = db;
     if (rc == SQLITE_OK) {
         sqlite3_extended_result_codes(DB(st), 1);
         sqlite3_busy_timeout(DB(st), BUSY_TIMEOUT_MS);
@@ -574,11 +625,12 @@ static tsl_status open_readonly(tsl_store *st, tsl_error *err)
     char *uri = immutable_uri(st->path);
     if (uri == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
-    sqlite3_close_v2(DB(st));
+    cache_clear(c);
+    sqlite3_close_v2(db);
     db = NULL;
     rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
                          NULL);
-    st->conn = db;
+    c->db = db;
     tslp_free(uri);
     if (rc == SQLITE_OK) {
         sqlite3_extended_result_codes(DB(st), 1);
@@ -613,7 +665,7 @@ static tsl_status sq_chunks_write_new(tsl_store *st, const char *id, const tsl_l
             break;
         }
     }
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return r;
 }
 
@@ -625,7 +677,7 @@ static tsl_status sq_list_exists(tsl_store *st, const char *id, tsl_error *err)
         return r;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     if (rc == SQLITE_ROW)
         return tslp_fail(err, TSL_ERR_EXISTS, 0, "list \"%s\" already exists", id);
     if (rc != SQLITE_DONE)
@@ -654,12 +706,16 @@ static tsl_status sq_open(tsl_store *st, bool create, tsl_error *err)
     }
     if (r != TSL_OK)
         return r;
+    tslp_sq_conn *c = tslp_calloc(1, sizeof *c);
+    if (c == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", path);
+    st->conn = c;
     if (ro) {
         r = open_readonly(st, err);
     } else {
         sqlite3 *db = NULL;
         int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-        st->conn = db;
+        c->db = db;
         if (rc != SQLITE_OK)
             r = tslp_store_sqlfail(st, rc, "opening", err);
         else {
@@ -681,7 +737,10 @@ static tsl_status sq_open(tsl_store *st, bool create, tsl_error *err)
 
 static void sq_close(tsl_store *st)
 {
-    sqlite3_close_v2(DB(st));
+    tslp_sq_conn *c = st->conn;
+    cache_clear(c);
+    sqlite3_close_v2(c->db);
+    tslp_free(c);
     st->conn = NULL;
 }
 
@@ -710,7 +769,7 @@ static tsl_status sq_list_ids(tsl_store *st, char ***ids, size_t *n, tsl_error *
             break;
         count++;
     }
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     if (!ok || (rc != SQLITE_ROW && rc != SQLITE_DONE)) {
         tsl_store_ids_free(v, count);
         if (r != TSL_OK) /* the array's cap or memory, said by the array */
@@ -736,7 +795,7 @@ static tsl_status sq_list_paths(tsl_store *st, tslp_store_path_fn fn, void *ctx,
         r = fn(ctx, (const char *)sqlite3_column_text(s, 0),
                (const char *)sqlite3_column_text(s, 1),
                (const char *)sqlite3_column_text(s, 2), err);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     if (r == TSL_OK && rc != SQLITE_DONE)
         r = tslp_store_sqlfail(st, rc, "reading the lists' uris", err);
     return r;
@@ -756,7 +815,7 @@ static tsl_status sq_alloc_advance(tsl_store *st, const char *id, uint64_t n, in
     sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
     sqlite3_bind_int64(s, 3, now);
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return rc == SQLITE_DONE ? TSL_OK
                              : tslp_store_sqlfail(st, rc, "recording an allocation", err);
 }
@@ -795,7 +854,7 @@ static tsl_status sq_token_head(tsl_store *st, const char *id, tsl_format format
         *ni = sqlite3_column_int64(s, 1);
         *twin = sqlite3_column_int64(s, 2) > 0;
     }
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE
                ? TSL_OK
                : tslp_store_sqlfail(st, rc, "reading the history", err);
@@ -822,7 +881,7 @@ static tsl_status sq_token_insert(tsl_store *st, const char *id, tsl_format form
     sqlite3_bind_blob64(s, 6, token, len, SQLITE_STATIC);
     sqlite3_bind_int64(s, 7, now);
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "recording a token", err);
 }
 
@@ -837,7 +896,7 @@ static tsl_status sq_token_prune(tsl_store *st, const char *id, int64_t before,
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, before);
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "dropping old tokens", err);
 }
 
@@ -882,7 +941,7 @@ static tsl_status sq_token_read(tsl_store *st, const char *id, tsl_format format
     } else if (rc != SQLITE_DONE) {
         r = tslp_store_sqlfail(st, rc, "reading a token", err);
     }
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return r;
 }
 
@@ -919,7 +978,7 @@ static tsl_status sq_chunk_read(tsl_store *st, const char *id, uint64_t n, uint8
     } else {
         r = tslp_store_sqlfail(st, rc, "reading statuses", err);
     }
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return r;
 }
 
@@ -935,7 +994,7 @@ static tsl_status sq_chunk_insert(tsl_store *st, const char *id, uint64_t n,
     sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
     sqlite3_bind_blob(s, 3, data, (int)len, SQLITE_STATIC);
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "writing statuses", err);
 }
 
@@ -983,7 +1042,7 @@ static tsl_status sq_list_bump_version(tsl_store *st, const char *id, int64_t no
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, now);
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return rc == SQLITE_DONE ? TSL_OK
                              : tslp_store_sqlfail(st, rc, "recording the update", err);
 }
@@ -1029,7 +1088,7 @@ static tsl_status sq_list_restore(tsl_store *st, const tslp_list_row *row, tsl_e
     sqlite3_bind_int64(s, 19, in->created);
     sqlite3_bind_int64(s, 20, in->updated);
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "restoring a list", err);
 }
 
@@ -1062,7 +1121,7 @@ static tsl_status sq_tokens_each(tsl_store *st, const char *id, tslp_store_token
     }
     if (r == TSL_OK && rc != SQLITE_DONE)
         r = tslp_store_sqlfail(st, rc, "reading the history", err);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return r;
 }
 
@@ -1091,7 +1150,7 @@ static tsl_status sq_audit_each(tsl_store *st, const char *id, tslp_store_audit_
     }
     if (r == TSL_OK && rc != SQLITE_DONE)
         r = tslp_store_sqlfail(st, rc, "reading the audit trail", err);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return r;
 }
 
@@ -1126,7 +1185,7 @@ static tsl_status sq_audit_page(tsl_store *st, const char *id, uint64_t before, 
         return r;
     tsl_audit_row *rows = tslp_calloc(limit > 0 ? limit : 1, sizeof *rows);
     if (rows == NULL) {
-        sqlite3_finalize(s);
+        tslp_store_finish(st, s);
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
     }
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -1157,7 +1216,7 @@ static tsl_status sq_audit_page(tsl_store *st, const char *id, uint64_t before, 
     }
     if (r == TSL_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
         r = tslp_store_sqlfail(st, rc, "reading the audit trail", err);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     if (r != TSL_OK) {
         tsl_audit_rows_free(rows, k);
         return r;
@@ -1191,7 +1250,7 @@ static tsl_status sq_apikey_insert(tsl_store *st, const tslp_apikey_row *row, ts
     sqlite3_bind_int64(s, 6, in->expires);
     sqlite3_bind_int64(s, 7, in->revoked);
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     if ((rc & 0xFF) == SQLITE_CONSTRAINT)
         return tslp_fail(err, TSL_ERR_EXISTS, 0, "API key %s already exists", in->id);
     return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "recording a key", err);
@@ -1241,7 +1300,7 @@ static tsl_status sq_apikey_read(tsl_store *st, const char *id, tslp_apikey_row 
     } else if (rc != SQLITE_DONE) {
         r = tslp_store_sqlfail(st, rc, "reading a key", err);
     }
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return r;
 }
 
@@ -1255,7 +1314,7 @@ static tsl_status sq_apikey_revoke(tsl_store *st, const char *id, int64_t now, t
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, now);
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "revoking a key", err);
 }
 
@@ -1287,7 +1346,7 @@ static tsl_status sq_apikey_rows(tsl_store *st, tslp_apikey_row **out, size_t *n
     }
     if (r == TSL_OK && rc != SQLITE_DONE)
         r = tslp_store_sqlfail(st, rc, "reading the keys", err);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     if (r != TSL_OK) {
         tslp_free(rows);
         return r;
@@ -1333,7 +1392,7 @@ static tsl_status sq_idem_read(tsl_store *st, const char *owner, const char *key
     } else if (rc != SQLITE_DONE) {
         r = tslp_store_sqlfail(st, rc, "reading an idempotency record", err);
     }
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return r;
 }
 
@@ -1356,7 +1415,7 @@ static tsl_status sq_idem_insert(tsl_store *st, const char *owner, const char *k
     sqlite3_bind_blob64(s, 5, blob, len, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, now);
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return rc == SQLITE_DONE ? TSL_OK
                              : tslp_store_sqlfail(st, rc, "recording an idempotency key", err);
 }
@@ -1370,7 +1429,7 @@ static tsl_status sq_idem_prune(tsl_store *st, int64_t before, tsl_error *err)
         return r;
     sqlite3_bind_int64(s, 1, before);
     int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    tslp_store_finish(st, s);
     return rc == SQLITE_DONE
                ? TSL_OK
                : tslp_store_sqlfail(st, rc, "dropping old idempotency records", err);
