@@ -241,6 +241,7 @@ static const struct {
 typedef struct {
     PGconn *pg;
     bool prepared[Q_COUNT];
+    bool ran[Q_COUNT];  /* ran once on this handle: prepare it from its second run */
     bool listening;   /* LISTEN tsl_change was sent (pg_watch) */
     bool in_tx;       /* a transaction of ours is open (pg_begin until commit/rollback) */
     bool resync;      /* reconnected while watching: report fn(ctx, NULL) */
@@ -370,8 +371,11 @@ static tsl_status pg_fail(tsl_store *st, const PGresult *res, const char *what,
 
 /* Runs statement q with parameters p; the result in *out (NULL: cleared) in binary.
  * TSL_ERR_IO unless it returned `want`. The statements a batch runs once per chunk are
- * prepared on first use; the others go in one round trip each (PQexecParams), which
- * is what a one-shot command like `tsl set` wants. */
+ * prepared on first use; the others go in one round trip each (PQexecParams) the first
+ * time, which is what a one-shot command like `tsl set` wants, and are prepared when
+ * they run again on the same handle: a kept handle (the issuer API's committer, which
+ * runs the same few statements for every request) then skips parsing and planning,
+ * which cost more than running them (the list read's plan took up to 1 ms). */
 static tsl_status reconnect(tsl_store *st, tsl_error *err);
 
 /* A statement outside any transaction of ours (list ids, a list's info) on a handle
@@ -412,7 +416,8 @@ static tsl_status run(tsl_store *st, int q, const params *p, ExecStatusType want
         return rv;
     char name[16];
     snprintf(name, sizeof name, "tsl%d", q);
-    bool hot = q == Q_CHUNK_READ || q == Q_CHUNK_INSERT || q == Q_CHUNK_UPDATE;
+    bool hot = q == Q_CHUNK_READ || q == Q_CHUNK_INSERT || q == Q_CHUNK_UPDATE || c->ran[q];
+    c->ran[q] = true;
     if (!hot)
         return result(st, PQexecParams(c->pg, SQL[q], p != NULL ? p->n : 0, NULL,
                                        p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
