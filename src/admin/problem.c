@@ -152,7 +152,9 @@ void tslp_admin_problem(tsl_admin_response *out, const tslp_refusal *r)
         if (s == TSL_OK)
             s = tslp_json_str(&b, r->field, strlen(r->field), &e);
     }
-    if (s == TSL_OK && r->has_index)
+    /* An index past INT64_MAX (outside every list anyway) stays in the detail only:
+     * most JSON readers (jansson, Java's long) cannot take it as a number. */
+    if (s == TSL_OK && r->has_index && r->index <= (uint64_t)INT64_MAX)
         s = tslp_buf_printf(&b, &e, ",\"index\":%llu", (unsigned long long)r->index);
     if (s == TSL_OK && r->has_line)
         s = tslp_buf_printf(&b, &e, ",\"line\":%llu", (unsigned long long)r->line);
