@@ -20,6 +20,10 @@
 
 /* Seconds recorded tokens are kept by a publish through the API (as `tsl publish`). */
 #define PUBLISH_RETENTION ((int64_t)30 * 86400)
+/* How long publish-now waits for another publisher holding the list's publish lock
+ * (PostgreSQL): 100 tries 50 ms apart, 5 s, longer than signing a large list takes. */
+#define PUBLISH_BUSY_TRIES 100
+#define PUBLISH_BUSY_PAUSE_MS 50
 /* How often a publish that waits looks at the publisher's snapshot. */
 #define WAIT_POLL_MS 20
 
@@ -955,6 +959,18 @@ static void do_publish(ctx *c)
     tslp_reader *rd = tslp_reader_get(c->a);
     tsl_status r = tsl_store_publish_ex(rd->st, c->rt->list, 0, c->now, PUBLISH_RETENTION,
                                         &res, err);
+    /* PostgreSQL: another publisher (this process's runner, woken by the change, or
+     * another host's) holds the list's publish lock and is signing it. A 200 must mean
+     * a token of the current statuses is recorded, so ask again until it lets go: then
+     * that token is there (fresh, nothing signed) or this call signs. */
+    for (int tries = 0; r == TSL_OK && res.busy && tries < PUBLISH_BUSY_TRIES; tries++) {
+        struct timespec pause = {0, PUBLISH_BUSY_PAUSE_MS * 1000000L};
+        nanosleep(&pause, NULL);
+        memset(&res, 0, sizeof res);
+        r = tsl_store_publish_ex(rd->st, c->rt->list, 0, c->now, PUBLISH_RETENTION, &res,
+                                 err);
+    }
+    bool busy = r == TSL_OK && res.busy;
     if (r == TSL_OK)
         r = tsl_store_list_info(rd->st, c->rt->list, &in, err);
     /* The version the tokens carry: what was signed, or (another publisher signs it,
@@ -997,6 +1013,12 @@ static void do_publish(ctx *c)
     }
     tslp_reader_put(rd);
     tsl_list_info_free(&in);
+    if (r == TSL_OK && busy) {
+        tslp_buf_free(b);
+        tslp_admin_fail(c->out, 503, "unavailable", "list \"%s\": another publisher is "
+                        "still signing it; try again", c->rt->list);
+        return;
+    }
     if (r != TSL_OK) {
         tslp_buf_free(b);
         if (signing) {
