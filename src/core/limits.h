@@ -103,4 +103,27 @@
  * Token response needs a few hundred. */
 #define TSLP_FETCH_MAX_HEADERS ((size_t)64 << 10)
 
+
+/* ---- PKCS#11 (src/crypto/pkcs11*.c) ---- */
+
+/* Bytes of a pkcs11: URI (RFC 7512): a token, an object, an id, a module path and a
+ * PIN source take a few hundred. */
+#define TSLP_P11_URI_MAX ((size_t)4096)
+
+/* Bytes of a PIN, from a pin-source file or $TSL_PKCS11_PIN. */
+#define TSLP_P11_PIN_MAX ((size_t)256)
+
+/* Sessions a process keeps open on one token: the publisher's signing threads share
+ * them (an HSM limits sessions per client; softhsm2 does not). */
+#define TSLP_P11_MAX_SESSIONS 4
+
+/* Modules and tokens a process opens (each stays open until exit). */
+#define TSLP_P11_MAX_TOKENS 16
+
+/* Objects looked at when listing a token (tsl pkcs11 ls) or finding a key. */
+#define TSLP_P11_MAX_OBJECTS ((size_t)4096)
+
+/* Bytes of one attribute read from a token (a modulus, a point, a certificate). */
+#define TSLP_P11_MAX_ATTR ((size_t)64 << 10)
+
 #endif
