@@ -60,7 +60,7 @@ static int list_create(int argc, char **argv)
     tsl_list_spec info;
     memset(&info, 0, sizeof info);
     info.final_invalid = 1;
-    const char *db = NULL, *key_arg = NULL, *x5c_arg = NULL, *module = NULL;
+    const char *db = NULL, *key_arg = NULL, *x5c_arg = NULL;
     uint64_t bits = 0;
     bool allow_http = false, force = false;
     char size_bad[80];
@@ -76,8 +76,7 @@ static int list_create(int argc, char **argv)
         CLI_STR("key", &key_arg, "KEY\tsigning key file (PEM or JWK); its absolute path is\n"
                 "recorded, never the key; or a PKCS#11 URI pkcs11:token=T;object=O,\n"
                 "recorded as given (a pin-value is refused)"),
-        CLI_STR("pkcs11-module", &module, "SO\tPKCS#11 module to check a pkcs11: key with (not\n"
-                "recorded: give module-path in the URI, or the same to `tsl serve`)"),
+        CLI_PKCS11_MODULE,
         {"alg", 0, CLI_OPT_ALG, &info.alg, 0, 0, "is not a supported algorithm", NULL, NULL,
          "ALG\tdefault from the key, as `tsl sign` does"},
         CLI_STR("kid", &info.kid, "KID\tdefault: the key's kid, else its RFC 7638 thumbprint"),
@@ -140,8 +139,6 @@ static int list_create(int argc, char **argv)
      * the problem before anything is written. A pkcs11: URI is checked on its token. */
     tsl_status st = TSL_OK;
     int p11 = tsl_key_ref_is_pkcs11(key_arg);
-    if (module != NULL && (st = tsl_pkcs11_set_module(module, &err)) != TSL_OK)
-        return cli_fail("list", &err, st);
     if (p11) {
         tsl_signer_opts so;
         memset(&so, 0, sizeof so);

@@ -27,6 +27,7 @@
 #ifndef TSLP_P11_PROXY
 #define TSLP_P11_PROXY "p11-kit-proxy.so"
 #endif
+#define TSLP_P11_PROXY_LIB "libp11-kit.so.0"
 #ifndef TSLP_P11_MODULE_DIR
 #define TSLP_P11_MODULE_DIR "/usr/lib/pkcs11"
 #endif
@@ -199,7 +200,12 @@ static const char *module_path(const tslp_p11_uri *u, const char *fallback)
     const char *env = getenv("TSL_PKCS11_MODULE");
     if (env != NULL && env[0] != '\0')
         return env;
-    return TSLP_P11_PROXY;
+    /* p11-kit's proxy: p11-kit-proxy.so (Debian's p11-kit-modules), else libp11-kit
+     * itself, which is the same proxy (it exports C_GetFunctionList). */
+    struct stat sb;
+    if (stat(TSLP_P11_PROXY, &sb) == 0)
+        return TSLP_P11_PROXY;
+    return TSLP_P11_PROXY_LIB;
 }
 
 static tsl_status module_init(p11_module *m, tsl_error *err)
@@ -233,12 +239,15 @@ static tsl_status module_get(const char *path, p11_module **out, tsl_error *err)
     /* A path with no slash would be searched in the library path: p11-kit's modules
      * live in its own directory, so a bare name is taken from there. */
     char full[4096];
-    if (strchr(path, '/') == NULL && strlen(path) < 3000)
+    int soname = strcmp(path, TSLP_P11_PROXY_LIB) == 0; /* found by the loader */
+    if (strchr(path, '/') == NULL && !soname && strlen(path) < 3000)
         snprintf(full, sizeof full, "%s/%s", TSLP_P11_MODULE_DIR, path);
     else
         snprintf(full, sizeof full, "%s", path);
     struct stat sb;
-    if (stat(full, &sb) != 0)
+    if (soname)
+        memset(&sb, 0, sizeof sb), sb.st_mode = S_IFREG;
+    else if (stat(full, &sb) != 0)
         return tslp_fail(err, TSL_ERR_IO, 0,
                          "pkcs11: module %s: %s (give module-path in the URI, "
                          "--pkcs11-module or $TSL_PKCS11_MODULE)",
@@ -325,6 +334,8 @@ static tsl_status find_slot(tslp_p11_token *t, tsl_error *err)
             t->slot = slots[k];
             return TSL_OK;
         }
+        if (!(ti.flags & CKF_TOKEN_INITIALIZED))
+            continue;
         char lab[40];
         tslp_p11_fixed(ti.label, sizeof ti.label, lab, sizeof lab);
         int w = snprintf(seen + used, sizeof seen - used, "%s\"%s\"", used ? ", " : "", lab);
