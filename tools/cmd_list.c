@@ -125,6 +125,10 @@ static int list_create(int argc, char **argv)
     tsl_error err;
     tsl_error_clear(&err);
     info.key_path = key_arg; /* made absolute below */
+    /* A refused key reference (a pkcs11: URI with a pin-value) is rejected input. */
+    tsl_status kst = tsl_key_ref_check(key_arg, &err);
+    if (kst != TSL_OK)
+        return cli_fail("list", &err, kst);
     if (tsl_list_spec_check(&info, &err) != TSL_OK) {
         cli_err("list", "%s", err.msg);
         return EXIT_USAGE;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* From pkg-config p11-kit-1 (Makefile): the proxy module, the default module, and
  * the directory a module named without a slash is taken from. */
@@ -38,6 +39,9 @@ typedef struct {
     CK_FUNCTION_LIST *f;
     int ours; /* we called C_Initialize (so we may C_Finalize to rescan) */
     unsigned epoch; /* bumped by each re-initialisation: older handles are void */
+    long long last_reinit; /* CLOCK_MONOTONIC seconds of the last one, 0: never */
+    int down; /* C_Initialize failed in the last re-initialisation */
+    char why[256]; /* its message, under reg_mu */
 } p11_module;
 
 typedef struct {
@@ -458,6 +462,34 @@ static tsl_status login(tslp_p11_token *t, CK_SESSION_HANDLE s, tsl_error *err)
                     t->shown, "");
 }
 
+/* Finalizes and initializes module m again, so that it scans its tokens anew, at most
+ * once per REINIT_SECONDS (a key that never existed must not make every publish
+ * restart the module). The other tokens of m are marked lost: their sessions and
+ * login went with it. Under reg_mu. Returns 1 when it re-initialised (*st its
+ * result), 0 when it was too soon. */
+#define REINIT_SECONDS 5
+static int module_reinit(p11_module *m, tslp_p11_token *self, tsl_error *err,
+                         tsl_status *st)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (m->last_reinit != 0 && ts.tv_sec - m->last_reinit < REINIT_SECONDS)
+        return 0;
+    m->last_reinit = ts.tv_sec != 0 ? ts.tv_sec : 1;
+    for (size_t k = 0; k < ntokens; k++)
+        if (tokens[k] != self && tokens[k]->mod == m)
+            __atomic_store_n(&tokens[k]->lost, 1, __ATOMIC_RELAXED);
+    if (!m->down)
+        m->f->C_Finalize(NULL);
+    __atomic_add_fetch(&m->epoch, 1, __ATOMIC_RELEASE);
+    *st = module_init(m, err);
+    if (*st != TSL_OK)
+        snprintf(m->why, sizeof m->why, "%.200s",
+                 err != NULL ? err->msg : "C_Initialize failed");
+    __atomic_store_n(&m->down, *st != TSL_OK, __ATOMIC_RELEASE);
+    return 1;
+}
+
 /* Closes every session of t (the old generation) and finds and logs in the token
  * again. Under t->mu; may_reinit only when reg_mu is not held. */
 static tsl_status reopen(tslp_p11_token *t, int may_reinit, tsl_error *err)
@@ -478,21 +510,25 @@ static tsl_status reopen(tslp_p11_token *t, int may_reinit, tsl_error *err)
     t->keeper = CK_INVALID_HANDLE;
     t->nfree = t->nopen = 0;
     t->logged_in = 0;
-    tsl_status st = find_slot(t, err);
-    if (st == TSL_ERR_NOT_FOUND && t->mod->ours && may_reinit) {
-        /* The token vanished from the module's view: most modules rescan their tokens
-         * only in C_Initialize. Other tokens of the module are marked lost too. */
+    int down = __atomic_load_n(&t->mod->down, __ATOMIC_ACQUIRE);
+    tsl_status st;
+    if (down) {
         pthread_mutex_lock(&reg_mu);
-        for (size_t k = 0; k < ntokens; k++)
-            if (tokens[k] != t && tokens[k]->mod == t->mod) {
-                tokens[k]->lost = 1; /* read unlocked by their owners: a hint only */
-            }
-        t->mod->f->C_Finalize(NULL);
-        __atomic_add_fetch(&t->mod->epoch, 1, __ATOMIC_RELEASE);
-        st = module_init(t->mod, err);
+        st = tslp_fail(err, TSL_ERR_IO, 0, "%s (retrying every %d s)", t->mod->why,
+                       REINIT_SECONDS);
         pthread_mutex_unlock(&reg_mu);
-        if (st == TSL_OK)
-            st = find_slot(t, err);
+    } else {
+        st = find_slot(t, err);
+    }
+    if ((st == TSL_ERR_NOT_FOUND || down) && t->mod->ours && may_reinit) {
+        /* The token vanished from the module's view: most modules rescan their tokens
+         * only in C_Initialize. */
+        pthread_mutex_lock(&reg_mu);
+        tsl_status rst = TSL_OK;
+        int done = module_reinit(t->mod, t, err, &rst);
+        pthread_mutex_unlock(&reg_mu);
+        if (done) /* else err holds the first answer */
+            st = rst == TSL_OK ? find_slot(t, err) : rst;
     }
     if (st != TSL_OK)
         return st;
@@ -659,6 +695,32 @@ void tslp_p11_session_put(tslp_p11_token *t, unsigned long session, unsigned gen
     }
     pthread_cond_signal(&t->cv);
     pthread_mutex_unlock(&t->mu);
+}
+
+tsl_status tslp_p11_token_refresh(tslp_p11_token *t, tsl_error *err)
+{
+    tsl_status st = TSL_OK;
+    int done = 0;
+    pthread_mutex_lock(&t->mu);
+    tsl_error scratch;
+    if (err == NULL)
+        err = &scratch;
+    if (t->mod->ours) {
+        pthread_mutex_lock(&reg_mu);
+        done = module_reinit(t->mod, t, err, &st);
+        pthread_mutex_unlock(&reg_mu);
+    }
+    if (done)
+        t->lost = 1; /* the next session reopens the token */
+    pthread_mutex_unlock(&t->mu);
+    if (st != TSL_OK)
+        return st;
+    return done ? TSL_OK : TSL_ERR_NOT_FOUND;
+}
+
+void tslp_p11_set_lost(int lost)
+{
+    __atomic_store_n(&c_lost_now, lost, __ATOMIC_RELAXED);
 }
 
 tsl_status tslp_p11_mech_check(tslp_p11_token *t, unsigned long mt, const char *mname,

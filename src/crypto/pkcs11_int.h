@@ -80,6 +80,15 @@ const char *tslp_p11_rv_name(unsigned long rv, char buf[24]);
 /* A PKCS#11 space-padded fixed field as a C string (trailing blanks dropped). */
 void tslp_p11_fixed(const unsigned char *f, size_t n, char *out, size_t out_size);
 
+/* A key that should be on t was not found: softhsm2 (and network HSM clients) see a
+ * token that went away and came back only after C_Initialize. Re-initialises t's
+ * module (at most once per 5 s; only a module this process initialised) and marks
+ * the token for reopening. TSL_OK when it did, so a retry may find the key;
+ * TSL_ERR_NOT_FOUND when it was too soon. */
+tsl_status tslp_p11_token_refresh(tslp_p11_token *t, tsl_error *err);
+/* Sets the "a token is lost" state of tsl_pkcs11_get_stats. */
+void tslp_p11_set_lost(int lost);
+
 /* TSL_OK when the token offers mechanism mt (named mname) for signing, else
  * TSL_ERR_UNSUPPORTED naming it and the alg that needs it. */
 tsl_status tslp_p11_mech_check(tslp_p11_token *t, unsigned long mt, const char *mname,

@@ -367,11 +367,15 @@ static tsl_status p11_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t *s
             }
             *sig_len = n;
             tslp_p11_count_sign(1);
+            tslp_p11_set_lost(0);
             return TSL_OK;
         }
-        /* A lost session or token: the pool reopens it on the next get; once. */
+        /* A lost session or token: the pool reopens it on the next get; once. A key
+         * gone from the token may come back with a re-initialised module. */
         if (!tslp_p11_rv_lost(rv))
             break;
+        if (attempt == 0 && rv == CKR_KEY_HANDLE_INVALID)
+            tslp_p11_token_refresh(k->tok, NULL);
     }
     tslp_p11_count_sign(0);
     if (rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID)
@@ -465,12 +469,29 @@ tsl_status tslp_p11_signer(const char *uri, const tsl_signer_opts *o, tsl_signer
     memset(&chain, 0, sizeof chain);
     unsigned long s = 0;
     unsigned gen = 0;
-    if (st == TSL_OK && (st = tslp_p11_session_get(k->tok, &s, &gen, err)) == TSL_OK) {
+    /* A key not found may be on a token that went away and came back, which the module
+     * sees only after it is re-initialised: then once more. */
+    for (int attempt = 0; st == TSL_OK && attempt < 2; attempt++) {
+        if ((st = tslp_p11_session_get(k->tok, &s, &gen, err)) != TSL_OK)
+            break;
         CK_FUNCTION_LIST *f = (CK_FUNCTION_LIST *)(uintptr_t)tslp_p11_funcs(k->tok);
         CK_OBJECT_HANDLE hs[2];
         CK_ULONG n = 0;
         CK_RV rv = find(f, s, CKO_PRIVATE_KEY, k->label, k->id, k->id_len, k->has_id, hs, 2,
                         &n);
+        if (attempt == 0 && (n == 0 || tslp_p11_rv_lost(rv))) {
+            tslp_p11_session_put(k->tok, s, gen, rv);
+            tsl_error rerr;
+            tsl_error_clear(&rerr);
+            if (tslp_p11_token_refresh(k->tok, &rerr) == TSL_OK)
+                continue;
+            if ((st = tslp_p11_session_get(k->tok, &s, &gen, err)) != TSL_OK)
+                break;
+            rv = find(f, s, CKO_PRIVATE_KEY, k->label, k->id, k->id_len, k->has_id, hs, 2, &n);
+        }
+        attempt = 2; /* this answer stands */
+        if (n == 0 && rv == CKR_OK)
+            tslp_p11_set_lost(1);
         unsigned long kt = 0;
         if (rv != CKR_OK)
             st = tslp_fail(err, TSL_ERR_IO, 0, "pkcs11: %s: C_FindObjects failed (%s)",
@@ -488,6 +509,7 @@ tsl_status tslp_p11_signer(const char *uri, const tsl_signer_opts *o, tsl_signer
             k->gen = gen;
             if (o == NULL || o->x5c == NULL)
                 token_cert(f, s, hs[0], &chain);
+            tslp_p11_set_lost(0);
         }
         tslp_p11_session_put(k->tok, s, gen, rv);
     }
