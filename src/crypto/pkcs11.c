@@ -62,7 +62,8 @@ struct tslp_p11_token {
     size_t nfree;  /* pool[0..nfree) are idle sessions of generation gen */
     size_t nopen;  /* sessions open in this generation, idle or in use */
     unsigned gen;  /* bumped when the token is lost */
-    int lost;      /* reopen before the next session */
+    int lost;      /* reopen before the next session (atomic: a re-initialisation of
+                    * the module by another token's thread sets it) */
     int login;     /* log in when (re)opening */
     int logged_in;
     uint8_t bad_pin[32]; /* SHA-256 of a PIN the token refused */
@@ -249,9 +250,9 @@ static tsl_status module_get(const char *path, p11_module **out, tsl_error *err)
     else
         snprintf(full, sizeof full, "%s", path);
     struct stat sb;
-    if (soname)
-        memset(&sb, 0, sizeof sb), sb.st_mode = S_IFREG;
-    else if (stat(full, &sb) != 0)
+    memset(&sb, 0, sizeof sb);
+    sb.st_mode = S_IFREG; /* the soname: the loader finds it */
+    if (!soname && stat(full, &sb) != 0)
         return tslp_fail(err, TSL_ERR_IO, 0,
                          "pkcs11: module %s: %s (give module-path in the URI, "
                          "--pkcs11-module or $TSL_PKCS11_MODULE)",
@@ -543,7 +544,7 @@ static tsl_status reopen(tslp_p11_token *t, int may_reinit, tsl_error *err)
     }
     t->keeper = s;
     t->epoch = __atomic_load_n(&t->mod->epoch, __ATOMIC_ACQUIRE);
-    t->lost = 0;
+    __atomic_store_n(&t->lost, 0, __ATOMIC_RELAXED);
     return TSL_OK;
 }
 
@@ -568,9 +569,9 @@ tsl_status tslp_p11_token_open(const tslp_p11_uri *u, const char *module, int wa
             /* A token first opened to list it logs in when a signer needs it. */
             if (want_login && !t->login) {
                 t->login = 1;
-                t->lost = 1;
+                __atomic_store_n(&t->lost, 1, __ATOMIC_RELAXED);
             }
-            st = t->lost ? reopen(t, 1, err) : TSL_OK;
+            st = __atomic_load_n(&t->lost, __ATOMIC_RELAXED) ? reopen(t, 1, err) : TSL_OK;
             pthread_mutex_unlock(&t->mu);
             if (st == TSL_OK)
                 *out = t;
@@ -613,7 +614,7 @@ tsl_status tslp_p11_token_open(const tslp_p11_uri *u, const char *module, int wa
         tokens[ntokens++] = t;
         pthread_mutex_lock(&t->mu);
         if ((st = reopen(t, 0, err)) != TSL_OK)
-            t->lost = 1;
+            __atomic_store_n(&t->lost, 1, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&t->mu);
         if (st == TSL_OK)
             *out = t;
@@ -638,7 +639,7 @@ tsl_status tslp_p11_session_get(tslp_p11_token *t, unsigned long *session, unsig
     tsl_status st = TSL_OK;
     pthread_mutex_lock(&t->mu);
     for (;;) {
-        if (t->lost) {
+        if (__atomic_load_n(&t->lost, __ATOMIC_RELAXED)) {
             __atomic_add_fetch(&c_reopens, 1, __ATOMIC_RELAXED);
             if ((st = reopen(t, 1, err)) != TSL_OK) {
                 __atomic_store_n(&c_lost_now, 1, __ATOMIC_RELAXED);
@@ -662,7 +663,7 @@ tsl_status tslp_p11_session_get(tslp_p11_token *t, unsigned long *session, unsig
                 break;
             }
             if (tslp_p11_rv_lost(rv)) {
-                t->lost = 1;
+                __atomic_store_n(&t->lost, 1, __ATOMIC_RELAXED);
                 continue;
             }
             st = p11_fail(err, TSL_ERR_IO, rv,
@@ -686,7 +687,7 @@ void tslp_p11_session_put(tslp_p11_token *t, unsigned long session, unsigned gen
                                                                   __ATOMIC_ACQUIRE))
             t->mod->f->C_CloseSession(session);
     } else if (tslp_p11_rv_lost(rv)) {
-        t->lost = 1;
+        __atomic_store_n(&t->lost, 1, __ATOMIC_RELAXED);
         __atomic_store_n(&c_lost_now, 1, __ATOMIC_RELAXED);
     } else {
         t->pool[t->nfree].h = session;
@@ -711,7 +712,7 @@ tsl_status tslp_p11_token_refresh(tslp_p11_token *t, tsl_error *err)
         pthread_mutex_unlock(&reg_mu);
     }
     if (done)
-        t->lost = 1; /* the next session reopens the token */
+        __atomic_store_n(&t->lost, 1, __ATOMIC_RELAXED); /* the next session reopens the token */
     pthread_mutex_unlock(&t->mu);
     if (st != TSL_OK)
         return st;
