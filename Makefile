@@ -33,7 +33,9 @@ PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/includ
 P11_CFLAGS := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
 P11_PROXY := $(shell pkg-config --variable=proxy_module p11-kit-1 2>/dev/null || echo p11-kit-proxy.so)
 P11_MODDIR := $(shell pkg-config --variable=p11_module_path p11-kit-1 2>/dev/null || echo /usr/lib/pkcs11)
-P11_DEFS = $(P11_CFLAGS) -DTSLP_P11_PROXY='"$(P11_PROXY)"' -DTSLP_P11_MODULE_DIR='"$(P11_MODDIR)"'
+P11_CONFDIR := $(shell pkg-config --variable=p11_system_config_modules p11-kit-1 2>/dev/null || echo /usr/share/p11-kit/modules)
+P11_DEFS = $(P11_CFLAGS) -DTSLP_P11_PROXY='"$(P11_PROXY)"' -DTSLP_P11_MODULE_DIR='"$(P11_MODDIR)"' \
+           -DTSLP_P11_CONFIG_DIR='"$(P11_CONFDIR)"'
 CPPFLAGS_ALL = -Iinclude -Isrc -D_GNU_SOURCE $(PQ_CFLAGS) $(P11_DEFS) $(CPPFLAGS)
 CFLAGS_ALL = -std=c11 $(WARN) $(CFLAGS)
 LIBS = -lsqlite3 -lpq -lcbor -ljansson -ldeflate -lz -lcurl -lcrypto -lpthread -lm

@@ -685,9 +685,9 @@ typedef struct {
     const tsl_cert_chain *x5c; /* borrowed for the call; NULL: none for a key file, and
                                 * for a PKCS#11 key the certificate object with its
                                 * CKA_ID, when the token has one */
-    const char *pkcs11_module; /* NULL: the URI's module-path, else the process default
-                                * (tsl_pkcs11_set_module), else $TSL_PKCS11_MODULE,
-                                * else p11-kit's proxy module */
+    const char *pkcs11_module; /* used when the URI has no module-path or module-name;
+                                * NULL: the process default (tsl_pkcs11_set_module),
+                                * else $TSL_PKCS11_MODULE, else p11-kit's proxy */
 } tsl_signer_opts;
 
 /* True when ref is an RFC 7512 URI ("pkcs11:...", scheme case-insensitive) rather than
@@ -703,7 +703,8 @@ TSL_API tsl_status tsl_key_ref_check(const char *ref, tsl_error *err);
 /* A signer for a key reference. A file: tsl_key_load's rules, refused when it holds
  * a public key (TSL_ERR_KEY), signed in memory. A pkcs11: URI such as
  * "pkcs11:token=issuer;object=status-es256": the module is the URI's module-path, else
- * o->pkcs11_module, else the process default, $TSL_PKCS11_MODULE, p11-kit's proxy; the
+ * its module-name (p11-kit's NAME.module), else o->pkcs11_module, else the process
+ * default, $TSL_PKCS11_MODULE, p11-kit's proxy; the
  * token is found by token/manufacturer/serial/model and logged in once per process
  * with the PIN from the URI's pin-source (file:PATH, a file not readable by group or
  * others) or $TSL_PKCS11_PIN, never from anywhere else; the private key by object

@@ -141,6 +141,14 @@ for o in p384 p521 ed rsa; do
     expect_rc "tsl pkcs11 check $o" 0
 done
 
+# The module by p11-kit's name for it (module-name=softhsm2: its .module file).
+if [ -f /usr/share/p11-kit/modules/softhsm2.module ]; then
+    tp TSL_PKCS11_PIN=$PIN pkcs11 check "$(uri p256)?module-name=softhsm2"
+    expect_rc "module-name=softhsm2" 0
+fi
+tp TSL_PKCS11_PIN=$PIN pkcs11 check "$(uri p256)?module-name=nosuch"
+expect_rc "module-name of no registered module" 2
+
 # 2. tsl pkcs11 ls: the keys with their URIs; private keys only after login.
 t pkcs11 ls --pkcs11-module "$MOD"
 expect_rc "pkcs11 ls without a PIN" 0

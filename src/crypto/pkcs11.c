@@ -29,6 +29,9 @@
 #define TSLP_P11_PROXY "p11-kit-proxy.so"
 #endif
 #define TSLP_P11_PROXY_LIB "libp11-kit.so.0"
+#ifndef TSLP_P11_CONFIG_DIR
+#define TSLP_P11_CONFIG_DIR "/usr/share/p11-kit/modules"
+#endif
 #ifndef TSLP_P11_MODULE_DIR
 #define TSLP_P11_MODULE_DIR "/usr/lib/pkcs11"
 #endif
@@ -548,15 +551,58 @@ static tsl_status reopen(tslp_p11_token *t, int may_reinit, tsl_error *err)
     return TSL_OK;
 }
 
+/* The module p11-kit registers under name (RFC 7512 module-name): the "module:" line
+ * of TSLP_P11_CONFIG_DIR/NAME.module, as p11-kit reads it. */
+static tsl_status named_module(const char *name, char *path, size_t size, tsl_error *err)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789._-") != n || name[0] == '.')
+        return tslp_fail(err, TSL_ERR_MALFORMED, 0,
+                         "pkcs11 URI: module-name must be 1 to 64 of A-Z a-z 0-9 . _ -");
+    char conf[512];
+    snprintf(conf, sizeof conf, "%s/%s.module", TSLP_P11_CONFIG_DIR, name);
+    FILE *f = fopen(conf, "re");
+    if (f == NULL)
+        return tslp_fail(err, TSL_ERR_IO, 0, "pkcs11: module-name %s: %s: %s", name, conf,
+                         strerror(errno));
+    char line[1024];
+    path[0] = 0;
+    while (path[0] == 0 && fgets(line, sizeof line, f) != NULL) {
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncmp(p, "module:", 7) != 0)
+            continue;
+        p += 7;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        p[strcspn(p, " \t\r\n")] = 0;
+        if (*p != 0)
+            snprintf(path, size, "%s", p);
+    }
+    fclose(f);
+    if (path[0] == 0)
+        return tslp_fail(err, TSL_ERR_IO, 0, "pkcs11: module-name %s: %s has no module: line",
+                         name, conf);
+    return TSL_OK;
+}
+
 tsl_status tslp_p11_token_open(const tslp_p11_uri *u, const char *module, int want_login,
                                tslp_p11_token **out, tsl_error *err)
 {
     *out = NULL;
-    if (u->module_name != NULL && u->module_path == NULL)
-        return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
-                         "pkcs11 URI: module-name is not supported; give module-path");
+    char named[1024];
+    if (u->module_name != NULL && u->module_path == NULL) {
+        tsl_status nst = named_module(u->module_name, named, sizeof named, err);
+        if (nst != TSL_OK)
+            return nst;
+    }
     pthread_mutex_lock(&reg_mu);
-    const char *path = module_path(u, module);
+    /* The URI's module-name comes before --pkcs11-module: the URI names it. */
+    const char *path = u->module_name != NULL && u->module_path == NULL
+                           ? named
+                           : module_path(u, module);
     p11_module *m = NULL;
     tsl_status st = module_get(path, &m, err);
     for (size_t k = 0; st == TSL_OK && k < ntokens; k++) {
