@@ -2,7 +2,8 @@
  * and that no refusal quotes a value), key references (a pin-value refused, a file path
  * passed through), the errors of a missing module, and, on a real softhsm2 token made in
  * a temporary directory, eight threads signing at once through the session pool (more
- * threads than sessions), each signature verified (P-256: softhsm2 2.6 leaks a little
+ * threads than sessions) while the module is re-initialised under them, each signature
+ * verified (P-256: softhsm2 2.6 leaks a little
  * in C_SignInit for EdDSA, which LeakSanitizer would count against this test). */
 #include "tt.h"
 #include "crypto/pkcs11_int.h"
@@ -99,7 +100,7 @@ TT_TEST(pkcs11_key_refs)
 /* ---- eight threads through the pool of a real softhsm2 token ---- */
 
 #define THREADS 8
-#define ROUNDS 20
+#define ROUNDS 100
 
 typedef struct {
     const tsl_signer *s;
@@ -180,14 +181,28 @@ TT_TEST(pkcs11_threads_share_the_pool)
             w[k].failures = 0;
             TT_CHECK(pthread_create(&th[k], NULL, sign_loop, &w[k]) == 0);
         }
+        /* Meanwhile the module is re-initialised under them (what a token that went
+         * away and came back causes): C_Finalize waits for the calls in flight, the
+         * threads' sessions die, and each sign reopens the token and tries once more. */
+        usleep(20000);
+        tslp_p11_uri u;
+        tslp_p11_token *tok = NULL;
+        TT_OK(tslp_p11_uri_parse("pkcs11:token=unit", 17, &u, &err));
+        TT_OK(tslp_p11_token_open(&u, mod, 1, &tok, &err));
+        tslp_p11_uri_free(&u);
+        if (tok != NULL)
+            TT_OK(tslp_p11_token_refresh(tok, &err));
         int failures = 0;
         for (int k = 0; k < THREADS; k++) {
             pthread_join(th[k], NULL);
             failures += w[k].failures;
         }
         TT_CHECK(failures == 0);
+        /* One more after them all: the token is back in service either way. */
+        TT_OK(tsl_signer_check(s, pub, &err));
         tsl_pkcs11_get_stats(&after);
-        TT_CHECK(after.signs - before.signs == THREADS * ROUNDS);
+        TT_CHECK(after.signs - before.signs == THREADS * ROUNDS + 1);
+        TT_CHECK(after.reopens > before.reopens);
         TT_CHECK(after.tokens >= 1);
     }
     tsl_signer_free(s);

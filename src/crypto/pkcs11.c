@@ -44,7 +44,12 @@ typedef struct {
     unsigned epoch; /* bumped by each re-initialisation: older handles are void */
     long long last_reinit; /* CLOCK_MONOTONIC seconds of the last one, 0: never */
     int down; /* C_Initialize failed in the last re-initialisation */
-    char why[256]; /* its message, under reg_mu */
+    char why[256]; /* its message (written under the write lock) */
+    /* Every call into the module holds the read lock; a re-initialisation holds the
+     * write lock, so C_Finalize never runs while another thread is inside the module
+     * (softhsm2 frees its state there). Writers are preferred, so a busy signer
+     * cannot hold a re-initialisation off. Never taken twice by one thread. */
+    pthread_rwlock_t rw;
 } p11_module;
 
 typedef struct {
@@ -76,6 +81,8 @@ struct tslp_p11_token {
      * handle from before a re-initialisation is never closed, since the number may
      * now belong to a new session. */
     unsigned epoch, prev_epoch;
+    CK_SESSION_HANDLE stale[TSLP_P11_MAX_SESSIONS]; /* the previous generation's, back */
+    size_t nstale;
 };
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -286,8 +293,14 @@ static tsl_status module_get(const char *path, p11_module **out, tsl_error *err)
     }
     m->dl = dl;
     m->f = f;
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&m->rw, &ra);
+    pthread_rwlockattr_destroy(&ra);
     tsl_status st = module_init(m, err);
     if (st != TSL_OK) {
+        pthread_rwlock_destroy(&m->rw);
         tslp_free(m->path);
         tslp_free(m);
         dlclose(dl);
@@ -483,6 +496,7 @@ static int module_reinit(p11_module *m, tslp_p11_token *self, tsl_error *err,
     for (size_t k = 0; k < ntokens; k++)
         if (tokens[k] != self && tokens[k]->mod == m)
             __atomic_store_n(&tokens[k]->lost, 1, __ATOMIC_RELAXED);
+    pthread_rwlock_wrlock(&m->rw);
     if (!m->down)
         m->f->C_Finalize(NULL);
     __atomic_add_fetch(&m->epoch, 1, __ATOMIC_RELEASE);
@@ -491,6 +505,7 @@ static int module_reinit(p11_module *m, tslp_p11_token *self, tsl_error *err,
         snprintf(m->why, sizeof m->why, "%.200s",
                  err != NULL ? err->msg : "C_Initialize failed");
     __atomic_store_n(&m->down, *st != TSL_OK, __ATOMIC_RELEASE);
+    pthread_rwlock_unlock(&m->rw);
     return 1;
 }
 
@@ -499,6 +514,8 @@ static int module_reinit(p11_module *m, tslp_p11_token *self, tsl_error *err,
 static tsl_status reopen(tslp_p11_token *t, int may_reinit, tsl_error *err)
 {
     CK_FUNCTION_LIST *f = t->mod->f;
+    pthread_rwlock_t *rw = &t->mod->rw;
+    pthread_rwlock_rdlock(rw);
     /* Only our own sessions: C_CloseAllSessions would also close those of another
      * handle on the same token (a URI with another pin-source). Sessions in use are
      * closed when they come back (session_put sees the old generation). */
@@ -509,6 +526,9 @@ static tsl_status reopen(tslp_p11_token *t, int may_reinit, tsl_error *err)
         for (size_t k = 0; k < t->nfree; k++)
             f->C_CloseSession(t->pool[k].h);
     }
+    for (size_t k = 0; k < t->nstale && t->prev_epoch == now; k++)
+        f->C_CloseSession(t->stale[k]);
+    t->nstale = 0;
     t->prev_epoch = t->epoch;
     t->gen++;
     t->keeper = CK_INVALID_HANDLE;
@@ -516,14 +536,12 @@ static tsl_status reopen(tslp_p11_token *t, int may_reinit, tsl_error *err)
     t->logged_in = 0;
     int down = __atomic_load_n(&t->mod->down, __ATOMIC_ACQUIRE);
     tsl_status st;
-    if (down) {
-        pthread_mutex_lock(&reg_mu);
+    if (down)
         st = tslp_fail(err, TSL_ERR_IO, 0, "%s (retrying every %d s)", t->mod->why,
                        REINIT_SECONDS);
-        pthread_mutex_unlock(&reg_mu);
-    } else {
+    else
         st = find_slot(t, err);
-    }
+    pthread_rwlock_unlock(rw);
     if ((st == TSL_ERR_NOT_FOUND || down) && t->mod->ours && may_reinit) {
         /* The token vanished from the module's view: most modules rescan their tokens
          * only in C_Initialize. */
@@ -531,24 +549,29 @@ static tsl_status reopen(tslp_p11_token *t, int may_reinit, tsl_error *err)
         tsl_status rst = TSL_OK;
         int done = module_reinit(t->mod, t, err, &rst);
         pthread_mutex_unlock(&reg_mu);
-        if (done) /* else err holds the first answer */
+        if (done) { /* else err holds the first answer */
+            pthread_rwlock_rdlock(rw);
             st = rst == TSL_OK ? find_slot(t, err) : rst;
+            pthread_rwlock_unlock(rw);
+        }
     }
     if (st != TSL_OK)
         return st;
+    pthread_rwlock_rdlock(rw);
     CK_SESSION_HANDLE s;
     CK_RV rv = f->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL, &s);
     if (rv != CKR_OK)
-        return p11_fail(err, TSL_ERR_IO, rv,
-                        "pkcs11: token \"%s\": C_OpenSession failed (%s%s)", t->shown, "");
-    if (t->login && (st = login(t, s, err)) != TSL_OK) {
+        st = p11_fail(err, TSL_ERR_IO, rv, "pkcs11: token \"%s\": C_OpenSession failed (%s%s)",
+                      t->shown, "");
+    else if (t->login && (st = login(t, s, err)) != TSL_OK)
         f->C_CloseSession(s);
-        return st;
+    if (st == TSL_OK) {
+        t->keeper = s;
+        t->epoch = __atomic_load_n(&t->mod->epoch, __ATOMIC_ACQUIRE);
+        __atomic_store_n(&t->lost, 0, __ATOMIC_RELAXED);
     }
-    t->keeper = s;
-    t->epoch = __atomic_load_n(&t->mod->epoch, __ATOMIC_ACQUIRE);
-    __atomic_store_n(&t->lost, 0, __ATOMIC_RELAXED);
-    return TSL_OK;
+    pthread_rwlock_unlock(rw);
+    return st;
 }
 
 /* The module p11-kit registers under name (RFC 7512 module-name): the "module:" line
@@ -679,13 +702,37 @@ const char *tslp_p11_token_label(const tslp_p11_token *t)
     return t->shown;
 }
 
+/* Closes the sessions of the previous generation that came back (session_put cannot:
+ * it must not wait for t->mu while it holds the module's read lock). Under t->mu. */
+static void close_stale(tslp_p11_token *t)
+{
+    if (t->nstale == 0)
+        return;
+    pthread_rwlock_rdlock(&t->mod->rw);
+    if (t->prev_epoch == __atomic_load_n(&t->mod->epoch, __ATOMIC_ACQUIRE))
+        for (size_t k = 0; k < t->nstale; k++)
+            t->mod->f->C_CloseSession(t->stale[k]);
+    pthread_rwlock_unlock(&t->mod->rw);
+    t->nstale = 0;
+}
+
 tsl_status tslp_p11_session_get(tslp_p11_token *t, unsigned long *session, unsigned *gen,
                                 tsl_error *err)
 {
     tsl_status st = TSL_OK;
+    int reopens = 0;
     pthread_mutex_lock(&t->mu);
+    close_stale(t);
     for (;;) {
         if (__atomic_load_n(&t->lost, __ATOMIC_RELAXED)) {
+            /* Twice at most: a module that loses every new session must not make
+             * this loop forever. */
+            if (reopens++ == 2) {
+                st = tslp_fail(err, TSL_ERR_IO, 0,
+                               "pkcs11: token \"%s\": lost again right after reopening",
+                               t->shown);
+                break;
+            }
             __atomic_add_fetch(&c_reopens, 1, __ATOMIC_RELAXED);
             if ((st = reopen(t, 1, err)) != TSL_OK) {
                 __atomic_store_n(&c_lost_now, 1, __ATOMIC_RELAXED);
@@ -701,7 +748,9 @@ tsl_status tslp_p11_session_get(tslp_p11_token *t, unsigned long *session, unsig
         }
         if (t->nopen < TSLP_P11_MAX_SESSIONS) {
             CK_SESSION_HANDLE h;
+            pthread_rwlock_rdlock(&t->mod->rw);
             CK_RV rv = t->mod->f->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL, &h);
+            pthread_rwlock_unlock(&t->mod->rw);
             if (rv == CKR_OK) {
                 t->nopen++;
                 *session = h;
@@ -719,19 +768,24 @@ tsl_status tslp_p11_session_get(tslp_p11_token *t, unsigned long *session, unsig
         pthread_cond_wait(&t->cv, &t->mu);
     }
     pthread_mutex_unlock(&t->mu);
+    /* The caller calls into the module until session_put: under the read lock. A
+     * re-initialisation between here and there only makes the session fail cleanly. */
+    if (st == TSL_OK)
+        pthread_rwlock_rdlock(&t->mod->rw);
     return st;
 }
 
 void tslp_p11_session_put(tslp_p11_token *t, unsigned long session, unsigned gen,
                           unsigned long rv)
 {
+    pthread_rwlock_unlock(&t->mod->rw);
     pthread_mutex_lock(&t->mu);
     if (gen != t->gen) {
-        /* Of a lost generation: closed now, unless the module was re-initialised
-         * since (then it is void, and its number may be another session's). */
-        if (gen + 1 == t->gen && t->prev_epoch == __atomic_load_n(&t->mod->epoch,
-                                                                  __ATOMIC_ACQUIRE))
-            t->mod->f->C_CloseSession(session);
+        /* Of a lost generation: closed on the next get, unless the module was
+         * re-initialised since (then it is void, and its number may be another
+         * session's). */
+        if (gen + 1 == t->gen && t->nstale < sizeof t->stale / sizeof t->stale[0])
+            t->stale[t->nstale++] = session;
     } else if (tslp_p11_rv_lost(rv)) {
         __atomic_store_n(&t->lost, 1, __ATOMIC_RELAXED);
         __atomic_store_n(&c_lost_now, 1, __ATOMIC_RELAXED);
@@ -774,7 +828,9 @@ tsl_status tslp_p11_mech_check(tslp_p11_token *t, unsigned long mt, const char *
                                const char *alg, tsl_error *err)
 {
     CK_MECHANISM_INFO mi;
+    pthread_rwlock_rdlock(&t->mod->rw);
     CK_RV rv = t->mod->f->C_GetMechanismInfo(t->slot, mt, &mi);
+    pthread_rwlock_unlock(&t->mod->rw);
     if (rv == CKR_MECHANISM_INVALID || (rv == CKR_OK && !(mi.flags & CKF_SIGN)))
         return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
                          "pkcs11: token \"%s\" does not offer %s for signing, which %s needs",
