@@ -15,8 +15,8 @@ static const cli_cmd pkcs11_cmd = {
     "        as pin-source=file:PATH in the URI or in $TSL_PKCS11_PIN.\n"
     "check   signs once with the key URI names and verifies the signature with the\n"
     "        public key read from the token; prints that public key as a JWK.\n"
-    "The module: the URI's module-path, else --pkcs11-module, else $TSL_PKCS11_MODULE,\n"
-    "else p11-kit's proxy module. The PIN is never taken from the command line.",
+    "The module: the URI's module-path or module-name, else --pkcs11-module, else\n"
+    "$TSL_PKCS11_MODULE, else p11-kit's proxy. The PIN is never taken from argv.",
     "0 success, 1 rejected (no such token or key, wrong PIN, unsupported\n"
     "mechanism, a signature that does not verify), 2 usage or I/O error (no module).",
     NULL};
