@@ -510,7 +510,8 @@ static int module_reinit(p11_module *m, tslp_p11_token *self, tsl_error *err,
 }
 
 /* Closes every session of t (the old generation) and finds and logs in the token
- * again. Under t->mu; may_reinit only when reg_mu is not held. */
+ * again. Under t->mu (or before t is shared); may_reinit only when reg_mu is not
+ * held. Lock order: t->mu, reg_mu, the module's rw lock. */
 static tsl_status reopen(tslp_p11_token *t, int may_reinit, tsl_error *err)
 {
     CK_FUNCTION_LIST *f = t->mod->f;
@@ -680,11 +681,11 @@ tsl_status tslp_p11_token_open(const tslp_p11_uri *u, const char *module, int wa
         t = NULL;
     }
     if (t != NULL) {
+        /* Not under t->mu: no other thread reaches t before reg_mu is released (and
+         * the lock order is t->mu, then reg_mu). */
         tokens[ntokens++] = t;
-        pthread_mutex_lock(&t->mu);
         if ((st = reopen(t, 0, err)) != TSL_OK)
             __atomic_store_n(&t->lost, 1, __ATOMIC_RELAXED);
-        pthread_mutex_unlock(&t->mu);
         if (st == TSL_OK)
             *out = t;
     }
