@@ -737,7 +737,8 @@ typedef struct {
     uint64_t sign_failures;  /* signatures that failed */
     uint64_t reopens;        /* tokens reopened after a lost session, device or token */
     uint64_t login_failures; /* logins refused (a wrong PIN is tried once) */
-    int lost;                /* 1: a token is lost now and has not come back */
+    int lost;                /* 1: a token is lost now and has not come back (or a
+                              * key it had is not found on it) */
 } tsl_pkcs11_stats;
 TSL_API void tsl_pkcs11_get_stats(tsl_pkcs11_stats *out);
 

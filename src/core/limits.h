@@ -120,8 +120,11 @@
 /* Modules and tokens a process opens (each stays open until exit). */
 #define TSLP_P11_MAX_TOKENS 16
 
-/* Objects looked at when listing a token (tsl pkcs11 ls) or finding a key. */
-#define TSLP_P11_MAX_OBJECTS ((size_t)4096)
+/* Slots (tokens) of a module looked at when finding a token or listing them. */
+#define TSLP_P11_MAX_SLOTS 64
+
+/* Keys of one class listed per token by `tsl pkcs11 ls`. */
+#define TSLP_P11_MAX_LISTED 256
 
 /* Bytes of one attribute read from a token (a modulus, a point, a certificate). */
 #define TSLP_P11_MAX_ATTR ((size_t)64 << 10)

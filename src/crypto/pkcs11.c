@@ -333,18 +333,18 @@ static int same(const char *a, const char *b)
 static tsl_status find_slot(tslp_p11_token *t, tsl_error *err)
 {
     CK_FUNCTION_LIST *f = t->mod->f;
-    CK_SLOT_ID slots[64];
-    CK_ULONG n = 64;
+    CK_SLOT_ID slots[TSLP_P11_MAX_SLOTS];
+    CK_ULONG n = TSLP_P11_MAX_SLOTS;
     CK_RV rv = f->C_GetSlotList(CK_TRUE, slots, &n);
     if (rv == CKR_BUFFER_TOO_SMALL)
-        n = 64; /* more than 64 tokens: look at the first 64 */
+        n = TSLP_P11_MAX_SLOTS; /* more tokens than that: look at the first ones */
     else if (rv != CKR_OK)
         return p11_fail(err, TSL_ERR_IO, rv, "pkcs11: module %s: C_GetSlotList failed (%s%s)",
                         t->mod->path, "");
     char seen[256];
     size_t used = 0;
     seen[0] = 0;
-    for (CK_ULONG k = 0; k < n && k < 64; k++) {
+    for (CK_ULONG k = 0; k < n && k < TSLP_P11_MAX_SLOTS; k++) {
         CK_TOKEN_INFO ti;
         if (f->C_GetTokenInfo(slots[k], &ti) != CKR_OK)
             continue;

@@ -73,11 +73,11 @@ static tsl_status token_keys(tslp_p11_token *t, const tslp_p11_uri *u, const cha
     for (int pass = 0; pass < 2 && st == TSL_OK; pass++) {
         CK_OBJECT_CLASS cls = pass == 0 ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY;
         CK_ATTRIBUTE tmpl = {CKA_CLASS, &cls, sizeof cls};
-        CK_OBJECT_HANDLE hs[256];
+        CK_OBJECT_HANDLE hs[TSLP_P11_MAX_LISTED];
         CK_ULONG n = 0;
         if ((rv = f->C_FindObjectsInit(s, &tmpl, 1)) != CKR_OK)
             break;
-        rv = f->C_FindObjects(s, hs, 256, &n);
+        rv = f->C_FindObjects(s, hs, TSLP_P11_MAX_LISTED, &n);
         f->C_FindObjectsFinal(s);
         if (rv != CKR_OK)
             break;
@@ -184,11 +184,11 @@ tsl_status tsl_pkcs11_list(const char *uri, const char *module, char **out, tsl_
         any = NULL;
     }
     CK_FUNCTION_LIST *f = any != NULL ? (CK_FUNCTION_LIST *)(uintptr_t)tslp_p11_funcs(any) : NULL;
-    CK_SLOT_ID slots[64];
-    CK_ULONG ns = 64;
+    CK_SLOT_ID slots[TSLP_P11_MAX_SLOTS];
+    CK_ULONG ns = TSLP_P11_MAX_SLOTS;
     if (st == TSL_OK && f != NULL && f->C_GetSlotList(CK_TRUE, slots, &ns) != CKR_OK)
         ns = 0;
-    for (CK_ULONG k = 0; st == TSL_OK && f != NULL && k < ns && k < 64; k++) {
+    for (CK_ULONG k = 0; st == TSL_OK && f != NULL && k < ns && k < TSLP_P11_MAX_SLOTS; k++) {
         CK_TOKEN_INFO ti;
         if (f->C_GetTokenInfo(slots[k], &ti) != CKR_OK)
             continue;
