@@ -28,6 +28,10 @@ endif
 # libpq (the PostgreSQL store, src/store/store_pg.c): Debian's libpq-dev puts
 # libpq-fe.h under /usr/include/postgresql.
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+CPPFLAGS_ALL = -Iinclude -Isrc -D_GNU_SOURCE $(PQ_CFLAGS) $(CPPFLAGS)
+CFLAGS_ALL = -std=c11 $(WARN) $(CFLAGS)
+LIBS = -lsqlite3 -lpq -lcbor -ljansson -ldeflate -lz -lcurl -lcrypto -lpthread -lm
+
 # PKCS#11 (src/crypto/pkcs11*.c): p11-kit's pkcs11.h from libp11-kit-dev; modules are
 # dlopen'ed at run time, the default being p11-kit's proxy module.
 P11_CFLAGS := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
@@ -36,9 +40,7 @@ P11_MODDIR := $(shell pkg-config --variable=p11_module_path p11-kit-1 2>/dev/nul
 P11_CONFDIR := $(shell pkg-config --variable=p11_system_config_modules p11-kit-1 2>/dev/null || echo /usr/share/p11-kit/modules)
 P11_DEFS = $(P11_CFLAGS) -DTSLP_P11_PROXY='"$(P11_PROXY)"' -DTSLP_P11_MODULE_DIR='"$(P11_MODDIR)"' \
            -DTSLP_P11_CONFIG_DIR='"$(P11_CONFDIR)"'
-CPPFLAGS_ALL = -Iinclude -Isrc -D_GNU_SOURCE $(PQ_CFLAGS) $(P11_DEFS) $(CPPFLAGS)
-CFLAGS_ALL = -std=c11 $(WARN) $(CFLAGS)
-LIBS = -lsqlite3 -lpq -lcbor -ljansson -ldeflate -lz -lcurl -lcrypto -lpthread -lm
+CPPFLAGS_ALL += $(P11_DEFS)
 
 SOVERSION = 0
 VERSION = 0.1.0
