@@ -32,6 +32,16 @@ CPPFLAGS_ALL = -Iinclude -Isrc -I$(BUILD)/gen -D_GNU_SOURCE $(PQ_CFLAGS) $(CPPFL
 CFLAGS_ALL = -std=c11 $(WARN) $(CFLAGS)
 LIBS = -lsqlite3 -lpq -lcbor -ljansson -ldeflate -lz -lcurl -lcrypto -lpthread -lm
 
+# PKCS#11 (src/crypto/pkcs11*.c): p11-kit's pkcs11.h from libp11-kit-dev; modules are
+# dlopen'ed at run time, the default being p11-kit's proxy module.
+P11_CFLAGS := $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
+P11_PROXY := $(shell pkg-config --variable=proxy_module p11-kit-1 2>/dev/null || echo p11-kit-proxy.so)
+P11_MODDIR := $(shell pkg-config --variable=p11_module_path p11-kit-1 2>/dev/null || echo /usr/lib/pkcs11)
+P11_CONFDIR := $(shell pkg-config --variable=p11_system_config_modules p11-kit-1 2>/dev/null || echo /usr/share/p11-kit/modules)
+P11_DEFS = $(P11_CFLAGS) -DTSLP_P11_PROXY='"$(P11_PROXY)"' -DTSLP_P11_MODULE_DIR='"$(P11_MODDIR)"' \
+           -DTSLP_P11_CONFIG_DIR='"$(P11_CONFDIR)"'
+CPPFLAGS_ALL += $(P11_DEFS)
+
 SOVERSION = 0
 VERSION = 0.1.0
 
@@ -109,7 +119,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(wildcard tests/fuzz/*.h) $
 $(BUILD)/sigtool: tests/sigtool.c $(BUILD)/libtsl.a
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libtsl.a $(LIBS)
 
-BENCH_SRC = tests/bench.c tests/bench_store.c tests/bench_verify.c
+BENCH_SRC = tests/bench.c tests/bench_store.c tests/bench_verify.c tests/bench_pkcs11.c
 $(BUILD)/bench: $(BENCH_SRC) tests/bench.h $(BUILD)/libtsl.a
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O2 -o $@ $(BENCH_SRC) $(BUILD)/libtsl.a $(LIBS)
 

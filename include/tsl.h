@@ -675,6 +675,82 @@ TSL_API tsl_status tsl_token_sign_with(const tsl_list *l, const tsl_token_params
                                        const tsl_signer *s, uint8_t **out,
                                        size_t *out_len, tsl_error *err);
 
+/* ---- key references: a key file, or a key in hardware through PKCS#11 ---- */
+
+/* How tsl_signer_load builds a signer. Zero it, then set what is needed. */
+typedef struct {
+    tsl_alg alg;               /* TSL_ALG_UNKNOWN: tsl_key_default_alg of the key */
+    const char *kid;           /* NULL: the JWK's kid, else the RFC 7638 thumbprint */
+    int no_kid;                /* 1: the tokens name no kid */
+    const tsl_cert_chain *x5c; /* borrowed for the call; NULL: none for a key file, and
+                                * for a PKCS#11 key the certificate object with its
+                                * CKA_ID, when the token has one */
+    const char *pkcs11_module; /* used when the URI has no module-path or module-name;
+                                * NULL: the process default (tsl_pkcs11_set_module),
+                                * else $TSL_PKCS11_MODULE, else p11-kit's proxy */
+} tsl_signer_opts;
+
+/* True when ref is an RFC 7512 URI ("pkcs11:...", scheme case-insensitive) rather than
+ * the path of a key file. */
+TSL_API int tsl_key_ref_is_pkcs11(const char *ref);
+
+/* Checks a key reference before it is kept (a list's key): a pkcs11: URI must follow
+ * RFC 7512 and carry no pin-value, which would sit in argv and in the store
+ * (TSL_ERR_MALFORMED naming the attribute, never a value; TSL_ERR_LIMIT past 4096
+ * bytes). A file path is TSL_OK here. */
+TSL_API tsl_status tsl_key_ref_check(const char *ref, tsl_error *err);
+
+/* A signer for a key reference. A file: tsl_key_load's rules, refused when it holds
+ * a public key (TSL_ERR_KEY), signed in memory. A pkcs11: URI such as
+ * "pkcs11:token=issuer;object=status-es256": the module is the URI's module-path, else
+ * its module-name (p11-kit's NAME.module), else o->pkcs11_module, else the process
+ * default, $TSL_PKCS11_MODULE, p11-kit's proxy; the
+ * token is found by token/manufacturer/serial/model and logged in once per process
+ * with the PIN from the URI's pin-source (file:PATH, a file not readable by group or
+ * others) or $TSL_PKCS11_PIN, never from anywhere else; the private key by object
+ * (CKA_LABEL) and id (CKA_ID). Its public key is read from the token, the mechanism
+ * for the alg is checked (CKM_ECDSA, CKM_EDDSA, CKM_RSA_PKCS_PSS, CKM_RSA_PKCS), and
+ * the signer signs through a small pool of sessions from any number of threads,
+ * reopening the token when the module reports it lost. A PIN the token refused is not
+ * offered again by the process. Errors: TSL_ERR_IO (no module, a module that fails),
+ * TSL_ERR_KEY (no PIN, wrong PIN, a key that does not fit alg), TSL_ERR_NOT_FOUND (no
+ * such token or key), TSL_ERR_UNSUPPORTED (a mechanism the token lacks, a curve we do
+ * not sign with), TSL_ERR_MALFORMED (the URI); messages never hold the PIN.
+ * key (may be NULL) gets the key to verify with: the file's key, or the public key
+ * read from the token, with the signer's kid. Free both. */
+TSL_API tsl_status tsl_signer_load(const char *ref, const tsl_signer_opts *o,
+                                   tsl_signer **out, tsl_key **key, tsl_error *err);
+
+/* Signs a fixed message through s and verifies it with key (from tsl_signer_load):
+ * one round trip through the token. TSL_ERR_SIGNATURE when it does not verify. */
+TSL_API tsl_status tsl_signer_check(const tsl_signer *s, const tsl_key *key,
+                                    tsl_error *err);
+
+/* The module used for pkcs11: URIs without a module-path when tsl_signer_opts names
+ * none (copied; NULL clears it). Set once at start, before other threads sign. */
+TSL_API tsl_status tsl_pkcs11_set_module(const char *path, tsl_error *err);
+
+/* What the process's PKCS#11 tokens have done, for /healthz and /metrics. */
+typedef struct {
+    size_t tokens;           /* tokens opened */
+    uint64_t signs;          /* signatures made */
+    uint64_t sign_failures;  /* signatures that failed */
+    uint64_t reopens;        /* tokens reopened after a lost session, device or token */
+    uint64_t login_failures; /* logins refused (a wrong PIN is tried once) */
+    int lost;                /* 1: a token is lost now and has not come back (or a
+                              * key it had is not found on it) */
+} tsl_pkcs11_stats;
+TSL_API void tsl_pkcs11_get_stats(tsl_pkcs11_stats *out);
+
+/* What a module offers, as text for `tsl pkcs11 ls`: a line per token (label,
+ * manufacturer, model, serial, flags), then a line per key on it (its pkcs11: URI, the
+ * key type and default alg, and whether a certificate shares its CKA_ID). uri (NULL:
+ * every token) narrows the tokens and keys; the token is logged in only when a PIN is
+ * available (pin-source or $TSL_PKCS11_PIN), since private keys are hidden otherwise.
+ * module as tsl_signer_opts.pkcs11_module. Free *out with tsl_free(). */
+TSL_API tsl_status tsl_pkcs11_list(const char *uri, const char *module, char **out,
+                                   tsl_error *err);
+
 /* A parsed Status List Token. */
 typedef struct tsl_token tsl_token;
 

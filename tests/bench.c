@@ -600,6 +600,9 @@ int main(int argc, char **argv)
         return bench_store_alloc(n, (unsigned)bits, argv[4], argv[5], procs, per_proc,
                                  per_call);
     }
+    if (strcmp(cmd, "pkcs11_sign") == 0 && argc == 9)
+        return bench_pkcs11_sign(argv[4], argv[5], argv[6], (double)parse_u64(argv[7], "SECONDS"),
+                                 (unsigned)parse_u64(argv[8], "THREADS"));
     usage();
     return 2;
 }

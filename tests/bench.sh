@@ -9,6 +9,7 @@
 #                                            verify_warm_kb, verify_cold)
 #   BENCH_ONLY=db sh tests/bench.sh          only the store on SQLite and PostgreSQL
 #                                            (tests/bench_db.sh)
+#   BENCH_ONLY=pkcs11 sh tests/bench.sh      only keys in hardware (tests/bench_pkcs11.sh)
 #
 # Library cases come from $BUILD/bench (tests/bench.c). The CLI cases measure the peak
 # RSS of `$BUILD/tsl encode` and `$BUILD/tsl decode` on the 10^8-entry, 1-bit, 1% list,
@@ -110,6 +111,10 @@ verify_cases() {
 }
 if [ "${BENCH_ONLY:-}" = verify ]; then
     verify_cases
+    exit $status
+fi
+if [ "${BENCH_ONLY:-}" = pkcs11 ]; then
+    sh tests/bench_pkcs11.sh "$BUILD" || status=1
     exit $status
 fi
 if [ "${BENCH_ONLY:-}" = db ]; then
@@ -273,4 +278,7 @@ sh tests/bench_propagate.sh "$BUILD" || status=1
 sh tests/bench_serve.sh "$BUILD" || status=1
 # The store on both backends, a throwaway PostgreSQL cluster (tests/bench_db.sh).
 sh tests/bench_db.sh "$BUILD" || status=1
+# Keys in hardware: signatures per second and a 10^6-entry publish through softhsm2
+# against the same key in memory (tests/bench_pkcs11.sh, about 30 s).
+sh tests/bench_pkcs11.sh "$BUILD" || status=1
 exit $status

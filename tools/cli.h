@@ -166,5 +166,14 @@ int cmd_apikey(int argc, char **argv);
 int cmd_db_copy(int argc, char **argv);
 /* The relying party (tools/cmd_verify.c). */
 int cmd_verify(int argc, char **argv);
+/* Keys in hardware (tools/cmd_pkcs11.c). */
+int cmd_pkcs11(int argc, char **argv);
+/* --pkcs11-module SO: the process's module for pkcs11: keys without module-path
+ * (tsl_pkcs11_set_module), for the commands that sign with a list's key. */
+int cli_opt_pkcs11_module(const char *cmd, void *target, const char *arg);
+#define CLI_PKCS11_MODULE                                                                \
+    CLI_FN("pkcs11-module", NULL, cli_opt_pkcs11_module, NULL,                           \
+           "SO\tPKCS#11 module for pkcs11: keys without module-path\n"                   \
+           "(default $TSL_PKCS11_MODULE, else p11-kit's proxy)")
 
 #endif /* TSL_CLI_H */

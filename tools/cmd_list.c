@@ -74,7 +74,9 @@ static int list_create(int argc, char **argv)
         {"size", 0, CLI_OPT_U64, &info.size, 1, TSL_STORE_MAX_SIZE, size_bad, NULL, NULL,
          "N\tnumber of entries"},
         CLI_STR("key", &key_arg, "KEY\tsigning key file (PEM or JWK); its absolute path is\n"
-                "recorded, never the key"),
+                "recorded, never the key; or a PKCS#11 URI pkcs11:token=T;object=O,\n"
+                "recorded as given (a pin-value is refused)"),
+        CLI_PKCS11_MODULE,
         {"alg", 0, CLI_OPT_ALG, &info.alg, 0, 0, "is not a supported algorithm", NULL, NULL,
          "ALG\tdefault from the key, as `tsl sign` does"},
         CLI_STR("kid", &info.kid, "KID\tdefault: the key's kid, else its RFC 7638 thumbprint"),
@@ -123,6 +125,10 @@ static int list_create(int argc, char **argv)
     tsl_error err;
     tsl_error_clear(&err);
     info.key_path = key_arg; /* made absolute below */
+    /* A refused key reference (a pkcs11: URI with a pin-value) is rejected input. */
+    tsl_status kst = tsl_key_ref_check(key_arg, &err);
+    if (kst != TSL_OK)
+        return cli_fail("list", &err, kst);
     if (tsl_list_spec_check(&info, &err) != TSL_OK) {
         cli_err("list", "%s", err.msg);
         return EXIT_USAGE;
@@ -134,20 +140,36 @@ static int list_create(int argc, char **argv)
     }
 
     /* Check the key here too, to resolve the algorithm as `tsl sign` would and to name
-     * the problem before anything is written. */
-    tsl_key *key = NULL;
-    tsl_status st = tsl_key_load(key_arg, &key, &err);
-    if (st == TSL_OK && !tsl_key_is_private(key))
-        st = cli_error(&err, TSL_ERR_KEY, "--key: not a private key or secret");
-    if (st == TSL_OK && info.alg == TSL_ALG_UNKNOWN)
-        info.alg = tsl_key_default_alg(key);
-    if (st == TSL_OK)
-        st = tsl_key_check_alg(key, info.alg, &err);
-    tsl_key_free(key);
-    if (st != TSL_OK)
-        return cli_fail("list", &err, st);
+     * the problem before anything is written. A pkcs11: URI is checked on its token. */
+    tsl_status st = TSL_OK;
+    int p11 = tsl_key_ref_is_pkcs11(key_arg);
+    if (p11) {
+        tsl_signer_opts so;
+        memset(&so, 0, sizeof so);
+        so.alg = info.alg;
+        tsl_signer *sg = NULL;
+        if ((st = tsl_key_ref_check(key_arg, &err)) == TSL_OK &&
+            (st = tsl_signer_load(key_arg, &so, &sg, NULL, &err)) == TSL_OK)
+            info.alg = tsl_signer_alg(sg);
+        tsl_signer_free(sg);
+        if (st != TSL_OK)
+            return cli_fail("list", &err, st);
+    } else {
+        tsl_key *key = NULL;
+        st = tsl_key_load(key_arg, &key, &err);
+        if (st == TSL_OK && !tsl_key_is_private(key))
+            st = cli_error(&err, TSL_ERR_KEY, "--key: not a private key or secret");
+        if (st == TSL_OK && info.alg == TSL_ALG_UNKNOWN)
+            info.alg = tsl_key_default_alg(key);
+        if (st == TSL_OK)
+            st = tsl_key_check_alg(key, info.alg, &err);
+        tsl_key_free(key);
+        if (st != TSL_OK)
+            return cli_fail("list", &err, st);
+    }
 
-    char *key_path = absolute("--key", key_arg);
+    /* A URI is kept as given (it names no file); a file by its absolute path. */
+    char *key_path = p11 ? strdup(key_arg) : absolute("--key", key_arg);
     char *x5c_path = x5c_arg != NULL ? absolute("--x5c", x5c_arg) : NULL;
     if (key_path == NULL || (x5c_arg != NULL && x5c_path == NULL)) {
         free(key_path);

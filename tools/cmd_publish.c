@@ -36,6 +36,7 @@ int cmd_publish(int argc, char **argv)
         {"now", 0, CLI_OPT_I64, &now, 1, INT64_MAX / 2, "is not a positive unix time", NULL,
          NULL, "UNIXTIME\tsign as of this time (default: now)"},
         CLI_DB(&db),
+        CLI_PKCS11_MODULE,
         CLI_OPT_END};
     static const cli_cmd cmd = {
         "publish", "ID [--format jwt|cwt] [--retention S|forever]\n[--now UNIXTIME] [--db PATH]",

@@ -248,6 +248,7 @@ int cmd_serve(int argc, char **argv)
                "e.g. 1 or 0.5\n(default 1); on PostgreSQL changes are pushed and served\nat once, "
                "S only spaces the full rounds"),
         CLI_STR("access-log", &log_path, "FILE\tappend one line per request to FILE"),
+        CLI_PKCS11_MODULE,
         {"max-connections", 0, CLI_OPT_U64, &max_conn, 1, MAX_CONNECTIONS_CEILING,
          "is not 1 to 1000000", NULL, NULL, "N\topen connections at most, over all addresses; when\n"
          "full, the one waiting longest for a request is closed\n(default 1024)"},

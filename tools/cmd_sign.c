@@ -1,5 +1,6 @@
 /* cmd_sign.c - `tsl sign`: wrap a StatusList (JSON or CBOR, as `tsl encode` prints it)
- * into a signed Status List Token, JWT text or CWT bytes. */
+ * into a signed Status List Token, JWT text or CWT bytes, with a key file or a key on a
+ * PKCS#11 token (--key pkcs11:...). */
 #include "cli.h"
 
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 
 int cmd_sign(int argc, char **argv)
 {
-    const char *key_path = NULL, *x5c_path = NULL;
+    const char *key_path = NULL, *x5c_path = NULL, *module = NULL;
     tsl_token_params p;
     memset(&p, 0, sizeof p);
     p.format = TSL_FORMAT_JWT;
@@ -16,7 +17,10 @@ int cmd_sign(int argc, char **argv)
     bool no_kid = false;
     const char *secs = "is not a positive number of seconds";
     const cli_opt opts[] = {
-        CLI_STR("key", &key_path, "KEY\tprivate key: PEM or JWK, not readable by group or others"),
+        CLI_STR("key", &key_path, "KEY\tprivate key: PEM or JWK, not readable by group or others;\n"
+                                  "or a PKCS#11 URI, pkcs11:token=T;object=O (see README)"),
+        CLI_STR("pkcs11-module", &module, "SO\tPKCS#11 module for a pkcs11: key without module-path\n"
+                                         "(default $TSL_PKCS11_MODULE, else p11-kit's proxy)"),
         CLI_STR("sub", &p.sub, "URI\tthe URI the token is served at (claim sub; required)"),
         CLI_FN("format", &p.format, cli_opt_format, CLI_FORMAT_BAD, "F\tjwt (default) or cwt"),
         {"alg", 0, CLI_OPT_ALG, &p.alg, 0, 0, "is not a supported algorithm", NULL, NULL,
@@ -60,30 +64,26 @@ int cmd_sign(int argc, char **argv)
 
     tsl_error err;
     tsl_error_clear(&err);
-    tsl_key *key = NULL;
-    tsl_status st = tsl_key_load(key_path, &key, &err);
-    if (st != TSL_OK)
-        return cli_fail("sign", &err, st);
-    /* A PEM key carries no kid: use its thumbprint, the kid `tsl keygen` printed. */
-    char *thumb = NULL;
-    if (no_kid)
-        st = tsl_key_set_kid(key, NULL, &err);
-    else if (p.kid == NULL && tsl_key_kid(key) == NULL &&
-             (st = tsl_key_thumbprint(key, &thumb, &err)) == TSL_OK)
-        st = tsl_key_set_kid(key, thumb, &err);
-    tsl_free(thumb);
-    if (st != TSL_OK) {
-        tsl_key_free(key);
-        return cli_fail("sign", &err, st);
-    }
-    if (no_kid)
-        p.kid = NULL;
     tsl_cert_chain *chain = NULL;
-    if (x5c_path != NULL && (st = tsl_cert_chain_load(x5c_path, &chain, &err)) != TSL_OK) {
-        tsl_key_free(key);
+    tsl_status st = TSL_OK;
+    if (x5c_path != NULL && (st = tsl_cert_chain_load(x5c_path, &chain, &err)) != TSL_OK)
+        return cli_fail("sign", &err, st);
+    /* The signer names the alg, kid and x5c: a key file's kid or thumbprint (what
+     * `tsl keygen` printed), or a token key's thumbprint. */
+    tsl_signer_opts so;
+    memset(&so, 0, sizeof so);
+    so.alg = p.alg;
+    so.kid = p.kid;
+    so.no_kid = no_kid;
+    so.x5c = chain;
+    so.pkcs11_module = module;
+    tsl_signer *signer = NULL;
+    if ((st = tsl_signer_load(key_path, &so, &signer, NULL, &err)) != TSL_OK) {
+        tsl_cert_chain_free(chain);
         return cli_fail("sign", &err, st);
     }
-    p.x5c = chain;
+    p.alg = TSL_ALG_UNKNOWN;
+    p.kid = NULL;
 
     unsigned char *buf = NULL;
     size_t len = 0;
@@ -98,7 +98,7 @@ int cmd_sign(int argc, char **argv)
     }
     uint8_t *tok = NULL;
     size_t tok_len = 0;
-    if (rc == EXIT_OK && (st = tsl_token_sign(l, &p, key, &tok, &tok_len, &err)) != TSL_OK)
+    if (rc == EXIT_OK && (st = tsl_token_sign_with(l, &p, signer, &tok, &tok_len, &err)) != TSL_OK)
         rc = cli_fail("sign", &err, st);
     if (rc == EXIT_OK) {
         int ok = fwrite(tok, 1, tok_len, stdout) == tok_len &&
@@ -107,7 +107,7 @@ int cmd_sign(int argc, char **argv)
     }
     tsl_free(tok);
     tsl_list_free(l);
+    tsl_signer_free(signer);
     tsl_cert_chain_free(chain);
-    tsl_key_free(key);
     return rc;
 }

@@ -25,6 +25,7 @@ static const struct {
     {"db", cmd_db, "migrate a store's schema, or copy a store (SQLite, PostgreSQL)"},
     {"export", cmd_export, "write the current tokens and an nginx.conf for static hosting"},
     {"verify", cmd_verify, "check a Referenced Token's status (fetching its Status List Token)"},
+    {"pkcs11", cmd_pkcs11, "list an HSM's tokens and keys (PKCS#11); check a key signs"},
 };
 
 static void usage(FILE *f)

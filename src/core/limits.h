@@ -49,6 +49,31 @@
  * largest, a 16384-bit RSA key with a 256-byte kid escaped, is under 5 KiB. */
 #define TSLP_JWK_MAX_TEXT ((size_t)64 << 10)
 
+/* ---- PKCS#11 (src/crypto/pkcs11*.c) ---- */
+
+/* Bytes of a pkcs11: URI (RFC 7512): a token, an object, an id, a module path and a
+ * PIN source take a few hundred. */
+#define TSLP_P11_URI_MAX ((size_t)4096)
+
+/* Bytes of a PIN, from a pin-source file or $TSL_PKCS11_PIN. */
+#define TSLP_P11_PIN_MAX ((size_t)256)
+
+/* Sessions a process keeps open on one token: the publisher's signing threads share
+ * them (an HSM limits sessions per client; softhsm2 does not). */
+#define TSLP_P11_MAX_SESSIONS 4
+
+/* Modules and tokens a process opens (each stays open until exit). */
+#define TSLP_P11_MAX_TOKENS 16
+
+/* Slots (tokens) of a module looked at when finding a token or listing them. */
+#define TSLP_P11_MAX_SLOTS 64
+
+/* Keys of one class listed per token by `tsl pkcs11 ls`. */
+#define TSLP_P11_MAX_LISTED 256
+
+/* Bytes of one attribute read from a token (a modulus, a point, a certificate). */
+#define TSLP_P11_MAX_ATTR ((size_t)64 << 10)
+
 /* --- token headers (Status List Tokens and Referenced Tokens) ------------------------ */
 
 /* Bytes of a kid: real ones are a thumbprint or a short name; 256 bounds the copies. */

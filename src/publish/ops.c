@@ -158,6 +158,43 @@ int tsl_publisher_runner_stop(tsl_publisher_runner *r, int64_t timeout_ms)
 /* ---------------------------------------------------------------------------------- */
 /* Health                                                                               */
 
+/* Whether a PKCS#11 token the lists sign with is lost now (src/crypto/pkcs11.c). */
+static bool pkcs11_lost(void)
+{
+    tsl_pkcs11_stats ps;
+    tsl_pkcs11_get_stats(&ps);
+    return ps.tokens > 0 && ps.lost;
+}
+
+/* The PKCS#11 series, when a list signs on a token: signatures, reopens after a lost
+ * session or token, refused logins, and whether a token is lost now. */
+static void pkcs11_text(FILE *f)
+{
+    tsl_pkcs11_stats ps;
+    tsl_pkcs11_get_stats(&ps);
+    if (ps.tokens == 0)
+        return;
+    fprintf(f, "# HELP tsl_pkcs11_signatures_total Signatures made on PKCS#11 tokens, by "
+               "result.\n"
+               "# TYPE tsl_pkcs11_signatures_total counter\n"
+               "tsl_pkcs11_signatures_total{result=\"ok\"} %llu\n"
+               "tsl_pkcs11_signatures_total{result=\"error\"} %llu\n"
+               "# HELP tsl_pkcs11_reopens_total Tokens reopened after the module reported a "
+               "lost session, device or token.\n"
+               "# TYPE tsl_pkcs11_reopens_total counter\n"
+               "tsl_pkcs11_reopens_total %llu\n"
+               "# HELP tsl_pkcs11_login_failures_total Logins the token refused (a wrong PIN "
+               "is not tried again).\n"
+               "# TYPE tsl_pkcs11_login_failures_total counter\n"
+               "tsl_pkcs11_login_failures_total %llu\n"
+               "# HELP tsl_pkcs11_token_lost 1 while a token is lost and not back.\n"
+               "# TYPE tsl_pkcs11_token_lost gauge\n"
+               "tsl_pkcs11_token_lost %d\n",
+            (unsigned long long)ps.signs, (unsigned long long)ps.sign_failures,
+            (unsigned long long)ps.reopens, (unsigned long long)ps.login_failures,
+            ps.lost ? 1 : 0);
+}
+
 unsigned tsl_publisher_healthz_text(tsl_publisher *p, char *buf, size_t size)
 {
     tsl_publisher_health h;
@@ -175,6 +212,9 @@ unsigned tsl_publisher_healthz_text(tsl_publisher *p, char *buf, size_t size)
             strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
             snprintf(when, sizeof when, "%lld", (long long)h.store_down_since);
         snprintf(buf, size, "degraded: store unreachable since %s\n", when);
+    } else if (status != 200 && pkcs11_lost()) {
+        /* Which token is in the log; here only that signing waits for it. */
+        snprintf(buf, size, "degraded: HSM token lost, reopening\n");
     } else {
         snprintf(buf, size, "%s", body);
     }
@@ -352,6 +392,7 @@ tsl_status tsl_metrics_text(tsl_metrics *m, tsl_publisher *p, tsl_gate *g, int64
                    "# TYPE tsl_store_last_sync_seconds gauge\n"
                    "tsl_store_last_sync_seconds %lld\n",
                 (long long)(now > h.last_sync ? now - h.last_sync : 0));
+    pkcs11_text(f);
     if (g != NULL)
         gate_text(g, f);
     if (fclose(f) != 0) {

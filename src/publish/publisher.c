@@ -577,9 +577,21 @@ static void check_key(tsl_publisher *p, list_state *ls, const tsl_list_info *inf
     tsl_error err;
     tsl_error_clear(&err);
     tsl_key *key = NULL;
-    tsl_status r = tsl_key_load(info->key_path, &key, &err);
+    tsl_status r;
+    if (tsl_key_ref_is_pkcs11(info->key_path)) {
+        /* A key on a token: the token is opened (once per process) and the key found;
+         * a lost token is reopened here too, so its recovery shows in the log. */
+        tsl_signer_opts so;
+        memset(&so, 0, sizeof so);
+        so.alg = info->alg;
+        tsl_signer *sg = NULL;
+        r = tsl_signer_load(info->key_path, &so, &sg, &key, &err);
+        tsl_signer_free(sg);
+    } else {
+        r = tsl_key_load(info->key_path, &key, &err);
+    }
     char msg[sizeof ls->key_error];
-    if (r == TSL_OK && !tsl_key_is_private(key))
+    if (r == TSL_OK && !tsl_key_is_private(key) && !tsl_key_ref_is_pkcs11(info->key_path))
         snprintf(msg, sizeof msg, "key of list \"%s\" cannot sign", info->id);
     else if (r != TSL_OK)
         snprintf(msg, sizeof msg, "key of list \"%s\": %s", info->id,

@@ -71,6 +71,9 @@ tsl_status tsl_list_spec_check(const tsl_list_spec *in, tsl_error *err)
                          "list \"%s\": uri and aggregation_uri have the same path %s", id, p);
     if (in->key_path == NULL || in->key_path[0] == '\0')
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": a signing key is required", id);
+    /* A pkcs11: URI is kept as given, so it must be a valid one without a PIN. */
+    if ((r = tsl_key_ref_check(in->key_path, err)) != TSL_OK)
+        return r;
     if (in->lifetime < 0 || in->ttl < 0)
         return tslp_fail(err, TSL_ERR_ARG, 0,
                          "list \"%s\": lifetime and ttl must not be negative", id);

@@ -260,6 +260,25 @@ static tsl_status check_paths(tsl_store *st, const tsl_list_spec *in, tsl_error 
  * cannot publish with. */
 static tsl_status check_key(const tsl_list_spec *in, tsl_error *err)
 {
+    if (tsl_key_ref_is_pkcs11(in->key_path)) {
+        /* A key on a token: opened, found and its alg checked, as a publish will. */
+        tsl_signer_opts so;
+        memset(&so, 0, sizeof so);
+        so.alg = in->alg;
+        tsl_signer *sg = NULL;
+        tsl_status pr = tsl_signer_load(in->key_path, &so, &sg, NULL, err);
+        tsl_signer_free(sg);
+        if (pr != TSL_OK)
+            tslp_error_prefix(err, "key");
+        if (pr == TSL_OK && in->x5c_path != NULL) {
+            tsl_cert_chain *chain = NULL;
+            pr = tsl_cert_chain_load(in->x5c_path, &chain, err);
+            if (pr != TSL_OK)
+                tslp_error_prefix(err, "x5c");
+            tsl_cert_chain_free(chain);
+        }
+        return pr;
+    }
     tsl_key *key = NULL;
     tsl_status r = tsl_key_load(in->key_path, &key, err);
     if (r != TSL_OK) {
@@ -306,8 +325,11 @@ tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_spec *in, tsl_err
     tsl_status r = check_settings(in, err);
     if (r != TSL_OK || (r = check_key(in, err)) != TSL_OK)
         return r;
-    /* The key is kept as an absolute path: later commands may run elsewhere. */
-    char *key_path = realpath(in->key_path, NULL);
+    /* The key is kept as an absolute path: later commands may run elsewhere. A pkcs11:
+     * URI is kept verbatim (checked above: it holds no PIN). */
+    char *key_path = tsl_key_ref_is_pkcs11(in->key_path)
+                         ? strdup(in->key_path)
+                         : realpath(in->key_path, NULL);
     if (key_path == NULL)
         return tslp_fail(err, TSL_ERR_IO, 0, "key %s: %s", in->key_path, strerror(errno));
     uint8_t perm_key[TSLP_PERM_KEY_BYTES];

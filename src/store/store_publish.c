@@ -33,26 +33,22 @@ static void signer_free(signer *s)
 static tsl_status signer_load(const tsl_list_info *in, signer *s, tsl_error *err)
 {
     memset(s, 0, sizeof *s);
-    tsl_status r = tsl_key_load(in->key_path, &s->key, err);
-    if (r != TSL_OK) {
-        tslp_error_prefix(err, "key");
+    tsl_status r = TSL_OK;
+    if (in->x5c_path != NULL && (r = tsl_cert_chain_load(in->x5c_path, &s->chain, err)) != TSL_OK) {
+        tslp_error_prefix(err, "x5c");
         return r;
     }
-    /* As `tsl sign` does: a key without a kid is named by its RFC 7638 thumbprint,
-     * unless the list has a kid of its own. */
-    if (in->kid == NULL && tsl_key_kid(s->key) == NULL) {
-        char *thumb = NULL;
-        if ((r = tsl_key_thumbprint(s->key, &thumb, err)) == TSL_OK)
-            r = tsl_key_set_kid(s->key, thumb, err);
-        tsl_free(thumb);
-    }
-    if (r == TSL_OK && in->x5c_path != NULL &&
-        (r = tsl_cert_chain_load(in->x5c_path, &s->chain, err)) != TSL_OK)
-        tslp_error_prefix(err, "x5c");
-    if (r == TSL_OK)
-        r = tsl_signer_from_key(s->key, in->alg, in->kid, s->chain, &s->signer, err);
-    if (r != TSL_OK)
+    /* A key file or a pkcs11: URI. As `tsl sign` does: a key without a kid is named by
+     * its RFC 7638 thumbprint, unless the list has a kid of its own. */
+    tsl_signer_opts so;
+    memset(&so, 0, sizeof so);
+    so.alg = in->alg;
+    so.kid = in->kid;
+    so.x5c = s->chain;
+    if ((r = tsl_signer_load(in->key_path, &so, &s->signer, NULL, err)) != TSL_OK) {
+        tslp_error_prefix(err, "key");
         signer_free(s);
+    }
     return r;
 }
 
