@@ -608,12 +608,9 @@ bool tslp_query_parse(const char *q, tslp_query *out, tslp_refusal *r)
             tsl_http_unescape(s);
             tsl_http_unescape(value);
             for (size_t k = 0; k < out->n; k++)
-                if (strcmp(out->name[k], s) == 0) {
-                    char shown[40];
-                    snprintf(shown, sizeof shown, "%s", s);
+                if (strcmp(out->name[k], s) == 0) /* the name shown cut to 39 bytes */
                     return tslp_refuse(r, 400, "malformed",
-                                       "query parameter \"%s\" given twice", shown);
-                }
+                                       "query parameter \"%.39s\" given twice", s);
             out->name[out->n] = s;
             out->value[out->n] = value;
             out->n++;
