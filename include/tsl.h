@@ -1071,6 +1071,8 @@ typedef struct {
     size_t lists;     /* lists copied */
     uint64_t tokens;  /* recorded tokens copied (the whole history) */
     uint64_t audit;   /* audit trail rows copied */
+    size_t apikeys;   /* API keys copied (with their hashes; idempotency records are not
+                         copied) */
 } tsl_copy_result;
 
 /* Copies every list of src into dst, whatever their backends (an SQLite file to
@@ -1078,7 +1080,9 @@ typedef struct {
  * are (the key stays a path: the key file must be at that path where dst is
  * published), its statuses, its allocation state (the counter and the permutation key,
  * so that dst never hands out an index src handed out, and the decoys stay where they
- * are), its version, every recorded token and its audit trail. src is read in one
+ * are), its version, every recorded token and its audit trail; then the API keys
+ * (with their hashes, so their secrets work on dst; a key whose id dst has is kept as
+ * dst has it). Idempotency records are not copied. src is read in one
  * read transaction (a consistent snapshot, while others keep writing to it) and dst
  * written in one write transaction: all of it is copied or, on any error, none. A dst
  * that already has a list of one of the ids, or a list on one of their uri paths (see
@@ -1088,6 +1092,133 @@ typedef struct {
  * copy. */
 TSL_API tsl_status tsl_store_copy(tsl_store *src, tsl_store *dst, tsl_copy_result *res,
                                   tsl_error *err);
+
+/* ---------------------------------------------------------------------------------- */
+/* API keys, grouped changes and reads for the issuer API                              */
+
+/* API keys are the issuer API's credentials (README "API keys"). A key belongs to one
+ * list or to every list and carries scopes: */
+#define TSL_SCOPE_ALLOC 1u    /* allocate indices */
+#define TSL_SCOPE_UPDATE 2u   /* change statuses */
+#define TSL_SCOPE_PUBLISH 4u  /* publish now */
+#define TSL_SCOPE_READ 8u     /* list info, statuses, audit trail */
+#define TSL_SCOPE_CREATE 16u  /* create lists: only a key for all lists may have it */
+#define TSL_SCOPE_ALL 31u
+
+/* Parses "alloc,update,publish,read,create" (any of them, in any order, no repeats, no
+ * spaces) or "all" into *mask. TSL_ERR_ARG naming the bad or repeated word, or an
+ * empty list. */
+TSL_API tsl_status tsl_scopes_parse(const char *s, unsigned *mask, tsl_error *err);
+/* The names of the scopes in mask, comma-separated in the order above (e.g.
+ * "alloc,read"; "" for 0), written into buf (always NUL-terminated, cut to size).
+ * Returns buf. */
+TSL_API const char *tsl_scopes_name(unsigned mask, char *buf, size_t size);
+
+#define TSL_APIKEY_ID_LEN 12       /* lowercase hex */
+#define TSL_APIKEY_SECRET_SIZE 64  /* room for the secret text and its NUL */
+/* The secret is "tsl_" + id (12 hex) + "_" + 43 base64url chars (32 CSPRNG bytes), 60
+ * characters: the id finds the row, the SHA-256 of the whole secret is stored and
+ * compared with CRYPTO_memcmp. The secret itself is never stored. */
+typedef struct {
+    char id[TSL_APIKEY_ID_LEN + 1];
+    char list_id[65];  /* "": every list */
+    unsigned scopes;   /* TSL_SCOPE_* */
+    int64_t created;   /* unix s */
+    int64_t expires;   /* unix s; 0: never */
+    int64_t revoked;   /* unix s; 0: not revoked */
+} tsl_apikey_info;
+
+/* Creates a key for list_id (NULL or "": every list; otherwise the list must exist,
+ * else TSL_ERR_NOT_FOUND) with scopes (a non-zero TSL_SCOPE_* mask; TSL_SCOPE_CREATE
+ * only without list_id, else TSL_ERR_ARG), expiring at `expires` (0: never; else it
+ * must be later than now: TSL_ERR_ARG). Writes the secret (NUL-terminated) into
+ * secret[TSL_APIKEY_SECRET_SIZE]: it is shown once and never stored. *info (may be
+ * NULL) receives the row. A key for one list is recorded in that list's audit trail
+ * (kind "apikey", source "create ID"); a key for every list only in its own row
+ * (created, revoked), since the audit trail is per list. */
+TSL_API tsl_status tsl_apikey_create(tsl_store *st, const char *list_id, unsigned scopes,
+                                     int64_t expires, tsl_apikey_info *info,
+                                     char secret[TSL_APIKEY_SECRET_SIZE], tsl_error *err);
+/* Revokes key id: its row stays, marked revoked, for the audit (source "revoke ID" in
+ * its list's trail). Revoking a revoked key keeps the first time. TSL_ERR_NOT_FOUND
+ * for no such key. */
+TSL_API tsl_status tsl_apikey_revoke(tsl_store *st, const char *id, tsl_error *err);
+/* Every key, newest first (never the hash); *out (tsl_free) an array of *n (NULL and
+ * 0 when there is none). */
+TSL_API tsl_status tsl_apikey_list(tsl_store *st, tsl_apikey_info **out, size_t *n,
+                                   tsl_error *err);
+/* Authenticates a presented secret (len bytes, not NUL-terminated) at time now (0:
+ * the current time): TSL_OK and *out (may be NULL) filled; TSL_ERR_DENIED for a
+ * malformed, unknown, wrong, expired or revoked key, with a message that says which of
+ * "unknown or wrong key" / "key expired" / "key revoked" and never contains the secret
+ * (the id is named only once the secret matched). Unknown ids cost as much as known
+ * ones (a dummy compare). */
+TSL_API tsl_status tsl_apikey_check(tsl_store *st, const char *secret, size_t len,
+                                    int64_t now, tsl_apikey_info *out, tsl_error *err);
+
+/* Grouped changes: several requests committed in ONE write transaction (one fsync). */
+typedef enum { TSL_OP_ALLOC = 1, TSL_OP_UPDATE = 2 } tsl_op_kind;
+typedef struct {
+    tsl_op_kind kind;
+    const char *list_id;
+    const char *source;        /* audit source, e.g. "apikey:0123456789ab" (or NULL) */
+    /* TSL_OP_ALLOC */
+    uint64_t count;            /* 1 .. TSL_ALLOC_MAX_PER_OP */
+    const char *idem_owner;    /* the API key id the idempotency key belongs to */
+    const char *idem_key;      /* NULL: none. 1..255 printable ASCII */
+    uint8_t idem_hash[32];     /* SHA-256 of the canonical request (list, count) */
+    /* TSL_OP_UPDATE */
+    const tsl_batch *batch;
+    int force, dry_run;
+    /* Results, set by tsl_store_apply(): */
+    tsl_status status;
+    tsl_error error;
+    uint64_t *indices;         /* ALLOC: count indices, tsl_free() by the caller */
+    int replayed;              /* ALLOC: answered from the idempotency record */
+    uint64_t changed;          /* UPDATE: entries whose value changed */
+    uint64_t version;          /* the list's version after the op */
+} tsl_store_op;
+#define TSL_ALLOC_MAX_PER_OP 100000
+#define TSL_IDEMPOTENCY_SECONDS 86400  /* how long idempotency records are kept */
+
+/* Runs ops in order in one write transaction and one commit. Each op runs in its own
+ * savepoint: an op that fails gets op->status / op->error and changes nothing, the
+ * others still commit. ALLOC with idem_key: if (idem_owner, idem_key) is recorded
+ * (within TSL_IDEMPOTENCY_SECONDS) for the same list with the same idem_hash,
+ * op->indices are the recorded ones, replayed = 1, nothing is allocated; with another
+ * list or hash, TSL_ERR_CONFLICT "Idempotency-Key already used for another request".
+ * Otherwise the allocation and its record commit together. Records older than
+ * TSL_IDEMPOTENCY_SECONDS are pruned. ALLOC without room: TSL_ERR_LIMIT. UPDATE: as
+ * tsl_store_update() (final INVALID -> TSL_ERR_VALUE naming the first index, force,
+ * dry_run, audit with source). Audit rows and list times use `now` (0: the current
+ * time). Returns TSL_OK when the transaction committed (look at each op's status),
+ * else the transaction's error (every op then has that status, no indices, and
+ * nothing is changed). On PostgreSQL the changed lists are notified at commit. */
+TSL_API tsl_status tsl_store_apply(tsl_store *st, tsl_store_op *ops, size_t n, int64_t now,
+                                   tsl_error *err);
+
+/* Reads n statuses of list id (idx[k] -> values[k]) in one read transaction, reading
+ * only the chunks they are in; *version (may be NULL) the version read. TSL_ERR_INDEX
+ * naming the first index >= size. */
+TSL_API tsl_status tsl_store_statuses(tsl_store *st, const char *id, const uint64_t *idx,
+                                      size_t n, unsigned *values, uint64_t *version,
+                                      tsl_error *err);
+
+/* One row of a list's audit trail. */
+typedef struct {
+    uint64_t seq;          /* increasing per store */
+    int64_t time;
+    char kind[16];         /* "create" "update" "set" "alloc" "publish" "apikey" */
+    uint64_t entries, changed;
+    char *source;          /* who/what: "apikey:ID", a file name, "set", or NULL */
+} tsl_audit_row;
+/* The audit trail of list id, newest first: rows with seq < before (0: from the
+ * newest), at most limit (1..1000, else TSL_ERR_ARG). *out (tsl_audit_rows_free) an
+ * array of *n (NULL and 0 when none). TSL_ERR_NOT_FOUND for no such list. */
+TSL_API tsl_status tsl_store_audit(tsl_store *st, const char *id, uint64_t before,
+                                   size_t limit, tsl_audit_row **out, size_t *n,
+                                   tsl_error *err);
+TSL_API void tsl_audit_rows_free(tsl_audit_row *rows, size_t n);
 
 /* ---------------------------------------------------------------------------------- */
 /* HTTP helpers for publishers (spec section 8, RFC 9110)                               */

@@ -392,7 +392,7 @@ TT_TEST(copy_sqlite_to_postgresql_and_back)
         r = tslp_fail(&err, TSL_ERR_IO, 0, "no PostgreSQL test server");
     if (r == TSL_OK)
         r = tsl_store_open(url, &pg, &err);
-    tsl_copy_result res1 = {0, 0, 0}, res2 = {0, 0, 0};
+    tsl_copy_result res1 = {0, 0, 0, 0}, res2 = {0, 0, 0, 0};
     if (r == TSL_OK)
         r = tsl_store_copy(f.src, pg, &res1, &err);
     if (r == TSL_OK)

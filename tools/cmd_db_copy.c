@@ -75,10 +75,14 @@ int cmd_db_copy(int argc, char **argv)
         }
         return cli_fail("db copy", &err, st);
     }
-    printf("copied %zu list%s (%llu token%s, %llu audit row%s)\n", res.lists,
+    printf("copied %zu list%s (%llu token%s, %llu audit row%s)", res.lists,
            res.lists == 1 ? "" : "s", (unsigned long long)res.tokens,
            res.tokens == 1 ? "" : "s", (unsigned long long)res.audit,
            res.audit == 1 ? "" : "s");
+    /* Said only when there were keys: the line stays as it was for stores without. */
+    if (res.apikeys > 0)
+        printf(" and %zu API key%s", res.apikeys, res.apikeys == 1 ? "" : "s");
+    printf("\n");
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_err("db copy", "write error on standard output (the copy is committed)");
         return EXIT_USAGE;

@@ -84,6 +84,10 @@
 /* Bytes of a list id: a short name that is also a file and URL path component. */
 #define TSLP_ID_MAX 64
 
+/* API keys a store may hold (tsl apikey list reads them all into one array: 2^20 rows
+ * of about 130 bytes is 130 MiB; an issuer has a handful). */
+#define TSLP_STORE_MAX_APIKEYS ((size_t)1 << 20)
+
 /* --- verifier ------------------------------------------------------------------------ */
 
 /* Default seconds a fetched Status List Token is cached at most: one day, the ttl most

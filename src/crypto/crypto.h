@@ -180,6 +180,10 @@ tsl_status tslp_random_bytes(void *buf, size_t n, tsl_error *err);
 /* Overwrites n bytes in a way the compiler does not remove (keys before free). */
 void tslp_cleanse(void *p, size_t n);
 
+/* Whether n bytes at a and b are equal, in a time that does not depend on where they
+ * differ (CRYPTO_memcmp): for secrets and their hashes (store/apikey.c). */
+bool tslp_equal_ct(const void *a, const void *b, size_t n);
+
 /* AES-128 on single blocks (the keyed permutation's round function, store/perm.c). The
  * context is opaque so that no OpenSSL type leaves this folder. */
 #define TSLP_AES128_BYTES 16

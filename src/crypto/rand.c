@@ -32,6 +32,11 @@ tsl_status tslp_random_bytes(void *buf, size_t n, tsl_error *err)
     return TSL_OK;
 }
 
+bool tslp_equal_ct(const void *a, const void *b, size_t n)
+{
+    return CRYPTO_memcmp(a, b, n) == 0;
+}
+
 void tslp_cleanse(void *p, size_t n)
 {
     if (p != NULL && n > 0)

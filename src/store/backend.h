@@ -141,6 +141,43 @@ struct tslp_store_backend {
                               void *ctx, tsl_error *err);
     tsl_status (*audit_each)(tsl_store *st, const char *id, tslp_store_audit_fn fn,
                              void *ctx, tsl_error *err);
+
+    /* Savepoints inside a write transaction (TSLP_SP_BEGIN, _RELEASE, _ROLLBACK: back
+     * to the savepoint and release it), so that one op of a group can fail and leave
+     * the others (apply.c). A backend that caches what the transaction read forgets
+     * it at release and rollback. */
+    tsl_status (*savepoint)(tsl_store *st, int step, tsl_error *err);
+
+    /* The audit trail read by pages (tsl_store_audit): rows of list id with id < before
+     * (0: any), newest first, at most limit; *out (tslp_free, each source tslp_free)
+     * an array of *n. */
+    tsl_status (*audit_page)(tsl_store *st, const char *id, uint64_t before, size_t limit,
+                             tsl_audit_row **out, size_t *n, tsl_error *err);
+
+    /* API keys (schema 3; apikey.c). apikey_insert: a new row (TSL_ERR_EXISTS when the
+     * id is taken). apikey_read: *found false when there is none. apikey_revoke: sets
+     * revoked = now unless already set. apikey_rows: every row, newest first (created,
+     * then id, descending); *out tslp_free'd, NULL when *n is 0. Inside or outside a
+     * transaction; apikey_rows also gives the hashes, for the copy. */
+    tsl_status (*apikey_insert)(tsl_store *st, const tslp_apikey_row *row, tsl_error *err);
+    tsl_status (*apikey_read)(tsl_store *st, const char *id, tslp_apikey_row *row,
+                              bool *found, tsl_error *err);
+    tsl_status (*apikey_revoke)(tsl_store *st, const char *id, int64_t now, tsl_error *err);
+    tsl_status (*apikey_rows)(tsl_store *st, tslp_apikey_row **out, size_t *n,
+                              tsl_error *err);
+
+    /* Idempotency records (schema 3; apply.c), inside the write transaction.
+     * idem_read: the record of (owner, key): *found, its list (list_id, 65 bytes),
+     * request hash and indices blob (*blob tslp_malloc'd, *len bytes: little-endian
+     * u64s). idem_insert: a new record. idem_prune: drops those created before
+     * `before`. */
+    tsl_status (*idem_read)(tsl_store *st, const char *owner, const char *key, bool *found,
+                            char *list_id, uint8_t hash[32], uint8_t **blob, size_t *len,
+                            tsl_error *err);
+    tsl_status (*idem_insert)(tsl_store *st, const char *owner, const char *key,
+                              const char *list_id, const uint8_t hash[32],
+                              const uint8_t *blob, size_t len, int64_t now, tsl_error *err);
+    tsl_status (*idem_prune)(tsl_store *st, int64_t before, tsl_error *err);
 };
 
 /* The backends. */

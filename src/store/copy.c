@@ -10,7 +10,13 @@
  * together, so the destination goes on from the next unused position of the same
  * permutation and never hands out an index the source handed out (nor a decoy); the
  * version travels with the token history, so a publisher on the destination does not
- * take the recorded tokens for newer statuses than its own. */
+ * take the recorded tokens for newer statuses than its own.
+ *
+ * API keys go with their hashes, so the same secrets work on the destination; a key
+ * whose id the destination has already is left as the destination has it (ids are 48
+ * random bits: it is the same key, copied before). Idempotency records are not copied:
+ * they live TSL_IDEMPOTENCY_SECONDS, and a store is copied to move issuers over, not
+ * while their requests are retried. */
 #include "crypto/crypto.h"
 #include "store/backend.h"
 
@@ -147,7 +153,25 @@ static tsl_status copy_list(tsl_store *src, tsl_store *dst, const char *id,
 static bool can_copy(const tsl_store *st)
 {
     return st->be->list_restore != NULL && st->be->tokens_each != NULL &&
-           st->be->audit_each != NULL;
+           st->be->audit_each != NULL && st->be->apikey_rows != NULL;
+}
+
+/* The API keys, after the lists they belong to. */
+static tsl_status copy_apikeys(tsl_store *src, tsl_store *dst, tsl_copy_result *res,
+                              tsl_error *err)
+{
+    tslp_apikey_row *rows = NULL;
+    size_t n = 0;
+    tsl_status r = src->be->apikey_rows(src, &rows, &n, err);
+    for (size_t k = 0; r == TSL_OK && k < n; k++) {
+        tslp_apikey_row have;
+        bool found = false;
+        if ((r = dst->be->apikey_read(dst, rows[k].info.id, &have, &found, err)) == TSL_OK &&
+            !found && (r = dst->be->apikey_insert(dst, &rows[k], err)) == TSL_OK)
+            res->apikeys++;
+    }
+    tslp_free(rows);
+    return r;
 }
 
 /* Inside both transactions: refuses a clash before writing anything, then copies. */
@@ -166,13 +190,15 @@ static tsl_status copy_locked(tsl_store *src, tsl_store *dst, tsl_copy_result *r
     for (size_t k = 0; r == TSL_OK && k < set.n; k++)
         r = copy_list(src, dst, set.ids[k], &set, res, err);
     tsl_store_ids_free(set.ids, set.n);
+    if (r == TSL_OK)
+        r = copy_apikeys(src, dst, res, err);
     return r;
 }
 
 tsl_status tsl_store_copy(tsl_store *src, tsl_store *dst, tsl_copy_result *res,
                           tsl_error *err)
 {
-    tsl_copy_result mine = {0, 0, 0};
+    tsl_copy_result mine = {0, 0, 0, 0};
     if (res != NULL)
         *res = mine;
     if (src == NULL || dst == NULL)

@@ -406,8 +406,9 @@ tsl_status tsl_store_list_load(tsl_store *st, const char *id, tsl_list **out,
 /* ---------------------------------------------------------------------------------- */
 /* Allocation                                                                           */
 
-static tsl_status alloc_locked(tsl_store *st, const char *id, uint64_t n, uint64_t *out,
-                               tsl_error *err)
+tsl_status tslp_store_alloc_locked(tsl_store *st, const char *id, uint64_t n, int64_t now,
+                                   const char *source, uint64_t *out, uint64_t *version,
+                                   tsl_error *err)
 {
     tslp_list_row row;
     tsl_status r = tslp_store_read_row(st, id, &row, err);
@@ -426,13 +427,14 @@ static tsl_status alloc_locked(tsl_store *st, const char *id, uint64_t n, uint64
         tslp_perm_done(&p);
     }
     tslp_cleanse(row.perm_key, sizeof row.perm_key);
+    if (version != NULL)
+        *version = row.info.version;
     tsl_list_info_free(&row.info);
     if (r != TSL_OK)
         return r;
-    int64_t now = (int64_t)time(NULL);
     if ((r = st->be->alloc_advance(st, id, n, now, err)) != TSL_OK)
         return r;
-    return tslp_store_audit(st, id, now, n, 0, NULL, "alloc", err);
+    return tslp_store_audit(st, id, now, n, 0, source, "alloc", err);
 }
 
 tsl_status tsl_store_alloc_new(tsl_store *st, const char *id, uint64_t n, uint64_t **out,
@@ -476,7 +478,8 @@ tsl_status tsl_store_alloc(tsl_store *st, const char *id, uint64_t n, uint64_t *
     tsl_status r = tslp_store_begin(st, true, err);
     if (r != TSL_OK)
         return r;
-    if ((r = alloc_locked(st, id, n, out, err)) == TSL_OK)
+    if ((r = tslp_store_alloc_locked(st, id, n, (int64_t)time(NULL), NULL, out, NULL,
+                                     err)) == TSL_OK)
         return tslp_store_commit(st, err);
     tslp_store_rollback(st);
     return r;

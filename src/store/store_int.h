@@ -35,8 +35,8 @@ void tslp_perm_done(tslp_perm *p);
 
 /* Schema version this code writes; an older file is migrated when opened for writing,
  * a newer one is refused. 1: the first release (tests/fixtures/store-v0.1.db); 2: the
- * migrations table and the audit trail's index. */
-#define TSLP_SCHEMA_VERSION 2
+ * migrations table and the audit trail's index; 3: API keys and idempotency records. */
+#define TSLP_SCHEMA_VERSION 3
 /* The oldest version a read-only handle reads without migrating it. */
 #define TSLP_SCHEMA_READABLE 1
 
@@ -55,6 +55,17 @@ typedef struct {
     uint8_t perm_key[TSLP_PERM_KEY_BYTES];
     uint64_t next; /* = info.allocated */
 } tslp_list_row;
+
+/* An API key's row (apikey.c): what tsl_apikey_info shows, and the SHA-256 of the
+ * secret, which only tsl_apikey_check compares and only the copy carries over. */
+typedef struct {
+    tsl_apikey_info info;
+    uint8_t hash[32];
+} tslp_apikey_row;
+
+/* Savepoint steps (backend.h savepoint): one savepoint at a time, inside a write
+ * transaction, around each op of tsl_store_apply. */
+enum { TSLP_SP_BEGIN, TSLP_SP_RELEASE, TSLP_SP_ROLLBACK };
 
 /* The calls below go to the store's backend (backend.h). */
 
@@ -78,6 +89,27 @@ tsl_status tslp_store_load_chunks(tsl_store *st, const tsl_list_info *info,
 tsl_status tslp_store_audit(tsl_store *st, const char *id, int64_t now, uint64_t entries,
                             uint64_t changed, const char *source, const char *kind,
                             tsl_error *err);
+
+/* The work of one allocation inside the caller's write transaction (store.c): n
+ * indices into out, the counter advanced, an audit row (kind "alloc", source) at now;
+ * *version (may be NULL) the list's version. TSL_ERR_LIMIT when fewer are left. */
+tsl_status tslp_store_alloc_locked(tsl_store *st, const char *id, uint64_t n, int64_t now,
+                                   const char *source, uint64_t *out, uint64_t *version,
+                                   tsl_error *err);
+
+/* A batch update in two steps (store_update.c), so that several can share one
+ * transaction (apply.c): tslp_update_prepare, outside any transaction, normalises a
+ * batch of long or overlapping lines (*plan, NULL for a batch applied line by line;
+ * free with tslp_update_plan_free); tslp_update_locked applies it inside the caller's
+ * write (or, for a dry run, read) transaction, with the audit row at now; *changed and
+ * *version (may be NULL) the entries changed and the list's version after it. */
+typedef struct tslp_update_plan tslp_update_plan;
+tsl_status tslp_update_prepare(const tsl_batch *b, tslp_update_plan **plan, tsl_error *err);
+void tslp_update_plan_free(tslp_update_plan *plan);
+tsl_status tslp_update_locked(tsl_store *st, const char *id, const tsl_batch *b,
+                              const tslp_update_plan *plan, int force, int dry_run,
+                              const char *source, int64_t now, uint64_t *changed,
+                              uint64_t *version, tsl_error *err);
 
 /* ---- change notification (the PostgreSQL backend; the publisher's seam) ---- */
 

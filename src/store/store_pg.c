@@ -20,6 +20,11 @@
  *   tsl_tokens  (id bigserial, list_id, format, iat, exp, version, token bytea,
  *               created): the history; the newest is the latest iat, then highest id
  *   tsl_batches (id bigserial, list_id, time, entries, changed, source, kind): audit
+ *   tsl_apikeys (id, list_id (NULL: every list), scopes, hash bytea, created, expires,
+ *               revoked): the issuer API's keys, only the SHA-256 of each secret
+ *   tsl_idempotency (owner, idem_key, list_id, hash bytea, indices bytea, created,
+ *               PRIMARY KEY (owner, idem_key)): allocations made with an
+ *               Idempotency-Key, kept TSL_IDEMPOTENCY_SECONDS
  *
  * Consistency across processes and hosts. A write transaction is BEGIN (READ
  * COMMITTED) followed by pg_advisory_xact_lock on one key for the store (the schema
@@ -99,6 +104,14 @@ enum {
     Q_LIST_RESTORE,
     Q_TOKENS_ALL,
     Q_AUDIT_ALL,
+    Q_AUDIT_PAGE,
+    Q_APIKEY_INSERT,
+    Q_APIKEY_READ,
+    Q_APIKEY_REVOKE,
+    Q_APIKEY_ROWS,
+    Q_IDEM_READ,
+    Q_IDEM_INSERT,
+    Q_IDEM_PRUNE,
     Q_COUNT
 };
 
@@ -151,6 +164,21 @@ static const char *const SQL[Q_COUNT] = {
                      " WHERE list_id = $1 ORDER BY iat, id",
     [Q_AUDIT_ALL] = "SELECT time, entries, changed, source, kind FROM tsl_batches"
                     " WHERE list_id = $1 ORDER BY id",
+    [Q_AUDIT_PAGE] = "SELECT id, time, entries, changed, source, kind FROM tsl_batches"
+                     " WHERE list_id = $1 AND ($2::bigint = 0 OR id < $2::bigint)"
+                     " ORDER BY id DESC LIMIT $3::bigint",
+    [Q_APIKEY_INSERT] = "INSERT INTO tsl_apikeys (id, list_id, scopes, hash, created,"
+                        " expires, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [Q_APIKEY_READ] = "SELECT id, list_id, scopes, hash, created, expires, revoked"
+                      " FROM tsl_apikeys WHERE id = $1",
+    [Q_APIKEY_REVOKE] = "UPDATE tsl_apikeys SET revoked = $2 WHERE id = $1 AND revoked = 0",
+    [Q_APIKEY_ROWS] = "SELECT id, list_id, scopes, hash, created, expires, revoked"
+                      " FROM tsl_apikeys ORDER BY created DESC, id COLLATE \"C\" DESC",
+    [Q_IDEM_READ] = "SELECT list_id, hash, indices FROM tsl_idempotency"
+                    " WHERE owner = $1 AND idem_key = $2",
+    [Q_IDEM_INSERT] = "INSERT INTO tsl_idempotency (owner, idem_key, list_id, hash, indices,"
+                      " created) VALUES ($1, $2, $3, $4, $5, $6)",
+    [Q_IDEM_PRUNE] = "DELETE FROM tsl_idempotency WHERE created < $1",
 };
 
 /* The migrations, in order: migration k takes the schema from version k to k + 1 (0:
@@ -197,6 +225,17 @@ static const struct {
     {"indexing the audit trail and the tokens' exp",
      "CREATE INDEX tsl_batches_by_list ON tsl_batches (list_id, id);"
      "CREATE INDEX tsl_tokens_by_exp ON tsl_tokens (list_id, exp);"},
+    /* to 3: the issuer API's keys and its idempotency records. */
+    {"adding API keys and idempotency records",
+     "CREATE TABLE tsl_apikeys (id text PRIMARY KEY,"
+     " list_id text REFERENCES tsl_lists(id) ON DELETE CASCADE, scopes bigint NOT NULL,"
+     " hash bytea NOT NULL, created bigint NOT NULL, expires bigint NOT NULL,"
+     " revoked bigint NOT NULL);"
+     "CREATE TABLE tsl_idempotency (owner text NOT NULL, idem_key text NOT NULL,"
+     " list_id text NOT NULL REFERENCES tsl_lists(id) ON DELETE CASCADE,"
+     " hash bytea NOT NULL, indices bytea NOT NULL, created bigint NOT NULL,"
+     " PRIMARY KEY (owner, idem_key));"
+     "CREATE INDEX tsl_idempotency_by_created ON tsl_idempotency (created);"},
 };
 
 typedef struct {
@@ -1301,6 +1340,256 @@ static tsl_status pg_audit_each(tsl_store *st, const char *id, tslp_store_audit_
 }
 
 
+/* ---------------------------------------------------------------------------------- */
+/* Savepoints, the audit trail by pages, API keys and idempotency records              */
+
+/* Forgets the chunks read (their handles are not used after an op), keeping the
+ * changed lists: a list whose change was rolled back to a savepoint is notified
+ * anyway, which costs a publisher one needless look and misses nothing. */
+static void cache_clear(pgc *c)
+{
+    for (size_t k = 0; k < c->ncache; k++) {
+        tslp_free(c->cache[k].id);
+        tslp_free(c->cache[k].data);
+    }
+    c->ncache = 0;
+}
+
+static tsl_status pg_savepoint(tsl_store *st, int step, tsl_error *err)
+{
+    static const char *const sql[] = {"SAVEPOINT tsl_op", "RELEASE SAVEPOINT tsl_op",
+                                      "ROLLBACK TO SAVEPOINT tsl_op;"
+                                      " RELEASE SAVEPOINT tsl_op"};
+    if (step != TSLP_SP_BEGIN)
+        cache_clear(C(st));
+    return exec_static(st, sql[step], "a savepoint", err);
+}
+
+/* A text column of row k into a fixed buffer (cut, NUL-terminated; "" when NULL). */
+static void copy_col(char *dst, size_t size, const PGresult *res, int k, int col)
+{
+    snprintf(dst, size, "%s", PQgetisnull(res, k, col) ? "" : PQgetvalue(res, k, col));
+}
+
+static tsl_status pg_audit_page(tsl_store *st, const char *id, uint64_t before, size_t limit,
+                                tsl_audit_row **out, size_t *n, tsl_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    params p = {0};
+    p_text(&p, id);
+    p_i64(&p, (int64_t)before);
+    p_i64(&p, (int64_t)limit);
+    PGresult *res = NULL;
+    tsl_status r = run(st, Q_AUDIT_PAGE, &p, PGRES_TUPLES_OK, &res,
+                       "reading the audit trail", err);
+    if (r != TSL_OK)
+        return r;
+    size_t cnt = (size_t)PQntuples(res);
+    if (cnt > limit)
+        cnt = limit;
+    tsl_audit_row *rows = cnt > 0 ? tslp_calloc(cnt, sizeof *rows) : NULL;
+    if (cnt > 0 && rows == NULL) {
+        PQclear(res);
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
+    }
+    size_t k = 0;
+    for (; r == TSL_OK && k < cnt; k++) {
+        int64_t seq = get_i64(res, (int)k, 0), entries = get_i64(res, (int)k, 2),
+                changed = get_i64(res, (int)k, 3);
+        if (seq < 1 || entries < 0 || changed < 0) {
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: list \"%s\": inconsistent audit row",
+                          st->path, id);
+            break;
+        }
+        tsl_audit_row *a = &rows[k];
+        a->seq = (uint64_t)seq;
+        a->time = get_i64(res, (int)k, 1);
+        a->entries = (uint64_t)entries;
+        a->changed = (uint64_t)changed;
+        copy_col(a->kind, sizeof a->kind, res, (int)k, 5);
+        if (!PQgetisnull(res, (int)k, 4)) {
+            size_t len = (size_t)PQgetlength(res, (int)k, 4);
+            if ((a->source = tslp_malloc(len + 1)) == NULL) {
+                r = tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
+                break;
+            }
+            memcpy(a->source, PQgetvalue(res, (int)k, 4), len);
+            a->source[len] = '\0';
+        }
+    }
+    PQclear(res);
+    if (r != TSL_OK) {
+        tsl_audit_rows_free(rows, cnt);
+        return r;
+    }
+    *out = rows;
+    *n = cnt;
+    return TSL_OK;
+}
+
+static tsl_status pg_apikey_insert(tsl_store *st, const tslp_apikey_row *row, tsl_error *err)
+{
+    const tsl_apikey_info *in = &row->info;
+    params p = {0};
+    p_text(&p, in->id);
+    p_text(&p, in->list_id[0] != '\0' ? in->list_id : NULL);
+    p_i64(&p, in->scopes);
+    p_bin(&p, row->hash, sizeof row->hash);
+    p_i64(&p, in->created);
+    p_i64(&p, in->expires);
+    p_i64(&p, in->revoked);
+    tsl_status rv = revive(st, err);
+    if (rv != TSL_OK)
+        return rv;
+    PGresult *res = PQexecParams(C(st)->pg, SQL[Q_APIKEY_INSERT], p.n, NULL, p.v, p.len,
+                                 p.fmt, 1);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state != NULL && strcmp(state, "23505") == 0) {
+        PQclear(res);
+        return tslp_fail(err, TSL_ERR_EXISTS, 0, "API key %s already exists", in->id);
+    }
+    return result(st, res, PGRES_COMMAND_OK, NULL, "recording a key", err);
+}
+
+/* Row k of an apikeys result (id, list_id, scopes, hash, created, expires, revoked). */
+static bool apikey_row(const PGresult *res, int k, tslp_apikey_row *row)
+{
+    memset(row, 0, sizeof *row);
+    int64_t scopes = get_i64(res, k, 2);
+    if (PQgetisnull(res, k, 0) || PQgetlength(res, k, 0) != TSL_APIKEY_ID_LEN ||
+        PQgetisnull(res, k, 3) || PQgetlength(res, k, 3) != (int)sizeof row->hash ||
+        PQgetlength(res, k, 1) > 64 || scopes < 1 || scopes > TSL_SCOPE_ALL)
+        return false;
+    copy_col(row->info.id, sizeof row->info.id, res, k, 0);
+    copy_col(row->info.list_id, sizeof row->info.list_id, res, k, 1);
+    row->info.scopes = (unsigned)scopes;
+    memcpy(row->hash, PQgetvalue(res, k, 3), sizeof row->hash);
+    row->info.created = get_i64(res, k, 4);
+    row->info.expires = get_i64(res, k, 5);
+    row->info.revoked = get_i64(res, k, 6);
+    return true;
+}
+
+static tsl_status pg_apikey_read(tsl_store *st, const char *id, tslp_apikey_row *row,
+                                 bool *found, tsl_error *err)
+{
+    *found = false;
+    params p = {0};
+    p_text(&p, id);
+    PGresult *res = NULL;
+    tsl_status r = run(st, Q_APIKEY_READ, &p, PGRES_TUPLES_OK, &res, "reading a key", err);
+    if (r != TSL_OK)
+        return r;
+    if (PQntuples(res) > 0) {
+        if (apikey_row(res, 0, row))
+            *found = true;
+        else
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: inconsistent API key row",
+                          st->path);
+    }
+    PQclear(res);
+    return r;
+}
+
+static tsl_status pg_apikey_revoke(tsl_store *st, const char *id, int64_t now, tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    p_i64(&p, now);
+    return run(st, Q_APIKEY_REVOKE, &p, PGRES_COMMAND_OK, NULL, "revoking a key", err);
+}
+
+static tsl_status pg_apikey_rows(tsl_store *st, tslp_apikey_row **out, size_t *n,
+                                 tsl_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    PGresult *res = NULL;
+    tsl_status r = run(st, Q_APIKEY_ROWS, NULL, PGRES_TUPLES_OK, &res, "reading the keys",
+                       err);
+    if (r != TSL_OK)
+        return r;
+    size_t cnt = (size_t)PQntuples(res);
+    if (cnt > TSLP_STORE_MAX_APIKEYS) {
+        PQclear(res);
+        return tslp_fail(err, TSL_ERR_LIMIT, 0, "store %s: more than %zu API keys",
+                         st->path, (size_t)TSLP_STORE_MAX_APIKEYS);
+    }
+    tslp_apikey_row *rows = cnt > 0 ? tslp_calloc(cnt, sizeof *rows) : NULL;
+    if (cnt > 0 && rows == NULL)
+        r = tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
+    for (size_t k = 0; r == TSL_OK && k < cnt; k++)
+        if (!apikey_row(res, (int)k, &rows[k]))
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: inconsistent API key row",
+                          st->path);
+    PQclear(res);
+    if (r != TSL_OK) {
+        tslp_free(rows);
+        return r;
+    }
+    *out = rows;
+    *n = cnt;
+    return TSL_OK;
+}
+
+static tsl_status pg_idem_read(tsl_store *st, const char *owner, const char *key, bool *found,
+                               char *list_id, uint8_t hash[32], uint8_t **blob, size_t *len,
+                               tsl_error *err)
+{
+    *found = false;
+    *blob = NULL;
+    *len = 0;
+    params p = {0};
+    p_text(&p, owner);
+    p_text(&p, key);
+    PGresult *res = NULL;
+    tsl_status r = run(st, Q_IDEM_READ, &p, PGRES_TUPLES_OK, &res,
+                       "reading an idempotency record", err);
+    if (r != TSL_OK)
+        return r;
+    if (PQntuples(res) > 0) {
+        size_t bl = (size_t)PQgetlength(res, 0, 2);
+        if (PQgetlength(res, 0, 1) != 32 || bl % 8 != 0 || PQgetlength(res, 0, 0) > 64) {
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: inconsistent idempotency record",
+                          st->path);
+        } else if ((*blob = tslp_malloc(bl > 0 ? bl : 1)) == NULL) {
+            r = tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
+        } else {
+            memcpy(*blob, PQgetvalue(res, 0, 2), bl);
+            *len = bl;
+            memcpy(hash, PQgetvalue(res, 0, 1), 32);
+            copy_col(list_id, 65, res, 0, 0);
+            *found = true;
+        }
+    }
+    PQclear(res);
+    return r;
+}
+
+static tsl_status pg_idem_insert(tsl_store *st, const char *owner, const char *key,
+                                 const char *list_id, const uint8_t hash[32],
+                                 const uint8_t *blob, size_t len, int64_t now, tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, owner);
+    p_text(&p, key);
+    p_text(&p, list_id);
+    p_bin(&p, hash, 32);
+    p_bin(&p, blob, len);
+    p_i64(&p, now);
+    return run(st, Q_IDEM_INSERT, &p, PGRES_COMMAND_OK, NULL,
+               "recording an idempotency key", err);
+}
+
+static tsl_status pg_idem_prune(tsl_store *st, int64_t before, tsl_error *err)
+{
+    params p = {0};
+    p_i64(&p, before);
+    return run(st, Q_IDEM_PRUNE, &p, PGRES_COMMAND_OK, NULL,
+               "dropping old idempotency records", err);
+}
+
 const struct tslp_store_backend tslp_store_pg = {
     .name = "postgresql",
     .open = pg_open,
@@ -1331,4 +1620,13 @@ const struct tslp_store_backend tslp_store_pg = {
     .list_restore = pg_list_restore,
     .tokens_each = pg_tokens_each,
     .audit_each = pg_audit_each,
+    .savepoint = pg_savepoint,
+    .audit_page = pg_audit_page,
+    .apikey_insert = pg_apikey_insert,
+    .apikey_read = pg_apikey_read,
+    .apikey_revoke = pg_apikey_revoke,
+    .apikey_rows = pg_apikey_rows,
+    .idem_read = pg_idem_read,
+    .idem_insert = pg_idem_insert,
+    .idem_prune = pg_idem_prune,
 };

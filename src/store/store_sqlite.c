@@ -19,6 +19,12 @@
  *            'create'/'update'/'set'/'alloc'/'publish'): the audit trail, indexed on
  *            (list_id, id) since version 2
  *   migrations (version, applied): the migrations applied to this file (version 2)
+ *   apikeys (id TEXT PRIMARY KEY, list_id (NULL: every list), scopes, hash BLOB
+ *            (SHA-256 of the secret), created, expires, revoked): the issuer API's keys
+ *            (version 3)
+ *   idempotency (owner, idem_key, list_id, hash BLOB (of the request), indices BLOB
+ *            (little-endian u64s), created, PRIMARY KEY (owner, idem_key)): allocations
+ *            made with an Idempotency-Key, kept TSL_IDEMPOTENCY_SECONDS (version 3)
  *
  * Durability and concurrency: journal_mode=WAL and synchronous=FULL, so a COMMIT that
  * returned is on disk and a process killed before it leaves the previous state whole;
@@ -90,6 +96,18 @@ static const struct {
      "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY,"
      " applied INTEGER NOT NULL);"
      "CREATE INDEX IF NOT EXISTS batches_by_list ON batches (list_id, id);"},
+    /* to 3: the issuer API's keys and its idempotency records. */
+    {"adding API keys and idempotency records",
+     "CREATE TABLE IF NOT EXISTS apikeys (id TEXT PRIMARY KEY,"
+     " list_id TEXT REFERENCES lists(id) ON DELETE CASCADE, scopes INTEGER NOT NULL,"
+     " hash BLOB NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL,"
+     " revoked INTEGER NOT NULL);"
+     "CREATE TABLE IF NOT EXISTS idempotency (owner TEXT NOT NULL,"
+     " idem_key TEXT NOT NULL,"
+     " list_id TEXT NOT NULL REFERENCES lists(id) ON DELETE CASCADE,"
+     " hash BLOB NOT NULL, indices BLOB NOT NULL, created INTEGER NOT NULL,"
+     " PRIMARY KEY (owner, idem_key));"
+     "CREATE INDEX IF NOT EXISTS idempotency_by_created ON idempotency (created);"},
 };
 
 tsl_status tslp_store_sqlfail(tsl_store *st, int rc, const char *what, tsl_error *err)
@@ -1077,6 +1095,287 @@ static tsl_status sq_audit_each(tsl_store *st, const char *id, tslp_store_audit_
     return r;
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* Savepoints, the audit trail by pages, API keys and idempotency records              */
+
+static tsl_status sq_savepoint(tsl_store *st, int step, tsl_error *err)
+{
+    static const char *const sql[] = {"SAVEPOINT tsl_op", "RELEASE tsl_op",
+                                      "ROLLBACK TO tsl_op; RELEASE tsl_op"};
+    return exec_static(st, sql[step], "a savepoint", err);
+}
+
+/* Copies text into a fixed buffer of size bytes (cut, NUL-terminated). */
+static void copy_text(char *dst, size_t size, const unsigned char *t)
+{
+    snprintf(dst, size, "%s", t != NULL ? (const char *)t : "");
+}
+
+static tsl_status sq_audit_page(tsl_store *st, const char *id, uint64_t before, size_t limit,
+                                tsl_audit_row **out, size_t *n, tsl_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        "SELECT id, time, entries, changed, source, kind FROM batches WHERE list_id = ?1"
+        " AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    tsl_audit_row *rows = tslp_calloc(limit > 0 ? limit : 1, sizeof *rows);
+    if (rows == NULL) {
+        sqlite3_finalize(s);
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)before);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
+    int rc = SQLITE_DONE;
+    size_t k = 0;
+    while (r == TSL_OK && k < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(s, 0), entries = sqlite3_column_int64(s, 2),
+                changed = sqlite3_column_int64(s, 3);
+        const unsigned char *kind = sqlite3_column_text(s, 5);
+        bool ok = true;
+        if (kind == NULL || seq < 1 || entries < 0 || changed < 0) {
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: list \"%s\": inconsistent audit row",
+                          st->path, id);
+            break;
+        }
+        tsl_audit_row *a = &rows[k];
+        a->seq = (uint64_t)seq;
+        a->time = sqlite3_column_int64(s, 1);
+        a->entries = (uint64_t)entries;
+        a->changed = (uint64_t)changed;
+        copy_text(a->kind, sizeof a->kind, kind);
+        a->source = col_text(s, 4, &ok);
+        if (!ok)
+            r = tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
+        k++;
+    }
+    if (r == TSL_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        r = tslp_store_sqlfail(st, rc, "reading the audit trail", err);
+    sqlite3_finalize(s);
+    if (r != TSL_OK) {
+        tsl_audit_rows_free(rows, k);
+        return r;
+    }
+    if (k == 0) {
+        tslp_free(rows);
+        rows = NULL;
+    }
+    *out = rows;
+    *n = k;
+    return TSL_OK;
+}
+
+static tsl_status sq_apikey_insert(tsl_store *st, const tslp_apikey_row *row, tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        "INSERT INTO apikeys (id, list_id, scopes, hash, created, expires, revoked)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    const tsl_apikey_info *in = &row->info;
+    sqlite3_bind_text(s, 1, in->id, -1, SQLITE_STATIC);
+    if (in->list_id[0] != '\0')
+        sqlite3_bind_text(s, 2, in->list_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, in->scopes);
+    sqlite3_bind_blob(s, 4, row->hash, sizeof row->hash, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, in->created);
+    sqlite3_bind_int64(s, 6, in->expires);
+    sqlite3_bind_int64(s, 7, in->revoked);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if ((rc & 0xFF) == SQLITE_CONSTRAINT)
+        return tslp_fail(err, TSL_ERR_EXISTS, 0, "API key %s already exists", in->id);
+    return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "recording a key", err);
+}
+
+/* One apikeys row (columns id, list_id, scopes, hash, created, expires, revoked). */
+static bool apikey_row(sqlite3_stmt *s, tslp_apikey_row *row)
+{
+    memset(row, 0, sizeof *row);
+    const unsigned char *id = sqlite3_column_text(s, 0);
+    const void *hash = sqlite3_column_blob(s, 3);
+    int64_t scopes = sqlite3_column_int64(s, 2);
+    if (id == NULL || strlen((const char *)id) != TSL_APIKEY_ID_LEN || hash == NULL ||
+        sqlite3_column_bytes(s, 3) != (int)sizeof row->hash || scopes < 1 ||
+        scopes > TSL_SCOPE_ALL || sqlite3_column_bytes(s, 1) > 64)
+        return false;
+    copy_text(row->info.id, sizeof row->info.id, id);
+    copy_text(row->info.list_id, sizeof row->info.list_id, sqlite3_column_text(s, 1));
+    row->info.scopes = (unsigned)scopes;
+    memcpy(row->hash, hash, sizeof row->hash);
+    row->info.created = sqlite3_column_int64(s, 4);
+    row->info.expires = sqlite3_column_int64(s, 5);
+    row->info.revoked = sqlite3_column_int64(s, 6);
+    return true;
+}
+
+static tsl_status sq_apikey_read(tsl_store *st, const char *id, tslp_apikey_row *row,
+                                 bool *found, tsl_error *err)
+{
+    *found = false;
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        "SELECT id, list_id, scopes, hash, created, expires, revoked FROM apikeys"
+        " WHERE id = ?1",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        if (apikey_row(s, row))
+            *found = true;
+        else
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: inconsistent API key row",
+                          st->path);
+    } else if (rc != SQLITE_DONE) {
+        r = tslp_store_sqlfail(st, rc, "reading a key", err);
+    }
+    sqlite3_finalize(s);
+    return r;
+}
+
+static tsl_status sq_apikey_revoke(tsl_store *st, const char *id, int64_t now, tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st, "UPDATE apikeys SET revoked = ?2 WHERE id = ?1 AND revoked = 0", &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, now);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "revoking a key", err);
+}
+
+static tsl_status sq_apikey_rows(tsl_store *st, tslp_apikey_row **out, size_t *n,
+                                 tsl_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        "SELECT id, list_id, scopes, hash, created, expires, revoked FROM apikeys"
+        " ORDER BY created DESC, id DESC",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    tslp_apikey_row *rows = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+    while (r == TSL_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((r = TSLP_ELEMS_RESERVE(rows, cnt, cap, 1, TSLP_STORE_MAX_APIKEYS, "API keys",
+                                    err)) != TSL_OK)
+            break;
+        if (!apikey_row(s, &rows[cnt]))
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: inconsistent API key row",
+                          st->path);
+        else
+            cnt++;
+    }
+    if (r == TSL_OK && rc != SQLITE_DONE)
+        r = tslp_store_sqlfail(st, rc, "reading the keys", err);
+    sqlite3_finalize(s);
+    if (r != TSL_OK) {
+        tslp_free(rows);
+        return r;
+    }
+    *out = rows;
+    *n = cnt;
+    return TSL_OK;
+}
+
+static tsl_status sq_idem_read(tsl_store *st, const char *owner, const char *key, bool *found,
+                               char *list_id, uint8_t hash[32], uint8_t **blob, size_t *len,
+                               tsl_error *err)
+{
+    *found = false;
+    *blob = NULL;
+    *len = 0;
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        "SELECT list_id, hash, indices FROM idempotency WHERE owner = ?1 AND idem_key = ?2",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const void *h = sqlite3_column_blob(s, 1), *b = sqlite3_column_blob(s, 2);
+        size_t hl = (size_t)sqlite3_column_bytes(s, 1), bl = (size_t)sqlite3_column_bytes(s, 2);
+        if (h == NULL || hl != 32 || b == NULL || bl % 8 != 0 ||
+            sqlite3_column_bytes(s, 0) > 64) {
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: inconsistent idempotency record",
+                          st->path);
+        } else if ((*blob = tslp_malloc(bl)) == NULL) {
+            r = tslp_fail(err, TSL_ERR_NOMEM, 0, "store %s: out of memory", st->path);
+        } else {
+            memcpy(*blob, b, bl);
+            *len = bl;
+            memcpy(hash, h, 32);
+            copy_text(list_id, 65, sqlite3_column_text(s, 0));
+            *found = true;
+        }
+    } else if (rc != SQLITE_DONE) {
+        r = tslp_store_sqlfail(st, rc, "reading an idempotency record", err);
+    }
+    sqlite3_finalize(s);
+    return r;
+}
+
+static tsl_status sq_idem_insert(tsl_store *st, const char *owner, const char *key,
+                                 const char *list_id, const uint8_t hash[32],
+                                 const uint8_t *blob, size_t len, int64_t now, tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st,
+        "INSERT INTO idempotency (owner, idem_key, list_id, hash, indices, created)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, list_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_blob64(s, 5, blob, len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, now);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? TSL_OK
+                             : tslp_store_sqlfail(st, rc, "recording an idempotency key", err);
+}
+
+static tsl_status sq_idem_prune(tsl_store *st, int64_t before, tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(st, "DELETE FROM idempotency WHERE created < ?1", &s,
+                                      err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_int64(s, 1, before);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE
+               ? TSL_OK
+               : tslp_store_sqlfail(st, rc, "dropping old idempotency records", err);
+}
+
 const struct tslp_store_backend tslp_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -1103,4 +1402,13 @@ const struct tslp_store_backend tslp_store_sqlite = {
     .list_restore = sq_list_restore,
     .tokens_each = sq_tokens_each,
     .audit_each = sq_audit_each,
+    .savepoint = sq_savepoint,
+    .audit_page = sq_audit_page,
+    .apikey_insert = sq_apikey_insert,
+    .apikey_read = sq_apikey_read,
+    .apikey_revoke = sq_apikey_revoke,
+    .apikey_rows = sq_apikey_rows,
+    .idem_read = sq_idem_read,
+    .idem_insert = sq_idem_insert,
+    .idem_prune = sq_idem_prune,
 };

@@ -187,7 +187,7 @@ static tsl_status write_slot(upd *u, uint64_t c, const slot *sl, bool dry_run,
 
 static tsl_status update_locked(upd *u, const tsl_batch *b, const tslp_seg *segs,
                                 size_t nsegs, int force, int dry_run, const char *source,
-                                uint64_t *changed, tsl_error *err)
+                                int64_t now, uint64_t *changed, tsl_error *err)
 {
     const tsl_list_info *in = u->info;
     u->nbytes = tslp_store_nbytes(in->bits, in->size);
@@ -240,12 +240,79 @@ static tsl_status update_locked(upd *u, const tsl_batch *b, const tslp_seg *segs
     *changed = total;
     if (dry_run)
         return TSL_OK;
-    int64_t now = (int64_t)time(NULL);
     if (total > 0 && (r = u->st->be->list_bump_version(u->st, in->id, now, err)) != TSL_OK)
         return r;
     bool is_set = source != NULL && strcmp(source, "set") == 0;
     return tslp_store_audit(u->st, in->id, now, tsl_batch_entries(b), total, source,
                             is_set ? "set" : "update", err);
+}
+
+struct tslp_update_plan {
+    tslp_seg *segs;
+    size_t nsegs;
+};
+
+tsl_status tslp_update_prepare(const tsl_batch *b, tslp_update_plan **plan, tsl_error *err)
+{
+    *plan = NULL;
+    /* Lines that cover few entries each (single indices, short ranges) are applied one
+     * after the other: that costs at most INORDER_ENTRIES entries a line, less than
+     * sorting them. Any other batch is normalised before the write lock is taken, and
+     * inside it each entry the batch covers is read and written once, however many
+     * lines cover it. The fail fields are kept whatever the list's policy, which is only
+     * known inside the transaction. */
+    size_t n = tsl_batch_count(b);
+    if (n == 0 || tsl_batch_entries(b) / n <= INORDER_ENTRIES)
+        return TSL_OK;
+    tslp_update_plan *p = tslp_calloc(1, sizeof *p);
+    if (p == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "batch: out of memory");
+    tsl_status r = tslp_batch_normalise(b, 1, &p->segs, &p->nsegs, err);
+    if (r != TSL_OK) {
+        tslp_free(p);
+        return r;
+    }
+    *plan = p;
+    return TSL_OK;
+}
+
+void tslp_update_plan_free(tslp_update_plan *plan)
+{
+    if (plan == NULL)
+        return;
+    tslp_free(plan->segs);
+    tslp_free(plan);
+}
+
+tsl_status tslp_update_locked(tsl_store *st, const char *id, const tsl_batch *b,
+                              const tslp_update_plan *plan, int force, int dry_run,
+                              const char *source, int64_t now, uint64_t *changed,
+                              uint64_t *version, tsl_error *err)
+{
+    tslp_list_row row;
+    upd u;
+    memset(&u, 0, sizeof u);
+    u.st = st;
+    uint64_t total = 0;
+    tsl_status r = tslp_store_read_row(st, id, &row, err);
+    if (r != TSL_OK)
+        return r;
+    memset(row.perm_key, 0, sizeof row.perm_key);
+    u.info = &row.info;
+    r = update_locked(&u, b, plan != NULL ? plan->segs : NULL, plan != NULL ? plan->nsegs : 0,
+                      force, dry_run, source, now, &total, err);
+    if (u.slots != NULL)
+        for (uint64_t c = 0; c < u.nchunks; c++)
+            tslp_free(u.slots[c]);
+    tslp_free(u.slots);
+    if (r == TSL_OK) {
+        if (changed != NULL)
+            *changed = total;
+        if (version != NULL)
+            *version = row.info.version + (total > 0 && !dry_run ? 1 : 0);
+    }
+    tsl_list_info_free(&row.info);
+    return r;
 }
 
 tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_batch *b, int force,
@@ -254,44 +321,23 @@ tsl_status tsl_store_update(tsl_store *st, const char *id, const tsl_batch *b, i
 {
     if (st == NULL || id == NULL || b == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");
-    /* Lines that cover few entries each (single indices, short ranges) are applied one
-     * after the other: that costs at most INORDER_ENTRIES entries a line, less than
-     * sorting them. Any other batch is normalised before the write lock is taken, and
-     * inside it each entry the batch covers is read and written once, however many
-     * lines cover it. The fail fields are kept whatever the list's policy, which is only
-     * known inside the transaction. */
-    tslp_seg *segs = NULL;
-    size_t nsegs = 0;
-    tsl_status r = TSL_OK;
-    size_t n = tsl_batch_count(b);
-    if (n > 0 && tsl_batch_entries(b) / n > INORDER_ENTRIES &&
-        (r = tslp_batch_normalise(b, 1, &segs, &nsegs, err)) != TSL_OK)
+    tslp_update_plan *plan = NULL;
+    tsl_status r = tslp_update_prepare(b, &plan, err);
+    if (r != TSL_OK)
         return r;
     /* A dry run reads a snapshot and never takes the write lock. */
     if ((r = tslp_store_begin(st, !dry_run, err)) != TSL_OK) {
-        tslp_free(segs);
+        tslp_update_plan_free(plan);
         return r;
     }
-    tslp_list_row row;
-    upd u;
-    memset(&u, 0, sizeof u);
-    u.st = st;
     uint64_t total = 0;
-    if ((r = tslp_store_read_row(st, id, &row, err)) == TSL_OK) {
-        memset(row.perm_key, 0, sizeof row.perm_key);
-        u.info = &row.info;
-        r = update_locked(&u, b, segs, nsegs, force, dry_run, source, &total, err);
-        if (u.slots != NULL)
-            for (uint64_t c = 0; c < u.nchunks; c++)
-                tslp_free(u.slots[c]);
-        tslp_free(u.slots);
-        tsl_list_info_free(&row.info);
-    }
+    r = tslp_update_locked(st, id, b, plan, force, dry_run, source, (int64_t)time(NULL),
+                           &total, NULL, err);
     if (r == TSL_OK && !dry_run)
         r = tslp_store_commit(st, err);
     else
         tslp_store_rollback(st);
-    tslp_free(segs);
+    tslp_update_plan_free(plan);
     if (r == TSL_OK && changed != NULL)
         *changed = total;
     return r;
