@@ -9,6 +9,8 @@
 #                                            verify_warm_kb, verify_cold)
 #   BENCH_ONLY=db sh tests/bench.sh          only the store on SQLite and PostgreSQL
 #                                            (tests/bench_db.sh)
+#   BENCH_ONLY=admin sh tests/bench.sh       only the issuer API under wrk on both
+#                                            backends (tests/bench_admin.sh)
 #
 # Library cases come from $BUILD/bench (tests/bench.c). The CLI cases measure the peak
 # RSS of `$BUILD/tsl encode` and `$BUILD/tsl decode` on the 10^8-entry, 1-bit, 1% list,
@@ -114,6 +116,10 @@ if [ "${BENCH_ONLY:-}" = verify ]; then
 fi
 if [ "${BENCH_ONLY:-}" = db ]; then
     sh tests/bench_db.sh "$BUILD" || status=1
+    exit $status
+fi
+if [ "${BENCH_ONLY:-}" = admin ]; then
+    sh tests/bench_admin.sh "$BUILD" || status=1
     exit $status
 fi
 
@@ -273,4 +279,7 @@ sh tests/bench_propagate.sh "$BUILD" || status=1
 sh tests/bench_serve.sh "$BUILD" || status=1
 # The store on both backends, a throwaway PostgreSQL cluster (tests/bench_db.sh).
 sh tests/bench_db.sh "$BUILD" || status=1
+# The issuer API (tsl serve --admin-listen) under wrk on both backends
+# (tests/bench_admin.sh: allocations of 1 and 100, single changes, one bulk of 10^6).
+sh tests/bench_admin.sh "$BUILD" || status=1
 exit $status
