@@ -28,7 +28,7 @@ endif
 # libpq (the PostgreSQL store, src/store/store_pg.c): Debian's libpq-dev puts
 # libpq-fe.h under /usr/include/postgresql.
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
-CPPFLAGS_ALL = -Iinclude -Isrc -D_GNU_SOURCE $(PQ_CFLAGS) $(CPPFLAGS)
+CPPFLAGS_ALL = -Iinclude -Isrc -I$(BUILD)/gen -D_GNU_SOURCE $(PQ_CFLAGS) $(CPPFLAGS)
 CFLAGS_ALL = -std=c11 $(WARN) $(CFLAGS)
 LIBS = -lsqlite3 -lpq -lcbor -ljansson -ldeflate -lz -lcurl -lcrypto -lpthread -lm
 
@@ -67,6 +67,17 @@ $(BUILD)/tools/%.o: tools/%.c
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(DEPFLAGS) -Itests $(CFLAGS_ALL) -c $< -o $@
+
+# The OpenAPI document of the issuer API (api/openapi.json), compiled into the library as
+# a byte array (src/admin/openapi.c includes it): od and awk, no xxd. A NUL follows the
+# bytes so that the document is also a C string.
+$(BUILD)/gen/openapi_json.h: api/openapi.json
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from api/openapi.json by the Makefile; do not edit */'; \
+	  echo 'static const unsigned char tslp_openapi_json[] = {'; \
+	  od -An -v -tu1 api/openapi.json | awk '{ for (i = 1; i <= NF; i++) printf "%s,", $$i; print "" }'; \
+	  echo '0};'; } > $@.tmp && mv $@.tmp $@
+$(BUILD)/src/admin/openapi.o: $(BUILD)/gen/openapi_json.h
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
@@ -119,7 +130,7 @@ check:
 	sh tests/check_exports.sh $(BUILD)/libtsl.so
 
 FUZZ_SECONDS ?= 60
-fuzz:
+fuzz: $(BUILD)/gen/openapi_json.h
 	@mkdir -p build-fuzz
 	@for t in $(FUZZ_NAMES); do \
 	  clang $(CPPFLAGS_ALL) -DTSL_BUILDING -g -O1 -fsanitize=fuzzer,address,undefined \

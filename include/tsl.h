@@ -1110,7 +1110,8 @@ TSL_API tsl_status tsl_store_copy(tsl_store *src, tsl_store *dst, tsl_copy_resul
  * empty list. */
 TSL_API tsl_status tsl_scopes_parse(const char *s, unsigned *mask, tsl_error *err);
 /* The names of the scopes in mask, comma-separated in the order above (e.g.
- * "alloc,read"; "" for 0), written into buf (always NUL-terminated, cut to size).
+ * "alloc,read"; "" for 0), written into buf (always NUL-terminated; when it is too
+ * small, cut after the last name that fits).
  * Returns buf. */
 TSL_API const char *tsl_scopes_name(unsigned mask, char *buf, size_t size);
 
@@ -1567,6 +1568,12 @@ TSL_API void tsl_snapshot_release(tsl_snapshot *s);
 /* How many lists s serves, and the earliest exp of their tokens (0 if none). */
 TSL_API size_t tsl_snapshot_count(const tsl_snapshot *s);
 TSL_API int64_t tsl_snapshot_earliest_exp(const tsl_snapshot *s);
+/* The version of the statuses that list id's served tokens were signed from (the
+ * lowest of its forms), read when the snapshot loaded them: *version, and 1; 0 when s
+ * serves no token of id. A lower bound: a token recorded while they loaded may be
+ * newer. */
+TSL_API int tsl_snapshot_list_version(const tsl_snapshot *s, const char *id,
+                                      uint64_t *version);
 
 /* One HTTP request as the answering call sees it; absent headers are NULL. */
 typedef struct {
@@ -1661,6 +1668,12 @@ TSL_API tsl_status tsl_publisher_runner_start(tsl_publisher *p, int64_t interval
  * unfinished publish leaves the store whole. tsl_publisher_busy() says what it does.
  * NULL returns 1. */
 TSL_API int tsl_publisher_runner_stop(tsl_publisher_runner *r, int64_t timeout_ms);
+
+/* Asks the runner's thread for a round at once (any thread): a polling runner cuts its
+ * wait short; a pushed one needs no kick (the store notifies the publication). For a caller that has
+ * just published and wants the new token served (the issuer API's publish-and-wait).
+ * NULL is a no-op. */
+TSL_API void tsl_publisher_runner_kick(tsl_publisher_runner *r);
 
 /* The health check: 200 with *body "ok\n", or 503 with "degraded\n" when any problem is
  * counted or the publisher is stalled (tsl_publisher_health). Static text; nothing more,
@@ -2027,6 +2040,103 @@ TSL_API tsl_status tsl_batch_add_lines(tsl_batch *b, tsl_lines *r, tsl_progress 
 TSL_API tsl_status tsl_list_set_lines(tsl_list *l, tsl_lines *r, uint64_t max_grow_bytes,
                                       uint64_t *highest, int *any, tsl_error *err);
 TSL_API void tsl_progress_free(tsl_progress *p);
+
+/* ---------------------------------------------------------------------------------- */
+/* The issuer API: authenticated endpoints for issuance services (src/admin)          */
+/*                                                                                        */
+/* Independent of the HTTP server: a server (tsl serve --admin-listen) hands each request */
+/* to tsl_admin_answer() and sends the answer. Routes under /v1 (README "The issuer       */
+/* API", api/openapi.json): lists, allocations with Idempotency-Key, bulk status changes, */
+/* statuses, publish (and wait until served), audit. Every request but GET                */
+/* /v1/openapi.json and /v1/healthz carries "Authorization: Bearer SECRET" of a key made  */
+/* with tsl_apikey_create(); its scopes and list are checked. Failed authentications are  */
+/* rate limited per client address (an IPv6 /64 as one), requests per key by a token     */
+/* bucket. Allocations and status changes of concurrent requests are committed together  */
+/* by one thread (group commit: one transaction, one fsync), each durable before it is    */
+/* answered. Refusals are RFC 9457 problems, application/problem+json with a stable type  */
+/* "urn:tsl:problem:CLASS" and never a secret.                                            */
+
+typedef struct tsl_admin tsl_admin;
+struct sockaddr;
+
+#define TSL_ADMIN_DEFAULT_MAX_BODY ((size_t)64 << 20) /* bytes of a request body */
+#define TSL_ADMIN_DEFAULT_MAX_ITEMS ((size_t)1 << 20) /* changes of one request */
+#define TSL_ADMIN_DEFAULT_RATE 20000.0                /* requests per second per key */
+
+typedef struct {
+    const char *db_path;          /* the store (SQLite path or postgresql:// URL) */
+    tsl_publisher *publisher;     /* the publisher of this process, or NULL */
+    tsl_publisher_runner *runner; /* its thread (kicked after a publish), or NULL */
+    size_t max_body;              /* 0: TSL_ADMIN_DEFAULT_MAX_BODY */
+    size_t max_items;             /* changes per request; 0: TSL_ADMIN_DEFAULT_MAX_ITEMS */
+    double rate;                  /* requests per second per key; 0: the default */
+    unsigned burst;               /* 0: 2 * rate */
+    unsigned create_flags;        /* TSL_CREATE_* for lists created through the API */
+    tsl_publisher_log_fn log;     /* or NULL: no log */
+    void *log_ctx;
+} tsl_admin_options;
+
+/* Opens the store (a committer handle and a few read handles) and starts the committer
+ * thread. TSL_ERR_IO when the store cannot be opened, TSL_ERR_ARG, TSL_ERR_NOMEM. */
+TSL_API tsl_status tsl_admin_open(const tsl_admin_options *o, tsl_admin **out,
+                                  tsl_error *err);
+/* Stops the committer thread (the ops queued are committed first) and closes the store
+ * handles. No request may be in tsl_admin_answer(). NULL is a no-op. */
+TSL_API void tsl_admin_close(tsl_admin *a);
+
+/* One request. Absent headers are NULL. */
+typedef struct {
+    const char *method;      /* "GET" "POST" "PUT" "PATCH" ... */
+    const char *path;        /* percent-decoded, without the query */
+    const char *query;       /* raw text after '?', or NULL */
+    const char *authorization, *content_type, *idempotency_key;
+    const uint8_t *body;
+    size_t body_len;
+    const struct sockaddr *peer; /* for the failed-auth limiter; NULL: one shared bucket */
+    size_t peer_len;
+} tsl_admin_request;
+
+#define TSL_ADMIN_MAX_HEADERS 8
+
+/* An answer. body is owned (tsl_admin_response_free); headers point into the response
+ * or at static text. */
+typedef struct {
+    unsigned status;
+    const char *content_type;   /* "application/json", "application/problem+json" */
+    char *body;
+    size_t body_len;
+    tsl_http_header headers[TSL_ADMIN_MAX_HEADERS]; /* Cache-Control: no-store always;
+                                * Retry-After, Location, Idempotent-Replayed, Allow,
+                                * WWW-Authenticate when they apply */
+    size_t nheaders;
+    char key_id[12 + 1]; /* TSL_APIKEY_ID_LEN + 1: the key that acted ("" if none) */
+    char hbuf_[64];             /* private */
+} tsl_admin_response;
+
+/* After the head, before the body is read: the refusals that need no body (401, 403,
+ * 404, 405, 413, 415, 429; no store change). status 0: go on and read the body, at most
+ * content_length bytes, which is then <= max_body. content_length UINT64_MAX: unknown
+ * (chunked); the server must stop reading past max_body then. now: unix seconds (0: the
+ * clock). The per-key rate is looked at, not spent: tsl_admin_answer() spends it. */
+TSL_API void tsl_admin_precheck(tsl_admin *a, const tsl_admin_request *rq,
+                                uint64_t content_length, int64_t now,
+                                tsl_admin_response *out);
+/* Answers the whole request, body included, from any thread (several at once). Never
+ * fails: out of memory is a 500 problem, a store that cannot be reached a 503. */
+TSL_API void tsl_admin_answer(tsl_admin *a, const tsl_admin_request *rq, int64_t now,
+                              tsl_admin_response *out);
+/* Frees the body; r may be reused. NULL is a no-op. */
+TSL_API void tsl_admin_response_free(tsl_admin_response *r);
+
+/* The admin's counters as Prometheus text (no key ids, no secrets): answers by status,
+ * allocations and changes, the committer's transactions and ops
+ * (tsl_admin_commits_total, tsl_admin_commit_ops_total: their ratio is the grouping),
+ * its queue, refused authentications and rate-limited requests. *out (tsl_free). */
+TSL_API tsl_status tsl_admin_metrics_text(tsl_admin *a, char **out, tsl_error *err);
+
+/* The OpenAPI 3.1 document of the issuer API (api/openapi.json, compiled in): static,
+ * NUL-terminated; *len (may be NULL) its length. */
+TSL_API const char *tsl_admin_openapi(size_t *len);
 
 #ifdef __cplusplus
 }

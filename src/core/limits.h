@@ -107,4 +107,55 @@
  * Token response needs a few hundred. */
 #define TSLP_FETCH_MAX_HEADERS ((size_t)64 << 10)
 
+/* --- the issuer API (src/admin) ------------------------------------------------------ */
+
+/* Read handles of one tsl_admin, each used by one request at a time: a few keep reads
+ * (key checks, list info, statuses) off the committer's handle without a connection per
+ * request thread. */
+#define TSLP_ADMIN_READERS 4
+
+/* Ops waiting for the committer: past this a request is refused (503, Retry-After) at
+ * once instead of queueing without bound behind a slow disk. */
+#define TSLP_ADMIN_QUEUE_MAX 4096
+
+/* Ops committed in one transaction: a group this large already shares one fsync among
+ * a thousand requests; more would only lengthen the wait of the first. */
+#define TSLP_ADMIN_GROUP_MAX 1024
+
+/* Authenticated keys remembered (by the SHA-256 of the presented secret), and for how
+ * long: 1 s, so that a revoked or expired key stops within a second. */
+#define TSLP_ADMIN_KEY_CACHE 1024
+#define TSLP_ADMIN_KEY_CACHE_MS 1000
+
+/* Token buckets: per key (requests) and per client address (failed authentications, an
+ * IPv6 /64 as one). A full table replaces its least recently used bucket of a probe
+ * window, so a flood of addresses costs memory only up to this. */
+#define TSLP_ADMIN_RATE_SLOTS 4096
+#define TSLP_ADMIN_AUTH_SLOTS 4096
+#define TSLP_ADMIN_PROBE 8
+
+/* Failed authentications per address: 10 at once, then one per 6 s. */
+#define TSLP_ADMIN_AUTH_BURST 10
+#define TSLP_ADMIN_AUTH_REFILL_MS 6000
+
+/* Bytes of an Authorization header looked at: a secret is 60 characters. */
+#define TSLP_ADMIN_AUTH_MAX 512
+
+/* Bytes of a query string and parameters in it; indices in one statuses read (?idx=). */
+#define TSLP_ADMIN_QUERY_MAX 4096
+#define TSLP_ADMIN_QUERY_PARAMS 16
+#define TSLP_ADMIN_MAX_IDX 1000
+
+/* Bytes of the small JSON bodies (create a list, allocate, one status): a list's
+ * settings with two 1 KiB uris fit many times over. */
+#define TSLP_ADMIN_SMALL_BODY ((size_t)64 << 10)
+
+/* Seconds a publish may wait for its token to be served (?timeout=, default 10). */
+#define TSLP_ADMIN_PUBLISH_WAIT_MAX 60
+#define TSLP_ADMIN_PUBLISH_WAIT_DEFAULT 10
+
+/* Bytes of an answer: an allocation of TSL_ALLOC_MAX_PER_OP entries with a 1 KiB uri
+ * each is about 100 MiB; a list of lists of TSLP_STORE_MAX_LISTS is bounded by this. */
+#define TSLP_ADMIN_MAX_ANSWER ((size_t)256 << 20)
+
 #endif

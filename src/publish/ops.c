@@ -23,6 +23,7 @@ struct tsl_publisher_runner {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop; /* under mu */
+    bool kicked; /* tsl_publisher_runner_kick: a round at once (under mu) */
     bool done; /* the thread has left its loop (under mu) */
 };
 
@@ -51,6 +52,9 @@ static void push_main(tsl_publisher_runner *r)
 {
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
+        /* A kick needs nothing here: the publication's own notification brings the
+         * list its round within the step. */
+        r->kicked = false;
         pthread_mutex_unlock(&r->mu);
         tslp_publisher_step(r->pub, STEP_MS);
         pthread_mutex_lock(&r->mu);
@@ -74,11 +78,13 @@ static void *runner_main(void *arg)
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
         struct timespec wake = after_ms(r->interval_ms);
-        /* Woken early only by a stop: a spurious wake-up waits again. */
-        while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &wake) == 0)
+        /* Woken early only by a stop or a kick: a spurious wake-up waits again. */
+        while (!r->stop && !r->kicked &&
+               pthread_cond_timedwait(&r->cv, &r->mu, &wake) == 0)
             ;
         if (r->stop)
             break;
+        r->kicked = false;
         /* No lock held while the round reads keys, signs or reads the store. */
         pthread_mutex_unlock(&r->mu);
         tsl_publisher_round(r->pub, 0, NULL);
@@ -114,6 +120,16 @@ tsl_status tsl_publisher_runner_start(tsl_publisher *p, int64_t interval_ms,
     }
     *out = r;
     return TSL_OK;
+}
+
+void tsl_publisher_runner_kick(tsl_publisher_runner *r)
+{
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->kicked = true;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
 }
 
 int tsl_publisher_runner_stop(tsl_publisher_runner *r, int64_t timeout_ms)

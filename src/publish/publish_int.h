@@ -32,6 +32,8 @@ typedef struct {
     unsigned formats;   /* TSL_PUBLISH_* bits of the forms present */
     int64_t ttl;        /* the list's ttl setting, 0: none */
     int64_t created;    /* when the list was created: the older list keeps a shared path */
+    bool have_version;  /* version below was read (the list has a token) */
+    uint64_t version;   /* a lower bound of the version its tokens were signed from */
     tslp_form form[2];  /* [0] JWT, [1] CWT */
 } tslp_entry;
 

@@ -20,7 +20,8 @@
  * serve it when its token is notified. While the store is unreachable the last snapshot
  * is served; the feed reconnects with backoff and a full round resyncs. */
 #include "publish/publish_int.h"
-#include "store/store_int.h" /* the change feed: tslp_store_can_watch, _watch, _wait */
+#include "store/backend.h" /* the change feed: tslp_store_can_watch, _watch, _wait; and
+                            * token_head, the version a list's newest token was signed from */
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -277,6 +278,20 @@ int64_t tsl_snapshot_earliest_exp(const tsl_snapshot *s)
     return earliest;
 }
 
+int tsl_snapshot_list_version(const tsl_snapshot *s, const char *id, uint64_t *version)
+{
+    /* By id: the snapshot is sorted by path, and holds few lists. */
+    for (size_t k = 0; s != NULL && id != NULL && k < s->n; k++) {
+        const tslp_entry *e = s->lists[k];
+        if (strcmp(e->id, id) == 0 && e->have_version && e->formats != 0) {
+            if (version != NULL)
+                *version = e->version;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int path_cmp(const char *a, size_t alen, const char *b)
 {
     size_t blen = strlen(b);
@@ -324,6 +339,26 @@ static tsl_status list_load(tsl_store *st, const tsl_list_info *info, bool gz,
     }
     unsigned formats = info->formats != 0 ? info->formats
                                           : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
+    /* The versions of the newest tokens, read before the tokens themselves: the newest
+     * only moves forward, so what is loaded below is at least this version (the issuer
+     * API waits on it: tsl_snapshot_list_version). */
+    if (tslp_store_begin(st, false, err) == TSL_OK) {
+        for (int k = 0; k < 2; k++) {
+            bool have = false, twin = false;
+            uint64_t nv = 0;
+            int64_t ni = 0;
+            if (!(formats & (1u << k)) ||
+                st->be->token_head(st, info->id, k == 0 ? TSL_FORMAT_JWT : TSL_FORMAT_CWT,
+                                   0, 0, &have, &nv, &ni, &twin, err) != TSL_OK ||
+                !have)
+                continue;
+            if (!l->have_version || nv < l->version)
+                l->version = nv;
+            l->have_version = true;
+        }
+        tslp_store_rollback(st);
+    }
+    tsl_error_clear(err); /* no version known is not a failure: nothing waits on it */
     for (int k = 0; k < 2; k++) {
         if (!(formats & (1u << k)))
             continue;

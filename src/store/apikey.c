@@ -63,8 +63,10 @@ const char *tsl_scopes_name(unsigned mask, char *buf, size_t size)
         if (!(mask & (1u << k)))
             continue;
         int w = snprintf(buf + used, size - used, "%s%s", used ? "," : "", SCOPE_NAMES[k]);
-        if (w < 0 || (size_t)w >= size - used)
-            break; /* cut: snprintf left it terminated */
+        if (w < 0 || (size_t)w >= size - used) {
+            buf[used] = '\0'; /* cut after the last whole name */
+            break;
+        }
         used += (size_t)w;
     }
     return buf;
