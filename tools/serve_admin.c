@@ -5,8 +5,8 @@
  * libmicrohttpd's and the socket's: reading the body within a cap, HTTPS and the client
  * certificate check (mTLS, GnuTLS), the connection limits, a deadline for each whole
  * request (a watchdog thread: libmicrohttpd's own timeout is only for silence, so a
- * client sending one byte a second could hold a connection forever), /v1/healthz and
- * /metrics, and one access log line per request naming the key that acted. */
+ * client sending one byte a second could hold a connection forever), GET /metrics (the
+ * API's counters), and one access log line per request naming the key that acted. */
 #include "serve.h"
 
 #include <arpa/inet.h>
@@ -405,8 +405,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc, const char *
                                 "required");
         }
         rq->declared = declared_length(mc, &rq->chunked);
-        bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-        if (get && (strcmp(url, "/v1/healthz") == 0 || strcmp(url, "/metrics") == 0))
+        if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0)
             return MHD_YES; /* answered once the request is complete */
         tsl_admin_request q;
         fill_request(mc, rq, method, url, &q);
@@ -450,16 +449,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc, const char *
     /* The request is complete. */
     rq->done = true;
     conn_state(a, mc, true);
-    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
-        if (strcmp(url, "/v1/healthz") == 0) {
-            static const tsl_http_header h[] = {{"Cache-Control", "no-store"}};
-            static const char ok[] = "{\"status\":\"ok\"}";
-            return send_bytes(a, mc, method, url, 200, "application/json", ok,
-                              sizeof ok - 1, h, 1, NULL);
-        }
-        if (strcmp(url, "/metrics") == 0)
-            return send_metrics(a, mc, method, url);
-    }
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0)
+        return send_metrics(a, mc, method, url);
     tsl_admin_request q;
     fill_request(mc, rq, method, url, &q);
     tsl_admin_response out;
