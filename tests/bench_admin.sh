@@ -9,8 +9,14 @@
 #   admin_alloc100  the same with {"count":100}: indices/s (target >= 100,000/s)
 #   admin_put1      PUT .../statuses/IDX {"status":1} at random indices: changes/s
 #                   (target >= 5,000/s)
+#   admin_alloc1_c16  admin_alloc1 with 16 connections: what group commit does when more
+#                   requests wait (the 4-connection rate is bound by the disk's flush
+#                   latency: at most 4 requests can share one)
 #   admin_bulk_1e6  one PATCH .../statuses of 10^6 changes as a JSON array (distinct
 #                   random indices, about 28 MB), timed with curl: seconds (target <= 2)
+# First a disk line: the latency of one 4 KiB write + fdatasync in the temporary
+# directory (where the SQLite store is), the floor of a durable commit:
+#   {"case":"admin_disk_fsync","ms_average":...}
 # Each line carries the committer's grouping (ops per transaction, from the admin
 # listener's /metrics) and, for allocations, the list's `allocated` after the run
 # checked against the requests answered.
@@ -62,6 +68,17 @@ with open(path, "w") as f:
     f.write("[" + ",".join('{"index":%d,"status":1}' % i for i in idx) + "]")
 EOF
 bulk_bytes=$(wc -c <"$T/bulk.json" | tr -d ' ')
+"$PY" - "$T/fsync.tmp" <<'EOF'
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+n = 200
+t0 = time.monotonic()
+for k in range(n):
+    os.pwrite(fd, b"x" * 4096, k * 4096)
+    os.fdatasync(fd)
+print('{"case":"admin_disk_fsync","writes":%d,"ms_average":%.3f}' %
+      (n, (time.monotonic() - t0) * 1000 / n))
+EOF
 
 # metric NAME: the value of a counter in the admin listener's /metrics.
 metric() {
@@ -85,9 +102,10 @@ allocated() {
         "$PY" -c 'import json,sys; print(json.load(sys.stdin)["allocated"])'
 }
 
-# run_wrk NAME SCRIPT: wrk -t4 -c4 for SECS; sets rps, reqs, p99_ms, non2xx, sockerr.
+# run_wrk NAME SCRIPT [CONNS]: wrk -t4 -cCONNS (default 4) for SECS; sets rps, reqs,
+# p99_ms, non2xx, sockerr.
 run_wrk() {
-    wrk -t4 -c4 -d"${SECS}s" --latency -s "$HERE/wrk/$2" "http://127.0.0.1:$APORT" \
+    wrk -t4 -c"${3:-4}" -d"${SECS}s" --latency -s "$HERE/wrk/$2" "http://127.0.0.1:$APORT" \
         >"$T/wrk.out" 2>&1 || err "wrk $1 failed: $(tail -n 3 "$T/wrk.out" | tr '\n' '|')"
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$T/wrk.out")
     reqs=$(awk '/requests in/ {print $1}' "$T/wrk.out")
@@ -159,6 +177,14 @@ for backend in $BACKENDS; do
         [ "$((a1 - a0))" -ge "$((reqs * count))" ] ||
             err "$backend alloc$count: allocated grew by $((a1 - a0)), $reqs requests answered"
     done
+
+    a0=$(allocated)
+    TSL_COUNT=1 TSL_RUN="$backend-c16-$$" run_wrk alloc1_c16 admin_alloc.lua 16
+    sleep 0.5
+    a1=$(allocated)
+    g=$(grouping)
+    printf '{"case":"admin_alloc1_c16","backend":"%s","count":1,"connections":16,"seconds":%s,"requests":%s,"rps":%s,"p99_ms":%s,"non2xx":%s,"socket_errors":%s,"allocated":%s,"ops_per_commit":%s}\n' \
+        "$backend" "$SECS" "$reqs" "$rps" "$p99_ms" "$non2xx" "$sockerr" "$((a1 - a0))" "$g"
 
     run_wrk put1 admin_put.lua
     g=$(grouping)

@@ -61,6 +61,7 @@ typedef struct {
     bool done;              /* answer queued, or the connection refused */
     bool chunked;
     uint64_t declared;      /* Content-Length, or UINT64_MAX */
+    char key_id[TSL_APIKEY_ID_LEN + 1]; /* who the head authenticated, for the log */
     uint8_t *body;
     size_t len, cap;
 } areq;
@@ -418,6 +419,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc, const char *
             conn_state(a, mc, true);
             return send_admin(a, mc, method, url, &out);
         }
+        memcpy(rq->key_id, out.key_id, sizeof rq->key_id);
+        rq->key_id[TSL_APIKEY_ID_LEN] = '\0';
         tsl_admin_response_free(&out);
         if (!rq->chunked && rq->declared > a->max_body) { /* the library checks it too */
             rq->done = true;
@@ -441,7 +444,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc, const char *
              * libmicrohttpd 0.9.75 cannot queue an answer while a body comes in: the
              * connection is closed, and the log says why. */
             rq->done = true;
-            log_request(a, mc, method, url, 413, 0, NULL);
+            log_request(a, mc, method, url, 413, 0, rq->key_id);
             return MHD_NO;
         }
         return MHD_YES;
