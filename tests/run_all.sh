@@ -105,6 +105,10 @@ part store sh tests/store.sh "$BUILD"
 # out of URLs and messages, migrations.
 part store_pg sh tests/store.sh "$BUILD" pg
 part pg_store sh tests/pg_store.sh "$BUILD"
+# tsl apikey (issue 13): the secret once on stdout, only its SHA-256 stored, list,
+# revoke, exit codes; on SQLite and PostgreSQL (a few seconds each).
+part apikey sh tests/apikey.sh "$BUILD"
+part apikey_pg sh tests/apikey.sh "$BUILD" pg
 # tsl export: atomic (a write error leaves the previous export), never through a
 # symbolic link (about 15 s, mostly fsync; as root it also fills a 1 MiB tmpfs).
 part export sh tests/export.sh "$BUILD"

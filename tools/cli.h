@@ -160,6 +160,8 @@ int cmd_token(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+/* `tsl apikey create|list|revoke` (tools/cmd_apikey.c): the issuer API's keys. */
+int cmd_apikey(int argc, char **argv);
 /* `tsl db copy` (tools/cmd_db_copy.c), dispatched from cmd_db. */
 int cmd_db_copy(int argc, char **argv);
 /* The relying party (tools/cmd_verify.c). */

@@ -21,6 +21,7 @@ static const struct {
     {"publish", cmd_publish, "sign a stored list's statuses and record the tokens"},
     {"token", cmd_token, "print a stored list's current (or past) token"},
     {"serve", cmd_serve, "serve the stored lists over HTTP, re-signing as they change"},
+    {"apikey", cmd_apikey, "create, list and revoke the issuer API's keys"},
     {"db", cmd_db, "migrate a store's schema, or copy a store (SQLite, PostgreSQL)"},
     {"export", cmd_export, "write the current tokens and an nginx.conf for static hosting"},
     {"verify", cmd_verify, "check a Referenced Token's status (fetching its Status List Token)"},

@@ -128,23 +128,23 @@ tsl_status tsl_apikey_create(tsl_store *st, const char *list_id, unsigned scopes
                              char secret[TSL_APIKEY_SECRET_SIZE], tsl_error *err)
 {
     if (st == NULL || secret == NULL)
-        return tslp_fail(err, TSL_ERR_ARG, 0, "apikey: NULL argument");
+        return tslp_fail(err, TSL_ERR_ARG, 0, "API key: NULL argument");
     secret[0] = '\0';
     if (list_id != NULL && list_id[0] == '\0')
         list_id = NULL;
     if (scopes == 0 || (scopes & ~TSL_SCOPE_ALL) != 0)
-        return tslp_fail(err, TSL_ERR_ARG, 0, "apikey: scopes 0x%x are not a set of scopes",
+        return tslp_fail(err, TSL_ERR_ARG, 0, "API key: scopes 0x%x are not a set of scopes",
                          scopes);
     if (list_id != NULL && (scopes & TSL_SCOPE_CREATE))
         return tslp_fail(err, TSL_ERR_ARG, 0,
-                         "apikey: the create scope needs a key for all lists, not one for "
+                         "API key: the create scope needs a key for all lists, not one for "
                          "list \"%s\"", list_id);
     if (list_id != NULL && !tslp_store_id_ok(list_id))
-        return tslp_fail(err, TSL_ERR_ARG, 0, "apikey: \"%s\" is not a list id", list_id);
+        return tslp_fail(err, TSL_ERR_ARG, 0, "API key: \"%s\" is not a list id", list_id);
     int64_t now = (int64_t)time(NULL);
     if (expires < 0 || (expires != 0 && expires <= now))
         return tslp_fail(err, TSL_ERR_ARG, 0,
-                         "apikey: expiry %lld is not in the future (now %lld)",
+                         "API key: expiry %lld is not in the future (now %lld)",
                          (long long)expires, (long long)now);
     tslp_apikey_row row;
     memset(&row, 0, sizeof row);
@@ -161,7 +161,7 @@ tsl_status tsl_apikey_create(tsl_store *st, const char *list_id, unsigned scopes
     b64url(rnd + 6, RAND_BYTES, text + PREFIX_LEN + TSL_APIKEY_ID_LEN + 1);
     tslp_cleanse(rnd, sizeof rnd);
     if ((r = tslp_sha256((const uint8_t *)text, SECRET_LEN, row.hash)) != TSL_OK)
-        r = tslp_fail(err, TSL_ERR_CRYPTO, 0, "apikey: SHA-256 failed");
+        r = tslp_fail(err, TSL_ERR_CRYPTO, 0, "API key: SHA-256 failed");
     if (list_id != NULL)
         snprintf(row.info.list_id, sizeof row.info.list_id, "%s", list_id);
     row.info.scopes = scopes;
@@ -191,7 +191,7 @@ tsl_status tsl_apikey_create(tsl_store *st, const char *list_id, unsigned scopes
 tsl_status tsl_apikey_revoke(tsl_store *st, const char *id, tsl_error *err)
 {
     if (st == NULL || id == NULL)
-        return tslp_fail(err, TSL_ERR_ARG, 0, "apikey: NULL argument");
+        return tslp_fail(err, TSL_ERR_ARG, 0, "API key: NULL argument");
     if (!is_id(id, strlen(id)))
         return tslp_fail(err, TSL_ERR_NOT_FOUND, 0,
                          "API key \"%.16s\": no such key (an id is 12 hex digits)", id);
@@ -216,7 +216,7 @@ tsl_status tsl_apikey_revoke(tsl_store *st, const char *id, tsl_error *err)
 tsl_status tsl_apikey_list(tsl_store *st, tsl_apikey_info **out, size_t *n, tsl_error *err)
 {
     if (st == NULL || out == NULL || n == NULL)
-        return tslp_fail(err, TSL_ERR_ARG, 0, "apikey: NULL argument");
+        return tslp_fail(err, TSL_ERR_ARG, 0, "API key: NULL argument");
     *out = NULL;
     *n = 0;
     tslp_apikey_row *rows = NULL;
@@ -237,7 +237,7 @@ tsl_status tsl_apikey_check(tsl_store *st, const char *secret, size_t len, int64
                             tsl_apikey_info *out, tsl_error *err)
 {
     if (st == NULL || (secret == NULL && len > 0))
-        return tslp_fail(err, TSL_ERR_ARG, 0, "apikey: NULL argument");
+        return tslp_fail(err, TSL_ERR_ARG, 0, "API key: NULL argument");
     if (now == 0)
         now = (int64_t)time(NULL);
     /* A presented secret of the wrong shape is refused like a wrong one, without

@@ -4,7 +4,7 @@
  *
  * Schema (version TSLP_SCHEMA_VERSION; MIGRATIONS below say what each version added):
  *   meta    (key TEXT PRIMARY KEY, value TEXT)       'application' = 'tsl',
- *                                                    'schema_version' = '2'
+ *                                                    'schema_version' = '3'
  *   lists   (id TEXT PRIMARY KEY, uri, bits, size, key_path, alg (JOSE name or NULL),
  *            kid, x5c_path, lifetime, ttl, formats (TSL_PUBLISH_* mask), decoys,
  *            decoy_value, final_invalid, aggregation_uri, perm_key BLOB (16 bytes),
