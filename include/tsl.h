@@ -2109,7 +2109,7 @@ typedef struct {
                                 * Retry-After, Location, Idempotent-Replayed, Allow,
                                 * WWW-Authenticate when they apply */
     size_t nheaders;
-    char key_id[12 + 1]; /* TSL_APIKEY_ID_LEN + 1: the key that acted ("" if none) */
+    char key_id[TSL_APIKEY_ID_LEN + 1]; /* the key that acted ("" if none): access log */
     char hbuf_[64];             /* private */
 } tsl_admin_response;
 

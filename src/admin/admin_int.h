@@ -6,7 +6,6 @@
 #define TSL_ADMIN_INT_H
 
 #include "core/tsl_int.h"
-#include "admin/store13_shim.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
