@@ -861,6 +861,24 @@ def t_tls(args, spec, K):
         check("mtls server stops with 0", srv.stop() == 0)
     else:
         srv.stop()
+    # Options that go together.
+    for name, extra in (("cert without key", ["--admin-listen", "127.0.0.1:0",
+                                              "--admin-tls-cert", p("server.pem")]),
+                        ("client CA without TLS", ["--admin-listen", "127.0.0.1:0",
+                                                   "--admin-client-ca", p("ca.pem")]),
+                        ("admin options without --admin-listen",
+                         ["--admin-tls-cert", p("server.pem"), "--admin-tls-key",
+                          p("server.key")]),
+                        ("a certificate that is not PEM", ["--admin-listen", "127.0.0.1:0",
+                                                           "--admin-tls-cert", p("ca.key.none"),
+                                                           "--admin-tls-key", p("server.key")])):
+        if "not PEM" in name:
+            with open(p("ca.key.none"), "w") as f:
+                f.write("not a certificate\n")
+        srv = Server(args, args.dir, "opts", extra, expect_start=False)
+        rc = srv.proc.wait(20) if srv.admin is None else srv.stop()
+        check("%s: exit 2 with a message" % name, rc == 2 and "tsl serve:" in srv.text(),
+              (rc, srv.text()[:200]))
     # Not loopback, no TLS.
     srv = Server(args, args.dir, "open", ["--admin-listen", "0.0.0.0:0"], expect_start=False)
     rc = srv.proc.wait(20) if srv.admin is None else srv.stop()
