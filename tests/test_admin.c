@@ -452,6 +452,15 @@ STORE_TEST(admin_updates)
     TT_CHECK(is_problem(&r, 400, "invalid-value", x.secret));
     TT_EQ_U(jint(&r, "index"), 1000);
     tsl_admin_response_free(&r);
+    /* An index past INT64_MAX: the problem stays JSON any reader takes. */
+    req(&x, "PUT", "/v1/lists/a/statuses/18446744073709551615", NULL, "application/json",
+        NULL, "{\"status\":1}", &r);
+    TT_CHECK(is_problem(&r, 400, "invalid-value", x.secret));
+    tsl_admin_response_free(&r);
+    req(&x, "PATCH", "/v1/lists/a/statuses", NULL, "application/json", NULL,
+        "[{\"index\":99999999999999999999,\"status\":1}]", &r);
+    TT_CHECK(is_problem(&r, 400, "invalid-value", x.secret));
+    tsl_admin_response_free(&r);
     req(&x, "PUT", "/v1/lists/a/statuses/x1", NULL, "application/json", NULL,
         "{\"status\":1}", &r);
     TT_CHECK(is_problem(&r, 400, "malformed", x.secret));
@@ -661,7 +670,7 @@ STORE_TEST(admin_rate_limits)
     }
     req(&x, "GET", "/v1/lists/a", NULL, NULL, NULL, NULL, &r);
     TT_CHECK(is_problem(&r, 429, "rate-limited", x.secret));
-    TT_CHECK(header(&r, "Retry-After") != NULL && atoi(header(&r, "Retry-After")) >= 1);
+    TT_CHECK(header(&r, "Retry-After") != NULL && strtol(header(&r, "Retry-After"), NULL, 10) >= 1);
     tsl_admin_response_free(&r);
     /* Failed authentications from one address: 10, then 429 even with a good key; an
      * address in another /64 is not limited, one in the same /64 is. */

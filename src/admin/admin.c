@@ -1271,6 +1271,7 @@ tsl_status tsl_admin_metrics_text(tsl_admin *a, char **out, tsl_error *err)
         return r;
     }
     size_t len;
-    *out = (char *)tslp_buf_take(b, &len);
+    *out = (char *)tslp_buf_take_text(b, &len);
+    tslp_buf_free(b);
     return *out != NULL ? TSL_OK : tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory");
 }

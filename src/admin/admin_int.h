@@ -54,6 +54,10 @@ void tslp_admin_store_fail(tsl_admin_response *out, tsl_status code, const tsl_e
  * memory, a 500 problem. */
 void tslp_admin_json(tsl_admin_response *out, unsigned status, tslp_buf *b);
 
+/* tslp_buf_take() of text: a NUL after the len bytes, so that the body is a C string
+ * too. NULL without memory (b is then freed by the caller). */
+uint8_t *tslp_buf_take_text(tslp_buf *b, size_t *len);
+
 /* Appends s (n bytes) as a JSON string, quotes included, escaping what JSON requires. */
 tsl_status tslp_json_str(tslp_buf *b, const char *s, size_t n, tsl_error *err);
 

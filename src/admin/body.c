@@ -102,7 +102,7 @@ static bool read_string(cursor *c, char out[NAME_MAX_BYTES + 1], bool *fits,
     return true;
 }
 
-/* A non-negative integer at c; *v saturates at UINT64_MAX (outside every list). */
+/* A non-negative integer at c; one over UINT64_MAX is an invalid value. */
 static bool read_uint(cursor *c, const char *field, uint64_t *v, tslp_refusal *r)
 {
     size_t start = c->k;
@@ -128,7 +128,15 @@ static bool read_uint(cursor *c, const char *field, uint64_t *v, tslp_refusal *r
                         (c->p[c->k] >= '0' && c->p[c->k] <= '9')))
         return malformed_at(r, start, field, "expected an integer (no fraction, exponent "
                                              "or leading zero)");
-    *v = over ? UINT64_MAX : x;
+    if (over) {
+        tslp_refuse(r, 400, "invalid-value", "offset %zu: the number is over 2^64 - 1",
+                    start);
+        r->field = field;
+        r->has_offset = true;
+        r->offset = start;
+        return false;
+    }
+    *v = x;
     return true;
 }
 

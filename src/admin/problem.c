@@ -100,10 +100,21 @@ tsl_status tslp_json_str(tslp_buf *b, const char *s, size_t n, tsl_error *err)
     return tslp_buf_append(b, "\"", 1, err);
 }
 
+uint8_t *tslp_buf_take_text(tslp_buf *b, size_t *len)
+{
+    /* take() keeps len bytes only: the NUL goes inside them, then out of the count. */
+    if (tslp_buf_append(b, "", 1, NULL) != TSL_OK)
+        return NULL;
+    uint8_t *p = tslp_buf_take(b, len);
+    if (p != NULL)
+        (*len)--;
+    return p;
+}
+
 void tslp_admin_json(tsl_admin_response *out, unsigned status, tslp_buf *b)
 {
     size_t len = 0;
-    uint8_t *p = tslp_buf_take(b, &len);
+    uint8_t *p = tslp_buf_take_text(b, &len);
     if (p == NULL) {
         tslp_admin_fail(out, 500, "internal", "out of memory");
         return;
@@ -141,7 +152,9 @@ void tslp_admin_problem(tsl_admin_response *out, const tslp_refusal *r)
         if (s == TSL_OK)
             s = tslp_json_str(&b, r->field, strlen(r->field), &e);
     }
-    if (s == TSL_OK && r->has_index)
+    /* An index past INT64_MAX (outside every list anyway) stays in the detail only:
+     * most JSON readers (jansson, Java's long) cannot take it as a number. */
+    if (s == TSL_OK && r->has_index && r->index <= (uint64_t)INT64_MAX)
         s = tslp_buf_printf(&b, &e, ",\"index\":%llu", (unsigned long long)r->index);
     if (s == TSL_OK && r->has_line)
         s = tslp_buf_printf(&b, &e, ",\"line\":%llu", (unsigned long long)r->line);
@@ -150,7 +163,7 @@ void tslp_admin_problem(tsl_admin_response *out, const tslp_refusal *r)
     if (s == TSL_OK)
         s = tslp_buf_append(&b, "}", 1, &e);
     size_t len = 0;
-    uint8_t *p = s == TSL_OK ? tslp_buf_take(&b, &len) : NULL;
+    uint8_t *p = s == TSL_OK ? tslp_buf_take_text(&b, &len) : NULL;
     tslp_buf_free(&b);
     tsl_free(out->body);
     out->body = NULL;

@@ -161,6 +161,11 @@ static const uint8_t zeros[SEGMENT];
 static uint64_t diff_segment(void *ctx, const uint8_t *old, const uint8_t *now, size_t n)
 {
     const upd *u = ctx;
+    /* Most segments of a chunk a small batch touches are unchanged: memcmp passes
+     * over them far faster than counting entries byte by byte (a single-entry update,
+     * the issuer API's common case, spent a sixth of its time here). */
+    if (memcmp(old, now, n) == 0)
+        return 0;
     return count_diff(old, now, n, u->info->bits);
 }
 
