@@ -25,7 +25,8 @@
 
 /* Connections at most, and from one client address: one thread each, and the issuer API
  * has a few services as clients, not the public. Beyond, libmicrohttpd closes them at
- * once. */
+ * once. Their descriptors, with the API's store handles, fit in the TSL_FD_RESERVE
+ * that tsl_fd_limit_fit() keeps beside the public connections. */
 #define ADMIN_CONNECTION_LIMIT 64u
 #define ADMIN_PER_IP_LIMIT 32u
 /* Per connection: the request line and headers (an Authorization header is ~70 bytes). */
