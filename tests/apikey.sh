@@ -53,7 +53,7 @@ expect_rc "create for list a" 0
 same "stdout is one line" "$(wc -l <"$T/out" | tr -d ' ')" 1
 SECRET=$(cat "$T/out")
 ID=$(printf '%s' "$SECRET" | sed -n 's/^tsl_\([0-9a-f]\{12\}\)_[A-Za-z0-9_-]\{43\}$/\1/p')
-[ -n "$ID" ] && ok || bad "the secret's shape: $SECRET"
+if [ -n "$ID" ]; then ok; else bad "the secret's shape: $SECRET"; fi
 same "stderr says what was made" "$(cat "$T/err")" \
     "tsl apikey: key $ID created for list a, scopes alloc,read, expires never"
 RAND=${SECRET#tsl_"$ID"_}

@@ -41,7 +41,19 @@ static int sfx_pg;
     }                                                                                     \
     static void name##_body(void)
 
+static void sfx_close(sfx *f);
+
+/* Opens the fixture; on failure nothing is left behind (the caller's check fails). */
+static int sfx_open_(sfx *f);
 static int sfx_open(sfx *f)
+{
+    int r = sfx_open_(f);
+    if (r != 0 && f->dir[0] != '\0' && strcmp(f->dir, "/tmp/tsl-sfx-XXXXXX") != 0)
+        sfx_close(f);
+    return r;
+}
+
+static int sfx_open_(sfx *f)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/tsl-sfx-XXXXXX");

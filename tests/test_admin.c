@@ -902,6 +902,18 @@ STORE_TEST(admin_publish_wait)
     req(&x, "GET", "/v1/lists/a", NULL, NULL, NULL, NULL, &r);
     TT_CHECK(jint(&r, "last_published") > 0 && jint(&r, "next_expiry") > 0);
     tsl_admin_response_free(&r);
+    /* A key that is gone: 500, without its path. */
+    char moved[160];
+    snprintf(moved, sizeof moved, "%s/moved.pem", x.f.dir);
+    TT_CHECK(rename(x.f.key, moved) == 0);
+    req(&x, "PATCH", "/v1/lists/a/statuses", NULL, "text/plain", NULL, "8 INVALID\n", &r);
+    TT_EQ_U(r.status, 200);
+    tsl_admin_response_free(&r);
+    req(&x, "POST", "/v1/lists/a/publish", NULL, NULL, NULL, NULL, &r);
+    TT_CHECK(is_problem(&r, 500, "internal", x.secret));
+    TT_CHECK(memmem(r.body, r.body_len, x.f.key, strlen(x.f.key)) == NULL);
+    tsl_admin_response_free(&r);
+    TT_CHECK(rename(moved, x.f.key) == 0);
     req(&x, "POST", "/v1/lists/a/publish", "timeout=61", NULL, NULL, NULL, &r);
     TT_CHECK(is_problem(&r, 400, "malformed", x.secret));
     tsl_admin_response_free(&r);

@@ -950,14 +950,29 @@ static void do_publish(ctx *c)
           k == 0 ? "jwt" : "cwt", (long long)iat, (long long)exp, len);
         first = false;
     }
+    /* A failure to sign (the key file missing, unreadable, refused) is the server's
+     * business: 500 without the path, which goes to the log; a store that answers no
+     * more is a 503. Which one: the store is asked again. */
+    bool signing = false;
+    if (r == TSL_ERR_KEY || r == TSL_ERR_ALG || r == TSL_ERR_CRYPTO || r == TSL_ERR_IO) {
+        tsl_list_info again;
+        memset(&again, 0, sizeof again);
+        signing = r != TSL_ERR_IO ||
+                  tsl_store_list_info(rd->st, c->rt->list, &again, NULL) == TSL_OK;
+        tsl_list_info_free(&again);
+    }
     tslp_reader_put(rd);
     tsl_list_info_free(&in);
     if (r != TSL_OK) {
         tslp_buf_free(b);
-        if (r == TSL_ERR_KEY || r == TSL_ERR_ALG || r == TSL_ERR_CRYPTO)
-            tslp_admin_fail(c->out, 500, "internal", "%s", err->msg);
-        else
+        if (signing) {
+            tslp_admin_log(c->a, "issuer API: publishing list \"%s\" failed: %s",
+                           c->rt->list, err->msg);
+            tslp_admin_fail(c->out, 500, "internal", "list \"%s\" could not be signed; "
+                            "the server's log says why", c->rt->list);
+        } else {
             tslp_admin_store_fail(c->out, r, err);
+        }
         return;
     }
     atomic_fetch_add(&c->a->publishes, 1);
