@@ -953,6 +953,11 @@ def run(args, spec):
     check("server alive at the end", srv.alive())
     check("SIGTERM: exit 0", srv.stop() == 0, srv.text()[-300:])
     t_tls(args, spec, K)
+    for f in sorted(os.listdir(args.dir)):
+        if f.startswith("serve-") and f.endswith(".log"):
+            with open(os.path.join(args.dir, f), "rb") as fh:
+                txt = fh.read().decode("utf-8", "replace")
+            check("no API key in %s" % f, not [n for n, s in K.items() if s[17:] in txt])
     missing = sorted("%s %s" % k for k in spec.ops if k not in spec.exercised)
     check("every operation of api/openapi.json answered 2xx at least once", not missing,
           missing)
