@@ -199,6 +199,10 @@ class Api:
             hd = {k.lower(): v for k, v in r.getheaders()}
             hd[":status"] = str(r.status)
             a = Answer(r.status, hd, data)
+        except (ConnectionError, http.client.HTTPException, socket.timeout) as e:
+            # No answer (the connection refused or cut): status 0, which every check
+            # that wanted an answer fails by name.
+            return Answer(0, {":status": "0", ":error": str(e)}, b"")
         finally:
             c.close()
         if validate:
