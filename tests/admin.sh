@@ -14,7 +14,7 @@
 
 BUILD=${1:-build}
 TSL=$BUILD/tsl
-SUITE=admin
+SUITE="admin"
 BACKEND=${2:-sqlite}
 [ "$BACKEND" = pg ] && SUITE=admin_pg
 # shellcheck source=tests/harness.sh
@@ -25,9 +25,7 @@ PY=/usr/bin/python3
 
 [ -x "$TSL" ] || { echo "admin: $TSL is missing (run make)" >&2; exit 2; }
 case $TSL in /*) ;; *) TSL=$(pwd)/$TSL ;; esac
-for tool in openssl; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "admin: $tool is missing (apt-get install $tool)" >&2; exit 2; }
-done
+command -v openssl >/dev/null 2>&1 || { echo "admin: openssl is missing (apt-get install openssl)" >&2; exit 2; }
 "$PY" -c 'import jsonschema, jwcrypto' 2>/dev/null ||
     { echo "admin: $PY lacks jsonschema or jwcrypto (scripts/deps.sh)" >&2; exit 2; }
 
