@@ -8,8 +8,9 @@ nothing of libtsl. Against one store (SQLite or PostgreSQL) it runs:
   from the PUBLIC listener, its signature and typ checked with jwcrypto and the status list
   decoded here (zlib and bit unpacking): every revoked index INVALID, the others VALID;
 - retries: an allocation whose connection is dropped after the request is sent, and one
-  dropped after half its body, each retried with the same Idempotency-Key: no duplicates,
-  every index counted once in the list's `allocated`;
+  dropped after half its body, each retried with the same Idempotency-Key, and 4
+  concurrent retries of one key: no duplicates, every index counted once in the list's
+  `allocated`; 8 clients allocating at once (group commit): every index once;
 - refusals with their status and problem type and nothing changed (version, allocated,
   counts): no key, wrong key, another list's key, a key without the scope, an expired and a
   revoked key, an oversized body (declared and chunked), malformed JSON, a wrong
@@ -522,6 +523,31 @@ def t_retries(api, K, flow):
     check("and nothing allocated", info(api, K["l1"], "L1")["allocated"] == after)
 
 
+def t_concurrent(api, K, flow):
+    """8 clients allocating at once (group commit through the listener): every index
+    once, the list's counter exact."""
+    base = info(api, K["l1"], "L1")["allocated"]
+    got, statuses, lock = [], [], threading.Lock()
+
+    def worker(w):
+        for k in range(20):
+            a = alloc(api, K["l1"], "L1", 50, "conc-%d-%d" % (w, k), "allocate concurrent")
+            with lock:
+                statuses.append(a.status)
+                got.extend(e["idx"] for e in (a.json or {}).get("entries", []))
+    th = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    check("8 concurrent clients, 160 allocations: all 201", statuses == [201] * 160,
+          sorted(set(statuses)))
+    check("8000 indices, all distinct, none handed out before",
+          len(got) == 8000 and len(set(got)) == 8000 and not set(got) & set(flow["indices"]),
+          len(set(got)))
+    check("allocated grew by exactly 8000", info(api, K["l1"], "L1")["allocated"] - base == 8000)
+
+
 def t_reads(api, K, flow):
     rv, idx = flow["revoked"], flow["indices"]
     valid = [i for i in idx if i not in set(rv) and i not in set(flow["suspended"])]
@@ -949,6 +975,7 @@ def run(args, spec):
     t_flow(api, K, args, uri, flow)
     if flow.get("indices"):
         t_retries(api, K, flow)
+        t_concurrent(api, K, flow)
         t_reads(api, K, flow)
         t_refusals(api, K, args, flow)
     t_slow(api, K, args)
