@@ -672,6 +672,16 @@ STORE_TEST(admin_rate_limits)
     TT_CHECK(is_problem(&r, 429, "rate-limited", x.secret));
     TT_CHECK(header(&r, "Retry-After") != NULL && strtol(header(&r, "Retry-After"), NULL, 10) >= 1);
     tsl_admin_response_free(&r);
+    /* The precheck says so too, before a body is read, and spends nothing itself. */
+    tsl_admin_request pq;
+    memset(&pq, 0, sizeof pq);
+    pq.method = "GET";
+    pq.path = "/v1/lists/a";
+    pq.authorization = x.auth;
+    tsl_admin_precheck(x.a, &pq, 0, 0, &r);
+    TT_CHECK(is_problem(&r, 429, "rate-limited", x.secret));
+    TT_EQ_STR(r.key_id, x.key.id);
+    tsl_admin_response_free(&r);
     /* Failed authentications from one address: 10, then 429 even with a good key; an
      * address in another /64 is not limited, one in the same /64 is. */
     char s2[TSL_APIKEY_SECRET_SIZE], h2[96];

@@ -203,9 +203,12 @@ tsl_status tsl_admin_open(const tsl_admin_options *o, tsl_admin **out, tsl_error
     a->log_ctx = o->log_ctx;
     for (size_t k = 0; k < TSLP_ADMIN_READERS; k++)
         pthread_mutex_init(&a->readers[k].mu, NULL);
+    pthread_mutex_init(&a->shape_mu, NULL);
+    a->shapes = tslp_calloc(TSLP_ADMIN_SHAPE_CACHE, sizeof *a->shapes);
     double rate = o->rate > 0 ? o->rate : TSL_ADMIN_DEFAULT_RATE;
     unsigned burst = o->burst != 0 ? o->burst : (unsigned)(2 * rate < 1 ? 1 : 2 * rate);
-    tsl_status r = a->db_path == NULL ? tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory")
+    tsl_status r = a->db_path == NULL || a->shapes == NULL
+                       ? tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory")
                                       : tslp_auth_new(rate, burst, &a->auth, err);
     for (size_t k = 0; r == TSL_OK && k < TSLP_ADMIN_READERS; k++)
         r = tsl_store_open_mode(a->db_path, 0, &a->readers[k].st, err);
@@ -229,6 +232,8 @@ void tsl_admin_close(tsl_admin *a)
         pthread_mutex_destroy(&a->readers[k].mu);
     }
     tslp_auth_free(a->auth);
+    pthread_mutex_destroy(&a->shape_mu);
+    tslp_free(a->shapes);
     tslp_free(a->db_path);
     tslp_free(a);
 }
@@ -500,6 +505,67 @@ static void do_create(ctx *c)
     tslp_buf_free(b);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The list's uri, bits and size (fixed at creation), for a batch or an allocation's
+ * answer, and its 404: remembered for TSLP_ADMIN_SHAPE_CACHE_MS, so that the request
+ * path of a change reads nothing before it is queued. uri may be NULL. */
+static bool list_shape(ctx *c, unsigned *bits, uint64_t *size, char uri[TSL_URI_MAX + 1])
+{
+    tsl_admin *a = c->a;
+    size_t h = 5381;
+    for (const char *p = c->rt->list; *p != '\0'; p++)
+        h = h * 33 + (unsigned char)*p;
+    tslp_shape *sh = &a->shapes[h % TSLP_ADMIN_SHAPE_CACHE];
+    int64_t t = mono_ms();
+    bool hit = false;
+    pthread_mutex_lock(&a->shape_mu);
+    if (sh->at_ms != 0 && t - sh->at_ms < TSLP_ADMIN_SHAPE_CACHE_MS &&
+        strcmp(sh->id, c->rt->list) == 0) {
+        *bits = sh->bits;
+        *size = sh->size;
+        if (uri != NULL)
+            memcpy(uri, sh->uri, sizeof sh->uri);
+        hit = true;
+    }
+    pthread_mutex_unlock(&a->shape_mu);
+    if (hit)
+        return true;
+    tsl_list_info in;
+    memset(&in, 0, sizeof in);
+    tsl_error e;
+    tsl_error_clear(&e);
+    tslp_reader *rd = tslp_reader_get(a);
+    tsl_status r = tsl_store_list_info(rd->st, c->rt->list, &in, &e);
+    tslp_reader_put(rd);
+    if (r == TSL_OK && strlen(in.uri) > TSL_URI_MAX)
+        r = tslp_fail(&e, TSL_ERR_IO, 0, "list \"%s\": a uri over %d bytes", c->rt->list,
+                      TSL_URI_MAX);
+    if (r != TSL_OK) {
+        tsl_list_info_free(&in);
+        tslp_admin_store_fail(c->out, r, &e);
+        return false;
+    }
+    *bits = in.bits;
+    *size = in.size;
+    if (uri != NULL)
+        memcpy(uri, in.uri, strlen(in.uri) + 1);
+    pthread_mutex_lock(&a->shape_mu);
+    memcpy(sh->id, c->rt->list, strlen(c->rt->list) + 1);
+    memcpy(sh->uri, in.uri, strlen(in.uri) + 1);
+    sh->bits = in.bits;
+    sh->size = in.size;
+    sh->at_ms = t;
+    pthread_mutex_unlock(&a->shape_mu);
+    tsl_list_info_free(&in);
+    return true;
+}
+
 /* An Idempotency-Key: 1 to 255 printable ASCII characters. */
 static bool idem_ok(const char *k)
 {
@@ -540,15 +606,12 @@ static void do_alloc(ctx *c)
     tsl_error e, *err = &e;
     tsl_error_clear(err);
     /* The uri of the list, for the answer (and a 404 before anything is queued). */
-    tsl_list_info in;
-    memset(&in, 0, sizeof in);
-    tslp_reader *rd = tslp_reader_get(c->a);
-    tsl_status r = tsl_store_list_info(rd->st, c->rt->list, &in, err);
-    tslp_reader_put(rd);
-    if (r != TSL_OK) {
-        tslp_admin_store_fail(c->out, r, err);
+    char uri[TSL_URI_MAX + 1];
+    unsigned bits;
+    uint64_t size;
+    if (!list_shape(c, &bits, &size, uri))
         return;
-    }
+    tsl_status r;
     tsl_store_op op;
     memset(&op, 0, sizeof op);
     op.kind = TSL_OP_ALLOC;
@@ -563,7 +626,6 @@ static void do_alloc(ctx *c)
                       (unsigned long long)count);
     tslp_sha256((const uint8_t *)canon, (size_t)cl, op.idem_hash);
     if (!tslp_commit(c->a->committer, &op)) {
-        tsl_list_info_free(&in);
         tslp_admin_fail(c->out, 503, "unavailable", "too many changes waiting; retry");
         return;
     }
@@ -582,7 +644,7 @@ static void do_alloc(ctx *c)
         /* The uri is the same in every entry: escaped once. */
         tslp_buf ub;
         tslp_buf_init(&ub, TSL_URI_MAX * 2 + 16, "uri");
-        r = tslp_json_str(&ub, in.uri, strlen(in.uri), err);
+        r = tslp_json_str(&ub, uri, strlen(uri), err);
         P("{\"list\":");
         S(c->rt->list);
         P(",\"entries\":[");
@@ -604,7 +666,6 @@ static void do_alloc(ctx *c)
         answer_buf(c, op.replayed ? 200 : 201, b, r, err);
     }
     tsl_free(op.indices);
-    tsl_list_info_free(&in);
 }
 
 /* The index an INVALID-is-final refusal names ("... index I is INVALID ..."). */
@@ -674,26 +735,6 @@ static void commit_update(ctx *c, const tsl_batch *b_in, bool force, bool dry_ru
     answer_buf(c, 200, b, r, err);
 }
 
-/* The list's bits and size, for a batch (and its 404). */
-static bool list_shape(ctx *c, unsigned *bits, uint64_t *size)
-{
-    tsl_list_info in;
-    memset(&in, 0, sizeof in);
-    tsl_error e;
-    tsl_error_clear(&e);
-    tslp_reader *rd = tslp_reader_get(c->a);
-    tsl_status r = tsl_store_list_info(rd->st, c->rt->list, &in, &e);
-    tslp_reader_put(rd);
-    if (r != TSL_OK) {
-        tslp_admin_store_fail(c->out, r, &e);
-        return false;
-    }
-    *bits = in.bits;
-    *size = in.size;
-    tsl_list_info_free(&in);
-    return true;
-}
-
 static void do_patch(ctx *c)
 {
     static const char *const allowed[] = {"dry_run", "force", NULL};
@@ -709,7 +750,7 @@ static void do_patch(ctx *c)
     }
     unsigned bits;
     uint64_t size;
-    if (!list_shape(c, &bits, &size))
+    if (!list_shape(c, &bits, &size, NULL))
         return;
     tsl_batch *b = NULL;
     tsl_error e;
@@ -758,7 +799,7 @@ static void do_put(ctx *c)
         refused(c->out, &rf);
         return;
     }
-    if (!index_of(c, &idx) || !list_shape(c, &bits, &size))
+    if (!index_of(c, &idx) || !list_shape(c, &bits, &size, NULL))
         return;
     if (idx >= size || (bits < 8 && (value >> bits) != 0)) {
         if (idx >= size)
@@ -876,13 +917,6 @@ static void do_get_statuses(ctx *c)
           (unsigned long long)idx[k], values[k], tsl_status_name(values[k]));
     P("]}");
     answer_buf(c, 200, b, r, err);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* Whether the publisher of this process serves list id at version >= v. */

@@ -130,6 +130,15 @@ enum { TSLP_A_2XX, TSLP_A_400, TSLP_A_401, TSLP_A_403, TSLP_A_404, TSLP_A_405, T
        TSLP_A_413, TSLP_A_415, TSLP_A_422, TSLP_A_429, TSLP_A_500, TSLP_A_503, TSLP_A_504,
        TSLP_A_OTHER, TSLP_A_N };
 
+/* A list's shape as remembered (admin.c: list_shape). */
+typedef struct {
+    char id[TSLP_ID_MAX + 1];
+    char uri[TSL_URI_MAX + 1];
+    unsigned bits;
+    uint64_t size;
+    int64_t at_ms; /* monotonic: when read; 0: empty */
+} tslp_shape;
+
 struct tsl_admin {
     char *db_path;
     tsl_publisher *publisher;
@@ -144,6 +153,9 @@ struct tsl_admin {
 
     tslp_auth *auth;
     tslp_committer *committer;
+
+    pthread_mutex_t shape_mu;
+    tslp_shape *shapes; /* TSLP_ADMIN_SHAPE_CACHE, direct-mapped by id */
 
     /* Counters (metrics). */
     atomic_ullong answers[TSLP_A_N];

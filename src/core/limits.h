@@ -127,6 +127,12 @@
 #define TSLP_ADMIN_KEY_CACHE 1024
 #define TSLP_ADMIN_KEY_CACHE_MS 1000
 
+/* Lists whose shape (uri, bits, size: fixed at creation) is remembered, and for how
+ * long: an allocation or an update then needs no read of the list's row before it is
+ * queued. The time bounds what a store replaced under a running server can confuse. */
+#define TSLP_ADMIN_SHAPE_CACHE 256
+#define TSLP_ADMIN_SHAPE_CACHE_MS 10000
+
 /* Token buckets: per key (requests) and per client address (failed authentications, an
  * IPv6 /64 as one). A full table replaces its least recently used bucket of a probe
  * window, so a flood of addresses costs memory only up to this. */
