@@ -98,9 +98,11 @@ $(BUILD)/libtsl.a: $(LIB_OBJ)
 $(BUILD)/libtsl.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libtsl.so.$(SOVERSION) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# The command links the static library: one self-contained binary.
+# The command links the static library: one self-contained binary. GnuTLS: the admin
+# listener checks client certificates itself (tools/serve_admin.c), since libmicrohttpd
+# only asks for them.
 $(BUILD)/tsl: $(TOOL_OBJ) $(BUILD)/libtsl.a
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libtsl.a $(LIBS) -lmicrohttpd
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(BUILD)/libtsl.a $(LIBS) -lmicrohttpd -lgnutls
 
 $(BUILD)/tests/run: $(TEST_OBJ) $(BUILD)/libtsl.a
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libtsl.a $(LIBS)

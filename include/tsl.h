@@ -1816,6 +1816,13 @@ TSL_API void tsl_access_log_free(tsl_access_log *l);
 TSL_API void tsl_access_log_write(tsl_access_log *l, const char *peer, const char *method,
                                   size_t method_len, const char *path, size_t path_len,
                                   unsigned status, uint64_t bytes, tsl_answer_kind kind);
+/* tsl_access_log_write() with one more field at the end of the line: who acted, e.g.
+ * the issuer API's "apikey:0123456789ab" (an id, never a secret), or "-" for NULL or "".
+ * Escaped like the path and cut after 40 bytes. */
+TSL_API void tsl_access_log_write_by(tsl_access_log *l, const char *peer, const char *method,
+                                     size_t method_len, const char *path, size_t path_len,
+                                     unsigned status, uint64_t bytes, tsl_answer_kind kind,
+                                     const char *by);
 /* The lines lost so far. */
 TSL_API uint64_t tsl_access_log_dropped(const tsl_access_log *l);
 

@@ -4,8 +4,8 @@
 set -eu
 
 PKGS="build-essential pkg-config zlib1g-dev libdeflate-dev libssl-dev libcbor-dev
-libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev sqlite3
-clang libclang-rt-14-dev python3 python3-cryptography python3-jwcrypto python3-cbor2
+libjansson-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libsqlite3-dev sqlite3
+clang libclang-rt-14-dev python3 python3-cryptography python3-jwcrypto python3-cbor2 python3-jsonschema openssl
 curl nginx-light wrk netcat-openbsd postgresql libpq-dev"
 # PKCS#11 (issue 14): p11-kit's pkcs11.h; softhsm2 and opensc (pkcs11-tool, pkcs11-spy)
 # for tests/pkcs11.sh.

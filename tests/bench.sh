@@ -10,6 +10,8 @@
 #   BENCH_ONLY=db sh tests/bench.sh          only the store on SQLite and PostgreSQL
 #                                            (tests/bench_db.sh)
 #   BENCH_ONLY=pkcs11 sh tests/bench.sh      only keys in hardware (tests/bench_pkcs11.sh)
+#   BENCH_ONLY=admin sh tests/bench.sh       only the issuer API under wrk on both
+#                                            backends (tests/bench_admin.sh)
 #
 # Library cases come from $BUILD/bench (tests/bench.c). The CLI cases measure the peak
 # RSS of `$BUILD/tsl encode` and `$BUILD/tsl decode` on the 10^8-entry, 1-bit, 1% list,
@@ -119,6 +121,10 @@ if [ "${BENCH_ONLY:-}" = pkcs11 ]; then
 fi
 if [ "${BENCH_ONLY:-}" = db ]; then
     sh tests/bench_db.sh "$BUILD" || status=1
+    exit $status
+fi
+if [ "${BENCH_ONLY:-}" = admin ]; then
+    sh tests/bench_admin.sh "$BUILD" || status=1
     exit $status
 fi
 
@@ -281,4 +287,7 @@ sh tests/bench_db.sh "$BUILD" || status=1
 # Keys in hardware: signatures per second and a 10^6-entry publish through softhsm2
 # against the same key in memory (tests/bench_pkcs11.sh, about 30 s).
 sh tests/bench_pkcs11.sh "$BUILD" || status=1
+# The issuer API (tsl serve --admin-listen) under wrk on both backends
+# (tests/bench_admin.sh: allocations of 1 and 100, single changes, one bulk of 10^6).
+sh tests/bench_admin.sh "$BUILD" || status=1
 exit $status

@@ -136,6 +136,11 @@ if [ "${TSL_SANITIZED:-}" != 1 ]; then
     part serve_pg sh tests/serve.sh "$BUILD" pg
     part serve_pub_pg sh tests/serve_pub.sh "$BUILD" pg
 fi
+# The issuer API (tsl serve --admin-listen) through an independent Python client: the
+# issuance flow checked on the public token with jwcrypto, retries, refusals, slowloris,
+# the OpenAPI document's operations and schemas, TLS and mTLS (about 40 s each).
+part admin sh tests/admin.sh "$BUILD"
+part admin_pg sh tests/admin.sh "$BUILD" pg
 # The relying party: tsl verify offline and against tsl serve over loopback (about 10 s).
 part verify sh tests/verify.sh "$BUILD"
 part verify_pg sh tests/verify.sh "$BUILD" pg

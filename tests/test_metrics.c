@@ -264,6 +264,50 @@ TT_TEST(metrics_access_log_line_format)
     close(p[1]);
 }
 
+/* tsl_access_log_write_by: the publisher's line plus who acted, escaped and cut like the
+ * path; "-" for none. */
+TT_TEST(metrics_access_log_by)
+{
+    int p[2];
+    TT_CHECK(pipe(p) == 0);
+    tsl_access_log *l = NULL;
+    TT_OK(tsl_access_log_new(p[1], NULL, &l, NULL));
+    tsl_access_log_write_by(l, "192.0.2.1", "POST", 4, "/v1/lists/L1/allocations", 24, 201,
+                            91, TSL_ANSWER_JSON, "apikey:0123456789ab");
+    tsl_access_log_write_by(l, "192.0.2.1", "GET", 3, "/v1/lists", 9, 401, 127,
+                            TSL_ANSWER_JSON, NULL);
+    char longby[61];
+    memset(longby, 'k', 60);
+    longby[0] = ' ';
+    longby[60] = '\0';
+    tsl_access_log_write_by(l, NULL, "GET", 3, "/", 1, 200, 0, TSL_ANSWER_JSON, longby);
+    char buf[2048];
+    ssize_t n = read(p[0], buf, sizeof buf - 1);
+    TT_CHECK(n > 0);
+    buf[n] = '\0';
+    char *line[3], *cur = buf;
+    for (int k = 0; k < 3; k++) {
+        char *nl = strchr(cur, '\n');
+        TT_CHECK(nl != NULL);
+        if (nl == NULL)
+            break;
+        *nl = '\0';
+        TT_CHECK(strlen(cur) > 21);
+        line[k] = cur + 21;
+        cur = nl + 1;
+    }
+    TT_CHECK(*cur == '\0'); /* three whole lines */
+    TT_CHECK(strcmp(line[0], "192.0.2.1 POST /v1/lists/L1/allocations 201 91 json "
+                             "apikey:0123456789ab") == 0);
+    TT_CHECK(strcmp(line[1], "192.0.2.1 GET /v1/lists 401 127 json -") == 0);
+    char want[200];
+    snprintf(want, sizeof want, "- GET / 200 0 json %%20%.39s...", longby + 1);
+    TT_CHECK(strcmp(line[2], want) == 0);
+    tsl_access_log_free(l);
+    close(p[0]);
+    close(p[1]);
+}
+
 /* tsl_log_stderr: one line with its prefix (or none) and a newline, in one write to
  * standard error; a line longer than the buffer is cut, still ending in a newline. */
 TT_TEST(metrics_log_stderr_lines)

@@ -30,6 +30,9 @@
 /* Seconds without any byte before libmicrohttpd closes a connection (a response a
  * client stops reading); a request must also be complete within --head-timeout. */
 #define CONNECTION_TIMEOUT 10
+/* --admin-request-timeout's default, and the bound of --admin-max-body. */
+#define ADMIN_REQUEST_TIMEOUT 30
+#define ADMIN_MAX_BODY_CEILING (1024u * 1024u * 1024u)
 /* How long SIGTERM waits for requests in flight. */
 #define DRAIN_SECONDS 10
 
@@ -230,6 +233,10 @@ int cmd_serve(int argc, char **argv)
     ctx.dflt = TSL_FORMAT_JWT;
     ctx.interval_ms = 1000;
     ctx.log_fd = -1;
+    serve_admin_opts ao;
+    memset(&ao, 0, sizeof ao);
+    ao.request_timeout = ADMIN_REQUEST_TIMEOUT;
+    serve_admin *admin = NULL;
     const cli_opt opts[] = {
         CLI_DB(&db),
         CLI_FN("listen", &lsn, opt_listen, "is not ADDR:PORT (IPv6: [ADDR]:PORT)",
@@ -258,6 +265,26 @@ int cmd_serve(int argc, char **argv)
         {"head-timeout", 0, CLI_OPT_U64, &head_timeout, 1, HEAD_TIMEOUT_CEILING,
          "is not 1 to 3600 seconds", NULL, NULL,
          "S\tseconds a client has to send a whole request (default 10)"},
+        CLI_STR("admin-listen", &ao.listen,
+                "ADDR:PORT\talso serve the issuer API (/v1/...) there,\n"
+                "authenticated with API keys (tsl apikey); off by default"),
+        CLI_STR("admin-tls-cert", &ao.tls_cert, "FILE\tHTTPS on the admin listener: the "
+                "certificate\n(PEM, the chain after it)"),
+        CLI_STR("admin-tls-key", &ao.tls_key, "FILE\tits private key (PEM, not readable by "
+                "group\nor others)"),
+        CLI_STR("admin-client-ca", &ao.client_ca, "FILE\trequire client certificates "
+                "signed by a CA of\nFILE (PEM) on the admin listener (mTLS)"),
+        CLI_FLAG("admin-insecure", &ao.insecure, "allow a non-loopback --admin-listen "
+                 "without TLS\n(a TLS proxy in front)"),
+        {"admin-max-body", 0, CLI_OPT_U64, &ao.max_body, 1024, ADMIN_MAX_BODY_CEILING,
+         "is not 1024 to 1073741824 bytes", NULL, NULL,
+         "BYTES\tlargest issuer API request body (default 64 MiB)"},
+        {"admin-rate", 0, CLI_OPT_U64, &ao.rate, 1, 100000000, "is not 1 to 100000000",
+         NULL, NULL, "N\trequests a second per API key (default 20000)"},
+        {"admin-request-timeout", 0, CLI_OPT_U64, &ao.request_timeout, 1,
+         HEAD_TIMEOUT_CEILING, "is not 1 to 3600 seconds", NULL, NULL,
+         "S\tseconds an admin client has to send a whole\nrequest, body included "
+         "(default 30)"},
         CLI_OPT_END};
     static const cli_cmd cmd = {
         "serve", "[OPTIONS]",
@@ -265,8 +292,9 @@ int cmd_serve(int argc, char **argv)
         "choosing JWT or CWT by Accept, with ETag, Last-Modified, Cache-Control, CORS and\n"
         "gzip for JWTs. A background thread re-signs a list when its statuses change or\n"
         "its token has used two thirds of its lifetime; nothing is signed per request.\n"
-        "Also serves /healthz and /metrics (Prometheus text). Prints \"tsl serve:\n"
-        "listening on ADDR:PORT\" on stderr when ready. SIGTERM or SIGINT: stop\n"
+        "Also serves /healthz and /metrics (Prometheus text). With --admin-listen, a\n"
+        "second listener serves the issuer API (see README \"Issuance services\").\n"
+        "Prints \"tsl serve: listening on ADDR:PORT\" on stderr when ready. SIGTERM or SIGINT: stop\n"
         "accepting, finish requests in flight, exit 0.",
         "2 usage, I/O or address error.", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
@@ -276,6 +304,13 @@ int cmd_serve(int argc, char **argv)
         cli_err("serve", "unexpected argument \"%s\"", argv[first]);
         return EXIT_USAGE;
     }
+    if (ao.listen == NULL && (ao.tls_cert != NULL || ao.tls_key != NULL ||
+                              ao.client_ca != NULL || ao.insecure)) {
+        cli_err("serve", "the --admin-* options need --admin-listen");
+        return EXIT_USAGE;
+    }
+    if (ao.listen != NULL && serve_admin_check(&ao) != EXIT_OK)
+        return EXIT_USAGE;
     size_t nls = lsn.n;
     bool max_set = max_conn != 0;
     ctx.max_connections = max_set ? (unsigned)max_conn : TSL_GATE_DEFAULT_MAX_CONNECTIONS;
@@ -317,6 +352,8 @@ int cmd_serve(int argc, char **argv)
     tsl_store_close(probe);
     if (rc == EXIT_OK)
         rc = publisher_start(&ctx);
+    if (rc == EXIT_OK && ao.listen != NULL)
+        rc = serve_admin_start(&ctx, &ao, &admin);
     if (rc == EXIT_OK && gate_new(&ctx) != 0) {
         cli_err("serve", "out of memory");
         rc = EXIT_USAGE;
@@ -349,6 +386,8 @@ int cmd_serve(int argc, char **argv)
     if (rc == EXIT_OK) {
         for (size_t k = 0; k < nls; k++)
             print_ready(&ls[k]);
+        if (admin != NULL)
+            serve_admin_print_ready(admin);
         int sig = tsl_stop_signals_wait();
         fprintf(stderr, "tsl serve: %s, finishing requests in flight\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -364,6 +403,7 @@ int cmd_serve(int argc, char **argv)
             nanosleep(&pause, NULL);
         }
     }
+    serve_admin_stop(admin); /* before the publisher it uses */
     if (!publisher_stop(&ctx))
         _exit(rc); /* the publisher is stuck (logged): do not wait for it forever */
     for (size_t k = 0; k < nls; k++) {

@@ -52,4 +52,31 @@ void serve_conn_completed(void *cls, struct MHD_Connection *conn, void **con_cls
                           enum MHD_RequestTerminationCode toe);
 void serve_conn_refused(const tsl_gate_refusal *r, void *user);
 
+/* The issuer API's listener (serve_admin.c, --admin-listen): its options, as given. */
+typedef struct {
+    const char *listen;       /* --admin-listen ADDR:PORT */
+    const char *tls_cert;     /* --admin-tls-cert, or NULL */
+    const char *tls_key;      /* --admin-tls-key, or NULL */
+    const char *client_ca;    /* --admin-client-ca, or NULL */
+    bool insecure;            /* --admin-insecure */
+    uint64_t max_body;        /* --admin-max-body, 0: the library's default */
+    uint64_t rate;            /* --admin-rate, 0: the library's default */
+    uint64_t request_timeout; /* --admin-request-timeout, seconds */
+} serve_admin_opts;
+typedef struct serve_admin serve_admin;
+
+/* Checks the options that need no file or store (the address, the TLS options going
+ * together, a non-loopback address without TLS refused unless insecure). Prints why and
+ * returns EXIT_USAGE, or EXIT_OK. */
+int serve_admin_check(const serve_admin_opts *o);
+/* Opens the issuer API over ctx (its store path, publisher and runner, which must be
+ * started) and starts the listener. EXIT_OK, or the reason printed and EXIT_USAGE; *out
+ * is set in both cases (NULL only when out of memory) and goes to serve_admin_stop(). */
+int serve_admin_start(serve_ctx *ctx, const serve_admin_opts *o, serve_admin **out);
+/* "tsl serve: issuer API listening on ADDR:PORT" on stderr. */
+void serve_admin_print_ready(serve_admin *a);
+/* Stops the listener (waiting for the requests in flight), its watchdog and the issuer
+ * API. NULL is a no-op. Before the publisher stops: the API holds it. */
+void serve_admin_stop(serve_admin *a);
+
 #endif /* TSL_SERVE_H */

@@ -489,12 +489,24 @@ void tsl_log_stderr(void *ctx, const char *line)
     (void)w; /* nowhere to report a failing stderr */
 }
 
-void tsl_access_log_write(tsl_access_log *l, const char *peer, const char *method,
-                          size_t method_len, const char *path, size_t path_len,
-                          unsigned status, uint64_t bytes, tsl_answer_kind kind)
+/* The longest "who acted" field (tsl_access_log_write_by); longer ones are cut. */
+#define LOG_BY_MAX 40
+
+/* One line; by NULL: the publisher's line, without the field. */
+static void log_line(tsl_access_log *l, const char *peer, const char *method,
+                     size_t method_len, const char *path, size_t path_len, unsigned status,
+                     uint64_t bytes, tsl_answer_kind kind, const char *by)
 {
     if (l == NULL)
         return;
+    char bys[LOG_BY_MAX * 3 + 8] = "";
+    if (by != NULL) {
+        bys[0] = ' ';
+        if (by[0] == '\0')
+            memcpy(bys + 1, "-", 2);
+        else
+            copy_sanitized(bys + 1, sizeof bys - 1, by, LOG_BY_MAX);
+    }
     char m[16], p[LOG_PATH_MAX + 2], ms[12], ps[LOG_PATH_MAX + 8];
     method_len = method_len < sizeof m ? method_len : sizeof m - 1;
     path_len = path_len < sizeof p ? path_len : sizeof p - 1;
@@ -511,9 +523,9 @@ void tsl_access_log_write(tsl_access_log *l, const char *peer, const char *metho
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         snprintf(when, sizeof when, "-");
     size_t col = (unsigned)kind < NKINDS ? (size_t)kind : 0;
-    int n = snprintf(line, sizeof line, "%s %s %s %s %u %llu %s\n", when,
+    int n = snprintf(line, sizeof line, "%s %s %s %s %u %llu %s%s\n", when,
                      peer != NULL ? peer : "-", ms, ps, status,
-                     (unsigned long long)bytes, kind_names[col]);
+                     (unsigned long long)bytes, kind_names[col], bys);
     if (n <= 0)
         return;
     /* A line is shorter than PIPE_BUF, so a pipe never receives half of one. The caller
@@ -528,4 +540,20 @@ void tsl_access_log_write(tsl_access_log *l, const char *peer, const char *metho
         if (l->m != NULL)
             atomic_fetch_add_explicit(&l->m->log_dropped, 1, memory_order_relaxed);
     }
+}
+
+void tsl_access_log_write(tsl_access_log *l, const char *peer, const char *method,
+                          size_t method_len, const char *path, size_t path_len,
+                          unsigned status, uint64_t bytes, tsl_answer_kind kind)
+{
+    log_line(l, peer, method, method_len, path, path_len, status, bytes, kind, NULL);
+}
+
+void tsl_access_log_write_by(tsl_access_log *l, const char *peer, const char *method,
+                             size_t method_len, const char *path, size_t path_len,
+                             unsigned status, uint64_t bytes, tsl_answer_kind kind,
+                             const char *by)
+{
+    log_line(l, peer, method, method_len, path, path_len, status, bytes, kind,
+             by != NULL ? by : "");
 }
