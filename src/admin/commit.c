@@ -5,10 +5,25 @@
  * it has committed (or failed), so an answer is never sent before its change is
  * durable. While one group commits the next one gathers: the more requests wait, the
  * larger the groups, and the fsyncs per second stay what the disk allows. The queue is
- * bounded (TSLP_ADMIN_QUEUE_MAX): past it a request is refused at once. */
+ * bounded (TSLP_ADMIN_QUEUE_MAX): past it a request is refused at once.
+ *
+ * Why the committer waits a little before a commit: with k clients each sending its
+ * next request when the last is answered, the ops queued during one commit are only
+ * those of the clients not in it, so groups settle at about k/2 (two alternating
+ * halves) and the rate at k/2 per commit. The clients just answered come back within a
+ * round trip, far less than a commit takes. So the committer expects as many ops as
+ * were in flight when the last commit ended (its group plus those queued then), and
+ * waits for them at most half the last commit's time (and GATHER_MAX_NS): k per commit
+ * for the cost of a round trip. A lone client is never delayed (it expects 1), and a
+ * client that went away costs one short wait, after which the expectation drops. */
 #include "admin/admin_int.h"
 
+#include <errno.h>
 #include <string.h>
+#include <time.h>
+
+/* The longest the committer waits for the ops it expects before committing. */
+#define GATHER_MAX_NS 2000000L
 
 typedef struct waiter {
     tsl_store_op *op;
@@ -25,8 +40,32 @@ struct tslp_committer {
     waiter *head, *tail; /* the queue, under mu */
     size_t queued;
     bool stop;
+    size_t expect;       /* ops in flight when the last commit ended, under mu */
+    long last_commit_ns; /* how long it took, under mu */
     atomic_ullong commits, ops, refused;
 };
+
+static long elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+    return (long)(b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec);
+}
+
+/* Under mu, with an op queued: waits until `expect` ops are queued, stop, or half the
+ * last commit's time has passed (see the top of the file). */
+static void gather(tslp_committer *c)
+{
+    if (c->queued >= c->expect || c->last_commit_ns <= 0)
+        return;
+    long wait = c->last_commit_ns / 2 < GATHER_MAX_NS ? c->last_commit_ns / 2 : GATHER_MAX_NS;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += wait;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    while (c->queued < c->expect && !c->stop)
+        if (pthread_cond_timedwait(&c->work, &c->mu, &until) == ETIMEDOUT)
+            break;
+}
 
 static void *committer_main(void *arg)
 {
@@ -39,6 +78,7 @@ static void *committer_main(void *arg)
             pthread_cond_wait(&c->work, &c->mu);
         if (c->head == NULL) /* stopping, and nothing left */
             break;
+        gather(c);
         size_t n = 0;
         while (c->head != NULL && n < TSLP_ADMIN_GROUP_MAX && (ops != NULL || n == 0)) {
             group[n++] = c->head;
@@ -52,6 +92,8 @@ static void *committer_main(void *arg)
          * their results copied back. Without that array, one op at a time. */
         tsl_error err;
         tsl_error_clear(&err);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         if (ops != NULL) {
             for (size_t k = 0; k < n; k++)
                 ops[k] = *group[k]->op;
@@ -61,9 +103,12 @@ static void *committer_main(void *arg)
         } else {
             tsl_store_apply(c->st, group[0]->op, 1, 0, &err);
         }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         atomic_fetch_add(&c->commits, 1);
         atomic_fetch_add(&c->ops, n);
         pthread_mutex_lock(&c->mu);
+        c->last_commit_ns = elapsed_ns(&t0, &t1);
+        c->expect = n + c->queued < TSLP_ADMIN_GROUP_MAX ? n + c->queued : TSLP_ADMIN_GROUP_MAX;
         for (size_t k = 0; k < n; k++) {
             group[k]->done = true;
             pthread_cond_signal(&group[k]->cv);
@@ -85,7 +130,12 @@ tsl_status tslp_committer_start(const char *db_path, tslp_committer **out, tsl_e
         return r;
     }
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->work, NULL);
+    /* gather() waits on it with a monotonic deadline: a clock step must not stretch it. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->work, &ca);
+    pthread_condattr_destroy(&ca);
     if (pthread_create(&c->thread, NULL, committer_main, c) != 0) {
         pthread_cond_destroy(&c->work);
         pthread_mutex_destroy(&c->mu);
