@@ -32,6 +32,7 @@ usage: admin_client.py --tsl BUILD/tsl --db DB --dir TMPDIR --spec api/openapi.j
 Prints "FAIL ..." lines on stderr and closes with "NAME: N passed, N failed".
 """
 import argparse
+import atexit
 import base64
 import http.client
 import json
@@ -248,9 +249,12 @@ def recv_all(s, limit=1 << 20, timeout=10):
 # The server and the keys
 
 class Server:
+    started = []  # every server, killed at exit if a check raised before its stop()
+
     def __init__(self, args, logdir, name, extra, expect_start=True):
         self.log = os.path.join(logdir, "serve-%s.log" % name)
         self.proc = None
+        Server.started.append(self)
         self.pub = self.admin = None
         cmd = [args.tsl, "serve", "--db", args.db, "--listen", "127.0.0.1:0"] + extra
         with open(self.log, "wb") as lf:
@@ -287,6 +291,14 @@ class Server:
             self.proc.kill()
             self.proc.wait()
             return -9
+
+
+@atexit.register
+def _kill_servers():
+    for srv in Server.started:
+        if srv.proc is not None and srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
 
 
 def tsl(args, *argv, check_rc=True):
