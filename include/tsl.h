@@ -1124,6 +1124,13 @@ TSL_API tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned 
                                         int64_t now, int64_t retention,
                                         tsl_publish_result *res, tsl_error *err);
 
+/* tsl_store_publish_ex() on behalf of `by` (the issuer API's "apikey:ID"; NULL: none),
+ * which the publication's audit row names before the forms recorded ("apikey:ID
+ * (jwt,cwt)"; at most 128 bytes of by are kept). */
+TSL_API tsl_status tsl_store_publish_by(tsl_store *st, const char *id, unsigned formats,
+                                        int64_t now, int64_t retention, const char *by,
+                                        tsl_publish_result *res, tsl_error *err);
+
 /* What `tsl publish` prints after tsl_store_publish_ex() of list id returned res: for
  * each form of formats (0: the list's formats), "ID: published FORM, N bytes, iat I,
  * exp E" read back from the store (with a note when the iat was raised), or why it was

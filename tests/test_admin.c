@@ -858,6 +858,26 @@ STORE_TEST(admin_bulk_million)
 /* ---------------------------------------------------------------------------------- */
 /* Publish, and publish-and-wait against a real publisher                               */
 
+/* A publication through the API is audited with the key that asked (no publisher in
+ * this process, so nothing else signs the list meanwhile). */
+STORE_TEST(admin_publish_audited)
+{
+    afx x;
+    TT_CHECK(afx_open(&x) == 0);
+    tsl_admin_response r;
+    req(&x, "POST", "/v1/lists/a/publish", NULL, NULL, NULL, NULL, &r);
+    TT_EQ_U(r.status, 200);
+    tsl_admin_response_free(&r);
+    req(&x, "GET", "/v1/lists/a/audit", "limit=1", NULL, NULL, NULL, &r);
+    TT_EQ_U(r.status, 200);
+    char by[64];
+    snprintf(by, sizeof by, "\"by\":\"apikey:%s (jwt,cwt)\"", x.key.id);
+    TT_CHECK(memmem(r.body, r.body_len, by, strlen(by)) != NULL);
+    TT_CHECK(memmem(r.body, r.body_len, "\"kind\":\"publish\"", 16) != NULL);
+    tsl_admin_response_free(&r);
+    afx_close(&x);
+}
+
 STORE_TEST(admin_publish_wait)
 {
     afx x;

@@ -957,8 +957,8 @@ static void do_publish(ctx *c)
     tslp_buf buf, *b = &buf;
     tslp_buf_init(b, (size_t)64 << 10, "answer");
     tslp_reader *rd = tslp_reader_get(c->a);
-    tsl_status r = tsl_store_publish_ex(rd->st, c->rt->list, 0, c->now, PUBLISH_RETENTION,
-                                        &res, err);
+    tsl_status r = tsl_store_publish_by(rd->st, c->rt->list, 0, c->now, PUBLISH_RETENTION,
+                                        c->source, &res, err);
     /* PostgreSQL: another publisher (this process's runner, woken by the change, or
      * another host's) holds the list's publish lock and is signing it. A 200 must mean
      * a token of the current statuses is recorded, so ask again until it lets go: then
@@ -967,8 +967,8 @@ static void do_publish(ctx *c)
         struct timespec pause = {0, PUBLISH_BUSY_PAUSE_MS * 1000000L};
         nanosleep(&pause, NULL);
         memset(&res, 0, sizeof res);
-        r = tsl_store_publish_ex(rd->st, c->rt->list, 0, c->now, PUBLISH_RETENTION, &res,
-                                 err);
+        r = tsl_store_publish_by(rd->st, c->rt->list, 0, c->now, PUBLISH_RETENTION,
+                                 c->source, &res, err);
     }
     bool busy = r == TSL_OK && res.busy;
     if (r == TSL_OK)

@@ -141,6 +141,8 @@
 
 /* Ops waiting for the committer: past this a request is refused (503, Retry-After) at
  * once instead of queueing without bound behind a slow disk. */
+/* The longest "who" (tsl_store_publish_by) an audit row of a publication keeps. */
+#define TSLP_PUBLISH_BY_MAX 128
 #define TSLP_ADMIN_QUEUE_MAX 4096
 
 /* Ops committed in one transaction: a group this large already shares one fsync among

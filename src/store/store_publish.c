@@ -99,7 +99,7 @@ static tsl_status sign_at(signing *sn, signed_token *t, int64_t iat, tsl_error *
  * the retention are dropped and the publication is audited. */
 static tsl_status record(tsl_store *st, const tsl_list_info *in, signing *sn,
                          signed_token *t, size_t nt, int64_t now, int64_t retention,
-                         tsl_publish_result *res, tsl_error *err)
+                         const char *by, tsl_publish_result *res, tsl_error *err)
 {
     const struct tslp_store_backend *be = st->be;
     tsl_status r = TSL_OK;
@@ -130,15 +130,21 @@ static tsl_status record(tsl_store *st, const tsl_list_info *in, signing *sn,
         return r; /* nothing recorded: nothing to drop or audit */
     if (retention >= 0 && (r = be->token_prune(st, in->id, now - retention, err)) != TSL_OK)
         return r;
-    const char *src = res->recorded == (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT) ? "jwt,cwt"
-                      : res->recorded == TSL_PUBLISH_CWT                   ? "cwt"
-                                                                           : "jwt";
+    const char *forms = res->recorded == (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT) ? "jwt,cwt"
+                        : res->recorded == TSL_PUBLISH_CWT                   ? "cwt"
+                                                                             : "jwt";
+    /* Who asked (the issuer API's "apikey:ID") before the forms: the audit says who. */
+    char src[TSLP_PUBLISH_BY_MAX + 16];
+    if (by != NULL)
+        snprintf(src, sizeof src, "%.*s (%s)", TSLP_PUBLISH_BY_MAX, by, forms);
+    else
+        snprintf(src, sizeof src, "%s", forms);
     return tslp_store_audit(st, in->id, now, in->size, 0, src, "publish", err);
 }
 
 static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats,
-                                 int64_t now, int64_t retention, tsl_publish_result *res,
-                                 tsl_error *err);
+                                 int64_t now, int64_t retention, const char *by,
+                                 tsl_publish_result *res, tsl_error *err);
 
 tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats, int64_t now,
                              int64_t retention, tsl_error *err)
@@ -149,6 +155,13 @@ tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats, in
 tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
                                 int64_t now, int64_t retention, tsl_publish_result *res,
                                 tsl_error *err)
+{
+    return tsl_store_publish_by(st, id, formats, now, retention, NULL, res, err);
+}
+
+tsl_status tsl_store_publish_by(tsl_store *st, const char *id, unsigned formats,
+                                int64_t now, int64_t retention, const char *by,
+                                tsl_publish_result *res, tsl_error *err)
 {
     tsl_publish_result local;
     if (res == NULL)
@@ -172,11 +185,11 @@ tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
             res->busy = 1;
             return TSL_OK;
         }
-        r = publish_locked(st, id, formats, now, retention, res, err);
+        r = publish_locked(st, id, formats, now, retention, by, res, err);
         st->be->publish_unlock(st, id);
         return r;
     }
-    return publish_locked(st, id, formats, now, retention, res, err);
+    return publish_locked(st, id, formats, now, retention, by, res, err);
 }
 
 /* Drops from *formats the forms whose newest recorded token has the current version
@@ -212,8 +225,8 @@ static tsl_status drop_fresh(tsl_store *st, const tsl_list_info *in, unsigned *f
 }
 
 static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats,
-                                 int64_t now, int64_t retention, tsl_publish_result *res,
-                                 tsl_error *err)
+                                 int64_t now, int64_t retention, const char *by,
+                                 tsl_publish_result *res, tsl_error *err)
 {
     /* A snapshot: settings, statuses and their version read in one transaction. */
     tsl_status r = tslp_store_begin(st, false, err);
@@ -272,7 +285,7 @@ static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats
         snprintf(what, sizeof what, "list \"%s\"", id);
         tslp_error_prefix(err, what);
     } else if ((r = tslp_store_begin(st, true, err)) == TSL_OK) {
-        if ((r = record(st, in, &sn, t, nt, now, retention, res, err)) == TSL_OK &&
+        if ((r = record(st, in, &sn, t, nt, now, retention, by, res, err)) == TSL_OK &&
             res->recorded != 0)
             r = tslp_store_commit(st, err);
         else
