@@ -170,24 +170,6 @@ void tslp_admin_log(tsl_admin *a, const char *fmt, ...)
     a->log(a->log_ctx, line);
 }
 
-tslp_reader *tslp_reader_get(tsl_admin *a)
-{
-    unsigned first = atomic_fetch_add(&a->reader_next, 1);
-    for (unsigned k = 0; k < TSLP_ADMIN_READERS; k++) {
-        tslp_reader *rd = &a->readers[(first + k) % TSLP_ADMIN_READERS];
-        if (pthread_mutex_trylock(&rd->mu) == 0)
-            return rd;
-    }
-    tslp_reader *rd = &a->readers[first % TSLP_ADMIN_READERS];
-    pthread_mutex_lock(&rd->mu);
-    return rd;
-}
-
-void tslp_reader_put(tslp_reader *rd)
-{
-    pthread_mutex_unlock(&rd->mu);
-}
-
 tsl_status tsl_admin_open(const tsl_admin_options *o, tsl_admin **out, tsl_error *err)
 {
     if (o == NULL || o->db_path == NULL || out == NULL)
@@ -205,8 +187,6 @@ tsl_status tsl_admin_open(const tsl_admin_options *o, tsl_admin **out, tsl_error
     a->create_flags = o->create_flags;
     a->log = o->log;
     a->log_ctx = o->log_ctx;
-    for (size_t k = 0; k < TSLP_ADMIN_READERS; k++)
-        pthread_mutex_init(&a->readers[k].mu, NULL);
     pthread_mutex_init(&a->shape_mu, NULL);
     a->shapes = tslp_calloc(TSLP_ADMIN_SHAPE_CACHE, sizeof *a->shapes);
     double rate = o->rate > 0 ? o->rate : TSL_ADMIN_DEFAULT_RATE;
@@ -214,8 +194,8 @@ tsl_status tsl_admin_open(const tsl_admin_options *o, tsl_admin **out, tsl_error
     tsl_status r = a->db_path == NULL || a->shapes == NULL
                        ? tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory")
                                       : tslp_auth_new(rate, burst, &a->auth, err);
-    for (size_t k = 0; r == TSL_OK && k < TSLP_ADMIN_READERS; k++)
-        r = tsl_store_open_mode(a->db_path, 0, &a->readers[k].st, err);
+    if (r == TSL_OK)
+        r = tslp_readers_open(&a->readers, a->db_path, err);
     if (r == TSL_OK)
         r = tslp_committer_start(a->db_path, &a->committer, err);
     if (r != TSL_OK) {
@@ -231,10 +211,7 @@ void tsl_admin_close(tsl_admin *a)
     if (a == NULL)
         return;
     tslp_committer_stop(a->committer);
-    for (size_t k = 0; k < TSLP_ADMIN_READERS; k++) {
-        tsl_store_close(a->readers[k].st);
-        pthread_mutex_destroy(&a->readers[k].mu);
-    }
+    tslp_readers_close(&a->readers);
     tslp_auth_free(a->auth);
     pthread_mutex_destroy(&a->shape_mu);
     tslp_free(a->shapes);

@@ -122,6 +122,19 @@ typedef struct {
     tsl_store *st;
 } tslp_reader;
 
+/* The read handles of an issuer API (readers.c): several request threads read at once,
+ * each on a handle of its own while it holds it. */
+typedef struct {
+    tslp_reader r[TSLP_ADMIN_READERS];
+    atomic_uint next;
+    bool ready; /* the locks exist: tslp_readers_open() ran */
+} tslp_readers;
+
+/* Opens every handle of p on db_path (read and write: publish-now signs on one).
+ * tslp_readers_close() also after a failure. */
+tsl_status tslp_readers_open(tslp_readers *p, const char *db_path, tsl_error *err);
+void tslp_readers_close(tslp_readers *p);
+
 typedef struct tslp_auth tslp_auth;         /* auth.c */
 typedef struct tslp_committer tslp_committer; /* commit.c */
 
@@ -148,8 +161,7 @@ struct tsl_admin {
     tsl_publisher_log_fn log;
     void *log_ctx;
 
-    tslp_reader readers[TSLP_ADMIN_READERS];
-    atomic_uint reader_next;
+    tslp_readers readers;
 
     tslp_auth *auth;
     tslp_committer *committer;
@@ -165,7 +177,8 @@ struct tsl_admin {
     atomic_ullong publishes;
 };
 
-/* A read handle, locked for the caller; give it back with tslp_reader_put(). */
+/* A read handle of a's pool, locked for the caller (the first free one, else it waits
+ * for one); give it back with tslp_reader_put(). readers.c. */
 tslp_reader *tslp_reader_get(tsl_admin *a);
 void tslp_reader_put(tslp_reader *rd);
 

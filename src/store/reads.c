@@ -98,12 +98,3 @@ tsl_status tsl_store_audit(tsl_store *st, const char *id, uint64_t before, size_
     tslp_store_rollback(st);
     return r;
 }
-
-void tsl_audit_rows_free(tsl_audit_row *rows, size_t n)
-{
-    if (rows == NULL)
-        return;
-    for (size_t k = 0; k < n; k++)
-        tslp_free(rows[k].source);
-    tslp_free(rows);
-}

@@ -1,7 +1,7 @@
 /* rows.c - what the generic store and its backends share about a list's rows: the
  * size of its packed statuses in bytes and in chunks, and freeing what a read handed
- * out (a list's info, the list ids). Below store.c and every backend, so that a backend
- * never calls up into the generic store. */
+ * out (a list's info, the list ids, audit rows). Below store.c and every backend, so
+ * that a backend never calls up into the generic store. */
 #include "store/store_int.h"
 
 #include <stdint.h>
@@ -45,4 +45,13 @@ void tsl_store_ids_free(char **ids, size_t n)
     for (size_t i = 0; i < n; i++)
         tslp_free(ids[i]);
     tslp_free(ids);
+}
+
+void tsl_audit_rows_free(tsl_audit_row *rows, size_t n)
+{
+    if (rows == NULL)
+        return;
+    for (size_t k = 0; k < n; k++)
+        tslp_free(rows[k].source);
+    tslp_free(rows);
 }
