@@ -37,6 +37,25 @@ extern "C" {
 #define TSL_VERSION "0.1.0"
 #define TSL_VERSION_NUM 0x000100
 
+/* The version of the libtsl that is running (TSL_VERSION of the library, which may be
+ * newer than the header a program was built with). Static text. */
+TSL_API const char *tsl_version(void);
+
+/* A library libtsl runs with. version is the running library's own (it may differ from
+ * the one libtsl was built against after a security update), except where compiled is
+ * set: libdeflate and libcbor have no call that says, so theirs is the version libtsl
+ * was built against (the static library is then inside libtsl). Static text. */
+typedef struct {
+    const char *name;    /* "zlib", "libdeflate", "OpenSSL", "libcbor", "jansson",
+                          * "SQLite", "libpq", "libcurl" */
+    const char *version; /* "1.2.13" */
+    int compiled;        /* 1: the version built against, not asked at run time */
+} tsl_dependency;
+
+/* The libraries libtsl runs with, in a static table of *n entries (for `tsl
+ * --version` and bug reports). Thread-safe; the first call fills the table. */
+TSL_API const tsl_dependency *tsl_dependencies(size_t *n);
+
 /* ---------------------------------------------------------------------------------- */
 /* Errors                                                                               */
 
@@ -1414,6 +1433,16 @@ TSL_API void tsl_addr_text(const void *sa, long port, char *out, size_t cap);
  * server). tsl_stop_signals_wait() then waits for one of the two and returns it. */
 TSL_API void tsl_stop_signals_block(void);
 TSL_API int tsl_stop_signals_wait(void);
+
+/* Tells the service manager the server's state (systemd's sd_notify protocol, without
+ * libsystemd): sends state, newline-separated "KEY=VALUE" lines such as
+ * "READY=1\nSTATUS=listening on 127.0.0.1:8080" or "STOPPING=1", as one datagram to the
+ * AF_UNIX socket $NOTIFY_SOCKET names (a path, or "@NAME" in the abstract namespace).
+ * Without NOTIFY_SOCKET (not run as a Type=notify service) it does nothing and returns
+ * TSL_OK. TSL_ERR_ARG for an empty state or an over-long socket name,
+ * TSL_ERR_UNSUPPORTED for another kind of address, TSL_ERR_IO when the send fails (no
+ * one listening); a server logs these and goes on. */
+TSL_API tsl_status tsl_service_notify(const char *state, tsl_error *err);
 
 /* Seconds as digits with an optional fraction ("1", "0.5", "2.25"; digits past the
  * millisecond are dropped) to milliseconds, 1 ms to one day. TSL_ERR_ARG otherwise. */

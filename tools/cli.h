@@ -144,6 +144,9 @@ void cli_keys_free(cli_keys *k);
  * usage error, or what a CLI_OPT_FN returned), the message printed. */
 int cli_opts_parse(const cli_cmd *c, const cli_opt *opts, int argc, char **argv, int *first);
 
+/* `tsl --version` (tools/version.c): prints the versions; returns the exit code. */
+int cli_version(void);
+
 /* Subcommands. */
 int cmd_encode(int argc, char **argv);
 int cmd_decode(int argc, char **argv);

@@ -4,8 +4,9 @@
  * missing in the background while the server listens, starts one libmicrohttpd daemon
  * per --listen address with bounded memory and timeouts, takes its listening socket
  * back for the library's connection gate (tsl_gate_*: connection limits, the request
- * deadline, checks of the first head), then waits for SIGTERM or SIGINT: it stops
- * accepting, lets requests in flight finish, and exits 0. */
+ * deadline, checks of the first head), tells systemd it is ready (READY=1 on
+ * $NOTIFY_SOCKET, for Type=notify units) once every listener is up, then waits for
+ * SIGTERM or SIGINT: it stops accepting, lets requests in flight finish, and exits 0. */
 #include "serve.h"
 
 #include <arpa/inet.h>
@@ -213,12 +214,28 @@ static int gate_new(serve_ctx *ctx)
     return tsl_gate_new(&o, &ctx->gate, NULL) == TSL_OK ? 0 : -1;
 }
 
-static void print_ready(const listener *l)
+/* Prints the ready line of listener l, and appends its address to the service
+ * manager's STATUS text (status, of cap bytes; an address that does not fit is left
+ * out of it, not cut). */
+static void print_ready(const listener *l, char *status, size_t cap)
 {
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
     char addr[INET6_ADDRSTRLEN + 8];
     tsl_addr_text(&l->sa, di != NULL ? di->port : 0, addr, sizeof addr);
     fprintf(stderr, "tsl serve: listening on %s\n", addr);
+    size_t used = strlen(status);
+    if (used + strlen(addr) + 3 < cap)
+        snprintf(status + used, cap - used, "%s%s", status[used - 1] == ' ' ? "" : ", ", addr);
+}
+
+/* Tells systemd (Type=notify) the server's state; a failure is said once on stderr
+ * and is not fatal: the service manager then times the start out itself. */
+static void notify(const char *state)
+{
+    tsl_error err;
+    tsl_error_clear(&err);
+    if (tsl_service_notify(state, &err) != TSL_OK)
+        fprintf(stderr, "tsl serve: cannot notify the service manager: %s\n", err.msg);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -294,8 +311,9 @@ int cmd_serve(int argc, char **argv)
         "its token has used two thirds of its lifetime; nothing is signed per request.\n"
         "Also serves /healthz and /metrics (Prometheus text). With --admin-listen, a\n"
         "second listener serves the issuer API (see README \"Issuance services\").\n"
-        "Prints \"tsl serve: listening on ADDR:PORT\" on stderr when ready. SIGTERM or SIGINT: stop\n"
-        "accepting, finish requests in flight, exit 0.",
+        "Prints \"tsl serve: listening on ADDR:PORT\" on stderr when ready, and tells\n"
+        "systemd (READY=1 on $NOTIFY_SOCKET, for a Type=notify unit). SIGTERM or SIGINT:\n"
+        "stop accepting, finish requests in flight, exit 0.",
         "2 usage, I/O or address error.", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
@@ -384,13 +402,18 @@ int cmd_serve(int argc, char **argv)
             ls[k].quiesced = MHD_INVALID_SOCKET;
     }
     if (rc == EXIT_OK) {
+        char state[512] = "READY=1\nSTATUS=listening on ";
         for (size_t k = 0; k < nls; k++)
-            print_ready(&ls[k]);
+            print_ready(&ls[k], state, sizeof state);
         if (admin != NULL)
             serve_admin_print_ready(admin);
+        /* Ready only now: every listener (and the issuer API's) accepts connections,
+         * so a unit ordered after tsl.service finds the server answering. */
+        notify(state);
         int sig = tsl_stop_signals_wait();
         fprintf(stderr, "tsl serve: %s, finishing requests in flight\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        notify("STOPPING=1\nSTATUS=finishing requests in flight");
         tsl_gate_stop(ctx.gate);
         struct timespec t0, now, pause = {0, 20 * 1000000L};
         clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -35,7 +35,8 @@ static void usage(FILE *f)
                "Commands:\n");
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
         fprintf(f, "  %-8s %s\n", commands[k].name, commands[k].summary);
-    fprintf(f, "\n'tsl COMMAND --help' describes each command.\n");
+    fprintf(f, "\n'tsl COMMAND --help' describes each command; 'tsl --version' prints the\n"
+               "versions of tsl and of the libraries it runs with.\n");
 }
 
 int main(int argc, char **argv)
@@ -49,10 +50,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return EXIT_OK;
     }
-    if (strcmp(cmd, "--version") == 0) {
-        printf("tsl %s\n", TSL_VERSION);
-        return EXIT_OK;
-    }
+    if (strcmp(cmd, "--version") == 0)
+        return cli_version();
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
         if (strcmp(cmd, commands[k].name) == 0)
             return commands[k].run(argc - 1, argv + 1);

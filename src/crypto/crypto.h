@@ -195,4 +195,7 @@ bool tslp_aes128_block(tslp_aes128 *c, const uint8_t in[TSLP_AES128_BYTES],
                        uint8_t out[TSLP_AES128_BYTES]);
 void tslp_aes128_free(tslp_aes128 *c);
 
+/* The running OpenSSL library's version, "3.0.19" (static text). */
+const char *tslp_crypto_version(void);
+
 #endif /* TSL_CRYPTO_H */

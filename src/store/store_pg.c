@@ -263,6 +263,11 @@ bool tslp_pg_is_url(const char *path)
     return strncmp(path, "postgresql://", 13) == 0 || strncmp(path, "postgres://", 11) == 0;
 }
 
+int tslp_pg_libversion(void)
+{
+    return PQlibVersion();
+}
+
 tsl_status tslp_pg_url_check(const char *url, tsl_error *err)
 {
     if (url == NULL || !tslp_pg_is_url(url))

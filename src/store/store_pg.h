@@ -22,4 +22,7 @@ tsl_status tslp_pg_url_check(const char *url, tsl_error *err);
  * on the audit trail and on the tokens' exp, 3 API keys and idempotency records. */
 #define TSLP_PG_SCHEMA_VERSION 3
 
+/* The running libpq's version as PQlibVersion() gives it: 150018 for 15.18. */
+int tslp_pg_libversion(void);
+
 #endif /* TSL_STORE_PG_H */
