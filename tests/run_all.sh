@@ -99,6 +99,10 @@ part layers sh tests/check_layers.sh
 
 # 3. The command-line contract.
 part cli sh tests/cli.sh "$BUILD"
+# The manual pages (man/): mandoc -T lint, and each subcommand's page lists the
+# options of its --help (a second); the bash completion (tests/completion.sh).
+part man sh tests/man.sh "$BUILD"
+part completion sh tests/completion.sh "$BUILD"
 part store sh tests/store.sh "$BUILD"
 # The same on the PostgreSQL backend (about 45 s), then its own scenarios: concurrent
 # allocation, kill -9 of a bulk update, un-revoking refused under load, passwords kept
