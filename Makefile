@@ -8,13 +8,19 @@
 #   make fuzz       libFuzzer targets under clang, FUZZ_SECONDS each (default 60)
 #   make bench      JSON lines per case (see BENCHMARKS.md)
 #   make demo       install missing Debian packages (as root), build, run the main job
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (library, header, tsl.pc, command,
+#                   manual pages, bash completion)
+#   make deb        the Debian packages (debian/) built, linted, installed in a scratch
+#                   root and tried (tests/deb.sh; CI runs it)
 #   WERROR=1        turn warnings into errors (CI does)
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+# bash-completion's directory for completions loaded on demand (by the command's name).
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 
 BUILD ?= build
@@ -43,7 +49,9 @@ P11_DEFS = $(P11_CFLAGS) -DTSLP_P11_PROXY='"$(P11_PROXY)"' -DTSLP_P11_MODULE_DIR
 CPPFLAGS_ALL += $(P11_DEFS)
 
 SOVERSION = 0
-VERSION = 0.1.0
+# The version has one source, TSL_VERSION in include/tsl.h: tsl.pc, the shared library's
+# file name and (checked by debian/rules) the Debian package's version follow it.
+VERSION := $(shell sed -n 's/^\#define TSL_VERSION "\(.*\)"/\1/p' include/tsl.h)
 
 LIB_SRC = $(sort $(wildcard src/*/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -175,10 +183,17 @@ install: all
 	install -m 644 include/tsl.h $(DESTDIR)$(INCLUDEDIR)/tsl.h
 	install -m 644 $(BUILD)/tsl.pc $(DESTDIR)$(LIBDIR)/pkgconfig/tsl.pc
 	install -m 755 $(BUILD)/tsl $(DESTDIR)$(BINDIR)/tsl
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(wildcard man/*.3) $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 completion/tsl.bash $(DESTDIR)$(BASHCOMPDIR)/tsl
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libtsl.a $(DESTDIR)$(LIBDIR)/libtsl.so* \
-	      $(DESTDIR)$(INCLUDEDIR)/tsl.h $(DESTDIR)$(LIBDIR)/pkgconfig/tsl.pc $(DESTDIR)$(BINDIR)/tsl
+	      $(DESTDIR)$(INCLUDEDIR)/tsl.h $(DESTDIR)$(LIBDIR)/pkgconfig/tsl.pc $(DESTDIR)$(BINDIR)/tsl \
+	      $(patsubst man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard man/*.1)) \
+	      $(patsubst man/%,$(DESTDIR)$(MANDIR)/man3/%,$(wildcard man/*.3)) \
+	      $(DESTDIR)$(BASHCOMPDIR)/tsl
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -1,5 +1,6 @@
 #!/bin/sh
-# install.sh - `make install` into a scratch DESTDIR with a custom PREFIX, then build a
+# install.sh - `make install` into a scratch DESTDIR with a custom PREFIX (the manual
+# pages and the bash completion too), then build a
 # program against the installed header and library with pkg-config and run it.
 # Usage: sh tests/install.sh BUILD_DIR. Closing line "install: N passed, N failed".
 BUILD=${1:-build}
@@ -13,7 +14,9 @@ trap 'rm -rf "$T"' EXIT INT TERM
 PREFIX=/opt/tsl-test
 make --no-print-directory BUILD="$BUILD" PREFIX=$PREFIX DESTDIR="$T/root" install >"$T/log" 2>&1
 check $? "make install: $(tail -3 "$T/log")"
-for f in bin/tsl include/tsl.h lib/libtsl.a lib/libtsl.so lib/libtsl.so.0 lib/pkgconfig/tsl.pc; do
+for f in bin/tsl include/tsl.h lib/libtsl.a lib/libtsl.so lib/libtsl.so.0 lib/pkgconfig/tsl.pc \
+    share/man/man1/tsl.1 share/man/man1/tsl-serve.1 share/man/man3/libtsl.3 \
+    share/bash-completion/completions/tsl; do
     [ -e "$T/root$PREFIX/$f" ]
     check $? "installed $f"
 done
