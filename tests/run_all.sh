@@ -132,6 +132,11 @@ if [ "${TSL_SANITIZED:-}" != 1 ]; then
     # tsl serve under a 5,000-connection slowloris flood and bad request heads (about
     # 30 s; measures latency, so not under the sanitizers either).
     part serve_attack sh tests/serve_attack.sh "$BUILD"
+    # The systemd units (issue 16): systemd-analyze verify and security (the score the
+    # README records), sd_notify readiness, and an strace of a server session against
+    # the units' system call and address family filters (about 10 s). Not under the
+    # sanitizers: the unit runs the plain build, and ASan makes calls of its own.
+    part systemd sh tests/systemd.sh "$BUILD"
     # PostgreSQL (issue 12): two tsl serve on one database (each update served by both
     # within 1 s, one signature per version) and a 10 s database outage under them (no
     # 5xx, recovery within 5 s) (about 40 s); then the serve and publisher suites on a
