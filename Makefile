@@ -62,7 +62,7 @@ TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES = $(FUZZ_SRC:tests/fuzz/%.c=%)
 
-.PHONY: all lib tools examples test check fuzz bench demo install uninstall clean deps
+.PHONY: all lib tools examples test check fuzz bench demo install uninstall clean deps deb
 all: lib tools examples
 lib: $(BUILD)/libtsl.a $(BUILD)/libtsl.so
 tools: $(BUILD)/tsl
@@ -161,6 +161,11 @@ fuzz: $(BUILD)/gen/openapi_json.h
 
 bench: $(BUILD)/bench $(BUILD)/tsl
 	@BUILD=$(BUILD) sh tests/bench.sh
+
+# The Debian packages built from a copy of the tree, linted, extracted into a scratch
+# root and tried there (tests/deb.sh; about 2 minutes). TSL_DEB_OUT=DIR keeps them.
+deb:
+	@sh tests/deb.sh
 
 deps:
 	@sh scripts/deps.sh

@@ -10,6 +10,11 @@ curl nginx-light wrk netcat-openbsd postgresql libpq-dev"
 # PKCS#11 (issue 14): p11-kit's pkcs11.h; softhsm2 and opensc (pkcs11-tool, pkcs11-spy)
 # for tests/pkcs11.sh.
 PKGS="$PKGS softhsm2 opensc libp11-kit-dev"
+# Packaging (issue 16): mandoc (tests/man.sh lints the manual pages), man-db (man renders
+# them), debhelper, dpkg-dev and lintian (tests/deb.sh builds and checks the Debian
+# packages), systemd (systemd-analyze verify/security on the units) and strace
+# (tests/systemd.sh checks the units' system call filter against a traced server).
+PKGS="$PKGS mandoc man-db debhelper dpkg-dev lintian systemd strace"
 
 missing=""
 for p in $PKGS; do
