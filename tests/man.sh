@@ -4,8 +4,8 @@
 #   2. every subcommand `tsl --help` lists has its page man/tsl-COMMAND.1, named in
 #      tsl(1), and no page describes a subcommand that is gone;
 #   3. each page's OPTIONS list the same options as `tsl COMMAND --help` (and the
-#      `tsl COMMAND SUB --help` that help points to, as `tsl db copy --help`): an option
-#      missing from either side is named;
+#      `tsl COMMAND SUB --help` that help points to, as `tsl db copy --help`), with the
+#      same argument names: an option missing from either side is named;
 #   4. tsl(1) lists the options `tsl --help` and `tsl --version` that the command takes,
 #      and `tsl --version` answers as tsl(1) says: "tsl VERSION", then "NAME VERSION"
 #      lines for the libraries.
@@ -30,6 +30,15 @@ help_opts() {
 page_opts() {
     awk '/^\.Sh /{ f = ($0 == ".Sh OPTIONS") } f && /^\.It /' "$1" |
         grep -oE 'Fl [-a-zA-Z0-9]+' | sed -E 's/^Fl /-/' | sort -u
+}
+# The arguments of the options, "--name ARG": in a help, the word after one space (a
+# flag's description is further out, after two or more).
+help_args() {
+    sed -n -E 's/^  (-[a-zA-Z], )?(--[a-z0-9-]+) ([A-Z][^ ]*)( .*)?$/\2 \3/p' | sort -u
+}
+page_args() {
+    awk '/^\.Sh /{ f = ($0 == ".Sh OPTIONS") } f && /^\.It /' "$1" |
+        sed -n -E 's/.*Fl (-[a-z0-9-]+) Ar ([^ ]+).*/-\1 \2/p' | sort -u
 }
 
 command -v mandoc >/dev/null 2>&1
@@ -68,6 +77,11 @@ for c in $cmds; do
     check $? "$page lacks options of 'tsl $c --help': $missing"
     [ -z "$extra" ]
     check $? "$page lists options 'tsl $c --help' does not have: $extra"
+    help_args <"$T/h.$c" >"$T/a.help"
+    page_args "$page" >"$T/a.page"
+    diffs=$(comm -3 "$T/a.help" "$T/a.page" | tr -s '\t\n' '  ')
+    [ -z "$diffs" ]
+    check $? "$page and 'tsl $c --help' name option arguments differently: $diffs"
 done
 # A page of a subcommand that is gone.
 for p in man/tsl-*.1; do
