@@ -1471,3 +1471,8 @@ const struct tslp_store_backend tslp_store_sqlite = {
     .idem_insert = sq_idem_insert,
     .idem_prune = sq_idem_prune,
 };
+
+const char *tslp_sqlite_libversion(void)
+{
+    return sqlite3_libversion();
+}

@@ -46,4 +46,7 @@ tsl_status tslp_store_prepare(tsl_store *st, const char *sql, sqlite3_stmt **out
  * cleared for the next user; any other is finalized. NULL is a no-op. */
 void tslp_store_finish(tsl_store *st, sqlite3_stmt *s);
 
+/* The running SQLite library's version, "3.40.1" (static text), for tsl_dependencies(). */
+const char *tslp_sqlite_libversion(void);
+
 #endif /* TSL_STORE_SQLITE_H */

@@ -1,19 +1,20 @@
 /* versions.c - tsl_version() and tsl_dependencies(): which libtsl is running, and the
  * versions of the libraries it runs with, for `tsl --version` and bug reports. It sits
  * in src/store, the lowest layer that can ask every one of them: SQLite and libpq are
- * the store's, OpenSSL is asked through src/crypto (the only place that includes its
+ * the store's, asked through their backends (the only files that include their
+ * headers: tests/store.sh and check_layers.sh), OpenSSL through src/crypto (the only place that includes its
  * headers), and zlib, libdeflate, libcbor, jansson and libcurl through their own
  * headers (no layer's internal header is needed for those). */
 #include "core/tsl_int.h"
 #include "crypto/crypto.h"
 #include "store/store_pg.h"
+#include "store/store_sqlite.h"
 
 #include <cbor.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <libdeflate.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <zlib.h>
 
@@ -47,7 +48,7 @@ static void deps_fill(void)
              CBOR_PATCH_VERSION),
          1},
         {"jansson", jansson_version_str(), 0},
-        {"SQLite", sqlite3_libversion(), 0},
+        {"SQLite", tslp_sqlite_libversion(), 0},
         {"libpq", pq_version, 0},
         {"libcurl", cv != NULL && cv->version != NULL ? cv->version : "unknown", 0},
     };
