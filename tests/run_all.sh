@@ -100,7 +100,7 @@ part layers sh tests/check_layers.sh
 # 3. The command-line contract.
 part cli sh tests/cli.sh "$BUILD"
 # The manual pages (man/): mandoc -T lint, and each subcommand's page lists the
-# options of its --help (a second); the bash completion (tests/completion.sh).
+# options of its --help; the bash completion (tests/completion.sh) (a few seconds each).
 part man sh tests/man.sh "$BUILD"
 part completion sh tests/completion.sh "$BUILD"
 part store sh tests/store.sh "$BUILD"
