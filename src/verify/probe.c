@@ -1103,7 +1103,7 @@ static tsl_status report(probe *p, unsigned flags, char **out, tsl_probe_counts 
         st = tslp_buf_printf(&b, p->err, "tsl probe %s\n", p->url);
         for (size_t i = 0; i < p->n && st == TSL_OK; i++) {
             const finding *f = &p->f[i];
-            st = tslp_buf_printf(&b, p->err, "%-4s  %-6s  %-24s %-18s %s\n", res_name[f->r],
+            st = tslp_buf_printf(&b, p->err, "%-4s  %-6s  %-24s %-20s %s\n", res_name[f->r],
                                  sev_name[f->s], f->id, f->section, f->ev);
         }
         if (st == TSL_OK)
