@@ -1114,6 +1114,8 @@ static tsl_status report(probe *p, unsigned flags, char **out, tsl_probe_counts 
                                  cnt->checks, cnt->must_failed, cnt->should_failed,
                                  cnt->advice_failed, cnt->skipped);
     }
+    if (st == TSL_OK) /* take() keeps len bytes only: the NUL goes in explicitly */
+        st = tslp_buf_append(&b, "", 1, p->err);
     if (st != TSL_OK) {
         tslp_buf_free(&b);
         return st;
