@@ -140,10 +140,11 @@ int cmd_rogue(int argc, char **argv)
         "rogue", "--key KEY [OPTIONS]",
         "Serves Status List Tokens that a relying party must refuse, each at\n"
         "/rogue/NAME with a Referenced Token (a JWT) pointing at it at /rogue/NAME/rt:\n"
-        "wrong or missing typ, sub, iat, exp and ttl, a bad signature, alg none, gzip or\n"
-        "raw lst, padded base64url, trailing bytes, a bad checksum, a zip bomb, bits 3\n"
-        "and 16, CWTs untagged, in tag 61, with status_list under 65534 or 65535, a short\n"
-        "typ or lst as text, a wrong Content-Type, 404, a redirect loop, a redirect to\n"
+        "wrong or missing typ, sub, iat, exp, ttl and status_list, a bad signature, alg\n"
+        "none, gzip or raw lst, padded or '+/' base64, an empty lst, trailing bytes, a bad\n"
+        "checksum, a zip bomb, bits 0, 3, 16, a string or missing; CWTs untagged, in tag\n"
+        "61, with status_list under 65534 or 65535, a short or unprotected typ, lst as\n"
+        "text; a wrong Content-Type, 404, a redirect loop, a redirect to\n"
         "another list, a slow body; and controls (VALID, INVALID, idx out of range).\n"
         "GET / lists every case with the outcome a correct verifier gives and the exit\n"
         "status `tsl verify` gives. Runs until SIGTERM or SIGINT.",

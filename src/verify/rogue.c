@@ -37,9 +37,13 @@ typedef struct {
     int cwt_tag;          /* 18 (0), -1: untagged, 61: wrapped */
     int64_t cwt_key;      /* 0: 65533 */
     int cwt_lst_text;
+    int cwt_typ_unprot;   /* typ only in the unprotected header */
+    const char *bits_text; /* JSON text of bits; "": the member left out */
+    int no_sl;            /* no status_list claim */
 } mut;
 
-enum { LST_ZLIB, LST_GZIP, LST_RAW, LST_PADDED, LST_TRAILING, LST_BOMB, LST_BADSUM, LST_NONE };
+enum { LST_ZLIB, LST_GZIP, LST_RAW, LST_PADDED, LST_TRAILING, LST_BOMB, LST_BADSUM, LST_NONE,
+       LST_EMPTY, LST_STD };
 
 struct tsl_rogue {
     const tsl_signer *s;
@@ -109,6 +113,28 @@ static tsl_status lst_bytes(tsl_rogue *r, int mode, uint8_t **out, size_t *n, ts
         return zcompress(raw, raw_len, -15, out, n, err);
     case LST_BOMB:
         return zcompress(NULL, ROGUE_BOMB_BYTES, 15, out, n, err);
+    case LST_STD:
+        /* a list whose base64url has a '-' or '_', so that the '+/' alphabet shows:
+         * a few more entries set until one does (the first few tries suffice) */
+        for (unsigned i = 1; i < 256; i++) {
+            raw[3] = (uint8_t)i;
+            char *t = NULL;
+            tsl_status st = zcompress(raw, raw_len, 15, out, n, err);
+            if (st == TSL_OK)
+                st = tsl_b64url_encode(*out, *n, &t, NULL, err);
+            if (st != TSL_OK) { /* *out is NULL (the caller's) or this try's */
+                tslp_free(*out);
+                *out = NULL;
+                return st;
+            }
+            int hit = strpbrk(t, "-_") != NULL;
+            tsl_free(t);
+            if (hit)
+                return TSL_OK;
+            tslp_free(*out);
+            *out = NULL;
+        }
+        return tslp_fail(err, TSL_ERR_ARG, 0, "rogue: no list with '-' or '_' in base64url");
     default:
         break;
     }
@@ -212,13 +238,29 @@ static tsl_status build_jwt(tsl_rogue *r, const char *path, const mut *m, uint8_
                                  (long long)(r->now + (m->exp_off ? m->exp_off : 86400)));
     }
     if (st == TSL_OK)
-        st = tslp_buf_printf(&p, err, "\"ttl\":%s,\"status_list\":{\"bits\":%d", m->ttl ? m->ttl : "300",
-                             m->bits ? m->bits : 1);
-    if (st == TSL_OK && lst)
-        st = tslp_buf_printf(&p, err, ",\"lst\":\"%s%s\"", lst,
-                             m->lst == LST_PADDED ? (strlen(lst) % 4 == 2 ? "==" : strlen(lst) % 4 == 3 ? "=" : "====") : "");
+        st = tslp_buf_printf(&p, err, "\"ttl\":%s", m->ttl ? m->ttl : "300");
+    if (lst && m->lst == LST_STD) /* the '+/' alphabet of RFC 4648 section 4 */
+        for (char *q = lst; *q; q++)
+            *q = *q == '-' ? '+' : *q == '_' ? '/' : *q;
+    if (lst && m->lst == LST_EMPTY)
+        lst[0] = '\0';
+    if (st == TSL_OK && !m->no_sl) {
+        char bits[16];
+        snprintf(bits, sizeof bits, "%d", m->bits ? m->bits : 1);
+        const char *bt = m->bits_text ? m->bits_text : bits;
+        st = tslp_buf_printf(&p, err, ",\"status_list\":{%s%s%s", *bt ? "\"bits\":" : "", bt,
+                             *bt && lst ? "," : "");
+        if (st == TSL_OK && lst)
+            st = tslp_buf_printf(&p, err, "\"lst\":\"%s%s\"", lst,
+                                 m->lst == LST_PADDED ? (strlen(lst) % 4 == 2   ? "=="
+                                                         : strlen(lst) % 4 == 3 ? "="
+                                                                                : "====")
+                                                      : "");
+        if (st == TSL_OK)
+            st = tslp_buf_printf(&p, err, "}");
+    }
     if (st == TSL_OK)
-        st = tslp_buf_printf(&p, err, "}}");
+        st = tslp_buf_printf(&p, err, "}");
     tsl_free(lst);
     if (st == TSL_OK)
         st = sign_jws(r, hdr, (const char *)p.data, m->alg_none, m->bad_sig, out, out_len, err);
@@ -239,7 +281,7 @@ static tsl_status build_cwt(tsl_rogue *r, const char *path, const mut *m, uint8_
     tslp_cw w;
     /* protected header {1: alg, 16: typ} */
     tslp_cw_init(&w, 4096);
-    const char *typ = m->typ ? m->typ : TSL_MEDIA_CWT;
+    const char *typ = m->cwt_typ_unprot ? "" : m->typ ? m->typ : TSL_MEDIA_CWT;
     tslp_cw_map(&w, *typ ? 2 : 1);
     tslp_cw_uint(&w, 1);
     tslp_cw_int(&w, tsl_alg_cose_id(tsl_signer_alg(r->s)));
@@ -310,10 +352,14 @@ static tsl_status build_cwt(tsl_rogue *r, const char *path, const mut *m, uint8_
             tslp_cw_tag(&w, 18);
         tslp_cw_array(&w, 4);
         tslp_cw_bytes(&w, prot, pn);
-        tslp_cw_map(&w, kid ? 1 : 0);
+        tslp_cw_map(&w, (kid ? 1 : 0) + (m->cwt_typ_unprot ? 1 : 0));
         if (kid) {
             tslp_cw_uint(&w, 4);
             tslp_cw_bytes(&w, (const uint8_t *)kid, strlen(kid));
+        }
+        if (m->cwt_typ_unprot) {
+            tslp_cw_uint(&w, 16);
+            tslp_cw_cstr(&w, TSL_MEDIA_CWT);
         }
         tslp_cw_bytes(&w, pay, yn);
         tslp_cw_bytes(&w, sig, sn);
@@ -382,6 +428,12 @@ static const spec specs[] = {
     {"lst-trailing", "four bytes after the end of the zlib stream", "4.1", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.lst = LST_TRAILING}},
     {"lst-bad-checksum", "the zlib Adler-32 trailer altered", "4.1, RFC 1950", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.lst = LST_BADSUM}},
     {"lst-missing", "status_list without lst", "4.2", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.lst = LST_NONE}},
+    {"lst-empty", "lst is the empty string", "4.2", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.lst = LST_EMPTY}},
+    {"lst-std-alphabet", "lst in the '+/' base64 alphabet", "4.2", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.lst = LST_STD}},
+    {"status-list-missing", "no status_list claim", "5.1", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.no_sl = 1}},
+    {"bits-0", "bits 0", "4.2", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.bits_text = "0"}},
+    {"bits-string", "bits is the string \"1\"", "4.2", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.bits_text = "\"1\""}},
+    {"bits-missing", "status_list without bits", "4.2", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.bits_text = ""}},
     {"zip-bomb", "lst inflates to 128 MiB (from about 130 KB)", "4.1 (no limit in -21)", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.lst = LST_BOMB}},
     {"bits-3", "bits 3", "4.2", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.bits = 3}},
     {"bits-16", "bits 16", "4.2", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.bits = 16}},
@@ -390,6 +442,7 @@ static const spec specs[] = {
     {"cwt-key-65534", "status_list under claim 65534 (ttl's key)", "5.2", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.cwt = 1, .cwt_key = 65534}},
     {"cwt-key-65535", "status_list under claim 65535 (a Referenced Token's status)", "5.2", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.cwt = 1, .cwt_key = 65535}},
     {"cwt-typ-short", "CWT typ \"statuslist+cwt\" (the -07 spelling)", "5.2", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.cwt = 1, .typ = "statuslist+cwt"}},
+    {"cwt-typ-unprotected", "CWT typ only in the unprotected header", "5.2", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.cwt = 1, .cwt_typ_unprot = 1}},
     {"cwt-lst-text", "CWT lst as base64url text, not bytes", "4.3", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.cwt = 1, .cwt_lst_text = 1}},
     {"cwt-bad-signature", "CWT with one signature bit flipped", "5.2", REJ, 3, TSL_ROGUE_BODY, 0, NULL, 0, {.cwt = 1, .bad_sig = 1}},
     {"content-type-wrong", "a good JWT served as text/plain", "8.2", REJ, 3, TSL_ROGUE_BODY, 0, "text/plain", 0, {0}},
