@@ -2250,6 +2250,97 @@ TSL_API tsl_status tsl_admin_metrics_text(tsl_admin *a, char **out, tsl_error *e
  * NUL-terminated; *len (may be NULL) its length. */
 TSL_API const char *tsl_admin_openapi(size_t *len);
 
+/* ---------------------------------------------------------------------------------- */
+/* Testing other implementations (issue 18): the probe of a publisher, and the rogue    */
+/* publisher that tests a verifier                                                        */
+
+/* How tsl_probe_run() fetches and judges. Zero-initialise, then set what you need. */
+typedef struct {
+    tsl_trust_policy policy; /* keys or anchors for the tokens' signatures; with neither
+                              * the signature findings are skipped; policy.now is the
+                              * time judged (0: the clock) */
+    int allow_http;          /* plain http:// allowed (default: https only) */
+    const char *ca_file;     /* PEM CA certificates for HTTPS instead of the system's */
+    long timeout_ms;         /* per request, redirects included; 0: 10000 */
+    size_t max_body;         /* bytes of a body kept; 0: 16 MiB */
+    tsl_limits limits;       /* for the tokens and lists read; zeroes: the defaults */
+} tsl_probe_opts;
+
+/* What a probe found, counted. */
+typedef struct {
+    unsigned checks;         /* findings reported */
+    unsigned must_failed;    /* failed MUSTs: the endpoint breaks the spec */
+    unsigned should_failed;  /* failed SHOULDs (RECOMMENDED included) */
+    unsigned advice_failed;  /* advice not followed (herd privacy, caching hints) */
+    unsigned skipped;        /* checks that could not run (no key, nothing advertised) */
+} tsl_probe_counts;
+
+#define TSL_PROBE_JSON 1u /* report as one JSON object instead of text lines */
+
+/* Audits the Status List endpoint at url (the uri Referenced Tokens name) of any
+ * implementation, over HTTP(S) with bounded bodies, headers and time: content
+ * negotiation (JWT, CWT, no Accept, any type, q-values, several types, 406) and
+ * Content-Type; caching (ETag and 304, Last-Modified, Cache-Control against ttl and
+ * exp, Vary, gzip, CORS, HEAD); each token served (typ, alg, signature with o's keys,
+ * sub equal to url, iat, exp, ttl, the CWT tag and claim keys, JWT and CWT carrying one
+ * list); each list (bits, unpadded base64url or a CBOR byte string, zlib rather than
+ * gzip or raw DEFLATE, a stream that ends cleanly, the compression level, the size and
+ * share of non-zero entries against herd privacy); ?time= history; an advertised
+ * aggregation_uri. *report (tsl_free) is the findings, one per line: "pass", "FAIL" or
+ * "skip", severity (MUST, SHOULD, advice), id, spec section, evidence; then a summary
+ * line; or, with TSL_PROBE_JSON, {"url", "findings": [{"id", "section", "severity",
+ * "result", "evidence"}], "checks", "must_failed", ...}. TSL_OK when the probe ran,
+ * whatever it found (*counts says what); TSL_ERR_IO when url gave no HTTP answer at
+ * all; TSL_ERR_UNSUPPORTED for a URL that is not https (or http with allow_http);
+ * TSL_ERR_ARG, TSL_ERR_LIMIT (a URL over TSL_MAX_URI), TSL_ERR_NOMEM. */
+TSL_API tsl_status tsl_probe_run(const char *url, const tsl_probe_opts *o, unsigned flags,
+                                 char **report, tsl_probe_counts *counts, tsl_error *err);
+
+/* The rogue publisher: broken Status List Tokens, each with a Referenced Token that
+ * points at it, that a relying party must refuse, and two good controls. */
+typedef enum {
+    TSL_ROGUE_BODY = 0,     /* answer status, content_type and body */
+    TSL_ROGUE_REDIRECT,     /* answer 302 to location (a loop: location is path) */
+    TSL_ROGUE_SLOW          /* answer 200 and send the body one byte a second */
+} tsl_rogue_kind;
+
+typedef struct {
+    const char *name;         /* "typ-wrong": a stable name */
+    const char *path;         /* "/rogue/typ-wrong": where the Status List Token is */
+    const char *ref_path;     /* "/rogue/typ-wrong/rt": its Referenced Token (a JWT) */
+    const char *what;         /* what is broken, one line */
+    const char *section;      /* the spec section a verifier must apply */
+    const char *expect;       /* what a correct verifier concludes: "VALID", "INVALID",
+                               * "reject" (no status can be determined) */
+    int expect_exit;          /* `tsl verify`'s exit code for it: 0, 1 or 3 */
+    tsl_rogue_kind kind;
+    unsigned status;          /* HTTP status of a TSL_ROGUE_BODY answer */
+    const char *content_type;
+    const uint8_t *body;
+    size_t body_len;
+    const char *location;     /* TSL_ROGUE_REDIRECT */
+    const char *ref;          /* the Referenced Token, a compact JWT */
+} tsl_rogue_case;
+
+typedef struct tsl_rogue tsl_rogue;
+
+/* Builds every case for a publisher reachable at base ("http://127.0.0.1:8099", no
+ * trailing '/'): tokens whose sub (when not the broken part) is base + path, signed by
+ * s (ES256, EdDSA, RS or PS keys; their public key is what the verifier under test
+ * trusts), iat now (0: the clock). Referenced Tokens are JWTs signed by s too, with
+ * status.status_list {idx, uri}. TSL_ERR_ARG, TSL_ERR_LIMIT (base over 1024 bytes),
+ * TSL_ERR_NOMEM, and the signer's errors. */
+TSL_API tsl_status tsl_rogue_new(const char *base, const tsl_signer *s, int64_t now,
+                                 tsl_rogue **out, tsl_error *err);
+TSL_API size_t tsl_rogue_count(const tsl_rogue *r);
+/* Case i (borrowed until tsl_rogue_free), or NULL past the end. */
+TSL_API const tsl_rogue_case *tsl_rogue_get(const tsl_rogue *r, size_t i);
+/* The index page: {"base", "cases": [{"name", "path", "ref_path", "what", "section",
+ * "expect", "expect_exit"}]}, NUL-terminated, borrowed. */
+TSL_API const char *tsl_rogue_index(const tsl_rogue *r);
+/* NULL is fine. */
+TSL_API void tsl_rogue_free(tsl_rogue *r);
+
 #ifdef __cplusplus
 }
 #endif

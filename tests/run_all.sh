@@ -153,6 +153,9 @@ part admin_pg sh tests/admin.sh "$BUILD" pg
 # The relying party: tsl verify offline and against tsl serve over loopback (about 10 s).
 part verify sh tests/verify.sh "$BUILD"
 part verify_pg sh tests/verify.sh "$BUILD" pg
+# Issue 18: tsl probe against tsl serve, nginx serving tsl export and a broken Python
+# endpoint; tsl verify and tsl probe through every case of tsl rogue (about 30 s).
+part probe sh tests/probe.sh "$BUILD"
 # Keys in hardware (issue 14): softhsm2 and opensc, every algorithm signed on a token
 # and verified independently, tsl serve with an HSM key and the token removed and put
 # back, a wrong PIN tried once (about a minute; timing: not under the sanitizers).

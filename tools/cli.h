@@ -169,6 +169,9 @@ int cmd_apikey(int argc, char **argv);
 int cmd_db_copy(int argc, char **argv);
 /* The relying party (tools/cmd_verify.c). */
 int cmd_verify(int argc, char **argv);
+/* Testing other implementations (issue 18): tools/cmd_probe.c, tools/cmd_rogue.c. */
+int cmd_probe(int argc, char **argv);
+int cmd_rogue(int argc, char **argv);
 /* Keys in hardware (tools/cmd_pkcs11.c). */
 int cmd_pkcs11(int argc, char **argv);
 /* --pkcs11-module SO: the process's module for pkcs11: keys without module-path

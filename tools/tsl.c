@@ -25,6 +25,8 @@ static const struct {
     {"db", cmd_db, "migrate a store's schema, or copy a store (SQLite, PostgreSQL)"},
     {"export", cmd_export, "write the current tokens and an nginx.conf for static hosting"},
     {"verify", cmd_verify, "check a Referenced Token's status (fetching its Status List Token)"},
+    {"probe", cmd_probe, "audit any implementation's Status List endpoint (findings by section)"},
+    {"rogue", cmd_rogue, "serve broken Status List Tokens that a verifier must refuse"},
     {"pkcs11", cmd_pkcs11, "list an HSM's tokens and keys (PKCS#11); check a key signs"},
 };
 

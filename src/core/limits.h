@@ -191,4 +191,26 @@
  * each is about 100 MiB; a list of lists of TSLP_STORE_MAX_LISTS is bounded by this. */
 #define TSLP_ADMIN_MAX_ANSWER ((size_t)256 << 20)
 
+/* --- probe and rogue publisher (src/verify/probe*.c, rogue.c; issue 18) ------------- */
+
+/* Findings one probe reports: about 60 checks exist; the cap bounds the array. */
+#define TSLP_PROBE_MAX_FINDINGS 128
+
+/* Bytes of one finding's evidence text: a header value or a message, cut. */
+#define TSLP_PROBE_EVIDENCE 320
+
+/* Bytes of one response body the probe keeps by default (a Status List Token of a
+ * 10^8-entry list at 1% revoked is about 1.5 MB); --max-body raises it. */
+#define TSLP_PROBE_MAX_BODY ((size_t)16 << 20)
+
+/* Bytes of one header value the probe's parsers look at (Cache-Control, Vary, ...). */
+#define TSLP_PROBE_MAX_HEADER ((size_t)8 << 10)
+
+/* Bytes a gzip Content-Encoding may inflate to when the probe compares it with the
+ * identity body: the body cap, since the two must be the same token. */
+#define TSLP_PROBE_MAX_GUNZIP TSLP_PROBE_MAX_BODY
+
+/* Cases the rogue publisher serves (about 40); the cap bounds its table. */
+#define TSLP_ROGUE_MAX_CASES 64
+
 #endif
