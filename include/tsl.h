@@ -234,12 +234,12 @@ TSL_API tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri,
 /* ---------------------------------------------------------------------------------- */
 /* Compression (section 4.1): DEFLATE in the zlib container                             */
 
-/* Compression levels: 1 (fastest) to 12 (smallest). TSL_LEVEL_DEFAULT is the highest,
- * as the spec recommends; TSL_LEVEL_FAST uses about 25 times less CPU and is about 28%
- * larger on a sparse 10^8-entry list (BENCHMARKS.md). Lists over 1 MiB packed are
- * compressed at levels 9 to 12 in parallel 1 MiB chunks joined into one stream; the
- * output does not depend on the number of cores. */
-#define TSL_LEVEL_DEFAULT 12
+/* Compression levels. 1 (fastest) to 12 (smallest) are libdeflate's general-purpose
+ * levels. TSL_LEVEL_STATUSLIST (13) is libtsl's own encoder for status lists: runs of a
+ * repeated byte as distance-1 matches, Huffman codes fitted to every 64 KiB segment
+ * (see BENCHMARKS.md for the measured trade-offs). TBD */
+#define TSL_LEVEL_STATUSLIST 13
+#define TSL_LEVEL_DEFAULT TSL_LEVEL_STATUSLIST
 #define TSL_LEVEL_FAST 6
 
 /* Compresses the packed bytes of l into a zlib stream. *out (caller frees with
