@@ -99,6 +99,7 @@ part layers sh tests/check_layers.sh
 
 # 3. The command-line contract.
 part cli sh tests/cli.sh "$BUILD"
+part segment_xcheck "$PY" tests/segment_xcheck.py "$BUILD"
 part store sh tests/store.sh "$BUILD"
 # The same on the PostgreSQL backend (about 45 s), then its own scenarios: concurrent
 # allocation, kill -9 of a bulk update, un-revoking refused under load, passwords kept
