@@ -126,6 +126,7 @@ typedef struct {
     uint32_t *pos;
     uint32_t *runb;
     uint32_t *prev;
+    uint32_t *cum; /* plain-parse bits from the block's start through event k */
     size_t n;
     uint32_t head[256];
 } events;
@@ -205,24 +206,6 @@ static unsigned zeros_cost(const block *b, size_t r, bool zero_before)
     return matches_cost(b, r, 1);
 }
 
-/* Bits of in[from..to) under the plain parse, in[from - 1] being non-zero. */
-static unsigned plain_cost(const block *b, const uint8_t *in, size_t from, size_t to)
-{
-    unsigned bits = 0;
-    bool zero_before = false;
-    while (from < to) {
-        size_t z = run_of(in + from, to - from, 0);
-        bits += zeros_cost(b, z, zero_before);
-        from += z;
-        if (from < to) {
-            bits += b->lcost[in[from]];
-            from++;
-            zero_before = false;
-        }
-    }
-    return bits;
-}
-
 /* Emits matches of distance d covering r >= MIN_MATCH bytes. */
 static void emit_matches(block *b, size_t r, unsigned d)
 {
@@ -256,8 +239,11 @@ static size_t long_match(const uint8_t *in, size_t end, size_t i, size_t r,
 {
     const events *e = &b->ev;
     size_t p = e->pos[k];
-    size_t best_len = 0, best_a = 0, best_d = 0, best_end = 0;
+    size_t best_len = 0, best_a = 0, best_d = 0, best_end = 0, best_back = 0;
     long best_gain = 0;
+    /* The byte before the zeros, when it was written as the last token (a literal):
+     * a match that also covers it saves that literal. */
+    bool lit_before = i > 0 && b->ntok > 0 && b->tok[b->ntok - 1] == in[i - 1];
     unsigned steps = 0;
     for (uint32_t j = e->prev[k]; j != NO_EVENT && steps < CHAIN_MAX; j = e->prev[j], steps++) {
         size_t q = e->pos[j], d = p - q;
@@ -274,22 +260,33 @@ static size_t long_match(const uint8_t *in, size_t end, size_t i, size_t r,
         if (len < MIN_MATCH)
             continue;
         /* Both ways of writing in[i..e2) end at the same state (e2 starts an event or
-         * ends the block), so their costs compare directly. */
-        size_t m_end = p - a + len, e2 = m_end;
+         * ends the block), so their costs compare directly. The plain parse's cost
+         * between events comes from the running sums in e->cum. */
+        size_t m_end = p - a + len, e2 = m_end, t = k + 1;
+        while (t < e->n && e->pos[t] < m_end)
+            t++;
         bool zero_tail = in[m_end - 1] == 0;
-        if (zero_tail)
-            e2 += run_of(in + m_end, end - m_end, 0);
-        long plain = (long)(zeros_cost(b, r, false) + b->lcost[in[p]] +
-                            plain_cost(b, in, p + 1, e2));
+        long plain = (long)(zeros_cost(b, r, false) + b->lcost[in[p]]) +
+                     (long)(e->cum[t - 1] - e->cum[k]);
+        if (zero_tail) {
+            e2 = t < e->n ? e->pos[t] : end;
+            plain += zeros_cost(b, e2 - e->pos[t - 1] - 1, false);
+        }
+        size_t back = lit_before && a == r && len < MAX_MATCH && q - a > 0 &&
+                              e->runb[j] == a && in[q - a - 1] == in[i - 1]
+                          ? 1
+                          : 0;
         long with = (long)(zeros_cost(b, r - a, false) +
-                           match_cost(b, (unsigned)len, (unsigned)d) +
-                           (zero_tail ? zeros_cost(b, e2 - m_end, true) : 0));
+                           match_cost(b, (unsigned)(len + back), (unsigned)d) +
+                           (zero_tail ? zeros_cost(b, e2 - m_end, true) : 0)) -
+                    (back ? (long)b->lcost[in[i - 1]] : 0);
         if (plain - with > best_gain) {
             best_gain = plain - with;
             best_len = len;
             best_a = a;
             best_d = d;
             best_end = m_end;
+            best_back = back;
         }
     }
     if (best_gain <= 0)
@@ -305,8 +302,24 @@ static size_t long_match(const uint8_t *in, size_t end, size_t i, size_t r,
             for (size_t t = 1; t < pre; t++)
                 emit_literal(b, 0);
     }
-    emit_matches(b, best_len, (unsigned)best_d);
+    if (best_back) {
+        /* Take back the literal before the zeros: the match starts on it. */
+        b->ntok--;
+        b->lfreq[in[i - 1]]--;
+    }
+    emit_matches(b, best_len + best_back, (unsigned)best_d);
     return m_end;
+}
+
+/* The plain parse's bits through each event, at the current prices. */
+static void sum_costs(const uint8_t *in, block *b)
+{
+    events *e = &b->ev;
+    uint32_t sum = 0;
+    for (size_t k = 0; k < e->n; k++) {
+        sum += zeros_cost(b, e->runb[k], false) + b->lcost[in[e->pos[k]]];
+        e->cum[k] = sum;
+    }
 }
 
 /* Parses in[start..end) (in[0..start) is history a match may reach back into). */
@@ -825,7 +838,7 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, unsigned bits, tslp_buf
     block *b = tslp_malloc(sizeof *b);
     codes *c = tslp_malloc(sizeof *c);
     size_t tcap = len < BLOCK_BYTES ? len : BLOCK_BYTES;
-    uint32_t *tok = tslp_malloc(tcap * 4 * sizeof *tok);
+    uint32_t *tok = tslp_malloc(tcap * 5 * sizeof *tok);
     if (b == NULL || c == NULL || tok == NULL) {
         tslp_free(b);
         tslp_free(c);
@@ -840,6 +853,7 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, unsigned bits, tslp_buf
         b->ev.pos = tok + tcap;
         b->ev.runb = tok + 2 * tcap;
         b->ev.prev = tok + 3 * tcap;
+        b->ev.cum = tok + 4 * tcap;
         /* Pass 1: the plain parse, whose symbol counts price the symbols for pass 2,
          * which also weighs long matches against the plain parse. */
         b->lfreq[EOB] = 1;
@@ -848,6 +862,7 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, unsigned bits, tslp_buf
             price(b, c);
             if (pass == 0)
                 find_events(in, at, end, &b->ev);
+            sum_costs(in, b);
             memset(b->lfreq, 0, sizeof b->lfreq);
             memset(b->dfreq, 0, sizeof b->dfreq);
             b->xbits = 0;
