@@ -235,9 +235,19 @@ TSL_API tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri,
 /* Compression (section 4.1): DEFLATE in the zlib container                             */
 
 /* Compression levels. 1 (fastest) to 12 (smallest) are libdeflate's general-purpose
- * levels. TSL_LEVEL_STATUSLIST (13) is libtsl's own encoder for status lists: runs of a
- * repeated byte as distance-1 matches, Huffman codes fitted to every 64 KiB segment
- * (see BENCHMARKS.md for the measured trade-offs). TBD */
+ * levels; lists over 1 MiB packed are compressed at levels 9 to 12 in parallel 1 MiB
+ * chunks joined into one stream. TSL_LEVEL_STATUSLIST (13, the default) is libtsl's own
+ * encoder for status lists: runs of a repeated byte as distance-1 matches, repeats of
+ * earlier stretches found through the list's non-zero bytes, Huffman codes fitted to
+ * every 64 KiB segment, segments encoded in parallel and joined; incremental publishing
+ * re-encodes only changed segments and gets the same bytes. Measured on the bench
+ * generator's lists with 1% set (BENCHMARKS.md, "The status-list encoder"), the default
+ * is smaller than zlib -9 at every width (2% at 1 bit, 19% at 8 bits) in a fraction of
+ * its time, and 3 to 7% larger than libdeflate level 12, which takes 5 to 100 times as
+ * long. TSL_LEVEL_FAST (libdeflate 6) takes about a third of the default's CPU and is
+ * 18 to 23% larger than it (at 10^7 entries: 18% at 1 bit, 23% at 8 bits; against zlib
+ * -9: 17% larger at 1 bit, the same size at 8 bits). Every level's output is a standard
+ * zlib stream and does not depend on the number of cores. */
 #define TSL_LEVEL_STATUSLIST 13
 #define TSL_LEVEL_DEFAULT TSL_LEVEL_STATUSLIST
 #define TSL_LEVEL_FAST 6
