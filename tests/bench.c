@@ -542,13 +542,13 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "encode") == 0 && argc <= 6) {
         uint64_t level = argc > 4 ? parse_u64(argv[4], "LEVEL") : 0;
-        if (level > 12)
+        if (level > TSL_LEVEL_STATUSLIST)
             usage();
         return cmd_encode(n, (unsigned)bits, (int)level, argc > 5 ? argv[5] : NULL);
     }
     if (strcmp(cmd, "decode") == 0 && argc <= 6) {
         uint64_t level = argc > 5 ? parse_u64(argv[5], "LEVEL") : 0;
-        if (level > 12)
+        if (level > TSL_LEVEL_STATUSLIST)
             usage();
         return cmd_decode(n, (unsigned)bits, argc > 4 ? argv[4] : NULL,
                           effective_level((int)level));

@@ -10,6 +10,9 @@
 #   BENCH_ONLY=db sh tests/bench.sh          only the store on SQLite and PostgreSQL
 #                                            (tests/bench_db.sh)
 #   BENCH_ONLY=pkcs11 sh tests/bench.sh      only keys in hardware (tests/bench_pkcs11.sh)
+#   BENCH_ONLY=encode sh tests/bench.sh      only the encoder comparison: tsl default vs
+#                                            libdeflate 12 vs zlib -9 (C and Python) at
+#                                            every size and width (tests/bench_encode.sh)
 #   BENCH_ONLY=admin sh tests/bench.sh       only the issuer API under wrk on both
 #                                            backends (tests/bench_admin.sh)
 #
@@ -123,6 +126,10 @@ if [ "${BENCH_ONLY:-}" = db ]; then
     sh tests/bench_db.sh "$BUILD" || status=1
     exit $status
 fi
+if [ "${BENCH_ONLY:-}" = encode ]; then
+    sh tests/bench_encode.sh "$BUILD" || status=1
+    exit $status
+fi
 if [ "${BENCH_ONLY:-}" = admin ]; then
     sh tests/bench_admin.sh "$BUILD" || status=1
     exit $status
@@ -148,6 +155,8 @@ done
 verify_cases
 # The fast level at the largest size: the trade-off the header documents.
 run encode "$CLI_N" 1 6
+# The encoder against libdeflate 12 and zlib -9 (C and Python), every size and width.
+sh tests/bench_encode.sh "$BUILD" || status=1
 
 # Runs "$@" with stdout to $out_file and sets rss_kb, secs and rc.
 measure() {

@@ -103,6 +103,8 @@ part cli sh tests/cli.sh "$BUILD"
 # options of its --help; the bash completion (tests/completion.sh) (a few seconds each).
 part man sh tests/man.sh "$BUILD"
 part completion sh tests/completion.sh "$BUILD"
+# Python's zlib inflates tsl encode's default output (the status-list encoder).
+part segment_xcheck "$PY" tests/segment_xcheck.py "$BUILD"
 part store sh tests/store.sh "$BUILD"
 # The same on the PostgreSQL backend (about 45 s), then its own scenarios: concurrent
 # allocation, kill -9 of a bulk update, un-revoking refused under load, passwords kept

@@ -196,7 +196,8 @@ TT_TEST(compress_levels_roundtrip)
         TT_OK(tsl_list_new(bits[k], 5000, &l, NULL));
         for (uint64_t i = 0; i < 5000; i += 7)
             TT_OK(tsl_list_set(l, i, (unsigned)(i % (1u << bits[k])), NULL));
-        for (int level = 1; level <= 12; level += 5) {
+        /* libdeflate's levels 1, 6, 11 and the status-list encoder (13). */
+        for (int level = 1; level <= TSL_LEVEL_STATUSLIST; level += level == 11 ? 2 : 5) {
             uint8_t *z;
             size_t zl;
             TT_OK(tsl_list_compress(l, level, &z, &zl, NULL));
@@ -212,7 +213,8 @@ TT_TEST(compress_levels_roundtrip)
         }
         uint8_t *z;
         size_t zl;
-        TT_ERR(tsl_list_compress(l, 13, &z, &zl, NULL), TSL_ERR_ARG);
+        TT_ERR(tsl_list_compress(l, TSL_LEVEL_STATUSLIST + 1, &z, &zl, NULL), TSL_ERR_ARG);
+        TT_ERR(tsl_list_compress(l, -1, &z, &zl, NULL), TSL_ERR_ARG);
         tsl_list_free(l);
     }
     /* An empty list compresses to a valid, empty zlib stream. */

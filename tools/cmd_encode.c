@@ -37,8 +37,9 @@ int cmd_encode(int argc, char **argv)
         CLI_FN("size", &size, parse_size, NULL, "N\tnumber of entries; without it the list "
                "covers the highest\nindex, rounded up to a whole byte (at most 512 MiB packed)"),
         CLI_FLAG("cbor", &cbor, "print the CBOR map (spec section 4.3) instead of JSON"),
-        {"level", 0, CLI_OPT_U64, &level, 1, 12, "is not 1 to 12", NULL, NULL,
-         "L\tcompression level 1 (fastest) to 12 (smallest, default)"},
+        {"level", 0, CLI_OPT_U64, &level, 1, 13, "is not 1 to 13", NULL, NULL,
+         "L\tcompression level: 1 to 12 are libdeflate's (1 fastest, 12\n"
+         "smallest), 13 the status-list encoder (the default)"},
         CLI_STR("aggregation-uri", &agg, "URI\tadd aggregation_uri (spec section 9.2)"),
         CLI_OPT_END};
     static const cli_cmd cmd = {

@@ -34,8 +34,8 @@ int cmd_sign(int argc, char **argv)
          "SECONDS\texp claim, SECONDS after iat"},
         {"iat", 0, CLI_OPT_I64, &p.iat, 1, INT64_MAX / 2, secs, NULL, NULL,
          "UNIXTIME\tissued-at (default: now)"},
-        {"level", 0, CLI_OPT_U64, &level, 1, 12, "is not 1 to 12", NULL, NULL,
-         "L\tcompression level of lst, 1 to 12 (default 12)"},
+        {"level", 0, CLI_OPT_U64, &level, 1, 13, "is not 1 to 13", NULL, NULL,
+         "L\tcompression level of lst, 1 to 13 (default 13, the status-list\nencoder)"},
         CLI_FLAG("no-kid", &no_kid, "put no kid in the header"),
         CLI_OPT_END};
     static const cli_cmd cmd = {

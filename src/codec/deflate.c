@@ -10,6 +10,8 @@
  * output is the same on any number of cores; the cost is about 300 bytes for the
  * matches lost at each boundary. */
 #include "core/tsl_int.h"
+#include "codec/segment.h"
+#include "codec/sldeflate.h"
 
 #include <libdeflate.h>
 #include <pthread.h>
@@ -30,44 +32,9 @@ typedef struct {
     tsl_status st;
 } chunk;
 
-/* Finds where the last block of a raw deflate stream starts and where the stream ends,
- * in bits, by letting zlib walk it block by block (Z_BLOCK). The data is our own fresh
- * output, so any failure here is an internal error. */
 static tsl_status locate_blocks(chunk *c)
 {
-    z_stream s;
-    memset(&s, 0, sizeof s);
-    if (inflateInit2(&s, -15) != Z_OK)
-        return TSL_ERR_NOMEM;
-    uint8_t scratch[1 << 15]; /* inflated bytes are not needed, only their positions */
-    s.next_in = c->out;
-    s.avail_in = (uInt)c->out_len;
-    size_t last_start = 0; /* a raw stream's first block starts at bit 0 */
-    bool have_end = false;
-    int rc = Z_OK;
-    while (rc == Z_OK) {
-        s.next_out = scratch;
-        s.avail_out = sizeof scratch;
-        rc = inflate(&s, Z_BLOCK);
-        if (rc == Z_BUF_ERROR && s.avail_out == 0)
-            rc = Z_OK;
-        /* Bit 128: stopped at a block boundary; bit 64: the block just ended was the
-         * final one. The low 3 bits are the unused bits of the last byte read, so the
-         * boundary is exact to the bit. zlib drops the padding before Z_STREAM_END, so
-         * the end must be taken here. */
-        if (rc == Z_OK && (s.data_type & 128)) {
-            size_t pos = (size_t)s.total_in * 8 - (size_t)(s.data_type & 7);
-            if (s.data_type & 64) {
-                c->end_bit = pos;
-                have_end = true;
-            } else {
-                last_start = pos;
-            }
-        }
-    }
-    c->final_bit = last_start;
-    inflateEnd(&s);
-    return rc == Z_STREAM_END && have_end ? TSL_OK : TSL_ERR_ARG;
+    return tslp_deflate_locate(c->out, c->out_len, &c->final_bit, &c->end_bit);
 }
 
 static void *compress_chunk(void *arg)
@@ -93,7 +60,9 @@ static void *compress_chunk(void *arg)
 
 /* Work is handed out by a shared counter so that idle threads take the next chunk. */
 typedef struct {
-    chunk *chunks;
+    void *items;
+    size_t item_size;
+    void *(*fn)(void *item);
     size_t n;
     size_t next;
     pthread_mutex_t lock;
@@ -108,7 +77,7 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&q->lock);
         if (k >= q->n)
             return NULL;
-        compress_chunk(&q->chunks[k]);
+        q->fn((char *)q->items + k * q->item_size);
     }
 }
 
@@ -121,10 +90,11 @@ static size_t thread_count(size_t chunks)
     return t < chunks ? t : chunks;
 }
 
-/* Runs every chunk, on up to thread_count() threads (the caller's thread included). */
-static void run_chunks(chunk *chunks, size_t n)
+/* Runs fn on each of the n items, on up to thread_count() threads (the caller's thread
+ * included). */
+static void run_all(void *items, size_t item_size, size_t n, void *(*fn)(void *))
 {
-    queue q = {chunks, n, 0, PTHREAD_MUTEX_INITIALIZER};
+    queue q = {items, item_size, fn, n, 0, PTHREAD_MUTEX_INITIALIZER};
     pthread_t tid[TSLP_DEFLATE_MAX_THREADS];
     size_t started = 0, want = thread_count(n);
     for (size_t k = 1; k < want; k++)
@@ -172,7 +142,7 @@ static tsl_status compress_parallel(const uint8_t *in, size_t len, int level, ui
         chunks[k].in_len = k + 1 < n ? CHUNK_BYTES : len - k * CHUNK_BYTES;
         chunks[k].level = level;
     }
-    run_chunks(chunks, n);
+    run_all(chunks, sizeof *chunks, n, compress_chunk);
     tsl_status st = TSL_OK;
     size_t total = 2 + 4;
     for (size_t k = 0; k < n && st == TSL_OK; k++) {
@@ -206,6 +176,90 @@ static tsl_status compress_parallel(const uint8_t *in, size_t len, int level, ui
     return TSL_OK;
 }
 
+/* One segment of the default level's encode: in, its output and its Adler-32. */
+typedef struct {
+    const uint8_t *in;
+    size_t in_len;
+    unsigned bits;
+    tslp_buf out;
+    uint32_t adler;
+    tsl_status st;
+    tsl_error err;
+} segjob;
+
+static void *encode_segment(void *arg)
+{
+    segjob *j = arg;
+    j->st = tslp_segment_encode(j->in, j->in_len, j->bits, TSL_LEVEL_STATUSLIST, &j->out,
+                                &j->err);
+    if (j->st == TSL_OK)
+        j->adler = (uint32_t)adler32(1, j->in, (uInt)j->in_len);
+    return NULL;
+}
+
+/* The default level: the list cut at every TSLP_SEGMENT_BYTES, each segment encoded on
+ * its own (in parallel), the segments joined, the Adler-32s combined. Incremental
+ * publishing re-encodes only changed segments and joins them the same way, so both give
+ * the same bytes. */
+static tsl_status compress_segments(const tsl_list *l, uint8_t **out, size_t *out_len,
+                                    tsl_error *err)
+{
+    size_t len = l->nbytes, n = (len + TSLP_SEGMENT_BYTES - 1) / TSLP_SEGMENT_BYTES;
+    segjob *jobs = tslp_calloc(n > 0 ? n : 1, sizeof *jobs);
+    const uint8_t **segs = tslp_calloc(n > 0 ? n : 1, sizeof *segs);
+    size_t *seg_len = tslp_calloc(n > 0 ? n : 1, sizeof *seg_len);
+    if (jobs == NULL || segs == NULL || seg_len == NULL) {
+        tslp_free(jobs);
+        tslp_free(segs);
+        tslp_free(seg_len);
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "compress: out of memory");
+    }
+    for (size_t k = 0; k < n; k++) {
+        jobs[k].in = l->data + k * TSLP_SEGMENT_BYTES;
+        jobs[k].in_len = k + 1 < n ? TSLP_SEGMENT_BYTES : len - k * TSLP_SEGMENT_BYTES;
+        jobs[k].bits = l->bits;
+        tslp_buf_init(&jobs[k].out, TSLP_SLDEFLATE_BOUND(jobs[k].in_len), "segment");
+        tsl_error_clear(&jobs[k].err);
+    }
+    /* Below about 16 segments (1 MiB) a thread costs more than it saves. */
+    if (n >= 16)
+        run_all(jobs, sizeof *jobs, n, encode_segment);
+    else
+        for (size_t k = 0; k < n; k++)
+            encode_segment(&jobs[k]);
+    tsl_status st = TSL_OK;
+    uint32_t adler = 1;
+    size_t total = 8;
+    for (size_t k = 0; k < n; k++) {
+        if (jobs[k].st != TSL_OK) {
+            st = jobs[k].st;
+            if (err != NULL && err->code == TSL_OK)
+                *err = jobs[k].err;
+            break;
+        }
+        segs[k] = jobs[k].out.data;
+        seg_len[k] = jobs[k].out.len;
+        total += seg_len[k];
+        adler = (uint32_t)adler32_combine(adler, jobs[k].adler, (z_off_t)jobs[k].in_len);
+    }
+    tslp_buf z;
+    tslp_buf_init(&z, total, "compressed list");
+    if (st == TSL_OK)
+        st = tslp_segment_join(segs, seg_len, n, adler, &z, err);
+    for (size_t k = 0; k < n; k++)
+        tslp_buf_free(&jobs[k].out);
+    tslp_free(jobs);
+    tslp_free(segs);
+    tslp_free(seg_len);
+    if (st == TSL_OK) {
+        *out = tslp_buf_take(&z, out_len);
+        if (*out == NULL)
+            st = tslp_fail(err, TSL_ERR_NOMEM, 0, "compress: out of memory");
+    }
+    tslp_buf_free(&z);
+    return st;
+}
+
 /* Compresses without looking at the cache. */
 static tsl_status compress_now(const tsl_list *l, int level, uint8_t **out, size_t *out_len,
                                tsl_error *err);
@@ -217,8 +271,9 @@ tsl_status tsl_list_compress(const tsl_list *l, int level, uint8_t **out, size_t
         return tslp_fail(err, TSL_ERR_ARG, 0, "compress: NULL argument");
     if (level == 0)
         level = TSL_LEVEL_DEFAULT;
-    if (level < 1 || level > 12)
-        return tslp_fail(err, TSL_ERR_ARG, 0, "compress: level %d is not 1 to 12", level);
+    if (level < 1 || level > TSL_LEVEL_STATUSLIST)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "compress: level %d is not 1 to %d", level,
+                         TSL_LEVEL_STATUSLIST);
     if (l->zcache != NULL && l->zcache_level == level) {
         uint8_t *copy = tslp_malloc(l->zcache_len);
         if (copy == NULL)
@@ -254,6 +309,8 @@ tsl_status tsl_list_precompress(tsl_list *l, int level, tsl_error *err)
 static tsl_status compress_now(const tsl_list *l, int level, uint8_t **out, size_t *out_len,
                                tsl_error *err)
 {
+    if (level == TSL_LEVEL_STATUSLIST)
+        return compress_segments(l, out, out_len, err);
     /* Fast levels take milliseconds even for large lists: chunking would only cost
      * size there. */
     if (l->nbytes > CHUNK_BYTES && level >= 9)

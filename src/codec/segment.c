@@ -1,0 +1,155 @@
+/* segment.c - the segment contract of segment.h: independent raw DEFLATE segments of at
+ * most TSLP_SEGMENT_BYTES packed bytes, joined into one zlib stream.
+ *
+ * At TSL_LEVEL_STATUSLIST (the default) a segment is the status-list encoder's output
+ * (sldeflate.c), which already ends on a byte boundary with BFINAL clear. At libdeflate's
+ * levels 1 to 12 the segment is libdeflate's raw stream with its last block's BFINAL bit
+ * cleared and an empty stored block after it (which brings it to a byte boundary).
+ * Joining is then only concatenation: the zlib header, the segments, an empty final
+ * block, the Adler-32. */
+#include "codec/segment.h"
+#include "codec/sldeflate.h"
+
+#include <libdeflate.h>
+#include <string.h>
+#include <zlib.h>
+
+tsl_status tslp_deflate_locate(const uint8_t *zin, size_t z_len, size_t *final_bit,
+                               size_t *end_bit)
+{
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (inflateInit2(&s, -15) != Z_OK)
+        return TSL_ERR_NOMEM;
+    uint8_t scratch[1 << 15]; /* inflated bytes are not needed, only their positions */
+    s.next_in = (Bytef *)(uintptr_t)zin; /* zlib's API is not const; it only reads */
+    s.avail_in = (uInt)z_len;
+    size_t last_start = 0; /* a raw stream's first block starts at bit 0 */
+    bool have_end = false;
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+        s.next_out = scratch;
+        s.avail_out = sizeof scratch;
+        rc = inflate(&s, Z_BLOCK);
+        if (rc == Z_BUF_ERROR && s.avail_out == 0)
+            rc = Z_OK;
+        /* Bit 128: stopped at a block boundary; bit 64: the block just ended was the
+         * final one. The low 3 bits are the unused bits of the last byte read, so the
+         * boundary is exact to the bit. zlib drops the padding before Z_STREAM_END, so
+         * the end must be taken here. */
+        if (rc == Z_OK && (s.data_type & 128)) {
+            size_t pos = (size_t)s.total_in * 8 - (size_t)(s.data_type & 7);
+            if (s.data_type & 64) {
+                *end_bit = pos;
+                have_end = true;
+            } else {
+                last_start = pos;
+            }
+        }
+    }
+    *final_bit = last_start;
+    inflateEnd(&s);
+    return rc == Z_STREAM_END && have_end ? TSL_OK : TSL_ERR_ARG;
+}
+
+/* Appends z (a raw stream located by tslp_deflate_locate) with its last block's BFINAL
+ * bit cleared and an empty stored block after it. */
+static tsl_status unfinal(const uint8_t *z, size_t final_bit, size_t end_bit, tslp_buf *out,
+                          tsl_error *err)
+{
+    size_t nbytes = (end_bit + 7) / 8;
+    tsl_status st = tslp_buf_reserve(out, nbytes + 5, err);
+    if (st != TSL_OK)
+        return st;
+    uint8_t *base = out->data + out->len;
+    memcpy(base, z, nbytes);
+    base[final_bit / 8] &= (uint8_t)~(1u << (final_bit % 8));
+    /* Zero the padding after the last code, where the stored block header goes. */
+    unsigned r = (unsigned)(end_bit % 8);
+    if (r != 0)
+        base[nbytes - 1] &= (uint8_t)((1u << r) - 1);
+    size_t pos = nbytes;
+    /* The 3-bit header (BFINAL 0, BTYPE 00) needs bits r..r+2 of the last byte; when
+     * they do not fit, or the stream ended on a byte boundary, a zero byte holds it. */
+    if (r == 0 || r > 5)
+        base[pos++] = 0x00;
+    static const uint8_t empty_stored[4] = {0x00, 0x00, 0xFF, 0xFF}; /* LEN 0, NLEN */
+    memcpy(base + pos, empty_stored, 4);
+    out->len += pos + 4;
+    return TSL_OK;
+}
+
+static tsl_status libdeflate_segment(const uint8_t *in, size_t len, int level, tslp_buf *out,
+                                     tsl_error *err)
+{
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(level);
+    if (c == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "compress: out of memory");
+    static const uint8_t empty[1]; /* libdeflate wants a non-NULL input */
+    size_t bound = libdeflate_deflate_compress_bound(c, len);
+    uint8_t *z = tslp_malloc(bound);
+    if (z == NULL) {
+        libdeflate_free_compressor(c);
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "compress: out of memory");
+    }
+    size_t n = libdeflate_deflate_compress(c, len > 0 ? in : empty, len, z, bound);
+    libdeflate_free_compressor(c);
+    size_t final_bit = 0, end_bit = 0;
+    tsl_status st = n == 0 ? TSL_ERR_BUFFER : tslp_deflate_locate(z, n, &final_bit, &end_bit);
+    if (st == TSL_OK)
+        st = unfinal(z, final_bit, end_bit, out, err);
+    else
+        tslp_fail(err, st, 0, "compress: libdeflate output not understood");
+    tslp_free(z);
+    return st;
+}
+
+tsl_status tslp_segment_encode(const uint8_t *in, size_t len, unsigned bits, int level,
+                               tslp_buf *out, tsl_error *err)
+{
+    if ((in == NULL && len > 0) || out == NULL)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "compress: NULL argument");
+    if (len > TSLP_SEGMENT_BYTES)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "compress: segment of %zu bytes is over %d",
+                         len, TSLP_SEGMENT_BYTES);
+    if (level == 0)
+        level = TSL_LEVEL_DEFAULT;
+    if (level == TSL_LEVEL_STATUSLIST)
+        return tslp_sldeflate(in, len, bits, out, err);
+    if (level < 1 || level > 12)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "compress: level %d is not 1 to %d", level,
+                         TSL_LEVEL_STATUSLIST);
+    return libdeflate_segment(in, len, level, out, err);
+}
+
+tsl_status tslp_segment_join(const uint8_t *const *seg, const size_t *seg_len, size_t k,
+                             uint32_t adler, tslp_buf *out, tsl_error *err)
+{
+    size_t total = 2 + 2 + 4;
+    for (size_t i = 0; i < k; i++) {
+        if (seg_len[i] > SIZE_MAX - total)
+            return tslp_fail(err, TSL_ERR_LIMIT, 0, "compress: segments too large");
+        total += seg_len[i];
+    }
+    tsl_status st = tslp_buf_reserve(out, total, err);
+    if (st != TSL_OK)
+        return st;
+    uint8_t *p = out->data + out->len;
+    /* zlib header: deflate, 32K window, "maximum compression" flag, check bits. */
+    *p++ = 0x78;
+    *p++ = 0xDA;
+    for (size_t i = 0; i < k; i++) {
+        if (seg_len[i] > 0)
+            memcpy(p, seg[i], seg_len[i]);
+        p += seg_len[i];
+    }
+    /* The final block: an empty fixed-Huffman block (BFINAL 1, BTYPE 01, end of block). */
+    *p++ = 0x03;
+    *p++ = 0x00;
+    *p++ = (uint8_t)(adler >> 24);
+    *p++ = (uint8_t)(adler >> 16);
+    *p++ = (uint8_t)(adler >> 8);
+    *p++ = (uint8_t)adler;
+    out->len += total;
+    return TSL_OK;
+}

@@ -1,0 +1,31 @@
+/* sldeflate.h - the DEFLATE encoder specialised for status lists (sldeflate.c) and the
+ * raw-deflate helpers the segment layer shares with deflate.c; never installed. */
+#ifndef TSL_CODEC_SLDEFLATE_H
+#define TSL_CODEC_SLDEFLATE_H
+#include "core/tsl_int.h"
+#include "core/buf.h"
+
+/* Upper bound on the bytes tslp_sldeflate() appends for len input bytes: the stored
+ * form (two stored blocks of 5 header bytes for each 65536-byte block) and slack. */
+#define TSLP_SLDEFLATE_BOUND(len) ((len) + 10 * ((len) / 65536 + 1) + 8)
+
+/* Appends to out the raw DEFLATE encoding of in[0..len) (len <= 4 MiB): blocks with
+ * BFINAL clear, ending on a byte boundary, no back-reference before in[0]. bits (1, 2,
+ * 4 or 8) is the list's entry width; the parse does not depend on it today, it is
+ * passed so that a width-specific parse needs no interface change. Deterministic. */
+tsl_status tslp_sldeflate(const uint8_t *in, size_t len, unsigned bits, tslp_buf *out,
+                          tsl_error *err);
+
+/* Finds, in a raw deflate stream of z_len bytes that ends with a final block, the bit
+ * position of that last block's BFINAL bit and the bit position just past its
+ * end-of-block code, by letting zlib walk it block by block. TSL_ERR_ARG if the stream
+ * is not a complete raw deflate stream. */
+tsl_status tslp_deflate_locate(const uint8_t *z, size_t z_len, size_t *final_bit,
+                               size_t *end_bit);
+
+/* Appends to out the raw deflate stream z (from tslp_deflate_locate) with the last
+ * block's BFINAL bit cleared and an empty stored block after it, so that the result ends
+ * on a byte boundary and another stream's blocks may follow. */
+tsl_status tslp_deflate_unfinal(const uint8_t *z, size_t final_bit, size_t end_bit,
+                                tslp_buf *out, tsl_error *err);
+#endif

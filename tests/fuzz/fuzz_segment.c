@@ -1,0 +1,97 @@
+/* fuzz_segment.c - libFuzzer target for the status-list encoder (src/codec/sldeflate.c)
+ * and the segment contract (src/codec/segment.h): random lists round-trip through
+ * encode and stock zlib's inflate.
+ *
+ * Input: the first byte picks the bits per entry (low 2 bits: 1, 2, 4, 8) and, with its
+ * top bit set, tiles the rest of the input up to 2 to 3 segments (so that segment
+ * boundaries and long runs are reached from small inputs); the rest is the list's
+ * packed bytes. Oracles (abort() on violation):
+ * - tsl_list_compress at the default level succeeds and stock zlib inflates it to the
+ *   packed bytes exactly, with the right Adler-32 and nothing after the stream;
+ * - a second compress gives the same bytes (determinism);
+ * - the first segment encoded alone by tslp_segment_encode and joined alone inflates
+ *   to its bytes (no match reaches before the segment's start), and fits
+ *   TSLP_SLDEFLATE_BOUND. */
+#include "codec/segment.h"
+#include "codec/sldeflate.h"
+#include "tsl.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const unsigned bits_of[4] = {1, 2, 4, 8};
+
+static void inflates_to(const uint8_t *z, size_t zlen, const uint8_t *want, size_t n)
+{
+    uint8_t *got = malloc(n + 1);
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (got == NULL || inflateInit(&s) != Z_OK)
+        abort();
+    s.next_in = (Bytef *)(uintptr_t)z;
+    s.avail_in = (uInt)zlen;
+    s.next_out = got;
+    s.avail_out = (uInt)(n + 1);
+    int rc = inflate(&s, Z_FINISH);
+    if (rc != Z_STREAM_END || s.total_out != n || s.avail_in != 0 ||
+        (n > 0 && memcmp(got, want, n) != 0))
+        abort();
+    inflateEnd(&s);
+    free(got);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    unsigned bits = bits_of[data[0] & 3];
+    const uint8_t *body = data + 1;
+    size_t n = size - 1;
+    uint8_t *tiled = NULL;
+    if ((data[0] & 0x80) && n > 0) {
+        size_t want = 2 * TSLP_SEGMENT_BYTES + ((size_t)(data[0] >> 2 & 0x1F) << 11);
+        tiled = malloc(want);
+        if (tiled == NULL)
+            return 0;
+        for (size_t i = 0; i < want; i += n)
+            memcpy(tiled + i, body, want - i < n ? want - i : n);
+        body = tiled;
+        n = want;
+    }
+    tsl_list *l = NULL;
+    if (tsl_list_from_bytes(bits, body, n, &l, NULL) != TSL_OK)
+        abort();
+    uint8_t *z = NULL, *z2 = NULL;
+    size_t zlen = 0, zlen2 = 0;
+    if (tsl_list_compress(l, 0, &z, &zlen, NULL) != TSL_OK ||
+        tsl_list_compress(l, 0, &z2, &zlen2, NULL) != TSL_OK)
+        abort();
+    inflates_to(z, zlen, body, n);
+    if (zlen != zlen2 || memcmp(z, z2, zlen) != 0)
+        abort();
+
+    size_t first = n < TSLP_SEGMENT_BYTES ? n : TSLP_SEGMENT_BYTES;
+    tslp_buf seg, joined;
+    tslp_buf_init(&seg, SIZE_MAX, "fuzz segment");
+    tslp_buf_init(&joined, SIZE_MAX, "fuzz join");
+    if (tslp_segment_encode(body, first, bits, 0, &seg, NULL) != TSL_OK ||
+        seg.len > TSLP_SLDEFLATE_BOUND(first))
+        abort();
+    const uint8_t *sp = seg.data;
+    uint32_t adler = (uint32_t)adler32(1, body, (uInt)first);
+    if (tslp_segment_join(&sp, &seg.len, 1, adler, &joined, NULL) != TSL_OK)
+        abort();
+    inflates_to(joined.data, joined.len, body, first);
+
+    tslp_buf_free(&seg);
+    tslp_buf_free(&joined);
+    tsl_free(z);
+    tsl_free(z2);
+    tsl_list_free(l);
+    free(tiled);
+    return 0;
+}
