@@ -1,0 +1,24 @@
+/* segment.h - a status list's packed bytes compressed in independent segments that join
+ * into one zlib stream; the unit of incremental publishing. */
+#ifndef TSL_CODEC_SEGMENT_H
+#define TSL_CODEC_SEGMENT_H
+#include "core/tsl_int.h"
+#include "core/buf.h"
+
+/* Segment size in packed bytes. Equals the store's chunk size (TSLP_CHUNK_BYTES), so a
+ * changed store chunk dirties exactly one segment. */
+#define TSLP_SEGMENT_BYTES 65536
+
+/* Appends to out the raw DEFLATE encoding of in[0..len) (len <= TSLP_SEGMENT_BYTES, a list
+ * of `bits` bits per entry): one or more blocks, none with BFINAL set, ending on a byte
+ * boundary, with no back-reference reaching before in[0]. level as tsl_list_compress (0 is
+ * the default). Deterministic: the same input, bits and level give the same bytes. */
+tsl_status tslp_segment_encode(const uint8_t *in, size_t len, unsigned bits, int level,
+                               tslp_buf *out, tsl_error *err);
+
+/* Appends to out a complete zlib stream: the 2-byte header, the k segments seg[i] of
+ * seg_len[i] bytes in order, a final empty block, and adler (the Adler-32 of all the
+ * packed bytes, which the caller combines from the segments' with adler32_combine). */
+tsl_status tslp_segment_join(const uint8_t *const *seg, const size_t *seg_len, size_t k,
+                             uint32_t adler, tslp_buf *out, tsl_error *err);
+#endif
