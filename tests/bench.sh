@@ -10,6 +10,8 @@
 #   BENCH_ONLY=db sh tests/bench.sh          only the store on SQLite and PostgreSQL
 #                                            (tests/bench_db.sh)
 #   BENCH_ONLY=pkcs11 sh tests/bench.sh      only keys in hardware (tests/bench_pkcs11.sh)
+#   BENCH_ONLY=incremental sh tests/bench.sh  only incremental publishing on both
+#                                            backends (tests/bench_incr.sh)
 #   BENCH_ONLY=admin sh tests/bench.sh       only the issuer API under wrk on both
 #                                            backends (tests/bench_admin.sh)
 #
@@ -121,6 +123,10 @@ if [ "${BENCH_ONLY:-}" = pkcs11 ]; then
 fi
 if [ "${BENCH_ONLY:-}" = db ]; then
     sh tests/bench_db.sh "$BUILD" || status=1
+    exit $status
+fi
+if [ "${BENCH_ONLY:-}" = incremental ]; then
+    sh tests/bench_incr.sh "$BUILD" || status=1
     exit $status
 fi
 if [ "${BENCH_ONLY:-}" = admin ]; then
@@ -284,6 +290,8 @@ sh tests/bench_propagate.sh "$BUILD" || status=1
 sh tests/bench_serve.sh "$BUILD" || status=1
 # The store on both backends, a throwaway PostgreSQL cluster (tests/bench_db.sh).
 sh tests/bench_db.sh "$BUILD" || status=1
+# Incremental publishing on both backends (tests/bench_incr.sh).
+sh tests/bench_incr.sh "$BUILD" || status=1
 # Keys in hardware: signatures per second and a 10^6-entry publish through softhsm2
 # against the same key in memory (tests/bench_pkcs11.sh, about 30 s).
 sh tests/bench_pkcs11.sh "$BUILD" || status=1
