@@ -65,7 +65,8 @@ typedef struct {
 } tslp_apikey_row;
 
 /* A stored compressed segment (store_segments.c): chunk n's packed bytes (raw_len of
- * them, Adler-32 adler) encoded by tslp_segment_encode at level, data[0..len); check is
+ * them, Adler-32 adler) encoded by tslp_segment_encode, data[0..len); level says by
+ * which encoder and at which level (store_segments.h TSLP_SEGMENT_ENCODER); check is
  * the CRC-32 of n, level, adler, raw_len (little-endian, 8+4+4+4 bytes) and the data,
  * so a torn or damaged row is found before it is used. */
 typedef struct {

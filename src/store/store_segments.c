@@ -114,7 +114,7 @@ static tsl_status take_row(void *ctx, const tslp_segment_row *row, tsl_error *er
             b->stats.first_corrupt = row->n + 1;
         return TSL_OK;
     }
-    if (row->level != b->level || row->raw_len != want) {
+    if (row->level != TSLP_SEGMENT_ENCODER * 1000 + b->level || row->raw_len != want) {
         sg->bad = true; /* another level's (or a damaged store's): encoded again */
         return TSL_OK;
     }
@@ -209,8 +209,9 @@ tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
                              tslp_stream **out, uint8_t **z, size_t *zlen, tsl_error *err)
 {
     *out = NULL;
-    if (level == 0)
-        level = TSL_LEVEL_DEFAULT;
+    /* level 0 stays 0: the encoder's own default (which may depend on the width). */
+    if (level < 0 || level > 12)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "publish: level %d is not 0 to 12", level);
     tslp_stream *b = tslp_calloc(1, sizeof *b);
     if (b == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
@@ -320,9 +321,10 @@ tsl_status tslp_stream_write_back(tsl_store *st, tslp_stream *b, tsl_error *err)
     for (uint64_t n = 0; r == TSL_OK && n < b->nseg; n++) {
         seg *sg = &b->s[n];
         if (sg->fresh) {
-            tslp_segment_row row = {n,         b->level,  sg->adler, (uint32_t)sg->raw_len,
-                                    0,         sg->data, sg->len};
-            row.check = row_check(n, b->level, sg->adler, row.raw_len, sg->data, sg->len);
+            int tag = TSLP_SEGMENT_ENCODER * 1000 + b->level;
+            tslp_segment_row row = {n, tag, sg->adler, (uint32_t)sg->raw_len, 0, sg->data,
+                                    sg->len};
+            row.check = row_check(n, tag, sg->adler, row.raw_len, sg->data, sg->len);
             if ((r = st->be->segment_put(st, b->in->id, &row, err)) == TSL_OK)
                 b->stats.written++;
         } else if (sg->zero && sg->bad) {

@@ -18,10 +18,17 @@ typedef struct {
     double read_ms, encode_ms, join_ms, write_ms;
 } tslp_stream_stats;
 
+/* Which encoder made a stored segment: rows of another encoder (or level) are encoded
+ * again, never mixed with this one's, so that a publication stays byte for byte one
+ * from scratch after an upgrade. Bump it whenever tslp_segment_encode's output changes
+ * (1: the provisional libdeflate encoder of issue 15 part B). A row's level column
+ * holds TSLP_SEGMENT_ENCODER * 1000 + the level asked for (0: the default). */
+#define TSLP_SEGMENT_ENCODER 1
+
 typedef struct tslp_stream tslp_stream;
 
 /* Inside the caller's (read) transaction: the zlib stream of list in (its row just read
- * in it) at level (0: TSL_LEVEL_DEFAULT), *z (tslp_free) of *zlen bytes, and in *out
+ * in it) at level (0: the encoder's default), *z (tslp_free) of *zlen bytes, and in *out
  * (tslp_stream_free; it keeps a pointer to in) what to write back. */
 tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
                              tslp_stream **out, uint8_t **z, size_t *zlen, tsl_error *err);
