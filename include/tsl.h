@@ -1146,6 +1146,13 @@ typedef struct {
                         * version is recorded with an iat within 60 s (and a third of
                         * the lifetime) of `now`: another publisher has just signed this
                         * version */
+    /* Incremental publishing: the list's compressed segments (one per 64 KiB of packed
+     * statuses) reused as stored, encoded again (changed since the last publication,
+     * or never published), and found damaged (their CRC-32 failed: encoded again from
+     * the statuses, never used). */
+    uint64_t segments_reused;
+    uint64_t segments_encoded;
+    uint64_t segments_corrupt;
 } tsl_publish_result;
 
 /* tsl_store_publish(), reporting in *res (may be NULL). */

@@ -397,6 +397,7 @@ static void usage(void)
                     "       bench verify_cold N BITS URL KEYFILE [COUNT]\n"
                     "       bench store_bulk N BITS DB KEY [CHANGES]\n"
                     "       bench store_set N BITS DB KEY [RUNS]\n"
+                    "       bench store_publish N BITS DB KEY [RUNS]\n"
                     "       bench store_alloc N BITS DB KEY [PROCS [PER_PROC [PER_CALL]]]\n");
     exit(2);
 }
@@ -583,6 +584,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "store_bulk") == 0 && (argc == 6 || argc == 7)) {
         uint64_t changes = argc > 6 ? parse_u64(argv[6], "CHANGES") : 1000000;
         return bench_store_bulk(n, (unsigned)bits, argv[4], argv[5], changes);
+    }
+    if (strcmp(cmd, "store_publish") == 0 && (argc == 6 || argc == 7)) {
+        uint64_t runs = argc > 6 ? parse_u64(argv[6], "RUNS") : 3;
+        return bench_store_publish(n, (unsigned)bits, argv[4], argv[5], runs);
     }
     if (strcmp(cmd, "store_set") == 0 && (argc == 6 || argc == 7)) {
         uint64_t runs = argc > 6 ? parse_u64(argv[6], "RUNS") : 11;

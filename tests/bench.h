@@ -44,6 +44,11 @@ int bench_store_set(uint64_t n, unsigned bits, const char *db, const char *key,
 int bench_store_alloc(uint64_t n, unsigned bits, const char *db, const char *key,
                       uint64_t procs, uint64_t per_proc, uint64_t per_call);
 
+/* bench store_publish N BITS DB KEY [RUNS] (bench_incr.c): publications from scratch,
+ * after one change and after 10^4 changes, with their phases. */
+int bench_store_publish(uint64_t n, unsigned bits, const char *db, const char *key,
+                        uint64_t runs);
+
 /* bench pkcs11_sign 1 1 REF ALG WHERE SECONDS THREADS (bench_pkcs11.c): signatures per
  * second through tsl_signer_load(REF), a key file or a pkcs11: URI. */
 int bench_pkcs11_sign(const char *ref, const char *alg_name, const char *where,

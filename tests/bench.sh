@@ -13,6 +13,8 @@
 #   BENCH_ONLY=encode sh tests/bench.sh      only the encoder comparison: tsl default vs
 #                                            libdeflate 12 vs zlib -9 (C and Python) at
 #                                            every size and width (tests/bench_encode.sh)
+#   BENCH_ONLY=incremental sh tests/bench.sh  only incremental publishing on both
+#                                            backends (tests/bench_incr.sh)
 #   BENCH_ONLY=admin sh tests/bench.sh       only the issuer API under wrk on both
 #                                            backends (tests/bench_admin.sh)
 #
@@ -128,6 +130,10 @@ if [ "${BENCH_ONLY:-}" = db ]; then
 fi
 if [ "${BENCH_ONLY:-}" = encode ]; then
     sh tests/bench_encode.sh "$BUILD" || status=1
+    exit $status
+fi
+if [ "${BENCH_ONLY:-}" = incremental ]; then
+    sh tests/bench_incr.sh "$BUILD" || status=1
     exit $status
 fi
 if [ "${BENCH_ONLY:-}" = admin ]; then
@@ -293,6 +299,8 @@ sh tests/bench_propagate.sh "$BUILD" || status=1
 sh tests/bench_serve.sh "$BUILD" || status=1
 # The store on both backends, a throwaway PostgreSQL cluster (tests/bench_db.sh).
 sh tests/bench_db.sh "$BUILD" || status=1
+# Incremental publishing on both backends (tests/bench_incr.sh).
+sh tests/bench_incr.sh "$BUILD" || status=1
 # Keys in hardware: signatures per second and a 10^6-entry publish through softhsm2
 # against the same key in memory (tests/bench_pkcs11.sh, about 30 s).
 sh tests/bench_pkcs11.sh "$BUILD" || status=1

@@ -121,6 +121,11 @@ part export sh tests/export.sh "$BUILD"
 # An embedder's program (examples/publish.c) publishing a store made by tsl, checked
 # against tsl token.
 part examples sh tests/examples.sh "$BUILD"
+# Incremental publishing (issue 15): incremental == from scratch after random changes,
+# damaged segment rows rebuilt, SIGKILL mid-publication, tsl serve picking up a change;
+# checked by jwcrypto, cbor2 and zlib (about 30 s each).
+part incr sh tests/incr.sh "$BUILD"
+part incr_pg sh tests/incr.sh "$BUILD" pg
 # Concurrent writers: publish races under SIGSTOP, ranged updates against alloc (~15 s).
 part store_race sh tests/store_race.sh "$BUILD"
 # HTTP: tsl serve and nginx serving `tsl export` (about a minute; includes a 5 s wrk

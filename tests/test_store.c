@@ -1310,6 +1310,7 @@ TT_TEST(store_schema_migrates)
     TT_CHECK(sqlite3_open(f.db, &db) == SQLITE_OK);
     TT_CHECK(sqlite3_exec(db, "DROP TABLE migrations; DROP INDEX batches_by_list;"
                               "DROP TABLE apikeys; DROP TABLE idempotency;"
+                              "DROP TABLE segments;"
                               "UPDATE meta SET value = '1' WHERE key = 'schema_version'",
                           NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
@@ -1338,11 +1339,11 @@ TT_TEST(store_schema_migrates)
                                 "SELECT (SELECT group_concat(version) FROM migrations),"
                                 " (SELECT count(*) FROM sqlite_master"
                                 " WHERE name IN ('batches_by_list', 'apikeys',"
-                                " 'idempotency'))",
+                                " 'idempotency', 'segments'))",
                                 -1, &q, NULL) == SQLITE_OK);
     TT_CHECK(sqlite3_step(q) == SQLITE_ROW);
-    TT_EQ_STR((const char *)sqlite3_column_text(q, 0), "2,3");
-    TT_EQ_U(sqlite3_column_int64(q, 1), 3);
+    TT_EQ_STR((const char *)sqlite3_column_text(q, 0), "2,3,4");
+    TT_EQ_U(sqlite3_column_int64(q, 1), 4);
     sqlite3_finalize(q);
     sqlite3_close(db);
     fx_close(&f);
@@ -1372,7 +1373,7 @@ TT_TEST(store_pg_schema_migrates)
     TT_EQ_STR(f.st->be->name, "postgresql");
     /* A new store: every migration applied and recorded. */
     TT_EQ_STR(pg_value(f.st, "SELECT string_agg(version::text, ',' ORDER BY version)"
-                             " FROM tsl_schema"), "1,2,3");
+                             " FROM tsl_schema"), "1,2,3,4");
     TT_OK(create(&f, "m", 2, 100));
     uint64_t idx[3];
     TT_OK(tsl_store_alloc(f.st, "m", 3, idx, NULL));
@@ -1380,6 +1381,7 @@ TT_TEST(store_pg_schema_migrates)
     PQclear(PQexec(tslp_pg_conn(f.st), "DROP INDEX tsl_batches_by_list;"
                                        "DROP INDEX tsl_tokens_by_exp;"
                                        "DROP TABLE tsl_apikeys; DROP TABLE tsl_idempotency;"
+                                       "DROP TABLE tsl_segments;"
                                        "DELETE FROM tsl_schema WHERE version >= 2"));
     tsl_store_close(f.st);
     f.st = NULL;
@@ -1395,10 +1397,10 @@ TT_TEST(store_pg_schema_migrates)
     TT_ERR(tsl_store_alloc(st, "m", 1, idx, NULL), TSL_ERR_ARG);
     tsl_store_close(st);
     TT_OK(tsl_store_open_mode(f.db, 0, &f.st, NULL));
-    TT_EQ_STR(pg_value(f.st, "SELECT max(version) FROM tsl_schema"), "3");
+    TT_EQ_STR(pg_value(f.st, "SELECT max(version) FROM tsl_schema"), "4");
     TT_EQ_STR(pg_value(f.st, "SELECT count(*) FROM pg_tables WHERE tablename IN"
-                             " ('tsl_apikeys', 'tsl_idempotency')"
-                             " AND schemaname = current_schema()"), "2");
+                             " ('tsl_apikeys', 'tsl_idempotency', 'tsl_segments')"
+                             " AND schemaname = current_schema()"), "3");
     TT_EQ_STR(pg_value(f.st, "SELECT count(*) FROM pg_indexes WHERE indexname IN"
                              " ('tsl_batches_by_list', 'tsl_tokens_by_exp')"
                              " AND schemaname = current_schema()"), "2");

@@ -62,6 +62,10 @@ int cmd_publish(int argc, char **argv)
     tsl_error_clear(&err);
     tsl_publish_result res;
     tsl_status st = tsl_store_publish_ex(store, id, formats, now, retention, &res, &err);
+    if (st == TSL_OK && res.segments_corrupt > 0)
+        fprintf(stderr, "tsl publish: list \"%s\": %llu stored segment(s) failed their check "
+                "(a damaged store?) and were rebuilt from the statuses\n", id,
+                (unsigned long long)res.segments_corrupt);
     char *text = NULL;
     if (st == TSL_OK)
         st = tsl_store_publish_report(store, id, formats, &res, &text, &err);

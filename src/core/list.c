@@ -104,6 +104,26 @@ tsl_status tsl_list_from_bytes(unsigned bits, const uint8_t *bytes, size_t len,
     return tslp_list_adopt(bits, copy, len, out, err);
 }
 
+tsl_status tslp_list_from_stream(unsigned bits, uint64_t size, const uint8_t *z, size_t zlen,
+                                 int level, tsl_list **out, tsl_error *err)
+{
+    if (z == NULL || zlen == 0 || level < 1 || level > 12)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list: no compressed stream");
+    tsl_list *l = NULL;
+    tsl_status st = tsl_list_new(bits, size, &l, err);
+    if (st != TSL_OK)
+        return st;
+    if ((l->zcache = tslp_malloc(zlen)) == NULL) {
+        tsl_list_free(l);
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory for a %zu-byte stream", zlen);
+    }
+    memcpy(l->zcache, z, zlen);
+    l->zcache_len = zlen;
+    l->zcache_level = level;
+    *out = l;
+    return TSL_OK;
+}
+
 void tslp_list_changed(tsl_list *l)
 {
     tslp_free(l->zcache);

@@ -76,6 +76,15 @@ void tslp_list_changed(tsl_list *l);
 tsl_status tslp_list_adopt(unsigned bits, uint8_t *data, size_t nbytes, tsl_list **out,
                            tsl_error *err);
 
+/* Creates a list of size entries of bits bits whose entries are NOT loaded (they read
+ * as zeros) and whose precompressed stream (zcache, as tsl_list_precompress leaves it)
+ * is a copy of z[0..zlen) at level: what the store's incremental publisher
+ * (store/store_segments.c) hands to the token layer, which signs from the stream only,
+ * so 12.5 MB of entries are never inflated or copied. The zero entries cost nothing
+ * (calloc's fresh pages are never touched). Such a list must only be signed. */
+tsl_status tslp_list_from_stream(unsigned bits, uint64_t size, const uint8_t *z, size_t zlen,
+                                 int level, tsl_list **out, tsl_error *err);
+
 /* True for 1, 2, 4, 8. */
 bool tslp_bits_ok(uint64_t bits);
 

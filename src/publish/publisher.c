@@ -317,11 +317,22 @@ const tslp_entry *tslp_snapshot_find(const tsl_snapshot *s, const char *path, si
     return NULL;
 }
 
-/* Loads the newest tokens of a list into a new tslp_entry; gz: with the gzip body of
- * the JWT (seconds for a big list, so the first snapshot at start goes without). */
-static tsl_status list_load(tsl_store *st, const tsl_list_info *info, bool gz,
-                            tslp_entry **out, tsl_error *err)
+/* How list_load makes the gzip body of the JWT: never (the first snapshot at start:
+ * seconds for a big list), always, or only for a JWT of at most GZ_INLINE_MAX bytes
+ * (just after this publisher signed it: a change is served without waiting for the
+ * gzip of a large token, which the next round adds). */
+enum { GZ_NONE, GZ_ALL, GZ_SMALL };
+/* A 10^8-entry list's JWT is about 2.3 MB, whose level-9 gzip costs about as much as
+ * signing it anew; 256 KiB (about 10^7 entries at 1% set) gzips in a few ms. */
+#define GZ_INLINE_MAX ((size_t)256 << 10)
+
+/* Loads the newest tokens of a list into a new tslp_entry, with the gzip body of the
+ * JWT as gz says; *gz_left (may be NULL) true when a JWT was left without it. */
+static tsl_status list_load(tsl_store *st, const tsl_list_info *info, int gz,
+                            tslp_entry **out, bool *gz_left, tsl_error *err)
 {
+    if (gz_left != NULL)
+        *gz_left = false;
     tslp_entry *l = tslp_calloc(1, sizeof *l);
     if (l == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory");
@@ -380,7 +391,10 @@ static tsl_status list_load(tsl_store *st, const tsl_list_info *info, bool gz,
         tsl_http_date(f->iat, f->last_modified);
         tsl_error gz_err;
         tsl_error_clear(&gz_err);
-        if (gz && k == 0 &&
+        bool want_gz = gz == GZ_ALL || (gz == GZ_SMALL && f->len <= GZ_INLINE_MAX);
+        if (k == 0 && !want_gz && gz_left != NULL)
+            *gz_left = true;
+        if (want_gz && k == 0 &&
             tsl_publish_gzip(f->body, f->len, &f->gz, &f->gz_len, &gz_err) == TSL_OK)
             tsl_publish_etag(f->gz, f->gz_len, f->etag_gz);
     }
@@ -642,6 +656,7 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
         ls->have_version = true;
         ls->version = info->version;
     }
+    bool ours = false; /* this round published the list: serve it before its gzip */
     if (why != NULL && now >= ls->retry_at) {
         uint64_t v = info->version;
         tsl_error_clear(&err);
@@ -659,6 +674,11 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
             atomic_fetch_add(&p->publishes_skipped, 1);
             ls->recheck_ms = mono_ms() + SKIP_RECHECK_MS;
         } else if (r == TSL_OK) {
+            ours = true;
+            if (res.segments_corrupt > 0)
+                tslp_publisher_log(p, "list \"%s\": %llu stored segment(s) failed their check "
+                                   "(a damaged store?) and were rebuilt from the statuses",
+                                   info->id, (unsigned long long)res.segments_corrupt);
             ls->recheck_ms = 0;
             /* Nothing recorded because another publisher signed this version already
              * (PostgreSQL: .fresh, or a newer version recorded meanwhile) is a skip too:
@@ -705,7 +725,9 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
     if (tsl_store_list_info(p->st, info->id, &fresh, &err) != TSL_OK)
         return false;
     tslp_entry *e = NULL;
-    tsl_status r = list_load(p->st, &fresh, !load_only, &e, &err);
+    bool gz_left = false;
+    tsl_status r = list_load(p->st, &fresh, load_only ? GZ_NONE : ours ? GZ_SMALL : GZ_ALL, &e,
+                             &gz_left, &err);
     int64_t lp = fresh.last_published;
     tsl_list_info_free(&fresh);
     if (r != TSL_OK) {
@@ -726,7 +748,7 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
     list_release(ls->entry);
     ls->entry = e;
     ls->loaded_iat = lp;
-    ls->need_gz = load_only;
+    ls->need_gz = load_only || gz_left;
     return true;
 }
 

@@ -34,6 +34,10 @@ typedef tsl_status (*tslp_store_audit_fn)(void *ctx, int64_t time, uint64_t entr
                                           uint64_t changed, const char *source,
                                           const char *kind, tsl_error *err);
 
+/* Reading a list's stored segments (segments_each): one call per row. */
+typedef tsl_status (*tslp_store_segment_fn)(void *ctx, const tslp_segment_row *row,
+                                            tsl_error *err);
+
 struct tslp_store_backend {
     const char *name; /* "sqlite" */
 
@@ -178,6 +182,19 @@ struct tslp_store_backend {
                               const char *list_id, const uint8_t hash[32],
                               const uint8_t *blob, size_t len, int64_t now, tsl_error *err);
     tsl_status (*idem_prune)(tsl_store *st, int64_t before, tsl_error *err);
+
+    /* Compressed segments (schema 4; store_segments.c), one row per list and chunk n,
+     * kept as the generic store gives them (it computes and checks the checksum).
+     * segments_each: every row of list id, inside the caller's transaction (a row's
+     * data lives until fn returns). segment_put: inserts or replaces row n.
+     * segment_drop: deletes row n (UINT64_MAX: every row of the list); inside the
+     * write transaction that changes the chunk, so a stored segment never outlives
+     * the bytes it encodes. */
+    tsl_status (*segments_each)(tsl_store *st, const char *id, tslp_store_segment_fn fn,
+                                void *ctx, tsl_error *err);
+    tsl_status (*segment_put)(tsl_store *st, const char *id, const tslp_segment_row *row,
+                              tsl_error *err);
+    tsl_status (*segment_drop)(tsl_store *st, const char *id, uint64_t n, tsl_error *err);
 };
 
 /* The backends. */

@@ -35,8 +35,9 @@ void tslp_perm_done(tslp_perm *p);
 
 /* Schema version this code writes; an older file is migrated when opened for writing,
  * a newer one is refused. 1: the first release (tests/fixtures/store-v0.1.db); 2: the
- * migrations table and the audit trail's index; 3: API keys and idempotency records. */
-#define TSLP_SCHEMA_VERSION 3
+ * migrations table and the audit trail's index; 3: API keys and idempotency records;
+ * 4: stored compressed segments (incremental publishing). */
+#define TSLP_SCHEMA_VERSION 4
 /* The oldest version a read-only handle reads without migrating it. */
 #define TSLP_SCHEMA_READABLE 1
 
@@ -62,6 +63,21 @@ typedef struct {
     tsl_apikey_info info;
     uint8_t hash[32];
 } tslp_apikey_row;
+
+/* A stored compressed segment (store_segments.c): chunk n's packed bytes (raw_len of
+ * them, Adler-32 adler) encoded by tslp_segment_encode, data[0..len); level says by
+ * which encoder and at which level (store_segments.h TSLP_SEGMENT_ENCODER); check is
+ * the CRC-32 of n, level, adler, raw_len (little-endian, 8+4+4+4 bytes) and the data,
+ * so a torn or damaged row is found before it is used. */
+typedef struct {
+    uint64_t n;
+    int level;
+    uint32_t adler;
+    uint32_t raw_len;
+    uint32_t check;
+    const uint8_t *data;
+    size_t len;
+} tslp_segment_row;
 
 /* Savepoint steps (backend.h savepoint): one savepoint at a time, inside a write
  * transaction, around each op of tsl_store_apply. */

@@ -25,6 +25,9 @@
  *   tsl_idempotency (owner, idem_key, list_id, hash bytea, indices bytea, created,
  *               PRIMARY KEY (owner, idem_key)): allocations made with an
  *               Idempotency-Key, kept TSL_IDEMPOTENCY_SECONDS
+ *   tsl_segments (list_id, n, level, adler, raw_len, check, data bytea): chunk n
+ *               compressed as a segment of the published stream, as SQLite's segments
+ *               (version 4)
  *
  * Consistency across processes and hosts. A write transaction is BEGIN (READ
  * COMMITTED) followed by pg_advisory_xact_lock on one key for the store (the schema
@@ -112,6 +115,10 @@ enum {
     Q_IDEM_READ,
     Q_IDEM_INSERT,
     Q_IDEM_PRUNE,
+    Q_SEG_EACH,
+    Q_SEG_PUT,
+    Q_SEG_DROP,
+    Q_SEG_DROP_ALL,
     Q_COUNT
 };
 
@@ -179,6 +186,15 @@ static const char *const SQL[Q_COUNT] = {
     [Q_IDEM_INSERT] = "INSERT INTO tsl_idempotency (owner, idem_key, list_id, hash, indices,"
                       " created) VALUES ($1, $2, $3, $4, $5, $6)",
     [Q_IDEM_PRUNE] = "DELETE FROM tsl_idempotency WHERE created < $1",
+    [Q_SEG_EACH] = "SELECT n, level, adler, raw_len, \"check\", data FROM tsl_segments"
+                   " WHERE list_id = $1",
+    [Q_SEG_PUT] = "INSERT INTO tsl_segments (list_id, n, level, adler, raw_len, \"check\","
+                  " data) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (list_id, n)"
+                  " DO UPDATE SET level = EXCLUDED.level, adler = EXCLUDED.adler,"
+                  " raw_len = EXCLUDED.raw_len, \"check\" = EXCLUDED.\"check\","
+                  " data = EXCLUDED.data",
+    [Q_SEG_DROP] = "DELETE FROM tsl_segments WHERE list_id = $1 AND n = $2",
+    [Q_SEG_DROP_ALL] = "DELETE FROM tsl_segments WHERE list_id = $1",
 };
 
 /* The migrations, in order: migration k takes the schema from version k to k + 1 (0:
@@ -236,6 +252,16 @@ static const struct {
      " hash bytea NOT NULL, indices bytea NOT NULL, created bigint NOT NULL,"
      " PRIMARY KEY (owner, idem_key));"
      "CREATE INDEX tsl_idempotency_by_created ON tsl_idempotency (created);"},
+    /* to 4: the compressed segments incremental publishing reuses (store_segments.c),
+     * already compressed, so kept out of line without pglz. An existing store starts
+     * with none: its next publication encodes them all. */
+    {"adding compressed segments",
+     "CREATE TABLE tsl_segments ("
+     " list_id text NOT NULL REFERENCES tsl_lists(id) ON DELETE CASCADE,"
+     " n bigint NOT NULL, level bigint NOT NULL, adler bigint NOT NULL,"
+     " raw_len bigint NOT NULL, \"check\" bigint NOT NULL, data bytea NOT NULL,"
+     " PRIMARY KEY (list_id, n));"
+     "ALTER TABLE tsl_segments ALTER COLUMN data SET STORAGE EXTERNAL;"},
 };
 
 typedef struct {
@@ -1600,6 +1626,60 @@ static tsl_status pg_idem_prune(tsl_store *st, int64_t before, tsl_error *err)
                "dropping old idempotency records", err);
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* Compressed segments (version 4)                                                      */
+
+static tsl_status pg_segments_each(tsl_store *st, const char *id, tslp_store_segment_fn fn,
+                                   void *ctx, tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    PGresult *res = NULL;
+    tsl_status r = run(st, Q_SEG_EACH, &p, PGRES_TUPLES_OK, &res, "reading segments", err);
+    if (r != TSL_OK)
+        return r;
+    int rows = PQntuples(res);
+    for (int k = 0; r == TSL_OK && k < rows; k++) {
+        tslp_segment_row row;
+        memset(&row, 0, sizeof row);
+        int64_t n = get_i64(res, k, 0);
+        row.n = n < 0 ? UINT64_MAX : (uint64_t)n;
+        row.level = (int)get_i64(res, k, 1);
+        row.adler = (uint32_t)get_i64(res, k, 2);
+        row.raw_len = (uint32_t)get_i64(res, k, 3);
+        row.check = (uint32_t)get_i64(res, k, 4);
+        row.data = (const uint8_t *)PQgetvalue(res, k, 5);
+        row.len = (size_t)PQgetlength(res, k, 5);
+        r = fn(ctx, &row, err);
+    }
+    PQclear(res);
+    return r;
+}
+
+static tsl_status pg_segment_put(tsl_store *st, const char *id, const tslp_segment_row *row,
+                                 tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    p_i64(&p, (int64_t)row->n);
+    p_i64(&p, row->level);
+    p_i64(&p, row->adler);
+    p_i64(&p, row->raw_len);
+    p_i64(&p, row->check);
+    p_bin(&p, row->data, row->len);
+    return run(st, Q_SEG_PUT, &p, PGRES_COMMAND_OK, NULL, "writing a segment", err);
+}
+
+static tsl_status pg_segment_drop(tsl_store *st, const char *id, uint64_t n, tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    if (n != UINT64_MAX)
+        p_i64(&p, (int64_t)n);
+    return run(st, n == UINT64_MAX ? Q_SEG_DROP_ALL : Q_SEG_DROP, &p, PGRES_COMMAND_OK, NULL,
+               "dropping a segment", err);
+}
+
 const struct tslp_store_backend tslp_store_pg = {
     .name = "postgresql",
     .open = pg_open,
@@ -1639,4 +1719,7 @@ const struct tslp_store_backend tslp_store_pg = {
     .idem_read = pg_idem_read,
     .idem_insert = pg_idem_insert,
     .idem_prune = pg_idem_prune,
+    .segments_each = pg_segments_each,
+    .segment_put = pg_segment_put,
+    .segment_drop = pg_segment_drop,
 };

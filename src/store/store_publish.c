@@ -7,6 +7,7 @@
  * around a change) is not recorded, nor a twin of a recorded one (same version and
  * iat), and a token of newer statuses is always the newest (see record()). */
 #include "store/backend.h"
+#include "store/store_segments.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -224,6 +225,45 @@ static tsl_status drop_fresh(tsl_store *st, const tsl_list_info *in, unsigned *f
     return TSL_OK;
 }
 
+/* See tslp_store_publish_stats. */
+static tslp_stream_stats *stats_hook;
+static double *sign_hook;
+
+void tslp_store_publish_stats(tslp_stream_stats *s, double *sign_ms)
+{
+    stats_hook = s;
+    sign_hook = sign_ms;
+}
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Inside the write transaction: the segments the build encoded are stored when the
+ * list is still at the snapshot's version (a batch committed since may have changed
+ * the chunks they were encoded from; the next publication encodes those again). */
+static tsl_status write_back(tsl_store *st, const tsl_list_info *in, tslp_stream *b,
+                             bool *wrote, tsl_error *err)
+{
+    *wrote = false;
+    if (tslp_stream_stats_of(b)->encoded == 0 && tslp_stream_stats_of(b)->corrupt == 0)
+        return TSL_OK;
+    tslp_list_row now;
+    tsl_status r = tslp_store_read_row(st, in->id, &now, err);
+    if (r != TSL_OK)
+        return r;
+    memset(now.perm_key, 0, sizeof now.perm_key);
+    bool same = now.info.version == in->version;
+    tsl_list_info_free(&now.info);
+    if (!same)
+        return TSL_OK;
+    *wrote = true;
+    return tslp_stream_write_back(st, b, err);
+}
+
 static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats,
                                  int64_t now, int64_t retention, const char *by,
                                  tsl_publish_result *res, tsl_error *err)
@@ -235,6 +275,11 @@ static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats
     tslp_list_row row;
     signing sn;
     memset(&sn, 0, sizeof sn);
+    /* The zlib stream from the stored segments (store_segments.c): only the chunks
+     * whose segment is missing or damaged are read and encoded, in this snapshot. */
+    tslp_stream *stream = NULL;
+    uint8_t *z = NULL;
+    size_t zlen = 0;
     if ((r = tslp_store_read_row(st, id, &row, err)) == TSL_OK) {
         memset(row.perm_key, 0, sizeof row.perm_key);
         if (formats == 0)
@@ -242,7 +287,7 @@ static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats
         if ((st->be->publish_lock != NULL &&
              (r = drop_fresh(st, &row.info, &formats, now, res, err)) != TSL_OK) ||
             (formats != 0 &&
-             (r = tslp_store_load_chunks(st, &row.info, &sn.l, err)) != TSL_OK))
+             (r = tslp_stream_build(st, &row.info, 0, &stream, &z, &zlen, err)) != TSL_OK))
             tsl_list_info_free(&row.info);
     }
     tslp_store_rollback(st);
@@ -255,18 +300,30 @@ static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats
         tsl_list_info_free(&row.info);
         return TSL_OK;
     }
-    if (in->lifetime > INT64_MAX - now) {
+    double t_sign = mono_ms();
+    const tslp_stream_stats *ss = tslp_stream_stats_of(stream);
+    res->segments_reused = ss->reused;
+    res->segments_encoded = ss->encoded;
+    res->segments_corrupt = ss->corrupt;
+    /* Signed from the stream alone: a list whose entries are not loaded. */
+    r = tslp_list_from_stream(in->bits, in->size, z, zlen, TSL_LEVEL_DEFAULT, &sn.l, err);
+    tslp_free(z);
+    if (r == TSL_OK && in->aggregation_uri != NULL)
+        r = tsl_list_set_aggregation_uri(sn.l, in->aggregation_uri, err);
+    if (r == TSL_OK && in->lifetime > INT64_MAX - now)
+        r = tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": lifetime too long", id);
+    if (r != TSL_OK) {
         tsl_list_free(sn.l);
+        tslp_stream_free(stream);
         tsl_list_info_free(&row.info);
-        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": lifetime too long", id);
+        return r;
     }
     signed_token t[2];
     size_t nt = 0;
     memset(t, 0, sizeof t);
     bool loaded = false;
-    /* Both forms carry the same zlib stream: compress once, outside any transaction. */
-    if ((r = tsl_list_precompress(sn.l, 0, err)) == TSL_OK &&
-        (r = signer_load(in, &sn.sg, err)) == TSL_OK) {
+    /* Both forms carry the same zlib stream, built once, outside any transaction. */
+    if ((r = signer_load(in, &sn.sg, err)) == TSL_OK) {
         loaded = true;
         sn.p.sub = in->uri;
         sn.p.ttl = in->ttl;
@@ -280,19 +337,30 @@ static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats
                 nt++;
         }
     }
+    double t_write = mono_ms();
+    bool wrote = false;
     if (r != TSL_OK) {
         char what[80];
         snprintf(what, sizeof what, "list \"%s\"", id);
         tslp_error_prefix(err, what);
     } else if ((r = tslp_store_begin(st, true, err)) == TSL_OK) {
+        /* The tokens and the segments encoded for them, in one transaction. */
         if ((r = record(st, in, &sn, t, nt, now, retention, by, res, err)) == TSL_OK &&
-            res->recorded != 0)
+            (r = write_back(st, in, stream, &wrote, err)) == TSL_OK &&
+            (res->recorded != 0 || wrote))
             r = tslp_store_commit(st, err);
         else
             tslp_store_rollback(st);
         if (r != TSL_OK)
             res->recorded = res->raised = 0;
     }
+    if (stats_hook != NULL) {
+        *stats_hook = *tslp_stream_stats_of(stream);
+        stats_hook->write_ms = mono_ms() - t_write;
+        if (sign_hook != NULL)
+            *sign_hook = t_write - t_sign;
+    }
+    tslp_stream_free(stream);
     if (loaded)
         signer_free(&sn.sg);
     tsl_list_free(sn.l);

@@ -4,7 +4,7 @@
  *
  * Schema (version TSLP_SCHEMA_VERSION; MIGRATIONS below say what each version added):
  *   meta    (key TEXT PRIMARY KEY, value TEXT)       'application' = 'tsl',
- *                                                    'schema_version' = '3'
+ *                                                    'schema_version' = '4'
  *   lists   (id TEXT PRIMARY KEY, uri, bits, size, key_path, alg (JOSE name or NULL),
  *            kid, x5c_path, lifetime, ttl, formats (TSL_PUBLISH_* mask), decoys,
  *            decoy_value, final_invalid, aggregation_uri, perm_key BLOB (16 bytes),
@@ -25,6 +25,10 @@
  *   idempotency (owner, idem_key, list_id, hash BLOB (of the request), indices BLOB
  *            (little-endian u64s), created, PRIMARY KEY (owner, idem_key)): allocations
  *            made with an Idempotency-Key, kept TSL_IDEMPOTENCY_SECONDS (version 3)
+ *   segments (list_id, n, level, adler, raw_len, check, data BLOB, PRIMARY KEY (list_id,
+ *            n)): chunk n compressed as a segment of the published stream, with the
+ *            Adler-32 and length of its packed bytes and a CRC-32 of the row
+ *            (store_segments.c); deleted with every write of the chunk (version 4)
  *
  * Durability and concurrency: journal_mode=WAL and synchronous=FULL, so a COMMIT that
  * returned is on disk and a process killed before it leaves the previous state whole;
@@ -108,6 +112,14 @@ static const struct {
      " hash BLOB NOT NULL, indices BLOB NOT NULL, created INTEGER NOT NULL,"
      " PRIMARY KEY (owner, idem_key));"
      "CREATE INDEX IF NOT EXISTS idempotency_by_created ON idempotency (created);"},
+    /* to 4: the compressed segments incremental publishing reuses (store_segments.c).
+     * An existing store starts with none: its next publication encodes them all. */
+    {"adding compressed segments",
+     "CREATE TABLE IF NOT EXISTS segments ("
+     " list_id TEXT NOT NULL REFERENCES lists(id) ON DELETE CASCADE,"
+     " n INTEGER NOT NULL, level INTEGER NOT NULL, adler INTEGER NOT NULL,"
+     " raw_len INTEGER NOT NULL, \"check\" INTEGER NOT NULL, data BLOB NOT NULL,"
+     " PRIMARY KEY (list_id, n));"},
 };
 
 tsl_status tslp_store_sqlfail(tsl_store *st, int rc, const char *what, tsl_error *err)
@@ -1435,6 +1447,82 @@ static tsl_status sq_idem_prune(tsl_store *st, int64_t before, tsl_error *err)
                : tslp_store_sqlfail(st, rc, "dropping old idempotency records", err);
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* Compressed segments (version 4)                                                      */
+
+static tsl_status sq_segments_each(tsl_store *st, const char *id, tslp_store_segment_fn fn,
+                                   void *ctx, tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(st,
+                                      "SELECT n, level, adler, raw_len, \"check\", data"
+                                      " FROM segments WHERE list_id = ?1",
+                                      &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc;
+    while (r == TSL_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(s, 0);
+        tslp_segment_row row;
+        memset(&row, 0, sizeof row);
+        /* Out-of-range numbers are kept out of range (and then fail the check) rather
+         * than wrapped into a plausible value. */
+        row.n = n < 0 ? UINT64_MAX : (uint64_t)n;
+        row.level = (int)sqlite3_column_int64(s, 1);
+        row.adler = (uint32_t)sqlite3_column_int64(s, 2);
+        row.raw_len = (uint32_t)sqlite3_column_int64(s, 3);
+        row.check = (uint32_t)sqlite3_column_int64(s, 4);
+        row.data = sqlite3_column_blob(s, 5);
+        row.len = (size_t)sqlite3_column_bytes(s, 5);
+        r = fn(ctx, &row, err);
+    }
+    tslp_store_finish(st, s);
+    if (r == TSL_OK && rc != SQLITE_DONE)
+        r = tslp_store_sqlfail(st, rc, "reading segments", err);
+    return r;
+}
+
+static tsl_status sq_segment_put(tsl_store *st, const char *id, const tslp_segment_row *row,
+                                 tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st, "INSERT OR REPLACE INTO segments (list_id, n, level, adler, raw_len, \"check\","
+            " data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)row->n);
+    sqlite3_bind_int64(s, 3, row->level);
+    sqlite3_bind_int64(s, 4, row->adler);
+    sqlite3_bind_int64(s, 5, row->raw_len);
+    sqlite3_bind_int64(s, 6, row->check);
+    sqlite3_bind_blob(s, 7, row->len > 0 ? (const void *)row->data : "", (int)row->len,
+                      SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    tslp_store_finish(st, s);
+    return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "writing a segment", err);
+}
+
+static tsl_status sq_segment_drop(tsl_store *st, const char *id, uint64_t n, tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st, n == UINT64_MAX ? "DELETE FROM segments WHERE list_id = ?1"
+                            : "DELETE FROM segments WHERE list_id = ?1 AND n = ?2",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (n != UINT64_MAX)
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)n);
+    int rc = sqlite3_step(s);
+    tslp_store_finish(st, s);
+    return rc == SQLITE_DONE ? TSL_OK
+                             : tslp_store_sqlfail(st, rc, "dropping a segment", err);
+}
+
 const struct tslp_store_backend tslp_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -1470,6 +1558,9 @@ const struct tslp_store_backend tslp_store_sqlite = {
     .idem_read = sq_idem_read,
     .idem_insert = sq_idem_insert,
     .idem_prune = sq_idem_prune,
+    .segments_each = sq_segments_each,
+    .segment_put = sq_segment_put,
+    .segment_drop = sq_segment_drop,
 };
 
 const char *tslp_sqlite_libversion(void)

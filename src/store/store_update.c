@@ -184,10 +184,18 @@ static tsl_status write_slot(upd *u, uint64_t c, const slot *sl, bool dry_run,
         *changed += d;
         if (d == 0 || dry_run)
             return TSL_OK;
-        return u->st->be->chunk_insert(u->st, u->info->id, c, sl->data, sl->len, err);
+        tsl_status r = u->st->be->chunk_insert(u->st, u->info->id, c, sl->data, sl->len, err);
+        /* A stored compressed segment of this chunk (there should be none: the chunk
+         * was all zeros) never outlives a write of its bytes: dropped in the same
+         * transaction (store_segments.c). */
+        return r == TSL_OK ? u->st->be->segment_drop(u->st, u->info->id, c, err) : r;
     }
-    return u->st->be->chunk_rewrite(u->st, sl->ref, sl->data, sl->len, SEGMENT, dry_run,
-                                    diff_segment, u, changed, err);
+    uint64_t before = *changed;
+    tsl_status r = u->st->be->chunk_rewrite(u->st, sl->ref, sl->data, sl->len, SEGMENT,
+                                            dry_run, diff_segment, u, changed, err);
+    if (r == TSL_OK && !dry_run && *changed != before)
+        r = u->st->be->segment_drop(u->st, u->info->id, c, err);
+    return r;
 }
 
 static tsl_status update_locked(upd *u, const tsl_batch *b, const tslp_seg *segs,

@@ -1,0 +1,336 @@
+/* store_segments.c - a stored list's zlib stream built from its stored compressed
+ * segments (incremental publishing, issue 15). Chunk n of a list (TSLP_CHUNK_BYTES of
+ * packed statuses) is kept, once published, as a segment (codec/segment.h) with the
+ * Adler-32 and length of its bytes and a CRC-32 of the row. A write of the chunk drops
+ * the row in the same transaction (store_update.c), so a publication reuses every row
+ * it finds, after checking its CRC (a torn or damaged row is counted, logged by the
+ * caller, and rebuilt from the chunk: never served), reads from the store only the
+ * chunks whose row is missing or bad, encodes those (in parallel threads when there
+ * are several), combines the Adler-32s and joins the segments. The segments it encoded
+ * are written back in the transaction that records the tokens, and only if the list
+ * has not changed since the snapshot they were read from. All-zero chunks (no row in
+ * chunks) get no segment row: their segment is encoded once per publication and
+ * length. The stream is byte for byte the one a publication from scratch gives. */
+#include "store/store_segments.h"
+
+#include "codec/segment.h"
+#include "store/backend.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* The CRC-32 a row carries (store_int.h tslp_segment_row). */
+static uint32_t row_check(uint64_t n, int level, uint32_t adler, uint32_t raw_len,
+                          const uint8_t *data, size_t len)
+{
+    uint8_t h[20];
+    for (int k = 0; k < 8; k++)
+        h[k] = (uint8_t)(n >> (8 * k));
+    uint32_t v[3] = {(uint32_t)level, adler, raw_len};
+    for (int j = 0; j < 3; j++)
+        for (int k = 0; k < 4; k++)
+            h[8 + 4 * j + k] = (uint8_t)(v[j] >> (8 * k));
+    uLong c = crc32(0L, h, sizeof h);
+    /* crc32 takes a uInt length: a segment is far below 4 GiB. */
+    return (uint32_t)crc32(c, len > 0 ? data : h, (uInt)len);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Segment k of the stream being built. */
+typedef struct {
+    uint8_t *data; /* tslp_malloc'd (owned) unless shared (a zero segment's) */
+    size_t len;
+    uint32_t adler;
+    size_t raw_len;
+    bool have;     /* a stored row that passed its check */
+    bool bad;      /* a stored row that failed it (or of the wrong level or size) */
+    bool zero;     /* no chunk row: all zeros, the shared segment */
+    bool fresh;    /* encoded now from a stored chunk: written back */
+    uint8_t *raw;  /* the chunk's bytes while it waits to be encoded */
+    tsl_status st; /* of its encoding */
+} seg;
+
+struct tslp_stream {
+    const tsl_list_info *in;
+    int level;
+    uint64_t nseg;
+    uint64_t nbytes;
+    seg *s;
+    uint8_t *zero[2];      /* the zero segments of a full chunk and of the last one */
+    size_t zero_len[2];
+    uint32_t zero_adler[2];
+    tslp_stream_stats stats;
+};
+
+static size_t raw_len_of(const tslp_stream *b, uint64_t n)
+{
+    return n + 1 < b->nseg ? TSLP_CHUNK_BYTES : (size_t)(b->nbytes - n * TSLP_CHUNK_BYTES);
+}
+
+void tslp_stream_free(tslp_stream *b)
+{
+    if (b == NULL)
+        return;
+    for (uint64_t n = 0; b->s != NULL && n < b->nseg; n++) {
+        if (!b->s[n].zero)
+            tslp_free(b->s[n].data);
+        tslp_free(b->s[n].raw);
+    }
+    tslp_free(b->s);
+    tslp_free(b->zero[0]);
+    tslp_free(b->zero[1]);
+    tslp_free(b);
+}
+
+const tslp_stream_stats *tslp_stream_stats_of(const tslp_stream *b)
+{
+    return &b->stats;
+}
+
+/* segments_each's callback: keeps each row that passes its check. */
+static tsl_status take_row(void *ctx, const tslp_segment_row *row, tsl_error *err)
+{
+    tslp_stream *b = ctx;
+    b->stats.stored++;
+    if (row->n >= b->nseg)
+        return TSL_OK; /* past the list's end: ignored (the list cannot shrink) */
+    seg *sg = &b->s[row->n];
+    size_t want = raw_len_of(b, row->n);
+    if (row->check != row_check(row->n, row->level, row->adler, row->raw_len, row->data,
+                                row->len) ||
+        row->len == 0 || row->len > 2 * (size_t)TSLP_CHUNK_BYTES) {
+        sg->bad = true;
+        b->stats.corrupt++;
+        if (b->stats.first_corrupt == 0)
+            b->stats.first_corrupt = row->n + 1;
+        return TSL_OK;
+    }
+    if (row->level != TSLP_SEGMENT_ENCODER * 1000 + b->level || row->raw_len != want) {
+        sg->bad = true; /* another level's (or a damaged store's): encoded again */
+        return TSL_OK;
+    }
+    if ((sg->data = tslp_malloc(row->len)) == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+    memcpy(sg->data, row->data, row->len);
+    sg->len = row->len;
+    sg->adler = row->adler;
+    sg->raw_len = want;
+    sg->have = true;
+    return TSL_OK;
+}
+
+/* Encodes one segment from its raw bytes. */
+static void encode_one(tslp_stream *b, seg *sg)
+{
+    tslp_buf out;
+    tslp_buf_init(&out, 2 * (size_t)TSLP_CHUNK_BYTES + 1024, "segment");
+    sg->st = tslp_segment_encode(sg->raw, sg->raw_len, b->in->bits, b->level, &out, NULL);
+    if (sg->st == TSL_OK) {
+        sg->adler = (uint32_t)adler32(1L, sg->raw, (uInt)sg->raw_len);
+        sg->data = tslp_buf_take(&out, &sg->len);
+        if (sg->data == NULL)
+            sg->st = TSL_ERR_NOMEM;
+    }
+    tslp_buf_free(&out);
+    tslp_free(sg->raw);
+    sg->raw = NULL;
+}
+
+/* The segments to encode, handed out by a shared counter. */
+typedef struct {
+    tslp_stream *b;
+    uint64_t *todo;
+    size_t n;
+    size_t next;
+    pthread_mutex_t lock;
+} queue;
+
+static void *worker(void *arg)
+{
+    queue *q = arg;
+    for (;;) {
+        pthread_mutex_lock(&q->lock);
+        size_t k = q->next++;
+        pthread_mutex_unlock(&q->lock);
+        if (k >= q->n)
+            return NULL;
+        encode_one(q->b, &q->b->s[q->todo[k]]);
+    }
+}
+
+static void encode_all(tslp_stream *b, uint64_t *todo, size_t n)
+{
+    queue q = {b, todo, n, 0, PTHREAD_MUTEX_INITIALIZER};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = cpus < 1 ? 1 : (size_t)cpus;
+    if (want > TSLP_DEFLATE_MAX_THREADS)
+        want = TSLP_DEFLATE_MAX_THREADS;
+    if (want > n)
+        want = n;
+    pthread_t tid[TSLP_DEFLATE_MAX_THREADS];
+    size_t started = 0;
+    for (size_t k = 1; k < want; k++)
+        if (pthread_create(&tid[started], NULL, worker, &q) == 0)
+            started++;
+    worker(&q); /* this thread works too, and alone if none could start */
+    for (size_t k = 0; k < started; k++)
+        pthread_join(tid[k], NULL);
+}
+
+/* The zero segment of raw length len (slot 0: a full chunk, 1: the last one). */
+static tsl_status zero_segment(tslp_stream *b, int slot, size_t len, tsl_error *err)
+{
+    if (b->zero[slot] != NULL)
+        return TSL_OK;
+    uint8_t *z = tslp_calloc(len > 0 ? len : 1, 1);
+    if (z == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+    tslp_buf out;
+    tslp_buf_init(&out, 2 * (size_t)TSLP_CHUNK_BYTES + 1024, "segment");
+    tsl_status r = tslp_segment_encode(z, len, b->in->bits, b->level, &out, err);
+    b->zero_adler[slot] = (uint32_t)adler32(1L, z, (uInt)len);
+    tslp_free(z);
+    if (r == TSL_OK && (b->zero[slot] = tslp_buf_take(&out, &b->zero_len[slot])) == NULL)
+        r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+    tslp_buf_free(&out);
+    return r;
+}
+
+tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
+                             tslp_stream **out, uint8_t **z, size_t *zlen, tsl_error *err)
+{
+    *out = NULL;
+    /* level 0 stays 0: the encoder's own default (which may depend on the width). */
+    if (level < 0 || level > 12)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "publish: level %d is not 0 to 12", level);
+    tslp_stream *b = tslp_calloc(1, sizeof *b);
+    if (b == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+    b->in = in;
+    b->level = level;
+    b->nbytes = tslp_store_nbytes(in->bits, in->size);
+    b->nseg = tslp_store_nchunks(in->bits, in->size);
+    double t0 = now_ms();
+    uint64_t *todo = NULL;
+    tsl_status r = TSL_OK;
+    if (b->nseg > TSL_STORE_MAX_SIZE / TSLP_CHUNK_BYTES + 1 ||
+        (b->s = tslp_calloc((size_t)b->nseg + 1, sizeof *b->s)) == NULL ||
+        (todo = tslp_calloc((size_t)b->nseg + 1, sizeof *todo)) == NULL)
+        r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+    /* 1. The stored segments, each checked. */
+    if (r == TSL_OK)
+        r = st->be->segments_each(st, in->id, take_row, b, err);
+    /* 2. The chunks of the others: read now, inside the snapshot's transaction. */
+    size_t ntodo = 0;
+    for (uint64_t n = 0; r == TSL_OK && n < b->nseg; n++) {
+        seg *sg = &b->s[n];
+        if (sg->have)
+            continue;
+        sg->raw_len = raw_len_of(b, n);
+        if ((sg->raw = tslp_malloc(sg->raw_len)) == NULL) {
+            r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+            break;
+        }
+        int64_t ref = 0;
+        if ((r = st->be->chunk_read(st, in->id, n, sg->raw, sg->raw_len, &ref, err)) !=
+            TSL_OK)
+            break;
+        b->stats.chunks_read++;
+        if (ref == 0) {
+            int slot = sg->raw_len == TSLP_CHUNK_BYTES ? 0 : 1;
+            tslp_free(sg->raw);
+            sg->raw = NULL;
+            if ((r = zero_segment(b, slot, sg->raw_len, err)) != TSL_OK)
+                break;
+            sg->zero = true;
+            sg->data = b->zero[slot];
+            sg->len = b->zero_len[slot];
+            sg->adler = b->zero_adler[slot];
+            b->stats.zero++;
+        } else {
+            todo[ntodo++] = n;
+        }
+    }
+    double t1 = now_ms();
+    b->stats.read_ms = t1 - t0;
+    /* 3. Encode the missing ones. */
+    if (r == TSL_OK && ntodo > 0) {
+        encode_all(b, todo, ntodo);
+        for (size_t k = 0; k < ntodo && r == TSL_OK; k++) {
+            seg *sg = &b->s[todo[k]];
+            if (sg->st != TSL_OK)
+                r = tslp_fail(err, sg->st, 0, "publish: encoding chunk %llu: %s",
+                              (unsigned long long)todo[k], tsl_strerror(sg->st));
+            sg->fresh = true;
+        }
+        b->stats.encoded = ntodo;
+    }
+    tslp_free(todo);
+    double t2 = now_ms();
+    b->stats.encode_ms = t2 - t1;
+    /* 4. Join, with the Adler-32s combined. */
+    if (r == TSL_OK) {
+        const uint8_t **segs = tslp_calloc((size_t)b->nseg + 1, sizeof *segs);
+        size_t *lens = tslp_calloc((size_t)b->nseg + 1, sizeof *lens);
+        uLong adler = 1L;
+        if (segs == NULL || lens == NULL) {
+            r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+        } else {
+            for (uint64_t n = 0; n < b->nseg; n++) {
+                segs[n] = b->s[n].data;
+                lens[n] = b->s[n].len;
+                adler = n == 0 ? b->s[n].adler
+                               : adler32_combine(adler, b->s[n].adler,
+                                                 (z_off_t)b->s[n].raw_len);
+                if (!b->s[n].fresh && !b->s[n].zero)
+                    b->stats.reused++;
+            }
+            tslp_buf zb;
+            tslp_buf_init(&zb, SIZE_MAX, "compressed list");
+            if ((r = tslp_segment_join(segs, lens, (size_t)b->nseg, (uint32_t)adler, &zb,
+                                       err)) == TSL_OK &&
+                (*z = tslp_buf_take(&zb, zlen)) == NULL)
+                r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+            tslp_buf_free(&zb);
+        }
+        tslp_free(segs);
+        tslp_free(lens);
+    }
+    b->stats.join_ms = now_ms() - t2;
+    if (r != TSL_OK) {
+        tslp_stream_free(b);
+        return r;
+    }
+    *out = b;
+    return TSL_OK;
+}
+
+tsl_status tslp_stream_write_back(tsl_store *st, tslp_stream *b, tsl_error *err)
+{
+    double t0 = now_ms();
+    tsl_status r = TSL_OK;
+    for (uint64_t n = 0; r == TSL_OK && n < b->nseg; n++) {
+        seg *sg = &b->s[n];
+        if (sg->fresh) {
+            int tag = TSLP_SEGMENT_ENCODER * 1000 + b->level;
+            tslp_segment_row row = {n, tag, sg->adler, (uint32_t)sg->raw_len, 0, sg->data,
+                                    sg->len};
+            row.check = row_check(n, tag, sg->adler, row.raw_len, sg->data, sg->len);
+            if ((r = st->be->segment_put(st, b->in->id, &row, err)) == TSL_OK)
+                b->stats.written++;
+        } else if (sg->zero && sg->bad) {
+            r = st->be->segment_drop(st, b->in->id, n, err); /* a damaged row of no chunk */
+        }
+    }
+    b->stats.write_ms += now_ms() - t0;
+    return r;
+}

@@ -1,0 +1,48 @@
+/* store_segments.h - a stored list's zlib stream from its stored compressed segments
+ * (store_segments.c): what store_publish.c signs. Never installed. */
+#ifndef TSL_STORE_SEGMENTS_H
+#define TSL_STORE_SEGMENTS_H
+
+#include "store/store_int.h"
+
+/* What a build did, and how long each phase took (the benchmark's per-phase times). */
+typedef struct {
+    uint64_t stored;      /* segment rows found */
+    uint64_t reused;      /* rows used as they were */
+    uint64_t corrupt;     /* rows whose CRC-32 failed: rebuilt, never used */
+    uint64_t first_corrupt; /* the first such chunk's n + 1 (0: none) */
+    uint64_t chunks_read; /* chunks read from the store */
+    uint64_t zero;        /* chunks without a row (the shared zero segment) */
+    uint64_t encoded;     /* segments encoded */
+    uint64_t written;     /* rows written back */
+    double read_ms, encode_ms, join_ms, write_ms;
+} tslp_stream_stats;
+
+/* Which encoder made a stored segment: rows of another encoder (or level) are encoded
+ * again, never mixed with this one's, so that a publication stays byte for byte one
+ * from scratch after an upgrade. Bump it whenever tslp_segment_encode's output changes
+ * (1: libdeflate level 12 per segment, a development step; 2: the status-list encoder,
+ * src/codec/sldeflate.c). A row's level column holds TSLP_SEGMENT_ENCODER * 1000 + the
+ * level asked for (0: the default). */
+#define TSLP_SEGMENT_ENCODER 2
+
+typedef struct tslp_stream tslp_stream;
+
+/* Inside the caller's (read) transaction: the zlib stream of list in (its row just read
+ * in it) at level (0: the encoder's default), *z (tslp_free) of *zlen bytes, and in *out
+ * (tslp_stream_free; it keeps a pointer to in) what to write back. */
+tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
+                             tslp_stream **out, uint8_t **z, size_t *zlen, tsl_error *err);
+
+/* Inside the write transaction, when the list's version is still the snapshot's: stores
+ * the segments the build encoded (and drops damaged rows of all-zero chunks). */
+tsl_status tslp_stream_write_back(tsl_store *st, tslp_stream *b, tsl_error *err);
+
+const tslp_stream_stats *tslp_stream_stats_of(const tslp_stream *b);
+void tslp_stream_free(tslp_stream *b);
+
+/* Test and benchmark hook: when set, each publication copies its build's stats (with
+ * sign_ms and the write transaction's time in write_ms) to *s. Not thread-safe. */
+void tslp_store_publish_stats(tslp_stream_stats *s, double *sign_ms);
+
+#endif /* TSL_STORE_SEGMENTS_H */

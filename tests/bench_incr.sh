@@ -1,0 +1,96 @@
+#!/bin/sh
+# bench_incr.sh - incremental publishing (issue 15 part B) on both backends in one run,
+# JSON lines on stdout: BENCH_ONLY=incremental sh tests/bench.sh (or sh
+# tests/bench_incr.sh BUILD). Starts a throwaway PostgreSQL cluster through tests/pg.sh
+# (stock settings, fsync on) unless TSL_TEST_PG names one. For sqlite and postgresql:
+#   store_publish   a stored 10^8-entry 1-bit list (1% set, the generator's), then
+#                   publications from scratch ("full"), after one status change ("one")
+#                   and after 10^4 random changes ("changes"), each timed until the JWT
+#                   and CWT are committed, with its phases (tests/bench_incr.c); targets:
+#                   one <= 50 ms or <= 0.03 of full, changes <= 500 ms
+#   serve_pickup    one `tsl serve --publish-interval 0.05` on that store (and on a
+#                   10^6-entry list), 10 times a `tsl set` and the ms until the server
+#                   answers with the change (tests/propagate.py polls every 10 ms),
+#                   counted from the start of the command (target 100 ms)
+# BENCH_INCR_N (default 100000000) sets the size; BENCH_DB_BACKENDS="sqlite" (or
+# "postgresql") runs one backend only.
+set -u
+
+BUILD=${1:-${BUILD:-build}}
+case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
+BENCH=$BUILD/bench
+TSL=$BUILD/tsl
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3
+N=${BENCH_INCR_N:-100000000}
+# shellcheck source=tests/serve_wait.sh
+. "$HERE/serve_wait.sh"
+# shellcheck source=tests/pg.sh
+. "$HERE/pg.sh"
+BACKENDS=${BENCH_DB_BACKENDS:-"sqlite postgresql"}
+for f in "$BENCH" "$TSL"; do
+    [ -x "$f" ] || { echo "bench_incr: $f is not built (make bench)" >&2; exit 2; }
+done
+T=$(mktemp -d "${TMPDIR:-/tmp}/tsl-bench-incr.XXXXXX") || exit 2
+chmod 755 "$T"
+SP=""
+DBNAME=tsl_bench_incr_$$
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+    [ -n "$SP" ] && kill "$SP" 2>/dev/null
+    if [ -n "${TSL_TEST_PG:-}" ]; then
+        psql "$TSL_TEST_PG" -qAt -c "DROP DATABASE IF EXISTS $DBNAME WITH (FORCE)" >/dev/null 2>&1
+    fi
+    pg_stop
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+status=0
+"$TSL" keygen --alg ES256 --out "$T/key.pem" >/dev/null || exit 2
+
+# pickup BACKEND DB ID PATH N: 10 changes of list ID served by one tsl serve.
+pickup() {
+    SP=""
+    if ! serve_bg "$T/serve.log" --db "$2" --listen 127.0.0.1:0 --publish-interval 0.05; then
+        echo "bench_incr: tsl serve did not start: $(head -c 300 "$T/serve.log")" >&2
+        status=1
+        return
+    fi
+    SP=$SERVE_PID
+    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.log" | head -n 1)
+    url=http://127.0.0.1:$port$4
+    "$PY" "$HERE/propagate.py" latency "$TSL" "$2" "$3" 7 "$url" >/dev/null
+    : >"$T/lat"
+    for k in 1 2 3 4 5 6 7 8 9 10; do
+        "$PY" "$HERE/propagate.py" latency "$TSL" "$2" "$3" $((k * 9999991 % $5)) "$url" >>"$T/lat"
+    done
+    kill "$SP" 2>/dev/null
+    wait "$SP" 2>/dev/null
+    SP=""
+    sed 's/timeout/10/' "$T/lat" | sort -n >"$T/all"
+    med=$(awk 'NR == 5 { printf "%d", $1 * 1000 }' "$T/all")
+    best=$(head -n 1 "$T/all" | awk '{ printf "%d", $1 * 1000 }')
+    max=$(tail -n 1 "$T/all" | awk '{ printf "%d", $1 * 1000 }')
+    printf '{"case":"serve_pickup","backend":"%s","n":%s,"bits":1,"publish_interval":0.05,"updates":10,"ms_best":%s,"ms_median":%s,"ms_max":%s,"target_ms":100}\n' \
+        "$1" "$5" "${best:-0}" "${med:-0}" "${max:-0}"
+}
+
+for backend in $BACKENDS; do
+    if [ "$backend" = postgresql ]; then
+        pg_ensure || { echo "bench_incr: no PostgreSQL cluster" >&2; exit 2; }
+        trap cleanup EXIT
+        trap 'exit 130' INT TERM
+        psql "$TSL_TEST_PG" -qAt -c "DROP DATABASE IF EXISTS $DBNAME" \
+            -c "CREATE DATABASE $DBNAME" >/dev/null || exit 2
+        db=$(echo "$TSL_TEST_PG" | sed "s|^\(postgres[a-z]*://[^/?]*/\)[^?]*|\1$DBNAME|")
+    else
+        db=$T/incr.db
+    fi
+    "$BENCH" store_publish "$N" 1 "$db" "$T/key.pem" 3 || status=1
+    id=$("$TSL" list ls --db "$db" | head -n 1)
+    [ -n "$id" ] && pickup "$backend" "$db" "$id" "/sl/$id" "$N"
+    "$TSL" list create small --uri https://bench.example/sl/small --bits 1 --size 1000000 \
+        --key "$T/key.pem" --db "$db" >/dev/null && pickup "$backend" "$db" small /sl/small 1000000
+done
+exit $status

@@ -1,0 +1,470 @@
+/* test_segments.c - incremental publishing (issue 15 part B). The segment contract
+ * (codec/segment.h): segments encoded one by one and joined are a zlib stream stock
+ * zlib inflates to the input, at every width and density and for adversarial bytes.
+ * The store, on SQLite and PostgreSQL: after random change sequences a publication
+ * that reuses stored segments gives byte for byte the lst of a publication from
+ * scratch, and the token holds every entry as changed; only the changed chunks are
+ * encoded again; a damaged segment row (bytes, its Adler-32, a torn row) is found,
+ * rebuilt from its chunk and never served; a store of schema 3 migrates and publishes. */
+#include "store_fx.h"
+#include "codec/segment.h"
+#include "store/backend.h"
+#include "store/store_pg.h"
+#include "store/store_segments.h"
+#include "store/store_sqlite.h"
+
+#include <libpq-fe.h>
+#include <zlib.h>
+
+/* ---- the segment contract ---- */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Encodes in[0..len) segment by segment, joins, inflates with stock zlib: 0 when the
+ * bytes come back. */
+static int seg_roundtrip(const uint8_t *in, size_t len, unsigned bits, int level)
+{
+    size_t k = (len + TSLP_SEGMENT_BYTES - 1) / TSLP_SEGMENT_BYTES;
+    tslp_buf *segs = calloc(k + 1, sizeof *segs);
+    const uint8_t **p = calloc(k + 1, sizeof *p);
+    size_t *pl = calloc(k + 1, sizeof *pl);
+    uLong adler = adler32(0L, NULL, 0);
+    int bad = segs == NULL || p == NULL || pl == NULL;
+    for (size_t i = 0; !bad && i < k; i++) {
+        size_t n = len - i * TSLP_SEGMENT_BYTES < TSLP_SEGMENT_BYTES
+                       ? len - i * TSLP_SEGMENT_BYTES
+                       : TSLP_SEGMENT_BYTES;
+        tslp_buf_init(&segs[i], SIZE_MAX, "t");
+        bad = tslp_segment_encode(in + i * TSLP_SEGMENT_BYTES, n, bits, level, &segs[i],
+                                  NULL) != TSL_OK;
+        p[i] = segs[i].data;
+        pl[i] = segs[i].len;
+        adler = adler32_combine(adler, adler32(1L, in + i * TSLP_SEGMENT_BYTES, (uInt)n),
+                                (z_off_t)n);
+        /* Deterministic: the same input gives the same bytes. */
+        tslp_buf again;
+        tslp_buf_init(&again, SIZE_MAX, "t");
+        bad = bad ||
+              tslp_segment_encode(in + i * TSLP_SEGMENT_BYTES, n, bits, level, &again,
+                                  NULL) != TSL_OK ||
+              again.len != segs[i].len || memcmp(again.data, segs[i].data, again.len) != 0;
+        tslp_buf_free(&again);
+    }
+    tslp_buf z;
+    tslp_buf_init(&z, SIZE_MAX, "t");
+    if (!bad)
+        bad = tslp_segment_join(p, pl, k, (uint32_t)adler, &z, NULL) != TSL_OK;
+    uint8_t *back = malloc(len + 1);
+    uLongf blen = (uLongf)len + 1;
+    if (!bad)
+        bad = back == NULL || uncompress(back, &blen, z.data, (uLong)z.len) != Z_OK ||
+              blen != len || memcmp(back, in, len) != 0;
+    free(back);
+    tslp_buf_free(&z);
+    for (size_t i = 0; segs != NULL && i < k; i++)
+        tslp_buf_free(&segs[i]);
+    free(segs);
+    free(p);
+    free(pl);
+    return bad;
+}
+
+TT_TEST(segment_contract_widths_densities_adversarial)
+{
+    size_t len = 3 * TSLP_SEGMENT_BYTES + 1234;
+    uint8_t *b = malloc(len);
+    TT_CHECK(b != NULL);
+    static const unsigned widths[4] = {1, 2, 4, 8};
+    static const int densities[5] = {0, 1, 10, 50, 100}; /* percent of entries set */
+    for (int w = 0; w < 4; w++) {
+        unsigned bits = widths[w];
+        for (int d = 0; d < 5; d++) {
+            memset(b, 0, len);
+            uint64_t n = (uint64_t)len * 8 / bits;
+            for (uint64_t i = 0; i < n; i++)
+                if (rng() % 100 < (uint64_t)densities[d]) {
+                    uint64_t v = 1 + rng() % ((1u << bits) - 1);
+                    b[i * bits / 8] |= (uint8_t)(v << (i * bits % 8));
+                }
+            TT_CHECK(seg_roundtrip(b, len, bits, 0) == 0);
+        }
+    }
+    /* All ones, alternating values, long repeats, random bytes; at a fast level too. */
+    memset(b, 0xFF, len);
+    TT_CHECK(seg_roundtrip(b, len, 1, 0) == 0);
+    for (size_t i = 0; i < len; i++)
+        b[i] = (i & 1) ? 0x55 : 0xAA;
+    TT_CHECK(seg_roundtrip(b, len, 2, 0) == 0);
+    for (size_t i = 0; i < len; i++)
+        b[i] = (uint8_t)((i / 4096) & 1 ? 0x11 : 0x00);
+    TT_CHECK(seg_roundtrip(b, len, 4, 1) == 0);
+    for (size_t i = 0; i < len; i++)
+        b[i] = (uint8_t)rng();
+    TT_CHECK(seg_roundtrip(b, len, 8, 0) == 0);
+    TT_CHECK(seg_roundtrip(b, 1, 8, 0) == 0);
+    TT_CHECK(seg_roundtrip(b, TSLP_SEGMENT_BYTES, 8, 6) == 0);
+    /* A segment larger than TSLP_SEGMENT_BYTES is refused. */
+    tslp_buf o;
+    tslp_buf_init(&o, SIZE_MAX, "t");
+    TT_ERR(tslp_segment_encode(b, TSLP_SEGMENT_BYTES + 1, 8, 0, &o, NULL), TSL_ERR_ARG);
+    tslp_buf_free(&o);
+    free(b);
+}
+
+/* ---- the store ---- */
+
+/* The lst of the newest JWT of list id, b64url text (malloc'd), or NULL. */
+static char *newest_lst(sfx *f, const char *id)
+{
+    uint8_t *tok = NULL;
+    size_t len = 0;
+    if (tsl_store_token(f->st, id, TSL_FORMAT_JWT, 0, &tok, &len, NULL, NULL, NULL) != TSL_OK)
+        return NULL;
+    const char *a = memchr(tok, '.', len);
+    const char *b = a != NULL ? memchr(a + 1, '.', len - (size_t)((const uint8_t *)a + 1 - tok))
+                              : NULL;
+    uint8_t *payload = NULL;
+    size_t plen = 0;
+    char *out = NULL;
+    if (b != NULL &&
+        tsl_b64url_decode(a + 1, (size_t)(b - a - 1), &payload, &plen, NULL) == TSL_OK) {
+        char *text = malloc(plen + 1);
+        memcpy(text, payload, plen);
+        text[plen] = '\0';
+        const char *s = strstr(text, "\"lst\":\"");
+        const char *e = s != NULL ? strchr(s + 7, '"') : NULL;
+        if (e != NULL)
+            out = strndup(s + 7, (size_t)(e - s - 7));
+        free(text);
+        tsl_free(payload);
+    }
+    tsl_free(tok);
+    return out;
+}
+
+/* 0 when the newest JWT and CWT of id hold exactly the entries of ref. */
+static int tokens_hold(sfx *f, const char *id, const tsl_list *ref)
+{
+    static const tsl_format forms[2] = {TSL_FORMAT_JWT, TSL_FORMAT_CWT};
+    for (int k = 0; k < 2; k++) {
+        uint8_t *tok = NULL;
+        size_t len = 0;
+        tsl_token *t = NULL;
+        if (tsl_store_token(f->st, id, forms[k], 0, &tok, &len, NULL, NULL, NULL) != TSL_OK)
+            return 1;
+        tsl_status r = tsl_token_parse(tok, len, NULL, &t, NULL);
+        tsl_free(tok);
+        if (r != TSL_OK) {
+            fprintf(stderr, "  parse: %s\n", tsl_strerror(r));
+            return 2;
+        }
+        const tsl_list *l = tsl_token_list(t);
+        /* A decoded list has whole bytes of entries: its size is rounded up. */
+        int bad = tsl_list_size(l) < tsl_list_size(ref) ||
+                  tsl_list_size(l) >= tsl_list_size(ref) + 8 / tsl_list_bits(ref);
+        for (uint64_t i = 0; !bad && i < tsl_list_size(ref); i++) {
+            unsigned a = 0, b = 0;
+            tsl_list_get(l, i, &a, NULL);
+            tsl_list_get(ref, i, &b, NULL);
+            bad = a != b;
+        }
+        tsl_token_free(t);
+        if (bad) {
+            fprintf(stderr, "  %s: entries differ\n", k ? "cwt" : "jwt");
+            return 3;
+        }
+    }
+    return 0;
+}
+
+/* Applies n random changes to id and to ref (indices below `below`). */
+static tsl_status change(sfx *f, const char *id, tsl_list *ref, size_t n, uint64_t below)
+{
+    unsigned bits = tsl_list_bits(ref);
+    tsl_batch *b = NULL;
+    tsl_status r = tsl_batch_new(bits, tsl_list_size(ref), &b, NULL);
+    for (size_t k = 0; r == TSL_OK && k < n; k++) {
+        uint64_t i = rng() % below;
+        unsigned cur = 0, max = 1u << bits;
+        tsl_list_get(ref, i, &cur, NULL);
+        /* Always another value (INVALID too: the update forces). */
+        unsigned v = (unsigned)((cur + 1 + rng() % (max - 1)) % max);
+        if ((r = tsl_batch_add(b, i, i, v, 0, NULL)) == TSL_OK)
+            r = tsl_list_set(ref, i, v, NULL);
+    }
+    tsl_error err;
+    tsl_error_clear(&err);
+    if (r == TSL_OK && (r = tsl_store_update(f->st, id, b, 1, 0, "t", NULL, &err)) != TSL_OK)
+        fprintf(stderr, "  update: %s\n", err.msg);
+    tsl_batch_free(b);
+    return r;
+}
+
+/* Drops every stored segment of id: the next publication is one from scratch. */
+static tsl_status drop_all(sfx *f, const char *id)
+{
+    tsl_status r = tslp_store_begin(f->st, true, NULL);
+    if (r == TSL_OK && (r = f->st->be->segment_drop(f->st, id, UINT64_MAX, NULL)) == TSL_OK)
+        return tslp_store_commit(f->st, NULL);
+    tslp_store_rollback(f->st);
+    return r;
+}
+
+static int64_t clock_now = 1700000000;
+
+static tsl_status publish(sfx *f, const char *id, tsl_publish_result *res)
+{
+    tsl_error err;
+    tsl_error_clear(&err);
+    /* Past the 60 s in which another publisher's token of the same version counts as
+     * fresh (PostgreSQL's drop_fresh): every call publishes. */
+    clock_now += 100;
+    tsl_status r = tsl_store_publish_ex(f->st, id, 0, clock_now, -1, res, &err);
+    if (r != TSL_OK)
+        fprintf(stderr, "  publish: %s\n", err.msg);
+    return r;
+}
+
+/* Raw SQL on the store's own connection. */
+static int raw_sql(sfx *f, const char *sql)
+{
+    if (sfx_pg) {
+        PGresult *res = PQexec(tslp_pg_conn(f->st), sql);
+        ExecStatusType s = PQresultStatus(res);
+        PQclear(res);
+        return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : -1;
+    }
+    return sqlite3_exec(tslp_sqlite_db(f->st), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* A 1-bit list of 5.5 chunks (chunk 3 stays all zeros: no row, no segment row). */
+#define ISIZE ((uint64_t)TSLP_CHUNK_BYTES * 8 * 5 + 300000)
+
+static void fill_but_chunk3(sfx *f, const char *id, tsl_list *ref, size_t n)
+{
+    uint64_t per = (uint64_t)TSLP_CHUNK_BYTES * 8;
+    tsl_batch *b = NULL;
+    TT_OK(tsl_batch_new(1, ISIZE, &b, NULL));
+    for (size_t k = 0; k < n; k++) {
+        uint64_t i = rng() % ISIZE;
+        if (i / per == 3)
+            continue;
+        TT_OK(tsl_batch_add(b, i, i, 1, 0, NULL));
+        TT_OK(tsl_list_set(ref, i, 1, NULL));
+    }
+    TT_OK(tsl_store_update(f->st, id, b, 1, 0, "t", NULL, NULL));
+    tsl_batch_free(b);
+}
+
+STORE_TEST(incremental_publish_equals_full)
+{
+    sfx f;
+    TT_CHECK(sfx_open(&f) == 0);
+    TT_OK(sfx_list(&f, "inc", 1, ISIZE));
+    tsl_list *ref = NULL;
+    TT_OK(tsl_list_new(1, ISIZE, &ref, NULL));
+    fill_but_chunk3(&f, "inc", ref, (size_t)(ISIZE / 100));
+    tsl_publish_result res;
+    /* The first publication encodes every chunk that has a row (chunk 3 has none). */
+    TT_OK(publish(&f, "inc", &res));
+    TT_EQ_U(res.recorded, TSL_PUBLISH_JWT | TSL_PUBLISH_CWT);
+    TT_EQ_U(res.segments_encoded, 5);
+    TT_EQ_U(res.segments_reused, 0);
+    TT_CHECK(tokens_hold(&f, "inc", ref) == 0);
+    /* Nothing changed: every segment reused. */
+    TT_OK(publish(&f, "inc", &res));
+    TT_EQ_U(res.segments_encoded, 0);
+    TT_EQ_U(res.segments_reused, 5);
+    static const size_t rounds[6] = {1, 1, 3, 10, 100, 1000};
+    uint64_t per = (uint64_t)TSLP_CHUNK_BYTES * 8;
+    for (int k = 0; k < 6; k++) {
+        /* The first two rounds stay inside chunk 0: one segment encoded again. */
+        TT_OK(change(&f, "inc", ref, rounds[k], k < 2 ? per : ISIZE));
+        TT_OK(publish(&f, "inc", &res));
+        TT_EQ_U(res.recorded, TSL_PUBLISH_JWT | TSL_PUBLISH_CWT);
+        if (k < 2) {
+            TT_EQ_U(res.segments_encoded, 1);
+            TT_EQ_U(res.segments_reused, 4);
+        }
+        TT_EQ_U(res.segments_corrupt, 0);
+        TT_CHECK(tokens_hold(&f, "inc", ref) == 0);
+        char *inc = newest_lst(&f, "inc");
+        TT_CHECK(inc != NULL);
+        /* From scratch: the same bytes. */
+        TT_OK(drop_all(&f, "inc"));
+        TT_OK(publish(&f, "inc", &res));
+        TT_EQ_U(res.segments_reused, 0);
+        char *full = newest_lst(&f, "inc");
+        TT_CHECK(full != NULL);
+        TT_EQ_STR(inc, full);
+        free(inc);
+        free(full);
+    }
+    tsl_list_free(ref);
+    sfx_close(&f);
+}
+
+STORE_TEST(incremental_publish_every_width)
+{
+    sfx f;
+    TT_CHECK(sfx_open(&f) == 0);
+    static const unsigned widths[4] = {1, 2, 4, 8};
+    for (int w = 0; w < 4; w++) {
+        char id[8];
+        snprintf(id, sizeof id, "w%u", widths[w]);
+        uint64_t size = (uint64_t)TSLP_CHUNK_BYTES * 8 / widths[w] * 3 + 77;
+        TT_OK(sfx_list(&f, id, widths[w], size));
+        tsl_list *ref = NULL;
+        TT_OK(tsl_list_new(widths[w], size, &ref, NULL));
+        tsl_publish_result res;
+        TT_OK(publish(&f, id, &res)); /* all zeros: no chunk row, nothing stored */
+        TT_EQ_U(res.segments_encoded, 0);
+        TT_CHECK(tokens_hold(&f, id, ref) == 0);
+        for (int k = 0; k < 4; k++) {
+            TT_OK(change(&f, id, ref, (size_t)(size / 50), size));
+            TT_OK(publish(&f, id, &res));
+            TT_CHECK(tokens_hold(&f, id, ref) == 0);
+            char *inc = newest_lst(&f, id);
+            TT_OK(drop_all(&f, id));
+            TT_OK(publish(&f, id, &res));
+            char *full = newest_lst(&f, id);
+            TT_CHECK(inc != NULL && full != NULL);
+            TT_EQ_STR(inc, full);
+            free(inc);
+            free(full);
+        }
+        tsl_list_free(ref);
+    }
+    sfx_close(&f);
+}
+
+STORE_TEST(incremental_publish_corrupt_segment_rebuilt)
+{
+    sfx f;
+    TT_CHECK(sfx_open(&f) == 0);
+    TT_OK(sfx_list(&f, "c", 1, ISIZE));
+    tsl_list *ref = NULL;
+    TT_OK(tsl_list_new(1, ISIZE, &ref, NULL));
+    fill_but_chunk3(&f, "c", ref, (size_t)(ISIZE / 100));
+    tsl_publish_result res;
+    TT_OK(publish(&f, "c", &res));
+    char *good = newest_lst(&f, "c");
+    TT_CHECK(good != NULL);
+    const char *sqlite_damage[3] = {
+        /* a byte of the data flipped (a damaged page) */
+        "UPDATE segments SET data = CAST(substr(data, 1, 100) || x'5A' ||"
+        " substr(data, 102) AS BLOB) WHERE n = 1",
+        /* the Adler-32 of the chunk changed, the data left (the check covers the row) */
+        "UPDATE segments SET adler = adler + 1 WHERE n = 2",
+        /* a torn row: the data cut short */
+        "UPDATE segments SET data = substr(data, 1, 64) WHERE n = 4",
+    };
+    const char *pg_damage[3] = {
+        "UPDATE tsl_segments SET data = overlay(data placing '\\x5a'::bytea from 101"
+        " for 1) WHERE n = 1",
+        "UPDATE tsl_segments SET adler = adler + 1 WHERE n = 2",
+        "UPDATE tsl_segments SET data = substring(data from 1 for 64) WHERE n = 4",
+    };
+    for (int k = 0; k < 3; k++) {
+        TT_CHECK(raw_sql(&f, sfx_pg ? pg_damage[k] : sqlite_damage[k]) == 0);
+        /* Nothing changed in the statuses: the same lst, the damaged row rebuilt. */
+        TT_OK(publish(&f, "c", &res));
+        TT_EQ_U(res.segments_corrupt, 1);
+        TT_EQ_U(res.segments_encoded, 1);
+        TT_CHECK(tokens_hold(&f, "c", ref) == 0);
+        char *now = newest_lst(&f, "c");
+        TT_CHECK(now != NULL);
+        TT_EQ_STR(now, good);
+        free(now);
+        /* Rewritten: the next publication finds nothing wrong. */
+        TT_OK(publish(&f, "c", &res));
+        TT_EQ_U(res.segments_corrupt, 0);
+        TT_EQ_U(res.segments_encoded, 0);
+    }
+    /* A damaged row and a change in another chunk in one publication. */
+    TT_CHECK(raw_sql(&f, sfx_pg ? pg_damage[0] : sqlite_damage[0]) == 0);
+    uint64_t per = (uint64_t)TSLP_CHUNK_BYTES * 8;
+    TT_OK(tsl_store_set(f.st, "c", 5 * per + 7, 1, 1, NULL));
+    TT_OK(tsl_list_set(ref, 5 * per + 7, 1, NULL));
+    TT_OK(publish(&f, "c", &res));
+    TT_EQ_U(res.segments_corrupt, 1);
+    TT_EQ_U(res.segments_encoded, 2);
+    TT_CHECK(tokens_hold(&f, "c", ref) == 0);
+    free(good);
+    tsl_list_free(ref);
+    sfx_close(&f);
+}
+
+/* A write that fails and rolls back leaves the segments as they were; a dry run drops
+ * nothing; a change that writes the same value drops nothing. */
+STORE_TEST(incremental_publish_only_real_writes_invalidate)
+{
+    sfx f;
+    TT_CHECK(sfx_open(&f) == 0);
+    TT_OK(sfx_list(&f, "d", 1, ISIZE));
+    tsl_list *ref = NULL;
+    TT_OK(tsl_list_new(1, ISIZE, &ref, NULL));
+    fill_but_chunk3(&f, "d", ref, 1000);
+    tsl_publish_result res;
+    TT_OK(publish(&f, "d", &res));
+    tsl_batch *b = NULL;
+    TT_OK(tsl_batch_new(1, ISIZE, &b, NULL));
+    TT_OK(tsl_batch_add(b, 10, 10, 1, 0, NULL));
+    TT_OK(tsl_store_update(f.st, "d", b, 1, 1, "t", NULL, NULL)); /* dry run */
+    tsl_batch_free(b);
+    unsigned v = 0;
+    TT_OK(tsl_list_get(ref, 20, &v, NULL));
+    TT_OK(tsl_store_set(f.st, "d", 20, v, 1, NULL)); /* the value it has */
+    TT_OK(publish(&f, "d", &res));
+    TT_EQ_U(res.segments_encoded, 0);
+    /* A new chunk row (chunk 3 had none) is encoded once it exists. */
+    uint64_t per = (uint64_t)TSLP_CHUNK_BYTES * 8;
+    TT_OK(tsl_store_set(f.st, "d", 3 * per + 1, 1, 1, NULL));
+    TT_OK(tsl_list_set(ref, 3 * per + 1, 1, NULL));
+    TT_OK(publish(&f, "d", &res));
+    TT_EQ_U(res.segments_encoded, 1);
+    TT_CHECK(tokens_hold(&f, "d", ref) == 0);
+    tsl_list_free(ref);
+    sfx_close(&f);
+}
+
+/* A store of schema 3 (before segments) migrates when opened for writing; its first
+ * publication encodes everything and stores the segments. */
+STORE_TEST(incremental_publish_schema3_migrates)
+{
+    sfx f;
+    TT_CHECK(sfx_open(&f) == 0);
+    TT_OK(sfx_list(&f, "m", 1, ISIZE));
+    tsl_list *ref = NULL;
+    TT_OK(tsl_list_new(1, ISIZE, &ref, NULL));
+    fill_but_chunk3(&f, "m", ref, 2000);
+    tsl_publish_result res;
+    TT_OK(publish(&f, "m", &res));
+    char *before = newest_lst(&f, "m");
+    TT_CHECK(raw_sql(&f, sfx_pg ? "DROP TABLE tsl_segments;"
+                                  " DELETE FROM tsl_schema WHERE version = 4"
+                                : "DROP TABLE segments; DELETE FROM migrations WHERE"
+                                  " version = 4; UPDATE meta SET value = '3'"
+                                  " WHERE key = 'schema_version'") == 0);
+    tsl_store_close(f.st);
+    f.st = NULL;
+    TT_OK(tsl_store_open(f.db, &f.st, NULL));
+    TT_OK(publish(&f, "m", &res));
+    TT_EQ_U(res.segments_encoded, 5);
+    char *after = newest_lst(&f, "m");
+    TT_CHECK(before != NULL && after != NULL);
+    TT_EQ_STR(before, after);
+    TT_OK(publish(&f, "m", &res));
+    TT_EQ_U(res.segments_reused, 5);
+    free(before);
+    free(after);
+    tsl_list_free(ref);
+    sfx_close(&f);
+}
