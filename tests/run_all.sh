@@ -144,6 +144,9 @@ part admin_pg sh tests/admin.sh "$BUILD" pg
 # The relying party: tsl verify offline and against tsl serve over loopback (about 10 s).
 part verify sh tests/verify.sh "$BUILD"
 part verify_pg sh tests/verify.sh "$BUILD" pg
+# ISO 18013-5 identifier lists: mdocs and lists from tests/idl_issue.py (cbor2,
+# cryptography) verified over a python HTTP listener; tsl decode --id (a few seconds).
+part idlist sh tests/idlist.sh "$BUILD"
 # Keys in hardware (issue 14): softhsm2 and opensc, every algorithm signed on a token
 # and verified independently, tsl serve with an HSM key and the token removed and put
 # back, a wrong PIN tried once (about a minute; timing: not under the sanitizers).
