@@ -105,8 +105,18 @@ int cmd_decode(int argc, char **argv)
     tsl_form in = rc == EXIT_OK ? tsl_detect_form(buf, len, NULL, NULL) : TSL_FORM_EMPTY;
     /* An identifier list has a decoder of its own (decode_idlist.c). */
     tsl_idlist *il = NULL;
-    if (rc == EXIT_OK && (in == TSL_FORM_CBOR || in == TSL_FORM_TEXT) &&
-        tsl_idlist_parse(buf, len, &lim, &il, NULL) == TSL_OK) {
+    tsl_status ist = rc == EXIT_OK && (in == TSL_FORM_CBOR || in == TSL_FORM_TEXT)
+                         ? tsl_idlist_parse(buf, len, &lim, &il, &err)
+                         : TSL_ERR_MALFORMED;
+    /* One that names its media type but does not parse: its own error, not a Status
+     * List Token's. */
+    if (ist != TSL_OK && rc == EXIT_OK && memmem(buf, len, "identifierlist+cwt", 18) != NULL) {
+        tsl_free(buf);
+        cli_keys_free(&v);
+        return cli_fail("decode", &err, ist);
+    }
+    tsl_error_clear(&err);
+    if (ist == TSL_OK) {
         rc = nidx > 0 ? (cli_err("decode", "--index: an identifier list has no indices; "
                                  "use --id"), EXIT_USAGE)
                       : cli_decode_idlist(il, &v, &vo, &ids, json);
