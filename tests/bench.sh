@@ -10,6 +10,7 @@
 #   BENCH_ONLY=db sh tests/bench.sh          only the store on SQLite and PostgreSQL
 #                                            (tests/bench_db.sh)
 #   BENCH_ONLY=pkcs11 sh tests/bench.sh      only keys in hardware (tests/bench_pkcs11.sh)
+#   BENCH_ONLY=idlist sh tests/bench.sh     only the 10^6-identifier list (parse, memory)
 #   BENCH_ONLY=admin sh tests/bench.sh       only the issuer API under wrk on both
 #                                            backends (tests/bench_admin.sh)
 #
@@ -123,6 +124,16 @@ if [ "${BENCH_ONLY:-}" = db ]; then
     sh tests/bench_db.sh "$BUILD" || status=1
     exit $status
 fi
+# Identifier lists (ISO 18013-5): 10^6 identifiers signed by one process, parsed and
+# queried by another (tests/bench_idlist.c).
+idlist_cases() {
+    run idlist_gen 1000000 1 "$tmp/idlist.cwt"
+    run idlist 1000000 1 "$tmp/idlist.cwt"
+}
+if [ "${BENCH_ONLY:-}" = idlist ]; then
+    idlist_cases
+    exit $status
+fi
 if [ "${BENCH_ONLY:-}" = admin ]; then
     sh tests/bench_admin.sh "$BUILD" || status=1
     exit $status
@@ -146,6 +157,7 @@ for fmt in jwt cwt; do
     done
 done
 verify_cases
+idlist_cases
 # The fast level at the largest size: the trade-off the header documents.
 run encode "$CLI_N" 1 6
 
