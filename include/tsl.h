@@ -937,6 +937,12 @@ TSL_API void tsl_store_close(tsl_store *st);
 /* Which token forms a list publishes (bit mask). */
 #define TSL_PUBLISH_JWT 1u
 #define TSL_PUBLISH_CWT 2u
+/* A list of kind "identifier" (ISO/IEC 18013-5 identifier list): formats is exactly
+ * this; its entries are TSL_STORE_ID_BYTES-byte identifiers (tsl_store_identifiers),
+ * revoking one sets its index INVALID, and publishing signs an identifier list of the
+ * entries that are not VALID (recorded and served as its CWT form, with the media type
+ * application/identifierlist+cwt). */
+#define TSL_PUBLISH_IDLIST 4u
 
 /* "jwt", "cwt" or "jwt,cwt" (either order, no repeats) to a TSL_PUBLISH_* mask;
  * TSL_ERR_ARG for anything else. And back: "jwt", "cwt" or "jwt,cwt" for a mask (0, the
@@ -2232,6 +2238,22 @@ TSL_API const char *tsl_admin_openapi(size_t *len);
 
 /* ---------------------------------------------------------------------------------- */
 /* Identifier lists (ISO/IEC 18013-5 second edition): mdoc revocation by listing       */
+
+/* Bytes of an identifier a stored identifier list hands out. */
+#define TSL_STORE_ID_BYTES 16
+
+/* The identifiers of indices idx[0..n) (as tsl_store_alloc hands them out) of list, an
+ * identifier list: n * TSL_STORE_ID_BYTES bytes into out. They are a keyed
+ * pseudorandom permutation of the index (the list's secret key): random to anyone else.
+ * TSL_ERR_ARG if the list is not an identifier list, TSL_ERR_INDEX past its size. */
+TSL_API tsl_status tsl_store_identifiers(tsl_store *st, const char *list,
+                                         const uint64_t *idx, size_t n, uint8_t *out,
+                                         tsl_error *err);
+/* The index of identifier id of list (to revoke it with tsl_store_set / updates).
+ * TSL_ERR_NOT_FOUND when id is not one of the list's identifiers. */
+TSL_API tsl_status tsl_store_identifier_index(tsl_store *st, const char *list,
+                                              const uint8_t *id, size_t len, uint64_t *idx,
+                                              tsl_error *err);
 
 /* An identifier list is a tagged COSE_Sign1 CWT whose claim 65530 is {"identifiers":
  * {* bstr => IdentifierInfo}, ? "aggregation_uri": tstr}; sub (the uri an MSO's

@@ -17,7 +17,8 @@ int cmd_set(int argc, char **argv)
     static const cli_cmd cmd = {
         "set", "ID IDX STATUS [--force] [--db PATH]",
         "Sets entry IDX of list ID to STATUS: VALID, INVALID, SUSPENDED,\n"
-        "APPLICATION_SPECIFIC (any case) or a number below 2^bits, durably.",
+        "APPLICATION_SPECIFIC (any case) or a number below 2^bits, durably. For an\n"
+        "identifier list, IDX may be an identifier (hex) that tsl alloc printed.",
         "0 success, 1 rejected (unknown list, index out of range, value\n"
         "too large for the bits, INVALID is final), 2 usage or I/O error.", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
@@ -31,10 +32,8 @@ int cmd_set(int argc, char **argv)
     const char *id = argv[first], *idx_s = argv[first + 1], *val_s = argv[first + 2];
     uint64_t idx;
     unsigned value;
-    if (!cli_parse_u64(idx_s, &idx)) {
-        cli_err("set", "index \"%.40s\" is not a non-negative integer", idx_s);
-        return EXIT_REJECT;
-    }
+    /* Not a number: an identifier of an identifier list, once the store is open. */
+    bool by_id = !cli_parse_u64(idx_s, &idx);
     if (tsl_status_parse(val_s, strlen(val_s), &value, NULL) != TSL_OK) {
         cli_err("set",
                 "unknown status \"%.40s\" (VALID, INVALID, SUSPENDED, "
@@ -46,6 +45,10 @@ int cmd_set(int argc, char **argv)
     int rc = store_cli_open("set", db, &store);
     if (rc != EXIT_OK)
         return rc;
+    if (by_id && (rc = store_cli_idl_index("set", store, id, idx_s, &idx)) != EXIT_OK) {
+        tsl_store_close(store);
+        return rc;
+    }
     tsl_error err;
     tsl_error_clear(&err);
     tsl_status st = tsl_store_set(store, id, idx, value, force, &err);
