@@ -339,6 +339,10 @@ static tsl_status list_load(tsl_store *st, const tsl_list_info *info, bool gz,
     }
     unsigned formats = info->formats != 0 ? info->formats
                                           : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
+    /* An identifier list is recorded in the CWT slot (store_publish.c). */
+    l->idl = formats == TSL_PUBLISH_IDLIST;
+    if (l->idl)
+        formats = TSL_PUBLISH_CWT;
     /* The versions of the newest tokens, read before the tokens themselves: the newest
      * only moves forward, so what is loaded below is at least this version (the issuer
      * API waits on it: tsl_snapshot_list_version). */
