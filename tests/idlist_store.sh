@@ -3,8 +3,8 @@
 # of kind identifier (tsl list create --formats idlist), tsl alloc handing out 16-byte
 # identifiers, tsl set revoking one by its identifier, tsl serve publishing and serving
 # the identifier list (application/identifierlist+cwt, with negotiation, and ?time=
-# history), and tsl verify following mdocs made by tests/idl_issue.py (cbor2,
-# cryptography) to it: VALID, then INVALID once revoked.
+# history), tsl export served by nginx, and tsl verify following mdocs made by
+# tests/idl_issue.py (cbor2, cryptography) to it: VALID, then INVALID once revoked.
 #
 # Usage: sh tests/idlist_store.sh [BUILD_DIR] [sqlite|pg]   (a few seconds)
 # Closing line: "idlist_store: N passed, N failed" (idlist_store_pg on PostgreSQL).
@@ -25,9 +25,11 @@ ISSUE="$PY tests/idl_issue.py"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/tsl-idlist-store.XXXXXX") || exit 2
 SERVE_PID=""
+NPID=""
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null
+    [ -n "$NPID" ] && kill "$NPID" 2>/dev/null
     backend_cleanup
     rm -rf "$T"
 }
@@ -137,5 +139,59 @@ same "?time=now" "$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "$URI
     "200 application/identifierlist+cwt"
 t token I1 --format cwt --db "$DB"
 expect_rc "tsl token" 0
+cmp -s "$T/out" "$T/l.cwt" && ok || bad "tsl token is not the served list"
+
+# --- tsl export, served by nginx ------------------------------------------------------ #
+NGINX=$(command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; })
+if [ -z "$NGINX" ]; then
+    bad "nginx is missing (apt-get install nginx-light)"
+else
+    NPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    t export "$T/www" --db "$DB" --listen "127.0.0.1:$NPORT"
+    expect_rc "tsl export" 0
+    cmp -s "$T/www/current/idl/1.cwt" "$T/l.cwt" && ok || bad "the exported file"
+    mkdir -p "$T/ng"
+    _user=""
+    [ "$(id -u)" = 0 ] && _user="user $(id -un);"
+    cat >"$T/ng/top.conf" <<EOF
+$_user
+daemon off;
+worker_processes 1;
+pid $T/ng/nginx.pid;
+error_log $T/ng/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $T/ng/body;
+    proxy_temp_path $T/ng/proxy;
+    fastcgi_temp_path $T/ng/fastcgi;
+    uwsgi_temp_path $T/ng/uwsgi;
+    scgi_temp_path $T/ng/scgi;
+    include $T/www/nginx.conf;
+}
+EOF
+    "$NGINX" -p "$T/ng/" -e "$T/ng/error.log" -c "$T/ng/top.conf" 2>"$T/ng/stderr.log" &
+    NPID=$!
+    n=0
+    until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$NPORT/none"; do
+        n=$((n + 1))
+        [ $n -gt 50 ] && break
+        sleep 0.1
+    done
+    NU=http://127.0.0.1:$NPORT/idl/1
+    nct() { curl -s -o "$T/n.body" -w '%{http_code} %{content_type}' "$@" "$NU"; }
+    same "nginx: Accept the type" "$(nct -H 'Accept: application/identifierlist+cwt')" \
+        "200 application/identifierlist+cwt"
+    cmp -s "$T/n.body" "$T/l.cwt" && ok || bad "nginx: the body"
+    same "nginx: no Accept" "$(nct -H 'Accept:')" "200 application/identifierlist+cwt"
+    same "nginx: */*" "$(nct -H 'Accept: */*')" "200 application/identifierlist+cwt"
+    same "nginx: a status list type" \
+        "$(nct -H 'Accept: application/statuslist+cwt' | cut -c1-3)" "406"
+    same "nginx: the type with q=0" \
+        "$(nct -H 'Accept: application/identifierlist+cwt;q=0' | cut -c1-3)" "406"
+    kill "$NPID" 2>/dev/null
+    wait "$NPID" 2>/dev/null
+    NPID=""
+fi
 
 finish
