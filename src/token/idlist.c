@@ -77,7 +77,7 @@ static int idref_cmp(const void *a, const void *b)
 
 int tsl_idlist_contains(const tsl_idlist *l, const uint8_t *id, size_t len)
 {
-    if (l == NULL || (id == NULL && len > 0))
+    if (l == NULL || l->n == 0 || (id == NULL && len > 0))
         return 0;
     idref key = {id, len};
     return bsearch(&key, l->ids, l->n, sizeof *l->ids, idref_cmp) != NULL;
