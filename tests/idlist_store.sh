@@ -105,6 +105,9 @@ expect_rc "mdoc 2 before revocation" 0
 same "VALID" "$(cat "$T/out")" "VALID"
 t set I1 "$ID2" INVALID --db "$DB"
 expect_rc "set I1 <identifier> INVALID" 0
+t get I1 "$ID2" "$ID1" --db "$DB"
+expect_rc "get by identifier" 0
+same "get by identifier" "$(tr '\t\n' ' |' <"$T/out")" "$ID2 INVALID|$ID1 VALID|"
 n=0
 while :; do
     curl -s -o "$T/l.cwt" "$URI"
