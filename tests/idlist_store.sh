@@ -70,8 +70,12 @@ t set I1 "$ID1" SUSPENDED --db "$DB"
 expect_rc "set: SUSPENDED does not fit one bit" 1
 
 # --- served --------------------------------------------------------------------------- #
+# A status list beside it, for the aggregation document.
+t list create S1 --uri "$BASE/sl/1" --allow-http --bits 1 --size 100 --key "$T/ds.key.pem" \
+    --db "$DB"
+expect_rc "list create S1 (a status list)" 0
 serve_bg "$T/serve.log" --db "$DB" --listen "127.0.0.1:$PORT" --publish-interval 0.5 \
-    --history || { bad "tsl serve did not start: $(head -c 300 "$T/serve.log")"; finish; }
+    --history --aggregation-path /lists.json || { bad "tsl serve did not start: $(head -c 300 "$T/serve.log")"; finish; }
 n=0
 until curl -sf -o "$T/l.cwt" "$URI" 2>/dev/null; do
     n=$((n + 1))
@@ -89,6 +93,8 @@ same "Accept: a status list" "$(ct -H 'Accept: application/statuslist+cwt')" \
     "406 text/plain; charset=utf-8"
 same "Accept: */*, the type with q=0" \
     "$(ct -H 'Accept: */*, application/identifierlist+cwt;q=0')" "406 text/plain; charset=utf-8"
+same "the aggregation document names the status list only" \
+    "$(curl -s "$BASE/lists.json" | tr -d ' \n')" "{\"status_lists\":[\"$BASE/sl/1\"]}"
 t decode --trust "$T/iaca.pem" --id "$ID1" "$T/l.cwt"
 expect_rc "decode the served list" 0
 same "nothing listed yet" "$(cat "$T/out")" "$(printf '%s\tnot-listed' "$ID1")"
@@ -150,8 +156,10 @@ if [ -z "$NGINX" ]; then
     bad "nginx is missing (apt-get install nginx-light)"
 else
     NPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    t export "$T/www" --db "$DB" --listen "127.0.0.1:$NPORT"
+    t export "$T/www" --db "$DB" --listen "127.0.0.1:$NPORT" --aggregation-path /lists
     expect_rc "tsl export" 0
+    same "export: the aggregation document names the status list only" \
+        "$(tr -d ' \n' <"$T/www/current/lists.json")" "{\"status_lists\":[\"$BASE/sl/1\"]}"
     cmp -s "$T/www/current/idl/1.cwt" "$T/l.cwt" && ok || bad "the exported file"
     mkdir -p "$T/ng"
     _user=""

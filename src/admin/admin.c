@@ -352,6 +352,7 @@ typedef struct {
     int64_t now;
     tsl_admin_response *out;
     char source[8 + TSL_APIKEY_ID_LEN + 1]; /* "apikey:ID" */
+    unsigned formats; /* the list's, once list_shape has run */
 } ctx;
 
 static void refused(tsl_admin_response *out, const tslp_refusal *r)
@@ -511,6 +512,7 @@ static bool list_shape(ctx *c, unsigned *bits, uint64_t *size, char uri[TSL_URI_
         strcmp(sh->id, c->rt->list) == 0) {
         *bits = sh->bits;
         *size = sh->size;
+        c->formats = sh->formats;
         if (uri != NULL)
             memcpy(uri, sh->uri, sizeof sh->uri);
         hit = true;
@@ -535,6 +537,7 @@ static bool list_shape(ctx *c, unsigned *bits, uint64_t *size, char uri[TSL_URI_
     }
     *bits = in.bits;
     *size = in.size;
+    c->formats = in.formats;
     if (uri != NULL)
         memcpy(uri, in.uri, strlen(in.uri) + 1);
     pthread_mutex_lock(&a->shape_mu);
@@ -542,6 +545,7 @@ static bool list_shape(ctx *c, unsigned *bits, uint64_t *size, char uri[TSL_URI_
     memcpy(sh->uri, in.uri, strlen(in.uri) + 1);
     sh->bits = in.bits;
     sh->size = in.size;
+    sh->formats = in.formats;
     sh->at_ms = t;
     pthread_mutex_unlock(&a->shape_mu);
     tsl_list_info_free(&in);
@@ -705,7 +709,9 @@ static void do_alloc(ctx *c)
         tslp_buf_init(&ub, TSL_URI_MAX * 2 + 16, "uri");
         r = tslp_json_str(&ub, uri, strlen(uri), err);
         /* An identifier list's entries are the MSO's identifier_list {id, uri}. */
-        char *ids = list_is_idl(c) ? identifiers_hex(c, op.indices, count, err) : NULL;
+        char *ids = c->formats == TSL_PUBLISH_IDLIST
+                        ? identifiers_hex(c, op.indices, count, err)
+                        : NULL;
         if (ids == NULL && err->code != TSL_OK)
             r = err->code;
         P("{\"list\":");

@@ -964,7 +964,7 @@ static int write_aggregation(const export_tree *t, const char *agg_path,
     const char **uris = calloc(n > 0 ? n : 1, sizeof *uris);
     size_t m = 0;
     for (size_t k = 0; uris != NULL && k < n; k++)
-        if (lists[k].avail != 0)
+        if (lists[k].avail != 0 && !lists[k].idl) /* status lists only */
             uris[m++] = lists[k].uri;
     char *text = NULL;
     size_t len = 0;

@@ -524,10 +524,14 @@ static bool snapshot_build(tsl_publisher *p, tsl_snapshot **out)
     const char **uris = tslp_calloc(s->n > 0 ? s->n : 1, sizeof *uris);
     tsl_error aerr;
     tsl_error_clear(&aerr);
+    size_t na = 0;
+    /* Status lists only: an identifier list is not one (ISO 18013-5 names no
+     * aggregation of them). */
     for (size_t k = 0; uris != NULL && k < s->n; k++)
-        uris[k] = s->lists[k]->uri;
+        if (!s->lists[k]->idl)
+            uris[na++] = s->lists[k]->uri;
     if (uris == NULL ||
-        tsl_publish_aggregation(uris, s->n, &s->agg, &s->agg_len, &aerr) != TSL_OK) {
+        tsl_publish_aggregation(uris, na, &s->agg, &s->agg_len, &aerr) != TSL_OK) {
         tslp_free(uris);
         tsl_snapshot_release(s);
         return false;
