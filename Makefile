@@ -130,7 +130,7 @@ $(BUILD)/sigtool: tests/sigtool.c $(BUILD)/libtsl.a
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libtsl.a $(LIBS)
 
 BENCH_SRC = tests/bench.c tests/bench_store.c tests/bench_verify.c tests/bench_pkcs11.c \
-            tests/bench_incr.c
+            tests/bench_incr.c tests/bench_idlist.c
 $(BUILD)/bench: $(BENCH_SRC) tests/bench.h $(BUILD)/libtsl.a
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O2 -o $@ $(BENCH_SRC) $(BUILD)/libtsl.a $(LIBS)
 

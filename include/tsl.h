@@ -966,6 +966,12 @@ TSL_API void tsl_store_close(tsl_store *st);
 /* Which token forms a list publishes (bit mask). */
 #define TSL_PUBLISH_JWT 1u
 #define TSL_PUBLISH_CWT 2u
+/* A list of kind "identifier" (ISO/IEC 18013-5 identifier list): formats is exactly
+ * this; its entries are TSL_STORE_ID_BYTES-byte identifiers (tsl_store_identifiers),
+ * revoking one sets its index INVALID, and publishing signs an identifier list of the
+ * entries that are not VALID (recorded and served as its CWT form, with the media type
+ * application/identifierlist+cwt). */
+#define TSL_PUBLISH_IDLIST 4u
 
 /* "jwt", "cwt" or "jwt,cwt" (either order, no repeats) to a TSL_PUBLISH_* mask;
  * TSL_ERR_ARG for anything else. And back: "jwt", "cwt" or "jwt,cwt" for a mask (0, the
@@ -1925,6 +1931,12 @@ TSL_API void tsl_ref_free(tsl_ref *r);
 TSL_API tsl_ref_kind tsl_ref_kind_of(const tsl_ref *r);
 TSL_API const char *tsl_ref_uri(const tsl_ref *r);   /* valid until r is freed */
 TSL_API uint64_t tsl_ref_idx(const tsl_ref *r);
+/* An mdoc's status.identifier_list (ISO/IEC 18013-5 second edition): its uri (NULL when
+ * the MSO has none), id and certificate (DER; NULL when absent). An MSO may carry it
+ * alone (tsl_ref_uri() is NULL then) or beside status_list. Valid until r is freed. */
+TSL_API const char *tsl_ref_idlist_uri(const tsl_ref *r);
+TSL_API const uint8_t *tsl_ref_idlist_id(const tsl_ref *r, size_t *len);
+TSL_API const uint8_t *tsl_ref_idlist_cert(const tsl_ref *r, size_t *len);
 
 /* The relying party's status check (section 8.3): a verifier holds trust, limits, a
  * cache of Status List Tokens and a way to fetch them. */
@@ -2001,6 +2013,9 @@ typedef struct {
     int determined;          /* 1 when value holds the status */
     int from_cache;          /* the list token came from the cache (no request) */
     int fetched;             /* a request was made */
+    int idlist;              /* an mdoc's identifier list was consulted (uri is its uri
+                              * when the MSO has no status_list) */
+    int listed;              /* ... and the mdoc's id is in it (value is then INVALID) */
 } tsl_check_result;
 
 /* The outcome of a check as one compact JSON object, for a relying party that reports
@@ -2357,6 +2372,91 @@ TSL_API const tsl_rogue_case *tsl_rogue_get(const tsl_rogue *r, size_t i);
 TSL_API const char *tsl_rogue_index(const tsl_rogue *r);
 /* NULL is fine. */
 TSL_API void tsl_rogue_free(tsl_rogue *r);
+
+/* ---------------------------------------------------------------------------------- */
+/* Identifier lists (ISO/IEC 18013-5 second edition): mdoc revocation by listing       */
+
+/* Bytes of an identifier a stored identifier list hands out. */
+#define TSL_STORE_ID_BYTES 16
+
+/* The identifiers of indices idx[0..n) (as tsl_store_alloc hands them out) of list, an
+ * identifier list: n * TSL_STORE_ID_BYTES bytes into out. They are a keyed
+ * pseudorandom permutation of the index (the list's secret key): random to anyone else.
+ * TSL_ERR_ARG if the list is not an identifier list, TSL_ERR_INDEX past its size. */
+TSL_API tsl_status tsl_store_identifiers(tsl_store *st, const char *list,
+                                         const uint64_t *idx, size_t n, uint8_t *out,
+                                         tsl_error *err);
+/* The index of identifier id of list (to revoke it with tsl_store_set / updates).
+ * TSL_ERR_NOT_FOUND when id is not one of the list's identifiers. */
+TSL_API tsl_status tsl_store_identifier_index(tsl_store *st, const char *list,
+                                              const uint8_t *id, size_t len, uint64_t *idx,
+                                              tsl_error *err);
+
+/* An identifier list is a tagged COSE_Sign1 CWT whose claim 65530 is {"identifiers":
+ * {* bstr => IdentifierInfo}, ? "aggregation_uri": tstr}; sub (the uri an MSO's
+ * status.identifier_list names), iat and exp are required, ttl (65534) optional, and a
+ * status list claim (65533) is refused. An mdoc is revoked if and only if its id is a
+ * key of identifiers, byte for byte. */
+#define TSL_MEDIA_IDLIST "application/identifierlist+cwt"
+
+typedef struct tsl_idlist tsl_idlist;
+
+/* Parses an identifier list: raw CBOR, or the same as hex or base64url text. typ
+ * "application/identifierlist+cwt" (or "identifierlist+cwt") in the protected header,
+ * or, the older placement, as a claim (16 or "typ") when the header has none. Limits:
+ * lim's input and depth, at most 2^24 identifiers of at most 128 bytes each, and each
+ * IdentifierInfo a map of at most 4 KiB and depth 4. Duplicate identifiers are
+ * TSL_ERR_MALFORMED. The signature is not checked: tsl_idlist_verify() does that.
+ * Errors: TSL_ERR_MALFORMED, TSL_ERR_TYP, TSL_ERR_CLAIM, TSL_ERR_LIMIT, TSL_ERR_ALG,
+ * TSL_ERR_NOMEM. Free with tsl_idlist_free(). */
+TSL_API tsl_status tsl_idlist_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
+                                    tsl_idlist **out, tsl_error *err);
+TSL_API void tsl_idlist_free(tsl_idlist *l);
+
+/* Verifies the list as tsl_token_verify() does a Status List Token (alg allow-list,
+ * x5chain to o->policy.trust or the keys, exp / nbf / iat against the clock, sub equal
+ * to o->sub when set). cert (DER, may be NULL): the certificate the MSO names; the list
+ * is then verified with that certificate, which must chain to o->policy.trust, and a
+ * chain the list carries must start with it (TSL_ERR_TRUST otherwise). */
+TSL_API tsl_status tsl_idlist_verify(const tsl_idlist *l, const tsl_verify_opts *o,
+                                     const uint8_t *cert, size_t cert_len, tsl_error *err);
+
+/* 1 when id[0..len) is listed (O(log n): a sorted index), else 0. */
+TSL_API int tsl_idlist_contains(const tsl_idlist *l, const uint8_t *id, size_t len);
+
+/* The list's figures (borrowed strings; NULL when absent). */
+TSL_API size_t tsl_idlist_count(const tsl_idlist *l);
+TSL_API const char *tsl_idlist_sub(const tsl_idlist *l);
+TSL_API int64_t tsl_idlist_iat(const tsl_idlist *l);
+TSL_API int64_t tsl_idlist_exp(const tsl_idlist *l);
+TSL_API int tsl_idlist_ttl(const tsl_idlist *l, int64_t *v);
+TSL_API const char *tsl_idlist_aggregation_uri(const tsl_idlist *l);
+/* 1 when typ came from the claims (the older placement), 0 from the protected header. */
+TSL_API int tsl_idlist_typ_in_claim(const tsl_idlist *l);
+/* The header, claims and figures as one JSON object (*out: tsl_free). */
+TSL_API tsl_status tsl_idlist_to_json(const tsl_idlist *l, char **out, tsl_error *err);
+
+/* What to put in an identifier list. Borrowed for the call. */
+typedef struct {
+    const char *sub;             /* REQUIRED: the uri it is served at */
+    const char *iss;             /* optional */
+    int64_t iat;                 /* 0: the clock */
+    int64_t exp;                 /* REQUIRED (> 0) */
+    int64_t ttl;                 /* 0: absent */
+    const char *aggregation_uri; /* optional */
+    const uint8_t *const *ids;   /* n identifiers of id_lens[k] bytes (1 to 128) */
+    const size_t *id_lens;
+    size_t n;
+} tsl_idlist_params;
+
+/* Signs an identifier list in the strict form: COSE_Sign1 tag 18, protected {1: alg,
+ * 16: "application/identifierlist+cwt"}, unprotected {4: kid, 33: x5chain} from the
+ * signer, claims {1 iss, 2 sub, 4 exp, 6 iat, 65534 ttl, 65530 {"identifiers": {id:
+ * {}}, "aggregation_uri"}}, identifiers in deterministic order (length, then bytes).
+ * Errors: TSL_ERR_ARG (no sub or exp, an identifier given twice or of a bad length, an
+ * HS256 signer), TSL_ERR_LIMIT, the signer's. *out: tsl_free. */
+TSL_API tsl_status tsl_idlist_sign(const tsl_idlist_params *p, const tsl_signer *s,
+                                   uint8_t **out, size_t *out_len, tsl_error *err);
 
 #ifdef __cplusplus
 }

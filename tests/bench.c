@@ -14,6 +14,10 @@
  *   bench zlib N BITS [LEVEL]          reference only, not run by bench.sh: the same
  *                                      list through stock zlib compress2() (default
  *                                      level 9), to compare with libdeflate
+ *   bench idlist_gen N 1 FILE / bench idlist N 1 FILE
+ *                                      an identifier list of N 16-byte identifiers:
+ *                                      signed into FILE, then parsed and queried
+ *                                      (tests/bench_idlist.c)
  *   bench gen N BITS                   prints "IDX VALUE" for every non-zero entry of
  *                                      the generated list, ascending: input for
  *                                      `tsl encode`
@@ -579,6 +583,10 @@ int main(int argc, char **argv)
             usage();
         return bench_verify_cold(n, (unsigned)bits, argv[4], argv[5], count);
     }
+    if (strcmp(cmd, "idlist_gen") == 0 && argc == 5)
+        return bench_idlist_gen(n, argv[4]);
+    if (strcmp(cmd, "idlist") == 0 && argc == 5)
+        return bench_idlist(n, argv[4]);
     if (strcmp(cmd, "gen") == 0 && argc == 4)
         return cmd_gen(n, (unsigned)bits);
     if (strcmp(cmd, "store_bulk") == 0 && (argc == 6 || argc == 7)) {

@@ -54,4 +54,9 @@ int bench_store_publish(uint64_t n, unsigned bits, const char *db, const char *k
 int bench_pkcs11_sign(const char *ref, const char *alg_name, const char *where,
                       double seconds, unsigned threads);
 
+/* bench idlist_gen N 1 FILE and bench idlist N 1 FILE (bench_idlist.c): an identifier
+ * list of N 16-byte identifiers signed into FILE, then parsed and queried. */
+int bench_idlist_gen(uint64_t n, const char *file);
+int bench_idlist(uint64_t n, const char *file);
+
 #endif /* TSL_BENCH_H */

@@ -15,6 +15,7 @@
 #                                            every size and width (tests/bench_encode.sh)
 #   BENCH_ONLY=incremental sh tests/bench.sh  only incremental publishing on both
 #                                            backends (tests/bench_incr.sh)
+#   BENCH_ONLY=idlist sh tests/bench.sh     only the 10^6-identifier list (parse, memory)
 #   BENCH_ONLY=admin sh tests/bench.sh       only the issuer API under wrk on both
 #                                            backends (tests/bench_admin.sh)
 #
@@ -136,6 +137,16 @@ if [ "${BENCH_ONLY:-}" = incremental ]; then
     sh tests/bench_incr.sh "$BUILD" || status=1
     exit $status
 fi
+# Identifier lists (ISO 18013-5): 10^6 identifiers signed by one process, parsed and
+# queried by another (tests/bench_idlist.c).
+idlist_cases() {
+    run idlist_gen 1000000 1 "$tmp/idlist.cwt"
+    run idlist 1000000 1 "$tmp/idlist.cwt"
+}
+if [ "${BENCH_ONLY:-}" = idlist ]; then
+    idlist_cases
+    exit $status
+fi
 if [ "${BENCH_ONLY:-}" = admin ]; then
     sh tests/bench_admin.sh "$BUILD" || status=1
     exit $status
@@ -159,6 +170,7 @@ for fmt in jwt cwt; do
     done
 done
 verify_cases
+idlist_cases
 # The fast level at the largest size: the trade-off the header documents.
 run encode "$CLI_N" 1 6
 # The encoder against libdeflate 12 and zlib -9 (C and Python), every size and width.

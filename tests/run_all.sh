@@ -163,6 +163,13 @@ part verify_pg sh tests/verify.sh "$BUILD" pg
 # Issue 18: tsl probe against tsl serve, nginx serving tsl export and a broken Python
 # endpoint; tsl verify and tsl probe through every case of tsl rogue (about 30 s).
 part probe sh tests/probe.sh "$BUILD"
+# ISO 18013-5 identifier lists: mdocs and lists from tests/idl_issue.py (cbor2,
+# cryptography) verified over a python HTTP listener; tsl decode --id (a few seconds).
+part idlist sh tests/idlist.sh "$BUILD"
+# The issuer's identifier lists: a list of kind identifier allocated, revoked by
+# identifier, served by tsl serve and followed by tsl verify (SQLite, PostgreSQL).
+part idlist_store sh tests/idlist_store.sh "$BUILD"
+part idlist_store_pg sh tests/idlist_store.sh "$BUILD" pg
 # Keys in hardware (issue 14): softhsm2 and opensc, every algorithm signed on a token
 # and verified independently, tsl serve with an HSM key and the token removed and put
 # back, a wrong PIN tried once (about a minute; timing: not under the sanitizers).

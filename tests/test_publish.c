@@ -452,7 +452,13 @@ TT_TEST(publish_formats_names)
         TT_EQ_U(m, 99);
     }
     TT_ERR(tsl_publish_formats_parse("y", &m, &err), TSL_ERR_ARG);
-    TT_CONTAINS(err.msg, "\"y\" is not jwt, cwt or jwt,cwt");
+    TT_CONTAINS(err.msg, "\"y\" is not jwt, cwt, jwt,cwt or idlist");
+    /* An identifier list (ISO 18013-5) is a form alone. */
+    TT_OK(tsl_publish_formats_parse("idlist", &m, NULL));
+    TT_EQ_U(m, TSL_PUBLISH_IDLIST);
+    TT_ERR(tsl_publish_formats_parse("idlist,cwt", &m, NULL), TSL_ERR_ARG);
+    TT_ERR(tsl_publish_formats_parse("jwt,idlist", &m, NULL), TSL_ERR_ARG);
+    TT_CHECK(strcmp(tsl_publish_formats_name(TSL_PUBLISH_IDLIST), "idlist") == 0);
     TT_CHECK(strcmp(tsl_publish_formats_name(TSL_PUBLISH_JWT), "jwt") == 0);
     TT_CHECK(strcmp(tsl_publish_formats_name(TSL_PUBLISH_CWT), "cwt") == 0);
     TT_CHECK(strcmp(tsl_publish_formats_name(0), "jwt,cwt") == 0);

@@ -150,6 +150,16 @@ int cli_version(void);
 /* Subcommands. */
 int cmd_encode(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
+/* tsl decode of an identifier list (decode_idlist.c): --id HEX values, and the output. */
+#define CLI_IDLIST_MAX_IDS 1024
+#define CLI_IDLIST_MAX_ID 128
+typedef struct {
+    const char **hex;
+    size_t n;
+} cli_ids;
+int cli_opt_id(const char *cmd, void *target, const char *arg);
+int cli_decode_idlist(const tsl_idlist *l, const cli_keys *k, tsl_verify_opts *vo,
+                      const cli_ids *ids, bool json);
 int cmd_sign(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 /* The issuer store (tools/store_cli.c and the cmd_*.c beside it). */

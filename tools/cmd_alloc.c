@@ -18,7 +18,8 @@ int cmd_alloc(int argc, char **argv)
         "alloc", "ID [-n COUNT] [--db PATH]",
         "Allocates COUNT indices of list ID for new Referenced Tokens and prints them,\n"
         "one per line: never handed out before and never a decoy, in a keyed\n"
-        "pseudorandom order. All or nothing: if fewer are left, none is allocated.",
+        "pseudorandom order. All or nothing: if fewer are left, none is allocated.\n"
+        "For an identifier list (formats idlist), prints identifiers (16 bytes, hex).",
         "0 success, 1 unknown list or not enough free indices, 2 usage or\nI/O error.",
         NULL};
     int first, rc = cli_opts_parse(&cmd, opts, argc, argv, &first);
@@ -37,11 +38,19 @@ int cmd_alloc(int argc, char **argv)
     tsl_error_clear(&err);
     uint64_t *out = NULL;
     tsl_status st = tsl_store_alloc_new(store, id, n, &out, &err);
+    bool printed = false;
+    /* An identifier list's entries are identifiers: those are printed instead. */
+    if (st == TSL_OK)
+        rc = store_cli_idl_print("alloc", store, id, out, n, &printed);
     tsl_store_close(store);
     if (st != TSL_OK)
         return cli_fail("alloc", &err, st);
-    for (uint64_t k = 0; k < n; k++)
+    for (uint64_t k = 0; !printed && k < n; k++)
         printf("%llu\n", (unsigned long long)out[k]);
+    if (rc != EXIT_OK) {
+        tsl_free(out);
+        return rc;
+    }
     tsl_free(out);
     /* The indices are allocated either way; say so, so they can be found again. */
     return cli_flush("alloc", EXIT_OK, !ferror(stdout), " (the indices stay allocated)");

@@ -38,7 +38,9 @@ int cmd_decode(int argc, char **argv)
 {
     static uint64_t idx[DECODE_MAX_INDEXES];
     static unsigned vals[DECODE_MAX_INDEXES];
+    static const char *idhex[CLI_IDLIST_MAX_IDS];
     indexes ix = {idx, 0};
+    cli_ids ids = {idhex, 0};
     bool json = false;
     tsl_limits lim;
     tsl_limits_default(&lim);
@@ -52,6 +54,8 @@ int cmd_decode(int argc, char **argv)
     const char *secs = "is not a number of seconds";
     const cli_opt opts[] = {
         CLI_FN("index", &ix, add_index, NULL, "I\tlook up entry I (repeatable, up to 1024)"),
+        CLI_FN("id", &ids, cli_opt_id, NULL, "HEX\tan identifier list: is HEX listed? "
+               "(repeatable)"),
         CLI_FLAG("json", &json, "print the summary (and lookups) as one JSON object"),
         CLI_FN("key", &v, cli_opt_key, NULL, "KEY\tverification key: PEM, JWK or JWKS (repeatable)"),
         CLI_FN("trust", &v, cli_opt_trust, NULL, "CERT\ttrust anchor certificates (PEM) for x5c"),
@@ -71,8 +75,9 @@ int cmd_decode(int argc, char **argv)
     static const cli_cmd cmd = {
         "decode", "[OPTIONS] [FILE|-]",
         "Reads a StatusList object (JSON, spec section 4.2, or CBOR, 4.3) or a Status\n"
-        "List Token (a JWT, or a CWT as raw bytes, hex or base64url), told apart by the\n"
-        "bytes. With --index, prints \"I<TAB>VALUE\" for each index; without, a summary.\n"
+        "List Token (a JWT, or a CWT as raw bytes, hex or base64url), or an ISO 18013-5\n"
+        "identifier list (application/identifierlist+cwt), told apart by the\n"
+        "bytes. With --id HEX, says whether HEX is listed. With --index, prints \"I<TAB>VALUE\" for each index; without, a summary.\n"
         "A token is verified first when --key or --trust is given; without them the\n"
         "signature is NOT verified, which is said on stderr.",
         "0 success, 1 input rejected, verification failed or an index out of\n"
@@ -98,6 +103,32 @@ int cmd_decode(int argc, char **argv)
     tsl_token *t = NULL;
     decoded d = {NULL, NULL, NULL, false};
     tsl_form in = rc == EXIT_OK ? tsl_detect_form(buf, len, NULL, NULL) : TSL_FORM_EMPTY;
+    /* An identifier list has a decoder of its own (decode_idlist.c). */
+    tsl_idlist *il = NULL;
+    tsl_status ist = rc == EXIT_OK && (in == TSL_FORM_CBOR || in == TSL_FORM_TEXT)
+                         ? tsl_idlist_parse(buf, len, &lim, &il, &err)
+                         : TSL_ERR_MALFORMED;
+    /* One that names its media type but does not parse: its own error, not a Status
+     * List Token's. */
+    if (ist != TSL_OK && rc == EXIT_OK && memmem(buf, len, "identifierlist+cwt", 18) != NULL) {
+        tsl_free(buf);
+        cli_keys_free(&v);
+        return cli_fail("decode", &err, ist);
+    }
+    tsl_error_clear(&err);
+    if (ist == TSL_OK) {
+        rc = nidx > 0 ? (cli_err("decode", "--index: an identifier list has no indices; "
+                                 "use --id"), EXIT_USAGE)
+                      : cli_decode_idlist(il, &v, &vo, &ids, json);
+        tsl_idlist_free(il);
+        tsl_free(buf);
+        cli_keys_free(&v);
+        return rc;
+    }
+    if (rc == EXIT_OK && ids.n > 0) {
+        cli_err("decode", "--id: the input is not an identifier list");
+        rc = EXIT_REJECT;
+    }
     if (rc == EXIT_OK &&
         (in == TSL_FORM_EMPTY || in == TSL_FORM_JSON || in == TSL_FORM_CBOR_MAP)) {
         st = tsl_list_parse(buf, len, &lim, &l, &err);

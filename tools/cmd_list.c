@@ -85,8 +85,9 @@ static int list_create(int argc, char **argv)
          "S\tttl claim of the tokens (default: none)"},
         {"lifetime", 0, CLI_OPT_I64, &info.lifetime, 1, INT64_MAX / 2, secs, NULL, NULL,
          "S\texp - iat of the tokens (default 86400)"},
-        CLI_FN("formats", &info.formats, parse_formats, "is not jwt, cwt or jwt,cwt",
-               "F\tjwt, cwt or jwt,cwt (default) for `tsl publish`"),
+        CLI_FN("formats", &info.formats, parse_formats, "is not jwt, cwt, jwt,cwt or idlist",
+               "F\tjwt, cwt or jwt,cwt (default) for `tsl publish`;\n"
+               "idlist: an ISO 18013-5 identifier list (--bits 1)"),
         {"decoys", 0, CLI_OPT_U64, &info.decoys, 0, UINT64_MAX, "is not a non-negative integer",
          NULL, NULL, "N\tentries set to the decoy value and never allocated"},
         CLI_FN("decoy-value", &info.decoy_value, parse_decoy_value, NULL,

@@ -17,7 +17,8 @@ int cmd_set(int argc, char **argv)
     static const cli_cmd cmd = {
         "set", "ID IDX STATUS [--force] [--db PATH]",
         "Sets entry IDX of list ID to STATUS: VALID, INVALID, SUSPENDED,\n"
-        "APPLICATION_SPECIFIC (any case) or a number below 2^bits, durably.",
+        "APPLICATION_SPECIFIC (any case) or a number below 2^bits, durably. For an\n"
+        "identifier list, IDX may be an identifier (hex) that tsl alloc printed.",
         "0 success, 1 rejected (unknown list, index out of range, value\n"
         "too large for the bits, INVALID is final), 2 usage or I/O error.", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
@@ -31,10 +32,8 @@ int cmd_set(int argc, char **argv)
     const char *id = argv[first], *idx_s = argv[first + 1], *val_s = argv[first + 2];
     uint64_t idx;
     unsigned value;
-    if (!cli_parse_u64(idx_s, &idx)) {
-        cli_err("set", "index \"%.40s\" is not a non-negative integer", idx_s);
-        return EXIT_REJECT;
-    }
+    /* Not a number: an identifier of an identifier list, once the store is open. */
+    bool by_id = !cli_parse_u64(idx_s, &idx);
     if (tsl_status_parse(val_s, strlen(val_s), &value, NULL) != TSL_OK) {
         cli_err("set",
                 "unknown status \"%.40s\" (VALID, INVALID, SUSPENDED, "
@@ -46,6 +45,10 @@ int cmd_set(int argc, char **argv)
     int rc = store_cli_open("set", db, &store);
     if (rc != EXIT_OK)
         return rc;
+    if (by_id && (rc = store_cli_idl_index("set", store, id, idx_s, &idx)) != EXIT_OK) {
+        tsl_store_close(store);
+        return rc;
+    }
     tsl_error err;
     tsl_error_clear(&err);
     tsl_status st = tsl_store_set(store, id, idx, value, force, &err);
@@ -61,7 +64,8 @@ int cmd_get(int argc, char **argv)
         "get", "ID IDX... [--db PATH]",
         "Prints \"IDX<TAB>NAME\" for each IDX of list ID, in the order given: VALID,\n"
         "INVALID, SUSPENDED, APPLICATION_SPECIFIC for 0 to 3, else the number. Every\n"
-        "index is checked before anything is printed.",
+        "index is checked before anything is printed. For an identifier list, IDX may\n"
+        "be an identifier (hex).",
         "0 success, 1 unknown list or index out of range, 2 usage or I/O.", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
@@ -78,17 +82,19 @@ int cmd_get(int argc, char **argv)
         cli_err("get", "out of memory");
         return EXIT_USAGE;
     }
-    for (size_t k = 0; k < n; k++) {
-        const char *s = argv[first + 1 + (int)k];
-        if (!cli_parse_u64(s, &idx[k])) {
-            cli_err("get", "index \"%.40s\" is not a non-negative integer", s);
-            free(idx);
-            return EXIT_REJECT;
-        }
-    }
+    bool any_id = false;
+    for (size_t k = 0; k < n; k++)
+        any_id = any_id || !cli_parse_u64(argv[first + 1 + (int)k], &idx[k]);
     tsl_store *store = NULL;
     int rc = store_cli_open_mode("get", db, STORE_CLI_READ, &store);
+    /* Not a number: an identifier of an identifier list (store_idl.c). */
+    for (size_t k = 0; any_id && rc == EXIT_OK && k < n; k++) {
+        const char *s = argv[first + 1 + (int)k];
+        if (!cli_parse_u64(s, &idx[k]))
+            rc = store_cli_idl_index("get", store, id, s, &idx[k]);
+    }
     if (rc != EXIT_OK) {
+        tsl_store_close(store);
         free(idx);
         return rc;
     }
@@ -112,7 +118,12 @@ int cmd_get(int argc, char **argv)
         unsigned v = 0;
         char buf[8];
         tsl_list_get(l, idx[k], &v, NULL);
-        printf("%llu\t%s\n", (unsigned long long)idx[k], tsl_status_label(v, buf));
+        const char *s = argv[first + 1 + (int)k];
+        uint64_t u;
+        if (cli_parse_u64(s, &u))
+            printf("%llu\t%s\n", (unsigned long long)idx[k], tsl_status_label(v, buf));
+        else /* an identifier, as given */
+            printf("%s\t%s\n", s, tsl_status_label(v, buf));
     }
     tsl_list_free(l);
     free(idx);

@@ -32,6 +32,14 @@ typedef enum {
 int store_cli_open_mode(const char *cmd, const char *db_opt, store_cli_mode mode,
                         tsl_store **out);
 
+/* Identifier lists (store_idl.c): prints the identifiers (hex, one a line) of idx[0..n)
+ * when list is an identifier list (*printed true), else prints nothing; and reads an
+ * identifier in hex into its index. Return an exit code. */
+int store_cli_idl_print(const char *cmd, tsl_store *st, const char *list, const uint64_t *idx,
+                        uint64_t n, bool *printed);
+int store_cli_idl_index(const char *cmd, tsl_store *st, const char *list, const char *hex,
+                        uint64_t *idx);
+
 /* store_cli_open_mode() with STORE_CLI_WRITE. */
 int store_cli_open(const char *cmd, const char *db_opt, tsl_store **out);
 

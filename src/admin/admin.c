@@ -38,7 +38,8 @@ typedef enum {
 typedef struct {
     route_kind kind;
     char list[TSLP_ID_MAX + 1]; /* the {id} segment, when the route has one */
-    char idx[32];               /* the {idx} segment (cut), for R_STATUS */
+    char idx[48];               /* the {idx} segment (cut), for R_STATUS: an index, or an
+                                 * identifier list's identifier (32 hex digits) */
 } route;
 
 /* What a body a method takes. */
@@ -351,6 +352,7 @@ typedef struct {
     int64_t now;
     tsl_admin_response *out;
     char source[8 + TSL_APIKEY_ID_LEN + 1]; /* "apikey:ID" */
+    unsigned formats; /* the list's, once list_shape has run */
 } ctx;
 
 static void refused(tsl_admin_response *out, const tslp_refusal *r)
@@ -510,6 +512,7 @@ static bool list_shape(ctx *c, unsigned *bits, uint64_t *size, char uri[TSL_URI_
         strcmp(sh->id, c->rt->list) == 0) {
         *bits = sh->bits;
         *size = sh->size;
+        c->formats = sh->formats;
         if (uri != NULL)
             memcpy(uri, sh->uri, sizeof sh->uri);
         hit = true;
@@ -534,6 +537,7 @@ static bool list_shape(ctx *c, unsigned *bits, uint64_t *size, char uri[TSL_URI_
     }
     *bits = in.bits;
     *size = in.size;
+    c->formats = in.formats;
     if (uri != NULL)
         memcpy(uri, in.uri, strlen(in.uri) + 1);
     pthread_mutex_lock(&a->shape_mu);
@@ -541,6 +545,7 @@ static bool list_shape(ctx *c, unsigned *bits, uint64_t *size, char uri[TSL_URI_
     memcpy(sh->uri, in.uri, strlen(in.uri) + 1);
     sh->bits = in.bits;
     sh->size = in.size;
+    sh->formats = in.formats;
     sh->at_ms = t;
     pthread_mutex_unlock(&a->shape_mu);
     tsl_list_info_free(&in);
@@ -556,6 +561,83 @@ static bool idem_ok(const char *k)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)k[i] < 0x20 || (unsigned char)k[i] > 0x7e)
             return false;
+    return true;
+}
+
+/* ---- identifier lists (ISO 18013-5): entries are identifiers, idl_ids.c ---- */
+
+/* Whether the route's list is an identifier list (formats idlist). */
+static bool list_is_idl(ctx *c)
+{
+    tsl_list_info in;
+    memset(&in, 0, sizeof in);
+    tslp_reader *rd = tslp_reader_get(c->a);
+    bool idl = tsl_store_list_info(rd->st, c->rt->list, &in, NULL) == TSL_OK &&
+               in.formats == TSL_PUBLISH_IDLIST;
+    tslp_reader_put(rd);
+    tsl_list_info_free(&in);
+    return idl;
+}
+
+/* The identifiers of n allocated indices, as n 32-character hex strings (with NUL
+ * after each) in a new block; NULL on failure with err set. */
+static char *identifiers_hex(ctx *c, const uint64_t *idx, uint64_t n, tsl_error *err)
+{
+    uint8_t *raw = tslp_malloc(n * TSL_STORE_ID_BYTES + 1);
+    char *hex = tslp_malloc(n * (2 * TSL_STORE_ID_BYTES + 1) + 1);
+    tsl_status r = raw != NULL && hex != NULL
+                       ? TSL_OK
+                       : tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory");
+    if (r == TSL_OK) {
+        tslp_reader *rd = tslp_reader_get(c->a);
+        r = tsl_store_identifiers(rd->st, c->rt->list, idx, (size_t)n, raw, err);
+        tslp_reader_put(rd);
+    }
+    for (uint64_t k = 0; r == TSL_OK && k < n; k++)
+        for (int b = 0; b < TSL_STORE_ID_BYTES; b++)
+            snprintf(hex + k * (2 * TSL_STORE_ID_BYTES + 1) + 2 * b, 3, "%02x",
+                     raw[k * TSL_STORE_ID_BYTES + (uint64_t)b]);
+    tslp_free(raw);
+    if (r != TSL_OK) {
+        tslp_free(hex);
+        return NULL;
+    }
+    return hex;
+}
+
+/* The index of the identifier in the path (32 hex digits) of an identifier list. */
+static bool identifier_index(ctx *c, uint64_t *idx)
+{
+    const char *s = c->rt->idx;
+    uint8_t id[TSL_STORE_ID_BYTES];
+    tslp_refusal rf;
+    if (strlen(s) != 2 * TSL_STORE_ID_BYTES ||
+        strspn(s, "0123456789abcdefABCDEF") != 2 * TSL_STORE_ID_BYTES) {
+        tslp_refuse(&rf, 400, "malformed", "the index in the path is neither a decimal "
+                    "number nor an identifier (%d bytes in hex)", TSL_STORE_ID_BYTES);
+        rf.field = "idx";
+        refused(c->out, &rf);
+        return false;
+    }
+    for (int b = 0; b < TSL_STORE_ID_BYTES; b++) {
+        char two[3] = {s[2 * b], s[2 * b + 1], 0};
+        id[b] = (uint8_t)strtoul(two, NULL, 16);
+    }
+    tsl_error e;
+    tsl_error_clear(&e);
+    tslp_reader *rd = tslp_reader_get(c->a);
+    tsl_status r = tsl_store_identifier_index(rd->st, c->rt->list, id, sizeof id, idx, &e);
+    tslp_reader_put(rd);
+    if (r == TSL_ERR_NOT_FOUND || r == TSL_ERR_ARG) {
+        tslp_refuse(&rf, 400, "invalid-value", "%s", e.msg);
+        rf.field = "idx";
+        refused(c->out, &rf);
+        return false;
+    }
+    if (r != TSL_OK) {
+        tslp_admin_store_fail(c->out, r, &e);
+        return false;
+    }
     return true;
 }
 
@@ -626,17 +708,28 @@ static void do_alloc(ctx *c)
         tslp_buf ub;
         tslp_buf_init(&ub, TSL_URI_MAX * 2 + 16, "uri");
         r = tslp_json_str(&ub, uri, strlen(uri), err);
+        /* An identifier list's entries are the MSO's identifier_list {id, uri}. */
+        char *ids = c->formats == TSL_PUBLISH_IDLIST
+                        ? identifiers_hex(c, op.indices, count, err)
+                        : NULL;
+        if (ids == NULL && err->code != TSL_OK)
+            r = err->code;
         P("{\"list\":");
         S(c->rt->list);
         P(",\"entries\":[");
         for (uint64_t k = 0; k < count && r == TSL_OK; k++) {
-            P("%s{\"idx\":%llu,\"uri\":", k == 0 ? "" : ",",
-              (unsigned long long)op.indices[k]);
+            if (ids != NULL)
+                P("%s{\"id\":\"%s\",\"uri\":", k == 0 ? "" : ",",
+                  ids + k * (2 * TSL_STORE_ID_BYTES + 1));
+            else
+                P("%s{\"idx\":%llu,\"uri\":", k == 0 ? "" : ",",
+                  (unsigned long long)op.indices[k]);
             if (r == TSL_OK)
                 r = tslp_buf_append(b, ub.data, ub.len, err);
             P("}");
         }
         P("]}");
+        tslp_free(ids);
         tslp_buf_free(&ub);
         if (r == TSL_OK && op.replayed) {
             atomic_fetch_add(&c->a->replays, 1);
@@ -754,6 +847,10 @@ static void do_patch(ctx *c)
 
 static bool index_of(ctx *c, uint64_t *idx)
 {
+    /* An identifier list's entries may be named by their identifiers. */
+    if (!tslp_parse_index(c->rt->idx, idx) && strlen(c->rt->idx) == 2 * TSL_STORE_ID_BYTES &&
+        list_is_idl(c))
+        return identifier_index(c, idx);
     if (!tslp_parse_index(c->rt->idx, idx)) {
         tslp_refusal rf;
         tslp_refuse(&rf, 400, "malformed", "the index in the path is not a decimal number");
@@ -1199,7 +1296,7 @@ void tsl_admin_answer(tsl_admin *a, const tsl_admin_request *rq, int64_t now,
         count(a, out->status);
         return;
     }
-    ctx c = {a, rq, &rt, &key, now, out, ""};
+    ctx c = {a, rq, &rt, &key, now, out, "", 0};
     snprintf(c.source, sizeof c.source, "apikey:%s", key.id);
     const char *m = rq->method;
     switch (rt.kind) {

@@ -149,6 +149,7 @@ typedef struct {
     char uri[TSL_URI_MAX + 1];
     unsigned bits;
     uint64_t size;
+    unsigned formats; /* TSL_PUBLISH_*: an identifier list's entries are identifiers */
     int64_t at_ms; /* monotonic: when read; 0: empty */
 } tslp_shape;
 

@@ -547,7 +547,8 @@ bool tslp_body_list_spec(const uint8_t *p, size_t n, tsl_list_spec *spec, void *
         ok = field_fail(r, 400, "invalid-value", "alg", "not a signing algorithm");
     if (ok && formats != NULL &&
         tsl_publish_formats_parse(formats, &spec->formats, NULL) != TSL_OK)
-        ok = field_fail(r, 400, "invalid-value", "formats", "must be jwt, cwt or jwt,cwt");
+        ok = field_fail(r, 400, "invalid-value", "formats",
+                        "must be jwt, cwt, jwt,cwt or idlist");
     json_t *fi = json_object_get(o, "final_invalid");
     if (ok && fi != NULL && !json_is_boolean(fi))
         ok = field_fail(r, 400, "malformed", "final_invalid", "must be true or false");

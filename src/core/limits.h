@@ -213,4 +213,23 @@
 /* Cases the rogue publisher serves (about 40); the cap bounds its table. */
 #define TSLP_ROGUE_MAX_CASES 64
 
+/* --- identifier lists (ISO/IEC 18013-5 second edition; src/token/idlist.c) ---------- */
+
+/* Identifiers in one identifier list: 2^24 of 16 bytes is a 300 MiB token, beyond the
+ * input limit, so the input bounds a real list first; this bounds the index array. */
+#define TSLP_IDLIST_MAX_IDS ((size_t)1 << 24)
+
+/* Bytes of one identifier: issuers use 16 (a random 128-bit value); 128 leaves room for
+ * a hash or a UUID in any encoding and keeps the sorted index small. */
+#define TSLP_IDLIST_MAX_ID_LEN 128
+
+/* One IdentifierInfo (the map after each identifier, usually empty): its encoded bytes
+ * and its nesting (the map itself counts as 1). Nothing is defined inside it yet, so a
+ * small bound only refuses a list padded to waste the verifier's time. */
+#define TSLP_IDLIST_MAX_INFO_BYTES ((size_t)4096)
+#define TSLP_IDLIST_MAX_INFO_DEPTH 4
+
+/* Bytes of an identifier list's sub, aggregation_uri and typ. */
+#define TSLP_IDLIST_MAX_TEXT ((size_t)4096)
+
 #endif

@@ -115,7 +115,7 @@ static bool not_modified(const tsl_http_request *rq, const char *etag, int64_t i
 }
 
 /* A token answer (200 with body, or 304): the validators and caching headers. */
-static void token(tsl_http_response *r, const tsl_http_request *rq, int fmt,
+static void token(tsl_http_response *r, const tsl_http_request *rq, int fmt, bool idl,
                   const uint8_t *body, size_t len, bool gz, const char *etag,
                   const char *lastmod, int64_t iat, int64_t ttl, int64_t exp)
 {
@@ -124,7 +124,9 @@ static void token(tsl_http_response *r, const tsl_http_request *rq, int fmt,
     if (!nm) {
         r->body = body;
         r->body_len = len;
-        add(r, "Content-Type", fmt == TSL_FORMAT_CWT ? TSL_MEDIA_CWT : TSL_MEDIA_JWT);
+        add(r, "Content-Type", idl                     ? TSL_MEDIA_IDLIST
+                               : fmt == TSL_FORMAT_CWT ? TSL_MEDIA_CWT
+                                                       : TSL_MEDIA_JWT);
         if (gz)
             add(r, "Content-Encoding", "gzip");
     } else {
@@ -145,7 +147,7 @@ static void current(tsl_snapshot *s, const tsl_http_request *rq, tsl_http_respon
     const tslp_form *f = &l->form[fmt - 1];
     bool gz = fmt == TSL_FORMAT_JWT && f->gz != NULL && rq->accept_encoding != NULL &&
               tsl_http_accepts_gzip(rq->accept_encoding, strlen(rq->accept_encoding));
-    token(r, rq, fmt, gz ? f->gz : f->body, gz ? f->gz_len : f->len, gz,
+    token(r, rq, fmt, l->idl, gz ? f->gz : f->body, gz ? f->gz_len : f->len, gz,
           gz ? f->etag_gz : f->etag, f->last_modified, f->iat, l->ttl, f->exp);
     if (r->status == 200) {
         atomic_fetch_add(&s->refs, 1);
@@ -196,7 +198,7 @@ static void history(tsl_snapshot *s, const tsl_http_request *rq, tsl_http_respon
     }
     tsl_publish_etag(tok, len, r->etag_);
     tsl_http_date(iat, r->date_);
-    token(r, rq, fmt, tok, len, false, r->etag_, r->date_, iat, l->ttl, exp);
+    token(r, rq, fmt, l->idl, tok, len, false, r->etag_, r->date_, iat, l->ttl, exp);
     if (r->status == 200)
         r->owned_ = tok;
     else
@@ -238,8 +240,10 @@ static void list_request(tsl_snapshot *s, const tsl_http_request *rq, tsl_http_r
         return;
     }
     int64_t t = 0;
-    int fmt = tsl_http_choose_format(rq->accept, rq->accept != NULL ? strlen(rq->accept) : 0,
-                                     l->formats, s->dflt);
+    size_t alen = rq->accept != NULL ? strlen(rq->accept) : 0;
+    /* An identifier list has one form of its own media type. */
+    int fmt = l->idl ? (tslp_idl_acceptable(rq->accept, alen) ? TSL_FORMAT_CWT : 0)
+                     : tsl_http_choose_format(rq->accept, alen, l->formats, s->dflt);
     if (rq->has_time && (s->pub == NULL || !tslp_publisher_has_history(s->pub)))
         text(r, 501, "history (?time=) is not supported\n", true);
     else if (rq->has_time &&
@@ -248,7 +252,8 @@ static void list_request(tsl_snapshot *s, const tsl_http_request *rq, tsl_http_r
         text(r, 400, "time: expected unix seconds\n", true);
     else if ((fmt != TSL_FORMAT_JWT && fmt != TSL_FORMAT_CWT) ||
              !(l->formats & (unsigned)fmt)) /* the helper offered a missing form */
-        text(r, 406, tsl_publish_not_acceptable(l->formats), true);
+        text(r, 406, l->idl ? "acceptable: " TSL_MEDIA_IDLIST "\n"
+                            : tsl_publish_not_acceptable(l->formats), true);
     else if (rq->has_time)
         history(s, rq, r, l, fmt, t);
     else

@@ -61,6 +61,7 @@ typedef struct {
     char *path;         /* the uri's path, "/..." */
     unsigned avail;     /* TSL_PUBLISH_* forms written */
     int64_t max_age;    /* Cache-Control max-age */
+    bool idl;           /* an identifier list: its CWT file is served as TSL_MEDIA_IDLIST */
 } export_list;
 
 /* The export being built. */
@@ -582,6 +583,10 @@ static int export_one(tsl_store *store, export_tree *t, const char *id, int64_t 
     l->uri = strdup(info.uri);
     l->path = uri_path(info.uri, why, sizeof why);
     unsigned want = info.formats != 0 ? info.formats : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
+    /* An identifier list is recorded in the CWT slot, and written as PATH.cwt. */
+    l->idl = want == TSL_PUBLISH_IDLIST;
+    if (l->idl)
+        want = TSL_PUBLISH_CWT;
     int64_t ttl = info.ttl;
     tsl_list_info_free(&info);
     if (l->id == NULL || l->uri == NULL || l->path == NULL) {
@@ -818,9 +823,50 @@ static void write_maps(FILE *f, tsl_format dflt)
     fputs("}\n\n", f);
 }
 
+/* Negotiation for identifier lists (one form, TSL_MEDIA_IDLIST), written when one is
+ * exported: the type named (q=0 refuses it), a wildcard (its q is not
+ * compared), or no Accept. An approximation of tslp_idl_acceptable(). */
+static void write_idl_map(FILE *f)
+{
+    fputs("# Identifier lists (ISO 18013-5): application/identifierlist+cwt, named (q=0\n"
+          "# refuses it), or a wildcard, or no Accept; anything else 406.\n"
+          "map $http_accept $tsl_pick_idl {\n"
+          "    default 406;\n"
+          "    \"\" cwt;\n"
+          "    \"~*(^|,)\\s*application/identifierlist\\+cwt\\s*;([^,]*;)?\\s*q\\s*=\\s*0*"
+          "(\\.0*)?\\s*(,|;|$)\" 406;\n"
+          "    \"~*(^|,)\\s*application/identifierlist\\+cwt\\s*(;|,|$)\" cwt;\n"
+          "    \"~*(^|,)\\s*(application/\\*|\\*/\\*)\\s*(;|,|$)\" cwt;\n"
+          "}\n\n",
+          f);
+}
+
+/* The location serving an identifier list. */
+static void write_idl_location(FILE *f, const export_list *l)
+{
+    fprintf(f, "    # list %s: %s (%s)\n", l->id, l->uri, TSL_MEDIA_IDLIST);
+    fprintf(f, "    location = %s {\n", l->path);
+    fprintf(f, "        default_type text/plain;\n"
+               "        types {\n"
+               "            %s cwt;\n"
+               "        }\n"
+               "        etag on;\n"
+               "        if_modified_since before;\n",
+            TSL_MEDIA_IDLIST);
+    method_rules(f, l->max_age);
+    fprintf(f, "        if ($tsl_pick_idl = 406) {\n");
+    common_headers(f, "            ", -1);
+    fprintf(f, "            return 406 \"acceptable: %s\\n\";\n        }\n", TSL_MEDIA_IDLIST);
+    fprintf(f, "        try_files %s.cwt =404;\n    }\n\n", l->path);
+}
+
 /* The location serving one list. */
 static void write_location(FILE *f, const export_list *l)
 {
+    if (l->idl) {
+        write_idl_location(f, l);
+        return;
+    }
     const char *pick = l->avail == TSL_PUBLISH_JWT   ? "$tsl_pick_jwt"
                        : l->avail == TSL_PUBLISH_CWT ? "$tsl_pick_cwt"
                                                      : "$tsl_pick_both";
@@ -867,6 +913,11 @@ static int write_nginx(const export_tree *t, const char *listen, tsl_format dflt
             "# nginx. The root is the link " CURRENT_LINK ", which every export replaces\n"
             "# atomically with the tokens and this file.\n\n");
     write_maps(f, dflt);
+    bool any_idl = false;
+    for (size_t k = 0; k < n; k++)
+        any_idl = any_idl || (lists[k].avail != 0 && lists[k].idl);
+    if (any_idl)
+        write_idl_map(f);
     fprintf(f, "server {\n"
                "    listen %s;\n"
                "    root \"%s/" CURRENT_LINK "\";\n"
@@ -913,7 +964,7 @@ static int write_aggregation(const export_tree *t, const char *agg_path,
     const char **uris = calloc(n > 0 ? n : 1, sizeof *uris);
     size_t m = 0;
     for (size_t k = 0; uris != NULL && k < n; k++)
-        if (lists[k].avail != 0)
+        if (lists[k].avail != 0 && !lists[k].idl) /* status lists only */
             uris[m++] = lists[k].uri;
     char *text = NULL;
     size_t len = 0;
@@ -1032,7 +1083,9 @@ static tsl_status fill_report(tsl_export_report *rep, char **dir, export_list *l
             continue;
         }
         rep->lists[rep->n++] = (tsl_export_list){.id = l->id, .uri = l->uri,
-                                                 .path = l->path, .formats = l->avail,
+                                                 .path = l->path,
+                                                 .formats = l->idl ? TSL_PUBLISH_IDLIST
+                                                                   : l->avail,
                                                  .max_age = l->max_age};
         l->id = l->uri = l->path = NULL;
     }

@@ -35,7 +35,11 @@ typedef struct {
     bool have_version;  /* version below was read (the list has a token) */
     uint64_t version;   /* a lower bound of the version its tokens were signed from */
     tslp_form form[2];  /* [0] JWT, [1] CWT */
+    bool idl;           /* an identifier list: form[1] is it, served as TSL_MEDIA_IDLIST */
 } tslp_entry;
+
+/* Whether an Accept header takes application/identifierlist+cwt (idl_http.c). */
+bool tslp_idl_acceptable(const char *accept, size_t len);
 
 /* Everything served at one moment. */
 struct tsl_snapshot {

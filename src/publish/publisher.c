@@ -350,6 +350,10 @@ static tsl_status list_load(tsl_store *st, const tsl_list_info *info, int gz,
     }
     unsigned formats = info->formats != 0 ? info->formats
                                           : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
+    /* An identifier list is recorded in the CWT slot (store_publish.c). */
+    l->idl = formats == TSL_PUBLISH_IDLIST;
+    if (l->idl)
+        formats = TSL_PUBLISH_CWT;
     /* The versions of the newest tokens, read before the tokens themselves: the newest
      * only moves forward, so what is loaded below is at least this version (the issuer
      * API waits on it: tsl_snapshot_list_version). */
@@ -534,10 +538,14 @@ static bool snapshot_build(tsl_publisher *p, tsl_snapshot **out)
     const char **uris = tslp_calloc(s->n > 0 ? s->n : 1, sizeof *uris);
     tsl_error aerr;
     tsl_error_clear(&aerr);
+    size_t na = 0;
+    /* Status lists only: an identifier list is not one (ISO 18013-5 names no
+     * aggregation of them). */
     for (size_t k = 0; uris != NULL && k < s->n; k++)
-        uris[k] = s->lists[k]->uri;
+        if (!s->lists[k]->idl)
+            uris[na++] = s->lists[k]->uri;
     if (uris == NULL ||
-        tsl_publish_aggregation(uris, s->n, &s->agg, &s->agg_len, &aerr) != TSL_OK) {
+        tsl_publish_aggregation(uris, na, &s->agg, &s->agg_len, &aerr) != TSL_OK) {
         tslp_free(uris);
         tsl_snapshot_release(s);
         return false;

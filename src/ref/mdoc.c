@@ -3,7 +3,9 @@
  * a bare IssuerAuth (an untagged COSE_Sign1). The IssuerAuth is verified with the leaf
  * of its x5chain (label 33) once that chain reaches the caller's trust anchors; its
  * payload is tag 24 around the MobileSecurityObject, whose validityInfo must hold now
- * and whose "status" carries status_list {idx, uri} (draft -15 section 6.3.2). The data
+ * and whose "status" carries status_list {idx, uri} (draft -15 section 6.3.2), an
+ * identifier_list {id, uri, certificate} (ISO/IEC 18013-5 second edition), or both
+ * (mdoc_status.c). The data
  * elements presented in nameSpaces are matched against the MSO's valueDigests; the
  * deviceSigned part is not checked (its signature covers a session transcript only the
  * reader of a live presentation has). */
@@ -230,7 +232,7 @@ static tsl_status check_value_digests(const tslp_cbor_node *issuer_signed,
 
 tsl_status tslp_mdoc_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
                            const tsl_ref_opts *o, int64_t now, char **uri, uint64_t *idx,
-                           tsl_error *err)
+                           tslp_idl_ref *idl, tsl_error *err)
 {
     tslp_cbor_doc *doc = NULL, *mdoc = NULL;
     tsl_status st = tslp_cbor_parse(in, len, lim, NULL, &doc, err);
@@ -297,8 +299,7 @@ tsl_status tslp_mdoc_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
     if (st == TSL_OK && issuer_signed != NULL)
         st = check_value_digests(issuer_signed, mso, doc, lim, err);
     if (st == TSL_OK)
-        st = tslp_ref_status_cbor(tslp_cbor_map_get_text(mso, "status"), "mdoc: status", uri,
-                                  idx, err);
+        st = tslp_mdoc_status(tslp_cbor_map_get_text(mso, "status"), uri, idx, idl, err);
     tslp_cbor_free(mdoc);
     tslp_cbor_free(doc);
     return st;

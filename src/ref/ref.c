@@ -17,8 +17,9 @@
 
 struct tsl_ref {
     tsl_ref_kind kind;
-    char *uri;
+    char *uri;        /* the status list's; NULL for an mdoc with an identifier list only */
     uint64_t idx;
+    tslp_idl_ref idl; /* an mdoc's identifier list entry, or all NULL */
 };
 
 /* ---------------------------------------------------------------------------------- */
@@ -137,7 +138,7 @@ static tsl_status cbor_ref(const uint8_t *in, size_t len, const tsl_limits *lim,
     }
     if (mdoc) {
         r->kind = TSL_REF_MDOC;
-        st = tslp_mdoc_parse(in, len, lim, o, now, &r->uri, &r->idx, err);
+        st = tslp_mdoc_parse(in, len, lim, o, now, &r->uri, &r->idx, &r->idl, err);
     } else if (root->type == TSLP_CBOR_TAG || root->type == TSLP_CBOR_ARRAY) {
         r->kind = TSL_REF_CWT;
         st = cwt_ref(root, lim, o, now, r, err);
@@ -235,6 +236,7 @@ void tsl_ref_free(tsl_ref *r)
     if (r == NULL)
         return;
     tslp_free(r->uri);
+    tslp_idl_ref_clear(&r->idl);
     tslp_free(r);
 }
 
@@ -251,4 +253,23 @@ const char *tsl_ref_uri(const tsl_ref *r)
 uint64_t tsl_ref_idx(const tsl_ref *r)
 {
     return r->idx;
+}
+
+const char *tsl_ref_idlist_uri(const tsl_ref *r)
+{
+    return r->idl.uri;
+}
+
+const uint8_t *tsl_ref_idlist_id(const tsl_ref *r, size_t *len)
+{
+    if (len != NULL)
+        *len = r->idl.id_len;
+    return r->idl.id;
+}
+
+const uint8_t *tsl_ref_idlist_cert(const tsl_ref *r, size_t *len)
+{
+    if (len != NULL)
+        *len = r->idl.cert_len;
+    return r->idl.cert;
 }

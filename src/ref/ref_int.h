@@ -27,8 +27,21 @@ tsl_status tslp_ref_cose_sign1(const tslp_cbor_node *arr, const tsl_limits *lim,
 tsl_status tslp_sdjwt_parse(const char *in, size_t len, const tsl_limits *lim,
                             const tsl_ref_opts *o, int64_t now, char **uri, uint64_t *idx,
                             tsl_error *err);
+/* An mdoc's identifier list entry (mdoc_status.c); all NULL when it has none. */
+typedef struct {
+    char *uri;
+    uint8_t *id;
+    size_t id_len;
+    uint8_t *cert; /* DER, or NULL */
+    size_t cert_len;
+} tslp_idl_ref;
+void tslp_idl_ref_clear(tslp_idl_ref *r);
+/* An MSO's status: status_list (into *uri, *idx; *uri stays NULL without one),
+ * identifier_list (into *idl), or both; one at least. */
+tsl_status tslp_mdoc_status(const tslp_cbor_node *status, char **uri, uint64_t *idx,
+                            tslp_idl_ref *idl, tsl_error *err);
 tsl_status tslp_mdoc_parse(const uint8_t *in, size_t len, const tsl_limits *lim,
                            const tsl_ref_opts *o, int64_t now, char **uri, uint64_t *idx,
-                           tsl_error *err);
+                           tslp_idl_ref *idl, tsl_error *err);
 
 #endif /* TSL_REF_INT_H */

@@ -40,6 +40,8 @@ static char *info_json(const tsl_list_info *in, const uint64_t counts[256])
         json_array_append_new(fm, json_string("jwt"));
     if (formats & TSL_PUBLISH_CWT)
         json_array_append_new(fm, json_string("cwt"));
+    if (formats == TSL_PUBLISH_IDLIST)
+        json_array_append_new(fm, json_string("idlist"));
     json_object_set_new(o, "formats", fm);
     put_int(o, "decoys", (long long)in->decoys, false);
     put_int(o, "decoy_value", in->decoy_value, false);

@@ -77,9 +77,13 @@ tsl_status tsl_list_spec_check(const tsl_list_spec *in, tsl_error *err)
     if (in->lifetime < 0 || in->ttl < 0)
         return tslp_fail(err, TSL_ERR_ARG, 0,
                          "list \"%s\": lifetime and ttl must not be negative", id);
-    if (in->formats > (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT))
-        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": formats %#x unknown", id,
-                         in->formats);
+    if (in->formats > (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT) && in->formats != TSL_PUBLISH_IDLIST)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": formats %#x unknown (an "
+                         "identifier list publishes that form alone)", id, in->formats);
+    /* An identifier list says listed or not: one bit (idl_ids.c). */
+    if (in->formats == TSL_PUBLISH_IDLIST && in->bits != 1)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": an identifier list has 1 bit "
+                         "per entry (listed or not), not %u", id, in->bits);
     if (in->kid != NULL && (in->kid[0] == '\0' || strlen(in->kid) > 256))
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": kid must be 1 to 256 bytes", id);
     if (in->create_flags & ~(TSL_CREATE_ALLOW_HTTP | TSL_CREATE_LARGE))
@@ -98,9 +102,12 @@ tsl_status tsl_publish_formats_parse(const char *s, unsigned *mask, tsl_error *e
         size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
         unsigned bit = n == 3 && memcmp(p, "jwt", 3) == 0   ? TSL_PUBLISH_JWT
                        : n == 3 && memcmp(p, "cwt", 3) == 0 ? TSL_PUBLISH_CWT
+                       : n == 6 && memcmp(p, "idlist", 6) == 0 ? TSL_PUBLISH_IDLIST
                                                             : 0;
-        if (bit == 0 || (m & bit) != 0)
-            return tslp_fail(err, TSL_ERR_ARG, 0, "\"%s\" is not jwt, cwt or jwt,cwt", s);
+        if (bit == 0 || (m & bit) != 0 ||
+            (m != 0 && (bit == TSL_PUBLISH_IDLIST || m == TSL_PUBLISH_IDLIST)))
+            return tslp_fail(err, TSL_ERR_ARG, 0, "\"%s\" is not jwt, cwt, jwt,cwt or "
+                             "idlist", s);
         m |= bit;
         p = comma != NULL ? comma + 1 : NULL;
     }
@@ -113,6 +120,7 @@ const char *tsl_publish_formats_name(unsigned mask)
     switch (mask) {
     case TSL_PUBLISH_JWT: return "jwt";
     case TSL_PUBLISH_CWT: return "cwt";
+    case TSL_PUBLISH_IDLIST: return "idlist";
     default: return "jwt,cwt";
     }
 }

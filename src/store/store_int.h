@@ -148,6 +148,11 @@ tsl_status tslp_store_wait(tsl_store *st, int timeout_ms,
                            void (*fn)(void *ctx, const char *id), void *ctx,
                            tsl_error *err);
 
+/* The identifiers of indices idx[0..n) of an identifier list with this permutation key
+ * (idl_ids.c), TSL_STORE_ID_BYTES each into out: what publishing lists. */
+tsl_status tslp_store_idl_ids(const uint8_t perm_key[TSLP_PERM_KEY_BYTES],
+                              const uint64_t *idx, size_t n, uint8_t *out, tsl_error *err);
+
 /* Checks an id: [A-Za-z0-9._-], 1 to 64 characters. */
 bool tslp_store_id_ok(const char *id);
 

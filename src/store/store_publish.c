@@ -6,6 +6,7 @@
  * a token whose snapshot is older than the newest recorded one's (two publishes racing
  * around a change) is not recorded, nor a twin of a recorded one (same version and
  * iat), and a token of newer statuses is always the newest (see record()). */
+#include "crypto/crypto.h"
 #include "store/backend.h"
 #include "store/store_segments.h"
 
@@ -60,7 +61,60 @@ typedef struct {
     signer sg;
     tsl_token_params p;
     int64_t lifetime;
+    /* An identifier list (formats TSL_PUBLISH_IDLIST, idl_ids.c): the identifiers of
+     * the entries that are not VALID, signed as an identifier list into the CWT slot. */
+    bool idl;
+    uint8_t idl_key[TSLP_PERM_KEY_BYTES]; /* secret: wiped once the ids are made */
+    uint8_t *ids;                         /* n * TSL_STORE_ID_BYTES */
+    const uint8_t **id_ptr;
+    size_t *id_len;
+    size_t n;
+    const char *aggregation_uri;
 } signing;
+
+/* The identifiers listed: every index whose status is not VALID (bits is 1). */
+static tsl_status idl_collect(signing *sn, tsl_error *err)
+{
+    size_t nbytes = 0;
+    const uint8_t *b = tsl_list_bytes(sn->l, &nbytes);
+    uint64_t size = tsl_list_size(sn->l), cap = 0;
+    uint64_t *idx = NULL;
+    tsl_status r = TSL_OK;
+    for (size_t k = 0; r == TSL_OK && k < nbytes; k++) {
+        if (b[k] == 0)
+            continue;
+        for (unsigned bit = 0; bit < 8 && r == TSL_OK; bit++) {
+            uint64_t i = (uint64_t)k * 8 + bit;
+            if (!(b[k] >> bit & 1u) || i >= size)
+                continue;
+            if ((r = TSLP_ELEMS_RESERVE(idx, sn->n, cap, 1, TSLP_IDLIST_MAX_IDS,
+                                        "publish: identifiers listed", err)) == TSL_OK)
+                idx[sn->n++] = i;
+        }
+    }
+    size_t n = sn->n ? sn->n : 1;
+    if (r == TSL_OK && ((sn->ids = tslp_malloc(n * TSL_STORE_ID_BYTES)) == NULL ||
+                        (sn->id_ptr = tslp_malloc(n * sizeof *sn->id_ptr)) == NULL ||
+                        (sn->id_len = tslp_malloc(n * sizeof *sn->id_len)) == NULL))
+        r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+    if (r == TSL_OK)
+        r = tslp_store_idl_ids(sn->idl_key, idx, sn->n, sn->ids, err);
+    for (size_t k = 0; r == TSL_OK && k < sn->n; k++) {
+        sn->id_ptr[k] = sn->ids + k * TSL_STORE_ID_BYTES;
+        sn->id_len[k] = TSL_STORE_ID_BYTES;
+    }
+    tslp_cleanse(sn->idl_key, sizeof sn->idl_key);
+    tslp_free(idx);
+    return r;
+}
+
+static void idl_free(signing *sn)
+{
+    tslp_cleanse(sn->idl_key, sizeof sn->idl_key);
+    tslp_free(sn->ids);
+    tslp_free(sn->id_ptr);
+    tslp_free(sn->id_len);
+}
 
 typedef struct {
     tsl_format format;
@@ -80,7 +134,15 @@ static tsl_status sign_at(signing *sn, signed_token *t, int64_t iat, tsl_error *
     sn->p.exp = iat + sn->lifetime;
     uint8_t *tok = NULL;
     size_t len = 0;
-    tsl_status r = tsl_token_sign_with(sn->l, &sn->p, sn->sg.signer, &tok, &len, err);
+    tsl_status r;
+    if (sn->idl) {
+        tsl_idlist_params ip = {.sub = sn->p.sub, .iat = iat, .exp = sn->p.exp,
+                                .ttl = sn->p.ttl, .aggregation_uri = sn->aggregation_uri,
+                                .ids = sn->id_ptr, .id_lens = sn->id_len, .n = sn->n};
+        r = tsl_idlist_sign(&ip, sn->sg.signer, &tok, &len, err);
+    } else {
+        r = tsl_token_sign_with(sn->l, &sn->p, sn->sg.signer, &tok, &len, err);
+    }
     if (r == TSL_OK) {
         tsl_free(t->token);
         t->token = tok;
@@ -131,7 +193,8 @@ static tsl_status record(tsl_store *st, const tsl_list_info *in, signing *sn,
         return r; /* nothing recorded: nothing to drop or audit */
     if (retention >= 0 && (r = be->token_prune(st, in->id, now - retention, err)) != TSL_OK)
         return r;
-    const char *forms = res->recorded == (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT) ? "jwt,cwt"
+    const char *forms = sn->idl                                             ? "idlist"
+                        : res->recorded == (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT) ? "jwt,cwt"
                         : res->recorded == TSL_PUBLISH_CWT                   ? "cwt"
                                                                              : "jwt";
     /* Who asked (the issuer API's "apikey:ID") before the forms: the audit says who. */
@@ -170,7 +233,7 @@ tsl_status tsl_store_publish_by(tsl_store *st, const char *id, unsigned formats,
     memset(res, 0, sizeof *res);
     if (st == NULL || id == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");
-    if (formats > (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT))
+    if (formats > (TSL_PUBLISH_JWT | TSL_PUBLISH_CWT) && formats != TSL_PUBLISH_IDLIST)
         return tslp_fail(err, TSL_ERR_ARG, 0, "publish: formats %#x unknown", formats);
     if (now < 0)
         return tslp_fail(err, TSL_ERR_ARG, 0, "publish: negative time");
@@ -275,44 +338,72 @@ static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats
     tslp_list_row row;
     signing sn;
     memset(&sn, 0, sizeof sn);
-    /* The zlib stream from the stored segments (store_segments.c): only the chunks
-     * whose segment is missing or damaged are read and encoded, in this snapshot. */
+    /* A status list's zlib stream comes from the stored segments (store_segments.c):
+     * only the chunks whose segment is missing or damaged are read and encoded, in this
+     * snapshot. An identifier list needs its entries (the listed indices), so it loads
+     * them instead. */
     tslp_stream *stream = NULL;
     uint8_t *z = NULL;
     size_t zlen = 0;
     if ((r = tslp_store_read_row(st, id, &row, err)) == TSL_OK) {
-        memset(row.perm_key, 0, sizeof row.perm_key);
+        /* An identifier list is recorded and served in the CWT slot; its key makes the
+         * identifiers (idl_ids.c). */
+        sn.idl = row.info.formats == TSL_PUBLISH_IDLIST;
+        if (sn.idl) {
+            memcpy(sn.idl_key, row.perm_key, sizeof sn.idl_key);
+            if (formats == TSL_PUBLISH_JWT)
+                r = tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": an identifier list has no "
+                              "JWT form", id);
+            formats = TSL_PUBLISH_CWT;
+        } else if (formats == TSL_PUBLISH_IDLIST) {
+            r = tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": not an identifier list", id);
+        }
+        tslp_cleanse(row.perm_key, sizeof row.perm_key);
+        if (r != TSL_OK)
+            tsl_list_info_free(&row.info);
+    }
+    if (r == TSL_OK) {
         if (formats == 0)
             formats = row.info.formats;
         if ((st->be->publish_lock != NULL &&
              (r = drop_fresh(st, &row.info, &formats, now, res, err)) != TSL_OK) ||
-            (formats != 0 &&
+            (formats != 0 && sn.idl &&
+             (r = tslp_store_load_chunks(st, &row.info, &sn.l, err)) != TSL_OK) ||
+            (formats != 0 && !sn.idl &&
              (r = tslp_stream_build(st, &row.info, 0, &stream, &z, &zlen, err)) != TSL_OK))
             tsl_list_info_free(&row.info);
     }
     tslp_store_rollback(st);
-    if (r != TSL_OK)
+    if (r != TSL_OK) {
+        idl_free(&sn);
+        tsl_list_free(sn.l);
         return r;
+    }
     const tsl_list_info *in = &row.info;
     res->version = in->version;
     if (formats == 0) {
         /* Every form is fresh: nothing to sign. */
+        idl_free(&sn);
+        tsl_list_free(sn.l);
         tsl_list_info_free(&row.info);
         return TSL_OK;
     }
     double t_sign = mono_ms();
-    const tslp_stream_stats *ss = tslp_stream_stats_of(stream);
-    res->segments_reused = ss->reused;
-    res->segments_encoded = ss->encoded;
-    res->segments_corrupt = ss->corrupt;
-    /* Signed from the stream alone: a list whose entries are not loaded. */
-    r = tslp_list_from_stream(in->bits, in->size, z, zlen, TSL_LEVEL_DEFAULT, &sn.l, err);
-    tslp_free(z);
-    if (r == TSL_OK && in->aggregation_uri != NULL)
-        r = tsl_list_set_aggregation_uri(sn.l, in->aggregation_uri, err);
+    if (!sn.idl) {
+        const tslp_stream_stats *ss = tslp_stream_stats_of(stream);
+        res->segments_reused = ss->reused;
+        res->segments_encoded = ss->encoded;
+        res->segments_corrupt = ss->corrupt;
+        /* Signed from the stream alone: a list whose entries are not loaded. */
+        r = tslp_list_from_stream(in->bits, in->size, z, zlen, TSL_LEVEL_DEFAULT, &sn.l, err);
+        tslp_free(z);
+        if (r == TSL_OK && in->aggregation_uri != NULL)
+            r = tsl_list_set_aggregation_uri(sn.l, in->aggregation_uri, err);
+    }
     if (r == TSL_OK && in->lifetime > INT64_MAX - now)
         r = tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": lifetime too long", id);
     if (r != TSL_OK) {
+        idl_free(&sn);
         tsl_list_free(sn.l);
         tslp_stream_free(stream);
         tsl_list_info_free(&row.info);
@@ -322,8 +413,11 @@ static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats
     size_t nt = 0;
     memset(t, 0, sizeof t);
     bool loaded = false;
-    /* Both forms carry the same zlib stream, built once, outside any transaction. */
-    if ((r = signer_load(in, &sn.sg, err)) == TSL_OK) {
+    /* Both forms carry the same zlib stream, built once, outside any transaction; an
+     * identifier list collects its listed identifiers once. */
+    if ((r = sn.idl ? idl_collect(&sn, err) : TSL_OK) == TSL_OK &&
+        (r = signer_load(in, &sn.sg, err)) == TSL_OK) {
+        sn.aggregation_uri = in->aggregation_uri;
         loaded = true;
         sn.p.sub = in->uri;
         sn.p.ttl = in->ttl;
@@ -346,7 +440,7 @@ static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats
     } else if ((r = tslp_store_begin(st, true, err)) == TSL_OK) {
         /* The tokens and the segments encoded for them, in one transaction. */
         if ((r = record(st, in, &sn, t, nt, now, retention, by, res, err)) == TSL_OK &&
-            (r = write_back(st, in, stream, &wrote, err)) == TSL_OK &&
+            (stream == NULL || (r = write_back(st, in, stream, &wrote, err)) == TSL_OK) &&
             (res->recorded != 0 || wrote))
             r = tslp_store_commit(st, err);
         else
@@ -354,7 +448,7 @@ static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats
         if (r != TSL_OK)
             res->recorded = res->raised = 0;
     }
-    if (stats_hook != NULL) {
+    if (stats_hook != NULL && stream != NULL) {
         *stats_hook = *tslp_stream_stats_of(stream);
         stats_hook->write_ms = mono_ms() - t_write;
         if (sign_hook != NULL)
@@ -363,6 +457,7 @@ static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats
     tslp_stream_free(stream);
     if (loaded)
         signer_free(&sn.sg);
+    idl_free(&sn);
     tsl_list_free(sn.l);
     for (size_t k = 0; k < nt; k++)
         tsl_free(t[k].token);

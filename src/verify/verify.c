@@ -5,6 +5,7 @@
  * mutex, which is never held during a fetch or a signature check. */
 #include "crypto/crypto.h"
 #include "verify/fetch_int.h"
+#include "verify/idlist_int.h"
 #include "token/token_int.h"
 #include "core/tsl_int.h"
 
@@ -52,6 +53,7 @@ struct tsl_verifier {
     pthread_mutex_t mu;
     offline *offline;
     entry *cache;
+    tslp_idl_cache *idl; /* verified identifier lists (idlist_check.c) */
 };
 
 static int64_t now_or(int64_t now)
@@ -194,8 +196,12 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
         v->o.fetch_ctx = &v->cfg;
         tslp_fetch_global_init();
     }
-    if (pthread_mutex_init(&v->mu, NULL) != 0)
+    if ((v->idl = tslp_idl_cache_new()) == NULL)
         goto nomem;
+    if (pthread_mutex_init(&v->mu, NULL) != 0) {
+        tslp_idl_cache_free(v->idl);
+        goto nomem;
+    }
     *out = v;
     return TSL_OK;
 nomem:
@@ -218,6 +224,7 @@ void tsl_verifier_free(tsl_verifier *v)
         tslp_free(e->key);
         tslp_free(e);
     }
+    tslp_idl_cache_free(v->idl);
     pthread_mutex_destroy(&v->mu);
     release(v);
 }
@@ -590,9 +597,35 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
         res->stage = stage;
         return st;
     }
+    res->kind = tsl_ref_kind_of(ref);
+    /* An mdoc's identifier list (idlist_check.c) first: alone, it is the answer; beside
+     * a status list, both are followed and must agree (README "Identifier lists"). */
+    int listed = -1;
+    if (tsl_ref_idlist_uri(ref) != NULL) {
+        if (time != 0) {
+            st = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0, "identifier list: no status at a "
+                           "past time (?time=) is defined for it");
+            res->stage = TSL_STAGE_FETCH;
+            tsl_ref_free(ref);
+            return st;
+        }
+        st = tslp_idl_check(v->idl, &v->o, ref, now, &listed, res, &stage, err);
+        if (st == TSL_OK && tsl_ref_uri(ref) == NULL) {
+            snprintf(res->uri, sizeof res->uri, "%s", tsl_ref_idlist_uri(ref));
+            res->listed = listed;
+            res->value = listed ? TSL_STATUS_INVALID : TSL_STATUS_VALID;
+            res->determined = 1;
+        }
+        if (st != TSL_OK || tsl_ref_uri(ref) == NULL) {
+            res->stage = st == TSL_OK ? TSL_STAGE_NONE : stage;
+            tsl_ref_free(ref);
+            return st;
+        }
+        res->listed = listed;
+        stage = TSL_STAGE_REFERENCED_TOKEN;
+    }
     const char *uri = tsl_ref_uri(ref);
     uint64_t idx = tsl_ref_idx(ref);
-    res->kind = tsl_ref_kind_of(ref);
     snprintf(res->uri, sizeof res->uri, "%s", uri); /* fits: tsl_ref_parse caps it */
     res->idx = idx;
 
@@ -687,6 +720,16 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
         pthread_mutex_unlock(&v->mu);
     }
 done:
+    /* Both mechanisms: a status other than VALID and a listed id must go together;
+     * when they do not, the mdoc is rejected (fail closed), its status undetermined. */
+    if (st == TSL_OK && listed >= 0 && (res->value != TSL_STATUS_VALID) != (listed != 0)) {
+        stage = TSL_STAGE_STATUS;
+        res->determined = 0;
+        st = tslp_fail(err, TSL_ERR_CLAIM, 0,
+                       "the MSO's status mechanisms disagree: the status list says %s, the "
+                       "identifier list %s the id; rejected (fail closed)",
+                       tsl_status_name(res->value), listed ? "lists" : "does not list");
+    }
     res->stage = st == TSL_OK ? TSL_STAGE_NONE : stage;
     tslp_free(url);
     tsl_ref_free(ref);
@@ -755,6 +798,9 @@ tsl_status tsl_check_result_json(tsl_status st, const tsl_check_result *r,
         }
         json_object_set_new(o, "steps", steps);
         steps = NULL;
+        if (ref_ok && r->idlist)
+            json_object_set_new(o, "identifier_list", json_pack("{s:b}", "listed",
+                                                                r->listed));
         if (st == TSL_OK && r->determined) {
             json_object_set_new(o, "value", json_integer(r->value));
             json_object_set_new(o, "status", json_string(tsl_status_name(r->value)));

@@ -1,0 +1,191 @@
+/* idlist_check.c - the relying party's check of an mdoc's identifier list (ISO/IEC
+ * 18013-5 second edition): fetch status.identifier_list.uri with Accept:
+ * application/identifierlist+cwt, verify the list (the trust and time rules of a
+ * Status List Token; with the MSO's certificate when it names one), then look the id
+ * up. A verified list is kept in memory for as long as its ttl (else exp) allows, cut
+ * by the verifier's max_cache and raised by min_cache as a status list is; it is not
+ * written to the disk cache. */
+#include "verify/idlist_int.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct idl_entry {
+    struct idl_entry *next;
+    char *uri;
+    uint8_t *cert; /* the certificate it was verified with, or NULL */
+    size_t cert_len;
+    tsl_idlist *list;
+    int64_t valid_until;
+} idl_entry;
+
+struct tslp_idl_cache {
+    pthread_mutex_t mu;
+    idl_entry *head;
+};
+
+tslp_idl_cache *tslp_idl_cache_new(void)
+{
+    tslp_idl_cache *c = tslp_calloc(1, sizeof *c);
+    if (c != NULL && pthread_mutex_init(&c->mu, NULL) != 0) {
+        tslp_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+static void entry_free(idl_entry *e)
+{
+    tsl_idlist_free(e->list);
+    tslp_free(e->uri);
+    tslp_free(e->cert);
+    tslp_free(e);
+}
+
+void tslp_idl_cache_free(tslp_idl_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (idl_entry *e = c->head, *n; e != NULL; e = n) {
+        n = e->next;
+        entry_free(e);
+    }
+    pthread_mutex_destroy(&c->mu);
+    tslp_free(c);
+}
+
+static bool same_cert(const idl_entry *e, const uint8_t *cert, size_t len)
+{
+    if (e->cert == NULL || cert == NULL)
+        return e->cert == NULL && cert == NULL;
+    return e->cert_len == len && memcmp(e->cert, cert, len) == 0;
+}
+
+/* How long a list fetched at `fetched` may be used: ttl, else exp - fetched, within
+ * [min_cache, max_cache], never past exp (verify.c's rule for Status List Tokens). */
+static int64_t valid_until(const tsl_verifier_opts *o, const tsl_idlist *l, int64_t fetched)
+{
+    int64_t ttl, exp = tsl_idlist_exp(l);
+    int64_t life = tsl_idlist_ttl(l, &ttl) ? ttl : exp - fetched;
+    if (life < o->min_cache)
+        life = o->min_cache;
+    if (life > o->max_cache)
+        life = o->max_cache;
+    if (life < 0)
+        life = 0;
+    int64_t until = fetched + life;
+    return exp < until ? exp : until;
+}
+
+/* Looks the id up in a cached list still fresh at now: 1 listed, 0 not, -1 no entry. */
+static int cache_lookup(tslp_idl_cache *c, const char *uri, const uint8_t *cert,
+                        size_t cert_len, const uint8_t *id, size_t id_len, int64_t now)
+{
+    int found = -1;
+    pthread_mutex_lock(&c->mu);
+    for (idl_entry *e = c->head; e != NULL; e = e->next)
+        if (strcmp(e->uri, uri) == 0 && same_cert(e, cert, cert_len) && now < e->valid_until)
+            found = tsl_idlist_contains(e->list, id, id_len);
+    pthread_mutex_unlock(&c->mu);
+    return found;
+}
+
+/* Adopts l under uri and cert, replacing that key's entry and dropping expired ones.
+ * On failure l is freed: the check's answer does not depend on the cache. */
+static void cache_put(tslp_idl_cache *c, const char *uri, const uint8_t *cert,
+                      size_t cert_len, tsl_idlist *l, int64_t until, int64_t now)
+{
+    idl_entry *e = tslp_calloc(1, sizeof *e);
+    if (e == NULL || (e->uri = tslp_strndup(uri, strlen(uri))) == NULL ||
+        (cert != NULL && (e->cert = tslp_malloc(cert_len)) == NULL)) {
+        if (e != NULL)
+            tslp_free(e->uri);
+        tslp_free(e);
+        tsl_idlist_free(l);
+        return;
+    }
+    if (cert != NULL)
+        memcpy(e->cert, cert, cert_len);
+    e->cert_len = cert_len;
+    e->list = l;
+    e->valid_until = until;
+    pthread_mutex_lock(&c->mu);
+    for (idl_entry **pp = &c->head; *pp != NULL;) {
+        idl_entry *old = *pp;
+        if (old->valid_until <= now ||
+            (strcmp(old->uri, uri) == 0 && same_cert(old, cert, cert_len))) {
+            *pp = old->next;
+            entry_free(old);
+        } else {
+            pp = &old->next;
+        }
+    }
+    e->next = c->head;
+    c->head = e;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The media type of a Content-Type value must be the identifier list's. */
+static bool media_ok(const char *ct)
+{
+    if (ct == NULL)
+        return false;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strcspn(ct, "; \t");
+    return n == strlen(TSL_MEDIA_IDLIST) && strncasecmp(ct, TSL_MEDIA_IDLIST, n) == 0;
+}
+
+tsl_status tslp_idl_check(tslp_idl_cache *c, const tsl_verifier_opts *o, const tsl_ref *r,
+                          int64_t now, int *listed, tsl_check_result *res,
+                          tsl_check_stage *stage, tsl_error *err)
+{
+    const char *uri = tsl_ref_idlist_uri(r);
+    size_t id_len = 0, cert_len = 0;
+    const uint8_t *id = tsl_ref_idlist_id(r, &id_len);
+    const uint8_t *cert = tsl_ref_idlist_cert(r, &cert_len);
+    res->idlist = 1;
+    *stage = TSL_STAGE_FETCH;
+    int hit = cache_lookup(c, uri, cert, cert_len, id, id_len, now);
+    if (hit >= 0) {
+        res->from_cache = 1;
+        *listed = hit;
+        return TSL_OK;
+    }
+    uint8_t *body = NULL;
+    size_t len = 0;
+    char *ct = NULL;
+    res->fetched = 1;
+    tsl_status st = o->fetch(o->fetch_ctx, uri, TSL_MEDIA_IDLIST, &body, &len, &ct, err);
+    if (st == TSL_OK && len > o->max_body)
+        st = tslp_fail(err, TSL_ERR_LIMIT, 0, "fetch: body of %zu bytes over %zu", len,
+                       o->max_body);
+    if (st == TSL_OK && !media_ok(ct))
+        st = tslp_fail(err, TSL_ERR_UNSUPPORTED, 0, "fetch: Content-Type \"%.100s\" is not "
+                       "%s", ct ? ct : "", TSL_MEDIA_IDLIST);
+    tsl_idlist *l = NULL;
+    if (st == TSL_OK) {
+        *stage = TSL_STAGE_LIST_TOKEN;
+        st = tsl_idlist_parse(body, len, &o->limits, &l, err);
+    }
+    tsl_free(body);
+    tsl_free(ct);
+    if (st == TSL_OK) {
+        tsl_verify_opts vo;
+        memset(&vo, 0, sizeof vo);
+        vo.policy = o->policy;
+        vo.policy.now = now;
+        vo.sub = uri; /* the list's sub must be the uri the MSO names */
+        st = tsl_idlist_verify(l, &vo, cert, cert_len, err);
+        if (st != TSL_OK)
+            tslp_error_prefix(err, "identifier list");
+    }
+    if (st != TSL_OK) {
+        tsl_idlist_free(l);
+        return st;
+    }
+    *listed = tsl_idlist_contains(l, id, id_len);
+    cache_put(c, uri, cert, cert_len, l, valid_until(o, l, now), now);
+    return TSL_OK;
+}

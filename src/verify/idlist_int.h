@@ -1,0 +1,23 @@
+/* idlist_int.h - the verifier's check of an mdoc's identifier list (idlist_check.c),
+ * called by verify.c; never installed. */
+#ifndef TSL_VERIFY_IDLIST_INT_H
+#define TSL_VERIFY_IDLIST_INT_H
+
+#include "core/tsl_int.h"
+
+/* Verified identifier lists by uri (and the certificate they were verified with), each
+ * used until its ttl / exp as Status List Tokens are (spec section 13.7). Own mutex. */
+typedef struct tslp_idl_cache tslp_idl_cache;
+tslp_idl_cache *tslp_idl_cache_new(void);
+void tslp_idl_cache_free(tslp_idl_cache *c);
+
+/* Resolves r's identifier list (the cache, else a fetch with Accept:
+ * application/identifierlist+cwt), verifies it with o's policy (sub = the MSO's uri;
+ * the MSO's certificate when it names one) and sets *listed when r's id is in it.
+ * res->from_cache / res->fetched are set as for a status list; *stage names the step
+ * that failed (TSL_STAGE_FETCH or TSL_STAGE_LIST_TOKEN). */
+tsl_status tslp_idl_check(tslp_idl_cache *c, const tsl_verifier_opts *o, const tsl_ref *r,
+                          int64_t now, int *listed, tsl_check_result *res,
+                          tsl_check_stage *stage, tsl_error *err);
+
+#endif /* TSL_VERIFY_IDLIST_INT_H */

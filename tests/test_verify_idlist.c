@@ -1,0 +1,124 @@
+/* test_verify_idlist.c - the verifier following an mdoc's identifier list
+ * (src/verify/idlist_check.c), with fixtures made by tests/idl_issue.py
+ * (tests/fixtures/idlist/README) and a fetch callback that counts requests: the Accept
+ * header sent, INVALID for the listed id and VALID for another, the list kept for its
+ * ttl (no second request within 300 s, one after), no ?time=, a wrong Content-Type,
+ * a failed fetch and a list with a bad signature left undetermined at their stage,
+ * and the result's JSON naming the identifier list. */
+#include "tt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FX "tests/fixtures/idlist/"
+
+typedef struct {
+    int calls;
+    const uint8_t *body;
+    size_t len;
+    const char *ct;
+    char accept[200];
+} idl_fake;
+
+static tsl_status idl_fetch(void *ctx, const char *url, const char *accept, uint8_t **body,
+                            size_t *len, char **content_type, tsl_error *err)
+{
+    idl_fake *f = ctx;
+    (void)url;
+    f->calls++;
+    snprintf(f->accept, sizeof f->accept, "%s", accept);
+    if (f->body == NULL) {
+        if (err != NULL) {
+            err->code = TSL_ERR_IO;
+            snprintf(err->msg, sizeof err->msg, "fetch: HTTP status 404");
+        }
+        return TSL_ERR_IO;
+    }
+    *body = malloc(f->len + 1);
+    memcpy(*body, f->body, f->len);
+    *len = f->len;
+    *content_type = strdup(f->ct);
+    return TSL_OK;
+}
+
+TT_TEST(verify_idlist_fetch_cache_outcomes)
+{
+    size_t nl = 0, nm1 = 0, nm2 = 0, nt = 0, np = 0;
+    uint8_t *list = tt_read_file(FX "list.cwt", &nl);
+    uint8_t *listed = tt_read_file(FX "listed.mdoc", &nm1);
+    uint8_t *valid = tt_read_file(FX "valid.mdoc", &nm2);
+    char *t0s = (char *)tt_read_file(FX "T0", &nt);
+    char *pem = (char *)tt_read_file(FX "iaca.pem", &np);
+    TT_CHECK(list && listed && valid && t0s && pem);
+    int64_t t0 = strtoll(t0s, NULL, 10);
+    tsl_trust *trust = NULL;
+    TT_OK(tsl_trust_new(&trust, NULL));
+    TT_OK(tsl_trust_add_pem(trust, pem, np, NULL));
+    idl_fake f = {0, list, nl, TSL_MEDIA_IDLIST, ""};
+    tsl_verifier_opts o;
+    memset(&o, 0, sizeof o);
+    o.policy.trust = trust;
+    o.fetch = idl_fetch;
+    o.fetch_ctx = &f;
+    tsl_verifier *v = NULL;
+    TT_OK(tsl_verifier_new(&o, &v, NULL));
+    tsl_check_result r;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_OK(tsl_verifier_check(v, listed, nm1, t0 + 10, 0, &r, &err));
+    TT_EQ_U(r.value, TSL_STATUS_INVALID);
+    TT_CHECK(r.determined && r.idlist && r.listed && r.fetched && !r.from_cache);
+    TT_EQ_U(f.calls, 1);
+    TT_EQ_STR(f.accept, TSL_MEDIA_IDLIST);
+    TT_EQ_STR(r.uri, "https://issuer.example/idl/1");
+    char *json = NULL;
+    TT_OK(tsl_check_result_json(TSL_OK, &r, &err, &json, NULL));
+    TT_CHECK(strstr(json, "\"identifier_list\":{\"listed\":true}") != NULL);
+    tsl_free(json);
+    /* Within ttl (300 s): from the cache, no request. */
+    TT_OK(tsl_verifier_check(v, valid, nm2, t0 + 200, 0, &r, &err));
+    TT_EQ_U(r.value, TSL_STATUS_VALID);
+    TT_CHECK(r.determined && !r.listed && r.from_cache && !r.fetched);
+    TT_EQ_U(f.calls, 1);
+    /* Past it: fetched again. */
+    TT_OK(tsl_verifier_check(v, valid, nm2, t0 + 400, 0, &r, &err));
+    TT_EQ_U(r.value, TSL_STATUS_VALID);
+    TT_EQ_U(f.calls, 2);
+    /* ?time= is not defined for identifier lists. */
+    tsl_error_clear(&err);
+    TT_ERR(tsl_verifier_check(v, valid, nm2, t0 + 400, t0 + 5, &r, &err), TSL_ERR_UNSUPPORTED);
+    tsl_verifier_free(v);
+
+    /* A wrong Content-Type, a failed fetch: undetermined at the fetch. */
+    f.ct = TSL_MEDIA_CWT;
+    TT_OK(tsl_verifier_new(&o, &v, NULL));
+    tsl_error_clear(&err);
+    TT_ERR(tsl_verifier_check(v, valid, nm2, t0 + 10, 0, &r, &err), TSL_ERR_UNSUPPORTED);
+    TT_EQ_U(r.stage, TSL_STAGE_FETCH);
+    TT_CHECK(!r.determined);
+    f.body = NULL;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_verifier_check(v, valid, nm2, t0 + 10, 0, &r, &err), TSL_ERR_IO);
+    TT_EQ_U(r.stage, TSL_STAGE_FETCH);
+    tsl_verifier_free(v);
+
+    /* A list whose signature was altered: undetermined at the list token. */
+    uint8_t *bad = malloc(nl);
+    memcpy(bad, list, nl);
+    bad[nl - 1] ^= 1;
+    f.body = bad;
+    f.ct = TSL_MEDIA_IDLIST;
+    TT_OK(tsl_verifier_new(&o, &v, NULL));
+    tsl_error_clear(&err);
+    TT_CHECK(tsl_verifier_check(v, valid, nm2, t0 + 10, 0, &r, &err) != TSL_OK);
+    TT_EQ_U(r.stage, TSL_STAGE_LIST_TOKEN);
+    TT_CHECK(!r.determined);
+    tsl_verifier_free(v);
+    free(bad);
+    tsl_trust_free(trust);
+    free(list);
+    free(listed);
+    free(valid);
+    free(t0s);
+    free(pem);
+}
