@@ -10,6 +10,10 @@
 #   BENCH_ONLY=db sh tests/bench.sh          only the store on SQLite and PostgreSQL
 #                                            (tests/bench_db.sh)
 #   BENCH_ONLY=pkcs11 sh tests/bench.sh      only keys in hardware (tests/bench_pkcs11.sh)
+#   BENCH_ONLY=sign sh tests/bench.sh        only signing a precompressed JWT, tsl against
+#                                            node jose in the same run (sign_cases below)
+#   BENCH_ONLY=reads sh tests/bench.sh       only `tsl get` and `tsl list show` at 10^4
+#                                            against 10^8 entries (reads_cases below)
 #   BENCH_ONLY=admin sh tests/bench.sh       only the issuer API under wrk on both
 #                                            backends (tests/bench_admin.sh)
 #
@@ -111,6 +115,45 @@ verify_cases() {
         status=1
     }
 }
+# Signing a JWT whose list is already compressed (the publisher's case), tsl against
+# node jose (npm, installed once into $BUILD/bench-node) signing the same claims with
+# the same key in the same run: one line per size and algorithm with both medians and
+# ratio = tsl / jose (target <= 1.0). jose is measured two ways (tests/bench_jose.mjs):
+# SignJWT of the claims object, and CompactSign of the payload bytes already
+# serialised, the cheaper; the ratio is against the cheaper.
+SIGN_SIZES=${BENCH_SIGN_SIZES:-"1000000 10000000"}
+sign_cases() {
+    nm=$BUILD/bench-node
+    if [ ! -d "$nm/node_modules/jose" ]; then
+        mkdir -p "$nm" && (cd "$nm" && npm install --no-audit --no-fund --silent jose@6) \
+            >"$tmp/npm.log" 2>&1 || {
+            echo "bench: npm install jose failed: $(tail -c 300 "$tmp/npm.log")" >&2
+            return 1
+        }
+    fi
+    rc=0
+    for n in $SIGN_SIZES; do
+        for alg in ES256 EdDSA; do
+            sd=$tmp/sign-$n-$alg
+            mkdir -p "$sd"
+            "$BENCH" sign "$n" 1 "$alg" "$sd" >"$sd/tsl.json" &&
+                node tests/bench_jose.mjs "$nm/node_modules" "$sd" "$alg" >"$sd/jose.json" &&
+                /usr/bin/python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+a.update(b)
+a["ratio"] = round(a["tsl_ms_median"] / min(b["jose_jwt_ms"], b["jose_compact_ms"]), 4)
+a["ratio_vs_signjwt"] = round(a["tsl_ms_median"] / b["jose_jwt_ms"], 4)
+print(json.dumps(a, separators=(",", ":")))' "$sd/tsl.json" "$sd/jose.json" || rc=1
+            rm -rf "$sd"
+        done
+    done
+    return $rc
+}
+if [ "${BENCH_ONLY:-}" = sign ]; then
+    sign_cases || status=1
+    exit $status
+fi
 if [ "${BENCH_ONLY:-}" = verify ]; then
     verify_cases
     exit $status
@@ -146,6 +189,10 @@ for fmt in jwt cwt; do
     done
 done
 verify_cases
+sign_cases || {
+    echo "bench: case 'sign' failed" >&2
+    status=1
+}
 # The fast level at the largest size: the trade-off the header documents.
 run encode "$CLI_N" 1 6
 
