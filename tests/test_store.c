@@ -32,6 +32,9 @@ typedef struct {
     tsl_store *st;
 } fixture;
 
+/* 1 when the kept status counts of a list equal a recount (defined with its tests). */
+static int counts_match(tsl_store *st, const char *id);
+
 /* The backend the next fx_open uses: 0 SQLite, 1 PostgreSQL (STORE_TEST sets it). */
 static int fx_pg;
 
@@ -1302,6 +1305,8 @@ TT_TEST(store_schema_migrates)
     TT_OK(create(&f, "m", 2, 100));
     uint64_t idx[3];
     TT_OK(tsl_store_alloc(f.st, "m", 3, idx, NULL));
+    TT_OK(tsl_store_set(f.st, "m", 7, TSL_STATUS_SUSPENDED, 0, NULL));
+    TT_OK(tsl_store_set(f.st, "m", 9, TSL_STATUS_INVALID, 0, NULL));
     tsl_store_close(f.st);
     f.st = NULL;
     TT_EQ_U(schema_version(f.db), TSLP_SCHEMA_VERSION);
@@ -1310,6 +1315,7 @@ TT_TEST(store_schema_migrates)
     TT_CHECK(sqlite3_open(f.db, &db) == SQLITE_OK);
     TT_CHECK(sqlite3_exec(db, "DROP TABLE migrations; DROP INDEX batches_by_list;"
                               "DROP TABLE apikeys; DROP TABLE idempotency;"
+                              "DROP TABLE status_counts;"
                               "UPDATE meta SET value = '1' WHERE key = 'schema_version'",
                           NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
@@ -1320,6 +1326,12 @@ TT_TEST(store_schema_migrates)
     TT_OK(tsl_store_list_info(st, "m", &info, NULL));
     TT_EQ_U(info.allocated, 3);
     tsl_list_info_free(&info);
+    /* Without the counts table: counted by loading the list. */
+    uint64_t counts[256];
+    TT_OK(tsl_store_counts(st, "m", counts, NULL, NULL));
+    TT_EQ_U(counts[0], 98);
+    TT_EQ_U(counts[1], 1);
+    TT_EQ_U(counts[2], 1);
     tsl_store_close(st);
     TT_EQ_U(schema_version(f.db), 1);
     /* Opening it for writing migrates it, and it goes on where it was. */
@@ -1331,6 +1343,10 @@ TT_TEST(store_schema_migrates)
     TT_OK(tsl_store_list_info(st, "m", &info, NULL));
     TT_EQ_U(info.allocated, 4);
     tsl_list_info_free(&info);
+    /* The migration computed the counts of the lists already there, once. */
+    TT_CHECK(counts_match(st, "m"));
+    TT_OK(tsl_store_counts(st, "m", counts, NULL, NULL));
+    TT_EQ_U(counts[2], 1);
     tsl_store_close(st);
     TT_CHECK(sqlite3_open(f.db, &db) == SQLITE_OK);
     sqlite3_stmt *q;
@@ -1338,11 +1354,11 @@ TT_TEST(store_schema_migrates)
                                 "SELECT (SELECT group_concat(version) FROM migrations),"
                                 " (SELECT count(*) FROM sqlite_master"
                                 " WHERE name IN ('batches_by_list', 'apikeys',"
-                                " 'idempotency'))",
+                                " 'idempotency', 'status_counts'))",
                                 -1, &q, NULL) == SQLITE_OK);
     TT_CHECK(sqlite3_step(q) == SQLITE_ROW);
-    TT_EQ_STR((const char *)sqlite3_column_text(q, 0), "2,3");
-    TT_EQ_U(sqlite3_column_int64(q, 1), 3);
+    TT_EQ_STR((const char *)sqlite3_column_text(q, 0), "2,3,4");
+    TT_EQ_U(sqlite3_column_int64(q, 1), 4);
     sqlite3_finalize(q);
     sqlite3_close(db);
     fx_close(&f);
@@ -1372,14 +1388,17 @@ TT_TEST(store_pg_schema_migrates)
     TT_EQ_STR(f.st->be->name, "postgresql");
     /* A new store: every migration applied and recorded. */
     TT_EQ_STR(pg_value(f.st, "SELECT string_agg(version::text, ',' ORDER BY version)"
-                             " FROM tsl_schema"), "1,2,3");
+                             " FROM tsl_schema"), "1,2,3,4");
     TT_OK(create(&f, "m", 2, 100));
     uint64_t idx[3];
     TT_OK(tsl_store_alloc(f.st, "m", 3, idx, NULL));
+    TT_OK(tsl_store_set(f.st, "m", 7, TSL_STATUS_SUSPENDED, 0, NULL));
+    TT_OK(tsl_store_set(f.st, "m", 9, TSL_STATUS_INVALID, 0, NULL));
     /* Back to version 1 (tests/fixtures/store-pg-v1.sql is such a store too). */
     PQclear(PQexec(tslp_pg_conn(f.st), "DROP INDEX tsl_batches_by_list;"
                                        "DROP INDEX tsl_tokens_by_exp;"
                                        "DROP TABLE tsl_apikeys; DROP TABLE tsl_idempotency;"
+                                       "DROP TABLE tsl_status_counts;"
                                        "DELETE FROM tsl_schema WHERE version >= 2"));
     tsl_store_close(f.st);
     f.st = NULL;
@@ -1391,11 +1410,20 @@ TT_TEST(store_pg_schema_migrates)
     TT_OK(tsl_store_list_info(st, "m", &info, NULL));
     TT_EQ_U(info.allocated, 3);
     tsl_list_info_free(&info);
+    /* Without the counts table: counted by loading the list. */
+    uint64_t counts[256];
+    TT_OK(tsl_store_counts(st, "m", counts, NULL, NULL));
+    TT_EQ_U(counts[0], 98);
+    TT_EQ_U(counts[2], 1);
     /* ... and cannot write. */
     TT_ERR(tsl_store_alloc(st, "m", 1, idx, NULL), TSL_ERR_ARG);
     tsl_store_close(st);
     TT_OK(tsl_store_open_mode(f.db, 0, &f.st, NULL));
-    TT_EQ_STR(pg_value(f.st, "SELECT max(version) FROM tsl_schema"), "3");
+    TT_EQ_STR(pg_value(f.st, "SELECT max(version) FROM tsl_schema"), "4");
+    /* The migration computed the counts of the lists already there, once. */
+    TT_CHECK(counts_match(f.st, "m"));
+    TT_EQ_STR(pg_value(f.st, "SELECT n FROM tsl_status_counts WHERE list_id = 'm'"
+                             " AND value = 2"), "1");
     TT_EQ_STR(pg_value(f.st, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                              " ('tsl_apikeys', 'tsl_idempotency')"
                              " AND schemaname = current_schema()"), "2");
