@@ -1,6 +1,7 @@
 /* statuslist_json.c - the StatusList JSON object (spec section 4.2):
  * {"bits": 1|2|4|8, "lst": "<base64url of the zlib stream>", "aggregation_uri": "..."}.
- * Parsing goes through jansson with duplicate keys rejected; unknown members are
+ * Written as text (json_write.c), lst straight from the list's stream into the output;
+ * parsing goes through jansson with duplicate keys rejected; unknown members are
  * ignored (-12 onward no longer forbids them). */
 #include "core/tsl_int.h"
 
@@ -21,8 +22,14 @@ tsl_status tslp_statuslist_json_put(tslp_buf *b, const tsl_list *l, int level,
     /* lst is written straight into the output: the one time the list is serialised. */
     if (st == TSL_OK)
         st = tslp_buf_printf(b, err, "{\"bits\":%u,\"lst\":\"", l->bits);
+    /* Room for the rest too (the quote, aggregation_uri, the closing braces of this
+     * object and of a JWT's claims around it), so that the megabytes of lst are not
+     * copied again by a growth after them. */
+    size_t agg = l->aggregation_uri != NULL ? strlen(l->aggregation_uri) : 0;
+    if (st == TSL_OK && agg > (SIZE_MAX - n - 64) / 6)
+        st = tslp_fail(err, TSL_ERR_LIMIT, 0, "json: aggregation_uri too long");
     if (st == TSL_OK)
-        st = tslp_buf_reserve(b, n + 2, err);
+        st = tslp_buf_reserve(b, n + 6 * agg + 64, err);
     if (st == TSL_OK) {
         b->len += tslp_b64url_encode_into(z, zlen, (char *)b->data + b->len);
         b->data[b->len++] = '"';
