@@ -1323,6 +1323,15 @@ typedef struct {
 TSL_API tsl_status tsl_store_apply(tsl_store *st, tsl_store_op *ops, size_t n, int64_t now,
                                    tsl_error *err);
 
+/* How many entries of list id hold each status: counts[v] for v in 0..255 (0 past
+ * the list's values), read from the counts the store keeps with every write, in one
+ * read transaction, without loading the list; *version (may be NULL) the version they
+ * are of. A store whose schema predates the counts, opened read-only, is counted by
+ * loading the list. TSL_ERR_NOT_FOUND, TSL_ERR_IO (also for stored counts that do not
+ * fit the list). */
+TSL_API tsl_status tsl_store_counts(tsl_store *st, const char *id, uint64_t counts[256],
+                                    uint64_t *version, tsl_error *err);
+
 /* Reads n statuses of list id (idx[k] -> values[k]) in one read transaction, reading
  * only the chunks they are in; *version (may be NULL) the version read. TSL_ERR_INDEX
  * naming the first index >= size. */

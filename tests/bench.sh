@@ -16,6 +16,10 @@
 #   BENCH_ONLY=incremental sh tests/bench.sh  only incremental publishing on both
 #                                            backends (tests/bench_incr.sh)
 #   BENCH_ONLY=idlist sh tests/bench.sh     only the 10^6-identifier list (parse, memory)
+#   BENCH_ONLY=sign sh tests/bench.sh        only signing a precompressed JWT, tsl against
+#                                            node jose in the same run (sign_cases below)
+#   BENCH_ONLY=reads sh tests/bench.sh       only `tsl get` and `tsl list show` at 10^4
+#                                            against 10^8 entries (reads_cases below)
 #   BENCH_ONLY=admin sh tests/bench.sh       only the issuer API under wrk on both
 #                                            backends (tests/bench_admin.sh)
 #
@@ -117,6 +121,162 @@ verify_cases() {
         status=1
     }
 }
+# Signing a JWT whose list is already compressed (the publisher's case), tsl against
+# node jose (npm, installed once into $BUILD/bench-node) signing the same claims with
+# the same key in the same run: one line per size and algorithm with both medians and
+# ratio = tsl / jose (target <= 1.0). jose is measured two ways (tests/bench_jose.mjs):
+# SignJWT of the claims object, and CompactSign of the payload bytes already
+# serialised, the cheaper; the ratio is against the cheaper.
+SIGN_SIZES=${BENCH_SIGN_SIZES:-"1000000 10000000"}
+sign_cases() {
+    nm=$BUILD/bench-node
+    if [ ! -d "$nm/node_modules/jose" ]; then
+        mkdir -p "$nm" && (cd "$nm" && npm install --no-audit --no-fund --silent jose@6) \
+            >"$tmp/npm.log" 2>&1 || {
+            echo "bench: npm install jose failed: $(tail -c 300 "$tmp/npm.log")" >&2
+            return 1
+        }
+    fi
+    rc=0
+    for n in $SIGN_SIZES; do
+        for alg in ES256 EdDSA; do
+            sd=$tmp/sign-$n-$alg
+            mkdir -p "$sd"
+            "$BENCH" sign "$n" 1 "$alg" "$sd" >"$sd/tsl.json" &&
+                node tests/bench_jose.mjs "$nm/node_modules" "$sd" "$alg" >"$sd/jose.json" &&
+                /usr/bin/python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+a.update(b)
+a["ratio"] = round(a["tsl_ms_median"] / min(b["jose_jwt_ms"], b["jose_compact_ms"]), 4)
+a["ratio_vs_signjwt"] = round(a["tsl_ms_median"] / b["jose_jwt_ms"], 4)
+print(json.dumps(a, separators=(",", ":")))' "$sd/tsl.json" "$sd/jose.json" || rc=1
+            rm -rf "$sd"
+        done
+    done
+    return $rc
+}
+# Runs "$@" with stdout to $out_file and sets rss_kb, secs and rc.
+measure() {
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -o "$tmp/time" -f '%M %e' "$@" >"$out_file"
+        rc=$?
+        read -r rss_kb secs <"$tmp/time" || true
+    else
+        /usr/bin/python3 -c '
+import os, sys, time
+t0 = time.monotonic()
+out = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+pid = os.fork()
+if pid == 0:
+    os.dup2(out, 1)
+    try:
+        os.execv(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, st, ru = os.wait4(pid, 0)
+print(ru.ru_maxrss, "%.2f" % (time.monotonic() - t0))
+sys.exit(os.waitstatus_to_exitcode(st) & 255)
+' "$out_file" "$@" >"$tmp/time"
+        rc=$?
+        read -r rss_kb secs <"$tmp/time" || true
+    fi
+    rss_kb=${rss_kb:-null}
+    secs=${secs:-null}
+}
+
+if [ "${BENCH_ONLY:-}" = sign ]; then
+    sign_cases || status=1
+    exit $status
+fi
+# Reads that do not load the list: `tsl get` of 3 indices and `tsl list show --json`
+# on a 10^4-entry and a 10^8-entry one-bit list (1% set, the generator's), in the same
+# run, each command end to end (process start included) 21 times: the median ms at
+# each size and ratio = large / small (target: about 1), and each one's peak RSS. On
+# SQLite, and on PostgreSQL too when TSL_TEST_PG names a cluster (tests/pg.sh).
+READS_SMALL=10000
+READS_LARGE=${BENCH_READS_LARGE:-100000000}
+reads_median_ms() {
+    k=0
+    : >"$tmp/reads.ms"
+    while [ $k -lt 21 ]; do
+        t0=$(date +%s%N)
+        "$@" >/dev/null 2>"$tmp/reads.err" || {
+            echo "bench: $*: $(head -c 300 "$tmp/reads.err")" >&2
+            return 1
+        }
+        t1=$(date +%s%N)
+        echo $(((t1 - t0) / 1000)) >>"$tmp/reads.ms"
+        k=$((k + 1))
+    done
+    sort -n "$tmp/reads.ms" | awk 'NR == 11 { printf "%.3f", $1 / 1000 }'
+}
+reads_backend() {
+    backend=$1
+    rd=$tmp/reads-$backend
+    mkdir -p "$rd"
+    "$TSL" keygen --alg ES256 --out "$rd/k.pem" >/dev/null || return 1
+    for n in $READS_SMALL $READS_LARGE; do
+        if [ "$backend" = sqlite ]; then
+            db=$rd/r$n.db
+        else
+            name=tsl_bench_reads_$$_$n
+            psql "$TSL_TEST_PG" -qAt -c "SET client_min_messages = warning" \
+                -c "DROP DATABASE IF EXISTS $name" \
+                -c "CREATE DATABASE $name" >/dev/null || return 1
+            db=$(echo "$TSL_TEST_PG" | sed "s|^\(postgres[a-z]*://[^/?]*/\)[^?]*|\1$name|")
+        fi
+        eval "db_$n=\$db"
+        { "$TSL" list create R --uri "https://example.com/sl/r$n" --bits 1 --size "$n" \
+            --key "$rd/k.pem" --db "$db" &&
+            "$BENCH" gen "$n" 1 >"$rd/gen" &&
+            "$TSL" update R "$rd/gen" --db "$db"; } >/dev/null 2>"$rd/err" || {
+            echo "bench: reads setup ($backend, $n): $(head -c 300 "$rd/err")" >&2
+            return 1
+        }
+    done
+    rc=0
+    for what in get show; do
+        for n in $READS_SMALL $READS_LARGE; do
+            eval "db=\$db_$n"
+            if [ $what = get ]; then
+                set -- "$TSL" get R 0 $((n / 2)) $((n - 1)) --db "$db"
+            else
+                set -- "$TSL" list show R --json --db "$db"
+            fi
+            eval "ms_$n=\$(reads_median_ms \"\$@\")" || rc=1
+            out_file=$rd/out
+            measure "$@"
+            eval "rss_$n=\$rss_kb"
+        done
+        eval "a=\$ms_$READS_SMALL b=\$ms_$READS_LARGE ra=\$rss_$READS_SMALL rb=\$rss_$READS_LARGE"
+        printf '{"case":"reads_%s","backend":"%s","bits":1,"n_small":%s,"n_large":%s,"ms_small_median":%s,"ms_large_median":%s,"ratio":%s,"peak_rss_kb_small":%s,"peak_rss_kb_large":%s}\n' \
+            "$what" "$backend" $READS_SMALL "$READS_LARGE" "${a:-null}" "${b:-null}" \
+            "$(awk -v a="${a:-0}" -v b="${b:-0}" 'BEGIN { if (a > 0) printf "%.3f", b / a; else printf "null" }')" \
+            "$ra" "$rb"
+    done
+    if [ "$backend" = pg ]; then
+        for n in $READS_SMALL $READS_LARGE; do
+            psql "$TSL_TEST_PG" -qAt -c "SET client_min_messages = warning" \
+                -c "DROP DATABASE IF EXISTS tsl_bench_reads_$$_$n" \
+                >/dev/null 2>&1
+        done
+    fi
+    rm -rf "$rd"
+    return $rc
+}
+reads_cases() {
+    rrc=0
+    reads_backend sqlite || rrc=1
+    if [ -n "${TSL_TEST_PG:-}" ]; then
+        reads_backend pg || rrc=1
+    fi
+    return $rrc
+}
+if [ "${BENCH_ONLY:-}" = reads ]; then
+    reads_cases || status=1
+    exit $status
+fi
 if [ "${BENCH_ONLY:-}" = verify ]; then
     verify_cases
     exit $status
@@ -171,39 +331,15 @@ for fmt in jwt cwt; do
 done
 verify_cases
 idlist_cases
+sign_cases || {
+    echo "bench: case 'sign' failed" >&2
+    status=1
+}
 # The fast level at the largest size: the trade-off the header documents.
 run encode "$CLI_N" 1 6
 # The encoder against libdeflate 12 and zlib -9 (C and Python), every size and width.
 sh tests/bench_encode.sh "$BUILD" || status=1
 
-# Runs "$@" with stdout to $out_file and sets rss_kb, secs and rc.
-measure() {
-    if [ -x /usr/bin/time ]; then
-        /usr/bin/time -o "$tmp/time" -f '%M %e' "$@" >"$out_file"
-        rc=$?
-        read -r rss_kb secs <"$tmp/time" || true
-    else
-        /usr/bin/python3 -c '
-import os, sys, time
-t0 = time.monotonic()
-out = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-pid = os.fork()
-if pid == 0:
-    os.dup2(out, 1)
-    try:
-        os.execv(sys.argv[2], sys.argv[2:])
-    finally:
-        os._exit(127)
-_, st, ru = os.wait4(pid, 0)
-print(ru.ru_maxrss, "%.2f" % (time.monotonic() - t0))
-sys.exit(os.waitstatus_to_exitcode(st) & 255)
-' "$out_file" "$@" >"$tmp/time"
-        rc=$?
-        read -r rss_kb secs <"$tmp/time" || true
-    fi
-    rss_kb=${rss_kb:-null}
-    secs=${secs:-null}
-}
 
 cli_case() {
     name=$1
@@ -301,6 +437,9 @@ if [ -x "$TSL" ]; then
         status=1
     fi
 fi
+
+# `tsl get` and `tsl list show` at 10^4 against 10^8 entries (reads_cases above).
+reads_cases || status=1
 
 # From a commit (tsl set) to the new token served by two tsl serve on one store, on both
 # backends (tests/bench_propagate.sh: SQLite polls every second, PostgreSQL pushes).

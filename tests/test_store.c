@@ -32,6 +32,9 @@ typedef struct {
     tsl_store *st;
 } fixture;
 
+/* 1 when the kept status counts of a list equal a recount (defined with its tests). */
+static int counts_match(tsl_store *st, const char *id);
+
 /* The backend the next fx_open uses: 0 SQLite, 1 PostgreSQL (STORE_TEST sets it). */
 static int fx_pg;
 
@@ -1302,6 +1305,8 @@ TT_TEST(store_schema_migrates)
     TT_OK(create(&f, "m", 2, 100));
     uint64_t idx[3];
     TT_OK(tsl_store_alloc(f.st, "m", 3, idx, NULL));
+    TT_OK(tsl_store_set(f.st, "m", 7, TSL_STATUS_SUSPENDED, 0, NULL));
+    TT_OK(tsl_store_set(f.st, "m", 9, TSL_STATUS_INVALID, 0, NULL));
     tsl_store_close(f.st);
     f.st = NULL;
     TT_EQ_U(schema_version(f.db), TSLP_SCHEMA_VERSION);
@@ -1311,6 +1316,7 @@ TT_TEST(store_schema_migrates)
     TT_CHECK(sqlite3_exec(db, "DROP TABLE migrations; DROP INDEX batches_by_list;"
                               "DROP TABLE apikeys; DROP TABLE idempotency;"
                               "DROP TABLE segments;"
+                              "DROP TABLE status_counts;"
                               "UPDATE meta SET value = '1' WHERE key = 'schema_version'",
                           NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
@@ -1321,6 +1327,12 @@ TT_TEST(store_schema_migrates)
     TT_OK(tsl_store_list_info(st, "m", &info, NULL));
     TT_EQ_U(info.allocated, 3);
     tsl_list_info_free(&info);
+    /* Without the counts table: counted by loading the list. */
+    uint64_t counts[256];
+    TT_OK(tsl_store_counts(st, "m", counts, NULL, NULL));
+    TT_EQ_U(counts[0], 98);
+    TT_EQ_U(counts[1], 1);
+    TT_EQ_U(counts[2], 1);
     tsl_store_close(st);
     TT_EQ_U(schema_version(f.db), 1);
     /* Opening it for writing migrates it, and it goes on where it was. */
@@ -1332,6 +1344,10 @@ TT_TEST(store_schema_migrates)
     TT_OK(tsl_store_list_info(st, "m", &info, NULL));
     TT_EQ_U(info.allocated, 4);
     tsl_list_info_free(&info);
+    /* The migration computed the counts of the lists already there, once. */
+    TT_CHECK(counts_match(st, "m"));
+    TT_OK(tsl_store_counts(st, "m", counts, NULL, NULL));
+    TT_EQ_U(counts[2], 1);
     tsl_store_close(st);
     TT_CHECK(sqlite3_open(f.db, &db) == SQLITE_OK);
     sqlite3_stmt *q;
@@ -1339,11 +1355,11 @@ TT_TEST(store_schema_migrates)
                                 "SELECT (SELECT group_concat(version) FROM migrations),"
                                 " (SELECT count(*) FROM sqlite_master"
                                 " WHERE name IN ('batches_by_list', 'apikeys',"
-                                " 'idempotency', 'segments'))",
+                                " 'idempotency', 'segments', 'status_counts'))",
                                 -1, &q, NULL) == SQLITE_OK);
     TT_CHECK(sqlite3_step(q) == SQLITE_ROW);
-    TT_EQ_STR((const char *)sqlite3_column_text(q, 0), "2,3,4");
-    TT_EQ_U(sqlite3_column_int64(q, 1), 4);
+    TT_EQ_STR((const char *)sqlite3_column_text(q, 0), "2,3,4,5");
+    TT_EQ_U(sqlite3_column_int64(q, 1), 5);
     sqlite3_finalize(q);
     sqlite3_close(db);
     fx_close(&f);
@@ -1373,15 +1389,18 @@ TT_TEST(store_pg_schema_migrates)
     TT_EQ_STR(f.st->be->name, "postgresql");
     /* A new store: every migration applied and recorded. */
     TT_EQ_STR(pg_value(f.st, "SELECT string_agg(version::text, ',' ORDER BY version)"
-                             " FROM tsl_schema"), "1,2,3,4");
+                             " FROM tsl_schema"), "1,2,3,4,5");
     TT_OK(create(&f, "m", 2, 100));
     uint64_t idx[3];
     TT_OK(tsl_store_alloc(f.st, "m", 3, idx, NULL));
+    TT_OK(tsl_store_set(f.st, "m", 7, TSL_STATUS_SUSPENDED, 0, NULL));
+    TT_OK(tsl_store_set(f.st, "m", 9, TSL_STATUS_INVALID, 0, NULL));
     /* Back to version 1 (tests/fixtures/store-pg-v1.sql is such a store too). */
     PQclear(PQexec(tslp_pg_conn(f.st), "DROP INDEX tsl_batches_by_list;"
                                        "DROP INDEX tsl_tokens_by_exp;"
                                        "DROP TABLE tsl_apikeys; DROP TABLE tsl_idempotency;"
                                        "DROP TABLE tsl_segments;"
+                                       "DROP TABLE tsl_status_counts;"
                                        "DELETE FROM tsl_schema WHERE version >= 2"));
     tsl_store_close(f.st);
     f.st = NULL;
@@ -1393,11 +1412,20 @@ TT_TEST(store_pg_schema_migrates)
     TT_OK(tsl_store_list_info(st, "m", &info, NULL));
     TT_EQ_U(info.allocated, 3);
     tsl_list_info_free(&info);
+    /* Without the counts table: counted by loading the list. */
+    uint64_t counts[256];
+    TT_OK(tsl_store_counts(st, "m", counts, NULL, NULL));
+    TT_EQ_U(counts[0], 98);
+    TT_EQ_U(counts[2], 1);
     /* ... and cannot write. */
     TT_ERR(tsl_store_alloc(st, "m", 1, idx, NULL), TSL_ERR_ARG);
     tsl_store_close(st);
     TT_OK(tsl_store_open_mode(f.db, 0, &f.st, NULL));
-    TT_EQ_STR(pg_value(f.st, "SELECT max(version) FROM tsl_schema"), "4");
+    TT_EQ_STR(pg_value(f.st, "SELECT max(version) FROM tsl_schema"), "5");
+    /* The migration computed the counts of the lists already there, once. */
+    TT_CHECK(counts_match(f.st, "m"));
+    TT_EQ_STR(pg_value(f.st, "SELECT n FROM tsl_status_counts WHERE list_id = 'm'"
+                             " AND value = 2"), "1");
     TT_EQ_STR(pg_value(f.st, "SELECT count(*) FROM pg_tables WHERE tablename IN"
                              " ('tsl_apikeys', 'tsl_idempotency', 'tsl_segments')"
                              " AND schemaname = current_schema()"), "3");
@@ -1619,4 +1647,139 @@ TT_TEST(crypto_seam_aes_and_random)
     tslp_cleanse(a, sizeof a);
     static const uint8_t zero[32];
     TT_EQ_MEM(a, zero, sizeof a);
+}
+
+/* ---- status counts (store/counts.c) ---- */
+
+/* 1 when the counts the store keeps for list id equal a full recount of the list. */
+static int counts_match(tsl_store *st, const char *id)
+{
+    uint64_t kept[256], real[256], v1 = 0, v2 = 0;
+    tsl_list *l = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    if (tsl_store_counts(st, id, kept, &v1, &err) != TSL_OK ||
+        tsl_store_list_load(st, id, &l, &v2, &err) != TSL_OK) {
+        fprintf(stderr, "  counts %s: %s\n", id, err.msg);
+        tsl_list_free(l);
+        return 0;
+    }
+    tsl_list_count(l, real);
+    tsl_list_free(l);
+    for (unsigned v = 0; v < 256; v++)
+        if (kept[v] != real[v]) {
+            fprintf(stderr, "  counts %s: status %u kept %llu, recount %llu\n", id, v,
+                    (unsigned long long)kept[v], (unsigned long long)real[v]);
+            return 0;
+        }
+    return v1 == v2;
+}
+
+static uint64_t rnd_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Random sequences of every kind of write, on both backends: after each, the kept
+ * counts equal a recount. Updates of single entries, ranges across chunks and whole
+ * lists (both the in-order and the normalised paths), forced and refused changes of
+ * INVALID entries, dry runs, sets, allocations, issuer API groups (tsl_store_apply)
+ * where one op fails and is rolled back to its savepoint, lists created with decoys,
+ * and a copy of the store. */
+STORE_TEST(store_counts_random_ops)
+{
+    fixture f;
+    TT_CHECK(fx_open(&f) == 0);
+    static const unsigned bits[] = {1, 2, 8};
+    static const char *ids[] = {"c1", "c2", "c8"};
+    /* Over two chunks of 65536 bytes each, so ranges cross chunk boundaries. */
+    static const uint64_t sizes[] = {1100000, 300000, 140000};
+    for (int k = 0; k < 3; k++) {
+        tsl_list_spec in = settings(&f, ids[k], bits[k], sizes[k]);
+        in.decoys = 1000 + 37 * (uint64_t)k;
+        if (bits[k] > 1)
+            in.decoy_value = TSL_STATUS_SUSPENDED;
+        TT_OK(tsl_store_list_create(f.st, &in, NULL));
+        TT_CHECK(counts_match(f.st, ids[k]));
+    }
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    for (int round = 0; round < 60; round++) {
+        int k = (int)(rnd_next(&seed) % 3);
+        const char *id = ids[k];
+        uint64_t size = sizes[k];
+        unsigned maxv = (1u << bits[k]) - 1;
+        int kind = (int)(rnd_next(&seed) % 6);
+        tsl_batch *b = NULL;
+        TT_OK(tsl_batch_new(bits[k], size, &b, NULL));
+        size_t lines = kind == 1 ? 3 : 1 + (size_t)(rnd_next(&seed) % 40);
+        for (size_t j = 0; j < lines; j++) {
+            uint64_t first = rnd_next(&seed) % size;
+            uint64_t len = kind == 1 ? size / 2 : rnd_next(&seed) % 3 == 0 ? 1 + rnd_next(&seed) % 70000 : 1;
+            uint64_t last = first + len - 1 < size ? first + len - 1 : size - 1;
+            unsigned v = (unsigned)(rnd_next(&seed) % (maxv + 1));
+            if (v == 3 && bits[k] == 2)
+                v = 2;
+            TT_OK(tsl_batch_add(b, first, last, v, j + 1, NULL));
+        }
+        int force = (int)(rnd_next(&seed) % 2);
+        tsl_status r = TSL_OK;
+        if (kind <= 2) {
+            /* An update; refused (nothing changes) when it would change INVALID. */
+            r = tsl_store_update(f.st, id, b, force, 0, "t", NULL, NULL);
+            TT_CHECK(r == TSL_OK || r == TSL_ERR_VALUE);
+        } else if (kind == 3) {
+            TT_OK(tsl_store_update(f.st, id, b, 1, 1, "dry", NULL, NULL));
+        } else if (kind == 4) {
+            uint64_t idx = rnd_next(&seed) % size;
+            r = tsl_store_set(f.st, id, idx, (unsigned)(rnd_next(&seed) % 2), 1, NULL);
+            TT_OK(r);
+            uint64_t got[5];
+            r = tsl_store_alloc(f.st, id, 5, got, NULL);
+            TT_CHECK(r == TSL_OK || r == TSL_ERR_LIMIT);
+        } else {
+            /* A group: an update, one that fails (index past the end of another
+             * list's batch: refused inside its savepoint), an allocation. */
+            tsl_batch *bad = NULL;
+            TT_OK(tsl_batch_new(bits[(k + 1) % 3], sizes[(k + 1) % 3], &bad, NULL));
+            TT_OK(tsl_batch_add(bad, 0, sizes[(k + 1) % 3] - 1, 1, 1, NULL));
+            tsl_store_op ops[3];
+            memset(ops, 0, sizeof ops);
+            ops[0].kind = TSL_OP_UPDATE;
+            ops[0].list_id = id;
+            ops[0].batch = b;
+            ops[0].force = 1;
+            ops[1].kind = TSL_OP_UPDATE;
+            ops[1].list_id = ids[(k + 1) % 3];
+            ops[1].batch = bad;
+            ops[1].force = 0; /* refused if that list has an INVALID entry anywhere */
+            ops[2].kind = TSL_OP_ALLOC;
+            ops[2].list_id = id;
+            ops[2].count = 3;
+            TT_OK(tsl_store_apply(f.st, ops, 3, 0, NULL));
+            TT_OK(ops[0].status);
+            tsl_free(ops[2].indices);
+            tsl_batch_free(bad);
+            TT_CHECK(counts_match(f.st, ids[(k + 1) % 3]));
+        }
+        tsl_batch_free(b);
+        if (!counts_match(f.st, id)) {
+            tt_failf(__FILE__, __LINE__, "round %d, kind %d: counts differ", round, kind);
+            break;
+        }
+    }
+    /* A copy to a new SQLite store keeps them (copy.c writes them with the chunks). */
+    char dst_path[600];
+    snprintf(dst_path, sizeof dst_path, "%s/copy.db", f.dir);
+    tsl_store *dst = NULL;
+    TT_OK(tsl_store_open_mode(dst_path, TSL_STORE_CREATE, &dst, NULL));
+    TT_OK(tsl_store_copy(f.st, dst, NULL, NULL));
+    for (int k = 0; k < 3; k++) {
+        TT_CHECK(counts_match(dst, ids[k]));
+        TT_CHECK(counts_match(f.st, ids[k]));
+    }
+    tsl_store_close(dst);
+    fx_close(&f);
 }

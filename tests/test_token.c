@@ -1031,3 +1031,126 @@ TT_TEST(list_summary_text_and_json)
     tsl_token_free(t);
     json_decref(v);
 }
+
+/* The claims as the signer built them before it wrote JSON itself: a jansson object,
+ * keys in order, dumped compactly. The reference the new payload must equal byte for
+ * byte (the tokens tsl signed before and after are the same JSON). */
+static char *reference_claims(const tsl_list *l, const tsl_token_params *p)
+{
+    uint8_t *z = NULL;
+    size_t zl = 0;
+    char *lst = NULL;
+    if (tsl_list_compress(l, p->level, &z, &zl, NULL) != TSL_OK ||
+        tsl_b64url_encode(z, zl, &lst, NULL, NULL) != TSL_OK)
+        return NULL;
+    tsl_free(z);
+    json_t *sl = json_object();
+    json_object_set_new(sl, "bits", json_integer(tsl_list_bits(l)));
+    json_object_set_new(sl, "lst", json_string(lst));
+    tsl_free(lst);
+    if (tsl_list_aggregation_uri(l) != NULL)
+        json_object_set_new(sl, "aggregation_uri", json_string(tsl_list_aggregation_uri(l)));
+    json_t *c = json_object();
+    json_object_set_new(c, "sub", json_string(p->sub));
+    json_object_set_new(c, "iat", json_integer(p->iat));
+    if (p->exp != 0)
+        json_object_set_new(c, "exp", json_integer(p->exp));
+    if (p->ttl != 0)
+        json_object_set_new(c, "ttl", json_integer(p->ttl));
+    if (p->iss != NULL)
+        json_object_set_new(c, "iss", json_string(p->iss));
+    json_object_set_new(c, "status_list", sl);
+    char *text = json_dumps(c, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(c);
+    return text;
+}
+
+/* The JWT payload is written as text with lst spliced in (token/jwt.c): it must be the
+ * same bytes jansson wrote, for strings that need every kind of escape, non-ASCII,
+ * optional claims present and absent, and a precompressed list (whose stream is
+ * borrowed, not recompressed); and it must parse back to the same claims. */
+TT_TEST(token_jwt_payload_same_bytes_as_jansson)
+{
+    static const char *subs[] = {
+        "https://example.com/lists/7",
+        "quote\" backslash\\ slash/ tab\t nl\n cr\r bs\b ff\f",
+        "ctl \x01\x02\x1f del\x7f",
+        "utf8 \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 \xe2\x80\xa8",
+        "",
+    };
+    tsl_key *k;
+    TT_OK(tsl_key_generate(TSL_ALG_ES256, &k, NULL));
+    tsl_keyset *ks;
+    TT_OK(tsl_keyset_new(&ks, NULL));
+    TT_OK(tsl_keyset_add(ks, k, NULL));
+    for (unsigned bits = 1; bits <= 8; bits *= 2) {
+        tsl_list *l = pattern_list(bits, 5000);
+        TT_CHECK(l != NULL);
+        if (bits == 2)
+            TT_OK(tsl_list_set_aggregation_uri(l, "https://e.com/agg?\"q\"=\\\x01", NULL));
+        if (bits >= 4)
+            TT_OK(tsl_list_precompress(l, bits == 4 ? 0 : 6, NULL));
+        for (size_t s = 0; s < sizeof subs / sizeof subs[0]; s++) {
+            tsl_token_params p;
+            memset(&p, 0, sizeof p);
+            p.format = TSL_FORMAT_JWT;
+            p.sub = subs[s][0] != '\0' ? subs[s] : "x";
+            p.iss = s % 2 == 0 ? subs[(s + 1) % 5] : NULL;
+            p.iat = 1700000000 + (int64_t)s;
+            p.exp = s % 3 == 0 ? 0 : 1700086400;
+            p.ttl = s % 2 == 0 ? 300 : 0;
+            p.level = bits == 8 ? 6 : 0;
+            uint8_t *tok;
+            size_t tl;
+            TT_OK(tsl_token_sign(l, &p, k, &tok, &tl, NULL));
+            const char *d1 = memchr(tok, '.', tl);
+            const char *d2 = d1 ? memchr(d1 + 1, '.', tl - (size_t)(d1 + 1 - (char *)tok)) : NULL;
+            TT_CHECK(d2 != NULL);
+            uint8_t *pl = NULL;
+            size_t pn = 0;
+            TT_OK(tsl_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &pl, &pn, NULL));
+            char *ref = reference_claims(l, &p);
+            TT_CHECK(ref != NULL);
+            TT_EQ_U(pn, strlen(ref));
+            if (pn == strlen(ref))
+                TT_EQ_MEM(pl, ref, pn);
+            /* Parsed back: the same claims, and the token verifies. */
+            json_t *a = json_loadb((const char *)pl, pn, JSON_REJECT_DUPLICATES, NULL);
+            json_t *b = json_loads(ref, 0, NULL);
+            TT_CHECK(a != NULL && b != NULL && json_equal(a, b));
+            json_decref(a);
+            json_decref(b);
+            tsl_token *t;
+            TT_OK(tsl_token_parse(tok, tl, NULL, &t, NULL));
+            TT_EQ_STR(tsl_token_sub(t), p.sub);
+            tsl_verify_opts o;
+            memset(&o, 0, sizeof o);
+            o.policy.keys = ks;
+            o.policy.now = 1700000100;
+            TT_OK(tsl_token_verify(t, &o, NULL));
+            tsl_token_free(t);
+            free(ref);
+            tsl_free(pl);
+            tsl_free(tok);
+        }
+        tsl_list_free(l);
+    }
+    /* A claim that is not UTF-8 is refused, named (jansson refused it too). */
+    tsl_list *l = pattern_list(1, 100);
+    tsl_token_params p;
+    memset(&p, 0, sizeof p);
+    p.sub = "https://example.com/\xc3";
+    p.iat = 1700000000;
+    uint8_t *tok = NULL;
+    size_t tl;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_ERR(tsl_token_sign(l, &p, k, &tok, &tl, &err), TSL_ERR_ARG);
+    TT_CONTAINS(err.msg, "sub: not valid UTF-8");
+    p.sub = "https://example.com/";
+    p.iss = "\xed\xa0\x80"; /* a surrogate */
+    TT_ERR(tsl_token_sign(l, &p, k, &tok, &tl, &err), TSL_ERR_ARG);
+    tsl_list_free(l);
+    tsl_keyset_free(ks);
+    tsl_key_free(k);
+}

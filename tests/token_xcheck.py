@@ -39,6 +39,8 @@ COSE_ID = {"ES256": -7, "ES384": -35, "ES512": -36, "EdDSA": -8, "RS256": -257,
            "HS256": 5}
 HASH = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
 URI = "https://example.com/statuslists/xcheck"
+# An issuer that needs JSON escapes and is not ASCII (the JWT claims are written as text).
+ISS = 'https://example.com/"issuer"\\/x\n\u00e9\u20ac'
 
 passed = failed = 0
 
@@ -193,6 +195,8 @@ def main():
             kid = pubjwk["kid"]
             common = ["--key", keyfile, "--alg", alg, "--sub", URI, "--iat", "1700000000",
                       "--exp", "86400", "--ttl", "600"]
+            if alg in ("ES256", "EdDSA"):
+                common += ["--iss", ISS]
 
             # Ours -> jwcrypto.
             r = run(["sign", "--format", "jwt"] + common, lst_json)
@@ -217,6 +221,15 @@ def main():
                       f"jwt {alg}: claims")
                 sl = claims["status_list"]
                 check(sl["bits"] == bits and "=" not in sl["lst"], f"jwt {alg}: status_list")
+                # The payload tsl writes as text (token/jwt.c) is byte-stable JSON: the
+                # compact form Python writes of the same claims, keys in tsl's order.
+                keys = ["sub", "iat", "exp", "ttl"] + (["iss"] if "--iss" in common
+                                                       else []) + ["status_list"]
+                check(list(claims) == keys and list(sl) == ["bits", "lst"]
+                      and claims.get("iss", ISS) == ISS
+                      and json.dumps(claims, separators=(",", ":"),
+                                     ensure_ascii=False).encode() == obj.payload,
+                      f"jwt {alg}: payload is the compact JSON of its claims, in order")
                 statuses_ok(unb64u(sl["lst"]), bits, statuses, f"jwt {alg}")
 
             # Ours -> cbor2 + cryptography.

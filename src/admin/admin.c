@@ -259,16 +259,13 @@ static tsl_status info_json(tsl_store *st, const char *id, tslp_buf *b, tsl_erro
     tsl_status r = tsl_store_list_info(st, id, &in, err);
     if (r != TSL_OK)
         return r;
-    tsl_list *l = NULL;
     uint64_t version = in.version;
     uint64_t *counts = tslp_calloc(256, sizeof *counts);
     if (counts == NULL)
         r = tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory");
+    /* The stored counts (store/counts.c): the list itself is not loaded. */
     if (r == TSL_OK)
-        r = tsl_store_list_load(st, id, &l, &version, err);
-    if (r == TSL_OK)
-        tsl_list_count(l, counts);
-    tsl_list_free(l);
+        r = tsl_store_counts(st, id, counts, &version, err);
     int64_t next_expiry = 0;
     unsigned formats = in.formats != 0 ? in.formats : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
     for (int k = 0; r == TSL_OK && k < 2; k++) {

@@ -32,18 +32,9 @@ static const uint8_t rev[256] = {
 };
 #undef X
 
-tsl_status tsl_b64url_encode(const uint8_t *in, size_t len, char **out, size_t *out_len,
-                             tsl_error *err)
+size_t tslp_b64url_encode_into(const uint8_t *in, size_t len, char *dst)
 {
-    if (out == NULL || (in == NULL && len > 0))
-        return tslp_fail(err, TSL_ERR_ARG, 0, "base64url: NULL argument");
-    if (len > (SIZE_MAX - 4) / 4 * 3)
-        return tslp_fail(err, TSL_ERR_LIMIT, 0, "base64url: %zu bytes is too long", len);
-    size_t n = len / 3 * 4 + (len % 3 == 0 ? 0 : len % 3 + 1);
-    char *s = tslp_malloc(n + 1);
-    if (s == NULL)
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory for %zu base64url chars", n);
-    char *p = s;
+    char *p = dst;
     size_t k = 0;
     for (; k + 3 <= len; k += 3) {
         uint32_t v = (uint32_t)in[k] << 16 | (uint32_t)in[k + 1] << 8 | in[k + 2];
@@ -63,7 +54,21 @@ tsl_status tsl_b64url_encode(const uint8_t *in, size_t len, char **out, size_t *
         *p++ = alphabet[(v >> 12) & 63];
         *p++ = alphabet[(v >> 6) & 63];
     }
-    *p = '\0';
+    return (size_t)(p - dst);
+}
+
+tsl_status tsl_b64url_encode(const uint8_t *in, size_t len, char **out, size_t *out_len,
+                             tsl_error *err)
+{
+    if (out == NULL || (in == NULL && len > 0))
+        return tslp_fail(err, TSL_ERR_ARG, 0, "base64url: NULL argument");
+    if (len > (SIZE_MAX - 4) / 4 * 3)
+        return tslp_fail(err, TSL_ERR_LIMIT, 0, "base64url: %zu bytes is too long", len);
+    size_t n = TSLP_B64URL_LEN(len);
+    char *s = tslp_malloc(n + 1);
+    if (s == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory for %zu base64url chars", n);
+    s[tslp_b64url_encode_into(in, len, s)] = '\0';
     *out = s;
     if (out_len != NULL)
         *out_len = n;

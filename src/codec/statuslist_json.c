@@ -1,6 +1,7 @@
 /* statuslist_json.c - the StatusList JSON object (spec section 4.2):
  * {"bits": 1|2|4|8, "lst": "<base64url of the zlib stream>", "aggregation_uri": "..."}.
- * Parsing goes through jansson with duplicate keys rejected; unknown members are
+ * Written as text (json_write.c), lst straight from the list's stream into the output;
+ * parsing goes through jansson with duplicate keys rejected; unknown members are
  * ignored (-12 onward no longer forbids them). */
 #include "core/tsl_int.h"
 
@@ -8,17 +9,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Compresses and base64url-encodes the list's bytes: the `lst` text. */
-static tsl_status make_lst(const tsl_list *l, int level, char **lst, size_t *lst_len,
-                           tsl_error *err)
+tsl_status tslp_statuslist_json_put(tslp_buf *b, const tsl_list *l, int level,
+                                    tsl_error *err)
 {
-    uint8_t *z = NULL;
+    const uint8_t *z = NULL;
+    uint8_t *owned = NULL;
     size_t zlen = 0;
-    tsl_status st = tsl_list_compress(l, level, &z, &zlen, err);
-    if (st != TSL_OK)
-        return st;
-    st = tsl_b64url_encode(z, zlen, lst, lst_len, err);
-    tslp_free(z);
+    tsl_status st = tslp_list_zview(l, level, &z, &zlen, &owned, err);
+    if (st == TSL_OK && zlen > (SIZE_MAX - 64) / 4 * 3)
+        st = tslp_fail(err, TSL_ERR_LIMIT, 0, "json: %zu bytes of lst too large", zlen);
+    size_t n = st == TSL_OK ? TSLP_B64URL_LEN(zlen) : 0;
+    /* lst is written straight into the output: the one time the list is serialised. */
+    if (st == TSL_OK)
+        st = tslp_buf_printf(b, err, "{\"bits\":%u,\"lst\":\"", l->bits);
+    /* Room for the rest too (the quote, aggregation_uri, the closing braces of this
+     * object and of a JWT's claims around it), so that the megabytes of lst are not
+     * copied again by a growth after them. */
+    size_t agg = l->aggregation_uri != NULL ? strlen(l->aggregation_uri) : 0;
+    if (st == TSL_OK && agg > (SIZE_MAX - n - 64) / 6)
+        st = tslp_fail(err, TSL_ERR_LIMIT, 0, "json: aggregation_uri too long");
+    if (st == TSL_OK)
+        st = tslp_buf_reserve(b, n + 6 * agg + 64, err);
+    if (st == TSL_OK) {
+        b->len += tslp_b64url_encode_into(z, zlen, (char *)b->data + b->len);
+        b->data[b->len++] = '"';
+    }
+    tslp_free(owned);
+    if (st == TSL_OK && l->aggregation_uri != NULL) {
+        st = tslp_json_put_member(b, false, "aggregation_uri", err);
+        if (st == TSL_OK)
+            st = tslp_json_put_str(b, l->aggregation_uri, "aggregation_uri", err);
+    }
+    if (st == TSL_OK)
+        st = tslp_buf_append(b, "}", 1, err);
     return st;
 }
 
@@ -27,37 +50,22 @@ tsl_status tsl_list_to_json(const tsl_list *l, int level, char **out, size_t *ou
 {
     if (l == NULL || out == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "json: NULL argument");
-    char *lst = NULL;
-    size_t lst_len = 0;
-    tsl_status st = make_lst(l, level, &lst, &lst_len, err);
-    if (st != TSL_OK)
+    tslp_buf b;
+    tslp_buf_init(&b, TSLP_JSON_OUT_MAX, "json output");
+    tsl_status st = tslp_statuslist_json_put(&b, l, level, err);
+    if (st == TSL_OK)
+        st = tslp_buf_append(&b, "", 1, err); /* the terminator */
+    if (st != TSL_OK) {
+        tslp_buf_free(&b);
         return st;
-    json_t *o = json_object();
-    int bad = o == NULL;
-    bad = bad || json_object_set_new(o, "bits", json_integer(l->bits)) != 0;
-    /* lst is base64url text we just wrote: no need for jansson's UTF-8 check. */
-    bad = bad || json_object_set_new(o, "lst", json_stringn_nocheck(lst, lst_len)) != 0;
-    if (l->aggregation_uri != NULL)
-        bad = bad ||
-              json_object_set_new(o, "aggregation_uri", json_string(l->aggregation_uri)) != 0;
-    tslp_free(lst);
-    char *text = bad ? NULL : json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (text == NULL)
-        return tslp_fail(err, TSL_ERR_NOMEM, 0,
-                         "json: out of memory (or aggregation_uri is not UTF-8)");
-    /* Hand back memory that tsl_free() releases, whatever allocator jansson uses. */
-    size_t n = strlen(text);
-    char *copy = tslp_malloc(n + 1);
-    if (copy == NULL) {
-        free(text);
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "json: out of memory");
     }
-    memcpy(copy, text, n + 1);
-    free(text);
-    *out = copy;
+    size_t n = 0;
+    char *text = (char *)tslp_buf_take(&b, &n);
+    if (text == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "json: out of memory");
+    *out = text;
     if (out_len != NULL)
-        *out_len = n;
+        *out_len = n - 1;
     return TSL_OK;
 }
 

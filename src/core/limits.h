@@ -22,6 +22,12 @@
  * a StatusList is 4 to 7 items, a CWT a few dozen. */
 #define TSLP_CBOR_MAX_NODES ((size_t)1 << 20)
 
+/* JSON text libtsl writes (a StatusList object, a JWT's claims and its base64url).
+ * Its size follows from a list already in memory (4/3 of the compressed stream, twice
+ * over for a JWT), never from input, so the cap only stops a runaway writer: a quarter
+ * of the address space, which even a list at TSL_MAX_ENTRIES_CEILING fits on LP64. */
+#define TSLP_JSON_OUT_MAX (SIZE_MAX / 4)
+
 /* --- crypto ------------------------------------------------------------------------ */
 
 /* RSA moduli accepted for PS256/RS256 keys: under 2048 bits is broken by NIST SP 800-131A;

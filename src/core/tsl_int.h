@@ -106,6 +106,13 @@ static inline int tslp_hexval(unsigned char c)
     return -1;
 }
 
+/* base64url without padding written into dst, which has room for
+ * TSLP_B64URL_LEN(len) chars (no terminator is written); returns the chars written.
+ * The allocating form is tsl_b64url_encode(); this one lets a token be assembled in
+ * one buffer (token/jwt.c) instead of copied part by part. */
+#define TSLP_B64URL_LEN(len) ((len) / 3 * 4 + ((len) % 3 == 0 ? 0 : (len) % 3 + 1))
+size_t tslp_b64url_encode_into(const uint8_t *in, size_t len, char *dst);
+
 /* Standard base64 with padding (RFC 4648 section 4), as JOSE's x5c uses it. */
 tsl_status tslp_b64std_encode(const uint8_t *in, size_t len, char **out, size_t *out_len,
                               tsl_error *err);
@@ -117,6 +124,26 @@ tsl_status tslp_b64std_decode(const char *in, size_t len, uint8_t **out, size_t 
  * messages ("json", "jwt header", "jwk"). */
 tsl_status tslp_json_load(const char *text, size_t len, const tsl_limits *lim, void **out,
                           const char *what, tsl_error *err);
+
+/* JSON text written directly (json_write.c), into a buffer whose limit the caller set.
+ * put_str appends s as a JSON string, escaped as jansson's json_dumps() escapes it;
+ * TSL_ERR_ARG "<what>: not valid UTF-8 at byte N" when it is not UTF-8. put_member
+ * appends `"key":`, after a comma unless first; key is plain ASCII. */
+tsl_status tslp_json_put_str(tslp_buf *b, const char *s, const char *what, tsl_error *err);
+tsl_status tslp_json_put_member(tslp_buf *b, bool first, const char *key, tsl_error *err);
+
+/* The StatusList JSON object of l, {"bits":B,"lst":"...","aggregation_uri":"..."},
+ * appended to b (statuslist_json.c): lst from the stream tsl_list_precompress() kept
+ * when it is at this level, so a precompressed list is neither compressed nor copied
+ * again. level as tsl_list_compress(). */
+tsl_status tslp_statuslist_json_put(tslp_buf *b, const tsl_list *l, int level,
+                                    tsl_error *err);
+
+/* The list's zlib stream at level (zview.c): the one tsl_list_precompress() kept, when
+ * it is at this level (*owned NULL: borrowed from l, valid while l is unchanged), else
+ * compressed now (*owned is it: free with tslp_free). level as tsl_list_compress(). */
+tsl_status tslp_list_zview(const tsl_list *l, int level, const uint8_t **z, size_t *zlen,
+                           uint8_t **owned, tsl_error *err);
 
 /* A JSON real as text for a message: the shortest form that reads back as d, with
  * ".0" added when that looks like an integer (0.0 stays "0.0", 1e19 is "1e+19"), so

@@ -95,6 +95,14 @@ struct tslp_store_backend {
     tsl_status (*list_bump_version)(tsl_store *st, const char *id, int64_t now,
                                     tsl_error *err);
 
+    /* Status counts (counts.c), inside the caller's transaction: counts_add adds
+     * delta[v] to the stored count of value v (1..255; delta[0] is ignored, the
+     * count of 0 is derived), counts_read gives the stored ones (0 where none). */
+    tsl_status (*counts_add)(tsl_store *st, const char *id, const int64_t delta[256],
+                             tsl_error *err);
+    tsl_status (*counts_read)(tsl_store *st, const char *id, int64_t counts[256],
+                              tsl_error *err);
+
     /* Published tokens, the history readers pick from: the newest of a form is the
      * one with the latest iat, then the last recorded. token_head: that one's version
      * and iat (*have false if none), and whether a token of this version and iat is

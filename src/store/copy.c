@@ -135,7 +135,7 @@ static tsl_status copy_list(tsl_store *src, tsl_store *dst, const char *id,
      * chunks that are not all zeros are written. */
     if (r == TSL_OK && (r = dst->be->list_restore(dst, &row, err)) == TSL_OK &&
         (r = tslp_store_load_chunks(src, &row.info, &l, err)) == TSL_OK &&
-        (r = dst->be->chunks_write_new(dst, id, l, err)) == TSL_OK &&
+        (r = tslp_store_write_new(dst, id, l, err)) == TSL_OK &&
         (r = src->be->tokens_each(src, id, copy_token, &c, err)) == TSL_OK)
         r = src->be->audit_each(src, id, copy_audit, &c, err);
     if (r == TSL_OK)

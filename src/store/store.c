@@ -369,7 +369,7 @@ tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_spec *in, tsl_err
         if ((r = st->be->list_exists(st, in->id, err)) == TSL_OK &&
             (r = check_paths(st, in, err)) == TSL_OK &&
             (r = st->be->list_restore(st, &row, err)) == TSL_OK &&
-            (l == NULL || (r = st->be->chunks_write_new(st, in->id, l, err)) == TSL_OK) &&
+            (l == NULL || (r = tslp_store_write_new(st, in->id, l, err)) == TSL_OK) &&
             (r = tslp_store_audit(st, in->id, now, in->size, in->decoys, NULL, "create",
                                   err)) == TSL_OK)
             r = tslp_store_commit(st, err);

@@ -36,10 +36,12 @@ void tslp_perm_done(tslp_perm *p);
 /* Schema version this code writes; an older file is migrated when opened for writing,
  * a newer one is refused. 1: the first release (tests/fixtures/store-v0.1.db); 2: the
  * migrations table and the audit trail's index; 3: API keys and idempotency records;
- * 4: stored compressed segments (incremental publishing). */
-#define TSLP_SCHEMA_VERSION 4
+ * 4: stored compressed segments (incremental publishing); 5: status counts. */
+#define TSLP_SCHEMA_VERSION 5
 /* The oldest version a read-only handle reads without migrating it. */
 #define TSLP_SCHEMA_READABLE 1
+/* The SQLite schema version from which the store keeps status counts (counts.c). */
+#define TSLP_SCHEMA_COUNTS 5
 
 struct tslp_store_backend; /* backend.h */
 
@@ -48,6 +50,7 @@ struct tsl_store {
     void *conn;                          /* the backend's connection (sqlite3 *) */
     char *path;
     bool readonly; /* opened with TSL_STORE_READONLY */
+    bool has_counts; /* the schema keeps status counts (counts.c); set by open */
 };
 
 /* A list's row, read with tslp_store_read_info. */
@@ -102,6 +105,17 @@ tsl_status tslp_store_load_chunks(tsl_store *st, const tsl_list_info *info,
                                   tsl_list **out, tsl_error *err);
 
 /* Appends an audit row (kind "create", "update", "set", "alloc", "publish"). */
+/* Status counts (counts.c). add_bytes: adds sign times the count of each non-zero
+ * value among the entries packed in data[0..n) to counts[v]. write_new: a new or
+ * copied list's chunks (the backend's chunks_write_new) and its counts, inside the
+ * caller's write transaction. backfill: every list's counts computed from its chunks,
+ * for the migration that adds them (inside its transaction). */
+void tslp_counts_add_bytes(int64_t counts[256], unsigned bits, const uint8_t *data,
+                           size_t n, int sign);
+tsl_status tslp_store_write_new(tsl_store *st, const char *id, const tsl_list *l,
+                                tsl_error *err);
+tsl_status tslp_store_counts_backfill(tsl_store *st, tsl_error *err);
+
 tsl_status tslp_store_audit(tsl_store *st, const char *id, int64_t now, uint64_t entries,
                             uint64_t changed, const char *source, const char *kind,
                             tsl_error *err);

@@ -28,6 +28,9 @@
  *   tsl_segments (list_id, n, level, adler, raw_len, check, data bytea): chunk n
  *               compressed as a segment of the published stream, as SQLite's segments
  *               (version 4)
+ *   tsl_status_counts (list_id, value, n, PRIMARY KEY (list_id, value)): how many
+ *               entries of the list hold each non-zero value, changed with every write
+ *               of statuses in its transaction (counts.c; version 5)
  *
  * Consistency across processes and hosts. A write transaction is BEGIN (READ
  * COMMITTED) followed by pg_advisory_xact_lock on one key for the store (the schema
@@ -119,6 +122,8 @@ enum {
     Q_SEG_PUT,
     Q_SEG_DROP,
     Q_SEG_DROP_ALL,
+    Q_COUNTS_ADD,
+    Q_COUNTS_READ,
     Q_COUNT
 };
 
@@ -195,6 +200,10 @@ static const char *const SQL[Q_COUNT] = {
                   " data = EXCLUDED.data",
     [Q_SEG_DROP] = "DELETE FROM tsl_segments WHERE list_id = $1 AND n = $2",
     [Q_SEG_DROP_ALL] = "DELETE FROM tsl_segments WHERE list_id = $1",
+    [Q_COUNTS_ADD] = "INSERT INTO tsl_status_counts (list_id, value, n) VALUES ($1, $2, $3)"
+                     " ON CONFLICT (list_id, value) DO UPDATE"
+                     " SET n = tsl_status_counts.n + excluded.n",
+    [Q_COUNTS_READ] = "SELECT value, n FROM tsl_status_counts WHERE list_id = $1",
 };
 
 /* The migrations, in order: migration k takes the schema from version k to k + 1 (0:
@@ -206,6 +215,7 @@ static const char *const SQL[Q_COUNT] = {
 static const struct {
     const char *what;
     const char *sql;
+    bool backfill_counts; /* then compute every list's counts (counts.c) */
 } MIGRATIONS[TSLP_PG_SCHEMA_VERSION] = {
     {"creating the tables",
      "CREATE TABLE tsl_schema (version bigint PRIMARY KEY, applied bigint NOT NULL,"
@@ -235,12 +245,12 @@ static const struct {
      " id bigserial PRIMARY KEY,"
      " list_id text NOT NULL REFERENCES tsl_lists(id) ON DELETE CASCADE,"
      " time bigint NOT NULL, entries bigint NOT NULL, changed bigint NOT NULL,"
-     " source text, kind text NOT NULL);"},
+     " source text, kind text NOT NULL);", false},
     /* to 2: a list's audit rows and its expired tokens found by index (the foreign
      * keys' child columns are not indexed by PostgreSQL itself). */
     {"indexing the audit trail and the tokens' exp",
      "CREATE INDEX tsl_batches_by_list ON tsl_batches (list_id, id);"
-     "CREATE INDEX tsl_tokens_by_exp ON tsl_tokens (list_id, exp);"},
+     "CREATE INDEX tsl_tokens_by_exp ON tsl_tokens (list_id, exp);", false},
     /* to 3: the issuer API's keys and its idempotency records. */
     {"adding API keys and idempotency records",
      "CREATE TABLE tsl_apikeys (id text PRIMARY KEY,"
@@ -251,7 +261,7 @@ static const struct {
      " list_id text NOT NULL REFERENCES tsl_lists(id) ON DELETE CASCADE,"
      " hash bytea NOT NULL, indices bytea NOT NULL, created bigint NOT NULL,"
      " PRIMARY KEY (owner, idem_key));"
-     "CREATE INDEX tsl_idempotency_by_created ON tsl_idempotency (created);"},
+     "CREATE INDEX tsl_idempotency_by_created ON tsl_idempotency (created);", false},
     /* to 4: the compressed segments incremental publishing reuses (store_segments.c),
      * already compressed, so kept out of line without pglz. An existing store starts
      * with none: its next publication encodes them all. */
@@ -261,7 +271,13 @@ static const struct {
      " n bigint NOT NULL, level bigint NOT NULL, adler bigint NOT NULL,"
      " raw_len bigint NOT NULL, \"check\" bigint NOT NULL, data bytea NOT NULL,"
      " PRIMARY KEY (list_id, n));"
-     "ALTER TABLE tsl_segments ALTER COLUMN data SET STORAGE EXTERNAL;"},
+     "ALTER TABLE tsl_segments ALTER COLUMN data SET STORAGE EXTERNAL;", false},
+    /* to 5: status counts, computed once here for the lists already stored. */
+    {"adding status counts",
+     "CREATE TABLE tsl_status_counts ("
+     " list_id text NOT NULL REFERENCES tsl_lists(id) ON DELETE CASCADE,"
+     " value bigint NOT NULL, n bigint NOT NULL, PRIMARY KEY (list_id, value));",
+     true},
 };
 
 typedef struct {
@@ -666,7 +682,9 @@ static tsl_status migrate(tsl_store *st, tsl_error *err)
         r = read_version(st, &v, err);
     int64_t now = (int64_t)time(NULL);
     for (; r == TSL_OK && v < TSLP_PG_SCHEMA_VERSION; v++) {
-        if ((r = exec_static(st, MIGRATIONS[v].sql, MIGRATIONS[v].what, err)) != TSL_OK)
+        if ((r = exec_static(st, MIGRATIONS[v].sql, MIGRATIONS[v].what, err)) != TSL_OK ||
+            (MIGRATIONS[v].backfill_counts &&
+             (r = tslp_store_counts_backfill(st, err)) != TSL_OK))
             break;
         params p = {0};
         p_i64(&p, v + 1);
@@ -704,6 +722,9 @@ static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
         return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
                          "store %s: schema version %lld is newer than this tsl's (%d)",
                          st->path, (long long)version, TSLP_PG_SCHEMA_VERSION);
+    /* After a migration (below) the counts are kept; a read-only handle on an older
+     * store counts by loading the list. */
+    st->has_counts = version >= TSLP_PG_SCHEMA_COUNTS || !st->readonly;
     if (version == TSLP_PG_SCHEMA_VERSION)
         return TSL_OK;
     if (st->readonly) {
@@ -1680,6 +1701,47 @@ static tsl_status pg_segment_drop(tsl_store *st, const char *id, uint64_t n, tsl
                "dropping a segment", err);
 }
 
+/* Status counts (counts.c). */
+static tsl_status pg_counts_add(tsl_store *st, const char *id, const int64_t delta[256],
+                                tsl_error *err)
+{
+    for (unsigned v = 1; v < 256; v++) {
+        if (delta[v] == 0)
+            continue;
+        params p = {0};
+        p_text(&p, id);
+        p_i64(&p, v);
+        p_i64(&p, delta[v]);
+        tsl_status r = run(st, Q_COUNTS_ADD, &p, PGRES_COMMAND_OK, NULL,
+                           "writing status counts", err);
+        if (r != TSL_OK)
+            return r;
+    }
+    return TSL_OK;
+}
+
+static tsl_status pg_counts_read(tsl_store *st, const char *id, int64_t counts[256],
+                                 tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    PGresult *res = NULL;
+    tsl_status r = run(st, Q_COUNTS_READ, &p, PGRES_TUPLES_OK, &res,
+                       "reading status counts", err);
+    if (r != TSL_OK)
+        return r;
+    for (int k = 0; r == TSL_OK && k < PQntuples(res); k++) {
+        int64_t v = get_i64(res, k, 0);
+        if (v < 1 || v > 255)
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: list \"%s\": a count of status %lld",
+                          st->path, id, (long long)v);
+        else
+            counts[v] = get_i64(res, k, 1);
+    }
+    PQclear(res);
+    return r;
+}
+
 const struct tslp_store_backend tslp_store_pg = {
     .name = "postgresql",
     .open = pg_open,
@@ -1697,6 +1759,8 @@ const struct tslp_store_backend tslp_store_pg = {
     .chunk_read = pg_chunk_read,
     .chunk_insert = pg_chunk_insert,
     .chunk_rewrite = pg_chunk_rewrite,
+    .counts_add = pg_counts_add,
+    .counts_read = pg_counts_read,
     .list_bump_version = pg_list_bump_version,
     .token_head = pg_token_head,
     .token_insert = pg_token_insert,

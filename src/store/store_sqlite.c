@@ -29,6 +29,9 @@
  *            n)): chunk n compressed as a segment of the published stream, with the
  *            Adler-32 and length of its packed bytes and a CRC-32 of the row
  *            (store_segments.c); deleted with every write of the chunk (version 4)
+ *   status_counts (list_id, value, n, PRIMARY KEY (list_id, value)): how many entries
+ *            of the list hold each non-zero value, changed with every write of
+ *            statuses in its transaction (counts.c; version 5)
  *
  * Durability and concurrency: journal_mode=WAL and synchronous=FULL, so a COMMIT that
  * returned is on disk and a process killed before it leaves the previous state whole;
@@ -92,6 +95,7 @@ static const char SCHEMA[] =
 static const struct {
     const char *what; /* for the error message */
     const char *sql;
+    bool backfill_counts; /* then compute every list's counts (counts.c) */
 } MIGRATIONS[TSLP_SCHEMA_VERSION - 1] = {
     /* to 2: a record of the applied migrations, and an index on the audit trail's
      * list_id (the child key of a foreign key, which SQLite does not index by itself:
@@ -99,7 +103,7 @@ static const struct {
     {"recording migrations, indexing the audit trail",
      "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY,"
      " applied INTEGER NOT NULL);"
-     "CREATE INDEX IF NOT EXISTS batches_by_list ON batches (list_id, id);"},
+     "CREATE INDEX IF NOT EXISTS batches_by_list ON batches (list_id, id);", false},
     /* to 3: the issuer API's keys and its idempotency records. */
     {"adding API keys and idempotency records",
      "CREATE TABLE IF NOT EXISTS apikeys (id TEXT PRIMARY KEY,"
@@ -111,7 +115,7 @@ static const struct {
      " list_id TEXT NOT NULL REFERENCES lists(id) ON DELETE CASCADE,"
      " hash BLOB NOT NULL, indices BLOB NOT NULL, created INTEGER NOT NULL,"
      " PRIMARY KEY (owner, idem_key));"
-     "CREATE INDEX IF NOT EXISTS idempotency_by_created ON idempotency (created);"},
+     "CREATE INDEX IF NOT EXISTS idempotency_by_created ON idempotency (created);", false},
     /* to 4: the compressed segments incremental publishing reuses (store_segments.c).
      * An existing store starts with none: its next publication encodes them all. */
     {"adding compressed segments",
@@ -119,7 +123,14 @@ static const struct {
      " list_id TEXT NOT NULL REFERENCES lists(id) ON DELETE CASCADE,"
      " n INTEGER NOT NULL, level INTEGER NOT NULL, adler INTEGER NOT NULL,"
      " raw_len INTEGER NOT NULL, \"check\" INTEGER NOT NULL, data BLOB NOT NULL,"
-     " PRIMARY KEY (list_id, n));"},
+     " PRIMARY KEY (list_id, n));", false},
+    /* to 5: status counts, computed once here for the lists already stored. */
+    {"adding status counts",
+     "CREATE TABLE IF NOT EXISTS status_counts ("
+     " list_id TEXT NOT NULL REFERENCES lists(id) ON DELETE CASCADE,"
+     " value INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (list_id, value))"
+     " WITHOUT ROWID;",
+     true},
 };
 
 tsl_status tslp_store_sqlfail(tsl_store *st, int rc, const char *what, tsl_error *err)
@@ -453,6 +464,8 @@ static tsl_status migrate_locked(tsl_store *st, int64_t from, tsl_error *err)
     int64_t now = (int64_t)time(NULL);
     for (int64_t v = from; v < TSLP_SCHEMA_VERSION; v++) {
         tsl_status r = exec_static(st, MIGRATIONS[v - 1].sql, MIGRATIONS[v - 1].what, err);
+        if (r == TSL_OK && MIGRATIONS[v - 1].backfill_counts)
+            r = tslp_store_counts_backfill(st, err);
         if (r != TSL_OK)
             return r;
         sqlite3_stmt *s;
@@ -543,6 +556,9 @@ static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
     if (version < 1)
         return tslp_fail(err, TSL_ERR_IO, 0, "store %s: bad schema version %lld",
                          st->path, (long long)version);
+    /* After a migration (below) the counts are kept; a read-only handle on an older
+     * store counts by loading the list. */
+    st->has_counts = version >= TSLP_SCHEMA_COUNTS || !st->readonly;
     if (version < TSLP_SCHEMA_VERSION && st->readonly) {
         if (version < TSLP_SCHEMA_READABLE)
             return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
@@ -953,6 +969,56 @@ static tsl_status sq_token_read(tsl_store *st, const char *id, tsl_format format
     } else if (rc != SQLITE_DONE) {
         r = tslp_store_sqlfail(st, rc, "reading a token", err);
     }
+    tslp_store_finish(st, s);
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Status counts (counts.c)                                                             */
+
+static tsl_status sq_counts_add(tsl_store *st, const char *id, const int64_t delta[256],
+                                tsl_error *err)
+{
+    for (unsigned v = 1; v < 256; v++) {
+        if (delta[v] == 0)
+            continue;
+        sqlite3_stmt *s;
+        tsl_status r = tslp_store_prepare(
+            st, "INSERT INTO status_counts (list_id, value, n) VALUES (?1, ?2, ?3)"
+                " ON CONFLICT (list_id, value) DO UPDATE SET n = n + excluded.n", &s, err);
+        if (r != TSL_OK)
+            return r;
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, v);
+        sqlite3_bind_int64(s, 3, delta[v]);
+        int rc = sqlite3_step(s);
+        tslp_store_finish(st, s);
+        if (rc != SQLITE_DONE)
+            return tslp_store_sqlfail(st, rc, "writing status counts", err);
+    }
+    return TSL_OK;
+}
+
+static tsl_status sq_counts_read(tsl_store *st, const char *id, int64_t counts[256],
+                                 tsl_error *err)
+{
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st, "SELECT value, n FROM status_counts WHERE list_id = ?1", &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = SQLITE_DONE;
+    while (r == TSL_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(s, 0);
+        if (v < 1 || v > 255)
+            r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: list \"%s\": a count of status %lld",
+                          st->path, id, (long long)v);
+        else
+            counts[v] = sqlite3_column_int64(s, 1);
+    }
+    if (r == TSL_OK && rc != SQLITE_DONE)
+        r = tslp_store_sqlfail(st, rc, "reading status counts", err);
     tslp_store_finish(st, s);
     return r;
 }
@@ -1540,6 +1606,8 @@ const struct tslp_store_backend tslp_store_sqlite = {
     .chunk_read = sq_chunk_read,
     .chunk_insert = sq_chunk_insert,
     .chunk_rewrite = sq_chunk_rewrite,
+    .counts_add = sq_counts_add,
+    .counts_read = sq_counts_read,
     .list_bump_version = sq_list_bump_version,
     .token_head = sq_token_head,
     .token_insert = sq_token_insert,

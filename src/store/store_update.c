@@ -35,6 +35,7 @@ typedef struct {
     uint64_t nbytes, nchunks;
     slot **slots;        /* nchunks pointers, NULL until loaded */
     uint64_t per_chunk;  /* entries per chunk */
+    int64_t delta[256];  /* the change of each status's count (counts.c) */
 } upd;
 
 static size_t chunk_len(const upd *u, uint64_t c)
@@ -160,12 +161,15 @@ static const uint8_t zeros[SEGMENT];
  * its new bytes. */
 static uint64_t diff_segment(void *ctx, const uint8_t *old, const uint8_t *now, size_t n)
 {
-    const upd *u = ctx;
+    upd *u = ctx;
     /* Most segments of a chunk a small batch touches are unchanged: memcmp passes
      * over them far faster than counting entries byte by byte (a single-entry update,
      * the issuer API's common case, spent a sixth of its time here). */
     if (memcmp(old, now, n) == 0)
         return 0;
+    /* The segment's counts out, its new ones in: what the stored counts change by. */
+    tslp_counts_add_bytes(u->delta, u->info->bits, old, n, -1);
+    tslp_counts_add_bytes(u->delta, u->info->bits, now, n, 1);
     return count_diff(old, now, n, u->info->bits);
 }
 
@@ -184,6 +188,7 @@ static tsl_status write_slot(upd *u, uint64_t c, const slot *sl, bool dry_run,
         *changed += d;
         if (d == 0 || dry_run)
             return TSL_OK;
+        tslp_counts_add_bytes(u->delta, bits, sl->data, sl->len, 1); /* was all zeros */
         tsl_status r = u->st->be->chunk_insert(u->st, u->info->id, c, sl->data, sl->len, err);
         /* A stored compressed segment of this chunk (there should be none: the chunk
          * was all zeros) never outlives a write of its bytes: dropped in the same
@@ -254,6 +259,9 @@ static tsl_status update_locked(upd *u, const tsl_batch *b, const tslp_seg *segs
     if (dry_run)
         return TSL_OK;
     if (total > 0 && (r = u->st->be->list_bump_version(u->st, in->id, now, err)) != TSL_OK)
+        return r;
+    /* In the same transaction as the chunks: the counts never disagree with them. */
+    if (total > 0 && (r = u->st->be->counts_add(u->st, in->id, u->delta, err)) != TSL_OK)
         return r;
     bool is_set = source != NULL && strcmp(source, "set") == 0;
     return tslp_store_audit(u->st, in->id, now, tsl_batch_entries(b), total, source,

@@ -46,23 +46,20 @@ static void tbs_structure(tslp_cw *w, bool mac, const uint8_t *prot, size_t prot
 /* ---------------------------------------------------------------------------------- */
 /* Signing                                                                              */
 
+/* The claims map, with the StatusList map written straight into it from the list's
+ * stream (borrowed when tsl_list_precompress() kept it): the one time the list is
+ * serialised. */
 static tsl_status encode_claims(const tsl_list *l, const tsl_token_params *p, uint8_t **out,
                                 size_t *out_len, tsl_error *err)
 {
-    uint8_t *z = NULL;
+    const uint8_t *z = NULL;
+    uint8_t *owned = NULL;
     size_t zlen = 0, sl_len = 0;
-    tsl_status st = tsl_list_compress(l, p->level, &z, &zlen, err);
-    if (st != TSL_OK)
-        return st;
-    st = tslp_statuslist_cbor_write(l, z, zlen, NULL, 0, &sl_len, err);
-    uint8_t *sl = st == TSL_OK ? tslp_malloc(sl_len) : NULL;
-    if (st == TSL_OK && sl == NULL)
-        st = tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
+    tsl_status st = tslp_list_zview(l, p->level, &z, &zlen, &owned, err);
     if (st == TSL_OK)
-        st = tslp_statuslist_cbor_write(l, z, zlen, sl, sl_len, &sl_len, err);
-    tslp_free(z);
+        st = tslp_statuslist_cbor_write(l, z, zlen, NULL, 0, &sl_len, err);
     if (st != TSL_OK) {
-        tslp_free(sl);
+        tslp_free(owned);
         return st;
     }
     tslp_cw w;
@@ -85,8 +82,15 @@ static tsl_status encode_claims(const tsl_list *l, const tsl_token_params *p, ui
         tslp_cw_int(&w, p->ttl);
     }
     tslp_cw_uint(&w, CLAIM_STATUS_LIST);
-    tslp_cw_raw(&w, sl, sl_len);
-    tslp_free(sl);
+    if (w.st == TSL_OK)
+        w.st = tslp_buf_reserve(&w.b, sl_len, err);
+    if (w.st == TSL_OK) {
+        w.st = tslp_statuslist_cbor_write(l, z, zlen, w.b.data + w.b.len, sl_len, &sl_len,
+                                          err);
+        if (w.st == TSL_OK)
+            w.b.len += sl_len;
+    }
+    tslp_free(owned);
     return tslp_cw_finish(&w, out, out_len, err);
 }
 

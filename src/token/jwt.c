@@ -58,37 +58,41 @@ static json_t *make_header(const tsl_signer *s, tsl_error *err)
     return h;
 }
 
-static json_t *make_claims(const tsl_list *l, const tsl_token_params *p, tsl_error *err)
+/* The claims as JSON text, in the order they have always had (sub, iat, exp, ttl, iss,
+ * status_list), with the list's lst written straight in (statuslist_json.c): the one
+ * time the list is serialised. The bytes are those jansson's json_dumps() of the same
+ * claims gives (json_write.c escapes strings as it does); test_jwt_payload checks
+ * that. */
+static tsl_status claims_text(const tsl_list *l, const tsl_token_params *p, tslp_buf *b,
+                              tsl_error *err)
 {
-    char *sl_text = NULL;
-    size_t sl_len = 0;
-    if (tsl_list_to_json(l, p->level, &sl_text, &sl_len, err) != TSL_OK)
-        return NULL;
-    json_error_t jerr;
-    json_t *sl = json_loadb(sl_text, sl_len, 0, &jerr);
-    tslp_free(sl_text);
-    json_t *c = json_object();
-    int bad = sl == NULL || c == NULL;
-    bad = bad || json_object_set_new(c, "sub", json_string(p->sub)) != 0;
-    bad = bad || json_object_set_new(c, "iat", json_integer(p->iat)) != 0;
-    if (p->exp != 0)
-        bad = bad || json_object_set_new(c, "exp", json_integer(p->exp)) != 0;
-    if (p->ttl != 0)
-        bad = bad || json_object_set_new(c, "ttl", json_integer(p->ttl)) != 0;
-    if (p->iss != NULL)
-        bad = bad || json_object_set_new(c, "iss", json_string(p->iss)) != 0;
-    if (!bad) {
-        bad = json_object_set_new(c, "status_list", sl) != 0;
-        sl = NULL;
+    tsl_status st = tslp_json_put_member(b, true, "sub", err);
+    if (st == TSL_OK)
+        st = tslp_json_put_str(b, p->sub, "sub", err);
+    if (st == TSL_OK)
+        st = tslp_buf_printf(b, err, ",\"iat\":%lld", (long long)p->iat);
+    if (st == TSL_OK && p->exp != 0)
+        st = tslp_buf_printf(b, err, ",\"exp\":%lld", (long long)p->exp);
+    if (st == TSL_OK && p->ttl != 0)
+        st = tslp_buf_printf(b, err, ",\"ttl\":%lld", (long long)p->ttl);
+    if (st == TSL_OK && p->iss != NULL) {
+        st = tslp_json_put_member(b, false, "iss", err);
+        if (st == TSL_OK)
+            st = tslp_json_put_str(b, p->iss, "iss", err);
     }
-    json_decref(sl);
-    if (bad) {
-        json_decref(c);
-        tslp_fail(err, TSL_ERR_NOMEM, 0, "jwt: out of memory (or a claim is not UTF-8)");
-        return NULL;
-    }
-    return c;
+    if (st == TSL_OK)
+        st = tslp_json_put_member(b, false, "status_list", err);
+    if (st == TSL_OK)
+        st = tslp_statuslist_json_put(b, l, p->level, err);
+    if (st == TSL_OK)
+        st = tslp_buf_append(b, "}", 1, err);
+    return st;
 }
+
+/* Room kept after header.payload for '.' and the signature's base64url, so that the
+ * token is written into one allocation: the largest signature is RSA's at
+ * TSLP_RSA_MAX_BITS (a larger one from an application's signer grows the buffer). */
+#define SIG_ROOM (1 + TSLP_B64URL_LEN((size_t)TSLP_RSA_MAX_BITS / 8) + 1)
 
 tsl_status tslp_jwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_signer *s,
                          uint8_t **out, size_t *out_len, tsl_error *err)
@@ -96,54 +100,57 @@ tsl_status tslp_jwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
     json_t *h = make_header(s, err);
     if (h == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "jwt: cannot build the header");
-    json_t *c = make_claims(l, p, err);
-    if (c == NULL) {
-        json_decref(h);
-        return TSL_ERR_NOMEM;
-    }
-    char *hb = NULL, *cb = NULL;
-    size_t hl = 0, cl = 0;
+    char *hb = NULL;
+    size_t hl = 0;
     tsl_status st = b64_json(h, &hb, &hl, err);
-    if (st == TSL_OK)
-        st = b64_json(c, &cb, &cl, err);
     json_decref(h);
-    json_decref(c);
-    uint8_t *sig = NULL;
-    size_t sig_len = 0;
+    if (st != TSL_OK)
+        return st;
+
+    tslp_buf c;
+    tslp_buf_init(&c, TSLP_JSON_OUT_MAX, "jwt claims");
+    st = tslp_buf_append(&c, "{", 1, err);
+    if (st == TSL_OK)
+        st = claims_text(l, p, &c, err);
+    /* header.payload.signature in one buffer: the payload is base64url'd once, into
+     * its place, and header.payload is the signing input as it stands. */
+    size_t cl = st == TSL_OK ? TSLP_B64URL_LEN(c.len) : 0;
+    size_t n = hl + 1 + cl, cap = n + SIG_ROOM;
     char *tok = NULL;
-    if (st == TSL_OK) {
-        /* header.payload is both the signing input and the start of the token. */
-        tok = tslp_malloc(hl + 1 + cl + 1);
-        if (tok == NULL)
-            st = tslp_fail(err, TSL_ERR_NOMEM, 0, "jwt: out of memory");
-    }
+    if (st == TSL_OK && (cl < c.len || cap < n))
+        st = tslp_fail(err, TSL_ERR_LIMIT, 0, "jwt: %zu bytes of claims too large", c.len);
+    if (st == TSL_OK && (tok = tslp_malloc(cap)) == NULL)
+        st = tslp_fail(err, TSL_ERR_NOMEM, 0, "jwt: out of memory for %zu bytes", cap);
     if (st == TSL_OK) {
         memcpy(tok, hb, hl);
         tok[hl] = '.';
-        memcpy(tok + hl + 1, cb, cl);
-        st = tsl_signer_sign(s, (const uint8_t *)tok, hl + 1 + cl, &sig, &sig_len, err);
+        tslp_b64url_encode_into(c.data, c.len, tok + hl + 1);
     }
-    char *sb = NULL;
-    size_t sl = 0;
+    tslp_buf_free(&c);
+    tslp_free(hb);
+
+    uint8_t *sig = NULL;
+    size_t sig_len = 0;
     if (st == TSL_OK)
-        st = tsl_b64url_encode(sig, sig_len, &sb, &sl, err);
+        st = tsl_signer_sign(s, (const uint8_t *)tok, n, &sig, &sig_len, err);
     if (st == TSL_OK) {
-        size_t n = hl + 1 + cl;
-        char *grown = tslp_realloc(tok, n + 1 + sl + 1);
-        if (grown == NULL) {
-            st = tslp_fail(err, TSL_ERR_NOMEM, 0, "jwt: out of memory");
-        } else {
-            tok = grown;
-            tok[n] = '.';
-            memcpy(tok + n + 1, sb, sl + 1);
-            *out = (uint8_t *)tok;
-            *out_len = n + 1 + sl;
-            tok = NULL;
+        size_t need = n + 1 + TSLP_B64URL_LEN(sig_len) + 1;
+        if (need > cap) {
+            char *grown = tslp_realloc(tok, need);
+            if (grown == NULL)
+                st = tslp_fail(err, TSL_ERR_NOMEM, 0, "jwt: out of memory");
+            else
+                tok = grown;
         }
     }
-    tslp_free(hb);
-    tslp_free(cb);
-    tslp_free(sb);
+    if (st == TSL_OK) {
+        tok[n] = '.';
+        size_t sl = tslp_b64url_encode_into(sig, sig_len, tok + n + 1);
+        tok[n + 1 + sl] = '\0';
+        *out = (uint8_t *)tok;
+        *out_len = n + 1 + sl;
+        tok = NULL;
+    }
     tslp_free(sig);
     tslp_free(tok);
     return st;
