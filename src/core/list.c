@@ -107,7 +107,7 @@ tsl_status tsl_list_from_bytes(unsigned bits, const uint8_t *bytes, size_t len,
 tsl_status tslp_list_from_stream(unsigned bits, uint64_t size, const uint8_t *z, size_t zlen,
                                  int level, tsl_list **out, tsl_error *err)
 {
-    if (z == NULL || zlen == 0 || level < 1 || level > 12)
+    if (z == NULL || zlen == 0 || level < 1 || level > TSL_LEVEL_STATUSLIST)
         return tslp_fail(err, TSL_ERR_ARG, 0, "list: no compressed stream");
     tsl_list *l = NULL;
     tsl_status st = tsl_list_new(bits, size, &l, err);

@@ -210,8 +210,9 @@ tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
 {
     *out = NULL;
     /* level 0 stays 0: the encoder's own default (which may depend on the width). */
-    if (level < 0 || level > 12)
-        return tslp_fail(err, TSL_ERR_ARG, 0, "publish: level %d is not 0 to 12", level);
+    if (level < 0 || level > TSL_LEVEL_STATUSLIST)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "publish: level %d is not 0 to %d", level,
+                         TSL_LEVEL_STATUSLIST);
     tslp_stream *b = tslp_calloc(1, sizeof *b);
     if (b == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
