@@ -295,13 +295,16 @@ t publish big --db "$DB"
 expect_rc "big: publish" 0
 P_MS=$(($(now_ms) - _t0))
 note "a publish of the 10^8-entry list takes $P_MS ms"
-if [ "$P_MS" -lt 1500 ]; then
-    bad "big: a publish takes only $P_MS ms here: too fast to tell waiting from not"
-fi
 t token big --db "$DB"
 tr -d '\n' <"$T/out" >"$T/recorded.jwt" # the token without the newline tsl token adds
-t set big 7 INVALID --db "$DB" # statuses changed: the first round re-signs
-expect_rc "big: set" 0
+# Statuses changed in every 64 KiB chunk (524,288 entries each), so that the first
+# round re-encodes every segment: a whole encode, not the few milliseconds of an
+# incremental one, during which the server must already answer.
+"$PY" -c '
+for k in range(191):
+    print(k * 524288 + 7, 1)' >"$T/every_chunk.txt"
+t update big "$T/every_chunk.txt" --db "$DB" # the first round re-signs
+expect_rc "big: a change in every chunk" 0
 
 # startup: a fixed free port, so that connections can be tried from the first moment.
 BPORT=$("$PY" -c 'import socket
@@ -325,8 +328,10 @@ while [ $(($(now_ms) - _t0)) -lt $((P_MS * 3 + 10000)) ]; do
     sleep 0.02
 done
 note "startup: first answer after ${first_ms:-never} ms ($refused refused tries); the publish takes $P_MS ms"
-if [ -n "$first_ms" ] && [ "$first_ms" -lt $((P_MS / 2)) ]; then ok; else
-    bad "startup: first answer after ${first_ms:-never} ms, not before the first round ($P_MS ms)"; fi
+# Answering before the first round has ended shows as the recorded token answered
+# first, then the round's new one: a server that waited for the round would answer the
+# new token first.
+if [ -n "$first_ms" ]; then ok; else bad "startup: no answer within $((P_MS * 3 + 10000)) ms"; fi
 same "startup: the first answer is the recorded token" "$first_ok" 1
 # The first round publishes in the background: a new token follows.
 _new=0 _i=0
@@ -341,8 +346,11 @@ same "startup: the first round publishes a new token" "$_new" 1
 # history: re-publish (a status changes) while ?time= requests run.
 get /metrics
 ok0=$(grep '^tsl_publishes_total{result="ok"}' "$T/b" | awk '{print $2}')
-t set big 8 INVALID --db "$DB"
-expect_rc "history: set" 0
+"$PY" -c '
+for k in range(191):
+    print(k * 524288 + 8, 1)' >"$T/every_chunk8.txt"
+t update big "$T/every_chunk8.txt" --db "$DB" # a whole encode again
+expect_rc "history: a change in every chunk" 0
 TNOW=$(date +%s)
 max_ms=0 n=0 bad_code=0 done_pub=0
 _t0=$(now_ms)
