@@ -626,7 +626,7 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
     const unsigned d1 = dist_cost(b, 1);
     for (uint32_t k = 0; k <= n; k++) {
         uint32_t p = w->pos[k], c = w->cnt[k];
-        uint8_t v = in[p];
+        uint8_t v = k < n ? in[p] : 0; /* the sentinel (k == n) is at the end */
         unsigned nc = 0;
         for (unsigned chain = 0; chain < 2 && k < n; chain++) {
             unsigned steps = 0, lim = chain == 0 ? KEY_CHAIN : VAL_WALK, took = 0;
