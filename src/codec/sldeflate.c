@@ -387,9 +387,11 @@ static void parse(const uint8_t *in, size_t start, size_t end, block *b)
  * distance-1 matches, the value as a literal and distance-1 matches), or some zeros
  * plainly and a match copying an earlier "zeros, value, zeros, value..." stretch, which
  * may end after any run it covers or where it stops matching. Candidates come from a
- * hash of (value, its count, the following gap, the next value): every one found
- * copies at least the next run too, which is when a long match can pay. Costs are the
- * previous pass's Huffman code lengths, iterated. */
+ * hash of (value, its count, the following gap, the next value), every one of which
+ * copies at least the next run too, and from the nearest earlier runs of the same value
+ * with gaps around them at least as long (a match from them covers all the zeros
+ * around run k; these matches, ending inside a gap, carry most of the gain). Costs are
+ * the previous pass's Huffman code lengths, iterated. */
 
 #define DENSE_DIV 4 /* more than len / DENSE_DIV runs: the greedy parse instead */
 #define KEY_BITS 12
@@ -470,7 +472,6 @@ static bool find_runs(const uint8_t *in, size_t start, size_t end, size_t max, d
     }
     return true;
 }
-
 
 /* A distance's symbol and extra bits. */
 static unsigned dist_cost(const block *b, unsigned d)
