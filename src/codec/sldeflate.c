@@ -10,6 +10,10 @@
  *  - a short period (distance 2..8, e.g. alternating values) repeating for at least
  *    PERIOD_MIN bytes becomes a match at that distance;
  *  - everything else is a literal.
+ * On a sparse block of a list narrower than 8 bits, that greedy parse only prices the
+ * symbols: the block is then parsed again by a minimum-cost search over its non-zero
+ * runs (dp_parse), twice, each time at the code lengths of the pass before, which finds
+ * the long matches that copy "zeros, value, zeros" from earlier in the window.
  * Each block (at most BLOCK_BYTES of input) then gets Huffman codes fitted to its own
  * symbol counts (length-limited to 15 bits, the code-length code to 7), and is written
  * as whichever of dynamic Huffman, fixed Huffman or stored is smallest, so random bytes
@@ -141,6 +145,7 @@ typedef struct {
      * the long-match search runs. */
     uint8_t lcost[LITLEN_SYMS];
     uint8_t dcost[DIST_SYMS];
+    uint16_t lencost[MAX_MATCH + 1]; /* a length's symbol and extra bits, from lcost */
     bool cost_on;
     events ev;
 } block;
@@ -151,6 +156,9 @@ typedef struct {
 #define WINDOW 32768
 #ifndef SEARCH_PASSES
 #define SEARCH_PASSES 2
+#endif
+#ifndef DP_PASSES
+#define DP_PASSES 2
 #endif
 
 static void find_events(const uint8_t *in, size_t start, size_t end, events *e)
@@ -364,6 +372,361 @@ static void parse(const uint8_t *in, size_t start, size_t end, block *b)
         }
         emit_literal(b, c);
         i++;
+    }
+}
+
+/* ---- the minimum-cost parse of a sparse block --------------------------------------- */
+
+/* On a sparse block (the common case: 1% of entries set) the only places where a
+ * choice exists are the non-zero bytes, so the parse is a shortest path over them,
+ * libdeflate's near-optimal parse reduced to the positions that matter. The block is a
+ * sequence of "runs" (a maximal run of one non-zero value, with the zero bytes before
+ * it). A state is a position where coding resumes: just after run k (the byte before
+ * it non-zero), or inside the zeros before run k after a match that ended there. From
+ * a state, either the zeros and run k are written plainly (one literal 0 and
+ * distance-1 matches, the value as a literal and distance-1 matches), or some zeros
+ * plainly and a match copying an earlier "zeros, value, zeros, value..." stretch, which
+ * may end after any run it covers or where it stops matching. Candidates come from a
+ * hash of (value, its count, the following gap, the next value), every one of which
+ * copies at least the next run too, and from the nearest earlier runs of the same value
+ * with gaps around them at least as long (a match from them covers all the zeros
+ * around run k; these matches, ending inside a gap, carry most of the gain). Costs are
+ * the previous pass's Huffman code lengths, iterated. */
+
+#define DENSE_DIV 4 /* more than len / DENSE_DIV runs: the greedy parse instead */
+#define KEY_BITS 12
+#define KEY_CHAIN 8 /* candidates with the same key looked at */
+#define EXT_CAP 4096 /* bytes a candidate match is extended over, at most */
+/* Earlier runs of the same value looked at, of which those whose gaps before and after
+ * are at least as long as run k's are taken (VAL_FIRST of them in the first pass,
+ * VAL_CHAIN in the last): they can cover all the zeros around run k. Measured at 10^7
+ * one-bit entries: taking the nearest 8 of any gaps instead gives 0.5% more bytes in
+ * 25% more time. */
+#define VAL_WALK 64
+#define VAL_FIRST 1
+#define VAL_CHAIN 2
+#define MID_POOL 1 /* states inside gaps allocated per run, on average */
+#define MID_MAX 4  /* states inside one gap kept */
+#define NO_STATE UINT32_MAX
+
+typedef struct {
+    uint32_t cost;
+    uint32_t from; /* the state this one is reached from */
+    uint32_t pos;  /* where coding resumes */
+    uint32_t s;    /* the edge: zeros from `from`'s pos to s, then run or match to pos */
+    uint16_t d;    /* the match's distance, 0 for the plain run */
+    uint8_t pz;    /* the byte before pos is zero */
+} dpst;
+
+typedef struct {
+    uint32_t *pos, *cnt, *gap, *prevk, *prevv; /* run k: at pos, cnt bytes, gap zeros before;
+                                                * earlier runs of the same key, value */
+    uint32_t *mid; /* MID_MAX state indices per run */
+    uint8_t *nmid;
+    dpst *st;
+    uint32_t nst, n, cap; /* states used, runs, states allocated */
+    uint32_t *edge; /* the path, for emission */
+    uint32_t head[1u << KEY_BITS];
+    uint32_t vhead[256];
+} dpwork;
+
+/* The runs of in[start..end), with the sentinel run n at end (cnt 0). Returns false
+ * when there are more than max (a dense block). */
+static bool find_runs(const uint8_t *in, size_t start, size_t end, size_t max, dpwork *w)
+{
+    size_t n = 0, i = start, last = start;
+    for (;;) {
+        i += run_of(in + i, end - i, 0);
+        if (i >= end)
+            break;
+        if (n == max)
+            return false;
+        size_t c = run_of(in + i, end - i, in[i]);
+        w->pos[n] = (uint32_t)i;
+        w->cnt[n] = (uint32_t)c;
+        w->gap[n] = (uint32_t)(i - last);
+        n++;
+        i += c;
+        last = i;
+    }
+    w->pos[n] = (uint32_t)end;
+    w->cnt[n] = 0;
+    w->gap[n] = (uint32_t)(end - last);
+    w->n = (uint32_t)n;
+    for (unsigned h = 0; h < (1u << KEY_BITS); h++)
+        w->head[h] = NO_EVENT;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t nv = k + 1 < n ? in[w->pos[k + 1]] : 0;
+        uint32_t x = (uint32_t)in[w->pos[k]] | w->cnt[k] << 8,
+                 y = nv ^ w->gap[k + 1] << 8 ^ w->cnt[k + 1] << 20;
+        uint32_t h = (x * 0x9E3779B1u ^ y * 0x85EBCA77u) >> (32 - KEY_BITS);
+        w->prevk[k] = w->head[h];
+        w->head[h] = (uint32_t)k;
+    }
+    for (unsigned v = 0; v < 256; v++)
+        w->vhead[v] = NO_EVENT;
+    for (size_t k = 0; k < n; k++) {
+        uint8_t v = in[w->pos[k]];
+        w->prevv[k] = w->vhead[v];
+        w->vhead[v] = (uint32_t)k;
+    }
+    return true;
+}
+
+/* A distance's symbol and extra bits. */
+static unsigned dist_cost(const block *b, unsigned d)
+{
+    unsigned dx, dv, ds = dist_sym(d, &dx, &dv);
+    return b->dcost[ds] + dx;
+}
+
+/* matches_cost from the tables: r >= MIN_MATCH bytes as matches of distance cost dc. */
+static inline unsigned mcost(const block *b, size_t r, unsigned dc)
+{
+    if (r <= MAX_MATCH)
+        return b->lencost[r] + dc;
+    unsigned bits = 0;
+    while (r >= MIN_MATCH) {
+        size_t m = r > MAX_MATCH ? MAX_MATCH : r;
+        if (r > MAX_MATCH && r - MAX_MATCH < MIN_MATCH)
+            m = r - MIN_MATCH;
+        bits += b->lencost[m] + dc;
+        r -= m;
+    }
+    return bits;
+}
+
+/* zeros_cost from the tables; d1 is the cost of distance 1. */
+static inline unsigned zcost(const block *b, size_t r, bool pz, unsigned d1)
+{
+    if (r == 0)
+        return 0;
+    unsigned bits = 0;
+    if (!pz) {
+        bits = b->lcost[0];
+        r--;
+    }
+    return bits + (r < MIN_MATCH ? (unsigned)r * b->lcost[0] : mcost(b, r, d1));
+}
+
+static unsigned run_cost(const block *b, uint8_t v, size_t c)
+{
+    unsigned bits = b->lcost[v];
+    if (c - 1 >= MIN_MATCH)
+        return bits + matches_cost(b, c - 1, 1);
+    return bits + (unsigned)(c - 1) * b->lcost[v];
+}
+
+static void relax(dpwork *w, uint32_t to, uint32_t cost, uint32_t from, uint32_t s, unsigned d,
+                  uint32_t pos, bool pz)
+{
+    dpst *t = &w->st[to];
+    if (cost < t->cost) {
+        t->cost = cost;
+        t->from = from;
+        t->s = s;
+        t->d = (uint16_t)d;
+        t->pos = pos;
+        t->pz = pz;
+    }
+}
+
+/* A state inside the zeros before run t, at pos. */
+static void add_mid(dpwork *w, uint32_t t, uint32_t cost, uint32_t from, uint32_t s,
+                    unsigned d, uint32_t pos)
+{
+    uint32_t *m = w->mid + (size_t)t * MID_MAX;
+    unsigned worst = 0;
+    for (unsigned q = 0; q < w->nmid[t]; q++) {
+        if (w->st[m[q]].pos == pos) {
+            relax(w, m[q], cost, from, s, d, pos, true);
+            return;
+        }
+        if (w->st[m[q]].cost > w->st[m[worst]].cost)
+            worst = q;
+    }
+    uint32_t idx;
+    if (w->nmid[t] < MID_MAX && w->nst < w->cap) {
+        idx = w->nst++;
+        m[w->nmid[t]++] = idx;
+    } else if (w->st[m[worst]].cost > cost) {
+        idx = m[worst];
+    } else {
+        return;
+    }
+    w->st[idx].cost = UINT32_MAX;
+    relax(w, idx, cost, from, s, d, pos, true);
+}
+
+static void emit_zeros(block *b, size_t r, bool pz)
+{
+    if (r == 0)
+        return;
+    if (!pz) {
+        emit_literal(b, 0);
+        r--;
+    }
+    if (r >= MIN_MATCH)
+        emit_matches(b, r, 1);
+    else
+        while (r-- > 0)
+            emit_literal(b, 0);
+}
+
+static void dpwork_free(dpwork *w)
+{
+    if (w == NULL)
+        return;
+    tslp_free(w->pos);
+    tslp_free(w->mid);
+    tslp_free(w->nmid);
+    tslp_free(w->st);
+    tslp_free(w);
+}
+
+/* Work space for blocks of at most n runs (plus the sentinel). */
+static dpwork *dpwork_new(size_t n)
+{
+    dpwork *w = tslp_malloc(sizeof *w);
+    if (w == NULL)
+        return NULL;
+    memset(w, 0, sizeof *w);
+    size_t ns = (n + 2) + (n + 1) * MID_POOL;
+    w->pos = tslp_malloc((6 * (n + 1) + ns) * sizeof *w->pos);
+    w->mid = tslp_malloc((n + 1) * MID_MAX * sizeof *w->mid);
+    w->nmid = tslp_malloc(n + 1);
+    w->st = tslp_malloc(ns * sizeof *w->st);
+    if (w->pos == NULL || w->mid == NULL || w->nmid == NULL || w->st == NULL) {
+        dpwork_free(w);
+        return NULL;
+    }
+    w->cnt = w->pos + (n + 1);
+    w->gap = w->cnt + (n + 1);
+    w->prevk = w->gap + (n + 1);
+    w->prevv = w->prevk + (n + 1);
+    w->cap = (uint32_t)ns;
+    w->edge = w->prevv + (n + 1);
+    return w;
+}
+
+/* The minimum-cost parse of in[start..end) at b's prices, as tokens in b. */
+static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwork *w,
+                     unsigned val_chain)
+{
+    uint32_t n = w->n;
+    /* States 0..n+1: 0 the block's start, k + 1 just after run k (n + 1 the end). */
+    for (uint32_t k = 0; k <= n + 1; k++) {
+        w->st[k].cost = UINT32_MAX;
+        if (k <= n)
+            w->nmid[k] = 0;
+    }
+    w->nst = n + 2;
+    w->st[0] = (dpst){0, NO_STATE, (uint32_t)start, (uint32_t)start, 0, 0};
+    uint32_t cand_d[KEY_CHAIN + VAL_CHAIN], cand_g[KEY_CHAIN + VAL_CHAIN],
+        cand_m[KEY_CHAIN + VAL_CHAIN], cand_c[KEY_CHAIN + VAL_CHAIN];
+    const unsigned d1 = dist_cost(b, 1);
+    for (uint32_t k = 0; k <= n; k++) {
+        uint32_t p = w->pos[k], c = w->cnt[k];
+        uint8_t v = k < n ? in[p] : 0; /* the sentinel (k == n) is at the end */
+        unsigned nc = 0;
+        for (unsigned chain = 0; chain < 2 && k < n; chain++) {
+            unsigned steps = 0, lim = chain == 0 ? KEY_CHAIN : VAL_WALK, took = 0;
+            const uint32_t *prev = chain == 0 ? w->prevk : w->prevv;
+            unsigned take = chain == 0 ? KEY_CHAIN : val_chain;
+            for (uint32_t j = prev[k]; j != NO_EVENT && steps < lim && took < take;
+                 j = prev[j], steps++) {
+                uint32_t d = p - w->pos[j];
+                if (d > WINDOW)
+                    break;
+                if (in[w->pos[j]] != v || w->cnt[j] != c)
+                    continue;
+                if (chain == 1 && (w->gap[j] < w->gap[k] || w->gap[j + 1] < w->gap[k + 1]))
+                    continue;
+                took++;
+                unsigned dup = 0;
+                while (dup < nc && cand_d[dup] != d)
+                    dup++;
+                if (dup < nc)
+                    continue;
+                size_t cap = end - p > EXT_CAP ? EXT_CAP : end - p;
+                size_t ext = period_of(in + p, cap, d);
+                if (ext < c)
+                    continue;
+                cand_d[nc] = d;
+                cand_g[nc] = w->gap[j];
+                cand_m[nc] = p + (uint32_t)ext;
+                cand_c[nc] = dist_cost(b, d);
+                nc++;
+            }
+        }
+        uint32_t nsrc = 1 + w->nmid[k];
+        /* Reaching run k plainly from just after run k - 1: a state inside the gap that
+         * does not beat it is not searched from (it seldom leads anywhere better). */
+        uint32_t via_a = w->st[k].cost + zcost(b, p - w->st[k].pos, false, d1);
+        for (uint32_t q = 0; q < nsrc; q++) {
+            uint32_t si = q == 0 ? k : w->mid[(size_t)k * MID_MAX + q - 1];
+            const dpst *src = &w->st[si];
+            if (src->cost == UINT32_MAX)
+                continue;
+            uint32_t z = p - src->pos;
+            bool pz = src->pz;
+            uint32_t base = src->cost;
+            if (q > 0 && base + zcost(b, z, pz, d1) >= via_a)
+                continue;
+            /* plainly */
+            uint32_t plain = base + zcost(b, z, pz, d1) + (k < n ? run_cost(b, v, c) : 0);
+            relax(w, k + 1, plain, si, p, 0, p + c, false);
+            for (unsigned ci = 0; ci < nc; ci++) {
+                uint32_t a = z < cand_g[ci] ? z : cand_g[ci];
+                uint32_t s = p - a, d = cand_d[ci], m_end = cand_m[ci];
+                uint32_t pre = base + zcost(b, z - a, pz, d1);
+                uint32_t t = k;
+                while (t <= n && w->pos[t] + w->cnt[t] <= m_end) {
+                    uint32_t e = w->pos[t] + w->cnt[t];
+                    if (e - s >= MIN_MATCH)
+                        relax(w, t + 1, pre + mcost(b, e - s, cand_c[ci]), si, s, d, e, false);
+                    if (t == n)
+                        break;
+                    t++;
+                }
+                if (t == n && w->pos[n] <= m_end)
+                    continue; /* it reaches the block's end */
+                /* m_end lies in the zeros before run t, or inside it (stop at its start) */
+                uint32_t me = m_end > w->pos[t] ? w->pos[t] : m_end;
+                uint32_t prev_end = w->pos[t] - w->gap[t];
+                if (me <= prev_end || me - s < MIN_MATCH)
+                    continue;
+                uint32_t mc = pre + mcost(b, me - s, cand_c[ci]);
+                /* The test the state would meet as a source (with the state after run
+                 * t - 1 as it is now, which only gets cheaper). */
+                const dpst *at_t = &w->st[t];
+                if (at_t->cost != UINT32_MAX &&
+                    mc + zcost(b, w->pos[t] - me, true, d1) >=
+                        at_t->cost + zcost(b, w->gap[t], false, d1))
+                    continue;
+                add_mid(w, t, mc, si, s, d, me);
+            }
+        }
+    }
+    /* Walk back from the end and emit forwards. */
+    uint32_t ne = 0;
+    for (uint32_t si = n + 1; si != 0; si = w->st[si].from)
+        w->edge[ne++] = si;
+    while (ne > 0) {
+        const dpst *t = &w->st[w->edge[--ne]];
+        const dpst *f = &w->st[t->from];
+        emit_zeros(b, t->s - f->pos, f->pz);
+        if (t->d != 0) {
+            emit_matches(b, t->pos - t->s, t->d);
+        } else if (t->pos > t->s) {
+            size_t c = t->pos - t->s;
+            emit_literal(b, in[t->s]);
+            if (c - 1 >= MIN_MATCH)
+                emit_matches(b, c - 1, 1);
+            else
+                for (size_t q = 1; q < c; q++)
+                    emit_literal(b, in[t->s]);
+        }
     }
 }
 
@@ -818,12 +1181,15 @@ static void price(block *b, codes *c)
         b->lcost[s] = c->llen[s] != 0 ? c->llen[s] : 12;
     for (unsigned s = 0; s < DIST_SYMS; s++)
         b->dcost[s] = c->dlen[s] != 0 && b->dfreq[s] != 0 ? c->dlen[s] : 5;
+    for (unsigned len = MIN_MATCH; len <= MAX_MATCH; len++) {
+        unsigned lx, lv, ls = len_sym(len, &lx, &lv);
+        b->lencost[len] = (uint16_t)(b->lcost[ls] + lx);
+    }
 }
 
 tsl_status tslp_sldeflate(const uint8_t *in, size_t len, unsigned bits, tslp_buf *out,
                           tsl_error *err)
 {
-    (void)bits;
     if (len > ((size_t)4 << 20))
         return tslp_fail(err, TSL_ERR_ARG, 0, "compress: segment of %zu bytes", len);
     size_t bound = TSLP_SLDEFLATE_BOUND(len);
@@ -839,10 +1205,12 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, unsigned bits, tslp_buf
     codes *c = tslp_malloc(sizeof *c);
     size_t tcap = len < BLOCK_BYTES ? len : BLOCK_BYTES;
     uint32_t *tok = tslp_malloc(tcap * 5 * sizeof *tok);
-    if (b == NULL || c == NULL || tok == NULL) {
+    dpwork *dw = bits < 8 ? dpwork_new(tcap / DENSE_DIV + 1) : NULL;
+    if (b == NULL || c == NULL || tok == NULL || (bits < 8 && dw == NULL)) {
         tslp_free(b);
         tslp_free(c);
         tslp_free(tok);
+        dpwork_free(dw);
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "compress: out of memory");
     }
     bitw w = {out->data + out->len, 0, 0};
@@ -858,6 +1226,21 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, unsigned bits, tslp_buf
          * which also weighs long matches against the plain parse. */
         b->lfreq[EOB] = 1;
         parse(in, at, end, b);
+        /* At 8 bits the values rarely repeat near each other: the greedy search is
+         * as small there (measured: 0.3% smaller at 10^7) and faster. */
+        if (bits < 8 && find_runs(in, at, end, (end - at) / DENSE_DIV, dw)) {
+            for (unsigned pass = 0; pass < DP_PASSES; pass++) {
+                price(b, c);
+                memset(b->lfreq, 0, sizeof b->lfreq);
+                memset(b->dfreq, 0, sizeof b->dfreq);
+                b->xbits = 0;
+                b->ntok = 0;
+                b->lfreq[EOB] = 1;
+                dp_parse(in, at, end, b, dw, pass + 1 < DP_PASSES ? VAL_FIRST : VAL_CHAIN);
+            }
+            write_block(&w, in + at, end - at, b, c);
+            continue;
+        }
         for (unsigned pass = 0; pass < SEARCH_PASSES; pass++) {
             price(b, c);
             if (pass == 0)
@@ -878,5 +1261,6 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, unsigned bits, tslp_buf
     tslp_free(tok);
     tslp_free(c);
     tslp_free(b);
+    dpwork_free(dw);
     return TSL_OK;
 }
