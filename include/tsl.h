@@ -261,9 +261,10 @@ TSL_API tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri,
  * every 64 KiB segment, segments encoded in parallel and joined; incremental publishing
  * re-encodes only changed segments and gets the same bytes. Measured on the bench
  * generator's lists with 1% set (BENCHMARKS.md, "The status-list encoder"), the default
- * is smaller than zlib -9 at every width (1 to 2% at 1 and 2 bits, 19% at 8 bits) in
- * 0.06 to 0.31 of its time, and 3 to 8% larger than libdeflate level 12, which takes 3
- * to 80 times as long. TSL_LEVEL_FAST (libdeflate 6) takes a quarter to a half of the
+ * is smaller than zlib -9 at every width (3 to 4% at 1 and 2 bits, 9% at 4 bits, 19%
+ * at 8 bits) in a small fraction of its time, and 3 to 4% larger than libdeflate level
+ * 12 (which takes 3 to 80 times as long), about 2% of it the window each 64 KiB
+ * segment starts without. TSL_LEVEL_FAST (libdeflate 6) takes a quarter to a half of the
  * default's CPU and is 18% (1 bit) to 23% (8 bits) larger than it; against zlib -9 it
  * is 17% larger at 1 bit and the same size at 8 bits (10^7 entries). Every level's
  * output is a standard zlib stream and does not depend on the number of cores. */

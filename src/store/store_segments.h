@@ -22,9 +22,10 @@ typedef struct {
  * again, never mixed with this one's, so that a publication stays byte for byte one
  * from scratch after an upgrade. Bump it whenever tslp_segment_encode's output changes
  * (1: libdeflate level 12 per segment, a development step; 2: the status-list encoder,
- * src/codec/sldeflate.c). A row's level column holds TSLP_SEGMENT_ENCODER * 1000 + the
- * level asked for (0: the default). */
-#define TSLP_SEGMENT_ENCODER 2
+ * src/codec/sldeflate.c; 3: the same with its minimum-cost parse below 8 bits). A row's
+ * level column holds TSLP_SEGMENT_ENCODER * 1000 + the level asked for (0: the
+ * default). */
+#define TSLP_SEGMENT_ENCODER 3
 
 typedef struct tslp_stream tslp_stream;
 
