@@ -94,18 +94,16 @@ static tsl_status encode_claims(const tsl_list *l, const tsl_token_params *p, ui
     return tslp_cw_finish(&w, out, out_len, err);
 }
 
-tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_signer *s,
-                         uint8_t **out, size_t *out_len, tsl_error *err)
+tsl_status tslp_cose_seal(const uint8_t *payload, size_t payload_len, const char *typ,
+                          const tsl_signer *s, uint8_t **out, size_t *out_len,
+                          tsl_error *err)
 {
     bool mac = s->alg == TSL_ALG_HS256;
     const char *kid = s->kid;
     const tsl_cert_chain *x5c = s->x5c;
     size_t nx = tsl_cert_chain_count(x5c);
-    uint8_t *payload = NULL, *prot = NULL, *tbs = NULL, *sig = NULL;
-    size_t payload_len = 0, prot_len = 0, tbs_len = 0, sig_len = 0;
-    tsl_status st = encode_claims(l, p, &payload, &payload_len, err);
-    if (st != TSL_OK)
-        return st;
+    uint8_t *prot = NULL, *tbs = NULL, *sig = NULL;
+    size_t prot_len = 0, tbs_len = 0, sig_len = 0;
 
     tslp_cw w;
     tslp_cw_init(&w, TSLP_CWT_MAX_OVERHEAD);
@@ -113,8 +111,8 @@ tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
     tslp_cw_uint(&w, HDR_ALG);
     tslp_cw_int(&w, tsl_alg_cose_id(s->alg));
     tslp_cw_uint(&w, HDR_TYP);
-    tslp_cw_cstr(&w, CWT_TYP);
-    st = tslp_cw_finish(&w, &prot, &prot_len, err);
+    tslp_cw_cstr(&w, typ);
+    tsl_status st = tslp_cw_finish(&w, &prot, &prot_len, err);
 
     if (st == TSL_OK) {
         tslp_cw_init(&w, payload_len + TSLP_CWT_MAX_OVERHEAD);
@@ -151,10 +149,21 @@ tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
         tslp_cw_bytes(&w, sig, sig_len);
         st = tslp_cw_finish(&w, out, out_len, err);
     }
-    tslp_free(payload);
     tslp_free(prot);
     tslp_free(tbs);
     tslp_free(sig);
+    return st;
+}
+
+tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_signer *s,
+                         uint8_t **out, size_t *out_len, tsl_error *err)
+{
+    uint8_t *payload = NULL;
+    size_t payload_len = 0;
+    tsl_status st = encode_claims(l, p, &payload, &payload_len, err);
+    if (st == TSL_OK)
+        st = tslp_cose_seal(payload, payload_len, CWT_TYP, s, out, out_len, err);
+    tslp_free(payload);
     return st;
 }
 

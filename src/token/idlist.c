@@ -30,10 +30,8 @@
 #include <strings.h>
 #include <time.h>
 
-#define HDR_ALG 1
-#define HDR_KID 4
+/* COSE header label of typ (RFC 9596), which the parser looks for. */
 #define HDR_TYP 16
-#define HDR_X5CHAIN 33
 
 #define CLAIM_ISS 1
 #define CLAIM_SUB 2
@@ -809,64 +807,14 @@ tsl_status tsl_idlist_sign(const tsl_idlist_params *p, const tsl_signer *s, uint
                 st = tslp_fail(err, TSL_ERR_ARG, 0, "identifier list: an identifier is given "
                                "twice");
     }
-    uint8_t *payload = NULL, *prot = NULL, *tbs = NULL, *sig = NULL;
-    size_t payload_len = 0, prot_len = 0, tbs_len = 0, sig_len = 0;
+    uint8_t *payload = NULL;
+    size_t payload_len = 0;
     if (st == TSL_OK)
         st = encode_claims(p, ids, p->n, room, &payload, &payload_len, err);
     tslp_free(ids);
-    tslp_cw w;
-    if (st == TSL_OK) {
-        tslp_cw_init(&w, TSLP_CWT_MAX_OVERHEAD);
-        tslp_cw_map(&w, 2);
-        tslp_cw_uint(&w, HDR_ALG);
-        tslp_cw_int(&w, tsl_alg_cose_id(tsl_signer_alg(s)));
-        tslp_cw_uint(&w, HDR_TYP);
-        tslp_cw_cstr(&w, IDL_TYP);
-        st = tslp_cw_finish(&w, &prot, &prot_len, err);
-    }
-    if (st == TSL_OK) {
-        /* Sig_structure ["Signature1", protected, external_aad h'', payload]. */
-        tslp_cw_init(&w, payload_len + TSLP_CWT_MAX_OVERHEAD);
-        tslp_cw_array(&w, 4);
-        tslp_cw_cstr(&w, "Signature1");
-        tslp_cw_bytes(&w, prot, prot_len);
-        tslp_cw_bytes(&w, NULL, 0);
-        tslp_cw_bytes(&w, payload, payload_len);
-        st = tslp_cw_finish(&w, &tbs, &tbs_len, err);
-    }
+    /* A tagged COSE_Sign1 as a Status List Token's (HS256 was refused above). */
     if (st == TSL_OK)
-        st = tsl_signer_sign(s, tbs, tbs_len, &sig, &sig_len, err);
-    if (st == TSL_OK) {
-        const char *kid = tsl_signer_kid(s);
-        const tsl_cert_chain *x5c = tsl_signer_x5c(s);
-        size_t nx = tsl_cert_chain_count(x5c), certs = 0;
-        for (size_t k = 0; k < nx; k++)
-            certs += x5c->len[k] + 9;
-        tslp_cw_init(&w, payload_len + sig_len + certs + TSLP_CWT_MAX_OVERHEAD);
-        tslp_cw_tag(&w, TSLP_COSE_TAG_SIGN1);
-        tslp_cw_array(&w, 4);
-        tslp_cw_bytes(&w, prot, prot_len);
-        tslp_cw_map(&w, (kid != NULL) + (nx > 0));
-        if (kid != NULL) {
-            tslp_cw_uint(&w, HDR_KID);
-            tslp_cw_bytes(&w, (const uint8_t *)kid, strlen(kid));
-        }
-        if (nx == 1) {
-            tslp_cw_uint(&w, HDR_X5CHAIN);
-            tslp_cw_bytes(&w, x5c->der[0], x5c->len[0]);
-        } else if (nx > 1) {
-            tslp_cw_uint(&w, HDR_X5CHAIN);
-            tslp_cw_array(&w, nx);
-            for (size_t k = 0; k < nx; k++)
-                tslp_cw_bytes(&w, x5c->der[k], x5c->len[k]);
-        }
-        tslp_cw_bytes(&w, payload, payload_len);
-        tslp_cw_bytes(&w, sig, sig_len);
-        st = tslp_cw_finish(&w, out, out_len, err);
-    }
+        st = tslp_cose_seal(payload, payload_len, IDL_TYP, s, out, out_len, err);
     tslp_free(payload);
-    tslp_free(prot);
-    tslp_free(tbs);
-    tslp_free(sig);
     return st;
 }

@@ -41,6 +41,12 @@ tsl_status tslp_jwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
                          uint8_t **out, size_t *out_len, tsl_error *err);
 tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_signer *s,
                          uint8_t **out, size_t *out_len, tsl_error *err);
+/* payload (a CWT's encoded claims) as a tagged COSE_Sign1 (COSE_Mac0 for HS256) by s:
+ * alg and typ in the protected header, s's kid and x5chain unprotected. Both CWT forms
+ * use it: Status List Tokens (cwt.c) and identifier lists (idlist.c). */
+tsl_status tslp_cose_seal(const uint8_t *payload, size_t payload_len, const char *typ,
+                          const tsl_signer *s, uint8_t **out, size_t *out_len,
+                          tsl_error *err);
 
 /* tsl_token_verify() with an explicit time of interest: at == 0 is tsl_token_verify();
  * at != 0 (a historical check, `?time=`) checks iat <= at <= exp and nbf <= at instead
