@@ -234,9 +234,7 @@ static tsl_status parse_typ(tsl_token *t, const tslp_cose *c, tsl_error *err)
     return TSL_OK;
 }
 
-/* Keeps what tsl_token_verify() needs from the envelope: alg, kid, the certificates,
- * the Sig_structure / MAC_structure and the signature or tag. */
-static tsl_status keep_envelope(tsl_token *t, const tslp_cose *c, tsl_error *err)
+tsl_status tslp_cwt_keep_envelope(tsl_token *t, const tslp_cose *c, tsl_error *err)
 {
     t->alg = c->alg;
     t->mac = c->mac;
@@ -255,8 +253,7 @@ static tsl_status keep_envelope(tsl_token *t, const tslp_cose *c, tsl_error *err
     tsl_status st = tslp_cose_tbs(c, &t->tbs, &t->tbs_len, err);
     if (st != TSL_OK)
         return st;
-    t->sig = tslp_malloc(c->sig->len);
-    if (t->sig == NULL)
+    if ((t->sig = tslp_malloc(c->sig->len ? c->sig->len : 1)) == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "cwt: out of memory");
     if (c->sig->len > 0)
         memcpy(t->sig, c->sig->str, c->sig->len);
@@ -355,7 +352,7 @@ tsl_status tslp_cwt_parse(tsl_token *t, const uint8_t *in, size_t len,
     if (st == TSL_OK)
         st = parse_claims(t, cdoc->root, lim, err);
     if (st == TSL_OK)
-        st = keep_envelope(t, &c, err);
+        st = tslp_cwt_keep_envelope(t, &c, err);
     tslp_cbor_free(cdoc);
     tslp_cose_close(&c);
     tslp_cbor_free(doc);

@@ -476,34 +476,6 @@ static tsl_status header_typ(tsl_idlist *l, const tslp_cose *c, tsl_error *err)
     return text_claim(typ, "typ (16)", &l->tok->typ, err);
 }
 
-/* Keeps what verification needs from the envelope (as cwt.c does for a status list). */
-static tsl_status keep_envelope(tsl_token *t, const tslp_cose *c, tsl_error *err)
-{
-    t->alg = c->alg;
-    if (c->kid != NULL) {
-        if ((t->kid = (uint8_t *)tslp_strndup(c->kid->len ? (const char *)c->kid->str : "",
-                                              c->kid->len)) == NULL)
-            return tslp_fail(err, TSL_ERR_NOMEM, 0, "identifier list: out of memory");
-        t->kid_len = c->kid->len;
-    }
-    for (size_t k = 0; k < c->x5c.n; k++) {
-        if ((t->x5c[k] = tslp_malloc(c->x5c.der_len[k])) == NULL)
-            return tslp_fail(err, TSL_ERR_NOMEM, 0, "identifier list: out of memory");
-        memcpy(t->x5c[k], c->x5c.der[k], c->x5c.der_len[k]);
-        t->x5c_len[k] = c->x5c.der_len[k];
-        t->x5c_n = k + 1;
-    }
-    tsl_status st = tslp_cose_tbs(c, &t->tbs, &t->tbs_len, err);
-    if (st != TSL_OK)
-        return st;
-    if ((t->sig = tslp_malloc(c->sig->len ? c->sig->len : 1)) == NULL)
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "identifier list: out of memory");
-    if (c->sig->len > 0)
-        memcpy(t->sig, c->sig->str, c->sig->len);
-    t->sig_len = c->sig->len;
-    return TSL_OK;
-}
-
 static tsl_status parse_cose(tsl_idlist *l, const uint8_t *in, size_t len,
                              const tsl_limits *lim, tsl_error *err)
 {
@@ -536,7 +508,7 @@ static tsl_status parse_cose(tsl_idlist *l, const uint8_t *in, size_t len,
     if (st == TSL_OK)
         st = parse_claims(l, l->claims, c.payload->len, lim, err);
     if (st == TSL_OK)
-        st = keep_envelope(l->tok, &c, err);
+        st = tslp_cwt_keep_envelope(l->tok, &c, err); /* as a status list's */
     tslp_cose_close(&c);
     tslp_cbor_free(doc);
     return st;

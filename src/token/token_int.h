@@ -41,6 +41,10 @@ tsl_status tslp_jwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl
                          uint8_t **out, size_t *out_len, tsl_error *err);
 tsl_status tslp_cwt_sign(const tsl_list *l, const tsl_token_params *p, const tsl_signer *s,
                          uint8_t **out, size_t *out_len, tsl_error *err);
+/* Keeps in t what tsl_token_verify() needs from an opened COSE envelope: alg, kid,
+ * the certificates, the Sig_structure / MAC_structure and the signature or tag. Both
+ * CWT forms use it (cwt.c, idlist.c). */
+tsl_status tslp_cwt_keep_envelope(tsl_token *t, const tslp_cose *c, tsl_error *err);
 /* payload (a CWT's encoded claims) as a tagged COSE_Sign1 (COSE_Mac0 for HS256) by s:
  * alg and typ in the protected header, s's kid and x5chain unprotected. Both CWT forms
  * use it: Status List Tokens (cwt.c) and identifier lists (idlist.c). */
