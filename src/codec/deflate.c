@@ -14,9 +14,7 @@
 #include "codec/sldeflate.h"
 
 #include <libdeflate.h>
-#include <pthread.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #define CHUNK_BYTES ((size_t)1 << 20)
@@ -58,51 +56,10 @@ static void *compress_chunk(void *arg)
     return NULL;
 }
 
-/* Work is handed out by a shared counter so that idle threads take the next chunk. */
-typedef struct {
-    void *items;
-    size_t item_size;
-    void *(*fn)(void *item);
-    size_t n;
-    size_t next;
-    pthread_mutex_t lock;
-} queue;
-
-static void *worker(void *arg)
+/* tslp_parallel_run's call of compress_chunk on chunk k. */
+static void compress_chunk_at(void *ctx, size_t k)
 {
-    queue *q = arg;
-    for (;;) {
-        pthread_mutex_lock(&q->lock);
-        size_t k = q->next++;
-        pthread_mutex_unlock(&q->lock);
-        if (k >= q->n)
-            return NULL;
-        q->fn((char *)q->items + k * q->item_size);
-    }
-}
-
-static size_t thread_count(size_t chunks)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t t = n < 1 ? 1 : (size_t)n;
-    if (t > TSLP_DEFLATE_MAX_THREADS)
-        t = TSLP_DEFLATE_MAX_THREADS;
-    return t < chunks ? t : chunks;
-}
-
-/* Runs fn on each of the n items, on up to thread_count() threads (the caller's thread
- * included). */
-static void run_all(void *items, size_t item_size, size_t n, void *(*fn)(void *))
-{
-    queue q = {items, item_size, fn, n, 0, PTHREAD_MUTEX_INITIALIZER};
-    pthread_t tid[TSLP_DEFLATE_MAX_THREADS];
-    size_t started = 0, want = thread_count(n);
-    for (size_t k = 1; k < want; k++)
-        if (pthread_create(&tid[started], NULL, worker, &q) == 0)
-            started++;
-    worker(&q); /* if no thread could start, this one does it all */
-    for (size_t k = 0; k < started; k++)
-        pthread_join(tid[k], NULL);
+    compress_chunk((chunk *)ctx + k);
 }
 
 /* Appends chunk c to out at *pos; not_last means "more chunks follow". */
@@ -142,7 +99,7 @@ static tsl_status compress_parallel(const uint8_t *in, size_t len, int level, ui
         chunks[k].in_len = k + 1 < n ? CHUNK_BYTES : len - k * CHUNK_BYTES;
         chunks[k].level = level;
     }
-    run_all(chunks, sizeof *chunks, n, compress_chunk);
+    tslp_parallel_run(n, compress_chunk_at, chunks);
     tsl_status st = TSL_OK;
     size_t total = 2 + 4;
     for (size_t k = 0; k < n && st == TSL_OK; k++) {
@@ -187,14 +144,13 @@ typedef struct {
     tsl_error err;
 } segjob;
 
-static void *encode_segment(void *arg)
+static void encode_segment(void *ctx, size_t k)
 {
-    segjob *j = arg;
+    segjob *j = (segjob *)ctx + k;
     j->st = tslp_segment_encode(j->in, j->in_len, j->bits, TSL_LEVEL_STATUSLIST, &j->out,
                                 &j->err);
     if (j->st == TSL_OK)
         j->adler = (uint32_t)adler32(1, j->in, (uInt)j->in_len);
-    return NULL;
 }
 
 /* The default level: the list cut at every TSLP_SEGMENT_BYTES, each segment encoded on
@@ -223,10 +179,10 @@ static tsl_status compress_segments(const tsl_list *l, uint8_t **out, size_t *ou
     }
     /* Below about 16 segments (1 MiB) a thread costs more than it saves. */
     if (n >= 16)
-        run_all(jobs, sizeof *jobs, n, encode_segment);
+        tslp_parallel_run(n, encode_segment, jobs);
     else
         for (size_t k = 0; k < n; k++)
-            encode_segment(&jobs[k]);
+            encode_segment(jobs, k);
     tsl_status st = TSL_OK;
     uint32_t adler = 1;
     size_t total = 8;

@@ -47,6 +47,11 @@ void *tslp_malloc(size_t n);
 void *tslp_calloc(size_t n, size_t size);
 void *tslp_realloc(void *p, size_t n);
 void tslp_free(void *p);
+
+/* Calls fn(ctx, k) once for each k < n, on up to TSLP_DEFLATE_MAX_THREADS threads (the
+ * caller's included; fewer when the machine has fewer cores), and returns when all
+ * are done. The calls must be independent. core/parallel.c. */
+void tslp_parallel_run(size_t n, void (*fn)(void *ctx, size_t k), void *ctx);
 /* Copies n bytes into a new NUL-terminated string (tslp_malloc); NULL when out of
  * memory. */
 char *tslp_strndup(const char *s, size_t n);

@@ -16,7 +16,6 @@
 #include "codec/segment.h"
 #include "store/backend.h"
 
-#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -145,45 +144,22 @@ static void encode_one(tslp_stream *b, seg *sg)
     sg->raw = NULL;
 }
 
-/* The segments to encode, handed out by a shared counter. */
+/* The segments to encode: todo[k] is the k-th one's number (tslp_parallel_run). */
 typedef struct {
     tslp_stream *b;
-    uint64_t *todo;
-    size_t n;
-    size_t next;
-    pthread_mutex_t lock;
-} queue;
+    const uint64_t *todo;
+} todo_list;
 
-static void *worker(void *arg)
+static void encode_at(void *ctx, size_t k)
 {
-    queue *q = arg;
-    for (;;) {
-        pthread_mutex_lock(&q->lock);
-        size_t k = q->next++;
-        pthread_mutex_unlock(&q->lock);
-        if (k >= q->n)
-            return NULL;
-        encode_one(q->b, &q->b->s[q->todo[k]]);
-    }
+    todo_list *t = ctx;
+    encode_one(t->b, &t->b->s[t->todo[k]]);
 }
 
 static void encode_all(tslp_stream *b, uint64_t *todo, size_t n)
 {
-    queue q = {b, todo, n, 0, PTHREAD_MUTEX_INITIALIZER};
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t want = cpus < 1 ? 1 : (size_t)cpus;
-    if (want > TSLP_DEFLATE_MAX_THREADS)
-        want = TSLP_DEFLATE_MAX_THREADS;
-    if (want > n)
-        want = n;
-    pthread_t tid[TSLP_DEFLATE_MAX_THREADS];
-    size_t started = 0;
-    for (size_t k = 1; k < want; k++)
-        if (pthread_create(&tid[started], NULL, worker, &q) == 0)
-            started++;
-    worker(&q); /* this thread works too, and alone if none could start */
-    for (size_t k = 0; k < started; k++)
-        pthread_join(tid[k], NULL);
+    todo_list t = {b, todo};
+    tslp_parallel_run(n, encode_at, &t);
 }
 
 /* The zero segment of raw length len (slot 0: a full chunk, 1: the last one). */
