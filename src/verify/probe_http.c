@@ -139,7 +139,8 @@ tsl_status tslp_probe_http(const tslp_probe_cfg *c, const char *method, const ch
                  TSLP_FETCH_MAX_HEADERS);
     } else if (rc != CURLE_OK) {
         code = 0;
-        snprintf(r->error, sizeof r->error, "%s",
+        /* curl's message, cut to fit (the precision tells the compiler it is). */
+        snprintf(r->error, sizeof r->error, "%.*s", (int)sizeof r->error - 1,
                  errbuf[0] ? errbuf : curl_easy_strerror(rc));
     }
     r->status = code;
