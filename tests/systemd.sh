@@ -90,14 +90,26 @@ check "notify_check.py: $(grep FAIL "$T/notify" | head -5)" $?
 cat "$T/notify"
 
 # 5. the system calls of a session.
-$AS strace -f -qq -o "$T/trace" "$TSL" serve --db "$T/tsl.db" --listen 127.0.0.1:0 \
-    --listen '[::1]:0' 2>"$T/serve.err" &
-SPID=$!
-n=0
-while [ $n -lt 100 ] && ! grep -q 'listening on \[' "$T/serve.err"; do
-    sleep 0.1
-    n=$((n + 1))
-done
+start_traced() {
+    $AS strace -f -qq -o "$T/trace" "$TSL" serve --db "$T/tsl.db" --listen 127.0.0.1:0 \
+        --listen '[::1]:0' 2>"$T/serve.err" &
+    SPID=$!
+    n=0
+    while [ $n -lt 100 ] && ! grep -q 'listening on \[' "$T/serve.err"; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+}
+start_traced
+# Once, in a full make test on a loaded machine, libmicrohttpd aborted at start under
+# strace ("Failed to remove listen FD from epoll set"); it never did without strace,
+# nor in this script alone. This part is about the calls made, so it starts again once,
+# and says so.
+if grep -q 'Fatal error in GNU libmicrohttpd' "$T/serve.err"; then
+    echo "systemd: libmicrohttpd aborted under strace ($(head -1 "$T/serve.err")): once more"
+    wait "$SPID" 2>/dev/null
+    start_traced
+fi
 port=$(sed -n 's/^tsl serve: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/serve.err")
 [ -n "$port" ]
 check "tsl serve under strace listens: $(head -3 "$T/serve.err")" $?
