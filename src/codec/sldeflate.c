@@ -998,6 +998,27 @@ static uint64_t dynamic_codes_from(const block *b, const uint32_t *lfreq, codes 
     return bits;
 }
 
+/* sm = freq with the literal counts of 1..255 averaged over groups of g (0: as they
+ * are): a flatter code for the literals costs fewer header bits, at 8 bits where the
+ * non-zero bytes are near uniform. */
+static void smooth_literals(uint32_t sm[LITLEN_SYMS], const uint32_t *freq, unsigned g)
+{
+    memcpy(sm, freq, LITLEN_SYMS * sizeof sm[0]);
+    if (g == 0)
+        return;
+    for (unsigned g0 = 1; g0 < 256; g0 += g) {
+        unsigned g1 = g0 + g > 256 ? 256 : g0 + g;
+        uint64_t sum = 0;
+        for (unsigned s = g0; s < g1; s++)
+            sum += sm[s];
+        if (sum == 0)
+            continue;
+        uint32_t avg = (uint32_t)((sum + (g1 - g0) / 2) / (g1 - g0));
+        for (unsigned s = g0; s < g1; s++)
+            sm[s] = avg > 0 ? avg : 1;
+    }
+}
+
 /* Fits the dynamic codes to b: header plus body as small as this encoder can make them,
  * and returns the header's size in bits. With many distinct literals seen a few times
  * each (an 8-bit list has up to 255 values in a 64 KiB block holding ~650 set entries),
@@ -1013,20 +1034,7 @@ static uint64_t dynamic_codes(const block *b, codes *c)
     unsigned best_g = 0;
     for (unsigned gi = 0; gi < sizeof groups / sizeof groups[0]; gi++) {
         unsigned g = groups[gi];
-        memcpy(sm, b->lfreq, sizeof sm);
-        if (g != 0) {
-            for (unsigned g0 = 1; g0 < 256; g0 += g) {
-                unsigned g1 = g0 + g > 256 ? 256 : g0 + g;
-                uint64_t sum = 0;
-                for (unsigned s = g0; s < g1; s++)
-                    sum += sm[s];
-                if (sum == 0)
-                    continue;
-                uint32_t avg = (uint32_t)((sum + (g1 - g0) / 2) / (g1 - g0));
-                for (unsigned s = g0; s < g1; s++)
-                    sm[s] = avg > 0 ? avg : 1;
-            }
-        }
+        smooth_literals(sm, b->lfreq, g);
         uint64_t bits = dynamic_codes_from(b, sm, c);
         bits += body_bits(b, c->llen, c->dlen);
         if (bits < best) {
@@ -1034,21 +1042,7 @@ static uint64_t dynamic_codes(const block *b, codes *c)
             best_g = gi;
         }
     }
-    memcpy(sm, b->lfreq, sizeof sm);
-    unsigned g = groups[best_g];
-    if (g != 0) {
-        for (unsigned g0 = 1; g0 < 256; g0 += g) {
-            unsigned g1 = g0 + g > 256 ? 256 : g0 + g;
-            uint64_t sum = 0;
-            for (unsigned s = g0; s < g1; s++)
-                sum += sm[s];
-            if (sum == 0)
-                continue;
-            uint32_t avg = (uint32_t)((sum + (g1 - g0) / 2) / (g1 - g0));
-            for (unsigned s = g0; s < g1; s++)
-                sm[s] = avg > 0 ? avg : 1;
-        }
-    }
+    smooth_literals(sm, b->lfreq, groups[best_g]);
     uint64_t bits = dynamic_codes_from(b, sm, c);
     make_codes(c->llen, LITLEN_SYMS, c->lcode);
     make_codes(c->dlen, DIST_SYMS, c->dcode);
