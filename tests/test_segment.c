@@ -1,9 +1,10 @@
 /* test_segment.c - the status-list encoder (src/codec/sldeflate.c) and the segment
  * contract (src/codec/segment.h): every output inflated by stock zlib and compared with
  * the packed bytes, for all four widths, densities 0 to 100% and adversarial patterns;
- * joined segments equal the full encode; the output is deterministic; each segment is
- * independent (it inflates on its own, so no match reaches before its start). Python's
- * zlib checks the same cases through the CLI in tests/segment_xcheck.py. */
+ * joined segments equal the full encode; the output is deterministic; each segment
+ * inflates after exactly its history (stock zlib's raw inflate with the previous 32 KiB
+ * as preset dictionary), so no match reaches further back, and segments do copy from
+ * it. Python's zlib checks the same cases through the CLI in tests/segment_xcheck.py. */
 #include "tt.h"
 #include "codec/segment.h"
 #include "codec/sldeflate.h"
@@ -64,6 +65,35 @@ static int zlib_matches(const uint8_t *z, size_t zlen, const uint8_t *want, size
     return 0;
 }
 
+/* Inflates the raw segment seg[0..len) (blocks, none final) with stock zlib after the
+ * hist bytes of dict, and checks it gives want[0..n) and ends on a block boundary with
+ * every byte used. Returns 0 on success, 1 on a mismatch (not reported: some callers
+ * expect it), -1 when zlib cannot even start. */
+static int raw_after(const uint8_t *seg, size_t len, const uint8_t *dict, size_t hist,
+                     const uint8_t *want, size_t n)
+{
+    uint8_t *got = malloc(n + 1);
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (got == NULL || inflateInit2(&s, -15) != Z_OK) {
+        free(got);
+        return -1;
+    }
+    int bad = hist > 0 && inflateSetDictionary(&s, dict, (uInt)hist) != Z_OK;
+    s.next_in = (Bytef *)(uintptr_t)seg;
+    s.avail_in = (uInt)len;
+    s.next_out = got;
+    s.avail_out = (uInt)(n + 1);
+    int rc = bad ? Z_DATA_ERROR : inflate(&s, Z_SYNC_FLUSH);
+    if (rc != Z_OK && rc != Z_BUF_ERROR)
+        bad = 1;
+    if (!bad && (s.total_out != n || s.avail_in != 0 || (n > 0 && memcmp(got, want, n) != 0)))
+        bad = 1;
+    inflateEnd(&s);
+    free(got);
+    return bad;
+}
+
 /* Compresses bytes as a list of `bits` at the default level and checks the stream with
  * zlib, determinism, and that it equals the segments joined by hand. */
 static void check_bytes(unsigned bits, const uint8_t *bytes, size_t n, const char *what)
@@ -79,7 +109,7 @@ static void check_bytes(unsigned bits, const uint8_t *bytes, size_t n, const cha
     TT_EQ_U(zlen2, zlen);
     TT_EQ_MEM(z2, z, zlen);
 
-    /* The same by hand: segment by segment, each also inflating alone. */
+    /* The same by hand: segment by segment, each also inflating after its history. */
     size_t k = (n + TSLP_SEGMENT_BYTES - 1) / TSLP_SEGMENT_BYTES;
     tslp_buf *seg = calloc(k + 1, sizeof *seg);
     const uint8_t **sp = calloc(k + 1, sizeof *sp);
@@ -90,18 +120,23 @@ static void check_bytes(unsigned bits, const uint8_t *bytes, size_t n, const cha
         size_t off = i * TSLP_SEGMENT_BYTES;
         size_t len = n - off < TSLP_SEGMENT_BYTES ? n - off : TSLP_SEGMENT_BYTES;
         tslp_buf_init(&seg[i], SIZE_MAX, "test segment");
-        TT_OK(tslp_segment_encode(bytes + off, len, bits, 0, &seg[i], NULL));
+        size_t hist = TSLP_SEGMENT_HIST_OF(i);
+        TT_OK(tslp_segment_encode(bytes + off, len, hist, bits, 0, &seg[i], NULL));
         TT_CHECK(seg[i].len <= TSLP_SLDEFLATE_BOUND(len));
         sp[i] = seg[i].data;
         sl[i] = seg[i].len;
         uint32_t a = (uint32_t)adler32(1, bytes + off, (uInt)len);
         adler = (uint32_t)adler32_combine(adler, a, (z_off_t)len);
-        tslp_buf one;
-        tslp_buf_init(&one, SIZE_MAX, "test join");
-        TT_OK(tslp_segment_join(&sp[i], &sl[i], 1, a, &one, NULL));
-        if (zlib_matches(one.data, one.len, bytes + off, len) != 0)
-            tt_failf(__FILE__, __LINE__, "case %s: segment %zu alone", what, i);
-        tslp_buf_free(&one);
+        if (raw_after(seg[i].data, seg[i].len, bytes + off - hist, hist, bytes + off, len))
+            tt_failf(__FILE__, __LINE__, "case %s: segment %zu after its history", what, i);
+        if (i == 0) {
+            tslp_buf one;
+            tslp_buf_init(&one, SIZE_MAX, "test join");
+            TT_OK(tslp_segment_join(&sp[i], &sl[i], 1, a, &one, NULL));
+            if (zlib_matches(one.data, one.len, bytes + off, len) != 0)
+                tt_failf(__FILE__, __LINE__, "case %s: the first segment alone", what);
+            tslp_buf_free(&one);
+        }
     }
     tslp_buf joined;
     tslp_buf_init(&joined, SIZE_MAX, "test join");
@@ -229,7 +264,10 @@ TT_TEST(segment_libdeflate_levels_join)
         for (size_t i = 0; i < 3; i++) {
             size_t off = i * TSLP_SEGMENT_BYTES, len = i < 2 ? TSLP_SEGMENT_BYTES : 5;
             tslp_buf_init(&seg[i], SIZE_MAX, "test segment");
-            TT_OK(tslp_segment_encode(b + off, len, 2, levels[li], &seg[i], NULL));
+            /* History is offered, and ignored: libdeflate has no preset dictionary. */
+            TT_OK(tslp_segment_encode(b + off, len, TSLP_SEGMENT_HIST_OF(i), 2, levels[li],
+                                      &seg[i], NULL));
+            TT_CHECK(raw_after(seg[i].data, seg[i].len, NULL, 0, b + off, len) == 0);
             sp[i] = seg[i].data;
             sl[i] = seg[i].len;
             adler = (uint32_t)adler32_combine(adler, (uint32_t)adler32(1, b + off, (uInt)len),
@@ -253,17 +291,21 @@ TT_TEST(segment_rejections)
     tslp_buf_init(&out, SIZE_MAX, "test segment");
     tsl_error err;
     tsl_error_clear(&err);
-    TT_ERR(tslp_segment_encode(b, TSLP_SEGMENT_BYTES + 1, 1, 0, &out, &err), TSL_ERR_ARG);
+    TT_ERR(tslp_segment_encode(b, TSLP_SEGMENT_BYTES + 1, 0, 1, 0, &out, &err), TSL_ERR_ARG);
     TT_CONTAINS(err.msg, "segment of 65537 bytes");
     tsl_error_clear(&err);
-    TT_ERR(tslp_segment_encode(b, 4, 1, 14, &out, &err), TSL_ERR_ARG);
+    TT_ERR(tslp_segment_encode(b, 4, TSLP_SEGMENT_HISTORY + 1, 1, 0, &out, &err),
+           TSL_ERR_ARG);
+    TT_CONTAINS(err.msg, "32769 bytes of history");
+    tsl_error_clear(&err);
+    TT_ERR(tslp_segment_encode(b, 4, 0, 1, 14, &out, &err), TSL_ERR_ARG);
     TT_CONTAINS(err.msg, "level 14");
     TT_EQ_U(out.len, 0);
     /* A limited output buffer is refused, not overrun. */
     tslp_buf small;
     tslp_buf_init(&small, 3, "small segment");
     tsl_error_clear(&err);
-    TT_ERR(tslp_segment_encode(b, 4, 1, 0, &small, &err), TSL_ERR_LIMIT);
+    TT_ERR(tslp_segment_encode(b, 4, 0, 1, 0, &small, &err), TSL_ERR_LIMIT);
     tslp_buf_free(&small);
     tslp_buf_free(&out);
 }
@@ -295,4 +337,42 @@ TT_TEST(segment_default_beats_zlib9_sparse)
         if (tt_failed)
             return;
     }
+}
+
+TT_TEST(segment_history_used_and_zero_segments_alone)
+{
+    /* A sparse one-bit list: some segment after the first copies from the previous
+     * segment's bytes (it does not inflate alone, or inflates to other bytes), which is
+     * where the history pays; an all-zero segment after any history is the same bytes as
+     * one encoded alone (the store shares one zero segment), and inflates alone. */
+    size_t n = 4 * TSLP_SEGMENT_BYTES;
+    uint8_t *b = random_list(1, n, 10, 5);
+    TT_CHECK(b != NULL);
+    unsigned uses = 0;
+    for (size_t i = 1; i < 4; i++) {
+        size_t off = i * TSLP_SEGMENT_BYTES;
+        tslp_buf seg;
+        tslp_buf_init(&seg, SIZE_MAX, "test segment");
+        TT_OK(tslp_segment_encode(b + off, TSLP_SEGMENT_BYTES, TSLP_SEGMENT_HISTORY, 1, 0, &seg,
+                                  NULL));
+        TT_CHECK(raw_after(seg.data, seg.len, b + off - TSLP_SEGMENT_HISTORY,
+                           TSLP_SEGMENT_HISTORY, b + off, TSLP_SEGMENT_BYTES) == 0);
+        uses += raw_after(seg.data, seg.len, NULL, 0, b + off, TSLP_SEGMENT_BYTES) != 0;
+        tslp_buf_free(&seg);
+    }
+    TT_CHECK(uses > 0);
+    memset(b + TSLP_SEGMENT_BYTES, 0, TSLP_SEGMENT_BYTES);
+    tslp_buf with, alone;
+    tslp_buf_init(&with, SIZE_MAX, "test segment");
+    tslp_buf_init(&alone, SIZE_MAX, "test segment");
+    TT_OK(tslp_segment_encode(b + TSLP_SEGMENT_BYTES, TSLP_SEGMENT_BYTES, TSLP_SEGMENT_HISTORY, 1,
+                              0, &with, NULL));
+    TT_OK(tslp_segment_encode(b + TSLP_SEGMENT_BYTES, TSLP_SEGMENT_BYTES, 0, 1, 0, &alone, NULL));
+    TT_EQ_U(with.len, alone.len);
+    TT_EQ_MEM(with.data, alone.data, alone.len);
+    TT_CHECK(raw_after(with.data, with.len, NULL, 0, b + TSLP_SEGMENT_BYTES,
+                       TSLP_SEGMENT_BYTES) == 0);
+    tslp_buf_free(&with);
+    tslp_buf_free(&alone);
+    free(b);
 }

@@ -147,16 +147,16 @@ typedef struct {
 static void encode_segment(void *ctx, size_t k)
 {
     segjob *j = (segjob *)ctx + k;
-    j->st = tslp_segment_encode(j->in, j->in_len, j->bits, TSL_LEVEL_STATUSLIST, &j->out,
-                                &j->err);
+    j->st = tslp_segment_encode(j->in, j->in_len, TSLP_SEGMENT_HIST_OF(k), j->bits,
+                                TSL_LEVEL_STATUSLIST, &j->out, &j->err);
     if (j->st == TSL_OK)
         j->adler = (uint32_t)adler32(1, j->in, (uInt)j->in_len);
 }
 
-/* The default level: the list cut at every TSLP_SEGMENT_BYTES, each segment encoded on
- * its own (in parallel), the segments joined, the Adler-32s combined. Incremental
- * publishing re-encodes only changed segments and joins them the same way, so both give
- * the same bytes. */
+/* The default level: the list cut at every TSLP_SEGMENT_BYTES, each segment encoded (in
+ * parallel) with the window of the one before as history, the segments joined, the
+ * Adler-32s combined. Incremental publishing re-encodes only changed segments and those
+ * right after them, and joins them the same way, so both give the same bytes. */
 static tsl_status compress_segments(const tsl_list *l, uint8_t **out, size_t *out_len,
                                     tsl_error *err)
 {

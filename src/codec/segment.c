@@ -104,18 +104,29 @@ static tsl_status libdeflate_segment(const uint8_t *in, size_t len, int level, t
     return st;
 }
 
-tsl_status tslp_segment_encode(const uint8_t *in, size_t len, unsigned bits, int level,
-                               tslp_buf *out, tsl_error *err)
+/* True when in[0..len) is all zero bytes. */
+static bool all_zero(const uint8_t *in, size_t len)
+{
+    return len == 0 || (in[0] == 0 && memcmp(in, in + 1, len - 1) == 0);
+}
+
+tsl_status tslp_segment_encode(const uint8_t *in, size_t len, size_t hist, unsigned bits,
+                               int level, tslp_buf *out, tsl_error *err)
 {
     if ((in == NULL && len > 0) || out == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "compress: NULL argument");
     if (len > TSLP_SEGMENT_BYTES)
         return tslp_fail(err, TSL_ERR_ARG, 0, "compress: segment of %zu bytes is over %d",
                          len, TSLP_SEGMENT_BYTES);
+    if (hist > TSLP_SEGMENT_HISTORY)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "compress: %zu bytes of history is over %d",
+                         hist, TSLP_SEGMENT_HISTORY);
     if (level == 0)
         level = TSL_LEVEL_DEFAULT;
+    /* A zero segment stands alone: the store keeps no row for a chunk never written and
+     * encodes it once for the whole list, whatever comes before it. */
     if (level == TSL_LEVEL_STATUSLIST)
-        return tslp_sldeflate(in, len, bits, out, err);
+        return tslp_sldeflate(in, len, all_zero(in, len) ? 0 : hist, bits, out, err);
     if (level < 1 || level > 12)
         return tslp_fail(err, TSL_ERR_ARG, 0, "compress: level %d is not 1 to %d", level,
                          TSL_LEVEL_STATUSLIST);

@@ -9,12 +9,18 @@
  * form (two stored blocks of 5 header bytes for each 65536-byte block) and slack. */
 #define TSLP_SLDEFLATE_BOUND(len) ((len) + 10 * ((len) / 65536 + 1) + 8)
 
+/* The most bytes before a segment an encoder may copy from: DEFLATE's window. */
+#define TSLP_SLDEFLATE_HISTORY 32768
+
 /* Appends to out the raw DEFLATE encoding of in[0..len) (len <= 4 MiB): blocks with
- * BFINAL clear, ending on a byte boundary, no back-reference before in[0]. bits (1, 2,
- * 4 or 8) is the list's entry width: below 8 the sparse blocks get the minimum-cost
- * parse, at 8 the greedy one (measured the better trade at each). Deterministic. */
-tsl_status tslp_sldeflate(const uint8_t *in, size_t len, unsigned bits, tslp_buf *out,
-                          tsl_error *err);
+ * BFINAL clear, ending on a byte boundary. in[-hist..-1] (hist <= TSLP_SLDEFLATE_HISTORY)
+ * are the bytes just before the segment, which a decoder has already produced: matches
+ * may copy from them, so the output is only correct after exactly those bytes; hist 0
+ * makes a segment that stands alone. bits (1, 2, 4 or 8) is the list's entry width:
+ * below 8 the sparse blocks get the minimum-cost parse, at 8 the greedy one (measured
+ * the better trade at each). Deterministic. */
+tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned bits,
+                          tslp_buf *out, tsl_error *err);
 
 /* Finds, in a raw deflate stream of z_len bytes that ends with a final block, the bit
  * position of that last block's BFINAL bit and the bit position just past its

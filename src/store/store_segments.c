@@ -10,7 +10,11 @@
  * are written back in the transaction that records the tokens, and only if the list
  * has not changed since the snapshot they were read from. All-zero chunks (no row in
  * chunks) get no segment row: their segment is encoded once per publication and
- * length. The stream is byte for byte the one a publication from scratch gives. */
+ * length. A segment copies from the last 32 KiB of the chunk before it (the window a
+ * decoder has there), so a row also records that chunk's Adler-32: a row whose previous
+ * chunk has changed since is stale and encoded again, which is how a change to chunk n
+ * re-encodes segments n and n + 1. The stream is byte for byte the one a publication
+ * from scratch gives. */
 #include "store/store_segments.h"
 
 #include "codec/segment.h"
@@ -20,6 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+
+_Static_assert(TSLP_CHUNK_BYTES >= TSLP_SEGMENT_HISTORY,
+               "a segment's history lies in the chunk before it");
+_Static_assert(TSLP_CHUNK_BYTES == TSLP_SEGMENT_BYTES, "a chunk is a segment");
 
 /* The CRC-32 a row carries (store_int.h tslp_segment_row). */
 static uint32_t row_check(uint64_t n, int level, uint32_t adler, uint32_t raw_len,
@@ -48,8 +56,12 @@ static double now_ms(void)
 typedef struct {
     uint8_t *data; /* tslp_malloc'd (owned) unless shared (a zero segment's) */
     size_t len;
+    size_t off;    /* bytes before the segment in data: the row's prefix, or 0 */
     uint32_t adler;
+    uint32_t prev_adler; /* of the chunk before, which the segment was encoded after */
     size_t raw_len;
+    size_t hist;   /* bytes of history before raw (the previous chunk's end) */
+    uint8_t *rawbuf; /* TSLP_SEGMENT_HISTORY bytes of history, then raw */
     bool have;     /* a stored row that passed its check */
     bool bad;      /* a stored row that failed it (or of the wrong level or size) */
     bool zero;     /* no chunk row: all zeros, the shared segment */
@@ -82,7 +94,7 @@ void tslp_stream_free(tslp_stream *b)
     for (uint64_t n = 0; b->s != NULL && n < b->nseg; n++) {
         if (!b->s[n].zero)
             tslp_free(b->s[n].data);
-        tslp_free(b->s[n].raw);
+        tslp_free(b->s[n].rawbuf);
     }
     tslp_free(b->s);
     tslp_free(b->zero[0]);
@@ -113,7 +125,8 @@ static tsl_status take_row(void *ctx, const tslp_segment_row *row, tsl_error *er
             b->stats.first_corrupt = row->n + 1;
         return TSL_OK;
     }
-    if (row->level != TSLP_SEGMENT_ENCODER * 1000 + b->level || row->raw_len != want) {
+    if (row->level != TSLP_SEGMENT_ENCODER * 1000 + b->level || row->raw_len != want ||
+        row->len <= TSLP_SEGMENT_PREFIX) {
         sg->bad = true; /* another level's (or a damaged store's): encoded again */
         return TSL_OK;
     }
@@ -121,27 +134,67 @@ static tsl_status take_row(void *ctx, const tslp_segment_row *row, tsl_error *er
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
     memcpy(sg->data, row->data, row->len);
     sg->len = row->len;
+    sg->off = TSLP_SEGMENT_PREFIX;
+    sg->prev_adler = (uint32_t)row->data[0] << 24 | (uint32_t)row->data[1] << 16 |
+                     (uint32_t)row->data[2] << 8 | row->data[3];
     sg->adler = row->adler;
     sg->raw_len = want;
     sg->have = true;
     return TSL_OK;
 }
 
-/* Encodes one segment from its raw bytes. */
+/* Encodes one segment from its raw bytes (after its history), as a row's data: the
+ * previous chunk's Adler-32, then the segment. */
 static void encode_one(tslp_stream *b, seg *sg)
 {
     tslp_buf out;
     tslp_buf_init(&out, 2 * (size_t)TSLP_CHUNK_BYTES + 1024, "segment");
-    sg->st = tslp_segment_encode(sg->raw, sg->raw_len, b->in->bits, b->level, &out, NULL);
+    const uint8_t pre[TSLP_SEGMENT_PREFIX] = {
+        (uint8_t)(sg->prev_adler >> 24), (uint8_t)(sg->prev_adler >> 16),
+        (uint8_t)(sg->prev_adler >> 8), (uint8_t)sg->prev_adler};
+    sg->st = tslp_buf_append(&out, pre, sizeof pre, NULL);
+    if (sg->st == TSL_OK)
+        sg->st = tslp_segment_encode(sg->raw, sg->raw_len, sg->hist, b->in->bits, b->level,
+                                     &out, NULL);
     if (sg->st == TSL_OK) {
-        sg->adler = (uint32_t)adler32(1L, sg->raw, (uInt)sg->raw_len);
         sg->data = tslp_buf_take(&out, &sg->len);
+        sg->off = TSLP_SEGMENT_PREFIX;
         if (sg->data == NULL)
             sg->st = TSL_ERR_NOMEM;
     }
     tslp_buf_free(&out);
-    tslp_free(sg->raw);
+    tslp_free(sg->rawbuf);
+    sg->rawbuf = NULL;
     sg->raw = NULL;
+}
+
+/* Gives segment n (about to be encoded) the last TSLP_SEGMENT_HISTORY bytes of chunk
+ * n - 1: from its bytes when they were read for this build, zeros for a chunk never
+ * written, or read now. */
+static tsl_status take_history(tsl_store *st, tslp_stream *b, uint64_t n, tsl_error *err)
+{
+    seg *sg = &b->s[n], *pv = &b->s[n - 1];
+    uint8_t *h = sg->raw - TSLP_SEGMENT_HISTORY;
+    sg->hist = TSLP_SEGMENT_HISTORY;
+    if (pv->raw != NULL) {
+        memcpy(h, pv->raw + pv->raw_len - TSLP_SEGMENT_HISTORY, TSLP_SEGMENT_HISTORY);
+        return TSL_OK;
+    }
+    if (pv->zero) {
+        memset(h, 0, TSLP_SEGMENT_HISTORY);
+        return TSL_OK;
+    }
+    uint8_t *tmp = tslp_malloc(pv->raw_len);
+    if (tmp == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+    int64_t ref = 0;
+    tsl_status r = st->be->chunk_read(st, b->in->id, n - 1, tmp, pv->raw_len, &ref, err);
+    if (r == TSL_OK) {
+        memcpy(h, tmp + pv->raw_len - TSLP_SEGMENT_HISTORY, TSLP_SEGMENT_HISTORY);
+        b->stats.chunks_read++;
+    }
+    tslp_free(tmp);
+    return r;
 }
 
 /* The segments to encode: todo[k] is the k-th one's number (tslp_parallel_run). */
@@ -172,7 +225,7 @@ static tsl_status zero_segment(tslp_stream *b, int slot, size_t len, tsl_error *
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
     tslp_buf out;
     tslp_buf_init(&out, 2 * (size_t)TSLP_CHUNK_BYTES + 1024, "segment");
-    tsl_status r = tslp_segment_encode(z, len, b->in->bits, b->level, &out, err);
+    tsl_status r = tslp_segment_encode(z, len, 0, b->in->bits, b->level, &out, err);
     b->zero_adler[slot] = (uint32_t)adler32(1L, z, (uInt)len);
     tslp_free(z);
     if (r == TSL_OK && (b->zero[slot] = tslp_buf_take(&out, &b->zero_len[slot])) == NULL)
@@ -206,17 +259,27 @@ tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
     /* 1. The stored segments, each checked. */
     if (r == TSL_OK)
         r = st->be->segments_each(st, in->id, take_row, b, err);
-    /* 2. The chunks of the others: read now, inside the snapshot's transaction. */
+    /* 2. The chunks of the others: read now, inside the snapshot's transaction, in
+     * order, so that the chunk before each is known (a segment copies from the end of
+     * the chunk before it: a row encoded after another version of that chunk is stale). */
     size_t ntodo = 0;
     for (uint64_t n = 0; r == TSL_OK && n < b->nseg; n++) {
         seg *sg = &b->s[n];
+        uint32_t prev = n == 0 ? 1u : b->s[n - 1].adler;
+        if (sg->have && sg->prev_adler != prev) {
+            tslp_free(sg->data);
+            sg->data = NULL;
+            sg->have = false;
+            b->stats.stale++;
+        }
         if (sg->have)
             continue;
         sg->raw_len = raw_len_of(b, n);
-        if ((sg->raw = tslp_malloc(sg->raw_len)) == NULL) {
+        if ((sg->rawbuf = tslp_malloc(TSLP_SEGMENT_HISTORY + sg->raw_len)) == NULL) {
             r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
             break;
         }
+        sg->raw = sg->rawbuf + TSLP_SEGMENT_HISTORY;
         int64_t ref = 0;
         if ((r = st->be->chunk_read(st, in->id, n, sg->raw, sg->raw_len, &ref, err)) !=
             TSL_OK)
@@ -224,7 +287,8 @@ tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
         b->stats.chunks_read++;
         if (ref == 0) {
             int slot = sg->raw_len == TSLP_CHUNK_BYTES ? 0 : 1;
-            tslp_free(sg->raw);
+            tslp_free(sg->rawbuf);
+            sg->rawbuf = NULL;
             sg->raw = NULL;
             if ((r = zero_segment(b, slot, sg->raw_len, err)) != TSL_OK)
                 break;
@@ -234,6 +298,10 @@ tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
             sg->adler = b->zero_adler[slot];
             b->stats.zero++;
         } else {
+            sg->adler = (uint32_t)adler32(1L, sg->raw, (uInt)sg->raw_len);
+            sg->prev_adler = prev;
+            if (n > 0 && (r = take_history(st, b, n, err)) != TSL_OK)
+                break;
             todo[ntodo++] = n;
         }
     }
@@ -263,8 +331,8 @@ tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
             r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
         } else {
             for (uint64_t n = 0; n < b->nseg; n++) {
-                segs[n] = b->s[n].data;
-                lens[n] = b->s[n].len;
+                segs[n] = b->s[n].data + b->s[n].off;
+                lens[n] = b->s[n].len - b->s[n].off;
                 adler = n == 0 ? b->s[n].adler
                                : adler32_combine(adler, b->s[n].adler,
                                                  (z_off_t)b->s[n].raw_len);

@@ -10,6 +10,7 @@ typedef struct {
     uint64_t stored;      /* segment rows found */
     uint64_t reused;      /* rows used as they were */
     uint64_t corrupt;     /* rows whose CRC-32 failed: rebuilt, never used */
+    uint64_t stale;       /* rows encoded after another previous chunk: encoded again */
     uint64_t first_corrupt; /* the first such chunk's n + 1 (0: none) */
     uint64_t chunks_read; /* chunks read from the store */
     uint64_t zero;        /* chunks without a row (the shared zero segment) */
@@ -22,10 +23,15 @@ typedef struct {
  * again, never mixed with this one's, so that a publication stays byte for byte one
  * from scratch after an upgrade. Bump it whenever tslp_segment_encode's output changes
  * (1: libdeflate level 12 per segment, a development step; 2: the status-list encoder,
- * src/codec/sldeflate.c; 3: the same with its minimum-cost parse below 8 bits). A row's
- * level column holds TSLP_SEGMENT_ENCODER * 1000 + the level asked for (0: the
- * default). */
-#define TSLP_SEGMENT_ENCODER 3
+ * src/codec/sldeflate.c; 3: the same with its minimum-cost parse below 8 bits; 4:
+ * segments that copy from the previous chunk's last 32 KiB, each row's data starting with
+ * that chunk's Adler-32). A row's level column holds TSLP_SEGMENT_ENCODER * 1000 + the
+ * level asked for (0: the default). */
+#define TSLP_SEGMENT_ENCODER 4
+
+/* Bytes before a row's segment: the Adler-32 (big-endian) of the previous chunk the
+ * segment was encoded after (1, the Adler-32 of nothing, for chunk 0). */
+#define TSLP_SEGMENT_PREFIX 4
 
 typedef struct tslp_stream tslp_stream;
 
