@@ -21,6 +21,7 @@
  * DEFLATE: stock zlib inflates it (tests/test_segment.c, tests/segment_xcheck.py). */
 #include "codec/sldeflate.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,7 +119,8 @@ static size_t period_of(const uint8_t *p, size_t avail, size_t d)
         }
         n += 8;
     }
-    while (n < avail && p[n] == p[n - d])
+    /* (p + n) - d, not p[n - d]: n - d would wrap below zero while n < d. */
+    while (n < avail && p[n] == (p + n)[-(ptrdiff_t)d])
         n++;
     return n;
 }
@@ -397,6 +399,7 @@ static void parse(const uint8_t *in, size_t start, size_t end, block *b)
 #define KEY_BITS 12
 #define KEY_CHAIN 8 /* candidates with the same key looked at */
 #define EXT_CAP 4096 /* bytes a candidate match is extended over, at most */
+#define COVER_MAX 16 /* run ends inside one match priced as states (see dp_parse) */
 /* Earlier runs of the same value looked at, of which those whose gaps before and after
  * are at least as long as run k's are taken (VAL_FIRST of them in the first pass,
  * VAL_CHAIN in the last): they can cover all the zeros around run k. Measured at 10^7
@@ -621,6 +624,21 @@ static dpwork *dpwork_new(size_t n)
     return w;
 }
 
+/* The last run u in [t, n] whose end is at most m_end, given that run t's is (run ends
+ * increase with u). */
+static uint32_t last_covered(const dpwork *w, uint32_t t, uint32_t n, uint32_t m_end)
+{
+    uint32_t lo = t, hi = n; /* the answer is in [lo, hi] */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo + 1) / 2;
+        if (w->pos[mid] + w->cnt[mid] <= m_end)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
 /* The minimum-cost parse of in[start..end) at b's prices, as tokens in b. */
 static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwork *w,
                      unsigned val_chain)
@@ -695,8 +713,18 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
                 uint32_t s = p - a, d = cand_d[ci], m_end = cand_m[ci];
                 uint32_t pre = base + zcost(b, z - a, pz, d1);
                 uint32_t t = k;
+                unsigned covered = 0;
                 while (t <= n && w->pos[t] + w->cnt[t] <= m_end) {
                     uint32_t e = w->pos[t] + w->cnt[t];
+                    /* Past the first COVER_MAX runs only the last one covered is a
+                     * state worth reaching: on repetitive lists a match may cover
+                     * thousands of runs, and pricing an end after each made the search
+                     * quadratic (a fuzzer input took seconds). */
+                    if (++covered == COVER_MAX && t < n &&
+                        w->pos[t + 1] + w->cnt[t + 1] <= m_end) {
+                        t = last_covered(w, t + 1, n, m_end);
+                        e = w->pos[t] + w->cnt[t];
+                    }
                     if (e - s >= MIN_MATCH)
                         relax(w, t + 1, pre + mcost(b, e - s, cand_c[ci]), si, s, d, e, false);
                     if (t == n)
