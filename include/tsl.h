@@ -968,7 +968,8 @@ TSL_API void tsl_store_close(tsl_store *st);
 #define TSL_PUBLISH_JWT 1u
 #define TSL_PUBLISH_CWT 2u
 /* A list of kind "identifier" (ISO/IEC 18013-5 identifier list): formats is exactly
- * this; its entries are TSL_STORE_ID_BYTES-byte identifiers (tsl_store_identifiers),
+ * this; its entries are identifiers of the list's id_bytes (tsl_list_spec, 16 by
+ * default; tsl_store_list_identifiers),
  * revoking one sets its index INVALID, and publishing signs an identifier list of the
  * entries that are not VALID (recorded and served as its CWT form, with the media type
  * application/identifierlist+cwt). */
@@ -999,6 +1000,9 @@ typedef struct {
     int final_invalid;       /* 0 or 1: INVALID is final; -1: it may be changed */
     const char *aggregation_uri; /* NULL: none */
     unsigned create_flags;   /* TSL_CREATE_* */
+    unsigned id_bytes;       /* an identifier list's identifier length, TSL_STORE_ID_MIN
+                              * to TSL_STORE_ID_MAX; 0: TSL_STORE_ID_BYTES. Only with
+                              * formats TSL_PUBLISH_IDLIST (else 0) */
 } tsl_list_spec;
 
 /* A stored list as tsl_store_list_info() reads it: its settings, with the defaults
@@ -1025,6 +1029,8 @@ typedef struct {
     uint64_t capacity;        /* size - decoys: how many can ever be allocated */
     int64_t last_published;   /* iat of the newest token, 0 if none */
     uint64_t version;         /* increases with every committed change of statuses */
+    unsigned id_bytes;        /* an identifier list's identifier length; 0 for a list of
+                               * Status List Tokens */
 } tsl_list_info;
 
 /* The largest uncompressed StatusList (size * bits / 8 bytes) that common verifiers
@@ -2386,18 +2392,38 @@ TSL_API void tsl_rogue_free(tsl_rogue *r);
 /* ---------------------------------------------------------------------------------- */
 /* Identifier lists (ISO/IEC 18013-5 second edition): mdoc revocation by listing       */
 
-/* Bytes of an identifier a stored identifier list hands out. */
+/* Bytes of an identifier a stored identifier list hands out: TSL_STORE_ID_BYTES by
+ * default, any length from TSL_STORE_ID_MIN to TSL_STORE_ID_MAX chosen at creation
+ * (tsl_list_spec.id_bytes; README "Identifier lists"). Identifiers of 8 or 9 bytes
+ * carry at most 2^32 entries (half of an identifier is redundancy that refuses
+ * foreign ones: tsl_list_spec_check() refuses a larger size). */
 #define TSL_STORE_ID_BYTES 16
+#define TSL_STORE_ID_MIN 8
+#define TSL_STORE_ID_MAX 64
 
 /* The identifiers of indices idx[0..n) (as tsl_store_alloc hands them out) of list, an
- * identifier list: n * TSL_STORE_ID_BYTES bytes into out. They are a keyed
- * pseudorandom permutation of the index (the list's secret key): random to anyone else.
- * TSL_ERR_ARG if the list is not an identifier list, TSL_ERR_INDEX past its size. */
+ * identifier list of 16-byte identifiers: n * TSL_STORE_ID_BYTES bytes into out. They
+ * are a keyed pseudorandom permutation of the index (README "Identifier lists").
+ * TSL_ERR_ARG if the list is not an identifier list or its identifiers are not 16
+ * bytes long (use tsl_store_list_identifiers), TSL_ERR_INDEX past its size. */
 TSL_API tsl_status tsl_store_identifiers(tsl_store *st, const char *list,
                                          const uint64_t *idx, size_t n, uint8_t *out,
                                          tsl_error *err);
-/* The index of identifier id of list (to revoke it with tsl_store_set / updates).
- * TSL_ERR_NOT_FOUND when id is not one of the list's identifiers. */
+
+/* The identifiers of indices idx[0..n) of list, an identifier list of any identifier
+ * length: *id_len (never NULL) receives the list's length L (tsl_list_info.id_bytes)
+ * and out, of cap bytes owned by the caller, identifier k at out + k * L (n * L bytes,
+ * at most n * TSL_STORE_ID_MAX). With n = 0 only *id_len is set (out may be NULL).
+ * TSL_ERR_ARG if the list is not an identifier list or cap < n * L (nothing written),
+ * TSL_ERR_INDEX past its size. */
+TSL_API tsl_status tsl_store_list_identifiers(tsl_store *st, const char *list,
+                                              const uint64_t *idx, size_t n, uint8_t *out,
+                                              size_t cap, size_t *id_len, tsl_error *err);
+
+/* The index of identifier id (len bytes) of list (to revoke it with tsl_store_set /
+ * updates). TSL_ERR_NOT_FOUND when id is not one of the list's identifiers (of another
+ * length, or one it never handed out: refused with probability at least 1 - 2^-(4L),
+ * README "Identifier lists"). */
 TSL_API tsl_status tsl_store_identifier_index(tsl_store *st, const char *list,
                                               const uint8_t *id, size_t len, uint64_t *idx,
                                               tsl_error *err);
