@@ -54,9 +54,14 @@ int store_cli_idl_index(const char *cmd, tsl_store *st, const char *list, const 
     tsl_error_clear(&err);
     size_t len = 0;
     tsl_status s = tsl_store_list_identifiers(st, list, NULL, 0, NULL, 0, &len, &err);
-    /* A long number given for a status list is an index after all (out of range). */
+    /* Not an identifier list: a long number is an index after all (out of range, said
+     * by the caller's read), anything else is no index. */
     if (s == TSL_ERR_ARG && cli_parse_u64(hex, idx))
         return EXIT_OK;
+    if (s == TSL_ERR_ARG) {
+        cli_err(cmd, "\"%.40s\" is not an index (a decimal number)", hex);
+        return EXIT_REJECT;
+    }
     if (s != TSL_OK)
         return cli_fail(cmd, &err, s);
     uint8_t id[TSL_STORE_ID_MAX];
