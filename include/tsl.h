@@ -2193,6 +2193,16 @@ TSL_API void tsl_progress_end(tsl_progress *p);
 TSL_API tsl_status tsl_batch_add_lines(tsl_batch *b, tsl_lines *r, tsl_progress *pg,
                                        uint64_t *lines, tsl_error *err);
 
+/* tsl_batch_add_lines() for stored list `list` (`tsl update`): for an identifier list
+ * a line may also name its entry by identifier, "HEX STATUS" (the list's id_bytes in
+ * hex, any case; no ranges), turned into its index with the list's key (derived once
+ * for the whole input); an identifier the list never made is TSL_ERR_NOT_FOUND "line N:
+ * HEX is not one of the list's identifiers". For other lists exactly
+ * tsl_batch_add_lines(). The store's errors (TSL_ERR_NOT_FOUND for no such list). */
+TSL_API tsl_status tsl_store_batch_add_lines(tsl_store *st, const char *list, tsl_batch *b,
+                                             tsl_lines *r, tsl_progress *pg,
+                                             uint64_t *lines, tsl_error *err);
+
 /* `tsl encode`'s reader: every line of r applied to l by tsl_list_set_line() with
  * max_grow_bytes. *any receives 1 when some line set an entry, and *highest the highest
  * index set (what tsl_list_fit() takes). The first bad line stops it, named in err; a

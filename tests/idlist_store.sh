@@ -213,6 +213,34 @@ for L in 8 32; do
     t decode --trust "$T/iaca.pem" --id "$B" "$T/il$L.cwt"
     same "decode --id: listed" "$(cat "$T/out")" "$(printf '%s\tlisted' "$B")"
 done
+# tsl update takes identifiers of the list's length (and indices), one batch.
+D=$(sed -n 5p "$T/ids32")
+E5=$(sed -n 3p "$T/ids32")
+printf '# revocations\n%s INVALID # lost\n%s\tINVALID\n' "$D" "$(echo "$E5" | tr a-f A-F)" \
+    >"$T/upd"
+t update IL32 "$T/upd" --dry-run --db "$DB"
+expect_rc "update --dry-run by identifier" 0
+t get IL32 "$D" --db "$DB"
+same "dry run: nothing written" "$(cut -f2 "$T/out")" "VALID"
+t update IL32 "$T/upd" --db "$DB"
+expect_rc "update by identifier" 0
+grep -q "3 lines, 2 changes covering 2 entries; 2 changed" "$T/out" && ok ||
+    bad "update summary: $(cat "$T/out")"
+t get IL32 "$D" "$E5" --db "$DB"
+same "update: both revoked" "$(cut -f2 "$T/out" | tr '\n' ' ')" "INVALID INVALID "
+printf '%s INVALID\n%s INVALID\n' "$(sed -n 1p "$T/ids32")" "$ID1" >"$T/upd2"
+t update IL32 "$T/upd2" --db "$DB"
+expect_rc "update: a 16-byte identifier in a 32-byte list" 1
+grep -q "line 2:" "$T/err" && ok || bad "update names the line: $(cat "$T/err")"
+t get IL32 "$(sed -n 1p "$T/ids32")" --db "$DB"
+same "update: all or nothing" "$(cut -f2 "$T/out")" "VALID"
+printf '%s INVALID\n' "$(sed -n 1p "$T/ids32" | sed 's/^./0/;s/^00/11/')" >"$T/upd3"
+t update IL32 "$T/upd3" --db "$DB"
+expect_rc "update: an identifier the list never made" 1
+grep -q "line 1: .* is not one of the list's identifiers" "$T/err" && ok ||
+    bad "update: foreign: $(cat "$T/err")"
+t update S1 "$T/upd" --db "$DB"
+expect_rc "update of a status list with identifiers: refused" 1
 # 16 digits is an 8-byte identifier, never an index (at most 11 digits).
 t get IL8 1234567812345678 --db "$DB"
 expect_rc "IL8: a digits-only identifier" 1
@@ -224,7 +252,7 @@ t db copy --from "$DB" --to "$T/copy.db"
 expect_rc "db copy" 0
 t list show IL32 --db "$T/copy.db"
 grep -q "^id_length *32$" "$T/out" && ok || bad "copy: list show IL32: $(cat "$T/out")"
-t get IL32 "$(sed -n 2p "$T/ids32")" "$(sed -n 3p "$T/ids32")" --db "$T/copy.db"
+t get IL32 "$(sed -n 2p "$T/ids32")" "$(sed -n 1p "$T/ids32")" --db "$T/copy.db"
 same "copy: the 32-byte identifiers" "$(cut -f2 "$T/out" | tr '\n' ' ')" "INVALID VALID "
 t get IL8 "$(sed -n 4p "$T/ids8")" --db "$T/copy.db"
 same "copy: an 8-byte identifier" "$(cut -f2 "$T/out")" "INVALID"
