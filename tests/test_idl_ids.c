@@ -356,3 +356,44 @@ STORE_TEST(idl_ids_schema5_migrates)
     tsl_list_info_free(&info);
     sfx_close(&f);
 }
+
+/* tsl_store_copy keeps the length, and so the identifiers: SQLite to PostgreSQL and
+ * back. */
+TT_TEST(idl_ids_copy_keeps_length)
+{
+    sfx f;
+    sfx_pg = 0;
+    TT_CHECK(sfx_open(&f) == 0);
+    TT_OK(idl_create(&f, "c", 100, 24, NULL));
+    uint64_t idx[3];
+    uint8_t before[72], after[72];
+    size_t len = 0;
+    TT_OK(tsl_store_alloc(f.st, "c", 3, idx, NULL));
+    TT_OK(tsl_store_list_identifiers(f.st, "c", idx, 3, before, sizeof before, &len, NULL));
+    char url[512], schema[64], back[600];
+    TT_CHECK(tt_pg_store(url, sizeof url, schema, sizeof schema) == 0);
+    snprintf(back, sizeof back, "%s/back.db", f.dir);
+    tsl_store *pg = NULL, *b2 = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_OK(tsl_store_open(url, &pg, NULL));
+    TT_OK(tsl_store_copy(f.st, pg, NULL, &err));
+    TT_OK(tsl_store_open(back, &b2, NULL));
+    TT_OK(tsl_store_copy(pg, b2, NULL, &err));
+    tsl_store *both[2] = {pg, b2};
+    for (int k = 0; k < 2; k++) {
+        tsl_list_info info;
+        TT_OK(tsl_store_list_info(both[k], "c", &info, NULL));
+        TT_EQ_U(info.id_bytes, 24);
+        tsl_list_info_free(&info);
+        memset(after, 0, sizeof after);
+        TT_OK(tsl_store_list_identifiers(both[k], "c", idx, 3, after, sizeof after, &len,
+                                         NULL));
+        TT_EQ_U(len, 24);
+        TT_EQ_MEM(after, before, 72);
+    }
+    tsl_store_close(pg);
+    tsl_store_close(b2);
+    tt_pg_drop(schema);
+    sfx_close(&f);
+}
