@@ -1046,7 +1046,8 @@ TSL_API tsl_status tsl_store_size_check(unsigned bits, uint64_t size, tsl_error 
  * TSL_STORE_MAX_SIZE), decoys (fewer than size), the decoy value fitting in bits, the
  * uri and aggregation_uri (tsl_uri_check(), its code, the message after "--uri: " or
  * "--aggregation-uri: "), that they differ in path, a key path, lifetime, ttl, formats,
- * kid and create_flags. TSL_ERR_ARG otherwise. Neither the key file nor
+ * kid, create_flags and id_bytes (TSL_STORE_ID_MIN to TSL_STORE_ID_MAX, only for formats
+ * TSL_PUBLISH_IDLIST, and a size whose indices fit: see TSL_STORE_ID_BYTES). TSL_ERR_ARG otherwise. Neither the key file nor
  * tsl_store_size_check() is looked at. The messages name a setting as `tsl list create`'s
  * option does. tsl_store_list_create() runs it first; a caller may run it before it opens
  * or creates a store. */

@@ -234,7 +234,9 @@ expect_rc "update: a 16-byte identifier in a 32-byte list" 1
 grep -q "line 2:" "$T/err" && ok || bad "update names the line: $(cat "$T/err")"
 t get IL32 "$(sed -n 1p "$T/ids32")" --db "$DB"
 same "update: all or nothing" "$(cut -f2 "$T/out")" "VALID"
-printf '%s INVALID\n' "$(sed -n 1p "$T/ids32" | sed 's/^./0/;s/^00/11/')" >"$T/upd3"
+# Its first identifier with the first digit changed (0 -> 1, anything else -> 0).
+printf '%s INVALID\n' "$(sed -n 1p "$T/ids32" | sed 's/^0/x/;s/^[1-9a-f]/0/;s/^x/1/')" \
+    >"$T/upd3"
 t update IL32 "$T/upd3" --db "$DB"
 expect_rc "update: an identifier the list never made" 1
 grep -q "line 1: .* is not one of the list's identifiers" "$T/err" && ok ||
