@@ -270,6 +270,11 @@ else
     same "export: the aggregation document names the status list only" \
         "$(tr -d ' \n' <"$T/www/current/lists.json")" "{\"status_lists\":[\"$BASE/sl/1\"]}"
     cmp -s "$T/www/current/idl/1.cwt" "$T/l.cwt" && ok || bad "the exported file"
+    # The 32-byte list, exported: read by the independent reader, its revoked entries.
+    $PY tests/idl_issue.py read "$T/ds.pem" "$BASE/idl/len32" "$T/www/current/idl/len32.cwt" \
+        >"$T/exp32" 2>"$T/err" || bad "export: idl_issue.py read len32: $(cat "$T/err")"
+    same "export: 32-byte identifiers only" "$(grep -cvE '^[0-9a-f]{64}$' "$T/exp32")" 0
+    grep -qx "$(sed -n 2p "$T/ids32")" "$T/exp32" && ok || bad "export: a revoked identifier"
     mkdir -p "$T/ng"
     _user=""
     [ "$(id -u)" = 0 ] && _user="user $(id -un);"
