@@ -885,7 +885,8 @@ static tsl_status pg_list_read(tsl_store *st, const char *id, tslp_list_row *row
     in->updated = get_i64(res, 0, 19);
     in->last_published = get_i64(res, 0, 20);
     int64_t id_bytes = get_i64(res, 0, 21);
-    bool bad = tslp_store_id_bytes_bad(formats, size, id_bytes) || !tslp_bits_ok((uint64_t)bits) || size < 1 ||
+    bool bad = tslp_store_id_bytes_bad(formats, size, id_bytes) ||
+               !tslp_bits_ok((uint64_t)bits) || size < 1 ||
                (uint64_t)size > TSL_STORE_MAX_SIZE || decoys < 0 || decoys >= size ||
                decoy_value < 0 || decoy_value >= (1 << bits) || formats < 1 ||
                (formats > 3 && formats != TSL_PUBLISH_IDLIST) || next < 0 || next > size - decoys || version < 0 ||
