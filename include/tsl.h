@@ -970,7 +970,8 @@ TSL_API void tsl_store_close(tsl_store *st);
 #define TSL_PUBLISH_JWT 1u
 #define TSL_PUBLISH_CWT 2u
 /* A list of kind "identifier" (ISO/IEC 18013-5 identifier list): formats is exactly
- * this; its entries are TSL_STORE_ID_BYTES-byte identifiers (tsl_store_identifiers),
+ * this; its entries are identifiers of the list's id_bytes (tsl_list_spec, 16 by
+ * default; tsl_store_list_identifiers),
  * revoking one sets its index INVALID, and publishing signs an identifier list of the
  * entries that are not VALID (recorded and served as its CWT form, with the media type
  * application/identifierlist+cwt). */
@@ -1001,6 +1002,9 @@ typedef struct {
     int final_invalid;       /* 0 or 1: INVALID is final; -1: it may be changed */
     const char *aggregation_uri; /* NULL: none */
     unsigned create_flags;   /* TSL_CREATE_* */
+    unsigned id_bytes;       /* an identifier list's identifier length, TSL_STORE_ID_MIN
+                              * to TSL_STORE_ID_MAX; 0: TSL_STORE_ID_BYTES. Only with
+                              * formats TSL_PUBLISH_IDLIST (else 0) */
 } tsl_list_spec;
 
 /* A stored list as tsl_store_list_info() reads it: its settings, with the defaults
@@ -1027,6 +1031,8 @@ typedef struct {
     uint64_t capacity;        /* size - decoys: how many can ever be allocated */
     int64_t last_published;   /* iat of the newest token, 0 if none */
     uint64_t version;         /* increases with every committed change of statuses */
+    unsigned id_bytes;        /* an identifier list's identifier length; 0 for a list of
+                               * Status List Tokens */
 } tsl_list_info;
 
 /* The largest uncompressed StatusList (size * bits / 8 bytes) that common verifiers
@@ -1042,7 +1048,8 @@ TSL_API tsl_status tsl_store_size_check(unsigned bits, uint64_t size, tsl_error 
  * TSL_STORE_MAX_SIZE), decoys (fewer than size), the decoy value fitting in bits, the
  * uri and aggregation_uri (tsl_uri_check(), its code, the message after "--uri: " or
  * "--aggregation-uri: "), that they differ in path, a key path, lifetime, ttl, formats,
- * kid and create_flags. TSL_ERR_ARG otherwise. Neither the key file nor
+ * kid, create_flags and id_bytes (TSL_STORE_ID_MIN to TSL_STORE_ID_MAX, only for formats
+ * TSL_PUBLISH_IDLIST, and a size whose indices fit: see TSL_STORE_ID_BYTES). TSL_ERR_ARG otherwise. Neither the key file nor
  * tsl_store_size_check() is looked at. The messages name a setting as `tsl list create`'s
  * option does. tsl_store_list_create() runs it first; a caller may run it before it opens
  * or creates a store. */
@@ -2189,6 +2196,16 @@ TSL_API void tsl_progress_end(tsl_progress *p);
 TSL_API tsl_status tsl_batch_add_lines(tsl_batch *b, tsl_lines *r, tsl_progress *pg,
                                        uint64_t *lines, tsl_error *err);
 
+/* tsl_batch_add_lines() for stored list `list` (`tsl update`): for an identifier list
+ * a line may also name its entry by identifier, "HEX STATUS" (the list's id_bytes in
+ * hex, any case; no ranges), turned into its index with the list's key (derived once
+ * for the whole input); an identifier the list never made is TSL_ERR_NOT_FOUND "line N:
+ * HEX is not one of the list's identifiers". For other lists exactly
+ * tsl_batch_add_lines(). The store's errors (TSL_ERR_NOT_FOUND for no such list). */
+TSL_API tsl_status tsl_store_batch_add_lines(tsl_store *st, const char *list, tsl_batch *b,
+                                             tsl_lines *r, tsl_progress *pg,
+                                             uint64_t *lines, tsl_error *err);
+
 /* `tsl encode`'s reader: every line of r applied to l by tsl_list_set_line() with
  * max_grow_bytes. *any receives 1 when some line set an entry, and *highest the highest
  * index set (what tsl_list_fit() takes). The first bad line stops it, named in err; a
@@ -2388,18 +2405,38 @@ TSL_API void tsl_rogue_free(tsl_rogue *r);
 /* ---------------------------------------------------------------------------------- */
 /* Identifier lists (ISO/IEC 18013-5 second edition): mdoc revocation by listing       */
 
-/* Bytes of an identifier a stored identifier list hands out. */
+/* Bytes of an identifier a stored identifier list hands out: TSL_STORE_ID_BYTES by
+ * default, any length from TSL_STORE_ID_MIN to TSL_STORE_ID_MAX chosen at creation
+ * (tsl_list_spec.id_bytes; README "Identifier lists"). Identifiers of 8 or 9 bytes
+ * carry at most 2^32 entries (half of an identifier is redundancy that refuses
+ * foreign ones: tsl_list_spec_check() refuses a larger size). */
 #define TSL_STORE_ID_BYTES 16
+#define TSL_STORE_ID_MIN 8
+#define TSL_STORE_ID_MAX 64
 
 /* The identifiers of indices idx[0..n) (as tsl_store_alloc hands them out) of list, an
- * identifier list: n * TSL_STORE_ID_BYTES bytes into out. They are a keyed
- * pseudorandom permutation of the index (the list's secret key): random to anyone else.
- * TSL_ERR_ARG if the list is not an identifier list, TSL_ERR_INDEX past its size. */
+ * identifier list of 16-byte identifiers: n * TSL_STORE_ID_BYTES bytes into out. They
+ * are a keyed pseudorandom permutation of the index (README "Identifier lists").
+ * TSL_ERR_ARG if the list is not an identifier list or its identifiers are not 16
+ * bytes long (use tsl_store_list_identifiers), TSL_ERR_INDEX past its size. */
 TSL_API tsl_status tsl_store_identifiers(tsl_store *st, const char *list,
                                          const uint64_t *idx, size_t n, uint8_t *out,
                                          tsl_error *err);
-/* The index of identifier id of list (to revoke it with tsl_store_set / updates).
- * TSL_ERR_NOT_FOUND when id is not one of the list's identifiers. */
+
+/* The identifiers of indices idx[0..n) of list, an identifier list of any identifier
+ * length: *id_len (never NULL) receives the list's length L (tsl_list_info.id_bytes)
+ * and out, of cap bytes owned by the caller, identifier k at out + k * L (n * L bytes,
+ * at most n * TSL_STORE_ID_MAX). With n = 0 only *id_len is set (out may be NULL).
+ * TSL_ERR_ARG if the list is not an identifier list or cap < n * L (nothing written),
+ * TSL_ERR_INDEX past its size. */
+TSL_API tsl_status tsl_store_list_identifiers(tsl_store *st, const char *list,
+                                              const uint64_t *idx, size_t n, uint8_t *out,
+                                              size_t cap, size_t *id_len, tsl_error *err);
+
+/* The index of identifier id (len bytes) of list (to revoke it with tsl_store_set /
+ * updates). TSL_ERR_NOT_FOUND when id is not one of the list's identifiers (of another
+ * length, or one it never handed out: refused with probability at least 1 - 2^-(4L),
+ * README "Identifier lists"). */
 TSL_API tsl_status tsl_store_identifier_index(tsl_store *st, const char *list,
                                               const uint8_t *id, size_t len, uint64_t *idx,
                                               tsl_error *err);

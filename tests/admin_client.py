@@ -534,6 +534,44 @@ def t_idlist(api, K, args):
     except Exception as e:  # noqa: BLE001 - a bad token is one failure
         ok_, listed = False, e
     check("the served identifier list lists exactly the revoked identifier", ok_, listed)
+    # Identifier lengths: id_length at creation (8 to 64, formats idlist only), the
+    # identifiers as long, found by their hex in the path.
+    a = api.req("createList idlist id_length 7", "POST", "/v1/lists", key=K["all"],
+                body=dict(body, id="I7", uri="https://example.com/idl/7", id_length=7))
+    check("id_length 7: 400", a.status == 400, a)
+    a = api.req("createList jwt id_length", "POST", "/v1/lists", key=K["all"],
+                body=dict(body, id="I7", uri="https://example.com/idl/7", id_length=16,
+                          formats="jwt"))
+    check("id_length on a status list: 400 invalid-value",
+          a.status == 400 and a.ptype().endswith(":invalid-value"), a)
+    for n in (8, 32):
+        lid = "IL%d" % n
+        a = api.req("createList idlist id_length", "POST", "/v1/lists", key=K["all"],
+                    body=dict(body, id=lid, uri="https://example.com/idl/l%d" % n,
+                              id_length=n))
+        check("POST /v1/lists id_length %d: 201, id_length %d" % (n, n),
+              a.status == 201 and (a.json or {}).get("id_length") == n, a)
+        a = alloc(api, K["all"], lid, 3, "idl-len-%d" % n, name="allocate idlist")
+        got = [e.get("id", "") for e in (a.json or {}).get("entries", [])]
+        check("3 identifiers of %d bytes" % n,
+              a.status == 201 and len(set(got)) == 3 and
+              all(len(bytes.fromhex(i)) == n for i in got), a)
+        if len(got) < 3:
+            continue
+        a = api.req("setStatus by identifier", "PUT",
+                    "/v1/lists/%s/statuses/%s" % (lid, got[2]), key=K["all"],
+                    body={"status": "INVALID"})
+        check("PUT INVALID by %d-byte identifier: changed 1" % n,
+              a.status == 200 and a.json["changed"] == 1, a)
+        a = api.req("getStatus by identifier", "GET",
+                    "/v1/lists/%s/statuses/%s" % (lid, got[2]), key=K["all"])
+        check("GET it back: INVALID", a.status == 200 and a.json["label"] == "INVALID", a)
+        a = api.req("getStatus by identifier", "GET",
+                    "/v1/lists/%s/statuses/%s" % (lid, ids[0]), key=K["all"])
+        check("a 16-byte identifier of I1 on %s: 400 invalid-value" % lid,
+              a.status == 400 and a.ptype().endswith(":invalid-value"), a)
+        i = info(api, K["all"], lid)
+        check("GET the list: id_length %d" % n, (i or {}).get("id_length") == n, i)
 
 
 def t_retries(api, K, flow):

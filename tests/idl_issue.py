@@ -19,6 +19,10 @@ Keys and certificates are those of `rt_issue.py keys DIR`.
                     [--sl URI IDX]
       an mdoc DeviceResponse whose MSO status is identifier_list {id, uri[,
       certificate]}, and with --sl also status_list {idx, uri}
+  idl_issue.py read CERT.pem SUB FILE
+      reads an identifier list (as tsl publishes it): checks the ES256 signature with
+      CERT's key, typ in the protected header, sub, exp in the future and no claim 65533,
+      and prints its identifiers in hex, sorted, one a line (exit 1 on any failure)
 """
 import os
 import sys
@@ -26,7 +30,8 @@ import time
 
 import cbor2
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rt_issue  # noqa: E402  (cose_sign1, tdate: the same independent COSE code)
@@ -131,8 +136,35 @@ def cmd_mdoc(keyfile, certfile, exp, args):
     sys.stdout.buffer.write(cbor2.dumps(resp))
 
 
+def cmd_read(certfile, sub, path):
+    pub = x509.load_pem_x509_certificate(open(certfile, "rb").read()).public_key()
+    t = cbor2.loads(open(path, "rb").read())
+    if not isinstance(t, cbor2.CBORTag) or t.tag != 18 or len(t.value) != 4:
+        sys.exit("idl_issue.py read: not a tagged COSE_Sign1")
+    prot, _unprot, payload, sig = t.value
+    ph = cbor2.loads(prot)
+    if ph.get(1) != -7 or ph.get(16) != TYP:
+        sys.exit("idl_issue.py read: protected header %r" % (ph,))
+    if len(sig) != 64:
+        sys.exit("idl_issue.py read: an ES256 signature is 64 bytes")
+    der_sig = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"),
+                                         int.from_bytes(sig[32:], "big"))
+    tbs = cbor2.dumps(["Signature1", prot, b"", payload])
+    pub.verify(der_sig, tbs, ec.ECDSA(hashes.SHA256()))  # raises on a bad signature
+    c = cbor2.loads(payload)
+    if c.get(2) != sub or not c.get(4, 0) > time.time() or 65533 in c:
+        sys.exit("idl_issue.py read: claims %r" % ({k: c[k] for k in c if k != 65530},))
+    ids = c[65530]["identifiers"]
+    for i in sorted(ids):
+        if not isinstance(i, bytes) or ids[i] != {}:
+            sys.exit("idl_issue.py read: entry %r: %r" % (i, ids[i]))
+        print(i.hex())
+
+
 def main(a):
-    if len(a) >= 3 and a[0] == "list":
+    if len(a) == 4 and a[0] == "read":
+        cmd_read(a[1], a[2], a[3])
+    elif len(a) >= 3 and a[0] == "list":
         cmd_list(a[1], a[2], int(a[3]), a[4:])
     elif len(a) >= 4 and a[0] == "mdoc":
         cmd_mdoc(a[1], a[2], int(a[3]), a[4:])

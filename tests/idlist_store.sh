@@ -1,7 +1,9 @@
 #!/bin/sh
 # idlist_store.sh - the issuer side of ISO/IEC 18013-5 identifier lists: a stored list
 # of kind identifier (tsl list create --formats idlist), tsl alloc handing out 16-byte
-# identifiers, tsl set revoking one by its identifier, tsl serve publishing and serving
+# identifiers (or 8 to 64 bytes with --id-length: published lists of 8- and 32-byte
+# identifiers read by idl_issue.py's independent reader, kept by tsl db copy),
+# tsl set revoking one by its identifier, tsl serve publishing and serving
 # the identifier list (application/identifierlist+cwt, with negotiation, and ?time=
 # history), tsl export served by nginx, and tsl verify following mdocs made by
 # tests/idl_issue.py (cbor2, cryptography) to it: VALID, then INVALID once revoked.
@@ -150,6 +152,113 @@ t token I1 --format cwt --db "$DB"
 expect_rc "tsl token" 0
 cmp -s "$T/out" "$T/l.cwt" && ok || bad "tsl token is not the served list"
 
+# --- identifier lengths (--id-length) -------------------------------------------------- #
+t list create IX --uri "$BASE/idl/x" --allow-http --bits 1 --size 10 --formats idlist \
+    --id-length 7 --key "$T/ds.key.pem" --db "$DB"
+expect_rc "--id-length 7" 2
+grep -q "8 to 64" "$T/err" && ok || bad "--id-length 7: $(cat "$T/err")"
+t list create IX --uri "$BASE/idl/x" --allow-http --bits 1 --size 10 --formats idlist \
+    --id-length 65 --key "$T/ds.key.pem" --db "$DB"
+expect_rc "--id-length 65" 2
+t list create IX --uri "$BASE/idl/x" --allow-http --bits 1 --size 10 --id-length 16 \
+    --key "$T/ds.key.pem" --db "$DB"
+expect_rc "--id-length on a status list" 2
+grep -q "only an identifier list" "$T/err" && ok || bad "--id-length, status list: $(cat "$T/err")"
+t list create IX --uri "$BASE/idl/x" --allow-http --bits 1 --size 4294967297 --force \
+    --formats idlist --id-length 9 --key "$T/ds.key.pem" --db "$DB"
+expect_rc "2^32 + 1 entries in 9-byte identifiers" 2
+grep -q "do not fit identifiers of 9 bytes" "$T/err" && ok || bad "size: $(cat "$T/err")"
+t list show IX --db "$DB"
+expect_rc "nothing was created" 1
+t list show I1 --db "$DB"
+grep -q "^id_length *16$" "$T/out" && ok || bad "list show I1: $(cat "$T/out")"
+for L in 8 32; do
+    LU=$BASE/idl/len$L
+    t list create "IL$L" --uri "$LU" --allow-http --bits 1 --size 1000 --formats idlist \
+        --id-length "$L" --key "$T/ds.key.pem" --x5c "$T/ds.pem" --db "$DB"
+    expect_rc "list create --id-length $L" 0
+    t list show "IL$L" --json --db "$DB"
+    same "list show --json: id_length $L" \
+        "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["id_length"])' "$T/out")" "$L"
+    t alloc "IL$L" -n 5 --db "$DB"
+    expect_rc "alloc from IL$L" 0
+    cp "$T/out" "$T/ids$L"
+    same "five identifiers of $L bytes" "$(grep -cE "^[0-9a-f]{$((2 * L))}\$" "$T/ids$L")" 5
+    same "all different" "$(sort -u "$T/ids$L" | wc -l | tr -d ' ')" 5
+    A=$(sed -n 2p "$T/ids$L")
+    B=$(sed -n 4p "$T/ids$L")
+    C=$(sed -n 1p "$T/ids$L")
+    t set "IL$L" "$A" INVALID --db "$DB"
+    expect_rc "revoke an identifier of IL$L" 0
+    t set "IL$L" "$B" INVALID --db "$DB"
+    expect_rc "revoke another" 0
+    t get "IL$L" "$A" "$C" --db "$DB"
+    same "get by $L-byte identifier" "$(tr '\t\n' ' |' <"$T/out")" "$A INVALID|$C VALID|"
+    t set "IL$L" "$ID1" INVALID --db "$DB"
+    expect_rc "IL$L: a 16-byte identifier (of I1) is not its own" 1
+    t publish "IL$L" --db "$DB"
+    expect_rc "publish IL$L" 0
+    t token "IL$L" --format cwt --db "$DB"
+    expect_rc "token IL$L" 0
+    cp "$T/out" "$T/il$L.cwt"
+    # The independent reader: signature, typ, sub, exp, and exactly the two revoked.
+    $PY tests/idl_issue.py read "$T/ds.pem" "$LU" "$T/il$L.cwt" >"$T/read$L" 2>"$T/err" ||
+        bad "idl_issue.py read IL$L: $(cat "$T/err")"
+    same "IL$L published: the revoked identifiers" "$(cat "$T/read$L")" \
+        "$(printf '%s\n%s\n' "$A" "$B" | sort)"
+    t decode --trust "$T/iaca.pem" --id "$C" "$T/il$L.cwt"
+    same "decode --id: not listed" "$(cat "$T/out")" "$(printf '%s\tnot-listed' "$C")"
+    # An mdoc pointing at the exported list would be checked as for I1; here the
+    # verifier's own reading of the published list.
+    t decode --trust "$T/iaca.pem" --id "$B" "$T/il$L.cwt"
+    same "decode --id: listed" "$(cat "$T/out")" "$(printf '%s\tlisted' "$B")"
+done
+# tsl update takes identifiers of the list's length (and indices), one batch.
+D=$(sed -n 5p "$T/ids32")
+E5=$(sed -n 3p "$T/ids32")
+printf '# revocations\n%s INVALID # lost\n%s\tINVALID\n' "$D" "$(echo "$E5" | tr a-f A-F)" \
+    >"$T/upd"
+t update IL32 "$T/upd" --dry-run --db "$DB"
+expect_rc "update --dry-run by identifier" 0
+t get IL32 "$D" --db "$DB"
+same "dry run: nothing written" "$(cut -f2 "$T/out")" "VALID"
+t update IL32 "$T/upd" --db "$DB"
+expect_rc "update by identifier" 0
+grep -q "3 lines, 2 changes covering 2 entries; 2 changed" "$T/out" && ok ||
+    bad "update summary: $(cat "$T/out")"
+t get IL32 "$D" "$E5" --db "$DB"
+same "update: both revoked" "$(cut -f2 "$T/out" | tr '\n' ' ')" "INVALID INVALID "
+printf '%s INVALID\n%s INVALID\n' "$(sed -n 1p "$T/ids32")" "$ID1" >"$T/upd2"
+t update IL32 "$T/upd2" --db "$DB"
+expect_rc "update: a 16-byte identifier in a 32-byte list" 1
+grep -q "line 2:" "$T/err" && ok || bad "update names the line: $(cat "$T/err")"
+t get IL32 "$(sed -n 1p "$T/ids32")" --db "$DB"
+same "update: all or nothing" "$(cut -f2 "$T/out")" "VALID"
+# Its first identifier with the first digit changed (0 -> 1, anything else -> 0).
+printf '%s INVALID\n' "$(sed -n 1p "$T/ids32" | sed 's/^0/x/;s/^[1-9a-f]/0/;s/^x/1/')" \
+    >"$T/upd3"
+t update IL32 "$T/upd3" --db "$DB"
+expect_rc "update: an identifier the list never made" 1
+grep -q "line 1: .* is not one of the list's identifiers" "$T/err" && ok ||
+    bad "update: foreign: $(cat "$T/err")"
+t update S1 "$T/upd" --db "$DB"
+expect_rc "update of a status list with identifiers: refused" 1
+# 16 digits is an 8-byte identifier, never an index (at most 11 digits).
+t get IL8 1234567812345678 --db "$DB"
+expect_rc "IL8: a digits-only identifier" 1
+grep -q "not one of its identifiers" "$T/err" && ok || bad "digits-only: $(cat "$T/err")"
+t get S1 12345678123456789 --db "$DB"
+expect_rc "S1: a long number is an index out of range" 1
+# tsl db copy keeps the length and so the identifiers (to SQLite, from either backend).
+t db copy --from "$DB" --to "$T/copy.db"
+expect_rc "db copy" 0
+t list show IL32 --db "$T/copy.db"
+grep -q "^id_length *32$" "$T/out" && ok || bad "copy: list show IL32: $(cat "$T/out")"
+t get IL32 "$(sed -n 2p "$T/ids32")" "$(sed -n 1p "$T/ids32")" --db "$T/copy.db"
+same "copy: the 32-byte identifiers" "$(cut -f2 "$T/out" | tr '\n' ' ')" "INVALID VALID "
+t get IL8 "$(sed -n 4p "$T/ids8")" --db "$T/copy.db"
+same "copy: an 8-byte identifier" "$(cut -f2 "$T/out")" "INVALID"
+
 # --- tsl export, served by nginx ------------------------------------------------------ #
 NGINX=$(command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; })
 if [ -z "$NGINX" ]; then
@@ -161,6 +270,11 @@ else
     same "export: the aggregation document names the status list only" \
         "$(tr -d ' \n' <"$T/www/current/lists.json")" "{\"status_lists\":[\"$BASE/sl/1\"]}"
     cmp -s "$T/www/current/idl/1.cwt" "$T/l.cwt" && ok || bad "the exported file"
+    # The 32-byte list, exported: read by the independent reader, its revoked entries.
+    $PY tests/idl_issue.py read "$T/ds.pem" "$BASE/idl/len32" "$T/www/current/idl/len32.cwt" \
+        >"$T/exp32" 2>"$T/err" || bad "export: idl_issue.py read len32: $(cat "$T/err")"
+    same "export: 32-byte identifiers only" "$(grep -cvE '^[0-9a-f]{64}$' "$T/exp32")" 0
+    grep -qx "$(sed -n 2p "$T/ids32")" "$T/exp32" && ok || bad "export: a revoked identifier"
     mkdir -p "$T/ng"
     _user=""
     [ "$(id -u)" = 0 ] && _user="user $(id -un);"

@@ -172,7 +172,7 @@ CREATE="--uri $URI $KEYDB"
 t list create L1 --bits 2 --size 1000 --ttl 300 --lifetime 3600 $CREATE
 expect_ok "list create L1"
 if [ "$BACKEND" = pg ]; then
-    [ "$(psql -At -d "$DB" -c 'SELECT max(version) FROM tsl_schema')" = 5 ]
+    [ "$(psql -At -d "$DB" -c 'SELECT max(version) FROM tsl_schema')" = 6 ]
 else
     [ -f "$DB" ]
 fi
@@ -1020,9 +1020,9 @@ same "fixture: a read-only command leaves schema_version 1" "$(fxv)" "1"
 t alloc F1 -n 3 --db "$FDB"
 expect_str "fixture: the first write migrates, and allocates as the old code" \
     "$(fx_expect 'alloc F1 3')"
-same "fixture: schema_version 5 after migrating" "$(fxv)" "5"
+same "fixture: schema_version 6 after migrating" "$(fxv)" "6"
 same "fixture: the migrations are recorded" \
-    "$(sqlite3 "$FDB" "SELECT group_concat(version) FROM migrations")" "2,3,4,5"
+    "$(sqlite3 "$FDB" "SELECT group_concat(version) FROM migrations")" "2,3,4,5,6"
 same "fixture: the audit trail's index exists" \
     "$(sqlite3 "$FDB" "SELECT count(*) FROM sqlite_master WHERE name = 'batches_by_list'")" "1"
 same "fixture: integrity_check after migrating" \

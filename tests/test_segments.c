@@ -451,10 +451,13 @@ STORE_TEST(incremental_publish_schema3_migrates)
     tsl_publish_result res;
     TT_OK(publish(&f, "m", &res));
     char *before = newest_lst(&f, "m");
-    /* Back to schema 3: without segments, and without the status counts of 5. */
+    /* Back to schema 3: without segments, the status counts of 5 and the identifier
+     * length of 6. */
     TT_CHECK(raw_sql(&f, sfx_pg ? "DROP TABLE tsl_segments; DROP TABLE tsl_status_counts;"
+                                  " ALTER TABLE tsl_lists DROP COLUMN id_bytes;"
                                   " DELETE FROM tsl_schema WHERE version >= 4"
                                 : "DROP TABLE segments; DROP TABLE status_counts;"
+                                  " ALTER TABLE lists DROP COLUMN id_bytes;"
                                   " DELETE FROM migrations WHERE version >= 4;"
                                   " UPDATE meta SET value = '3'"
                                   " WHERE key = 'schema_version'") == 0);

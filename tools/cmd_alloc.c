@@ -19,7 +19,8 @@ int cmd_alloc(int argc, char **argv)
         "Allocates COUNT indices of list ID for new Referenced Tokens and prints them,\n"
         "one per line: never handed out before and never a decoy, in a keyed\n"
         "pseudorandom order. All or nothing: if fewer are left, none is allocated.\n"
-        "For an identifier list (formats idlist), prints identifiers (16 bytes, hex).",
+        "For an identifier list (formats idlist), prints identifiers (hex, of the\n"
+        "list's id_length, 16 bytes by default).",
         "0 success, 1 unknown list or not enough free indices, 2 usage or\nI/O error.",
         NULL};
     int first, rc = cli_opts_parse(&cmd, opts, argc, argv, &first);

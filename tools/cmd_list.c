@@ -61,7 +61,7 @@ static int list_create(int argc, char **argv)
     memset(&info, 0, sizeof info);
     info.final_invalid = 1;
     const char *db = NULL, *key_arg = NULL, *x5c_arg = NULL;
-    uint64_t bits = 0;
+    uint64_t bits = 0, id_length = 0;
     bool allow_http = false, force = false;
     char size_bad[80];
     snprintf(size_bad, sizeof size_bad, "is not a number of entries from 1 to %llu",
@@ -88,6 +88,10 @@ static int list_create(int argc, char **argv)
         CLI_FN("formats", &info.formats, parse_formats, "is not jwt, cwt, jwt,cwt or idlist",
                "F\tjwt, cwt or jwt,cwt (default) for `tsl publish`;\n"
                "idlist: an ISO 18013-5 identifier list (--bits 1)"),
+        {"id-length", 0, CLI_OPT_U64, &id_length, TSL_STORE_ID_MIN, TSL_STORE_ID_MAX,
+         "is not a number of bytes from 8 to 64", NULL, NULL,
+         "L\tidlist: bytes of each identifier, 8 to 64 (default 16;\n"
+         "8 or 9 bytes hold at most 2^32 entries)"},
         {"decoys", 0, CLI_OPT_U64, &info.decoys, 0, UINT64_MAX, "is not a non-negative integer",
          NULL, NULL, "N\tentries set to the decoy value and never allocated"},
         CLI_FN("decoy-value", &info.decoy_value, parse_decoy_value, NULL,
@@ -103,6 +107,7 @@ static int list_create(int argc, char **argv)
     if (prc != CLI_OPTS_RUN)
         return prc;
     info.bits = (unsigned)bits;
+    info.id_bytes = (unsigned)id_length;
     bool have_size = info.size != 0; /* 0 is refused above */
     if (allow_http)
         info.create_flags |= TSL_CREATE_ALLOW_HTTP;

@@ -33,7 +33,7 @@ int cmd_set(int argc, char **argv)
     uint64_t idx;
     unsigned value;
     /* Not a number: an identifier of an identifier list, once the store is open. */
-    bool by_id = !cli_parse_u64(idx_s, &idx);
+    bool by_id = !cli_parse_u64(idx_s, &idx) || store_cli_idl_long(idx_s);
     if (tsl_status_parse(val_s, strlen(val_s), &value, NULL) != TSL_OK) {
         cli_err("set",
                 "unknown status \"%.40s\" (VALID, INVALID, SUSPENDED, "
@@ -84,13 +84,14 @@ int cmd_get(int argc, char **argv)
     }
     bool any_id = false;
     for (size_t k = 0; k < n; k++)
-        any_id = any_id || !cli_parse_u64(argv[first + 1 + (int)k], &idx[k]);
+        any_id = any_id || !cli_parse_u64(argv[first + 1 + (int)k], &idx[k]) ||
+                 store_cli_idl_long(argv[first + 1 + (int)k]);
     tsl_store *store = NULL;
     int rc = store_cli_open_mode("get", db, STORE_CLI_READ, &store);
     /* Not a number: an identifier of an identifier list (store_idl.c). */
     for (size_t k = 0; any_id && rc == EXIT_OK && k < n; k++) {
         const char *s = argv[first + 1 + (int)k];
-        if (!cli_parse_u64(s, &idx[k]))
+        if (!cli_parse_u64(s, &idx[k]) || store_cli_idl_long(s))
             rc = store_cli_idl_index("get", store, id, s, &idx[k]);
     }
     if (rc != EXIT_OK) {

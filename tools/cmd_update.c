@@ -22,7 +22,8 @@ int cmd_update(int argc, char **argv)
         "number below 2^bits; blank lines and # comments allowed; at most 4096 bytes a\n"
         "line; later lines win). The whole input is checked first: one bad line rejects\n"
         "the batch, naming the line. Then it is applied in one durable transaction and a\n"
-        "summary is printed.",
+        "summary is printed. For an identifier list (formats idlist), IDX may be an\n"
+        "identifier (hex).",
         "0 applied, 1 input rejected (the line is named), 2 usage or I/O.", NULL};
     int first, prc = cli_opts_parse(&cmd, opts, argc, argv, &first);
     if (prc != CLI_OPTS_RUN)
@@ -58,7 +59,7 @@ int cmd_update(int argc, char **argv)
     tsl_progress *pg = NULL;
     tsl_progress_new(STDERR_FILENO, "tsl update", tsl_lines_size(r), 0, &pg, NULL);
     uint64_t lines = 0;
-    st = tsl_batch_add_lines(b, r, pg, &lines, &err);
+    st = tsl_store_batch_add_lines(store, id, b, r, pg, &lines, &err);
     tsl_lines_close(r);
     if (st != TSL_OK) {
         tsl_progress_end(pg);

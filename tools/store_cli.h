@@ -37,6 +37,10 @@ int store_cli_open_mode(const char *cmd, const char *db_opt, store_cli_mode mode
  * identifier in hex into its index. Return an exit code. */
 int store_cli_idl_print(const char *cmd, tsl_store *st, const char *list, const uint64_t *idx,
                         uint64_t n, bool *printed);
+/* A digit string this long (16 or more characters) is an identifier of the shortest
+ * length, never an index (a list has at most 2^36 entries, 11 digits): a hex identifier
+ * made only of digits must not be read as a number. */
+bool store_cli_idl_long(const char *s);
 int store_cli_idl_index(const char *cmd, tsl_store *st, const char *list, const char *hex,
                         uint64_t *idx);
 

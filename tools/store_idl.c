@@ -19,19 +19,21 @@ int store_cli_idl_print(const char *cmd, tsl_store *st, const char *list, const 
     tsl_list_info_free(&info);
     if (!idl)
         return EXIT_OK;
-    uint8_t *ids = malloc(n * TSL_STORE_ID_BYTES + 1);
+    /* n is at most the list's size (alloc's output), 2^36: n * 64 fits. */
+    size_t len = 0, cap = (size_t)n * TSL_STORE_ID_MAX;
+    uint8_t *ids = malloc(cap + 1);
     if (ids == NULL) {
         cli_err(cmd, "out of memory");
         return EXIT_USAGE;
     }
-    tsl_status s = tsl_store_identifiers(st, list, idx, (size_t)n, ids, &err);
+    tsl_status s = tsl_store_list_identifiers(st, list, idx, (size_t)n, ids, cap, &len, &err);
     if (s != TSL_OK) {
         free(ids);
         return cli_fail(cmd, &err, s);
     }
     for (uint64_t k = 0; k < n; k++) {
-        for (int b = 0; b < TSL_STORE_ID_BYTES; b++)
-            printf("%02x", ids[k * TSL_STORE_ID_BYTES + (uint64_t)b]);
+        for (size_t b = 0; b < len; b++)
+            printf("%02x", ids[k * len + b]);
         printf("\n");
     }
     free(ids);
@@ -39,22 +41,39 @@ int store_cli_idl_print(const char *cmd, tsl_store *st, const char *list, const 
     return EXIT_OK;
 }
 
+bool store_cli_idl_long(const char *s)
+{
+    return strlen(s) >= 2 * TSL_STORE_ID_MIN;
+}
+
 int store_cli_idl_index(const char *cmd, tsl_store *st, const char *list, const char *hex,
                         uint64_t *idx)
 {
-    uint8_t id[TSL_STORE_ID_BYTES];
-    if (strlen(hex) != 2 * TSL_STORE_ID_BYTES ||
-        strspn(hex, "0123456789abcdefABCDEF") != 2 * TSL_STORE_ID_BYTES) {
-        cli_err(cmd, "\"%.40s\" is neither an index nor a %d-byte identifier in hex", hex,
-                TSL_STORE_ID_BYTES);
+    /* The list's own length: a string of another is not one of its identifiers. */
+    tsl_error err;
+    tsl_error_clear(&err);
+    size_t len = 0;
+    tsl_status s = tsl_store_list_identifiers(st, list, NULL, 0, NULL, 0, &len, &err);
+    /* Not an identifier list: a long number is an index after all (out of range, said
+     * by the caller's read), anything else is no index. */
+    if (s == TSL_ERR_ARG && cli_parse_u64(hex, idx))
+        return EXIT_OK;
+    if (s == TSL_ERR_ARG) {
+        cli_err(cmd, "\"%.40s\" is not an index (a decimal number)", hex);
         return EXIT_REJECT;
     }
-    for (int b = 0; b < TSL_STORE_ID_BYTES; b++) {
+    if (s != TSL_OK)
+        return cli_fail(cmd, &err, s);
+    uint8_t id[TSL_STORE_ID_MAX];
+    if (strlen(hex) != 2 * len || strspn(hex, "0123456789abcdefABCDEF") != 2 * len) {
+        cli_err(cmd, "\"%.40s\" is neither an index nor a %zu-byte identifier in hex", hex,
+                len);
+        return EXIT_REJECT;
+    }
+    for (size_t b = 0; b < len; b++) {
         char two[3] = {hex[2 * b], hex[2 * b + 1], 0};
         id[b] = (uint8_t)strtoul(two, NULL, 16);
     }
-    tsl_error err;
-    tsl_error_clear(&err);
-    tsl_status s = tsl_store_identifier_index(st, list, id, sizeof id, idx, &err);
+    s = tsl_store_identifier_index(st, list, id, len, idx, &err);
     return s == TSL_OK ? EXIT_OK : cli_fail(cmd, &err, s);
 }

@@ -38,8 +38,9 @@ typedef enum {
 typedef struct {
     route_kind kind;
     char list[TSLP_ID_MAX + 1]; /* the {id} segment, when the route has one */
-    char idx[48];               /* the {idx} segment (cut), for R_STATUS: an index, or an
-                                 * identifier list's identifier (32 hex digits) */
+    char idx[2 * TSL_STORE_ID_MAX + 2]; /* the {idx} segment (cut: one character more than
+                                 * the longest identifier), for R_STATUS: an index, or
+                                 * an identifier list's identifier (16 to 128 hex digits) */
 } route;
 
 /* What a body a method takes. */
@@ -298,6 +299,8 @@ static tsl_status info_json(tsl_store *st, const char *id, tslp_buf *b, tsl_erro
     P(",\"decoys\":%llu,\"final_invalid\":%s,\"aggregation_uri\":",
       (unsigned long long)in.decoys, in.final_invalid ? "true" : "false");
     S_OR_NULL(in.aggregation_uri);
+    if (in.formats == TSL_PUBLISH_IDLIST)
+        P(",\"id_length\":%u", in.id_bytes);
     if (in.alg != TSL_ALG_UNKNOWN) {
         P(",\"alg\":");
         S(tsl_alg_name(in.alg));
@@ -576,24 +579,27 @@ static bool list_is_idl(ctx *c)
     return idl;
 }
 
-/* The identifiers of n allocated indices, as n 32-character hex strings (with NUL
- * after each) in a new block; NULL on failure with err set. */
+/* The identifiers of n allocated indices (n is at most the answer's TSLP_ADMIN_MAX_IDX),
+ * as n hex strings of the list's length, each in a slot of HEX_SLOT bytes (NUL after
+ * each), in a new block; NULL on failure with err set. */
+#define HEX_SLOT (2 * TSL_STORE_ID_MAX + 1)
 static char *identifiers_hex(ctx *c, const uint64_t *idx, uint64_t n, tsl_error *err)
 {
-    uint8_t *raw = tslp_malloc(n * TSL_STORE_ID_BYTES + 1);
-    char *hex = tslp_malloc(n * (2 * TSL_STORE_ID_BYTES + 1) + 1);
+    size_t cap = (size_t)n * TSL_STORE_ID_MAX, len = 0;
+    uint8_t *raw = tslp_malloc(cap + 1);
+    char *hex = tslp_malloc((size_t)n * HEX_SLOT + 1);
     tsl_status r = raw != NULL && hex != NULL
                        ? TSL_OK
                        : tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory");
     if (r == TSL_OK) {
         tslp_reader *rd = tslp_reader_get(c->a);
-        r = tsl_store_identifiers(rd->st, c->rt->list, idx, (size_t)n, raw, err);
+        r = tsl_store_list_identifiers(rd->st, c->rt->list, idx, (size_t)n, raw, cap, &len,
+                                       err);
         tslp_reader_put(rd);
     }
     for (uint64_t k = 0; r == TSL_OK && k < n; k++)
-        for (int b = 0; b < TSL_STORE_ID_BYTES; b++)
-            snprintf(hex + k * (2 * TSL_STORE_ID_BYTES + 1) + 2 * b, 3, "%02x",
-                     raw[k * TSL_STORE_ID_BYTES + (uint64_t)b]);
+        for (size_t b = 0; b < len; b++)
+            snprintf(hex + k * HEX_SLOT + 2 * b, 3, "%02x", raw[k * len + b]);
     tslp_free(raw);
     if (r != TSL_OK) {
         tslp_free(hex);
@@ -602,28 +608,38 @@ static char *identifiers_hex(ctx *c, const uint64_t *idx, uint64_t n, tsl_error 
     return hex;
 }
 
-/* The index of the identifier in the path (32 hex digits) of an identifier list. */
+/* A path segment that may be an identifier: 16 to 128 characters (8 to 64 bytes in
+ * hex; an index has at most 11 digits, so a digits-only identifier is not misread). */
+static bool identifier_like(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 2 * TSL_STORE_ID_MIN && n <= 2 * TSL_STORE_ID_MAX;
+}
+
+/* The index of the identifier in the path (the list's length in hex) of an
+ * identifier list. */
 static bool identifier_index(ctx *c, uint64_t *idx)
 {
     const char *s = c->rt->idx;
-    uint8_t id[TSL_STORE_ID_BYTES];
+    size_t n = strlen(s);
+    uint8_t id[TSL_STORE_ID_MAX];
     tslp_refusal rf;
-    if (strlen(s) != 2 * TSL_STORE_ID_BYTES ||
-        strspn(s, "0123456789abcdefABCDEF") != 2 * TSL_STORE_ID_BYTES) {
+    if (n % 2 != 0 || !identifier_like(s) || strspn(s, "0123456789abcdefABCDEF") != n) {
         tslp_refuse(&rf, 400, "malformed", "the index in the path is neither a decimal "
-                    "number nor an identifier (%d bytes in hex)", TSL_STORE_ID_BYTES);
+                    "number nor an identifier (%d to %d bytes in hex)", TSL_STORE_ID_MIN,
+                    TSL_STORE_ID_MAX);
         rf.field = "idx";
         refused(c->out, &rf);
         return false;
     }
-    for (int b = 0; b < TSL_STORE_ID_BYTES; b++) {
+    for (size_t b = 0; b < n / 2; b++) {
         char two[3] = {s[2 * b], s[2 * b + 1], 0};
         id[b] = (uint8_t)strtoul(two, NULL, 16);
     }
     tsl_error e;
     tsl_error_clear(&e);
     tslp_reader *rd = tslp_reader_get(c->a);
-    tsl_status r = tsl_store_identifier_index(rd->st, c->rt->list, id, sizeof id, idx, &e);
+    tsl_status r = tsl_store_identifier_index(rd->st, c->rt->list, id, n / 2, idx, &e);
     tslp_reader_put(rd);
     if (r == TSL_ERR_NOT_FOUND || r == TSL_ERR_ARG) {
         tslp_refuse(&rf, 400, "invalid-value", "%s", e.msg);
@@ -716,8 +732,7 @@ static void do_alloc(ctx *c)
         P(",\"entries\":[");
         for (uint64_t k = 0; k < count && r == TSL_OK; k++) {
             if (ids != NULL)
-                P("%s{\"id\":\"%s\",\"uri\":", k == 0 ? "" : ",",
-                  ids + k * (2 * TSL_STORE_ID_BYTES + 1));
+                P("%s{\"id\":\"%s\",\"uri\":", k == 0 ? "" : ",", ids + k * HEX_SLOT);
             else
                 P("%s{\"idx\":%llu,\"uri\":", k == 0 ? "" : ",",
                   (unsigned long long)op.indices[k]);
@@ -845,8 +860,7 @@ static void do_patch(ctx *c)
 static bool index_of(ctx *c, uint64_t *idx)
 {
     /* An identifier list's entries may be named by their identifiers. */
-    if (!tslp_parse_index(c->rt->idx, idx) && strlen(c->rt->idx) == 2 * TSL_STORE_ID_BYTES &&
-        list_is_idl(c))
+    if (identifier_like(c->rt->idx) && list_is_idl(c))
         return identifier_index(c, idx);
     if (!tslp_parse_index(c->rt->idx, idx)) {
         tslp_refusal rf;

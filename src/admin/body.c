@@ -523,11 +523,12 @@ bool tslp_body_list_spec(const uint8_t *p, size_t n, tsl_list_spec *spec, void *
         return false;
     static const char *const names[] = {"id", "uri", "bits", "size", "key", "alg", "kid",
                                         "x5c", "lifetime", "ttl", "formats", "decoys",
-                                        "final_invalid", "aggregation_uri", NULL};
+                                        "final_invalid", "aggregation_uri", "id_length",
+                                        NULL};
     memset(spec, 0, sizeof *spec);
     const char *alg = NULL, *formats = NULL;
-    uint64_t bits = 0, size = 0, lifetime = 0, ttl = 0, decoys = 0;
-    bool has_bits, has_size, has_life, has_ttl, has_decoys;
+    uint64_t bits = 0, size = 0, lifetime = 0, ttl = 0, decoys = 0, id_length = 0;
+    bool has_bits, has_size, has_life, has_ttl, has_decoys, has_id_length;
     bool ok = only_members(o, names, r) && str_member(o, "id", &spec->id, r) &&
               str_member(o, "uri", &spec->uri, r) && str_member(o, "key", &spec->key_path, r) &&
               str_member(o, "alg", &alg, r) && str_member(o, "kid", &spec->kid, r) &&
@@ -538,7 +539,9 @@ bool tslp_body_list_spec(const uint8_t *p, size_t n, tsl_list_spec *spec, void *
               int_member(o, "size", 1, TSL_STORE_MAX_SIZE, &has_size, &size, r) &&
               int_member(o, "lifetime", 1, (uint64_t)INT64_MAX, &has_life, &lifetime, r) &&
               int_member(o, "ttl", 0, (uint64_t)INT64_MAX, &has_ttl, &ttl, r) &&
-              int_member(o, "decoys", 0, TSL_STORE_MAX_SIZE, &has_decoys, &decoys, r);
+              int_member(o, "decoys", 0, TSL_STORE_MAX_SIZE, &has_decoys, &decoys, r) &&
+              int_member(o, "id_length", TSL_STORE_ID_MIN, TSL_STORE_ID_MAX, &has_id_length,
+                         &id_length, r);
     static const char *const required[] = {"id", "uri", "bits", "size", "key"};
     for (size_t k = 0; ok && k < sizeof required / sizeof required[0]; k++)
         if (json_object_get(o, required[k]) == NULL)
@@ -561,6 +564,7 @@ bool tslp_body_list_spec(const uint8_t *p, size_t n, tsl_list_spec *spec, void *
     spec->lifetime = (int64_t)lifetime;
     spec->ttl = (int64_t)ttl;
     spec->decoys = decoys;
+    spec->id_bytes = (unsigned)id_length; /* only for formats idlist: the store checks */
     spec->final_invalid = fi == NULL || json_is_true(fi) ? 1 : -1;
     *owner = o;
     return true;

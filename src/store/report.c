@@ -43,6 +43,8 @@ static char *info_json(const tsl_list_info *in, const uint64_t counts[256])
     if (formats == TSL_PUBLISH_IDLIST)
         json_array_append_new(fm, json_string("idlist"));
     json_object_set_new(o, "formats", fm);
+    if (formats == TSL_PUBLISH_IDLIST)
+        put_int(o, "id_length", in->id_bytes, false);
     put_int(o, "decoys", (long long)in->decoys, false);
     put_int(o, "decoy_value", in->decoy_value, false);
     json_object_set_new(o, "final_invalid", json_boolean(in->final_invalid > 0));
@@ -92,6 +94,8 @@ static tsl_status info_text(const tsl_list_info *in, const uint64_t counts[256],
     else
         ROW("ttl", "%s", "-");
     ROW("formats", "%s", tsl_publish_formats_name(in->formats));
+    if (in->formats == TSL_PUBLISH_IDLIST)
+        ROW("id_length", "%u", in->id_bytes);
     ROW("decoys", "%llu", (unsigned long long)in->decoys);
     if (in->decoys)
         ROW("decoy_value", "%s", tsl_status_label(in->decoy_value, buf));

@@ -4,6 +4,7 @@
  * name a setting by its `tsl list create` option where there is one (the CLI prints them
  * as they are). The key file and the size for verifiers are checked apart: loading a
  * key is not a settings check, and the size is a policy the caller may waive. */
+#include "store/idl_perm.h"
 #include "store/store_int.h"
 
 #include <stdio.h>
@@ -84,6 +85,21 @@ tsl_status tsl_list_spec_check(const tsl_list_spec *in, tsl_error *err)
     if (in->formats == TSL_PUBLISH_IDLIST && in->bits != 1)
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": an identifier list has 1 bit "
                          "per entry (listed or not), not %u", id, in->bits);
+    /* The identifier length (idl_perm.c): only an identifier list has identifiers, and
+     * its indices must fit the part of an identifier that holds them (the rest is
+     * the redundancy that refuses foreign identifiers). */
+    if (in->id_bytes != 0 && in->formats != TSL_PUBLISH_IDLIST)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "--id-length: only an identifier list "
+                         "(--formats idlist) has identifiers");
+    unsigned idb = in->id_bytes ? in->id_bytes : TSL_STORE_ID_BYTES;
+    if (in->formats == TSL_PUBLISH_IDLIST && !tslp_idl_len_ok(idb))
+        return tslp_fail(err, TSL_ERR_ARG, 0, "--id-length: %u bytes is not %d to %d",
+                         idb, TSL_STORE_ID_MIN, TSL_STORE_ID_MAX);
+    if (in->formats == TSL_PUBLISH_IDLIST && !tslp_idl_size_fits(idb, in->size))
+        return tslp_fail(err, TSL_ERR_ARG, 0, "--size: %llu entries do not fit identifiers "
+                         "of %u bytes (at most 2^%u: use --id-length 10 or more)",
+                         (unsigned long long)in->size, idb,
+                         8 * tslp_idl_index_bytes(idb));
     if (in->kid != NULL && (in->kid[0] == '\0' || strlen(in->kid) > 256))
         return tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": kid must be 1 to 256 bytes", id);
     if (in->create_flags & ~(TSL_CREATE_ALLOW_HTTP | TSL_CREATE_LARGE))

@@ -363,6 +363,8 @@ tsl_status tsl_store_list_create(tsl_store *st, const tsl_list_spec *in, tsl_err
     ri->decoy_value = dv;
     ri->final_invalid = in->final_invalid == -1 ? 0 : 1;
     ri->aggregation_uri = in->aggregation_uri;
+    ri->id_bytes = ri->formats != TSL_PUBLISH_IDLIST ? 0
+                   : in->id_bytes ? in->id_bytes : TSL_STORE_ID_BYTES;
     ri->created = ri->updated = now;
     memcpy(row.perm_key, perm_key, sizeof perm_key);
     if (r == TSL_OK && (r = tslp_store_begin(st, true, err)) == TSL_OK) {

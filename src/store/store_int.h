@@ -36,12 +36,15 @@ void tslp_perm_done(tslp_perm *p);
 /* Schema version this code writes; an older file is migrated when opened for writing,
  * a newer one is refused. 1: the first release (tests/fixtures/store-v0.1.db); 2: the
  * migrations table and the audit trail's index; 3: API keys and idempotency records;
- * 4: stored compressed segments (incremental publishing); 5: status counts. */
-#define TSLP_SCHEMA_VERSION 5
+ * 4: stored compressed segments (incremental publishing); 5: status counts; 6: an
+ * identifier list's identifier length (lists.id_bytes). */
+#define TSLP_SCHEMA_VERSION 6
 /* The oldest version a read-only handle reads without migrating it. */
 #define TSLP_SCHEMA_READABLE 1
 /* The SQLite schema version from which the store keeps status counts (counts.c). */
 #define TSLP_SCHEMA_COUNTS 5
+/* The SQLite schema version from which lists have an id_bytes column. */
+#define TSLP_SCHEMA_ID_BYTES 6
 
 struct tslp_store_backend; /* backend.h */
 
@@ -51,6 +54,9 @@ struct tsl_store {
     char *path;
     bool readonly; /* opened with TSL_STORE_READONLY */
     bool has_counts; /* the schema keeps status counts (counts.c); set by open */
+    bool has_id_bytes; /* lists have an id_bytes column (schema 6); set by open: a
+                        * read-only handle on an older store reads 16 for every
+                        * identifier list, the only length there was */
 };
 
 /* A list's row, read with tslp_store_read_info. */
@@ -163,9 +169,13 @@ tsl_status tslp_store_wait(tsl_store *st, int timeout_ms,
                            tsl_error *err);
 
 /* The identifiers of indices idx[0..n) of an identifier list with this permutation key
- * (idl_ids.c), TSL_STORE_ID_BYTES each into out: what publishing lists. */
-tsl_status tslp_store_idl_ids(const uint8_t perm_key[TSLP_PERM_KEY_BYTES],
+ * and identifier length (idl_ids.c), id_bytes each into out: what publishing lists. */
+tsl_status tslp_store_idl_ids(const uint8_t perm_key[TSLP_PERM_KEY_BYTES], unsigned id_bytes,
                               const uint64_t *idx, size_t n, uint8_t *out, tsl_error *err);
+
+/* A stored row's identifier length is inconsistent: not 0 for a status list, or for
+ * an identifier list out of range or too short for its size (idl_ids.c). */
+bool tslp_store_id_bytes_bad(int64_t formats, int64_t size, int64_t id_bytes);
 
 /* Checks an id: [A-Za-z0-9._-], 1 to 64 characters. */
 bool tslp_store_id_ok(const char *id);

@@ -31,6 +31,8 @@
  *   tsl_status_counts (list_id, value, n, PRIMARY KEY (list_id, value)): how many
  *               entries of the list hold each non-zero value, changed with every write
  *               of statuses in its transaction (counts.c; version 5)
+ *   tsl_lists.id_bytes: an identifier list's identifier length, 0 for a status list
+ *               (version 6)
  *
  * Consistency across processes and hosts. A write transaction is BEGIN (READ
  * COMMITTED) followed by pg_advisory_xact_lock on one key for the store (the schema
@@ -90,6 +92,7 @@ enum {
     Q_VERSION,
     Q_AUDIT,
     Q_LIST_READ,
+    Q_LIST_READ_V5,
     Q_LIST_EXISTS,
     Q_LIST_IDS,
     Q_LIST_PATHS,
@@ -137,7 +140,16 @@ static const char *const SQL[Q_COUNT] = {
         "SELECT id, uri, bits, size, key_path, alg, kid, x5c_path, lifetime, ttl,"
         " formats, decoys, decoy_value, final_invalid, aggregation_uri, perm_key, next,"
         " version, created, updated,"
-        " (SELECT max(iat) FROM tsl_tokens WHERE list_id = $1)"
+        " (SELECT max(iat) FROM tsl_tokens WHERE list_id = $1), id_bytes"
+        " FROM tsl_lists WHERE id = $1",
+    /* A read-only handle on a store of version 5 or older: 16 bytes, the only length
+     * an identifier list had then. */
+    [Q_LIST_READ_V5] =
+        "SELECT id, uri, bits, size, key_path, alg, kid, x5c_path, lifetime, ttl,"
+        " formats, decoys, decoy_value, final_invalid, aggregation_uri, perm_key, next,"
+        " version, created, updated,"
+        " (SELECT max(iat) FROM tsl_tokens WHERE list_id = $1),"
+        " (CASE WHEN formats = 4 THEN 16 ELSE 0 END)::bigint"
         " FROM tsl_lists WHERE id = $1",
     [Q_LIST_EXISTS] = "SELECT 1 FROM tsl_lists WHERE id = $1",
     [Q_LIST_IDS] = "SELECT id FROM tsl_lists ORDER BY id COLLATE \"C\"",
@@ -170,8 +182,9 @@ static const char *const SQL[Q_COUNT] = {
     [Q_LIST_RESTORE] =
         "INSERT INTO tsl_lists (id, uri, bits, size, key_path, alg, kid, x5c_path,"
         " lifetime, ttl, formats, decoys, decoy_value, final_invalid, aggregation_uri,"
-        " perm_key, next, version, created, updated) VALUES ($1, $2, $3, $4, $5, $6,"
-        " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+        " perm_key, next, version, created, updated, id_bytes) VALUES ($1, $2, $3, $4,"
+        " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,"
+        " $21)",
     [Q_TOKENS_ALL] = "SELECT format, iat, exp, version, token, created FROM tsl_tokens"
                      " WHERE list_id = $1 ORDER BY iat, id",
     [Q_AUDIT_ALL] = "SELECT time, entries, changed, source, kind FROM tsl_batches"
@@ -281,6 +294,11 @@ static const struct {
      " list_id text NOT NULL REFERENCES tsl_lists(id) ON DELETE CASCADE,"
      " value bigint NOT NULL, n bigint NOT NULL, PRIMARY KEY (list_id, value));",
      true},
+    /* to 6: an identifier list's identifier length, chosen at creation; the lists
+     * made before had 16-byte identifiers, and a status list has none (0). */
+    {"adding the identifier length",
+     "ALTER TABLE tsl_lists ADD COLUMN id_bytes bigint NOT NULL DEFAULT 0;"
+     "UPDATE tsl_lists SET id_bytes = 16 WHERE formats = 4;", false},
 };
 
 typedef struct {
@@ -348,7 +366,7 @@ tsl_status tslp_pg_url_check(const char *url, tsl_error *err)
 /* Statements                                                                           */
 
 /* Parameters of a statement: text, or binary for bytea (no escaping of data). */
-#define MAXP 20
+#define MAXP 21
 typedef struct {
     int n;
     const char *v[MAXP];
@@ -685,6 +703,9 @@ static tsl_status migrate(tsl_store *st, tsl_error *err)
         r = read_version(st, &v, err);
     int64_t now = (int64_t)time(NULL);
     for (; r == TSL_OK && v < TSLP_PG_SCHEMA_VERSION; v++) {
+        /* A step's backfill reads lists as the schema is at that step (the counts of 5
+         * are computed before 6 adds id_bytes). */
+        st->has_id_bytes = v >= TSLP_PG_SCHEMA_ID_BYTES;
         if ((r = exec_static(st, MIGRATIONS[v].sql, MIGRATIONS[v].what, err)) != TSL_OK ||
             (MIGRATIONS[v].backfill_counts &&
              (r = tslp_store_counts_backfill(st, err)) != TSL_OK))
@@ -700,6 +721,7 @@ static tsl_status migrate(tsl_store *st, tsl_error *err)
             r = pg_fail(st, res, "recording a migration", err);
         PQclear(res);
     }
+    st->has_id_bytes = true;
     if (r == TSL_OK)
         return pg_commit(st, err);
     pg_rollback(st);
@@ -728,6 +750,7 @@ static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
     /* After a migration (below) the counts are kept; a read-only handle on an older
      * store counts by loading the list. */
     st->has_counts = version >= TSLP_PG_SCHEMA_COUNTS || !st->readonly;
+    st->has_id_bytes = version >= TSLP_PG_SCHEMA_ID_BYTES || !st->readonly;
     if (version == TSLP_PG_SCHEMA_VERSION)
         return TSL_OK;
     if (st->readonly) {
@@ -832,7 +855,8 @@ static tsl_status pg_list_read(tsl_store *st, const char *id, tslp_list_row *row
     params p = {0};
     p_text(&p, id);
     PGresult *res = NULL;
-    tsl_status r = run(st, Q_LIST_READ, &p, PGRES_TUPLES_OK, &res, "reading a list", err);
+    tsl_status r = run(st, st->has_id_bytes ? Q_LIST_READ : Q_LIST_READ_V5, &p,
+                       PGRES_TUPLES_OK, &res, "reading a list", err);
     if (r != TSL_OK)
         return r;
     if (PQntuples(res) == 0) {
@@ -860,7 +884,9 @@ static tsl_status pg_list_read(tsl_store *st, const char *id, tslp_list_row *row
     in->created = get_i64(res, 0, 18);
     in->updated = get_i64(res, 0, 19);
     in->last_published = get_i64(res, 0, 20);
-    bool bad = !tslp_bits_ok((uint64_t)bits) || size < 1 ||
+    int64_t id_bytes = get_i64(res, 0, 21);
+    bool bad = tslp_store_id_bytes_bad(formats, size, id_bytes) ||
+               !tslp_bits_ok((uint64_t)bits) || size < 1 ||
                (uint64_t)size > TSL_STORE_MAX_SIZE || decoys < 0 || decoys >= size ||
                decoy_value < 0 || decoy_value >= (1 << bits) || formats < 1 ||
                (formats > 3 && formats != TSL_PUBLISH_IDLIST) || next < 0 || next > size - decoys || version < 0 ||
@@ -887,6 +913,7 @@ static tsl_status pg_list_read(tsl_store *st, const char *id, tslp_list_row *row
     in->allocated = row->next = (uint64_t)next;
     in->capacity = (uint64_t)(size - decoys);
     in->version = (uint64_t)version;
+    in->id_bytes = (unsigned)id_bytes;
     return TSL_OK;
 }
 
@@ -1344,6 +1371,7 @@ static tsl_status pg_list_restore(tsl_store *st, const tslp_list_row *row, tsl_e
     p_i64(&p, (int64_t)in->version);
     p_i64(&p, in->created);
     p_i64(&p, in->updated);
+    p_i64(&p, in->id_bytes);
     tsl_status r = run(st, Q_LIST_RESTORE, &p, PGRES_COMMAND_OK, NULL, "restoring a list",
                        err);
     return r == TSL_OK ? mark_changed(st, in->id, err) : r;

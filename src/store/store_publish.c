@@ -65,7 +65,8 @@ typedef struct {
      * the entries that are not VALID, signed as an identifier list into the CWT slot. */
     bool idl;
     uint8_t idl_key[TSLP_PERM_KEY_BYTES]; /* secret: wiped once the ids are made */
-    uint8_t *ids;                         /* n * TSL_STORE_ID_BYTES */
+    unsigned id_bytes;                    /* the list's identifier length L */
+    uint8_t *ids;                         /* n * L */
     const uint8_t **id_ptr;
     size_t *id_len;
     size_t n;
@@ -93,15 +94,15 @@ static tsl_status idl_collect(signing *sn, tsl_error *err)
         }
     }
     size_t n = sn->n ? sn->n : 1;
-    if (r == TSL_OK && ((sn->ids = tslp_malloc(n * TSL_STORE_ID_BYTES)) == NULL ||
+    if (r == TSL_OK && ((sn->ids = tslp_malloc(n * sn->id_bytes)) == NULL ||
                         (sn->id_ptr = tslp_malloc(n * sizeof *sn->id_ptr)) == NULL ||
                         (sn->id_len = tslp_malloc(n * sizeof *sn->id_len)) == NULL))
         r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
     if (r == TSL_OK)
-        r = tslp_store_idl_ids(sn->idl_key, idx, sn->n, sn->ids, err);
+        r = tslp_store_idl_ids(sn->idl_key, sn->id_bytes, idx, sn->n, sn->ids, err);
     for (size_t k = 0; r == TSL_OK && k < sn->n; k++) {
-        sn->id_ptr[k] = sn->ids + k * TSL_STORE_ID_BYTES;
-        sn->id_len[k] = TSL_STORE_ID_BYTES;
+        sn->id_ptr[k] = sn->ids + k * sn->id_bytes;
+        sn->id_len[k] = sn->id_bytes;
     }
     tslp_cleanse(sn->idl_key, sizeof sn->idl_key);
     tslp_free(idx);
@@ -351,6 +352,7 @@ static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats
         sn.idl = row.info.formats == TSL_PUBLISH_IDLIST;
         if (sn.idl) {
             memcpy(sn.idl_key, row.perm_key, sizeof sn.idl_key);
+            sn.id_bytes = row.info.id_bytes;
             if (formats == TSL_PUBLISH_JWT)
                 r = tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": an identifier list has no "
                               "JWT form", id);

@@ -32,6 +32,8 @@
  *   status_counts (list_id, value, n, PRIMARY KEY (list_id, value)): how many entries
  *            of the list hold each non-zero value, changed with every write of
  *            statuses in its transaction (counts.c; version 5)
+ *   lists.id_bytes: an identifier list's identifier length, 0 for a status list
+ *            (version 6)
  *
  * Durability and concurrency: journal_mode=WAL and synchronous=FULL, so a COMMIT that
  * returned is on disk and a process killed before it leaves the previous state whole;
@@ -131,6 +133,11 @@ static const struct {
      " value INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (list_id, value))"
      " WITHOUT ROWID;",
      true},
+    /* to 6: an identifier list's identifier length, chosen at creation; the lists
+     * made before had 16-byte identifiers, and a status list has none (0). */
+    {"adding the identifier length",
+     "ALTER TABLE lists ADD COLUMN id_bytes INTEGER NOT NULL DEFAULT 0;"
+     "UPDATE lists SET id_bytes = 16 WHERE formats = 4;", false},
 };
 
 tsl_status tslp_store_sqlfail(tsl_store *st, int rc, const char *what, tsl_error *err)
@@ -291,16 +298,24 @@ static char *col_text(sqlite3_stmt *s, int col, bool *ok)
 static tsl_status sq_list_read(tsl_store *st, const char *id, tslp_list_row *row,
                                 tsl_error *err)
 {
-    memset(row, 0, sizeof *row);
-    sqlite3_stmt *s;
-    tsl_status r = tslp_store_prepare(
-        st,
+    /* A read-only handle on a store of schema 5 or older: 16 bytes, the only length an
+     * identifier list had then. */
+    static const char with_len[] =
         "SELECT id, uri, bits, size, key_path, alg, kid, x5c_path, lifetime, ttl,"
         " formats, decoys, decoy_value, final_invalid, aggregation_uri, perm_key, next,"
         " version, created, updated,"
-        " (SELECT max(iat) FROM tokens WHERE list_id = ?1)"
-        " FROM lists WHERE id = ?1",
-        &s, err);
+        " (SELECT max(iat) FROM tokens WHERE list_id = ?1), id_bytes"
+        " FROM lists WHERE id = ?1";
+    static const char without_len[] =
+        "SELECT id, uri, bits, size, key_path, alg, kid, x5c_path, lifetime, ttl,"
+        " formats, decoys, decoy_value, final_invalid, aggregation_uri, perm_key, next,"
+        " version, created, updated,"
+        " (SELECT max(iat) FROM tokens WHERE list_id = ?1),"
+        " CASE WHEN formats = 4 THEN 16 ELSE 0 END"
+        " FROM lists WHERE id = ?1";
+    memset(row, 0, sizeof *row);
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(st, st->has_id_bytes ? with_len : without_len, &s, err);
     if (r != TSL_OK)
         return r;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -335,7 +350,9 @@ static tsl_status sq_list_read(tsl_store *st, const char *id, tslp_list_row *row
     in->created = sqlite3_column_int64(s, 18);
     in->updated = sqlite3_column_int64(s, 19);
     in->last_published = sqlite3_column_int64(s, 20);
-    bool bad = !tslp_bits_ok((uint64_t)bits) || size < 1 ||
+    int64_t id_bytes = sqlite3_column_int64(s, 21);
+    bool bad = tslp_store_id_bytes_bad(formats, size, id_bytes) ||
+               !tslp_bits_ok((uint64_t)bits) || size < 1 ||
                (uint64_t)size > TSL_STORE_MAX_SIZE || decoys < 0 || decoys >= size ||
                decoy_value < 0 || decoy_value >= (1 << bits) || formats < 1 ||
                (formats > 3 && formats != TSL_PUBLISH_IDLIST) || next < 0 || next > size - decoys || version < 0 ||
@@ -361,6 +378,7 @@ static tsl_status sq_list_read(tsl_store *st, const char *id, tslp_list_row *row
     in->allocated = row->next = (uint64_t)next;
     in->capacity = (uint64_t)(size - decoys);
     in->version = (uint64_t)version;
+    in->id_bytes = (unsigned)id_bytes;
     return TSL_OK;
 }
 
@@ -463,6 +481,9 @@ static tsl_status migrate_locked(tsl_store *st, int64_t from, tsl_error *err)
 {
     int64_t now = (int64_t)time(NULL);
     for (int64_t v = from; v < TSLP_SCHEMA_VERSION; v++) {
+        /* A step's backfill reads lists as the schema is at that step (the counts of 5
+         * are computed before 6 adds id_bytes). */
+        st->has_id_bytes = v >= TSLP_SCHEMA_ID_BYTES;
         tsl_status r = exec_static(st, MIGRATIONS[v - 1].sql, MIGRATIONS[v - 1].what, err);
         if (r == TSL_OK && MIGRATIONS[v - 1].backfill_counts)
             r = tslp_store_counts_backfill(st, err);
@@ -480,6 +501,7 @@ static tsl_status migrate_locked(tsl_store *st, int64_t from, tsl_error *err)
             return tslp_store_sqlfail(st, rc, "recording a migration", err);
     }
     sqlite3_stmt *s;
+    st->has_id_bytes = true;
     tsl_status r = tslp_store_prepare(
         st, "UPDATE meta SET value = ?1 WHERE key = 'schema_version'", &s, err);
     if (r != TSL_OK)
@@ -559,6 +581,7 @@ static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
     /* After a migration (below) the counts are kept; a read-only handle on an older
      * store counts by loading the list. */
     st->has_counts = version >= TSLP_SCHEMA_COUNTS || !st->readonly;
+    st->has_id_bytes = version >= TSLP_SCHEMA_ID_BYTES || !st->readonly;
     if (version < TSLP_SCHEMA_VERSION && st->readonly) {
         if (version < TSLP_SCHEMA_READABLE)
             return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
@@ -1137,8 +1160,9 @@ static tsl_status sq_list_restore(tsl_store *st, const tslp_list_row *row, tsl_e
              st,
              "INSERT INTO lists (id, uri, bits, size, key_path, alg, kid, x5c_path,"
              " lifetime, ttl, formats, decoys, decoy_value, final_invalid, aggregation_uri,"
-             " perm_key, next, version, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-             " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+             " perm_key, next, version, created, updated, id_bytes) VALUES (?1, ?2, ?3, ?4,"
+             " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,"
+             " ?21)",
              &s, err)) != TSL_OK)
         return r;
     sqlite3_bind_text(s, 1, in->id, -1, SQLITE_STATIC);
@@ -1165,6 +1189,7 @@ static tsl_status sq_list_restore(tsl_store *st, const tslp_list_row *row, tsl_e
     sqlite3_bind_int64(s, 18, (sqlite3_int64)in->version);
     sqlite3_bind_int64(s, 19, in->created);
     sqlite3_bind_int64(s, 20, in->updated);
+    sqlite3_bind_int64(s, 21, in->id_bytes);
     int rc = sqlite3_step(s);
     tslp_store_finish(st, s);
     return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "restoring a list", err);

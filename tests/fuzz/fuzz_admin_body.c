@@ -67,7 +67,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tsl_list_spec spec;
         void *owner = NULL;
         ok = tslp_body_list_spec(data, size, &spec, &owner, &r);
-        if (ok && (spec.id == NULL || spec.uri == NULL || spec.key_path == NULL))
+        if (ok && (spec.id == NULL || spec.uri == NULL || spec.key_path == NULL ||
+                   (spec.id_bytes != 0 && (spec.id_bytes < TSL_STORE_ID_MIN ||
+                                           spec.id_bytes > TSL_STORE_ID_MAX))))
             abort();
         tslp_body_spec_free(owner);
     } else {
