@@ -1975,7 +1975,9 @@ typedef struct {
                               * certificates instead of the system's; NULL: the system's */
     tsl_fetch_fn fetch;      /* NULL: the built-in libcurl client */
     void *fetch_ctx;
-    const char *cache_dir;   /* NULL: memory only; else also files in this directory,
+    const char *cache_dir;   /* NULL: memory only; else also files in this directory (Status
+                              * List Tokens and identifier lists, each verified again when
+                              * read),
                               * created 0700 if missing. tsl_verifier_new() fails with
                               * TSL_ERR_IO if it is not a directory, a symbolic link, not
                               * owned by the current user or root, or writable by group

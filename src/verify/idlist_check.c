@@ -3,8 +3,10 @@
  * application/identifierlist+cwt, verify the list (the trust and time rules of a
  * Status List Token; with the MSO's certificate when it names one), then look the id
  * up. A verified list is kept in memory for as long as its ttl (else exp) allows, cut
- * by the verifier's max_cache and raised by min_cache as a status list is; it is not
- * written to the disk cache. */
+ * by the verifier's max_cache and raised by min_cache as a status list is, and in the
+ * verifier's disk cache when it has one (key "idlist " + uri; a loaded list is verified
+ * again, with the MSO's certificate of the check that loads it). */
+#include "verify/disk_cache.h"
 #include "verify/idlist_int.h"
 
 #include <pthread.h>
@@ -137,8 +139,67 @@ static bool media_ok(const char *ct)
     return n == strlen(TSL_MEDIA_IDLIST) && strncasecmp(ct, TSL_MEDIA_IDLIST, n) == 0;
 }
 
-tsl_status tslp_idl_check(tslp_idl_cache *c, const tsl_verifier_opts *o, const tsl_ref *r,
-                          int64_t now, int *listed, tsl_check_result *res,
+/* Parses body as an identifier list and verifies it for uri (its sub) at now, with
+ * cert (the MSO's, or NULL). */
+static tsl_status parse_verified(const tsl_verifier_opts *o, const uint8_t *body, size_t len,
+                                 const char *uri, const uint8_t *cert, size_t cert_len,
+                                 int64_t now, tsl_idlist **out, tsl_error *err)
+{
+    tsl_idlist *l = NULL;
+    tsl_status st = tsl_idlist_parse(body, len, &o->limits, &l, err);
+    if (st == TSL_OK) {
+        tsl_verify_opts vo;
+        memset(&vo, 0, sizeof vo);
+        vo.policy = o->policy;
+        vo.policy.now = now;
+        vo.sub = uri; /* the list's sub must be the uri the MSO names */
+        st = tsl_idlist_verify(l, &vo, cert, cert_len, err);
+        if (st != TSL_OK)
+            tslp_error_prefix(err, "identifier list");
+    }
+    if (st != TSL_OK) {
+        tsl_idlist_free(l);
+        return st;
+    }
+    *out = l;
+    return TSL_OK;
+}
+
+/* The disk cache's key of the list at uri: apart from every Status List Token's (whose
+ * key is its URL). */
+static char *disk_key(const char *uri)
+{
+    size_t n = strlen(uri);
+    char *k = tslp_malloc(sizeof "idlist " + n);
+    if (k != NULL) {
+        memcpy(k, "idlist ", sizeof "idlist " - 1);
+        memcpy(k + sizeof "idlist " - 1, uri, n + 1);
+    }
+    return k;
+}
+
+/* The list from the disk cache, verified again and still fresh at now, or NULL. */
+static tsl_idlist *disk_list(int disk_fd, const tsl_verifier_opts *o, const char *key,
+                             const char *uri, const uint8_t *cert, size_t cert_len,
+                             int64_t now, int64_t *until)
+{
+    size_t len = 0;
+    int64_t fetched = 0;
+    uint8_t *raw = tslp_disk_load(disk_fd, key, o->max_body, &len, &fetched);
+    if (raw == NULL)
+        return NULL;
+    tsl_idlist *l = NULL;
+    if (parse_verified(o, raw, len, uri, cert, cert_len, now, &l, NULL) == TSL_OK &&
+        now >= (*until = valid_until(o, l, fetched))) {
+        tsl_idlist_free(l);
+        l = NULL;
+    }
+    tslp_free(raw);
+    return l;
+}
+
+tsl_status tslp_idl_check(tslp_idl_cache *c, int disk_fd, const tsl_verifier_opts *o,
+                          const tsl_ref *r, int64_t now, int *listed, tsl_check_result *res,
                           tsl_check_stage *stage, tsl_error *err)
 {
     const char *uri = tsl_ref_idlist_uri(r);
@@ -152,6 +213,18 @@ tsl_status tslp_idl_check(tslp_idl_cache *c, const tsl_verifier_opts *o, const t
         res->from_cache = 1;
         *listed = hit;
         return TSL_OK;
+    }
+    char *key = disk_fd >= 0 ? disk_key(uri) : NULL;
+    if (key != NULL) {
+        int64_t until = 0;
+        tsl_idlist *dl = disk_list(disk_fd, o, key, uri, cert, cert_len, now, &until);
+        if (dl != NULL) {
+            res->from_cache = 1;
+            *listed = tsl_idlist_contains(dl, id, id_len);
+            cache_put(c, uri, cert, cert_len, dl, until, now);
+            tslp_free(key);
+            return TSL_OK;
+        }
     }
     uint8_t *body = NULL;
     size_t len = 0;
@@ -167,24 +240,16 @@ tsl_status tslp_idl_check(tslp_idl_cache *c, const tsl_verifier_opts *o, const t
     tsl_idlist *l = NULL;
     if (st == TSL_OK) {
         *stage = TSL_STAGE_LIST_TOKEN;
-        st = tsl_idlist_parse(body, len, &o->limits, &l, err);
+        st = parse_verified(o, body, len, uri, cert, cert_len, now, &l, err);
     }
+    /* Only a list that passed every check is written, as fetched now. */
+    if (st == TSL_OK && key != NULL)
+        tslp_disk_store(disk_fd, key, body, len, now);
+    tslp_free(key);
     tsl_free(body);
     tsl_free(ct);
-    if (st == TSL_OK) {
-        tsl_verify_opts vo;
-        memset(&vo, 0, sizeof vo);
-        vo.policy = o->policy;
-        vo.policy.now = now;
-        vo.sub = uri; /* the list's sub must be the uri the MSO names */
-        st = tsl_idlist_verify(l, &vo, cert, cert_len, err);
-        if (st != TSL_OK)
-            tslp_error_prefix(err, "identifier list");
-    }
-    if (st != TSL_OK) {
-        tsl_idlist_free(l);
+    if (st != TSL_OK)
         return st;
-    }
     *listed = tsl_idlist_contains(l, id, id_len);
     cache_put(c, uri, cert, cert_len, l, valid_until(o, l, now), now);
     return TSL_OK;
