@@ -1994,7 +1994,10 @@ TSL_API tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **o
 TSL_API void tsl_verifier_free(tsl_verifier *v);
 
 /* Supplies a Status List Token offline; it is used for the Referenced Tokens whose uri
- * equals its sub, instead of fetching. */
+ * equals its sub, instead of fetching. An identifier list (ISO/IEC 18013-5) is taken as
+ * well: it answers for the mdocs whose identifier_list uri equals its sub. Either is
+ * verified at each use, as a fetched one would be. When tok is neither, the Status List
+ * Token parser's error, its message saying it is no identifier list either. */
 TSL_API tsl_status tsl_verifier_add_list_token(tsl_verifier *v, const uint8_t *tok,
                                                size_t len, tsl_error *err);
 

@@ -11,7 +11,8 @@
 # - an MSO with both mechanisms: agree (VALID, INVALID) and disagree (rejected, exit 1,
 #   both ways);
 # - --json's identifier_list step; --cache (written once verified, read without a
-#   request, verified again when loaded); tsl decode's figures and --id answers.
+#   request, verified again when loaded); --list-token with an identifier list (used
+#   without a request, verified as a fetched one); tsl decode's figures and --id answers.
 #
 # Usage: sh tests/idlist.sh [BUILD_DIR]   (run from the project root; a few seconds)
 # Closing line: "idlist: N passed, N failed".
@@ -239,6 +240,29 @@ grep -q "not the certificate the MSO names" "$T/err" || bad "disk cache cert-lea
 # A list that failed is not written.
 v "disk cache: untrusted list" 3 u-untrusted --cache "$T/cache3"
 same "disk cache: nothing written for a failed list" "$(find "$T/cache3" -type f | wc -l)" 0
+
+# --- --list-token: a list supplied offline ---------------------------------------- #
+# An identifier list given with --list-token answers for the mdocs whose uri is its sub,
+# with no request; it is verified as a fetched one (an expired or foreign-signed list
+# given offline leaves the status undetermined, and nothing is fetched instead); a file
+# that is neither kind of token is refused naming both.
+cp "$T/accept.log" "$T/accept.log.before" # the offline checks must add no request
+cp "$T/www/good" "$T/offline.cwt"
+mv "$T/www/good" "$T/www/good.away"   # a request for it would now get a 404
+v "offline list: listed" 1 revoked --list-token "$T/offline.cwt"
+v "offline list: not listed" 0 valid --list-token "$T/offline.cwt" --json
+grep -q '"source":"offline"' "$T/out" || bad "offline list: source: $(cat "$T/out")"
+mv "$T/www/good.away" "$T/www/good"
+mdoc off-exp --idl "$H/expired" "$REV"
+v "offline list: expired" 3 off-exp --list-token "$T/www/expired"
+grep -qi "exp" "$T/err" || bad "offline expired: $(errline)"
+v "offline list: untrusted signer" 3 u-untrusted --list-token "$T/www/untrusted"
+same "offline lists: no request for them" "$(wc -l <"$T/accept.log")" \
+    "$(wc -l <"$T/accept.log.before")"
+printf 'not a token' >"$T/junk.bin"
+v "offline list: neither kind of token (undetermined, as for a bad Status List Token)" 3 \
+    valid --list-token "$T/junk.bin"
+grep -q "nor an identifier list" "$T/err" || bad "junk list token: $(errline)"
 
 # --- tsl decode -------------------------------------------------------------------- #
 t decode --trust "$T/iaca.pem" --id "$REV" --id "$GOOD" "$T/www/good"

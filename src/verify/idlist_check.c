@@ -22,9 +22,17 @@ typedef struct idl_entry {
     int64_t valid_until;
 } idl_entry;
 
+/* A list supplied offline (tsl_verifier_add_list_token): parsed once, verified at each
+ * use. Only ever prepended, and freed with the cache. */
+typedef struct idl_offline {
+    struct idl_offline *next;
+    tsl_idlist *list;
+} idl_offline;
+
 struct tslp_idl_cache {
     pthread_mutex_t mu;
     idl_entry *head;
+    idl_offline *offline;
 };
 
 tslp_idl_cache *tslp_idl_cache_new(void)
@@ -53,8 +61,28 @@ void tslp_idl_cache_free(tslp_idl_cache *c)
         n = e->next;
         entry_free(e);
     }
+    for (idl_offline *f = c->offline, *n; f != NULL; f = n) {
+        n = f->next;
+        tsl_idlist_free(f->list);
+        tslp_free(f);
+    }
     pthread_mutex_destroy(&c->mu);
     tslp_free(c);
+}
+
+tsl_status tslp_idl_add_offline(tslp_idl_cache *c, tsl_idlist *l, tsl_error *err)
+{
+    idl_offline *f = tslp_calloc(1, sizeof *f);
+    if (f == NULL) {
+        tsl_idlist_free(l);
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "verifier: out of memory");
+    }
+    f->list = l;
+    pthread_mutex_lock(&c->mu);
+    f->next = c->offline;
+    c->offline = f;
+    pthread_mutex_unlock(&c->mu);
+    return TSL_OK;
 }
 
 static bool same_cert(const idl_entry *e, const uint8_t *cert, size_t len)
@@ -139,24 +167,31 @@ static bool media_ok(const char *ct)
     return n == strlen(TSL_MEDIA_IDLIST) && strncasecmp(ct, TSL_MEDIA_IDLIST, n) == 0;
 }
 
-/* Parses body as an identifier list and verifies it for uri (its sub) at now, with
- * cert (the MSO's, or NULL). */
+/* Verifies l for uri (its sub) at now, with cert (the MSO's, or NULL). */
+static tsl_status verify_for(const tsl_verifier_opts *o, const tsl_idlist *l, const char *uri,
+                             const uint8_t *cert, size_t cert_len, int64_t now,
+                             tsl_error *err)
+{
+    tsl_verify_opts vo;
+    memset(&vo, 0, sizeof vo);
+    vo.policy = o->policy;
+    vo.policy.now = now;
+    vo.sub = uri; /* the list's sub must be the uri the MSO names */
+    tsl_status st = tsl_idlist_verify(l, &vo, cert, cert_len, err);
+    if (st != TSL_OK)
+        tslp_error_prefix(err, "identifier list");
+    return st;
+}
+
+/* Parses body as an identifier list and verifies it (verify_for). */
 static tsl_status parse_verified(const tsl_verifier_opts *o, const uint8_t *body, size_t len,
                                  const char *uri, const uint8_t *cert, size_t cert_len,
                                  int64_t now, tsl_idlist **out, tsl_error *err)
 {
     tsl_idlist *l = NULL;
     tsl_status st = tsl_idlist_parse(body, len, &o->limits, &l, err);
-    if (st == TSL_OK) {
-        tsl_verify_opts vo;
-        memset(&vo, 0, sizeof vo);
-        vo.policy = o->policy;
-        vo.policy.now = now;
-        vo.sub = uri; /* the list's sub must be the uri the MSO names */
-        st = tsl_idlist_verify(l, &vo, cert, cert_len, err);
-        if (st != TSL_OK)
-            tslp_error_prefix(err, "identifier list");
-    }
+    if (st == TSL_OK)
+        st = verify_for(o, l, uri, cert, cert_len, now, err);
     if (st != TSL_OK) {
         tsl_idlist_free(l);
         return st;
@@ -207,6 +242,28 @@ tsl_status tslp_idl_check(tslp_idl_cache *c, int disk_fd, const tsl_verifier_opt
     const uint8_t *id = tsl_ref_idlist_id(r, &id_len);
     const uint8_t *cert = tsl_ref_idlist_cert(r, &cert_len);
     res->idlist = 1;
+    /* 1. Lists supplied offline whose sub is the uri: the first that verifies answers;
+     * when some match and none verifies, the last one's error (nothing is fetched). */
+    pthread_mutex_lock(&c->mu);
+    idl_offline *off = c->offline;
+    pthread_mutex_unlock(&c->mu);
+    bool matched = false;
+    tsl_status ost = TSL_OK;
+    for (idl_offline *f = off; f != NULL; f = f->next) {
+        if (strcmp(tsl_idlist_sub(f->list), uri) != 0)
+            continue;
+        matched = true;
+        *stage = TSL_STAGE_LIST_TOKEN;
+        if (err != NULL)
+            tsl_error_clear(err);
+        ost = verify_for(o, f->list, uri, cert, cert_len, now, err);
+        if (ost == TSL_OK) {
+            *listed = tsl_idlist_contains(f->list, id, id_len);
+            return TSL_OK;
+        }
+    }
+    if (matched)
+        return ost;
     *stage = TSL_STAGE_FETCH;
     int hit = cache_lookup(c, uri, cert, cert_len, id, id_len, now);
     if (hit >= 0) {

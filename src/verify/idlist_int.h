@@ -11,7 +11,11 @@ typedef struct tslp_idl_cache tslp_idl_cache;
 tslp_idl_cache *tslp_idl_cache_new(void);
 void tslp_idl_cache_free(tslp_idl_cache *c);
 
-/* Resolves r's identifier list (the memory cache, then the disk cache in the directory
+/* Adds l (adopted, freed on failure too) as a list supplied offline: used, once it
+ * verifies, for the mdocs whose identifier_list uri is its sub, instead of fetching. */
+tsl_status tslp_idl_add_offline(tslp_idl_cache *c, tsl_idlist *l, tsl_error *err);
+
+/* Resolves r's identifier list (a list supplied offline, the memory cache, then the disk cache in the directory
  * disk_fd when it is not -1, else a fetch with Accept: application/identifierlist+cwt),
  * verifies it with o's policy (sub = the MSO's uri; the MSO's certificate when it names
  * one) and sets *listed when r's id is in it. A fetched list that passed is written to

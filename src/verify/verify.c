@@ -184,8 +184,13 @@ tsl_status tsl_verifier_add_list_token(tsl_verifier *v, const uint8_t *tok, size
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "verifier: out of memory");
     tsl_status st = tsl_token_parse(tok, len, &v->o.limits, &f->tok, err);
     if (st != TSL_OK) {
-        tslp_error_prefix(err, "list token");
         tslp_free(f);
+        /* Not a Status List Token: an identifier list (ISO 18013-5) is the other kind a
+         * verifier follows. When it is neither, the first error says why. */
+        tsl_idlist *l = NULL;
+        if (tsl_idlist_parse(tok, len, &v->o.limits, &l, NULL) == TSL_OK)
+            return tslp_idl_add_offline(v->idl, l, err);
+        tslp_error_prefix(err, "list token (nor an identifier list)");
         return st;
     }
     pthread_mutex_lock(&v->mu);
