@@ -1984,7 +1984,9 @@ typedef struct {
                               * certificates instead of the system's; NULL: the system's */
     tsl_fetch_fn fetch;      /* NULL: the built-in libcurl client */
     void *fetch_ctx;
-    const char *cache_dir;   /* NULL: memory only; else also files in this directory,
+    const char *cache_dir;   /* NULL: memory only; else also files in this directory (Status
+                              * List Tokens and identifier lists, each verified again when
+                              * read),
                               * created 0700 if missing. tsl_verifier_new() fails with
                               * TSL_ERR_IO if it is not a directory, a symbolic link, not
                               * owned by the current user or root, or writable by group
@@ -2001,7 +2003,10 @@ TSL_API tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **o
 TSL_API void tsl_verifier_free(tsl_verifier *v);
 
 /* Supplies a Status List Token offline; it is used for the Referenced Tokens whose uri
- * equals its sub, instead of fetching. */
+ * equals its sub, instead of fetching. An identifier list (ISO/IEC 18013-5) is taken as
+ * well: it answers for the mdocs whose identifier_list uri equals its sub. Either is
+ * verified at each use, as a fetched one would be. When tok is neither, the Status List
+ * Token parser's error, its message saying it is no identifier list either. */
 TSL_API tsl_status tsl_verifier_add_list_token(tsl_verifier *v, const uint8_t *tok,
                                                size_t len, tsl_error *err);
 

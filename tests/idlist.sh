@@ -10,7 +10,9 @@
 #   refused when the list's chain does not start with it or another key signed it;
 # - an MSO with both mechanisms: agree (VALID, INVALID) and disagree (rejected, exit 1,
 #   both ways);
-# - --json's identifier_list step; tsl decode's figures and --id answers.
+# - --json's identifier_list step; --cache (written once verified, read without a
+#   request, verified again when loaded); --list-token with an identifier list (used
+#   without a request, verified as a fetched one); tsl decode's figures and --id answers.
 #
 # Usage: sh tests/idlist.sh [BUILD_DIR]   (run from the project root; a few seconds)
 # Closing line: "idlist: N passed, N failed".
@@ -203,6 +205,64 @@ grep -q "disagree" "$T/err" || bad "disagree (listed): $(errline)"
 same "disagree: nothing on stdout" "$(cat "$T/out")" ""
 both disagree-status "$GOOD" 1 1
 grep -q "disagree" "$T/err" || bad "disagree (status): $(errline)"
+
+# --- the disk cache (--cache) ------------------------------------------------------ #
+# A verified list is written to the cache directory and the next run answers from it,
+# without a request; the entry is verified again when loaded (a damaged one is fetched
+# anew, and one verified for an MSO without certificate does not pass for an MSO naming
+# another); a list that failed a check is never written.
+list cached --x5c "$C" --ttl 3600
+mdoc cache-rev --idl "$H/cached" "$REV"
+reqs() { grep -c "^/$1 " "$T/accept.log"; }
+v "disk cache: first check fetches" 1 cache-rev --cache "$T/cache" --json
+grep -q '"source":"fetch"' "$T/out" || bad "disk cache: first source: $(cat "$T/out")"
+same "disk cache: one request" "$(reqs cached)" 1
+same "disk cache: one entry" "$(find "$T/cache" -type f | wc -l)" 1
+v "disk cache: second check" 1 cache-rev --cache "$T/cache" --json
+grep -q '"source":"cache"' "$T/out" && grep -q '"status":"INVALID"' "$T/out" && ok ||
+    bad "disk cache: second check not from the cache: $(cat "$T/out")"
+same "disk cache: no request for the second check" "$(reqs cached)" 1
+mdoc cache-valid --idl "$H/cached" "$GOOD"
+v "disk cache: another id on the cached list" 0 cache-valid --cache "$T/cache"
+same "disk cache: still one request" "$(reqs cached)" 1
+# The entry's last byte (the signature's) flipped: not used, fetched again.
+f=$(find "$T/cache" -type f)
+$PY -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[-1]^=1; open(sys.argv[1],"wb").write(b)' "$f"
+v "disk cache: damaged entry" 1 cache-rev --cache "$T/cache" --json
+grep -q '"source":"fetch"' "$T/out" || bad "disk cache: damaged entry used: $(cat "$T/out")"
+same "disk cache: the damaged entry made a request" "$(reqs cached)" 2
+# Cached through an MSO without certificate; an MSO naming another one still fails.
+mdoc cache-nocert --idl "$H/othercert" "$GOOD"
+v "disk cache: othercert cached" 0 cache-nocert --cache "$T/cache2"
+v "disk cache: cached list, MSO names another certificate" 3 cert-leaf --cache "$T/cache2" \
+    --trust "$T/statusca.pem"
+grep -q "not the certificate the MSO names" "$T/err" || bad "disk cache cert-leaf: $(errline)"
+# A list that failed is not written.
+v "disk cache: untrusted list" 3 u-untrusted --cache "$T/cache3"
+same "disk cache: nothing written for a failed list" "$(find "$T/cache3" -type f | wc -l)" 0
+
+# --- --list-token: a list supplied offline ---------------------------------------- #
+# An identifier list given with --list-token answers for the mdocs whose uri is its sub,
+# with no request; it is verified as a fetched one (an expired or foreign-signed list
+# given offline leaves the status undetermined, and nothing is fetched instead); a file
+# that is neither kind of token is refused naming both.
+cp "$T/accept.log" "$T/accept.log.before" # the offline checks must add no request
+cp "$T/www/good" "$T/offline.cwt"
+mv "$T/www/good" "$T/www/good.away"   # a request for it would now get a 404
+v "offline list: listed" 1 revoked --list-token "$T/offline.cwt"
+v "offline list: not listed" 0 valid --list-token "$T/offline.cwt" --json
+grep -q '"source":"offline"' "$T/out" || bad "offline list: source: $(cat "$T/out")"
+mv "$T/www/good.away" "$T/www/good"
+mdoc off-exp --idl "$H/expired" "$REV"
+v "offline list: expired" 3 off-exp --list-token "$T/www/expired"
+grep -qi "exp" "$T/err" || bad "offline expired: $(errline)"
+v "offline list: untrusted signer" 3 u-untrusted --list-token "$T/www/untrusted"
+same "offline lists: no request for them" "$(wc -l <"$T/accept.log")" \
+    "$(wc -l <"$T/accept.log.before")"
+printf 'not a token' >"$T/junk.bin"
+v "offline list: neither kind of token (undetermined, as for a bad Status List Token)" 3 \
+    valid --list-token "$T/junk.bin"
+grep -q "nor an identifier list" "$T/err" || bad "junk list token: $(errline)"
 
 # --- tsl decode -------------------------------------------------------------------- #
 t decode --trust "$T/iaca.pem" --id "$REV" --id "$GOOD" "$T/www/good"

@@ -122,3 +122,64 @@ TT_TEST(verify_idlist_fetch_cache_outcomes)
     free(t0s);
     free(pem);
 }
+
+TT_TEST(verify_idlist_offline_list_token)
+{
+    /* tsl_verifier_add_list_token takes an identifier list: it answers without a fetch
+     * (the fetch callback fails and counts), verified at each use: a damaged list is
+     * taken (parsing does not verify) but never answers, and nothing is fetched instead
+     * (tests/idlist.sh also gives an expired and a foreign-signed list offline). */
+    size_t nl = 0, nm1 = 0, nm2 = 0, nt = 0, np = 0;
+    uint8_t *list = tt_read_file(FX "list.cwt", &nl);
+    uint8_t *listed = tt_read_file(FX "listed.mdoc", &nm1);
+    uint8_t *valid = tt_read_file(FX "valid.mdoc", &nm2);
+    char *t0s = (char *)tt_read_file(FX "T0", &nt);
+    char *pem = (char *)tt_read_file(FX "iaca.pem", &np);
+    TT_CHECK(list && listed && valid && t0s && pem);
+    int64_t t0 = strtoll(t0s, NULL, 10);
+    tsl_trust *trust = NULL;
+    TT_OK(tsl_trust_new(&trust, NULL));
+    TT_OK(tsl_trust_add_pem(trust, pem, np, NULL));
+    idl_fake f = {0, NULL, 0, TSL_MEDIA_IDLIST, ""};
+    tsl_verifier_opts o;
+    memset(&o, 0, sizeof o);
+    o.policy.trust = trust;
+    o.fetch = idl_fetch;
+    o.fetch_ctx = &f;
+    tsl_verifier *v = NULL;
+    TT_OK(tsl_verifier_new(&o, &v, NULL));
+    TT_OK(tsl_verifier_add_list_token(v, list, nl, NULL));
+    tsl_check_result r;
+    tsl_error err;
+    tsl_error_clear(&err);
+    TT_OK(tsl_verifier_check(v, listed, nm1, t0 + 10, 0, &r, &err));
+    TT_EQ_U(r.value, TSL_STATUS_INVALID);
+    TT_CHECK(r.determined && r.listed && !r.fetched && !r.from_cache);
+    TT_OK(tsl_verifier_check(v, valid, nm2, t0 + 10, 0, &r, &err));
+    TT_EQ_U(r.value, TSL_STATUS_VALID);
+    TT_EQ_U(f.calls, 0);
+    tsl_verifier_free(v);
+
+    uint8_t *bad = malloc(nl);
+    memcpy(bad, list, nl);
+    bad[nl - 1] ^= 1;
+    TT_OK(tsl_verifier_new(&o, &v, NULL));
+    TT_OK(tsl_verifier_add_list_token(v, bad, nl, NULL));
+    tsl_error_clear(&err);
+    TT_CHECK(tsl_verifier_check(v, listed, nm1, t0 + 10, 0, &r, &err) != TSL_OK);
+    TT_EQ_U(r.stage, TSL_STAGE_LIST_TOKEN);
+    TT_CHECK(!r.determined);
+    TT_EQ_U(f.calls, 0);
+    /* Neither kind of token: refused, naming both. */
+    tsl_error_clear(&err);
+    TT_CHECK(tsl_verifier_add_list_token(v, (const uint8_t *)"junk", 4, &err) != TSL_OK);
+    TT_CONTAINS(err.msg, "nor an identifier list");
+    tsl_verifier_free(v);
+    free(bad);
+    tsl_trust_free(trust);
+    free(list);
+    free(listed);
+    free(valid);
+    free(t0s);
+    free(pem);
+}

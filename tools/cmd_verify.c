@@ -99,9 +99,10 @@ int cmd_verify(int argc, char **argv)
                "public keys, a JWK or a JWKS (repeatable)"),
         CLI_FN("key", &k, cli_opt_key, NULL, "FILE\tverification key: PEM, JWK or JWKS (repeatable)"),
         {"list-token", 0, CLI_OPT_STRS, &list_tokens, 0, VERIFY_MAX_LIST_TOKENS, NULL, NULL,
-         NULL, "FILE\ta Status List Token to use instead of fetching (repeatable)"},
-        CLI_STR("cache", &vo.cache_dir, "DIR\tkeep fetched Status List Tokens in DIR (0700,\n"
-                "refused if a link, or open to others)"),
+         NULL, "FILE\ta Status List Token or identifier list to use instead of\n"
+                 "fetching (repeatable)"},
+        CLI_STR("cache", &vo.cache_dir, "DIR\tkeep fetched Status List Tokens and identifier\n"
+                "lists in DIR (0700, refused if a link, or open to others)"),
         CLI_FN("time", &at, parse_time, NULL, "T\tthe status at unix time T (?time=T)"),
         {"now", 0, CLI_OPT_I64, &now, 0, INT64_MAX / 2, NULL, NULL, NULL,
          "T\tthe current time (default: the clock)"},

@@ -4,27 +4,20 @@
  * the entry. One verifier may be used from several threads: its cache sits behind a
  * mutex, which is never held during a fetch or a signature check. */
 #include "crypto/crypto.h"
+#include "verify/disk_cache.h"
 #include "verify/fetch_int.h"
 #include "verify/idlist_int.h"
 #include "token/token_int.h"
 #include "core/tsl_int.h"
 
-#include <errno.h>
 #include <jansson.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#define DISK_MAGIC "tsl-cache-1 "
-#define DISK_TMP_PREFIX ".tmp-" /* temporary files: DISK_TMP_PREFIX + 16 random hex */
-#define DISK_TMP_TRIES 8         /* names tried before a store gives up */
 
 #define ACCEPT_CWT_FIRST TSL_MEDIA_CWT ", " TSL_MEDIA_JWT ";q=0.9"
 #define ACCEPT_JWT_FIRST TSL_MEDIA_JWT ", " TSL_MEDIA_CWT ";q=0.9"
@@ -99,54 +92,6 @@ static void release(tsl_verifier *v)
 /* The test hook declared in fetch_int.h: NULL in normal use. */
 void (*tslp_verify_offline_hook)(void);
 
-/* Opens the disk cache directory, creating it (0700) if missing, and checks that only
- * its owner can put entries in it: a cached entry's fetch time is believed, so whoever
- * can plant one could make an old, validly signed token (from before a revocation)
- * pass for fresh. Refused: a symbolic link, a non-directory, a directory owned by
- * someone other than the current user or root, and one writable by group or others
- * unless it is sticky (like /tmp: then nobody can replace our entries, and entries are
- * only read when the current user owns them). The directory is used through the
- * descriptor from then on, so it cannot be swapped after the checks. */
-static tsl_status open_cache_dir(const char *dir, int *out, tsl_error *err)
-{
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return tslp_fail(err, TSL_ERR_IO, 0, "cache directory %.150s: cannot create it: %s",
-                         dir, strerror(errno));
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        struct stat ls;
-        if (lstat(dir, &ls) == 0 && S_ISLNK(ls.st_mode))
-            return tslp_fail(err, TSL_ERR_IO, 0,
-                             "cache directory %.150s: is a symbolic link (give the directory "
-                             "itself)", dir);
-        if (e == ENOTDIR)
-            return tslp_fail(err, TSL_ERR_IO, 0, "cache directory %.150s: not a directory",
-                             dir);
-        return tslp_fail(err, TSL_ERR_IO, 0, "cache directory %.150s: %s", dir, strerror(e));
-    }
-    struct stat st;
-    tsl_status rc = TSL_OK;
-    uid_t me = geteuid();
-    if (fstat(fd, &st) != 0)
-        rc = tslp_fail(err, TSL_ERR_IO, 0, "cache directory %.150s: %s", dir, strerror(errno));
-    else if (st.st_uid != me && st.st_uid != 0)
-        rc = tslp_fail(err, TSL_ERR_IO, 0,
-                       "cache directory %.150s: owned by uid %lu, not by you (uid %lu) or "
-                       "root", dir, (unsigned long)st.st_uid, (unsigned long)me);
-    else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
-        rc = tslp_fail(err, TSL_ERR_IO, 0,
-                       "cache directory %.150s: writable by group or others (mode %04o), "
-                       "who could plant entries; use a private directory or chmod go-w",
-                       dir, (unsigned)(st.st_mode & 07777));
-    if (rc != TSL_OK) {
-        close(fd);
-        return rc;
-    }
-    *out = fd;
-    return TSL_OK;
-}
-
 tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_error *err)
 {
     if (out == NULL)
@@ -180,7 +125,7 @@ tsl_status tsl_verifier_new(const tsl_verifier_opts *o, tsl_verifier **out, tsl_
         !own_copy(v, &v->o.ca_file) || !own_copy(v, &v->o.cache_dir))
         goto nomem;
     if (v->o.cache_dir != NULL) {
-        tsl_status st = open_cache_dir(v->o.cache_dir, &v->cache_fd, err);
+        tsl_status st = tslp_disk_open(v->o.cache_dir, &v->cache_fd, err);
         if (st != TSL_OK) {
             release(v);
             return st;
@@ -239,8 +184,13 @@ tsl_status tsl_verifier_add_list_token(tsl_verifier *v, const uint8_t *tok, size
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "verifier: out of memory");
     tsl_status st = tsl_token_parse(tok, len, &v->o.limits, &f->tok, err);
     if (st != TSL_OK) {
-        tslp_error_prefix(err, "list token");
         tslp_free(f);
+        /* Not a Status List Token: an identifier list (ISO 18013-5) is the other kind a
+         * verifier follows. When it is neither, the first error says why. */
+        tsl_idlist *l = NULL;
+        if (tsl_idlist_parse(tok, len, &v->o.limits, &l, NULL) == TSL_OK)
+            return tslp_idl_add_offline(v->idl, l, err);
+        tslp_error_prefix(err, "list token (nor an identifier list)");
         return st;
     }
     pthread_mutex_lock(&v->mu);
@@ -313,124 +263,29 @@ static tsl_status read_entry(const tsl_token *t, uint64_t idx, tsl_check_result 
     return TSL_OK;
 }
 
-/* ---- disk cache: <dir>/<hex SHA-256 of key>, "tsl-cache-1 <fetched>\n" + token ----
- * Every access goes through v->cache_fd (openat, renameat): the directory checked by
- * open_cache_dir() is the one used. */
-
-#define DISK_NAME_LEN 64 /* hex SHA-256 */
-
-static tsl_status disk_name(const char *key, char name[DISK_NAME_LEN + 1])
-{
-    uint8_t h[32];
-    tsl_status st = tslp_sha256((const uint8_t *)key, strlen(key), h);
-    if (st != TSL_OK)
-        return st;
-    for (int i = 0; i < 32; i++)
-        snprintf(name + 2 * i, 3, "%02x", h[i]);
-    return TSL_OK;
-}
+/* ---- the disk cache (verify/disk_cache.c): the raw token, parsed and checked again
+ * when loaded ---- */
 
 /* Loads, parses and re-verifies a token from the disk cache; NULL when there is none
- * usable (a bad file is ignored: it is only a cache). Only a regular file owned by the
- * current user and writable by nobody else is read (never through a symbolic link,
- * never blocking on a FIFO): an entry is believed about its fetch time. */
+ * usable (a bad entry is ignored: it is only a cache). */
 static tsl_token *disk_load(const tsl_verifier *v, const char *key, const char *uri,
                             int64_t now, int64_t at, int64_t *until)
 {
-    char name[DISK_NAME_LEN + 1];
-    if (disk_name(key, name) != TSL_OK)
-        return NULL;
-    int fd = openat(v->cache_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
+    size_t len = 0;
+    int64_t fetched = 0;
+    uint8_t *buf = tslp_disk_load(v->cache_fd, key, v->o.max_body, &len, &fetched);
+    if (buf == NULL)
         return NULL;
     tsl_token *t = NULL;
-    uint8_t *buf = NULL;
-    size_t len = 0, max = v->o.max_body + 64;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || st.st_size <= 0 ||
-        (uint64_t)st.st_size > max)
-        goto out;
-    buf = tslp_malloc((size_t)st.st_size);
-    if (buf == NULL)
-        goto out;
-    while (len < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + len, (size_t)st.st_size - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    size_t ml = strlen(DISK_MAGIC);
-    uint8_t *nl = len > ml ? memchr(buf, '\n', len) : NULL;
-    if (nl == NULL || memcmp(buf, DISK_MAGIC, ml) != 0)
-        goto out;
-    char *end;
-    errno = 0;
-    long long fetched = strtoll((const char *)buf + ml, &end, 10);
-    if (errno != 0 || end != (char *)nl || fetched <= 0)
-        goto out;
-    size_t off = (size_t)(nl + 1 - buf);
-    if (tsl_token_parse(buf + off, len - off, &v->o.limits, &t, NULL) != TSL_OK) {
+    if (tsl_token_parse(buf, len, &v->o.limits, &t, NULL) != TSL_OK)
         t = NULL;
-        goto out;
-    }
-    if (check_token(v, t, uri, now, at, NULL) != TSL_OK ||
-        now >= (*until = valid_until(v, t, (int64_t)fetched))) {
+    else if (check_token(v, t, uri, now, at, NULL) != TSL_OK ||
+             now >= (*until = valid_until(v, t, fetched))) {
         tsl_token_free(t);
         t = NULL;
     }
-out:
-    close(fd);
     tslp_free(buf);
     return t;
-}
-
-/* Creates a new temporary file in the cache directory: a random name, created with
- * O_EXCL and O_NOFOLLOW, so a name planted in advance (a symbolic link to a victim
- * file) is never opened, and two writers (threads or processes) never share one.
- * Returns the descriptor and fills tmp, or -1. */
-static int disk_tmp(const tsl_verifier *v, char tmp[sizeof DISK_TMP_PREFIX + 16])
-{
-    for (int k = 0; k < DISK_TMP_TRIES; k++) {
-        uint8_t r[8];
-        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
-            return -1;
-        int n = snprintf(tmp, sizeof DISK_TMP_PREFIX, "%s", DISK_TMP_PREFIX);
-        for (int i = 0; i < 8; i++)
-            n += snprintf(tmp + n, 3, "%02x", r[i]);
-        int fd = openat(v->cache_fd, tmp,
-                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd >= 0 || errno != EEXIST)
-            return fd;
-    }
-    return -1;
-}
-
-/* Writes the raw token to the disk cache (best effort: a failure is ignored): into a
- * temporary file of its own, then renamed over the entry, so a reader sees the old
- * entry or the new one, never a mix, and concurrent writers leave one whole entry. */
-static void disk_store(const tsl_verifier *v, const char *key, const uint8_t *raw,
-                       size_t len, int64_t fetched)
-{
-    char name[DISK_NAME_LEN + 1], tmp[sizeof DISK_TMP_PREFIX + 16];
-    if (disk_name(key, name) != TSL_OK)
-        return;
-    int fd = disk_tmp(v, tmp);
-    if (fd < 0)
-        return;
-    FILE *f = fdopen(fd, "wb");
-    if (f == NULL) {
-        close(fd);
-        unlinkat(v->cache_fd, tmp, 0);
-        return;
-    }
-    int ok = fprintf(f, DISK_MAGIC "%lld\n", (long long)fetched) > 0 &&
-             fwrite(raw, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || renameat(v->cache_fd, tmp, v->cache_fd, name) != 0)
-        unlinkat(v->cache_fd, tmp, 0);
 }
 
 /* ---- the memory cache (callers hold v->mu) ---- */
@@ -609,7 +464,8 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
             tsl_ref_free(ref);
             return st;
         }
-        st = tslp_idl_check(v->idl, &v->o, ref, now, &listed, res, &stage, err);
+        st = tslp_idl_check(v->idl, v->cache_fd, &v->o, ref, now, &listed, res, &stage,
+                           err);
         if (st == TSL_OK && tsl_ref_uri(ref) == NULL) {
             snprintf(res->uri, sizeof res->uri, "%s", tsl_ref_idlist_uri(ref));
             res->listed = listed;
@@ -712,7 +568,7 @@ tsl_status tsl_verifier_check_opts(tsl_verifier *v, const uint8_t *token, size_t
         stage = TSL_STAGE_STATUS;
         int64_t until = valid_until(v, t, now);
         if (v->cache_fd >= 0)
-            disk_store(v, url, raw, raw_len, now);
+            tslp_disk_store(v->cache_fd, url, raw, raw_len, now);
         tsl_free(raw);
         pthread_mutex_lock(&v->mu);
         st = read_entry(t, idx, res, err);
