@@ -21,14 +21,6 @@
 
 #include <string.h>
 
-bool tslp_store_id_bytes_bad(int64_t formats, int64_t size, int64_t id_bytes)
-{
-    if (formats != TSL_PUBLISH_IDLIST)
-        return id_bytes != 0;
-    return id_bytes < TSL_STORE_ID_MIN || id_bytes > TSL_STORE_ID_MAX || size < 0 ||
-           !tslp_idl_size_fits((unsigned)id_bytes, (uint64_t)size);
-}
-
 /* Reads the list's row in a read transaction and opens its identifier permutation
  * (free it with tslp_idl_perm_free, also after a failure). */
 static tsl_status open_list(tsl_store *st, const char *list, tslp_idl_perm *p, uint64_t *size,

@@ -58,6 +58,16 @@ bool tslp_idl_size_fits(unsigned len, uint64_t size)
     return ib >= 8 || size <= (uint64_t)1 << (8 * ib);
 }
 
+/* Here rather than in idl_ids.c: the backends check every row they read with it, and
+ * idl_ids.c reads rows through them (store.c). */
+bool tslp_store_id_bytes_bad(int64_t formats, int64_t size, int64_t id_bytes)
+{
+    if (formats != TSL_PUBLISH_IDLIST)
+        return id_bytes != 0;
+    return id_bytes < TSL_STORE_ID_MIN || id_bytes > TSL_STORE_ID_MAX || size < 0 ||
+           !tslp_idl_size_fits((unsigned)id_bytes, (uint64_t)size);
+}
+
 /* The identifier key: AES_perm_key("tsl idlist key 1"), so that it is never the
  * permutation's own key. */
 tsl_status tslp_idl_perm_init(tslp_idl_perm *p, const uint8_t perm_key[TSLP_PERM_KEY_BYTES],

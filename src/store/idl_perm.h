@@ -21,6 +21,9 @@ unsigned tslp_idl_index_bytes(unsigned len);
 bool tslp_idl_len_ok(unsigned len);
 /* Every index of a list of size entries fits tslp_idl_index_bytes(len) bytes. */
 bool tslp_idl_size_fits(unsigned len, uint64_t size);
+/* A stored row's identifier length is inconsistent: not 0 for a status list, or for
+ * an identifier list out of range or too short for its size. */
+bool tslp_store_id_bytes_bad(int64_t formats, int64_t size, int64_t id_bytes);
 
 /* Derives the key from a list's permutation key. TSL_ERR_ARG for a length out of
  * range, TSL_ERR_CRYPTO, TSL_ERR_NOMEM. Free with tslp_idl_perm_free() (also after a

@@ -173,10 +173,6 @@ tsl_status tslp_store_wait(tsl_store *st, int timeout_ms,
 tsl_status tslp_store_idl_ids(const uint8_t perm_key[TSLP_PERM_KEY_BYTES], unsigned id_bytes,
                               const uint64_t *idx, size_t n, uint8_t *out, tsl_error *err);
 
-/* A stored row's identifier length is inconsistent: not 0 for a status list, or for
- * an identifier list out of range or too short for its size (idl_ids.c). */
-bool tslp_store_id_bytes_bad(int64_t formats, int64_t size, int64_t id_bytes);
-
 /* Checks an id: [A-Za-z0-9._-], 1 to 64 characters. */
 bool tslp_store_id_ok(const char *id);
 

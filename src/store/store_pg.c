@@ -59,6 +59,7 @@
  * A dropped connection: every call fails with TSL_ERR_IO; the next begin (and the next
  * pg_wait) tries PQreset once, and the handle works again once the server is back. */
 #include "store/backend.h"
+#include "store/idl_perm.h"
 #include "store/store_pg.h"
 
 #include <libpq-fe.h>

@@ -41,6 +41,7 @@
  * timeout; readers see a consistent snapshot and never block them). The file is
  * created 0600: it holds the permutation keys, which predict future indices. */
 #include "store/backend.h"
+#include "store/idl_perm.h"
 #include "store/store_sqlite.h"
 
 #include <errno.h>
