@@ -1,0 +1,141 @@
+/* walwatch.c - a polling publisher woken by the writes to an SQLite store
+ * (tslp_walwatch): a thread watches the store's directory with inotify for writes to
+ * and closes of the store's -wal file and calls back (the runner starts a round at
+ * once). A store on PostgreSQL pushes its changes itself (LISTEN/NOTIFY, publisher.c);
+ * an SQLite store is polled every publish interval, so a change waited half an interval
+ * on average (25 ms at --publish-interval 0.05) before the round that signs it. The
+ * interval still bounds the wait: an event missed (a write whose commit becomes
+ * visible only after the round it woke has read, a file system without inotify, a
+ * watch that cannot be set) leaves the round to the timer.
+ *
+ * Every commit to a store in WAL mode writes its pages to the -wal file (IN_MODIFY),
+ * and a `tsl` command that wrote closes it when it exits (IN_CLOSE_WRITE), after its
+ * commit is visible. The publisher's own writes wake it too: one more round, which
+ * finds nothing changed (a few list reads). Wake-ups are spaced by at least gap_ms, so a
+ * long write (a bulk update) does not run rounds back to back. */
+#include "publish/publish_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The store path's directory name, and its file name plus "-wal". */
+#define WATCH_DIR_MAX 4096
+#define WATCH_NAME_MAX 256
+
+struct tslp_walwatch {
+    pthread_t thread;
+    int fd;         /* inotify */
+    int stop_pipe[2];
+    char name[WATCH_NAME_MAX + 8]; /* "tsl.db-wal" */
+    int64_t gap_ms;
+    void (*fn)(void *ctx);
+    void *ctx;
+};
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec t = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR)
+        ;
+}
+
+/* Reads the events queued; true if one is about the -wal file. */
+static bool drain(tslp_walwatch *w)
+{
+    bool hit = false;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (;;) {
+        ssize_t n = read(w->fd, buf, sizeof buf);
+        if (n <= 0)
+            return hit; /* EAGAIN: nothing more (the fd is non-blocking) */
+        for (char *q = buf; q + sizeof(struct inotify_event) <= buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)(void *)q;
+            if (ev->len > 0 && strcmp(ev->name, w->name) == 0)
+                hit = true;
+            q += sizeof(struct inotify_event) + ev->len;
+        }
+    }
+}
+
+static void *walwatch_main(void *arg)
+{
+    tslp_walwatch *w = arg;
+    struct pollfd pf[2] = {{w->fd, POLLIN, 0}, {w->stop_pipe[0], POLLIN, 0}};
+    for (;;) {
+        if (poll(pf, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return NULL; /* the timer rounds go on */
+        }
+        if (pf[1].revents != 0)
+            return NULL;
+        if (!drain(w))
+            continue;
+        w->fn(w->ctx);
+        /* Events during the gap wake the next round when it ends. */
+        sleep_ms(w->gap_ms);
+    }
+}
+
+tslp_walwatch *tslp_walwatch_start(const char *path, int64_t gap_ms, void (*fn)(void *ctx),
+                                   void *ctx)
+{
+    if (path == NULL || fn == NULL)
+        return NULL;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash != NULL ? slash + 1 : path;
+    size_t dlen = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (*base == '\0' || strlen(base) > WATCH_NAME_MAX || dlen >= WATCH_DIR_MAX)
+        return NULL;
+    char dir[WATCH_DIR_MAX];
+    if (dlen == 0)
+        memcpy(dir, ".", 2);
+    else {
+        memcpy(dir, path, dlen);
+        dir[dlen] = '\0';
+    }
+    tslp_walwatch *w = tslp_calloc(1, sizeof *w);
+    if (w == NULL)
+        return NULL;
+    snprintf(w->name, sizeof w->name, "%s-wal", base);
+    w->gap_ms = gap_ms > 0 ? gap_ms : 1;
+    w->fn = fn;
+    w->ctx = ctx;
+    w->stop_pipe[0] = w->stop_pipe[1] = -1;
+    w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (w->fd < 0 ||
+        inotify_add_watch(w->fd, dir, IN_MODIFY | IN_CLOSE_WRITE | IN_ONLYDIR) < 0 ||
+        pipe2(w->stop_pipe, O_CLOEXEC) != 0 ||
+        pthread_create(&w->thread, NULL, walwatch_main, w) != 0) {
+        if (w->fd >= 0)
+            close(w->fd);
+        for (int k = 0; k < 2; k++)
+            if (w->stop_pipe[k] >= 0)
+                close(w->stop_pipe[k]);
+        tslp_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void tslp_walwatch_stop(tslp_walwatch *w)
+{
+    if (w == NULL)
+        return;
+    ssize_t n;
+    do
+        n = write(w->stop_pipe[1], "x", 1);
+    while (n < 0 && errno == EINTR);
+    pthread_join(w->thread, NULL);
+    close(w->fd);
+    close(w->stop_pipe[0]);
+    close(w->stop_pipe[1]);
+    tslp_free(w);
+}
