@@ -50,6 +50,12 @@ static int64_t mono_now_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* The shortest and longest spacing of the wake-ups by an SQLite store's writes: a long
+ * write (a bulk update) does not run rounds back to back, and a publish interval of
+ * minutes does not hold back a change for long either. */
+#define WATCH_GAP_MIN_MS 2
+#define WATCH_GAP_MAX_MS 50
+
 /* A pushed publisher's step waits at most this long, so that a stop is seen soon. */
 #define STEP_MS 250
 
@@ -140,12 +146,14 @@ tsl_status tsl_publisher_runner_start(tsl_publisher *p, int64_t interval_ms,
         free(r);
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "cannot start the publisher thread");
     }
-    /* An SQLite store is polled: its writes wake the thread too (walwatch.c), spaced by
-     * a tenth of the interval (at least 2 ms), so a change does not wait for the timer. */
+    /* An SQLite store is polled: its writes wake the thread too (walwatch.c), so a
+     * change does not wait for the timer; wake-ups are spaced by a tenth of the
+     * interval, from WATCH_GAP_MIN_MS to WATCH_GAP_MAX_MS. */
+    int64_t gap = interval_ms / 10;
+    gap = gap < WATCH_GAP_MIN_MS ? WATCH_GAP_MIN_MS : gap > WATCH_GAP_MAX_MS ? WATCH_GAP_MAX_MS
+                                                                              : gap;
     if (!tslp_publisher_pushed(p) && tslp_publisher_file(p) != NULL)
-        r->watch = tslp_walwatch_start(tslp_publisher_file(p),
-                                       interval_ms / 10 > 2 ? interval_ms / 10 : 2,
-                                       kick_cb, r);
+        r->watch = tslp_walwatch_start(tslp_publisher_file(p), gap, kick_cb, r);
     *out = r;
     return TSL_OK;
 }

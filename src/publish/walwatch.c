@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The store path's directory name, and its file name plus "-wal". */
@@ -38,13 +37,6 @@ struct tslp_walwatch {
     void (*fn)(void *ctx);
     void *ctx;
 };
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec t = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&t, &t) != 0 && errno == EINTR)
-        ;
-}
 
 /* Reads the events queued; true if one is about the -wal file. */
 static bool drain(tslp_walwatch *w)
@@ -79,8 +71,9 @@ static void *walwatch_main(void *arg)
         if (!drain(w))
             continue;
         w->fn(w->ctx);
-        /* Events during the gap wake the next round when it ends. */
-        sleep_ms(w->gap_ms);
+        /* Events during the gap wake the next round when it ends; a stop ends it. */
+        if (poll(&pf[1], 1, (int)w->gap_ms) > 0)
+            return NULL;
     }
 }
 
