@@ -2,8 +2,8 @@
  * a large JWT served at once and its gzip variant added later by the gzip thread (with
  * its own ETag, gunzipping to the token, the identity answer unchanged), the tokens a
  * round signed served byte for byte as recorded, the inotify watch of an SQLite store's
- * -wal file (wakes on its writes only, never after stop), and a polling runner woken by
- * a commit long before its interval. Real SQLite stores, real threads. */
+ * -wal file (wakes on its writes only, never after stop, none without the file), and a
+ * polling runner woken by a commit long before its interval. Real SQLite stores, real threads. */
 #include "tt.h"
 #include "publish/publish_int.h"
 
@@ -230,8 +230,12 @@ TT_TEST(pickup_walwatch_wakes_on_wal_writes_only)
     snprintf(db, sizeof db, "%s/tsl.db", dir);
     atomic_int n;
     atomic_init(&n, 0);
+    /* No -wal file yet: no watch (the publisher keeps one open, so it exists). */
+    int ok = tslp_walwatch_start(db, 2, pk_count, &n) == NULL;
+    snprintf(path, sizeof path, "%s/tsl.db-wal", dir);
+    ok = ok && pk_write(path, "") == 0;
     tslp_walwatch *w = tslp_walwatch_start(db, 2, pk_count, &n);
-    int ok = w != NULL;
+    ok = ok && w != NULL;
     /* Other files of the directory (the store itself, another store's -wal): nothing. */
     snprintf(path, sizeof path, "%s/tsl.db", dir);
     ok = ok && pk_write(path, "x") == 0;
@@ -250,6 +254,13 @@ TT_TEST(pickup_walwatch_wakes_on_wal_writes_only)
     ok = ok && atomic_load(&n) == after;
     /* A directory that does not exist: no watch (the caller polls). */
     ok = ok && tslp_walwatch_start("/nonexistent-tsl-dir/tsl.db", 2, pk_count, &n) == NULL;
+    /* A -wal file deleted: the watch ends by itself (the timer goes on), no call. */
+    w = tslp_walwatch_start(db, 2, pk_count, &n);
+    after = atomic_load(&n);
+    ok = ok && w != NULL && unlink(path) == 0;
+    pk_sleep_ms(100);
+    ok = ok && atomic_load(&n) == after;
+    tslp_walwatch_stop(w);
     pk_rmdir(dir);
     TT_CHECK(ok);
 }

@@ -89,8 +89,8 @@ bool tslp_entry_gzip(tslp_entry *e);
 typedef struct tslp_walwatch tslp_walwatch;
 
 /* Watches the -wal file of the SQLite store at path and calls fn(ctx) from a thread of
- * its own after writes to it, at most once every gap_ms; NULL when it cannot (no
- * inotify, a path too long, out of memory): the caller polls only. */
+ * its own after writes to it, at most once every gap_ms; NULL when it cannot (no -wal
+ * file, no inotify, a path too long, out of memory): the caller polls only. */
 tslp_walwatch *tslp_walwatch_start(const char *path, int64_t gap_ms, void (*fn)(void *ctx),
                                    void *ctx);
 

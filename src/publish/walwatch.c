@@ -1,7 +1,6 @@
 /* walwatch.c - a polling publisher woken by the writes to an SQLite store
- * (tslp_walwatch): a thread watches the store's directory with inotify for writes to
- * and closes of the store's -wal file and calls back (the runner starts a round at
- * once). A store on PostgreSQL pushes its changes itself (LISTEN/NOTIFY, publisher.c);
+ * (tslp_walwatch): a thread watches the store's -wal file with inotify for writes to it
+ * and closes of it and calls back (the runner starts a round at once). A store on PostgreSQL pushes its changes itself (LISTEN/NOTIFY, publisher.c);
  * an SQLite store is polled every publish interval, so a change waited half an interval
  * on average (25 ms at --publish-interval 0.05) before the round that signs it. The
  * interval still bounds the wait: an event missed (a write whose commit becomes
@@ -12,7 +11,13 @@
  * and a `tsl` command that wrote closes it when it exits (IN_CLOSE_WRITE), after its
  * commit is visible. The publisher's own writes wake it too: one more round, which
  * finds nothing changed (a few list reads). Wake-ups are spaced by at least gap_ms, so a
- * long write (a bulk update) does not run rounds back to back. */
+ * long write (a bulk update) does not run rounds back to back.
+ *
+ * The file is watched, not its directory: other files there (an access log, a trace
+ * written by strace) would wake the thread for nothing, and a tracer writing each of its
+ * reads into the directory would keep it busy for ever. The -wal file exists while any
+ * connection has the store open, and the publisher keeps one open; when it does not
+ * exist at start (no watch) or goes away (IN_IGNORED), the timer alone decides. */
 #include "publish/publish_int.h"
 
 #include <errno.h>
@@ -24,24 +29,23 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-/* The store path's directory name, and its file name plus "-wal". */
-#define WATCH_DIR_MAX 4096
-#define WATCH_NAME_MAX 256
+/* The longest store path watched (its -wal file's). */
+#define WATCH_PATH_MAX 4096
 
 struct tslp_walwatch {
     pthread_t thread;
     int fd;         /* inotify */
     int stop_pipe[2];
-    char name[WATCH_NAME_MAX + 8]; /* "tsl.db-wal" */
     int64_t gap_ms;
     void (*fn)(void *ctx);
     void *ctx;
 };
 
-/* Reads the events queued; true if one is about the -wal file. */
-static bool drain(tslp_walwatch *w)
+/* Reads the events queued: 1 a write or close, 0 none, -1 the watch is gone (the file
+ * was deleted or its file system unmounted). */
+static int drain(tslp_walwatch *w)
 {
-    bool hit = false;
+    int hit = 0;
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     for (;;) {
         ssize_t n = read(w->fd, buf, sizeof buf);
@@ -49,8 +53,10 @@ static bool drain(tslp_walwatch *w)
             return hit; /* EAGAIN: nothing more (the fd is non-blocking) */
         for (char *q = buf; q + sizeof(struct inotify_event) <= buf + n;) {
             const struct inotify_event *ev = (const struct inotify_event *)(void *)q;
-            if (ev->len > 0 && strcmp(ev->name, w->name) == 0)
-                hit = true;
+            if (ev->mask & IN_IGNORED)
+                return -1;
+            if (ev->mask & (IN_MODIFY | IN_CLOSE_WRITE))
+                hit = 1;
             q += sizeof(struct inotify_event) + ev->len;
         }
     }
@@ -68,7 +74,10 @@ static void *walwatch_main(void *arg)
         }
         if (pf[1].revents != 0)
             return NULL;
-        if (!drain(w))
+        int d = drain(w);
+        if (d < 0)
+            return NULL; /* no more watch: the timer rounds go on */
+        if (d == 0)
             continue;
         w->fn(w->ctx);
         /* Events during the gap wake the next round when it ends; a stop ends it. */
@@ -82,29 +91,20 @@ tslp_walwatch *tslp_walwatch_start(const char *path, int64_t gap_ms, void (*fn)(
 {
     if (path == NULL || fn == NULL)
         return NULL;
-    const char *slash = strrchr(path, '/');
-    const char *base = slash != NULL ? slash + 1 : path;
-    size_t dlen = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
-    if (*base == '\0' || strlen(base) > WATCH_NAME_MAX || dlen >= WATCH_DIR_MAX)
+    char wal[WATCH_PATH_MAX];
+    int n = snprintf(wal, sizeof wal, "%s-wal", path);
+    if (n < 0 || (size_t)n >= sizeof wal)
         return NULL;
-    char dir[WATCH_DIR_MAX];
-    if (dlen == 0)
-        memcpy(dir, ".", 2);
-    else {
-        memcpy(dir, path, dlen);
-        dir[dlen] = '\0';
-    }
     tslp_walwatch *w = tslp_calloc(1, sizeof *w);
     if (w == NULL)
         return NULL;
-    snprintf(w->name, sizeof w->name, "%s-wal", base);
     w->gap_ms = gap_ms > 0 ? gap_ms : 1;
     w->fn = fn;
     w->ctx = ctx;
     w->stop_pipe[0] = w->stop_pipe[1] = -1;
     w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (w->fd < 0 ||
-        inotify_add_watch(w->fd, dir, IN_MODIFY | IN_CLOSE_WRITE | IN_ONLYDIR) < 0 ||
+        inotify_add_watch(w->fd, wal, IN_MODIFY | IN_CLOSE_WRITE) < 0 ||
         pipe2(w->stop_pipe, O_CLOEXEC) != 0 ||
         pthread_create(&w->thread, NULL, walwatch_main, w) != 0) {
         if (w->fd >= 0)
