@@ -1,10 +1,10 @@
 /* gzipper.c - the gzip variants of served JWTs, made off the publisher's path
- * (tslp_gzipper): a thread of its own, at a lower CPU priority, gzips the JWT of each
- * entry handed to it and attaches the result to that entry. So a new token is served
- * (identity) as soon as it is loaded and never waits for the gzip of a large one (a
- * 10^8-entry list's JWT is 2.4 MB, about 25 ms of CPU), the next round of the publisher
- * is not delayed by it, and on a small machine the gzip yields the CPU to the publisher
- * and to requests.
+ * (tslp_gzipper): a thread of its own gzips the JWT of each entry handed to it and
+ * attaches the result to that entry. So a new token is served (identity) as soon as it
+ * is loaded and never waits for the gzip of a large one (a 10^8-entry list's JWT is
+ * 2.4 MB, about 25 ms of CPU), and the next round of the publisher is not delayed by
+ * it. (The thread keeps the default priority: setpriority() is outside the system
+ * calls systemd/tsl.service allows.)
  *
  * Why this is safe for clients: a gzip variant is attached once, to the entry whose
  * body it encodes (the same token, so the same version), and never to another one; an
@@ -21,12 +21,6 @@
 
 #include <pthread.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-/* The gzip thread's nice value: below the publisher's and the request threads'. */
-#define GZIP_NICE 10
 
 struct tslp_gzipper {
     pthread_t thread;
@@ -64,9 +58,6 @@ bool tslp_entry_gzip(tslp_entry *e)
 static void *gzipper_main(void *arg)
 {
     tslp_gzipper *z = arg;
-    /* This thread only (Linux: the nice value is per thread); failing changes nothing
-     * but the priority. */
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), GZIP_NICE);
     pthread_mutex_lock(&z->mu);
     while (!z->stop) {
         if (z->n == 0) {
