@@ -145,10 +145,13 @@ static void current(tsl_snapshot *s, const tsl_http_request *rq, tsl_http_respon
                     const tslp_entry *l, int fmt)
 {
     const tslp_form *f = &l->form[fmt - 1];
-    bool gz = fmt == TSL_FORMAT_JWT && f->gz != NULL && rq->accept_encoding != NULL &&
+    /* The gzip variant once it is made (gzipper.c): until then identity, whose ETag
+     * differs, so a cache never mixes the two. */
+    const tslp_gz *g = fmt == TSL_FORMAT_JWT ? atomic_load(&f->gz) : NULL;
+    bool gz = g != NULL && rq->accept_encoding != NULL &&
               tsl_http_accepts_gzip(rq->accept_encoding, strlen(rq->accept_encoding));
-    token(r, rq, fmt, l->idl, gz ? f->gz : f->body, gz ? f->gz_len : f->len, gz,
-          gz ? f->etag_gz : f->etag, f->last_modified, f->iat, l->ttl, f->exp);
+    token(r, rq, fmt, l->idl, gz ? g->data : f->body, gz ? g->len : f->len, gz,
+          gz ? g->etag : f->etag, f->last_modified, f->iat, l->ttl, f->exp);
     if (r->status == 200) {
         atomic_fetch_add(&s->refs, 1);
         r->ref_ = s;

@@ -25,6 +25,7 @@ struct tsl_publisher_runner {
     bool stop; /* under mu */
     bool kicked; /* tsl_publisher_runner_kick: a round at once (under mu) */
     bool done; /* the thread has left its loop (under mu) */
+    tslp_walwatch *watch; /* an SQLite store's writes kick a round, or NULL */
 };
 
 /* The monotonic time ms from now, for pthread_cond_timedwait on a CLOCK_MONOTONIC cv (a
@@ -41,6 +42,19 @@ static struct timespec after_ms(int64_t ms)
     }
     return t;
 }
+
+static int64_t mono_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The shortest and longest spacing of the wake-ups by an SQLite store's writes: a long
+ * write (a bulk update) does not run rounds back to back, and a publish interval of
+ * minutes does not hold back a change for long either. */
+#define WATCH_GAP_MIN_MS 2
+#define WATCH_GAP_MAX_MS 50
 
 /* A pushed publisher's step waits at most this long, so that a stop is seen soon. */
 #define STEP_MS 250
@@ -74,10 +88,18 @@ static void *runner_main(void *arg)
         return NULL;
     }
     /* The first round at once: it signs what changed while the server was down. */
+    int64_t started = mono_now_ms();
     tsl_publisher_round(r->pub, 0, NULL);
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
-        struct timespec wake = after_ms(r->interval_ms);
+        /* Rounds start one interval apart, not one interval after the last ended: a
+         * round that signed a big list (tens of ms) does not push the next check of
+         * the store later by as much. After a round longer than the interval the
+         * thread still pauses a tenth of it, so that slow rounds do not run back to
+         * back. */
+        int64_t left = started + r->interval_ms - mono_now_ms();
+        struct timespec wake = after_ms(left > r->interval_ms / 10 ? left
+                                                                   : r->interval_ms / 10);
         /* Woken early only by a stop or a kick: a spurious wake-up waits again. */
         while (!r->stop && !r->kicked &&
                pthread_cond_timedwait(&r->cv, &r->mu, &wake) == 0)
@@ -87,6 +109,7 @@ static void *runner_main(void *arg)
         r->kicked = false;
         /* No lock held while the round reads keys, signs or reads the store. */
         pthread_mutex_unlock(&r->mu);
+        started = mono_now_ms();
         tsl_publisher_round(r->pub, 0, NULL);
         pthread_mutex_lock(&r->mu);
     }
@@ -94,6 +117,11 @@ static void *runner_main(void *arg)
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     return NULL;
+}
+
+static void kick_cb(void *ctx)
+{
+    tsl_publisher_runner_kick(ctx);
 }
 
 tsl_status tsl_publisher_runner_start(tsl_publisher *p, int64_t interval_ms,
@@ -118,6 +146,14 @@ tsl_status tsl_publisher_runner_start(tsl_publisher *p, int64_t interval_ms,
         free(r);
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "cannot start the publisher thread");
     }
+    /* An SQLite store is polled: its writes wake the thread too (walwatch.c), so a
+     * change does not wait for the timer; wake-ups are spaced by a tenth of the
+     * interval, from WATCH_GAP_MIN_MS to WATCH_GAP_MAX_MS. */
+    int64_t gap = interval_ms / 10;
+    gap = gap < WATCH_GAP_MIN_MS ? WATCH_GAP_MIN_MS : gap > WATCH_GAP_MAX_MS ? WATCH_GAP_MAX_MS
+                                                                              : gap;
+    if (!tslp_publisher_pushed(p) && tslp_publisher_file(p) != NULL)
+        r->watch = tslp_walwatch_start(tslp_publisher_file(p), gap, kick_cb, r);
     *out = r;
     return TSL_OK;
 }
@@ -136,6 +172,8 @@ int tsl_publisher_runner_stop(tsl_publisher_runner *r, int64_t timeout_ms)
 {
     if (r == NULL)
         return 1;
+    tslp_walwatch_stop(r->watch); /* no kick after this */
+    r->watch = NULL;
     struct timespec limit = after_ms(timeout_ms);
     pthread_mutex_lock(&r->mu);
     r->stop = true;

@@ -1,5 +1,6 @@
 /* publish_int.h - the entry to the publish group (src/publish): the publisher
- * (publisher.c: rounds, snapshots, health, history readers), the answering call
+ * (publisher.c: rounds, snapshots, health, history readers; gzipper.c: the gzip
+ * variants of large JWTs; walwatch.c: an SQLite store's writes wake it), the answering call
  * (answer.c), the shared rules (publish.c), the export to files (export.c), the uri
  * rules and the HTTP header helpers.
  * What the files of the group share beyond tsl.h: the layout of a snapshot. */
@@ -10,15 +11,22 @@
 
 #include <stdatomic.h>
 
+/* The gzip variant of a JWT body, with its own ETag. */
+typedef struct {
+    uint8_t *data; /* tsl_free */
+    size_t len;
+    char etag[TSL_ETAG_SIZE];
+} tslp_gz;
+
 /* One published form of a list: the token bytes and what the headers say about them. */
 typedef struct {
     bool present;
     uint8_t *body; /* the token: JWT text or CWT bytes (tsl_free) */
     size_t len;
-    uint8_t *gz; /* JWT only: the body gzip-encoded at publish time (tsl_free), or NULL */
-    size_t gz_len;
+    /* JWT only: the body gzip-encoded, or NULL until it is made (gzipper.c). Set once,
+     * from NULL, while the entry is served: request threads read it atomically. */
+    _Atomic(tslp_gz *) gz;
     char etag[TSL_ETAG_SIZE];
-    char etag_gz[TSL_ETAG_SIZE];
     char last_modified[TSL_HTTP_DATE_SIZE]; /* of iat */
     int64_t iat, exp;
 } tslp_form;
@@ -54,6 +62,43 @@ struct tsl_snapshot {
     char *agg_path;     /* or NULL */
     tsl_publisher *pub; /* for history reads (outlives its snapshots) */
 };
+
+/* Drops a reference to an entry; the last one frees it. */
+void tslp_entry_release(tslp_entry *e);
+
+/* ---- gzip variants made off the publisher's path (gzipper.c) ---- */
+
+typedef struct tslp_gzipper tslp_gzipper;
+
+/* Starts the gzip thread; NULL when it cannot (tslp_gzipper_add then gzips at once). */
+tslp_gzipper *tslp_gzipper_start(void);
+
+/* Has e's JWT gzipped and attached later, if it has a JWT without a gzip variant
+ * (takes a reference to e until then; a list's older entry still waiting is dropped). */
+void tslp_gzipper_add(tslp_gzipper *z, tslp_entry *e);
+
+/* Stops the thread (after the gzip under way) and drops the entries waiting. */
+void tslp_gzipper_stop(tslp_gzipper *z);
+
+/* Gzips e's JWT now and attaches it; false when there is nothing to do, it was
+ * attached meanwhile, or out of memory. */
+bool tslp_entry_gzip(tslp_entry *e);
+
+/* ---- an SQLite store's writes wake a polling publisher (walwatch.c) ---- */
+
+typedef struct tslp_walwatch tslp_walwatch;
+
+/* Watches the -wal file of the SQLite store at path and calls fn(ctx) from a thread of
+ * its own after writes to it, at most once every gap_ms; NULL when it cannot (no -wal
+ * file, no inotify, a path too long, out of memory): the caller polls only. */
+tslp_walwatch *tslp_walwatch_start(const char *path, int64_t gap_ms, void (*fn)(void *ctx),
+                                   void *ctx);
+
+/* Stops and frees the watch; fn is not called once this returns. */
+void tslp_walwatch_stop(tslp_walwatch *w);
+
+/* The file of the publisher's store when it is an SQLite file, else NULL. */
+const char *tslp_publisher_file(const tsl_publisher *p);
 
 /* The list served at path (len bytes), or NULL. */
 const tslp_entry *tslp_snapshot_find(const tsl_snapshot *s, const char *path, size_t len);

@@ -1,9 +1,11 @@
 /* publisher.c - the publisher (tsl.h, tsl_publisher): a store kept published and served.
  * The first round may only load the tokens already recorded (TSL_ROUND_LOAD_ONLY), so a
  * server listens at once; every later round re-signs each list whose statuses changed
- * or whose newest token has used up two thirds of its lifetime, reloads the newest
- * tokens, gzips the JWTs, computes ETags and dates, and swaps in a new immutable
- * snapshot that request threads read under a reference count. A round holds no lock
+ * or whose newest token has used up two thirds of its lifetime, takes the tokens it
+ * signed as they are (or reloads the newest tokens another process recorded), computes
+ * ETags and dates, and swaps in a new immutable snapshot that request threads read
+ * under a reference count. A large JWT is served at once and its gzip variant made by
+ * the gzip thread (gzipper.c), never in a round's way. A round holds no lock
  * that request threads take while it reads keys, signs, compresses or reads the store
  * (it owns its store handle alone). A list whose publishing fails keeps its last good
  * tokens; the reason goes to the log (once per change) and the health counts it.
@@ -67,7 +69,6 @@ typedef struct {
     bool have_version;      /* version below is that of the newest token */
     uint64_t version;
     int64_t loaded_iat;     /* last_published when the tokens below were loaded */
-    bool need_gz;           /* entry loaded at start, without its gzip body */
     tslp_entry *entry;      /* the list as served (a reference), or NULL */
     char error[TSL_ERROR_MSG_SIZE + 64]; /* last publish failure, "" if none */
     int64_t retry_at;       /* no publish attempt before this time */
@@ -102,6 +103,7 @@ struct tsl_publisher {
     void *log_ctx;
 
     tsl_store *st; /* the rounds' own handle */
+    tslp_gzipper *gzipper; /* makes the gzip variants of large JWTs (gzipper.c) */
     bool st_stale; /* the store failed: reopen st before the next round */
 
     /* The change feed of a store that pushes (see the top of the file); the rounds'
@@ -226,13 +228,16 @@ static char *uri_path(const char *uri, tsl_error *err)
 /* ---------------------------------------------------------------------------------- */
 /* Lists and snapshots                                                                  */
 
-static void list_release(tslp_entry *l)
+void tslp_entry_release(tslp_entry *l)
 {
     if (l == NULL || atomic_fetch_sub(&l->refs, 1) != 1)
         return;
     for (int k = 0; k < 2; k++) {
         tsl_free(l->form[k].body);
-        tsl_free(l->form[k].gz);
+        tslp_gz *g = atomic_load(&l->form[k].gz);
+        if (g != NULL)
+            tsl_free(g->data);
+        tslp_free(g);
     }
     tslp_free(l->id);
     tslp_free(l->uri);
@@ -245,7 +250,7 @@ void tsl_snapshot_release(tsl_snapshot *s)
     if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     for (size_t k = 0; k < s->n; k++)
-        list_release(s->lists[k]);
+        tslp_entry_release(s->lists[k]);
     tslp_free(s->lists);
     tsl_free(s->agg);
     tslp_free(s);
@@ -317,22 +322,24 @@ const tslp_entry *tslp_snapshot_find(const tsl_snapshot *s, const char *path, si
     return NULL;
 }
 
-/* How list_load makes the gzip body of the JWT: never (the first snapshot at start:
- * seconds for a big list), always, or only for a JWT of at most GZ_INLINE_MAX bytes
- * (just after this publisher signed it: a change is served without waiting for the
- * gzip of a large token, which the next round adds). */
-enum { GZ_NONE, GZ_ALL, GZ_SMALL };
-/* A 10^8-entry list's JWT is about 2.3 MB, whose level-9 gzip costs about as much as
- * signing it anew; 256 KiB (about 10^7 entries at 1% set) gzips in a few ms. */
+/* A JWT of at most this many bytes is gzipped as it is loaded; a larger one is served
+ * at once and its gzip variant made by the gzip thread (gzipper.c): a 10^8-entry list's
+ * JWT is about 2.4 MB, whose gzip costs about 25 ms of CPU, as much as signing it anew,
+ * while 256 KiB (about 10^7 entries at 1% set) gzips in a few ms. */
 #define GZ_INLINE_MAX ((size_t)256 << 10)
 
-/* Loads the newest tokens of a list into a new tslp_entry, with the gzip body of the
- * JWT as gz says; *gz_left (may be NULL) true when a JWT was left without it. */
-static tsl_status list_load(tsl_store *st, const tsl_list_info *info, int gz,
-                            tslp_entry **out, bool *gz_left, tsl_error *err)
+/* The forms a list is published in, as slots: an identifier list is recorded in the
+ * CWT slot (store_publish.c). */
+static unsigned list_slots(const tsl_list_info *info)
 {
-    if (gz_left != NULL)
-        *gz_left = false;
+    unsigned formats = info->formats != 0 ? info->formats
+                                          : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
+    return formats == TSL_PUBLISH_IDLIST ? TSL_PUBLISH_CWT : formats;
+}
+
+/* A new entry for the list, without its tokens. */
+static tsl_status entry_new(const tsl_list_info *info, tslp_entry **out, tsl_error *err)
+{
     tslp_entry *l = tslp_calloc(1, sizeof *l);
     if (l == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory");
@@ -342,18 +349,77 @@ static tsl_status list_load(tsl_store *st, const tsl_list_info *info, int gz,
     l->path = l->uri != NULL ? uri_path(info->uri, err) : NULL;
     l->ttl = info->ttl;
     l->created = info->created;
+    l->idl = info->formats == TSL_PUBLISH_IDLIST;
     if (l->id == NULL || l->uri == NULL || l->path == NULL) {
-        list_release(l);
+        tslp_entry_release(l);
         /* err already says why when uri_path refused the path. */
         return err->code != TSL_OK ? err->code
                                    : tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory");
     }
-    unsigned formats = info->formats != 0 ? info->formats
-                                          : TSL_PUBLISH_JWT | TSL_PUBLISH_CWT;
-    /* An identifier list is recorded in the CWT slot (store_publish.c). */
-    l->idl = formats == TSL_PUBLISH_IDLIST;
-    if (l->idl)
-        formats = TSL_PUBLISH_CWT;
+    *out = l;
+    return TSL_OK;
+}
+
+/* A form's token (taken over) and what the headers say about it. */
+static void form_set(tslp_entry *l, int k, uint8_t *body, size_t len, int64_t iat,
+                     int64_t exp)
+{
+    tslp_form *f = &l->form[k];
+    f->body = body;
+    f->len = len;
+    f->iat = iat;
+    f->exp = exp;
+    f->present = true;
+    l->formats |= 1u << k;
+    tsl_publish_etag(f->body, f->len, f->etag);
+    tsl_http_date(f->iat, f->last_modified);
+    atomic_init(&f->gz, NULL);
+}
+
+/* The entry of the tokens this publisher has just recorded for the list at version,
+ * when they are every form of it (else false: the list is loaded from the store): they
+ * are the newest recorded, and reading 3.7 MB back (a 10^8-entry list's JWT and CWT)
+ * would only delay serving them. *lp is what the list's last_published is now. */
+static bool entry_from_kept(const tsl_list_info *info, tslp_published *kept,
+                            uint64_t version, tslp_entry **out, int64_t *lp)
+{
+    unsigned slots = list_slots(info);
+    for (int k = 0; k < 2; k++)
+        if ((slots & (1u << k)) && kept->token[k] == NULL)
+            return false;
+    tsl_error err;
+    tsl_error_clear(&err);
+    tslp_entry *l = NULL;
+    if (entry_new(info, &l, &err) != TSL_OK)
+        return false;
+    l->have_version = true;
+    l->version = version;
+    *lp = 0;
+    for (int k = 0; k < 2; k++) {
+        if (!(slots & (1u << k)))
+            continue;
+        form_set(l, k, kept->token[k], kept->len[k], kept->iat[k], kept->exp[k]);
+        kept->token[k] = NULL;
+        if (kept->iat[k] > *lp)
+            *lp = kept->iat[k];
+    }
+    if (l->form[0].present && l->form[0].len <= GZ_INLINE_MAX)
+        tslp_entry_gzip(l);
+    *out = l;
+    return true;
+}
+
+/* Loads the newest tokens of a list into a new tslp_entry; a JWT of at most
+ * GZ_INLINE_MAX bytes gets its gzip variant when gz_small (not at start-up, where a
+ * server listens at once: the gzip thread makes them all). */
+static tsl_status list_load(tsl_store *st, const tsl_list_info *info, bool gz_small,
+                            tslp_entry **out, tsl_error *err)
+{
+    tslp_entry *l = NULL;
+    tsl_status r0 = entry_new(info, &l, err);
+    if (r0 != TSL_OK)
+        return r0;
+    unsigned formats = list_slots(info);
     /* The versions of the newest tokens, read before the tokens themselves: the newest
      * only moves forward, so what is loaded below is at least this version (the issuer
      * API waits on it: tsl_snapshot_list_version). */
@@ -377,31 +443,24 @@ static tsl_status list_load(tsl_store *st, const tsl_list_info *info, int gz,
     for (int k = 0; k < 2; k++) {
         if (!(formats & (1u << k)))
             continue;
-        tslp_form *f = &l->form[k];
+        uint8_t *body = NULL;
+        size_t len = 0;
+        int64_t iat = 0, exp = 0;
         tsl_status r = tsl_store_token(st, info->id, k == 0 ? TSL_FORMAT_JWT
                                                              : TSL_FORMAT_CWT,
-                                       0, &f->body, &f->len, &f->iat, &f->exp, err);
+                                       0, &body, &len, &iat, &exp, err);
         if (r == TSL_ERR_NOT_FOUND) { /* not published in this form (yet) */
             tsl_error_clear(err);
             continue;
         }
         if (r != TSL_OK) {
-            list_release(l);
+            tslp_entry_release(l);
             return r;
         }
-        f->present = true;
-        l->formats |= 1u << k;
-        tsl_publish_etag(f->body, f->len, f->etag);
-        tsl_http_date(f->iat, f->last_modified);
-        tsl_error gz_err;
-        tsl_error_clear(&gz_err);
-        bool want_gz = gz == GZ_ALL || (gz == GZ_SMALL && f->len <= GZ_INLINE_MAX);
-        if (k == 0 && !want_gz && gz_left != NULL)
-            *gz_left = true;
-        if (want_gz && k == 0 &&
-            tsl_publish_gzip(f->body, f->len, &f->gz, &f->gz_len, &gz_err) == TSL_OK)
-            tsl_publish_etag(f->gz, f->gz_len, f->etag_gz);
+        form_set(l, k, body, len, iat, exp);
     }
+    if (gz_small && l->form[0].present && l->form[0].len <= GZ_INLINE_MAX)
+        tslp_entry_gzip(l);
     *out = l;
     return TSL_OK;
 }
@@ -516,7 +575,7 @@ static bool snapshot_build(tsl_publisher *p, tsl_snapshot **out)
             used = n < 0 ? used : used + (size_t)n;
         }
         nconf++;
-        list_release(e);
+        tslp_entry_release(e);
     }
     s->n = w;
     if (used >= sizeof report)
@@ -660,11 +719,12 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
     else if (ls->entry != NULL && ls->loaded_iat == info->last_published &&
              (exp == 0 || (exp - now) * 3 < exp - iat))
         why = "token near expiry";
+    tslp_entry *mine = NULL; /* the tokens this round recorded, as an entry */
+    int64_t mine_lp = 0;
     if (!load_only && why == NULL && !ls->have_version) {
         ls->have_version = true;
         ls->version = info->version;
     }
-    bool ours = false; /* this round published the list: serve it before its gzip */
     if (why != NULL && now >= ls->retry_at) {
         uint64_t v = info->version;
         tsl_error_clear(&err);
@@ -672,8 +732,9 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
         int64_t t0 = mono_ms();
         tsl_publish_result res;
         memset(&res, 0, sizeof res);
-        tsl_status r = tsl_store_publish_ex(p->st, info->id, 0, now, p->retention, &res,
-                                            &err);
+        tslp_published kept;
+        tsl_status r = tslp_store_publish_keep(p->st, info->id, now, p->retention, &res,
+                                               &kept, &err);
         if (r == TSL_OK && res.busy) {
             /* Another publisher holds the list's publish lock and signs this version
              * (PostgreSQL). Not an error and no backoff: its token is notified and
@@ -682,7 +743,6 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
             atomic_fetch_add(&p->publishes_skipped, 1);
             ls->recheck_ms = mono_ms() + SKIP_RECHECK_MS;
         } else if (r == TSL_OK) {
-            ours = true;
             if (res.segments_corrupt > 0)
                 tslp_publisher_log(p, "list \"%s\": %llu stored segment(s) failed their check "
                                    "(a damaged store?) and were rebuilt from the statuses",
@@ -705,6 +765,8 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
             ls->backoff = 0;
             ls->retry_at = 0;
             ls->loaded_iat = -1; /* reload below */
+            if (!entry_from_kept(info, &kept, res.version, &mine, &mine_lp))
+                mine = NULL;
         } else {
             atomic_fetch_add(&p->publishes_err, 1);
             char msg[sizeof ls->error];
@@ -719,12 +781,19 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
                 ls->backoff = MAX_BACKOFF_SECONDS;
             ls->retry_at = now + ls->backoff;
         }
+        tslp_published_free(&kept);
     }
     if (!load_only)
         check_key(p, ls, info, now);
-    /* Reload after our publish (loaded_iat -1) or someone else's (`tsl publish`), and
-     * once after start-up for the gzip body. */
-    if (ls->entry != NULL && ls->loaded_iat == info->last_published && !ls->need_gz)
+    if (mine != NULL) { /* served as signed, not read back */
+        tslp_entry_release(ls->entry);
+        ls->entry = mine;
+        ls->loaded_iat = mine_lp;
+        tslp_gzipper_add(p->gzipper, mine);
+        return true;
+    }
+    /* Reload after our publish (loaded_iat -1) or someone else's (`tsl publish`). */
+    if (ls->entry != NULL && ls->loaded_iat == info->last_published)
         return false;
     set_busy(p, "loading the tokens of list \"%s\"", info->id);
     tsl_list_info fresh;
@@ -733,9 +802,7 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
     if (tsl_store_list_info(p->st, info->id, &fresh, &err) != TSL_OK)
         return false;
     tslp_entry *e = NULL;
-    bool gz_left = false;
-    tsl_status r = list_load(p->st, &fresh, load_only ? GZ_NONE : ours ? GZ_SMALL : GZ_ALL, &e,
-                             &gz_left, &err);
+    tsl_status r = list_load(p->st, &fresh, !load_only, &e, &err);
     int64_t lp = fresh.last_published;
     tsl_list_info_free(&fresh);
     if (r != TSL_OK) {
@@ -753,10 +820,12 @@ static bool round_list(tsl_publisher *p, list_state *ls, const tsl_list_info *in
         ls->error[0] = '\0';
         ls->load_error = false;
     }
-    list_release(ls->entry);
+    tslp_entry_release(ls->entry);
     ls->entry = e;
     ls->loaded_iat = lp;
-    ls->need_gz = load_only || gz_left;
+    /* Served at once, identity only if its JWT is large: the gzip thread adds the
+     * gzip variant (never in this round's way). */
+    tslp_gzipper_add(p->gzipper, e);
     return true;
 }
 
@@ -868,7 +937,7 @@ static bool forget_list(tsl_publisher *p, const char *id)
 {
     for (size_t k = 0; k < p->n; k++)
         if (strcmp(p->lists[k].id, id) == 0) {
-            list_release(p->lists[k].entry);
+            tslp_entry_release(p->lists[k].entry);
             tslp_free(p->lists[k].id);
             p->lists[k] = p->lists[--p->n];
             return true;
@@ -929,7 +998,7 @@ static bool publish_round(tsl_publisher *p, bool load_only)
             k++;
             continue;
         }
-        list_release(p->lists[k].entry);
+        tslp_entry_release(p->lists[k].entry);
         tslp_free(p->lists[k].id);
         p->lists[k] = p->lists[--p->n];
         changed = true;
@@ -1017,6 +1086,12 @@ void tslp_publisher_set_feed(tsl_publisher *p, const tslp_feed *feed)
     if (p->pushed && p->pending == NULL &&
         (p->pending = tslp_calloc(PENDING_MAX, sizeof *p->pending)) == NULL)
         p->pushed = false; /* out of memory: poll, which needs nothing more */
+}
+
+const char *tslp_publisher_file(const tsl_publisher *p)
+{
+    return p != NULL && p->st != NULL && strcmp(p->st->be->name, "sqlite") == 0 ? p->path
+                                                                                : NULL;
 }
 
 bool tslp_publisher_pushed(const tsl_publisher *p)
@@ -1353,6 +1428,7 @@ tsl_status tsl_publisher_open(const char *path, const tsl_publisher_options *opt
     }
     /* The feed's handle is opened by the first step, in the runner's thread. */
     tslp_publisher_set_feed(p, &store_feed);
+    p->gzipper = tslp_gzipper_start(); /* NULL: gzipped in the rounds instead */
     *out = p;
     return TSL_OK;
 }
@@ -1361,8 +1437,9 @@ void tsl_publisher_close(tsl_publisher *p)
 {
     if (p == NULL)
         return;
+    tslp_gzipper_stop(p->gzipper);
     for (size_t k = 0; k < p->n; k++) {
-        list_release(p->lists[k].entry);
+        tslp_entry_release(p->lists[k].entry);
         tslp_free(p->lists[k].id);
     }
     tslp_free(p->lists);

@@ -147,6 +147,24 @@ tsl_status tslp_update_locked(tsl_store *st, const char *id, const tsl_batch *b,
                               const char *source, int64_t now, uint64_t *changed,
                               uint64_t *version, tsl_error *err);
 
+/* ---- a publication's tokens, handed to the publisher (store_publish.c) ---- */
+
+/* The tokens a publication recorded, by form ([0] JWT, [1] CWT; an identifier list's in
+ * [1]); token[k] NULL where that form was not recorded. */
+typedef struct {
+    uint8_t *token[2]; /* tsl_free, or tslp_published_free */
+    size_t len[2];
+    int64_t iat[2], exp[2];
+} tslp_published;
+
+/* tsl_store_publish_ex (every form of the list) that also hands over the tokens it
+ * recorded in *out (zeroed first; on failure nothing), so that a server serves them
+ * without reading them back from the store. */
+tsl_status tslp_store_publish_keep(tsl_store *st, const char *id, int64_t now,
+                                   int64_t retention, tsl_publish_result *res,
+                                   tslp_published *out, tsl_error *err);
+void tslp_published_free(tslp_published *p);
+
 /* ---- change notification (the PostgreSQL backend; the publisher's seam) ---- */
 
 /* True when the store's backend pushes committed changes (PostgreSQL), false (SQLite):

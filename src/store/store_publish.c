@@ -209,7 +209,11 @@ static tsl_status record(tsl_store *st, const tsl_list_info *in, signing *sn,
 
 static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats,
                                  int64_t now, int64_t retention, const char *by,
-                                 tsl_publish_result *res, tsl_error *err);
+                                 tsl_publish_result *res, tslp_published *keep,
+                                 tsl_error *err);
+static tsl_status publish_any(tsl_store *st, const char *id, unsigned formats, int64_t now,
+                              int64_t retention, const char *by, tsl_publish_result *res,
+                              tslp_published *keep, tsl_error *err);
 
 tsl_status tsl_store_publish(tsl_store *st, const char *id, unsigned formats, int64_t now,
                              int64_t retention, tsl_error *err)
@@ -227,6 +231,31 @@ tsl_status tsl_store_publish_ex(tsl_store *st, const char *id, unsigned formats,
 tsl_status tsl_store_publish_by(tsl_store *st, const char *id, unsigned formats,
                                 int64_t now, int64_t retention, const char *by,
                                 tsl_publish_result *res, tsl_error *err)
+{
+    return publish_any(st, id, formats, now, retention, by, res, NULL, err);
+}
+
+tsl_status tslp_store_publish_keep(tsl_store *st, const char *id, int64_t now,
+                                   int64_t retention, tsl_publish_result *res,
+                                   tslp_published *out, tsl_error *err)
+{
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
+    return publish_any(st, id, 0, now, retention, NULL, res, out, err);
+}
+
+void tslp_published_free(tslp_published *p)
+{
+    if (p == NULL)
+        return;
+    for (int k = 0; k < 2; k++)
+        tsl_free(p->token[k]);
+    memset(p, 0, sizeof *p);
+}
+
+static tsl_status publish_any(tsl_store *st, const char *id, unsigned formats, int64_t now,
+                              int64_t retention, const char *by, tsl_publish_result *res,
+                              tslp_published *keep, tsl_error *err)
 {
     tsl_publish_result local;
     if (res == NULL)
@@ -250,11 +279,11 @@ tsl_status tsl_store_publish_by(tsl_store *st, const char *id, unsigned formats,
             res->busy = 1;
             return TSL_OK;
         }
-        r = publish_locked(st, id, formats, now, retention, by, res, err);
+        r = publish_locked(st, id, formats, now, retention, by, res, keep, err);
         st->be->publish_unlock(st, id);
         return r;
     }
-    return publish_locked(st, id, formats, now, retention, by, res, err);
+    return publish_locked(st, id, formats, now, retention, by, res, keep, err);
 }
 
 /* Drops from *formats the forms whose newest recorded token has the current version
@@ -330,7 +359,8 @@ static tsl_status write_back(tsl_store *st, const tsl_list_info *in, tslp_stream
 
 static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats,
                                  int64_t now, int64_t retention, const char *by,
-                                 tsl_publish_result *res, tsl_error *err)
+                                 tsl_publish_result *res, tslp_published *keep,
+                                 tsl_error *err)
 {
     /* A snapshot: settings, statuses and their version read in one transaction. */
     tsl_status r = tslp_store_begin(st, false, err);
@@ -461,6 +491,17 @@ static tsl_status publish_locked(tsl_store *st, const char *id, unsigned formats
         signer_free(&sn.sg);
     idl_free(&sn);
     tsl_list_free(sn.l);
+    /* The tokens recorded, to the caller that keeps them (committed: r is TSL_OK). */
+    for (size_t k = 0; keep != NULL && r == TSL_OK && k < nt; k++) {
+        int slot = t[k].format == TSL_FORMAT_CWT;
+        if (!(res->recorded & (slot ? TSL_PUBLISH_CWT : TSL_PUBLISH_JWT)))
+            continue;
+        keep->token[slot] = t[k].token;
+        keep->len[slot] = t[k].len;
+        keep->iat[slot] = t[k].iat;
+        keep->exp[slot] = t[k].iat + sn.lifetime;
+        t[k].token = NULL;
+    }
     for (size_t k = 0; k < nt; k++)
         tsl_free(t[k].token);
     tsl_list_info_free(&row.info);
