@@ -31,30 +31,6 @@ struct tslp_gzipper {
     size_t n, cap;
 };
 
-bool tslp_entry_gzip(tslp_entry *e)
-{
-    tslp_form *f = &e->form[0];
-    if (!f->present || atomic_load(&f->gz) != NULL)
-        return false;
-    tslp_gz *g = tslp_calloc(1, sizeof *g);
-    if (g == NULL)
-        return false;
-    tsl_error err;
-    tsl_error_clear(&err);
-    if (tsl_publish_gzip(f->body, f->len, &g->data, &g->len, &err) != TSL_OK) {
-        tslp_free(g); /* out of memory: served identity only, as a client may ask */
-        return false;
-    }
-    tsl_publish_etag(g->data, g->len, g->etag);
-    tslp_gz *none = NULL;
-    if (!atomic_compare_exchange_strong(&f->gz, &none, g)) {
-        tsl_free(g->data);
-        tslp_free(g);
-        return false;
-    }
-    return true;
-}
-
 static void *gzipper_main(void *arg)
 {
     tslp_gzipper *z = arg;

@@ -228,23 +228,6 @@ static char *uri_path(const char *uri, tsl_error *err)
 /* ---------------------------------------------------------------------------------- */
 /* Lists and snapshots                                                                  */
 
-void tslp_entry_release(tslp_entry *l)
-{
-    if (l == NULL || atomic_fetch_sub(&l->refs, 1) != 1)
-        return;
-    for (int k = 0; k < 2; k++) {
-        tsl_free(l->form[k].body);
-        tslp_gz *g = atomic_load(&l->form[k].gz);
-        if (g != NULL)
-            tsl_free(g->data);
-        tslp_free(g);
-    }
-    tslp_free(l->id);
-    tslp_free(l->uri);
-    tslp_free(l->path);
-    tslp_free(l);
-}
-
 void tsl_snapshot_release(tsl_snapshot *s)
 {
     if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
