@@ -61,8 +61,10 @@ static int sfx_open_(sfx *f)
         return -1;
     snprintf(f->db, sizeof f->db, "%s/tsl.db", f->dir);
     snprintf(f->key, sizeof f->key, "%s/key.pem", f->dir);
-    if (sfx_pg && tt_pg_store(f->db, sizeof f->db, f->schema, sizeof f->schema) != 0)
+    if (sfx_pg && tt_pg_store(f->db, sizeof f->db, f->schema, sizeof f->schema) != 0) {
+        rmdir(f->dir); /* no server: nothing was written in it */
         return -1;
+    }
     tsl_key *k = NULL;
     char *pem = NULL;
     if (tsl_key_generate(TSL_ALG_ES256, &k, NULL) != TSL_OK ||

@@ -135,8 +135,10 @@ static int fx_open(fixture *f)
         return -1;
     snprintf(f->db, sizeof f->db, "%s/tsl.db", f->dir);
     snprintf(f->key, sizeof f->key, "%s/key.pem", f->dir);
-    if (fx_pg && fx_pg_store(f) != 0)
+    if (fx_pg && fx_pg_store(f) != 0) {
+        rmdir(f->dir); /* no server: nothing was written in it */
         return -1;
+    }
     tsl_key *k = NULL;
     char *pem = NULL;
     if (tsl_key_generate(TSL_ALG_ES256, &k, NULL) != TSL_OK ||
