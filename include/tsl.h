@@ -258,15 +258,15 @@ TSL_API tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri,
  * chunks joined into one stream. TSL_LEVEL_STATUSLIST (13, the default) is libtsl's own
  * encoder for status lists: runs of a repeated byte as distance-1 matches, repeats of
  * earlier stretches found through the list's non-zero bytes, Huffman codes fitted to
- * every 64 KiB segment, each segment copying from the last 32 KiB of the one before,
+ * every 64 KiB segment, each segment copying from the end of the one before,
  * segments encoded in parallel and joined; incremental publishing re-encodes only the
  * changed segments and those right after them, and gets the same bytes. Measured on
  * the bench generator's lists with 1% set (BENCHMARKS.md, "The status-list encoder"),
- * the default is smaller than zlib -9 at every width (5 to 6% at 1 and 2 bits, 11% at 4
+ * the default is smaller than zlib -9 at every width (5% at 1 and 2 bits, 11% at 4
  * bits, 19% at 8 bits) in a small fraction of its time, and 2 to 3% larger than
  * libdeflate level 12 (which takes 3 to 80 times as long), of which about 1% is the
  * Huffman header every 64 KiB block carries. TSL_LEVEL_FAST (libdeflate 6) takes a
- * quarter to a half of the default's CPU and is 25% (1 bit) to 23% (8 bits) larger
+ * quarter to a half of the default's CPU and is 24% (1 bit) to 23% (8 bits) larger
  * than it; against zlib -9 it is 17% larger at 1 bit and the same size at 8 bits
  * (10^7 entries). Every level's output is a standard zlib stream and does not depend
  * on the number of cores. */
