@@ -2,8 +2,10 @@
  * and ends with the closing line "N passed, N failed". */
 #include "tt.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define TT_MAX 1024
 
@@ -51,6 +53,17 @@ void tt_hexdiff(const char *file, int line, const void *a, const void *b, size_t
     for (size_t k = from; k < to; k++)
         fprintf(stderr, "%02x", y[k]);
     fputc('\n', stderr);
+}
+
+int tt_write_file(const char *path, const char *text, unsigned mode, int append)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), (mode_t)mode);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(text);
+    int ok = write(fd, text, n) == (ssize_t)n;
+    ok = close(fd) == 0 && ok;
+    return ok ? 0 : -1;
 }
 
 unsigned char *tt_read_file(const char *path, size_t *len)

@@ -24,17 +24,6 @@ static void pk_sleep_ms(long ms)
     nanosleep(&t, NULL);
 }
 
-static int pk_write(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd < 0)
-        return -1;
-    size_t n = strlen(text);
-    int ok = write(fd, text, n) == (ssize_t)n;
-    close(fd);
-    return ok ? 0 : -1;
-}
-
 static void pk_rmdir(const char *dir)
 {
     char path[512];
@@ -233,23 +222,23 @@ TT_TEST(pickup_walwatch_wakes_on_wal_writes_only)
     /* No -wal file yet: no watch (the publisher keeps one open, so it exists). */
     int ok = tslp_walwatch_start(db, 2, pk_count, &n) == NULL;
     snprintf(path, sizeof path, "%s/tsl.db-wal", dir);
-    ok = ok && pk_write(path, "") == 0;
+    ok = ok && tt_write_file(path, "", 0600, 1) == 0;
     tslp_walwatch *w = tslp_walwatch_start(db, 2, pk_count, &n);
     ok = ok && w != NULL;
     /* Other files of the directory (the store itself, another store's -wal): nothing. */
     snprintf(path, sizeof path, "%s/tsl.db", dir);
-    ok = ok && pk_write(path, "x") == 0;
+    ok = ok && tt_write_file(path, "x", 0600, 1) == 0;
     snprintf(path, sizeof path, "%s/other.db-wal", dir);
-    ok = ok && pk_write(path, "x") == 0;
+    ok = ok && tt_write_file(path, "x", 0600, 1) == 0;
     pk_sleep_ms(200);
     ok = ok && atomic_load(&n) == 0;
     /* Its -wal file: a call soon. */
     snprintf(path, sizeof path, "%s/tsl.db-wal", dir);
-    ok = ok && pk_write(path, "x") == 0 && pk_wait_count(&n, 1, 3000);
+    ok = ok && tt_write_file(path, "x", 0600, 1) == 0 && pk_wait_count(&n, 1, 3000);
     /* Stopped: no more calls. */
     tslp_walwatch_stop(w);
     int after = atomic_load(&n);
-    ok = ok && pk_write(path, "y") == 0;
+    ok = ok && tt_write_file(path, "y", 0600, 1) == 0;
     pk_sleep_ms(100);
     ok = ok && atomic_load(&n) == after;
     /* A directory that does not exist: no watch (the caller polls). */

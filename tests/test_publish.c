@@ -105,17 +105,6 @@ typedef struct {
 #define URI_A "https://example.com/statuslists/a"
 #define URI_B "https://example.com/statuslists/b"
 
-static int pfx_write(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0)
-        return -1;
-    size_t n = strlen(text);
-    int ok = write(fd, text, n) == (ssize_t)n;
-    close(fd);
-    return ok ? 0 : -1;
-}
-
 /* A store with list a (JWT and CWT, ttl 30) and list b (CWT only), a publisher on it
  * (history as asked, aggregation at /agg, /healthz reserved) after one round. */
 static int pfx_open(pfx *f, int history)
@@ -130,7 +119,7 @@ static int pfx_open(pfx *f, int history)
     char *pem = NULL;
     tsl_store *st = NULL;
     if (tsl_key_generate(TSL_ALG_ES256, &k, NULL) != TSL_OK ||
-        tsl_key_to_private(k, &pem, NULL) != TSL_OK || pfx_write(f->key, pem) != 0 ||
+        tsl_key_to_private(k, &pem, NULL) != TSL_OK || tt_write_file(f->key, pem, 0600, 0) != 0 ||
         tsl_store_open(f->db, &st, NULL) != TSL_OK)
         return -1;
     tsl_free(pem);
@@ -762,7 +751,7 @@ TT_TEST(publish_pushed_two_publishers_pg)
     char *pem = NULL;
     tsl_store *st = NULL;
     int ok = tsl_key_generate(TSL_ALG_ES256, &k, NULL) == TSL_OK &&
-             tsl_key_to_private(k, &pem, NULL) == TSL_OK && pfx_write(key, pem) == 0 &&
+             tsl_key_to_private(k, &pem, NULL) == TSL_OK && tt_write_file(key, pem, 0600, 0) == 0 &&
              tsl_store_open_mode(db, TSL_STORE_CREATE, &st, NULL) == TSL_OK;
     tsl_free(pem);
     tsl_key_free(k);

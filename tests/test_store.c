@@ -116,16 +116,6 @@ static int fx_pg_store(fixture *f)
     return tt_pg_store(f->db, sizeof f->db, f->schema, sizeof f->schema);
 }
 
-static int write_file(const char *path, const char *text, mode_t mode)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
-    if (fd < 0)
-        return -1;
-    size_t n = strlen(text);
-    int ok = write(fd, text, n) == (ssize_t)n;
-    close(fd);
-    return ok ? 0 : -1;
-}
 
 static int fx_open(fixture *f)
 {
@@ -142,7 +132,7 @@ static int fx_open(fixture *f)
     tsl_key *k = NULL;
     char *pem = NULL;
     if (tsl_key_generate(TSL_ALG_ES256, &k, NULL) != TSL_OK ||
-        tsl_key_to_private(k, &pem, NULL) != TSL_OK || write_file(f->key, pem, 0600) != 0)
+        tsl_key_to_private(k, &pem, NULL) != TSL_OK || tt_write_file(f->key, pem, 0600, 0) != 0)
         return -1;
     tsl_free(pem);
     tsl_key_free(k);
@@ -619,8 +609,8 @@ TT_TEST(store_open_refuses_foreign)
     char path[160];
     tsl_store *st = NULL;
     snprintf(path, sizeof path, "%s/text", f.dir);
-    TT_CHECK(write_file(path, "this is not a database, not at all, no sir, not one bit\n",
-                        0600) == 0);
+    TT_CHECK(tt_write_file(path, "this is not a database, not at all, no sir, not one bit\n",
+                           0600, 0) == 0);
     /* A damaged or foreign store is an I/O error (the commands exit 2), not input. */
     TT_ERR(tsl_store_open(path, &st, NULL), TSL_ERR_IO);
     /* Another application's SQLite file. */
@@ -1075,7 +1065,7 @@ TT_TEST(store_open_modes)
     TT_ERR(tsl_store_open_mode(path, TSL_STORE_READONLY, &st, NULL), TSL_ERR_IO);
     TT_CHECK(access(path, F_OK) != 0);
     /* An empty file is not a store either, and stays empty. */
-    TT_CHECK(write_file(path, "", 0600) == 0);
+    TT_CHECK(tt_write_file(path, "", 0600, 0) == 0);
     tsl_error_clear(&err);
     TT_ERR(tsl_store_open_mode(path, 0, &st, &err), TSL_ERR_IO);
     TT_CONTAINS(err.msg, "empty");

@@ -41,19 +41,48 @@ static tsl_status idl_fetch(void *ctx, const char *url, const char *accept, uint
     return TSL_OK;
 }
 
-TT_TEST(verify_idlist_fetch_cache_outcomes)
+/* The fixtures both tests use: the list, an mdoc whose id it lists and one it does
+ * not, the time they were made (T0) and the IACA as trust anchor. */
+typedef struct {
+    uint8_t *list, *listed, *valid;
+    size_t nl, nm1, nm2;
+    int64_t t0;
+    tsl_trust *trust;
+} idl_fixtures;
+
+static int fixtures_load(idl_fixtures *x)
 {
-    size_t nl = 0, nm1 = 0, nm2 = 0, nt = 0, np = 0;
-    uint8_t *list = tt_read_file(FX "list.cwt", &nl);
-    uint8_t *listed = tt_read_file(FX "listed.mdoc", &nm1);
-    uint8_t *valid = tt_read_file(FX "valid.mdoc", &nm2);
+    size_t nt = 0, np = 0;
+    memset(x, 0, sizeof *x);
+    x->list = tt_read_file(FX "list.cwt", &x->nl);
+    x->listed = tt_read_file(FX "listed.mdoc", &x->nm1);
+    x->valid = tt_read_file(FX "valid.mdoc", &x->nm2);
     char *t0s = (char *)tt_read_file(FX "T0", &nt);
     char *pem = (char *)tt_read_file(FX "iaca.pem", &np);
-    TT_CHECK(list && listed && valid && t0s && pem);
-    int64_t t0 = strtoll(t0s, NULL, 10);
-    tsl_trust *trust = NULL;
-    TT_OK(tsl_trust_new(&trust, NULL));
-    TT_OK(tsl_trust_add_pem(trust, pem, np, NULL));
+    x->t0 = strtoll(t0s, NULL, 10);
+    int bad = tsl_trust_new(&x->trust, NULL) != TSL_OK ||
+              tsl_trust_add_pem(x->trust, pem, np, NULL) != TSL_OK;
+    free(t0s);
+    free(pem);
+    return bad ? -1 : 0;
+}
+
+static void fixtures_free(idl_fixtures *x)
+{
+    tsl_trust_free(x->trust);
+    free(x->list);
+    free(x->listed);
+    free(x->valid);
+}
+
+TT_TEST(verify_idlist_fetch_cache_outcomes)
+{
+    idl_fixtures x;
+    TT_CHECK(fixtures_load(&x) == 0);
+    const uint8_t *list = x.list, *listed = x.listed, *valid = x.valid;
+    size_t nl = x.nl, nm1 = x.nm1, nm2 = x.nm2;
+    int64_t t0 = x.t0;
+    tsl_trust *trust = x.trust;
     idl_fake f = {0, list, nl, TSL_MEDIA_IDLIST, ""};
     tsl_verifier_opts o;
     memset(&o, 0, sizeof o);
@@ -115,12 +144,7 @@ TT_TEST(verify_idlist_fetch_cache_outcomes)
     TT_CHECK(!r.determined);
     tsl_verifier_free(v);
     free(bad);
-    tsl_trust_free(trust);
-    free(list);
-    free(listed);
-    free(valid);
-    free(t0s);
-    free(pem);
+    fixtures_free(&x);
 }
 
 TT_TEST(verify_idlist_offline_list_token)
@@ -129,17 +153,12 @@ TT_TEST(verify_idlist_offline_list_token)
      * (the fetch callback fails and counts), verified at each use: a damaged list is
      * taken (parsing does not verify) but never answers, and nothing is fetched instead
      * (tests/idlist.sh also gives an expired and a foreign-signed list offline). */
-    size_t nl = 0, nm1 = 0, nm2 = 0, nt = 0, np = 0;
-    uint8_t *list = tt_read_file(FX "list.cwt", &nl);
-    uint8_t *listed = tt_read_file(FX "listed.mdoc", &nm1);
-    uint8_t *valid = tt_read_file(FX "valid.mdoc", &nm2);
-    char *t0s = (char *)tt_read_file(FX "T0", &nt);
-    char *pem = (char *)tt_read_file(FX "iaca.pem", &np);
-    TT_CHECK(list && listed && valid && t0s && pem);
-    int64_t t0 = strtoll(t0s, NULL, 10);
-    tsl_trust *trust = NULL;
-    TT_OK(tsl_trust_new(&trust, NULL));
-    TT_OK(tsl_trust_add_pem(trust, pem, np, NULL));
+    idl_fixtures x;
+    TT_CHECK(fixtures_load(&x) == 0);
+    const uint8_t *list = x.list, *listed = x.listed, *valid = x.valid;
+    size_t nl = x.nl, nm1 = x.nm1, nm2 = x.nm2;
+    int64_t t0 = x.t0;
+    tsl_trust *trust = x.trust;
     idl_fake f = {0, NULL, 0, TSL_MEDIA_IDLIST, ""};
     tsl_verifier_opts o;
     memset(&o, 0, sizeof o);
@@ -176,10 +195,5 @@ TT_TEST(verify_idlist_offline_list_token)
     TT_CONTAINS(err.msg, "nor an identifier list");
     tsl_verifier_free(v);
     free(bad);
-    tsl_trust_free(trust);
-    free(list);
-    free(listed);
-    free(valid);
-    free(t0s);
-    free(pem);
+    fixtures_free(&x);
 }

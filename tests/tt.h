@@ -18,6 +18,9 @@ void tt_failf(const char *file, int line, const char *fmt, ...)
 void tt_hexdiff(const char *file, int line, const void *a, const void *b, size_t n);
 /* Reads a whole file (tests run from the project root); exits the run if it cannot. */
 unsigned char *tt_read_file(const char *path, size_t *len);
+/* Writes text to path, created with mode (0600, 0644...) if missing, replacing what it
+ * held or (append) after it. 0 on success, -1 on any failure. */
+int tt_write_file(const char *path, const char *text, unsigned mode, int append);
 /* Reads a JSON file (duplicate keys rejected); exits the run if it cannot. Free with
  * json_decref(). */
 json_t *tt_load_json(const char *path);
