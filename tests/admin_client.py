@@ -570,6 +570,31 @@ def t_idlist(api, K, args):
                     "/v1/lists/%s/statuses/%s" % (lid, ids[0]), key=K["all"])
         check("a 16-byte identifier of I1 on %s: 400 invalid-value" % lid,
               a.status == 400 and a.ptype().endswith(":invalid-value"), a)
+        # Bulk changes by identifier: {"id": HEX, "status": S} beside indices, all or
+        # nothing: one identifier the list never made refuses the whole body, naming it.
+        upd = "/v1/lists/%s/statuses" % lid
+        a = api.req("updateStatuses by id", "PATCH", upd, key=K["all"],
+                    body=[{"id": got[0], "status": "INVALID"},
+                          {"id": got[1].upper(), "status": "INVALID"}])
+        check("PATCH by %d-byte ids: 200, changed 2" % n,
+              a.status == 200 and (a.json or {}).get("changed") == 2, a)
+        for g in got[:2]:
+            a = api.req("getStatus by identifier", "GET", "%s/%s" % (upd, g), key=K["all"])
+            check("the id revoked in bulk reads INVALID",
+                  a.status == 200 and a.json["label"] == "INVALID", a)
+        a = api.req("updateStatuses foreign id", "PATCH", upd, key=K["all"],
+                    body=[{"index": 0, "status": "INVALID"},
+                          {"id": "ab" * n, "status": "INVALID"}])
+        check("PATCH with an id the list never made: 400 invalid-value, field id",
+              a.status == 400 and a.ptype().endswith(":invalid-value") and
+              "not one of the list's identifiers" in (a.json or {}).get("detail", ""), a)
+        a = api.req("updateStatuses short id", "PATCH", upd, key=K["all"],
+                    body=[{"id": "ab", "status": "INVALID"}])
+        check("PATCH with an id of the wrong length: 400 invalid-value",
+              a.status == 400 and "hex digits" in (a.json or {}).get("detail", ""), a)
+        a = api.req("getStatus after refused bulk", "GET", "%s/0" % upd, key=K["all"])
+        check("nothing applied from a refused body (index 0 still VALID)",
+              a.status == 200 and a.json["label"] == "VALID", a)
         i = info(api, K["all"], lid)
         check("GET the list: id_length %d" % n, (i or {}).get("id_length") == n, i)
 

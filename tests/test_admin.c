@@ -1015,7 +1015,7 @@ TT_TEST(admin_body_parsers)
     TT_OK(tsl_batch_new(2, 100, &b, NULL));
     const char *ok = " [ {\"status\":\"Invalid\" , \"index\" : 0 },{\"first\":1,\"last\":9,"
                      "\"status\":3}, {\"\\u0069ndex\":99,\"st\\u0061tus\":\"VALID\"} ] ";
-    TT_CHECK(tslp_body_changes_json((const uint8_t *)ok, strlen(ok), 2, 100, 10, b, &r));
+    TT_CHECK(tslp_body_changes_json((const uint8_t *)ok, strlen(ok), 2, 100, NULL, 10, b, &r));
     TT_EQ_U(tsl_batch_count(b), 3);
     TT_EQ_U(tsl_batch_entries(b), 11);
     TT_EQ_U(tsl_batch_items(b)[1].value, 3);
@@ -1024,9 +1024,62 @@ TT_TEST(admin_body_parsers)
     TT_OK(tsl_batch_new(2, 100, &b, NULL));
     const char *three = "[{\"index\":1,\"status\":1},{\"index\":2,\"status\":1},"
                         "{\"index\":3,\"status\":1}]";
-    TT_CHECK(!tslp_body_changes_json((const uint8_t *)three, strlen(three), 2, 100, 2, b, &r));
+    TT_CHECK(!tslp_body_changes_json((const uint8_t *)three, strlen(three), 2, 100, NULL, 2, b,
+                                     &r));
     TT_EQ_U(r.status, 413);
     tsl_batch_free(b);
+    /* An identifier list's changes by "id": found with the permutation (either case of
+     * hex), beside indices; refused on a status list, with an index, at the wrong length
+     * or when the list never made it (the offset and field named). */
+    tslp_idl_perm perm;
+    static const uint8_t key[TSLP_PERM_KEY_BYTES] = {7};
+    TT_OK(tslp_idl_perm_init(&perm, key, 8, NULL));
+    uint8_t id7[8];
+    TT_CHECK(tslp_idl_perm_id(&perm, 7, id7));
+    char hex[17], upper[17];
+    for (int k = 0; k < 8; k++) {
+        snprintf(hex + 2 * k, 3, "%02x", id7[k]);
+        snprintf(upper + 2 * k, 3, "%02X", id7[k]);
+    }
+    char body[200];
+    snprintf(body, sizeof body, "[{\"id\":\"%s\",\"status\":1},{\"status\":1,\"id\":\"%s\"},"
+             "{\"index\":3,\"status\":1}]", hex, upper);
+    TT_OK(tsl_batch_new(1, 100, &b, NULL));
+    TT_CHECK(tslp_body_changes_json((const uint8_t *)body, strlen(body), 1, 100, &perm, 10, b,
+                                    &r));
+    TT_EQ_U(tsl_batch_count(b), 3);
+    TT_EQ_U(tsl_batch_items(b)[0].first, 7);
+    TT_EQ_U(tsl_batch_items(b)[1].last, 7);
+    TT_EQ_U(tsl_batch_items(b)[2].first, 3);
+    tsl_batch_free(b);
+    TT_OK(tsl_batch_new(1, 100, &b, NULL));
+    TT_CHECK(!tslp_body_changes_json((const uint8_t *)body, strlen(body), 1, 100, NULL, 10, b,
+                                     &r));
+    TT_CONTAINS(r.detail, "unknown member");
+    tsl_batch_free(b);
+    snprintf(body, sizeof body, "[{\"id\":\"%s\",\"index\":2,\"status\":1}]", hex);
+    TT_OK(tsl_batch_new(1, 100, &b, NULL));
+    TT_CHECK(!tslp_body_changes_json((const uint8_t *)body, strlen(body), 1, 100, &perm, 10, b,
+                                     &r));
+    TT_EQ_STR(r.field, "id");
+    tsl_batch_free(b);
+    const char *shortid = "[{\"id\":\"0011\",\"status\":1}]";
+    TT_OK(tsl_batch_new(1, 100, &b, NULL));
+    TT_CHECK(!tslp_body_changes_json((const uint8_t *)shortid, strlen(shortid), 1, 100, &perm,
+                                     10, b, &r));
+    TT_CONTAINS(r.detail, "an id of 4 hex digits");
+    tsl_batch_free(b);
+    hex[0] = hex[0] == '0' ? '1' : '0'; /* another 8 bytes: not one of the list's */
+    snprintf(body, sizeof body, "[{\"index\":1,\"status\":1},{\"id\":\"%s\",\"status\":1}]",
+             hex);
+    TT_OK(tsl_batch_new(1, 100, &b, NULL));
+    TT_CHECK(!tslp_body_changes_json((const uint8_t *)body, strlen(body), 1, 100, &perm, 10, b,
+                                     &r));
+    TT_EQ_U(r.status, 400);
+    TT_CONTAINS(r.detail, "is not one of the list's identifiers");
+    TT_EQ_STR(r.field, "id");
+    tsl_batch_free(b);
+    tslp_idl_perm_free(&perm);
     /* text, with a BOM and comments */
     TT_OK(tsl_batch_new(2, 100, &b, NULL));
     const char *text = "\xEF\xBB\xBF# revocations\n1 INVALID\r\n5-9 SUSPENDED # x\n\n";

@@ -845,11 +845,29 @@ static void do_patch(ctx *c)
         tslp_admin_store_fail(c->out, e.code, &e);
         return;
     }
-    bool ok = media_is(c->rq->content_type, "application/json")
-                  ? tslp_body_changes_json(c->rq->body, c->rq->body_len, bits, size,
-                                           c->a->max_items, b, &rf)
-                  : tslp_body_changes_text(c->rq->body, c->rq->body_len, c->a->max_items,
-                                           b, &rf);
+    bool json = media_is(c->rq->content_type, "application/json");
+    /* An identifier list's JSON changes may name entries by "id": its permutation,
+     * opened once for the whole body. */
+    tslp_idl_perm perm, *idl = NULL;
+    memset(&perm, 0, sizeof perm);
+    if (json && list_is_idl(c)) {
+        uint64_t isize = 0;
+        tslp_reader *rd = tslp_reader_get(c->a);
+        tsl_status s = tslp_store_idl_open(rd->st, c->rt->list, &perm, &isize, &e);
+        tslp_reader_put(rd);
+        if (s != TSL_OK) {
+            tslp_idl_perm_free(&perm);
+            tsl_batch_free(b);
+            tslp_admin_store_fail(c->out, s, &e);
+            return;
+        }
+        idl = &perm;
+    }
+    bool ok = json ? tslp_body_changes_json(c->rq->body, c->rq->body_len, bits, size, idl,
+                                            c->a->max_items, b, &rf)
+                   : tslp_body_changes_text(c->rq->body, c->rq->body_len, c->a->max_items,
+                                            b, &rf);
+    tslp_idl_perm_free(&perm);
     if (!ok)
         refused(c->out, &rf);
     else

@@ -6,6 +6,7 @@
 #define TSL_ADMIN_INT_H
 
 #include "core/tsl_int.h"
+#include "store/idl_perm.h" /* an identifier list's changes name entries by id */
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -65,11 +66,14 @@ tsl_status tslp_json_str(tslp_buf *b, const char *s, size_t n, tsl_error *err);
 
 /* The JSON change array: [{"index":I,"status":S} | {"first":A,"last":B,"status":S}, ...]
  * (S a status name in any case or a number 0..255), parsed in one pass without a tree,
- * each item added to b (a batch for a list of `size` entries of `bits`). At most
- * max_items items (413 too-large past it). false and r: 400 malformed (offset, field),
- * 400 invalid-value (index, field), 413 too-large. */
+ * each item added to b (a batch for a list of `size` entries of `bits`). For an
+ * identifier list idl is its permutation (store/idl_perm.h), and {"id":HEX,"status":S}
+ * names an entry by its identifier; else NULL. At most max_items items (413 too-large
+ * past it). false and r: 400 malformed (offset, field), 400 invalid-value (index or
+ * offset, field; an id the list never made), 413 too-large. */
 bool tslp_body_changes_json(const uint8_t *p, size_t n, unsigned bits, uint64_t size,
-                            size_t max_items, tsl_batch *b, tslp_refusal *r);
+                            const tslp_idl_perm *idl, size_t max_items, tsl_batch *b,
+                            tslp_refusal *r);
 
 /* The text format of `tsl update` ("IDX STATUS", "FIRST-LAST STATUS", comments), line
  * by line through tsl_batch_add_line(). At most max_items lines that add an item. */

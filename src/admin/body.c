@@ -3,7 +3,8 @@
  * small parser of its own, with no tree: jansson would build ten million nodes for a
  * million objects and take seconds. It accepts exactly the JSON of the contract: an
  * array of flat objects whose members are "index", "first", "last" (non-negative
- * integers) and "status" (a name or 0..255); anything else is refused with the byte
+ * integers), "id" (an identifier list's identifier, hex) and "status" (a name or
+ * 0..255); anything else is refused with the byte
  * offset and the member. The small bodies (create a list, allocate, one status) go
  * through jansson with a size cap and duplicate members refused. The text format is
  * `tsl update`'s, line by line through tsl_batch_add_line(). */
@@ -171,11 +172,57 @@ static bool read_status(cursor *c, unsigned *value, tslp_refusal *r)
     return true;
 }
 
-enum { M_INDEX = 1, M_FIRST = 2, M_LAST = 4, M_STATUS = 8 };
+/* An identifier at c: a JSON string of exactly the list's 2 * p->len hex digits (no
+ * escapes: an identifier is hex only), turned into its index with the list's
+ * permutation; one the list never made is an invalid value, named. */
+static bool read_id(cursor *c, const tslp_idl_perm *p, uint64_t size, uint64_t *idx,
+                    tslp_refusal *r)
+{
+    size_t start = c->k;
+    if (c->k >= c->n || c->p[c->k] != '"')
+        return malformed_at(r, start, "id", "expected a string of hex digits");
+    c->k++;
+    uint8_t id[TSL_STORE_ID_MAX];
+    size_t nd = 0, want = 2 * (size_t)p->len;
+    while (c->k < c->n && c->p[c->k] != '"') {
+        int h = tslp_hexval(c->p[c->k]);
+        if (h < 0)
+            return malformed_at(r, c->k, "id", "an identifier is hex digits only");
+        if (nd < want)
+            id[nd / 2] = nd % 2 == 0 ? (uint8_t)(h << 4) : (uint8_t)(id[nd / 2] | h);
+        nd++;
+        c->k++;
+    }
+    if (c->k >= c->n)
+        return malformed_at(r, start, "id", "unterminated string");
+    c->k++;
+    int found = nd == want ? tslp_idl_perm_index(p, id, size, idx) : 0;
+    if (found < 0) {
+        tslp_refuse(r, 500, "internal", "identifier list: AES failed");
+        return false;
+    }
+    if (found == 0) {
+        if (nd != want)
+            tslp_refuse(r, 400, "invalid-value", "offset %zu: an id of %zu hex digits; the "
+                        "list's identifiers are %u bytes (%zu digits)", start, nd, p->len,
+                        want);
+        else
+            tslp_refuse(r, 400, "invalid-value", "offset %zu: id %.*s is not one of the "
+                        "list's identifiers", start, (int)want, (const char *)c->p + start + 1);
+        r->field = "id";
+        r->has_offset = true;
+        r->offset = start;
+        return false;
+    }
+    return true;
+}
 
-/* One change object at c (c->k at its '{'): its range and value. */
-static bool read_change(cursor *c, uint64_t *first, uint64_t *last, unsigned *value,
-                        tslp_refusal *r)
+enum { M_INDEX = 1, M_FIRST = 2, M_LAST = 4, M_STATUS = 8, M_ID = 16 };
+
+/* One change object at c (c->k at its '{'): its range and value. idl is the list's
+ * permutation when it is an identifier list (then "id" is a member too), else NULL. */
+static bool read_change(cursor *c, const tslp_idl_perm *idl, uint64_t size, uint64_t *first,
+                        uint64_t *last, unsigned *value, tslp_refusal *r)
 {
     size_t start = c->k;
     c->k++;
@@ -199,12 +246,17 @@ static bool read_change(cursor *c, uint64_t *first, uint64_t *last, unsigned *va
                          : strcmp(name, "first") == 0  ? M_FIRST
                          : strcmp(name, "last") == 0   ? M_LAST
                          : strcmp(name, "status") == 0 ? M_STATUS
-                                                       : 0;
-            static const char *const names[] = {NULL, "index", "first", NULL, "last",
-                                                NULL, NULL, NULL, "status"};
+                         : strcmp(name, "id") == 0 && idl != NULL ? M_ID
+                                                                  : 0;
+            static const char *const names[] = {
+                NULL, "index", "first", NULL, "last", NULL, NULL, NULL, "status",
+                NULL, NULL,    NULL,    NULL, NULL,   NULL, NULL, "id"};
             if (m == 0)
-                return malformed_at(r, at, NULL, "unknown member (expected index, first, "
-                                                 "last or status)");
+                return malformed_at(r, at, NULL,
+                                    idl != NULL ? "unknown member (expected id, index, first, "
+                                                  "last or status)"
+                                                : "unknown member (expected index, first, "
+                                                  "last or status)");
             if (seen & m)
                 return malformed_at(r, at, names[m], "duplicate member");
             seen |= m;
@@ -214,6 +266,7 @@ static bool read_change(cursor *c, uint64_t *first, uint64_t *last, unsigned *va
             c->k++;
             skip_ws(c);
             bool ok = m == M_STATUS  ? read_status(c, value, r)
+                      : m == M_ID    ? read_id(c, idl, size, &index, r)
                       : m == M_INDEX ? read_uint(c, "index", &index, r)
                       : m == M_FIRST ? read_uint(c, "first", first, r)
                                      : read_uint(c, "last", last, r);
@@ -233,19 +286,25 @@ static bool read_change(cursor *c, uint64_t *first, uint64_t *last, unsigned *va
     }
     if (!(seen & M_STATUS))
         return malformed_at(r, start, "status", "a change without \"status\"");
-    if (seen & M_INDEX) {
+    if ((seen & M_ID) && (seen & (M_INDEX | M_FIRST | M_LAST)))
+        return malformed_at(r, start, "id", "\"id\" with \"index\", \"first\" or \"last\"");
+    if (seen & (M_INDEX | M_ID)) {
         if (seen & (M_FIRST | M_LAST))
             return malformed_at(r, start, "index", "\"index\" with \"first\" or \"last\"");
         *first = *last = index;
     } else if ((seen & (M_FIRST | M_LAST)) != (M_FIRST | M_LAST)) {
         return malformed_at(r, start, (seen & M_FIRST) ? "last" : "first",
-                            "a change needs \"index\", or \"first\" and \"last\"");
+                            idl != NULL ? "a change needs \"id\", \"index\", or \"first\" "
+                                          "and \"last\""
+                                        : "a change needs \"index\", or \"first\" and "
+                                          "\"last\"");
     }
     return true;
 }
 
 bool tslp_body_changes_json(const uint8_t *p, size_t n, unsigned bits, uint64_t size,
-                            size_t max_items, tsl_batch *b, tslp_refusal *r)
+                            const tslp_idl_perm *idl, size_t max_items, tsl_batch *b,
+                            tslp_refusal *r)
 {
     cursor c = {p, n, 0};
     skip_ws(&c);
@@ -269,7 +328,7 @@ bool tslp_body_changes_json(const uint8_t *p, size_t n, unsigned bits, uint64_t 
             size_t at = c.k;
             uint64_t first = 0, last = 0;
             unsigned value = 0;
-            if (!read_change(&c, &first, &last, &value, r))
+            if (!read_change(&c, idl, size, &first, &last, &value, r))
                 return false;
             items++;
             /* The list's bounds are checked here to name the index and the field; the

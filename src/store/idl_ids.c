@@ -21,10 +21,9 @@
 
 #include <string.h>
 
-/* Reads the list's row in a read transaction and opens its identifier permutation
- * (free it with tslp_idl_perm_free, also after a failure). */
-static tsl_status open_list(tsl_store *st, const char *list, tslp_idl_perm *p, uint64_t *size,
-                            tsl_error *err)
+/* See idl_perm.h. */
+tsl_status tslp_store_idl_open(tsl_store *st, const char *list, tslp_idl_perm *p,
+                              uint64_t *size, tsl_error *err)
 {
     memset(p, 0, sizeof *p);
     if (st == NULL || list == NULL)
@@ -69,7 +68,7 @@ tsl_status tsl_store_list_identifiers(tsl_store *st, const char *list, const uin
         return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");
     tslp_idl_perm p;
     uint64_t size = 0;
-    tsl_status r = open_list(st, list, &p, &size, err);
+    tsl_status r = tslp_store_idl_open(st, list, &p, &size, err);
     if (r == TSL_OK && n > cap / p.len)
         r = tslp_fail(err, TSL_ERR_ARG, 0, "list \"%s\": %zu identifiers of %u bytes do not "
                       "fit %zu bytes", list, n, p.len, cap);
@@ -110,7 +109,7 @@ tsl_status tsl_store_identifier_index(tsl_store *st, const char *list, const uin
         return tslp_fail(err, TSL_ERR_ARG, 0, "store: NULL argument");
     tslp_idl_perm p;
     uint64_t size = 0;
-    tsl_status r = open_list(st, list, &p, &size, err);
+    tsl_status r = tslp_store_idl_open(st, list, &p, &size, err);
     if (r == TSL_OK && len != p.len)
         r = tslp_fail(err, TSL_ERR_NOT_FOUND, 0, "list \"%s\": an identifier of %zu bytes "
                       "is not one of its own (%u bytes)", list, len, p.len);

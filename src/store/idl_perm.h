@@ -43,4 +43,11 @@ bool tslp_idl_perm_id(const tslp_idl_perm *p, uint64_t idx, uint8_t *out);
 int tslp_idl_perm_index(const tslp_idl_perm *p, const uint8_t *id, uint64_t size,
                         uint64_t *idx);
 
+/* Reads stored list `list`'s row in a read transaction and opens its identifier
+ * permutation into *p, with the list's size (idl_ids.c). TSL_ERR_ARG for a list that is
+ * not an identifier list, the store's errors otherwise. Free *p with
+ * tslp_idl_perm_free, also after a failure. */
+tsl_status tslp_store_idl_open(tsl_store *st, const char *list, tslp_idl_perm *p,
+                              uint64_t *size, tsl_error *err);
+
 #endif

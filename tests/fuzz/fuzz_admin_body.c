@@ -1,7 +1,8 @@
 /* fuzz_admin_body.c - libFuzzer target for the issuer API's request parsers (src/admin/
  * body.c): the first byte picks one, the second the list's bits and size, the rest is
  * the body or query. 0: the JSON change array, 1: the text lines, 2: {"count"}, 3:
- * {"status"}, 4: a new list's settings, 5: a query string and an idx list. Aborts when a
+ * {"status"}, 4: a new list's settings, 5: a query string and an idx list, 6: the JSON
+ * change array of an identifier list (8-byte ids, a fixed key). Aborts when a
  * refusal lacks its status, class or detail, when its problem body is not valid JSON
  * naming the class, or when an accepted change breaks the list's bounds. */
 #include "admin/admin_int.h"
@@ -33,19 +34,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     static const unsigned bitsv[4] = {1, 2, 4, 8};
-    unsigned which = data[0] % 6, bits = bitsv[data[1] & 3];
+    unsigned which = data[0] % 7, bits = bitsv[data[1] & 3];
     uint64_t n = (uint64_t)(data[1] >> 2) * 97 + 1;
     data += 2;
     size -= 2;
     tslp_refusal r;
     memset(&r, 0, sizeof r);
     bool ok = true;
-    if (which <= 1) {
+    if (which <= 1 || which == 6) {
+        static tslp_idl_perm perm;
+        static const uint8_t key[TSLP_PERM_KEY_BYTES] = {1, 2, 3};
+        if (which == 6 && perm.aes == NULL && tslp_idl_perm_init(&perm, key, 8, NULL) != TSL_OK)
+            abort();
         tsl_batch *b = NULL;
         if (tsl_batch_new(bits, n, &b, NULL) != TSL_OK)
             abort();
-        ok = which == 0 ? tslp_body_changes_json(data, size, bits, n, 64, b, &r)
-                        : tslp_body_changes_text(data, size, 64, b, &r);
+        ok = which == 1 ? tslp_body_changes_text(data, size, 64, b, &r)
+                        : tslp_body_changes_json(data, size, bits, n, which == 6 ? &perm : NULL,
+                                                 64, b, &r);
         const tsl_batch_item *it = tsl_batch_items(b);
         if (ok && (tsl_batch_count(b) == 0 || tsl_batch_count(b) > 64))
             abort();
