@@ -847,10 +847,10 @@ static void do_patch(ctx *c)
     }
     bool json = media_is(c->rq->content_type, "application/json");
     /* An identifier list's JSON changes may name entries by "id": its permutation,
-     * opened once for the whole body. */
+     * opened once for the whole body (list_shape has the list's formats, cached). */
     tslp_idl_perm perm, *idl = NULL;
     memset(&perm, 0, sizeof perm);
-    if (json && list_is_idl(c)) {
+    if (json && c->formats == TSL_PUBLISH_IDLIST) {
         uint64_t isize = 0;
         tslp_reader *rd = tslp_reader_get(c->a);
         tsl_status s = tslp_store_idl_open(rd->st, c->rt->list, &perm, &isize, &e);
