@@ -1020,9 +1020,9 @@ same "fixture: a read-only command leaves schema_version 1" "$(fxv)" "1"
 t alloc F1 -n 3 --db "$FDB"
 expect_str "fixture: the first write migrates, and allocates as the old code" \
     "$(fx_expect 'alloc F1 3')"
-same "fixture: schema_version 6 after migrating" "$(fxv)" "6"
+same "fixture: schema_version 7 after migrating" "$(fxv)" "7"
 same "fixture: the migrations are recorded" \
-    "$(sqlite3 "$FDB" "SELECT group_concat(version) FROM migrations")" "2,3,4,5,6"
+    "$(sqlite3 "$FDB" "SELECT group_concat(version) FROM migrations")" "2,3,4,5,6,7"
 same "fixture: the audit trail's index exists" \
     "$(sqlite3 "$FDB" "SELECT count(*) FROM sqlite_master WHERE name = 'batches_by_list'")" "1"
 same "fixture: integrity_check after migrating" \

@@ -150,13 +150,16 @@ static tsl_status add_audit(void *ctx, int64_t time, uint64_t entries, uint64_t 
     return TSL_OK;
 }
 
-/* Every token of a list as text: format, iat, exp, version, created, bytes. */
+/* Every token of a list as text: format, iat, exp, version, created, bytes (as
+ * recorded: with a cut-out list, the row's bytes, the digest and the list's). */
 static tsl_status add_token(void *ctx, tsl_format format, int64_t iat, int64_t exp,
-                            uint64_t version, const uint8_t *token, size_t len,
-                            int64_t created, tsl_error *err)
+                            uint64_t version, const tslp_token_row *row, int64_t created,
+                            tsl_error *err)
 {
     (void)err;
     audit_text *t = ctx;
+    const uint8_t *token = row->bytes;
+    size_t len = row->len;
     int n = snprintf(t->text + t->len, sizeof t->text - t->len,
                      "%d %lld %lld %llu %lld %zu ", (int)format, (long long)iat,
                      (long long)exp, (unsigned long long)version, (long long)created, len);
@@ -167,6 +170,10 @@ static tsl_status add_token(void *ctx, tsl_format format, int64_t iat, int64_t e
     uint64_t h = 1469598103934665603ull;
     for (size_t k = 0; k < len; k++)
         h = (h ^ token[k]) * 1099511628211ull;
+    for (size_t k = 0; row->lst != NULL && k < TSLP_TOKEN_DIGEST; k++)
+        h = (h ^ row->lst[k]) * 1099511628211ull;
+    for (size_t k = 0; row->lst != NULL && k < row->body_len; k++)
+        h = (h ^ row->body[k]) * 1099511628211ull;
     n = snprintf(t->text + t->len, sizeof t->text - t->len, "%016llx\n",
                  (unsigned long long)h);
     if (n > 0 && (size_t)n < sizeof t->text - t->len)

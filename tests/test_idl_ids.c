@@ -315,8 +315,14 @@ STORE_TEST(idl_ids_schema5_migrates)
     TT_OK(tsl_store_alloc(f.st, "d", 3, idx, NULL));
     TT_OK(tsl_store_identifiers(f.st, "d", idx, 3, before, NULL));
     TT_CHECK(raw_sql(&f, sfx_pg ? "ALTER TABLE tsl_lists DROP COLUMN id_bytes;"
+                                  " DELETE FROM tsl_tokens WHERE lst IS NOT NULL;"
+                                  " DROP TABLE tsl_token_lists;"
+                                  " ALTER TABLE tsl_tokens DROP COLUMN lst;"
                                   " DELETE FROM tsl_schema WHERE version >= 6"
                                 : "ALTER TABLE lists DROP COLUMN id_bytes;"
+                                  " DELETE FROM tokens WHERE lst IS NOT NULL;"
+                                  " DROP TABLE token_lists; DROP INDEX tokens_by_lst;"
+                                  " ALTER TABLE tokens DROP COLUMN lst;"
                                   " DELETE FROM migrations WHERE version >= 6;"
                                   " UPDATE meta SET value = '5'"
                                   " WHERE key = 'schema_version'") == 0);

@@ -455,9 +455,15 @@ STORE_TEST(incremental_publish_schema3_migrates)
      * length of 6. */
     TT_CHECK(raw_sql(&f, sfx_pg ? "DROP TABLE tsl_segments; DROP TABLE tsl_status_counts;"
                                   " ALTER TABLE tsl_lists DROP COLUMN id_bytes;"
+                                  " DELETE FROM tsl_tokens WHERE lst IS NOT NULL;"
+                                  " DROP TABLE tsl_token_lists;"
+                                  " ALTER TABLE tsl_tokens DROP COLUMN lst;"
                                   " DELETE FROM tsl_schema WHERE version >= 4"
                                 : "DROP TABLE segments; DROP TABLE status_counts;"
                                   " ALTER TABLE lists DROP COLUMN id_bytes;"
+                                  " DELETE FROM tokens WHERE lst IS NOT NULL;"
+                                  " DROP TABLE token_lists; DROP INDEX tokens_by_lst;"
+                                  " ALTER TABLE tokens DROP COLUMN lst;"
                                   " DELETE FROM migrations WHERE version >= 4;"
                                   " UPDATE meta SET value = '3'"
                                   " WHERE key = 'schema_version'") == 0);

@@ -1310,6 +1310,9 @@ TT_TEST(store_schema_migrates)
                               "DROP TABLE segments;"
                               "DROP TABLE status_counts;"
                               "ALTER TABLE lists DROP COLUMN id_bytes;"
+                              "DELETE FROM tokens WHERE lst IS NOT NULL;"
+                              "DROP TABLE token_lists; DROP INDEX tokens_by_lst;"
+                              "ALTER TABLE tokens DROP COLUMN lst;"
                               "UPDATE meta SET value = '1' WHERE key = 'schema_version'",
                           NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
@@ -1348,11 +1351,12 @@ TT_TEST(store_schema_migrates)
                                 "SELECT (SELECT group_concat(version) FROM migrations),"
                                 " (SELECT count(*) FROM sqlite_master"
                                 " WHERE name IN ('batches_by_list', 'apikeys',"
-                                " 'idempotency', 'segments', 'status_counts'))",
+                                " 'idempotency', 'segments', 'status_counts',"
+                                " 'token_lists', 'tokens_by_lst'))",
                                 -1, &q, NULL) == SQLITE_OK);
     TT_CHECK(sqlite3_step(q) == SQLITE_ROW);
-    TT_EQ_STR((const char *)sqlite3_column_text(q, 0), "2,3,4,5,6");
-    TT_EQ_U(sqlite3_column_int64(q, 1), 5);
+    TT_EQ_STR((const char *)sqlite3_column_text(q, 0), "2,3,4,5,6,7");
+    TT_EQ_U(sqlite3_column_int64(q, 1), 7);
     sqlite3_finalize(q);
     sqlite3_close(db);
     fx_close(&f);
@@ -1382,7 +1386,7 @@ TT_TEST(store_pg_schema_migrates)
     TT_EQ_STR(f.st->be->name, "postgresql");
     /* A new store: every migration applied and recorded. */
     TT_EQ_STR(pg_value(f.st, "SELECT string_agg(version::text, ',' ORDER BY version)"
-                             " FROM tsl_schema"), "1,2,3,4,5,6");
+                             " FROM tsl_schema"), "1,2,3,4,5,6,7");
     TT_OK(create(&f, "m", 2, 100));
     uint64_t idx[3];
     TT_OK(tsl_store_alloc(f.st, "m", 3, idx, NULL));
@@ -1395,6 +1399,9 @@ TT_TEST(store_pg_schema_migrates)
                                        "DROP TABLE tsl_segments;"
                                        "DROP TABLE tsl_status_counts;"
                                        "ALTER TABLE tsl_lists DROP COLUMN id_bytes;"
+                                       "DELETE FROM tsl_tokens WHERE lst IS NOT NULL;"
+                                       "DROP TABLE tsl_token_lists;"
+                                       "ALTER TABLE tsl_tokens DROP COLUMN lst;"
                                        "DELETE FROM tsl_schema WHERE version >= 2"));
     tsl_store_close(f.st);
     f.st = NULL;
@@ -1415,7 +1422,7 @@ TT_TEST(store_pg_schema_migrates)
     TT_ERR(tsl_store_alloc(st, "m", 1, idx, NULL), TSL_ERR_ARG);
     tsl_store_close(st);
     TT_OK(tsl_store_open_mode(f.db, 0, &f.st, NULL));
-    TT_EQ_STR(pg_value(f.st, "SELECT max(version) FROM tsl_schema"), "6");
+    TT_EQ_STR(pg_value(f.st, "SELECT max(version) FROM tsl_schema"), "7");
     /* The migration computed the counts of the lists already there, once. */
     TT_CHECK(counts_match(f.st, "m"));
     TT_EQ_STR(pg_value(f.st, "SELECT n FROM tsl_status_counts WHERE list_id = 'm'"

@@ -10,6 +10,7 @@
 #define TSL_STORE_BACKEND_H
 
 #include "store/store_int.h"
+#include "store/token_pack.h"
 
 /* Called by list_paths for each list: its id, uri and aggregation_uri (NULL: none).
  * Returning anything but TSL_OK stops the walk with that status. */
@@ -21,12 +22,24 @@ typedef tsl_status (*tslp_store_path_fn)(void *ctx, const char *id, const char *
 typedef uint64_t (*tslp_store_diff_fn)(void *ctx, const uint8_t *stored,
                                        const uint8_t *now, size_t n);
 
+/* A token as its row records it (token_pack.c): bytes is the whole token when lst is
+ * NULL; otherwise the token with its list cut out, lst the list's SHA-256
+ * (TSLP_TOKEN_DIGEST bytes) and body the list's bytes, which the store records once
+ * per list and digest however many tokens carry them (token_lists). */
+typedef struct {
+    const uint8_t *bytes;
+    size_t len;
+    const uint8_t *lst;
+    const uint8_t *body;
+    size_t body_len;
+} tslp_token_row;
+
 /* Called by tokens_each for each recorded token of a list, oldest first (iat, then
- * the order recorded). token is valid during the call only. */
+ * the order recorded), the row as recorded. row is valid during the call only. */
 typedef tsl_status (*tslp_store_token_fn)(void *ctx, tsl_format format, int64_t iat,
                                           int64_t exp, uint64_t version,
-                                          const uint8_t *token, size_t len,
-                                          int64_t created, tsl_error *err);
+                                          const tslp_token_row *row, int64_t created,
+                                          tsl_error *err);
 
 /* Called by audit_each for each audit row of a list, in the order recorded. source
  * may be NULL. */
@@ -106,16 +119,17 @@ struct tslp_store_backend {
     /* Published tokens, the history readers pick from: the newest of a form is the
      * one with the latest iat, then the last recorded. token_head: that one's version
      * and iat (*have false if none), and whether a token of this version and iat is
-     * recorded (*twin). token_read: the newest (at 0) or the newest with
-     * iat <= at < exp; *found false if none; *out is tslp_malloc'd with a NUL after
-     * the bytes. token_prune: drops the tokens with exp < before. */
+     * recorded (*twin). token_insert: records row (its body first, unless a list of
+     * that digest is recorded already). token_read: the newest (at 0) or the newest
+     * with iat <= at < exp, put together again (tslp_token_unpack); *found false if
+     * none; *out is tslp_malloc'd with a NUL after the bytes. token_prune: drops the
+     * tokens with exp < before, and the lists no token carries any more. */
     tsl_status (*token_head)(tsl_store *st, const char *id, tsl_format format,
                              uint64_t version, int64_t iat, bool *have, uint64_t *nv,
                              int64_t *ni, bool *twin, tsl_error *err);
     tsl_status (*token_insert)(tsl_store *st, const char *id, tsl_format format,
                                int64_t iat, int64_t exp, uint64_t version,
-                               const uint8_t *token, size_t len, int64_t now,
-                               tsl_error *err);
+                               const tslp_token_row *row, int64_t now, tsl_error *err);
     tsl_status (*token_prune)(tsl_store *st, const char *id, int64_t before,
                               tsl_error *err);
     tsl_status (*token_read)(tsl_store *st, const char *id, tsl_format format, int64_t at,

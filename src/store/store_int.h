@@ -37,14 +37,17 @@ void tslp_perm_done(tslp_perm *p);
  * a newer one is refused. 1: the first release (tests/fixtures/store-v0.1.db); 2: the
  * migrations table and the audit trail's index; 3: API keys and idempotency records;
  * 4: stored compressed segments (incremental publishing); 5: status counts; 6: an
- * identifier list's identifier length (lists.id_bytes). */
-#define TSLP_SCHEMA_VERSION 6
+ * identifier list's identifier length (lists.id_bytes); 7: a token's list recorded once
+ * (token_lists, tokens.lst: token_pack.c). */
+#define TSLP_SCHEMA_VERSION 7
 /* The oldest version a read-only handle reads without migrating it. */
 #define TSLP_SCHEMA_READABLE 1
 /* The SQLite schema version from which the store keeps status counts (counts.c). */
 #define TSLP_SCHEMA_COUNTS 5
 /* The SQLite schema version from which lists have an id_bytes column. */
 #define TSLP_SCHEMA_ID_BYTES 6
+/* The SQLite schema version from which a token's list may be recorded apart. */
+#define TSLP_SCHEMA_TOKEN_LISTS 7
 
 struct tslp_store_backend; /* backend.h */
 
@@ -57,6 +60,9 @@ struct tsl_store {
     bool has_id_bytes; /* lists have an id_bytes column (schema 6); set by open: a
                         * read-only handle on an older store reads 16 for every
                         * identifier list, the only length there was */
+    bool has_token_lists; /* tokens have a lst column and token_lists exists (schema
+                           * 7); set by open: a read-only handle on an older store
+                           * reads every token whole, as they all were then */
 };
 
 /* A list's row, read with tslp_store_read_info. */

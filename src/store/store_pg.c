@@ -18,7 +18,11 @@
  *               TSLP_CHUNK_BYTES slices; a chunk without a row is all zeros. A batch
  *               writes only the chunk rows it changes (see pg_chunk_rewrite)
  *   tsl_tokens  (id bigserial, list_id, format, iat, exp, version, token bytea,
- *               created): the history; the newest is the latest iat, then highest id
+ *               created, lst bytea (version 7)): the history; the newest is the latest
+ *               iat, then highest id
+ *   tsl_token_lists (list_id, digest bytea, data bytea STORAGE EXTERNAL): a token's
+ *               list recorded once under its SHA-256, for the tokens whose lst names
+ *               it (token_pack.c; version 7)
  *   tsl_batches (id bigserial, list_id, time, entries, changed, source, kind): audit
  *   tsl_apikeys (id, list_id (NULL: every list), scopes, hash bytea, created, expires,
  *               revoked): the issuer API's keys, only the SHA-256 of each secret
@@ -108,11 +112,17 @@ enum {
     Q_TOKEN_PRUNE,
     Q_TOKEN_NEWEST,
     Q_TOKEN_AT,
+    Q_TOKEN_NEWEST_V6,
+    Q_TOKEN_AT_V6,
+    Q_LST_HAS,
+    Q_LST_PUT,
+    Q_LST_PRUNE,
     Q_NOTIFY,
     Q_PUB_LOCK,
     Q_PUB_UNLOCK,
     Q_LIST_RESTORE,
     Q_TOKENS_ALL,
+    Q_TOKENS_ALL_V6,
     Q_AUDIT_ALL,
     Q_AUDIT_PAGE,
     Q_APIKEY_INSERT,
@@ -167,14 +177,31 @@ static const char *const SQL[Q_COUNT] = {
         " FROM tsl_tokens WHERE list_id = $1 AND format = $2"
         " ORDER BY iat DESC, id DESC LIMIT 1",
     [Q_TOKEN_INSERT] =
-        "INSERT INTO tsl_tokens (list_id, format, iat, exp, version, token, created)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO tsl_tokens (list_id, format, iat, exp, version, token, created, lst)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     [Q_TOKEN_PRUNE] = "DELETE FROM tsl_tokens WHERE list_id = $1 AND exp < $2",
-    [Q_TOKEN_NEWEST] = "SELECT token, iat, exp FROM tsl_tokens WHERE list_id = $1"
-                       " AND format = $2 ORDER BY iat DESC, id DESC LIMIT 1",
-    [Q_TOKEN_AT] = "SELECT token, iat, exp FROM tsl_tokens WHERE list_id = $1"
-                   " AND format = $2 AND iat <= $3 AND $3 < exp"
-                   " ORDER BY iat DESC, id DESC LIMIT 1",
+    /* A token whose list was cut out (lst not NULL) comes with the list's bytes. */
+    [Q_TOKEN_NEWEST] = "SELECT t.token, t.iat, t.exp, t.lst, b.data FROM tsl_tokens t"
+                       " LEFT JOIN tsl_token_lists b ON b.list_id = t.list_id"
+                       " AND b.digest = t.lst WHERE t.list_id = $1 AND t.format = $2"
+                       " ORDER BY t.iat DESC, t.id DESC LIMIT 1",
+    [Q_TOKEN_AT] = "SELECT t.token, t.iat, t.exp, t.lst, b.data FROM tsl_tokens t"
+                   " LEFT JOIN tsl_token_lists b ON b.list_id = t.list_id"
+                   " AND b.digest = t.lst WHERE t.list_id = $1 AND t.format = $2"
+                   " AND t.iat <= $3 AND $3 < t.exp ORDER BY t.iat DESC, t.id DESC LIMIT 1",
+    /* A read-only handle on a store of version 6 or older: every token whole. */
+    [Q_TOKEN_NEWEST_V6] = "SELECT token, iat, exp, NULL::bytea, NULL::bytea FROM tsl_tokens"
+                          " WHERE list_id = $1 AND format = $2"
+                          " ORDER BY iat DESC, id DESC LIMIT 1",
+    [Q_TOKEN_AT_V6] = "SELECT token, iat, exp, NULL::bytea, NULL::bytea FROM tsl_tokens"
+                      " WHERE list_id = $1 AND format = $2 AND iat <= $3 AND $3 < exp"
+                      " ORDER BY iat DESC, id DESC LIMIT 1",
+    [Q_LST_HAS] = "SELECT 1 FROM tsl_token_lists WHERE list_id = $1 AND digest = $2",
+    [Q_LST_PUT] = "INSERT INTO tsl_token_lists (list_id, digest, data) VALUES ($1, $2, $3)"
+                  " ON CONFLICT (list_id, digest) DO NOTHING",
+    [Q_LST_PRUNE] = "DELETE FROM tsl_token_lists b WHERE b.list_id = $1 AND NOT EXISTS"
+                    " (SELECT 1 FROM tsl_tokens t WHERE t.list_id = b.list_id"
+                    " AND t.lst = b.digest)",
     [Q_NOTIFY] = "SELECT pg_notify('tsl_change', $1)",
     [Q_PUB_LOCK] = "SELECT pg_try_advisory_lock(1953721424,"
                    " hashtext(coalesce(current_schema(), '') || '/' || $1))",
@@ -186,8 +213,12 @@ static const char *const SQL[Q_COUNT] = {
         " perm_key, next, version, created, updated, id_bytes) VALUES ($1, $2, $3, $4,"
         " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,"
         " $21)",
-    [Q_TOKENS_ALL] = "SELECT format, iat, exp, version, token, created FROM tsl_tokens"
-                     " WHERE list_id = $1 ORDER BY iat, id",
+    [Q_TOKENS_ALL] = "SELECT t.format, t.iat, t.exp, t.version, t.token, t.created, t.lst,"
+                     " b.data FROM tsl_tokens t LEFT JOIN tsl_token_lists b"
+                     " ON b.list_id = t.list_id AND b.digest = t.lst"
+                     " WHERE t.list_id = $1 ORDER BY t.iat, t.id",
+    [Q_TOKENS_ALL_V6] = "SELECT format, iat, exp, version, token, created, NULL::bytea,"
+                        " NULL::bytea FROM tsl_tokens WHERE list_id = $1 ORDER BY iat, id",
     [Q_AUDIT_ALL] = "SELECT time, entries, changed, source, kind FROM tsl_batches"
                     " WHERE list_id = $1 ORDER BY id",
     [Q_AUDIT_PAGE] = "SELECT id, time, entries, changed, source, kind FROM tsl_batches"
@@ -300,6 +331,17 @@ static const struct {
     {"adding the identifier length",
      "ALTER TABLE tsl_lists ADD COLUMN id_bytes bigint NOT NULL DEFAULT 0;"
      "UPDATE tsl_lists SET id_bytes = 16 WHERE formats = 4;", false},
+    /* to 7: a token's list recorded once (token_pack.c): a publication's JWT and CWT,
+     * and every re-signing of the same statuses, carry the same compressed list, which
+     * was most of an incremental publication's write (TOAST rows, all WAL-logged). The
+     * tokens recorded before stay whole (lst NULL). */
+    {"recording a token's list once",
+     "CREATE TABLE tsl_token_lists ("
+     " list_id text NOT NULL REFERENCES tsl_lists(id) ON DELETE CASCADE,"
+     " digest bytea NOT NULL, data bytea NOT NULL, PRIMARY KEY (list_id, digest));"
+     "ALTER TABLE tsl_token_lists ALTER COLUMN data SET STORAGE EXTERNAL;"
+     "ALTER TABLE tsl_tokens ADD COLUMN lst bytea;"
+     "CREATE INDEX tsl_tokens_by_lst ON tsl_tokens (list_id, lst);", false},
 };
 
 typedef struct {
@@ -388,6 +430,14 @@ static void p_i64(params *p, int64_t x)
 {
     snprintf(p->num[p->n], sizeof p->num[0], "%lld", (long long)x);
     p_text(p, p->num[p->n]);
+}
+
+static void p_null(params *p)
+{
+    p->v[p->n] = NULL;
+    p->len[p->n] = 0;
+    p->fmt[p->n] = 0;
+    p->n++;
 }
 
 static void p_bin(params *p, const void *data, size_t len)
@@ -707,6 +757,7 @@ static tsl_status migrate(tsl_store *st, tsl_error *err)
         /* A step's backfill reads lists as the schema is at that step (the counts of 5
          * are computed before 6 adds id_bytes). */
         st->has_id_bytes = v >= TSLP_PG_SCHEMA_ID_BYTES;
+        st->has_token_lists = v >= TSLP_PG_SCHEMA_TOKEN_LISTS;
         if ((r = exec_static(st, MIGRATIONS[v].sql, MIGRATIONS[v].what, err)) != TSL_OK ||
             (MIGRATIONS[v].backfill_counts &&
              (r = tslp_store_counts_backfill(st, err)) != TSL_OK))
@@ -723,6 +774,7 @@ static tsl_status migrate(tsl_store *st, tsl_error *err)
         PQclear(res);
     }
     st->has_id_bytes = true;
+    st->has_token_lists = true;
     if (r == TSL_OK)
         return pg_commit(st, err);
     pg_rollback(st);
@@ -752,6 +804,7 @@ static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
      * store counts by loading the list. */
     st->has_counts = version >= TSLP_PG_SCHEMA_COUNTS || !st->readonly;
     st->has_id_bytes = version >= TSLP_PG_SCHEMA_ID_BYTES || !st->readonly;
+    st->has_token_lists = version >= TSLP_PG_SCHEMA_TOKEN_LISTS || !st->readonly;
     if (version == TSLP_PG_SCHEMA_VERSION)
         return TSL_OK;
     if (st->readonly) {
@@ -1193,21 +1246,51 @@ static tsl_status pg_token_head(tsl_store *st, const char *id, tsl_format format
     return TSL_OK;
 }
 
+/* Records a cut-out list under its digest unless one is recorded already (asked
+ * first: the JWT and CWT of one publication, and re-signings of the same statuses,
+ * share it, and sending 1 MB only to have it ignored costs most of what sharing saves). */
+static tsl_status pg_lst_put(tsl_store *st, const char *id, const tslp_token_row *row,
+                             tsl_error *err)
+{
+    params p = {0};
+    p_text(&p, id);
+    p_bin(&p, row->lst, TSLP_TOKEN_DIGEST);
+    PGresult *res = NULL;
+    tsl_status r = run(st, Q_LST_HAS, &p, PGRES_TUPLES_OK, &res, "recording a token's list",
+                       err);
+    if (r != TSL_OK)
+        return r;
+    bool have = PQntuples(res) > 0;
+    PQclear(res);
+    if (have)
+        return TSL_OK;
+    p_bin(&p, row->body, row->body_len);
+    return run(st, Q_LST_PUT, &p, PGRES_COMMAND_OK, NULL, "recording a token's list", err);
+}
+
 static tsl_status pg_token_insert(tsl_store *st, const char *id, tsl_format format,
                                   int64_t iat, int64_t exp, uint64_t version,
-                                  const uint8_t *token, size_t len, int64_t now,
-                                  tsl_error *err)
+                                  const tslp_token_row *row, int64_t now, tsl_error *err)
 {
+    if (row->lst != NULL && !st->has_token_lists)
+        return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                         "store %s: schema too old to record a token's list apart", st->path);
+    tsl_status r = row->lst != NULL ? pg_lst_put(st, id, row, err) : TSL_OK;
+    if (r != TSL_OK)
+        return r;
     params p = {0};
     p_text(&p, id);
     p_text(&p, form_name(format));
     p_i64(&p, iat);
     p_i64(&p, exp);
     p_i64(&p, (int64_t)version);
-    p_bin(&p, token, len);
+    p_bin(&p, row->bytes, row->len);
     p_i64(&p, now);
-    tsl_status r = run(st, Q_TOKEN_INSERT, &p, PGRES_COMMAND_OK, NULL, "recording a token",
-                       err);
+    if (row->lst != NULL)
+        p_bin(&p, row->lst, TSLP_TOKEN_DIGEST);
+    else
+        p_null(&p);
+    r = run(st, Q_TOKEN_INSERT, &p, PGRES_COMMAND_OK, NULL, "recording a token", err);
     return r == TSL_OK ? mark_changed(st, id, err) : r;
 }
 
@@ -1217,7 +1300,45 @@ static tsl_status pg_token_prune(tsl_store *st, const char *id, int64_t before,
     params p = {0};
     p_text(&p, id);
     p_i64(&p, before);
-    return run(st, Q_TOKEN_PRUNE, &p, PGRES_COMMAND_OK, NULL, "dropping old tokens", err);
+    PGresult *res = NULL;
+    tsl_status r = run(st, Q_TOKEN_PRUNE, &p, PGRES_COMMAND_OK, &res, "dropping old tokens",
+                       err);
+    if (r != TSL_OK)
+        return r;
+    const char *n = PQcmdTuples(res);
+    bool dropped = n != NULL && n[0] != '\0' && strcmp(n, "0") != 0;
+    PQclear(res);
+    if (!dropped || !st->has_token_lists)
+        return TSL_OK;
+    /* The lists no remaining token carries (tsl_tokens_by_lst finds the carriers). */
+    params q = {0};
+    p_text(&q, id);
+    return run(st, Q_LST_PRUNE, &q, PGRES_COMMAND_OK, NULL, "dropping old tokens' lists",
+               err);
+}
+
+/* The token of a token read's row (columns token, iat, exp, lst, data), put together
+ * again when its list was cut out. */
+static tsl_status pg_row_token(tsl_store *st, const char *id, const PGresult *res,
+                               uint8_t **out, size_t *out_len, tsl_error *err)
+{
+    const int k = 0, lst = 3, data = 4;
+    const uint8_t *tok = (const uint8_t *)PQgetvalue(res, k, 0);
+    size_t len = (size_t)PQgetlength(res, k, 0);
+    if (!PQgetisnull(res, k, lst))
+        return tslp_token_unpack(
+            st->path, id, tok, len, (const uint8_t *)PQgetvalue(res, k, lst),
+            (size_t)PQgetlength(res, k, lst),
+            PQgetisnull(res, k, data) ? NULL : (const uint8_t *)PQgetvalue(res, k, data),
+            (size_t)PQgetlength(res, k, data), out, out_len, err);
+    uint8_t *copy = tslp_malloc(len + 1);
+    if (copy == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
+    memcpy(copy, tok, len);
+    copy[len] = '\0'; /* a JWT can be used as a string */
+    *out = copy;
+    *out_len = len;
+    return TSL_OK;
 }
 
 static tsl_status pg_token_read(tsl_store *st, const char *id, tsl_format format,
@@ -1230,27 +1351,19 @@ static tsl_status pg_token_read(tsl_store *st, const char *id, tsl_format format
     p_text(&p, form_name(format));
     if (at != 0)
         p_i64(&p, at);
+    int q = st->has_token_lists ? (at == 0 ? Q_TOKEN_NEWEST : Q_TOKEN_AT)
+                                : (at == 0 ? Q_TOKEN_NEWEST_V6 : Q_TOKEN_AT_V6);
     PGresult *res = NULL;
-    tsl_status r = run(st, at == 0 ? Q_TOKEN_NEWEST : Q_TOKEN_AT, &p, PGRES_TUPLES_OK, &res,
-                       "reading a token", err);
+    tsl_status r = run(st, q, &p, PGRES_TUPLES_OK, &res, "reading a token", err);
     if (r != TSL_OK)
         return r;
-    if (PQntuples(res) > 0) {
-        size_t len = (size_t)PQgetlength(res, 0, 0);
-        uint8_t *copy = tslp_malloc(len + 1);
-        if (copy == NULL) {
-            r = tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
-        } else {
-            memcpy(copy, PQgetvalue(res, 0, 0), len);
-            copy[len] = '\0'; /* a JWT can be used as a string */
-            *out = copy;
-            *out_len = len;
-            *found = true;
-            if (iat != NULL)
-                *iat = get_i64(res, 0, 1);
-            if (exp != NULL)
-                *exp = get_i64(res, 0, 2);
-        }
+    if (PQntuples(res) > 0 && (r = pg_row_token(st, id, res, out, out_len, err)) ==
+                                  TSL_OK) {
+        *found = true;
+        if (iat != NULL)
+            *iat = get_i64(res, 0, 1);
+        if (exp != NULL)
+            *exp = get_i64(res, 0, 2);
     }
     PQclear(res);
     return r;
@@ -1384,20 +1497,29 @@ static tsl_status pg_tokens_each(tsl_store *st, const char *id, tslp_store_token
     params p = {0};
     p_text(&p, id);
     PGresult *res = NULL;
-    tsl_status r = run(st, Q_TOKENS_ALL, &p, PGRES_TUPLES_OK, &res, "reading the history",
-                       err);
+    tsl_status r = run(st, st->has_token_lists ? Q_TOKENS_ALL : Q_TOKENS_ALL_V6, &p,
+                       PGRES_TUPLES_OK, &res, "reading the history", err);
     if (r != TSL_OK)
         return r;
     for (int k = 0; r == TSL_OK && k < PQntuples(res); k++) {
         const char *form = PQgetvalue(res, k, 0);
         int64_t version = get_i64(res, k, 3);
-        if (version < 0 || (strcmp(form, "jwt") != 0 && strcmp(form, "cwt") != 0))
+        tslp_token_row row = {.bytes = (const uint8_t *)PQgetvalue(res, k, 4),
+                              .len = (size_t)PQgetlength(res, k, 4)};
+        bool packed = !PQgetisnull(res, k, 6);
+        if (packed) {
+            row.lst = (const uint8_t *)PQgetvalue(res, k, 6);
+            row.body = (const uint8_t *)PQgetvalue(res, k, 7);
+            row.body_len = (size_t)PQgetlength(res, k, 7);
+        }
+        if (version < 0 || (strcmp(form, "jwt") != 0 && strcmp(form, "cwt") != 0) ||
+            (packed && (PQgetlength(res, k, 6) != TSLP_TOKEN_DIGEST ||
+                        PQgetisnull(res, k, 7))))
             r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: list \"%s\": inconsistent token row",
                           st->path, id);
         else
             r = fn(ctx, form[0] == 'c' ? TSL_FORMAT_CWT : TSL_FORMAT_JWT,
-                   get_i64(res, k, 1), get_i64(res, k, 2), (uint64_t)version,
-                   (const uint8_t *)PQgetvalue(res, k, 4), (size_t)PQgetlength(res, k, 4),
+                   get_i64(res, k, 1), get_i64(res, k, 2), (uint64_t)version, &row,
                    get_i64(res, k, 5), err);
     }
     PQclear(res);

@@ -21,12 +21,15 @@ tsl_status tslp_pg_url_check(const char *url, tsl_error *err);
  * backend's own, not SQLite's TSLP_SCHEMA_VERSION): 1 the first tables, 2 the indexes
  * on the audit trail and on the tokens' exp, 3 API keys and idempotency records, 4
  * stored compressed segments, 5 status counts, 6 an identifier list's identifier
- * length (tsl_lists.id_bytes). */
-#define TSLP_PG_SCHEMA_VERSION 6
+ * length (tsl_lists.id_bytes), 7 a token's list recorded once (tsl_token_lists,
+ * tsl_tokens.lst). */
+#define TSLP_PG_SCHEMA_VERSION 7
 /* The version from which a PostgreSQL store keeps status counts (counts.c). */
 #define TSLP_PG_SCHEMA_COUNTS 5
 /* The version from which tsl_lists has an id_bytes column. */
 #define TSLP_PG_SCHEMA_ID_BYTES 6
+/* The version from which a token's list may be recorded apart (tsl_token_lists). */
+#define TSLP_PG_SCHEMA_TOKEN_LISTS 7
 
 /* The running libpq's version as PQlibVersion() gives it: 150018 for 15.18. */
 int tslp_pg_libversion(void);

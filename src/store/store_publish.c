@@ -154,6 +154,32 @@ static tsl_status sign_at(signing *sn, signed_token *t, int64_t iat, tsl_error *
 }
 
 
+/* Records token t, with the list it carries cut out (token_pack.c) when it is the
+ * snapshot's compressed stream: the JWT and CWT of a publication then write the list
+ * once between them, and a re-signing of the same statuses not at all. */
+static tsl_status insert(tsl_store *st, const char *id, const signing *sn,
+                         const signed_token *t, uint64_t version, int64_t now,
+                         tsl_error *err)
+{
+    tslp_token_row row = {.bytes = t->token, .len = t->len};
+    uint8_t digest[TSLP_TOKEN_DIGEST];
+    uint8_t *packed = NULL;
+    size_t plen = 0;
+    tsl_status r = TSL_OK;
+    if (!sn->idl && sn->l->zcache != NULL && st->has_token_lists &&
+        (r = tslp_token_pack(t->format, t->token, t->len, sn->l->zcache, sn->l->zcache_len,
+                             &packed, &plen, digest, err)) != TSL_OK)
+        return r;
+    if (packed != NULL) {
+        row = (tslp_token_row){.bytes = packed, .len = plen, .lst = digest,
+                               .body = sn->l->zcache, .body_len = sn->l->zcache_len};
+    }
+    r = st->be->token_insert(st, id, t->format, t->iat, t->iat + sn->lifetime, version, &row,
+                             now, err);
+    tslp_free(packed);
+    return r;
+}
+
 /* Inside the write transaction, form by form. Versions only move forward: a token of
  * older statuses than the newest recorded one is not recorded (a publish that read its
  * snapshot later recorded first), nor a twin of a recorded token (same version and
@@ -186,8 +212,7 @@ static tsl_status record(tsl_store *st, const tsl_list_info *in, signing *sn,
                 break;
             res->raised |= bit;
         }
-        if ((r = be->token_insert(st, in->id, t[k].format, t[k].iat, t[k].iat + sn->lifetime,
-                                  in->version, t[k].token, t[k].len, now, err)) == TSL_OK)
+        if ((r = insert(st, in->id, sn, &t[k], in->version, now, err)) == TSL_OK)
             res->recorded |= bit;
     }
     if (r != TSL_OK || res->recorded == 0)

@@ -4,7 +4,7 @@
  *
  * Schema (version TSLP_SCHEMA_VERSION; MIGRATIONS below say what each version added):
  *   meta    (key TEXT PRIMARY KEY, value TEXT)       'application' = 'tsl',
- *                                                    'schema_version' = '4'
+ *                                                    'schema_version' = '7'
  *   lists   (id TEXT PRIMARY KEY, uri, bits, size, key_path, alg (JOSE name or NULL),
  *            kid, x5c_path, lifetime, ttl, formats (TSL_PUBLISH_* mask), decoys,
  *            decoy_value, final_invalid, aggregation_uri, perm_key BLOB (16 bytes),
@@ -34,6 +34,10 @@
  *            statuses in its transaction (counts.c; version 5)
  *   lists.id_bytes: an identifier list's identifier length, 0 for a status list
  *            (version 6)
+ *   token_lists (list_id, digest BLOB (SHA-256 of data), data BLOB, PRIMARY KEY
+ *            (list_id, digest)) and tokens.lst: a token recorded with its list cut
+ *            out names the list by digest, recorded once for every token that carries
+ *            it (token_pack.c); lst NULL: the token is whole (version 7)
  *
  * Durability and concurrency: journal_mode=WAL and synchronous=FULL, so a COMMIT that
  * returned is on disk and a process killed before it leaves the previous state whole;
@@ -139,6 +143,15 @@ static const struct {
     {"adding the identifier length",
      "ALTER TABLE lists ADD COLUMN id_bytes INTEGER NOT NULL DEFAULT 0;"
      "UPDATE lists SET id_bytes = 16 WHERE formats = 4;", false},
+    /* to 7: a token's list recorded once (token_pack.c): a publication's JWT and CWT,
+     * and every re-signing of the same statuses, carry the same compressed list. The
+     * tokens recorded before stay whole (lst NULL). */
+    {"recording a token's list once",
+     "CREATE TABLE IF NOT EXISTS token_lists ("
+     " list_id TEXT NOT NULL REFERENCES lists(id) ON DELETE CASCADE,"
+     " digest BLOB NOT NULL, data BLOB NOT NULL, PRIMARY KEY (list_id, digest));"
+     "ALTER TABLE tokens ADD COLUMN lst BLOB;"
+     "CREATE INDEX IF NOT EXISTS tokens_by_lst ON tokens (list_id, lst);", false},
 };
 
 tsl_status tslp_store_sqlfail(tsl_store *st, int rc, const char *what, tsl_error *err)
@@ -485,6 +498,7 @@ static tsl_status migrate_locked(tsl_store *st, int64_t from, tsl_error *err)
         /* A step's backfill reads lists as the schema is at that step (the counts of 5
          * are computed before 6 adds id_bytes). */
         st->has_id_bytes = v >= TSLP_SCHEMA_ID_BYTES;
+        st->has_token_lists = v >= TSLP_SCHEMA_TOKEN_LISTS;
         tsl_status r = exec_static(st, MIGRATIONS[v - 1].sql, MIGRATIONS[v - 1].what, err);
         if (r == TSL_OK && MIGRATIONS[v - 1].backfill_counts)
             r = tslp_store_counts_backfill(st, err);
@@ -503,6 +517,7 @@ static tsl_status migrate_locked(tsl_store *st, int64_t from, tsl_error *err)
     }
     sqlite3_stmt *s;
     st->has_id_bytes = true;
+    st->has_token_lists = true;
     tsl_status r = tslp_store_prepare(
         st, "UPDATE meta SET value = ?1 WHERE key = 'schema_version'", &s, err);
     if (r != TSL_OK)
@@ -583,6 +598,7 @@ static tsl_status check_schema(tsl_store *st, bool create, tsl_error *err)
      * store counts by loading the list. */
     st->has_counts = version >= TSLP_SCHEMA_COUNTS || !st->readonly;
     st->has_id_bytes = version >= TSLP_SCHEMA_ID_BYTES || !st->readonly;
+    st->has_token_lists = version >= TSLP_SCHEMA_TOKEN_LISTS || !st->readonly;
     if (version < TSLP_SCHEMA_VERSION && st->readonly) {
         if (version < TSLP_SCHEMA_READABLE)
             return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
@@ -912,16 +928,41 @@ static tsl_status sq_token_head(tsl_store *st, const char *id, tsl_format format
                : tslp_store_sqlfail(st, rc, "reading the history", err);
 }
 
-static tsl_status sq_token_insert(tsl_store *st, const char *id, tsl_format format,
-                                  int64_t iat, int64_t exp, uint64_t version,
-                                  const uint8_t *token, size_t len, int64_t now,
-                                  tsl_error *err)
+/* Records a cut-out list under its digest unless one is recorded already: the JWT
+ * and CWT of one publication, and re-signings of the same statuses, share it. */
+static tsl_status sq_lst_put(tsl_store *st, const char *id, const tslp_token_row *row,
+                             tsl_error *err)
 {
     sqlite3_stmt *s;
     tsl_status r = tslp_store_prepare(
+        st, "INSERT OR IGNORE INTO token_lists (list_id, digest, data) VALUES (?1, ?2, ?3)",
+        &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, row->lst, TSLP_TOKEN_DIGEST, SQLITE_STATIC);
+    sqlite3_bind_blob64(s, 3, row->body, row->body_len, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    tslp_store_finish(st, s);
+    return rc == SQLITE_DONE ? TSL_OK
+                             : tslp_store_sqlfail(st, rc, "recording a token's list", err);
+}
+
+static tsl_status sq_token_insert(tsl_store *st, const char *id, tsl_format format,
+                                  int64_t iat, int64_t exp, uint64_t version,
+                                  const tslp_token_row *row, int64_t now, tsl_error *err)
+{
+    if (row->lst != NULL && !st->has_token_lists)
+        return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
+                         "store %s: schema too old to record a token's list apart", st->path);
+    tsl_status r = row->lst != NULL ? sq_lst_put(st, id, row, err) : TSL_OK;
+    if (r != TSL_OK)
+        return r;
+    sqlite3_stmt *s;
+    r = tslp_store_prepare(
         st,
-        "INSERT INTO tokens (list_id, format, iat, exp, version, token, created)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO tokens (list_id, format, iat, exp, version, token, created, lst)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         &s, err);
     if (r != TSL_OK)
         return r;
@@ -930,8 +971,12 @@ static tsl_status sq_token_insert(tsl_store *st, const char *id, tsl_format form
     sqlite3_bind_int64(s, 3, iat);
     sqlite3_bind_int64(s, 4, exp);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)version);
-    sqlite3_bind_blob64(s, 6, token, len, SQLITE_STATIC);
+    sqlite3_bind_blob64(s, 6, row->bytes, row->len, SQLITE_STATIC);
     sqlite3_bind_int64(s, 7, now);
+    if (row->lst != NULL)
+        sqlite3_bind_blob(s, 8, row->lst, TSLP_TOKEN_DIGEST, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 8);
     int rc = sqlite3_step(s);
     tslp_store_finish(st, s);
     return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "recording a token", err);
@@ -949,7 +994,51 @@ static tsl_status sq_token_prune(tsl_store *st, const char *id, int64_t before,
     sqlite3_bind_int64(s, 2, before);
     int rc = sqlite3_step(s);
     tslp_store_finish(st, s);
-    return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "dropping old tokens", err);
+    if (rc != SQLITE_DONE)
+        return tslp_store_sqlfail(st, rc, "dropping old tokens", err);
+    if (sqlite3_changes(DB(st)) == 0 || !st->has_token_lists)
+        return TSL_OK;
+    /* The lists no remaining token carries (tokens_by_lst finds the carriers). */
+    if ((r = tslp_store_prepare(st,
+                                "DELETE FROM token_lists WHERE list_id = ?1 AND NOT EXISTS"
+                                " (SELECT 1 FROM tokens t WHERE t.list_id = ?1"
+                                " AND t.lst = token_lists.digest)",
+                                &s, err)) != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    tslp_store_finish(st, s);
+    return rc == SQLITE_DONE ? TSL_OK
+                             : tslp_store_sqlfail(st, rc, "dropping old tokens' lists", err);
+}
+
+/* The token a row holds, put together again when its list was cut out (columns t, lst
+ * and data of statement s). */
+static tsl_status sq_row_token(tsl_store *st, const char *id, sqlite3_stmt *s, int t,
+                               int lst, int data, uint8_t **out, size_t *out_len,
+                               tsl_error *err)
+{
+    const void *tok = sqlite3_column_blob(s, t);
+    size_t len = (size_t)sqlite3_column_bytes(s, t);
+    if (lst >= 0 && sqlite3_column_type(s, lst) != SQLITE_NULL) {
+        const void *body = sqlite3_column_blob(s, data);
+        size_t body_len = (size_t)sqlite3_column_bytes(s, data);
+        const void *digest = sqlite3_column_blob(s, lst);
+        size_t dlen = (size_t)sqlite3_column_bytes(s, lst);
+        if (sqlite3_column_type(s, data) == SQLITE_NULL)
+            body = NULL;
+        return tslp_token_unpack(st->path, id, tok, len, digest, dlen, body, body_len, out,
+                                 out_len, err);
+    }
+    uint8_t *copy = tslp_malloc(len + 1);
+    if (copy == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
+    if (len > 0)
+        memcpy(copy, tok, len);
+    copy[len] = '\0'; /* a JWT can be used as a string */
+    *out = copy;
+    *out_len = len;
+    return TSL_OK;
 }
 
 static tsl_status sq_token_read(tsl_store *st, const char *id, tsl_format format,
@@ -958,13 +1047,20 @@ static tsl_status sq_token_read(tsl_store *st, const char *id, tsl_format format
 {
     *found = false;
     sqlite3_stmt *s;
-    tsl_status r = tslp_store_prepare(
-        st,
-        at == 0 ? "SELECT token, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
-                  " ORDER BY iat DESC, rowid DESC LIMIT 1"
-                : "SELECT token, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
-                  " AND iat <= ?3 AND ?3 < exp ORDER BY iat DESC, rowid DESC LIMIT 1",
-        &s, err);
+    /* A read-only handle on a store older than 7 has no lst column: every token whole. */
+    static const char *const sql[2][2] = {
+        {"SELECT token, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
+         " ORDER BY iat DESC, rowid DESC LIMIT 1",
+         "SELECT token, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
+         " AND iat <= ?3 AND ?3 < exp ORDER BY iat DESC, rowid DESC LIMIT 1"},
+        {"SELECT t.token, t.iat, t.exp, t.lst, b.data FROM tokens t LEFT JOIN token_lists b"
+         " ON b.list_id = t.list_id AND b.digest = t.lst WHERE t.list_id = ?1"
+         " AND t.format = ?2 ORDER BY t.iat DESC, t.rowid DESC LIMIT 1",
+         "SELECT t.token, t.iat, t.exp, t.lst, b.data FROM tokens t LEFT JOIN token_lists b"
+         " ON b.list_id = t.list_id AND b.digest = t.lst WHERE t.list_id = ?1"
+         " AND t.format = ?2 AND t.iat <= ?3 AND ?3 < t.exp"
+         " ORDER BY t.iat DESC, t.rowid DESC LIMIT 1"}};
+    tsl_status r = tslp_store_prepare(st, sql[st->has_token_lists][at != 0], &s, err);
     if (r != TSL_OK)
         return r;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -973,17 +1069,8 @@ static tsl_status sq_token_read(tsl_store *st, const char *id, tsl_format format
         sqlite3_bind_int64(s, 3, at);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        const void *tok = sqlite3_column_blob(s, 0);
-        size_t len = (size_t)sqlite3_column_bytes(s, 0);
-        uint8_t *copy = tslp_malloc(len + 1);
-        if (copy == NULL) {
-            r = tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
-        } else {
-            if (len > 0)
-                memcpy(copy, tok, len);
-            copy[len] = '\0'; /* a JWT can be used as a string */
-            *out = copy;
-            *out_len = len;
+        r = sq_row_token(st, id, s, 0, st->has_token_lists ? 3 : -1, 4, out, out_len, err);
+        if (r == TSL_OK) {
             *found = true;
             if (iat != NULL)
                 *iat = sqlite3_column_int64(s, 1);
@@ -1202,8 +1289,12 @@ static tsl_status sq_tokens_each(tsl_store *st, const char *id, tslp_store_token
     sqlite3_stmt *s;
     tsl_status r = tslp_store_prepare(
         st,
-        "SELECT format, iat, exp, version, token, created FROM tokens WHERE list_id = ?1"
-        " ORDER BY iat, rowid",
+        st->has_token_lists
+            ? "SELECT t.format, t.iat, t.exp, t.version, t.token, t.created, t.lst, b.data"
+              " FROM tokens t LEFT JOIN token_lists b ON b.list_id = t.list_id"
+              " AND b.digest = t.lst WHERE t.list_id = ?1 ORDER BY t.iat, t.rowid"
+            : "SELECT format, iat, exp, version, token, created, NULL, NULL FROM tokens"
+              " WHERE list_id = ?1 ORDER BY iat, rowid",
         &s, err);
     if (r != TSL_OK)
         return r;
@@ -1212,16 +1303,24 @@ static tsl_status sq_tokens_each(tsl_store *st, const char *id, tslp_store_token
     while (r == TSL_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         const unsigned char *form = sqlite3_column_text(s, 0);
         int64_t version = sqlite3_column_int64(s, 3);
-        const void *tok = sqlite3_column_blob(s, 4);
-        size_t len = (size_t)sqlite3_column_bytes(s, 4);
-        if (form == NULL || tok == NULL || version < 0 ||
+        tslp_token_row row = {.bytes = sqlite3_column_blob(s, 4),
+                              .len = (size_t)sqlite3_column_bytes(s, 4)};
+        bool packed = sqlite3_column_type(s, 6) != SQLITE_NULL;
+        if (packed) {
+            row.lst = sqlite3_column_blob(s, 6);
+            row.body = sqlite3_column_blob(s, 7);
+            row.body_len = (size_t)sqlite3_column_bytes(s, 7);
+        }
+        if (form == NULL || row.bytes == NULL || version < 0 ||
+            (packed && (sqlite3_column_bytes(s, 6) != TSLP_TOKEN_DIGEST ||
+                        sqlite3_column_type(s, 7) == SQLITE_NULL)) ||
             (strcmp((const char *)form, "jwt") != 0 && strcmp((const char *)form, "cwt") != 0))
             r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: list \"%s\": inconsistent token row",
                           st->path, id);
         else
             r = fn(ctx, form[0] == 'c' ? TSL_FORMAT_CWT : TSL_FORMAT_JWT,
                    sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
-                   (uint64_t)version, tok, len, sqlite3_column_int64(s, 5), err);
+                   (uint64_t)version, &row, sqlite3_column_int64(s, 5), err);
     }
     if (r == TSL_OK && rc != SQLITE_DONE)
         r = tslp_store_sqlfail(st, rc, "reading the history", err);
