@@ -312,8 +312,8 @@ same "migrated to version 7, indexes, key, segment, count and token-list tables 
     "$($PSQL -At -d "$V1" -c "SELECT max(version), (SELECT count(*) FROM pg_indexes WHERE
         indexname IN ('tsl_batches_by_list', 'tsl_tokens_by_exp', 'tsl_tokens_by_lst')),
         (SELECT count(*) FROM pg_tables WHERE tablename IN ('tsl_apikeys',
-        'tsl_idempotency', 'tsl_segments', 'tsl_status_counts', 'tsl_token_lists'))
-        FROM tsl_schema")" "7|3|5"
+        'tsl_idempotency', 'tsl_segments', 'tsl_status_counts', 'tsl_token_lists',
+        'tsl_token_pieces', 'tsl_token_list_pieces')) FROM tsl_schema")" "7|3|7"
 t get L1 10 20 30 39 40 --db "$V1"
 same "the statuses as they were" "$(cut -f2 "$T/out" | tr '\n' ' ')" \
     "INVALID SUSPENDED INVALID INVALID VALID "

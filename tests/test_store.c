@@ -1311,7 +1311,8 @@ TT_TEST(store_schema_migrates)
                               "DROP TABLE status_counts;"
                               "ALTER TABLE lists DROP COLUMN id_bytes;"
                               "DELETE FROM tokens WHERE lst IS NOT NULL;"
-                              "DROP TABLE token_lists; DROP INDEX tokens_by_lst;"
+                              "DROP TABLE token_list_pieces; DROP TABLE token_lists;"
+                              "DROP TABLE token_pieces; DROP INDEX tokens_by_lst;"
                               "ALTER TABLE tokens DROP COLUMN lst;"
                               "UPDATE meta SET value = '1' WHERE key = 'schema_version'",
                           NULL, NULL, NULL) == SQLITE_OK);
@@ -1352,11 +1353,12 @@ TT_TEST(store_schema_migrates)
                                 " (SELECT count(*) FROM sqlite_master"
                                 " WHERE name IN ('batches_by_list', 'apikeys',"
                                 " 'idempotency', 'segments', 'status_counts',"
-                                " 'token_lists', 'tokens_by_lst'))",
+                                " 'token_lists', 'tokens_by_lst', 'token_pieces',"
+                                " 'token_list_pieces'))",
                                 -1, &q, NULL) == SQLITE_OK);
     TT_CHECK(sqlite3_step(q) == SQLITE_ROW);
     TT_EQ_STR((const char *)sqlite3_column_text(q, 0), "2,3,4,5,6,7");
-    TT_EQ_U(sqlite3_column_int64(q, 1), 7);
+    TT_EQ_U(sqlite3_column_int64(q, 1), 9);
     sqlite3_finalize(q);
     sqlite3_close(db);
     fx_close(&f);
@@ -1400,7 +1402,9 @@ TT_TEST(store_pg_schema_migrates)
                                        "DROP TABLE tsl_status_counts;"
                                        "ALTER TABLE tsl_lists DROP COLUMN id_bytes;"
                                        "DELETE FROM tsl_tokens WHERE lst IS NOT NULL;"
+                                       "DROP TABLE tsl_token_list_pieces;"
                                        "DROP TABLE tsl_token_lists;"
+                                       "DROP TABLE tsl_token_pieces;"
                                        "ALTER TABLE tsl_tokens DROP COLUMN lst;"
                                        "DELETE FROM tsl_schema WHERE version >= 2"));
     tsl_store_close(f.st);

@@ -4,9 +4,11 @@
  * missing list and damaged packed bytes are refused, never turned into a token; a
  * token that does not carry the list is left whole. The store, on SQLite and
  * PostgreSQL: a publication records its list once for both forms, a re-signing of the
- * same statuses records none, a change records a new one, pruning drops the lists no
- * token carries, the history reads every token back as it was signed, and a damaged
- * list row makes the read fail naming it. */
+ * same statuses records none, a change records a new list that shares all but a few
+ * of its pieces with the last, pruning drops the lists no token carries and the pieces
+ * no list holds, the history reads every token back as it was signed, and a damaged
+ * or missing piece or list row makes the read fail naming it. The cutting: pieces
+ * cover the list in order within their bounds, and a change leaves the others. */
 #include "store_fx.h"
 #include "core/tsl_int.h"
 #include "crypto/crypto.h"
@@ -251,49 +253,77 @@ static int reads_as(sfx *f, const char *id, int k, int64_t at, const tslp_publis
     return same ? 0 : 1;
 }
 
+#define PIECES(f) count_of(f, "SELECT count(*) FROM token_pieces", \
+                           "SELECT count(*) FROM tsl_token_pieces")
+#define HELD(f) count_of(f, "SELECT count(DISTINCT piece) FROM token_list_pieces", \
+                         "SELECT count(DISTINCT piece) FROM tsl_token_list_pieces")
+
+/* An 8-bit list of 400,000 entries, a third of them set to values from 2 to 255: its
+ * compressed list is a few hundred KB, many pieces. */
+static void fill(sfx *f, const char *id)
+{
+    TT_OK(sfx_list(f, id, 8, 400000));
+    tsl_batch *b = NULL;
+    TT_OK(tsl_batch_new(8, 400000, &b, NULL));
+    uint64_t x = 12345;
+    for (uint64_t i = 0; i < 400000; i += 3) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        TT_OK(tsl_batch_add(b, i, i, (unsigned)(2 + (x >> 33) % 254), 0, NULL));
+    }
+    TT_OK(tsl_store_update(f->st, id, b, 1, 0, "t", NULL, NULL));
+    tsl_batch_free(b);
+}
+
 STORE_TEST(token_lists_recorded_once)
 {
     sfx f;
     TT_CHECK(sfx_open(&f) == 0);
     if (tt_failed)
         return;
-    TT_OK(sfx_list(&f, "t", 1, 1000000));
-    for (uint64_t i = 0; i < 1000000; i += 977)
-        TT_OK(tsl_store_set(f.st, "t", i, TSL_STATUS_INVALID, 0, NULL));
+    fill(&f, "t");
     tslp_published a, b, c, d;
     int64_t t0 = clock_now;
     TT_OK(publish_at(&f, "t", t0, -1, &a));
-    /* Both forms carry the list: recorded once, named by both rows. */
+    /* Both forms carry the list: recorded once, named by both rows, in pieces. */
     TT_EQ_U(LISTS(&f), 1);
     TT_EQ_U(CUT(&f), 2);
+    long long p0 = PIECES(&f);
+    TT_CHECK(p0 >= 8);
+    TT_CHECK(p0 <= (long long)(a.len[1] / TSLP_PIECE_MIN + 1));
     TT_CHECK(reads_as(&f, "t", 0, 0, &a) == 0);
     TT_CHECK(reads_as(&f, "t", 1, 0, &a) == 0);
-    /* Signed again later with the same statuses: no new list. */
+    /* Signed again later with the same statuses: no new list, no new piece. */
     TT_OK(publish_at(&f, "t", t0 + 100, -1, &b));
     TT_EQ_U(LISTS(&f), 1);
     TT_EQ_U(CUT(&f), 4);
-    /* A change: a second list; the history still reads the first tokens as signed. */
-    TT_OK(tsl_store_set(f.st, "t", 0, TSL_STATUS_VALID, 1, NULL));
+    TT_EQ_U(PIECES(&f), p0);
+    /* One entry changed: a second list, sharing all its pieces but a few with the
+     * first; the history still reads the first tokens as signed. */
+    TT_OK(tsl_store_set(f.st, "t", 200000, 7, 1, NULL));
     TT_OK(publish_at(&f, "t", t0 + 200, -1, &c));
     TT_EQ_U(LISTS(&f), 2);
+    long long p1 = PIECES(&f);
+    TT_CHECK(p1 > p0 && p1 <= p0 + 4);
     TT_CHECK(reads_as(&f, "t", 0, 0, &c) == 0);
     TT_CHECK(reads_as(&f, "t", 1, 0, &c) == 0);
     TT_CHECK(reads_as(&f, "t", 0, t0 + 50, &a) == 0);
     TT_CHECK(reads_as(&f, "t", 1, t0 + 150, &b) == 0);
-    /* The list's lifetime is a day: pruning at t0 + 200 + 2 days with a retention of a
-     * day drops the first four tokens, and with them the first list. */
-    TT_OK(tsl_store_set(f.st, "t", 977, TSL_STATUS_VALID, 1, NULL));
+    /* The list's lifetime is a day: publishing two days later with a retention of a
+     * day drops the first four tokens, the first list and the pieces only it held. */
+    TT_OK(tsl_store_set(f.st, "t", 3, 9, 1, NULL));
     int64_t later = t0 + 200 + 2 * 86400 + 100000;
     TT_OK(publish_at(&f, "t", later, 86400 + 100000, &d));
     TT_EQ_U(LISTS(&f), 2); /* the change's list and this one's */
     TT_EQ_U(CUT(&f), 4);
+    TT_EQ_U(PIECES(&f), HELD(&f));
+    TT_CHECK(PIECES(&f) < p1 + 4);
     TT_CHECK(reads_as(&f, "t", 0, t0 + 250, &c) == 0);
     TT_CHECK(reads_as(&f, "t", 1, 0, &d) == 0);
 
-    /* A damaged list row: the read fails naming it, nothing is served. */
-    TT_CHECK(raw_sql(&f, sfx_pg ? "UPDATE tsl_token_lists SET data = set_byte(data, 100,"
+    /* A damaged piece: the read fails naming it, nothing is served. */
+    TT_CHECK(raw_sql(&f, sfx_pg ? "UPDATE tsl_token_pieces SET data = set_byte(data, 100,"
                                   " get_byte(data, 100) # 1)"
-                                : "UPDATE token_lists SET data = CAST(substr(data, 1, 100)"
+                                : "UPDATE token_pieces SET data = CAST(substr(data, 1, 100)"
                                   " || X'00' || substr(data, 102) AS BLOB)") == 0);
     tsl_error err;
     tsl_error_clear(&err);
@@ -303,7 +333,16 @@ STORE_TEST(token_lists_recorded_once)
            TSL_ERR_IO);
     TT_CONTAINS(err.msg, "SHA-256");
     TT_CONTAINS(err.msg, "\"t\"");
-    /* A list row gone: named too. */
+    /* A piece gone. */
+    TT_CHECK(raw_sql(&f, sfx_pg ? "DELETE FROM tsl_token_pieces WHERE digest IN (SELECT"
+                                  " piece FROM tsl_token_list_pieces WHERE seq = 1)"
+                                : "DELETE FROM token_pieces WHERE digest IN (SELECT"
+                                  " piece FROM token_list_pieces WHERE seq = 1)") == 0);
+    tsl_error_clear(&err);
+    TT_ERR(tsl_store_token(f.st, "t", TSL_FORMAT_JWT, 0, &tok, &len, NULL, NULL, &err),
+           TSL_ERR_IO);
+    TT_CONTAINS(err.msg, "pieces missing");
+    /* The list's row gone. */
     TT_CHECK(raw_sql(&f, sfx_pg ? "DELETE FROM tsl_token_lists" : "DELETE FROM token_lists") ==
              0);
     tsl_error_clear(&err);
@@ -315,4 +354,53 @@ STORE_TEST(token_lists_recorded_once)
     tslp_published_free(&c);
     tslp_published_free(&d);
     sfx_close(&f);
+}
+
+TT_TEST(token_split_cuts_by_content)
+{
+    size_t n = (size_t)3 << 20;
+    uint8_t *z = malloc(n);
+    uint64_t x = 99;
+    for (size_t k = 0; k < n; k++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        z[k] = (uint8_t)(x >> 56);
+    }
+    tslp_token_piece *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    TT_OK(tslp_token_split(z, n, &a, &na, NULL));
+    /* In order, covering z exactly, within the bounds, about 16 KiB on average. */
+    size_t at = 0;
+    for (size_t k = 0; k < na; k++) {
+        TT_EQ_U(a[k].off, at);
+        TT_CHECK(a[k].len <= TSLP_PIECE_MAX);
+        TT_CHECK(a[k].len >= TSLP_PIECE_MIN || k + 1 == na);
+        at += a[k].len;
+    }
+    TT_EQ_U(at, n);
+    TT_CHECK(na > n / (24 << 10) && na < n / (12 << 10));
+    /* A changed stretch in the middle: the pieces before it and after the next
+     * boundary are the same pieces. */
+    for (size_t k = n / 2; k < n / 2 + 5000; k++)
+        z[k] ^= 0x5A;
+    TT_OK(tslp_token_split(z, n, &b, &nb, NULL));
+    size_t same = 0;
+    for (size_t i = 0; i < nb; i++)
+        for (size_t j = 0; j < na; j++)
+            if (memcmp(b[i].digest, a[j].digest, TSLP_TOKEN_DIGEST) == 0) {
+                same++;
+                break;
+            }
+    TT_CHECK(same + 3 >= nb);
+    TT_CHECK(same < nb);
+    /* Short inputs: one piece; nothing: none. */
+    tsl_free(b);
+    TT_OK(tslp_token_split(z, 100, &b, &nb, NULL));
+    TT_EQ_U(nb, 1);
+    TT_EQ_U(b[0].len, 100);
+    tsl_free(b);
+    TT_OK(tslp_token_split(z, 0, &b, &nb, NULL));
+    TT_EQ_U(nb, 0);
+    tsl_free(b);
+    tsl_free(a);
+    free(z);
 }

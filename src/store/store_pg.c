@@ -20,9 +20,11 @@
  *   tsl_tokens  (id bigserial, list_id, format, iat, exp, version, token bytea,
  *               created, lst bytea (version 7)): the history; the newest is the latest
  *               iat, then highest id
- *   tsl_token_lists (list_id, digest bytea, data bytea STORAGE EXTERNAL): a token's
- *               list recorded once under its SHA-256, for the tokens whose lst names
- *               it (token_pack.c; version 7)
+ *   tsl_token_lists (list_id, digest bytea, length), tsl_token_pieces (list_id,
+ *               digest, data bytea STORAGE EXTERNAL), tsl_token_list_pieces (list_id,
+ *               list, seq, piece): a token's list recorded once under its SHA-256 for
+ *               the tokens whose lst names it, as the pieces it is cut into, each piece
+ *               once per list (token_pack.c; version 7)
  *   tsl_batches (id bigserial, list_id, time, entries, changed, source, kind): audit
  *   tsl_apikeys (id, list_id (NULL: every list), scopes, hash bytea, created, expires,
  *               revoked): the issuer API's keys, only the SHA-256 of each secret
@@ -117,6 +119,11 @@ enum {
     Q_LST_HAS,
     Q_LST_PUT,
     Q_LST_PRUNE,
+    Q_PIECES_HAVE,
+    Q_PIECE_PUT,
+    Q_LST_LINK,
+    Q_LST_READ,
+    Q_PIECE_PRUNE,
     Q_NOTIFY,
     Q_PUB_LOCK,
     Q_PUB_UNLOCK,
@@ -180,28 +187,42 @@ static const char *const SQL[Q_COUNT] = {
         "INSERT INTO tsl_tokens (list_id, format, iat, exp, version, token, created, lst)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     [Q_TOKEN_PRUNE] = "DELETE FROM tsl_tokens WHERE list_id = $1 AND exp < $2",
-    /* A token whose list was cut out (lst not NULL) comes with the list's bytes. */
-    [Q_TOKEN_NEWEST] = "SELECT t.token, t.iat, t.exp, t.lst, b.data FROM tsl_tokens t"
-                       " LEFT JOIN tsl_token_lists b ON b.list_id = t.list_id"
-                       " AND b.digest = t.lst WHERE t.list_id = $1 AND t.format = $2"
-                       " ORDER BY t.iat DESC, t.id DESC LIMIT 1",
-    [Q_TOKEN_AT] = "SELECT t.token, t.iat, t.exp, t.lst, b.data FROM tsl_tokens t"
-                   " LEFT JOIN tsl_token_lists b ON b.list_id = t.list_id"
-                   " AND b.digest = t.lst WHERE t.list_id = $1 AND t.format = $2"
-                   " AND t.iat <= $3 AND $3 < t.exp ORDER BY t.iat DESC, t.id DESC LIMIT 1",
+    /* lst not NULL: the token's list was cut out (token_pack.c), read with Q_LST_READ. */
+    [Q_TOKEN_NEWEST] = "SELECT token, iat, exp, lst FROM tsl_tokens WHERE list_id = $1"
+                       " AND format = $2 ORDER BY iat DESC, id DESC LIMIT 1",
+    [Q_TOKEN_AT] = "SELECT token, iat, exp, lst FROM tsl_tokens WHERE list_id = $1"
+                   " AND format = $2 AND iat <= $3 AND $3 < exp"
+                   " ORDER BY iat DESC, id DESC LIMIT 1",
     /* A read-only handle on a store of version 6 or older: every token whole. */
-    [Q_TOKEN_NEWEST_V6] = "SELECT token, iat, exp, NULL::bytea, NULL::bytea FROM tsl_tokens"
+    [Q_TOKEN_NEWEST_V6] = "SELECT token, iat, exp, NULL::bytea FROM tsl_tokens"
                           " WHERE list_id = $1 AND format = $2"
                           " ORDER BY iat DESC, id DESC LIMIT 1",
-    [Q_TOKEN_AT_V6] = "SELECT token, iat, exp, NULL::bytea, NULL::bytea FROM tsl_tokens"
+    [Q_TOKEN_AT_V6] = "SELECT token, iat, exp, NULL::bytea FROM tsl_tokens"
                       " WHERE list_id = $1 AND format = $2 AND iat <= $3 AND $3 < exp"
                       " ORDER BY iat DESC, id DESC LIMIT 1",
     [Q_LST_HAS] = "SELECT 1 FROM tsl_token_lists WHERE list_id = $1 AND digest = $2",
-    [Q_LST_PUT] = "INSERT INTO tsl_token_lists (list_id, digest, data) VALUES ($1, $2, $3)"
-                  " ON CONFLICT (list_id, digest) DO NOTHING",
+    [Q_LST_PUT] = "INSERT INTO tsl_token_lists (list_id, digest, length) VALUES ($1, $2, $3)",
     [Q_LST_PRUNE] = "DELETE FROM tsl_token_lists b WHERE b.list_id = $1 AND NOT EXISTS"
                     " (SELECT 1 FROM tsl_tokens t WHERE t.list_id = b.list_id"
                     " AND t.lst = b.digest)",
+    /* $2: the pieces' digests end to end (32 bytes each), so that one statement asks
+     * for, or links, all of a list's pieces. */
+    [Q_PIECES_HAVE] = "SELECT p.digest FROM tsl_token_pieces p WHERE p.list_id = $1"
+                      " AND p.digest IN (SELECT substring($2::bytea FROM k * 32 + 1 FOR 32)"
+                      " FROM generate_series(0, length($2::bytea) / 32 - 1) AS k)",
+    [Q_PIECE_PUT] = "INSERT INTO tsl_token_pieces (list_id, digest, data) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (list_id, digest) DO NOTHING",
+    [Q_LST_LINK] = "INSERT INTO tsl_token_list_pieces (list_id, list, seq, piece)"
+                   " SELECT $1, $3::bytea, k, substring($2::bytea FROM k * 32 + 1 FOR 32)"
+                   " FROM generate_series(0, length($2::bytea) / 32 - 1) AS k",
+    [Q_LST_READ] = "SELECT b.length, p.data FROM tsl_token_lists b"
+                   " LEFT JOIN tsl_token_list_pieces l ON l.list_id = b.list_id"
+                   " AND l.list = b.digest LEFT JOIN tsl_token_pieces p"
+                   " ON p.list_id = l.list_id AND p.digest = l.piece"
+                   " WHERE b.list_id = $1 AND b.digest = $2 ORDER BY l.seq",
+    [Q_PIECE_PRUNE] = "DELETE FROM tsl_token_pieces p WHERE p.list_id = $1 AND NOT EXISTS"
+                      " (SELECT 1 FROM tsl_token_list_pieces l WHERE l.list_id = p.list_id"
+                      " AND l.piece = p.digest)",
     [Q_NOTIFY] = "SELECT pg_notify('tsl_change', $1)",
     [Q_PUB_LOCK] = "SELECT pg_try_advisory_lock(1953721424,"
                    " hashtext(coalesce(current_schema(), '') || '/' || $1))",
@@ -213,12 +234,10 @@ static const char *const SQL[Q_COUNT] = {
         " perm_key, next, version, created, updated, id_bytes) VALUES ($1, $2, $3, $4,"
         " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,"
         " $21)",
-    [Q_TOKENS_ALL] = "SELECT t.format, t.iat, t.exp, t.version, t.token, t.created, t.lst,"
-                     " b.data FROM tsl_tokens t LEFT JOIN tsl_token_lists b"
-                     " ON b.list_id = t.list_id AND b.digest = t.lst"
-                     " WHERE t.list_id = $1 ORDER BY t.iat, t.id",
-    [Q_TOKENS_ALL_V6] = "SELECT format, iat, exp, version, token, created, NULL::bytea,"
-                        " NULL::bytea FROM tsl_tokens WHERE list_id = $1 ORDER BY iat, id",
+    [Q_TOKENS_ALL] = "SELECT format, iat, exp, version, token, created, lst FROM tsl_tokens"
+                     " WHERE list_id = $1 ORDER BY iat, id",
+    [Q_TOKENS_ALL_V6] = "SELECT format, iat, exp, version, token, created, NULL::bytea"
+                        " FROM tsl_tokens WHERE list_id = $1 ORDER BY iat, id",
     [Q_AUDIT_ALL] = "SELECT time, entries, changed, source, kind FROM tsl_batches"
                     " WHERE list_id = $1 ORDER BY id",
     [Q_AUDIT_PAGE] = "SELECT id, time, entries, changed, source, kind FROM tsl_batches"
@@ -335,11 +354,19 @@ static const struct {
      * and every re-signing of the same statuses, carry the same compressed list, which
      * was most of an incremental publication's write (TOAST rows, all WAL-logged). The
      * tokens recorded before stay whole (lst NULL). */
-    {"recording a token's list once",
+    {"recording a token's list once, in pieces",
      "CREATE TABLE tsl_token_lists ("
      " list_id text NOT NULL REFERENCES tsl_lists(id) ON DELETE CASCADE,"
+     " digest bytea NOT NULL, length bigint NOT NULL, PRIMARY KEY (list_id, digest));"
+     "CREATE TABLE tsl_token_pieces ("
+     " list_id text NOT NULL REFERENCES tsl_lists(id) ON DELETE CASCADE,"
      " digest bytea NOT NULL, data bytea NOT NULL, PRIMARY KEY (list_id, digest));"
-     "ALTER TABLE tsl_token_lists ALTER COLUMN data SET STORAGE EXTERNAL;"
+     "ALTER TABLE tsl_token_pieces ALTER COLUMN data SET STORAGE EXTERNAL;"
+     "CREATE TABLE tsl_token_list_pieces (list_id text NOT NULL, list bytea NOT NULL,"
+     " seq bigint NOT NULL, piece bytea NOT NULL, PRIMARY KEY (list_id, list, seq),"
+     " FOREIGN KEY (list_id, list) REFERENCES tsl_token_lists(list_id, digest)"
+     " ON DELETE CASCADE);"
+     "CREATE INDEX tsl_token_list_pieces_by_piece ON tsl_token_list_pieces (list_id, piece);"
      "ALTER TABLE tsl_tokens ADD COLUMN lst bytea;"
      "CREATE INDEX tsl_tokens_by_lst ON tsl_tokens (list_id, lst);", false},
 };
@@ -1246,9 +1273,11 @@ static tsl_status pg_token_head(tsl_store *st, const char *id, tsl_format format
     return TSL_OK;
 }
 
-/* Records a cut-out list under its digest unless one is recorded already (asked
- * first: the JWT and CWT of one publication, and re-signings of the same statuses,
- * share it, and sending 1 MB only to have it ignored costs most of what sharing saves). */
+/* Records a cut-out list unless one of that digest is recorded already (asked first:
+ * the JWT and CWT of one publication, and re-signings of the same statuses, share it):
+ * the pieces it is cut into that are not recorded yet (asked for all in one statement:
+ * after a change of a few entries all but one or two are, and they are not sent), its
+ * row, and which pieces make it, in order. */
 static tsl_status pg_lst_put(tsl_store *st, const char *id, const tslp_token_row *row,
                              tsl_error *err)
 {
@@ -1264,8 +1293,100 @@ static tsl_status pg_lst_put(tsl_store *st, const char *id, const tslp_token_row
     PQclear(res);
     if (have)
         return TSL_OK;
-    p_bin(&p, row->body, row->body_len);
-    return run(st, Q_LST_PUT, &p, PGRES_COMMAND_OK, NULL, "recording a token's list", err);
+    tslp_token_piece *pc = NULL;
+    size_t n = 0;
+    if ((r = tslp_token_split(row->body, row->body_len, &pc, &n, err)) != TSL_OK)
+        return r;
+    uint8_t *digests = tslp_malloc(n * TSLP_TOKEN_DIGEST + 1);
+    bool *known = tslp_calloc(n + 1, sizeof *known);
+    if (digests == NULL || known == NULL)
+        r = tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory for %zu pieces", n);
+    for (size_t k = 0; r == TSL_OK && k < n; k++)
+        memcpy(digests + k * TSLP_TOKEN_DIGEST, pc[k].digest, TSLP_TOKEN_DIGEST);
+    params q = {0};
+    p_text(&q, id);
+    p_bin(&q, digests, n * TSLP_TOKEN_DIGEST);
+    if (r == TSL_OK &&
+        (r = run(st, Q_PIECES_HAVE, &q, PGRES_TUPLES_OK, &res, "recording a token's list",
+                 err)) == TSL_OK) {
+        for (int i = 0; i < PQntuples(res); i++)
+            for (size_t k = 0; PQgetlength(res, i, 0) == TSLP_TOKEN_DIGEST && k < n; k++)
+                if (memcmp(PQgetvalue(res, i, 0), pc[k].digest, TSLP_TOKEN_DIGEST) == 0)
+                    known[k] = true;
+        PQclear(res);
+    }
+    for (size_t k = 0; r == TSL_OK && k < n; k++) {
+        if (known[k])
+            continue;
+        params w = {0};
+        p_text(&w, id);
+        p_bin(&w, pc[k].digest, TSLP_TOKEN_DIGEST);
+        p_bin(&w, row->body + pc[k].off, pc[k].len);
+        r = run(st, Q_PIECE_PUT, &w, PGRES_COMMAND_OK, NULL, "recording a token's list", err);
+        /* The same piece twice in one list is written once. */
+        for (size_t j = k + 1; j < n; j++)
+            if (memcmp(pc[j].digest, pc[k].digest, TSLP_TOKEN_DIGEST) == 0)
+                known[j] = true;
+    }
+    if (r == TSL_OK) {
+        params w = {0};
+        p_text(&w, id);
+        p_bin(&w, row->lst, TSLP_TOKEN_DIGEST);
+        p_i64(&w, (int64_t)row->body_len);
+        r = run(st, Q_LST_PUT, &w, PGRES_COMMAND_OK, NULL, "recording a token's list", err);
+    }
+    if (r == TSL_OK) {
+        p_bin(&q, row->lst, TSLP_TOKEN_DIGEST); /* $3 */
+        r = run(st, Q_LST_LINK, &q, PGRES_COMMAND_OK, NULL, "recording a token's list", err);
+    }
+    tslp_free(known);
+    tslp_free(digests);
+    tslp_free(pc);
+    return r;
+}
+
+/* The list recorded under digest for list id, put together from its pieces: *out
+ * (tslp_free) of *len bytes, or NULL when no list of that digest is recorded. Pieces
+ * missing or of the wrong length are a damaged store, named. */
+static tsl_status pg_lst_get(tsl_store *st, const char *id, const uint8_t *digest,
+                             size_t dlen, uint8_t **out, size_t *len, tsl_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    params p = {0};
+    p_text(&p, id);
+    p_bin(&p, digest, dlen);
+    PGresult *res = NULL;
+    tsl_status r = run(st, Q_LST_READ, &p, PGRES_TUPLES_OK, &res, "reading a token's list",
+                       err);
+    if (r != TSL_OK)
+        return r;
+    int rows = PQntuples(res);
+    if (rows == 0) {
+        PQclear(res);
+        return TSL_OK;
+    }
+    int64_t want = get_i64(res, 0, 0);
+    /* Grown by the pieces actually read, never by the length the row claims. */
+    tslp_buf b;
+    tslp_buf_init(&b, SIZE_MAX, "a token's list");
+    bool missing = false;
+    for (int k = 0; r == TSL_OK && k < rows; k++) {
+        if (PQgetisnull(res, k, 1))
+            missing = true;
+        else
+            r = tslp_buf_append(&b, PQgetvalue(res, k, 1), (size_t)PQgetlength(res, k, 1),
+                                err);
+    }
+    PQclear(res);
+    if (r == TSL_OK && (missing || want < 0 || b.len != (uint64_t)want))
+        r = tslp_fail(err, TSL_ERR_IO, 0,
+                      "store %s: list \"%s\": a recorded token's list has pieces missing",
+                      st->path, id);
+    if (r == TSL_OK && (*out = tslp_buf_take(&b, len)) == NULL)
+        r = tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory");
+    tslp_buf_free(&b);
+    return r;
 }
 
 static tsl_status pg_token_insert(tsl_store *st, const char *id, tsl_format format,
@@ -1310,27 +1431,42 @@ static tsl_status pg_token_prune(tsl_store *st, const char *id, int64_t before,
     PQclear(res);
     if (!dropped || !st->has_token_lists)
         return TSL_OK;
-    /* The lists no remaining token carries (tsl_tokens_by_lst finds the carriers). */
+    /* The lists no remaining token carries (tsl_tokens_by_lst finds the carriers; their
+     * tsl_token_list_pieces rows go with them), then the pieces no remaining list holds. */
     params q = {0};
     p_text(&q, id);
-    return run(st, Q_LST_PRUNE, &q, PGRES_COMMAND_OK, NULL, "dropping old tokens' lists",
+    if ((r = run(st, Q_LST_PRUNE, &q, PGRES_COMMAND_OK, &res, "dropping old tokens' lists",
+                 err)) != TSL_OK)
+        return r;
+    n = PQcmdTuples(res);
+    dropped = n != NULL && n[0] != '\0' && strcmp(n, "0") != 0;
+    PQclear(res);
+    if (!dropped)
+        return TSL_OK; /* no list dropped: every piece is still held */
+    return run(st, Q_PIECE_PRUNE, &q, PGRES_COMMAND_OK, NULL, "dropping old tokens' lists",
                err);
 }
 
-/* The token of a token read's row (columns token, iat, exp, lst, data), put together
+/* The token of row k of res (columns t, and lst after it when lst > 0), put together
  * again when its list was cut out. */
-static tsl_status pg_row_token(tsl_store *st, const char *id, const PGresult *res,
-                               uint8_t **out, size_t *out_len, tsl_error *err)
+static tsl_status pg_row_token(tsl_store *st, const char *id, const PGresult *res, int k,
+                               int t, int lst, uint8_t **out, size_t *out_len,
+                               tsl_error *err)
 {
-    const int k = 0, lst = 3, data = 4;
-    const uint8_t *tok = (const uint8_t *)PQgetvalue(res, k, 0);
-    size_t len = (size_t)PQgetlength(res, k, 0);
-    if (!PQgetisnull(res, k, lst))
-        return tslp_token_unpack(
-            st->path, id, tok, len, (const uint8_t *)PQgetvalue(res, k, lst),
-            (size_t)PQgetlength(res, k, lst),
-            PQgetisnull(res, k, data) ? NULL : (const uint8_t *)PQgetvalue(res, k, data),
-            (size_t)PQgetlength(res, k, data), out, out_len, err);
+    const uint8_t *tok = (const uint8_t *)PQgetvalue(res, k, t);
+    size_t len = (size_t)PQgetlength(res, k, t);
+    if (lst > 0 && !PQgetisnull(res, k, lst)) {
+        const uint8_t *digest = (const uint8_t *)PQgetvalue(res, k, lst);
+        size_t dlen = (size_t)PQgetlength(res, k, lst);
+        uint8_t *body = NULL;
+        size_t body_len = 0;
+        tsl_status r = pg_lst_get(st, id, digest, dlen, &body, &body_len, err);
+        if (r == TSL_OK)
+            r = tslp_token_unpack(st->path, id, tok, len, digest, dlen, body, body_len, out,
+                                  out_len, err);
+        tslp_free(body);
+        return r;
+    }
     uint8_t *copy = tslp_malloc(len + 1);
     if (copy == NULL)
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
@@ -1357,7 +1493,7 @@ static tsl_status pg_token_read(tsl_store *st, const char *id, tsl_format format
     tsl_status r = run(st, q, &p, PGRES_TUPLES_OK, &res, "reading a token", err);
     if (r != TSL_OK)
         return r;
-    if (PQntuples(res) > 0 && (r = pg_row_token(st, id, res, out, out_len, err)) ==
+    if (PQntuples(res) > 0 && (r = pg_row_token(st, id, res, 0, 0, 3, out, out_len, err)) ==
                                   TSL_OK) {
         *found = true;
         if (iat != NULL)
@@ -1507,20 +1643,24 @@ static tsl_status pg_tokens_each(tsl_store *st, const char *id, tslp_store_token
         tslp_token_row row = {.bytes = (const uint8_t *)PQgetvalue(res, k, 4),
                               .len = (size_t)PQgetlength(res, k, 4)};
         bool packed = !PQgetisnull(res, k, 6);
+        uint8_t *body = NULL;
         if (packed) {
             row.lst = (const uint8_t *)PQgetvalue(res, k, 6);
-            row.body = (const uint8_t *)PQgetvalue(res, k, 7);
-            row.body_len = (size_t)PQgetlength(res, k, 7);
+            if (PQgetlength(res, k, 6) == TSLP_TOKEN_DIGEST &&
+                (r = pg_lst_get(st, id, row.lst, TSLP_TOKEN_DIGEST, &body, &row.body_len,
+                                err)) != TSL_OK)
+                break;
+            row.body = body;
         }
         if (version < 0 || (strcmp(form, "jwt") != 0 && strcmp(form, "cwt") != 0) ||
-            (packed && (PQgetlength(res, k, 6) != TSLP_TOKEN_DIGEST ||
-                        PQgetisnull(res, k, 7))))
+            (packed && (PQgetlength(res, k, 6) != TSLP_TOKEN_DIGEST || body == NULL)))
             r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: list \"%s\": inconsistent token row",
                           st->path, id);
         else
             r = fn(ctx, form[0] == 'c' ? TSL_FORMAT_CWT : TSL_FORMAT_JWT,
                    get_i64(res, k, 1), get_i64(res, k, 2), (uint64_t)version, &row,
                    get_i64(res, k, 5), err);
+        tslp_free(body);
     }
     PQclear(res);
     return r;

@@ -34,10 +34,13 @@
  *            statuses in its transaction (counts.c; version 5)
  *   lists.id_bytes: an identifier list's identifier length, 0 for a status list
  *            (version 6)
- *   token_lists (list_id, digest BLOB (SHA-256 of data), data BLOB, PRIMARY KEY
- *            (list_id, digest)) and tokens.lst: a token recorded with its list cut
- *            out names the list by digest, recorded once for every token that carries
- *            it (token_pack.c); lst NULL: the token is whole (version 7)
+ *   token_lists (list_id, digest BLOB (SHA-256 of the list), length, PRIMARY KEY
+ *            (list_id, digest)), token_pieces (list_id, digest, data BLOB, PRIMARY KEY
+ *            (list_id, digest)), token_list_pieces (list_id, list, seq, piece): a token
+ *            recorded with its list cut out names the list by digest in tokens.lst
+ *            (NULL: the token is whole); the list is recorded once per list and
+ *            digest, as the pieces token_list_pieces names in order, each piece once
+ *            per list and digest however many lists hold it (token_pack.c; version 7)
  *
  * Durability and concurrency: journal_mode=WAL and synchronous=FULL, so a COMMIT that
  * returned is on disk and a process killed before it leaves the previous state whole;
@@ -146,10 +149,19 @@ static const struct {
     /* to 7: a token's list recorded once (token_pack.c): a publication's JWT and CWT,
      * and every re-signing of the same statuses, carry the same compressed list. The
      * tokens recorded before stay whole (lst NULL). */
-    {"recording a token's list once",
+    {"recording a token's list once, in pieces",
      "CREATE TABLE IF NOT EXISTS token_lists ("
      " list_id TEXT NOT NULL REFERENCES lists(id) ON DELETE CASCADE,"
+     " digest BLOB NOT NULL, length INTEGER NOT NULL, PRIMARY KEY (list_id, digest));"
+     "CREATE TABLE IF NOT EXISTS token_pieces ("
+     " list_id TEXT NOT NULL REFERENCES lists(id) ON DELETE CASCADE,"
      " digest BLOB NOT NULL, data BLOB NOT NULL, PRIMARY KEY (list_id, digest));"
+     "CREATE TABLE IF NOT EXISTS token_list_pieces (list_id TEXT NOT NULL,"
+     " list BLOB NOT NULL, seq INTEGER NOT NULL, piece BLOB NOT NULL,"
+     " PRIMARY KEY (list_id, list, seq), FOREIGN KEY (list_id, list)"
+     " REFERENCES token_lists(list_id, digest) ON DELETE CASCADE) WITHOUT ROWID;"
+     "CREATE INDEX IF NOT EXISTS token_list_pieces_by_piece"
+     " ON token_list_pieces (list_id, piece);"
      "ALTER TABLE tokens ADD COLUMN lst BLOB;"
      "CREATE INDEX IF NOT EXISTS tokens_by_lst ON tokens (list_id, lst);", false},
 };
@@ -928,24 +940,125 @@ static tsl_status sq_token_head(tsl_store *st, const char *id, tsl_format format
                : tslp_store_sqlfail(st, rc, "reading the history", err);
 }
 
-/* Records a cut-out list under its digest unless one is recorded already: the JWT
- * and CWT of one publication, and re-signings of the same statuses, share it. */
+/* Runs a prepared statement that returns no row, with id in ?1 and a digest in ?2. */
+static int sq_step_done(tsl_store *st, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    tslp_store_finish(st, s);
+    return rc;
+}
+
+/* Records a cut-out list unless one of that digest is recorded already (the JWT and
+ * CWT of one publication, and re-signings of the same statuses, share it): the pieces
+ * it is cut into that are not recorded yet (after a change of a few entries, one or
+ * two), its row, and which pieces make it, in order. */
 static tsl_status sq_lst_put(tsl_store *st, const char *id, const tslp_token_row *row,
                              tsl_error *err)
 {
     sqlite3_stmt *s;
     tsl_status r = tslp_store_prepare(
-        st, "INSERT OR IGNORE INTO token_lists (list_id, digest, data) VALUES (?1, ?2, ?3)",
-        &s, err);
+        st, "SELECT 1 FROM token_lists WHERE list_id = ?1 AND digest = ?2", &s, err);
     if (r != TSL_OK)
         return r;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 2, row->lst, TSLP_TOKEN_DIGEST, SQLITE_STATIC);
-    sqlite3_bind_blob64(s, 3, row->body, row->body_len, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     tslp_store_finish(st, s);
-    return rc == SQLITE_DONE ? TSL_OK
-                             : tslp_store_sqlfail(st, rc, "recording a token's list", err);
+    if (rc == SQLITE_ROW)
+        return TSL_OK;
+    if (rc != SQLITE_DONE)
+        return tslp_store_sqlfail(st, rc, "recording a token's list", err);
+    tslp_token_piece *pc = NULL;
+    size_t n = 0;
+    if ((r = tslp_token_split(row->body, row->body_len, &pc, &n, err)) != TSL_OK)
+        return r;
+    rc = SQLITE_DONE;
+    /* OR IGNORE: a piece already recorded (this list shares it) is left as it is. */
+    for (size_t k = 0; r == TSL_OK && rc == SQLITE_DONE && k < n; k++) {
+        if ((r = tslp_store_prepare(st,
+                                    "INSERT OR IGNORE INTO token_pieces (list_id, digest, data)"
+                                    " VALUES (?1, ?2, ?3)",
+                                    &s, err)) != TSL_OK)
+            break;
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, pc[k].digest, TSLP_TOKEN_DIGEST, SQLITE_STATIC);
+        sqlite3_bind_blob64(s, 3, row->body + pc[k].off, pc[k].len, SQLITE_STATIC);
+        rc = sq_step_done(st, s);
+    }
+    if (r == TSL_OK && rc == SQLITE_DONE &&
+        (r = tslp_store_prepare(st,
+                                "INSERT INTO token_lists (list_id, digest, length)"
+                                " VALUES (?1, ?2, ?3)",
+                                &s, err)) == TSL_OK) {
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, row->lst, TSLP_TOKEN_DIGEST, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)row->body_len);
+        rc = sq_step_done(st, s);
+    }
+    for (size_t k = 0; r == TSL_OK && rc == SQLITE_DONE && k < n; k++) {
+        if ((r = tslp_store_prepare(st,
+                                    "INSERT INTO token_list_pieces (list_id, list, seq, piece)"
+                                    " VALUES (?1, ?2, ?3, ?4)",
+                                    &s, err)) != TSL_OK)
+            break;
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, row->lst, TSLP_TOKEN_DIGEST, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)k);
+        sqlite3_bind_blob(s, 4, pc[k].digest, TSLP_TOKEN_DIGEST, SQLITE_STATIC);
+        rc = sq_step_done(st, s);
+    }
+    tslp_free(pc);
+    if (r == TSL_OK && rc != SQLITE_DONE)
+        r = tslp_store_sqlfail(st, rc, "recording a token's list", err);
+    return r;
+}
+
+/* The list recorded under digest for list id, put together from its pieces: *out
+ * (tslp_free) of *len bytes, or NULL when no list of that digest is recorded. Pieces
+ * missing or of the wrong length are a damaged store, named. */
+static tsl_status sq_lst_get(tsl_store *st, const char *id, const void *digest, size_t dlen,
+                             uint8_t **out, size_t *len, tsl_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    sqlite3_stmt *s;
+    tsl_status r = tslp_store_prepare(
+        st, "SELECT length FROM token_lists WHERE list_id = ?1 AND digest = ?2", &s, err);
+    if (r != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, digest, (int)dlen, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    int64_t want = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    tslp_store_finish(st, s);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? TSL_OK
+                                 : tslp_store_sqlfail(st, rc, "reading a token's list", err);
+    if ((r = tslp_store_prepare(st,
+                                "SELECT p.data FROM token_list_pieces l JOIN token_pieces p"
+                                " ON p.list_id = l.list_id AND p.digest = l.piece"
+                                " WHERE l.list_id = ?1 AND l.list = ?2 ORDER BY l.seq",
+                                &s, err)) != TSL_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, digest, (int)dlen, SQLITE_STATIC);
+    /* Grown by the pieces actually read, never by the length the row claims. */
+    tslp_buf b;
+    tslp_buf_init(&b, SIZE_MAX, "a token's list");
+    while (r == TSL_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        r = tslp_buf_append(&b, sqlite3_column_blob(s, 0),
+                            (size_t)sqlite3_column_bytes(s, 0), err);
+    tslp_store_finish(st, s);
+    if (r == TSL_OK && rc != SQLITE_DONE)
+        r = tslp_store_sqlfail(st, rc, "reading a token's list", err);
+    if (r == TSL_OK && (want < 0 || b.len != (uint64_t)want))
+        r = tslp_fail(err, TSL_ERR_IO, 0,
+                      "store %s: list \"%s\": a recorded token's list has pieces missing",
+                      st->path, id);
+    if (r == TSL_OK && (*out = tslp_buf_take(&b, len)) == NULL)
+        r = tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory");
+    tslp_buf_free(&b);
+    return r;
 }
 
 static tsl_status sq_token_insert(tsl_store *st, const char *id, tsl_format format,
@@ -998,37 +1111,44 @@ static tsl_status sq_token_prune(tsl_store *st, const char *id, int64_t before,
         return tslp_store_sqlfail(st, rc, "dropping old tokens", err);
     if (sqlite3_changes(DB(st)) == 0 || !st->has_token_lists)
         return TSL_OK;
-    /* The lists no remaining token carries (tokens_by_lst finds the carriers). */
-    if ((r = tslp_store_prepare(st,
-                                "DELETE FROM token_lists WHERE list_id = ?1 AND NOT EXISTS"
-                                " (SELECT 1 FROM tokens t WHERE t.list_id = ?1"
-                                " AND t.lst = token_lists.digest)",
-                                &s, err)) != TSL_OK)
-        return r;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    tslp_store_finish(st, s);
-    return rc == SQLITE_DONE ? TSL_OK
-                             : tslp_store_sqlfail(st, rc, "dropping old tokens' lists", err);
+    /* The lists no remaining token carries (tokens_by_lst finds the carriers; their
+     * token_list_pieces rows go with them), then the pieces no remaining list holds. */
+    static const char *const drop[2] = {
+        "DELETE FROM token_lists WHERE list_id = ?1 AND NOT EXISTS"
+        " (SELECT 1 FROM tokens t WHERE t.list_id = ?1 AND t.lst = token_lists.digest)",
+        "DELETE FROM token_pieces WHERE list_id = ?1 AND NOT EXISTS"
+        " (SELECT 1 FROM token_list_pieces l WHERE l.list_id = ?1"
+        " AND l.piece = token_pieces.digest)"};
+    for (int k = 0; k < 2; k++) {
+        if ((r = tslp_store_prepare(st, drop[k], &s, err)) != TSL_OK)
+            return r;
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        if ((rc = sq_step_done(st, s)) != SQLITE_DONE)
+            return tslp_store_sqlfail(st, rc, "dropping old tokens' lists", err);
+        if (sqlite3_changes(DB(st)) == 0)
+            break; /* no list dropped: every piece is still held */
+    }
+    return TSL_OK;
 }
 
-/* The token a row holds, put together again when its list was cut out (columns t, lst
- * and data of statement s). */
+/* The token a row holds (columns t and lst of statement s), put together again when
+ * its list was cut out. */
 static tsl_status sq_row_token(tsl_store *st, const char *id, sqlite3_stmt *s, int t,
-                               int lst, int data, uint8_t **out, size_t *out_len,
-                               tsl_error *err)
+                               int lst, uint8_t **out, size_t *out_len, tsl_error *err)
 {
     const void *tok = sqlite3_column_blob(s, t);
     size_t len = (size_t)sqlite3_column_bytes(s, t);
     if (lst >= 0 && sqlite3_column_type(s, lst) != SQLITE_NULL) {
-        const void *body = sqlite3_column_blob(s, data);
-        size_t body_len = (size_t)sqlite3_column_bytes(s, data);
         const void *digest = sqlite3_column_blob(s, lst);
         size_t dlen = (size_t)sqlite3_column_bytes(s, lst);
-        if (sqlite3_column_type(s, data) == SQLITE_NULL)
-            body = NULL;
-        return tslp_token_unpack(st->path, id, tok, len, digest, dlen, body, body_len, out,
-                                 out_len, err);
+        uint8_t *body = NULL;
+        size_t body_len = 0;
+        tsl_status r = sq_lst_get(st, id, digest, dlen, &body, &body_len, err);
+        if (r == TSL_OK)
+            r = tslp_token_unpack(st->path, id, tok, len, digest, dlen, body, body_len, out,
+                                  out_len, err);
+        tslp_free(body);
+        return r;
     }
     uint8_t *copy = tslp_malloc(len + 1);
     if (copy == NULL)
@@ -1053,13 +1173,10 @@ static tsl_status sq_token_read(tsl_store *st, const char *id, tsl_format format
          " ORDER BY iat DESC, rowid DESC LIMIT 1",
          "SELECT token, iat, exp FROM tokens WHERE list_id = ?1 AND format = ?2"
          " AND iat <= ?3 AND ?3 < exp ORDER BY iat DESC, rowid DESC LIMIT 1"},
-        {"SELECT t.token, t.iat, t.exp, t.lst, b.data FROM tokens t LEFT JOIN token_lists b"
-         " ON b.list_id = t.list_id AND b.digest = t.lst WHERE t.list_id = ?1"
-         " AND t.format = ?2 ORDER BY t.iat DESC, t.rowid DESC LIMIT 1",
-         "SELECT t.token, t.iat, t.exp, t.lst, b.data FROM tokens t LEFT JOIN token_lists b"
-         " ON b.list_id = t.list_id AND b.digest = t.lst WHERE t.list_id = ?1"
-         " AND t.format = ?2 AND t.iat <= ?3 AND ?3 < t.exp"
-         " ORDER BY t.iat DESC, t.rowid DESC LIMIT 1"}};
+        {"SELECT token, iat, exp, lst FROM tokens WHERE list_id = ?1 AND format = ?2"
+         " ORDER BY iat DESC, rowid DESC LIMIT 1",
+         "SELECT token, iat, exp, lst FROM tokens WHERE list_id = ?1 AND format = ?2"
+         " AND iat <= ?3 AND ?3 < exp ORDER BY iat DESC, rowid DESC LIMIT 1"}};
     tsl_status r = tslp_store_prepare(st, sql[st->has_token_lists][at != 0], &s, err);
     if (r != TSL_OK)
         return r;
@@ -1069,7 +1186,7 @@ static tsl_status sq_token_read(tsl_store *st, const char *id, tsl_format format
         sqlite3_bind_int64(s, 3, at);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        r = sq_row_token(st, id, s, 0, st->has_token_lists ? 3 : -1, 4, out, out_len, err);
+        r = sq_row_token(st, id, s, 0, st->has_token_lists ? 3 : -1, out, out_len, err);
         if (r == TSL_OK) {
             *found = true;
             if (iat != NULL)
@@ -1290,10 +1407,9 @@ static tsl_status sq_tokens_each(tsl_store *st, const char *id, tslp_store_token
     tsl_status r = tslp_store_prepare(
         st,
         st->has_token_lists
-            ? "SELECT t.format, t.iat, t.exp, t.version, t.token, t.created, t.lst, b.data"
-              " FROM tokens t LEFT JOIN token_lists b ON b.list_id = t.list_id"
-              " AND b.digest = t.lst WHERE t.list_id = ?1 ORDER BY t.iat, t.rowid"
-            : "SELECT format, iat, exp, version, token, created, NULL, NULL FROM tokens"
+            ? "SELECT format, iat, exp, version, token, created, lst FROM tokens"
+              " WHERE list_id = ?1 ORDER BY iat, rowid"
+            : "SELECT format, iat, exp, version, token, created, NULL FROM tokens"
               " WHERE list_id = ?1 ORDER BY iat, rowid",
         &s, err);
     if (r != TSL_OK)
@@ -1306,14 +1422,17 @@ static tsl_status sq_tokens_each(tsl_store *st, const char *id, tslp_store_token
         tslp_token_row row = {.bytes = sqlite3_column_blob(s, 4),
                               .len = (size_t)sqlite3_column_bytes(s, 4)};
         bool packed = sqlite3_column_type(s, 6) != SQLITE_NULL;
+        uint8_t *body = NULL;
         if (packed) {
             row.lst = sqlite3_column_blob(s, 6);
-            row.body = sqlite3_column_blob(s, 7);
-            row.body_len = (size_t)sqlite3_column_bytes(s, 7);
+            if (sqlite3_column_bytes(s, 6) == TSLP_TOKEN_DIGEST &&
+                (r = sq_lst_get(st, id, row.lst, TSLP_TOKEN_DIGEST, &body, &row.body_len,
+                                err)) != TSL_OK)
+                break;
+            row.body = body;
         }
         if (form == NULL || row.bytes == NULL || version < 0 ||
-            (packed && (sqlite3_column_bytes(s, 6) != TSLP_TOKEN_DIGEST ||
-                        sqlite3_column_type(s, 7) == SQLITE_NULL)) ||
+            (packed && (sqlite3_column_bytes(s, 6) != TSLP_TOKEN_DIGEST || body == NULL)) ||
             (strcmp((const char *)form, "jwt") != 0 && strcmp((const char *)form, "cwt") != 0))
             r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: list \"%s\": inconsistent token row",
                           st->path, id);
@@ -1321,6 +1440,7 @@ static tsl_status sq_tokens_each(tsl_store *st, const char *id, tslp_store_token
             r = fn(ctx, form[0] == 'c' ? TSL_FORMAT_CWT : TSL_FORMAT_JWT,
                    sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
                    (uint64_t)version, &row, sqlite3_column_int64(s, 5), err);
+        tslp_free(body);
     }
     if (r == TSL_OK && rc != SQLITE_DONE)
         r = tslp_store_sqlfail(st, rc, "reading the history", err);

@@ -12,7 +12,13 @@
  *   kind 2 (JWT): rest is H "." J1 J2 "." S, the compact JWT with its payload decoded;
  *           the payload is J1 + base64url(list) + J2, cut being where J1 ends, and the
  *           token is H "." base64url(payload) "." S. The payload is decoded strictly
- *           (one spelling per byte string), so encoding it again gives the same text. */
+ *           (one spelling per byte string), so encoding it again gives the same text.
+ *
+ * The list itself is recorded in pieces (tslp_token_split, token_pack.h): cut where a
+ * rolling hash of the last 64 bytes has its top 13 bits zero (FastCDC's "gear" hash),
+ * never shorter than TSLP_PIECE_MIN nor longer than TSLP_PIECE_MAX. A boundary depends
+ * only on the 64 bytes before it, so the boundaries after a changed stretch of the
+ * list fall where they fell before, and its pieces are the ones already recorded. */
 #include "store/token_pack.h"
 
 #include "core/tsl_int.h"
@@ -209,5 +215,60 @@ tsl_status tslp_token_unpack(const char *where, const char *id, const uint8_t *p
     tslp_free(payload);
     *out = t;
     *out_len = tlen;
+    return TSL_OK;
+}
+
+/* The gear hash's 256 random words, from splitmix64 with a fixed seed: the same in
+ * every build, so that stores cut the same list the same way. */
+static void gear_table(uint64_t g[256])
+{
+    uint64_t x = 0x74736C5F67656172ull; /* "tsl_gear" */
+    for (int k = 0; k < 256; k++) {
+        uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        g[k] = z ^ (z >> 31);
+    }
+}
+
+tsl_status tslp_token_split(const uint8_t *z, size_t zlen, tslp_token_piece **out, size_t *n,
+                            tsl_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = zlen / TSLP_PIECE_MIN + 1;
+    tslp_token_piece *p = tslp_calloc(cap, sizeof *p);
+    if (p == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory for %zu pieces", cap);
+    uint64_t gear[256];
+    gear_table(gear);
+    size_t k = 0, start = 0;
+    while (start < zlen) {
+        size_t end = zlen - start <= TSLP_PIECE_MAX ? zlen : start + TSLP_PIECE_MAX;
+        size_t cut = end;
+        if (end - start > TSLP_PIECE_MIN) {
+            /* The hash at a position depends on the 64 bytes before it only: start
+             * hashing 64 bytes before the first allowed cut. */
+            uint64_t h = 0;
+            for (size_t i = start + TSLP_PIECE_MIN - 64; i < end; i++) {
+                h = (h << 1) + gear[z[i]];
+                if (i + 1 >= start + TSLP_PIECE_MIN && (h >> 51) == 0) {
+                    cut = i + 1;
+                    break;
+                }
+            }
+        }
+        p[k].off = start;
+        p[k].len = cut - start;
+        tsl_status r = tslp_sha256(z + start, cut - start, p[k].digest);
+        if (r != TSL_OK) {
+            tslp_free(p);
+            return r;
+        }
+        k++;
+        start = cut;
+    }
+    *out = p;
+    *n = k;
     return TSL_OK;
 }

@@ -12,6 +12,26 @@
 /* The key a cut-out list is recorded under: its SHA-256. */
 #define TSLP_TOKEN_DIGEST 32
 
+/* A cut-out list is recorded as pieces cut where its content says (a rolling hash of
+ * the last 64 bytes), each under its own SHA-256 once per list: a change of a few
+ * entries changes the compressed bytes of one or two segments, so the next list shares
+ * all its pieces but one or two with the last, and a publication writes kilobytes
+ * instead of the whole list. Pieces are TSLP_PIECE_MIN to TSLP_PIECE_MAX bytes (the
+ * last one may be shorter), about 16 KiB on average. */
+#define TSLP_PIECE_MIN ((size_t)8 << 10)
+#define TSLP_PIECE_MAX ((size_t)64 << 10)
+
+typedef struct {
+    size_t off, len;
+    uint8_t digest[TSLP_TOKEN_DIGEST];
+} tslp_token_piece;
+
+/* Cuts z into pieces (see above) with their SHA-256: *out (tslp_free) holds *n of them,
+ * in order, covering z exactly. The same bytes are always cut the same way. Errors: out
+ * of memory. */
+tsl_status tslp_token_split(const uint8_t *z, size_t zlen, tslp_token_piece **out, size_t *n,
+                            tsl_error *err);
+
 /* Cuts the list z (the zlib stream the token was signed with) out of token, a JWT
  * (compact) or a CWT (format) as this library signs them. *packed (tslp_free) is what the token row keeps and
  * digest the SHA-256 of z; *packed is NULL, and TSL_OK returned, when the token does not
