@@ -201,7 +201,10 @@ static const char *const SQL[Q_COUNT] = {
                       " WHERE list_id = $1 AND format = $2 AND iat <= $3 AND $3 < exp"
                       " ORDER BY iat DESC, id DESC LIMIT 1",
     [Q_LST_HAS] = "SELECT 1 FROM tsl_token_lists WHERE list_id = $1 AND digest = $2",
-    [Q_LST_PUT] = "INSERT INTO tsl_token_lists (list_id, digest, length) VALUES ($1, $2, $3)",
+    /* ON CONFLICT: a writer whose snapshot predates another's commit of the same list
+     * records nothing twice. */
+    [Q_LST_PUT] = "INSERT INTO tsl_token_lists (list_id, digest, length) VALUES ($1, $2, $3)"
+                  " ON CONFLICT (list_id, digest) DO NOTHING",
     [Q_LST_PRUNE] = "DELETE FROM tsl_token_lists b WHERE b.list_id = $1 AND NOT EXISTS"
                     " (SELECT 1 FROM tsl_tokens t WHERE t.list_id = b.list_id"
                     " AND t.lst = b.digest)",
@@ -214,7 +217,8 @@ static const char *const SQL[Q_COUNT] = {
                     " ON CONFLICT (list_id, digest) DO NOTHING",
     [Q_LST_LINK] = "INSERT INTO tsl_token_list_pieces (list_id, list, seq, piece)"
                    " SELECT $1, $3::bytea, k, substring($2::bytea FROM k * 32 + 1 FOR 32)"
-                   " FROM generate_series(0, length($2::bytea) / 32 - 1) AS k",
+                   " FROM generate_series(0, length($2::bytea) / 32 - 1) AS k"
+                   " ON CONFLICT (list_id, list, seq) DO NOTHING",
     [Q_LST_READ] = "SELECT b.length, p.data FROM tsl_token_lists b"
                    " LEFT JOIN tsl_token_list_pieces l ON l.list_id = b.list_id"
                    " AND l.list = b.digest LEFT JOIN tsl_token_pieces p"

@@ -987,7 +987,7 @@ static tsl_status sq_lst_put(tsl_store *st, const char *id, const tslp_token_row
     }
     if (r == TSL_OK && rc == SQLITE_DONE &&
         (r = tslp_store_prepare(st,
-                                "INSERT INTO token_lists (list_id, digest, length)"
+                                "INSERT OR IGNORE INTO token_lists (list_id, digest, length)"
                                 " VALUES (?1, ?2, ?3)",
                                 &s, err)) == TSL_OK) {
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -997,8 +997,8 @@ static tsl_status sq_lst_put(tsl_store *st, const char *id, const tslp_token_row
     }
     for (size_t k = 0; r == TSL_OK && rc == SQLITE_DONE && k < n; k++) {
         if ((r = tslp_store_prepare(st,
-                                    "INSERT INTO token_list_pieces (list_id, list, seq, piece)"
-                                    " VALUES (?1, ?2, ?3, ?4)",
+                                    "INSERT OR IGNORE INTO token_list_pieces"
+                                    " (list_id, list, seq, piece) VALUES (?1, ?2, ?3, ?4)",
                                     &s, err)) != TSL_OK)
             break;
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
