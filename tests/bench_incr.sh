@@ -15,6 +15,14 @@
 #                   does: conditional GETs (If-None-Match) on a kept-alive connection,
 #                   the time taken when a 200's body has arrived, then the token checked
 #                   for the entry set (see there)
+#   serve_pickup_api  the same for a change made through the issuer API of the server
+#                   that publishes: `tsl serve --publish-interval 0.05 --admin-listen
+#                   127.0.0.1:0`, an API key of the list (`tsl apikey create`, scopes
+#                   update and read, handed to propagate.py in a file, never argv), 10
+#                   times one PUT .../statuses/IDX {"status":1} on a kept-alive
+#                   connection and the ms from just before it is sent until the public
+#                   listener has answered with the change (propagate.py latency-api;
+#                   other indices than serve_pickup's, each checked VALID before)
 # BENCH_INCR_N (default 100000000) sets the size; BENCH_DB_BACKENDS="sqlite" (or
 # "postgresql") runs one backend only.
 set -u
@@ -79,6 +87,81 @@ pickup() {
         "$1" "$5" "${best:-0}" "${med:-0}" "${max:-0}"
 }
 
+# pickup_api BACKEND DB ID PATH N: 10 changes of list ID made through the issuer API of
+# the one tsl serve that publishes it.
+pickup_api() {
+    SP=""
+    rm -f "$T/api.key"
+    # The secret goes from stdout to a file only the owner reads, never into argv.
+    if ! (umask 077 && "$TSL" apikey create --list "$3" --scope update,read --db "$2" \
+        >"$T/api.key" 2>"$T/err"); then
+        echo "bench_incr: apikey create: $(head -c 300 "$T/err")" >&2
+        status=1
+        return
+    fi
+    if ! serve_bg "$T/serve.log" --db "$2" --listen 127.0.0.1:0 --publish-interval 0.05 \
+        --admin-listen 127.0.0.1:0; then
+        echo "bench_incr: tsl serve did not start: $(head -c 300 "$T/serve.log")" >&2
+        status=1
+        return
+    fi
+    SP=$SERVE_PID
+    # serve_bg returns at the public listener's line; the issuer API's comes after it.
+    aport=""
+    k=0
+    while [ $k -lt 100 ] && [ -z "$aport" ]; do
+        aport=$(sed -n 's/.*issuer API listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.log")
+        [ -n "$aport" ] || sleep 0.1
+        k=$((k + 1))
+    done
+    port=$(sed -n 's/^tsl serve: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.log" | head -n 1)
+    if [ -z "$aport" ] || [ -z "$port" ]; then
+        echo "bench_incr: no listener address in: $(head -c 300 "$T/serve.log")" >&2
+        kill "$SP" 2>/dev/null
+        wait "$SP" 2>/dev/null
+        SP=""
+        status=1
+        return
+    fi
+    url=http://127.0.0.1:$port$4
+    admin=http://127.0.0.1:$aport
+    : >"$T/lat"
+    # Indices other than serve_pickup's (those are INVALID by now); one the generator
+    # or an earlier case set already ("already-set") is skipped for the next.
+    k=0
+    n=0
+    while [ $n -lt 11 ] && [ $k -lt 40 ]; do
+        k=$((k + 1))
+        TSL_API_KEY_FILE=$T/api.key "$PY" "$HERE/propagate.py" latency-api "$admin" "$3" \
+            $(((k * 7654321 + 12345) % $5)) "$url" >"$T/one" 2>"$T/err"
+        rc=$?
+        [ $rc -eq 3 ] && continue
+        if [ $rc -ne 0 ]; then
+            echo "bench_incr: propagate.py latency-api: $(head -c 300 "$T/one") $(head -c 300 "$T/err")" >&2
+            status=1
+            break
+        fi
+        n=$((n + 1))
+        [ $n -eq 1 ] && continue # the first one warms the server, as serve_pickup's
+        cat "$T/one" >>"$T/lat"
+    done
+    kill "$SP" 2>/dev/null
+    wait "$SP" 2>/dev/null
+    SP=""
+    rm -f "$T/api.key"
+    [ $n -eq 11 ] || { echo "bench_incr: serve_pickup_api: $((n - 1)) of 10 changes measured" >&2; status=1; }
+    sed 's/timeout/10/' "$T/lat" | sort -n >"$T/all"
+    med=$(awk 'NR == 5 { printf "%d", $1 * 1000 }' "$T/all")
+    best=$(head -n 1 "$T/all" | awk '{ printf "%d", $1 * 1000 }')
+    max=$(tail -n 1 "$T/all" | awk '{ printf "%d", $1 * 1000 }')
+    # Not in the JSON line (its shape is serve_pickup's): how long the PUT took to be
+    # answered (committed), the part of the pickup the issuer API itself costs.
+    put=$(sed -n 's/.*put=\([0-9.]*\).*/\1/p' "$T/lat" | sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%d..%d ms, median %d ms", a[1] * 1000, a[NR] * 1000, a[int((NR + 1) / 2)] * 1000 }')
+    echo "bench_incr: serve_pickup_api $1 n=$5: PUT answered in ${put:-?}" >&2
+    printf '{"case":"serve_pickup_api","backend":"%s","n":%s,"bits":1,"publish_interval":0.05,"updates":10,"ms_best":%s,"ms_median":%s,"ms_max":%s,"target_ms":100}\n' \
+        "$1" "$5" "${best:-0}" "${med:-0}" "${max:-0}"
+}
+
 for backend in $BACKENDS; do
     if [ "$backend" = postgresql ]; then
         pg_ensure || { echo "bench_incr: no PostgreSQL cluster" >&2; exit 2; }
@@ -93,7 +176,11 @@ for backend in $BACKENDS; do
     "$BENCH" store_publish "$N" 1 "$db" "$T/key.pem" 3 || status=1
     id=$("$TSL" list ls --db "$db" | head -n 1)
     [ -n "$id" ] && pickup "$backend" "$db" "$id" "/sl/$id" "$N"
-    "$TSL" list create small --uri https://bench.example/sl/small --bits 1 --size 1000000 \
-        --key "$T/key.pem" --db "$db" >/dev/null && pickup "$backend" "$db" small /sl/small 1000000
+    [ -n "$id" ] && pickup_api "$backend" "$db" "$id" "/sl/$id" "$N"
+    if "$TSL" list create small --uri https://bench.example/sl/small --bits 1 --size 1000000 \
+        --key "$T/key.pem" --db "$db" >/dev/null; then
+        pickup "$backend" "$db" small /sl/small 1000000
+        pickup_api "$backend" "$db" small /sl/small 1000000
+    fi
 done
 exit $status

@@ -4,6 +4,18 @@
 #   latency TSL DB ID IDX URL...  runs `tsl set ID IDX INVALID`, then GETs each URL every
 #       10 ms until its JWT has entry IDX set; prints the seconds from the start of the
 #       command to that for each URL, or "timeout" after 10 s.
+#   latency-api ADMIN_URL ID IDX URL...  the same for a change made through the issuer
+#       API of the server that publishes (`tsl serve --admin-listen`, ADMIN_URL its base,
+#       http://127.0.0.1:PORT): one PUT ADMIN_URL/v1/lists/ID/statuses/IDX {"status":1}
+#       on a kept-alive connection, the API key (scopes update and read) from the
+#       environment, TSL_API_KEY or else the file named by TSL_API_KEY_FILE (never argv:
+#       a secret). Before the clock starts, the connection is opened and warmed by a
+#       GET of entry IDX's status, which must be VALID (an entry already set would
+#       change nothing and never be served anew): else it prints "already-set" and
+#       exits 3. Then the clock starts just before the PUT is sent, and the URLs are
+#       polled as in latency. Prints the seconds for each URL as latency does, then
+#       "put=S", the seconds until the PUT was answered (committed: where the rest of
+#       the time goes is the server's publishing and serving).
 #   poll URL OUT STOPFILE  GETs URL every 50 ms until STOPFILE exists, one line
 #       "UNIX_TIME STATUS" per request in OUT (000 when the connection failed).
 #
@@ -111,6 +123,55 @@ if mode == "latency":
     for p in pollers.values():
         p.close()
     print(" ".join("%.3f" % done[u] if u in done else "timeout" for u in urls))
+elif mode == "latency-api":
+    admin, lid, idx, urls = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:]
+    key = os.environ.get("TSL_API_KEY")
+    if not key:
+        with open(os.environ["TSL_API_KEY_FILE"]) as f:
+            key = f.read().strip()
+    a = urllib.parse.urlsplit(admin)
+    base = "/v1/lists/" + urllib.parse.quote(lid, safe="")
+    auth = {"Authorization": "Bearer " + key}
+    conn = http.client.HTTPConnection(a.hostname, a.port or 80, timeout=10)
+    # Not timed: the connection opened (what a client keeps between changes), and entry
+    # idx read, which must be VALID for the change to make a new token.
+    conn.request("GET", base + "/statuses?idx=%d" % idx, headers=auth)
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200:
+        print("read-failed", r.status, body[:200].decode(errors="replace").replace("\n", "|"))
+        sys.exit(1)
+    if json.loads(body)["statuses"][0]["status"] != 0:
+        print("already-set")
+        sys.exit(3)
+    pollers = {u: Poller(u) for u in urls}
+    for p in pollers.values():  # what a cache holds before the change (not timed)
+        p.get(conditional=False)
+    req = json.dumps({"status": 1}).encode()
+    t0 = time.time()
+    conn.request("PUT", base + "/statuses/%d" % idx, body=req,
+                 headers=dict(auth, **{"Content-Type": "application/json"}))
+    r = conn.getresponse()
+    body = r.read()
+    tput = time.time() - t0
+    if r.status != 200:
+        print("put-failed", r.status, body[:200].decode(errors="replace").replace("\n", "|"))
+        sys.exit(1)
+    done = {}
+    while len(done) < len(urls) and time.time() - t0 < 10:
+        for u, p in pollers.items():
+            if u in done:
+                continue
+            st, body = p.get()
+            t = time.time() - t0  # the answer has arrived whole
+            if st == 200 and bit(body, idx) == 1:
+                done[u] = t
+        time.sleep(0.01)
+    for p in pollers.values():
+        p.close()
+    conn.close()
+    print(" ".join(["%.3f" % done[u] if u in done else "timeout" for u in urls] +
+                   ["put=%.3f" % tput]))
 elif mode == "poll":
     url, out, stop = sys.argv[2], sys.argv[3], sys.argv[4]
     with open(out, "w") as f:
