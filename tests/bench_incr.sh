@@ -74,7 +74,14 @@ pickup() {
     "$PY" "$HERE/propagate.py" latency "$TSL" "$2" "$3" 7 "$url" >/dev/null
     : >"$T/lat"
     for k in 1 2 3 4 5 6 7 8 9 10; do
-        "$PY" "$HERE/propagate.py" latency "$TSL" "$2" "$3" $((k * 9999991 % $5)) "$url" >>"$T/lat"
+        # An entry already set (the generator's 1%) would not change: the next one.
+        i=$((k * 9999991 % $5))
+        n=0
+        while [ $n -lt 100 ] && [ "$("$TSL" get "$3" "$i" --db "$2" | cut -f2)" != VALID ]; do
+            i=$(((i + 1) % $5))
+            n=$((n + 1))
+        done
+        "$PY" "$HERE/propagate.py" latency "$TSL" "$2" "$3" "$i" "$url" >>"$T/lat"
     done
     kill "$SP" 2>/dev/null
     wait "$SP" 2>/dev/null
