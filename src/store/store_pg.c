@@ -121,6 +121,7 @@ enum {
     Q_LST_PRUNE,
     Q_PIECES_HAVE,
     Q_PIECE_PUT,
+    Q_PIECE_PUT8,
     Q_LST_LINK,
     Q_LST_READ,
     Q_PIECE_PRUNE,
@@ -215,6 +216,12 @@ static const char *const SQL[Q_COUNT] = {
                       " FROM generate_series(0, length($2::bytea) / 32 - 1) AS k)",
     [Q_PIECE_PUT] = "INSERT INTO tsl_token_pieces (list_id, digest, data) VALUES ($1, $2, $3)"
                     " ON CONFLICT (list_id, digest) DO NOTHING",
+    /* Eight at once: a list published from scratch has about 80 new pieces, and one
+     * round trip each was most of its write. */
+    [Q_PIECE_PUT8] = "INSERT INTO tsl_token_pieces (list_id, digest, data) VALUES ($1, $2, $3),"
+                     " ($1, $4, $5), ($1, $6, $7), ($1, $8, $9), ($1, $10, $11),"
+                     " ($1, $12, $13), ($1, $14, $15), ($1, $16, $17)"
+                     " ON CONFLICT (list_id, digest) DO NOTHING",
     [Q_LST_LINK] = "INSERT INTO tsl_token_list_pieces (list_id, list, seq, piece)"
                    " SELECT $1, $3::bytea, k, substring($2::bytea FROM k * 32 + 1 FOR 32)"
                    " FROM generate_series(0, length($2::bytea) / 32 - 1) AS k"
@@ -1319,18 +1326,39 @@ static tsl_status pg_lst_put(tsl_store *st, const char *id, const tslp_token_row
                     known[k] = true;
         PQclear(res);
     }
-    for (size_t k = 0; r == TSL_OK && k < n; k++) {
-        if (known[k])
-            continue;
-        params w = {0};
-        p_text(&w, id);
-        p_bin(&w, pc[k].digest, TSLP_TOKEN_DIGEST);
-        p_bin(&w, row->body + pc[k].off, pc[k].len);
-        r = run(st, Q_PIECE_PUT, &w, PGRES_COMMAND_OK, NULL, "recording a token's list", err);
-        /* The same piece twice in one list is written once. */
-        for (size_t j = k + 1; j < n; j++)
+    /* The same piece twice in one list is written once. */
+    for (size_t k = 0; k < n; k++)
+        for (size_t j = k + 1; !known[k] && j < n; j++)
             if (memcmp(pc[j].digest, pc[k].digest, TSLP_TOKEN_DIGEST) == 0)
                 known[j] = true;
+    size_t k = 0;
+    while (r == TSL_OK && k < n) {
+        /* The next (up to) eight pieces to write. */
+        size_t pick[8], m = 0;
+        for (; k < n && m < 8; k++)
+            if (!known[k])
+                pick[m++] = k;
+        if (m == 0)
+            break;
+        params w = {0};
+        p_text(&w, id);
+        for (size_t i = 0; i < m; i++) {
+            p_bin(&w, pc[pick[i]].digest, TSLP_TOKEN_DIGEST);
+            p_bin(&w, row->body + pc[pick[i]].off, pc[pick[i]].len);
+        }
+        if (m == 8) {
+            r = run(st, Q_PIECE_PUT8, &w, PGRES_COMMAND_OK, NULL, "recording a token's list",
+                    err);
+            continue;
+        }
+        for (size_t i = 0; r == TSL_OK && i < m; i++) {
+            params one = {0};
+            p_text(&one, id);
+            p_bin(&one, pc[pick[i]].digest, TSLP_TOKEN_DIGEST);
+            p_bin(&one, row->body + pc[pick[i]].off, pc[pick[i]].len);
+            r = run(st, Q_PIECE_PUT, &one, PGRES_COMMAND_OK, NULL, "recording a token's list",
+                    err);
+        }
     }
     if (r == TSL_OK) {
         params w = {0};
