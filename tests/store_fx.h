@@ -7,6 +7,10 @@
 #define TSL_STORE_FX_H
 
 #include "tt.h"
+#include "store/store_pg.h"
+#include "store/store_sqlite.h"
+
+#include <libpq-fe.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -120,6 +124,19 @@ static tsl_status sfx_list(sfx *f, const char *id, unsigned bits, uint64_t size)
     in.size = size;
     in.key_path = f->key;
     return tsl_store_list_create(f->st, &in, NULL);
+}
+
+/* Raw SQL on the store's own connection (a test damaging or downgrading its store): 0
+ * when it ran. Inline: a file that does not use it gets no unused-function warning. */
+static inline int sfx_sql(sfx *f, const char *sql)
+{
+    if (sfx_pg) {
+        PGresult *res = PQexec(tslp_pg_conn(f->st), sql);
+        ExecStatusType s = PQresultStatus(res);
+        PQclear(res);
+        return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : -1;
+    }
+    return sqlite3_exec(tslp_sqlite_db(f->st), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 #endif /* TSL_STORE_FX_H */

@@ -289,17 +289,6 @@ STORE_TEST(idl_ids_store_length)
     sfx_close(&f);
 }
 
-static int raw_sql(sfx *f, const char *sql)
-{
-    if (sfx_pg) {
-        PGresult *res = PQexec(tslp_pg_conn(f->st), sql);
-        ExecStatusType s = PQresultStatus(res);
-        PQclear(res);
-        return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : -1;
-    }
-    return sqlite3_exec(tslp_sqlite_db(f->st), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-}
-
 /* A store of schema 5 (before the identifier length): a read-only handle reads its
  * identifier lists as 16-byte ones, and opening it for writing adds the column with 16
  * for them, 0 for status lists; the identifiers stay what they were. */
@@ -314,7 +303,7 @@ STORE_TEST(idl_ids_schema5_migrates)
     size_t len = 0;
     TT_OK(tsl_store_alloc(f.st, "d", 3, idx, NULL));
     TT_OK(tsl_store_identifiers(f.st, "d", idx, 3, before, NULL));
-    TT_CHECK(raw_sql(&f, sfx_pg ? "ALTER TABLE tsl_lists DROP COLUMN id_bytes;"
+    TT_CHECK(sfx_sql(&f, sfx_pg ? "ALTER TABLE tsl_lists DROP COLUMN id_bytes;"
                                   " DELETE FROM tsl_tokens WHERE lst IS NOT NULL;"
                                   " DROP TABLE tsl_token_list_pieces; DROP TABLE tsl_token_lists;"
                                   " DROP TABLE tsl_token_pieces;"
@@ -341,12 +330,12 @@ STORE_TEST(idl_ids_schema5_migrates)
     TT_OK(tsl_store_list_identifiers(f.st, "d", idx, 3, after, sizeof after, &len, NULL));
     TT_EQ_MEM(after, before, 48);
     /* Still version 5: a read-only handle does not migrate. */
-    TT_CHECK(raw_sql(&f, sfx_pg ? "SELECT id_bytes FROM tsl_lists"
+    TT_CHECK(sfx_sql(&f, sfx_pg ? "SELECT id_bytes FROM tsl_lists"
                                 : "SELECT id_bytes FROM lists") != 0);
     tsl_store_close(f.st);
     f.st = NULL;
     TT_OK(tsl_store_open(f.db, &f.st, NULL));
-    TT_CHECK(raw_sql(&f, sfx_pg ? "SELECT id_bytes FROM tsl_lists"
+    TT_CHECK(sfx_sql(&f, sfx_pg ? "SELECT id_bytes FROM tsl_lists"
                                 : "SELECT id_bytes FROM lists") == 0);
     TT_OK(tsl_store_list_info(f.st, "d", &info, NULL));
     TT_EQ_U(info.id_bytes, 16);

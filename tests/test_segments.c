@@ -232,18 +232,6 @@ static tsl_status publish(sfx *f, const char *id, tsl_publish_result *res)
     return r;
 }
 
-/* Raw SQL on the store's own connection. */
-static int raw_sql(sfx *f, const char *sql)
-{
-    if (sfx_pg) {
-        PGresult *res = PQexec(tslp_pg_conn(f->st), sql);
-        ExecStatusType s = PQresultStatus(res);
-        PQclear(res);
-        return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : -1;
-    }
-    return sqlite3_exec(tslp_sqlite_db(f->st), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-}
-
 /* A 1-bit list of 5.5 chunks (chunk 3 stays all zeros: no row, no segment row). */
 #define ISIZE ((uint64_t)TSLP_CHUNK_BYTES * 8 * 5 + 300000)
 
@@ -375,7 +363,7 @@ STORE_TEST(incremental_publish_corrupt_segment_rebuilt)
         "UPDATE tsl_segments SET data = substring(data from 1 for 64) WHERE n = 4",
     };
     for (int k = 0; k < 3; k++) {
-        TT_CHECK(raw_sql(&f, sfx_pg ? pg_damage[k] : sqlite_damage[k]) == 0);
+        TT_CHECK(sfx_sql(&f, sfx_pg ? pg_damage[k] : sqlite_damage[k]) == 0);
         /* Nothing changed in the statuses: the same lst, the damaged row rebuilt. */
         TT_OK(publish(&f, "c", &res));
         TT_EQ_U(res.segments_corrupt, 1);
@@ -391,7 +379,7 @@ STORE_TEST(incremental_publish_corrupt_segment_rebuilt)
         TT_EQ_U(res.segments_encoded, 0);
     }
     /* A damaged row and a change in another chunk in one publication. */
-    TT_CHECK(raw_sql(&f, sfx_pg ? pg_damage[0] : sqlite_damage[0]) == 0);
+    TT_CHECK(sfx_sql(&f, sfx_pg ? pg_damage[0] : sqlite_damage[0]) == 0);
     uint64_t per = (uint64_t)TSLP_CHUNK_BYTES * 8;
     TT_OK(tsl_store_set(f.st, "c", 5 * per + 7, 1, 1, NULL));
     TT_OK(tsl_list_set(ref, 5 * per + 7, 1, NULL));
@@ -453,7 +441,7 @@ STORE_TEST(incremental_publish_schema3_migrates)
     char *before = newest_lst(&f, "m");
     /* Back to schema 3: without segments, the status counts of 5 and the identifier
      * length of 6. */
-    TT_CHECK(raw_sql(&f, sfx_pg ? "DROP TABLE tsl_segments; DROP TABLE tsl_status_counts;"
+    TT_CHECK(sfx_sql(&f, sfx_pg ? "DROP TABLE tsl_segments; DROP TABLE tsl_status_counts;"
                                   " ALTER TABLE tsl_lists DROP COLUMN id_bytes;"
                                   " DELETE FROM tsl_tokens WHERE lst IS NOT NULL;"
                                   " DROP TABLE tsl_token_list_pieces; DROP TABLE tsl_token_lists;"

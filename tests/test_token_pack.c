@@ -219,17 +219,6 @@ static long long count_of(sfx *f, const char *sqlite_sql, const char *pg_sql)
     return v;
 }
 
-static int raw_sql(sfx *f, const char *sql)
-{
-    if (sfx_pg) {
-        PGresult *res = PQexec(tslp_pg_conn(f->st), sql);
-        ExecStatusType s = PQresultStatus(res);
-        PQclear(res);
-        return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : -1;
-    }
-    return sqlite3_exec(tslp_sqlite_db(f->st), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-}
-
 #define LISTS(f) count_of(f, "SELECT count(*) FROM token_lists", \
                           "SELECT count(*) FROM tsl_token_lists")
 #define CUT(f) count_of(f, "SELECT count(*) FROM tokens WHERE lst IS NOT NULL", \
@@ -321,7 +310,7 @@ STORE_TEST(token_lists_recorded_once)
     TT_CHECK(reads_as(&f, "t", 1, 0, &d) == 0);
 
     /* A damaged piece: the read fails naming it, nothing is served. */
-    TT_CHECK(raw_sql(&f, sfx_pg ? "UPDATE tsl_token_pieces SET data = set_byte(data, 100,"
+    TT_CHECK(sfx_sql(&f, sfx_pg ? "UPDATE tsl_token_pieces SET data = set_byte(data, 100,"
                                   " get_byte(data, 100) # 1)"
                                 : "UPDATE token_pieces SET data = CAST(substr(data, 1, 100)"
                                   " || X'00' || substr(data, 102) AS BLOB)") == 0);
@@ -334,7 +323,7 @@ STORE_TEST(token_lists_recorded_once)
     TT_CONTAINS(err.msg, "SHA-256");
     TT_CONTAINS(err.msg, "\"t\"");
     /* A piece gone. */
-    TT_CHECK(raw_sql(&f, sfx_pg ? "DELETE FROM tsl_token_pieces WHERE digest IN (SELECT"
+    TT_CHECK(sfx_sql(&f, sfx_pg ? "DELETE FROM tsl_token_pieces WHERE digest IN (SELECT"
                                   " piece FROM tsl_token_list_pieces WHERE seq = 1)"
                                 : "DELETE FROM token_pieces WHERE digest IN (SELECT"
                                   " piece FROM token_list_pieces WHERE seq = 1)") == 0);
@@ -343,7 +332,7 @@ STORE_TEST(token_lists_recorded_once)
            TSL_ERR_IO);
     TT_CONTAINS(err.msg, "pieces missing");
     /* The list's row gone. */
-    TT_CHECK(raw_sql(&f, sfx_pg ? "DELETE FROM tsl_token_lists" : "DELETE FROM token_lists") ==
+    TT_CHECK(sfx_sql(&f, sfx_pg ? "DELETE FROM tsl_token_lists" : "DELETE FROM token_lists") ==
              0);
     tsl_error_clear(&err);
     TT_ERR(tsl_store_token(f.st, "t", TSL_FORMAT_JWT, 0, &tok, &len, NULL, NULL, &err),

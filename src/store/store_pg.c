@@ -1485,28 +1485,21 @@ static tsl_status pg_row_token(tsl_store *st, const char *id, const PGresult *re
                                int t, int lst, uint8_t **out, size_t *out_len,
                                tsl_error *err)
 {
-    const uint8_t *tok = (const uint8_t *)PQgetvalue(res, k, t);
-    size_t len = (size_t)PQgetlength(res, k, t);
+    const uint8_t *digest = NULL;
+    size_t dlen = 0, body_len = 0;
+    uint8_t *body = NULL;
+    tsl_status r = TSL_OK;
     if (lst > 0 && !PQgetisnull(res, k, lst)) {
-        const uint8_t *digest = (const uint8_t *)PQgetvalue(res, k, lst);
-        size_t dlen = (size_t)PQgetlength(res, k, lst);
-        uint8_t *body = NULL;
-        size_t body_len = 0;
-        tsl_status r = pg_lst_get(st, id, digest, dlen, &body, &body_len, err);
-        if (r == TSL_OK)
-            r = tslp_token_unpack(st->path, id, tok, len, digest, dlen, body, body_len, out,
-                                  out_len, err);
-        tslp_free(body);
-        return r;
+        digest = (const uint8_t *)PQgetvalue(res, k, lst);
+        dlen = (size_t)PQgetlength(res, k, lst);
+        r = pg_lst_get(st, id, digest, dlen, &body, &body_len, err);
     }
-    uint8_t *copy = tslp_malloc(len + 1);
-    if (copy == NULL)
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
-    memcpy(copy, tok, len);
-    copy[len] = '\0'; /* a JWT can be used as a string */
-    *out = copy;
-    *out_len = len;
-    return TSL_OK;
+    if (r == TSL_OK)
+        r = tslp_token_from_row(st->path, id, (const uint8_t *)PQgetvalue(res, k, t),
+                                (size_t)PQgetlength(res, k, t), digest, dlen, body, body_len,
+                                out, out_len, err);
+    tslp_free(body);
+    return r;
 }
 
 static tsl_status pg_token_read(tsl_store *st, const char *id, tsl_format format,

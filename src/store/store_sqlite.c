@@ -1136,29 +1136,21 @@ static tsl_status sq_token_prune(tsl_store *st, const char *id, int64_t before,
 static tsl_status sq_row_token(tsl_store *st, const char *id, sqlite3_stmt *s, int t,
                                int lst, uint8_t **out, size_t *out_len, tsl_error *err)
 {
-    const void *tok = sqlite3_column_blob(s, t);
-    size_t len = (size_t)sqlite3_column_bytes(s, t);
+    const uint8_t *digest = NULL;
+    size_t dlen = 0, body_len = 0;
+    uint8_t *body = NULL;
+    tsl_status r = TSL_OK;
     if (lst >= 0 && sqlite3_column_type(s, lst) != SQLITE_NULL) {
-        const void *digest = sqlite3_column_blob(s, lst);
-        size_t dlen = (size_t)sqlite3_column_bytes(s, lst);
-        uint8_t *body = NULL;
-        size_t body_len = 0;
-        tsl_status r = sq_lst_get(st, id, digest, dlen, &body, &body_len, err);
-        if (r == TSL_OK)
-            r = tslp_token_unpack(st->path, id, tok, len, digest, dlen, body, body_len, out,
-                                  out_len, err);
-        tslp_free(body);
-        return r;
+        digest = sqlite3_column_blob(s, lst);
+        dlen = (size_t)sqlite3_column_bytes(s, lst);
+        r = sq_lst_get(st, id, digest, dlen, &body, &body_len, err);
     }
-    uint8_t *copy = tslp_malloc(len + 1);
-    if (copy == NULL)
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
-    if (len > 0)
-        memcpy(copy, tok, len);
-    copy[len] = '\0'; /* a JWT can be used as a string */
-    *out = copy;
-    *out_len = len;
-    return TSL_OK;
+    if (r == TSL_OK)
+        r = tslp_token_from_row(st->path, id, sqlite3_column_blob(s, t),
+                                (size_t)sqlite3_column_bytes(s, t), digest, dlen, body,
+                                body_len, out, out_len, err);
+    tslp_free(body);
+    return r;
 }
 
 static tsl_status sq_token_read(tsl_store *st, const char *id, tsl_format format,

@@ -218,6 +218,25 @@ tsl_status tslp_token_unpack(const char *where, const char *id, const uint8_t *p
     return TSL_OK;
 }
 
+tsl_status tslp_token_from_row(const char *where, const char *id, const uint8_t *tok,
+                               size_t len, const uint8_t *digest, size_t digest_len,
+                               const uint8_t *body, size_t body_len, uint8_t **out,
+                               size_t *out_len, tsl_error *err)
+{
+    if (digest != NULL)
+        return tslp_token_unpack(where, id, tok, len, digest, digest_len, body, body_len, out,
+                                 out_len, err);
+    uint8_t *copy = tslp_malloc(len + 1);
+    if (copy == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "list \"%s\": out of memory", id);
+    if (len > 0)
+        memcpy(copy, tok, len);
+    copy[len] = '\0'; /* a JWT can be used as a string */
+    *out = copy;
+    *out_len = len;
+    return TSL_OK;
+}
+
 /* The gear hash's 256 random words, from splitmix64 with a fixed seed: the same in
  * every build, so that stores cut the same list the same way. */
 static void gear_table(uint64_t g[256])

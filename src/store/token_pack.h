@@ -50,4 +50,12 @@ tsl_status tslp_token_unpack(const char *where, const char *id, const uint8_t *p
                              const uint8_t *body, size_t body_len, uint8_t **out,
                              size_t *out_len, tsl_error *err);
 
+/* A token row's bytes as a token read hands them out: tok copied (with a NUL after it)
+ * when digest is NULL (a token recorded whole), else tslp_token_unpack of tok around
+ * body. Both backends' reads end here. */
+tsl_status tslp_token_from_row(const char *where, const char *id, const uint8_t *tok,
+                               size_t len, const uint8_t *digest, size_t digest_len,
+                               const uint8_t *body, size_t body_len, uint8_t **out,
+                               size_t *out_len, tsl_error *err);
+
 #endif /* TSL_STORE_TOKEN_PACK_H */
