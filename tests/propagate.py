@@ -94,6 +94,25 @@ def bit(token, idx):
     return (lst[idx // 8] >> (idx % 8)) & 1
 
 
+def wait_for(pollers, idx, t0):
+    """Polls every URL every 10 ms until its answer holds entry idx set (at most 10 s
+    from t0): {url: seconds from t0 until that answer had arrived whole}. Closes the
+    pollers."""
+    done = {}
+    while len(done) < len(pollers) and time.time() - t0 < 10:
+        for u, p in pollers.items():
+            if u in done:
+                continue
+            st, body = p.get()
+            t = time.time() - t0  # the answer has arrived whole
+            if st == 200 and bit(body, idx) == 1:
+                done[u] = t
+        time.sleep(0.01)
+    for p in pollers.values():
+        p.close()
+    return done
+
+
 mode = sys.argv[1]
 if mode == "latency":
     tsl, db, lid, idx, urls = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6:]
@@ -110,18 +129,7 @@ if mode == "latency":
     else:
         print("set-failed", rc.stderr.decode()[:200].replace("\n", "|"))
         sys.exit(1)
-    done = {}
-    while len(done) < len(urls) and time.time() - t0 < 10:
-        for u, p in pollers.items():
-            if u in done:
-                continue
-            st, body = p.get()
-            t = time.time() - t0  # the answer has arrived whole
-            if st == 200 and bit(body, idx) == 1:
-                done[u] = t
-        time.sleep(0.01)
-    for p in pollers.values():
-        p.close()
+    done = wait_for(pollers, idx, t0)
     print(" ".join("%.3f" % done[u] if u in done else "timeout" for u in urls))
 elif mode == "latency-api":
     admin, lid, idx, urls = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:]
@@ -157,18 +165,7 @@ elif mode == "latency-api":
     if r.status != 200:
         print("put-failed", r.status, body[:200].decode(errors="replace").replace("\n", "|"))
         sys.exit(1)
-    done = {}
-    while len(done) < len(urls) and time.time() - t0 < 10:
-        for u, p in pollers.items():
-            if u in done:
-                continue
-            st, body = p.get()
-            t = time.time() - t0  # the answer has arrived whole
-            if st == 200 and bit(body, idx) == 1:
-                done[u] = t
-        time.sleep(0.01)
-    for p in pollers.values():
-        p.close()
+    done = wait_for(pollers, idx, t0)
     conn.close()
     print(" ".join(["%.3f" % done[u] if u in done else "timeout" for u in urls] +
                    ["put=%.3f" % tput]))

@@ -1425,9 +1425,7 @@ static tsl_status pg_token_insert(tsl_store *st, const char *id, tsl_format form
                                   int64_t iat, int64_t exp, uint64_t version,
                                   const tslp_token_row *row, int64_t now, tsl_error *err)
 {
-    if (row->lst != NULL && !st->has_token_lists)
-        return tslp_fail(err, TSL_ERR_UNSUPPORTED, 0,
-                         "store %s: schema too old to record a token's list apart", st->path);
+    /* A handle that writes has migrated the store: token lists exist. */
     tsl_status r = row->lst != NULL ? pg_lst_put(st, id, row, err) : TSL_OK;
     if (r != TSL_OK)
         return r;
