@@ -1049,10 +1049,10 @@ TSL_API tsl_status tsl_store_size_check(unsigned bits, uint64_t size, tsl_error 
  * uri and aggregation_uri (tsl_uri_check(), its code, the message after "--uri: " or
  * "--aggregation-uri: "), that they differ in path, a key path, lifetime, ttl, formats,
  * kid, create_flags and id_bytes (TSL_STORE_ID_MIN to TSL_STORE_ID_MAX, only for formats
- * TSL_PUBLISH_IDLIST, and a size whose indices fit: see TSL_STORE_ID_BYTES). TSL_ERR_ARG otherwise. Neither the key file nor
- * tsl_store_size_check() is looked at. The messages name a setting as `tsl list create`'s
- * option does. tsl_store_list_create() runs it first; a caller may run it before it opens
- * or creates a store. */
+ * TSL_PUBLISH_IDLIST, and a size whose indices fit: see TSL_STORE_ID_BYTES). TSL_ERR_ARG
+ * otherwise. Neither the key file nor tsl_store_size_check() is looked at. The messages
+ * name a setting as `tsl list create`'s option does. tsl_store_list_create() runs it first;
+ * a caller may run it before it opens or creates a store. */
 TSL_API tsl_status tsl_list_spec_check(const tsl_list_spec *spec, tsl_error *err);
 
 /* tsl_list_spec.create_flags */
@@ -1774,14 +1774,14 @@ typedef struct {
  * available types, gzip when Accept-Encoding allows it, 304 by If-None-Match or else
  * If-Modified-Since, ?time= from the recorded tokens: 400 malformed, 404 none covers it,
  * 501 history off; while the store is unreachable the served token when the time falls
- * in its [iat, exp), else 503 with Retry-After: 5), the aggregation path (200/304 with max-age 60), OPTIONS preflight
- * (204), 405 for other methods, 404 for other paths. On a reserved path
- * (tsl_publisher_options.reserved) only OPTIONS (204) and methods other than GET and
- * HEAD (405) are answered; for GET and HEAD status is 0: the server answers its own
- * path (a health check, say). Every answer carries
- * Access-Control-Allow-Origin: * and Access-Control-Expose-Headers; token answers and
- * their refusals carry Vary: Accept, Accept-Encoding. Never fails: out of memory or a
- * history read that fails is a 500. Free resp with tsl_http_response_free(). */
+ * in its [iat, exp), else 503 with Retry-After: 5), the aggregation path (200/304 with
+ * max-age 60), OPTIONS preflight (204), 405 for other methods, 404 for other paths. On a
+ * reserved path (tsl_publisher_options.reserved) only OPTIONS (204) and methods other than
+ * GET and HEAD (405) are answered; for GET and HEAD status is 0: the server answers its own
+ * path (a health check, say). Every answer carries Access-Control-Allow-Origin: * and
+ * Access-Control-Expose-Headers; token answers and their refusals carry Vary: Accept,
+ * Accept-Encoding. Never fails: out of memory or a history read that fails is a 500. Free
+ * resp with tsl_http_response_free(). */
 TSL_API void tsl_publish_answer(tsl_snapshot *s, const tsl_http_request *rq,
                                 tsl_http_response *resp);
 TSL_API void tsl_http_response_free(tsl_http_response *resp);
@@ -1824,9 +1824,9 @@ TSL_API tsl_status tsl_publisher_runner_start(tsl_publisher *p, int64_t interval
 TSL_API int tsl_publisher_runner_stop(tsl_publisher_runner *r, int64_t timeout_ms);
 
 /* Asks the runner's thread for a round at once (any thread): a polling runner cuts its
- * wait short; a pushed one needs no kick (the store notifies the publication). For a caller that has
- * just published and wants the new token served (the issuer API's publish-and-wait).
- * NULL is a no-op. */
+ * wait short; a pushed one needs no kick (the store notifies the publication). For a caller
+ * that has just published and wants the new token served (the issuer API's
+ * publish-and-wait). NULL is a no-op. */
 TSL_API void tsl_publisher_runner_kick(tsl_publisher_runner *r);
 
 /* The health check: 200 with *body "ok\n", or 503 with "degraded\n" when any problem is

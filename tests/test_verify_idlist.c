@@ -59,12 +59,23 @@ static int fixtures_load(idl_fixtures *x)
     x->valid = tt_read_file(FX "valid.mdoc", &x->nm2);
     char *t0s = (char *)tt_read_file(FX "T0", &nt);
     char *pem = (char *)tt_read_file(FX "iaca.pem", &np);
-    x->t0 = strtoll(t0s, NULL, 10);
-    int bad = tsl_trust_new(&x->trust, NULL) != TSL_OK ||
+    int bad = x->list == NULL || x->listed == NULL || x->valid == NULL || t0s == NULL ||
+              pem == NULL;
+    x->t0 = bad ? 0 : strtoll(t0s, NULL, 10);
+    bad = bad || tsl_trust_new(&x->trust, NULL) != TSL_OK ||
               tsl_trust_add_pem(x->trust, pem, np, NULL) != TSL_OK;
     free(t0s);
     free(pem);
     return bad ? -1 : 0;
+}
+
+/* Verifier options trusting the fixtures' IACA and fetching through f. */
+static void fixtures_opts(const idl_fixtures *x, idl_fake *f, tsl_verifier_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->policy.trust = x->trust;
+    o->fetch = idl_fetch;
+    o->fetch_ctx = f;
 }
 
 static void fixtures_free(idl_fixtures *x)
@@ -82,13 +93,9 @@ TT_TEST(verify_idlist_fetch_cache_outcomes)
     const uint8_t *list = x.list, *listed = x.listed, *valid = x.valid;
     size_t nl = x.nl, nm1 = x.nm1, nm2 = x.nm2;
     int64_t t0 = x.t0;
-    tsl_trust *trust = x.trust;
     idl_fake f = {0, list, nl, TSL_MEDIA_IDLIST, ""};
     tsl_verifier_opts o;
-    memset(&o, 0, sizeof o);
-    o.policy.trust = trust;
-    o.fetch = idl_fetch;
-    o.fetch_ctx = &f;
+    fixtures_opts(&x, &f, &o);
     tsl_verifier *v = NULL;
     TT_OK(tsl_verifier_new(&o, &v, NULL));
     tsl_check_result r;
@@ -158,13 +165,9 @@ TT_TEST(verify_idlist_offline_list_token)
     const uint8_t *list = x.list, *listed = x.listed, *valid = x.valid;
     size_t nl = x.nl, nm1 = x.nm1, nm2 = x.nm2;
     int64_t t0 = x.t0;
-    tsl_trust *trust = x.trust;
     idl_fake f = {0, NULL, 0, TSL_MEDIA_IDLIST, ""};
     tsl_verifier_opts o;
-    memset(&o, 0, sizeof o);
-    o.policy.trust = trust;
-    o.fetch = idl_fetch;
-    o.fetch_ctx = &f;
+    fixtures_opts(&x, &f, &o);
     tsl_verifier *v = NULL;
     TT_OK(tsl_verifier_new(&o, &v, NULL));
     TT_OK(tsl_verifier_add_list_token(v, list, nl, NULL));

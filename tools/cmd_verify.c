@@ -95,7 +95,8 @@ int cmd_verify(int argc, char **argv)
     bool json = false;
     uint64_t timeout = 0, max_body = 0;
     const cli_opt opts[] = {
-        CLI_FN("trust", &k, cli_opt_trust_or_keys, NULL, "FILE\ttrust anchor certificates (PEM), or else\n"
+        CLI_FN("trust", &k, cli_opt_trust_or_keys, NULL,
+               "FILE\ttrust anchor certificates (PEM), or else\n"
                "public keys, a JWK or a JWKS (repeatable)"),
         CLI_FN("key", &k, cli_opt_key, NULL, "FILE\tverification key: PEM, JWK or JWKS (repeatable)"),
         {"list-token", 0, CLI_OPT_STRS, &list_tokens, 0, VERIFY_MAX_LIST_TOKENS, NULL, NULL,
@@ -127,7 +128,8 @@ int cmd_verify(int argc, char **argv)
          "an x5c-signed list token's leaf must have the\nstatus-signing EKU"},
         CLI_FN("eku-oid", &vo.policy, parse_eku_oid, NULL, "OID\tthat EKU's OID (the spec's is "
                "TBD); implies --require-eku"),
-        CLI_STR("aud", &vo.kb_aud, "AUD\tthe SD-JWT's key-binding JWT must be present, with aud AUD"),
+        CLI_STR("aud", &vo.kb_aud,
+                "AUD\tthe SD-JWT's key-binding JWT must be present, with aud AUD"),
         CLI_STR("nonce", &co.kb_nonce, "N\t... and with nonce N"),
         {"require-kb", 0, CLI_OPT_SET, &vo.require_kb, 1, 0, NULL, NULL, NULL,
          "a key-binding JWT must be present (refuses JWT, CWT, mdoc)"},

@@ -1,11 +1,12 @@
 /* walwatch.c - a polling publisher woken by the writes to an SQLite store
  * (tslp_walwatch): a thread watches the store's -wal file with inotify for writes to it
- * and closes of it and calls back (the runner starts a round at once). A store on PostgreSQL pushes its changes itself (LISTEN/NOTIFY, publisher.c);
- * an SQLite store is polled every publish interval, so a change waited half an interval
- * on average (25 ms at --publish-interval 0.05) before the round that signs it. The
- * interval still bounds the wait: an event missed (a write whose commit becomes
- * visible only after the round it woke has read, a file system without inotify, a
- * watch that cannot be set) leaves the round to the timer.
+ * and closes of it and calls back (the runner starts a round at once). A store on
+ * PostgreSQL pushes its changes itself (LISTEN/NOTIFY, publisher.c); an SQLite store is
+ * polled every publish interval, so a change waited half an interval on average (25 ms at
+ * --publish-interval 0.05) before the round that signs it. The interval still bounds the
+ * wait: an event missed (a write whose commit becomes visible only after the round it woke
+ * has read, a file system without inotify, a watch that cannot be set) leaves the round to
+ * the timer.
  *
  * Every commit to a store in WAL mode writes its pages to the -wal file (IN_MODIFY),
  * and a `tsl` command that wrote closes it when it exits (IN_CLOSE_WRITE), after its

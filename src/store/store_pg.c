@@ -981,7 +981,8 @@ static tsl_status pg_list_read(tsl_store *st, const char *id, tslp_list_row *row
                !tslp_bits_ok((uint64_t)bits) || size < 1 ||
                (uint64_t)size > TSL_STORE_MAX_SIZE || decoys < 0 || decoys >= size ||
                decoy_value < 0 || decoy_value >= (1 << bits) || formats < 1 ||
-               (formats > 3 && formats != TSL_PUBLISH_IDLIST) || next < 0 || next > size - decoys || version < 0 ||
+               (formats > 3 && formats != TSL_PUBLISH_IDLIST) || next < 0 ||
+               next > size - decoys || version < 0 ||
                key_len != TSLP_PERM_KEY_BYTES || in->uri == NULL || in->key_path == NULL ||
                (alg != NULL && in->alg == TSL_ALG_UNKNOWN);
     if (!bad)

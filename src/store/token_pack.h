@@ -33,9 +33,10 @@ tsl_status tslp_token_split(const uint8_t *z, size_t zlen, tslp_token_piece **ou
                             tsl_error *err);
 
 /* Cuts the list z (the zlib stream the token was signed with) out of token, a JWT
- * (compact) or a CWT (format) as this library signs them. *packed (tslp_free) is what the token row keeps and
- * digest the SHA-256 of z; *packed is NULL, and TSL_OK returned, when the token does not
- * hold z as its lst (then it is recorded whole). Errors: out of memory only. */
+ * (compact) or a CWT (format) as this library signs them. *packed (tslp_free) is what the
+ * token row keeps and digest the SHA-256 of z; *packed is NULL, and TSL_OK returned, when
+ * the token does not hold z as its lst (then it is recorded whole). Errors: out of memory
+ * only. */
 tsl_status tslp_token_pack(tsl_format format, const uint8_t *token, size_t len,
                            const uint8_t *z, size_t zlen, uint8_t **packed,
                            size_t *packed_len, uint8_t digest[TSLP_TOKEN_DIGEST],

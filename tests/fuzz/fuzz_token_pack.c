@@ -3,9 +3,9 @@
  * back from a store, they are input a damaged store can hand over.
  *
  * Input: bytes 0 and 1 (big-endian, at most what follows) are how many of the
- * following bytes are the packed ones; the others are the list's bytes; the digest is the list's SHA-256, so that the unpack
- * gets past the digest check and parses the packed bytes. Oracles (abort() on
- * violation):
+ * following bytes are the packed ones; the others are the list's bytes; the digest is the
+ * list's SHA-256, so that the unpack gets past the digest check and parses the packed
+ * bytes. Oracles (abort() on violation):
  * - unpacking never crashes, and succeeds only with a NUL-terminated token;
  * - the token it gives, packed again around the same list (when the packed bytes were
  *   of kind 1, or of kind 2 with the list's base64url where a JWT's lst is), unpacks to
