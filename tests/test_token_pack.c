@@ -7,7 +7,8 @@
  * same statuses records none, a change records a new list that shares all but a few
  * of its pieces with the last, pruning drops the lists no token carries and the pieces
  * no list holds, the history reads every token back as it was signed, and a damaged
- * or missing piece or list row makes the read fail naming it. The cutting: pieces
+ * or missing piece or list row makes the read fail naming it, until the next
+ * publication records it again. The cutting: pieces
  * cover the list in order within their bounds, and a change leaves the others. */
 #include "store_fx.h"
 #include "core/tsl_int.h"
@@ -309,7 +310,8 @@ STORE_TEST(token_lists_recorded_once)
     TT_CHECK(reads_as(&f, "t", 0, t0 + 250, &c) == 0);
     TT_CHECK(reads_as(&f, "t", 1, 0, &d) == 0);
 
-    /* A damaged piece: the read fails naming it, nothing is served. */
+    /* A damaged piece: the read fails naming it, nothing is served; the next
+     * publication (the same statuses, signed again) rewrites it and reads again. */
     TT_CHECK(sfx_sql(&f, sfx_pg ? "UPDATE tsl_token_pieces SET data = set_byte(data, 100,"
                                   " get_byte(data, 100) # 1)"
                                 : "UPDATE token_pieces SET data = CAST(substr(data, 1, 100)"
@@ -322,7 +324,12 @@ STORE_TEST(token_lists_recorded_once)
            TSL_ERR_IO);
     TT_CONTAINS(err.msg, "SHA-256");
     TT_CONTAINS(err.msg, "\"t\"");
-    /* A piece gone. */
+    tslp_published e;
+    TT_OK(publish_at(&f, "t", later + 100, -1, &e));
+    TT_CHECK(reads_as(&f, "t", 0, 0, &e) == 0);
+    TT_CHECK(reads_as(&f, "t", 1, 0, &e) == 0);
+    tslp_published_free(&e);
+    /* A piece gone: named; the next publication records it again. */
     TT_CHECK(sfx_sql(&f, sfx_pg ? "DELETE FROM tsl_token_pieces WHERE digest IN (SELECT"
                                   " piece FROM tsl_token_list_pieces WHERE seq = 1)"
                                 : "DELETE FROM token_pieces WHERE digest IN (SELECT"
@@ -331,13 +338,19 @@ STORE_TEST(token_lists_recorded_once)
     TT_ERR(tsl_store_token(f.st, "t", TSL_FORMAT_JWT, 0, &tok, &len, NULL, NULL, &err),
            TSL_ERR_IO);
     TT_CONTAINS(err.msg, "pieces missing");
-    /* The list's row gone. */
+    TT_OK(publish_at(&f, "t", later + 200, -1, &e));
+    TT_CHECK(reads_as(&f, "t", 0, 0, &e) == 0);
+    tslp_published_free(&e);
+    /* The list's row gone: named; the next publication records it again. */
     TT_CHECK(sfx_sql(&f, sfx_pg ? "DELETE FROM tsl_token_lists" : "DELETE FROM token_lists") ==
              0);
     tsl_error_clear(&err);
     TT_ERR(tsl_store_token(f.st, "t", TSL_FORMAT_JWT, 0, &tok, &len, NULL, NULL, &err),
            TSL_ERR_IO);
     TT_CONTAINS(err.msg, "not recorded");
+    TT_OK(publish_at(&f, "t", later + 300, -1, &e));
+    TT_CHECK(reads_as(&f, "t", 1, 0, &e) == 0);
+    tslp_published_free(&e);
     tslp_published_free(&a);
     tslp_published_free(&b);
     tslp_published_free(&c);

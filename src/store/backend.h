@@ -119,8 +119,9 @@ struct tslp_store_backend {
     /* Published tokens, the history readers pick from: the newest of a form is the
      * one with the latest iat, then the last recorded. token_head: that one's version
      * and iat (*have false if none), and whether a token of this version and iat is
-     * recorded (*twin). token_insert: records row (its body first, unless a list of
-     * that digest is recorded already). token_read: the newest (at 0) or the newest
+     * recorded (*twin). token_insert: records row, and its body first (pieces
+     * missing or damaged are written, see token_pack.h) unless body is NULL: the list
+     * was recorded by an earlier token_insert of the same transaction. token_read: the newest (at 0) or the newest
      * with iat <= at < exp, put together again (tslp_token_unpack); *found false if
      * none; *out is tslp_malloc'd with a NUL after the bytes. token_prune: drops the
      * tokens with exp < before, and the lists no token carries any more. */

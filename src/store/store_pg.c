@@ -120,6 +120,7 @@ enum {
     Q_LST_PUT,
     Q_LST_PRUNE,
     Q_PIECES_HAVE,
+    Q_PIECE_FIX,
     Q_PIECE_PUT,
     Q_PIECE_PUT8,
     Q_LST_LINK,
@@ -211,7 +212,7 @@ static const char *const SQL[Q_COUNT] = {
                     " AND t.lst = b.digest)",
     /* $2: the pieces' digests end to end (32 bytes each), so that one statement asks
      * for, or links, all of a list's pieces. */
-    [Q_PIECES_HAVE] = "SELECT p.digest FROM tsl_token_pieces p WHERE p.list_id = $1"
+    [Q_PIECES_HAVE] = "SELECT p.digest, p.data FROM tsl_token_pieces p WHERE p.list_id = $1"
                       " AND p.digest IN (SELECT substring($2::bytea FROM k * 32 + 1 FOR 32)"
                       " FROM generate_series(0, length($2::bytea) / 32 - 1) AS k)",
     [Q_PIECE_PUT] = "INSERT INTO tsl_token_pieces (list_id, digest, data) VALUES ($1, $2, $3)"
@@ -222,6 +223,7 @@ static const char *const SQL[Q_COUNT] = {
                      " ($1, $4, $5), ($1, $6, $7), ($1, $8, $9), ($1, $10, $11),"
                      " ($1, $12, $13), ($1, $14, $15), ($1, $16, $17)"
                      " ON CONFLICT (list_id, digest) DO NOTHING",
+    [Q_PIECE_FIX] = "UPDATE tsl_token_pieces SET data = $3 WHERE list_id = $1 AND digest = $2",
     [Q_LST_LINK] = "INSERT INTO tsl_token_list_pieces (list_id, list, seq, piece)"
                    " SELECT $1, $3::bytea, k, substring($2::bytea FROM k * 32 + 1 FOR 32)"
                    " FROM generate_series(0, length($2::bytea) / 32 - 1) AS k"
@@ -1285,59 +1287,64 @@ static tsl_status pg_token_head(tsl_store *st, const char *id, tsl_format format
     return TSL_OK;
 }
 
-/* Records a cut-out list unless one of that digest is recorded already (asked first:
- * the JWT and CWT of one publication, and re-signings of the same statuses, share it):
- * the pieces it is cut into that are not recorded yet (asked for all in one statement:
- * after a change of a few entries all but one or two are, and they are not sent), its
- * row, and which pieces make it, in order. */
+/* Records a cut-out list: each of its pieces that is not recorded yet (sent eight to a
+ * statement), or whose recorded bytes differ from the list's (a damaged row: rewritten,
+ * so that the tokens sharing it read again), then, unless the list is recorded already,
+ * its row and which pieces make it, in order. The recorded pieces are read back in one
+ * statement and compared: a publication after a change of a few entries sends one or
+ * two. */
 static tsl_status pg_lst_put(tsl_store *st, const char *id, const tslp_token_row *row,
                              tsl_error *err)
 {
-    params p = {0};
-    p_text(&p, id);
-    p_bin(&p, row->lst, TSLP_TOKEN_DIGEST);
-    PGresult *res = NULL;
-    tsl_status r = run(st, Q_LST_HAS, &p, PGRES_TUPLES_OK, &res, "recording a token's list",
-                       err);
-    if (r != TSL_OK)
-        return r;
-    bool have = PQntuples(res) > 0;
-    PQclear(res);
-    if (have)
-        return TSL_OK;
     tslp_token_piece *pc = NULL;
     size_t n = 0;
-    if ((r = tslp_token_split(row->body, row->body_len, &pc, &n, err)) != TSL_OK)
+    tsl_status r = tslp_token_split(row->body, row->body_len, &pc, &n, err);
+    if (r != TSL_OK)
         return r;
     uint8_t *digests = tslp_malloc(n * TSLP_TOKEN_DIGEST + 1);
-    bool *known = tslp_calloc(n + 1, sizeof *known);
-    if (digests == NULL || known == NULL)
+    /* 0: not recorded, 1: recorded as it is, 2: recorded with other bytes. */
+    uint8_t *state = tslp_calloc(n + 1, 1);
+    if (digests == NULL || state == NULL)
         r = tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory for %zu pieces", n);
     for (size_t k = 0; r == TSL_OK && k < n; k++)
         memcpy(digests + k * TSLP_TOKEN_DIGEST, pc[k].digest, TSLP_TOKEN_DIGEST);
     params q = {0};
     p_text(&q, id);
     p_bin(&q, digests, n * TSLP_TOKEN_DIGEST);
+    PGresult *res = NULL;
     if (r == TSL_OK &&
         (r = run(st, Q_PIECES_HAVE, &q, PGRES_TUPLES_OK, &res, "recording a token's list",
                  err)) == TSL_OK) {
         for (int i = 0; i < PQntuples(res); i++)
             for (size_t k = 0; PQgetlength(res, i, 0) == TSLP_TOKEN_DIGEST && k < n; k++)
                 if (memcmp(PQgetvalue(res, i, 0), pc[k].digest, TSLP_TOKEN_DIGEST) == 0)
-                    known[k] = true;
+                    state[k] = (size_t)PQgetlength(res, i, 1) == pc[k].len &&
+                                       memcmp(PQgetvalue(res, i, 1), row->body + pc[k].off,
+                                              pc[k].len) == 0
+                                   ? 1
+                                   : 2;
         PQclear(res);
     }
     /* The same piece twice in one list is written once. */
     for (size_t k = 0; k < n; k++)
-        for (size_t j = k + 1; !known[k] && j < n; j++)
+        for (size_t j = k + 1; state[k] != 1 && j < n; j++)
             if (memcmp(pc[j].digest, pc[k].digest, TSLP_TOKEN_DIGEST) == 0)
-                known[j] = true;
+                state[j] = 1;
+    for (size_t k = 0; r == TSL_OK && k < n; k++) {
+        if (state[k] != 2)
+            continue;
+        params w = {0};
+        p_text(&w, id);
+        p_bin(&w, pc[k].digest, TSLP_TOKEN_DIGEST);
+        p_bin(&w, row->body + pc[k].off, pc[k].len);
+        r = run(st, Q_PIECE_FIX, &w, PGRES_COMMAND_OK, NULL, "recording a token's list", err);
+    }
     size_t k = 0;
     while (r == TSL_OK && k < n) {
         /* The next (up to) eight pieces to write. */
         size_t pick[8], m = 0;
         for (; k < n && m < 8; k++)
-            if (!known[k])
+            if (state[k] == 0)
                 pick[m++] = k;
         if (m == 0)
             break;
@@ -1361,18 +1368,26 @@ static tsl_status pg_lst_put(tsl_store *st, const char *id, const tslp_token_row
                     err);
         }
     }
-    if (r == TSL_OK) {
-        params w = {0};
-        p_text(&w, id);
-        p_bin(&w, row->lst, TSLP_TOKEN_DIGEST);
+    /* The list's row and links, unless it is recorded already. */
+    params w = {0};
+    p_text(&w, id);
+    p_bin(&w, row->lst, TSLP_TOKEN_DIGEST);
+    bool have = false;
+    if (r == TSL_OK &&
+        (r = run(st, Q_LST_HAS, &w, PGRES_TUPLES_OK, &res, "recording a token's list",
+                 err)) == TSL_OK) {
+        have = PQntuples(res) > 0;
+        PQclear(res);
+    }
+    if (r == TSL_OK && !have) {
         p_i64(&w, (int64_t)row->body_len);
         r = run(st, Q_LST_PUT, &w, PGRES_COMMAND_OK, NULL, "recording a token's list", err);
     }
-    if (r == TSL_OK) {
+    if (r == TSL_OK && !have) {
         p_bin(&q, row->lst, TSLP_TOKEN_DIGEST); /* $3 */
         r = run(st, Q_LST_LINK, &q, PGRES_COMMAND_OK, NULL, "recording a token's list", err);
     }
-    tslp_free(known);
+    tslp_free(state);
     tslp_free(digests);
     tslp_free(pc);
     return r;
@@ -1427,7 +1442,7 @@ static tsl_status pg_token_insert(tsl_store *st, const char *id, tsl_format form
                                   const tslp_token_row *row, int64_t now, tsl_error *err)
 {
     /* A handle that writes has migrated the store: token lists exist. */
-    tsl_status r = row->lst != NULL ? pg_lst_put(st, id, row, err) : TSL_OK;
+    tsl_status r = row->body != NULL ? pg_lst_put(st, id, row, err) : TSL_OK;
     if (r != TSL_OK)
         return r;
     params p = {0};

@@ -155,10 +155,11 @@ static tsl_status sign_at(signing *sn, signed_token *t, int64_t iat, tsl_error *
 
 
 /* Records token t, with the list it carries cut out (token_pack.c) when it is the
- * snapshot's compressed stream: the JWT and CWT of a publication then write the list
- * once between them, and a re-signing of the same statuses not at all. */
+ * snapshot's compressed stream: the JWT and CWT of a publication then record the list
+ * once between them (*listed: an earlier form of this publication recorded it), and a
+ * re-signing of the same statuses writes none of its pieces. */
 static tsl_status insert(tsl_store *st, const char *id, const signing *sn,
-                         const signed_token *t, uint64_t version, int64_t now,
+                         const signed_token *t, uint64_t version, int64_t now, bool *listed,
                          tsl_error *err)
 {
     tslp_token_row row = {.bytes = t->token, .len = t->len};
@@ -172,10 +173,13 @@ static tsl_status insert(tsl_store *st, const char *id, const signing *sn,
         return r;
     if (packed != NULL) {
         row = (tslp_token_row){.bytes = packed, .len = plen, .lst = digest,
-                               .body = sn->l->zcache, .body_len = sn->l->zcache_len};
+                               .body = *listed ? NULL : sn->l->zcache,
+                               .body_len = *listed ? 0 : sn->l->zcache_len};
     }
     r = st->be->token_insert(st, id, t->format, t->iat, t->iat + sn->lifetime, version, &row,
                              now, err);
+    if (r == TSL_OK && packed != NULL)
+        *listed = true;
     tslp_free(packed);
     return r;
 }
@@ -193,6 +197,7 @@ static tsl_status record(tsl_store *st, const tsl_list_info *in, signing *sn,
 {
     const struct tslp_store_backend *be = st->be;
     tsl_status r = TSL_OK;
+    bool listed = false;
     for (size_t k = 0; r == TSL_OK && k < nt; k++) {
         unsigned bit = t[k].format == TSL_FORMAT_CWT ? TSL_PUBLISH_CWT : TSL_PUBLISH_JWT;
         bool have, twin;
@@ -212,7 +217,7 @@ static tsl_status record(tsl_store *st, const tsl_list_info *in, signing *sn,
                 break;
             res->raised |= bit;
         }
-        if ((r = insert(st, in->id, sn, &t[k], in->version, now, err)) == TSL_OK)
+        if ((r = insert(st, in->id, sn, &t[k], in->version, now, &listed, err)) == TSL_OK)
             res->recorded |= bit;
     }
     if (r != TSL_OK || res->recorded == 0)

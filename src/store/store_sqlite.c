@@ -949,41 +949,51 @@ static int sq_step_done(tsl_store *st, sqlite3_stmt *s)
     return rc;
 }
 
-/* Records a cut-out list unless one of that digest is recorded already (the JWT and
- * CWT of one publication, and re-signings of the same statuses, share it): the pieces
- * it is cut into that are not recorded yet (after a change of a few entries, one or
- * two), its row, and which pieces make it, in order. */
+/* Records a cut-out list: each of its pieces that is not recorded yet, or whose
+ * recorded bytes differ from the list's (a damaged row: rewritten, so that the tokens
+ * sharing it read again), then, unless the list is recorded already, its row and which
+ * pieces make it, in order. The pieces are compared in memory, read from the page
+ * cache: a publication after a change of a few entries writes one or two. */
 static tsl_status sq_lst_put(tsl_store *st, const char *id, const tslp_token_row *row,
                              tsl_error *err)
 {
-    sqlite3_stmt *s;
-    tsl_status r = tslp_store_prepare(
-        st, "SELECT 1 FROM token_lists WHERE list_id = ?1 AND digest = ?2", &s, err);
-    if (r != TSL_OK)
-        return r;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 2, row->lst, TSLP_TOKEN_DIGEST, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    tslp_store_finish(st, s);
-    if (rc == SQLITE_ROW)
-        return TSL_OK;
-    if (rc != SQLITE_DONE)
-        return tslp_store_sqlfail(st, rc, "recording a token's list", err);
     tslp_token_piece *pc = NULL;
     size_t n = 0;
-    if ((r = tslp_token_split(row->body, row->body_len, &pc, &n, err)) != TSL_OK)
+    tsl_status r = tslp_token_split(row->body, row->body_len, &pc, &n, err);
+    if (r != TSL_OK)
         return r;
-    rc = SQLITE_DONE;
-    /* OR IGNORE: a piece already recorded (this list shares it) is left as it is. */
+    sqlite3_stmt *s;
+    int rc = SQLITE_DONE;
     for (size_t k = 0; r == TSL_OK && rc == SQLITE_DONE && k < n; k++) {
+        const uint8_t *want = row->body + pc[k].off;
         if ((r = tslp_store_prepare(st,
-                                    "INSERT OR IGNORE INTO token_pieces (list_id, digest, data)"
-                                    " VALUES (?1, ?2, ?3)",
+                                    "SELECT data FROM token_pieces WHERE list_id = ?1"
+                                    " AND digest = ?2",
                                     &s, err)) != TSL_OK)
             break;
         sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_blob(s, 2, pc[k].digest, TSLP_TOKEN_DIGEST, SQLITE_STATIC);
-        sqlite3_bind_blob64(s, 3, row->body + pc[k].off, pc[k].len, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        bool have = rc == SQLITE_ROW, same = false;
+        if (have)
+            same = (size_t)sqlite3_column_bytes(s, 0) == pc[k].len &&
+                   memcmp(sqlite3_column_blob(s, 0), want, pc[k].len) == 0;
+        tslp_store_finish(st, s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            break;
+        rc = SQLITE_DONE;
+        if (same)
+            continue;
+        if ((r = tslp_store_prepare(st,
+                                    have ? "UPDATE token_pieces SET data = ?3"
+                                           " WHERE list_id = ?1 AND digest = ?2"
+                                         : "INSERT INTO token_pieces (list_id, digest, data)"
+                                           " VALUES (?1, ?2, ?3)",
+                                    &s, err)) != TSL_OK)
+            break;
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, pc[k].digest, TSLP_TOKEN_DIGEST, SQLITE_STATIC);
+        sqlite3_bind_blob64(s, 3, want, pc[k].len, SQLITE_STATIC);
         rc = sq_step_done(st, s);
     }
     if (r == TSL_OK && rc == SQLITE_DONE &&
@@ -996,7 +1006,9 @@ static tsl_status sq_lst_put(tsl_store *st, const char *id, const tslp_token_row
         sqlite3_bind_int64(s, 3, (sqlite3_int64)row->body_len);
         rc = sq_step_done(st, s);
     }
-    for (size_t k = 0; r == TSL_OK && rc == SQLITE_DONE && k < n; k++) {
+    /* A list recorded already keeps its links (nothing new was inserted above). */
+    bool added = r == TSL_OK && rc == SQLITE_DONE && sqlite3_changes(DB(st)) > 0;
+    for (size_t k = 0; added && r == TSL_OK && rc == SQLITE_DONE && k < n; k++) {
         if ((r = tslp_store_prepare(st,
                                     "INSERT OR IGNORE INTO token_list_pieces"
                                     " (list_id, list, seq, piece) VALUES (?1, ?2, ?3, ?4)",
@@ -1067,7 +1079,7 @@ static tsl_status sq_token_insert(tsl_store *st, const char *id, tsl_format form
                                   const tslp_token_row *row, int64_t now, tsl_error *err)
 {
     /* A handle that writes has migrated the store: token lists exist. */
-    tsl_status r = row->lst != NULL ? sq_lst_put(st, id, row, err) : TSL_OK;
+    tsl_status r = row->body != NULL ? sq_lst_put(st, id, row, err) : TSL_OK;
     if (r != TSL_OK)
         return r;
     sqlite3_stmt *s;
