@@ -60,7 +60,7 @@ for backend in sqlite pg; do
     : >"$tmp/lat"
     for idx in 2 3 4 5 6 7 8 9 10 11; do
         # shellcheck disable=SC2086
-        "$PY" "$PROP" latency "$TSL" "$db" pb "$idx" $urls >>"$tmp/lat"
+        "$PY" "$PROP" latency "$TSL" "$db" pb "$idx" $urls | sed 's/ set=.*//' >>"$tmp/lat"
     done
     # Each line: one update, one time per server; a "timeout" counts as 10 s.
     tr ' ' '\n' <"$tmp/lat" | sed 's/timeout/10/' | sort -n >"$tmp/all"

@@ -3,7 +3,9 @@
 # over HTTP).
 #   latency TSL DB ID IDX URL...  runs `tsl set ID IDX INVALID`, then GETs each URL every
 #       10 ms until its JWT has entry IDX set; prints the seconds from the start of the
-#       command to that for each URL, or "timeout" after 10 s.
+#       command to that for each URL, or "timeout" after 10 s, then "set=S", the seconds
+#       until the command had exited (its change committed a few ms before: what follows
+#       is the server's pickup).
 #   latency-api ADMIN_URL ID IDX URL...  the same for a change made through the issuer
 #       API of the server that publishes (`tsl serve --admin-listen`, ADMIN_URL its base,
 #       http://127.0.0.1:PORT): one PUT ADMIN_URL/v1/lists/ID/statuses/IDX {"status":1}
@@ -129,8 +131,10 @@ if mode == "latency":
     else:
         print("set-failed", rc.stderr.decode()[:200].replace("\n", "|"))
         sys.exit(1)
+    tset = time.time() - t0
     done = wait_for(pollers, idx, t0)
-    print(" ".join("%.3f" % done[u] if u in done else "timeout" for u in urls))
+    print(" ".join(["%.3f" % done[u] if u in done else "timeout" for u in urls] +
+                   ["set=%.3f" % tset]))
 elif mode == "latency-api":
     admin, lid, idx, urls = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:]
     key = os.environ.get("TSL_API_KEY")
