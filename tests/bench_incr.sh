@@ -63,6 +63,12 @@ trap 'exit 130' INT TERM
 status=0
 "$TSL" keygen --alg ES256 --out "$T/key.pem" >/dev/null || exit 2
 
+# ms_stats: seconds on stdin (the first field of each line) -> "BEST MEDIAN MAX" in
+# whole ms, the median being the 5th of the 10 measured (0 when there are fewer).
+ms_stats() {
+    sort -n | awk '{ v[NR] = int($1 * 1000) } END { if (NR) print v[1], (NR >= 5 ? v[5] : 0), v[NR] }'
+}
+
 # pickup BACKEND DB ID PATH N: 10 changes of list ID served by one tsl serve.
 pickup() {
     SP=""
@@ -89,18 +95,16 @@ pickup() {
     kill "$SP" 2>/dev/null
     wait "$SP" 2>/dev/null
     SP=""
-    sed 's/timeout/10/' "$T/lat" | sort -n >"$T/all"
-    med=$(awk 'NR == 5 { printf "%d", $1 * 1000 }' "$T/all")
-    best=$(head -n 1 "$T/all" | awk '{ printf "%d", $1 * 1000 }')
-    max=$(tail -n 1 "$T/all" | awk '{ printf "%d", $1 * 1000 }')
+    read -r best med max <<EOF
+$(sed 's/timeout/10/' "$T/lat" | ms_stats)
+EOF
     # The same from when tsl set had exited (its change committed): the server's part.
-    sed -n 's/^\([0-9.]*\) set=\([0-9.]*\)$/\1 \2/p' "$T/lat" |
-        awk '{ printf "%d\n", ($1 - $2) * 1000 }' | sort -n >"$T/after"
-    amed=$(sed -n 5p "$T/after")
-    abest=$(head -n 1 "$T/after")
-    amax=$(tail -n 1 "$T/after")
-    aset=$(sed -n 's/.* set=\([0-9.]*\)$/\1/p' "$T/lat" | sort -n |
-        awk 'NR == 5 { printf "%d", $1 * 1000 }')
+    read -r abest amed amax <<EOF
+$(sed 's/timeout/10/' "$T/lat" | awk '{ sub(/^set=/, "", $2); print $1 - $2 }' | ms_stats)
+EOF
+    read -r _ aset _ <<EOF
+$(sed -n 's/.* set=//p' "$T/lat" | ms_stats)
+EOF
     printf '{"case":"serve_pickup","backend":"%s","n":%s,"bits":1,"publish_interval":0.05,"updates":10,"ms_best":%s,"ms_median":%s,"ms_max":%s,"set_ms_median":%s,"after_set_ms_best":%s,"after_set_ms_median":%s,"after_set_ms_max":%s,"target_ms":100}\n' \
         "$1" "$5" "${best:-0}" "${med:-0}" "${max:-0}" "${aset:-0}" "${abest:-0}" \
         "${amed:-0}" "${amax:-0}"
@@ -169,10 +173,9 @@ pickup_api() {
     SP=""
     rm -f "$T/api.key"
     [ $n -eq 11 ] || { echo "bench_incr: serve_pickup_api: $((n - 1)) of 10 changes measured" >&2; status=1; }
-    sed 's/timeout/10/' "$T/lat" | sort -n >"$T/all"
-    med=$(awk 'NR == 5 { printf "%d", $1 * 1000 }' "$T/all")
-    best=$(head -n 1 "$T/all" | awk '{ printf "%d", $1 * 1000 }')
-    max=$(tail -n 1 "$T/all" | awk '{ printf "%d", $1 * 1000 }')
+    read -r best med max <<EOF
+$(sed 's/timeout/10/' "$T/lat" | ms_stats)
+EOF
     # Not in the JSON line (its shape is serve_pickup's): how long the PUT took to be
     # answered (committed), the part of the pickup the issuer API itself costs.
     put=$(sed -n 's/.*put=\([0-9.]*\).*/\1/p' "$T/lat" | sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%d..%d ms, median %d ms", a[1] * 1000, a[NR] * 1000, a[int((NR + 1) / 2)] * 1000 }')
