@@ -121,7 +121,7 @@ static void check_bytes(unsigned bits, const uint8_t *bytes, size_t n, const cha
         size_t len = n - off < TSLP_SEGMENT_BYTES ? n - off : TSLP_SEGMENT_BYTES;
         tslp_buf_init(&seg[i], SIZE_MAX, "test segment");
         size_t hist = TSLP_SEGMENT_HIST_OF(i);
-        TT_OK(tslp_segment_encode(bytes + off, len, hist, bits, 0, &seg[i], NULL));
+        TT_OK(tslp_segment_encode(bytes + off, len, hist, bits, 0, NULL, &seg[i], NULL));
         TT_CHECK(seg[i].len <= TSLP_SLDEFLATE_BOUND(len));
         sp[i] = seg[i].data;
         sl[i] = seg[i].len;
@@ -265,7 +265,7 @@ TT_TEST(segment_libdeflate_levels_join)
             size_t off = i * TSLP_SEGMENT_BYTES, len = i < 2 ? TSLP_SEGMENT_BYTES : 5;
             tslp_buf_init(&seg[i], SIZE_MAX, "test segment");
             /* History is offered, and ignored: libdeflate has no preset dictionary. */
-            TT_OK(tslp_segment_encode(b + off, len, TSLP_SEGMENT_HIST_OF(i), 2, levels[li],
+            TT_OK(tslp_segment_encode(b + off, len, TSLP_SEGMENT_HIST_OF(i), 2, levels[li], NULL,
                                       &seg[i], NULL));
             TT_CHECK(raw_after(seg[i].data, seg[i].len, NULL, 0, b + off, len) == 0);
             sp[i] = seg[i].data;
@@ -291,21 +291,21 @@ TT_TEST(segment_rejections)
     tslp_buf_init(&out, SIZE_MAX, "test segment");
     tsl_error err;
     tsl_error_clear(&err);
-    TT_ERR(tslp_segment_encode(b, TSLP_SEGMENT_BYTES + 1, 0, 1, 0, &out, &err), TSL_ERR_ARG);
+    TT_ERR(tslp_segment_encode(b, TSLP_SEGMENT_BYTES + 1, 0, 1, 0, NULL, &out, &err), TSL_ERR_ARG);
     TT_CONTAINS(err.msg, "segment of 65537 bytes");
     tsl_error_clear(&err);
-    TT_ERR(tslp_segment_encode(b, 4, TSLP_SEGMENT_HISTORY + 1, 1, 0, &out, &err),
+    TT_ERR(tslp_segment_encode(b, 4, TSLP_SEGMENT_HISTORY + 1, 1, 0, NULL, &out, &err),
            TSL_ERR_ARG);
     TT_CONTAINS(err.msg, "32769 bytes of history");
     tsl_error_clear(&err);
-    TT_ERR(tslp_segment_encode(b, 4, 0, 1, 14, &out, &err), TSL_ERR_ARG);
+    TT_ERR(tslp_segment_encode(b, 4, 0, 1, 14, NULL, &out, &err), TSL_ERR_ARG);
     TT_CONTAINS(err.msg, "level 14");
     TT_EQ_U(out.len, 0);
     /* A limited output buffer is refused, not overrun. */
     tslp_buf small;
     tslp_buf_init(&small, 3, "small segment");
     tsl_error_clear(&err);
-    TT_ERR(tslp_segment_encode(b, 4, 0, 1, 0, &small, &err), TSL_ERR_LIMIT);
+    TT_ERR(tslp_segment_encode(b, 4, 0, 1, 0, NULL, &small, &err), TSL_ERR_LIMIT);
     tslp_buf_free(&small);
     tslp_buf_free(&out);
 }
@@ -353,8 +353,8 @@ TT_TEST(segment_history_used_and_zero_segments_alone)
         size_t off = i * TSLP_SEGMENT_BYTES;
         tslp_buf seg;
         tslp_buf_init(&seg, SIZE_MAX, "test segment");
-        TT_OK(tslp_segment_encode(b + off, TSLP_SEGMENT_BYTES, TSLP_SEGMENT_HISTORY, 1, 0, &seg,
-                                  NULL));
+        TT_OK(tslp_segment_encode(b + off, TSLP_SEGMENT_BYTES, TSLP_SEGMENT_HISTORY, 1, 0, NULL,
+                                  &seg, NULL));
         TT_CHECK(raw_after(seg.data, seg.len, b + off - TSLP_SEGMENT_HISTORY,
                            TSLP_SEGMENT_HISTORY, b + off, TSLP_SEGMENT_BYTES) == 0);
         uses += raw_after(seg.data, seg.len, NULL, 0, b + off, TSLP_SEGMENT_BYTES) != 0;
@@ -366,8 +366,9 @@ TT_TEST(segment_history_used_and_zero_segments_alone)
     tslp_buf_init(&with, SIZE_MAX, "test segment");
     tslp_buf_init(&alone, SIZE_MAX, "test segment");
     TT_OK(tslp_segment_encode(b + TSLP_SEGMENT_BYTES, TSLP_SEGMENT_BYTES, TSLP_SEGMENT_HISTORY, 1,
-                              0, &with, NULL));
-    TT_OK(tslp_segment_encode(b + TSLP_SEGMENT_BYTES, TSLP_SEGMENT_BYTES, 0, 1, 0, &alone, NULL));
+                              0, NULL, &with, NULL));
+    TT_OK(tslp_segment_encode(b + TSLP_SEGMENT_BYTES, TSLP_SEGMENT_BYTES, 0, 1, 0, NULL, &alone,
+                              NULL));
     TT_EQ_U(with.len, alone.len);
     TT_EQ_MEM(with.data, alone.data, alone.len);
     TT_CHECK(raw_after(with.data, with.len, NULL, 0, b + TSLP_SEGMENT_BYTES,
@@ -375,4 +376,46 @@ TT_TEST(segment_history_used_and_zero_segments_alone)
     tslp_buf_free(&with);
     tslp_buf_free(&alone);
     free(b);
+}
+
+TT_TEST(segment_scratch_space_reused_gives_same_bytes)
+{
+    /* One scratch space (what each worker of a compression keeps) through cases that
+     * grow it, leave parts of it unused and shrink the block again: every segment is
+     * byte for byte the one encoded with a scratch space of its own, and inflates after
+     * its history. */
+    static const struct {
+        unsigned bits, per_mille;
+        size_t len, hist;
+    } cases[] = {
+        {1, 10, 100, 0},
+        {1, 10, TSLP_SEGMENT_BYTES, TSLP_SEGMENT_HISTORY},
+        {8, 10, TSLP_SEGMENT_BYTES, TSLP_SEGMENT_HISTORY},
+        {2, 600, TSLP_SEGMENT_BYTES, TSLP_SEGMENT_HISTORY},
+        {4, 30, 40000, TSLP_SEGMENT_HISTORY},
+        {1, 0, TSLP_SEGMENT_BYTES, 0},
+        {2, 10, 3000, 1000},
+        {1, 10, TSLP_SEGMENT_BYTES, TSLP_SEGMENT_HISTORY},
+    };
+    tslp_slwork *work = tslp_slwork_new();
+    TT_CHECK(work != NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0] && !tt_failed; i++) {
+        size_t hist = cases[i].hist, len = cases[i].len;
+        uint8_t *b = random_list(cases[i].bits, hist + len, cases[i].per_mille, 40 + i);
+        TT_CHECK(b != NULL);
+        tslp_buf shared, own;
+        tslp_buf_init(&shared, SIZE_MAX, "test segment");
+        tslp_buf_init(&own, SIZE_MAX, "test segment");
+        TT_OK(tslp_segment_encode(b + hist, len, hist, cases[i].bits, 0, work, &shared, NULL));
+        TT_OK(tslp_segment_encode(b + hist, len, hist, cases[i].bits, 0, NULL, &own, NULL));
+        TT_EQ_U(shared.len, own.len);
+        TT_EQ_MEM(shared.data, own.data, own.len);
+        if (raw_after(shared.data, shared.len, b, hist, b + hist, len) != 0)
+            tt_failf(__FILE__, __LINE__, "case %zu does not inflate after its history", i);
+        tslp_buf_free(&shared);
+        tslp_buf_free(&own);
+        free(b);
+    }
+    tslp_slwork_free(work);
+    tslp_slwork_free(NULL);
 }

@@ -43,7 +43,7 @@ static int seg_roundtrip(const uint8_t *in, size_t len, unsigned bits, int level
                        : TSLP_SEGMENT_BYTES;
         tslp_buf_init(&segs[i], SIZE_MAX, "t");
         bad = tslp_segment_encode(in + i * TSLP_SEGMENT_BYTES, n, TSLP_SEGMENT_HIST_OF(i), bits,
-                                  level, &segs[i], NULL) != TSL_OK;
+                                  level, NULL, &segs[i], NULL) != TSL_OK;
         p[i] = segs[i].data;
         pl[i] = segs[i].len;
         adler = adler32_combine(adler, adler32(1L, in + i * TSLP_SEGMENT_BYTES, (uInt)n),
@@ -53,7 +53,7 @@ static int seg_roundtrip(const uint8_t *in, size_t len, unsigned bits, int level
         tslp_buf_init(&again, SIZE_MAX, "t");
         bad = bad ||
               tslp_segment_encode(in + i * TSLP_SEGMENT_BYTES, n, TSLP_SEGMENT_HIST_OF(i), bits,
-                                  level, &again, NULL) != TSL_OK ||
+                                  level, NULL, &again, NULL) != TSL_OK ||
               again.len != segs[i].len || memcmp(again.data, segs[i].data, again.len) != 0;
         tslp_buf_free(&again);
     }
@@ -113,7 +113,7 @@ TT_TEST(segment_contract_widths_densities_adversarial)
     /* A segment larger than TSLP_SEGMENT_BYTES is refused. */
     tslp_buf o;
     tslp_buf_init(&o, SIZE_MAX, "t");
-    TT_ERR(tslp_segment_encode(b, TSLP_SEGMENT_BYTES + 1, 0, 8, 0, &o, NULL), TSL_ERR_ARG);
+    TT_ERR(tslp_segment_encode(b, TSLP_SEGMENT_BYTES + 1, 0, 8, 0, NULL, &o, NULL), TSL_ERR_ARG);
     tslp_buf_free(&o);
     free(b);
 }

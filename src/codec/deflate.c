@@ -57,8 +57,9 @@ static void *compress_chunk(void *arg)
 }
 
 /* tslp_parallel_run's call of compress_chunk on chunk k. */
-static void compress_chunk_at(void *ctx, size_t k)
+static void compress_chunk_at(void *ctx, size_t k, unsigned worker)
 {
+    (void)worker;
     compress_chunk((chunk *)ctx + k);
 }
 
@@ -144,11 +145,21 @@ typedef struct {
     tsl_error err;
 } segjob;
 
-static void encode_segment(void *ctx, size_t k)
+/* The segments of one compression and each worker's scratch space (made at its first
+ * segment; NULL, when that failed, makes each call allocate its own). */
+typedef struct {
+    segjob *jobs;
+    tslp_slwork *work[TSLP_DEFLATE_MAX_THREADS];
+} segjobs;
+
+static void encode_segment(void *ctx, size_t k, unsigned worker)
 {
-    segjob *j = (segjob *)ctx + k;
+    segjobs *all = ctx;
+    segjob *j = &all->jobs[k];
+    if (all->work[worker] == NULL)
+        all->work[worker] = tslp_slwork_new();
     j->st = tslp_segment_encode(j->in, j->in_len, TSLP_SEGMENT_HIST_OF(k), j->bits,
-                                TSL_LEVEL_STATUSLIST, &j->out, &j->err);
+                                TSL_LEVEL_STATUSLIST, all->work[worker], &j->out, &j->err);
     if (j->st == TSL_OK)
         j->adler = (uint32_t)adler32(1, j->in, (uInt)j->in_len);
 }
@@ -178,11 +189,14 @@ static tsl_status compress_segments(const tsl_list *l, uint8_t **out, size_t *ou
         tsl_error_clear(&jobs[k].err);
     }
     /* Below about 16 segments (1 MiB) a thread costs more than it saves. */
+    segjobs all = {.jobs = jobs};
     if (n >= 16)
-        tslp_parallel_run(n, encode_segment, jobs);
+        tslp_parallel_run(n, encode_segment, &all);
     else
         for (size_t k = 0; k < n; k++)
-            encode_segment(jobs, k);
+            encode_segment(&all, k, 0);
+    for (unsigned w = 0; w < TSLP_DEFLATE_MAX_THREADS; w++)
+        tslp_slwork_free(all.work[w]);
     tsl_status st = TSL_OK;
     uint32_t adler = 1;
     size_t total = 8;

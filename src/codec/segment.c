@@ -111,7 +111,7 @@ static bool all_zero(const uint8_t *in, size_t len)
 }
 
 tsl_status tslp_segment_encode(const uint8_t *in, size_t len, size_t hist, unsigned bits,
-                               int level, tslp_buf *out, tsl_error *err)
+                               int level, tslp_slwork *work, tslp_buf *out, tsl_error *err)
 {
     if ((in == NULL && len > 0) || out == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "compress: NULL argument");
@@ -126,7 +126,7 @@ tsl_status tslp_segment_encode(const uint8_t *in, size_t len, size_t hist, unsig
     /* A zero segment stands alone: the store keeps no row for a chunk never written and
      * encodes it once for the whole list, whatever comes before it. */
     if (level == TSL_LEVEL_STATUSLIST)
-        return tslp_sldeflate(in, len, all_zero(in, len) ? 0 : hist, bits, out, err);
+        return tslp_sldeflate(in, len, all_zero(in, len) ? 0 : hist, bits, work, out, err);
     if (level < 1 || level > 12)
         return tslp_fail(err, TSL_ERR_ARG, 0, "compress: level %d is not 1 to %d", level,
                          TSL_LEVEL_STATUSLIST);

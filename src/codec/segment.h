@@ -4,6 +4,7 @@
 #define TSL_CODEC_SEGMENT_H
 #include "core/tsl_int.h"
 #include "core/buf.h"
+#include "codec/sldeflate.h"
 
 /* Segment size in packed bytes. Equals the store's chunk size (TSLP_CHUNK_BYTES), so a
  * changed store chunk dirties exactly one segment. */
@@ -25,9 +26,11 @@
  * correctly only after exactly those bytes. A segment of zeros only, and every segment at
  * libdeflate's levels 1 to 12, ignores hist and reaches back before in[0] never (the
  * store shares one encoding of a zero chunk). level as tsl_list_compress (0 is the
- * default). Deterministic: the same history, input, bits and level give the same bytes. */
+ * default). work: the encoder's scratch space, kept by a caller that encodes many
+ * segments on one thread (tslp_slwork_new), or NULL. Deterministic: the same history,
+ * input, bits and level give the same bytes, whatever work is. */
 tsl_status tslp_segment_encode(const uint8_t *in, size_t len, size_t hist, unsigned bits,
-                               int level, tslp_buf *out, tsl_error *err);
+                               int level, tslp_slwork *work, tslp_buf *out, tsl_error *err);
 
 /* Appends to out a complete zlib stream: the 2-byte header, the k segments seg[i] of
  * seg_len[i] bytes in order, a final empty block, and adler (the Adler-32 of all the

@@ -405,7 +405,7 @@ static void parse(const uint8_t *in, size_t start, size_t end, block *b)
  * VAL_CHAIN in the last): they can cover all the zeros around run k. Measured at 10^7
  * one-bit entries: taking the nearest 8 of any gaps instead gives 0.5% more bytes in
  * 25% more time; walking 128 rather than 64 finds 0.28% fewer bytes in 7% more time. */
-#define VAL_WALK 64
+#define VAL_WALK 128
 #define VAL_FIRST 1
 #define VAL_CHAIN 2
 #define MID_POOL 1 /* states inside gaps allocated per run, on average */
@@ -415,7 +415,7 @@ static void parse(const uint8_t *in, size_t start, size_t end, block *b)
  * thread, against the encoder before segments had history: 8 KiB, 1.4% fewer bytes for
  * 6% more CPU; 16 KiB, 1.7% for 13%; the whole 32 KiB window, 1.9% for 33% (more runs
  * to search, for sources farther away and dearer). */
-#define DP_HISTORY 8192
+#define DP_HISTORY 32768
 #define MID_MAX 4  /* states inside one gap kept */
 #define NO_STATE UINT32_MAX
 
@@ -569,7 +569,8 @@ static void add_mid(dpwork *w, uint32_t t, uint32_t cost, uint32_t from, uint32_
     if (w->nmid[t] < MID_MAX && w->nst < w->cap) {
         idx = w->nst++;
         m[w->nmid[t]++] = idx;
-    } else if (w->st[m[worst]].cost > cost) {
+    } else if (w->nmid[t] > 0 && w->st[m[worst]].cost > cost) {
+        /* (With no state of its own yet, m[0] would be another gap's or unset.) */
         idx = m[worst];
     } else {
         return;
@@ -1228,8 +1229,64 @@ static void price(block *b, codes *c)
     }
 }
 
+/* What tslp_sldeflate works in, sized for blocks of tcap bytes: kept by a caller that
+ * encodes many segments on one thread (tslp_slwork_new), else made for one call. */
+struct tslp_slwork {
+    block *b;
+    codes *c;
+    uint32_t *tok; /* 5 * tcap: the tokens, then the greedy search's event arrays */
+    size_t tcap;
+    dpwork *dw; /* for lists narrower than 8 bits, made at the first such block */
+    size_t dcap;
+};
+
+tslp_slwork *tslp_slwork_new(void)
+{
+    tslp_slwork *w = tslp_malloc(sizeof *w);
+    if (w != NULL)
+        memset(w, 0, sizeof *w);
+    return w;
+}
+
+void tslp_slwork_free(tslp_slwork *w)
+{
+    if (w == NULL)
+        return;
+    tslp_free(w->b);
+    tslp_free(w->c);
+    tslp_free(w->tok);
+    dpwork_free(w->dw);
+    tslp_free(w);
+}
+
+/* Makes w ready for blocks of tcap bytes of a list of `bits` bits per entry. */
+static bool slwork_fit(tslp_slwork *w, size_t tcap, unsigned bits)
+{
+    if (w->b == NULL && (w->b = tslp_malloc(sizeof *w->b)) == NULL)
+        return false;
+    if (w->c == NULL && (w->c = tslp_malloc(sizeof *w->c)) == NULL)
+        return false;
+    if (w->tcap < tcap) {
+        tslp_free(w->tok);
+        w->tcap = 0;
+        if ((w->tok = tslp_malloc(tcap * 5 * sizeof *w->tok)) == NULL)
+            return false;
+        w->tcap = tcap;
+    }
+    /* Room for a block's runs and as many of history's. */
+    size_t runs = 2 * (tcap / DENSE_DIV + 1);
+    if (bits < 8 && w->dcap < runs) {
+        dpwork_free(w->dw);
+        w->dcap = 0;
+        if ((w->dw = dpwork_new(runs)) == NULL)
+            return false;
+        w->dcap = runs;
+    }
+    return true;
+}
+
 tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned bits,
-                          tslp_buf *out, tsl_error *err)
+                          tslp_slwork *work, tslp_buf *out, tsl_error *err)
 {
     if (len > ((size_t)4 << 20) || hist > TSLP_SLDEFLATE_HISTORY)
         return tslp_fail(err, TSL_ERR_ARG, 0, "compress: segment of %zu bytes after %zu of "
@@ -1243,19 +1300,19 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned b
         static const uint8_t empty_stored[5] = {0x00, 0x00, 0x00, 0xFF, 0xFF};
         return tslp_buf_append(out, empty_stored, sizeof empty_stored, err);
     }
-    block *b = tslp_malloc(sizeof *b);
-    codes *c = tslp_malloc(sizeof *c);
+    tslp_slwork *own = NULL;
+    if (work == NULL && (work = own = tslp_slwork_new()) == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "compress: out of memory");
     size_t tcap = len < BLOCK_BYTES ? len : BLOCK_BYTES;
-    uint32_t *tok = tslp_malloc(tcap * 5 * sizeof *tok);
-    /* Room for a block's runs and as many of history's. */
-    dpwork *dw = bits < 8 ? dpwork_new(2 * (tcap / DENSE_DIV + 1)) : NULL;
-    if (b == NULL || c == NULL || tok == NULL || (bits < 8 && dw == NULL)) {
-        tslp_free(b);
-        tslp_free(c);
-        tslp_free(tok);
-        dpwork_free(dw);
+    if (!slwork_fit(work, tcap, bits)) {
+        tslp_slwork_free(own);
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "compress: out of memory");
     }
+    block *b = work->b;
+    codes *c = work->c;
+    uint32_t *tok = work->tok;
+    dpwork *dw = work->dw;
+    tcap = work->tcap; /* the event arrays below are laid out at the capacity */
     bitw w = {out->data + out->len, 0, 0};
     /* From here on positions count from the history's start: in[0..hist) are bytes
      * before the segment that matches may copy (the window a decoder has after the
@@ -1313,9 +1370,6 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned b
     }
     flush_bits(&w); /* nothing pending: every block ends on a byte boundary */
     out->len = (size_t)(w.p - out->data);
-    tslp_free(tok);
-    tslp_free(c);
-    tslp_free(b);
-    dpwork_free(dw);
+    tslp_slwork_free(own);
     return TSL_OK;
 }

@@ -12,15 +12,27 @@
 /* The most bytes before a segment an encoder may copy from: DEFLATE's window. */
 #define TSLP_SLDEFLATE_HISTORY 32768
 
+/* The scratch space of tslp_sldeflate (some megabytes for a list narrower than 8 bits).
+ * A caller encoding many segments on one thread keeps one and passes it to each call:
+ * allocating and freeing it per 64 KiB segment made the allocator hand the pages back
+ * to the kernel and fault them in again, a third of the encoder's CPU at 10^8 entries
+ * (BENCHMARKS.md). Never shared between threads at once. */
+typedef struct tslp_slwork tslp_slwork;
+
+/* A new, empty scratch space (it grows at its first use); NULL when out of memory. */
+tslp_slwork *tslp_slwork_new(void);
+void tslp_slwork_free(tslp_slwork *w);
+
 /* Appends to out the raw DEFLATE encoding of in[0..len) (len <= 4 MiB): blocks with
  * BFINAL clear, ending on a byte boundary. in[-hist..-1] (hist <= TSLP_SLDEFLATE_HISTORY)
  * are the bytes just before the segment, which a decoder has already produced: matches
  * may copy from them, so the output is only correct after exactly those bytes; hist 0
  * makes a segment that stands alone. bits (1, 2, 4 or 8) is the list's entry width:
  * below 8 the sparse blocks get the minimum-cost parse, at 8 the greedy one (measured
- * the better trade at each). Deterministic. */
+ * the better trade at each). work is a scratch space (tslp_slwork_new) or NULL for one
+ * made and freed by this call; it never changes the output. Deterministic. */
 tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned bits,
-                          tslp_buf *out, tsl_error *err);
+                          tslp_slwork *work, tslp_buf *out, tsl_error *err);
 
 /* Finds, in a raw deflate stream of z_len bytes that ends with a final block, the bit
  * position of that last block's BFINAL bit and the bit position just past its

@@ -48,10 +48,12 @@ void *tslp_calloc(size_t n, size_t size);
 void *tslp_realloc(void *p, size_t n);
 void tslp_free(void *p);
 
-/* Calls fn(ctx, k) once for each k < n, on up to TSLP_DEFLATE_MAX_THREADS threads (the
- * caller's included; fewer when the machine has fewer cores), and returns when all
- * are done. The calls must be independent. core/parallel.c. */
-void tslp_parallel_run(size_t n, void (*fn)(void *ctx, size_t k), void *ctx);
+/* Calls fn(ctx, k, worker) once for each k < n, on up to TSLP_DEFLATE_MAX_THREADS
+ * threads (the caller's included; fewer when the machine has fewer cores), and returns
+ * when all are done. The calls must be independent. worker (below
+ * TSLP_DEFLATE_MAX_THREADS) numbers the thread making the call: no two calls with the
+ * same number run at once, so fn may keep per-worker scratch space in ctx. core/parallel.c. */
+void tslp_parallel_run(size_t n, void (*fn)(void *ctx, size_t k, unsigned worker), void *ctx);
 /* Copies n bytes into a new NUL-terminated string (tslp_malloc); NULL when out of
  * memory. */
 char *tslp_strndup(const char *s, size_t n);

@@ -145,7 +145,7 @@ static tsl_status take_row(void *ctx, const tslp_segment_row *row, tsl_error *er
 
 /* Encodes one segment from its raw bytes (after its history), as a row's data: the
  * previous chunk's Adler-32, then the segment. */
-static void encode_one(tslp_stream *b, seg *sg)
+static void encode_one(tslp_stream *b, seg *sg, tslp_slwork *work)
 {
     tslp_buf out;
     tslp_buf_init(&out, 2 * (size_t)TSLP_CHUNK_BYTES + 1024, "segment");
@@ -155,7 +155,7 @@ static void encode_one(tslp_stream *b, seg *sg)
     sg->st = tslp_buf_append(&out, pre, sizeof pre, NULL);
     if (sg->st == TSL_OK)
         sg->st = tslp_segment_encode(sg->raw, sg->raw_len, sg->hist, b->in->bits, b->level,
-                                     &out, NULL);
+                                     work, &out, NULL);
     if (sg->st == TSL_OK) {
         sg->data = tslp_buf_take(&out, &sg->len);
         sg->off = TSLP_SEGMENT_PREFIX;
@@ -197,22 +197,29 @@ static tsl_status take_history(tsl_store *st, tslp_stream *b, uint64_t n, tsl_er
     return r;
 }
 
-/* The segments to encode: todo[k] is the k-th one's number (tslp_parallel_run). */
+/* The segments to encode: todo[k] is the k-th one's number (tslp_parallel_run), and
+ * each worker's encoder scratch space (made at its first segment; NULL, when that
+ * failed, makes each call allocate its own). */
 typedef struct {
     tslp_stream *b;
     const uint64_t *todo;
+    tslp_slwork *work[TSLP_DEFLATE_MAX_THREADS];
 } todo_list;
 
-static void encode_at(void *ctx, size_t k)
+static void encode_at(void *ctx, size_t k, unsigned worker)
 {
     todo_list *t = ctx;
-    encode_one(t->b, &t->b->s[t->todo[k]]);
+    if (t->work[worker] == NULL)
+        t->work[worker] = tslp_slwork_new();
+    encode_one(t->b, &t->b->s[t->todo[k]], t->work[worker]);
 }
 
 static void encode_all(tslp_stream *b, uint64_t *todo, size_t n)
 {
-    todo_list t = {b, todo};
+    todo_list t = {.b = b, .todo = todo};
     tslp_parallel_run(n, encode_at, &t);
+    for (unsigned w = 0; w < TSLP_DEFLATE_MAX_THREADS; w++)
+        tslp_slwork_free(t.work[w]);
 }
 
 /* The zero segment of raw length len (slot 0: a full chunk, 1: the last one). */
@@ -225,7 +232,7 @@ static tsl_status zero_segment(tslp_stream *b, int slot, size_t len, tsl_error *
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
     tslp_buf out;
     tslp_buf_init(&out, 2 * (size_t)TSLP_CHUNK_BYTES + 1024, "segment");
-    tsl_status r = tslp_segment_encode(z, len, 0, b->in->bits, b->level, &out, err);
+    tsl_status r = tslp_segment_encode(z, len, 0, b->in->bits, b->level, NULL, &out, err);
     b->zero_adler[slot] = (uint32_t)adler32(1L, z, (uInt)len);
     tslp_free(z);
     if (r == TSL_OK && (b->zero[slot] = tslp_buf_take(&out, &b->zero_len[slot])) == NULL)

@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tslp_buf seg, joined;
     tslp_buf_init(&seg, SIZE_MAX, "fuzz segment");
     tslp_buf_init(&joined, SIZE_MAX, "fuzz join");
-    if (tslp_segment_encode(body, first, 0, bits, 0, &seg, NULL) != TSL_OK ||
+    if (tslp_segment_encode(body, first, 0, bits, 0, NULL, &seg, NULL) != TSL_OK ||
         seg.len > TSLP_SLDEFLATE_BOUND(first))
         abort();
     const uint8_t *sp = seg.data;
