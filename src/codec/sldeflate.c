@@ -404,17 +404,20 @@ static void parse(const uint8_t *in, size_t start, size_t end, block *b)
  * are at least as long as run k's are taken (VAL_FIRST of them in the first pass,
  * VAL_CHAIN in the last): they can cover all the zeros around run k. Measured at 10^7
  * one-bit entries: taking the nearest 8 of any gaps instead gives 0.5% more bytes in
- * 25% more time; walking 128 rather than 64 finds 0.28% fewer bytes in 7% more time. */
-#define VAL_WALK 128
+ * 25% more time. At 10^8 one-bit entries with the whole window as history (below),
+ * walking 128 rather than 64 gives 0.28% fewer bytes for 4% more encoding time in a
+ * publication of 10^4 changes (two threads), which is kept for that target's margin. */
+#define VAL_WALK 64
 #define VAL_FIRST 1
 #define VAL_CHAIN 2
 #define MID_POOL 1 /* states inside gaps allocated per run, on average */
 #define FIRST_ZERO_COST 8 /* bits of a literal 0 in the first search (see tslp_sldeflate) */
 /* Bytes before a block whose runs the minimum-cost search takes as match sources (the
- * greedy parse may reach the whole window). Measured on 10^8 one-bit entries, one
- * thread, against the encoder before segments had history: 8 KiB, 1.4% fewer bytes for
- * 6% more CPU; 16 KiB, 1.7% for 13%; the whole 32 KiB window, 1.9% for 33% (more runs
- * to search, for sources farther away and dearer). */
+ * greedy parse may reach the whole window): all of DEFLATE's 32 KiB, 0.53% fewer bytes
+ * than the last 8 KiB at 10^8 one-bit entries, for 7% more encoding time in a
+ * publication of 10^4 changes (`bench store_publish`, two threads). It was measured as
+ * a third more CPU before, most of which were page faults of the scratch space when it
+ * was allocated per segment (see tslp_slwork in sldeflate.h). */
 #define DP_HISTORY 32768
 #define MID_MAX 4  /* states inside one gap kept */
 #define NO_STATE UINT32_MAX
