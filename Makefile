@@ -78,6 +78,12 @@ $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(DEPFLAGS) -DTSL_BUILDING -fPIC -fvisibility=hidden $(CFLAGS_ALL) -c $< -o $@
 
+# The encoder's inner loops (a run of one byte, a period) are a few instructions each,
+# and the CPU here ran one 3 times slower when the linker happened to place it across a
+# 64-byte boundary (BENCHMARKS.md, "The encoder's scratch space"): aligned, their speed
+# no longer depends on what else is linked.
+$(BUILD)/src/codec/sldeflate.o: CFLAGS_ALL += -falign-loops=32
+
 $(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(DEPFLAGS) -Itools $(CFLAGS_ALL) -c $< -o $@
