@@ -1245,10 +1245,7 @@ struct tslp_slwork {
 
 tslp_slwork *tslp_slwork_new(void)
 {
-    tslp_slwork *w = tslp_malloc(sizeof *w);
-    if (w != NULL)
-        memset(w, 0, sizeof *w);
-    return w;
+    return tslp_calloc(1, sizeof(tslp_slwork));
 }
 
 void tslp_slwork_free(tslp_slwork *w)
