@@ -10,10 +10,11 @@
  *  - a short period (distance 2..8, e.g. alternating values) repeating for at least
  *    PERIOD_MIN bytes becomes a match at that distance;
  *  - everything else is a literal.
- * On a sparse block of a list narrower than 8 bits, that greedy parse only prices the
- * symbols: the block is then parsed again by a minimum-cost search over its non-zero
- * runs (dp_parse), twice, each time at the code lengths of the pass before, which finds
- * the long matches that copy "zeros, value, zeros" from earlier in the window.
+ * A sparse block of a list narrower than 8 bits is parsed instead by a minimum-cost
+ * search over its non-zero runs (dp_parse), twice, each time at the code lengths of the
+ * pass before (the first at what the greedy parse would count, taken from the runs),
+ * which finds the long matches that copy "zeros, value, zeros" from earlier in the
+ * window.
  * Each block (at most BLOCK_BYTES of input) then gets Huffman codes fitted to its own
  * symbol counts (length-limited to 15 bits, the code-length code to 7), and is written
  * as whichever of dynamic Huffman, fixed Huffman or stored is smallest, so random bytes
