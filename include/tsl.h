@@ -262,8 +262,8 @@ TSL_API tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri,
  * segments encoded in parallel and joined; incremental publishing re-encodes only the
  * changed segments and those right after them, and gets the same bytes. Measured on
  * the bench generator's lists with 1% set (BENCHMARKS.md, "The status-list encoder"),
- * the default is smaller than zlib -9 at every width (5% at 1 and 2 bits, 11% at 4
- * bits, 19% at 8 bits) in a small fraction of its time, and 2 to 3% larger than
+ * the default is smaller than zlib -9 at every width (6% at 1 bit, 5% at 2 bits, 11%
+ * at 4 bits, 19% at 8 bits) in a small fraction of its time, and 2 to 3% larger than
  * libdeflate level 12 (which takes 3 to 80 times as long), of which about 1% is the
  * Huffman header every 64 KiB block carries. TSL_LEVEL_FAST (libdeflate 6) takes a
  * quarter to a half of the default's CPU and is 24% (1 bit) to 23% (8 bits) larger
