@@ -406,7 +406,7 @@ static void parse(const uint8_t *in, size_t start, size_t end, block *b)
  * VAL_CHAIN in the last): they can cover all the zeros around run k. Measured at 10^7
  * one-bit entries: taking the nearest 8 of any gaps instead gives 0.5% more bytes in
  * 25% more time. At 10^8 one-bit entries with the whole window as history (below),
- * walking 128 rather than 64 gives 0.26% fewer bytes for 4% more encoding time in a
+ * walking 128 rather than 64 gives 0.26% fewer bytes for 4 to 5% more encoding time in a
  * publication of 10^4 changes (two threads), about what taking the first prices from
  * the runs (plain_counts) saves. */
 #define VAL_WALK 128
