@@ -472,3 +472,86 @@ STORE_TEST(incremental_publish_schema3_migrates)
     tsl_list_free(ref);
     sfx_close(&f);
 }
+
+static tsl_status count_row(void *ctx, const tslp_segment_row *row, tsl_error *err)
+{
+    (void)row;
+    (void)err;
+    ++*(uint64_t *)ctx;
+    return TSL_OK;
+}
+
+/* The segment rows stored for list id (UINT64_MAX when they cannot be read). */
+static uint64_t count_segments(sfx *f, const char *id)
+{
+    uint64_t n = 0;
+    if (tslp_store_begin(f->st, false, NULL) != TSL_OK)
+        return UINT64_MAX;
+    tsl_status r = f->st->be->segments_each(f->st, id, count_row, &n, NULL);
+    tslp_store_rollback(f->st);
+    return r == TSL_OK ? n : UINT64_MAX;
+}
+
+/* The segments of a publication are written in one batch (PostgreSQL: pipelined, 32 to
+ * a round trip). A row the database refuses in a later round trip fails the
+ * publication with the database's reason, records no token and leaves the stored
+ * segments as they were; the same handle then publishes again, byte for byte as a
+ * publication from scratch. */
+STORE_TEST(incremental_publish_segment_write_refused)
+{
+    sfx f;
+    TT_CHECK(sfx_open(&f) == 0);
+    /* 70 chunks, a few entries in each: 70 segment rows, three round trips. */
+    uint64_t per = (uint64_t)TSLP_CHUNK_BYTES * 8, size = 70 * per;
+    TT_OK(sfx_list(&f, "w", 1, size));
+    tsl_list *ref = NULL;
+    TT_OK(tsl_list_new(1, size, &ref, NULL));
+    tsl_batch *b = NULL;
+    TT_OK(tsl_batch_new(1, size, &b, NULL));
+    for (uint64_t c = 0; c < 70; c++)
+        for (int k = 0; k < 20; k++) {
+            uint64_t i = c * per + rng() % per;
+            TT_OK(tsl_batch_add(b, i, i, 1, 0, NULL));
+            TT_OK(tsl_list_set(ref, i, 1, NULL));
+        }
+    TT_OK(tsl_store_update(f.st, "w", b, 1, 0, "t", NULL, NULL));
+    tsl_batch_free(b);
+    TT_CHECK(sfx_sql(&f, sfx_pg ? "CREATE FUNCTION refuse_seg() RETURNS trigger LANGUAGE plpgsql"
+                                  " AS $$BEGIN RAISE EXCEPTION 'segment 45 refused'; END$$;"
+                                  " CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON tsl_segments"
+                                  " FOR EACH ROW WHEN (NEW.n = 45) EXECUTE FUNCTION refuse_seg()"
+                                : "CREATE TRIGGER refuse BEFORE INSERT ON segments"
+                                  " WHEN NEW.n = 45 BEGIN"
+                                  " SELECT RAISE(ABORT, 'segment 45 refused'); END") == 0);
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_publish_result res;
+    clock_now += 100;
+    TT_ERR(tsl_store_publish_ex(f.st, "w", 0, clock_now, -1, &res, &err), TSL_ERR_IO);
+    TT_CHECK(strstr(err.msg, "segment 45 refused") != NULL);
+    TT_CHECK(strstr(err.msg, "segment") != NULL);
+    TT_EQ_U(res.recorded, 0);
+    uint8_t *tok = NULL;
+    size_t len = 0;
+    TT_ERR(tsl_store_token(f.st, "w", TSL_FORMAT_JWT, 0, &tok, &len, NULL, NULL, NULL),
+           TSL_ERR_NOT_FOUND);
+    TT_EQ_U(count_segments(&f, "w"), 0);
+    TT_CHECK(sfx_sql(&f, sfx_pg ? "DROP TRIGGER refuse ON tsl_segments" : "DROP TRIGGER refuse")
+             == 0);
+    /* The same handle: every segment written, then all reused. */
+    TT_OK(publish(&f, "w", &res));
+    TT_EQ_U(res.segments_encoded, 70);
+    TT_EQ_U(count_segments(&f, "w"), 70);
+    TT_CHECK(tokens_hold(&f, "w", ref) == 0);
+    char *first = newest_lst(&f, "w");
+    TT_OK(publish(&f, "w", &res));
+    TT_EQ_U(res.segments_reused, 70);
+    TT_EQ_U(res.segments_encoded, 0);
+    char *again = newest_lst(&f, "w");
+    TT_CHECK(first != NULL && again != NULL);
+    TT_EQ_STR(first, again);
+    free(first);
+    free(again);
+    tsl_list_free(ref);
+    sfx_close(&f);
+}

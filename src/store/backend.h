@@ -209,14 +209,16 @@ struct tslp_store_backend {
     /* Compressed segments (schema 4; store_segments.c), one row per list and chunk n,
      * kept as the generic store gives them (it computes and checks the checksum).
      * segments_each: every row of list id, inside the caller's transaction (a row's
-     * data lives until fn returns). segment_put: inserts or replaces row n.
+     * data lives until fn returns). segments_put: inserts or replaces the n rows given
+     * (a publication's re-encoded segments at once, so that a server backend sends them
+     * in one round trip).
      * segment_drop: deletes row n (UINT64_MAX: every row of the list); inside the
      * write transaction that changes the chunk, so a stored segment never outlives
      * the bytes it encodes. */
     tsl_status (*segments_each)(tsl_store *st, const char *id, tslp_store_segment_fn fn,
                                 void *ctx, tsl_error *err);
-    tsl_status (*segment_put)(tsl_store *st, const char *id, const tslp_segment_row *row,
-                              tsl_error *err);
+    tsl_status (*segments_put)(tsl_store *st, const char *id, const tslp_segment_row *rows,
+                               size_t n, tsl_error *err);
     tsl_status (*segment_drop)(tsl_store *st, const char *id, uint64_t n, tsl_error *err);
 };
 

@@ -2010,18 +2010,84 @@ static tsl_status pg_segments_each(tsl_store *st, const char *id, tslp_store_seg
     return r;
 }
 
-static tsl_status pg_segment_put(tsl_store *st, const char *id, const tslp_segment_row *row,
-                                 tsl_error *err)
+/* At most this many upserts are queued before their results are read: each answers
+ * about 30 bytes, so the server never blocks writing answers the client has not read yet
+ * (which, with the client still sending, would deadlock both). */
+#define SEG_PIPELINE 32
+
+/* Reads the answers of `queued` pipelined statements and their sync point; the first
+ * failure is kept in r (later statements of the pipeline answer "aborted"). */
+static tsl_status pipeline_drain(tsl_store *st, size_t queued, tsl_status r, tsl_error *err)
 {
-    params p = {0};
-    p_text(&p, id);
-    p_i64(&p, (int64_t)row->n);
-    p_i64(&p, row->level);
-    p_i64(&p, row->adler);
-    p_i64(&p, row->raw_len);
-    p_i64(&p, row->check);
-    p_bin(&p, row->data, row->len);
-    return run(st, Q_SEG_PUT, &p, PGRES_COMMAND_OK, NULL, "writing a segment", err);
+    PGconn *pg = C(st)->pg;
+    for (size_t k = 0; k < queued; k++) {
+        PGresult *res = PQgetResult(pg);
+        if (res == NULL) /* the connection failed under the pipeline */
+            return r != TSL_OK ? r : pg_fail(st, NULL, "writing segments", err);
+        if (r == TSL_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+            r = pg_fail(st, res, "writing segments", err);
+        PQclear(res);
+        while ((res = PQgetResult(pg)) != NULL) /* the end of this statement's answers */
+            PQclear(res);
+    }
+    PGresult *sync = PQgetResult(pg);
+    if (sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+        if (r == TSL_OK)
+            r = pg_fail(st, sync, "writing segments", err);
+    }
+    PQclear(sync);
+    return r;
+}
+
+/* A publication that re-encoded a whole 10^8-entry list writes 191 rows; one upsert per
+ * round trip spent 32 to 39 ms there. They go in libpq's pipeline mode instead: sent
+ * back to back and answered together, inside the caller's transaction (a failure
+ * aborts the rest of the pipeline, and the caller rolls the transaction back). */
+static tsl_status pg_segments_put(tsl_store *st, const char *id, const tslp_segment_row *rows,
+                                  size_t n, tsl_error *err)
+{
+    pgc *c = C(st);
+    if (n == 0)
+        return TSL_OK;
+    char name[16];
+    snprintf(name, sizeof name, "tsl%d", Q_SEG_PUT);
+    if (!c->prepared[Q_SEG_PUT]) {
+        PGresult *pr = PQprepare(c->pg, name, SQL[Q_SEG_PUT], 7, NULL);
+        tsl_status r = result(st, pr, PGRES_COMMAND_OK, NULL, "writing segments", err);
+        if (r != TSL_OK)
+            return r;
+        c->prepared[Q_SEG_PUT] = true;
+    }
+    if (!PQenterPipelineMode(c->pg))
+        return pg_fail(st, NULL, "writing segments", err);
+    tsl_status r = TSL_OK;
+    for (size_t k = 0; r == TSL_OK && k < n;) {
+        size_t queued = 0;
+        for (; k < n && queued < SEG_PIPELINE; k++) {
+            params p = {0};
+            p_text(&p, id);
+            p_i64(&p, (int64_t)rows[k].n);
+            p_i64(&p, rows[k].level);
+            p_i64(&p, rows[k].adler);
+            p_i64(&p, rows[k].raw_len);
+            p_i64(&p, rows[k].check);
+            p_bin(&p, rows[k].data, rows[k].len);
+            if (!PQsendQueryPrepared(c->pg, name, p.n, p.v, p.len, p.fmt, 1)) {
+                r = pg_fail(st, NULL, "writing segments", err);
+                break;
+            }
+            queued++;
+        }
+        if (!PQpipelineSync(c->pg)) {
+            if (r == TSL_OK)
+                r = pg_fail(st, NULL, "writing segments", err);
+            break;
+        }
+        r = pipeline_drain(st, queued, r, err);
+    }
+    if (!PQexitPipelineMode(c->pg) && r == TSL_OK)
+        r = pg_fail(st, NULL, "writing segments", err);
+    return r;
 }
 
 static tsl_status pg_segment_drop(tsl_store *st, const char *id, uint64_t n, tsl_error *err)
@@ -2117,6 +2183,6 @@ const struct tslp_store_backend tslp_store_pg = {
     .idem_insert = pg_idem_insert,
     .idem_prune = pg_idem_prune,
     .segments_each = pg_segments_each,
-    .segment_put = pg_segment_put,
+    .segments_put = pg_segments_put,
     .segment_drop = pg_segment_drop,
 };

@@ -369,6 +369,13 @@ tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
 tsl_status tslp_stream_write_back(tsl_store *st, tslp_stream *b, tsl_error *err)
 {
     double t0 = now_ms();
+    size_t nfresh = 0;
+    for (uint64_t n = 0; n < b->nseg; n++)
+        nfresh += b->s[n].fresh;
+    tslp_segment_row *rows = tslp_calloc(nfresh > 0 ? nfresh : 1, sizeof *rows);
+    if (rows == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+    size_t k = 0;
     tsl_status r = TSL_OK;
     for (uint64_t n = 0; r == TSL_OK && n < b->nseg; n++) {
         seg *sg = &b->s[n];
@@ -377,12 +384,15 @@ tsl_status tslp_stream_write_back(tsl_store *st, tslp_stream *b, tsl_error *err)
             tslp_segment_row row = {n, tag, sg->adler, (uint32_t)sg->raw_len, 0, sg->data,
                                     sg->len};
             row.check = row_check(n, tag, sg->adler, row.raw_len, sg->data, sg->len);
-            if ((r = st->be->segment_put(st, b->in->id, &row, err)) == TSL_OK)
-                b->stats.written++;
+            rows[k++] = row;
         } else if (sg->zero && sg->bad) {
             r = st->be->segment_drop(st, b->in->id, n, err); /* a damaged row of no chunk */
         }
     }
+    /* All at once: a server backend sends them in one round trip. */
+    if (r == TSL_OK && (r = st->be->segments_put(st, b->in->id, rows, k, err)) == TSL_OK)
+        b->stats.written += k;
+    tslp_free(rows);
     b->stats.write_ms += now_ms() - t0;
     return r;
 }

@@ -1797,26 +1797,30 @@ static tsl_status sq_segments_each(tsl_store *st, const char *id, tslp_store_seg
     return r;
 }
 
-static tsl_status sq_segment_put(tsl_store *st, const char *id, const tslp_segment_row *row,
-                                 tsl_error *err)
+static tsl_status sq_segments_put(tsl_store *st, const char *id,
+                                  const tslp_segment_row *rows, size_t n, tsl_error *err)
 {
-    sqlite3_stmt *s;
-    tsl_status r = tslp_store_prepare(
-        st, "INSERT OR REPLACE INTO segments (list_id, n, level, adler, raw_len, \"check\","
-            " data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &s, err);
-    if (r != TSL_OK)
-        return r;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)row->n);
-    sqlite3_bind_int64(s, 3, row->level);
-    sqlite3_bind_int64(s, 4, row->adler);
-    sqlite3_bind_int64(s, 5, row->raw_len);
-    sqlite3_bind_int64(s, 6, row->check);
-    sqlite3_bind_blob(s, 7, row->len > 0 ? (const void *)row->data : "", (int)row->len,
-                      SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    tslp_store_finish(st, s);
-    return rc == SQLITE_DONE ? TSL_OK : tslp_store_sqlfail(st, rc, "writing a segment", err);
+    tsl_status r = TSL_OK;
+    for (size_t k = 0; r == TSL_OK && k < n; k++) {
+        sqlite3_stmt *s;
+        if ((r = tslp_store_prepare(
+                 st, "INSERT OR REPLACE INTO segments (list_id, n, level, adler, raw_len,"
+                     " \"check\", data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &s, err)) != TSL_OK)
+            break;
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)rows[k].n);
+        sqlite3_bind_int64(s, 3, rows[k].level);
+        sqlite3_bind_int64(s, 4, rows[k].adler);
+        sqlite3_bind_int64(s, 5, rows[k].raw_len);
+        sqlite3_bind_int64(s, 6, rows[k].check);
+        sqlite3_bind_blob(s, 7, rows[k].len > 0 ? (const void *)rows[k].data : "",
+                          (int)rows[k].len, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        tslp_store_finish(st, s);
+        if (rc != SQLITE_DONE)
+            r = tslp_store_sqlfail(st, rc, "writing a segment", err);
+    }
+    return r;
 }
 
 static tsl_status sq_segment_drop(tsl_store *st, const char *id, uint64_t n, tsl_error *err)
@@ -1875,7 +1879,7 @@ const struct tslp_store_backend tslp_store_sqlite = {
     .idem_insert = sq_idem_insert,
     .idem_prune = sq_idem_prune,
     .segments_each = sq_segments_each,
-    .segment_put = sq_segment_put,
+    .segments_put = sq_segments_put,
     .segment_drop = sq_segment_drop,
 };
 
