@@ -1,0 +1,103 @@
+/* fuzz_sldeflate.c - libFuzzer target for one segment of the status-list encoder
+ * (src/codec/sldeflate.c through tslp_segment_encode), with a history before it: small
+ * and fast per input, where fuzz_segment spends a second or more on each tiled input
+ * under the sanitizers, so that a fuzzing run explores the encoder's search rather than
+ * waiting on it.
+ *
+ * Input: byte 0 picks the bits per entry (low 2 bits: 1, 2, 4, 8) and, with its top
+ * bit set, tiles the rest up to 4 to 19 KiB (long runs and repeats from small inputs);
+ * byte 1 picks how many of the body's first bytes are the history (the list's bytes
+ * before the segment: (byte 1 * 131) mod (body length + 1), at most
+ * TSLP_SEGMENT_HISTORY); the segment is the rest. Oracles (abort() on violation):
+ * - the encoding succeeds and fits TSLP_SLDEFLATE_BOUND;
+ * - stock zlib's raw inflate, given the history as its dictionary, returns the
+ *   segment's bytes exactly, and the segment ends where its blocks do (no BFINAL
+ *   block inside: a final empty block appended ends the stream there);
+ * - the same input encoded with one scratch space kept across all inputs (grown and
+ *   reused as the store's workers reuse theirs) gives the same bytes. */
+#include "codec/segment.h"
+#include "codec/sldeflate.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const unsigned bits_of[4] = {1, 2, 4, 8};
+
+/* Kept for the process's life: reachable, so not a leak. */
+static tslp_slwork *kept;
+
+static void inflates_after(const uint8_t *hist, size_t hlen, const uint8_t *z, size_t zlen,
+                           const uint8_t *want, size_t n)
+{
+    /* The segment, then a final fixed-Huffman block holding only its end code. */
+    uint8_t *in = malloc(zlen + 2);
+    uint8_t *got = malloc(n + 1);
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (in == NULL || got == NULL || inflateInit2(&s, -15) != Z_OK)
+        abort();
+    memcpy(in, z, zlen);
+    in[zlen] = 0x03;
+    in[zlen + 1] = 0x00;
+    if (hlen > 0 && inflateSetDictionary(&s, hist, (uInt)hlen) != Z_OK)
+        abort();
+    s.next_in = in;
+    s.avail_in = (uInt)(zlen + 2);
+    s.next_out = got;
+    s.avail_out = (uInt)(n + 1);
+    int rc = inflate(&s, Z_FINISH);
+    if (rc != Z_STREAM_END || s.total_out != n || s.avail_in != 0 ||
+        (n > 0 && memcmp(got, want, n) != 0))
+        abort();
+    inflateEnd(&s);
+    free(in);
+    free(got);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2)
+        return 0;
+    unsigned bits = bits_of[data[0] & 3];
+    const uint8_t *body = data + 2;
+    size_t n = size - 2;
+    uint8_t *tiled = NULL;
+    if ((data[0] & 0x80) && n > 0) {
+        size_t want = 4096 + ((size_t)(data[0] >> 2 & 0x1F) << 9);
+        tiled = malloc(want);
+        if (tiled == NULL)
+            return 0;
+        for (size_t i = 0; i < want; i += n)
+            memcpy(tiled + i, body, want - i < n ? want - i : n);
+        body = tiled;
+        n = want;
+    }
+    size_t hist = (size_t)data[1] * 131 % (n + 1);
+    if (hist > TSLP_SEGMENT_HISTORY)
+        hist = TSLP_SEGMENT_HISTORY;
+    size_t len = n - hist;
+    if (len > TSLP_SEGMENT_BYTES)
+        len = TSLP_SEGMENT_BYTES;
+    const uint8_t *seg = body + hist;
+    if (kept == NULL && (kept = tslp_slwork_new()) == NULL)
+        abort();
+
+    tslp_buf a, b;
+    tslp_buf_init(&a, SIZE_MAX, "fuzz segment");
+    tslp_buf_init(&b, SIZE_MAX, "fuzz segment again");
+    if (tslp_segment_encode(seg, len, hist, bits, 0, NULL, &a, NULL) != TSL_OK ||
+        a.len > TSLP_SLDEFLATE_BOUND(len))
+        abort();
+    inflates_after(body, hist, a.data, a.len, seg, len);
+    if (tslp_segment_encode(seg, len, hist, bits, 0, kept, &b, NULL) != TSL_OK ||
+        b.len != a.len || (a.len > 0 && memcmp(a.data, b.data, a.len) != 0))
+        abort();
+    tslp_buf_free(&a);
+    tslp_buf_free(&b);
+    free(tiled);
+    return 0;
+}
