@@ -105,6 +105,20 @@ TT_TEST(segment_contract_widths_densities_adversarial)
     for (size_t i = 0; i < len; i++)
         b[i] = (uint8_t)((i / 4096) & 1 ? 0x11 : 0x00);
     TT_CHECK(seg_roundtrip(b, len, 4, 1) == 0);
+    /* A short pattern tiled and a regular stride: every candidate of every run matches
+     * as far as the search looks (what the search remembers of a distance is used and
+     * extended there), with some bytes flipped so that the stretches end. */
+    static const uint8_t p13[13] = {0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0x10, 0, 0, 1};
+    for (size_t i = 0; i < len; i++)
+        b[i] = p13[i % 13];
+    TT_CHECK(seg_roundtrip(b, len, 1, 0) == 0);
+    for (int k = 0; k < 300; k++)
+        b[rng() % len] ^= (uint8_t)(1u << (rng() % 8));
+    TT_CHECK(seg_roundtrip(b, len, 2, 0) == 0);
+    memset(b, 0, len);
+    for (size_t i = 0; i < len * 8; i += 97)
+        b[i / 8] |= (uint8_t)(1u << (i % 8));
+    TT_CHECK(seg_roundtrip(b, len, 1, 0) == 0);
     for (size_t i = 0; i < len; i++)
         b[i] = (uint8_t)rng();
     TT_CHECK(seg_roundtrip(b, len, 8, 0) == 0);
