@@ -3,6 +3,13 @@
  *
  *   bench encode N BITS [LEVEL [OUT]]  build + compress + base64url; LEVEL 0 = default;
  *                                      OUT receives the lst text (not timed)
+ *   bench encode_shape N BITS SHAPE    compression alone at the default level of a list
+ *                                      of another shape than the generator's, with the
+ *                                      generator's list compressed in the same process
+ *                                      as the baseline: SHAPE period13 (the packed bytes
+ *                                      a 13-byte pattern with 3 non-zero bytes, tiled),
+ *                                      period28 (28 bytes, 2 non-zero) or stride (every
+ *                                      97th entry 1, as a regular allocation leaves)
  *   bench decode N BITS [FILE [LEVEL]] base64url decode + inflate until the list is
  *                                      ready to query, best of 3; FILE is the lst text
  *                                      of `bench encode` and LEVEL the level it used
@@ -214,6 +221,68 @@ static int cmd_encode(uint64_t n, unsigned bits, int level, const char *out)
     return 0;
 }
 
+/* A list of n entries of bits in one of the shapes of `bench encode_shape`, or NULL. */
+static tsl_list *shaped_list(uint64_t n, unsigned bits, const char *shape)
+{
+    static const uint8_t p13[13] = {0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0x10, 0, 0, 1};
+    static const uint8_t p28[28] = {[5] = 0x30, [17] = 0x03};
+    size_t len = (size_t)((n * bits + 7) / 8);
+    uint8_t *b = calloc(len > 0 ? len : 1, 1);
+    if (b == NULL)
+        bench_die("out of memory", TSL_ERR_NOMEM, NULL);
+    if (strcmp(shape, "period13") == 0 || strcmp(shape, "period28") == 0) {
+        const uint8_t *pat = shape[6] == '1' ? p13 : p28;
+        size_t per = shape[6] == '1' ? sizeof p13 : sizeof p28;
+        for (size_t i = 0; i < len; i++)
+            b[i] = pat[i % per];
+    } else if (strcmp(shape, "stride") != 0) {
+        free(b);
+        return NULL;
+    }
+    tsl_list *l = NULL;
+    tsl_error err;
+    tsl_error_clear(&err);
+    tsl_status st = tsl_list_from_bytes(bits, b, len, &l, &err);
+    free(b);
+    for (uint64_t i = 0; st == TSL_OK && strcmp(shape, "stride") == 0 && i < n; i += 97)
+        st = tsl_list_set(l, i, 1, &err);
+    if (st != TSL_OK)
+        bench_die("shaped list", st, &err);
+    return l;
+}
+
+static int cmd_encode_shape(uint64_t n, unsigned bits, const char *shape)
+{
+    tsl_list *l = shaped_list(n, bits, shape);
+    if (l == NULL) {
+        fprintf(stderr, "bench: SHAPE is period13, period28 or stride\n");
+        return 2;
+    }
+    tsl_list *base = bench_generate(n, bits);
+    double t[2], c[2];
+    size_t z[2];
+    for (int k = 0; k < 2; k++) {
+        tsl_error err;
+        tsl_error_clear(&err);
+        uint8_t *out = NULL;
+        double c0 = cpu_now(), t0 = bench_now();
+        tsl_status st = tsl_list_compress(k == 0 ? l : base, 0, &out, &z[k], &err);
+        t[k] = bench_now() - t0;
+        c[k] = cpu_now() - c0;
+        if (st != TSL_OK)
+            bench_die("tsl_list_compress", st, &err);
+        tsl_free(out);
+    }
+    tsl_list_free(l);
+    tsl_list_free(base);
+    printf("{\"case\":\"encode_shape\",\"n\":%" PRIu64 ",\"bits\":%u,\"shape\":\"%s\","
+           "\"compress_seconds\":%.6f,\"cpu_seconds\":%.6f,\"compressed_bytes\":%zu,"
+           "\"generator_compress_seconds\":%.6f,\"generator_cpu_seconds\":%.6f,"
+           "\"generator_bytes\":%zu,\"cpu_vs_generator\":%.3f}\n",
+           n, bits, shape, t[0], c[0], z[0], t[1], c[1], z[1], c[1] > 0 ? c[0] / c[1] : 0.0);
+    return 0;
+}
+
 static char *read_text(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -398,6 +467,7 @@ static int cmd_gen(uint64_t n, unsigned bits)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench encode N BITS [LEVEL [OUT]]\n"
+                    "       bench encode_shape N BITS SHAPE\n"
                     "       bench decode N BITS [FILE [LEVEL]]\n"
                     "       bench lookup N BITS [COUNT]\n"
                     "       bench zlib N BITS [LEVEL]\n"
@@ -648,6 +718,8 @@ int main(int argc, char **argv)
             usage();
         return cmd_encode(n, (unsigned)bits, (int)level, argc > 5 ? argv[5] : NULL);
     }
+    if (strcmp(cmd, "encode_shape") == 0 && argc == 5)
+        return cmd_encode_shape(n, (unsigned)bits, argv[4]);
     if (strcmp(cmd, "decode") == 0 && argc <= 6) {
         uint64_t level = argc > 5 ? parse_u64(argv[5], "LEVEL") : 0;
         if (level > TSL_LEVEL_STATUSLIST)

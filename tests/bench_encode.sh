@@ -6,7 +6,10 @@
 # zlib.compress(data, 9), all in the same run. One JSON line per N and width:
 # bytes and seconds (wall, compression only) of each, and tsl's ratios to each.
 # Python's figure is taken on the bytes tsl's stream inflates to, so it also checks
-# that stream with Python's zlib.
+# that stream with Python's zlib. Then, for each width, lists of other shapes at 10^7
+# entries (`bench encode_shape`: a tiled 13- and 28-byte pattern, every 97th entry set),
+# each timed against the generator's list in the same process: cpu_vs_generator is
+# how much more CPU a shape costs (the search once spent 6 to 16 times as much on them).
 #
 #   sh tests/bench_encode.sh [BUILD]
 #   BENCH_SIZES="1000000" BENCH_WIDTHS="1 8" sh tests/bench_encode.sh   a subset
@@ -61,6 +64,11 @@ print(json.dumps({
     "bytes_vs_libdeflate12": r(t["compressed_bytes"], ld["compressed_bytes"]),
     "seconds_vs_libdeflate12": r(t["compress_seconds"], ld["compress_seconds"])}))
 PYEOF
+    done
+done
+for bits in $WIDTHS; do
+    for shape in period13 period28 stride; do
+        "$BENCH" encode_shape 10000000 "$bits" "$shape" || status=1
     done
 done
 exit $status
