@@ -682,13 +682,28 @@ typedef struct {
     uint32_t d, from, upto;
     bool exact;
 } ext_memo;
-#define MEMO_SLOTS 64 /* direct-mapped by distance; a parse uses at most a few dozen */
+#define MEMO_SLOTS 64 /* by distance, MEMO_PROBES slots from its hash: a run's */
+#define MEMO_PROBES 4 /* candidates have at most a dozen distances */
 
 /* period_of(in + p, cap, d), from and into the memo m. */
 static size_t period_memo(ext_memo *m, const uint8_t *in, size_t p, size_t cap, size_t d)
 {
-    ext_memo *e = &m[((uint32_t)d * 0x9E3779B1u) >> 26];
-    if (e->d == d && e->from <= p && p <= e->upto) {
+    /* The multiples of a period, the distances a periodic list's candidates have, can
+     * hash to a few slots (879 x 1..8 to 4 of them): probing the next slots too keeps
+     * them apart. A distance not found replaces an empty slot, else the one whose
+     * stretch ends first. */
+    uint32_t h = ((uint32_t)d * 0x9E3779B1u) >> 26;
+    ext_memo *e = NULL, *victim = &m[h];
+    for (uint32_t k = 0; k < MEMO_PROBES; k++) {
+        ext_memo *t = &m[(h + k) % MEMO_SLOTS];
+        if (t->d == d) {
+            e = t;
+            break;
+        }
+        if (victim->d != 0 && (t->d == 0 || t->upto < victim->upto))
+            victim = t;
+    }
+    if (e != NULL && e->from <= p && p <= e->upto) {
         size_t have = e->upto - p;
         if (have >= cap)
             return cap;
@@ -700,7 +715,7 @@ static size_t period_memo(ext_memo *m, const uint8_t *in, size_t p, size_t cap, 
         return have + more;
     }
     size_t n = period_of(in + p, cap, d);
-    *e = (ext_memo){(uint32_t)d, (uint32_t)p, (uint32_t)(p + n), n < cap};
+    *(e != NULL ? e : victim) = (ext_memo){(uint32_t)d, (uint32_t)p, (uint32_t)(p + n), n < cap};
     return n;
 }
 
