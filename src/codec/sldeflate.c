@@ -684,10 +684,16 @@ typedef struct {
 } ext_memo;
 #define MEMO_SLOTS 64 /* by distance, MEMO_PROBES slots from its hash: a run's */
 #define MEMO_PROBES 4 /* candidates have at most a dozen distances */
+#define MEMO_FROM 64  /* stretches shorter than this are compared, not remembered */
 
 /* period_of(in + p, cap, d), from and into the memo m. */
 static size_t period_memo(ext_memo *m, const uint8_t *in, size_t p, size_t cap, size_t d)
 {
+    /* Most candidates of a random list stop within a few bytes: those are answered as
+     * before, without the memo's upkeep. */
+    size_t quick = period_of(in + p, cap < MEMO_FROM ? cap : MEMO_FROM, d);
+    if (quick < MEMO_FROM)
+        return quick;
     /* The multiples of a period, the distances a periodic list's candidates have, can
      * hash to a few slots (879 x 1..8 to 4 of them): probing the next slots too keeps
      * them apart. A distance not found replaces an empty slot, else the one whose
@@ -769,13 +775,14 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
                 /* A candidate ending where an earlier one does, after as many zeros, at
                  * no lower distance cost, reaches the same states at no lower cost and
                  * after it: it can never win one, so it is not priced. On a periodic
-                 * list every candidate is such a repeat of the nearest. */
+                 * list every candidate is such a repeat of the nearest; on a random
+                 * one a short candidate seldom is, and is not looked at. */
                 uint32_t g = w->gap[j], m_end = p + (uint32_t)ext;
-                unsigned dc = dist_cost(b, d), dom = 0;
+                unsigned dc = dist_cost(b, d), dom = ext >= MEMO_FROM ? 0 : nc;
                 while (dom < nc && !(cand_m[dom] == m_end && cand_g[dom] == g &&
                                      cand_c[dom] <= dc))
                     dom++;
-                if (dom < nc)
+                if (dom < nc && ext >= MEMO_FROM)
                     continue;
                 cand_d[nc] = d;
                 cand_g[nc] = g;
