@@ -265,11 +265,13 @@ TSL_API tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri,
  * the default is smaller than zlib -9 at every width (6% at 1 bit, 5% at 2 bits, 11%
  * at 4 bits, 19% at 8 bits) in a small fraction of its time, and 2 to 3% larger than
  * libdeflate level 12 (which takes 3 to 80 times as long), of which about 1% is the
- * Huffman header every 64 KiB block carries. TSL_LEVEL_FAST (libdeflate 6) takes a
- * quarter to a half of the default's CPU and is 24% (1 bit) to 23% (8 bits) larger
- * than it; against zlib -9 it is 17% larger at 1 bit and the same size at 8 bits
- * (10^7 entries). Every level's output is a standard zlib stream and does not depend
- * on the number of cores. */
+ * Huffman header every 64 KiB block carries. A list of a short pattern repeated or
+ * of a regular stride costs the default about the CPU of such a random list at 1 bit
+ * and 2 to 3 times it at 8 bits (BENCHMARKS.md, `bench encode_shape`).
+ * TSL_LEVEL_FAST (libdeflate 6) takes a quarter to a half of the default's CPU and is
+ * 24% (1 bit) to 23% (8 bits) larger than it; against zlib -9 it is 17% larger at 1
+ * bit and the same size at 8 bits (10^7 entries). Every level's output is a standard
+ * zlib stream and does not depend on the number of cores. */
 #define TSL_LEVEL_STATUSLIST 13
 #define TSL_LEVEL_DEFAULT TSL_LEVEL_STATUSLIST
 #define TSL_LEVEL_FAST 6
