@@ -14,6 +14,7 @@
  *   TSLP_SLDEFLATE_BOUND. */
 #include "codec/segment.h"
 #include "codec/sldeflate.h"
+#include "fuzz_encoder.h"
 #include "tsl.h"
 
 #include <stdint.h>
@@ -25,25 +26,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const unsigned bits_of[4] = {1, 2, 4, 8};
 
-static void inflates_to(const uint8_t *z, size_t zlen, const uint8_t *want, size_t n)
-{
-    uint8_t *got = malloc(n + 1);
-    z_stream s;
-    memset(&s, 0, sizeof s);
-    if (got == NULL || inflateInit(&s) != Z_OK)
-        abort();
-    s.next_in = (Bytef *)(uintptr_t)z;
-    s.avail_in = (uInt)zlen;
-    s.next_out = got;
-    s.avail_out = (uInt)(n + 1);
-    int rc = inflate(&s, Z_FINISH);
-    if (rc != Z_STREAM_END || s.total_out != n || s.avail_in != 0 ||
-        (n > 0 && memcmp(got, want, n) != 0))
-        abort();
-    inflateEnd(&s);
-    free(got);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
@@ -54,11 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *tiled = NULL;
     if ((data[0] & 0x80) && n > 0) {
         size_t want = 2 * TSLP_SEGMENT_BYTES + ((size_t)(data[0] >> 2 & 0x1F) << 11);
-        tiled = malloc(want);
-        if (tiled == NULL)
+        if ((tiled = fuzz_tile(body, n, want)) == NULL)
             return 0;
-        for (size_t i = 0; i < want; i += n)
-            memcpy(tiled + i, body, want - i < n ? want - i : n);
         body = tiled;
         n = want;
     }
@@ -70,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tsl_list_compress(l, 0, &z, &zlen, NULL) != TSL_OK ||
         tsl_list_compress(l, 0, &z2, &zlen2, NULL) != TSL_OK)
         abort();
-    inflates_to(z, zlen, body, n);
+    fuzz_inflates_to(15, NULL, 0, z, zlen, body, n);
     if (zlen != zlen2 || memcmp(z, z2, zlen) != 0)
         abort();
 
@@ -85,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t adler = (uint32_t)adler32(1, body, (uInt)first);
     if (tslp_segment_join(&sp, &seg.len, 1, adler, &joined, NULL) != TSL_OK)
         abort();
-    inflates_to(joined.data, joined.len, body, first);
+    fuzz_inflates_to(15, NULL, 0, joined.data, joined.len, body, first);
 
     tslp_buf_free(&seg);
     tslp_buf_free(&joined);

@@ -17,6 +17,7 @@
  *   reused as the store's workers reuse theirs) gives the same bytes. */
 #include "codec/segment.h"
 #include "codec/sldeflate.h"
+#include "fuzz_encoder.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,32 +31,19 @@ static const unsigned bits_of[4] = {1, 2, 4, 8};
 /* Kept for the process's life: reachable, so not a leak. */
 static tslp_slwork *kept;
 
+/* The segment, then a final fixed-Huffman block holding only its end code, inflated
+ * raw after the history. */
 static void inflates_after(const uint8_t *hist, size_t hlen, const uint8_t *z, size_t zlen,
                            const uint8_t *want, size_t n)
 {
-    /* The segment, then a final fixed-Huffman block holding only its end code. */
     uint8_t *in = malloc(zlen + 2);
-    uint8_t *got = malloc(n + 1);
-    z_stream s;
-    memset(&s, 0, sizeof s);
-    if (in == NULL || got == NULL || inflateInit2(&s, -15) != Z_OK)
+    if (in == NULL)
         abort();
     memcpy(in, z, zlen);
     in[zlen] = 0x03;
     in[zlen + 1] = 0x00;
-    if (hlen > 0 && inflateSetDictionary(&s, hist, (uInt)hlen) != Z_OK)
-        abort();
-    s.next_in = in;
-    s.avail_in = (uInt)(zlen + 2);
-    s.next_out = got;
-    s.avail_out = (uInt)(n + 1);
-    int rc = inflate(&s, Z_FINISH);
-    if (rc != Z_STREAM_END || s.total_out != n || s.avail_in != 0 ||
-        (n > 0 && memcmp(got, want, n) != 0))
-        abort();
-    inflateEnd(&s);
+    fuzz_inflates_to(-15, hist, hlen, in, zlen + 2, want, n);
     free(in);
-    free(got);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -68,11 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *tiled = NULL;
     if ((data[0] & 0x80) && n > 0) {
         size_t want = 4096 + ((size_t)(data[0] >> 2 & 0x1F) << 9);
-        tiled = malloc(want);
-        if (tiled == NULL)
+        if ((tiled = fuzz_tile(body, n, want)) == NULL)
             return 0;
-        for (size_t i = 0; i < want; i += n)
-            memcpy(tiled + i, body, want - i < n ? want - i : n);
         body = tiled;
         n = want;
     }
