@@ -782,7 +782,7 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
                 while (dom < nc && !(cand_m[dom] == m_end && cand_g[dom] == g &&
                                      cand_c[dom] <= dc))
                     dom++;
-                if (dom < nc && ext >= MEMO_FROM)
+                if (dom < nc)
                     continue;
                 cand_d[nc] = d;
                 cand_g[nc] = g;
