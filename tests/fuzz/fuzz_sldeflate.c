@@ -1,8 +1,8 @@
 /* fuzz_sldeflate.c - libFuzzer target for one segment of the status-list encoder
  * (src/codec/sldeflate.c through tslp_segment_encode), with a history before it: small
- * and fast per input, where fuzz_segment spends a second or more on each tiled input
- * under the sanitizers, so that a fuzzing run explores the encoder's search rather than
- * waiting on it.
+ * and fast per input (about ten times fuzz_segment's inputs a second under the
+ * sanitizers, which compresses two to three segments twice for each tiled input), so
+ * that a fuzzing run explores the encoder's search rather than waiting on it.
  *
  * Input: byte 0 picks the bits per entry (low 2 bits: 1, 2, 4, 8) and, with its top
  * bit set, tiles the rest up to 4 to 19 KiB (long runs and repeats from small inputs);
