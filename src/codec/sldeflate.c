@@ -12,9 +12,9 @@
  *  - everything else is a literal.
  * A sparse block of a list narrower than 8 bits is parsed instead by a minimum-cost
  * search over its non-zero runs (dp_parse), twice, each time at the code lengths of the
- * pass before (the first at what the greedy parse would count, taken from the runs),
- * which finds the long matches that copy "zeros, value, zeros" from earlier in the
- * window.
+ * pass before (the first at what the greedy parse would count, taken from the runs, and
+ * over the first half of the block only: it just sets the prices of the second), which
+ * finds the long matches that copy "zeros, value, zeros" from earlier in the window.
  * Each block (at most BLOCK_BYTES of input) then gets Huffman codes fitted to its own
  * symbol counts (length-limited to 15 bits, the code-length code to 7), and is written
  * as whichever of dynamic Huffman, fixed Huffman or stored is smallest, so random bytes
@@ -401,17 +401,24 @@ static void parse(const uint8_t *in, size_t start, size_t end, block *b)
 #define KEY_CHAIN 8 /* candidates with the same key looked at */
 #define EXT_CAP 4096 /* bytes a candidate match is extended over, at most */
 #define COVER_MAX 16 /* run ends inside one match priced as states (see dp_parse) */
-/* Earlier runs of the same value looked at, of which those whose gaps before and after
- * are at least as long as run k's are taken (VAL_FIRST of them in the first pass,
- * VAL_CHAIN in the last): they can cover all the zeros around run k. Measured at 10^7
- * one-bit entries: taking the nearest 8 of any gaps instead gives 0.5% more bytes in
- * 25% more time. At 10^8 one-bit entries with the whole window as history (below),
- * walking 128 rather than 64 gives 0.26% fewer bytes for 4 to 5% more encoding time in a
- * publication of 10^4 changes (two threads), about what taking the first prices from
- * the runs (plain_counts) saves. */
-#define VAL_WALK 128
+/* Earlier runs of the same value looked at (VAL_WALK_FIRST in the first search,
+ * VAL_WALK in the last), of which those whose gaps before and after are at least as
+ * long as run k's are taken (VAL_FIRST, VAL_CHAIN of them): they can cover all the
+ * zeros around run k. Measured at 10^7 one-bit entries: taking the nearest 8 of any
+ * gaps instead gives 0.5% more bytes in 25% more time. At 10^8 one-bit entries, once
+ * the walk read its runs in sequence without mispredicted branches (vruns), walking 256
+ * rather than 128 in the last search gave 0.16% fewer bytes at no measurable cost, and
+ * 32 rather than 128 in the first 7% less CPU at no more bytes (its matches only set
+ * the prices). */
+#define VAL_WALK_FIRST 32
+#define VAL_WALK 256
 #define VAL_FIRST 1
 #define VAL_CHAIN 2
+/* The first search parses only this much of a block: it only sets the prices of the
+ * last, and half a block's symbols price them about as well. At 10^8 one-bit entries
+ * (with the walks above) 0.04% more bytes than a first search over the whole block,
+ * for a sixth less CPU. */
+#define FIRST_SAMPLE 32768
 #define MID_POOL 1 /* states inside gaps allocated per run, on average */
 #define FIRST_ZERO_COST 8 /* bits of a literal 0 in the first search (see tslp_sldeflate) */
 /* Bytes before a block whose runs the minimum-cost search takes as match sources (the
@@ -422,6 +429,10 @@ static void parse(const uint8_t *in, size_t start, size_t end, block *b)
  * was allocated per segment (see tslp_slwork in sldeflate.h). */
 #define DP_HISTORY 32768
 #define MID_MAX 4  /* states inside one gap kept */
+/* Gaps up to this many zeros are priced from a table made at each search's start: the
+ * search prices a gap several times per candidate, and computing it went four ways on
+ * two unpredictable branches. */
+#define ZC_MAX 1024
 #define NO_STATE UINT32_MAX
 
 typedef struct {
@@ -433,9 +444,39 @@ typedef struct {
     uint8_t pz;    /* the byte before pos is zero */
 } dpst;
 
+/* The runs as the search for earlier runs of a value reads them: grouped by value, each
+ * value's in the order of the block, as four arrays (position, count, the gaps before
+ * and after) so that four runs are tested at once (the walk, in dp_parse). Reached
+ * through chains of run indices, the same walk read five scattered words per run, a
+ * third of the search's instructions and more of its time. */
 typedef struct {
-    uint32_t *pos, *cnt, *gap, *prevk, *prevv; /* run k: at pos, cnt bytes, gap zeros before;
-                                                * earlier runs of the same key, value */
+    uint32_t *pos, *cnt, *gapb, *gapa;
+} vruns;
+
+/* Four lanes of GCC's and clang's vector extension (SSE2 on x86-64, NEON on arm64, plain
+ * code elsewhere); a comparison gives -1 in each lane where it holds. */
+typedef uint32_t v4u __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline v4u v4_load(const uint32_t *p)
+{
+    v4u v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline bool v4_any(v4i m)
+{
+    uint64_t h[2];
+    memcpy(h, &m, sizeof h);
+    return (h[0] | h[1]) != 0;
+}
+
+typedef struct {
+    uint32_t *pos, *cnt, *gap, *prevk, *vslot; /* run k: at pos, cnt bytes, gap zeros
+                                                * before; the earlier run of the same key;
+                                                * its place in vr */
+    vruns vr; /* the runs grouped by value (vbeg[v] the first of value v) */
     uint32_t *mid; /* MID_MAX state indices per run */
     uint8_t *nmid;
     dpst *st;
@@ -443,7 +484,8 @@ typedef struct {
     uint32_t first;       /* the first run of the block (those before are history) */
     uint32_t *edge; /* the path, for emission */
     uint32_t head[1u << KEY_BITS];
-    uint32_t vhead[256];
+    uint32_t vbeg[256];
+    uint32_t zc[2][ZC_MAX + 1]; /* zcost of r <= ZC_MAX zeros after a non-zero, a zero */
 } dpwork;
 
 /* The runs of in[hist..end), with the sentinel run n at end (cnt 0): those before start
@@ -488,12 +530,23 @@ static bool find_runs(const uint8_t *in, size_t hist, size_t start, size_t end, 
         w->prevk[k] = w->head[h];
         w->head[h] = (uint32_t)k;
     }
-    for (unsigned v = 0; v < 256; v++)
-        w->vhead[v] = NO_EVENT;
+    /* A counting sort of the runs by value, each value's in block order. */
+    uint32_t at[256];
+    memset(at, 0, sizeof at);
+    for (size_t k = 0; k < n; k++)
+        at[in[w->pos[k]]]++;
+    for (uint32_t v = 0, sum = 0; v < 256; v++) {
+        uint32_t c = at[v];
+        w->vbeg[v] = at[v] = sum;
+        sum += c;
+    }
     for (size_t k = 0; k < n; k++) {
-        uint8_t v = in[w->pos[k]];
-        w->prevv[k] = w->vhead[v];
-        w->vhead[v] = (uint32_t)k;
+        uint32_t slot = at[in[w->pos[k]]]++;
+        w->vslot[k] = slot;
+        w->vr.pos[slot] = w->pos[k];
+        w->vr.cnt[slot] = w->cnt[k];
+        w->vr.gapb[slot] = w->gap[k];
+        w->vr.gapa[slot] = w->gap[k + 1];
     }
     return true;
 }
@@ -604,6 +657,7 @@ static void dpwork_free(dpwork *w)
     if (w == NULL)
         return;
     tslp_free(w->pos);
+    tslp_free(w->vr.pos);
     tslp_free(w->mid);
     tslp_free(w->nmid);
     tslp_free(w->st);
@@ -622,16 +676,21 @@ static dpwork *dpwork_new(size_t n)
     w->mid = tslp_malloc((n + 1) * MID_MAX * sizeof *w->mid);
     w->nmid = tslp_malloc(n + 1);
     w->st = tslp_malloc(ns * sizeof *w->st);
-    if (w->pos == NULL || w->mid == NULL || w->nmid == NULL || w->st == NULL) {
+    w->vr.pos = tslp_malloc(4 * (n + 1) * sizeof *w->vr.pos);
+    if (w->pos == NULL || w->mid == NULL || w->nmid == NULL || w->st == NULL ||
+        w->vr.pos == NULL) {
         dpwork_free(w);
         return NULL;
     }
     w->cnt = w->pos + (n + 1);
     w->gap = w->cnt + (n + 1);
     w->prevk = w->gap + (n + 1);
-    w->prevv = w->prevk + (n + 1);
+    w->vslot = w->prevk + (n + 1);
     w->cap = (uint32_t)ns;
-    w->edge = w->prevv + (n + 1);
+    w->vr.cnt = w->vr.pos + (n + 1);
+    w->vr.gapb = w->vr.cnt + (n + 1);
+    w->vr.gapa = w->vr.gapb + (n + 1);
+    w->edge = w->vslot + (n + 1);
     return w;
 }
 
@@ -725,9 +784,56 @@ static size_t period_memo(ext_memo *m, const uint8_t *in, size_t p, size_t cap, 
     return n;
 }
 
+/* zcost, from w's table when r is in it. */
+static inline unsigned zcost_t(const dpwork *w, const block *b, size_t r, bool pz,
+                               unsigned d1)
+{
+    return r <= ZC_MAX ? w->zc[pz][r] : zcost(b, r, pz, d1);
+}
+
+/* The match candidates of one run: distance, zeros before the source run, where the
+ * match ends, the distance's cost. */
+typedef struct {
+    uint32_t d[KEY_CHAIN + VAL_CHAIN], g[KEY_CHAIN + VAL_CHAIN], m[KEY_CHAIN + VAL_CHAIN],
+        c[KEY_CHAIN + VAL_CHAIN];
+    unsigned n;
+} cands;
+
+/* Takes a run of c bytes at p, d bytes after an earlier one with g zeros before it, as a
+ * candidate when its match covers the run and no candidate taken already does better;
+ * cap is how far a match is extended. */
+static inline void cand_add(cands *cs, const block *b, ext_memo *memo, const uint8_t *in,
+                            uint32_t p, size_t cap, uint32_t c, uint32_t d, uint32_t g)
+{
+    unsigned nc = cs->n, dup = 0;
+    while (dup < nc && cs->d[dup] != d)
+        dup++;
+    if (dup < nc)
+        return;
+    size_t ext = period_memo(memo, in, p, cap, d);
+    if (ext < c)
+        return;
+    /* A candidate ending where an earlier one does, after as many zeros, at no lower
+     * distance cost, reaches the same states at no lower cost and after it: it can never
+     * win one, so it is not priced. On a periodic list every candidate is such a repeat
+     * of the nearest; on a random one a short candidate seldom is, and is not looked
+     * at. */
+    uint32_t m_end = p + (uint32_t)ext;
+    unsigned dc = dist_cost(b, d), dom = ext >= MEMO_FROM ? 0 : nc;
+    while (dom < nc && !(cs->m[dom] == m_end && cs->g[dom] == g && cs->c[dom] <= dc))
+        dom++;
+    if (dom < nc)
+        return;
+    cs->d[nc] = d;
+    cs->g[nc] = g;
+    cs->m[nc] = m_end;
+    cs->c[nc] = dc;
+    cs->n = nc + 1;
+}
+
 /* The minimum-cost parse of in[start..end) at b's prices, as tokens in b. */
 static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwork *w,
-                     unsigned val_chain)
+                     unsigned val_chain, unsigned val_walk)
 {
     uint32_t n = w->n;
     /* States h..n+1: h the block's start, k + 1 just after run k (n + 1 the end); the
@@ -740,61 +846,70 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
     }
     w->nst = n + 2;
     w->st[h] = (dpst){0, NO_STATE, (uint32_t)start, (uint32_t)start, 0, 0};
-    uint32_t cand_d[KEY_CHAIN + VAL_CHAIN], cand_g[KEY_CHAIN + VAL_CHAIN],
-        cand_m[KEY_CHAIN + VAL_CHAIN], cand_c[KEY_CHAIN + VAL_CHAIN];
+    cands cs;
     const unsigned d1 = dist_cost(b, 1);
+    for (uint32_t r = 0; r <= ZC_MAX; r++) {
+        w->zc[0][r] = zcost(b, r, false, d1);
+        w->zc[1][r] = zcost(b, r, true, d1);
+    }
     ext_memo memo[MEMO_SLOTS];
     memset(memo, 0, sizeof memo); /* d 0 is no distance: every slot empty */
     for (uint32_t k = h; k <= n; k++) {
         uint32_t p = w->pos[k], c = w->cnt[k];
         uint8_t v = k < n ? in[p] : 0; /* the sentinel (k == n) is at the end */
-        unsigned nc = 0;
-        for (unsigned chain = 0; chain < 2 && k < n; chain++) {
-            unsigned steps = 0, lim = chain == 0 ? KEY_CHAIN : VAL_WALK, took = 0;
-            const uint32_t *prev = chain == 0 ? w->prevk : w->prevv;
-            unsigned take = chain == 0 ? KEY_CHAIN : val_chain;
-            for (uint32_t j = prev[k]; j != NO_EVENT && steps < lim && took < take;
-                 j = prev[j], steps++) {
+        cs.n = 0;
+        if (k < n) {
+            size_t cap = end - p > EXT_CAP ? EXT_CAP : end - p;
+            unsigned steps = 0;
+            for (uint32_t j = w->prevk[k]; j != NO_EVENT && steps < KEY_CHAIN;
+                 j = w->prevk[j], steps++) {
                 uint32_t d = p - w->pos[j];
                 if (d > WINDOW)
                     break;
-                if (in[w->pos[j]] != v || w->cnt[j] != c)
-                    continue;
-                if (chain == 1 && (w->gap[j] < w->gap[k] || w->gap[j + 1] < w->gap[k + 1]))
+                if (in[w->pos[j]] == v && w->cnt[j] == c)
+                    cand_add(&cs, b, memo, in, p, cap, c, d, w->gap[j]);
+            }
+            /* The value's earlier runs, nearest first: those with gaps at least as long
+             * as run k's on both sides. */
+            const vruns *vr = &w->vr;
+            uint32_t lo = w->vbeg[v], q = w->vslot[k];
+            uint32_t gb = w->gap[k], ga = w->gap[k + 1];
+            /* A run further back than the window (d > WINDOW) ends the walk. */
+            uint32_t pmin = p > WINDOW ? p - WINDOW : 0;
+            const v4u vc = {c, c, c, c}, vgb = {gb, gb, gb, gb}, vga = {ga, ga, ga, ga},
+                      vpmin = {pmin, pmin, pmin, pmin};
+            unsigned took = 0;
+            steps = 0;
+            while (q > lo && steps < val_walk && took < val_chain) {
+                /* Four runs skipped at once when none is taken or out of the window;
+                 * else they are looked at one by one, as below. */
+                if (q - lo >= 4 && val_walk - steps >= 4) {
+                    v4i hit = (v4_load(vr->cnt + q - 4) == vc) &
+                              (v4_load(vr->gapb + q - 4) >= vgb) &
+                              (v4_load(vr->gapa + q - 4) >= vga);
+                    if (!v4_any(hit | (v4_load(vr->pos + q - 4) < vpmin))) {
+                        q -= 4;
+                        steps += 4;
+                        continue;
+                    }
+                }
+                q--;
+                steps++;
+                if (vr->pos[q] < pmin)
+                    break;
+                /* One branch, seldom taken, rather than three that go either way. */
+                if (!((vr->cnt[q] == c) & (vr->gapb[q] >= gb) & (vr->gapa[q] >= ga)))
                     continue;
                 took++;
-                unsigned dup = 0;
-                while (dup < nc && cand_d[dup] != d)
-                    dup++;
-                if (dup < nc)
-                    continue;
-                size_t cap = end - p > EXT_CAP ? EXT_CAP : end - p;
-                size_t ext = period_memo(memo, in, p, cap, d);
-                if (ext < c)
-                    continue;
-                /* A candidate ending where an earlier one does, after as many zeros, at
-                 * no lower distance cost, reaches the same states at no lower cost and
-                 * after it: it can never win one, so it is not priced. On a periodic
-                 * list every candidate is such a repeat of the nearest; on a random
-                 * one a short candidate seldom is, and is not looked at. */
-                uint32_t g = w->gap[j], m_end = p + (uint32_t)ext;
-                unsigned dc = dist_cost(b, d), dom = ext >= MEMO_FROM ? 0 : nc;
-                while (dom < nc && !(cand_m[dom] == m_end && cand_g[dom] == g &&
-                                     cand_c[dom] <= dc))
-                    dom++;
-                if (dom < nc)
-                    continue;
-                cand_d[nc] = d;
-                cand_g[nc] = g;
-                cand_m[nc] = m_end;
-                cand_c[nc] = dc;
-                nc++;
+                cand_add(&cs, b, memo, in, p, cap, c, p - vr->pos[q], vr->gapb[q]);
             }
         }
+        const unsigned nc = cs.n;
+        const uint32_t *cand_d = cs.d, *cand_g = cs.g, *cand_m = cs.m, *cand_c = cs.c;
         uint32_t nsrc = 1 + w->nmid[k];
         /* Reaching run k plainly from just after run k - 1: a state inside the gap that
          * does not beat it is not searched from (it seldom leads anywhere better). */
-        uint32_t via_a = w->st[k].cost + zcost(b, p - w->st[k].pos, false, d1);
+        uint32_t via_a = w->st[k].cost + zcost_t(w, b, p - w->st[k].pos, false, d1);
         for (uint32_t q = 0; q < nsrc; q++) {
             uint32_t si = q == 0 ? k : w->mid[(size_t)k * MID_MAX + q - 1];
             const dpst *src = &w->st[si];
@@ -803,15 +918,16 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
             uint32_t z = p - src->pos;
             bool pz = src->pz;
             uint32_t base = src->cost;
-            if (q > 0 && base + zcost(b, z, pz, d1) >= via_a)
+            uint32_t zz = zcost_t(w, b, z, pz, d1);
+            if (q > 0 && base + zz >= via_a)
                 continue;
             /* plainly */
-            uint32_t plain = base + zcost(b, z, pz, d1) + (k < n ? run_cost(b, v, c) : 0);
+            uint32_t plain = base + zz + (k < n ? run_cost(b, v, c) : 0);
             relax(w, k + 1, plain, si, p, 0, p + c, false);
             for (unsigned ci = 0; ci < nc; ci++) {
                 uint32_t a = z < cand_g[ci] ? z : cand_g[ci];
                 uint32_t s = p - a, d = cand_d[ci], m_end = cand_m[ci];
-                uint32_t pre = base + zcost(b, z - a, pz, d1);
+                uint32_t pre = base + zcost_t(w, b, z - a, pz, d1);
                 uint32_t t = k;
                 unsigned covered = 0;
                 while (t <= n && w->pos[t] + w->cnt[t] <= m_end) {
@@ -843,8 +959,8 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
                  * t - 1 as it is now, which only gets cheaper). */
                 const dpst *at_t = &w->st[t];
                 if (at_t->cost != UINT32_MAX &&
-                    mc + zcost(b, w->pos[t] - me, true, d1) >=
-                        at_t->cost + zcost(b, w->gap[t], false, d1))
+                    mc + zcost_t(w, b, w->pos[t] - me, true, d1) >=
+                        at_t->cost + zcost_t(w, b, w->gap[t], false, d1))
                     continue;
                 add_mid(w, t, mc, si, s, d, me);
             }
@@ -1440,7 +1556,24 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned b
                 b->xbits = 0;
                 b->ntok = 0;
                 b->lfreq[EOB] = 1;
-                dp_parse(in, at, end, b, dw, pass + 1 < DP_PASSES ? VAL_FIRST : VAL_CHAIN);
+                if (pass + 1 == DP_PASSES) {
+                    dp_parse(in, at, end, b, dw, VAL_CHAIN, VAL_WALK);
+                } else if (pass == 0 && end - at > FIRST_SAMPLE) {
+                    /* The runs before the first one at or past the sample's end, that
+                     * run's start made the end (the runs after it are never looked
+                     * at: the search only looks back). */
+                    uint32_t m = dw->first, n = dw->n;
+                    while (m < n && dw->pos[m] < at + FIRST_SAMPLE)
+                        m++;
+                    uint32_t cnt_m = dw->cnt[m];
+                    dw->cnt[m] = 0;
+                    dw->n = m;
+                    dp_parse(in, at, dw->pos[m], b, dw, VAL_FIRST, VAL_WALK_FIRST);
+                    dw->n = n;
+                    dw->cnt[m] = cnt_m;
+                } else {
+                    dp_parse(in, at, end, b, dw, VAL_FIRST, VAL_WALK_FIRST);
+                }
             }
             write_block(&w, in + at, end - at, b, c);
             continue;
