@@ -570,3 +570,53 @@ STORE_TEST(incremental_publish_segment_write_refused)
     tsl_list_free(ref);
     sfx_close(&f);
 }
+
+/* A publication reads the chunks of the segments it encodes; PostgreSQL's in statements
+ * of 32 (chunks_fetch). A chunk of the wrong size among them (chunk 45 of 70: the second
+ * statement) fails the publication naming it, and records nothing; a chunk without a
+ * row (all zeros) beside them is encoded as zeros. */
+STORE_TEST(incremental_publish_damaged_chunk_refused)
+{
+    sfx f;
+    TT_CHECK(sfx_open(&f) == 0);
+    uint64_t per = (uint64_t)TSLP_CHUNK_BYTES * 8, size = 70 * per;
+    TT_OK(sfx_list(&f, "d", 1, size));
+    tsl_list *ref = NULL;
+    TT_OK(tsl_list_new(1, size, &ref, NULL));
+    tsl_batch *b = NULL;
+    TT_OK(tsl_batch_new(1, size, &b, NULL));
+    for (uint64_t c = 0; c < 70; c++)
+        for (int k = 0; c != 50 && k < 20; k++) { /* chunk 50 stays without a row */
+            uint64_t i = c * per + rng() % per;
+            TT_OK(tsl_batch_add(b, i, i, 1, 0, NULL));
+            TT_OK(tsl_list_set(ref, i, 1, NULL));
+        }
+    TT_OK(tsl_store_update(f.st, "d", b, 1, 0, "t", NULL, NULL));
+    tsl_batch_free(b);
+    tsl_publish_result res;
+    TT_OK(publish(&f, "d", &res));
+    TT_EQ_U(res.segments_encoded, 69);
+    TT_CHECK(tokens_hold(&f, "d", ref) == 0);
+    char *good = newest_lst(&f, "d");
+    TT_CHECK(good != NULL);
+    /* Every segment row dropped, chunk 45 cut short. */
+    TT_OK(drop_all(&f, "d"));
+    TT_CHECK(sfx_sql(&f, sfx_pg ? "UPDATE tsl_chunks SET data = substring(data from 1 for 100)"
+                                  " WHERE n = 45"
+                                : "UPDATE chunks SET data = substr(data, 1, 100) WHERE n = 45")
+             == 0);
+    tsl_error err;
+    tsl_error_clear(&err);
+    clock_now += 100;
+    TT_ERR(tsl_store_publish_ex(f.st, "d", 0, clock_now, -1, &res, &err), TSL_ERR_IO);
+    TT_CONTAINS(err.msg, "chunk 45 has the wrong size");
+    TT_EQ_U(res.recorded, 0);
+    TT_EQ_U(count_segments(&f, "d"), 0);
+    char *now = newest_lst(&f, "d");
+    TT_CHECK(now != NULL);
+    TT_EQ_STR(now, good);
+    free(now);
+    free(good);
+    tsl_list_free(ref);
+    sfx_close(&f);
+}

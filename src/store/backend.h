@@ -220,6 +220,15 @@ struct tslp_store_backend {
     tsl_status (*segments_put)(tsl_store *st, const char *id, const tslp_segment_row *rows,
                                size_t n, tsl_error *err);
     tsl_status (*segment_drop)(tsl_store *st, const char *id, uint64_t n, tsl_error *err);
+    /* chunks_fetch: a publication's chunks_read at once, inside its snapshot's
+     * transaction: chunks ns[0..k) (ascending) of list id, each of lens[j] bytes into
+     * bufs[j]; found[j] false and the buffer zeros for a chunk without a row; a stored
+     * chunk of another size is TSL_ERR_IO. NULL where reading them one by one
+     * (chunk_read) costs no more: a server backend answers each in a round trip, and
+     * 191 of them (a 10^8-entry list after 10^4 random changes) took 40 to 95 ms. */
+    tsl_status (*chunks_fetch)(tsl_store *st, const char *id, const uint64_t *ns, size_t k,
+                               uint8_t *const *bufs, const size_t *lens, bool *found,
+                               tsl_error *err);
 };
 
 /* The backends. */

@@ -106,6 +106,7 @@ enum {
     Q_ALLOC,
     Q_CHUNKS_LOAD,
     Q_CHUNK_READ,
+    Q_CHUNKS_FETCH,
     Q_CHUNK_INSERT,
     Q_CHUNK_UPDATE,
     Q_BUMP,
@@ -177,6 +178,7 @@ static const char *const SQL[Q_COUNT] = {
     [Q_ALLOC] = "UPDATE tsl_lists SET next = next + $2, updated = $3 WHERE id = $1",
     [Q_CHUNKS_LOAD] = "SELECT n, data FROM tsl_chunks WHERE list_id = $1",
     [Q_CHUNK_READ] = "SELECT data FROM tsl_chunks WHERE list_id = $1 AND n = $2",
+    [Q_CHUNKS_FETCH] = "SELECT n, data FROM tsl_chunks WHERE list_id = $1 AND n = ANY($2::bigint[])",
     [Q_CHUNK_INSERT] = "INSERT INTO tsl_chunks (list_id, n, data) VALUES ($1, $2, $3)",
     [Q_CHUNK_UPDATE] = "UPDATE tsl_chunks SET data = $3 WHERE list_id = $1 AND n = $2",
     [Q_BUMP] = "UPDATE tsl_lists SET version = version + 1, updated = $2 WHERE id = $1",
@@ -2090,6 +2092,62 @@ static tsl_status pg_segments_put(tsl_store *st, const char *id, const tslp_segm
     return r;
 }
 
+/* At most this many chunks (64 KiB each) are asked for in one statement: libpq holds a
+ * statement's whole answer in memory before the first row is read. */
+#define CHUNKS_FETCH_MAX 32
+
+static tsl_status pg_chunks_fetch(tsl_store *st, const char *id, const uint64_t *ns,
+                                  size_t k, uint8_t *const *bufs, const size_t *lens,
+                                  bool *found, tsl_error *err)
+{
+    tsl_status r = TSL_OK;
+    for (size_t at = 0; r == TSL_OK && at < k; at += CHUNKS_FETCH_MAX) {
+        size_t m = k - at < CHUNKS_FETCH_MAX ? k - at : CHUNKS_FETCH_MAX;
+        /* The numbers as a text array: "{n1,n2,...}", 20 digits and a comma each. */
+        char arr[2 + CHUNKS_FETCH_MAX * 21];
+        size_t len = 0;
+        arr[len++] = '{';
+        for (size_t j = 0; j < m; j++) {
+            found[at + j] = false;
+            len += (size_t)snprintf(arr + len, sizeof arr - len, "%s%llu", j > 0 ? "," : "",
+                                    (unsigned long long)ns[at + j]);
+        }
+        arr[len++] = '}';
+        arr[len] = '\0';
+        params p = {0};
+        p_text(&p, id);
+        p_text(&p, arr);
+        PGresult *res = NULL;
+        r = run(st, Q_CHUNKS_FETCH, &p, PGRES_TUPLES_OK, &res, "reading statuses", err);
+        if (r != TSL_OK)
+            break;
+        int rows = PQntuples(res);
+        for (int row = 0; r == TSL_OK && row < rows; row++) {
+            int64_t n = get_i64(res, row, 0);
+            /* The answer's order is the server's: each row to its place in ns. */
+            size_t j = 0;
+            while (j < m && (int64_t)ns[at + j] != n)
+                j++;
+            if (j == m || found[at + j]) {
+                r = tslp_fail(err, TSL_ERR_IO, 0, "store %s: list \"%s\": chunk %lld "
+                              "answered unasked", st->path, id, (long long)n);
+            } else if ((size_t)PQgetlength(res, row, 1) != lens[at + j]) {
+                r = tslp_fail(err, TSL_ERR_IO, 0,
+                              "store %s: list \"%s\": chunk %llu has the wrong size",
+                              st->path, id, (unsigned long long)ns[at + j]);
+            } else {
+                memcpy(bufs[at + j], PQgetvalue(res, row, 1), lens[at + j]);
+                found[at + j] = true;
+            }
+        }
+        PQclear(res);
+        for (size_t j = 0; r == TSL_OK && j < m; j++)
+            if (!found[at + j])
+                memset(bufs[at + j], 0, lens[at + j]);
+    }
+    return r;
+}
+
 static tsl_status pg_segment_drop(tsl_store *st, const char *id, uint64_t n, tsl_error *err)
 {
     params p = {0};
@@ -2184,5 +2242,6 @@ const struct tslp_store_backend tslp_store_pg = {
     .idem_prune = pg_idem_prune,
     .segments_each = pg_segments_each,
     .segments_put = pg_segments_put,
+    .chunks_fetch = pg_chunks_fetch,
     .segment_drop = pg_segment_drop,
 };

@@ -66,6 +66,8 @@ typedef struct {
     bool bad;      /* a stored row that failed it (or of the wrong level or size) */
     bool zero;     /* no chunk row: all zeros, the shared segment */
     bool fresh;    /* encoded now from a stored chunk: written back */
+    bool fetched;  /* its chunk read already, with the others (fetch_missing) */
+    bool found;    /* and it has a row */
     uint8_t *raw;  /* the chunk's bytes while it waits to be encoded */
     tsl_status st; /* of its encoding */
 } seg;
@@ -168,6 +170,52 @@ static void encode_one(tslp_stream *b, seg *sg, tslp_slwork *work)
     sg->raw = NULL;
 }
 
+/* Reads at once the chunks of the segments without a usable row, where the backend can
+ * (chunks_fetch): each into its raw buffer, as step 2 of tslp_stream_build would one by
+ * one. */
+static tsl_status fetch_missing(tsl_store *st, tslp_stream *b, tsl_error *err)
+{
+    size_t k = 0;
+    for (uint64_t n = 0; n < b->nseg; n++)
+        k += !b->s[n].have;
+    if (k == 0)
+        return TSL_OK;
+    uint64_t *ns = tslp_calloc(k, sizeof *ns);
+    uint8_t **bufs = tslp_calloc(k, sizeof *bufs);
+    size_t *lens = tslp_calloc(k, sizeof *lens);
+    bool *found = tslp_calloc(k, sizeof *found);
+    tsl_status r = TSL_OK;
+    if (ns == NULL || bufs == NULL || lens == NULL || found == NULL)
+        r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+    size_t j = 0;
+    for (uint64_t n = 0; r == TSL_OK && n < b->nseg; n++) {
+        seg *sg = &b->s[n];
+        if (sg->have)
+            continue;
+        sg->raw_len = raw_len_of(b, n);
+        if ((sg->rawbuf = tslp_malloc(TSLP_SEGMENT_HISTORY + sg->raw_len)) == NULL) {
+            r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+            break;
+        }
+        sg->raw = sg->rawbuf + TSLP_SEGMENT_HISTORY;
+        ns[j] = n;
+        bufs[j] = sg->raw;
+        lens[j] = sg->raw_len;
+        j++;
+    }
+    if (r == TSL_OK)
+        r = st->be->chunks_fetch(st, b->in->id, ns, k, bufs, lens, found, err);
+    for (size_t q = 0; r == TSL_OK && q < k; q++) {
+        b->s[ns[q]].fetched = true;
+        b->s[ns[q]].found = found[q];
+    }
+    tslp_free(ns);
+    tslp_free(bufs);
+    tslp_free(lens);
+    tslp_free(found);
+    return r;
+}
+
 /* Gives segment n (about to be encoded) the last TSLP_SEGMENT_HISTORY bytes of chunk
  * n - 1: from its bytes when they were read for this build, zeros for a chunk never
  * written, or read now. */
@@ -266,6 +314,10 @@ tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
     /* 1. The stored segments, each checked. */
     if (r == TSL_OK)
         r = st->be->segments_each(st, in->id, take_row, b, err);
+    /* 1b. The chunks of the segments without a usable row, in one round trip where the
+     * backend is a server; a row found stale in step 2 has its chunk read there. */
+    if (r == TSL_OK && st->be->chunks_fetch != NULL)
+        r = fetch_missing(st, b, err);
     /* 2. The chunks of the others: read now, inside the snapshot's transaction, in
      * order, so that the chunk before each is known (a segment copies from the end of
      * the chunk before it: a row encoded after another version of that chunk is stale). */
@@ -281,18 +333,22 @@ tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
         }
         if (sg->have)
             continue;
-        sg->raw_len = raw_len_of(b, n);
-        if ((sg->rawbuf = tslp_malloc(TSLP_SEGMENT_HISTORY + sg->raw_len)) == NULL) {
-            r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
-            break;
+        bool found = sg->found;
+        if (!sg->fetched) {
+            sg->raw_len = raw_len_of(b, n);
+            if ((sg->rawbuf = tslp_malloc(TSLP_SEGMENT_HISTORY + sg->raw_len)) == NULL) {
+                r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
+                break;
+            }
+            sg->raw = sg->rawbuf + TSLP_SEGMENT_HISTORY;
+            int64_t ref = 0;
+            if ((r = st->be->chunk_read(st, in->id, n, sg->raw, sg->raw_len, &ref, err)) !=
+                TSL_OK)
+                break;
+            found = ref != 0;
         }
-        sg->raw = sg->rawbuf + TSLP_SEGMENT_HISTORY;
-        int64_t ref = 0;
-        if ((r = st->be->chunk_read(st, in->id, n, sg->raw, sg->raw_len, &ref, err)) !=
-            TSL_OK)
-            break;
         b->stats.chunks_read++;
-        if (ref == 0) {
+        if (!found) {
             int slot = sg->raw_len == TSLP_CHUNK_BYTES ? 0 : 1;
             tslp_free(sg->rawbuf);
             sg->rawbuf = NULL;
