@@ -268,8 +268,8 @@ TSL_API tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri,
  * Huffman header every 64 KiB block carries. A list of a short pattern repeated or
  * of a regular stride costs the default about the CPU of such a random list at 1 bit
  * and 2 to 3 times it at 8 bits (BENCHMARKS.md, `bench encode_shape`).
- * TSL_LEVEL_FAST (libdeflate 6) takes a quarter to a half of the default's CPU and is
- * 24% (1 bit) to 23% (8 bits) larger than it; against zlib -9 it is 17% larger at 1
+ * TSL_LEVEL_FAST (libdeflate 6) takes about a third (1 bit) to three quarters (8 bits)
+ * of the default's CPU and is 25% (1 bit) to 23% (8 bits) larger than it; against zlib -9 it is 17% larger at 1
  * bit and the same size at 8 bits (10^7 entries). Every level's output is a standard
  * zlib stream and does not depend on the number of cores. */
 #define TSL_LEVEL_STATUSLIST 13
