@@ -511,25 +511,36 @@ static uint64_t count_segments(sfx *f, const char *id)
  * publication with the database's reason, records no token and leaves the stored
  * segments as they were; the same handle then publishes again, byte for byte as a
  * publication from scratch. */
+/* A new 1-bit list id of 70 chunks with 20 random entries set in each but chunk `skip`
+ * (UINT64_MAX: none skipped), and *ref (caller frees) the same list in memory. */
+static tsl_status fill_70(sfx *f, const char *id, uint64_t skip, tsl_list **ref)
+{
+    uint64_t per = (uint64_t)TSLP_CHUNK_BYTES * 8, size = 70 * per;
+    tsl_batch *b = NULL;
+    tsl_status r = sfx_list(f, id, 1, size);
+    if (r == TSL_OK)
+        r = tsl_list_new(1, size, ref, NULL);
+    if (r == TSL_OK)
+        r = tsl_batch_new(1, size, &b, NULL);
+    for (uint64_t c = 0; r == TSL_OK && c < 70; c++)
+        for (int k = 0; r == TSL_OK && c != skip && k < 20; k++) {
+            uint64_t i = c * per + rng() % per;
+            if ((r = tsl_batch_add(b, i, i, 1, 0, NULL)) == TSL_OK)
+                r = tsl_list_set(*ref, i, 1, NULL);
+        }
+    if (r == TSL_OK)
+        r = tsl_store_update(f->st, id, b, 1, 0, "t", NULL, NULL);
+    tsl_batch_free(b);
+    return r;
+}
+
 STORE_TEST(incremental_publish_segment_write_refused)
 {
     sfx f;
     TT_CHECK(sfx_open(&f) == 0);
     /* 70 chunks, a few entries in each: 70 segment rows, three round trips. */
-    uint64_t per = (uint64_t)TSLP_CHUNK_BYTES * 8, size = 70 * per;
-    TT_OK(sfx_list(&f, "w", 1, size));
     tsl_list *ref = NULL;
-    TT_OK(tsl_list_new(1, size, &ref, NULL));
-    tsl_batch *b = NULL;
-    TT_OK(tsl_batch_new(1, size, &b, NULL));
-    for (uint64_t c = 0; c < 70; c++)
-        for (int k = 0; k < 20; k++) {
-            uint64_t i = c * per + rng() % per;
-            TT_OK(tsl_batch_add(b, i, i, 1, 0, NULL));
-            TT_OK(tsl_list_set(ref, i, 1, NULL));
-        }
-    TT_OK(tsl_store_update(f.st, "w", b, 1, 0, "t", NULL, NULL));
-    tsl_batch_free(b);
+    TT_OK(fill_70(&f, "w", UINT64_MAX, &ref));
     TT_CHECK(sfx_sql(&f, sfx_pg ? "CREATE FUNCTION refuse_seg() RETURNS trigger LANGUAGE plpgsql"
                                   " AS $$BEGIN RAISE EXCEPTION 'segment 45 refused'; END$$;"
                                   " CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON tsl_segments"
@@ -579,20 +590,8 @@ STORE_TEST(incremental_publish_damaged_chunk_refused)
 {
     sfx f;
     TT_CHECK(sfx_open(&f) == 0);
-    uint64_t per = (uint64_t)TSLP_CHUNK_BYTES * 8, size = 70 * per;
-    TT_OK(sfx_list(&f, "d", 1, size));
     tsl_list *ref = NULL;
-    TT_OK(tsl_list_new(1, size, &ref, NULL));
-    tsl_batch *b = NULL;
-    TT_OK(tsl_batch_new(1, size, &b, NULL));
-    for (uint64_t c = 0; c < 70; c++)
-        for (int k = 0; c != 50 && k < 20; k++) { /* chunk 50 stays without a row */
-            uint64_t i = c * per + rng() % per;
-            TT_OK(tsl_batch_add(b, i, i, 1, 0, NULL));
-            TT_OK(tsl_list_set(ref, i, 1, NULL));
-        }
-    TT_OK(tsl_store_update(f.st, "d", b, 1, 0, "t", NULL, NULL));
-    tsl_batch_free(b);
+    TT_OK(fill_70(&f, "d", 50, &ref)); /* chunk 50 stays without a row */
     tsl_publish_result res;
     TT_OK(publish(&f, "d", &res));
     TT_EQ_U(res.segments_encoded, 69);
