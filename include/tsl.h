@@ -266,8 +266,8 @@ TSL_API tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri,
  * at 4 bits, 19% at 8 bits) in a small fraction of its time, and 2 to 3% larger than
  * libdeflate level 12 (which takes 3 to 80 times as long), of which about 1% is the
  * Huffman header every 64 KiB block carries. A list of a short pattern repeated or
- * of a regular stride costs the default about the CPU of such a random list at 1 bit
- * and 2 to 3 times it at 8 bits (BENCHMARKS.md, `bench encode_shape`).
+ * of a regular stride costs the default 0.1 to 2.7 times the CPU of such a random list
+ * of the same width (BENCHMARKS.md, `bench encode_shape`).
  * TSL_LEVEL_FAST (libdeflate 6) takes about a third (1 bit) to three quarters (8 bits)
  * of the default's CPU and is 25% (1 bit) to 23% (8 bits) larger than it; against zlib -9 it is 17% larger at 1
  * bit and the same size at 8 bits (10^7 entries). Every level's output is a standard
