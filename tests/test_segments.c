@@ -249,30 +249,36 @@ static tsl_status publish(sfx *f, const char *id, tsl_publish_result *res)
 /* A 1-bit list of 5.5 chunks (chunk 3 stays all zeros: no row, no segment row). */
 #define ISIZE ((uint64_t)TSLP_CHUNK_BYTES * 8 * 5 + 300000)
 
-static void fill_but_chunk3(sfx *f, const char *id, tsl_list *ref, size_t n)
+/* A new list id of ISIZE entries, n random ones set outside chunk 3, and *ref (caller
+ * frees) the same list in memory. */
+static tsl_status sparse_list(sfx *f, const char *id, size_t n, tsl_list **ref)
 {
     uint64_t per = (uint64_t)TSLP_CHUNK_BYTES * 8;
     tsl_batch *b = NULL;
-    TT_OK(tsl_batch_new(1, ISIZE, &b, NULL));
-    for (size_t k = 0; k < n; k++) {
+    tsl_status r = sfx_list(f, id, 1, ISIZE);
+    if (r == TSL_OK)
+        r = tsl_list_new(1, ISIZE, ref, NULL);
+    if (r == TSL_OK)
+        r = tsl_batch_new(1, ISIZE, &b, NULL);
+    for (size_t k = 0; r == TSL_OK && k < n; k++) {
         uint64_t i = rng() % ISIZE;
         if (i / per == 3)
             continue;
-        TT_OK(tsl_batch_add(b, i, i, 1, 0, NULL));
-        TT_OK(tsl_list_set(ref, i, 1, NULL));
+        if ((r = tsl_batch_add(b, i, i, 1, 0, NULL)) == TSL_OK)
+            r = tsl_list_set(*ref, i, 1, NULL);
     }
-    TT_OK(tsl_store_update(f->st, id, b, 1, 0, "t", NULL, NULL));
+    if (r == TSL_OK)
+        r = tsl_store_update(f->st, id, b, 1, 0, "t", NULL, NULL);
     tsl_batch_free(b);
+    return r;
 }
 
 STORE_TEST(incremental_publish_equals_full)
 {
     sfx f;
     TT_CHECK(sfx_open(&f) == 0);
-    TT_OK(sfx_list(&f, "inc", 1, ISIZE));
     tsl_list *ref = NULL;
-    TT_OK(tsl_list_new(1, ISIZE, &ref, NULL));
-    fill_but_chunk3(&f, "inc", ref, (size_t)(ISIZE / 100));
+    TT_OK(sparse_list(&f, "inc", (size_t)(ISIZE / 100), &ref));
     tsl_publish_result res;
     /* The first publication encodes every chunk that has a row (chunk 3 has none). */
     TT_OK(publish(&f, "inc", &res));
@@ -353,10 +359,8 @@ STORE_TEST(incremental_publish_corrupt_segment_rebuilt)
 {
     sfx f;
     TT_CHECK(sfx_open(&f) == 0);
-    TT_OK(sfx_list(&f, "c", 1, ISIZE));
     tsl_list *ref = NULL;
-    TT_OK(tsl_list_new(1, ISIZE, &ref, NULL));
-    fill_but_chunk3(&f, "c", ref, (size_t)(ISIZE / 100));
+    TT_OK(sparse_list(&f, "c", (size_t)(ISIZE / 100), &ref));
     tsl_publish_result res;
     TT_OK(publish(&f, "c", &res));
     char *good = newest_lst(&f, "c");
@@ -412,10 +416,8 @@ STORE_TEST(incremental_publish_only_real_writes_invalidate)
 {
     sfx f;
     TT_CHECK(sfx_open(&f) == 0);
-    TT_OK(sfx_list(&f, "d", 1, ISIZE));
     tsl_list *ref = NULL;
-    TT_OK(tsl_list_new(1, ISIZE, &ref, NULL));
-    fill_but_chunk3(&f, "d", ref, 1000);
+    TT_OK(sparse_list(&f, "d", 1000, &ref));
     tsl_publish_result res;
     TT_OK(publish(&f, "d", &res));
     tsl_batch *b = NULL;
@@ -446,10 +448,8 @@ STORE_TEST(incremental_publish_schema3_migrates)
 {
     sfx f;
     TT_CHECK(sfx_open(&f) == 0);
-    TT_OK(sfx_list(&f, "m", 1, ISIZE));
     tsl_list *ref = NULL;
-    TT_OK(tsl_list_new(1, ISIZE, &ref, NULL));
-    fill_but_chunk3(&f, "m", ref, 2000);
+    TT_OK(sparse_list(&f, "m", 2000, &ref));
     tsl_publish_result res;
     TT_OK(publish(&f, "m", &res));
     char *before = newest_lst(&f, "m");
@@ -678,10 +678,8 @@ STORE_TEST(incremental_publish_other_encoder_rows_encoded_again)
 {
     sfx f;
     TT_CHECK(sfx_open(&f) == 0);
-    TT_OK(sfx_list(&f, "e", 1, ISIZE));
     tsl_list *ref = NULL;
-    TT_OK(tsl_list_new(1, ISIZE, &ref, NULL));
-    fill_but_chunk3(&f, "e", ref, (size_t)(ISIZE / 100));
+    TT_OK(sparse_list(&f, "e", (size_t)(ISIZE / 100), &ref));
     tsl_publish_result res;
     TT_OK(publish(&f, "e", &res));
     TT_EQ_U(res.segments_encoded, 5);
