@@ -979,7 +979,8 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
          * are not searched from (their states stay as reached). On a periodic list every
          * run has one, and searching from each of a block's thousands of runs cost 30
          * times zlib -9's time; on a random list no match comes near. The state after
-         * the last run it covers was reached by it (dp_parse prices that end always). */
+         * the last run it covers was reached by it (the search prices the last end a
+         * match covers), and the loop still ends at the sentinel run n. */
         uint32_t far = 0;
         for (unsigned ci = 0; ci < nc; ci++)
             if (cand_m[ci] > far)
