@@ -314,8 +314,8 @@ tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
     /* 1. The stored segments, each checked. */
     if (r == TSL_OK)
         r = st->be->segments_each(st, in->id, take_row, b, err);
-    /* 1b. The chunks of the segments without a usable row, in one round trip where the
-     * backend is a server; a row found stale in step 2 has its chunk read there. */
+    /* 1b. The chunks of the segments without a usable row, many to a statement where
+     * the backend is a server; a row found stale in step 2 has its chunk read there. */
     if (r == TSL_OK && st->be->chunks_fetch != NULL)
         r = fetch_missing(st, b, err);
     /* 2. The chunks of the others: read now, inside the snapshot's transaction, in
