@@ -981,7 +981,7 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
          * times zlib -9's time; on a random list no match comes near. The state after
          * the last run it covers was reached by it (the search prices the last end a
          * match covers), and the loop still ends at the sentinel run n. */
-        uint32_t far = 0;
+        uint32_t far = p; /* no candidate: no match */
         for (unsigned ci = 0; ci < nc; ci++)
             if (cand_m[ci] > far)
                 far = cand_m[ci];
