@@ -14,6 +14,10 @@
 #   kill      `tsl publish` of a 4*10^6-entry list killed with SIGKILL at several points
 #             of its publication (no segments stored: it encodes every one): the next
 #             publication is correct and complete
+#   crash     (PostgreSQL) the server stopped with -m immediate and started again: crash
+#             recovery empties the unlogged segment table; the token committed before is
+#             there, and the next publication encodes every segment, right and the same
+#             bytes as from scratch
 #   serve     `tsl serve --publish-interval 0.05`: a `tsl set` is served (tests/
 #             propagate.py polls every 10 ms) within 1 s (the target, 100 ms, is
 #             measured by tests/bench_propagate.sh); not under the sanitizers
@@ -197,6 +201,42 @@ for at in 0.03 0.1 0.25; do
 done
 
 note "kill: $(($(date +%s) - START)) s"
+# ---- crash (PostgreSQL): the server killed, its unlogged segments gone -------------
+# tsl_segments is UNLOGGED (schema 8): crash recovery empties it, and the publication
+# after must encode every segment again, with the tokens right and the same bytes as
+# from scratch; the chunks and tokens (logged) are all there.
+if [ "$BACKEND" = pg ]; then
+    if [ -z "${PG_DIR:-}" ] || [ -z "${PG_CTL:-}" ]; then
+        bad "crash: TSL_TEST_PG is set but not by tests/pg.sh: cannot crash it"
+    else
+        fetch "$DB" e1
+        good=$(lst_of)
+        before=$(sql "$DB" "SELECT count(*) FROM tsl_segments WHERE list_id = 'e1'")
+        if [ "${before:-0}" -gt 0 ]; then ok; else bad "crash: no segment stored before"; fi
+        pg_as "$PG_CTL" -D "$PG_DIR/data" -m immediate -w -t 60 stop >/dev/null 2>&1 ||
+            bad "crash: pg_ctl stop -m immediate failed"
+        pg_restart_start || bad "crash: the server did not start again"
+        same "crash: crash recovery emptied the segments" \
+            "$(sql "$DB" "SELECT count(*) FROM tsl_segments WHERE list_id = 'e1'")" 0
+        # The tokens survived: the newest is the one served before the crash.
+        fetch "$DB" e1
+        same "crash: the token committed before is there" "$(lst_of)" "$good"
+        "$PY" "$CHECK" gen "$T/e1.model" 2200000 1 1 4242 "$T/upd"
+        ti "$T/upd" update e1 --force --db "$DB"
+        expect_rc "crash: a change after the restart" 0
+        pub "$DB" e1
+        expect_rc "crash: the publication after" 0
+        verify "crash: tokens after" "$DB" e1 2200000 1 "$T/e1.model"
+        inc=$(lst_of)
+        same "crash: every segment stored again" \
+            "$(sql "$DB" "SELECT count(*) FROM tsl_segments WHERE list_id = 'e1'")" "$before"
+        sql "$DB" "DELETE FROM tsl_segments WHERE list_id = 'e1'"
+        pub "$DB" e1
+        fetch "$DB" e1
+        same "crash: the lst from scratch is the one after the crash" "$(lst_of)" "$inc"
+    fi
+    note "crash: $(($(date +%s) - START)) s"
+fi
 # ---- serve: a change picked up at --publish-interval 0.05 --------------------------
 # (timing: not under the sanitizers)
 [ "${TSL_SANITIZED:-}" = 1 ] && finish

@@ -291,7 +291,9 @@ t db migrate --db "$EMPTY"
 expect_rc "tsl db migrate on an empty database" 0
 same "its schema versions" \
     "$($PSQL -At -d "$EMPTY" -c "SELECT string_agg(version::text, ',' ORDER BY version) FROM tsl_schema")" \
-    "1,2,3,4,5,6,7"
+    "1,2,3,4,5,6,7,8"
+same "its segments unlogged (a cache that crash recovery empties)" \
+    "$($PSQL -At -d "$EMPTY" -c "SELECT relpersistence FROM pg_class WHERE relname = 'tsl_segments'")" u
 t db migrate --db "$EMPTY"
 expect_rc "tsl db migrate again (nothing to do)" 0
 t list ls --db "$EMPTY"
@@ -308,12 +310,12 @@ same "a read-only command does not migrate" \
     "$($PSQL -At -d "$V1" -c 'SELECT max(version) FROM tsl_schema')" 1
 t db migrate --db "$V1"
 expect_rc "tsl db migrate of the v1 store" 0
-same "migrated to version 7, indexes, key, segment, count and token-list tables made" \
+same "migrated to version 8, indexes, key, segment, count and token-list tables made" \
     "$($PSQL -At -d "$V1" -c "SELECT max(version), (SELECT count(*) FROM pg_indexes WHERE
         indexname IN ('tsl_batches_by_list', 'tsl_tokens_by_exp', 'tsl_tokens_by_lst')),
         (SELECT count(*) FROM pg_tables WHERE tablename IN ('tsl_apikeys',
         'tsl_idempotency', 'tsl_segments', 'tsl_status_counts', 'tsl_token_lists',
-        'tsl_token_pieces', 'tsl_token_list_pieces')) FROM tsl_schema")" "7|3|7"
+        'tsl_token_pieces', 'tsl_token_list_pieces')) FROM tsl_schema")" "8|3|7"
 t get L1 10 20 30 39 40 --db "$V1"
 same "the statuses as they were" "$(cut -f2 "$T/out" | tr '\n' ' ')" \
     "INVALID SUSPENDED INVALID INVALID VALID "

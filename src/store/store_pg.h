@@ -22,8 +22,8 @@ tsl_status tslp_pg_url_check(const char *url, tsl_error *err);
  * on the audit trail and on the tokens' exp, 3 API keys and idempotency records, 4
  * stored compressed segments, 5 status counts, 6 an identifier list's identifier
  * length (tsl_lists.id_bytes), 7 a token's list recorded once (tsl_token_lists,
- * tsl_tokens.lst). */
-#define TSLP_PG_SCHEMA_VERSION 7
+ * tsl_tokens.lst), 8 tsl_segments unlogged. */
+#define TSLP_PG_SCHEMA_VERSION 8
 /* The version from which a PostgreSQL store keeps status counts (counts.c). */
 #define TSLP_PG_SCHEMA_COUNTS 5
 /* The version from which tsl_lists has an id_bytes column. */
