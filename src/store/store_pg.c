@@ -214,7 +214,12 @@ static const char *const SQL[Q_COUNT] = {
                     " AND t.lst = b.digest)",
     /* $2: the pieces' digests end to end (32 bytes each), so that one statement asks
      * for, or links, all of a list's pieces. */
-    [Q_PIECES_HAVE] = "SELECT p.digest, p.data FROM tsl_token_pieces p WHERE p.list_id = $1"
+    /* Whether each recorded piece is whole is asked of the server: a piece's digest is
+     * the SHA-256 of its bytes, so sha256(data) = digest says they are the list's,
+     * without sending the list back (about 1.3 MB at 10^8 entries, a fifth of a
+     * publication's write after one change). */
+    [Q_PIECES_HAVE] = "SELECT p.digest, sha256(p.data) = p.digest FROM tsl_token_pieces p"
+                      " WHERE p.list_id = $1"
                       " AND p.digest IN (SELECT substring($2::bytea FROM k * 32 + 1 FOR 32)"
                       " FROM generate_series(0, length($2::bytea) / 32 - 1) AS k)",
     [Q_PIECE_PUT] = "INSERT INTO tsl_token_pieces (list_id, digest, data) VALUES ($1, $2, $3)"
@@ -1301,9 +1306,9 @@ static tsl_status pg_token_head(tsl_store *st, const char *id, tsl_format format
 /* Records a cut-out list: each of its pieces that is not recorded yet (sent eight to a
  * statement), or whose recorded bytes differ from the list's (a damaged row: rewritten,
  * so that the tokens sharing it read again), then, unless the list is recorded already,
- * its row and which pieces make it, in order. The recorded pieces are read back in one
- * statement and compared: a publication after a change of a few entries sends one or
- * two. */
+ * its row and which pieces make it, in order. One statement says which pieces are
+ * recorded and whether each still hashes to its digest: a publication after a change of
+ * a few entries sends one or two. */
 static tsl_status pg_lst_put(tsl_store *st, const char *id, const tslp_token_row *row,
                              tsl_error *err)
 {
@@ -1329,9 +1334,8 @@ static tsl_status pg_lst_put(tsl_store *st, const char *id, const tslp_token_row
         for (int i = 0; i < PQntuples(res); i++)
             for (size_t k = 0; PQgetlength(res, i, 0) == TSLP_TOKEN_DIGEST && k < n; k++)
                 if (memcmp(PQgetvalue(res, i, 0), pc[k].digest, TSLP_TOKEN_DIGEST) == 0)
-                    state[k] = (size_t)PQgetlength(res, i, 1) == pc[k].len &&
-                                       memcmp(PQgetvalue(res, i, 1), row->body + pc[k].off,
-                                              pc[k].len) == 0
+                    /* A binary boolean: one byte, 1 for true. */
+                    state[k] = PQgetlength(res, i, 1) == 1 && PQgetvalue(res, i, 1)[0] == 1
                                    ? 1
                                    : 2;
         PQclear(res);
