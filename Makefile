@@ -136,11 +136,11 @@ $(BUILD)/sigtool: tests/sigtool.c $(BUILD)/libtsl.a
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libtsl.a $(LIBS)
 
 BENCH_SRC = tests/bench.c tests/bench_store.c tests/bench_verify.c tests/bench_pkcs11.c \
-            tests/bench_incr.c tests/bench_idlist.c
+            tests/bench_incr.c tests/bench_idlist.c tests/bench_prices.c
 $(BUILD)/bench: $(BENCH_SRC) tests/bench.h $(BUILD)/libtsl.a
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -O2 -o $@ $(BENCH_SRC) $(BUILD)/libtsl.a $(LIBS)
 
-test: all $(BUILD)/tests/run $(BUILD)/sigtool $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+test: all $(BUILD)/tests/run $(BUILD)/sigtool $(BUILD)/bench $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 	@BUILD=$(BUILD) sh tests/run_all.sh
 
 # ASan cannot start under `ulimit -v`, so allocations are capped through ASAN_OPTIONS:

@@ -141,13 +141,18 @@ static uint64_t parse_u64(const char *s, const char *what)
 /* Builds the documented list: N/100 seeded draws, with replacement. */
 tsl_list *bench_generate(uint64_t n, unsigned bits)
 {
+    return bench_generate_per(n, bits, 100);
+}
+
+tsl_list *bench_generate_per(uint64_t n, unsigned bits, unsigned per10k)
+{
     tsl_list *l = NULL;
     tsl_error err;
     tsl_error_clear(&err);
     tsl_status st = tsl_list_new(bits, n, &l, &err);
     if (st != TSL_OK)
         bench_die("tsl_list_new", st, &err);
-    uint64_t s = BENCH_SEED, draws = n / 100;
+    uint64_t s = BENCH_SEED, draws = per10k == 100 ? n / 100 : n * per10k / 10000;
     unsigned maxv = (1u << bits) - 1;
     for (uint64_t k = 0; k < draws; k++) {
         uint64_t r = bench_xorshift64(&s);
@@ -478,6 +483,7 @@ static void usage(void)
                     "       bench store_bulk N BITS DB KEY [CHANGES]\n"
                     "       bench store_set N BITS DB KEY [RUNS]\n"
                     "       bench store_publish N BITS DB KEY [RUNS]\n"
+                    "       bench price_tables 1 1\n"
                     "       bench store_alloc N BITS DB KEY [PROCS [PER_PROC [PER_CALL]]]\n");
     exit(2);
 }
@@ -784,6 +790,8 @@ int main(int argc, char **argv)
         return bench_store_alloc(n, (unsigned)bits, argv[4], argv[5], procs, per_proc,
                                  per_call);
     }
+    if (strcmp(cmd, "price_tables") == 0 && argc == 4)
+        return bench_price_tables();
     if (strcmp(cmd, "pkcs11_sign") == 0 && argc == 9)
         return bench_pkcs11_sign(argv[4], argv[5], argv[6], (double)parse_u64(argv[7], "SECONDS"),
                                  (unsigned)parse_u64(argv[8], "THREADS"));

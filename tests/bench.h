@@ -20,6 +20,11 @@ long bench_peak_rss_kb(void);
 void bench_die(const char *what, tsl_status st, const tsl_error *err);
 /* The documented generator list: N entries of BITS bits, N/100 draws from seed 42. */
 tsl_list *bench_generate(uint64_t n, unsigned bits);
+/* The same with N * per10k / 10,000 draws. */
+tsl_list *bench_generate_per(uint64_t n, unsigned bits, unsigned per10k);
+
+/* bench price_tables 1 1 (bench_prices.c): prints src/codec/sldeflate_prices.h. */
+int bench_price_tables(void);
 
 /* ECDSA raw r||s to DER (OPENSSL_free), for a bare OpenSSL verify. */
 unsigned char *bench_raw_to_der(const uint8_t *sig, size_t len, size_t *der_len);

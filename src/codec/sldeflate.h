@@ -34,6 +34,37 @@ void tslp_slwork_free(tslp_slwork *w);
 tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned bits,
                           tslp_slwork *work, tslp_buf *out, tsl_error *err);
 
+/* Symbol prices measured on random lists (sldeflate_prices.h): the code lengths of the
+ * minimum-cost search's last parse over blocks of about `runs` runs of non-zero bytes
+ * per 65536 bytes, a list of `bits` bits per entry. A block whose density is near one
+ * is parsed once at its prices instead of twice (sldeflate.c, table_search). */
+typedef struct {
+    uint8_t bits;
+    uint32_t runs;
+    uint8_t ll[286]; /* literal/length symbols; 0: not seen */
+    uint8_t dl[30];  /* distance symbols */
+} tslp_sl_prices;
+
+/* Test and benchmark hook: when tslp_sldeflate_hook is set (it is NULL otherwise; set it
+ * only while nothing is encoding), no_tables makes every sparse block take the two
+ * searches (how the tables are measured: bench price_tables), counts (when not NULL)
+ * receives each such block's final symbol counts, from the encoding threads, and the
+ * block counters are added to atomically. */
+typedef struct {
+    bool no_tables;
+    void (*counts)(void *ctx, unsigned bits, uint32_t runs, const uint32_t *lfreq,
+                   const uint32_t *dfreq);
+    void *ctx;
+    unsigned long one_search; /* blocks parsed once, at a table's prices */
+    unsigned long fallback;   /* blocks a table did not fit: parsed twice after all */
+    unsigned long two_search; /* blocks parsed twice without trying a table */
+} tslp_sl_hook;
+extern tslp_sl_hook *tslp_sldeflate_hook;
+
+/* Length-limited (15) Huffman code lengths of freq[0..n) as the encoder makes them
+ * (n <= 288), for bench price_tables. */
+void tslp_sldeflate_lengths(const uint32_t *freq, unsigned n, uint8_t *lens);
+
 /* Finds, in a raw deflate stream of z_len bytes that ends with a final block, the bit
  * position of that last block's BFINAL bit and the bit position just past its
  * end-of-block code, by letting zlib walk it block by block. TSL_ERR_ARG if the stream

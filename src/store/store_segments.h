@@ -27,10 +27,11 @@ typedef struct {
  * segments that copy from the previous chunk's last 32 KiB, each row's data starting with
  * that chunk's Adler-32; 5: the minimum-cost search takes its sources from all of those
  * 32 KiB, not the last 8; 6: the search walks 32 and 256 earlier runs of a value, its
- * first pass over half a block, and both parses take zlib's "nice" length). A row's
+ * first pass over half a block, and both parses take zlib's "nice" length; 7: a
+ * random list's blocks searched once, at measured prices). A row's
  * level column holds TSLP_SEGMENT_ENCODER * 1000 + the level asked for (0: the
  * default). */
-#define TSLP_SEGMENT_ENCODER 6
+#define TSLP_SEGMENT_ENCODER 7
 
 /* Bytes before a row's segment: the Adler-32 (big-endian) of the previous chunk the
  * segment was encoded after (1, the Adler-32 of nothing, for chunk 0). */
