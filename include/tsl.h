@@ -266,12 +266,15 @@ TSL_API tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri,
  * at 4 bits, 19% at 8 bits) in a small fraction of its time, and 2 to 3% larger than
  * libdeflate level 12 (which takes 3 to 80 times as long), of which about 1% is the
  * Huffman header every 64 KiB block carries. A list of a short pattern repeated or
- * of a regular stride costs the default 0.1 to 2.7 times the CPU of such a random list
- * of the same width (BENCHMARKS.md, `bench encode_shape`).
- * TSL_LEVEL_FAST (libdeflate 6) takes about a third (1 bit) to three quarters (8 bits)
- * of the default's CPU and is 25% (1 bit) to 23% (8 bits) larger than it; against zlib -9 it is 17% larger at 1
- * bit and the same size at 8 bits (10^7 entries). Every level's output is a standard
- * zlib stream and does not depend on the number of cores. */
+ * of a regular stride costs the default 0.2 to 3.4 times the CPU of such a random list
+ * of the same width (BENCHMARKS.md, `bench encode_shape`): the default prices a random
+ * list's symbols from tables measured once, and searches other lists twice.
+ * TSL_LEVEL_FAST (libdeflate 6) takes about half (1 bit) to nine tenths (8 bits) of the
+ * default's CPU at 10^8 entries, on one thread where the default uses every core (so
+ * from 2 bits up it takes longer), and is 25% (1 bit) to 35% (4 bits) larger than it;
+ * against zlib -9 it is 17% larger at 1 bit and the same size at 8 bits (10^7
+ * entries). Every level's output is a standard zlib stream and does not depend on the
+ * number of cores. */
 #define TSL_LEVEL_STATUSLIST 13
 #define TSL_LEVEL_DEFAULT TSL_LEVEL_STATUSLIST
 #define TSL_LEVEL_FAST 6
