@@ -138,10 +138,22 @@ static uint64_t parse_u64(const char *s, const char *what)
     return (uint64_t)v;
 }
 
-/* Builds the documented list: N/100 seeded draws, with replacement. */
+/* Builds the documented list: N/100 seeded draws, with replacement (N * BENCH_PER10K /
+ * 10,000 when that is set, 1 to 10000: another density for every case). */
 tsl_list *bench_generate(uint64_t n, unsigned bits)
 {
-    return bench_generate_per(n, bits, 100);
+    const char *e = getenv("BENCH_PER10K");
+    unsigned per = 100;
+    if (e != NULL) {
+        char *end = NULL;
+        unsigned long v = strtoul(e, &end, 10);
+        if (end == e || *end != '\0' || v < 1 || v > 10000) {
+            fprintf(stderr, "bench: BENCH_PER10K must be 1 to 10000\n");
+            exit(2);
+        }
+        per = (unsigned)v;
+    }
+    return bench_generate_per(n, bits, per);
 }
 
 tsl_list *bench_generate_per(uint64_t n, unsigned bits, unsigned per10k)

@@ -18,7 +18,8 @@ uint64_t bench_xorshift64(uint64_t *s);
 double bench_now(void);   /* CLOCK_MONOTONIC, seconds */
 long bench_peak_rss_kb(void);
 void bench_die(const char *what, tsl_status st, const tsl_error *err);
-/* The documented generator list: N entries of BITS bits, N/100 draws from seed 42. */
+/* The documented generator list: N entries of BITS bits, N/100 draws from seed 42
+ * (N * BENCH_PER10K / 10,000 when that environment variable is set). */
 tsl_list *bench_generate(uint64_t n, unsigned bits);
 /* The same with N * per10k / 10,000 draws. */
 tsl_list *bench_generate_per(uint64_t n, unsigned bits, unsigned per10k);
