@@ -14,7 +14,11 @@
  *   segment's bytes exactly, and the segment ends where its blocks do (no BFINAL
  *   block inside: a final empty block appended ends the stream there);
  * - the same input encoded with one scratch space kept across all inputs (grown and
- *   reused as the store's workers reuse theirs) gives the same bytes. */
+ *   reused as the store's workers reuse theirs) gives the same bytes;
+ * - encoded with the search's price tables turned off (the hook's no_tables: every
+ *   sparse block searched twice), it inflates right too, and when no block of the
+ *   default encoding was searched at a table's prices, it is the same bytes (a block
+ *   that falls back gets exactly the two searches). */
 #include "codec/segment.h"
 #include "codec/sldeflate.h"
 #include "fuzz_encoder.h"
@@ -71,18 +75,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (kept == NULL && (kept = tslp_slwork_new()) == NULL)
         abort();
 
-    tslp_buf a, b;
+    tslp_buf a, b, c;
     tslp_buf_init(&a, SIZE_MAX, "fuzz segment");
     tslp_buf_init(&b, SIZE_MAX, "fuzz segment again");
-    if (tslp_segment_encode(seg, len, hist, bits, 0, NULL, &a, NULL) != TSL_OK ||
-        a.len > TSLP_SLDEFLATE_BOUND(len))
+    tslp_buf_init(&c, SIZE_MAX, "fuzz segment without tables");
+    tslp_sl_hook seen = {0}, forced = {.no_tables = true};
+    tslp_sldeflate_hook = &seen;
+    tsl_status st = tslp_segment_encode(seg, len, hist, bits, 0, NULL, &a, NULL);
+    tslp_sldeflate_hook = NULL;
+    if (st != TSL_OK || a.len > TSLP_SLDEFLATE_BOUND(len))
         abort();
     inflates_after(body, hist, a.data, a.len, seg, len);
     if (tslp_segment_encode(seg, len, hist, bits, 0, kept, &b, NULL) != TSL_OK ||
         b.len != a.len || (a.len > 0 && memcmp(a.data, b.data, a.len) != 0))
         abort();
+    tslp_sldeflate_hook = &forced;
+    st = tslp_segment_encode(seg, len, hist, bits, 0, kept, &c, NULL);
+    tslp_sldeflate_hook = NULL;
+    if (st != TSL_OK)
+        abort();
+    inflates_after(body, hist, c.data, c.len, seg, len);
+    if (seen.one_search == 0 &&
+        (c.len != a.len || (a.len > 0 && memcmp(a.data, c.data, a.len) != 0)))
+        abort();
     tslp_buf_free(&a);
     tslp_buf_free(&b);
+    tslp_buf_free(&c);
     free(tiled);
     return 0;
 }
