@@ -1544,7 +1544,7 @@ static void count_costs(const block *b, codes *c, uint64_t *at, uint64_t *own)
 
 /* Parses a sparse block (b holding its plain parse's counts) once, at the prices
  * measured for random lists of its density, instead of twice (a first search only to
- * learn the prices, then the last): a third less CPU at 10^8 one-bit entries, and
+ * learn the prices, then the last): a quarter less CPU at 10^8 one-bit entries, and
  * fewer bytes, a fixed table pricing better than one learnt from half a block. Returns
  * false, b holding the plain parse's counts again, when no table is near the block's
  * density or the block proves not to be random (periodic, strided: see PLAIN_PCT): the

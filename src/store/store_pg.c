@@ -216,8 +216,8 @@ static const char *const SQL[Q_COUNT] = {
      * for, or links, all of a list's pieces. */
     /* Whether each recorded piece is whole is asked of the server: a piece's digest is
      * the SHA-256 of its bytes, so sha256(data) = digest says they are the list's,
-     * without sending the list back (about 1.3 MB at 10^8 entries, a fifth of a
-     * publication's write after one change). */
+     * without sending the list back (about 1.3 MB at 10^8 entries, in every
+     * publication). */
     [Q_PIECES_HAVE] = "SELECT p.digest, sha256(p.data) = p.digest FROM tsl_token_pieces p"
                       " WHERE p.list_id = $1"
                       " AND p.digest IN (SELECT substring($2::bytea FROM k * 32 + 1 FOR 32)"
@@ -393,9 +393,10 @@ static const struct {
      * give (every row checked before use, a missing one encoded again), yet their WAL
      * was half of what an incremental publication after many changes had to flush at
      * COMMIT (the segments and the token's new pieces, each about the compressed list's
-     * size). An unlogged table is emptied by crash recovery and is not replicated: the
-     * next publication after a crash, or the first on a promoted standby, encodes every
-     * segment, as one from scratch does (tests/incr.sh "crash"). */
+     * size). An unlogged table is emptied by crash recovery, and is neither replicated
+     * nor in physical backups: the next publication after a crash, or the first on a
+     * promoted standby or a restored backup, encodes every segment, as one from scratch
+     * does (tests/incr.sh "crash"). */
     {"keeping compressed segments out of the write-ahead log",
      "ALTER TABLE tsl_segments SET UNLOGGED;", false},
 };
