@@ -172,7 +172,7 @@ CREATE="--uri $URI $KEYDB"
 t list create L1 --bits 2 --size 1000 --ttl 300 --lifetime 3600 $CREATE
 expect_ok "list create L1"
 if [ "$BACKEND" = pg ]; then
-    [ "$(psql -At -d "$DB" -c 'SELECT max(version) FROM tsl_schema')" = 7 ]
+    [ "$(psql -At -d "$DB" -c 'SELECT max(version) FROM tsl_schema')" = 8 ]
 else
     [ -f "$DB" ]
 fi
