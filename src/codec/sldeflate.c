@@ -1482,12 +1482,16 @@ tslp_sl_hook *tslp_sldeflate_hook;
 /* A table is tried only when it prices the plain parse (plain_counts) within this many
  * percent of that parse's own code, and the one search at its prices is kept when they
  * were within FIT_PCT percent of what the block's own code charges for the symbols it
- * chose. Measured (10^7 entries, 1, 2 and 4 bits, 0.12% to 3% set, and bench
- * encode_shape's periodic and strided lists): a random list's blocks are at 101% to 146%
- * of the plain parse's own, the shapes at 186% to 276%; after the search a random list's
- * blocks are within 3% (the odd one 12%), the shapes 6 to 9 times over. */
+ * chose. Measured (1, 2 and 4 bits, 0.12% to 3% set, bench encode_shape's periodic and
+ * strided lists, and revocations in batches: runs of 1 to 16 entries, 1% set): a random
+ * list's blocks are at 101% to 146% of the plain parse's own, the shapes at 186% to
+ * 276%, the batches at 122% to 153%. After the search a random list's blocks are within
+ * 0.4% to 2.4% on average (about one block a list, without history or partial, up to
+ * 11%), the shapes 6 to 9 times over, the batches 7% to 21% over: searched once at a
+ * random list's prices, they took 1.7% to 3% more bytes than with the two searches, so
+ * they fall back, and cost the wasted search (1.4 to 1.6 times the two searches' CPU). */
 #define PLAIN_PCT 170
-#define FIT_PCT 15
+#define FIT_PCT 6
 
 /* The table for a block of `runs` runs of non-zero bytes in len bytes of a list of
  * `bits` bits: the nearest density measured for that width, or NULL when none is within
