@@ -1489,7 +1489,7 @@ tslp_sl_hook *tslp_sldeflate_hook;
  * 0.4% to 2.4% on average (about one block a list, without history or partial, up to
  * 11%), the shapes 6 to 9 times over, the batches 7% to 21% over: searched once at a
  * random list's prices, they took 1.7% to 3% more bytes than with the two searches, so
- * they fall back, and cost the wasted search (1.4 to 1.6 times the two searches' CPU). */
+ * they fall back, and cost the wasted search (1.3 to 1.8 times the two searches' CPU). */
 #define PLAIN_PCT 170
 #define FIT_PCT 6
 
