@@ -7,6 +7,7 @@
 #include "tt.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -263,7 +264,9 @@ static int dial(uint16_t port)
     sa.sin_port = htons(port);
     sa.sin_addr.s_addr = htonl(0x7f000001);
     if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno; /* for the caller: close() may change it */
         close(fd);
+        errno = e;
         return -1;
     }
     return fd;
@@ -345,12 +348,19 @@ TT_TEST(gate_loopback)
     tsl_gate_conn *hc = tsl_gate_conn_started(g, hfd, NULL, 0);
     TT_CHECK(hc != NULL);
 
-    /* The per-address limit (1): a second connection from 127.0.0.1 is refused. */
+    /* The per-address limit (1): a second connection from 127.0.0.1 is refused, with a
+     * reset. On loopback the gate may accept and reset it before connect() has returned
+     * to the client, which then fails with ECONNRESET (about one run in ten on 2 cores):
+     * that is the refusal too. */
+    errno = 0;
     int c3 = dial(port);
-    TT_CHECK(c3 >= 0);
-    (void)send(c3, "GET /x HTTP/1.0\r\n\r\n", 19, MSG_NOSIGNAL);
-    TT_EQ_U(read_all(c3, buf, sizeof buf), 0);
-    close(c3);
+    if (c3 >= 0) {
+        (void)send(c3, "GET /x HTTP/1.0\r\n\r\n", 19, MSG_NOSIGNAL);
+        TT_EQ_U(read_all(c3, buf, sizeof buf), 0);
+        close(c3);
+    } else {
+        TT_EQ_U(errno, ECONNRESET);
+    }
     /* The gate may count the refusal just after the client sees the close. */
     tsl_gate_stats st;
     tsl_gate_get_stats(g, &st);
