@@ -105,8 +105,8 @@ part man sh tests/man.sh "$BUILD"
 part completion sh tests/completion.sh "$BUILD"
 # Python's zlib inflates tsl encode's default output (the status-list encoder).
 part segment_xcheck "$PY" tests/segment_xcheck.py "$BUILD"
-# The encoder's price tables are what it measures now (bench price_tables; a few
-# seconds, half a minute under the sanitizers).
+# The encoder's price tables are what it measures now (bench price_tables; 2 s, 6 s
+# under the sanitizers).
 part prices sh tests/prices.sh "$BUILD"
 part store sh tests/store.sh "$BUILD"
 # The same on the PostgreSQL backend (about 45 s), then its own scenarios: concurrent
