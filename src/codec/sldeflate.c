@@ -1455,6 +1455,14 @@ static void write_block(bitw *w, const uint8_t *in, size_t len, const block *b, 
 /* Sets b's symbol prices from its current counts: each symbol's Huffman code length,
  * and for a symbol not used yet a guess (12 bits a literal or length, 5 plus its extra
  * bits a distance) so that the search may still introduce it. */
+static void length_prices(block *b)
+{
+    for (unsigned len = MIN_MATCH; len <= MAX_MATCH; len++) {
+        unsigned lx, lv, ls = len_sym(len, &lx, &lv);
+        b->lencost[len] = (uint16_t)(b->lcost[ls] + lx);
+    }
+}
+
 static void price(block *b, codes *c)
 {
     build_lengths(b->lfreq, LITLEN_SYMS, 15, c->llen);
@@ -1463,10 +1471,18 @@ static void price(block *b, codes *c)
         b->lcost[s] = c->llen[s] != 0 ? c->llen[s] : 12;
     for (unsigned s = 0; s < DIST_SYMS; s++)
         b->dcost[s] = c->dlen[s] != 0 && b->dfreq[s] != 0 ? c->dlen[s] : 5;
-    for (unsigned len = MIN_MATCH; len <= MAX_MATCH; len++) {
-        unsigned lx, lv, ls = len_sym(len, &lx, &lv);
-        b->lencost[len] = (uint16_t)(b->lcost[ls] + lx);
-    }
+    length_prices(b);
+}
+
+/* Empties b's symbol counts and tokens for another parse (the end-of-block code counted
+ * once). */
+static void reset_counts(block *b)
+{
+    memset(b->lfreq, 0, sizeof b->lfreq);
+    memset(b->dfreq, 0, sizeof b->dfreq);
+    b->xbits = 0;
+    b->ntok = 0;
+    b->lfreq[EOB] = 1;
 }
 
 void tslp_sldeflate_lengths(const uint32_t *freq, unsigned n, uint8_t *lens)
@@ -1517,15 +1533,6 @@ static const tslp_sl_prices *pick_prices(unsigned bits, uint32_t runs, size_t le
     return best;
 }
 
-static void reset_counts(block *b)
-{
-    memset(b->lfreq, 0, sizeof b->lfreq);
-    memset(b->dfreq, 0, sizeof b->dfreq);
-    b->xbits = 0;
-    b->ntok = 0;
-    b->lfreq[EOB] = 1;
-}
-
 /* The bits b's symbol counts cost at its prices (lcost, dcost: *at) and at the code
  * fitted to them (*own); c's lengths are overwritten. Extra bits are left out: the same
  * in both. */
@@ -1569,10 +1576,7 @@ static bool table_search(const uint8_t *in, size_t at, size_t end, unsigned bits
         b->lcost[s] = s < sizeof t->ll && t->ll[s] != 0 ? t->ll[s] : 12;
     for (unsigned s = 0; s < DIST_SYMS; s++)
         b->dcost[s] = t->dl[s] != 0 ? t->dl[s] : 5;
-    for (unsigned len = MIN_MATCH; len <= MAX_MATCH; len++) {
-        unsigned lx, lv, ls = len_sym(len, &lx, &lv);
-        b->lencost[len] = (uint16_t)(b->lcost[ls] + lx);
-    }
+    length_prices(b);
     uint64_t p = 0, h = 0;
     count_costs(b, c, &p, &h);
     if (p * 100 > h * PLAIN_PCT) {
@@ -1593,6 +1597,42 @@ static bool table_search(const uint8_t *in, size_t at, size_t end, unsigned bits
     if (hk != NULL)
         __atomic_fetch_add(&hk->one_search, 1, __ATOMIC_RELAXED);
     return true;
+}
+
+/* The two searches of a sparse block (b holding its plain parse's counts): the first,
+ * over at most FIRST_SAMPLE bytes, at the plain parse's code lengths, only to learn the
+ * prices of the second, over the whole block. */
+static void two_searches(const uint8_t *in, size_t at, size_t end, block *b, codes *c,
+                         dpwork *dw)
+{
+    for (unsigned pass = 0; pass < DP_PASSES; pass++) {
+        price(b, c);
+        /* The plain parse writes a literal 0 after every value, which makes that literal
+         * cheap and steers the first search away from the long matches that cover those
+         * zeros: priced as rare instead, the search settles on 1.1% fewer bytes (10^7
+         * one-bit entries, 1% set). */
+        if (pass == 0 && b->lcost[0] < FIRST_ZERO_COST)
+            b->lcost[0] = FIRST_ZERO_COST;
+        reset_counts(b);
+        if (pass + 1 == DP_PASSES) {
+            dp_parse(in, at, end, b, dw, VAL_CHAIN, VAL_WALK);
+        } else if (pass == 0 && end - at > FIRST_SAMPLE) {
+            /* The runs before the first one at or past the sample's end, that run's start
+             * made the end (the runs after it are never looked at: the search only looks
+             * back). */
+            uint32_t m = dw->first, n = dw->n;
+            while (m < n && dw->pos[m] < at + FIRST_SAMPLE)
+                m++;
+            uint32_t cnt_m = dw->cnt[m];
+            dw->cnt[m] = 0;
+            dw->n = m;
+            dp_parse(in, at, dw->pos[m], b, dw, VAL_FIRST, VAL_WALK_FIRST);
+            dw->n = n;
+            dw->cnt[m] = cnt_m;
+        } else {
+            dp_parse(in, at, end, b, dw, VAL_FIRST, VAL_WALK_FIRST);
+        }
+    }
 }
 
 /* What tslp_sldeflate works in, sized for blocks of tcap bytes: kept by a caller that
@@ -1700,44 +1740,8 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned b
         if (bits < 8 && find_runs(in, from, at, end, (end - at) / DENSE_DIV, dw)) {
             tslp_sl_hook *hk = tslp_sldeflate_hook;
             plain_counts(in, at, dw, b);
-            if (table_search(in, at, end, bits, b, c, dw)) {
-                if (hk != NULL && hk->counts != NULL)
-                    hk->counts(hk->ctx, bits, dw->n - dw->first, b->lfreq, b->dfreq);
-                write_block(&w, in + at, end - at, b, c);
-                continue;
-            }
-            for (unsigned pass = 0; pass < DP_PASSES; pass++) {
-                price(b, c);
-                /* The plain parse writes a literal 0 after every value, which makes
-                 * that literal cheap and steers the first search away from the long
-                 * matches that cover those zeros: priced as rare instead, the search
-                 * settles on 1.1% fewer bytes (10^7 one-bit entries, 1% set). */
-                if (pass == 0 && b->lcost[0] < FIRST_ZERO_COST)
-                    b->lcost[0] = FIRST_ZERO_COST;
-                memset(b->lfreq, 0, sizeof b->lfreq);
-                memset(b->dfreq, 0, sizeof b->dfreq);
-                b->xbits = 0;
-                b->ntok = 0;
-                b->lfreq[EOB] = 1;
-                if (pass + 1 == DP_PASSES) {
-                    dp_parse(in, at, end, b, dw, VAL_CHAIN, VAL_WALK);
-                } else if (pass == 0 && end - at > FIRST_SAMPLE) {
-                    /* The runs before the first one at or past the sample's end, that
-                     * run's start made the end (the runs after it are never looked
-                     * at: the search only looks back). */
-                    uint32_t m = dw->first, n = dw->n;
-                    while (m < n && dw->pos[m] < at + FIRST_SAMPLE)
-                        m++;
-                    uint32_t cnt_m = dw->cnt[m];
-                    dw->cnt[m] = 0;
-                    dw->n = m;
-                    dp_parse(in, at, dw->pos[m], b, dw, VAL_FIRST, VAL_WALK_FIRST);
-                    dw->n = n;
-                    dw->cnt[m] = cnt_m;
-                } else {
-                    dp_parse(in, at, end, b, dw, VAL_FIRST, VAL_WALK_FIRST);
-                }
-            }
+            if (!table_search(in, at, end, bits, b, c, dw))
+                two_searches(in, at, end, b, c, dw);
             if (hk != NULL && hk->counts != NULL)
                 hk->counts(hk->ctx, bits, dw->n - dw->first, b->lfreq, b->dfreq);
             write_block(&w, in + at, end - at, b, c);
@@ -1749,11 +1753,7 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned b
             if (pass == 0)
                 find_events(in, at, end, &b->ev);
             sum_costs(in, b);
-            memset(b->lfreq, 0, sizeof b->lfreq);
-            memset(b->dfreq, 0, sizeof b->dfreq);
-            b->xbits = 0;
-            b->ntok = 0;
-            b->lfreq[EOB] = 1;
+            reset_counts(b);
             b->cost_on = true;
             parse(in, at, end, b);
         }
