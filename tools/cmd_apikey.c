@@ -50,13 +50,23 @@ static bool parse_rfc3339(const char *s, int64_t *t)
     return true;
 }
 
+/* --expires: a time (at), or seconds from the moment the key is made (in), which is
+ * after the store is open: counted from the parse, `--expires 1` was refused as "not in
+ * the future" whenever opening the store crossed a second. */
+typedef struct {
+    int64_t at;
+    int64_t in;
+} expiry;
+
 /* --expires: seconds from now, Nd / Nh / Nm from now, or an RFC 3339 UTC time. */
 static int parse_expires(const char *cmd, void *target, const char *arg)
 {
     (void)cmd;
-    int64_t *out = target, now = (int64_t)time(NULL), at;
+    expiry *out = target;
+    int64_t at;
     if (parse_rfc3339(arg, &at)) {
-        *out = at;
+        out->at = at;
+        out->in = 0;
         return EXIT_OK;
     }
     size_t len = strlen(arg);
@@ -73,7 +83,8 @@ static int parse_expires(const char *cmd, void *target, const char *arg)
     /* At most about 100 years: far enough, and no overflow. */
     if (!cli_parse_u64(num, &v) || v == 0 || v > (uint64_t)3200000000u / unit)
         return CLI_BAD;
-    *out = now + (int64_t)(v * unit);
+    out->at = 0;
+    out->in = (int64_t)(v * unit);
     return EXIT_OK;
 }
 
@@ -93,12 +104,12 @@ static int apikey_create(int argc, char **argv)
 {
     const char *db = NULL, *list = NULL, *scope = NULL;
     bool all = false;
-    int64_t expires = 0;
+    expiry ex = {0, 0};
     const cli_opt opts[] = {
         CLI_STR("list", &list, "ID\tthe list the key is for"),
         CLI_FLAG("all", &all, "a key for every list (needed for the create scope)"),
         CLI_STR("scope", &scope, "S\talloc,update,publish,read,create (any of them), or all"),
-        CLI_FN("expires", &expires, parse_expires,
+        CLI_FN("expires", &ex, parse_expires,
                "is not seconds, Nd, Nh, Nm or a time like 2027-01-01T00:00:00Z",
                "T\texpiry: seconds or Nd/Nh/Nm from now, or an RFC 3339 UTC time\n"
                "(2027-01-01T00:00:00Z); default: never"),
@@ -133,6 +144,7 @@ static int apikey_create(int argc, char **argv)
         return rc;
     char secret[TSL_APIKEY_SECRET_SIZE];
     tsl_apikey_info info;
+    int64_t expires = ex.in != 0 ? (int64_t)time(NULL) + ex.in : ex.at;
     st = tsl_apikey_create(store, list, mask, expires, &info, secret, &err);
     tsl_store_close(store);
     if (st != TSL_OK)
