@@ -1,9 +1,11 @@
 /* test_list.c - the packed list: bit layout against the spec's worked examples, get/set
  * bounds, value checks, ranges, batches (all or nothing), counting, resizing. */
 #include "tt.h"
+#include "core/tsl_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* A simple xorshift so tests are reproducible without depending on libc's rand(). */
@@ -391,4 +393,67 @@ TT_TEST(list_set_lines_reads_input)
     TT_EQ_U(highest, 1);
     tsl_list_free(l);
     TT_ERR(tsl_list_set_lines(NULL, NULL, 0, &highest, &any, NULL), TSL_ERR_ARG);
+}
+
+TT_TEST(list_from_stream_pages)
+{
+    /* The store's signing-only list: its entries are fresh zero pages (never cleared by
+     * a memset), it frees them whole, and a resize moves it off them without losing an
+     * entry; every allocation failing on the way returns TSL_ERR_NOMEM without a leak. */
+    static const uint8_t z[] = {0x78, 0xDA, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01};
+    /* What a long-running publisher has done before: a larger block freed (after which
+     * glibc serves blocks this size from its heap), and heap memory this size written
+     * and freed, which a calloc from the heap must clear. */
+    for (size_t size = 4 << 20; size >= 2 << 20; size -= 2 << 20) {
+        uint8_t *prev = malloc(size);
+        TT_CHECK(prev != NULL);
+        memset(prev, 1, size);
+        free(prev);
+    }
+    tsl_list *l = NULL;
+    TT_OK(tslp_list_from_stream(1, 10000000, z, sizeof z, TSL_LEVEL_DEFAULT, &l, NULL));
+    size_t nb = 0;
+    const uint8_t *b = tsl_list_bytes(l, &nb);
+    TT_EQ_U(nb, 1250000);
+    /* Not one page of the entries has been written (none is resident). */
+    long pg = sysconf(_SC_PAGESIZE);
+    uintptr_t first = (uintptr_t)b / (uintptr_t)pg * (uintptr_t)pg;
+    size_t span = (size_t)((uintptr_t)b + nb - first);
+    size_t npages = (span + (size_t)pg - 1) / (size_t)pg, resident = 0;
+    unsigned char *vec = malloc(npages);
+    TT_CHECK(vec != NULL && mincore((void *)first, span, vec) == 0);
+    for (size_t k = 0; k < npages; k++)
+        resident += vec[k] & 1;
+    free(vec);
+    TT_EQ_U(resident, 0);
+    TT_CHECK(b != NULL && b[0] == 0 && b[nb - 1] == 0 && memcmp(b, b + 1, nb - 1) == 0);
+    TT_OK(tsl_list_set(l, 9999999, 1, NULL));
+    TT_OK(tsl_list_resize(l, 20000001, NULL));
+    unsigned v = 9;
+    TT_OK(tsl_list_get(l, 9999999, &v, NULL));
+    TT_EQ_U(v, 1);
+    TT_OK(tsl_list_get(l, 20000000, &v, NULL));
+    TT_EQ_U(v, 0);
+    TT_OK(tsl_list_resize(l, 9999999, NULL));
+    TT_OK(tsl_list_resize(l, 10000000, NULL));
+    TT_OK(tsl_list_get(l, 9999999, &v, NULL));
+    TT_EQ_U(v, 0);
+    tsl_list_free(l);
+    l = NULL;
+    TT_OK(tslp_list_from_stream(2, 0, z, sizeof z, TSL_LEVEL_DEFAULT, &l, NULL));
+    TT_CHECK(tsl_list_bytes(l, &nb) == NULL && nb == 0);
+    TT_OK(tsl_list_resize(l, 4, NULL));
+    TT_OK(tsl_list_get(l, 3, &v, NULL));
+    TT_EQ_U(v, 0);
+    tsl_list_free(l);
+    for (long k = 1; k <= 4; k++) {
+        l = NULL;
+        tslp_test_fail_alloc_after(k);
+        tsl_status st = tslp_list_from_stream(1, 1000, z, sizeof z, TSL_LEVEL_DEFAULT, &l,
+                                              NULL);
+        tslp_test_fail_alloc_after(0);
+        TT_CHECK(st == TSL_OK || st == TSL_ERR_NOMEM);
+        TT_CHECK(st == TSL_OK ? l != NULL : l == NULL);
+        tsl_list_free(l);
+    }
 }

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Tests run single-threaded; in production the counter stays 0 and is only read. */
 static long fail_after;
@@ -57,6 +58,20 @@ void tslp_free(void *p)
     if (on_free != NULL && p != NULL)
         on_free(p);
     free(p);
+}
+
+void *tslp_zero_pages(size_t n)
+{
+    if (should_fail())
+        return NULL;
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void tslp_zero_pages_free(void *p, size_t n)
+{
+    if (p != NULL)
+        munmap(p, n ? n : 1);
 }
 
 void tsl_free(void *p)

@@ -109,10 +109,23 @@ tsl_status tslp_list_from_stream(unsigned bits, uint64_t size, const uint8_t *z,
 {
     if (z == NULL || zlen == 0 || level < 1 || level > TSL_LEVEL_STATUSLIST)
         return tslp_fail(err, TSL_ERR_ARG, 0, "list: no compressed stream");
-    tsl_list *l = NULL;
-    tsl_status st = tsl_list_new(bits, size, &l, err);
-    if (st != TSL_OK)
-        return st;
+    size_t nbytes;
+    if (!tslp_bits_ok(bits) || !bytes_for(bits, size, &nbytes))
+        return tslp_fail(err, TSL_ERR_ARG, 0, "list: %u bits, %llu entries", bits,
+                         (unsigned long long)size);
+    tsl_list *l = alloc_list(err);
+    if (l == NULL)
+        return TSL_ERR_NOMEM;
+    l->bits = bits;
+    l->size = size;
+    l->nbytes = nbytes;
+    l->mapped = true;
+    if (nbytes > 0 && (l->data = tslp_zero_pages(nbytes)) == NULL) {
+        tsl_list_free(l);
+        return tslp_fail(err, TSL_ERR_NOMEM, 0,
+                         "out of memory allocating %zu bytes for %llu entries", nbytes,
+                         (unsigned long long)size);
+    }
     if ((l->zcache = tslp_malloc(zlen)) == NULL) {
         tsl_list_free(l);
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "out of memory for a %zu-byte stream", zlen);
@@ -136,7 +149,10 @@ void tsl_list_free(tsl_list *l)
     if (l == NULL)
         return;
     tslp_list_changed(l);
-    tslp_free(l->data);
+    if (l->mapped)
+        tslp_zero_pages_free(l->data, l->nbytes);
+    else
+        tslp_free(l->data);
     tslp_free(l->aggregation_uri);
     tslp_free(l);
 }
@@ -181,7 +197,22 @@ tsl_status tsl_list_resize(tsl_list *l, uint64_t size, tsl_error *err)
     if (!bytes_for(l->bits, size, &nbytes))
         return tslp_fail(err, TSL_ERR_LIMIT, 0, "list: %llu entries cannot be addressed",
                          (unsigned long long)size);
-    if (nbytes != l->nbytes) {
+    if (nbytes != l->nbytes && l->mapped) {
+        /* Off the pages: a list read from a stream that is resized after all. */
+        uint8_t *d = nbytes > 0 ? tslp_malloc(nbytes) : NULL;
+        if (nbytes > 0 && d == NULL)
+            return tslp_fail(err, TSL_ERR_NOMEM, 0,
+                             "out of memory resizing a list to %zu bytes", nbytes);
+        if (nbytes > 0) {
+            size_t keep = nbytes < l->nbytes ? nbytes : l->nbytes;
+            memcpy(d, l->data, keep);
+            memset(d + keep, 0, nbytes - keep);
+        }
+        tslp_zero_pages_free(l->data, l->nbytes);
+        l->data = d;
+        l->nbytes = nbytes;
+        l->mapped = false;
+    } else if (nbytes != l->nbytes) {
         if (nbytes == 0) {
             tslp_free(l->data);
             l->data = NULL;

@@ -47,6 +47,13 @@ void *tslp_malloc(size_t n);
 void *tslp_calloc(size_t n, size_t size);
 void *tslp_realloc(void *p, size_t n);
 void tslp_free(void *p);
+/* n zero bytes (n > 0) as fresh anonymous pages, which cost nothing until written; NULL
+ * when out of memory. For a large buffer that is likely never touched: calloc cannot
+ * promise that in a long-running process, where glibc, once a block that large has been
+ * freed, serves the next from its heap and must clear it (a 10^8-entry list's 12.5 MB
+ * at every publication). Free with tslp_zero_pages_free(p, n). */
+void *tslp_zero_pages(size_t n);
+void tslp_zero_pages_free(void *p, size_t n);
 
 /* Calls fn(ctx, k, worker) once for each k < n, on up to TSLP_DEFLATE_MAX_THREADS
  * threads (the caller's included; fewer when the machine has fewer cores), and returns
@@ -68,6 +75,7 @@ struct tsl_list {
     uint64_t size;     /* entries */
     size_t nbytes;     /* ceil(size * bits / 8) */
     uint8_t *data;     /* nbytes bytes; NULL when nbytes == 0 */
+    bool mapped;       /* data is from tslp_zero_pages (tslp_list_from_stream) */
     char *aggregation_uri;
     size_t compressed_size; /* of the zlib stream it came from, 0 if none */
     uint8_t *zcache;        /* tsl_list_precompress(): the stream at zcache_level */
@@ -87,8 +95,9 @@ tsl_status tslp_list_adopt(unsigned bits, uint8_t *data, size_t nbytes, tsl_list
  * as zeros) and whose precompressed stream (zcache, as tsl_list_precompress leaves it)
  * is a copy of z[0..zlen) at level: what the store's incremental publisher
  * (store/store_segments.c) hands to the token layer, which signs from the stream only,
- * so 12.5 MB of entries are never inflated or copied. The zero entries cost nothing
- * (calloc's fresh pages are never touched). Such a list must only be signed. */
+ * so 12.5 MB of entries are never inflated or copied. The zero entries cost nothing:
+ * they are fresh pages (tslp_zero_pages), never touched. Such a list must only be
+ * signed. */
 tsl_status tslp_list_from_stream(unsigned bits, uint64_t size, const uint8_t *z, size_t zlen,
                                  int level, tsl_list **out, tsl_error *err);
 
