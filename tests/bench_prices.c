@@ -92,11 +92,16 @@ int bench_price_tables(void)
                 bench_die("tsl_list_compress", st, &err);
             if (t.blocks == 0)
                 continue; /* all dense: the greedy parse, no search to price */
-            uint32_t lf[288], df[30];
-            for (unsigned s = 0; s < 288; s++)
-                lf[s] = t.l[s] > UINT32_MAX ? UINT32_MAX : (uint32_t)t.l[s];
+            /* One more of every symbol DEFLATE has (literal/length 0 to 285, distance 0
+             * to 29): the table is then a complete code for any block, whose segments
+             * may be written under it and share its header (sldeflate.c, write_body);
+             * symbols never seen get the longest codes, at a cost of about 0.6% of the
+             * code space. */
+            uint32_t lf[288] = {0}, df[30];
+            for (unsigned s = 0; s < 286; s++)
+                lf[s] = t.l[s] >= UINT32_MAX ? UINT32_MAX : (uint32_t)t.l[s] + 1;
             for (unsigned s = 0; s < 30; s++)
-                df[s] = t.d[s] > UINT32_MAX ? UINT32_MAX : (uint32_t)t.d[s];
+                df[s] = t.d[s] >= UINT32_MAX ? UINT32_MAX : (uint32_t)t.d[s] + 1;
             uint8_t ll[288], dl[30];
             tslp_sldeflate_lengths(lf, 288, ll);
             tslp_sldeflate_lengths(df, 30, dl);

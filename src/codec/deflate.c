@@ -185,7 +185,8 @@ static tsl_status compress_segments(const tsl_list *l, uint8_t **out, size_t *ou
         jobs[k].in = l->data + k * TSLP_SEGMENT_BYTES;
         jobs[k].in_len = k + 1 < n ? TSLP_SEGMENT_BYTES : len - k * TSLP_SEGMENT_BYTES;
         jobs[k].bits = l->bits;
-        tslp_buf_init(&jobs[k].out, TSLP_SLDEFLATE_BOUND(jobs[k].in_len), "segment");
+        tslp_buf_init(&jobs[k].out,
+                      TSLP_SLDEFLATE_BOUND(jobs[k].in_len) + TSLP_SEGMENT_BODY_HEAD, "segment");
         tsl_error_clear(&jobs[k].err);
     }
     /* Below about 16 segments (1 MiB) a thread costs more than it saves. */
@@ -199,7 +200,7 @@ static tsl_status compress_segments(const tsl_list *l, uint8_t **out, size_t *ou
         tslp_slwork_free(all.work[w]);
     tsl_status st = TSL_OK;
     uint32_t adler = 1;
-    size_t total = 8;
+    size_t total = 8 + n * TSLP_SEGMENT_JOIN_SLACK;
     for (size_t k = 0; k < n; k++) {
         if (jobs[k].st != TSL_OK) {
             st = jobs[k].st;

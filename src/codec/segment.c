@@ -125,12 +125,61 @@ tsl_status tslp_segment_encode(const uint8_t *in, size_t len, size_t hist, unsig
         level = TSL_LEVEL_DEFAULT;
     /* A zero segment stands alone: the store keeps no row for a chunk never written and
      * encodes it once for the whole list, whatever comes before it. */
-    if (level == TSL_LEVEL_STATUSLIST)
-        return tslp_sldeflate(in, len, all_zero(in, len) ? 0 : hist, bits, work, out, err);
-    if (level < 1 || level > 12)
+    if (level != TSL_LEVEL_STATUSLIST && (level < 1 || level > 12))
         return tslp_fail(err, TSL_ERR_ARG, 0, "compress: level %d is not 1 to %d", level,
                          TSL_LEVEL_STATUSLIST);
-    return libdeflate_segment(in, len, level, out, err);
+    size_t start = out->len;
+    uint8_t head[TSLP_SEGMENT_BODY_HEAD] = {TSLP_SEGMENT_BODY};
+    tsl_status st = tslp_buf_append(out, head, sizeof head, err);
+    if (st != TSL_OK)
+        return st;
+    tslp_sl_body body = {-1, 0};
+    if (level == TSL_LEVEL_STATUSLIST)
+        st = tslp_sldeflate(in, len, all_zero(in, len) ? 0 : hist, bits, work, &body, out,
+                            err);
+    else
+        st = libdeflate_segment(in, len, level, out, err);
+    if (st != TSL_OK) {
+        out->len = start;
+        return st;
+    }
+    uint8_t *p = out->data + start;
+    if (body.table >= 0) {
+        p[1] = (uint8_t)body.table;
+        p[2] = (uint8_t)(body.nbits >> 24);
+        p[3] = (uint8_t)(body.nbits >> 16);
+        p[4] = (uint8_t)(body.nbits >> 8);
+        p[5] = (uint8_t)body.nbits;
+    } else {
+        /* Whole blocks: the form byte alone before them. */
+        p[0] = TSLP_SEGMENT_BLOCKS;
+        memmove(p + 1, p + TSLP_SEGMENT_BODY_HEAD, out->len - start - TSLP_SEGMENT_BODY_HEAD);
+        out->len -= TSLP_SEGMENT_BODY_HEAD - 1;
+    }
+    return TSL_OK;
+}
+
+/* Checks segment record seg[0..len) (segment.h) and says what it holds: its form, and
+ * for a body its table and bit count. */
+static tsl_status read_record(const uint8_t *seg, size_t len, size_t i, unsigned *form,
+                              unsigned *table, uint32_t *nbits, tsl_error *err)
+{
+    if (len == 0 || (seg[0] != TSLP_SEGMENT_BLOCKS && seg[0] != TSLP_SEGMENT_BODY))
+        return tslp_fail(err, TSL_ERR_ARG, 0, "compress: segment %zu is not a segment "
+                         "record", i);
+    *form = seg[0];
+    if (*form == TSLP_SEGMENT_BLOCKS)
+        return TSL_OK;
+    if (len < TSLP_SEGMENT_BODY_HEAD)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "compress: segment %zu is cut short", i);
+    *table = seg[1];
+    *nbits = (uint32_t)seg[2] << 24 | (uint32_t)seg[3] << 16 | (uint32_t)seg[4] << 8 | seg[5];
+    if (*table >= tslp_sldeflate_tables() ||
+        ((size_t)*nbits + 7) / 8 != len - TSLP_SEGMENT_BODY_HEAD)
+        return tslp_fail(err, TSL_ERR_ARG, 0, "compress: segment %zu: a body of %u bits "
+                         "under table %u in %zu bytes", i, (unsigned)*nbits, *table,
+                         len - TSLP_SEGMENT_BODY_HEAD);
+    return TSL_OK;
 }
 
 tsl_status tslp_segment_join(const uint8_t *const *seg, const size_t *seg_len, size_t k,
@@ -138,29 +187,54 @@ tsl_status tslp_segment_join(const uint8_t *const *seg, const size_t *seg_len, s
 {
     size_t total = 2 + 2 + 4;
     for (size_t i = 0; i < k; i++) {
-        if (seg_len[i] > SIZE_MAX - total)
+        unsigned form, table;
+        uint32_t nbits;
+        tsl_status st = read_record(seg[i], seg_len[i], i, &form, &table, &nbits, err);
+        if (st != TSL_OK)
+            return st;
+        if (seg_len[i] > SIZE_MAX - total - TSLP_SEGMENT_JOIN_SLACK)
             return tslp_fail(err, TSL_ERR_LIMIT, 0, "compress: segments too large");
-        total += seg_len[i];
+        total += seg_len[i] + TSLP_SEGMENT_JOIN_SLACK;
     }
     tsl_status st = tslp_buf_reserve(out, total, err);
     if (st != TSL_OK)
         return st;
-    uint8_t *p = out->data + out->len;
     /* zlib header: deflate, 32K window, "maximum compression" flag, check bits. */
-    *p++ = 0x78;
-    *p++ = 0xDA;
-    for (size_t i = 0; i < k; i++) {
-        if (seg_len[i] > 0)
-            memcpy(p, seg[i], seg_len[i]);
-        p += seg_len[i];
+    static const uint8_t zhead[2] = {0x78, 0xDA};
+    if ((st = tslp_buf_append(out, zhead, sizeof zhead, err)) != TSL_OK)
+        return st;
+    const uint8_t *body[TSLP_SEGMENT_RUN];
+    uint32_t nb[TSLP_SEGMENT_RUN];
+    for (size_t i = 0; i < k && st == TSL_OK;) {
+        unsigned form = 0, table = 0;
+        uint32_t nbits = 0;
+        read_record(seg[i], seg_len[i], i, &form, &table, &nbits, NULL);
+        if (form == TSLP_SEGMENT_BLOCKS) {
+            st = tslp_buf_append(out, seg[i] + 1, seg_len[i] - 1, err);
+            i++;
+            continue;
+        }
+        /* The bodies of the same table from here to the end of this run of
+         * TSLP_SEGMENT_RUN segments: one block, one header. */
+        size_t n = 0;
+        do {
+            body[n] = seg[i] + TSLP_SEGMENT_BODY_HEAD;
+            nb[n++] = nbits;
+            i++;
+            if (i == k || i % TSLP_SEGMENT_RUN == 0)
+                break;
+            unsigned f2 = 0, t2 = 0;
+            read_record(seg[i], seg_len[i], i, &f2, &t2, &nbits, NULL);
+            if (f2 != TSLP_SEGMENT_BODY || t2 != table)
+                break;
+        } while (true);
+        st = tslp_sldeflate_run(table, body, nb, n, out, err);
     }
-    /* The final block: an empty fixed-Huffman block (BFINAL 1, BTYPE 01, end of block). */
-    *p++ = 0x03;
-    *p++ = 0x00;
-    *p++ = (uint8_t)(adler >> 24);
-    *p++ = (uint8_t)(adler >> 16);
-    *p++ = (uint8_t)(adler >> 8);
-    *p++ = (uint8_t)adler;
-    out->len += total;
-    return TSL_OK;
+    if (st != TSL_OK)
+        return st;
+    /* The final block: an empty fixed-Huffman block (BFINAL 1, BTYPE 01, end of block),
+     * then the Adler-32. */
+    const uint8_t tail[6] = {0x03, 0x00, (uint8_t)(adler >> 24), (uint8_t)(adler >> 16),
+                             (uint8_t)(adler >> 8), (uint8_t)adler};
+    return tslp_buf_append(out, tail, sizeof tail, err);
 }

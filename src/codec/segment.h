@@ -19,9 +19,29 @@
  * TSLP_SEGMENT_HISTORY bytes before it, fewer for the first. */
 #define TSLP_SEGMENT_HIST_OF(k) ((k) == 0 ? (size_t)0 : (size_t)TSLP_SEGMENT_HISTORY)
 
-/* Appends to out the raw DEFLATE encoding of in[0..len) (len <= TSLP_SEGMENT_BYTES, a list
- * of `bits` bits per entry): one or more blocks, none with BFINAL set, ending on a byte
- * boundary. in[-hist..-1] (hist <= TSLP_SEGMENT_HISTORY) are the list's bytes just before
+/* A segment as tslp_segment_encode makes it and the store keeps it (a "segment record"):
+ * a form byte, then
+ *   TSLP_SEGMENT_BLOCKS: raw DEFLATE blocks, none with BFINAL set, ending on a byte
+ *     boundary, which joining copies as they are;
+ *   TSLP_SEGMENT_BODY: a price table's number (1 byte), nbits (4 bytes, big-endian) and
+ *     the nbits bits of one block's codes under that table's Huffman code, without header
+ *     or end of block (tslp_sl_body). Joining writes consecutive bodies of the same table
+ *     as one block under one header, never across a multiple of TSLP_SEGMENT_RUN
+ *     segments: a random list's 64 KiB segments stop paying a header each (about 65
+ *     bytes, 1% of a 10^8-entry one-bit list), while a changed segment changes the joined
+ *     bytes of at most 16 segments (1 MiB of list), which keeps the store's token pieces
+ *     (token_pack.c) mostly the same. */
+#define TSLP_SEGMENT_BLOCKS 0
+#define TSLP_SEGMENT_BODY 1
+#define TSLP_SEGMENT_BODY_HEAD 6
+#define TSLP_SEGMENT_RUN 16
+/* What joining may add per segment beyond its record: a header of its own for a body,
+ * its end of block and alignment (a dynamic header is at most 4,500 bits). */
+#define TSLP_SEGMENT_JOIN_SLACK 600
+
+/* Appends to out the segment record (above) of in[0..len) (len <= TSLP_SEGMENT_BYTES, a
+ * list of `bits` bits per entry): a body or whole blocks, as is smaller (libdeflate's
+ * levels always give blocks). in[-hist..-1] (hist <= TSLP_SEGMENT_HISTORY) are the list's bytes just before
  * the segment: at TSL_LEVEL_STATUSLIST matches may copy from them, so the segment decodes
  * correctly only after exactly those bytes. A segment of zeros only, and every segment at
  * libdeflate's levels 1 to 12, ignores hist and reaches back before in[0] never (the
@@ -32,9 +52,12 @@
 tsl_status tslp_segment_encode(const uint8_t *in, size_t len, size_t hist, unsigned bits,
                                int level, tslp_slwork *work, tslp_buf *out, tsl_error *err);
 
-/* Appends to out a complete zlib stream: the 2-byte header, the k segments seg[i] of
- * seg_len[i] bytes in order, a final empty block, and adler (the Adler-32 of all the
- * packed bytes, which the caller combines from the segments' with adler32_combine). */
+/* Appends to out a complete zlib stream: the 2-byte header, the k segment records seg[i]
+ * of seg_len[i] bytes in order (bodies joined as above, so seg[0] must be the list's
+ * first), a final empty block, and adler (the Adler-32 of all the packed bytes, which the
+ * caller combines from the segments' with adler32_combine). It reserves the sum of the
+ * records' lengths, TSLP_SEGMENT_JOIN_SLACK for each, and 8. TSL_ERR_ARG for a record
+ * that is not one. */
 tsl_status tslp_segment_join(const uint8_t *const *seg, const size_t *seg_len, size_t k,
                              uint32_t adler, tslp_buf *out, tsl_error *err);
 #endif

@@ -1262,10 +1262,19 @@ static uint64_t body_bits(const block *b, const uint8_t *llen, const uint8_t *dl
 
 /* Fits dynamic codes with lengths built from lfreq (b's own counts or a smoothed copy)
  * and returns the header's size in bits (from BTYPE's end). */
+static uint64_t header_from_lengths(codes *c);
+
 static uint64_t dynamic_codes_from(const block *b, const uint32_t *lfreq, codes *c)
 {
     build_lengths(lfreq, LITLEN_SYMS, 15, c->llen);
     build_lengths(b->dfreq, DIST_SYMS, 15, c->dlen);
+    return header_from_lengths(c);
+}
+
+/* Fits the dynamic header to c's code lengths (llen, dlen) and returns its size in bits
+ * (from BTYPE's end). */
+static uint64_t header_from_lengths(codes *c)
+{
     c->hlit = 286;
     while (c->hlit > 257 && c->llen[c->hlit - 1] == 0)
         c->hlit--;
@@ -1348,7 +1357,16 @@ static void fixed_codes(codes *c)
     make_codes(c->dlen, DIST_SYMS, c->dcode);
 }
 
+static void write_body(bitw *w, const block *b, const codes *c);
+
 static void write_tokens(bitw *w, const block *b, const codes *c)
+{
+    write_body(w, b, c);
+    put(w, c->lcode[EOB], c->llen[EOB]);
+}
+
+/* b's tokens under c, without the end of block. */
+static void write_body(bitw *w, const block *b, const codes *c)
 {
     for (size_t k = 0; k < b->ntok; k++) {
         uint32_t t = b->tok[k];
@@ -1363,7 +1381,6 @@ static void write_tokens(bitw *w, const block *b, const codes *c)
         put(w, c->dcode[ds], c->dlen[ds]);
         put(w, dv, dx);
     }
-    put(w, c->lcode[EOB], c->llen[EOB]);
 }
 
 /* The cheapest way to add a number of bits = pad (mod 8) at the end of a block
@@ -1401,6 +1418,23 @@ static void write_stored(bitw *w, const uint8_t *in, size_t len)
     } while (len > 0);
 }
 
+/* BFINAL 0, BTYPE 10 and c's dynamic header, with h more (zero) code-length-code
+ * lengths than it needs (align_plan). */
+static void write_dyn_header(bitw *w, const codes *c, unsigned h)
+{
+    put(w, 2 << 1, 3);
+    put(w, c->hlit - 257, 5);
+    put(w, c->hdist - 1, 5);
+    put(w, c->hclen + h - 4, 4);
+    for (unsigned k = 0; k < c->hclen + h; k++)
+        put(w, c->cllen[cl_order[k]], 3);
+    for (unsigned k = 0; k < c->q.n; k++) {
+        unsigned s = c->q.item[k] & 0xFF, x = c->q.item[k] >> 8;
+        put(w, c->clcode[s], c->cllen[s]);
+        put(w, x, cl_extra[s]);
+    }
+}
+
 /* Writes one block for in[0..len) (tokens in b), starting on a byte boundary and ending
  * on one, BFINAL clear. */
 static void write_block(bitw *w, const uint8_t *in, size_t len, const block *b, codes *c)
@@ -1426,17 +1460,7 @@ static void write_block(bitw *w, const uint8_t *in, size_t len, const block *b, 
         return;
     }
     if (dyn <= fix) {
-        put(w, 2 << 1, 3); /* BFINAL 0, BTYPE 10 */
-        put(w, c->hlit - 257, 5);
-        put(w, c->hdist - 1, 5);
-        put(w, c->hclen + h - 4, 4);
-        for (unsigned k = 0; k < c->hclen + h; k++)
-            put(w, c->cllen[cl_order[k]], 3);
-        for (unsigned k = 0; k < c->q.n; k++) {
-            unsigned s = c->q.item[k] & 0xFF, x = c->q.item[k] >> 8;
-            put(w, c->clcode[s], c->cllen[s]);
-            put(w, x, cl_extra[s]);
-        }
+        write_dyn_header(w, c, h);
         write_tokens(w, b, c);
     } else {
         put(w, 1 << 1, 3); /* BFINAL 0, BTYPE 01 */
@@ -1557,11 +1581,11 @@ static void count_costs(const block *b, codes *c, uint64_t *at, uint64_t *own)
  * measured for random lists of its density, instead of twice (a first search only to
  * learn the prices, then the last): a quarter less CPU at 10^8 one-bit entries, and
  * fewer bytes, a fixed table pricing better than one learnt from half a block. Returns
- * false, b holding the plain parse's counts again, when no table is near the block's
+ * the table, or NULL, b holding the plain parse's counts again, when no table is near the block's
  * density or the block proves not to be random (periodic, strided: see PLAIN_PCT): the
  * two searches then run as before, and give the same bytes as before the tables. */
-static bool table_search(const uint8_t *in, size_t at, size_t end, unsigned bits, block *b,
-                         codes *c, dpwork *dw)
+static const tslp_sl_prices *table_search(const uint8_t *in, size_t at, size_t end,
+                                          unsigned bits, block *b, codes *c, dpwork *dw)
 {
     tslp_sl_hook *hk = tslp_sldeflate_hook;
     const tslp_sl_prices *t = NULL;
@@ -1570,19 +1594,19 @@ static bool table_search(const uint8_t *in, size_t at, size_t end, unsigned bits
     if (t == NULL) {
         if (hk != NULL)
             __atomic_fetch_add(&hk->two_search, 1, __ATOMIC_RELAXED);
-        return false;
+        return NULL;
     }
     for (unsigned s = 0; s < LITLEN_SYMS; s++)
-        b->lcost[s] = s < sizeof t->ll && t->ll[s] != 0 ? t->ll[s] : 12;
+        b->lcost[s] = s < sizeof t->ll ? t->ll[s] : 12; /* every symbol has a length */
     for (unsigned s = 0; s < DIST_SYMS; s++)
-        b->dcost[s] = t->dl[s] != 0 ? t->dl[s] : 5;
+        b->dcost[s] = t->dl[s];
     length_prices(b);
     uint64_t p = 0, h = 0;
     count_costs(b, c, &p, &h);
     if (p * 100 > h * PLAIN_PCT) {
         if (hk != NULL)
             __atomic_fetch_add(&hk->two_search, 1, __ATOMIC_RELAXED);
-        return false; /* b untouched: the plain parse's counts */
+        return NULL; /* b untouched: the plain parse's counts */
     }
     reset_counts(b);
     dp_parse(in, at, end, b, dw, VAL_CHAIN, VAL_WALK);
@@ -1592,11 +1616,94 @@ static bool table_search(const uint8_t *in, size_t at, size_t end, unsigned bits
         plain_counts(in, at, dw, b);
         if (hk != NULL)
             __atomic_fetch_add(&hk->fallback, 1, __ATOMIC_RELAXED);
-        return false;
+        return NULL;
     }
     if (hk != NULL)
         __atomic_fetch_add(&hk->one_search, 1, __ATOMIC_RELAXED);
-    return true;
+    return t;
+}
+
+/* t's code as DEFLATE codes (the tables are complete codes: bench_prices.c). */
+static void table_codes(const tslp_sl_prices *t, codes *c)
+{
+    memset(c->llen, 0, sizeof c->llen);
+    memcpy(c->llen, t->ll, sizeof t->ll);
+    memcpy(c->dlen, t->dl, sizeof t->dl);
+    make_codes(c->llen, LITLEN_SYMS, c->lcode);
+    make_codes(c->dlen, DIST_SYMS, c->dcode);
+}
+
+/* A body's share of the header it is joined under, in bits: a run of TSLP segments
+ * shares one header of about 500 bits (segment.c joins up to 16). */
+#define BODY_SHARE 64
+
+/* Whether b, searched at t's prices, is smaller written under t's code as a body (its
+ * share of a joined header, BODY_SHARE) than as a block of its own (header included):
+ * the table's code charges what its prices charged, at most FIT_PCT over b's own code,
+ * and the header is left out. c is overwritten. */
+static bool body_pays(const block *b, const tslp_sl_prices *t, codes *c)
+{
+    uint64_t own = dynamic_codes(b, c) + body_bits(b, c->llen, c->dlen);
+    table_codes(t, c);
+    return body_bits(b, c->llen, c->dlen) - c->llen[EOB] + BODY_SHARE <= own;
+}
+
+unsigned tslp_sldeflate_tables(void)
+{
+    return (unsigned)(sizeof SL_PRICES / sizeof SL_PRICES[0]);
+}
+
+tsl_status tslp_sldeflate_run(unsigned table, const uint8_t *const *body,
+                              const uint32_t *nbits, size_t k, tslp_buf *out, tsl_error *err)
+{
+    if (table >= tslp_sldeflate_tables())
+        return tslp_fail(err, TSL_ERR_ARG, 0, "compress: no price table %u", table);
+    codes *c = tslp_malloc(sizeof *c);
+    if (c == NULL)
+        return tslp_fail(err, TSL_ERR_NOMEM, 0, "compress: out of memory");
+    table_codes(&SL_PRICES[table], c);
+    uint64_t total = 3 + header_from_lengths(c) + c->llen[EOB];
+    make_codes(c->cllen, CL_SYMS, c->clcode);
+    for (size_t i = 0; i < k; i++)
+        total += nbits[i];
+    /* End on a byte boundary: more header entries and empty fixed blocks (align_plan),
+     * else an empty stored block. */
+    unsigned h = 0, f = 0;
+    bool planned = align_plan((unsigned)((8 - total % 8) % 8), CL_SYMS - c->hclen, &h, &f);
+    size_t bytes = (size_t)((total + 7) / 8) + 8;
+    tsl_status st = tslp_buf_reserve(out, bytes, err);
+    if (st != TSL_OK) {
+        tslp_free(c);
+        return st;
+    }
+    bitw w = {out->data + out->len, 0, 0};
+    write_dyn_header(&w, c, h);
+    for (size_t i = 0; i < k; i++) {
+        /* 32 bits a step: the writer keeps fewer than 32 pending, so a 64-bit
+         * accumulator holds them all. */
+        const uint8_t *p = body[i];
+        uint32_t left = nbits[i];
+        for (; left >= 32; left -= 32, p += 4)
+            put(&w, (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                        (uint32_t)p[3] << 24, 32);
+        for (; left >= 8; left -= 8)
+            put(&w, *p++, 8);
+        if (left > 0)
+            put(&w, *p & ((1u << left) - 1), left);
+    }
+    put(&w, c->lcode[EOB], c->llen[EOB]);
+    if (planned) {
+        for (unsigned j = 0; j < f; j++)
+            put(&w, 1 << 1, 10); /* BFINAL 0, BTYPE 01, end of block (7 zero bits) */
+    } else {
+        put(&w, 0, 3); /* an empty stored block: header, padding, LEN 0, NLEN */
+        flush_bits(&w);
+        put(&w, 0xFFFF0000u, 32);
+    }
+    flush_bits(&w);
+    out->len = (size_t)(w.p - out->data);
+    tslp_free(c);
+    return TSL_OK;
 }
 
 /* The two searches of a sparse block (b holding its plain parse's counts): the first,
@@ -1689,8 +1796,13 @@ static bool slwork_fit(tslp_slwork *w, size_t tcap, unsigned bits)
 }
 
 tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned bits,
-                          tslp_slwork *work, tslp_buf *out, tsl_error *err)
+                          tslp_slwork *work, tslp_sl_body *body, tslp_buf *out,
+                          tsl_error *err)
 {
+    if (body != NULL) {
+        body->table = -1;
+        body->nbits = 0;
+    }
     if (len > ((size_t)4 << 20) || hist > TSLP_SLDEFLATE_HISTORY)
         return tslp_fail(err, TSL_ERR_ARG, 0, "compress: segment of %zu bytes after %zu of "
                          "history", len, hist);
@@ -1740,10 +1852,22 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned b
         if (bits < 8 && find_runs(in, from, at, end, (end - at) / DENSE_DIV, dw)) {
             tslp_sl_hook *hk = tslp_sldeflate_hook;
             plain_counts(in, at, dw, b);
-            if (!table_search(in, at, end, bits, b, c, dw))
+            const tslp_sl_prices *t = table_search(in, at, end, bits, b, c, dw);
+            if (t == NULL)
                 two_searches(in, at, end, b, c, dw);
             if (hk != NULL && hk->counts != NULL)
                 hk->counts(hk->ctx, bits, dw->n - dw->first, b->lfreq, b->dfreq);
+            /* A segment of one block searched at a table's prices may be written as a
+             * body under the table's code, to share a header with its neighbours. */
+            if (t != NULL && body != NULL && at == hist && end == len &&
+                (hk == NULL || !hk->no_bodies) && body_pays(b, t, c)) {
+                write_body(&w, b, c);
+                body->table = (int)(t - SL_PRICES);
+                body->nbits = (uint32_t)((size_t)(w.p - (out->data + out->len)) * 8 + w.n);
+                if (hk != NULL)
+                    __atomic_fetch_add(&hk->bodies, 1, __ATOMIC_RELAXED);
+                break;
+            }
             write_block(&w, in + at, end - at, b, c);
             continue;
         }

@@ -23,6 +23,18 @@ typedef struct tslp_slwork tslp_slwork;
 tslp_slwork *tslp_slwork_new(void);
 void tslp_slwork_free(tslp_slwork *w);
 
+/* What tslp_sldeflate wrote when given a tslp_sl_body: table -1, whole blocks (as
+ * without one); else a body: the codes of one block of in[0..len), without its header
+ * and its end of block, under the Huffman code of price table `table`, nbits bits (the
+ * last byte's unused high bits zero). Bodies of the same table join into one block
+ * (tslp_sldeflate_run), which is how segments share a header. Only a segment of at
+ * most 65536 bytes (one block) searched once at a table's prices, and smaller so, becomes
+ * a body. */
+typedef struct {
+    int table;
+    uint32_t nbits;
+} tslp_sl_body;
+
 /* Appends to out the raw DEFLATE encoding of in[0..len) (len <= 4 MiB): blocks with
  * BFINAL clear, ending on a byte boundary. in[-hist..-1] (hist <= TSLP_SLDEFLATE_HISTORY)
  * are the bytes just before the segment, which a decoder has already produced: matches
@@ -30,9 +42,11 @@ void tslp_slwork_free(tslp_slwork *w);
  * makes a segment that stands alone. bits (1, 2, 4 or 8) is the list's entry width:
  * below 8 the sparse blocks get the minimum-cost parse, at 8 the greedy one (measured
  * the better trade at each). work is a scratch space (tslp_slwork_new) or NULL for one
- * made and freed by this call; it never changes the output. Deterministic. */
+ * made and freed by this call; it never changes the output. body: NULL, or where to say
+ * whether a body was written instead of blocks (tslp_sl_body). Deterministic. */
 tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned bits,
-                          tslp_slwork *work, tslp_buf *out, tsl_error *err);
+                          tslp_slwork *work, tslp_sl_body *body, tslp_buf *out,
+                          tsl_error *err);
 
 /* Symbol prices measured on random lists (sldeflate_prices.h): the code lengths of the
  * minimum-cost search's last parse over blocks of about `runs` runs of non-zero bytes
@@ -45,6 +59,17 @@ typedef struct {
     uint8_t dl[30];  /* distance symbols */
 } tslp_sl_prices;
 
+/* The number of price tables: a body's table is below it. */
+unsigned tslp_sldeflate_tables(void);
+
+/* Appends to out one DEFLATE block (BFINAL clear, ending on a byte boundary): the
+ * dynamic header of price table `table`'s code, the k bodies body[i] of nbits[i] bits
+ * written under it (tslp_sl_body) spliced one after the other at bit offsets, the end of
+ * block, and what aligns it (header entries, empty fixed blocks, or an empty stored
+ * block). TSL_ERR_ARG for a table that does not exist. */
+tsl_status tslp_sldeflate_run(unsigned table, const uint8_t *const *body,
+                              const uint32_t *nbits, size_t k, tslp_buf *out, tsl_error *err);
+
 /* Test and benchmark hook: when tslp_sldeflate_hook is set (it is NULL otherwise; set it
  * only while nothing is encoding), no_tables makes every sparse block take the two
  * searches (how the tables are measured: bench price_tables), counts (when not NULL)
@@ -52,12 +77,14 @@ typedef struct {
  * block counters are added to atomically. */
 typedef struct {
     bool no_tables;
+    bool no_bodies; /* every segment written as whole blocks, as before bodies */
     void (*counts)(void *ctx, unsigned bits, uint32_t runs, const uint32_t *lfreq,
                    const uint32_t *dfreq);
     void *ctx;
     unsigned long one_search; /* blocks parsed once, at a table's prices */
     unsigned long fallback;   /* blocks a table did not fit: parsed twice after all */
     unsigned long two_search; /* blocks parsed twice without trying a table */
+    unsigned long bodies;     /* segments written as a body under a table's code */
 } tslp_sl_hook;
 extern tslp_sl_hook *tslp_sldeflate_hook;
 

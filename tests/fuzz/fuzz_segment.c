@@ -11,7 +11,10 @@
  * - a second compress gives the same bytes (determinism);
  * - the first segment encoded alone by tslp_segment_encode and joined alone inflates
  *   to its bytes (no match reaches before the segment's start), and fits
- *   TSLP_SLDEFLATE_BOUND. */
+ *   TSLP_SLDEFLATE_BOUND and the record's head;
+ * - the input after its first byte, taken as a segment record (as a damaged store could
+ *   hand one over), joins when it has a record's shape and is refused with
+ *   TSL_ERR_ARG otherwise, never reading past its end (ASan). */
 #include "codec/segment.h"
 #include "codec/sldeflate.h"
 #include "fuzz_encoder.h"
@@ -58,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tslp_buf_init(&seg, SIZE_MAX, "fuzz segment");
     tslp_buf_init(&joined, SIZE_MAX, "fuzz join");
     if (tslp_segment_encode(body, first, 0, bits, 0, NULL, &seg, NULL) != TSL_OK ||
-        seg.len > TSLP_SLDEFLATE_BOUND(first))
+        seg.len > TSLP_SLDEFLATE_BOUND(first) + TSLP_SEGMENT_BODY_HEAD)
         abort();
     const uint8_t *sp = seg.data;
     uint32_t adler = (uint32_t)adler32(1, body, (uInt)first);
@@ -66,6 +69,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     fuzz_inflates_to(15, NULL, 0, joined.data, joined.len, body, first);
 
+    /* The input itself as a segment record, as a damaged store could hand it over: it is
+     * refused (TSL_ERR_ARG) unless it is a record's shape, and joins without reading
+     * past it either way. */
+    tslp_buf raw;
+    tslp_buf_init(&raw, SIZE_MAX, "fuzz record");
+    const uint8_t *rp = data + 1;
+    size_t rl = size - 1;
+    tsl_status rs = tslp_segment_join(&rp, &rl, 1, 1, &raw, NULL);
+    bool shaped = rl >= 1 && (rp[0] == TSLP_SEGMENT_BLOCKS ||
+                              (rp[0] == TSLP_SEGMENT_BODY && rl >= TSLP_SEGMENT_BODY_HEAD &&
+                               rp[1] < tslp_sldeflate_tables() &&
+                               (((size_t)rp[2] << 24 | (size_t)rp[3] << 16 |
+                                 (size_t)rp[4] << 8 | rp[5]) + 7) / 8 ==
+                                   rl - TSLP_SEGMENT_BODY_HEAD));
+    if (rs != (shaped ? TSL_OK : TSL_ERR_ARG))
+        abort();
+    tslp_buf_free(&raw);
     tslp_buf_free(&seg);
     tslp_buf_free(&joined);
     tsl_free(z);

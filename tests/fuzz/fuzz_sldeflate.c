@@ -9,10 +9,12 @@
  * byte 1 picks how many of the body's first bytes are the history (the list's bytes
  * before the segment: (byte 1 * 131) mod (body length + 1), at most
  * TSLP_SEGMENT_HISTORY); the segment is the rest. Oracles (abort() on violation):
- * - the encoding succeeds and fits TSLP_SLDEFLATE_BOUND;
+ * - the encoding succeeds, fits TSLP_SLDEFLATE_BOUND and the record's head, and is a
+ *   body exactly when the hook counted one;
  * - stock zlib's raw inflate, given the history as its dictionary, returns the
- *   segment's bytes exactly, and the segment ends where its blocks do (no BFINAL
- *   block inside: a final empty block appended ends the stream there);
+ *   segment's bytes exactly from its blocks (a body: under its table's header), and
+ *   the segment ends where its blocks do (no BFINAL block inside: a final empty block
+ *   appended ends the stream there);
  * - the same input encoded with one scratch space kept across all inputs (grown and
  *   reused as the store's workers reuse theirs) gives the same bytes;
  * - encoded with the search's price tables turned off (the hook's no_tables: every
@@ -35,19 +37,19 @@ static const unsigned bits_of[4] = {1, 2, 4, 8};
 /* Kept for the process's life: reachable, so not a leak. */
 static tslp_slwork *kept;
 
-/* The segment, then a final fixed-Huffman block holding only its end code, inflated
- * raw after the history. */
-static void inflates_after(const uint8_t *hist, size_t hlen, const uint8_t *z, size_t zlen,
+/* The segment record's blocks (its body under its table's header), then a final
+ * fixed-Huffman block holding only its end code, inflated raw after the history. */
+static void inflates_after(const uint8_t *hist, size_t hlen, const uint8_t *rec, size_t len,
                            const uint8_t *want, size_t n)
 {
-    uint8_t *in = malloc(zlen + 2);
-    if (in == NULL)
+    tslp_buf in;
+    tslp_buf_init(&in, SIZE_MAX, "fuzz blocks");
+    fuzz_record_blocks(rec, len, &in);
+    static const uint8_t final_block[2] = {0x03, 0x00};
+    if (tslp_buf_append(&in, final_block, 2, NULL) != TSL_OK)
         abort();
-    memcpy(in, z, zlen);
-    in[zlen] = 0x03;
-    in[zlen + 1] = 0x00;
-    fuzz_inflates_to(-15, hist, hlen, in, zlen + 2, want, n);
-    free(in);
+    fuzz_inflates_to(-15, hist, hlen, in.data, in.len, want, n);
+    tslp_buf_free(&in);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -83,7 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tslp_sldeflate_hook = &seen;
     tsl_status st = tslp_segment_encode(seg, len, hist, bits, 0, NULL, &a, NULL);
     tslp_sldeflate_hook = NULL;
-    if (st != TSL_OK || a.len > TSLP_SLDEFLATE_BOUND(len))
+    if (st != TSL_OK || a.len > TSLP_SLDEFLATE_BOUND(len) + TSLP_SEGMENT_BODY_HEAD ||
+        (seen.bodies > 0) != (a.data[0] == TSLP_SEGMENT_BODY))
         abort();
     inflates_after(body, hist, a.data, a.len, seg, len);
     if (tslp_segment_encode(seg, len, hist, bits, 0, kept, &b, NULL) != TSL_OK ||
