@@ -257,21 +257,23 @@ TSL_API tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri,
  * levels; lists over 1 MiB packed are compressed at levels 9 to 12 in parallel 1 MiB
  * chunks joined into one stream. TSL_LEVEL_STATUSLIST (13, the default) is libtsl's own
  * encoder for status lists: runs of a repeated byte as distance-1 matches, repeats of
- * earlier stretches found through the list's non-zero bytes, Huffman codes fitted to
- * every 64 KiB segment, each segment copying from the end of the one before,
- * segments encoded in parallel and joined; incremental publishing re-encodes only the
- * changed segments and those right after them, and gets the same bytes. Measured on
- * the bench generator's lists with 1% set (BENCHMARKS.md, "The status-list encoder"),
- * the default is smaller than zlib -9 at every width (6% at 1 bit, 5% at 2 bits, 11%
- * at 4 bits, 19% at 8 bits) in a small fraction of its time, and 2 to 3% larger than
- * libdeflate level 12 (which takes 3 to 80 times as long), of which about 1% is the
- * Huffman header every 64 KiB block carries. A list of a short pattern repeated or
+ * earlier stretches found through the list's non-zero bytes, each 64 KiB segment
+ * copying from the end of the one before, encoded in parallel and joined; a random
+ * list's segments are coded with Huffman codes measured once for their density and
+ * share one header per 16 segments, other segments get codes fitted to them;
+ * incremental publishing re-encodes only the changed segments and those right after
+ * them, and gets the same bytes. Measured on the bench generator's lists with 1% set
+ * (BENCHMARKS.md, "Segments that share a header"), the default is smaller than zlib -9
+ * at every width (7% at 1 bit, 6% at 2 bits, 13% at 4 bits, 19% at 8 bits) in 2 to 7%
+ * of its time, and 0 to 3% larger than libdeflate level 12 (which takes 13 to 250
+ * times as long; at 10^8 entries 1.1% at 1 bit, 0.02% at 4 bits, 2.9% at 8 bits). A
+ * list of a short pattern repeated or
  * of a regular stride costs the default 0.2 to 3.4 times the CPU of such a random list
  * of the same width (BENCHMARKS.md, `bench encode_shape`): the default prices a random
  * list's symbols from tables measured once, and searches other lists twice.
  * TSL_LEVEL_FAST (libdeflate 6) takes about half (1 bit) to nine tenths (8 bits) of the
  * default's CPU at 10^8 entries, on one thread where the default uses every core (so
- * from 2 bits up it takes longer), and is 25% (1 bit) to 35% (4 bits) larger than it;
+ * from 2 bits up it takes longer), and is 23% (8 bits) to 38% (4 bits) larger than it;
  * against zlib -9 it is 17% larger at 1 bit and the same size at 8 bits (10^7
  * entries). Every level's output is a standard zlib stream and does not depend on the
  * number of cores. */
