@@ -91,7 +91,8 @@ static const uint32_t shifted[4][256] = {T256(18), T256(12), T256(6), T256(0)};
 /* v to p[0..8) big-endian: one byte swap and one store where the compiler knows how. */
 static inline void store_be64(uint8_t *p, uint64_t v)
 {
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                                  \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     v = __builtin_bswap64(v);
     memcpy(p, &v, 8);
 #else

@@ -199,10 +199,10 @@ tsl_status tslp_segment_join(const uint8_t *const *seg, const size_t *seg_len, s
     tsl_status st = tslp_buf_reserve(out, total, err);
     if (st != TSL_OK)
         return st;
+    size_t start = out->len; /* put back on a failure: nothing appended */
     /* zlib header: deflate, 32K window, "maximum compression" flag, check bits. */
     static const uint8_t zhead[2] = {0x78, 0xDA};
-    if ((st = tslp_buf_append(out, zhead, sizeof zhead, err)) != TSL_OK)
-        return st;
+    st = tslp_buf_append(out, zhead, sizeof zhead, err);
     const uint8_t *body[TSLP_SEGMENT_RUN];
     uint32_t nb[TSLP_SEGMENT_RUN];
     for (size_t i = 0; i < k && st == TSL_OK;) {
@@ -230,11 +230,13 @@ tsl_status tslp_segment_join(const uint8_t *const *seg, const size_t *seg_len, s
         } while (true);
         st = tslp_sldeflate_run(table, body, nb, n, out, err);
     }
-    if (st != TSL_OK)
-        return st;
     /* The final block: an empty fixed-Huffman block (BFINAL 1, BTYPE 01, end of block),
      * then the Adler-32. */
     const uint8_t tail[6] = {0x03, 0x00, (uint8_t)(adler >> 24), (uint8_t)(adler >> 16),
                              (uint8_t)(adler >> 8), (uint8_t)adler};
-    return tslp_buf_append(out, tail, sizeof tail, err);
+    if (st == TSL_OK)
+        st = tslp_buf_append(out, tail, sizeof tail, err);
+    if (st != TSL_OK)
+        out->len = start;
+    return st;
 }

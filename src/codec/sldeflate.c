@@ -1581,9 +1581,10 @@ static void count_costs(const block *b, codes *c, uint64_t *at, uint64_t *own)
  * measured for random lists of its density, instead of twice (a first search only to
  * learn the prices, then the last): a quarter less CPU at 10^8 one-bit entries, and
  * fewer bytes, a fixed table pricing better than one learnt from half a block. Returns
- * the table, or NULL, b holding the plain parse's counts again, when no table is near the block's
- * density or the block proves not to be random (periodic, strided: see PLAIN_PCT): the
- * two searches then run as before, and give the same bytes as before the tables. */
+ * the table, or NULL, b holding the plain parse's counts again, when no table is near
+ * the block's density or the block proves not to be random (periodic, strided: see
+ * PLAIN_PCT): the two searches then run as before, and give the same bytes as before the
+ * tables. */
 static const tslp_sl_prices *table_search(const uint8_t *in, size_t at, size_t end,
                                           unsigned bits, block *b, codes *c, dpwork *dw)
 {
@@ -1633,8 +1634,8 @@ static void table_codes(const tslp_sl_prices *t, codes *c)
     make_codes(c->dlen, DIST_SYMS, c->dcode);
 }
 
-/* A body's share of the header it is joined under, in bits: a run of TSLP segments
- * shares one header of about 500 bits (segment.c joins up to 16). */
+/* A body's share of the header it is joined under, in bits: a run of up to
+ * TSLP_SEGMENT_RUN (16) segments shares one header of 500 to 850 bits (segment.c). */
 #define BODY_SHARE 64
 
 /* Whether b, searched at t's prices, is smaller written under t's code as a body (its
