@@ -7,27 +7,6 @@
 #include <stdlib.h>
 #include <zlib.h>
 
-TT_TEST(b64url_roundtrip_all_lengths)
-{
-    uint8_t buf[300];
-    for (size_t i = 0; i < sizeof buf; i++)
-        buf[i] = (uint8_t)(i * 37 + 11);
-    for (size_t n = 0; n <= sizeof buf; n++) {
-        char *s;
-        size_t slen;
-        TT_OK(tsl_b64url_encode(buf, n, &s, &slen, NULL));
-        TT_EQ_U(slen, strlen(s));
-        TT_CHECK(strchr(s, '=') == NULL && strchr(s, '+') == NULL && strchr(s, '/') == NULL);
-        uint8_t *d;
-        size_t dlen;
-        TT_OK(tsl_b64url_decode(s, slen, &d, &dlen, NULL));
-        TT_EQ_U(dlen, n);
-        TT_EQ_MEM(d, buf, n);
-        tsl_free(s);
-        tsl_free(d);
-    }
-}
-
 TT_TEST(b64url_known_answers)
 {
     /* RFC 4648 section 10 vectors, unpadded, plus the url-safe characters. */
@@ -85,18 +64,19 @@ static size_t ref_b64url(const uint8_t *in, size_t n, char *out)
 TT_TEST(b64url_wide_loops_match_reference)
 {
     /* The encoder takes 6 bytes a step and the decoder 8 characters: every length up to
-     * several steps, random bytes (every value at every place in a step), against the
-     * reference; then every byte value at every place of a decoded string, which must
+     * many steps, random bytes (every value at every place in a step), against the
+     * reference (unpadded, the url-safe alphabet), and decoded back; then every byte value at every place of a decoded string, which must
      * be refused at exactly that offset unless it is in the alphabet. */
     uint64_t x = 0x9E3779B97F4A7C15ull;
-    uint8_t buf[97];
-    char want[140];
+    uint8_t buf[300];
+    char want[400];
     for (unsigned round = 0; round < 64; round++) {
         for (size_t i = 0; i < sizeof buf; i++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             buf[i] = (uint8_t)x;
         }
-        for (size_t n = 0; n <= sizeof buf; n++) {
+        /* Every length to 300 once, to 97 in the other rounds. */
+        for (size_t n = 0; n <= (round == 0 ? sizeof buf : 97); n++) {
             /* An exact copy on the heap, so that make check's ASan sees a read past
              * its end. */
             uint8_t *exact = malloc(n > 0 ? n : 1);
@@ -108,6 +88,7 @@ TT_TEST(b64url_wide_loops_match_reference)
             free(exact);
             size_t wl = ref_b64url(buf, n, want);
             TT_EQ_U(slen, wl);
+            TT_EQ_U(slen, strlen(s));
             TT_EQ_MEM(s, want, wl);
             uint8_t *d;
             size_t dlen;
