@@ -182,6 +182,13 @@ static tsl_status read_record(const uint8_t *seg, size_t len, size_t i, unsigned
     return TSL_OK;
 }
 
+bool tslp_segment_is_record(const uint8_t *rec, size_t len)
+{
+    unsigned form = 0, table = 0;
+    uint32_t nbits = 0;
+    return read_record(rec, len, 0, &form, &table, &nbits, NULL) == TSL_OK;
+}
+
 tsl_status tslp_segment_join(const uint8_t *const *seg, const size_t *seg_len, size_t k,
                              uint32_t adler, tslp_buf *out, tsl_error *err)
 {

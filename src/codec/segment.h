@@ -52,6 +52,11 @@
 tsl_status tslp_segment_encode(const uint8_t *in, size_t len, size_t hist, unsigned bits,
                                int level, tslp_slwork *work, tslp_buf *out, tsl_error *err);
 
+/* Whether rec[0..len) has a segment record's shape (a known form; a body's table exists
+ * and its bit count fits its length): what the store checks of a row before use, so
+ * that a row that is not a record is rebuilt rather than refused by the join. */
+bool tslp_segment_is_record(const uint8_t *rec, size_t len);
+
 /* Appends to out a complete zlib stream: the 2-byte header, the k segment records seg[i]
  * of seg_len[i] bytes in order (bodies joined as above, so seg[0] must be the list's
  * first), a final empty block, and adler (the Adler-32 of all the packed bytes, which the

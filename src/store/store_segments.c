@@ -120,7 +120,13 @@ static tsl_status take_row(void *ctx, const tslp_segment_row *row, tsl_error *er
     size_t want = raw_len_of(b, row->n);
     if (row->check != row_check(row->n, row->level, row->adler, row->raw_len, row->data,
                                 row->len) ||
-        row->len == 0 || row->len > 2 * (size_t)TSLP_CHUNK_BYTES) {
+        row->len == 0 || row->len > 2 * (size_t)TSLP_CHUNK_BYTES ||
+        (row->level == TSLP_SEGMENT_ENCODER * 1000 + b->level &&
+         (row->len <= TSLP_SEGMENT_PREFIX ||
+          !tslp_segment_is_record(row->data + TSLP_SEGMENT_PREFIX,
+                                  row->len - TSLP_SEGMENT_PREFIX)))) {
+        /* A row of this encoder that is not a segment record (its check holds: written
+         * so, or damaged with the check made again) is as damaged as a torn one. */
         sg->bad = true;
         b->stats.corrupt++;
         if (b->stats.first_corrupt == 0)
