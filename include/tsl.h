@@ -267,10 +267,10 @@ TSL_API tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri,
  * at every width (7% at 1 bit, 6% at 2 bits, 13% at 4 bits, 19% at 8 bits) in 2 to 7%
  * of its time, and 0 to 3% larger than libdeflate level 12 (which takes 13 to 250
  * times as long; at 10^8 entries 1.1% at 1 bit, 0.02% at 4 bits, 2.9% at 8 bits). A
- * list of a short pattern repeated or
- * of a regular stride costs the default 0.2 to 3.4 times the CPU of such a random list
- * of the same width (BENCHMARKS.md, `bench encode_shape`): the default prices a random
- * list's symbols from tables measured once, and searches other lists twice.
+ * list of a short pattern repeated or of a regular stride costs the default 0.2 to 3.4
+ * times the CPU of such a random list of the same width (BENCHMARKS.md, `bench
+ * encode_shape`): the default prices a random list's symbols from tables measured once,
+ * and searches other lists (patterns, strides, revocations in batches) twice.
  * TSL_LEVEL_FAST (libdeflate 6) takes about half (1 bit) to nine tenths (8 bits) of the
  * default's CPU at 10^8 entries, on one thread where the default uses every core (so
  * from 2 bits up it takes longer), and is 23% (8 bits) to 38% (4 bits) larger than it;
