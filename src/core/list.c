@@ -205,7 +205,8 @@ tsl_status tsl_list_resize(tsl_list *l, uint64_t size, tsl_error *err)
                              "out of memory resizing a list to %zu bytes", nbytes);
         if (nbytes > 0) {
             size_t keep = nbytes < l->nbytes ? nbytes : l->nbytes;
-            memcpy(d, l->data, keep);
+            if (keep > 0) /* a list of no entries has no pages */
+                memcpy(d, l->data, keep);
             memset(d + keep, 0, nbytes - keep);
         }
         tslp_zero_pages_free(l->data, l->nbytes);
