@@ -95,20 +95,13 @@ static int raw_after(const uint8_t *seg, size_t len, const uint8_t *dict, size_t
 }
 
 /* raw_after for a segment record (segment.h): its blocks, or its body written as a block
- * of its own under its table's header (tslp_sldeflate_run). */
+ * of its own under its table's header (tslp_segment_blocks). */
 static int rec_after(const uint8_t *rec, size_t len, const uint8_t *dict, size_t hist,
                      const uint8_t *want, size_t n)
 {
-    if (len >= 1 && rec[0] == TSLP_SEGMENT_BLOCKS)
-        return raw_after(rec + 1, len - 1, dict, hist, want, n);
-    if (len < TSLP_SEGMENT_BODY_HEAD || rec[0] != TSLP_SEGMENT_BODY)
-        return -1;
-    const uint8_t *body = rec + TSLP_SEGMENT_BODY_HEAD;
-    uint32_t nbits = (uint32_t)rec[2] << 24 | (uint32_t)rec[3] << 16 | (uint32_t)rec[4] << 8 |
-                     rec[5];
     tslp_buf blk;
     tslp_buf_init(&blk, SIZE_MAX, "test block");
-    int r = tslp_sldeflate_run(rec[1], &body, &nbits, 1, &blk, NULL) != TSL_OK
+    int r = tslp_segment_blocks(rec, len, &blk, NULL) != TSL_OK
                 ? -1
                 : raw_after(blk.data, blk.len, dict, hist, want, n);
     tslp_buf_free(&blk);

@@ -189,6 +189,19 @@ bool tslp_segment_is_record(const uint8_t *rec, size_t len)
     return read_record(rec, len, 0, &form, &table, &nbits, NULL) == TSL_OK;
 }
 
+tsl_status tslp_segment_blocks(const uint8_t *rec, size_t len, tslp_buf *out, tsl_error *err)
+{
+    unsigned form = 0, table = 0;
+    uint32_t nbits = 0;
+    tsl_status st = read_record(rec, len, 0, &form, &table, &nbits, err);
+    if (st != TSL_OK)
+        return st;
+    if (form == TSLP_SEGMENT_BLOCKS)
+        return tslp_buf_append(out, rec + 1, len - 1, err);
+    const uint8_t *body = rec + TSLP_SEGMENT_BODY_HEAD;
+    return tslp_sldeflate_run(table, &body, &nbits, 1, out, err);
+}
+
 tsl_status tslp_segment_join(const uint8_t *const *seg, const size_t *seg_len, size_t k,
                              uint32_t adler, tslp_buf *out, tsl_error *err)
 {

@@ -57,6 +57,12 @@ tsl_status tslp_segment_encode(const uint8_t *in, size_t len, size_t hist, unsig
  * that a row that is not a record is rebuilt rather than refused by the join. */
 bool tslp_segment_is_record(const uint8_t *rec, size_t len);
 
+/* Appends to out the segment record rec[0..len) as raw DEFLATE blocks standing alone:
+ * its blocks, or its body as a block of its own under its table's header. What a test
+ * inflates to check one segment after its history. TSL_ERR_ARG when rec is not a
+ * record. */
+tsl_status tslp_segment_blocks(const uint8_t *rec, size_t len, tslp_buf *out, tsl_error *err);
+
 /* Appends to out a complete zlib stream: the 2-byte header, the k segment records seg[i]
  * of seg_len[i] bytes in order (bodies joined as above, so seg[0] must be the list's
  * first), a final empty block, and adler (the Adler-32 of all the packed bytes, which the

@@ -50,22 +50,11 @@ static inline uint8_t *fuzz_tile(const uint8_t *body, size_t n, size_t want)
 }
 
 /* The segment record rec[0..len) (codec/segment.h) as raw DEFLATE blocks appended to
- * out: its blocks, or its body written as a block of its own under its table's header.
- * For a file that includes codec/segment.h and codec/sldeflate.h; aborts when rec is not
- * a record. */
+ * out (tslp_segment_blocks). For a file that includes codec/segment.h; aborts when rec
+ * is not a record. */
 static inline void fuzz_record_blocks(const uint8_t *rec, size_t len, tslp_buf *out)
 {
-    if (len >= 1 && rec[0] == TSLP_SEGMENT_BLOCKS) {
-        if (tslp_buf_append(out, rec + 1, len - 1, NULL) != TSL_OK)
-            abort();
-        return;
-    }
-    if (len < TSLP_SEGMENT_BODY_HEAD || rec[0] != TSLP_SEGMENT_BODY)
-        abort();
-    const uint8_t *body = rec + TSLP_SEGMENT_BODY_HEAD;
-    uint32_t nbits = (uint32_t)rec[2] << 24 | (uint32_t)rec[3] << 16 | (uint32_t)rec[4] << 8 |
-                     rec[5];
-    if (tslp_sldeflate_run(rec[1], &body, &nbits, 1, out, NULL) != TSL_OK)
+    if (tslp_segment_blocks(rec, len, out, NULL) != TSL_OK)
         abort();
 }
 
