@@ -3,16 +3,19 @@
  *
  *     build/bench price_tables 1 1 > src/codec/sldeflate_prices.h
  *
- * For each width below 8 bits and each density of a geometric series (entries set per
- * 10,000: 12 to 400, each twice the one before), the generator's list (bench_generate:
- * seed 42, draws with replacement, values uniform over the non-zero ones) of 2.5 MB of
- * packed bytes is compressed with the encoder's two searches forced (the hook's
- * no_tables), and the last search's symbol counts over its sparse blocks are summed.
- * Their length-limited Huffman code lengths are the table, with the blocks' mean number
+ * For each effort of the search (the quick one's tables first: a store's segment
+ * records hold a table's number, which more full tables then do not move), each width
+ * below 8 bits and each density of a geometric series (entries set per 10,000: 12 to
+ * 400, each twice the one before), the generator's list (bench_generate: seed 42, draws
+ * with replacement, values uniform over the non-zero ones) of 2.5 MB of packed bytes is
+ * encoded segment by segment as tsl_list_compress cuts it, at that effort, with the
+ * encoder's two searches forced (the hook's no_tables), and the last search's symbol
+ * counts over its sparse blocks are summed. Their length-limited Huffman code lengths are the table, with the blocks' mean number
  * of runs of non-zero bytes per 64 KiB as its density. Densities whose blocks are all
  * dense (the greedy parse's) give no table. Deterministic: tests/prices.sh checks in
  * `make test` that the file in the tree is what this prints. */
 #include "bench.h"
+#include "codec/segment.h"
 #include "codec/sldeflate.h"
 
 #include <pthread.h>
@@ -60,6 +63,31 @@ static void print_row(const uint8_t *v, unsigned n)
     printf("},\n");
 }
 
+/* Encodes l's packed bytes as tsl_list_compress does (segments after their history) at
+ * effort, for the hook's counts only. */
+static void encode_list(const tsl_list *l, tslp_sl_effort effort)
+{
+    size_t len = 0;
+    const uint8_t *in = tsl_list_bytes(l, &len);
+    tslp_slwork *work = tslp_slwork_new();
+    tslp_buf out;
+    tslp_buf_init(&out, SIZE_MAX, "price tables");
+    tsl_error err;
+    tsl_error_clear(&err);
+    for (size_t k = 0; k * TSLP_SEGMENT_BYTES < len; k++) {
+        size_t at = k * TSLP_SEGMENT_BYTES;
+        size_t n = len - at < TSLP_SEGMENT_BYTES ? len - at : TSLP_SEGMENT_BYTES;
+        out.len = 0;
+        tsl_status st = tslp_segment_encode(in + at, n, TSLP_SEGMENT_HIST_OF(k),
+                                            tsl_list_bits(l),
+                                            TSL_LEVEL_STATUSLIST, effort, work, &out, &err);
+        if (st != TSL_OK)
+            bench_die("tslp_segment_encode", st, &err);
+    }
+    tslp_buf_free(&out);
+    tslp_slwork_free(work);
+}
+
 int bench_price_tables(void)
 {
     static const unsigned widths[] = {1, 2, 4};
@@ -69,6 +97,8 @@ int bench_price_tables(void)
            " * bench_prices.c says how); tests/prices.sh checks in `make test` that it is\n"
            " * current. Do not edit. Included by sldeflate.c only. */\n"
            "static const tslp_sl_prices SL_PRICES[] = {\n");
+    static const tslp_sl_effort efforts[] = {TSLP_SL_QUICK, TSLP_SL_FULL};
+    for (size_t ei = 0; ei < 2; ei++)
     for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
         unsigned bits = widths[wi];
         uint64_t n = 20000000 / bits; /* 2.5 MB of packed bytes */
@@ -79,17 +109,10 @@ int bench_price_tables(void)
             pthread_mutex_init(&t.mu, NULL);
             tslp_sl_hook hook = {.no_tables = true, .counts = on_counts, .ctx = &t};
             tslp_sldeflate_hook = &hook;
-            uint8_t *z = NULL;
-            size_t zlen = 0;
-            tsl_error err;
-            tsl_error_clear(&err);
-            tsl_status st = tsl_list_compress(list, TSL_LEVEL_STATUSLIST, &z, &zlen, &err);
+            encode_list(list, efforts[ei]);
             tslp_sldeflate_hook = NULL;
             pthread_mutex_destroy(&t.mu);
             tsl_list_free(list);
-            tsl_free(z);
-            if (st != TSL_OK)
-                bench_die("tsl_list_compress", st, &err);
             if (t.blocks == 0)
                 continue; /* all dense: the greedy parse, no search to price */
             /* One more of every symbol DEFLATE has (literal/length 0 to 285, distance 0
@@ -105,10 +128,12 @@ int bench_price_tables(void)
             uint8_t ll[288], dl[30];
             tslp_sldeflate_lengths(lf, 288, ll);
             tslp_sldeflate_lengths(df, 30, dl);
-            printf("    /* %u bit%s an entry, %u in 10,000 set: %llu blocks */\n", bits,
-                   bits > 1 ? "s" : "", per10k[di],
-                   (unsigned long long)t.blocks);
-            printf("    {%u, %llu,\n", bits, (unsigned long long)(t.runs / t.blocks));
+            const char *name = efforts[ei] == TSLP_SL_QUICK ? "QUICK" : "FULL";
+            printf("    /* the %s search, %u bit%s an entry, %u in 10,000 set: %llu "
+                   "blocks */\n", efforts[ei] == TSLP_SL_QUICK ? "quick" : "full", bits,
+                   bits > 1 ? "s" : "", per10k[di], (unsigned long long)t.blocks);
+            printf("    {TSLP_SL_%s, %u, %llu,\n", name, bits,
+                   (unsigned long long)(t.runs / t.blocks));
             print_row(ll, 286);
             print_row(dl, 30);
             printf("    },\n");

@@ -2,8 +2,8 @@
 # prices.sh - the status-list encoder's price tables (src/codec/sldeflate_prices.h) are
 # what `bench price_tables` measures with the encoder in the tree (tests/bench_prices.c):
 # a change to the two searches that moves their symbol counts must come with the tables
-# measured again. Also: the tables name each width below 8 bits, and the measurement is
-# deterministic (run twice, the same bytes).
+# measured again. Also: the tables name each width below 8 bits for each effort of the
+# search, and the measurement is deterministic (run twice, the same bytes).
 #
 # Usage: sh tests/prices.sh [BUILD_DIR]   (from the project root)
 # Closing line: "prices: N passed, N failed".
@@ -33,8 +33,11 @@ else
         "'$BUILD/bench price_tables 1 1 > $FILE' (first differences below)"
     diff "$FILE" "$T/a.h" | head -n 8 >&2
 fi
-for bits in 1 2 4; do
-    n=$(grep -c "^    {$bits, [0-9]*,\$" "$T/a.h")
-    if [ "$n" -ge 4 ]; then ok; else bad "$n tables for $bits-bit lists (4 or more expected)"; fi
+for effort in QUICK FULL; do
+    for bits in 1 2 4; do
+        n=$(grep -c "^    {TSLP_SL_$effort, $bits, [0-9]*,\$" "$T/a.h")
+        if [ "$n" -ge 4 ]; then ok; else
+            bad "$n tables for $bits-bit lists, $effort search (4 or more expected)"; fi
+    done
 done
 finish

@@ -44,7 +44,7 @@ static int seg_roundtrip(const uint8_t *in, size_t len, unsigned bits, int level
                        : TSLP_SEGMENT_BYTES;
         tslp_buf_init(&segs[i], SIZE_MAX, "t");
         bad = tslp_segment_encode(in + i * TSLP_SEGMENT_BYTES, n, TSLP_SEGMENT_HIST_OF(i), bits,
-                                  level, NULL, &segs[i], NULL) != TSL_OK;
+                                  level, TSLP_SL_FULL, NULL, &segs[i], NULL) != TSL_OK;
         p[i] = segs[i].data;
         pl[i] = segs[i].len;
         adler = adler32_combine(adler, adler32(1L, in + i * TSLP_SEGMENT_BYTES, (uInt)n),
@@ -54,14 +54,14 @@ static int seg_roundtrip(const uint8_t *in, size_t len, unsigned bits, int level
         tslp_buf_init(&again, SIZE_MAX, "t");
         bad = bad ||
               tslp_segment_encode(in + i * TSLP_SEGMENT_BYTES, n, TSLP_SEGMENT_HIST_OF(i), bits,
-                                  level, NULL, &again, NULL) != TSL_OK ||
+                                  level, TSLP_SL_FULL, NULL, &again, NULL) != TSL_OK ||
               again.len != segs[i].len || memcmp(again.data, segs[i].data, again.len) != 0;
         tslp_buf_free(&again);
     }
     tslp_buf z;
     tslp_buf_init(&z, SIZE_MAX, "t");
     if (!bad)
-        bad = tslp_segment_join(p, pl, k, (uint32_t)adler, &z, NULL) != TSL_OK;
+        bad = tslp_segment_join(p, pl, k, (uint32_t)adler, false, &z, NULL) != TSL_OK;
     uint8_t *back = malloc(len + 1);
     uLongf blen = (uLongf)len + 1;
     if (!bad)
@@ -128,7 +128,8 @@ TT_TEST(segment_contract_widths_densities_adversarial)
     /* A segment larger than TSLP_SEGMENT_BYTES is refused. */
     tslp_buf o;
     tslp_buf_init(&o, SIZE_MAX, "t");
-    TT_ERR(tslp_segment_encode(b, TSLP_SEGMENT_BYTES + 1, 0, 8, 0, NULL, &o, NULL), TSL_ERR_ARG);
+    TT_ERR(tslp_segment_encode(b, TSLP_SEGMENT_BYTES + 1, 0, 8, 0, TSLP_SL_FULL, NULL, &o,
+                               NULL), TSL_ERR_ARG);
     tslp_buf_free(&o);
     free(b);
 }

@@ -159,7 +159,8 @@ static void encode_segment(void *ctx, size_t k, unsigned worker)
     if (all->work[worker] == NULL)
         all->work[worker] = tslp_slwork_new();
     j->st = tslp_segment_encode(j->in, j->in_len, TSLP_SEGMENT_HIST_OF(k), j->bits,
-                                TSL_LEVEL_STATUSLIST, all->work[worker], &j->out, &j->err);
+                                TSL_LEVEL_STATUSLIST, TSLP_SL_FULL, all->work[worker], &j->out,
+                                &j->err);
     if (j->st == TSL_OK)
         j->adler = (uint32_t)adler32(1, j->in, (uInt)j->in_len);
 }
@@ -216,7 +217,7 @@ static tsl_status compress_segments(const tsl_list *l, uint8_t **out, size_t *ou
     tslp_buf z;
     tslp_buf_init(&z, total, "compressed list");
     if (st == TSL_OK)
-        st = tslp_segment_join(segs, seg_len, n, adler, &z, err);
+        st = tslp_segment_join(segs, seg_len, n, adler, true, &z, err);
     for (size_t k = 0; k < n; k++)
         tslp_buf_free(&jobs[k].out);
     tslp_free(jobs);

@@ -111,7 +111,8 @@ static bool all_zero(const uint8_t *in, size_t len)
 }
 
 tsl_status tslp_segment_encode(const uint8_t *in, size_t len, size_t hist, unsigned bits,
-                               int level, tslp_slwork *work, tslp_buf *out, tsl_error *err)
+                               int level, tslp_sl_effort effort, tslp_slwork *work,
+                               tslp_buf *out, tsl_error *err)
 {
     if ((in == NULL && len > 0) || out == NULL)
         return tslp_fail(err, TSL_ERR_ARG, 0, "compress: NULL argument");
@@ -135,8 +136,8 @@ tsl_status tslp_segment_encode(const uint8_t *in, size_t len, size_t hist, unsig
         return st;
     tslp_sl_body body = {-1, 0};
     if (level == TSL_LEVEL_STATUSLIST)
-        st = tslp_sldeflate(in, len, all_zero(in, len) ? 0 : hist, bits, work, &body, out,
-                            err);
+        st = tslp_sldeflate(in, len, all_zero(in, len) ? 0 : hist, bits, effort, work, &body,
+                            out, err);
     else
         st = libdeflate_segment(in, len, level, out, err);
     if (st != TSL_OK) {
@@ -199,11 +200,11 @@ tsl_status tslp_segment_blocks(const uint8_t *rec, size_t len, tslp_buf *out, ts
     if (form == TSLP_SEGMENT_BLOCKS)
         return tslp_buf_append(out, rec + 1, len - 1, err);
     const uint8_t *body = rec + TSLP_SEGMENT_BODY_HEAD;
-    return tslp_sldeflate_run(table, &body, &nbits, 1, out, err);
+    return tslp_sldeflate_run(table, &body, &nbits, 1, false, NULL, out, err);
 }
 
 tsl_status tslp_segment_join(const uint8_t *const *seg, const size_t *seg_len, size_t k,
-                             uint32_t adler, tslp_buf *out, tsl_error *err)
+                             uint32_t adler, bool refit, tslp_buf *out, tsl_error *err)
 {
     size_t total = 2 + 2 + 4;
     for (size_t i = 0; i < k; i++) {
@@ -223,8 +224,12 @@ tsl_status tslp_segment_join(const uint8_t *const *seg, const size_t *seg_len, s
     /* zlib header: deflate, 32K window, "maximum compression" flag, check bits. */
     static const uint8_t zhead[2] = {0x78, 0xDA};
     st = tslp_buf_append(out, zhead, sizeof zhead, err);
-    const uint8_t *body[TSLP_SEGMENT_RUN];
-    uint32_t nb[TSLP_SEGMENT_RUN];
+    /* A run's bodies: at most TSLP_SEGMENT_RUN, or (refit) any number. */
+    size_t cap = refit ? k : TSLP_SEGMENT_RUN;
+    const uint8_t **body = tslp_malloc((cap > 0 ? cap : 1) * sizeof *body);
+    uint32_t *nb = tslp_malloc((cap > 0 ? cap : 1) * sizeof *nb);
+    if (st == TSL_OK && (body == NULL || nb == NULL))
+        st = tslp_fail(err, TSL_ERR_NOMEM, 0, "compress: out of memory");
     for (size_t i = 0; i < k && st == TSL_OK;) {
         unsigned form = 0, table = 0;
         uint32_t nbits = 0;
@@ -235,20 +240,30 @@ tsl_status tslp_segment_join(const uint8_t *const *seg, const size_t *seg_len, s
             continue;
         }
         /* The bodies of the same table from here to the end of this run of
-         * TSLP_SEGMENT_RUN segments: one block, one header. */
+         * TSLP_SEGMENT_RUN segments (refit: to the next record that is not one): one
+         * block, one header. */
         size_t n = 0;
         do {
             body[n] = seg[i] + TSLP_SEGMENT_BODY_HEAD;
             nb[n++] = nbits;
             i++;
-            if (i == k || i % TSLP_SEGMENT_RUN == 0)
+            if (i == k || (!refit && i % TSLP_SEGMENT_RUN == 0))
                 break;
             unsigned f2 = 0, t2 = 0;
             read_record(seg[i], seg_len[i], i, &f2, &t2, &nbits, NULL);
             if (f2 != TSLP_SEGMENT_BODY || t2 != table)
                 break;
         } while (true);
-        st = tslp_sldeflate_run(table, body, nb, n, out, err);
+        /* The run's own error names a body of the run; this one, the segment. */
+        size_t bad = 0;
+        tsl_error e;
+        tsl_error_clear(&e);
+        st = tslp_sldeflate_run(table, body, nb, n, refit, &bad, out, &e);
+        if (st == TSL_ERR_ARG)
+            tslp_fail(err, st, 0, "compress: segment %zu does not decode under price table "
+                      "%u", i - n + bad, table);
+        else if (st != TSL_OK)
+            tslp_fail(err, st, 0, "%s", e.msg);
     }
     /* The final block: an empty fixed-Huffman block (BFINAL 1, BTYPE 01, end of block),
      * then the Adler-32. */
@@ -256,6 +271,8 @@ tsl_status tslp_segment_join(const uint8_t *const *seg, const size_t *seg_len, s
                              (uint8_t)(adler >> 8), (uint8_t)adler};
     if (st == TSL_OK)
         st = tslp_buf_append(out, tail, sizeof tail, err);
+    tslp_free(body);
+    tslp_free(nb);
     if (st != TSL_OK)
         out->len = start;
     return st;

@@ -429,12 +429,20 @@ static void parse(const uint8_t *in, size_t start, size_t end, block *b)
 #define VAL_WALK 256
 #define VAL_FIRST 1
 #define VAL_CHAIN 2
+#define FRONT_MAX 16 /* the full search's other sources per run, at most */
+#define FRONT_LEN 6  /* bytes such a source's match covers around run k, at least */
+#define CANDS_MAX (KEY_CHAIN + VAL_CHAIN + FRONT_MAX)
 /* The first search parses only this much of a block: it only sets the prices of the
  * last, and half a block's symbols price them about as well. At 10^8 one-bit entries
  * (with the walks above) 0.04% more bytes than a first search over the whole block,
  * for a sixth less CPU. */
 #define FIRST_SAMPLE 32768
-#define MID_POOL 1 /* states inside gaps allocated per run, on average */
+/* States inside gaps allocated per run, on average (the quick search's; the full
+ * one's), and kept inside one gap. */
+#define MID_POOL_QUICK 1
+#define MID_POOL_FULL 4
+#define MID_QUICK 4
+#define MID_MAX 16
 #define FIRST_ZERO_COST 8 /* bits of a literal 0 in the first search (see tslp_sldeflate) */
 /* Bytes before a block whose runs the minimum-cost search takes as match sources (the
  * greedy parse may reach the whole window): all of DEFLATE's 32 KiB, 0.53% fewer bytes
@@ -443,7 +451,6 @@ static void parse(const uint8_t *in, size_t start, size_t end, block *b)
  * a third more CPU before, most of which were page faults of the scratch space when it
  * was allocated per segment (see tslp_slwork in sldeflate.h). */
 #define DP_HISTORY 32768
-#define MID_MAX 4  /* states inside one gap kept */
 /* Gaps up to this many zeros are priced from a table made at each search's start: the
  * search prices a gap several times per candidate, and computing it went four ways on
  * two unpredictable branches. */
@@ -492,7 +499,10 @@ typedef struct {
                                                 * before; the earlier run of the same key;
                                                 * its place in vr */
     vruns vr; /* the runs grouped by value (vbeg[v] the first of value v) */
-    uint32_t *mid; /* MID_MAX state indices per run */
+    uint32_t *mid; /* MID_MAX state indices per run (mid_max used) */
+    unsigned mid_max;
+    uint32_t pool; /* states the search may use (at most cap) */
+    size_t nalloc; /* runs the arrays are made for */
     uint8_t *nmid;
     dpst *st;
     uint32_t nst, n, cap; /* states used, runs, states allocated */
@@ -501,6 +511,7 @@ typedef struct {
     uint32_t head[1u << KEY_BITS];
     uint32_t vbeg[256];
     uint32_t zc[2][ZC_MAX + 1]; /* zcost of r <= ZC_MAX zeros after a non-zero, a zero */
+    uint16_t cheaper[MAX_MATCH + 1]; /* the longest length below each that costs less */
 } dpwork;
 
 /* The runs of in[hist..end), with the sentinel run n at end (cnt 0): those before start
@@ -628,7 +639,7 @@ static void relax(dpwork *w, uint32_t to, uint32_t cost, uint32_t from, uint32_t
 static void add_mid(dpwork *w, uint32_t t, uint32_t cost, uint32_t from, uint32_t s,
                     unsigned d, uint32_t pos)
 {
-    uint32_t *m = w->mid + (size_t)t * MID_MAX;
+    uint32_t *m = w->mid + (size_t)t * w->mid_max;
     unsigned worst = 0;
     for (unsigned q = 0; q < w->nmid[t]; q++) {
         if (w->st[m[q]].pos == pos) {
@@ -639,7 +650,7 @@ static void add_mid(dpwork *w, uint32_t t, uint32_t cost, uint32_t from, uint32_
             worst = q;
     }
     uint32_t idx;
-    if (w->nmid[t] < MID_MAX && w->nst < w->cap) {
+    if (w->nmid[t] < w->mid_max && w->nst < w->pool) {
         idx = w->nst++;
         m[w->nmid[t]++] = idx;
     } else if (w->nmid[t] > 0 && w->st[m[worst]].cost > cost) {
@@ -686,7 +697,7 @@ static dpwork *dpwork_new(size_t n)
     if (w == NULL)
         return NULL;
     memset(w, 0, sizeof *w);
-    size_t ns = (n + 2) + (n + 1) * MID_POOL;
+    size_t ns = (n + 2) + (n + 1) * MID_POOL_FULL;
     w->pos = tslp_malloc((6 * (n + 1) + ns) * sizeof *w->pos);
     w->mid = tslp_malloc((n + 1) * MID_MAX * sizeof *w->mid);
     w->nmid = tslp_malloc(n + 1);
@@ -702,6 +713,7 @@ static dpwork *dpwork_new(size_t n)
     w->prevk = w->gap + (n + 1);
     w->vslot = w->prevk + (n + 1);
     w->cap = (uint32_t)ns;
+    w->nalloc = n;
     w->vr.cnt = w->vr.pos + (n + 1);
     w->vr.gapb = w->vr.cnt + (n + 1);
     w->vr.gapa = w->vr.gapb + (n + 1);
@@ -809,8 +821,7 @@ static inline unsigned zcost_t(const dpwork *w, const block *b, size_t r, bool p
 /* The match candidates of one run: distance, zeros before the source run, where the
  * match ends, the distance's cost. */
 typedef struct {
-    uint32_t d[KEY_CHAIN + VAL_CHAIN], g[KEY_CHAIN + VAL_CHAIN], m[KEY_CHAIN + VAL_CHAIN],
-        c[KEY_CHAIN + VAL_CHAIN];
+    uint32_t d[CANDS_MAX], g[CANDS_MAX], m[CANDS_MAX], c[CANDS_MAX];
     unsigned n;
 } cands;
 
@@ -846,9 +857,39 @@ static inline void cand_add(cands *cs, const block *b, ext_memo *memo, const uin
     cs->n = nc + 1;
 }
 
+/* How hard one search looks (see FULL_SEARCH below). */
+typedef struct search {
+    tslp_sl_effort effort;        /* whose price tables a block takes */
+    unsigned val_chain, val_walk; /* the value's earlier runs taken (covering run k's
+                                   * gaps), walked */
+    unsigned front;   /* others taken (0 to FRONT_MAX), see dp_parse */
+    unsigned mid_max; /* states kept inside one gap (at most MID_MAX) */
+    unsigned pool;    /* states inside gaps per run, on average (at most MID_POOL_FULL) */
+    bool trim;        /* a match ending inside a gap may also end at a cheaper length */
+    bool dominated;   /* a state inside a gap is skipped only when one before it wins */
+    const struct search *first; /* the first of two searches before this one */
+} search;
+
+/* Each effort's searches: the first of two (it only sets the prices of the last, and
+ * the tables are measured after it: bench_prices.c), and the last. The full search's
+ * states inside gaps pay in its first search too (its tables then price 0.08% better). */
+static const search FIRST_QUICK = {.effort = TSLP_SL_QUICK, .val_chain = VAL_FIRST,
+                                   .val_walk = VAL_WALK_FIRST, .mid_max = MID_QUICK,
+                                   .pool = MID_POOL_QUICK};
+static const search QUICK_SEARCH = {.effort = TSLP_SL_QUICK, .val_chain = VAL_CHAIN,
+                                    .val_walk = VAL_WALK, .mid_max = MID_QUICK,
+                                    .pool = MID_POOL_QUICK, .first = &FIRST_QUICK};
+static const search FIRST_FULL = {.effort = TSLP_SL_FULL, .val_chain = VAL_FIRST,
+                                  .val_walk = VAL_WALK_FIRST, .mid_max = MID_MAX,
+                                  .pool = MID_POOL_FULL, .trim = true, .dominated = true};
+static const search FULL_SEARCH = {.effort = TSLP_SL_FULL, .val_chain = VAL_CHAIN,
+                                   .val_walk = VAL_WALK, .front = FRONT_MAX,
+                                   .mid_max = MID_MAX, .pool = MID_POOL_FULL, .trim = true,
+                                   .dominated = true, .first = &FIRST_FULL};
+
 /* The minimum-cost parse of in[start..end) at b's prices, as tokens in b. */
 static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwork *w,
-                     unsigned val_chain, unsigned val_walk)
+                     const search *sr)
 {
     uint32_t n = w->n;
     /* States h..n+1: h the block's start, k + 1 just after run k (n + 1 the end); the
@@ -860,6 +901,8 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
             w->nmid[k] = 0;
     }
     w->nst = n + 2;
+    w->mid_max = sr->mid_max;
+    w->pool = (uint32_t)((w->nalloc + 2) + (w->nalloc + 1) * sr->pool);
     w->st[h] = (dpst){0, NO_STATE, (uint32_t)start, (uint32_t)start, 0, 0};
     cands cs;
     const unsigned d1 = dist_cost(b, 1);
@@ -869,6 +912,16 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
     }
     ext_memo memo[MEMO_SLOTS];
     memset(memo, 0, sizeof memo); /* d 0 is no distance: every slot empty */
+    if (sr->trim) {
+        memset(w->cheaper, 0, sizeof w->cheaper);
+        for (unsigned len = MIN_MATCH + 1; len <= MAX_MATCH; len++) {
+            unsigned q = len - 1;
+            while (q >= MIN_MATCH && b->lencost[q] >= b->lencost[len])
+                q--;
+            w->cheaper[len] = (uint16_t)(q >= MIN_MATCH ? q : 0);
+        }
+    }
+    const unsigned val_walk = sr->val_walk, val_chain = sr->val_chain;
     for (uint32_t k = h; k <= n; k++) {
         uint32_t p = w->pos[k], c = w->cnt[k];
         uint8_t v = k < n ? in[p] : 0; /* the sentinel (k == n) is at the end */
@@ -893,15 +946,38 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
             uint32_t pmin = p > WINDOW ? p - WINDOW : 0;
             const v4u vc = {c, c, c, c}, vgb = {gb, gb, gb, gb}, vga = {ga, ga, ga, ga},
                       vpmin = {pmin, pmin, pmin, pmin};
-            unsigned took = 0;
+            /* Besides those, the full search takes the front of the others (sr->front
+             * at most): a run is taken when no nearer one taken has as many zeros before
+             * and after it (counted up to run k's). Their matches end inside the gap
+             * after run k, or start after the first zeros of the gap before, and the
+             * next or the last match covers the rest: at 10^8 one-bit entries 0.9% fewer
+             * bytes, for about three times the CPU. Up to four runs of the front are kept
+             * as thresholds for the four-at-once test: a run with no more zeros before
+             * (over gt) nor after (over ht) than one of them is behind it. A side already
+             * at run k's cannot be beaten (a threshold of UINT32_MAX); one pair of
+             * UINT32_MAX closes the front (full, or a covering run found, which every
+             * further run is behind). */
+            unsigned took = 0, nf = 0;
+            uint32_t fg[FRONT_MAX], fh[FRONT_MAX];
+            v4u gt[4], ht[4];
+            unsigned nt = 0, next = 0;
+            bool open = sr->front > 0;
+            const v4u vmax = {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX};
+            if (!open) {
+                gt[0] = ht[0] = vmax;
+                nt = 1;
+            }
             steps = 0;
             while (q > lo && steps < val_walk && took < val_chain) {
-                /* Four runs skipped at once when none is taken or out of the window;
-                 * else they are looked at one by one, as below. */
+                /* Four runs skipped at once when none can be taken or is out of the
+                 * window; else they are looked at one by one, as below. */
                 if (q - lo >= 4 && val_walk - steps >= 4) {
+                    v4u sb = v4_load(vr->gapb + q - 4), sa = v4_load(vr->gapa + q - 4);
+                    v4i front = (v4i){-1, -1, -1, -1};
+                    for (unsigned i = 0; i < nt; i++)
+                        front &= (sb > gt[i]) | (sa > ht[i]);
                     v4i hit = (v4_load(vr->cnt + q - 4) == vc) &
-                              (v4_load(vr->gapb + q - 4) >= vgb) &
-                              (v4_load(vr->gapa + q - 4) >= vga);
+                              (((sb >= vgb) & (sa >= vga)) | front);
                     if (!v4_any(hit | (v4_load(vr->pos + q - 4) < vpmin))) {
                         q -= 4;
                         steps += 4;
@@ -912,11 +988,41 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
                 steps++;
                 if (vr->pos[q] < pmin)
                     break;
-                /* One branch, seldom taken, rather than three that go either way. */
-                if (!((vr->cnt[q] == c) & (vr->gapb[q] >= gb) & (vr->gapa[q] >= ga)))
+                if (vr->cnt[q] != c)
                     continue;
-                took++;
-                cand_add(&cs, b, memo, in, p, cap, c, p - vr->pos[q], vr->gapb[q]);
+                uint32_t sb = vr->gapb[q], sa = vr->gapa[q];
+                if (sb >= gb && sa >= ga) {
+                    took++;
+                    open = false;
+                    gt[0] = ht[0] = vmax;
+                    nt = 1;
+                    cand_add(&cs, b, memo, in, p, cap, c, p - vr->pos[q], sb);
+                    continue;
+                }
+                if (!open)
+                    continue;
+                uint32_t g = sb < gb ? sb : gb, a = sa < ga ? sa : ga;
+                if (g + c + a < FRONT_LEN)
+                    continue; /* too short to pay for a distance */
+                unsigned f = 0;
+                while (f < nf && !(fg[f] >= g && fh[f] >= a))
+                    f++;
+                if (f < nf)
+                    continue;
+                fg[nf] = g;
+                fh[nf] = a;
+                if (++nf == sr->front) {
+                    open = false;
+                    gt[0] = ht[0] = vmax;
+                    nt = 1;
+                } else {
+                    uint32_t tg = g >= gb ? UINT32_MAX : g, th = a >= ga ? UINT32_MAX : a;
+                    gt[next] = (v4u){tg, tg, tg, tg};
+                    ht[next] = (v4u){th, th, th, th};
+                    next = (next + 1) % 4;
+                    nt = nt < 4 ? nt + 1 : 4;
+                }
+                cand_add(&cs, b, memo, in, p, cap, c, p - vr->pos[q], sb);
             }
         }
         const unsigned nc = cs.n;
@@ -925,8 +1031,15 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
         /* Reaching run k plainly from just after run k - 1: a state inside the gap that
          * does not beat it is not searched from (it seldom leads anywhere better). */
         uint32_t via_a = w->st[k].cost + zcost_t(w, b, p - w->st[k].pos, false, d1);
+        /* Every source's match from candidate ci that ends inside a gap ends at the same
+         * place: only the cheapest becomes a state there (best[ci]), after all sources. */
+        struct {
+            uint32_t cost, si, s, t, me;
+        } best[CANDS_MAX];
+        for (unsigned ci = 0; ci < nc; ci++)
+            best[ci].cost = UINT32_MAX;
         for (uint32_t q = 0; q < nsrc; q++) {
-            uint32_t si = q == 0 ? k : w->mid[(size_t)k * MID_MAX + q - 1];
+            uint32_t si = q == 0 ? k : w->mid[(size_t)k * w->mid_max + q - 1];
             const dpst *src = &w->st[si];
             if (src->cost == UINT32_MAX)
                 continue;
@@ -934,7 +1047,11 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
             bool pz = src->pz;
             uint32_t base = src->cost;
             uint32_t zz = zcost_t(w, b, z, pz, d1);
-            if (q > 0 && base + zz >= via_a)
+            if (q > 0 && (sr->dominated ? w->st[k].cost != UINT32_MAX &&
+                                              base >= w->st[k].cost +
+                                                          zcost_t(w, b, src->pos -
+                                                                  w->st[k].pos, false, d1)
+                                        : base + zz >= via_a))
                 continue;
             /* plainly */
             uint32_t plain = base + zz + (k < n ? run_cost(b, v, c) : 0);
@@ -970,14 +1087,36 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
                 if (me <= prev_end || me - s < MIN_MATCH)
                     continue;
                 uint32_t mc = pre + mcost(b, me - s, cand_c[ci]);
-                /* The test the state would meet as a source (with the state after run
-                 * t - 1 as it is now, which only gets cheaper). */
-                const dpst *at_t = &w->st[t];
-                if (at_t->cost != UINT32_MAX &&
-                    mc + zcost_t(w, b, w->pos[t] - me, true, d1) >=
-                        at_t->cost + zcost_t(w, b, w->gap[t], false, d1))
-                    continue;
-                add_mid(w, t, mc, si, s, d, me);
+                if (mc < best[ci].cost) {
+                    best[ci].cost = mc;
+                    best[ci].si = si;
+                    best[ci].s = s;
+                    best[ci].t = t;
+                    best[ci].me = me;
+                }
+            }
+        }
+        for (unsigned ci = 0; ci < nc; ci++) {
+            uint32_t mc = best[ci].cost, t = best[ci].t, me = best[ci].me, s = best[ci].s;
+            if (mc == UINT32_MAX)
+                continue;
+            /* The test the state would meet as a source (with the state after run t - 1
+             * as it is now, which only gets cheaper). */
+            const dpst *at_t = &w->st[t];
+            if (at_t->cost != UINT32_MAX &&
+                mc + zcost_t(w, b, w->pos[t] - me, true, d1) >=
+                    at_t->cost + zcost_t(w, b, w->gap[t], false, d1))
+                continue;
+            add_mid(w, t, mc, best[ci].si, s, cand_d[ci], me);
+            /* Ending sooner, at a cheaper length, leaves more zeros to the next match,
+             * which may start earlier: the two cheaper lengths below. */
+            uint32_t prev_end = w->pos[t] - w->gap[t];
+            unsigned len = sr->trim && me - s <= MAX_MATCH ? w->cheaper[me - s] : 0;
+            for (unsigned j = 0; j < 2 && len != 0 && s + len > prev_end; j++) {
+                uint32_t pre = mc - mcost(b, me - s, cand_c[ci]);
+                add_mid(w, t, pre + b->lencost[len] + cand_c[ci], best[ci].si, s, cand_d[ci],
+                        s + len);
+                len = w->cheaper[len];
             }
         }
         /* A match this long is taken as zlib takes its "nice" length: the runs it covers
@@ -1568,14 +1707,15 @@ static bool clustered(const uint8_t *in, const dpwork *w, size_t len, unsigned b
 /* The table for a block of `runs` runs of non-zero bytes in len bytes of a list of
  * `bits` bits: the nearest density measured for that width, or NULL when none is within
  * TABLE_REACH. Integer arithmetic only, so that every machine picks the same. */
-static const tslp_sl_prices *pick_prices(unsigned bits, uint32_t runs, size_t len)
+static const tslp_sl_prices *pick_prices(tslp_sl_effort effort, unsigned bits, uint32_t runs,
+                                         size_t len)
 {
     uint64_t r = (uint64_t)runs * 65536 / (len > 0 ? len : 1) + 1;
     const tslp_sl_prices *best = NULL;
     uint64_t bhi = 0, blo = 1;
     for (size_t k = 0; k < sizeof SL_PRICES / sizeof SL_PRICES[0]; k++) {
         const tslp_sl_prices *t = &SL_PRICES[k];
-        if (t->bits != bits)
+        if (t->bits != bits || t->effort != effort)
             continue;
         uint64_t tr = (uint64_t)t->runs + 1;
         uint64_t hi = r > tr ? r : tr, lo = r > tr ? tr : r;
@@ -1618,12 +1758,13 @@ static void count_costs(const block *b, codes *c, uint64_t *at, uint64_t *own)
  * PLAIN_PCT): the two searches then run as before, and give the same bytes as before the
  * tables. */
 static const tslp_sl_prices *table_search(const uint8_t *in, size_t at, size_t end,
-                                          unsigned bits, block *b, codes *c, dpwork *dw)
+                                          unsigned bits, block *b, codes *c, dpwork *dw,
+                                          const search *last)
 {
     tslp_sl_hook *hk = tslp_sldeflate_hook;
     const tslp_sl_prices *t = NULL;
     if ((hk == NULL || !hk->no_tables) && !clustered(in, dw, end - at, bits))
-        t = pick_prices(bits, dw->n - dw->first, end - at);
+        t = pick_prices(last->effort, bits, dw->n - dw->first, end - at);
     if (t == NULL) {
         if (hk != NULL)
             __atomic_fetch_add(&hk->two_search, 1, __ATOMIC_RELAXED);
@@ -1642,7 +1783,7 @@ static const tslp_sl_prices *table_search(const uint8_t *in, size_t at, size_t e
         return NULL; /* b untouched: the plain parse's counts */
     }
     reset_counts(b);
-    dp_parse(in, at, end, b, dw, VAL_CHAIN, VAL_WALK);
+    dp_parse(in, at, end, b, dw, last);
     count_costs(b, c, &p, &h);
     if (p > h && (p - h) * 100 > p * FIT_PCT) {
         reset_counts(b);
@@ -1686,32 +1827,190 @@ unsigned tslp_sldeflate_tables(void)
     return (unsigned)(sizeof SL_PRICES / sizeof SL_PRICES[0]);
 }
 
-tsl_status tslp_sldeflate_run(unsigned table, const uint8_t *const *body,
-                              const uint32_t *nbits, size_t k, tslp_buf *out, tsl_error *err)
+/* Extra bits of each length symbol (257 + i) and distance symbol. */
+static const uint8_t LEN_XBITS[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                      2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+static const uint8_t DIST_XBITS[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
+                                       6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+
+/* A canonical code's decoding table: the next DEC_BITS bits of a stream (as DEFLATE
+ * packs them, first bit lowest) give the symbol (low 9 bits) and its length (bits 9 to
+ * 12). Only for complete codes (the price tables' are), where any 15 bits decode. */
+#define DEC_BITS 15
+static void decode_table(const uint8_t *lens, unsigned n, uint16_t *dec)
 {
+    uint16_t code[LITLEN_SYMS];
+    make_codes(lens, n, code);
+    for (unsigned s = 0; s < n; s++)
+        for (uint32_t i = code[s]; lens[s] != 0 && i < (1u << DEC_BITS); i += 1u << lens[s])
+            dec[i] = (uint16_t)(s | (unsigned)lens[s] << 9);
+}
+
+/* A body as a bit stream, first bit lowest, zeros after its end. */
+typedef struct {
+    const uint8_t *p;
+    size_t nbytes, at; /* its bytes; the next not yet in acc */
+    uint64_t acc;
+    unsigned have; /* bits in acc */
+    uint64_t left; /* bits of the body not yet taken */
+} bitr;
+
+static uint32_t peek(bitr *r, unsigned nb)
+{
+    while (r->have <= 56) {
+        r->acc |= (uint64_t)(r->at < r->nbytes ? r->p[r->at] : 0) << r->have;
+        r->at++;
+        r->have += 8;
+    }
+    return (uint32_t)(r->acc & ((1ull << nb) - 1));
+}
+
+/* Takes nb bits; false when the body has fewer left. */
+static bool take(bitr *r, unsigned nb)
+{
+    if (nb > r->left)
+        return false;
+    r->acc >>= nb;
+    r->have -= nb;
+    r->left -= nb;
+    return true;
+}
+
+/* Reads one body of nbits bits (under the code whose decoding tables are dl and dd)
+ * symbol by symbol: counts each in lf and df when w is NULL, else writes it under c's
+ * code. False when it does not decode as a body: an end of block inside it, or a symbol
+ * (or a length's distance) cut off at its end. */
+static bool recode(const uint8_t *body, uint32_t nbits, const uint16_t *dl, const uint16_t *dd,
+                   uint32_t *lf, uint32_t *df, bitw *w, const codes *c)
+{
+    bitr r = {body, ((size_t)nbits + 7) / 8, 0, 0, 0, nbits};
+    while (r.left > 0) {
+        uint16_t e = dl[peek(&r, DEC_BITS)];
+        unsigned sym = e & 0x1FF;
+        if (!take(&r, e >> 9) || sym == EOB)
+            return false;
+        if (w == NULL)
+            lf[sym]++;
+        else
+            put(w, c->lcode[sym], c->llen[sym]);
+        if (sym < EOB)
+            continue;
+        unsigned x = LEN_XBITS[sym - 257];
+        uint32_t xv = peek(&r, x);
+        if (!take(&r, x))
+            return false;
+        if (w != NULL)
+            put(w, xv, x);
+        e = dd[peek(&r, DEC_BITS)];
+        sym = e & 0x1FF;
+        if (!take(&r, e >> 9))
+            return false;
+        x = DIST_XBITS[sym];
+        xv = peek(&r, x);
+        if (!take(&r, x))
+            return false;
+        if (w == NULL) {
+            df[sym]++;
+        } else {
+            put(w, c->dcode[sym], c->dlen[sym]);
+            put(w, xv, x);
+        }
+    }
+    return true;
+}
+
+/* What re-coding a run works in: the table's decoding tables, the fitted code. */
+typedef struct {
+    uint16_t dl[1u << DEC_BITS], dd[1u << DEC_BITS];
+    codes fit;
+} refit_work;
+
+/* The code a run of k bodies of table t is written under, in c: t's, or (rw not NULL)
+ * the code fitted to the run's symbols when that is smaller, header included (then
+ * *fitted). *bits: the bodies' bits under it, end of block included. False when body
+ * *bad does not decode. */
+static bool run_code(const tslp_sl_prices *t, const uint8_t *const *body, const uint32_t *nbits,
+                     size_t k, refit_work *rw, codes *c, uint64_t *bits, bool *fitted,
+                     size_t *bad)
+{
+    table_codes(t, c);
+    uint64_t at_table = c->llen[EOB];
+    for (size_t i = 0; i < k; i++)
+        at_table += nbits[i];
+    *bits = at_table;
+    *fitted = false;
+    if (rw == NULL)
+        return true;
+    uint32_t lf[LITLEN_SYMS] = {0}, df[DIST_SYMS] = {0};
+    decode_table(t->ll, sizeof t->ll, rw->dl);
+    decode_table(t->dl, sizeof t->dl, rw->dd);
+    for (size_t i = 0; i < k; i++) {
+        if (!recode(body[i], nbits[i], rw->dl, rw->dd, lf, df, NULL, NULL)) {
+            *bad = i;
+            return false;
+        }
+    }
+    lf[EOB] = 1;
+    codes *fit = &rw->fit;
+    build_lengths(lf, LITLEN_SYMS, 15, fit->llen);
+    build_lengths(df, DIST_SYMS, 15, fit->dlen);
+    uint64_t at_fit = 0;
+    for (unsigned s = 0; s < LITLEN_SYMS; s++)
+        at_fit += (uint64_t)lf[s] * (fit->llen[s] + (s > EOB ? LEN_XBITS[s - 257] : 0));
+    for (unsigned s = 0; s < DIST_SYMS; s++)
+        at_fit += (uint64_t)df[s] * (fit->dlen[s] + DIST_XBITS[s]);
+    if (header_from_lengths(fit) + at_fit < header_from_lengths(c) + at_table) {
+        memcpy(c->llen, fit->llen, sizeof c->llen);
+        memcpy(c->dlen, fit->dlen, sizeof c->dlen);
+        make_codes(c->llen, LITLEN_SYMS, c->lcode);
+        make_codes(c->dlen, DIST_SYMS, c->dcode);
+        *bits = at_fit;
+        *fitted = true;
+    }
+    return true;
+}
+
+tsl_status tslp_sldeflate_run(unsigned table, const uint8_t *const *body,
+                              const uint32_t *nbits, size_t k, bool refit, size_t *bad,
+                              tslp_buf *out, tsl_error *err)
+{
+    size_t which = 0;
     if (table >= tslp_sldeflate_tables())
         return tslp_fail(err, TSL_ERR_ARG, 0, "compress: no price table %u", table);
     codes *c = tslp_malloc(sizeof *c);
-    if (c == NULL)
-        return tslp_fail(err, TSL_ERR_NOMEM, 0, "compress: out of memory");
-    table_codes(&SL_PRICES[table], c);
-    uint64_t total = 3 + header_from_lengths(c) + c->llen[EOB];
-    make_codes(c->cllen, CL_SYMS, c->clcode);
-    for (size_t i = 0; i < k; i++)
-        total += nbits[i];
+    refit_work *rw = refit ? tslp_malloc(sizeof *rw) : NULL;
+    uint64_t bits = 0;
+    bool fitted = false;
+    tsl_status st = TSL_OK;
+    if (c == NULL || (refit && rw == NULL))
+        st = tslp_fail(err, TSL_ERR_NOMEM, 0, "compress: out of memory");
+    else if (!run_code(&SL_PRICES[table], body, nbits, k, rw, c, &bits, &fitted, &which))
+        st = tslp_fail(err, TSL_ERR_ARG, 0, "compress: body %zu of %zu does not decode under "
+                       "price table %u", which, k, table);
+    if (bad != NULL)
+        *bad = which;
+    uint64_t total = 0;
+    if (st == TSL_OK) {
+        total = 3 + header_from_lengths(c) + bits;
+        make_codes(c->cllen, CL_SYMS, c->clcode);
+        st = tslp_buf_reserve(out, (size_t)((total + 7) / 8) + 8, err);
+    }
+    if (st != TSL_OK) {
+        tslp_free(c);
+        tslp_free(rw);
+        return st;
+    }
     /* End on a byte boundary: more header entries and empty fixed blocks (align_plan),
      * else an empty stored block. */
     unsigned h = 0, f = 0;
     bool planned = align_plan((unsigned)((8 - total % 8) % 8), CL_SYMS - c->hclen, &h, &f);
-    size_t bytes = (size_t)((total + 7) / 8) + 8;
-    tsl_status st = tslp_buf_reserve(out, bytes, err);
-    if (st != TSL_OK) {
-        tslp_free(c);
-        return st;
-    }
     bitw w = {out->data + out->len, 0, 0};
     write_dyn_header(&w, c, h);
     for (size_t i = 0; i < k; i++) {
+        if (fitted) { /* (it decoded when counted) */
+            recode(body[i], nbits[i], rw->dl, rw->dd, NULL, NULL, &w, c);
+            continue;
+        }
         /* 32 bits a step: the writer keeps fewer than 32 pending, so a 64-bit
          * accumulator holds them all. */
         const uint8_t *p = body[i];
@@ -1736,6 +2035,7 @@ tsl_status tslp_sldeflate_run(unsigned table, const uint8_t *const *body,
     flush_bits(&w);
     out->len = (size_t)(w.p - out->data);
     tslp_free(c);
+    tslp_free(rw);
     return TSL_OK;
 }
 
@@ -1743,7 +2043,7 @@ tsl_status tslp_sldeflate_run(unsigned table, const uint8_t *const *body,
  * over at most FIRST_SAMPLE bytes, at the plain parse's code lengths, only to learn the
  * prices of the second, over the whole block. */
 static void two_searches(const uint8_t *in, size_t at, size_t end, block *b, codes *c,
-                         dpwork *dw)
+                         dpwork *dw, const search *last)
 {
     for (unsigned pass = 0; pass < DP_PASSES; pass++) {
         price(b, c);
@@ -1755,7 +2055,7 @@ static void two_searches(const uint8_t *in, size_t at, size_t end, block *b, cod
             b->lcost[0] = FIRST_ZERO_COST;
         reset_counts(b);
         if (pass + 1 == DP_PASSES) {
-            dp_parse(in, at, end, b, dw, VAL_CHAIN, VAL_WALK);
+            dp_parse(in, at, end, b, dw, last);
         } else if (pass == 0 && end - at > FIRST_SAMPLE) {
             /* The runs before the first one at or past the sample's end, that run's start
              * made the end (the runs after it are never looked at: the search only looks
@@ -1766,11 +2066,11 @@ static void two_searches(const uint8_t *in, size_t at, size_t end, block *b, cod
             uint32_t cnt_m = dw->cnt[m];
             dw->cnt[m] = 0;
             dw->n = m;
-            dp_parse(in, at, dw->pos[m], b, dw, VAL_FIRST, VAL_WALK_FIRST);
+            dp_parse(in, at, dw->pos[m], b, dw, last->first);
             dw->n = n;
             dw->cnt[m] = cnt_m;
         } else {
-            dp_parse(in, at, end, b, dw, VAL_FIRST, VAL_WALK_FIRST);
+            dp_parse(in, at, end, b, dw, last->first);
         }
     }
 }
@@ -1829,8 +2129,8 @@ static bool slwork_fit(tslp_slwork *w, size_t tcap, unsigned bits)
 }
 
 tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned bits,
-                          tslp_slwork *work, tslp_sl_body *body, tslp_buf *out,
-                          tsl_error *err)
+                          tslp_sl_effort effort, tslp_slwork *work, tslp_sl_body *body,
+                          tslp_buf *out, tsl_error *err)
 {
     if (body != NULL) {
         body->table = -1;
@@ -1885,9 +2185,10 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned b
         if (bits < 8 && find_runs(in, from, at, end, (end - at) / DENSE_DIV, dw)) {
             tslp_sl_hook *hk = tslp_sldeflate_hook;
             plain_counts(in, at, dw, b);
-            const tslp_sl_prices *t = table_search(in, at, end, bits, b, c, dw);
+            const search *last = effort == TSLP_SL_QUICK ? &QUICK_SEARCH : &FULL_SEARCH;
+            const tslp_sl_prices *t = table_search(in, at, end, bits, b, c, dw, last);
             if (t == NULL)
-                two_searches(in, at, end, b, c, dw);
+                two_searches(in, at, end, b, c, dw, last);
             if (hk != NULL && hk->counts != NULL)
                 hk->counts(hk->ctx, bits, dw->n - dw->first, b->lfreq, b->dfreq);
             /* A segment of one block searched at a table's prices may be written as a

@@ -19,6 +19,16 @@
  * (BENCHMARKS.md). Never shared between threads at once. */
 typedef struct tslp_slwork tslp_slwork;
 
+/* How hard tslp_sldeflate searches a sparse block of a list narrower than 8 bits:
+ *   TSLP_SL_FULL, the default: also matches from sources that cover only part of the
+ *     zeros around a value, ending inside gaps (0.9% fewer bytes than the quick search
+ *     at 10^8 one-bit entries, for about three times its CPU);
+ *   TSLP_SL_QUICK: only the sources that cover all of them; what the issuer store
+ *     encodes changed segments with, so that a publication after 10^4 changes stays
+ *     within its time (BENCHMARKS.md).
+ * Both are deterministic, and give different bytes. */
+typedef enum { TSLP_SL_FULL = 0, TSLP_SL_QUICK = 1 } tslp_sl_effort;
+
 /* A new, empty scratch space (it grows at its first use); NULL when out of memory. */
 tslp_slwork *tslp_slwork_new(void);
 void tslp_slwork_free(tslp_slwork *w);
@@ -40,19 +50,22 @@ typedef struct {
  * are the bytes just before the segment, which a decoder has already produced: matches
  * may copy from them, so the output is only correct after exactly those bytes; hist 0
  * makes a segment that stands alone. bits (1, 2, 4 or 8) is the list's entry width:
- * below 8 the sparse blocks get the minimum-cost parse, at 8 the greedy one (measured
- * the better trade at each). work is a scratch space (tslp_slwork_new) or NULL for one
- * made and freed by this call; it never changes the output. body: NULL, or where to say
- * whether a body was written instead of blocks (tslp_sl_body). Deterministic. */
+ * below 8 the sparse blocks get the minimum-cost parse, searched as hard as effort says,
+ * at 8 the greedy one (measured the better trade at each). work is a scratch space
+ * (tslp_slwork_new) or NULL for one made and freed by this call; it never changes the
+ * output. body: NULL, or where to say whether a body was written instead of blocks
+ * (tslp_sl_body). Deterministic. */
 tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned bits,
-                          tslp_slwork *work, tslp_sl_body *body, tslp_buf *out,
-                          tsl_error *err);
+                          tslp_sl_effort effort, tslp_slwork *work, tslp_sl_body *body,
+                          tslp_buf *out, tsl_error *err);
 
 /* Symbol prices measured on random lists (sldeflate_prices.h): the code lengths of the
- * minimum-cost search's last parse over blocks of about `runs` runs of non-zero bytes
- * per 65536 bytes, a list of `bits` bits per entry. A block whose density is near one
- * is parsed once at its prices instead of twice (sldeflate.c, table_search). */
+ * minimum-cost search's last parse, at `effort`, over blocks of about `runs` runs of
+ * non-zero bytes per 65536 bytes, a list of `bits` bits per entry. A block whose
+ * density is near one is parsed once at its prices instead of twice (sldeflate.c,
+ * table_search). Each effort has its own: the full search chooses other symbols. */
 typedef struct {
+    tslp_sl_effort effort;
     uint8_t bits;
     uint32_t runs;
     uint8_t ll[286]; /* literal/length symbols; 0: not seen */
@@ -66,9 +79,14 @@ unsigned tslp_sldeflate_tables(void);
  * dynamic header of price table `table`'s code, the k bodies body[i] of nbits[i] bits
  * written under it (tslp_sl_body) spliced one after the other at bit offsets, the end of
  * block, and what aligns it (header entries, empty fixed blocks, or an empty stored
- * block). TSL_ERR_ARG for a table that does not exist. */
+ * block). With refit, the bodies are decoded and written again under the code fitted
+ * to their symbols instead, when that is smaller, its header included (0.1% of a
+ * 10^8-entry one-bit list, for about 1 ms a run of 16 segments). TSL_ERR_ARG for a
+ * table that does not exist, or (refit) a body that does not decode under it (*bad, when
+ * bad is not NULL, says which). */
 tsl_status tslp_sldeflate_run(unsigned table, const uint8_t *const *body,
-                              const uint32_t *nbits, size_t k, tslp_buf *out, tsl_error *err);
+                              const uint32_t *nbits, size_t k, bool refit, size_t *bad,
+                              tslp_buf *out, tsl_error *err);
 
 /* Test and benchmark hook: when tslp_sldeflate_hook is set (it is NULL otherwise; set it
  * only while nothing is encoding), no_tables makes every sparse block take the two

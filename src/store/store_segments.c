@@ -163,7 +163,7 @@ static void encode_one(tslp_stream *b, seg *sg, tslp_slwork *work)
     sg->st = tslp_buf_append(&out, pre, sizeof pre, NULL);
     if (sg->st == TSL_OK)
         sg->st = tslp_segment_encode(sg->raw, sg->raw_len, sg->hist, b->in->bits, b->level,
-                                     work, &out, NULL);
+                                     TSLP_SL_QUICK, work, &out, NULL);
     if (sg->st == TSL_OK) {
         sg->data = tslp_buf_take(&out, &sg->len);
         sg->off = TSLP_SEGMENT_PREFIX;
@@ -286,7 +286,8 @@ static tsl_status zero_segment(tslp_stream *b, int slot, size_t len, tsl_error *
         return tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
     tslp_buf out;
     tslp_buf_init(&out, 2 * (size_t)TSLP_CHUNK_BYTES + 1024, "segment");
-    tsl_status r = tslp_segment_encode(z, len, 0, b->in->bits, b->level, NULL, &out, err);
+    tsl_status r = tslp_segment_encode(z, len, 0, b->in->bits, b->level, TSLP_SL_QUICK, NULL,
+                                       &out, err);
     b->zero_adler[slot] = (uint32_t)adler32(1L, z, (uInt)len);
     tslp_free(z);
     if (r == TSL_OK && (b->zero[slot] = tslp_buf_take(&out, &b->zero_len[slot])) == NULL)
@@ -410,8 +411,8 @@ tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
             }
             tslp_buf zb;
             tslp_buf_init(&zb, SIZE_MAX, "compressed list");
-            if ((r = tslp_segment_join(segs, lens, (size_t)b->nseg, (uint32_t)adler, &zb,
-                                       err)) == TSL_OK &&
+            if ((r = tslp_segment_join(segs, lens, (size_t)b->nseg, (uint32_t)adler, false,
+                                       &zb, err)) == TSL_OK &&
                 (*z = tslp_buf_take(&zb, zlen)) == NULL)
                 r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
             tslp_buf_free(&zb);

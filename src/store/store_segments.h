@@ -31,10 +31,11 @@ typedef struct {
  * random list's blocks searched once, at measured prices; 8: the same, kept only for
  * blocks the prices fit within 6%; 9: segment records, a random list's segments written
  * as bodies under their table's code, which joining gives one header per run; 10:
- * revocations in batches told apart before the search, always searched twice). A row's
- * level column holds TSLP_SEGMENT_ENCODER * 1000 + the level asked for (0: the
- * default). */
-#define TSLP_SEGMENT_ENCODER 10
+ * revocations in batches told apart before the search, always searched twice; 11: each
+ * effort of the search has its own price tables, and the store's segments take the
+ * quick one, TSLP_SL_QUICK). A row's level column holds TSLP_SEGMENT_ENCODER * 1000 +
+ * the level asked for (0: the default). */
+#define TSLP_SEGMENT_ENCODER 11
 
 /* Bytes before a row's segment: the Adler-32 (big-endian) of the previous chunk the
  * segment was encoded after (1, the Adler-32 of nothing, for chunk 0). */

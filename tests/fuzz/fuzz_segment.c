@@ -9,12 +9,14 @@
  * - tsl_list_compress at the default level succeeds and stock zlib inflates it to the
  *   packed bytes exactly, with the right Adler-32 and nothing after the stream;
  * - a second compress gives the same bytes (determinism);
- * - the first segment encoded alone by tslp_segment_encode and joined alone inflates
- *   to its bytes (no match reaches before the segment's start), and fits
- *   TSLP_SLDEFLATE_BOUND and the record's head;
+ * - the first segment encoded alone by tslp_segment_encode (the full search and the
+ *   quick one) and joined alone (refitted and spliced) inflates to its bytes (no match
+ *   reaches before the segment's start), and fits TSLP_SLDEFLATE_BOUND and the
+ *   record's head;
  * - the input after its first byte, taken as a segment record (as a damaged store could
  *   hand one over), joins when it has a record's shape and is refused with
- *   TSL_ERR_ARG otherwise, never reading past its end (ASan). */
+ *   TSL_ERR_ARG otherwise, never reading past its end (ASan); refitting (which decodes
+ *   a body) may refuse a shaped one too, with TSL_ERR_ARG, and never reads past it. */
 #include "codec/segment.h"
 #include "codec/sldeflate.h"
 #include "fuzz_encoder.h"
@@ -57,17 +59,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
 
     size_t first = n < TSLP_SEGMENT_BYTES ? n : TSLP_SEGMENT_BYTES;
-    tslp_buf seg, joined;
-    tslp_buf_init(&seg, SIZE_MAX, "fuzz segment");
-    tslp_buf_init(&joined, SIZE_MAX, "fuzz join");
-    if (tslp_segment_encode(body, first, 0, bits, 0, NULL, &seg, NULL) != TSL_OK ||
-        seg.len > TSLP_SLDEFLATE_BOUND(first) + TSLP_SEGMENT_BODY_HEAD)
-        abort();
-    const uint8_t *sp = seg.data;
     uint32_t adler = (uint32_t)adler32(1, body, (uInt)first);
-    if (tslp_segment_join(&sp, &seg.len, 1, adler, &joined, NULL) != TSL_OK)
-        abort();
-    fuzz_inflates_to(15, NULL, 0, joined.data, joined.len, body, first);
+    for (int e = 0; e < 2; e++) {
+        tslp_buf seg;
+        tslp_buf_init(&seg, SIZE_MAX, "fuzz segment");
+        if (tslp_segment_encode(body, first, 0, bits, 0, e ? TSLP_SL_QUICK : TSLP_SL_FULL, NULL,
+                                &seg, NULL) != TSL_OK ||
+            seg.len > TSLP_SLDEFLATE_BOUND(first) + TSLP_SEGMENT_BODY_HEAD)
+            abort();
+        const uint8_t *sp = seg.data;
+        for (int refit = 0; refit < 2; refit++) {
+            tslp_buf joined;
+            tslp_buf_init(&joined, SIZE_MAX, "fuzz join");
+            if (tslp_segment_join(&sp, &seg.len, 1, adler, refit, &joined, NULL) != TSL_OK)
+                abort();
+            fuzz_inflates_to(15, NULL, 0, joined.data, joined.len, body, first);
+            tslp_buf_free(&joined);
+        }
+        tslp_buf_free(&seg);
+    }
 
     /* The input itself as a segment record, as a damaged store could hand it over: it is
      * refused (TSL_ERR_ARG) unless it is a record's shape, and joins without reading
@@ -76,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tslp_buf_init(&raw, SIZE_MAX, "fuzz record");
     const uint8_t *rp = data + 1;
     size_t rl = size - 1;
-    tsl_status rs = tslp_segment_join(&rp, &rl, 1, 1, &raw, NULL);
+    tsl_status rs = tslp_segment_join(&rp, &rl, 1, 1, false, &raw, NULL);
     bool shaped = rl >= 1 && (rp[0] == TSLP_SEGMENT_BLOCKS ||
                               (rp[0] == TSLP_SEGMENT_BODY && rl >= TSLP_SEGMENT_BODY_HEAD &&
                                rp[1] < tslp_sldeflate_tables() &&
@@ -85,9 +95,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                    rl - TSLP_SEGMENT_BODY_HEAD));
     if (rs != (shaped ? TSL_OK : TSL_ERR_ARG))
         abort();
+    raw.len = 0;
+    rs = tslp_segment_join(&rp, &rl, 1, 1, true, &raw, NULL);
+    if (rs != TSL_OK && (rs != TSL_ERR_ARG || raw.len != 0))
+        abort();
+    if (!shaped && rs != TSL_ERR_ARG)
+        abort();
     tslp_buf_free(&raw);
-    tslp_buf_free(&seg);
-    tslp_buf_free(&joined);
     tsl_free(z);
     tsl_free(z2);
     tsl_list_free(l);

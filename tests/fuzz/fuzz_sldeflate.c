@@ -20,7 +20,11 @@
  * - encoded with the search's price tables turned off (the hook's no_tables: every
  *   sparse block searched twice), it inflates right too, and when no block of the
  *   default encoding was searched at a table's prices, it is the same bytes (a block
- *   that falls back gets exactly the two searches). */
+ *   that falls back gets exactly the two searches);
+ * - the above is the full search (TSLP_SL_FULL, a full encode's); the quick one (the
+ *   store's) inflates right too, and gives the same bytes with the kept scratch space
+ *   (which the full search used last: its larger limits must not leak into the quick
+ *   one's). */
 #include "codec/segment.h"
 #include "codec/sldeflate.h"
 #include "fuzz_encoder.h"
@@ -77,23 +81,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (kept == NULL && (kept = tslp_slwork_new()) == NULL)
         abort();
 
-    tslp_buf a, b, c;
+    tslp_buf a, b, c, q1, q2;
     tslp_buf_init(&a, SIZE_MAX, "fuzz segment");
     tslp_buf_init(&b, SIZE_MAX, "fuzz segment again");
     tslp_buf_init(&c, SIZE_MAX, "fuzz segment without tables");
+    tslp_buf_init(&q1, SIZE_MAX, "fuzz segment, quick");
+    tslp_buf_init(&q2, SIZE_MAX, "fuzz segment, quick again");
     tslp_sl_hook seen = {0}, forced = {.no_tables = true};
     tslp_sldeflate_hook = &seen;
-    tsl_status st = tslp_segment_encode(seg, len, hist, bits, 0, NULL, &a, NULL);
+    tsl_status st = tslp_segment_encode(seg, len, hist, bits, 0, TSLP_SL_FULL, NULL, &a, NULL);
     tslp_sldeflate_hook = NULL;
     if (st != TSL_OK || a.len > TSLP_SLDEFLATE_BOUND(len) + TSLP_SEGMENT_BODY_HEAD ||
         (seen.bodies > 0) != (a.data[0] == TSLP_SEGMENT_BODY))
         abort();
     inflates_after(body, hist, a.data, a.len, seg, len);
-    if (tslp_segment_encode(seg, len, hist, bits, 0, kept, &b, NULL) != TSL_OK ||
+    if (tslp_segment_encode(seg, len, hist, bits, 0, TSLP_SL_FULL, kept, &b, NULL) != TSL_OK ||
         b.len != a.len || (a.len > 0 && memcmp(a.data, b.data, a.len) != 0))
         abort();
     tslp_sldeflate_hook = &forced;
-    st = tslp_segment_encode(seg, len, hist, bits, 0, kept, &c, NULL);
+    st = tslp_segment_encode(seg, len, hist, bits, 0, TSLP_SL_FULL, kept, &c, NULL);
     tslp_sldeflate_hook = NULL;
     if (st != TSL_OK)
         abort();
@@ -101,9 +107,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (seen.one_search == 0 &&
         (c.len != a.len || (a.len > 0 && memcmp(a.data, c.data, a.len) != 0)))
         abort();
+    if (tslp_segment_encode(seg, len, hist, bits, 0, TSLP_SL_QUICK, NULL, &q1,
+                            NULL) != TSL_OK ||
+        tslp_segment_encode(seg, len, hist, bits, 0, TSLP_SL_QUICK, kept, &q2,
+                            NULL) != TSL_OK ||
+        q1.len != q2.len || (q1.len > 0 && memcmp(q1.data, q2.data, q1.len) != 0))
+        abort();
+    inflates_after(body, hist, q1.data, q1.len, seg, len);
     tslp_buf_free(&a);
     tslp_buf_free(&b);
     tslp_buf_free(&c);
+    tslp_buf_free(&q1);
+    tslp_buf_free(&q2);
     free(tiled);
     return 0;
 }
