@@ -19,11 +19,19 @@
  * code lengths of the pass before (the first at what the greedy parse would count,
  * taken from the runs, and over the first half of the block only: it just sets the
  * prices of the second).
+ * The search has two efforts (tslp_sl_effort): the full one, a full encode's, also
+ * takes sources that cover only part of the zeros around a value, so that matches end
+ * inside gaps (and at the cheaper lengths just short of that) where the next match
+ * takes over; the quick one, the store's, only sources that cover them all, for under
+ * half the CPU and 0.5% to 1% more bytes. Each has its own price tables.
  * Each block (at most BLOCK_BYTES of input) then gets Huffman codes fitted to its own
  * symbol counts (length-limited to 15 bits, the code-length code to 7), and is written
  * as whichever of dynamic Huffman, fixed Huffman or stored is smallest, so random bytes
- * cost at most 5 bytes per 65535 more than their size. The output is standard raw
- * DEFLATE: stock zlib inflates it (tests/test_segment.c, tests/segment_xcheck.py). */
+ * cost at most 5 bytes per 65535 more than their size; or, a random list's segment, as
+ * a body under its table's code, which joining gives one header for many
+ * (tslp_sldeflate_run, which for a full encode also fits one code to them all). The
+ * output is standard raw DEFLATE: stock zlib inflates it (tests/test_segment.c,
+ * tests/segment_xcheck.py). */
 #include "codec/sldeflate.h"
 #include "codec/sldeflate_prices.h"
 
@@ -407,8 +415,10 @@ static void parse(const uint8_t *in, size_t start, size_t end, block *b)
  * hash of (value, its count, the following gap, the next value), every one of which
  * copies at least the next run too, and from the nearest earlier runs of the same value
  * with gaps around them at least as long (a match from them covers all the zeros
- * around run k; these matches, ending inside a gap, carry most of the gain). Costs are
- * the previous pass's Huffman code lengths, iterated. */
+ * around run k; these matches, ending inside a gap, carry most of the gain); the full
+ * search (struct search) also from the nearest runs of the value that cover only part
+ * of those zeros, each reaching further on one side than any nearer one taken. Costs
+ * are the previous pass's Huffman code lengths, or a price table's. */
 
 #define DENSE_DIV 4 /* more than len / DENSE_DIV runs: the greedy parse instead */
 #define KEY_BITS 12
@@ -950,8 +960,8 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
              * at most): a run is taken when no nearer one taken has as many zeros before
              * and after it (counted up to run k's). Their matches end inside the gap
              * after run k, or start after the first zeros of the gap before, and the
-             * next or the last match covers the rest: at 10^8 one-bit entries 0.9% fewer
-             * bytes, for about three times the CPU. Up to four runs of the front are kept
+             * next or the last match covers the rest: at 10^8 one-bit entries 0.8% fewer
+             * bytes, for about 2.3 times the CPU. Up to four runs of the front are kept
              * as thresholds for the four-at-once test: a run with no more zeros before
              * (over gt) nor after (over ht) than one of them is behind it. A side already
              * at run k's cannot be beaten (a threshold of UINT32_MAX); one pair of
@@ -1955,7 +1965,7 @@ static bool run_code(const tslp_sl_prices *t, const uint8_t *const *body, const 
     build_lengths(lf, LITLEN_SYMS, 15, fit->llen);
     build_lengths(df, DIST_SYMS, 15, fit->dlen);
     uint64_t at_fit = 0;
-    for (unsigned s = 0; s < LITLEN_SYMS; s++)
+    for (unsigned s = 0; s < 286; s++) /* (286 and 287 never occur) */
         at_fit += (uint64_t)lf[s] * (fit->llen[s] + (s > EOB ? LEN_XBITS[s - 257] : 0));
     for (unsigned s = 0; s < DIST_SYMS; s++)
         at_fit += (uint64_t)df[s] * (fit->dlen[s] + DIST_XBITS[s]);
