@@ -260,23 +260,24 @@ TSL_API tsl_status tsl_list_set_aggregation_uri(tsl_list *l, const char *uri,
  * earlier stretches found through the list's non-zero bytes, each 64 KiB segment
  * copying from the end of the one before, encoded in parallel and joined; a random
  * list's segments are coded with Huffman codes measured once for their density and
- * share one header per 16 segments, other segments get codes fitted to them;
- * incremental publishing re-encodes only the changed segments and those right after
- * them, and gets the same bytes. Measured on the bench generator's lists with 1% set
- * (BENCHMARKS.md, "Segments that share a header"), the default is smaller than zlib -9
- * at every width (7% at 1 bit, 6% at 2 bits, 13% at 4 bits, 19% at 8 bits) in 2 to 7%
- * of its time, and 0 to 3% larger than libdeflate level 12 (which takes 13 to 250
- * times as long; at 10^8 entries 1.1% at 1 bit, 0.02% at 4 bits, 2.9% at 8 bits). A
- * list of a short pattern repeated or of a regular stride costs the default 0.2 to 3.4
- * times the CPU of such a random list of the same width (BENCHMARKS.md, `bench
- * encode_shape`): the default prices a random list's symbols from tables measured once,
- * and searches other lists (patterns, strides, revocations in batches) twice.
- * TSL_LEVEL_FAST (libdeflate 6) takes about half (1 bit) to nine tenths (8 bits) of the
- * default's CPU at 10^8 entries, on one thread where the default uses every core (so
- * from 2 bits up it takes longer), and is 23% (8 bits) to 38% (4 bits) larger than it;
- * against zlib -9 it is 17% larger at 1 bit and the same size at 8 bits (10^7
- * entries). Every level's output is a standard zlib stream and does not depend on the
- * number of cores. */
+ * joined under one header with a code fitted to them all, other segments get codes
+ * fitted to them. The issuer store encodes its segments with a quicker search of the
+ * same encoder and re-encodes only the changed segments and those right after them; its
+ * stream is at most 1% larger (README, "The store searches less than a full encode").
+ * Measured on the bench generator's lists with 1% set (BENCHMARKS.md, "A full search
+ * for full encodes"), the default is smaller than zlib -9 at every width (8% at 1 bit,
+ * 7% at 2 bits, 13% at 4 bits, 19% at 8 bits) in 2 to 14% of its time, and from 0.5%
+ * smaller to 0.6% larger than libdeflate level 12 at 1 to 4 bits, 3% larger at 8 bits
+ * (libdeflate 12 takes 6 to 150 times as long). A list of a short pattern repeated or
+ * of a regular stride costs the default 0.1 to 3 times the CPU of such a random list
+ * of the same width (BENCHMARKS.md, `bench encode_shape`): the default prices a random
+ * list's symbols from tables measured once, and searches other lists (patterns,
+ * strides, revocations in batches) twice. TSL_LEVEL_FAST (libdeflate 6) takes a
+ * quarter (1 bit) to seven tenths (8 bits) of the default's CPU at 10^8 entries, on one
+ * thread where the default uses every core (so at 8 bits it takes longer), and is 23%
+ * (8 bits) to 38% (4 bits) larger than it; against zlib -9 it is 17% larger at 1 bit
+ * and the same size at 8 bits (10^7 entries). Every level's output is a standard zlib
+ * stream and does not depend on the number of cores. */
 #define TSL_LEVEL_STATUSLIST 13
 #define TSL_LEVEL_DEFAULT TSL_LEVEL_STATUSLIST
 #define TSL_LEVEL_FAST 6
