@@ -761,10 +761,10 @@ TT_TEST(sldeflate_full_search_beats_quick)
 {
     /* Random lists of 8 segments at 1, 2 and 4 bits, 1% set. The full search (a full
      * encode's) takes fewer bytes than the quick one (the store's), joined alike:
-     * measured when this was written 0.87%, 0.55% and 0.25% fewer, checked at 0.5%,
+     * measured when this was written 0.71%, 0.51% and 0.24% fewer, checked at 0.5%,
      * 0.3% and 0.15%. And the store's stream (quick, joined without refitting) stays
      * within 1% of a full encode's (full, refitted), the issue's bound for an
-     * incremental publication: measured 0.96%, 0.68% and 0.39% larger. */
+     * incremental publication: measured 0.81%, 0.64% and 0.39% larger. */
     static const unsigned widths[] = {1, 2, 4};
     static const double fewer[] = {0.005, 0.003, 0.0015};
     size_t n = 8 * (size_t)TSLP_SEGMENT_BYTES;

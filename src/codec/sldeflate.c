@@ -22,8 +22,8 @@
  * The search has two efforts (tslp_sl_effort): the full one, a full encode's, also
  * takes sources that cover only part of the zeros around a value, so that matches end
  * inside gaps (and at the cheaper lengths just short of that) where the next match
- * takes over; the quick one, the store's, only sources that cover them all, for under
- * half the CPU and 0.5% to 1% more bytes. Each has its own price tables.
+ * takes over; the quick one, the store's, only sources that cover them all, for half
+ * the CPU and 0.5% to 0.8% more bytes. Each has its own price tables.
  * Each block (at most BLOCK_BYTES of input) then gets Huffman codes fitted to its own
  * symbol counts (length-limited to 15 bits, the code-length code to 7), and is written
  * as whichever of dynamic Huffman, fixed Huffman or stored is smallest, so random bytes
@@ -447,11 +447,13 @@ static void parse(const uint8_t *in, size_t start, size_t end, block *b)
  * (with the walks above) 0.04% more bytes than a first search over the whole block,
  * for a sixth less CPU. */
 #define FIRST_SAMPLE 32768
-/* States inside gaps allocated per run, on average (the quick search's; the full
- * one's), and kept inside one gap. */
+/* States inside gaps allocated per run, on average, and kept inside one gap: the quick
+ * effort's first search, its last, and the full effort's. */
 #define MID_POOL_QUICK 1
-#define MID_POOL_FULL 4
 #define MID_QUICK 4
+#define MID_POOL_QUICK_LAST 2
+#define MID_QUICK_LAST 8
+#define MID_POOL_FULL 4
 #define MID_MAX 16
 #define FIRST_ZERO_COST 8 /* bits of a literal 0 in the first search (see tslp_sldeflate) */
 /* Bytes before a block whose runs the minimum-cost search takes as match sources (the
@@ -887,8 +889,9 @@ static const search FIRST_QUICK = {.effort = TSLP_SL_QUICK, .val_chain = VAL_FIR
                                    .val_walk = VAL_WALK_FIRST, .mid_max = MID_QUICK,
                                    .pool = MID_POOL_QUICK};
 static const search QUICK_SEARCH = {.effort = TSLP_SL_QUICK, .val_chain = VAL_CHAIN,
-                                    .val_walk = VAL_WALK, .mid_max = MID_QUICK,
-                                    .pool = MID_POOL_QUICK, .first = &FIRST_QUICK};
+                                    .val_walk = VAL_WALK, .mid_max = MID_QUICK_LAST,
+                                    .pool = MID_POOL_QUICK_LAST, .trim = true,
+                                    .dominated = true, .first = &FIRST_QUICK};
 static const search FIRST_FULL = {.effort = TSLP_SL_FULL, .val_chain = VAL_FIRST,
                                   .val_walk = VAL_WALK_FIRST, .mid_max = MID_MAX,
                                   .pool = MID_POOL_FULL, .trim = true, .dominated = true};
@@ -960,13 +963,13 @@ static void dp_parse(const uint8_t *in, size_t start, size_t end, block *b, dpwo
              * at most): a run is taken when no nearer one taken has as many zeros before
              * and after it (counted up to run k's). Their matches end inside the gap
              * after run k, or start after the first zeros of the gap before, and the
-             * next or the last match covers the rest: at 10^8 one-bit entries 0.8% fewer
-             * bytes, for about 2.3 times the CPU. Up to four runs of the front are kept
-             * as thresholds for the four-at-once test: a run with no more zeros before
-             * (over gt) nor after (over ht) than one of them is behind it. A side already
-             * at run k's cannot be beaten (a threshold of UINT32_MAX); one pair of
-             * UINT32_MAX closes the front (full, or a covering run found, which every
-             * further run is behind). */
+             * next or the last match covers the rest: at 10^8 one-bit entries 0.7% fewer
+             * bytes than the quick search, for twice its CPU. Up to four runs of the
+             * front are kept as thresholds for the four-at-once test: a run with no more
+             * zeros before (over gt) nor after (over ht) than one of them is behind it. A
+             * side already at run k's cannot be beaten (a threshold of UINT32_MAX); one
+             * pair of UINT32_MAX closes the front (full, or a covering run found, which
+             * every further run is behind). */
             unsigned took = 0, nf = 0;
             uint32_t fg[FRONT_MAX], fh[FRONT_MAX];
             v4u gt[4], ht[4];

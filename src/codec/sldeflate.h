@@ -21,8 +21,8 @@ typedef struct tslp_slwork tslp_slwork;
 
 /* How hard tslp_sldeflate searches a sparse block of a list narrower than 8 bits:
  *   TSLP_SL_FULL, the default: also matches from sources that cover only part of the
- *     zeros around a value, ending inside gaps (0.8% fewer bytes than the quick search
- *     at 10^8 one-bit entries, 1% with the fitted join, for about 2.3 times its CPU);
+ *     zeros around a value, ending inside gaps (0.7% fewer bytes than the quick search
+ *     at 10^8 one-bit entries, 0.8% with the fitted join, for about twice its CPU);
  *   TSLP_SL_QUICK: only the sources that cover all of them; what the issuer store
  *     encodes changed segments with, so that a publication after 10^4 changes stays
  *     within its time (BENCHMARKS.md).

@@ -33,9 +33,10 @@ typedef struct {
  * as bodies under their table's code, which joining gives one header per run; 10:
  * revocations in batches told apart before the search, always searched twice; 11: each
  * effort of the search has its own price tables, and the store's segments take the
- * quick one, TSLP_SL_QUICK). A row's level column holds TSLP_SEGMENT_ENCODER * 1000 +
- * the level asked for (0: the default). */
-#define TSLP_SEGMENT_ENCODER 11
+ * quick one, TSLP_SL_QUICK; 12: the quick search keeps 8 states per gap and ends
+ * matches at cheaper lengths too). A row's level column holds TSLP_SEGMENT_ENCODER *
+ * 1000 + the level asked for (0: the default). */
+#define TSLP_SEGMENT_ENCODER 12
 
 /* Bytes before a row's segment: the Adler-32 (big-endian) of the previous chunk the
  * segment was encoded after (1, the Adler-32 of nothing, for chunk 0). */
