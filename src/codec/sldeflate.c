@@ -2198,7 +2198,10 @@ tsl_status tslp_sldeflate(const uint8_t *in, size_t len, size_t hist, unsigned b
         if (bits < 8 && find_runs(in, from, at, end, (end - at) / DENSE_DIV, dw)) {
             tslp_sl_hook *hk = tslp_sldeflate_hook;
             plain_counts(in, at, dw, b);
-            const search *last = effort == TSLP_SL_QUICK ? &QUICK_SEARCH : &FULL_SEARCH;
+            const search *last = effort == TSLP_SL_QUICK &&
+                                         dw->n - dw->first >= TSLP_SL_QUICK_RUNS
+                                     ? &QUICK_SEARCH
+                                     : &FULL_SEARCH;
             const tslp_sl_prices *t = table_search(in, at, end, bits, b, c, dw, last);
             if (t == NULL)
                 two_searches(in, at, end, b, c, dw, last);

@@ -397,12 +397,14 @@ tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
         const uint8_t **segs = tslp_calloc((size_t)b->nseg + 1, sizeof *segs);
         size_t *lens = tslp_calloc((size_t)b->nseg + 1, sizeof *lens);
         uLong adler = 1L;
+        size_t total = 0; /* the records' bytes */
         if (segs == NULL || lens == NULL) {
             r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
         } else {
             for (uint64_t n = 0; n < b->nseg; n++) {
                 segs[n] = b->s[n].data + b->s[n].off;
                 lens[n] = b->s[n].len - b->s[n].off;
+                total += lens[n];
                 adler = n == 0 ? b->s[n].adler
                                : adler32_combine(adler, b->s[n].adler,
                                                  (z_off_t)b->s[n].raw_len);
@@ -411,8 +413,9 @@ tsl_status tslp_stream_build(tsl_store *st, const tsl_list_info *in, int level,
             }
             tslp_buf zb;
             tslp_buf_init(&zb, SIZE_MAX, "compressed list");
-            if ((r = tslp_segment_join(segs, lens, (size_t)b->nseg, (uint32_t)adler, false,
-                                       &zb, err)) == TSL_OK &&
+            if ((r = tslp_segment_join(segs, lens, (size_t)b->nseg, (uint32_t)adler,
+                                       total <= TSLP_STORE_REFIT_BYTES, &zb, err)) ==
+                    TSL_OK &&
                 (*z = tslp_buf_take(&zb, zlen)) == NULL)
                 r = tslp_fail(err, TSL_ERR_NOMEM, 0, "publish: out of memory");
             tslp_buf_free(&zb);

@@ -34,9 +34,19 @@ typedef struct {
  * revocations in batches told apart before the search, always searched twice; 11: each
  * effort of the search has its own price tables, and the store's segments take the
  * quick one, TSLP_SL_QUICK; 12: the quick search keeps 8 states per gap and ends
- * matches at cheaper lengths too). A row's level column holds TSLP_SEGMENT_ENCODER *
- * 1000 + the level asked for (0: the default). */
-#define TSLP_SEGMENT_ENCODER 12
+ * matches at cheaper lengths too; 13: blocks of fewer than TSLP_SL_QUICK_RUNS runs take
+ * the full search). A row's level column holds TSLP_SEGMENT_ENCODER * 1000 + the level
+ * asked for (0: the default). */
+#define TSLP_SEGMENT_ENCODER 13
+
+/* A list whose segment records come to at most this many bytes is joined as a full
+ * encode joins (tslp_segment_join's refit: one block for all bodies, under the code
+ * fitted to them), else in runs of TSLP_SEGMENT_RUN spliced under their table's code.
+ * Refitting decodes every body, about 25 ms a MB (5 ms here at most), and changes the
+ * whole joined stream at each publication; a small sparse list's runs of 16 would pay
+ * a header each for a few kilobytes (1.6% more bytes than a full encode for 2.5 MB of
+ * 4-bit statuses with 0.12% set), a large list's pay under 0.2%. */
+#define TSLP_STORE_REFIT_BYTES (256 * 1024)
 
 /* Bytes before a row's segment: the Adler-32 (big-endian) of the previous chunk the
  * segment was encoded after (1, the Adler-32 of nothing, for chunk 0). */
