@@ -1853,6 +1853,7 @@ static const uint8_t DIST_XBITS[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  
 static void decode_table(const uint8_t *lens, unsigned n, uint16_t *dec)
 {
     uint16_t code[LITLEN_SYMS];
+    memset(dec, 0, (1u << DEC_BITS) * sizeof *dec);
     make_codes(lens, n, code);
     for (unsigned s = 0; s < n; s++)
         for (uint32_t i = code[s]; lens[s] != 0 && i < (1u << DEC_BITS); i += 1u << lens[s])
@@ -1900,7 +1901,8 @@ static bool recode(const uint8_t *body, uint32_t nbits, const uint16_t *dl, cons
     while (r.left > 0) {
         uint16_t e = dl[peek(&r, DEC_BITS)];
         unsigned sym = e & 0x1FF;
-        if (!take(&r, e >> 9) || sym == EOB)
+        /* (a length of 0 would be a pattern of no code: not in a complete one) */
+        if ((e >> 9) == 0 || !take(&r, e >> 9) || sym == EOB)
             return false;
         if (w == NULL)
             lf[sym]++;
@@ -1916,7 +1918,7 @@ static bool recode(const uint8_t *body, uint32_t nbits, const uint16_t *dl, cons
             put(w, xv, x);
         e = dd[peek(&r, DEC_BITS)];
         sym = e & 0x1FF;
-        if (!take(&r, e >> 9))
+        if ((e >> 9) == 0 || sym >= DIST_SYMS || !take(&r, e >> 9))
             return false;
         x = DIST_XBITS[sym];
         xv = peek(&r, x);
